@@ -1,0 +1,42 @@
+# mantis: replicated last-writer-wins key-value store for PostgreSQL
+
+MODULE_big = mantis
+OBJS = \
+	src/functions.o \
+	src/guc.o \
+	src/hlc.o \
+	src/lww.o \
+	src/mantis.o \
+	src/nodes.o \
+	src/store.o
+
+EXTENSION = mantis
+DATA = sql/mantis--1.0.sql
+PGFILEDESC = "mantis - replicated key-value store in shared memory"
+
+REGRESS = mantis_basic mantis_hlc mantis_limits
+REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/regress.conf
+
+PG_CPPFLAGS = -I$(srcdir)/src
+# PostgreSQL's own headers trip -Wunused-parameter under -Wextra; everything else stays on.
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# Unit tests of the pure parts (lww.c): no server needed.
+UNIT_TESTS = test/unit/test_lww
+
+test/unit/test_lww: test/unit/test_lww.c src/lww.c src/lww.h
+	$(CC) -O2 -g -Wall -Wextra -I$(srcdir)/src -o $@ test/unit/test_lww.c src/lww.c
+
+unit: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do ./$$t || exit 1; done
+
+clean: clean-unit
+clean-unit:
+	rm -f $(UNIT_TESTS)
+	rm -rf tmp_check_regress tmp_check
+
+.PHONY: unit clean-unit

@@ -1,0 +1,85 @@
+/*-------------------------------------------------------------------------
+ * hlc.c
+ *	  This server's hybrid logical clock, shared by every backend and the
+ *	  worker.
+ *
+ * The clock is one 64-bit atomic in shared memory holding the greatest HLC
+ * time ("ms << 16 | logical") this server has issued or witnessed.  Issuing
+ * is a compare-and-swap loop over mantis_hlc_next() (lww.c), so it never
+ * blocks and is strictly increasing across all processes of the server.
+ * Witnessing a remote or reloaded clock only moves the value forward, which
+ * is what makes a later local write beat every register already stored.
+ *
+ * Locking: none; atomics only.  Callable under any LWLock.
+ *
+ * IDENTIFICATION	src/hlc.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/time.h>
+
+#include "mantis.h"
+
+/*
+ * Wall-clock Unix time in milliseconds.
+ */
+uint64
+mantis_wall_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (uint64) tv.tv_sec * 1000 + (uint64) tv.tv_usec / 1000;
+}
+
+/*
+ * A new HLC for a local write: greater than every HLC issued or witnessed
+ * by this server before.
+ */
+MantisHLC
+mantis_hlc_now(void)
+{
+	MantisHLC	hlc;
+	uint64		now_ms = mantis_wall_ms();
+	uint64		last = pg_atomic_read_u64(&mantis_shared->clock);
+	uint64		next;
+
+	for (;;)
+	{
+		next = mantis_hlc_next(last, now_ms);
+		if (pg_atomic_compare_exchange_u64(&mantis_shared->clock, &last, next))
+			break;
+		/* "last" now holds the value another process installed; retry */
+	}
+
+	hlc.ts = next;
+	hlc.node = mantis_shared->node_id;
+	return hlc;
+}
+
+/*
+ * Move the clock forward to at least "ts" (a register merged from a peer or
+ * from mantis_stores), so that the next local write is newer than it.
+ * Bounding how far ahead a peer may push us is the caller's job.
+ */
+void
+mantis_hlc_witness(uint64 ts)
+{
+	uint64		last = pg_atomic_read_u64(&mantis_shared->clock);
+
+	while (last < ts)
+	{
+		if (pg_atomic_compare_exchange_u64(&mantis_shared->clock, &last, ts))
+			break;
+	}
+}
+
+/*
+ * The greatest HLC time issued or witnessed so far.
+ */
+uint64
+mantis_hlc_last(void)
+{
+	return pg_atomic_read_u64(&mantis_shared->clock);
+}

@@ -1,0 +1,105 @@
+/*-------------------------------------------------------------------------
+ * mantis.c
+ *	  Module entry point: the preload check, settings, shared-memory hooks
+ *	  and this server's identity.
+ *
+ * mantis keeps its registers in shared memory, so it works only when
+ * loaded through shared_preload_libraries.  Loaded any other way (for
+ * example by CREATE EXTENSION on a server that does not preload it) the
+ * library defines nothing, and every SQL function raises the error of
+ * mantis_check_loaded(); CREATE EXTENSION itself still succeeds, so a dump
+ * restores on any server.
+ *
+ * IDENTIFICATION	src/mantis.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xlog.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+
+#include "mantis.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static void mantis_shmem_request(void);
+static void mantis_shmem_startup(void);
+
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	mantis_define_gucs();
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = mantis_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = mantis_shmem_startup;
+}
+
+static void
+mantis_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+
+	mantis_store_shmem_request();
+}
+
+/*
+ * This server's node name: mantis.node_name, or when empty one derived from
+ * the system identifier, which is stable for the life of the cluster.
+ */
+static void
+set_identity(void)
+{
+	if (mantis_node_name != NULL && mantis_node_name[0] != '\0')
+		strlcpy(mantis_shared->node_name, mantis_node_name,
+				sizeof(mantis_shared->node_name));
+	else
+		snprintf(mantis_shared->node_name, sizeof(mantis_shared->node_name),
+				 "node-" UINT64_FORMAT, GetSystemIdentifier());
+	mantis_shared->node_id = mantis_node_id_of(mantis_shared->node_name);
+	mantis_nodes_remember(mantis_shared->node_id, mantis_shared->node_name);
+}
+
+static void
+mantis_shmem_startup(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	mantis_store_shmem_init();
+	if (!IsUnderPostmaster)
+	{
+		set_identity();
+		/* nothing to load yet: the registers are readable at once */
+		pg_atomic_write_u32(&mantis_shared->loaded, 1);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Raise an ERROR unless mantis was preloaded; every SQL function calls this
+ * first.
+ */
+void
+mantis_check_loaded(void)
+{
+	if (unlikely(mantis_shared == NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mantis must be loaded via shared_preload_libraries"),
+				 errhint("Add mantis to \"shared_preload_libraries\" in postgresql.conf and restart the server.")));
+}

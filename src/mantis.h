@@ -1,0 +1,155 @@
+/*-------------------------------------------------------------------------
+ * mantis.h
+ *	  Types, limits and interfaces shared by the files of the mantis
+ *	  extension.
+ *
+ * Dependencies point one way: functions.c (SQL) calls store.c and hlc.c;
+ * the worker calls those and the persistence and transport layers; only
+ * store.c takes the store's locks.
+ *
+ * IDENTIFICATION	src/mantis.h
+ *-------------------------------------------------------------------------
+ */
+#ifndef MANTIS_H
+#define MANTIS_H
+
+#include "port/atomics.h"
+#include "storage/condition_variable.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+
+#include "lww.h"
+
+/* Number of partition locks over the registers; a power of two. */
+#define MANTIS_PARTITIONS		128
+
+/*
+ * Number of repair digest leaves; a power of two, at least MANTIS_PARTITIONS.
+ * A key's leaf is the low bits of its hash, so a leaf lies inside one
+ * partition and its registers sit in a known, small set of hash buckets.
+ */
+#define MANTIS_LEAVES			65536
+
+/* Longest node name, and the nodes whose names we remember for display. */
+#define MANTIS_NODE_NAME_MAX	63
+#define MANTIS_MAX_NODES		64
+
+/* Hard ceilings for the size GUCs. */
+#define MANTIS_KEY_SIZE_CEILING		(64 * 1024)
+#define MANTIS_VALUE_SIZE_CEILING	(64 * 1024 * 1024)
+
+/* ---- guc.c ---- */
+extern char *mantis_node_name;
+extern int	mantis_max_keys;
+extern int	mantis_store_memory_kb;
+extern int	mantis_max_key_size;
+extern int	mantis_max_value_size;
+
+extern void mantis_define_gucs(void);
+extern bool mantis_node_name_is_valid(const char *name);
+
+/* ---- mantis.c ---- */
+extern void mantis_check_loaded(void);
+
+/* ---- nodes.c: node ids and the names they stand for ---- */
+typedef struct MantisNodeDirectory
+{
+	slock_t		mutex;
+	int			count;
+	struct
+	{
+		uint64		id;
+		char		name[MANTIS_NODE_NAME_MAX + 1];
+	}			nodes[MANTIS_MAX_NODES];
+} MantisNodeDirectory;
+
+extern uint64 mantis_node_id_of(const char *name);
+extern void mantis_nodes_init(MantisNodeDirectory *dir);
+extern void mantis_nodes_remember(uint64 id, const char *name);
+extern void mantis_nodes_name(uint64 id, char *buf, size_t bufsize);
+
+/* ---- hlc.c: this server's hybrid logical clock ---- */
+extern uint64 mantis_wall_ms(void);
+extern MantisHLC mantis_hlc_now(void);
+extern void mantis_hlc_witness(uint64 ts);
+extern uint64 mantis_hlc_last(void);
+
+/* ---- store.c: the registers in shared memory ---- */
+
+/* Register flags */
+#define MANTIS_REG_DELETED		0x0001	/* a deletion marker (tombstone) */
+#define MANTIS_REG_UNSENT		0x0002	/* not yet handed to the peers */
+#define MANTIS_REG_UNFLUSHED	0x0004	/* not yet written to mantis_stores */
+
+/* A register copied out of, or about to go into, the store. */
+typedef struct MantisRecord
+{
+	MantisHLC	hlc;
+	bool		deleted;
+	uint32		key_len;
+	uint32		value_len;
+	const char *key;
+	const char *value;
+} MantisRecord;
+
+typedef enum MantisPutResult
+{
+	MANTIS_PUT_APPLIED,			/* the register is now the one stored */
+	MANTIS_PUT_STALE,			/* an equal or newer register was kept */
+	MANTIS_PUT_NO_KEYS,			/* mantis.max_keys registers are held */
+	MANTIS_PUT_NO_MEMORY		/* mantis.store_memory is exhausted */
+} MantisPutResult;
+
+/* Counters for mantis_status and the tests; see store.c. */
+typedef struct MantisStoreStats
+{
+	uint64		registers;		/* registers held, deletion markers included */
+	uint64		deleted;		/* deletion markers held */
+	uint64		bytes_used;		/* store memory taken by registers */
+	uint64		bytes_total;	/* mantis.store_memory */
+} MantisStoreStats;
+
+typedef void (*MantisRecordCallback) (const MantisRecord *rec, void *arg);
+
+/* The part of shared memory every mantis process uses. */
+typedef struct MantisShared
+{
+	/* identity of this server, fixed at startup */
+	uint64		node_id;
+	char		node_name[MANTIS_NODE_NAME_MAX + 1];
+
+	/* greatest HLC issued or witnessed here (hlc.c) */
+	pg_atomic_uint64 clock;
+
+	/* set once the registers may be read (store.c) */
+	pg_atomic_uint32 loaded;
+	ConditionVariable loaded_cv;
+
+	/* the worker's latch, or NULL while no worker runs; under mutex */
+	slock_t		mutex;
+	Latch	   *worker_latch;
+
+	MantisNodeDirectory nodes;
+} MantisShared;
+
+extern MantisShared *mantis_shared;
+
+extern Size mantis_store_shmem_size(void);
+extern void mantis_store_shmem_request(void);
+extern void mantis_store_shmem_init(void);
+extern void mantis_store_wait_loaded(void);
+extern void mantis_store_check_sizes(uint32 key_len, uint32 value_len);
+extern MantisPutResult mantis_store_set(const char *key, uint32 key_len,
+										const char *value, uint32 value_len,
+										bool deleted, MantisHLC *hlc,
+										bool *replaced_live);
+extern MantisPutResult mantis_store_merge(const MantisRecord *rec, int flags);
+extern bool mantis_store_get(const char *key, uint32 key_len,
+							 MantisRecordCallback copy, void *arg);
+extern void mantis_store_scan(bool include_deleted,
+							  MantisRecordCallback callback, void *arg);
+extern void mantis_store_stats(MantisStoreStats *stats);
+extern void mantis_store_report_put(MantisPutResult result);
+
+#endif							/* MANTIS_H */

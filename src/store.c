@@ -1,0 +1,711 @@
+/*-------------------------------------------------------------------------
+ * store.c
+ *	  The last-writer-wins registers in shared memory.
+ *
+ * Layout.  One fixed shared-memory chunk holds, in order: MantisShared,
+ * the store's control block, the hash buckets, the repair digests, the
+ * bitmap of dirty digest leaves, and a DSA area created in place, from
+ * which every register (header, key and value in one chunk) is allocated.
+ * The DSA's size limit is the size of that place, so the store never maps
+ * dynamic segments: its memory is fixed at startup by mantis.store_memory.
+ *
+ * Index.  A chained hash table: nbuckets (a power of two, at least
+ * MANTIS_LEAVES and at least mantis.max_keys) heads of singly linked
+ * lists of registers.  A key's 64-bit hash picks its partition lock (low
+ * 7 bits), digest leaf (low 16 bits) and bucket (low log2(nbuckets) bits),
+ * so each bucket and each leaf lies wholly inside one partition, and the
+ * registers of a leaf are found in nbuckets / MANTIS_LEAVES buckets.
+ *
+ * Digests.  Each leaf keeps the XOR of a 64-bit fingerprint of every
+ * register in it (key hash, HLC, deletion).  Writers update it in O(1) under
+ * the partition lock; repair compares digests with peers without scanning.
+ *
+ * Changes.  A write sets flags on the register (UNSENT for local writes,
+ * UNFLUSHED for every write) and the leaf's bit in the dirty bitmap, and
+ * wakes the worker's latch when it set the bit first.  The worker finds
+ * every change by taking the bitmap, without scanning all keys; the flags
+ * tell which registers of a dirty leaf still need sending or flushing.
+ * Memory does not grow with the rate of writes: a key written a thousand
+ * times between two worker passes is sent once.
+ *
+ * Locking: partition locks only, shared to read and exclusive to write;
+ * never two at once.  Under a partition lock we may take the DSA's own
+ * locks (allocation) and atomics (the clock, counters, digests).  Every
+ * check that can fail happens before a register is changed, and the
+ * change itself is plain stores, so an ERROR never leaves a half-written
+ * register.
+ *
+ * IDENTIFICATION	src/store.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/dsa.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "mantis.h"
+
+/* How long a backend waits for the worker to load the registers. */
+#define STORE_LOAD_WAIT_MS	10000
+
+/* A register: header, then key bytes, then value bytes, in one DSA chunk. */
+typedef struct StoreRegister
+{
+	dsa_pointer next;			/* next register in the bucket */
+	MantisHLC	hlc;
+	uint64		hash;			/* mantis_hash() of the key */
+	uint32		capacity;		/* bytes of data[] allocated */
+	uint32		key_len;
+	uint32		value_len;		/* 0 for a deletion marker */
+	uint16		flags;			/* MANTIS_REG_* */
+	char		data[FLEXIBLE_ARRAY_MEMBER];
+} StoreRegister;
+
+#define REGISTER_HEADER_SIZE	offsetof(StoreRegister, data)
+
+/* The store's control block in shared memory. */
+typedef struct StoreControl
+{
+	LWLockPadded *locks;		/* MANTIS_PARTITIONS partition locks */
+	int			dsa_tranche;
+	uint64		bucket_mask;	/* nbuckets - 1 */
+	Size		dsa_size;
+	pg_atomic_uint64 registers;
+	pg_atomic_uint64 deleted;
+	pg_atomic_uint64 bytes_used;
+} StoreControl;
+
+MantisShared *mantis_shared = NULL;
+
+static StoreControl *store = NULL;
+static dsa_pointer *buckets = NULL;
+static pg_atomic_uint64 *digests = NULL;	/* MANTIS_LEAVES */
+static pg_atomic_uint32 *dirty = NULL;	/* MANTIS_LEAVES / 32 */
+static void *dsa_place = NULL;
+
+/* This process's attachment to the DSA area; made on first use. */
+static dsa_area *store_area = NULL;
+
+static uint64
+bucket_count(void)
+{
+	uint64		n = MANTIS_LEAVES;
+
+	while (n < (uint64) mantis_max_keys)
+		n <<= 1;
+	return n;
+}
+
+static Size
+store_dsa_size(void)
+{
+	Size		size = (Size) mantis_store_memory_kb * 1024;
+
+	return Max(size, dsa_minimum_size() + 64 * 1024);
+}
+
+Size
+mantis_store_shmem_size(void)
+{
+	Size		size = MAXALIGN(sizeof(MantisShared));
+
+	size = add_size(size, MAXALIGN(sizeof(StoreControl)));
+	size = add_size(size, MAXALIGN(mul_size(bucket_count(), sizeof(dsa_pointer))));
+	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64))));
+	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32))));
+	size = add_size(size, store_dsa_size());
+	return size;
+}
+
+void
+mantis_store_shmem_request(void)
+{
+	RequestAddinShmemSpace(mantis_store_shmem_size());
+	RequestNamedLWLockTranche("mantis", MANTIS_PARTITIONS);
+}
+
+/* Point this process's statics at the parts of the shared chunk. */
+static void
+store_locate(char *base)
+{
+	mantis_shared = (MantisShared *) base;
+	base += MAXALIGN(sizeof(MantisShared));
+	store = (StoreControl *) base;
+	base += MAXALIGN(sizeof(StoreControl));
+	buckets = (dsa_pointer *) base;
+	base += MAXALIGN(mul_size(bucket_count(), sizeof(dsa_pointer)));
+	digests = (pg_atomic_uint64 *) base;
+	base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
+	dirty = (pg_atomic_uint32 *) base;
+	base += MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32)));
+	dsa_place = base;
+}
+
+/*
+ * Create (postmaster, also after every crash restart, when shared memory
+ * comes back empty) or find (EXEC_BACKEND children) the store.  The caller
+ * holds AddinShmemInitLock and has set up the identity fields.
+ */
+void
+mantis_store_shmem_init(void)
+{
+	bool		found;
+	char	   *base;
+	uint64		nbuckets = bucket_count();
+	dsa_area   *area;
+
+	base = ShmemInitStruct("mantis", mantis_store_shmem_size(), &found);
+	store_locate(base);
+	if (found)
+		return;
+
+	memset(mantis_shared, 0, sizeof(MantisShared));
+	pg_atomic_init_u64(&mantis_shared->clock, 0);
+	pg_atomic_init_u32(&mantis_shared->loaded, 0);
+	ConditionVariableInit(&mantis_shared->loaded_cv);
+	SpinLockInit(&mantis_shared->mutex);
+	mantis_shared->worker_latch = NULL;
+	mantis_nodes_init(&mantis_shared->nodes);
+
+	store->locks = GetNamedLWLockTranche("mantis");
+	store->bucket_mask = nbuckets - 1;
+	store->dsa_size = store_dsa_size();
+	pg_atomic_init_u64(&store->registers, 0);
+	pg_atomic_init_u64(&store->deleted, 0);
+	pg_atomic_init_u64(&store->bytes_used, 0);
+	for (uint64 i = 0; i < nbuckets; i++)
+		buckets[i] = InvalidDsaPointer;
+	for (int i = 0; i < MANTIS_LEAVES; i++)
+		pg_atomic_init_u64(&digests[i], 0);
+	for (int i = 0; i < MANTIS_LEAVES / 32; i++)
+		pg_atomic_init_u32(&dirty[i], 0);
+
+	store->dsa_tranche = LWLockNewTrancheId();
+	area = dsa_create_in_place(dsa_place, store->dsa_size, store->dsa_tranche, NULL);
+	dsa_set_size_limit(area, store->dsa_size);
+	dsa_pin(area);
+	/* the postmaster never allocates; backends attach on first use */
+	dsa_detach(area);
+}
+
+/*
+ * Attach this process to the DSA area, once.  The attachment lives as long
+ * as the process and is released when it exits.
+ */
+static inline void
+store_attach(void)
+{
+	MemoryContext oldcontext;
+
+	if (likely(store_area != NULL))
+		return;
+
+	LWLockRegisterTranche(store->dsa_tranche, "mantis_store");
+	LWLockRegisterTranche(store->locks[0].lock.tranche, "mantis");
+	oldcontext = MemoryContextSwitchTo(TopMemoryContext);
+	store_area = dsa_attach_in_place(dsa_place, NULL);
+	dsa_pin_mapping(store_area);
+	MemoryContextSwitchTo(oldcontext);
+	on_shmem_exit(dsa_on_shmem_exit_release_in_place, PointerGetDatum(dsa_place));
+}
+
+static inline LWLock *
+partition_lock(uint64 hash)
+{
+	return &store->locks[hash & (MANTIS_PARTITIONS - 1)].lock;
+}
+
+static inline StoreRegister *
+register_at(dsa_pointer dp)
+{
+	return (StoreRegister *) dsa_get_address(store_area, dp);
+}
+
+/*
+ * Find a key's register in its bucket; the caller holds the partition lock.
+ * On return *link points at the dsa_pointer that links to it (or at the
+ * bucket's tail link when the key is absent).
+ */
+static StoreRegister *
+register_find(uint64 hash, const char *key, uint32 key_len, dsa_pointer **link)
+{
+	dsa_pointer *prev = &buckets[hash & store->bucket_mask];
+	dsa_pointer dp = *prev;
+
+	while (DsaPointerIsValid(dp))
+	{
+		StoreRegister *reg = register_at(dp);
+
+		if (reg->hash == hash && reg->key_len == key_len &&
+			memcmp(reg->data, key, key_len) == 0)
+		{
+			if (link)
+				*link = prev;
+			return reg;
+		}
+		prev = &reg->next;
+		dp = reg->next;
+	}
+	if (link)
+		*link = prev;
+	return NULL;
+}
+
+static void
+register_to_record(const StoreRegister *reg, MantisRecord *rec)
+{
+	rec->hlc = reg->hlc;
+	rec->deleted = (reg->flags & MANTIS_REG_DELETED) != 0;
+	rec->key_len = reg->key_len;
+	rec->key = reg->data;
+	rec->value_len = reg->value_len;
+	rec->value = reg->data + reg->key_len;
+}
+
+static void
+register_view(const StoreRegister *reg, MantisRegisterView *view)
+{
+	view->hlc = reg->hlc;
+	view->deleted = (reg->flags & MANTIS_REG_DELETED) != 0;
+	view->value = reg->data + reg->key_len;
+	view->value_len = reg->value_len;
+}
+
+/* The repair fingerprint of a register; see the file header. */
+static inline uint64
+register_fingerprint(uint64 hash, const MantisHLC *hlc, bool deleted)
+{
+	return mantis_mix64(hash ^ mantis_mix64(hlc->ts ^ mantis_mix64(hlc->node ^ (deleted ? 1 : 2))));
+}
+
+static inline int
+leaf_of(uint64 hash)
+{
+	return (int) (hash & (MANTIS_LEAVES - 1));
+}
+
+/*
+ * Add or remove a fingerprint from its leaf's digest.  Only writers holding
+ * the leaf's partition lock exclusively change a digest, so a plain
+ * read-modify-write suffices; readers elsewhere see the old or new value.
+ */
+static inline void
+digest_toggle(uint64 hash, uint64 fingerprint)
+{
+	pg_atomic_uint64 *digest = &digests[leaf_of(hash)];
+
+	pg_atomic_write_u64(digest, pg_atomic_read_u64(digest) ^ fingerprint);
+}
+
+/*
+ * Mark a leaf dirty and wake the worker if we are the first to do so since
+ * it last looked.
+ */
+static void
+leaf_mark_dirty(uint64 hash)
+{
+	int			leaf = leaf_of(hash);
+	uint32		bit = (uint32) 1 << (leaf % 32);
+	uint32		old = pg_atomic_fetch_or_u32(&dirty[leaf / 32], bit);
+
+	if ((old & bit) == 0)
+	{
+		Latch	   *latch;
+
+		SpinLockAcquire(&mantis_shared->mutex);
+		latch = mantis_shared->worker_latch;
+		SpinLockRelease(&mantis_shared->mutex);
+		if (latch)
+			SetLatch(latch);
+	}
+}
+
+/*
+ * Bytes of data[] to allocate for "need" bytes of key and value: rounded up
+ * so that an overwrite with a value a little longer still fits in place.
+ */
+static inline uint32
+capacity_for(uint32 need)
+{
+	return (uint32) TYPEALIGN(16, need);
+}
+
+/* Whether a register's chunk may be reused for "need" bytes. */
+static inline bool
+fits_in_place(const StoreRegister *reg, uint32 need)
+{
+	return need <= reg->capacity && reg->capacity - need <= Max(need, 64);
+}
+
+/* What one write does; filled in by the caller of store_put(). */
+typedef struct StorePut
+{
+	const char *key;
+	uint32		key_len;
+	const char *value;
+	uint32		value_len;
+	bool		deleted;
+	const MantisHLC *hlc;		/* NULL: a local write, take a new HLC */
+	int			flags;			/* MANTIS_REG_UNSENT / UNFLUSHED to set */
+} StorePut;
+
+/*
+ * Store one register, unless the one held for its key is equal or newer.
+ *
+ * Local writes (put->hlc == NULL) take a new HLC under the partition lock,
+ * so writes to one key are applied in HLC order; since every register held
+ * was witnessed by the clock, a local write always wins.  Remote and
+ * reloaded registers are compared with the total order of lww.c and move
+ * the clock past themselves.
+ */
+static MantisPutResult
+store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
+{
+	uint64		hash = mantis_hash(put->key, put->key_len);
+	LWLock	   *lock = partition_lock(hash);
+	uint32		value_len = put->deleted ? 0 : put->value_len;
+	uint32		need = put->key_len + value_len;
+	dsa_pointer *link;
+	dsa_pointer new_dp = InvalidDsaPointer;
+	dsa_pointer to_free = InvalidDsaPointer;
+	Size		freed_size = 0;
+	StoreRegister *reg;
+	StoreRegister *target;
+	MantisHLC	hlc;
+	bool		was_live;
+
+	store_attach();
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	reg = register_find(hash, put->key, put->key_len, &link);
+
+	if (put->hlc != NULL)
+	{
+		MantisRegisterView incoming = {*put->hlc, put->deleted, put->value, value_len};
+
+		if (reg != NULL)
+		{
+			MantisRegisterView held;
+
+			register_view(reg, &held);
+			if (mantis_register_cmp(&held, &incoming) >= 0)
+			{
+				LWLockRelease(lock);
+				return MANTIS_PUT_STALE;
+			}
+		}
+		hlc = *put->hlc;
+		mantis_hlc_witness(hlc.ts);
+	}
+	else
+		hlc = mantis_hlc_now();
+
+	was_live = reg != NULL && (reg->flags & MANTIS_REG_DELETED) == 0;
+
+	if (reg != NULL && fits_in_place(reg, need))
+		target = reg;
+	else
+	{
+		uint32		capacity = capacity_for(need);
+
+		if (reg == NULL &&
+			pg_atomic_fetch_add_u64(&store->registers, 1) >= (uint64) mantis_max_keys)
+		{
+			pg_atomic_fetch_sub_u64(&store->registers, 1);
+			LWLockRelease(lock);
+			return MANTIS_PUT_NO_KEYS;
+		}
+		new_dp = dsa_allocate_extended(store_area, REGISTER_HEADER_SIZE + capacity,
+									   DSA_ALLOC_NO_OOM);
+		if (!DsaPointerIsValid(new_dp))
+		{
+			if (reg == NULL)
+				pg_atomic_fetch_sub_u64(&store->registers, 1);
+			LWLockRelease(lock);
+			return MANTIS_PUT_NO_MEMORY;
+		}
+		pg_atomic_fetch_add_u64(&store->bytes_used, REGISTER_HEADER_SIZE + capacity);
+
+		target = register_at(new_dp);
+		target->capacity = capacity;
+		target->hash = hash;
+		target->key_len = put->key_len;
+		memcpy(target->data, put->key, put->key_len);
+		target->flags = 0;
+		if (reg != NULL)
+		{
+			target->next = reg->next;
+			to_free = *link;
+			freed_size = REGISTER_HEADER_SIZE + reg->capacity;
+		}
+		else
+			target->next = InvalidDsaPointer;
+	}
+
+	/* From here on nothing can fail: plain stores only. */
+	if (reg != NULL)
+	{
+		digest_toggle(hash, register_fingerprint(hash, &reg->hlc,
+												 (reg->flags & MANTIS_REG_DELETED) != 0));
+		if (reg->flags & MANTIS_REG_DELETED)
+			pg_atomic_fetch_sub_u64(&store->deleted, 1);
+		target->flags = reg->flags;
+	}
+	target->hlc = hlc;
+	target->value_len = value_len;
+	if (value_len > 0)
+		memcpy(target->data + put->key_len, put->value, value_len);
+	target->flags = (target->flags & ~MANTIS_REG_DELETED) | put->flags |
+		(put->deleted ? MANTIS_REG_DELETED : 0);
+	if (put->deleted)
+		pg_atomic_fetch_add_u64(&store->deleted, 1);
+	digest_toggle(hash, register_fingerprint(hash, &hlc, put->deleted));
+	if (target != reg)
+		*link = new_dp;
+
+	LWLockRelease(lock);
+
+	if (DsaPointerIsValid(to_free))
+	{
+		dsa_free(store_area, to_free);
+		pg_atomic_fetch_sub_u64(&store->bytes_used, freed_size);
+	}
+	if (put->flags != 0)
+		leaf_mark_dirty(hash);
+	if (hlc_out)
+		*hlc_out = hlc;
+	if (replaced_live)
+		*replaced_live = was_live;
+	return MANTIS_PUT_APPLIED;
+}
+
+/*
+ * Raise the ERROR that goes with a failed put, if any.
+ */
+void
+mantis_store_report_put(MantisPutResult result)
+{
+	if (result == MANTIS_PUT_NO_KEYS)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("mantis store is full"),
+				 errdetail("All %d registers allowed by \"mantis.max_keys\" are in use; deletion markers count too.",
+						   mantis_max_keys),
+				 errhint("Raise \"mantis.max_keys\" and restart the server.")));
+	if (result == MANTIS_PUT_NO_MEMORY)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("mantis store memory is exhausted"),
+				 errdetail("%llu of %zu bytes of store memory are in use.",
+						   (unsigned long long) pg_atomic_read_u64(&store->bytes_used),
+						   store->dsa_size),
+				 errhint("Raise \"mantis.store_memory\" and restart the server, or store smaller values.")));
+}
+
+/*
+ * Reject a key or value the store will not hold, before anything changes.
+ */
+void
+mantis_store_check_sizes(uint32 key_len, uint32 value_len)
+{
+	if (key_len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("mantis key must not be empty")));
+	if (key_len > (uint32) mantis_max_key_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("mantis key is too long"),
+				 errdetail("The key is %u bytes; the limit is %d bytes.",
+						   key_len, mantis_max_key_size),
+				 errhint("Raise \"mantis.max_key_size\" and restart the server.")));
+	if (value_len > (uint32) mantis_max_value_size)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("mantis value is too large"),
+				 errdetail("The value is %u bytes; the limit is %d bytes.",
+						   value_len, mantis_max_value_size),
+				 errhint("Raise \"mantis.max_value_size\" and restart the server.")));
+}
+
+/*
+ * Wait until the registers may be read: at once in steady state; after a
+ * start or crash restart, until the worker has loaded mantis_stores, for at
+ * most STORE_LOAD_WAIT_MS.  Answering from a half-loaded store would tell
+ * a caller that a key it set is absent.
+ */
+void
+mantis_store_wait_loaded(void)
+{
+	TimestampTz start;
+
+	if (likely(pg_atomic_read_u32(&mantis_shared->loaded) != 0))
+		return;
+
+	start = GetCurrentTimestamp();
+	ConditionVariablePrepareToSleep(&mantis_shared->loaded_cv);
+	while (pg_atomic_read_u32(&mantis_shared->loaded) == 0)
+	{
+		long		waited = (long) ((GetCurrentTimestamp() - start) / 1000);
+
+		if (waited >= STORE_LOAD_WAIT_MS)
+		{
+			ConditionVariableCancelSleep();
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("mantis is loading"),
+					 errdetail("The registers are being restored from mantis_stores after a restart."),
+					 errhint("Retry in a moment.")));
+		}
+		ConditionVariableTimedSleep(&mantis_shared->loaded_cv,
+									STORE_LOAD_WAIT_MS - waited,
+									PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+}
+
+/*
+ * A local write: a value, or a deletion marker when "deleted".  On success
+ * *hlc is the clock of the write and *replaced_live tells whether a live
+ * value was overwritten.  The caller reports failures.
+ */
+MantisPutResult
+mantis_store_set(const char *key, uint32 key_len, const char *value,
+				 uint32 value_len, bool deleted, MantisHLC *hlc,
+				 bool *replaced_live)
+{
+	StorePut	put = {key, key_len, value, value_len, deleted, NULL,
+	MANTIS_REG_UNSENT | MANTIS_REG_UNFLUSHED};
+
+	return store_put(&put, hlc, replaced_live);
+}
+
+/*
+ * Merge a register from a peer or from mantis_stores; "flags" says what the
+ * worker still owes it (UNFLUSHED for a peer's register, nothing for one
+ * loaded from the table).  Sizes must have been checked by the caller.
+ */
+MantisPutResult
+mantis_store_merge(const MantisRecord *rec, int flags)
+{
+	StorePut	put = {rec->key, rec->key_len, rec->value, rec->value_len,
+	rec->deleted, &rec->hlc, flags};
+
+	return store_put(&put, NULL, NULL);
+}
+
+/*
+ * Look a key up.  When it holds a live value, "copy" is called with it
+ * under the partition's shared lock (it must copy what it needs, and
+ * nothing else) and true is returned.
+ */
+bool
+mantis_store_get(const char *key, uint32 key_len,
+				 MantisRecordCallback copy, void *arg)
+{
+	uint64		hash = mantis_hash(key, key_len);
+	LWLock	   *lock = partition_lock(hash);
+	StoreRegister *reg;
+	bool		found = false;
+
+	store_attach();
+	LWLockAcquire(lock, LW_SHARED);
+	reg = register_find(hash, key, key_len, NULL);
+	if (reg != NULL && (reg->flags & MANTIS_REG_DELETED) == 0)
+	{
+		MantisRecord rec;
+
+		register_to_record(reg, &rec);
+		copy(&rec, arg);
+		found = true;
+	}
+	LWLockRelease(lock);
+	return found;
+}
+
+/*
+ * Copy the registers of one bucket into "buf" (grown as needed) under the
+ * partition lock; returns how many.  Records point into buf.
+ */
+static int
+bucket_copy(uint64 bucket, bool include_deleted, StringInfo buf,
+			MantisRecord **recs, int *recs_size)
+{
+	LWLock	   *lock = &store->locks[bucket & (MANTIS_PARTITIONS - 1)].lock;
+	int			n = 0;
+
+	resetStringInfo(buf);
+	LWLockAcquire(lock, LW_SHARED);
+	for (dsa_pointer dp = buckets[bucket]; DsaPointerIsValid(dp);)
+	{
+		StoreRegister *reg = register_at(dp);
+
+		dp = reg->next;
+		if (!include_deleted && (reg->flags & MANTIS_REG_DELETED))
+			continue;
+		if (n == *recs_size)
+		{
+			*recs_size *= 2;
+			*recs = repalloc(*recs, sizeof(MantisRecord) * *recs_size);
+		}
+		register_to_record(reg, &(*recs)[n]);
+		/* remember offsets now, turn them into pointers once buf is final */
+		(*recs)[n].key = (const char *) (uintptr_t) buf->len;
+		appendBinaryStringInfo(buf, reg->data, reg->key_len + reg->value_len);
+		n++;
+	}
+	LWLockRelease(lock);
+
+	for (int i = 0; i < n; i++)
+	{
+		MantisRecord *rec = &(*recs)[i];
+
+		rec->key = buf->data + (uintptr_t) rec->key;
+		rec->value = rec->key + rec->key_len;
+	}
+	return n;
+}
+
+/*
+ * Call "callback" for every register (deletion markers too when asked), one
+ * copied bucket at a time, with no lock held during the callback.  Writes
+ * that run concurrently may or may not be seen, each register consistently.
+ */
+void
+mantis_store_scan(bool include_deleted, MantisRecordCallback callback, void *arg)
+{
+	StringInfoData buf;
+	int			recs_size = 16;
+	MantisRecord *recs = palloc(sizeof(MantisRecord) * recs_size);
+
+	store_attach();
+	initStringInfo(&buf);
+	for (uint64 bucket = 0; bucket <= store->bucket_mask; bucket++)
+	{
+		int			n;
+
+		/* an unlocked peek: a bucket empty now has nothing to copy */
+		if (!DsaPointerIsValid(((volatile dsa_pointer *) buckets)[bucket]))
+			continue;
+		n = bucket_copy(bucket, include_deleted, &buf, &recs, &recs_size);
+		for (int i = 0; i < n; i++)
+			callback(&recs[i], arg);
+		CHECK_FOR_INTERRUPTS();
+	}
+	pfree(buf.data);
+	pfree(recs);
+}
+
+void
+mantis_store_stats(MantisStoreStats *stats)
+{
+	stats->registers = pg_atomic_read_u64(&store->registers);
+	stats->deleted = pg_atomic_read_u64(&store->deleted);
+	stats->bytes_used = pg_atomic_read_u64(&store->bytes_used);
+	stats->bytes_total = store->dsa_size;
+}

@@ -1,0 +1,240 @@
+/*
+ * test_lww.c
+ *	  Unit and property tests of the pure clock and merge code in src/lww.c.
+ *
+ * The merge properties are checked over registers drawn from deliberately
+ * tiny domains (a few timestamps, two node ids, two values, deletions), so
+ * that ties on every field are common: commutativity, associativity,
+ * idempotence, and "the result is one of the inputs".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lww.h"
+
+static int	failures = 0;
+static int	checks = 0;
+
+#define CHECK(cond, ...) \
+	do { \
+		checks++; \
+		if (!(cond)) { \
+			failures++; \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__); \
+			fputc('\n', stderr); \
+		} \
+	} while (0)
+
+/* xorshift64*: deterministic, so a failure reproduces */
+static uint64_t rng_state = UINT64_C(0x853c49e6748fea9b);
+
+static uint64_t
+rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * UINT64_C(2685821657736338717);
+}
+
+static const char *values[] = {"a", "b", "ab", ""};
+
+static MantisRegisterView
+random_register(void)
+{
+	MantisRegisterView r;
+	const char *v;
+
+	r.hlc.ts = mantis_hlc_pack(1000 + rnd() % 3, rnd() % 2);
+	r.hlc.node = 1 + rnd() % 2;
+	r.deleted = rnd() % 4 == 0;
+	v = r.deleted ? "" : values[rnd() % 4];
+	r.value = v;
+	r.value_len = (uint32_t) strlen(v);
+	return r;
+}
+
+static int
+same(const MantisRegisterView *a, const MantisRegisterView *b)
+{
+	return mantis_register_cmp(a, b) == 0;
+}
+
+static void
+test_merge_laws(void)
+{
+	for (int i = 0; i < 200000; i++)
+	{
+		MantisRegisterView a = random_register();
+		MantisRegisterView b = random_register();
+		MantisRegisterView c = random_register();
+		const MantisRegisterView *ab = mantis_lww_merge(&a, &b);
+		const MantisRegisterView *ba = mantis_lww_merge(&b, &a);
+		const MantisRegisterView *ab_c = mantis_lww_merge(ab, &c);
+		const MantisRegisterView *bc = mantis_lww_merge(&b, &c);
+		const MantisRegisterView *a_bc = mantis_lww_merge(&a, bc);
+
+		CHECK(same(ab, ba), "merge is not commutative (iteration %d)", i);
+		CHECK(same(ab_c, a_bc), "merge is not associative (iteration %d)", i);
+		CHECK(same(mantis_lww_merge(&a, &a), &a), "merge is not idempotent");
+		CHECK(ab == &a || ab == &b, "merge made a register of its own");
+		/* antisymmetry: distinct registers never tie */
+		CHECK((mantis_register_cmp(&a, &b) == 0) ==
+			  (a.hlc.ts == b.hlc.ts && a.hlc.node == b.hlc.node &&
+			   a.deleted == b.deleted && a.value_len == b.value_len &&
+			   memcmp(a.value, b.value, a.value_len) == 0),
+			  "distinct registers compare equal");
+		/* the greater HLC always wins, whatever the values */
+		if (mantis_hlc_cmp(&a.hlc, &b.hlc) > 0)
+			CHECK(ab == &a, "the greater HLC lost");
+	}
+}
+
+static void
+test_hlc_next(void)
+{
+	uint64_t	last = 0;
+	uint64_t	now = 1700000000000;
+
+	/* the wall clock moves forward: logical resets to zero */
+	last = mantis_hlc_next(last, now);
+	CHECK(last == mantis_hlc_pack(now, 0), "first tick is not the wall clock");
+
+	/* the wall clock stands still: logical counts */
+	CHECK(mantis_hlc_next(last, now) == last + 1, "no logical increment");
+
+	/* the wall clock steps back: still strictly increasing */
+	CHECK(mantis_hlc_next(last, now - 5000) == last + 1, "went backwards");
+
+	/* more than 65,535 events in one millisecond carry into the ms part */
+	{
+		uint64_t	t = mantis_hlc_pack(now, 0);
+
+		for (int i = 0; i < 70000; i++)
+		{
+			uint64_t	n = mantis_hlc_next(t, now);
+
+			CHECK(n > t, "not strictly increasing at %d", i);
+			t = n;
+		}
+		CHECK(mantis_hlc_ms(t) == now + 1, "counter overflow did not carry");
+	}
+
+	/* a random walk of the wall clock never makes the HLC go backwards */
+	last = 0;
+	for (int i = 0; i < 100000; i++)
+	{
+		uint64_t	wall = now + (rnd() % 200) - 100;
+		uint64_t	n = mantis_hlc_next(last, wall);
+
+		CHECK(n > last, "random walk: not strictly increasing");
+		CHECK(mantis_hlc_ms(n) >= wall, "HLC behind the wall clock");
+		last = n;
+	}
+}
+
+static void
+test_hlc_text(void)
+{
+	MantisHLC	h = {mantis_hlc_pack(UINT64_C(1795659093123), 1), UINT64_C(0x0123456789abcdef)};
+	char		buf[MANTIS_HLC_TEXT_SIZE];
+	MantisHLC	back;
+
+	CHECK(mantis_hlc_format(&h, buf) == MANTIS_HLC_TEXT_LEN, "length");
+	CHECK(strcmp(buf, "2026-11-26T02:11:33.123Z-0001-0123456789abcdef") == 0,
+		  "format gave %s", buf);
+	CHECK(mantis_hlc_parse(buf, strlen(buf), &back) &&
+		  back.ts == h.ts && back.node == h.node, "parse(format(h)) != h");
+
+	CHECK(!mantis_hlc_parse("2026-02-30T00:00:00.000Z-0000-0000000000000000", 46, &back),
+		  "accepted February 30");
+	CHECK(!mantis_hlc_parse("2026-11-26T02:11:33.123Z-0001-0123456789ABCDEF", 46, &back),
+		  "accepted upper-case hex");
+	CHECK(!mantis_hlc_parse(buf, strlen(buf) - 1, &back), "accepted a short string");
+
+	/* text order is HLC order, and format/parse round-trip, at random */
+	for (int i = 0; i < 100000; i++)
+	{
+		MantisHLC	a,
+					b;
+		char		ta[MANTIS_HLC_TEXT_SIZE],
+					tb[MANTIS_HLC_TEXT_SIZE];
+		int			c,
+					t;
+
+		a.ts = mantis_hlc_pack(rnd() % (MANTIS_HLC_MAX_MS + 1), rnd());
+		a.node = rnd();
+		b = a;
+		switch (rnd() % 3)
+		{
+			case 0:
+				b.ts = mantis_hlc_pack(rnd() % (MANTIS_HLC_MAX_MS + 1), rnd());
+				break;
+			case 1:
+				b.ts ^= rnd() % 4;
+				break;
+			default:
+				b.node ^= rnd() % 4;
+		}
+		mantis_hlc_format(&a, ta);
+		mantis_hlc_format(&b, tb);
+		c = mantis_hlc_cmp(&a, &b);
+		t = strcmp(ta, tb);
+		CHECK((c > 0) == (t > 0) && (c < 0) == (t < 0),
+			  "text order differs: %s vs %s", ta, tb);
+		CHECK(mantis_hlc_parse(ta, MANTIS_HLC_TEXT_LEN, &back) &&
+			  back.ts == a.ts && back.node == a.node, "round trip of %s", ta);
+	}
+}
+
+static void
+test_hash(void)
+{
+	/* fixed values: the hash is part of the wire contract */
+	/*
+	 * Pinned values: the hash places keys in repair leaves and derives node
+	 * ids on every node, so it must never change silently.
+	 */
+	CHECK(mantis_hash("", 0) == UINT64_C(0xef46db3751d8e999), "hash of \"\" changed");
+	CHECK(mantis_hash("n1", 2) == UINT64_C(0x51ce9f3ef4b004a7), "hash of n1 changed");
+	CHECK(mantis_hash("key1", 4) == UINT64_C(0xd80a86ddd6325734), "hash of key1 changed");
+	CHECK(mantis_hash("mantis node name of some length", 31) ==
+		  UINT64_C(0xd40f69d50aca5581), "hash of a long string changed");
+	CHECK(mantis_hash("key1", 4) != mantis_hash("key2", 4), "trivial collision");
+	/* unaligned input hashes the same as aligned */
+	{
+		char		buf[64];
+		const char *s = "an unaligned key of some length";
+
+		memcpy(buf + 1, s, strlen(s));
+		CHECK(mantis_hash(buf + 1, strlen(s)) == mantis_hash(s, strlen(s)),
+			  "alignment changes the hash");
+	}
+	/* spread over the low 16 bits (the repair leaves) */
+	{
+		static int	counts[256];
+		char		key[32];
+
+		for (int i = 0; i < 256000; i++)
+		{
+			int			n = snprintf(key, sizeof(key), "key%d", i);
+
+			counts[mantis_hash(key, (size_t) n) & 255]++;
+		}
+		for (int i = 0; i < 256; i++)
+			CHECK(counts[i] > 800 && counts[i] < 1200, "bucket %d has %d", i, counts[i]);
+	}
+}
+
+int
+main(void)
+{
+	test_merge_laws();
+	test_hlc_next();
+	test_hlc_text();
+	test_hash();
+	printf("test_lww: %d checks, %d failures\n", checks, failures);
+	return failures == 0 ? 0 : 1;
+}
