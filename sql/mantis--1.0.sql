@@ -40,3 +40,22 @@ REVOKE ALL ON FUNCTION mantis_set(pg_catalog.text, pg_catalog.text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION mantis_get(pg_catalog.text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION mantis_delete(pg_catalog.text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION mantis_registers(pg_catalog.bool) FROM PUBLIC;
+
+CREATE FUNCTION mantis_status(
+	OUT node_name pg_catalog.text, OUT node_id pg_catalog.text,
+	OUT keys pg_catalog.text, OUT deleted_keys pg_catalog.text,
+	OUT memory_used pg_catalog.text, OUT memory_available pg_catalog.text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'mantis_status'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+COMMENT ON FUNCTION mantis_status() IS
+'the state of this server''s mantis store, as one row';
+
+CREATE VIEW mantis_status AS SELECT * FROM mantis_status();
+
+COMMENT ON VIEW mantis_status IS
+'the state of this server''s mantis store: identity, registers held, memory';
+
+REVOKE ALL ON FUNCTION mantis_status() FROM PUBLIC;
+REVOKE ALL ON mantis_status FROM PUBLIC;

@@ -70,3 +70,9 @@ SELECT mantis_delete('fill.1');
 SELECT mantis_set('one.more', 'x');
 -- what was stored before the store filled up is all there
 SELECT mantis_get('unicode'), length(mantis_get('long')), mantis_get('bulk.500');
+
+-- mantis_status tells who this node is and how full the store is
+SELECT node_name, length(node_id) AS id_digits, keys::int + deleted_keys::int AS registers,
+       deleted_keys::int > 0 AS has_markers,
+       memory_used::bigint > 0 AND memory_available::bigint > 0 AS memory_reported
+  FROM mantis_status;

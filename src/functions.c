@@ -160,3 +160,37 @@ mantis_registers(PG_FUNCTION_ARGS)
 	mantis_store_scan(include_deleted, emit_register, fcinfo->resultinfo);
 	return (Datum) 0;
 }
+
+/*
+ * mantis_status() returns one row describing this server's store; the
+ * mantis_status view shows it.  Columns are text, as in the view.
+ */
+PG_FUNCTION_INFO_V1(mantis_status);
+
+Datum
+mantis_status(PG_FUNCTION_ARGS)
+{
+	MantisStoreStats stats;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		values[6];
+	bool		nulls[6] = {false};
+	char		buf[32];
+
+	mantis_check_loaded();
+	InitMaterializedSRF(fcinfo, 0);
+	mantis_store_stats(&stats);
+
+	values[0] = CStringGetTextDatum(mantis_shared->node_name);
+	snprintf(buf, sizeof(buf), "%016" INT64_MODIFIER "x", mantis_shared->node_id);
+	values[1] = CStringGetTextDatum(buf);
+	snprintf(buf, sizeof(buf), UINT64_FORMAT, stats.registers - stats.deleted);
+	values[2] = CStringGetTextDatum(buf);
+	snprintf(buf, sizeof(buf), UINT64_FORMAT, stats.deleted);
+	values[3] = CStringGetTextDatum(buf);
+	snprintf(buf, sizeof(buf), UINT64_FORMAT, stats.bytes_used);
+	values[4] = CStringGetTextDatum(buf);
+	snprintf(buf, sizeof(buf), UINT64_FORMAT, stats.bytes_total - Min(stats.bytes_used, stats.bytes_total));
+	values[5] = CStringGetTextDatum(buf);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}

@@ -88,7 +88,7 @@ mantis_define_gucs(void)
 							"Each register also takes about 50 bytes of it for its header.",
 							&mantis_store_memory_kb,
 							64 * 1024,
-							1024, INT_MAX / 2,
+							1024, MANTIS_STORE_MEMORY_CEILING_KB,
 							PGC_POSTMASTER,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);

@@ -38,6 +38,7 @@
 /* Hard ceilings for the size GUCs. */
 #define MANTIS_KEY_SIZE_CEILING		(64 * 1024)
 #define MANTIS_VALUE_SIZE_CEILING	(64 * 1024 * 1024)
+#define MANTIS_STORE_MEMORY_CEILING_KB	(32 * 1024 * 1024)	/* 32GB: see store.c */
 
 /* ---- guc.c ---- */
 extern char *mantis_node_name;

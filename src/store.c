@@ -11,7 +11,10 @@
  *
  * Index.  A chained hash table: nbuckets (a power of two, at least
  * MANTIS_LEAVES and at least mantis.max_keys) heads of singly linked
- * lists of registers.  A key's 64-bit hash picks its partition lock (low
+ * lists of registers.  Links are 32-bit "refs", a chunk's DSA offset
+ * divided by 8 (so mantis.store_memory is capped at 32GB): a compact bucket
+ * array stays in the CPU caches, which at a million keys is what keeps a
+ * lookup to about one cache miss.  A key's 64-bit hash picks its partition lock (low
  * 7 bits), digest leaf (low 16 bits) and bucket (low log2(nbuckets) bits),
  * so each bucket and each leaf lies wholly inside one partition, and the
  * registers of a leaf are found in nbuckets / MANTIS_LEAVES buckets.
@@ -55,15 +58,20 @@
 #define STORE_LOAD_WAIT_MS	10000
 
 /* A register: header, then key bytes, then value bytes, in one DSA chunk. */
+typedef uint32 StoreRef;
+
+#define InvalidStoreRef		((StoreRef) 0)	/* offset 0 is the DSA's header */
+#define REF_SHIFT			3	/* DSA chunks are 8-byte aligned */
+
 typedef struct StoreRegister
 {
-	dsa_pointer next;			/* next register in the bucket */
-	MantisHLC	hlc;
-	uint64		hash;			/* mantis_hash() of the key */
+	StoreRef	next;			/* next register in the bucket */
+	uint32		hash;			/* low 32 bits of mantis_hash() of the key */
 	uint32		capacity;		/* bytes of data[] allocated */
 	uint32		key_len;
 	uint32		value_len;		/* 0 for a deletion marker */
 	uint16		flags;			/* MANTIS_REG_* */
+	MantisHLC	hlc;
 	char		data[FLEXIBLE_ARRAY_MEMBER];
 } StoreRegister;
 
@@ -76,6 +84,7 @@ typedef struct StoreControl
 	int			dsa_tranche;
 	uint64		bucket_mask;	/* nbuckets - 1 */
 	Size		dsa_size;
+	dsa_pointer sentinel;		/* a chunk whose address gives the base */
 	pg_atomic_uint64 registers;
 	pg_atomic_uint64 deleted;
 	pg_atomic_uint64 bytes_used;
@@ -84,13 +93,15 @@ typedef struct StoreControl
 MantisShared *mantis_shared = NULL;
 
 static StoreControl *store = NULL;
-static dsa_pointer *buckets = NULL;
+static StoreRef *buckets = NULL;
 static pg_atomic_uint64 *digests = NULL;	/* MANTIS_LEAVES */
 static pg_atomic_uint32 *dirty = NULL;	/* MANTIS_LEAVES / 32 */
 static void *dsa_place = NULL;
 
-/* This process's attachment to the DSA area; made on first use. */
+/* This process's attachment to the DSA area, made on first use, and the
+ * address at which the area's one segment is mapped here. */
 static dsa_area *store_area = NULL;
+static char *store_base = NULL;
 
 static uint64
 bucket_count(void)
@@ -116,7 +127,7 @@ mantis_store_shmem_size(void)
 	Size		size = MAXALIGN(sizeof(MantisShared));
 
 	size = add_size(size, MAXALIGN(sizeof(StoreControl)));
-	size = add_size(size, MAXALIGN(mul_size(bucket_count(), sizeof(dsa_pointer))));
+	size = add_size(size, MAXALIGN(mul_size(bucket_count(), sizeof(StoreRef))));
 	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64))));
 	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32))));
 	size = add_size(size, store_dsa_size());
@@ -138,8 +149,8 @@ store_locate(char *base)
 	base += MAXALIGN(sizeof(MantisShared));
 	store = (StoreControl *) base;
 	base += MAXALIGN(sizeof(StoreControl));
-	buckets = (dsa_pointer *) base;
-	base += MAXALIGN(mul_size(bucket_count(), sizeof(dsa_pointer)));
+	buckets = (StoreRef *) base;
+	base += MAXALIGN(mul_size(bucket_count(), sizeof(StoreRef)));
 	digests = (pg_atomic_uint64 *) base;
 	base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
 	dirty = (pg_atomic_uint32 *) base;
@@ -180,7 +191,7 @@ mantis_store_shmem_init(void)
 	pg_atomic_init_u64(&store->deleted, 0);
 	pg_atomic_init_u64(&store->bytes_used, 0);
 	for (uint64 i = 0; i < nbuckets; i++)
-		buckets[i] = InvalidDsaPointer;
+		buckets[i] = InvalidStoreRef;
 	for (int i = 0; i < MANTIS_LEAVES; i++)
 		pg_atomic_init_u64(&digests[i], 0);
 	for (int i = 0; i < MANTIS_LEAVES / 32; i++)
@@ -190,6 +201,7 @@ mantis_store_shmem_init(void)
 	area = dsa_create_in_place(dsa_place, store->dsa_size, store->dsa_tranche, NULL);
 	dsa_set_size_limit(area, store->dsa_size);
 	dsa_pin(area);
+	store->sentinel = dsa_allocate(area, sizeof(uint64));
 	/* the postmaster never allocates; backends attach on first use */
 	dsa_detach(area);
 }
@@ -213,6 +225,12 @@ store_attach(void)
 	dsa_pin_mapping(store_area);
 	MemoryContextSwitchTo(oldcontext);
 	on_shmem_exit(dsa_on_shmem_exit_release_in_place, PointerGetDatum(dsa_place));
+
+	/*
+	 * The size limit keeps every chunk in the area's first segment, so a
+	 * chunk's address is the segment's address plus its offset.
+	 */
+	store_base = (char *) dsa_get_address(store_area, store->sentinel) - store->sentinel;
 }
 
 static inline LWLock *
@@ -222,27 +240,40 @@ partition_lock(uint64 hash)
 }
 
 static inline StoreRegister *
-register_at(dsa_pointer dp)
+register_at(StoreRef ref)
 {
-	return (StoreRegister *) dsa_get_address(store_area, dp);
+	return (StoreRegister *) (store_base + ((Size) ref << REF_SHIFT));
+}
+
+static inline StoreRef
+ref_of(dsa_pointer dp)
+{
+	Assert((dp & ((1 << REF_SHIFT) - 1)) == 0 && (dp >> (32 + REF_SHIFT)) == 0);
+	return (StoreRef) (dp >> REF_SHIFT);
+}
+
+static inline dsa_pointer
+dsa_pointer_of(StoreRef ref)
+{
+	return (dsa_pointer) ref << REF_SHIFT;
 }
 
 /*
  * Find a key's register in its bucket; the caller holds the partition lock.
- * On return *link points at the dsa_pointer that links to it (or at the
- * bucket's tail link when the key is absent).
+ * On return *link points at the ref that links to it (or at the bucket's
+ * tail link when the key is absent).
  */
 static StoreRegister *
-register_find(uint64 hash, const char *key, uint32 key_len, dsa_pointer **link)
+register_find(uint64 hash, const char *key, uint32 key_len, StoreRef **link)
 {
-	dsa_pointer *prev = &buckets[hash & store->bucket_mask];
-	dsa_pointer dp = *prev;
+	StoreRef   *prev = &buckets[hash & store->bucket_mask];
+	StoreRef	ref = *prev;
 
-	while (DsaPointerIsValid(dp))
+	while (ref != InvalidStoreRef)
 	{
-		StoreRegister *reg = register_at(dp);
+		StoreRegister *reg = register_at(ref);
 
-		if (reg->hash == hash && reg->key_len == key_len &&
+		if (reg->hash == (uint32) hash && reg->key_len == key_len &&
 			memcmp(reg->data, key, key_len) == 0)
 		{
 			if (link)
@@ -250,7 +281,7 @@ register_find(uint64 hash, const char *key, uint32 key_len, dsa_pointer **link)
 			return reg;
 		}
 		prev = &reg->next;
-		dp = reg->next;
+		ref = reg->next;
 	}
 	if (link)
 		*link = prev;
@@ -333,7 +364,7 @@ leaf_mark_dirty(uint64 hash)
 static inline uint32
 capacity_for(uint32 need)
 {
-	return (uint32) TYPEALIGN(16, need);
+	return (uint32) MAXALIGN(need);
 }
 
 /* Whether a register's chunk may be reused for "need" bytes. */
@@ -371,7 +402,7 @@ store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
 	LWLock	   *lock = partition_lock(hash);
 	uint32		value_len = put->deleted ? 0 : put->value_len;
 	uint32		need = put->key_len + value_len;
-	dsa_pointer *link;
+	StoreRef   *link;
 	dsa_pointer new_dp = InvalidDsaPointer;
 	dsa_pointer to_free = InvalidDsaPointer;
 	Size		freed_size = 0;
@@ -431,20 +462,20 @@ store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
 		}
 		pg_atomic_fetch_add_u64(&store->bytes_used, REGISTER_HEADER_SIZE + capacity);
 
-		target = register_at(new_dp);
+		target = register_at(ref_of(new_dp));
 		target->capacity = capacity;
-		target->hash = hash;
+		target->hash = (uint32) hash;
 		target->key_len = put->key_len;
 		memcpy(target->data, put->key, put->key_len);
 		target->flags = 0;
 		if (reg != NULL)
 		{
 			target->next = reg->next;
-			to_free = *link;
+			to_free = dsa_pointer_of(*link);
 			freed_size = REGISTER_HEADER_SIZE + reg->capacity;
 		}
 		else
-			target->next = InvalidDsaPointer;
+			target->next = InvalidStoreRef;
 	}
 
 	/* From here on nothing can fail: plain stores only. */
@@ -466,7 +497,7 @@ store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
 		pg_atomic_fetch_add_u64(&store->deleted, 1);
 	digest_toggle(hash, register_fingerprint(hash, &hlc, put->deleted));
 	if (target != reg)
-		*link = new_dp;
+		*link = ref_of(new_dp);
 
 	LWLockRelease(lock);
 
@@ -641,11 +672,11 @@ bucket_copy(uint64 bucket, bool include_deleted, StringInfo buf,
 
 	resetStringInfo(buf);
 	LWLockAcquire(lock, LW_SHARED);
-	for (dsa_pointer dp = buckets[bucket]; DsaPointerIsValid(dp);)
+	for (StoreRef ref = buckets[bucket]; ref != InvalidStoreRef;)
 	{
-		StoreRegister *reg = register_at(dp);
+		StoreRegister *reg = register_at(ref);
 
-		dp = reg->next;
+		ref = reg->next;
 		if (!include_deleted && (reg->flags & MANTIS_REG_DELETED))
 			continue;
 		if (n == *recs_size)
@@ -690,7 +721,7 @@ mantis_store_scan(bool include_deleted, MantisRecordCallback callback, void *arg
 		int			n;
 
 		/* an unlocked peek: a bucket empty now has nothing to copy */
-		if (!DsaPointerIsValid(((volatile dsa_pointer *) buckets)[bucket]))
+		if (((volatile StoreRef *) buckets)[bucket] == InvalidStoreRef)
 			continue;
 		n = bucket_copy(bucket, include_deleted, &buf, &recs, &recs_size);
 		for (int i = 0; i < n; i++)
