@@ -8,13 +8,16 @@ OBJS = \
 	src/lww.o \
 	src/mantis.o \
 	src/nodes.o \
-	src/store.o
+	src/persist.o \
+	src/store.o \
+	src/wire.o \
+	src/worker.o
 
 EXTENSION = mantis
 DATA = sql/mantis--1.0.sql
 PGFILEDESC = "mantis - replicated key-value store in shared memory"
 
-REGRESS = mantis_basic mantis_hlc mantis_limits
+REGRESS = mantis_basic mantis_hlc mantis_persist mantis_limits
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/regress.conf
 
 PG_CPPFLAGS = -I$(srcdir)/src
@@ -24,6 +27,9 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS tracks no header dependencies: every object depends on every header.
+$(OBJS): $(wildcard $(srcdir)/src/*.h)
 
 # Unit tests of the pure parts (lww.c): no server needed.
 UNIT_TESTS = test/unit/test_lww

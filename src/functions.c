@@ -14,9 +14,12 @@
 
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 #include "mantis.h"
+#include "wire.h"
 
 PG_FUNCTION_INFO_V1(mantis_set);
 PG_FUNCTION_INFO_V1(mantis_get);
@@ -162,35 +165,179 @@ mantis_registers(PG_FUNCTION_ARGS)
 }
 
 /*
- * mantis_status() returns one row describing this server's store; the
- * mantis_status view shows it.  Columns are text, as in the view.
+ * mantis_flush() returns bigint
+ *
+ * Asks the worker to flush the registers changed since its last flush and
+ * waits until the rows have committed; returns how many registers it wrote.
+ */
+PG_FUNCTION_INFO_V1(mantis_flush);
+
+Datum
+mantis_flush(PG_FUNCTION_ARGS)
+{
+	mantis_check_loaded();
+	PG_RETURN_INT64((int64) mantis_request_flush());
+}
+
+/* State for mantis_decode()'s callbacks */
+typedef struct DecodeState
+{
+	ReturnSetInfo *rsinfo;
+	int			nodes;
+	MantisNodeEntry node_table[MANTIS_MAX_NODES];
+} DecodeState;
+
+static void
+decode_node(void *arg, uint64_t id, const char *name, size_t name_len)
+{
+	DecodeState *st = (DecodeState *) arg;
+
+	if (st->nodes < MANTIS_MAX_NODES)
+	{
+		st->node_table[st->nodes].id = id;
+		memcpy(st->node_table[st->nodes].name, name, name_len);
+		st->node_table[st->nodes].name[name_len] = '\0';
+		st->nodes++;
+	}
+}
+
+static void
+decode_register(void *arg, const MantisRecord *rec)
+{
+	DecodeState *st = (DecodeState *) arg;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	char		node[MANTIS_NODE_NAME_MAX + 1];
+	int			i;
+
+	pg_verifymbstr(rec->key, (int) rec->key_len, false);
+	values[0] = PointerGetDatum(cstring_to_text_with_len(rec->key, (int) rec->key_len));
+	if (rec->deleted)
+		nulls[1] = true;
+	else
+	{
+		pg_verifymbstr(rec->value, (int) rec->value_len, false);
+		values[1] = PointerGetDatum(cstring_to_text_with_len(rec->value, (int) rec->value_len));
+	}
+	values[2] = PointerGetDatum(hlc_to_text(&rec->hlc));
+	for (i = 0; i < st->nodes; i++)
+	{
+		if (st->node_table[i].id == rec->hlc.node)
+			break;
+	}
+	if (i < st->nodes)
+		strlcpy(node, st->node_table[i].name, sizeof(node));
+	else
+		snprintf(node, sizeof(node), "%016" INT64_MODIFIER "x", rec->hlc.node);
+	values[3] = CStringGetTextDatum(node);
+	values[4] = BoolGetDatum(rec->deleted);
+	tuplestore_putvalues(st->rsinfo->setResult, st->rsinfo->setDesc, values, nulls);
+}
+
+/*
+ * mantis_decode(registers bytea)
+ *		returns setof (key text, value text, hlc text, node text, deleted boolean)
+ *
+ * The registers in a mantis_stores.registers value.  Needs no preloading:
+ * it only reads its argument.
+ */
+PG_FUNCTION_INFO_V1(mantis_decode);
+
+Datum
+mantis_decode(PG_FUNCTION_ARGS)
+{
+	bytea	   *data = PG_GETARG_BYTEA_PP(0);
+	DecodeState st;
+	const char *err;
+
+	err = mantis_snapshot_decode(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
+								 NULL, NULL, NULL);
+	if (err != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid mantis snapshot: %s", err)));
+
+	InitMaterializedSRF(fcinfo, 0);
+	st.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	st.nodes = 0;
+	(void) mantis_snapshot_decode(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
+								  decode_node, decode_register, &st);
+	return (Datum) 0;
+}
+
+static const char *
+persist_state_name(MantisPersistState state)
+{
+	switch (state)
+	{
+		case MANTIS_PERSIST_STOPPED:
+			return "worker not running";
+		case MANTIS_PERSIST_STARTING:
+			return "loading";
+		case MANTIS_PERSIST_NO_EXTENSION:
+			return "waiting for CREATE EXTENSION";
+		case MANTIS_PERSIST_READY:
+			return "ready";
+	}
+	return "unknown";
+}
+
+static Datum
+uint64_text(uint64 v)
+{
+	char		buf[32];
+
+	snprintf(buf, sizeof(buf), UINT64_FORMAT, v);
+	return CStringGetTextDatum(buf);
+}
+
+/*
+ * mantis_status() returns one row describing this server's store and
+ * worker; the mantis_status view shows it.  Columns are text.
  */
 PG_FUNCTION_INFO_V1(mantis_status);
+
+#define STATUS_COLUMNS 12
 
 Datum
 mantis_status(PG_FUNCTION_ARGS)
 {
 	MantisStoreStats stats;
+	MantisWorkerState w;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		values[6];
-	bool		nulls[6] = {false};
+	Datum		values[STATUS_COLUMNS];
+	bool		nulls[STATUS_COLUMNS] = {false};
 	char		buf[32];
 
 	mantis_check_loaded();
 	InitMaterializedSRF(fcinfo, 0);
 	mantis_store_stats(&stats);
+	mantis_worker_state(&w);
 
 	values[0] = CStringGetTextDatum(mantis_shared->node_name);
 	snprintf(buf, sizeof(buf), "%016" INT64_MODIFIER "x", mantis_shared->node_id);
 	values[1] = CStringGetTextDatum(buf);
-	snprintf(buf, sizeof(buf), UINT64_FORMAT, stats.registers - stats.deleted);
-	values[2] = CStringGetTextDatum(buf);
-	snprintf(buf, sizeof(buf), UINT64_FORMAT, stats.deleted);
-	values[3] = CStringGetTextDatum(buf);
-	snprintf(buf, sizeof(buf), UINT64_FORMAT, stats.bytes_used);
-	values[4] = CStringGetTextDatum(buf);
-	snprintf(buf, sizeof(buf), UINT64_FORMAT, stats.bytes_total - Min(stats.bytes_used, stats.bytes_total));
-	values[5] = CStringGetTextDatum(buf);
+	values[2] = uint64_text(stats.registers - stats.deleted);
+	values[3] = uint64_text(stats.deleted);
+	values[4] = uint64_text(stats.bytes_used);
+	values[5] = uint64_text(stats.bytes_total - Min(stats.bytes_used, stats.bytes_total));
+	values[6] = CStringGetTextDatum(persist_state_name(w.persist));
+	if (w.last_flush_at == 0)
+		nulls[7] = nulls[8] = true;
+	else
+	{
+		values[7] = CStringGetTextDatum(timestamptz_to_str(w.last_flush_at));
+		values[8] = uint64_text(w.last_flush_registers);
+	}
+	values[9] = uint64_text(w.flush_failures);
+	if (w.last_flush_error[0] == '\0')
+		nulls[10] = true;
+	else
+		values[10] = CStringGetTextDatum(w.last_flush_error);
+	if (w.stored_rows < 0)
+		nulls[11] = true;
+	else
+		values[11] = uint64_text((uint64) w.stored_rows);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

@@ -17,12 +17,17 @@
 #include "utils/guc.h"
 
 #include "mantis.h"
+#include "wire.h"
 
 char	   *mantis_node_name = NULL;
 int			mantis_max_keys = 100000;
 int			mantis_store_memory_kb = 64 * 1024;
 int			mantis_max_key_size = 1024;
 int			mantis_max_value_size = 1024 * 1024;
+char	   *mantis_database = NULL;
+int			mantis_flush_interval_ms = 1000;
+int			mantis_compact_rows = 1000;
+int			mantis_load_timeout_ms = 10000;
 
 /*
  * A node name is 1 to MANTIS_NODE_NAME_MAX characters out of letters,
@@ -32,17 +37,7 @@ int			mantis_max_value_size = 1024 * 1024;
 bool
 mantis_node_name_is_valid(const char *name)
 {
-	size_t		len = strlen(name);
-
-	if (len == 0 || len > MANTIS_NODE_NAME_MAX)
-		return false;
-	for (const char *p = name; *p; p++)
-	{
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			  (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' || *p == '-'))
-			return false;
-	}
-	return true;
+	return mantis_wire_name_is_valid(name, strlen(name));
 }
 
 static bool
@@ -111,6 +106,45 @@ mantis_define_gucs(void)
 							0, MANTIS_VALUE_SIZE_CEILING,
 							PGC_POSTMASTER,
 							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("mantis.database",
+							   "Database whose mantis_stores table the worker uses.",
+							   "The worker loads and flushes registers once CREATE EXTENSION mantis has run there.",
+							   &mantis_database,
+							   "postgres",
+							   PGC_POSTMASTER,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mantis.flush_interval",
+							"Time between flushes of changed registers to mantis_stores.",
+							"0 turns periodic flushes off: only mantis_flush() and shutdown flush.",
+							&mantis_flush_interval_ms,
+							1000,
+							0, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mantis.compact_rows",
+							"Rows of this node in mantis_stores beyond which a flush compacts them.",
+							"A compacting flush writes every register and deletes the node's older rows.",
+							&mantis_compact_rows,
+							1000,
+							1, INT_MAX,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mantis.load_timeout",
+							"How long a call waits for the worker to load the registers after a restart.",
+							"After that it fails with \"mantis is loading\" rather than answer from a half-loaded store.",
+							&mantis_load_timeout_ms,
+							10000,
+							0, 3600 * 1000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("mantis");

@@ -53,6 +53,21 @@ typedef struct MantisRegisterView
 	uint32_t	value_len;
 } MantisRegisterView;
 
+/*
+ * A whole register: key, clock and value or deletion.  Pointers refer to
+ * memory owned by whoever filled it in (shared memory under a lock, a
+ * decoded buffer, a copy).
+ */
+typedef struct MantisRecord
+{
+	MantisHLC	hlc;
+	bool		deleted;
+	uint32_t	key_len;
+	uint32_t	value_len;		/* 0 for a deletion marker */
+	const char *key;
+	const char *value;
+} MantisRecord;
+
 static inline uint64_t
 mantis_hlc_ms(uint64_t ts)
 {

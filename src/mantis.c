@@ -41,6 +41,8 @@ _PG_init(void)
 
 	mantis_define_gucs();
 
+	mantis_worker_register();
+
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = mantis_shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
@@ -80,12 +82,11 @@ mantis_shmem_startup(void)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	mantis_store_shmem_init();
-	if (!IsUnderPostmaster)
+	if (mantis_store_shmem_init())
 	{
+		/* new (or, after a crash, renewed) and empty: the worker loads it */
 		set_identity();
-		/* nothing to load yet: the registers are readable at once */
-		pg_atomic_write_u32(&mantis_shared->loaded, 1);
+		mantis_worker_shmem_init();
 	}
 	LWLockRelease(AddinShmemInitLock);
 }

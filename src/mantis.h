@@ -13,6 +13,7 @@
 #ifndef MANTIS_H
 #define MANTIS_H
 
+#include "datatype/timestamp.h"
 #include "port/atomics.h"
 #include "storage/condition_variable.h"
 #include "storage/latch.h"
@@ -46,6 +47,10 @@ extern int	mantis_max_keys;
 extern int	mantis_store_memory_kb;
 extern int	mantis_max_key_size;
 extern int	mantis_max_value_size;
+extern char *mantis_database;
+extern int	mantis_flush_interval_ms;
+extern int	mantis_compact_rows;
+extern int	mantis_load_timeout_ms;
 
 extern void mantis_define_gucs(void);
 extern bool mantis_node_name_is_valid(const char *name);
@@ -54,21 +59,24 @@ extern bool mantis_node_name_is_valid(const char *name);
 extern void mantis_check_loaded(void);
 
 /* ---- nodes.c: node ids and the names they stand for ---- */
+typedef struct MantisNodeEntry
+{
+	uint64		id;
+	char		name[MANTIS_NODE_NAME_MAX + 1];
+} MantisNodeEntry;
+
 typedef struct MantisNodeDirectory
 {
 	slock_t		mutex;
 	int			count;
-	struct
-	{
-		uint64		id;
-		char		name[MANTIS_NODE_NAME_MAX + 1];
-	}			nodes[MANTIS_MAX_NODES];
+	MantisNodeEntry nodes[MANTIS_MAX_NODES];
 } MantisNodeDirectory;
 
 extern uint64 mantis_node_id_of(const char *name);
 extern void mantis_nodes_init(MantisNodeDirectory *dir);
 extern void mantis_nodes_remember(uint64 id, const char *name);
 extern void mantis_nodes_name(uint64 id, char *buf, size_t bufsize);
+extern int	mantis_nodes_copy(MantisNodeEntry *out);
 
 /* ---- hlc.c: this server's hybrid logical clock ---- */
 extern uint64 mantis_wall_ms(void);
@@ -82,17 +90,6 @@ extern uint64 mantis_hlc_last(void);
 #define MANTIS_REG_DELETED		0x0001	/* a deletion marker (tombstone) */
 #define MANTIS_REG_UNSENT		0x0002	/* not yet handed to the peers */
 #define MANTIS_REG_UNFLUSHED	0x0004	/* not yet written to mantis_stores */
-
-/* A register copied out of, or about to go into, the store. */
-typedef struct MantisRecord
-{
-	MantisHLC	hlc;
-	bool		deleted;
-	uint32		key_len;
-	uint32		value_len;
-	const char *key;
-	const char *value;
-} MantisRecord;
 
 typedef enum MantisPutResult
 {
@@ -113,6 +110,39 @@ typedef struct MantisStoreStats
 
 typedef void (*MantisRecordCallback) (const MantisRecord *rec, void *arg);
 
+/* What the worker is doing about mantis_stores (MantisWorkerState.persist) */
+typedef enum MantisPersistState
+{
+	MANTIS_PERSIST_STOPPED,		/* no worker is running */
+	MANTIS_PERSIST_STARTING,	/* connecting, or loading mantis_stores */
+	MANTIS_PERSIST_NO_EXTENSION,	/* waiting for CREATE EXTENSION mantis */
+	MANTIS_PERSIST_READY		/* loaded; flushing */
+} MantisPersistState;
+
+#define MANTIS_ERROR_TEXT_SIZE	256
+
+/*
+ * The worker's state as others see it, and mantis_flush() requests; all
+ * under MantisShared.mutex.
+ */
+typedef struct MantisWorkerState
+{
+	int			pid;
+	int			connect_attempts;	/* since the last successful one */
+	MantisPersistState persist;
+	TimestampTz last_flush_at;	/* 0 if none yet */
+	uint64		last_flush_registers;
+	uint64		flush_failures;
+	int64		stored_rows;	/* this node's rows in mantis_stores; -1 unknown */
+	char		last_flush_error[MANTIS_ERROR_TEXT_SIZE];
+
+	uint64		flush_requested;	/* mantis_flush() calls so far */
+	uint64		flush_served;	/* requests answered by a flush */
+	bool		flush_ok;		/* how the flush that answered them went */
+	uint64		flush_result;	/* registers it wrote */
+	ConditionVariable flush_cv;
+} MantisWorkerState;
+
 /* The part of shared memory every mantis process uses. */
 typedef struct MantisShared
 {
@@ -130,6 +160,7 @@ typedef struct MantisShared
 	/* the worker's latch, or NULL while no worker runs; under mutex */
 	slock_t		mutex;
 	Latch	   *worker_latch;
+	MantisWorkerState worker;
 
 	MantisNodeDirectory nodes;
 } MantisShared;
@@ -138,7 +169,7 @@ extern MantisShared *mantis_shared;
 
 extern Size mantis_store_shmem_size(void);
 extern void mantis_store_shmem_request(void);
-extern void mantis_store_shmem_init(void);
+extern bool mantis_store_shmem_init(void);
 extern void mantis_store_wait_loaded(void);
 extern void mantis_store_check_sizes(uint32 key_len, uint32 value_len);
 extern MantisPutResult mantis_store_set(const char *key, uint32 key_len,
@@ -151,6 +182,31 @@ extern bool mantis_store_get(const char *key, uint32 key_len,
 extern void mantis_store_scan(bool include_deleted,
 							  MantisRecordCallback callback, void *arg);
 extern void mantis_store_stats(MantisStoreStats *stats);
+extern void mantis_store_set_loaded(void);
+extern void mantis_store_take_dirty(uint32 *words);
+extern int	mantis_store_collect_leaf(int leaf, int flag, bool clear,
+									  MantisRecordCallback copy, void *arg);
+extern void mantis_store_clear_flag(const char *key, uint32 key_len,
+									const MantisHLC *hlc, int flag);
 extern void mantis_store_report_put(MantisPutResult result);
+
+/* ---- worker.c: the background worker ---- */
+extern void mantis_worker_register(void);
+extern void mantis_worker_shmem_init(void);
+extern uint64 mantis_request_flush(void);
+extern void mantis_worker_state(MantisWorkerState *out);
+
+/* ---- persist.c: mantis_stores ---- */
+typedef struct MantisFlushResult
+{
+	uint64		registers;		/* registers written */
+	int			rows;			/* rows inserted */
+	bool		compacted;		/* older rows of this node were replaced */
+} MantisFlushResult;
+
+extern bool mantis_persist_hydrate(void);
+extern bool mantis_persist_flush(uint32 *pending_leaves, bool compact,
+								 MantisFlushResult *result);
+extern int64 mantis_persist_stored_rows(void);
 
 #endif							/* MANTIS_H */

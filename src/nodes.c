@@ -80,3 +80,20 @@ mantis_nodes_name(uint64 id, char *buf, size_t bufsize)
 	if (!found)
 		snprintf(buf, bufsize, "%016" INT64_MODIFIER "x", id);
 }
+
+/*
+ * Copy the directory (at most MANTIS_MAX_NODES entries) into "out";
+ * returns the number of entries.
+ */
+int
+mantis_nodes_copy(MantisNodeEntry *out)
+{
+	MantisNodeDirectory *dir = &mantis_shared->nodes;
+	int			n;
+
+	SpinLockAcquire(&dir->mutex);
+	n = dir->count;
+	memcpy(out, dir->nodes, sizeof(MantisNodeEntry) * n);
+	SpinLockRelease(&dir->mutex);
+	return n;
+}

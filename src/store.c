@@ -54,9 +54,6 @@
 
 #include "mantis.h"
 
-/* How long a backend waits for the worker to load the registers. */
-#define STORE_LOAD_WAIT_MS	10000
-
 /* A register: header, then key bytes, then value bytes, in one DSA chunk. */
 typedef uint32 StoreRef;
 
@@ -160,10 +157,11 @@ store_locate(char *base)
 
 /*
  * Create (postmaster, also after every crash restart, when shared memory
- * comes back empty) or find (EXEC_BACKEND children) the store.  The caller
- * holds AddinShmemInitLock and has set up the identity fields.
+ * comes back empty) or find (EXEC_BACKEND children) the store; returns true
+ * if it was created.  The caller holds AddinShmemInitLock.  A new store is
+ * not readable until mantis_store_set_loaded().
  */
-void
+bool
 mantis_store_shmem_init(void)
 {
 	bool		found;
@@ -174,7 +172,7 @@ mantis_store_shmem_init(void)
 	base = ShmemInitStruct("mantis", mantis_store_shmem_size(), &found);
 	store_locate(base);
 	if (found)
-		return;
+		return false;
 
 	memset(mantis_shared, 0, sizeof(MantisShared));
 	pg_atomic_init_u64(&mantis_shared->clock, 0);
@@ -204,6 +202,7 @@ mantis_store_shmem_init(void)
 	store->sentinel = dsa_allocate(area, sizeof(uint64));
 	/* the postmaster never allocates; backends attach on first use */
 	dsa_detach(area);
+	return true;
 }
 
 /*
@@ -567,7 +566,7 @@ mantis_store_check_sizes(uint32 key_len, uint32 value_len)
 /*
  * Wait until the registers may be read: at once in steady state; after a
  * start or crash restart, until the worker has loaded mantis_stores, for at
- * most STORE_LOAD_WAIT_MS.  Answering from a half-loaded store would tell
+ * most mantis.load_timeout.  Answering from a half-loaded store would tell
  * a caller that a key it set is absent.
  */
 void
@@ -584,17 +583,18 @@ mantis_store_wait_loaded(void)
 	{
 		long		waited = (long) ((GetCurrentTimestamp() - start) / 1000);
 
-		if (waited >= STORE_LOAD_WAIT_MS)
+		if (waited >= mantis_load_timeout_ms)
 		{
 			ConditionVariableCancelSleep();
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("mantis is loading"),
-					 errdetail("The registers are being restored from mantis_stores after a restart."),
-					 errhint("Retry in a moment.")));
+					 errdetail("The worker is restoring the registers from mantis_stores after a restart."),
+					 errhint("Retry in a moment. If this persists, check that the mantis worker is running and that database \"%s\" (\"mantis.database\") exists.",
+							 mantis_database)));
 		}
 		ConditionVariableTimedSleep(&mantis_shared->loaded_cv,
-									STORE_LOAD_WAIT_MS - waited,
+									mantis_load_timeout_ms - waited,
 									PG_WAIT_EXTENSION);
 	}
 	ConditionVariableCancelSleep();
@@ -739,4 +739,86 @@ mantis_store_stats(MantisStoreStats *stats)
 	stats->deleted = pg_atomic_read_u64(&store->deleted);
 	stats->bytes_used = pg_atomic_read_u64(&store->bytes_used);
 	stats->bytes_total = store->dsa_size;
+}
+
+/*
+ * Mark the registers readable and wake every backend waiting for that.
+ */
+void
+mantis_store_set_loaded(void)
+{
+	pg_atomic_write_u32(&mantis_shared->loaded, 1);
+	ConditionVariableBroadcast(&mantis_shared->loaded_cv);
+}
+
+/*
+ * Take the bitmap of dirty leaves, leaving it empty: words[i] gets the bits
+ * set since the last call (MANTIS_LEAVES / 32 words).
+ */
+void
+mantis_store_take_dirty(uint32 *words)
+{
+	for (int i = 0; i < MANTIS_LEAVES / 32; i++)
+		words[i] = pg_atomic_read_u32(&dirty[i]) != 0 ?
+			pg_atomic_exchange_u32(&dirty[i], 0) : 0;
+}
+
+/*
+ * Call "copy" for each register of a leaf that has "flag" set, under the
+ * partition lock; with "clear", also clear the flag (the caller then owns
+ * what the flag stood for).  Returns how many registers were passed.
+ */
+int
+mantis_store_collect_leaf(int leaf, int flag, bool clear,
+						  MantisRecordCallback copy, void *arg)
+{
+	LWLock	   *lock = &store->locks[leaf & (MANTIS_PARTITIONS - 1)].lock;
+	int			n = 0;
+
+	Assert(leaf >= 0 && leaf < MANTIS_LEAVES);
+	store_attach();
+	LWLockAcquire(lock, clear ? LW_EXCLUSIVE : LW_SHARED);
+	for (uint64 bucket = leaf; bucket <= store->bucket_mask; bucket += MANTIS_LEAVES)
+	{
+		for (StoreRef ref = buckets[bucket]; ref != InvalidStoreRef;)
+		{
+			StoreRegister *reg = register_at(ref);
+
+			ref = reg->next;
+			if ((reg->flags & flag) == 0)
+				continue;
+			if (copy)
+			{
+				MantisRecord rec;
+
+				register_to_record(reg, &rec);
+				copy(&rec, arg);
+			}
+			if (clear)
+				reg->flags &= ~flag;
+			n++;
+		}
+	}
+	LWLockRelease(lock);
+	return n;
+}
+
+/*
+ * Clear "flag" on a key's register if it still holds the version with the
+ * given HLC (a newer write keeps its flag: it is still owed).
+ */
+void
+mantis_store_clear_flag(const char *key, uint32 key_len, const MantisHLC *hlc,
+						int flag)
+{
+	uint64		hash = mantis_hash(key, key_len);
+	LWLock	   *lock = partition_lock(hash);
+	StoreRegister *reg;
+
+	store_attach();
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	reg = register_find(hash, key, key_len, NULL);
+	if (reg != NULL && mantis_hlc_cmp(&reg->hlc, hlc) == 0)
+		reg->flags &= ~flag;
+	LWLockRelease(lock);
 }

@@ -1,0 +1,533 @@
+/*-------------------------------------------------------------------------
+ * worker.c
+ *	  The mantis background worker: its life, its wait loop, and when it
+ *	  loads and flushes mantis_stores.
+ *
+ * One worker per server ("mantis worker" in pg_stat_activity), connected to
+ * mantis.database.  Its life, after autoprewarm's:
+ *	- SIGTERM only sets a flag (SignalHandlerForShutdownRequest); the loop
+ *	  ends, the worker flushes one last time and exits with code 1, so that
+ *	  the postmaster starts it again unless the server is shutting down;
+ *	- SIGHUP reloads the settings;
+ *	- postmaster death ends it at once (WL_EXIT_ON_PM_DEATH);
+ *	- an ERROR in a flush or a load is caught, logged (at most once a minute
+ *	  for the same message), counted and retried with backoff; any other
+ *	  ERROR exits, and the postmaster restarts the worker after 5 seconds.
+ *
+ * Backends hand changes over through shared memory (store.c's dirty
+ * bitmap) and wake the worker through its latch, published in MantisShared;
+ * mantis_flush() asks for a flush and waits on a condition variable.
+ *
+ * Loading.  Until the worker has loaded mantis_stores after a start or a
+ * crash restart, backends wait (store.c).  While the extension does not
+ * exist in mantis.database, there is nothing to load: the registers become
+ * readable at once and the worker looks for the extension each second, and
+ * loads and starts flushing as soon as it appears.
+ *
+ * IDENTIFICATION	src/worker.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "mantis.h"
+
+PGDLLEXPORT void mantis_worker_main(Datum main_arg);
+
+/* how often to look for CREATE EXTENSION, or retry a failed load */
+#define CHECK_INTERVAL_MS	1000
+
+/* the longest pause between retries of a failing flush */
+#define MAX_BACKOFF_MS		60000
+
+/* the same failure is logged at most this often */
+#define LOG_REPEAT_MS		60000
+
+/* leaves with registers this worker still has to flush */
+static uint32 flush_pending[MANTIS_LEAVES / 32];
+
+/* mantis_stores found and loaded */
+static bool persist_ready = false;
+
+static TimestampTz next_check_at = 0;
+static TimestampTz next_flush_at = 0;
+static int	failures_in_a_row = 0;
+static uint64 flush_requests_served = 0;
+
+static char last_logged[MANTIS_ERROR_TEXT_SIZE];
+static TimestampTz last_logged_at = 0;
+
+void
+mantis_worker_register(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = 5;
+	strlcpy(worker.bgw_library_name, "mantis", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "mantis_worker_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "mantis worker", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "mantis worker", BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
+}
+
+void
+mantis_worker_shmem_init(void)
+{
+	MantisWorkerState *w = &mantis_shared->worker;
+
+	memset(w, 0, sizeof(*w));
+	w->persist = MANTIS_PERSIST_STOPPED;
+	w->stored_rows = -1;
+	ConditionVariableInit(&w->flush_cv);
+}
+
+void
+mantis_worker_state(MantisWorkerState *out)
+{
+	SpinLockAcquire(&mantis_shared->mutex);
+	*out = mantis_shared->worker;
+	SpinLockRelease(&mantis_shared->mutex);
+}
+
+static void
+set_persist_state(MantisPersistState state)
+{
+	SpinLockAcquire(&mantis_shared->mutex);
+	mantis_shared->worker.persist = state;
+	mantis_shared->worker.stored_rows = mantis_persist_stored_rows();
+	SpinLockRelease(&mantis_shared->mutex);
+}
+
+/* before_shmem_exit: nobody may wake or wait for a worker that is gone */
+static void
+worker_unpublish(int code, Datum arg)
+{
+	SpinLockAcquire(&mantis_shared->mutex);
+	mantis_shared->worker_latch = NULL;
+	mantis_shared->worker.pid = 0;
+	mantis_shared->worker.persist = MANTIS_PERSIST_STOPPED;
+	SpinLockRelease(&mantis_shared->mutex);
+	ConditionVariableBroadcast(&mantis_shared->worker.flush_cv);
+}
+
+static void
+worker_publish(void)
+{
+	SpinLockAcquire(&mantis_shared->mutex);
+	mantis_shared->worker_latch = MyLatch;
+	mantis_shared->worker.pid = MyProcPid;
+	mantis_shared->worker.persist = MANTIS_PERSIST_STARTING;
+	SpinLockRelease(&mantis_shared->mutex);
+	before_shmem_exit(worker_unpublish, (Datum) 0);
+}
+
+/*
+ * Log a failure, unless the same message was logged less than a minute ago.
+ */
+static void
+log_failure(const char *what, const char *message)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (strcmp(message, last_logged) == 0 &&
+		!TimestampDifferenceExceeds(last_logged_at, now, LOG_REPEAT_MS))
+		return;
+	strlcpy(last_logged, message, sizeof(last_logged));
+	last_logged_at = now;
+	ereport(WARNING,
+			(errmsg("mantis could not %s: %s", what, message),
+			 errdetail("The changes are kept in shared memory; the worker will retry.")));
+}
+
+/*
+ * Run "fn" in a transaction of its own; on ERROR, abort, log and return
+ * false with the message in "message".
+ */
+static bool
+run_guarded(bool (*fn) (void *), void *arg, bool *fn_result,
+			char *message, size_t message_size)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = false;
+
+	PG_TRY();
+	{
+		*fn_result = fn(arg);
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		strlcpy(message, edata->message ? edata->message : "unknown error", message_size);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+static bool
+do_load(void *arg)
+{
+	return mantis_persist_hydrate();
+}
+
+/*
+ * Look for mantis_stores and load it.  Whatever the outcome short of an
+ * error, the registers are readable afterwards.
+ */
+static void
+try_load(void)
+{
+	char		message[MANTIS_ERROR_TEXT_SIZE];
+	bool		found = false;
+
+	next_check_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CHECK_INTERVAL_MS);
+	if (!run_guarded(do_load, NULL, &found, message, sizeof(message)))
+	{
+		log_failure("load mantis_stores", message);
+		return;
+	}
+	persist_ready = found;
+	set_persist_state(found ? MANTIS_PERSIST_READY : MANTIS_PERSIST_NO_EXTENSION);
+	mantis_store_set_loaded();
+}
+
+typedef struct FlushCall
+{
+	MantisFlushResult result;
+} FlushCall;
+
+static bool
+do_flush(void *arg)
+{
+	FlushCall  *call = (FlushCall *) arg;
+
+	return mantis_persist_flush(flush_pending, false, &call->result);
+}
+
+static bool
+flush_pending_any(void)
+{
+	for (int i = 0; i < MANTIS_LEAVES / 32; i++)
+	{
+		if (flush_pending[i] != 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Flush now.  Returns whether it succeeded; *written is the number of
+ * registers written, *message the error otherwise.
+ */
+static bool
+flush_now(uint64 *written, char *message, size_t message_size)
+{
+	FlushCall	call;
+	bool		table_there = false;
+	bool		ok;
+	TimestampTz now;
+	int			backoff;
+
+	*written = 0;
+	if (RecoveryInProgress())
+	{
+		strlcpy(message, "the server is in recovery", message_size);
+		return false;
+	}
+	ok = run_guarded(do_flush, &call, &table_there, message, message_size);
+	now = GetCurrentTimestamp();
+	if (ok && !table_there)
+	{
+		/* the extension was dropped: wait for it again, quietly */
+		persist_ready = false;
+		set_persist_state(MANTIS_PERSIST_NO_EXTENSION);
+		snprintf(message, message_size,
+				 "extension \"mantis\" does not exist in database \"%s\"", mantis_database);
+		return false;
+	}
+
+	SpinLockAcquire(&mantis_shared->mutex);
+	if (ok)
+	{
+		mantis_shared->worker.last_flush_at = now;
+		mantis_shared->worker.last_flush_registers = call.result.registers;
+		mantis_shared->worker.stored_rows = mantis_persist_stored_rows();
+	}
+	else
+	{
+		mantis_shared->worker.flush_failures++;
+		strlcpy(mantis_shared->worker.last_flush_error, message,
+				sizeof(mantis_shared->worker.last_flush_error));
+	}
+	SpinLockRelease(&mantis_shared->mutex);
+
+	if (ok)
+	{
+		failures_in_a_row = 0;
+		*written = call.result.registers;
+		next_flush_at = TimestampTzPlusMilliseconds(now, mantis_flush_interval_ms);
+		return true;
+	}
+
+	log_failure("flush to mantis_stores", message);
+	failures_in_a_row++;
+	backoff = Max(mantis_flush_interval_ms, CHECK_INTERVAL_MS);
+	for (int i = 1; i < failures_in_a_row && backoff < MAX_BACKOFF_MS; i++)
+		backoff *= 2;
+	next_flush_at = TimestampTzPlusMilliseconds(now, Min(backoff, MAX_BACKOFF_MS));
+	return false;
+}
+
+/*
+ * Answer mantis_flush() calls, and flush when the interval is up.
+ */
+static void
+maybe_flush(void)
+{
+	uint64		requested;
+	uint64		written = 0;
+	bool		ok = false;
+	char		message[MANTIS_ERROR_TEXT_SIZE] = "";
+
+	SpinLockAcquire(&mantis_shared->mutex);
+	requested = mantis_shared->worker.flush_requested;
+	SpinLockRelease(&mantis_shared->mutex);
+
+	if (requested > flush_requests_served)
+	{
+		if (!persist_ready)
+			try_load();
+		if (persist_ready)
+			ok = flush_now(&written, message, sizeof(message));
+		else
+			snprintf(message, sizeof(message),
+					 "extension \"mantis\" does not exist in database \"%s\"", mantis_database);
+
+		SpinLockAcquire(&mantis_shared->mutex);
+		mantis_shared->worker.flush_served = requested;
+		mantis_shared->worker.flush_ok = ok;
+		mantis_shared->worker.flush_result = written;
+		if (!ok)
+			strlcpy(mantis_shared->worker.last_flush_error, message,
+					sizeof(mantis_shared->worker.last_flush_error));
+		SpinLockRelease(&mantis_shared->mutex);
+		ConditionVariableBroadcast(&mantis_shared->worker.flush_cv);
+		flush_requests_served = requested;
+		return;
+	}
+
+	if (persist_ready && mantis_flush_interval_ms > 0 && flush_pending_any() &&
+		GetCurrentTimestamp() >= next_flush_at)
+		(void) flush_now(&written, message, sizeof(message));
+}
+
+/* Take the changes backends signalled since the last pass. */
+static void
+gather_changes(void)
+{
+	uint32		taken[MANTIS_LEAVES / 32];
+
+	mantis_store_take_dirty(taken);
+	for (int i = 0; i < MANTIS_LEAVES / 32; i++)
+		flush_pending[i] |= taken[i];
+}
+
+/* How long the loop may sleep before something is due. */
+static long
+sleep_ms(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz wake = TimestampTzPlusMilliseconds(now, 10000);
+
+	if (!persist_ready)
+		wake = Min(wake, next_check_at);
+	else if (mantis_flush_interval_ms > 0 && flush_pending_any())
+		wake = Min(wake, next_flush_at);
+	if (wake <= now)
+		return 0;
+	return (long) ((wake - now + 999) / 1000);
+}
+
+/*
+ * Connect to mantis.database.  If the previous worker could not (the
+ * database does not exist: InitPostgres raises FATAL, which no worker can
+ * catch), make the registers readable first, so that a wrong setting
+ * leaves mantis without persistence rather than unusable.
+ */
+static void
+connect_to_database(void)
+{
+	int			attempts;
+
+	SpinLockAcquire(&mantis_shared->mutex);
+	attempts = ++mantis_shared->worker.connect_attempts;
+	SpinLockRelease(&mantis_shared->mutex);
+	if (attempts > 1 && pg_atomic_read_u32(&mantis_shared->loaded) == 0)
+	{
+		ereport(WARNING,
+				(errmsg("mantis worker could not connect to database \"%s\"; the registers are not loaded from mantis_stores nor flushed to it until it can",
+						mantis_database),
+				 errhint("Create the database or set \"mantis.database\" to one that exists, and restart the server.")));
+		mantis_store_set_loaded();
+	}
+
+	BackgroundWorkerInitializeConnection(mantis_database, NULL, 0);
+
+	SpinLockAcquire(&mantis_shared->mutex);
+	mantis_shared->worker.connect_attempts = 0;
+	SpinLockRelease(&mantis_shared->mutex);
+}
+
+void
+mantis_worker_main(Datum main_arg)
+{
+	MemoryContext loop_cxt;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+
+	worker_publish();
+	connect_to_database();
+	pgstat_report_appname("mantis worker");
+
+	/* every name below is schema-qualified; nothing is looked up elsewhere */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	/* a locked or slow mantis_stores delays a flush, never blocks the worker */
+	SetConfigOption("lock_timeout", "10s", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", "5min", PGC_SUSET, PGC_S_OVERRIDE);
+
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "mantis worker",
+									 ALLOCSET_DEFAULT_SIZES);
+
+	for (;;)
+	{
+		MemoryContextSwitchTo(loop_cxt);
+
+		gather_changes();
+		if (!persist_ready && GetCurrentTimestamp() >= next_check_at)
+			try_load();
+		maybe_flush();
+
+		MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContextReset(loop_cxt);
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 sleep_ms(), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+
+		if (ShutdownRequestPending)
+			break;
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+	}
+
+	/*
+	 * One last flush of whatever changed since the previous one, looking for
+	 * the table once more if the extension was created since the last check.
+	 */
+	MemoryContextSwitchTo(loop_cxt);
+	gather_changes();
+	if (!persist_ready && flush_pending_any())
+		try_load();
+	if (persist_ready && flush_pending_any())
+	{
+		uint64		written;
+		char		message[MANTIS_ERROR_TEXT_SIZE];
+
+		if (flush_now(&written, message, sizeof(message)))
+			ereport(LOG,
+					(errmsg("mantis flushed %llu registers before shutting down",
+							(unsigned long long) written)));
+	}
+
+	/* exit code 1: the postmaster restarts us unless it is shutting down */
+	proc_exit(1);
+}
+
+/*
+ * Ask the worker to flush now and wait until it has; returns the number of
+ * registers written.  Called by mantis_flush() in a backend.
+ */
+uint64
+mantis_request_flush(void)
+{
+	MantisWorkerState *w = &mantis_shared->worker;
+	uint64		mine;
+	uint64		result = 0;
+	bool		ok = false;
+	Latch	   *latch;
+	char		message[MANTIS_ERROR_TEXT_SIZE] = "";
+
+	SpinLockAcquire(&mantis_shared->mutex);
+	latch = mantis_shared->worker_latch;
+	mine = ++w->flush_requested;
+	SpinLockRelease(&mantis_shared->mutex);
+	if (latch == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mantis worker is not running"),
+				 errhint("Check the server log; the postmaster restarts the worker a few seconds after it stops.")));
+	SetLatch(latch);
+
+	ConditionVariablePrepareToSleep(&w->flush_cv);
+	for (;;)
+	{
+		bool		served;
+		bool		running;
+
+		SpinLockAcquire(&mantis_shared->mutex);
+		served = w->flush_served >= mine;
+		running = w->pid != 0;
+		ok = w->flush_ok;
+		result = w->flush_result;
+		strlcpy(message, w->last_flush_error, sizeof(message));
+		SpinLockRelease(&mantis_shared->mutex);
+
+		if (served)
+			break;
+		if (!running)
+		{
+			ConditionVariableCancelSleep();
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("mantis worker stopped before flushing")));
+		}
+		ConditionVariableTimedSleep(&w->flush_cv, 1000, PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mantis could not flush to mantis_stores"),
+				 errdetail("%s", message)));
+	return result;
+}
