@@ -9,7 +9,10 @@ OBJS = \
 	src/mantis.o \
 	src/nodes.o \
 	src/persist.o \
+	src/replication.o \
+	src/replicator.o \
 	src/store.o \
+	src/transport.o \
 	src/wire.o \
 	src/worker.o
 
@@ -21,6 +24,7 @@ REGRESS = mantis_basic mantis_hlc mantis_persist mantis_limits
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/regress.conf
 
 PG_CPPFLAGS = -I$(srcdir)/src
+SHLIB_LINK = -lzmq
 # PostgreSQL's own headers trip -Wunused-parameter under -Wextra; everything else stays on.
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
 

@@ -48,7 +48,8 @@ CREATE FUNCTION mantis_status(
 	OUT persistence pg_catalog.text,
 	OUT last_flush pg_catalog.text, OUT last_flush_registers pg_catalog.text,
 	OUT flush_failures pg_catalog.text, OUT last_flush_error pg_catalog.text,
-	OUT stored_rows pg_catalog.text)
+	OUT stored_rows pg_catalog.text,
+	OUT listen pg_catalog.text, OUT rejected_unknown pg_catalog.text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'mantis_status'
 LANGUAGE C VOLATILE PARALLEL SAFE;
@@ -104,3 +105,29 @@ COMMENT ON FUNCTION mantis_decode(pg_catalog.bytea) IS
 'the registers in a mantis_stores.registers value, as rows';
 
 REVOKE ALL ON FUNCTION mantis_decode(pg_catalog.bytea) FROM PUBLIC;
+
+CREATE FUNCTION mantis_peers(
+	OUT endpoint pg_catalog.text, OUT node_name pg_catalog.text,
+	OUT node_id pg_catalog.text, OUT state pg_catalog.text,
+	OUT since pg_catalog.text, OUT last_message pg_catalog.text,
+	OUT messages_in pg_catalog.text, OUT bytes_in pg_catalog.text,
+	OUT messages_out pg_catalog.text, OUT bytes_out pg_catalog.text,
+	OUT dropped pg_catalog.text, OUT registers_applied pg_catalog.text,
+	OUT rejected_malformed pg_catalog.text, OUT rejected_skewed pg_catalog.text,
+	OUT rejected_stale pg_catalog.text, OUT rejected_no_room pg_catalog.text,
+	OUT clock_offset_ms pg_catalog.text, OUT last_error pg_catalog.text,
+	OUT direction pg_catalog.text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'mantis_peers'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+COMMENT ON FUNCTION mantis_peers() IS
+'a row per replication peer of this server: state, traffic, rejections, clock offset';
+
+CREATE VIEW mantis_peers AS SELECT * FROM mantis_peers();
+
+COMMENT ON VIEW mantis_peers IS
+'a row per replication peer of this server: state, traffic, rejections, clock offset';
+
+REVOKE ALL ON FUNCTION mantis_peers() FROM PUBLIC;
+REVOKE ALL ON mantis_peers FROM PUBLIC;

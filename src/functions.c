@@ -297,7 +297,7 @@ uint64_text(uint64 v)
  */
 PG_FUNCTION_INFO_V1(mantis_status);
 
-#define STATUS_COLUMNS 12
+#define STATUS_COLUMNS 14
 
 Datum
 mantis_status(PG_FUNCTION_ARGS)
@@ -338,6 +338,119 @@ mantis_status(PG_FUNCTION_ARGS)
 		nulls[11] = true;
 	else
 		values[11] = uint64_text((uint64) w.stored_rows);
+	if (mantis_replication_enabled())
+	{
+		MantisPeerView *views;
+		MantisPeerCounters unknown;
+
+		values[12] = CStringGetTextDatum(mantis_listen);
+		(void) mantis_replication_snapshot(&views, &unknown);
+		values[13] = uint64_text(unknown.malformed);
+	}
+	else
+		nulls[12] = nulls[13] = true;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}
+
+static const char *
+link_state_name(MantisLinkState state)
+{
+	switch (state)
+	{
+		case MANTIS_LINK_CONNECTING:
+			return "connecting";
+		case MANTIS_LINK_CONNECTED:
+			return "connected";
+		case MANTIS_LINK_DOWN:
+			return "down";
+		case MANTIS_LINK_REFUSED:
+			return "refused";
+		case MANTIS_LINK_INBOUND:
+			return "inbound";
+	}
+	return "unknown";
+}
+
+#define PEERS_COLUMNS 19
+
+/*
+ * mantis_peers() returns a row per peer of this server's replication
+ * worker: the configured ones, then nodes that connect to us without being
+ * configured here.  Columns are text; the mantis_peers view shows them.
+ */
+PG_FUNCTION_INFO_V1(mantis_peers);
+
+Datum
+mantis_peers(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MantisPeerView *views;
+	int			n;
+
+	mantis_check_loaded();
+	InitMaterializedSRF(fcinfo, 0);
+	n = mantis_replication_snapshot(&views, NULL);
+	for (int i = 0; i < n; i++)
+	{
+		MantisPeerView *v = &views[i];
+		MantisPeerCounters *c = &v->counters;
+		Datum		values[PEERS_COLUMNS];
+		bool		nulls[PEERS_COLUMNS] = {false};
+		char		buf[32];
+		int			col = 0;
+
+		if (v->endpoint[0])
+			values[col] = CStringGetTextDatum(v->endpoint);
+		else
+			nulls[col] = true;
+		col++;
+		if (v->name[0])
+			values[col] = CStringGetTextDatum(v->name);
+		else
+			nulls[col] = true;
+		col++;
+		if (v->node_id != 0 || v->name[0])
+		{
+			snprintf(buf, sizeof(buf), "%016" INT64_MODIFIER "x", v->node_id);
+			values[col] = CStringGetTextDatum(buf);
+		}
+		else
+			nulls[col] = true;
+		col++;
+		values[col++] = CStringGetTextDatum(link_state_name(v->state));
+		values[col++] = CStringGetTextDatum(timestamptz_to_str(v->since));
+		if (v->last_message != 0)
+			values[col] = CStringGetTextDatum(timestamptz_to_str(v->last_message));
+		else
+			nulls[col] = true;
+		col++;
+		values[col++] = uint64_text(c->messages_in);
+		values[col++] = uint64_text(c->bytes_in);
+		values[col++] = uint64_text(c->messages_out);
+		values[col++] = uint64_text(c->bytes_out);
+		values[col++] = uint64_text(c->dropped);
+		values[col++] = uint64_text(c->applied);
+		values[col++] = uint64_text(c->malformed);
+		values[col++] = uint64_text(c->skewed);
+		values[col++] = uint64_text(c->stale);
+		values[col++] = uint64_text(c->no_room);
+		if (v->offset_known)
+		{
+			snprintf(buf, sizeof(buf), INT64_FORMAT, v->clock_offset_ms);
+			values[col] = CStringGetTextDatum(buf);
+		}
+		else
+			nulls[col] = true;
+		col++;
+		if (v->last_error[0])
+			values[col] = CStringGetTextDatum(v->last_error);
+		else
+			nulls[col] = true;
+		col++;
+		values[col++] = CStringGetTextDatum(v->endpoint[0] ? "outbound" : "inbound");
+		Assert(col == PEERS_COLUMNS);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
 	return (Datum) 0;
 }

@@ -28,6 +28,12 @@ char	   *mantis_database = NULL;
 int			mantis_flush_interval_ms = 1000;
 int			mantis_compact_rows = 1000;
 int			mantis_load_timeout_ms = 10000;
+char	   *mantis_listen = NULL;
+char	   *mantis_peer_endpoints = NULL;	/* mantis.peers */
+int			mantis_sync_interval_ms = 15000;
+int			mantis_max_clock_offset_ms = 500;
+int			mantis_peer_timeout_ms = 5000;
+int			mantis_debug_clock_offset_ms = 0;
 
 /*
  * A node name is 1 to MANTIS_NODE_NAME_MAX characters out of letters,
@@ -50,6 +56,154 @@ check_node_name(char **newval, void **extra, GucSource source)
 	{
 		GUC_check_errdetail("A node name has 1 to %d characters, each a letter, a digit, \".\", \"_\" or \"-\".",
 							MANTIS_NODE_NAME_MAX);
+		return false;
+	}
+	return true;
+}
+
+/* Replication runs when this server listens for its peers. */
+bool
+mantis_replication_enabled(void)
+{
+	return mantis_listen != NULL && mantis_listen[0] != '\0';
+}
+
+static bool
+all_digits(const char *s, size_t len)
+{
+	if (len == 0)
+		return false;
+	for (size_t i = 0; i < len; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A ZeroMQ endpoint we accept: tcp://HOST:PORT (HOST a name, an IPv4
+ * address, [an IPv6 address], or "*" when binding) or ipc://PATH.
+ */
+bool
+mantis_endpoint_is_valid(const char *endpoint, bool for_bind)
+{
+	size_t		len = strlen(endpoint);
+
+	if (len >= MANTIS_ENDPOINT_MAX)
+		return false;
+	if (strncmp(endpoint, "ipc://", 6) == 0)
+		return len > 6;
+	if (strncmp(endpoint, "tcp://", 6) == 0)
+	{
+		const char *host = endpoint + 6;
+		const char *colon = strrchr(host, ':');
+		size_t		host_len;
+		long		port;
+
+		if (colon == NULL || !all_digits(colon + 1, strlen(colon + 1)) ||
+			strlen(colon + 1) > 5)
+			return false;
+		port = strtol(colon + 1, NULL, 10);
+		if (port < 1 || port > 65535)
+			return false;
+		host_len = colon - host;
+		if (host_len == 1 && host[0] == '*')
+			return for_bind;
+		if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']')
+			return true;
+		if (host_len == 0)
+			return false;
+		for (size_t i = 0; i < host_len; i++)
+		{
+			char		c = host[i];
+
+			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				  (c >= '0' && c <= '9') || c == '.' || c == '-'))
+				return false;
+		}
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Split mantis.peers into endpoints.  Returns the number found, or -1 with
+ * a reason in *error.
+ */
+int
+mantis_parse_peers(const char *list, char (*endpoints)[MANTIS_ENDPOINT_MAX],
+				   const char **error)
+{
+	int			n = 0;
+	const char *p = list ? list : "";
+
+	while (*p)
+	{
+		const char *start;
+		size_t		len;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		start = p;
+		while (*p && *p != ',' && *p != ' ' && *p != '\t')
+			p++;
+		len = p - start;
+		if (n == MANTIS_MAX_PEERS)
+		{
+			*error = "too many peers";
+			return -1;
+		}
+		if (len >= MANTIS_ENDPOINT_MAX)
+		{
+			*error = "an endpoint is too long";
+			return -1;
+		}
+		memcpy(endpoints[n], start, len);
+		endpoints[n][len] = '\0';
+		if (!mantis_endpoint_is_valid(endpoints[n], false))
+		{
+			*error = "an endpoint is not of the form tcp://HOST:PORT or ipc://PATH";
+			return -1;
+		}
+		for (int i = 0; i < n; i++)
+		{
+			if (strcmp(endpoints[i], endpoints[n]) == 0)
+			{
+				*error = "an endpoint is listed twice";
+				return -1;
+			}
+		}
+		n++;
+	}
+	return n;
+}
+
+static bool
+check_listen(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	if (!mantis_endpoint_is_valid(*newval, true))
+	{
+		GUC_check_errdetail("\"mantis.listen\" must be empty, tcp://HOST:PORT or ipc://PATH, e.g. tcp://127.0.0.1:7701.");
+		return false;
+	}
+	return true;
+}
+
+static bool
+check_peers(char **newval, void **extra, GucSource source)
+{
+	char		endpoints[MANTIS_MAX_PEERS][MANTIS_ENDPOINT_MAX];
+	const char *error = NULL;
+
+	if (mantis_parse_peers(*newval, endpoints, &error) < 0)
+	{
+		GUC_check_errdetail("\"mantis.peers\" is a comma-separated list of at most %d endpoints tcp://HOST:PORT or ipc://PATH: %s.",
+							MANTIS_MAX_PEERS, error);
 		return false;
 	}
 	return true;
@@ -145,6 +299,64 @@ mantis_define_gucs(void)
 							0, 3600 * 1000,
 							PGC_USERSET,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("mantis.listen",
+							   "ZeroMQ endpoint where this server listens for its peers.",
+							   "Empty turns replication off. Example: tcp://127.0.0.1:7701.",
+							   &mantis_listen,
+							   "",
+							   PGC_POSTMASTER,
+							   0,
+							   check_listen, NULL, NULL);
+
+	DefineCustomStringVariable("mantis.peers",
+							   "Comma-separated ZeroMQ endpoints of the other servers.",
+							   "A reload adds and removes peers.",
+							   &mantis_peer_endpoints,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   check_peers, NULL, NULL);
+
+	DefineCustomIntVariable("mantis.sync_interval",
+							"Average time between repair rounds with each peer.",
+							"Each round waits a random 75% to 125% of this.",
+							&mantis_sync_interval_ms,
+							15000,
+							100, 24 * 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mantis.max_clock_offset",
+							"How far ahead of this server's clock a peer's register may be.",
+							"Registers further ahead are rejected, so a fast clock cannot win every write.",
+							&mantis_max_clock_offset_ms,
+							500,
+							1, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mantis.peer_timeout",
+							"Silence after which a peer counts as down.",
+							"Peers greet each other every second; a peer that answers again after this is repaired at once.",
+							&mantis_peer_timeout_ms,
+							5000,
+							1000, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mantis.debug_clock_offset",
+							"For tests: shifts the wall clock mantis reads by this much.",
+							"Simulates a server whose clock is wrong; leave it at 0.",
+							&mantis_debug_clock_offset_ms,
+							0,
+							-24 * 3600 * 1000, 24 * 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS | GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("mantis");

@@ -22,15 +22,18 @@
 #include "mantis.h"
 
 /*
- * Wall-clock Unix time in milliseconds.
+ * Wall-clock Unix time in milliseconds, shifted by mantis.debug_clock_offset
+ * (0 outside tests, which use it to play a server with a wrong clock).
  */
 uint64
 mantis_wall_ms(void)
 {
 	struct timeval tv;
+	int64		ms;
 
 	gettimeofday(&tv, NULL);
-	return (uint64) tv.tv_sec * 1000 + (uint64) tv.tv_usec / 1000;
+	ms = (int64) tv.tv_sec * 1000 + tv.tv_usec / 1000 + mantis_debug_clock_offset_ms;
+	return ms > 0 ? (uint64) ms : 0;
 }
 
 /*
@@ -82,4 +85,17 @@ uint64
 mantis_hlc_last(void)
 {
 	return pg_atomic_read_u64(&mantis_shared->clock);
+}
+
+/*
+ * The clock as it would read now, without issuing anything: what this
+ * server tells its peers in every message.
+ */
+uint64
+mantis_hlc_peek(void)
+{
+	uint64		last = pg_atomic_read_u64(&mantis_shared->clock);
+	uint64		wall = mantis_hlc_pack(Min(mantis_wall_ms(), MANTIS_HLC_MAX_MS), 0);
+
+	return Max(last, wall);
 }

@@ -42,6 +42,8 @@ _PG_init(void)
 	mantis_define_gucs();
 
 	mantis_worker_register();
+	if (mantis_replication_enabled())
+		mantis_replication_register_worker();
 
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = mantis_shmem_request;
@@ -56,6 +58,7 @@ mantis_shmem_request(void)
 		prev_shmem_request_hook();
 
 	mantis_store_shmem_request();
+	mantis_replication_shmem_request();
 }
 
 /*
@@ -88,6 +91,7 @@ mantis_shmem_startup(void)
 		set_identity();
 		mantis_worker_shmem_init();
 	}
+	mantis_replication_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -36,6 +36,11 @@
 #define MANTIS_NODE_NAME_MAX	63
 #define MANTIS_MAX_NODES		64
 
+/* Peers: configured endpoints, and nodes known to the replication worker */
+#define MANTIS_MAX_PEERS		32
+#define MANTIS_MAX_LINKS		64
+#define MANTIS_ENDPOINT_MAX		256
+
 /* Hard ceilings for the size GUCs. */
 #define MANTIS_KEY_SIZE_CEILING		(64 * 1024)
 #define MANTIS_VALUE_SIZE_CEILING	(64 * 1024 * 1024)
@@ -51,9 +56,20 @@ extern char *mantis_database;
 extern int	mantis_flush_interval_ms;
 extern int	mantis_compact_rows;
 extern int	mantis_load_timeout_ms;
+extern char *mantis_listen;
+extern char *mantis_peer_endpoints;	/* mantis.peers */
+extern int	mantis_sync_interval_ms;
+extern int	mantis_max_clock_offset_ms;
+extern int	mantis_peer_timeout_ms;
+extern int	mantis_debug_clock_offset_ms;
 
 extern void mantis_define_gucs(void);
 extern bool mantis_node_name_is_valid(const char *name);
+extern bool mantis_replication_enabled(void);
+extern bool mantis_endpoint_is_valid(const char *endpoint, bool for_bind);
+extern int	mantis_parse_peers(const char *list,
+							   char (*endpoints)[MANTIS_ENDPOINT_MAX],
+							   const char **error);
 
 /* ---- mantis.c ---- */
 extern void mantis_check_loaded(void);
@@ -83,6 +99,7 @@ extern uint64 mantis_wall_ms(void);
 extern MantisHLC mantis_hlc_now(void);
 extern void mantis_hlc_witness(uint64 ts);
 extern uint64 mantis_hlc_last(void);
+extern uint64 mantis_hlc_peek(void);
 
 /* ---- store.c: the registers in shared memory ---- */
 
@@ -143,6 +160,15 @@ typedef struct MantisWorkerState
 	ConditionVariable flush_cv;
 } MantisWorkerState;
 
+/* The workers that consume changes, each with its own dirty bitmap */
+typedef enum MantisConsumer
+{
+	MANTIS_CONSUMER_PERSIST = 0,	/* worker.c: flushes UNFLUSHED registers */
+	MANTIS_CONSUMER_REPLICATION = 1 /* replicator.c: sends UNSENT ones */
+} MantisConsumer;
+
+#define MANTIS_CONSUMERS 2
+
 /* The part of shared memory every mantis process uses. */
 typedef struct MantisShared
 {
@@ -157,9 +183,9 @@ typedef struct MantisShared
 	pg_atomic_uint32 loaded;
 	ConditionVariable loaded_cv;
 
-	/* the worker's latch, or NULL while no worker runs; under mutex */
+	/* each consumer's latch, or NULL while it does not run; under mutex */
 	slock_t		mutex;
-	Latch	   *worker_latch;
+	Latch	   *latches[MANTIS_CONSUMERS];
 	MantisWorkerState worker;
 
 	MantisNodeDirectory nodes;
@@ -183,7 +209,8 @@ extern void mantis_store_scan(bool include_deleted,
 							  MantisRecordCallback callback, void *arg);
 extern void mantis_store_stats(MantisStoreStats *stats);
 extern void mantis_store_set_loaded(void);
-extern void mantis_store_take_dirty(uint32 *words);
+extern void mantis_store_take_dirty(MantisConsumer consumer, uint32 *words);
+extern void mantis_store_leaf_digests(uint64 *out);
 extern int	mantis_store_collect_leaf(int leaf, int flag, bool clear,
 									  MantisRecordCallback copy, void *arg);
 extern void mantis_store_clear_flag(const char *key, uint32 key_len,
@@ -208,5 +235,51 @@ extern bool mantis_persist_hydrate(void);
 extern bool mantis_persist_flush(uint32 *pending_leaves, bool compact,
 								 MantisFlushResult *result);
 extern int64 mantis_persist_stored_rows(void);
+
+/* ---- replication.c: peers, the protocol, and the mantis_peers view ---- */
+typedef enum MantisLinkState
+{
+	MANTIS_LINK_CONNECTING,		/* configured, never heard from */
+	MANTIS_LINK_CONNECTED,		/* answered within mantis.peer_timeout */
+	MANTIS_LINK_DOWN,			/* silent for longer than that */
+	MANTIS_LINK_REFUSED,		/* this server itself, or its node id */
+	MANTIS_LINK_INBOUND			/* not configured here; it connects to us */
+} MantisLinkState;
+
+typedef struct MantisPeerCounters
+{
+	uint64		messages_in;
+	uint64		bytes_in;
+	uint64		messages_out;
+	uint64		bytes_out;
+	uint64		dropped;		/* messages we could not queue */
+	uint64		applied;		/* registers that won and were stored */
+	uint64		malformed;		/* messages or registers refused as malformed */
+	uint64		skewed;			/* registers too far in the future */
+	uint64		stale;			/* registers older than what we hold */
+	uint64		no_room;		/* registers the full store could not take */
+} MantisPeerCounters;
+
+/* One row of mantis_peers, as the replication worker last published it */
+typedef struct MantisPeerView
+{
+	char		endpoint[MANTIS_ENDPOINT_MAX];	/* "" for inbound-only */
+	char		name[MANTIS_NODE_NAME_MAX + 1]; /* "" until known */
+	uint64		node_id;
+	MantisLinkState state;
+	TimestampTz since;
+	TimestampTz last_message;	/* 0: never */
+	MantisPeerCounters counters;
+	bool		offset_known;
+	int64		clock_offset_ms;
+	char		last_error[MANTIS_ERROR_TEXT_SIZE];
+} MantisPeerView;
+
+extern Size mantis_replication_shmem_size(void);
+extern void mantis_replication_shmem_request(void);
+extern void mantis_replication_shmem_init(void);
+extern void mantis_replication_register_worker(void);
+extern int	mantis_replication_snapshot(MantisPeerView **views,
+										MantisPeerCounters *unattributed);
 
 #endif							/* MANTIS_H */

@@ -3,8 +3,8 @@
  *	  The last-writer-wins registers in shared memory.
  *
  * Layout.  One fixed shared-memory chunk holds, in order: MantisShared,
- * the store's control block, the hash buckets, the repair digests, the
- * bitmap of dirty digest leaves, and a DSA area created in place, from
+ * the store's control block, the hash buckets, the repair digests, two
+ * bitmaps of dirty digest leaves, and a DSA area created in place, from
  * which every register (header, key and value in one chunk) is allocated.
  * The DSA's size limit is the size of that place, so the store never maps
  * dynamic segments: its memory is fixed at startup by mantis.store_memory.
@@ -23,11 +23,12 @@
  * register in it (key hash, HLC, deletion).  Writers update it in O(1) under
  * the partition lock; repair compares digests with peers without scanning.
  *
- * Changes.  A write sets flags on the register (UNSENT for local writes,
- * UNFLUSHED for every write) and the leaf's bit in the dirty bitmap, and
- * wakes the worker's latch when it set the bit first.  The worker finds
- * every change by taking the bitmap, without scanning all keys; the flags
- * tell which registers of a dirty leaf still need sending or flushing.
+ * Changes.  A write sets flags on the register (UNFLUSHED for every write,
+ * UNSENT for local writes when replication is on) and, for each flag, the
+ * leaf's bit in that flag's dirty bitmap, waking the latch of the worker
+ * that consumes it (persistence, replication) when it set the bit first.
+ * Each worker finds every change by taking its bitmap, without scanning
+ * all keys; the flags tell which registers of a dirty leaf it still owes.
  * Memory does not grow with the rate of writes: a key written a thousand
  * times between two worker passes is sent once.
  *
@@ -92,7 +93,7 @@ MantisShared *mantis_shared = NULL;
 static StoreControl *store = NULL;
 static StoreRef *buckets = NULL;
 static pg_atomic_uint64 *digests = NULL;	/* MANTIS_LEAVES */
-static pg_atomic_uint32 *dirty = NULL;	/* MANTIS_LEAVES / 32 */
+static pg_atomic_uint32 *dirty[MANTIS_CONSUMERS];	/* MANTIS_LEAVES / 32 each */
 static void *dsa_place = NULL;
 
 /* This process's attachment to the DSA area, made on first use, and the
@@ -126,7 +127,8 @@ mantis_store_shmem_size(void)
 	size = add_size(size, MAXALIGN(sizeof(StoreControl)));
 	size = add_size(size, MAXALIGN(mul_size(bucket_count(), sizeof(StoreRef))));
 	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64))));
-	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32))));
+	size = add_size(size, mul_size(MANTIS_CONSUMERS,
+								   MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32)))));
 	size = add_size(size, store_dsa_size());
 	return size;
 }
@@ -150,8 +152,11 @@ store_locate(char *base)
 	base += MAXALIGN(mul_size(bucket_count(), sizeof(StoreRef)));
 	digests = (pg_atomic_uint64 *) base;
 	base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
-	dirty = (pg_atomic_uint32 *) base;
-	base += MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32)));
+	for (int c = 0; c < MANTIS_CONSUMERS; c++)
+	{
+		dirty[c] = (pg_atomic_uint32 *) base;
+		base += MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32)));
+	}
 	dsa_place = base;
 }
 
@@ -179,7 +184,8 @@ mantis_store_shmem_init(void)
 	pg_atomic_init_u32(&mantis_shared->loaded, 0);
 	ConditionVariableInit(&mantis_shared->loaded_cv);
 	SpinLockInit(&mantis_shared->mutex);
-	mantis_shared->worker_latch = NULL;
+	for (int c = 0; c < MANTIS_CONSUMERS; c++)
+		mantis_shared->latches[c] = NULL;
 	mantis_nodes_init(&mantis_shared->nodes);
 
 	store->locks = GetNamedLWLockTranche("mantis");
@@ -192,8 +198,9 @@ mantis_store_shmem_init(void)
 		buckets[i] = InvalidStoreRef;
 	for (int i = 0; i < MANTIS_LEAVES; i++)
 		pg_atomic_init_u64(&digests[i], 0);
-	for (int i = 0; i < MANTIS_LEAVES / 32; i++)
-		pg_atomic_init_u32(&dirty[i], 0);
+	for (int c = 0; c < MANTIS_CONSUMERS; c++)
+		for (int i = 0; i < MANTIS_LEAVES / 32; i++)
+			pg_atomic_init_u32(&dirty[c][i], 0);
 
 	store->dsa_tranche = LWLockNewTrancheId();
 	area = dsa_create_in_place(dsa_place, store->dsa_size, store->dsa_tranche, NULL);
@@ -334,22 +341,22 @@ digest_toggle(uint64 hash, uint64 fingerprint)
 }
 
 /*
- * Mark a leaf dirty and wake the worker if we are the first to do so since
- * it last looked.
+ * Mark a leaf dirty for one consumer and wake it if we are the first to do
+ * so since it last looked.
  */
 static void
-leaf_mark_dirty(uint64 hash)
+leaf_mark_dirty(MantisConsumer consumer, uint64 hash)
 {
 	int			leaf = leaf_of(hash);
 	uint32		bit = (uint32) 1 << (leaf % 32);
-	uint32		old = pg_atomic_fetch_or_u32(&dirty[leaf / 32], bit);
+	uint32		old = pg_atomic_fetch_or_u32(&dirty[consumer][leaf / 32], bit);
 
 	if ((old & bit) == 0)
 	{
 		Latch	   *latch;
 
 		SpinLockAcquire(&mantis_shared->mutex);
-		latch = mantis_shared->worker_latch;
+		latch = mantis_shared->latches[consumer];
 		SpinLockRelease(&mantis_shared->mutex);
 		if (latch)
 			SetLatch(latch);
@@ -505,8 +512,10 @@ store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
 		dsa_free(store_area, to_free);
 		pg_atomic_fetch_sub_u64(&store->bytes_used, freed_size);
 	}
-	if (put->flags != 0)
-		leaf_mark_dirty(hash);
+	if (put->flags & MANTIS_REG_UNFLUSHED)
+		leaf_mark_dirty(MANTIS_CONSUMER_PERSIST, hash);
+	if (put->flags & MANTIS_REG_UNSENT)
+		leaf_mark_dirty(MANTIS_CONSUMER_REPLICATION, hash);
 	if (hlc_out)
 		*hlc_out = hlc;
 	if (replaced_live)
@@ -611,7 +620,7 @@ mantis_store_set(const char *key, uint32 key_len, const char *value,
 				 bool *replaced_live)
 {
 	StorePut	put = {key, key_len, value, value_len, deleted, NULL,
-	MANTIS_REG_UNSENT | MANTIS_REG_UNFLUSHED};
+		MANTIS_REG_UNFLUSHED | (mantis_replication_enabled() ? MANTIS_REG_UNSENT : 0)};
 
 	return store_put(&put, hlc, replaced_live);
 }
@@ -752,21 +761,35 @@ mantis_store_set_loaded(void)
 }
 
 /*
- * Take the bitmap of dirty leaves, leaving it empty: words[i] gets the bits
- * set since the last call (MANTIS_LEAVES / 32 words).
+ * Take a consumer's bitmap of dirty leaves, leaving it empty: words[i] gets
+ * the bits set since the last call (MANTIS_LEAVES / 32 words).
  */
 void
-mantis_store_take_dirty(uint32 *words)
+mantis_store_take_dirty(MantisConsumer consumer, uint32 *words)
 {
+	pg_atomic_uint32 *bits = dirty[consumer];
+
 	for (int i = 0; i < MANTIS_LEAVES / 32; i++)
-		words[i] = pg_atomic_read_u32(&dirty[i]) != 0 ?
-			pg_atomic_exchange_u32(&dirty[i], 0) : 0;
+		words[i] = pg_atomic_read_u32(&bits[i]) != 0 ?
+			pg_atomic_exchange_u32(&bits[i], 0) : 0;
 }
 
 /*
- * Call "copy" for each register of a leaf that has "flag" set, under the
- * partition lock; with "clear", also clear the flag (the caller then owns
- * what the flag stood for).  Returns how many registers were passed.
+ * Copy every leaf's repair digest (MANTIS_LEAVES of them).  Each is read
+ * atomically; together they are a fuzzy snapshot, which repair tolerates.
+ */
+void
+mantis_store_leaf_digests(uint64 *out)
+{
+	for (int i = 0; i < MANTIS_LEAVES; i++)
+		out[i] = pg_atomic_read_u64(&digests[i]);
+}
+
+/*
+ * Call "copy" for each register of a leaf that has "flag" set (every
+ * register when flag is 0), under the partition lock; with "clear", also
+ * clear the flag (the caller then owns what the flag stood for).  Returns
+ * how many registers were passed.
  */
 int
 mantis_store_collect_leaf(int leaf, int flag, bool clear,
@@ -785,7 +808,7 @@ mantis_store_collect_leaf(int leaf, int flag, bool clear,
 			StoreRegister *reg = register_at(ref);
 
 			ref = reg->next;
-			if ((reg->flags & flag) == 0)
+			if (flag != 0 && (reg->flags & flag) == 0)
 				continue;
 			if (copy)
 			{

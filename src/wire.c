@@ -218,3 +218,137 @@ mantis_snapshot_decode(const void *data, size_t len,
 		return "trailing bytes after the last register";
 	return NULL;
 }
+
+/* ---- replication frames ---- */
+
+void
+mantis_frame_put_header(unsigned char *p, int type, uint64_t sender,
+						uint64_t incarnation, uint64_t hlc)
+{
+	memcpy(p, MANTIS_FRAME_MAGIC, 4);
+	p[4] = MANTIS_FRAME_VERSION;
+	p[5] = (unsigned char) type;
+	mantis_put_u16(p + 6, 0);
+	mantis_put_u64(p + 8, sender);
+	mantis_put_u64(p + 16, incarnation);
+	mantis_put_u64(p + 24, hlc);
+}
+
+static const char *
+decode_name(const unsigned char *p, const unsigned char *end, MantisFrame *f)
+{
+	size_t		len;
+
+	if (end - p < 1)
+		return "name truncated";
+	len = p[0];
+	if ((size_t) (end - p) - 1 != len)
+		return "name length does not match the frame";
+	if (!mantis_wire_name_is_valid((const char *) p + 1, len))
+		return "invalid node name";
+	f->name = (const char *) p + 1;
+	f->name_len = len;
+	return NULL;
+}
+
+static const char *
+decode_updates(const unsigned char *p, const unsigned char *end, MantisFrame *f)
+{
+	const unsigned char *q;
+
+	if ((size_t) (end - p) < MANTIS_UPDATES_PREFIX_SIZE)
+		return "updates header truncated";
+	f->round = mantis_get_u32(p);
+	f->group = mantis_get_u16(p + 4);
+	f->count = mantis_get_u32(p + 6);
+	if (f->group >= MANTIS_DIGEST_GROUPS && f->group != MANTIS_LIVE_GROUP)
+		return "invalid group";
+	p += MANTIS_UPDATES_PREFIX_SIZE;
+	if (f->count > (size_t) (end - p) / (MANTIS_WIRE_REGISTER_OVERHEAD + 1))
+		return "register count larger than the frame";
+
+	/* check every entry now, so that consumers can walk them blindly */
+	q = p;
+	for (uint32_t i = 0; i < f->count; i++)
+	{
+		MantisRecord rec;
+		const char *err = mantis_wire_get_register(&q, end, &rec);
+
+		if (err)
+			return err;
+	}
+	if (q != end)
+		return "trailing bytes after the last register";
+	f->registers = p;
+	f->end = end;
+	return NULL;
+}
+
+/*
+ * Decode a replication frame of untrusted bytes.  On success every field
+ * the frame's type uses is set and every length in it has been checked
+ * (UPDATES registers may then be read with mantis_wire_get_register()
+ * without further care); otherwise the reason is returned.
+ */
+const char *
+mantis_frame_decode(const void *data, size_t len, MantisFrame *f)
+{
+	const unsigned char *p = data;
+	const unsigned char *end;
+	size_t		rest;
+
+	memset(f, 0, sizeof(*f));
+	if (data == NULL || len < MANTIS_FRAME_HEADER_SIZE)
+		return "shorter than a frame header";
+	if (memcmp(p, MANTIS_FRAME_MAGIC, 4) != 0)
+		return "bad magic bytes";
+	if (p[4] != MANTIS_FRAME_VERSION)
+		return "unsupported protocol version";
+	if (mantis_get_u16(p + 6) != 0)
+		return "unknown frame flags";
+	f->type = p[5];
+	f->sender = mantis_get_u64(p + 8);
+	f->incarnation = mantis_get_u64(p + 16);
+	f->hlc = mantis_get_u64(p + 24);
+	if (mantis_hlc_ms(f->hlc) > MANTIS_HLC_MAX_MS)
+		return "clock beyond year 9999";
+	end = p + len;
+	p += MANTIS_FRAME_HEADER_SIZE;
+	rest = (size_t) (end - p);
+
+	switch (f->type)
+	{
+		case MANTIS_FRAME_HELLO:
+		case MANTIS_FRAME_WELCOME:
+			return decode_name(p, end, f);
+		case MANTIS_FRAME_UPDATES:
+			return decode_updates(p, end, f);
+		case MANTIS_FRAME_SUMMARY:
+			if (rest != 4 + 8)
+				return "summary of the wrong size";
+			f->round = mantis_get_u32(p);
+			f->root = mantis_get_u64(p + 4);
+			return NULL;
+		case MANTIS_FRAME_INSYNC:
+			if (rest != 4)
+				return "insync of the wrong size";
+			f->round = mantis_get_u32(p);
+			return NULL;
+		case MANTIS_FRAME_GROUPS:
+			if (rest != 4 + 8 * MANTIS_DIGEST_GROUPS)
+				return "groups of the wrong size";
+			f->round = mantis_get_u32(p);
+			f->digests = p + 4;
+			return NULL;
+		case MANTIS_FRAME_LEAVES:
+			if (rest != 4 + 2 + 8 * MANTIS_DIGEST_GROUP_LEAVES)
+				return "leaves of the wrong size";
+			f->round = mantis_get_u32(p);
+			f->group = mantis_get_u16(p + 4);
+			if (f->group >= MANTIS_DIGEST_GROUPS)
+				return "invalid group";
+			f->digests = p + 6;
+			return NULL;
+	}
+	return "unknown frame type";
+}

@@ -70,6 +70,74 @@ extern const char *mantis_snapshot_decode(const void *data, size_t len,
 										  MantisWireRegisterFn on_register,
 										  void *arg);
 
+/*
+ * Replication frames, protocol version 1.  One ZeroMQ message each:
+ *
+ *	 header (32 bytes): magic "MNTZ" | version u8 (1) | type u8 | flags u16 (0)
+ *			| sender node id u64 | sender incarnation u64 | sender HLC time u64
+ *
+ *	 HELLO	   name length u8 | name			  (connector -> listener, each second)
+ *	 WELCOME   name length u8 | name			  (listener -> connector, the answer)
+ *	 UPDATES   round u32 | group u16 | register count u32 | registers
+ *			   (round 0, group 0xFFFF: live changes; otherwise repair)
+ *	 SUMMARY   round u32 | root digest u64		  (puller -> peer: start of a repair)
+ *	 INSYNC    round u32						  (peer -> puller: roots are equal)
+ *	 GROUPS    round u32 | 256 group digests u64 (peer -> puller: roots differ)
+ *	 LEAVES    round u32 | group u16 | 256 leaf digests u64
+ *			   puller -> peer: "send me your registers of the leaves that
+ *			   differ from these"; peer -> puller, after those UPDATES: "and
+ *			   here are mine", so the puller sends back what it holds newer
+ */
+#define MANTIS_FRAME_MAGIC			"MNTZ"
+#define MANTIS_FRAME_VERSION		1
+#define MANTIS_FRAME_HEADER_SIZE	32
+
+#define MANTIS_DIGEST_GROUPS		256
+#define MANTIS_DIGEST_GROUP_LEAVES	256 /* MANTIS_LEAVES / MANTIS_DIGEST_GROUPS */
+#define MANTIS_LIVE_GROUP			0xFFFF
+
+typedef enum MantisFrameType
+{
+	MANTIS_FRAME_HELLO = 1,
+	MANTIS_FRAME_WELCOME = 2,
+	MANTIS_FRAME_UPDATES = 3,
+	MANTIS_FRAME_SUMMARY = 4,
+	MANTIS_FRAME_INSYNC = 5,
+	MANTIS_FRAME_GROUPS = 6,
+	MANTIS_FRAME_LEAVES = 7
+} MantisFrameType;
+
+#define MANTIS_UPDATES_PREFIX_SIZE	(4 + 2 + 4)
+
+typedef struct MantisFrame
+{
+	/* header */
+	int			type;
+	uint64_t	sender;
+	uint64_t	incarnation;
+	uint64_t	hlc;
+	/* HELLO, WELCOME */
+	const char *name;
+	size_t		name_len;
+	/* UPDATES, SUMMARY, INSYNC, GROUPS, LEAVES */
+	uint32_t	round;
+	/* UPDATES, LEAVES */
+	uint16_t	group;
+	/* UPDATES */
+	uint32_t	count;
+	const unsigned char *registers; /* count entries, checked, up to end */
+	const unsigned char *end;
+	/* SUMMARY */
+	uint64_t	root;
+	/* GROUPS (256 groups), LEAVES (256 leaves): big-endian u64s, checked */
+	const unsigned char *digests;
+} MantisFrame;
+
+extern void mantis_frame_put_header(unsigned char *p, int type, uint64_t sender,
+									uint64_t incarnation, uint64_t hlc);
+extern const char *mantis_frame_decode(const void *data, size_t len,
+									   MantisFrame *frame);
+
 /* big-endian helpers, shared with the frame codec */
 static inline void
 mantis_put_u16(unsigned char *p, uint16_t v)

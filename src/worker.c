@@ -119,7 +119,7 @@ static void
 worker_unpublish(int code, Datum arg)
 {
 	SpinLockAcquire(&mantis_shared->mutex);
-	mantis_shared->worker_latch = NULL;
+	mantis_shared->latches[MANTIS_CONSUMER_PERSIST] = NULL;
 	mantis_shared->worker.pid = 0;
 	mantis_shared->worker.persist = MANTIS_PERSIST_STOPPED;
 	SpinLockRelease(&mantis_shared->mutex);
@@ -130,7 +130,7 @@ static void
 worker_publish(void)
 {
 	SpinLockAcquire(&mantis_shared->mutex);
-	mantis_shared->worker_latch = MyLatch;
+	mantis_shared->latches[MANTIS_CONSUMER_PERSIST] = MyLatch;
 	mantis_shared->worker.pid = MyProcPid;
 	mantis_shared->worker.persist = MANTIS_PERSIST_STARTING;
 	SpinLockRelease(&mantis_shared->mutex);
@@ -350,7 +350,7 @@ gather_changes(void)
 {
 	uint32		taken[MANTIS_LEAVES / 32];
 
-	mantis_store_take_dirty(taken);
+	mantis_store_take_dirty(MANTIS_CONSUMER_PERSIST, taken);
 	for (int i = 0; i < MANTIS_LEAVES / 32; i++)
 		flush_pending[i] |= taken[i];
 }
@@ -487,7 +487,7 @@ mantis_request_flush(void)
 	char		message[MANTIS_ERROR_TEXT_SIZE] = "";
 
 	SpinLockAcquire(&mantis_shared->mutex);
-	latch = mantis_shared->worker_latch;
+	latch = mantis_shared->latches[MANTIS_CONSUMER_PERSIST];
 	mine = ++w->flush_requested;
 	SpinLockRelease(&mantis_shared->mutex);
 	if (latch == NULL)

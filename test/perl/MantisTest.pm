@@ -11,14 +11,25 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-use Exporter 'import';
-our @EXPORT = qw(mantis_node registers_dump worker_pid wait_for_worker);
+use File::Basename qw(dirname);
+use IO::Socket::INET;
+use Time::HiRes qw(usleep);
 
-# mantis_node(name, extra_conf) — a new, started server with mantis
-# preloaded and the extension created in database "postgres".
+use Exporter 'import';
+our @EXPORT = qw(mantis_node registers_dump worker_pid wait_for_worker
+  mantis_cluster cut_link heal_link isolate rejoin wait_converged
+  start_proxy stop_proxy peer_row);
+
+my $proxy_script = dirname(__FILE__) . '/../tcp_proxy.pl';
+my %proxy_pids;    # port => pid of a running proxy
+
+# mantis_node(name, extra_conf, %opts) — a new, started server with mantis
+# preloaded and the extension created in database "postgres".  With
+# env => { VAR => value }, the server runs with those variables set (for
+# example libfaketime's).
 sub mantis_node
 {
-	my ($name, $conf) = @_;
+	my ($name, $conf, %opts) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
 
 	$node->init;
@@ -30,7 +41,10 @@ max_connections = 40
 restart_after_crash = on
 mantis.node_name = '$name'
 } . ($conf // ''));
-	$node->start;
+	{
+		local %ENV = (%ENV, %{ $opts{env} // {} });
+		$node->start;
+	}
 	$node->safe_psql('postgres', 'CREATE EXTENSION mantis');
 	$node->poll_query_until('postgres',
 		q{SELECT persistence = 'ready' FROM mantis_status})
@@ -67,6 +81,142 @@ sub wait_for_worker
 		    WHERE backend_type = 'mantis worker' AND pid <> $not_pid})
 	  or die "no mantis worker came up";
 	return worker_pid($node);
+}
+
+# start_proxy(listen_port, target_port) — a TCP proxy on 127.0.0.1.
+sub start_proxy
+{
+	my ($port, $target) = @_;
+	my $pid = fork();
+	die "fork: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		exec($^X, $proxy_script, $port, $target) or die "exec: $!";
+	}
+	$proxy_pids{$port} = $pid;
+	for (1 .. 200)
+	{
+		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port);
+		if ($s) { close $s; return; }
+		usleep(20_000);
+	}
+	die "proxy on port $port did not start";
+}
+
+sub stop_proxy
+{
+	my ($port) = @_;
+	my $pid = delete $proxy_pids{$port} or return;
+	kill 'TERM', $pid;
+	waitpid($pid, 0);
+}
+
+END
+{
+	local $?;    # waitpid must not change the test's exit status
+	stop_proxy($_) for keys %proxy_pids;
+}
+
+# mantis_cluster(n, extra_conf, %opts) — n servers n1..n$n, each listening on
+# a ZeroMQ port of its own and reaching every other one through a proxy of
+# its own (so links can be cut one direction at a time).  Returns a hash:
+# nodes => [undef, n1, n2, ...], zmq => [undef, port, ...],
+# proxy => { "i>j" => [listen port, target port] }.
+sub mantis_cluster
+{
+	my ($n, $conf, %opts) = @_;
+	my %c = (nodes => [undef], zmq => [undef], proxy => {});
+
+	push @{ $c{zmq} }, PostgreSQL::Test::Cluster::get_free_port() for 1 .. $n;
+	for my $i (1 .. $n)
+	{
+		for my $j (1 .. $n)
+		{
+			next if $i == $j;
+			my $port = PostgreSQL::Test::Cluster::get_free_port();
+			$c{proxy}{"$i>$j"} = [ $port, $c{zmq}[$j] ];
+			start_proxy($port, $c{zmq}[$j]);
+		}
+	}
+	for my $i (1 .. $n)
+	{
+		my $peers = join(',',
+			map { "tcp://127.0.0.1:$c{proxy}{\"$i>$_\"}[0]" } grep { $_ != $i } 1 .. $n);
+		push @{ $c{nodes} }, mantis_node("n$i", qq{
+mantis.listen = 'tcp://127.0.0.1:$c{zmq}[$i]'
+mantis.peers = '$peers'
+} . ($conf // ''), %opts);
+	}
+	return \%c;
+}
+
+# cut_link(cluster, i, j) / heal_link — the link from n_i to n_j (i's
+# connection to j, which also carries j's answers).
+sub cut_link
+{
+	my ($c, $i, $j) = @_;
+	stop_proxy($c->{proxy}{"$i>$j"}[0]);
+}
+
+sub heal_link
+{
+	my ($c, $i, $j) = @_;
+	start_proxy(@{ $c->{proxy}{"$i>$j"} });
+}
+
+# isolate(cluster, k) / rejoin — cut / heal every link to and from n_k.
+sub isolate
+{
+	my ($c, $k) = @_;
+	for my $j (1 .. $#{ $c->{nodes} })
+	{
+		next if $j == $k;
+		cut_link($c, $k, $j);
+		cut_link($c, $j, $k);
+	}
+}
+
+sub rejoin
+{
+	my ($c, $k) = @_;
+	for my $j (1 .. $#{ $c->{nodes} })
+	{
+		next if $j == $k;
+		heal_link($c, $k, $j);
+		heal_link($c, $j, $k);
+	}
+}
+
+# wait_converged(nodes...) — wait until every node holds the same registers,
+# HLCs and deletion markers included; returns true if they did within the
+# default timeout.
+sub wait_converged
+{
+	my @nodes = @_;
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+	while (time() < $deadline)
+	{
+		my $first = registers_dump($nodes[0]);
+		return 1 unless grep { registers_dump($_) ne $first } @nodes[ 1 .. $#nodes ];
+		usleep(200_000);
+	}
+	return 0;
+}
+
+# peer_row(node, name) — the mantis_peers row of a node's peer, as a hash.
+sub peer_row
+{
+	my ($node, $name) = @_;
+	my $row = $node->safe_psql('postgres',
+		qq{SELECT row_to_json(p) FROM mantis_peers p WHERE node_name = '$name' LIMIT 1});
+	my %h;
+	while ($row =~ /"(\w+)":("[^"]*"|null|[-\d.]+)/g)
+	{
+		my ($k, $v) = ($1, $2);
+		$v =~ s/^"|"$//g;
+		$h{$k} = $v eq 'null' ? undef : $v;
+	}
+	return \%h;
 }
 
 1;

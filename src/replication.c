@@ -1,0 +1,1244 @@
+/*-------------------------------------------------------------------------
+ * replication.c
+ *	  The replication protocol: peers and their state, live changes,
+ *	  repair rounds, the clock bound, and the mantis_peers view.
+ *
+ * Runs in the replication worker (replicator.c), over transport.c.  Each
+ * configured peer gets a connection of ours (a "link" with a slot); nodes
+ * that connect to us without being configured here get an inbound-only
+ * link, so that their traffic is counted and shown too.
+ *
+ * Conversation, on our connection to a peer P:
+ *	- HELLO every second; P answers WELCOME (name, node id, incarnation).
+ *	  The first answer, an answer after mantis.peer_timeout of silence
+ *	  (a healed partition) and an answer with a new incarnation (a restart,
+ *	  however fast) each start a repair round at once: that is how a node
+ *	  that joins or rejoins catches up, without anyone's intervention.
+ *	- Live changes: every register written here goes out in UPDATES frames
+ *	  as soon as the worker wakes.  Nothing waits for an answer; a frame
+ *	  that cannot be queued is counted as dropped, and repair brings the
+ *	  peer up to date later.
+ *	- Repair (anti-entropy), every mantis.sync_interval (randomised by
+ *	  +-25%): we send our root digest (SUMMARY); P answers INSYNC when its
+ *	  root is the same - a round then costs two small frames whatever the
+ *	  number of keys - or its 256 group digests (GROUPS).  For each group
+ *	  that differs we send our 256 leaf digests (LEAVES); P answers with its
+ *	  registers of the leaves that differ (UPDATES) and then its own leaf
+ *	  digests (LEAVES); we merge, and send P our registers of the leaves
+ *	  that still differ, where we hold something P lacks.  So one round
+ *	  repairs both sides, even when P has no connection to us of its own.
+ *	  At most REPAIR_WINDOW groups are in flight, so a full state transfer
+ *	  to a new node moves in bounded chunks.
+ *
+ * Every message carries the sender's clock.  A register more than
+ * mantis.max_clock_offset ahead of our wall clock is rejected and counted,
+ * so that one fast clock cannot win every write; otherwise our clock moves
+ * past it.  Every byte received is checked by wire.c before use; a bad
+ * message is dropped, counted and logged at most once a minute per peer.
+ *
+ * Locking: the mantis_peers lock, only to publish or read the view.
+ *
+ * IDENTIFICATION	src/replication.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/pg_prng.h"
+#include "port/pg_bitutils.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "mantis.h"
+#include "replication.h"
+#include "transport.h"
+#include "wire.h"
+
+#define HELLO_INTERVAL_MS		1000
+#define REPAIR_WINDOW			8
+#define ROUND_TIMEOUT_MS		10000
+#define ROUND_RETRY_MS			1000
+#define UPDATES_TARGET_BYTES	(256 * 1024)
+#define PUBLISH_INTERVAL_MS		100
+#define LOG_REPEAT_MS			60000
+
+typedef struct Link
+{
+	bool		used;
+	int			slot;			/* our connection, or -1: inbound-only */
+	char		endpoint[MANTIS_ENDPOINT_MAX];
+	MantisLinkState state;
+	TimestampTz since;
+	TimestampTz last_recv;
+	TimestampTz last_hello;
+	bool		identified;		/* node_id, incarnation and name known */
+	uint64		node_id;
+	uint64		incarnation;
+	char		name[MANTIS_NODE_NAME_MAX + 1];
+
+	/* our repair round with this peer (we pull) */
+	uint32		round;			/* 0: none running */
+	TimestampTz round_deadline;
+	TimestampTz next_round_at;
+	bool		todo[MANTIS_DIGEST_GROUPS];
+	int			todo_count;
+	int			in_flight;
+
+	MantisPeerCounters c;
+	bool		offset_known;
+	int64		offset_ms;
+	char		last_error[MANTIS_ERROR_TEXT_SIZE];
+	TimestampTz last_logged;
+} Link;
+
+/* The published view, in shared memory. */
+typedef struct ReplicationShared
+{
+	LWLock	   *lock;
+	int			count;
+	MantisPeerCounters unattributed;
+	MantisPeerView views[MANTIS_MAX_LINKS];
+} ReplicationShared;
+
+static ReplicationShared *shared = NULL;
+
+static Link links[MANTIS_MAX_LINKS];
+static uint64 my_incarnation;
+static uint32 round_counter = 0;
+static MantisPeerCounters unattributed;
+static TimestampTz unattributed_logged = 0;
+static bool view_changed = true;
+static TimestampTz last_publish = 0;
+static uint32 send_pending[MANTIS_LEAVES / 32];
+
+/* leaf digests, read once per pass when first needed */
+static uint64 *leaf_digests = NULL;
+static bool digests_fresh = false;
+
+static StringInfoData frame;	/* the frame being built */
+
+/* ---- shared memory and the view ---- */
+
+Size
+mantis_replication_shmem_size(void)
+{
+	return MAXALIGN(sizeof(ReplicationShared));
+}
+
+void
+mantis_replication_shmem_request(void)
+{
+	RequestAddinShmemSpace(mantis_replication_shmem_size());
+	RequestNamedLWLockTranche("mantis_peers", 1);
+}
+
+void
+mantis_replication_shmem_init(void)
+{
+	bool		found;
+
+	shared = ShmemInitStruct("mantis replication", mantis_replication_shmem_size(), &found);
+	if (!found)
+	{
+		memset(shared, 0, sizeof(ReplicationShared));
+		shared->lock = &(GetNamedLWLockTranche("mantis_peers"))->lock;
+	}
+}
+
+/*
+ * Copy the view for mantis_peers(); returns the number of rows.
+ */
+int
+mantis_replication_snapshot(MantisPeerView **views, MantisPeerCounters *unattributed_out)
+{
+	int			n;
+
+	LWLockAcquire(shared->lock, LW_SHARED);
+	n = shared->count;
+	*views = palloc(sizeof(MantisPeerView) * Max(n, 1));
+	memcpy(*views, shared->views, sizeof(MantisPeerView) * n);
+	if (unattributed_out)
+		*unattributed_out = shared->unattributed;
+	LWLockRelease(shared->lock);
+	return n;
+}
+
+static void
+publish(TimestampTz now, bool force)
+{
+	int			n = 0;
+
+	if (!view_changed ||
+		(!force && !TimestampDifferenceExceeds(last_publish, now, PUBLISH_INTERVAL_MS)))
+		return;
+
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+	{
+		Link	   *l = &links[i];
+		MantisPeerView *v = &shared->views[n];
+
+		if (!l->used)
+			continue;
+		strlcpy(v->endpoint, l->endpoint, sizeof(v->endpoint));
+		strlcpy(v->name, l->name, sizeof(v->name));
+		v->node_id = l->node_id;
+		v->state = l->state;
+		v->since = l->since;
+		v->last_message = l->last_recv;
+		v->counters = l->c;
+		v->offset_known = l->offset_known;
+		v->clock_offset_ms = l->offset_ms;
+		strlcpy(v->last_error, l->last_error, sizeof(v->last_error));
+		n++;
+	}
+	shared->count = n;
+	shared->unattributed = unattributed;
+	LWLockRelease(shared->lock);
+
+	last_publish = now;
+	view_changed = false;
+}
+
+/* ---- links ---- */
+
+static Link *
+link_new(void)
+{
+	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+	{
+		if (!links[i].used)
+		{
+			memset(&links[i], 0, sizeof(Link));
+			links[i].used = true;
+			links[i].slot = -1;
+			return &links[i];
+		}
+	}
+	return NULL;
+}
+
+static Link *
+link_for_slot(int slot)
+{
+	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+	{
+		if (links[i].used && links[i].slot == slot)
+			return &links[i];
+	}
+	return NULL;
+}
+
+/*
+ * The link a node's messages to our listener count against: the
+ * configured peer with that node id, else its inbound-only link, made on
+ * first contact (NULL if the table is full).
+ */
+static Link *
+link_for_node(uint64 node_id, TimestampTz now)
+{
+	Link	   *inbound = NULL;
+	Link	   *l;
+
+	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+	{
+		l = &links[i];
+		if (!l->used || !l->identified || l->node_id != node_id)
+			continue;
+		if (l->slot >= 0)
+			return l;
+		inbound = l;
+	}
+	if (inbound)
+		return inbound;
+	l = link_new();
+	if (l == NULL)
+		return NULL;
+	l->state = MANTIS_LINK_INBOUND;
+	l->since = now;
+	l->identified = true;
+	l->node_id = node_id;
+	view_changed = true;
+	return l;
+}
+
+static void
+counters_add(MantisPeerCounters *to, const MantisPeerCounters *from)
+{
+	to->messages_in += from->messages_in;
+	to->bytes_in += from->bytes_in;
+	to->messages_out += from->messages_out;
+	to->bytes_out += from->bytes_out;
+	to->dropped += from->dropped;
+	to->applied += from->applied;
+	to->malformed += from->malformed;
+	to->skewed += from->skewed;
+	to->stale += from->stale;
+	to->no_room += from->no_room;
+}
+
+static void
+set_state(Link *l, MantisLinkState state, TimestampTz now)
+{
+	if (l->state == state)
+		return;
+	l->state = state;
+	l->since = now;
+	view_changed = true;
+}
+
+/*
+ * Record a problem with a link (or with an unknown sender when l is NULL)
+ * and log it, at most once a minute per link.
+ */
+static void
+note_problem(Link *l, int elevel, const char *fmt,...) pg_attribute_printf(3, 4);
+
+static void
+note_problem(Link *l, int elevel, const char *fmt,...)
+{
+	char		message[MANTIS_ERROR_TEXT_SIZE];
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz *logged = l ? &l->last_logged : &unattributed_logged;
+	va_list		args;
+
+	va_start(args, fmt);
+	vsnprintf(message, sizeof(message), fmt, args);
+	va_end(args);
+	if (l)
+	{
+		strlcpy(l->last_error, message, sizeof(l->last_error));
+		view_changed = true;
+	}
+	if (!TimestampDifferenceExceeds(*logged, now, LOG_REPEAT_MS))
+		return;
+	*logged = now;
+	ereport(elevel,
+			(errmsg("mantis: %s", message),
+			 errdetail("Similar messages from this peer are not logged for a minute; mantis_peers counts them.")));
+}
+
+static const char *
+link_label(const Link *l)
+{
+	if (l->name[0])
+		return l->name;
+	return l->endpoint[0] ? l->endpoint : "an unknown node";
+}
+
+/*
+ * Make the links match mantis.peers: connect new endpoints, drop removed
+ * ones (their counters go with them).  Returns true if the set of
+ * connections changed.
+ */
+bool
+mantis_replication_configure(void)
+{
+	char		endpoints[MANTIS_MAX_PEERS][MANTIS_ENDPOINT_MAX];
+	const char *error = NULL;
+	int			n = mantis_parse_peers(mantis_peer_endpoints, endpoints, &error);
+	bool		changed = false;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (n < 0)
+		n = 0;					/* the check hook let nothing bad through */
+
+	/* drop the peers no longer listed */
+	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+	{
+		Link	   *l = &links[i];
+		bool		listed = false;
+
+		if (!l->used || l->slot < 0)
+			continue;
+		for (int j = 0; j < n; j++)
+			listed |= strcmp(l->endpoint, endpoints[j]) == 0;
+		if (listed)
+			continue;
+		ereport(LOG, (errmsg("mantis: peer %s removed", l->endpoint)));
+		mantis_transport_disconnect(l->slot);
+		l->used = false;
+		changed = true;
+	}
+
+	/* connect the new ones */
+	for (int j = 0; j < n; j++)
+	{
+		bool		known = false;
+		bool		slot_used[MANTIS_MAX_PEERS] = {false};
+		int			slot = -1;
+		Link	   *l;
+		char		reason[MANTIS_ERROR_TEXT_SIZE];
+
+		for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+		{
+			if (!links[i].used || links[i].slot < 0)
+				continue;
+			slot_used[links[i].slot] = true;
+			known |= strcmp(links[i].endpoint, endpoints[j]) == 0;
+		}
+		if (known)
+			continue;
+		for (int s = 0; s < MANTIS_MAX_PEERS && slot < 0; s++)
+		{
+			if (!slot_used[s])
+				slot = s;
+		}
+		l = link_new();
+		if (slot < 0 || l == NULL)
+		{
+			ereport(WARNING, (errmsg("mantis: no room for peer %s", endpoints[j])));
+			if (l)
+				l->used = false;
+			continue;
+		}
+		strlcpy(l->endpoint, endpoints[j], sizeof(l->endpoint));
+		l->state = MANTIS_LINK_CONNECTING;
+		l->since = now;
+		if (!mantis_transport_connect(slot, l->endpoint, reason, sizeof(reason)))
+		{
+			ereport(WARNING,
+					(errmsg("mantis could not connect to peer %s: %s", l->endpoint, reason)));
+			l->used = false;
+			continue;
+		}
+		l->slot = slot;
+		ereport(LOG, (errmsg("mantis: peer %s added", l->endpoint)));
+		changed = true;
+	}
+	view_changed |= changed;
+	return changed;
+}
+
+/* ---- frames ---- */
+
+static void
+frame_begin(int type)
+{
+	resetStringInfo(&frame);
+	enlargeStringInfo(&frame, MANTIS_FRAME_HEADER_SIZE);
+	mantis_frame_put_header((unsigned char *) frame.data, type,
+							mantis_shared->node_id, my_incarnation, mantis_hlc_peek());
+	frame.len = MANTIS_FRAME_HEADER_SIZE;
+}
+
+static void
+frame_u8(uint8 v)
+{
+	appendStringInfoChar(&frame, (char) v);
+}
+
+static void
+frame_u16(uint16 v)
+{
+	enlargeStringInfo(&frame, 2);
+	mantis_put_u16((unsigned char *) frame.data + frame.len, v);
+	frame.len += 2;
+}
+
+static void
+frame_u32(uint32 v)
+{
+	enlargeStringInfo(&frame, 4);
+	mantis_put_u32((unsigned char *) frame.data + frame.len, v);
+	frame.len += 4;
+}
+
+static void
+frame_u64(uint64 v)
+{
+	enlargeStringInfo(&frame, 8);
+	mantis_put_u64((unsigned char *) frame.data + frame.len, v);
+	frame.len += 8;
+}
+
+static void
+frame_name(void)
+{
+	size_t		len = strlen(mantis_shared->node_name);
+
+	frame_u8((uint8) len);
+	appendBinaryStringInfo(&frame, mantis_shared->node_name, (int) len);
+}
+
+static bool
+send_to(Link *l)
+{
+	if (l->slot < 0)
+		return false;
+	if (!mantis_transport_send(l->slot, frame.data, frame.len))
+	{
+		l->c.dropped++;
+		view_changed = true;
+		return false;
+	}
+	l->c.messages_out++;
+	l->c.bytes_out += frame.len;
+	view_changed = true;
+	return true;
+}
+
+static bool
+reply_to(Link *l, const MantisMessage *m)
+{
+	MantisPeerCounters *c = l ? &l->c : &unattributed;
+
+	view_changed = true;
+	if (!mantis_transport_reply(m, frame.data, frame.len))
+	{
+		c->dropped++;
+		return false;
+	}
+	c->messages_out++;
+	c->bytes_out += frame.len;
+	return true;
+}
+
+/* UPDATES frames: header, then a prefix whose count is patched at the end */
+typedef struct UpdatesBuilder
+{
+	uint32		round;
+	uint16		group;
+	uint32		count;
+	void		(*flush) (struct UpdatesBuilder *b);
+	Link	   *to;				/* answers: the requester */
+	const MantisMessage *msg;
+} UpdatesBuilder;
+
+static void
+updates_begin(UpdatesBuilder *b)
+{
+	frame_begin(MANTIS_FRAME_UPDATES);
+	frame_u32(b->round);
+	frame_u16(b->group);
+	frame_u32(0);
+	b->count = 0;
+}
+
+static void
+updates_finish(UpdatesBuilder *b)
+{
+	unsigned char *prefix = (unsigned char *) frame.data + MANTIS_FRAME_HEADER_SIZE;
+
+	mantis_put_u32(prefix + 6, b->count);
+}
+
+/* MantisRecordCallback: add one register, sending full frames on the way */
+static void
+updates_add(const MantisRecord *rec, void *arg)
+{
+	UpdatesBuilder *b = (UpdatesBuilder *) arg;
+	size_t		size = mantis_wire_register_size(rec);
+
+	if (b->count > 0 && frame.len + size > UPDATES_TARGET_BYTES)
+	{
+		updates_finish(b);
+		b->flush(b);
+		updates_begin(b);
+	}
+	enlargeStringInfo(&frame, (int) size);
+	mantis_wire_put_register((unsigned char *) frame.data + frame.len, rec);
+	frame.len += (int) size;
+	b->count++;
+}
+
+/*
+ * The largest frame we can send: an UPDATES frame is closed once it passes
+ * UPDATES_TARGET_BYTES, unless a single register is larger still.  Peers
+ * share this configuration, so it is also the largest we accept.
+ */
+size_t
+mantis_replication_max_frame(void)
+{
+	size_t		one = MANTIS_WIRE_REGISTER_OVERHEAD + (size_t) mantis_max_key_size +
+		(size_t) mantis_max_value_size;
+
+	return MANTIS_FRAME_HEADER_SIZE + MANTIS_UPDATES_PREFIX_SIZE +
+		Max((size_t) UPDATES_TARGET_BYTES, one) + 1024;
+}
+
+/* ---- digests ---- */
+
+static const uint64 *
+digests(void)
+{
+	if (!digests_fresh)
+	{
+		mantis_store_leaf_digests(leaf_digests);
+		digests_fresh = true;
+	}
+	return leaf_digests;
+}
+
+static uint64
+group_digest(const uint64 *leaves, int group)
+{
+	uint64		d = 0;
+
+	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
+		d ^= leaves[group * MANTIS_DIGEST_GROUP_LEAVES + i];
+	return d;
+}
+
+static uint64
+root_digest(const uint64 *leaves)
+{
+	uint64		d = 0;
+
+	for (int i = 0; i < MANTIS_LEAVES; i++)
+		d ^= leaves[i];
+	return d;
+}
+
+/* ---- live changes ---- */
+
+static void
+broadcast_updates(UpdatesBuilder *b)
+{
+	if (b->count == 0)
+		return;
+	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+	{
+		Link	   *l = &links[i];
+
+		if (l->used && l->slot >= 0 && l->state != MANTIS_LINK_REFUSED)
+			send_to(l);
+	}
+}
+
+static bool
+have_outbound(void)
+{
+	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+	{
+		if (links[i].used && links[i].slot >= 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Send every register written here since the last call to every peer.
+ */
+void
+mantis_replication_send_changes(void)
+{
+	uint32		taken[MANTIS_LEAVES / 32];
+	bool		any = false;
+	UpdatesBuilder b = {0};
+	bool		outbound = have_outbound();
+
+	mantis_store_take_dirty(MANTIS_CONSUMER_REPLICATION, taken);
+	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
+	{
+		send_pending[w] |= taken[w];
+		any |= send_pending[w] != 0;
+	}
+	if (!any)
+		return;
+
+	b.group = MANTIS_LIVE_GROUP;
+	b.flush = broadcast_updates;
+	updates_begin(&b);
+	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
+	{
+		for (uint32 bits = send_pending[w]; bits != 0; bits &= bits - 1)
+			mantis_store_collect_leaf(w * 32 + pg_rightmost_one_pos32(bits),
+									  MANTIS_REG_UNSENT, true,
+									  outbound ? updates_add : NULL, &b);
+		send_pending[w] = 0;
+	}
+	updates_finish(&b);
+	broadcast_updates(&b);
+}
+
+/* ---- receiving registers ---- */
+
+static bool
+register_fits(const MantisRecord *rec)
+{
+	if (rec->key_len > (uint32) mantis_max_key_size ||
+		rec->value_len > (uint32) mantis_max_value_size)
+		return false;
+	if (!pg_verify_mbstr(GetDatabaseEncoding(), rec->key, (int) rec->key_len, true))
+		return false;
+	return rec->deleted ||
+		pg_verify_mbstr(GetDatabaseEncoding(), rec->value, (int) rec->value_len, true);
+}
+
+/*
+ * Merge the registers of an UPDATES frame (already checked by wire.c),
+ * through the clock bound.
+ */
+static void
+apply_updates(Link *l, const MantisFrame *f)
+{
+	MantisPeerCounters *c = l ? &l->c : &unattributed;
+	const unsigned char *p = f->registers;
+	uint64		limit = mantis_wall_ms() + (uint64) mantis_max_clock_offset_ms;
+	uint64		skewed = 0,
+				no_room = 0;
+	uint64		ahead_ms = 0;
+
+	for (uint32 i = 0; i < f->count; i++)
+	{
+		MantisRecord rec;
+
+		if (mantis_wire_get_register(&p, f->end, &rec) != NULL)
+			break;				/* cannot happen: decoded before */
+		if (!register_fits(&rec))
+		{
+			c->malformed++;
+			continue;
+		}
+		if (mantis_hlc_ms(rec.hlc.ts) > limit)
+		{
+			skewed++;
+			ahead_ms = Max(ahead_ms, mantis_hlc_ms(rec.hlc.ts) - limit +
+						   (uint64) mantis_max_clock_offset_ms);
+			continue;
+		}
+		switch (mantis_store_merge(&rec, MANTIS_REG_UNFLUSHED))
+		{
+			case MANTIS_PUT_APPLIED:
+				c->applied++;
+				break;
+			case MANTIS_PUT_STALE:
+				c->stale++;
+				break;
+			case MANTIS_PUT_NO_KEYS:
+			case MANTIS_PUT_NO_MEMORY:
+				no_room++;
+				break;
+		}
+	}
+	c->skewed += skewed;
+	c->no_room += no_room;
+	view_changed = true;
+	if (skewed > 0)
+		note_problem(l, LOG,
+					 "rejected %llu registers from %s with clocks up to %llu ms ahead of ours (\"mantis.max_clock_offset\" is %d ms)",
+					 (unsigned long long) skewed, l ? link_label(l) : "an unknown node",
+					 (unsigned long long) ahead_ms, mantis_max_clock_offset_ms);
+	if (no_room > 0)
+		note_problem(l, WARNING,
+					 "the store is full: %llu registers from %s were not stored; raise \"mantis.max_keys\" or \"mantis.store_memory\"",
+					 (unsigned long long) no_room, l ? link_label(l) : "an unknown node");
+}
+
+/* ---- repair, as the puller ---- */
+
+static TimestampTz
+jittered(TimestampTz now, int interval_ms)
+{
+	double		factor = 0.75 + 0.5 * pg_prng_double(&pg_global_prng_state);
+
+	return TimestampTzPlusMilliseconds(now, (int) (interval_ms * factor));
+}
+
+static void
+round_end(Link *l, TimestampTz now, bool completed)
+{
+	l->round = 0;
+	l->in_flight = 0;
+	l->todo_count = 0;
+	l->next_round_at = completed ? jittered(now, mantis_sync_interval_ms) :
+		TimestampTzPlusMilliseconds(now, ROUND_RETRY_MS);
+}
+
+static void
+round_start(Link *l, TimestampTz now)
+{
+	if (++round_counter == 0)
+		round_counter = 1;
+	l->round = round_counter;
+	l->round_deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
+	l->in_flight = 0;
+	l->todo_count = 0;
+	memset(l->todo, 0, sizeof(l->todo));
+
+	frame_begin(MANTIS_FRAME_SUMMARY);
+	frame_u32(l->round);
+	frame_u64(root_digest(digests()));
+	if (!send_to(l))
+		round_end(l, now, false);
+}
+
+/* Ask for more groups, up to the window. */
+static void
+round_fill_window(Link *l, TimestampTz now)
+{
+	const uint64 *leaves = digests();
+
+	for (int g = 0; g < MANTIS_DIGEST_GROUPS && l->in_flight < REPAIR_WINDOW &&
+		 l->todo_count > 0; g++)
+	{
+		if (!l->todo[g])
+			continue;
+		l->todo[g] = false;
+		l->todo_count--;
+		frame_begin(MANTIS_FRAME_LEAVES);
+		frame_u32(l->round);
+		frame_u16((uint16) g);
+		for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
+			frame_u64(leaves[g * MANTIS_DIGEST_GROUP_LEAVES + i]);
+		if (!send_to(l))
+		{
+			round_end(l, now, false);
+			return;
+		}
+		l->in_flight++;
+	}
+	if (l->in_flight == 0 && l->todo_count == 0)
+		round_end(l, now, true);
+}
+
+static void
+on_groups(Link *l, const MantisFrame *f, TimestampTz now)
+{
+	const uint64 *leaves = digests();
+
+	if (l->round == 0 || f->round != l->round)
+		return;
+	for (int g = 0; g < MANTIS_DIGEST_GROUPS; g++)
+	{
+		if (mantis_get_u64(f->digests + 8 * g) != group_digest(leaves, g))
+		{
+			l->todo[g] = true;
+			l->todo_count++;
+		}
+	}
+	round_fill_window(l, now);
+}
+
+static void
+on_repair_updates(Link *l, const MantisFrame *f, TimestampTz now)
+{
+	apply_updates(l, f);
+	digests_fresh = false;
+	if (l->round != 0 && f->round == l->round)
+		l->round_deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
+}
+
+static void
+send_to_link(UpdatesBuilder *b)
+{
+	if (b->count > 0)
+		send_to(b->to);
+}
+
+/*
+ * The peer has answered for a group and sent its leaf digests: send it our
+ * registers of the leaves that still differ after merging its answer.
+ */
+static void
+on_peer_leaves(Link *l, const MantisFrame *f, TimestampTz now)
+{
+	const uint64 *leaves;
+	UpdatesBuilder b = {0};
+
+	if (l->round == 0 || f->round != l->round)
+		return;
+	l->round_deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
+	leaves = digests();
+	b.round = f->round;
+	b.group = f->group;
+	b.flush = send_to_link;
+	b.to = l;
+	updates_begin(&b);
+	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
+	{
+		int			leaf = f->group * MANTIS_DIGEST_GROUP_LEAVES + i;
+
+		if (mantis_get_u64(f->digests + 8 * i) != leaves[leaf])
+			mantis_store_collect_leaf(leaf, 0, false, updates_add, &b);
+	}
+	updates_finish(&b);
+	send_to_link(&b);
+	if (l->in_flight > 0)
+		l->in_flight--;
+	round_fill_window(l, now);
+}
+
+/* ---- answering a puller ---- */
+
+static void
+answer_summary(Link *l, const MantisMessage *m, const MantisFrame *f)
+{
+	const uint64 *leaves = digests();
+
+	if (f->root == root_digest(leaves))
+	{
+		frame_begin(MANTIS_FRAME_INSYNC);
+		frame_u32(f->round);
+	}
+	else
+	{
+		frame_begin(MANTIS_FRAME_GROUPS);
+		frame_u32(f->round);
+		for (int g = 0; g < MANTIS_DIGEST_GROUPS; g++)
+			frame_u64(group_digest(leaves, g));
+	}
+	reply_to(l, m);
+}
+
+static void
+reply_updates(UpdatesBuilder *b)
+{
+	if (b->count > 0)
+		reply_to(b->to, b->msg);
+}
+
+static void
+answer_leaves(Link *l, const MantisMessage *m, const MantisFrame *f)
+{
+	const uint64 *leaves = digests();
+	UpdatesBuilder b = {0};
+
+	b.round = f->round;
+	b.group = f->group;
+	b.flush = reply_updates;
+	b.to = l;
+	b.msg = m;
+	updates_begin(&b);
+	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
+	{
+		int			leaf = f->group * MANTIS_DIGEST_GROUP_LEAVES + i;
+
+		if (mantis_get_u64(f->digests + 8 * i) != leaves[leaf])
+			mantis_store_collect_leaf(leaf, 0, false, updates_add, &b);
+	}
+	updates_finish(&b);
+	reply_updates(&b);
+
+	/* then our digests of the group, which end the answer */
+	frame_begin(MANTIS_FRAME_LEAVES);
+	frame_u32(f->round);
+	frame_u16(f->group);
+	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
+		frame_u64(leaves[f->group * MANTIS_DIGEST_GROUP_LEAVES + i]);
+	reply_to(l, m);
+}
+
+/* ---- receiving ---- */
+
+static void
+remember_name(Link *l, const MantisFrame *f)
+{
+	char		name[MANTIS_NODE_NAME_MAX + 1];
+
+	memcpy(name, f->name, f->name_len);
+	name[f->name_len] = '\0';
+	if (l && strcmp(l->name, name) != 0)
+	{
+		strlcpy(l->name, name, sizeof(l->name));
+		view_changed = true;
+	}
+	mantis_nodes_remember(f->sender, name);
+}
+
+/*
+ * A WELCOME on our connection tells which node is at its endpoint; a new
+ * node, a new incarnation, or the end of a silence start a repair round.
+ */
+static void
+on_connection_alive(Link *l, const MantisFrame *f, TimestampTz now)
+{
+	bool		rejoin = false;
+
+	if (!l->identified || l->node_id != f->sender)
+	{
+		/* fold the counters of an inbound-only link of that node into ours */
+		for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+		{
+			Link	   *other = &links[i];
+
+			if (other != l && other->used && other->slot < 0 &&
+				other->identified && other->node_id == f->sender)
+			{
+				counters_add(&l->c, &other->c);
+				other->used = false;
+			}
+		}
+		if (l->identified)
+			ereport(LOG,
+					(errmsg("mantis: peer %s is now node %016" INT64_MODIFIER "x (was %016" INT64_MODIFIER "x)",
+							l->endpoint, f->sender, l->node_id)));
+		l->identified = true;
+		l->node_id = f->sender;
+		l->incarnation = f->incarnation;
+		rejoin = true;
+	}
+	else if (l->incarnation != f->incarnation)
+	{
+		l->incarnation = f->incarnation;
+		rejoin = true;
+	}
+	if (l->state != MANTIS_LINK_CONNECTED)
+	{
+		ereport(LOG,
+				(errmsg("mantis: peer %s (%s) is connected", l->endpoint, link_label(l))));
+		set_state(l, MANTIS_LINK_CONNECTED, now);
+		rejoin = true;
+	}
+	if (rejoin && l->round == 0)
+		round_start(l, now);
+}
+
+/* Frames whose sender claims our own node id never get further. */
+static bool
+refuse_own_id(Link *via, const MantisFrame *f, TimestampTz now)
+{
+	if (f->sender != mantis_shared->node_id)
+		return false;
+	if (via)
+	{
+		via->c.malformed++;
+		set_state(via, MANTIS_LINK_REFUSED, now);
+	}
+	else
+		unattributed.malformed++;
+	view_changed = true;
+	if (f->incarnation == my_incarnation)
+		note_problem(via, LOG, "peer %s is this server itself; ignoring it",
+					 via ? via->endpoint : "(inbound)");
+	else
+		note_problem(via, WARNING,
+					 "refusing node %s%s: it has the same node id as this server (%016" INT64_MODIFIER "x); give each server its own \"mantis.node_name\"",
+					 via ? "at " : "", via ? via->endpoint : "that connected to us",
+					 mantis_shared->node_id);
+	return true;
+}
+
+static void
+observe_clock(Link *l, uint64 hlc)
+{
+	int64		offset = (int64) mantis_hlc_ms(hlc) - (int64) mantis_wall_ms();
+
+	if (l)
+	{
+		l->offset_known = true;
+		l->offset_ms = offset;
+	}
+	if (offset <= mantis_max_clock_offset_ms)
+		mantis_hlc_witness(hlc);
+}
+
+static void
+handle_message(const MantisMessage *m, TimestampTz now)
+{
+	Link	   *via = m->source >= 0 ? link_for_slot(m->source) : NULL;
+	Link	   *from;
+	MantisFrame f;
+	const char *err = m->malformed ? "not a single-part message" :
+		mantis_frame_decode(m->data, m->len, &f);
+
+	if (err)
+	{
+		MantisPeerCounters *c = via ? &via->c : &unattributed;
+
+		c->messages_in++;
+		c->bytes_in += m->len;
+		c->malformed++;
+		view_changed = true;
+		note_problem(via, LOG, "dropped a malformed message from %s: %s",
+					 via ? link_label(via) : "an unknown sender", err);
+		return;
+	}
+	if (refuse_own_id(via, &f, now))
+		return;
+
+	from = via ? via : link_for_node(f.sender, now);
+	if (from)
+	{
+		from->c.messages_in++;
+		from->c.bytes_in += m->len;
+		from->last_recv = now;
+	}
+	else
+	{
+		unattributed.messages_in++;
+		unattributed.bytes_in += m->len;
+	}
+	view_changed = true;
+	observe_clock(from, f.hlc);
+
+	if (m->source < 0)
+	{
+		/* a peer's request on our listener */
+		switch (f.type)
+		{
+			case MANTIS_FRAME_HELLO:
+				remember_name(from, &f);
+				if (from && from->slot < 0)
+					from->incarnation = f.incarnation;
+				frame_begin(MANTIS_FRAME_WELCOME);
+				frame_name();
+				reply_to(from, m);
+				return;
+			case MANTIS_FRAME_UPDATES:
+				/* live changes, or registers a puller found we lack */
+				apply_updates(from, &f);
+				digests_fresh = false;
+				return;
+			case MANTIS_FRAME_SUMMARY:
+				answer_summary(from, m, &f);
+				return;
+			case MANTIS_FRAME_LEAVES:
+				answer_leaves(from, m, &f);
+				return;
+		}
+	}
+	else
+	{
+		/* an answer on our connection */
+		switch (f.type)
+		{
+			case MANTIS_FRAME_WELCOME:
+				remember_name(via, &f);
+				on_connection_alive(via, &f, now);
+				return;
+			case MANTIS_FRAME_INSYNC:
+				if (via->round != 0 && f.round == via->round)
+					round_end(via, now, true);
+				return;
+			case MANTIS_FRAME_GROUPS:
+				on_groups(via, &f, now);
+				return;
+			case MANTIS_FRAME_UPDATES:
+				if (f.group != MANTIS_LIVE_GROUP)
+				{
+					on_repair_updates(via, &f, now);
+					return;
+				}
+				break;
+			case MANTIS_FRAME_LEAVES:
+				on_peer_leaves(via, &f, now);
+				return;
+		}
+	}
+	if (from)
+		from->c.malformed++;
+	else
+		unattributed.malformed++;
+	note_problem(from, LOG, "dropped a message of type %d from %s where it does not belong",
+				 f.type, from ? link_label(from) : "an unknown sender");
+}
+
+/*
+ * Handle what has arrived, at most "budget" messages; returns true if more
+ * may be waiting.
+ */
+bool
+mantis_replication_receive(int budget)
+{
+	MantisMessage m;
+	TimestampTz now = GetCurrentTimestamp();
+
+	while (budget-- > 0)
+	{
+		if (!mantis_transport_recv(&m))
+			return false;
+		handle_message(&m, now);
+	}
+	return true;
+}
+
+/* ---- time ---- */
+
+/*
+ * Greet peers, notice silent ones, and start or give up repair rounds.
+ */
+void
+mantis_replication_tick(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	digests_fresh = false;
+	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+	{
+		Link	   *l = &links[i];
+
+		if (!l->used || l->slot < 0)
+			continue;
+		if (TimestampDifferenceExceeds(l->last_hello, now, HELLO_INTERVAL_MS))
+		{
+			frame_begin(MANTIS_FRAME_HELLO);
+			frame_name();
+			send_to(l);
+			l->last_hello = now;
+		}
+		if (l->state == MANTIS_LINK_CONNECTED &&
+			TimestampDifferenceExceeds(l->last_recv, now, mantis_peer_timeout_ms))
+		{
+			ereport(LOG,
+					(errmsg("mantis: peer %s (%s) is down: nothing heard for %d ms",
+							l->endpoint, link_label(l), mantis_peer_timeout_ms)));
+			set_state(l, MANTIS_LINK_DOWN, now);
+			if (l->round != 0)
+				round_end(l, now, false);
+		}
+		if (l->state != MANTIS_LINK_CONNECTED)
+			continue;
+		if (l->round != 0 && now > l->round_deadline)
+			round_end(l, now, false);
+		if (l->round == 0 && now >= l->next_round_at)
+			round_start(l, now);
+	}
+	publish(now, false);
+}
+
+/* Milliseconds until tick() has something to do. */
+long
+mantis_replication_sleep_ms(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz wake = TimestampTzPlusMilliseconds(now, HELLO_INTERVAL_MS);
+
+	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+	{
+		Link	   *l = &links[i];
+
+		if (!l->used || l->slot < 0)
+			continue;
+		wake = Min(wake, TimestampTzPlusMilliseconds(l->last_hello, HELLO_INTERVAL_MS));
+		if (l->state == MANTIS_LINK_CONNECTED)
+			wake = Min(wake, l->round != 0 ? l->round_deadline : l->next_round_at);
+	}
+	if (view_changed)
+		wake = Min(wake, TimestampTzPlusMilliseconds(last_publish, PUBLISH_INTERVAL_MS));
+	if (wake <= now)
+		return 0;
+	return (long) ((wake - now + 999) / 1000);
+}
+
+void
+mantis_replication_start(void)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	if (!pg_strong_random(&my_incarnation, sizeof(my_incarnation)))
+		my_incarnation = (uint64) MyProcPid ^ (uint64) GetCurrentTimestamp();
+	leaf_digests = palloc(sizeof(uint64) * MANTIS_LEAVES);
+	initStringInfo(&frame);
+	MemoryContextSwitchTo(old);
+
+	memset(links, 0, sizeof(links));
+	memset(send_pending, 0xFF, sizeof(send_pending));	/* look everywhere once */
+	(void) mantis_replication_configure();
+	publish(GetCurrentTimestamp(), true);
+}
+
+/* The view while no replication worker runs: no rows. */
+void
+mantis_replication_stop(void)
+{
+	memset(links, 0, sizeof(links));
+	view_changed = true;
+	publish(GetCurrentTimestamp(), true);
+}

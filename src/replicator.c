@@ -1,0 +1,184 @@
+/*-------------------------------------------------------------------------
+ * replicator.c
+ *	  The replication worker ("mantis replication"): its life and its wait
+ *	  loop; the protocol is in replication.c, the sockets in transport.c.
+ *
+ * Registered only when mantis.listen is set.  A worker of its own, apart
+ * from the persistence worker, so that a slow or blocked flush (a lock
+ * timeout can take 10 s) never delays a replicated write.  Its life:
+ *	- it starts once the persistence worker has loaded mantis_stores, so
+ *	  repair compares the real store, not a half-loaded one;
+ *	- SIGTERM ends the loop; SIGHUP reloads the settings and reconnects to
+ *	  the peers of the new mantis.peers; postmaster death ends it at once;
+ *	  an ERROR (e.g. mantis.listen cannot be bound) exits, and the
+ *	  postmaster starts it again 5 seconds later.
+ *
+ * One WaitEventSet holds the latch (backends set it after a write), the
+ * postmaster-death event, and the file descriptor of every ZeroMQ socket.
+ * Each pass sends what changed, greets peers and runs the repair timers,
+ * then drains every socket (ZMQ_FD is edge-triggered: nothing may be left
+ * unread when we sleep) before waiting.
+ *
+ * IDENTIFICATION	src/replicator.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+#include "mantis.h"
+#include "replication.h"
+#include "transport.h"
+
+PGDLLEXPORT void mantis_replicator_main(Datum main_arg);
+
+/* messages handled before the loop looks at its latch again */
+#define RECEIVE_BUDGET	2000
+
+void
+mantis_replication_register_worker(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = 5;
+	strlcpy(worker.bgw_library_name, "mantis", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "mantis_replicator_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "mantis replication", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "mantis replication", BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
+}
+
+static void
+unpublish_latch(int code, Datum arg)
+{
+	SpinLockAcquire(&mantis_shared->mutex);
+	mantis_shared->latches[MANTIS_CONSUMER_REPLICATION] = NULL;
+	SpinLockRelease(&mantis_shared->mutex);
+	mantis_replication_stop();
+}
+
+static void
+publish_latch(void)
+{
+	SpinLockAcquire(&mantis_shared->mutex);
+	mantis_shared->latches[MANTIS_CONSUMER_REPLICATION] = MyLatch;
+	SpinLockRelease(&mantis_shared->mutex);
+	before_shmem_exit(unpublish_latch, (Datum) 0);
+}
+
+/* Sleep until the registers are loaded; false if told to stop meanwhile. */
+static bool
+wait_until_loaded(void)
+{
+	while (pg_atomic_read_u32(&mantis_shared->loaded) == 0)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 100, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if (ShutdownRequestPending)
+			return false;
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+	}
+	return true;
+}
+
+static WaitEventSet *
+build_wait_set(MemoryContext cxt)
+{
+	int			fds[MANTIS_MAX_PEERS + 1];
+	int			slots[MANTIS_MAX_PEERS];
+	int			n = mantis_transport_fds(fds, slots);
+	WaitEventSet *set = CreateWaitEventSet(cxt, n + 2);
+
+	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (int i = 0; i < n; i++)
+		AddWaitEventToSet(set, WL_SOCKET_READABLE, fds[i], NULL, NULL);
+	return set;
+}
+
+void
+mantis_replicator_main(Datum main_arg)
+{
+	MemoryContext set_cxt;
+	WaitEventSet *set;
+	bool		more = false;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+
+	/* the database only gives us its encoding, to check received text */
+	BackgroundWorkerInitializeConnection(mantis_database, NULL, 0);
+	pgstat_report_appname("mantis replication");
+	publish_latch();
+
+	if (!wait_until_loaded())
+		proc_exit(1);
+
+	mantis_transport_start(mantis_listen, mantis_replication_max_frame());
+	mantis_replication_start();
+	ereport(LOG,
+			(errmsg("mantis replication listening on %s as node \"%s\"",
+					mantis_listen, mantis_shared->node_name)));
+	if (strncmp(mantis_listen, "tcp://127.", 10) != 0 &&
+		strncmp(mantis_listen, "tcp://localhost:", 16) != 0 &&
+		strncmp(mantis_listen, "tcp://[::1]:", 12) != 0 &&
+		strncmp(mantis_listen, "ipc://", 6) != 0)
+		ereport(WARNING,
+				(errmsg("mantis replication listens on %s, which is not a loopback address, without authentication or encryption",
+						mantis_listen),
+				 errhint("Anyone who can reach it can read and write the store; listen on a private network only.")));
+
+	set_cxt = AllocSetContextCreate(TopMemoryContext, "mantis wait set",
+									ALLOCSET_SMALL_SIZES);
+	set = build_wait_set(set_cxt);
+
+	for (;;)
+	{
+		WaitEvent	event;
+
+		mantis_replication_send_changes();
+		mantis_replication_tick();
+		more = mantis_replication_receive(RECEIVE_BUDGET);
+
+		(void) WaitEventSetWait(set, more ? 0 : mantis_replication_sleep_ms(),
+								&event, 1, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+
+		if (ShutdownRequestPending)
+			break;
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+			if (mantis_replication_configure())
+			{
+				FreeWaitEventSet(set);
+				MemoryContextReset(set_cxt);
+				set = build_wait_set(set_cxt);
+			}
+		}
+	}
+
+	/* hand what is left to the peers, then close without lingering */
+	mantis_replication_send_changes();
+	mantis_transport_stop();
+	proc_exit(1);
+}

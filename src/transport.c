@@ -1,0 +1,346 @@
+/*-------------------------------------------------------------------------
+ * transport.c
+ *	  ZeroMQ sockets of the replication worker: the only file that
+ *	  includes <zmq.h>.
+ *
+ * One ROUTER socket is bound at mantis.listen and receives what peers'
+ * connections send (it answers on the same connection); one DEALER socket
+ * per configured peer connects to that peer's mantis.listen and carries
+ * this server's own messages to it, and the peer's answers back.  Every
+ * message is a single frame (wire.h); anything else is dropped.
+ *
+ * Nothing here blocks: sends use ZMQ_DONTWAIT and fail (the caller counts
+ * a drop) when a queue is at its high-water mark or a peer is not
+ * connected (ZMQ_IMMEDIATE); receives happen only when ZMQ_EVENTS says a
+ * message is there.  ZMQ_FD is edge-triggered, so the worker drains every
+ * socket until mantis_transport_recv() says there is nothing left before
+ * it sleeps.  Linger is 0 so that closing never waits for a dead peer, and
+ * ZMQ_MAXMSGSIZE makes libzmq drop a connection that announces a message
+ * larger than the largest frame we could send.
+ *
+ * The context and its I/O thread exist only in the replication worker
+ * (libzmq blocks signals in its own threads), never in the postmaster.
+ *
+ * IDENTIFICATION	src/transport.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <zmq.h>
+
+#include "storage/ipc.h"
+
+#include "mantis.h"
+#include "transport.h"
+#include "wire.h"
+
+/* queue bounds, in messages, per connection */
+#define SEND_HWM			256
+#define RECV_HWM			256
+
+typedef struct Socket
+{
+	void	   *zsock;
+	int			fd;
+} Socket;
+
+static void *zctx = NULL;
+static Socket listener = {NULL, -1};
+static Socket peers[MANTIS_MAX_PEERS];
+static size_t max_message = 0;
+
+/* the message being handed to the caller: routing id (ROUTER) and body */
+static zmq_msg_t route_msg;
+static zmq_msg_t body_msg;
+static bool holding = false;
+static int	next_source = 0;
+
+static void
+transport_fail(const char *what, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_CONNECTION_FAILURE),
+			 errmsg("mantis could not %s: %s", what, zmq_strerror(zmq_errno())),
+			 detail ? errdetail("%s", detail) : 0));
+}
+
+static void
+set_int(void *zsock, int option, int value)
+{
+	if (zmq_setsockopt(zsock, option, &value, sizeof(value)) != 0)
+		transport_fail("set a ZeroMQ socket option", NULL);
+}
+
+static void
+set_common_options(void *zsock)
+{
+	int64		maxmsg = (int64) max_message;
+
+	set_int(zsock, ZMQ_LINGER, 0);
+	set_int(zsock, ZMQ_SNDHWM, SEND_HWM);
+	set_int(zsock, ZMQ_RCVHWM, RECV_HWM);
+	if (zmq_setsockopt(zsock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0)
+		transport_fail("set ZMQ_MAXMSGSIZE", NULL);
+	/* ZMTP heartbeats find dead connections that TCP would keep for hours */
+	set_int(zsock, ZMQ_HEARTBEAT_IVL, 1000);
+	set_int(zsock, ZMQ_HEARTBEAT_TIMEOUT, 5000);
+	/* a client that never finishes the handshake is dropped */
+	set_int(zsock, ZMQ_HANDSHAKE_IVL, 5000);
+	set_int(zsock, ZMQ_TCP_KEEPALIVE, 1);
+}
+
+static int
+socket_fd(void *zsock)
+{
+	int			fd;
+	size_t		size = sizeof(fd);
+
+	if (zmq_getsockopt(zsock, ZMQ_FD, &fd, &size) != 0)
+		transport_fail("get a ZeroMQ socket's file descriptor", NULL);
+	return fd;
+}
+
+/* on_proc_exit: close everything without waiting */
+static void
+transport_shutdown(int code, Datum arg)
+{
+	mantis_transport_stop();
+}
+
+/*
+ * Create the context and bind the ROUTER at "endpoint"; ERROR if that
+ * fails (the worker then restarts and tries again).  Messages larger than
+ * "max_message_size" bytes are refused by libzmq on every socket.
+ */
+void
+mantis_transport_start(const char *endpoint, size_t max_message_size)
+{
+	max_message = max_message_size;
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
+	{
+		peers[i].zsock = NULL;
+		peers[i].fd = -1;
+	}
+
+	zctx = zmq_ctx_new();
+	if (zctx == NULL)
+		transport_fail("create a ZeroMQ context", NULL);
+	zmq_ctx_set(zctx, ZMQ_IO_THREADS, 1);
+	zmq_ctx_set(zctx, ZMQ_BLOCKY, 0);
+	on_proc_exit(transport_shutdown, (Datum) 0);
+
+	listener.zsock = zmq_socket(zctx, ZMQ_ROUTER);
+	if (listener.zsock == NULL)
+		transport_fail("create the ZeroMQ ROUTER socket", NULL);
+	set_common_options(listener.zsock);
+	/* answering a connection that is gone fails instead of vanishing */
+	set_int(listener.zsock, ZMQ_ROUTER_MANDATORY, 1);
+	if (zmq_bind(listener.zsock, endpoint) != 0)
+		transport_fail("listen on \"mantis.listen\"", endpoint);
+	listener.fd = socket_fd(listener.zsock);
+}
+
+void
+mantis_transport_stop(void)
+{
+	if (holding)
+	{
+		zmq_msg_close(&route_msg);
+		zmq_msg_close(&body_msg);
+		holding = false;
+	}
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
+		mantis_transport_disconnect(i);
+	if (listener.zsock)
+		zmq_close(listener.zsock);
+	listener.zsock = NULL;
+	listener.fd = -1;
+	if (zctx)
+		zmq_ctx_term(zctx);
+	zctx = NULL;
+}
+
+/*
+ * Connect slot "slot" to a peer's endpoint.  Returns false (with a reason
+ * in "error") if libzmq refuses the endpoint.
+ */
+bool
+mantis_transport_connect(int slot, const char *endpoint, char *error, size_t error_size)
+{
+	void	   *zsock;
+
+	Assert(slot >= 0 && slot < MANTIS_MAX_PEERS && peers[slot].zsock == NULL);
+	zsock = zmq_socket(zctx, ZMQ_DEALER);
+	if (zsock == NULL)
+		transport_fail("create a ZeroMQ DEALER socket", NULL);
+	set_common_options(zsock);
+	/* queue nothing for a peer we are not connected to: repair catches up */
+	set_int(zsock, ZMQ_IMMEDIATE, 1);
+	set_int(zsock, ZMQ_RECONNECT_IVL, 100);
+	set_int(zsock, ZMQ_RECONNECT_IVL_MAX, 1000);
+	if (zmq_connect(zsock, endpoint) != 0)
+	{
+		snprintf(error, error_size, "%s", zmq_strerror(zmq_errno()));
+		zmq_close(zsock);
+		return false;
+	}
+	peers[slot].zsock = zsock;
+	peers[slot].fd = socket_fd(zsock);
+	return true;
+}
+
+void
+mantis_transport_disconnect(int slot)
+{
+	if (peers[slot].zsock == NULL)
+		return;
+	zmq_close(peers[slot].zsock);
+	peers[slot].zsock = NULL;
+	peers[slot].fd = -1;
+}
+
+/*
+ * The file descriptors to wait on: the listener's first, then one per
+ * connected slot; slots[i] tells which slot fds[i + 1] belongs to.
+ */
+int
+mantis_transport_fds(int *fds, int *slots)
+{
+	int			n = 0;
+
+	fds[n++] = listener.fd;
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
+	{
+		if (peers[i].zsock == NULL)
+			continue;
+		slots[n - 1] = i;
+		fds[n++] = peers[i].fd;
+	}
+	return n;
+}
+
+static bool
+has_input(void *zsock)
+{
+	int			events = 0;
+	size_t		size = sizeof(events);
+
+	if (zmq_getsockopt(zsock, ZMQ_EVENTS, &events, &size) != 0)
+		return false;
+	return (events & ZMQ_POLLIN) != 0;
+}
+
+/* Receive and throw away the rest of a multi-part message. */
+static void
+drain_parts(void *zsock)
+{
+	int			more = 1;
+	size_t		size = sizeof(more);
+
+	while (zmq_getsockopt(zsock, ZMQ_RCVMORE, &more, &size) == 0 && more)
+	{
+		zmq_msg_t	part;
+
+		zmq_msg_init(&part);
+		if (zmq_msg_recv(&part, zsock, ZMQ_DONTWAIT) < 0)
+		{
+			zmq_msg_close(&part);
+			break;
+		}
+		zmq_msg_close(&part);
+	}
+}
+
+static bool
+recv_more(void *zsock)
+{
+	int			more = 0;
+	size_t		size = sizeof(more);
+
+	return zmq_getsockopt(zsock, ZMQ_RCVMORE, &more, &size) == 0 && more;
+}
+
+/*
+ * Try to receive one message from the listener (a peer's request) or from
+ * a peer's connection (its answer), in turn.  Returns false when no socket
+ * has anything; otherwise "msg" describes the message (valid until the
+ * next call) and msg->malformed is set if it was not one frame.
+ */
+bool
+mantis_transport_recv(MantisMessage *msg)
+{
+	int			tried;
+
+	if (holding)
+	{
+		zmq_msg_close(&route_msg);
+		zmq_msg_close(&body_msg);
+		holding = false;
+	}
+
+	/* source -1 is the listener, 0.. the peer slots: take turns */
+	for (tried = 0; tried <= MANTIS_MAX_PEERS; tried++)
+	{
+		int			source = next_source - 1;
+		void	   *zsock = source < 0 ? listener.zsock : peers[source].zsock;
+
+		next_source = (next_source + 1) % (MANTIS_MAX_PEERS + 1);
+		if (zsock == NULL || !has_input(zsock))
+			continue;
+
+		memset(msg, 0, sizeof(*msg));
+		msg->source = source;
+		zmq_msg_init(&route_msg);
+		zmq_msg_init(&body_msg);
+		holding = true;
+
+		if (source < 0)
+		{
+			/* ROUTER: routing id, then the frame */
+			if (zmq_msg_recv(&route_msg, zsock, ZMQ_DONTWAIT) < 0)
+				continue;
+			if (!recv_more(zsock))
+			{
+				msg->malformed = true;
+				return true;
+			}
+		}
+		if (zmq_msg_recv(&body_msg, zsock, ZMQ_DONTWAIT) < 0)
+			continue;
+		if (recv_more(zsock))
+		{
+			drain_parts(zsock);
+			msg->malformed = true;
+		}
+		msg->data = zmq_msg_data(&body_msg);
+		msg->len = zmq_msg_size(&body_msg);
+		if (source < 0)
+		{
+			msg->route = zmq_msg_data(&route_msg);
+			msg->route_len = zmq_msg_size(&route_msg);
+		}
+		return true;
+	}
+	return false;
+}
+
+/* Send one frame to a peer's connection; false if it was not queued. */
+bool
+mantis_transport_send(int slot, const void *data, size_t len)
+{
+	if (peers[slot].zsock == NULL)
+		return false;
+	return zmq_send(peers[slot].zsock, data, len, ZMQ_DONTWAIT) == (int) len;
+}
+
+/* Answer on the connection a received message came from. */
+bool
+mantis_transport_reply(const MantisMessage *to, const void *data, size_t len)
+{
+	if (listener.zsock == NULL || to->route_len == 0)
+		return false;
+	if (zmq_send(listener.zsock, to->route, to->route_len, ZMQ_DONTWAIT | ZMQ_SNDMORE) !=
+		(int) to->route_len)
+		return false;
+	return zmq_send(listener.zsock, data, len, ZMQ_DONTWAIT) == (int) len;
+}

@@ -1,0 +1,35 @@
+/*-------------------------------------------------------------------------
+ * transport.h
+ *	  The replication worker's sockets (transport.c), without <zmq.h>.
+ *
+ * IDENTIFICATION	src/transport.h
+ *-------------------------------------------------------------------------
+ */
+#ifndef MANTIS_TRANSPORT_H
+#define MANTIS_TRANSPORT_H
+
+/* A received message; valid until the next mantis_transport_recv(). */
+typedef struct MantisMessage
+{
+	int			source;			/* -1: a peer's request on our listener;
+								 * >= 0: the answer on our connection in
+								 * that slot */
+	const void *data;
+	size_t		len;
+	const void *route;			/* listener only: where to answer */
+	size_t		route_len;
+	bool		malformed;		/* not a single-part message */
+} MantisMessage;
+
+extern void mantis_transport_start(const char *endpoint, size_t max_message_size);
+extern void mantis_transport_stop(void);
+extern bool mantis_transport_connect(int slot, const char *endpoint,
+									 char *error, size_t error_size);
+extern void mantis_transport_disconnect(int slot);
+extern int	mantis_transport_fds(int *fds, int *slots);
+extern bool mantis_transport_recv(MantisMessage *msg);
+extern bool mantis_transport_send(int slot, const void *data, size_t len);
+extern bool mantis_transport_reply(const MantisMessage *to, const void *data,
+								   size_t len);
+
+#endif							/* MANTIS_TRANSPORT_H */
