@@ -15,9 +15,12 @@
  *	  however fast) each start a repair round at once: that is how a node
  *	  that joins or rejoins catches up, without anyone's intervention.
  *	- Live changes: every register written here goes out in UPDATES frames
- *	  as soon as the worker wakes.  Nothing waits for an answer; a frame
- *	  that cannot be queued is counted as dropped, and repair brings the
- *	  peer up to date later.
+ *	  as soon as the worker wakes (at most one batch a millisecond).
+ *	  Nothing waits for an answer.  When a connected peer's ZeroMQ queue is
+ *	  full (it is slower than we are for a moment), frames wait in a queue
+ *	  of ours of at most LINK_QUEUE_BYTES; past that, or for a peer that is
+ *	  not connected, they are dropped and counted, and a repair round
+ *	  brings the peer up to date.
  *	- Repair (anti-entropy), every mantis.sync_interval (randomised by
  *	  +-25%): we send our root digest (SUMMARY); P answers INSYNC when its
  *	  root is the same - a round then costs two small frames whatever the
@@ -59,13 +62,24 @@
 #include "transport.h"
 #include "wire.h"
 
-#define HELLO_INTERVAL_MS		1000
+#define HELLO_INTERVAL_MS		1000	/* to a connected peer */
+#define HELLO_RETRY_MS			100 /* to one we have not heard from */
 #define REPAIR_WINDOW			8
 #define ROUND_TIMEOUT_MS		10000
 #define ROUND_RETRY_MS			1000
 #define UPDATES_TARGET_BYTES	(256 * 1024)
 #define PUBLISH_INTERVAL_MS		100
+#define LIVE_PACE_MS			1	/* least time between two live batches */
+#define LINK_QUEUE_BYTES		(8 * 1024 * 1024)	/* live frames held per peer */
 #define LOG_REPEAT_MS			60000
+
+/* A live frame waiting for room in a peer's ZeroMQ queue */
+typedef struct QueuedFrame
+{
+	struct QueuedFrame *next;
+	int			len;
+	char		data[FLEXIBLE_ARRAY_MEMBER];
+} QueuedFrame;
 
 typedef struct Link
 {
@@ -80,6 +94,12 @@ typedef struct Link
 	uint64		node_id;
 	uint64		incarnation;
 	char		name[MANTIS_NODE_NAME_MAX + 1];
+
+	/* live frames ZeroMQ could not take yet, oldest first (TopMemoryContext) */
+	QueuedFrame *queue_head;
+	QueuedFrame *queue_tail;
+	size_t		queued_bytes;
+	bool		repair_asap;	/* live frames were lost: repair at once */
 
 	/* our repair round with this peer (we pull) */
 	uint32		round;			/* 0: none running */
@@ -115,12 +135,15 @@ static TimestampTz unattributed_logged = 0;
 static bool view_changed = true;
 static TimestampTz last_publish = 0;
 static uint32 send_pending[MANTIS_LEAVES / 32];
+static TimestampTz last_live_send = 0;
 
 /* leaf digests, read once per pass when first needed */
 static uint64 *leaf_digests = NULL;
 static bool digests_fresh = false;
 
 static StringInfoData frame;	/* the frame being built */
+
+static void queue_clear(Link *l);
 
 /* ---- shared memory and the view ---- */
 
@@ -361,6 +384,7 @@ mantis_replication_configure(void)
 		if (listed)
 			continue;
 		ereport(LOG, (errmsg("mantis: peer %s removed", l->endpoint)));
+		queue_clear(l);
 		mantis_transport_disconnect(l->slot);
 		l->used = false;
 		changed = true;
@@ -464,6 +488,84 @@ frame_name(void)
 
 	frame_u8((uint8) len);
 	appendBinaryStringInfo(&frame, mantis_shared->node_name, (int) len);
+}
+
+static void
+queue_clear(Link *l)
+{
+	while (l->queue_head)
+	{
+		QueuedFrame *q = l->queue_head;
+
+		l->queue_head = q->next;
+		pfree(q);
+		l->c.dropped++;
+	}
+	l->queue_tail = NULL;
+	l->queued_bytes = 0;
+}
+
+/* Hand queued live frames to ZeroMQ while it takes them. */
+static void
+queue_drain(Link *l)
+{
+	while (l->queue_head)
+	{
+		QueuedFrame *q = l->queue_head;
+
+		if (!mantis_transport_send(l->slot, q->data, q->len))
+			return;
+		l->c.messages_out++;
+		l->c.bytes_out += q->len;
+		l->queued_bytes -= q->len;
+		l->queue_head = q->next;
+		if (l->queue_head == NULL)
+			l->queue_tail = NULL;
+		pfree(q);
+		view_changed = true;
+	}
+}
+
+/*
+ * Send the frame in "frame" as a live change: behind whatever is queued for
+ * this peer, and queued itself if ZeroMQ has no room now.  A frame that
+ * would overflow the queue empties it instead, and asks for a repair.
+ */
+static void
+send_live(Link *l)
+{
+	QueuedFrame *q;
+
+	if (l->slot < 0 || l->state == MANTIS_LINK_REFUSED)
+		return;
+	queue_drain(l);
+	if (l->queue_head == NULL &&
+		mantis_transport_send(l->slot, frame.data, frame.len))
+	{
+		l->c.messages_out++;
+		l->c.bytes_out += frame.len;
+		view_changed = true;
+		return;
+	}
+	if (l->state != MANTIS_LINK_CONNECTED ||
+		l->queued_bytes + frame.len > LINK_QUEUE_BYTES)
+	{
+		queue_clear(l);
+		l->c.dropped++;
+		l->repair_asap = true;
+		view_changed = true;
+		return;
+	}
+	q = MemoryContextAlloc(TopMemoryContext, offsetof(QueuedFrame, data) + frame.len);
+	q->next = NULL;
+	q->len = frame.len;
+	memcpy(q->data, frame.data, frame.len);
+	if (l->queue_tail)
+		l->queue_tail->next = q;
+	else
+		l->queue_head = q;
+	l->queue_tail = q;
+	l->queued_bytes += frame.len;
 }
 
 static bool
@@ -604,10 +706,8 @@ broadcast_updates(UpdatesBuilder *b)
 		return;
 	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
 	{
-		Link	   *l = &links[i];
-
-		if (l->used && l->slot >= 0 && l->state != MANTIS_LINK_REFUSED)
-			send_to(l);
+		if (links[i].used)
+			send_live(&links[i]);
 	}
 }
 
@@ -620,6 +720,18 @@ have_outbound(void)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * Whether a live batch may go out now.  Batches leave at most once per
+ * LIVE_PACE_MS: the first write after a quiet spell goes out at once, and
+ * under a stream of writes each batch carries a millisecond's worth, not a
+ * frame per write, which costs the two servers far fewer wakeups.
+ */
+bool
+mantis_replication_send_due(void)
+{
+	return TimestampDifferenceExceeds(last_live_send, GetCurrentTimestamp(), LIVE_PACE_MS);
 }
 
 /*
@@ -642,6 +754,7 @@ mantis_replication_send_changes(void)
 	if (!any)
 		return;
 
+	last_live_send = GetCurrentTimestamp();
 	b.group = MANTIS_LIVE_GROUP;
 	b.flush = broadcast_updates;
 	updates_begin(&b);
@@ -1152,6 +1265,16 @@ mantis_replication_receive(int budget)
 /* ---- time ---- */
 
 /*
+ * Greet a connected peer each second; one we have not heard from more
+ * often, so that a join or the end of a partition is noticed at once.
+ */
+static int
+hello_interval(const Link *l)
+{
+	return l->state == MANTIS_LINK_CONNECTED ? HELLO_INTERVAL_MS : HELLO_RETRY_MS;
+}
+
+/*
  * Greet peers, notice silent ones, and start or give up repair rounds.
  */
 void
@@ -1166,7 +1289,8 @@ mantis_replication_tick(void)
 
 		if (!l->used || l->slot < 0)
 			continue;
-		if (TimestampDifferenceExceeds(l->last_hello, now, HELLO_INTERVAL_MS))
+		queue_drain(l);
+		if (TimestampDifferenceExceeds(l->last_hello, now, hello_interval(l)))
 		{
 			frame_begin(MANTIS_FRAME_HELLO);
 			frame_name();
@@ -1180,6 +1304,7 @@ mantis_replication_tick(void)
 					(errmsg("mantis: peer %s (%s) is down: nothing heard for %d ms",
 							l->endpoint, link_label(l), mantis_peer_timeout_ms)));
 			set_state(l, MANTIS_LINK_DOWN, now);
+			queue_clear(l);
 			if (l->round != 0)
 				round_end(l, now, false);
 		}
@@ -1187,8 +1312,12 @@ mantis_replication_tick(void)
 			continue;
 		if (l->round != 0 && now > l->round_deadline)
 			round_end(l, now, false);
-		if (l->round == 0 && now >= l->next_round_at)
+		if (l->round == 0 && (now >= l->next_round_at ||
+							  (l->repair_asap && l->queue_head == NULL)))
+		{
+			l->repair_asap = false;
 			round_start(l, now);
+		}
 	}
 	publish(now, false);
 }
@@ -1206,7 +1335,7 @@ mantis_replication_sleep_ms(void)
 
 		if (!l->used || l->slot < 0)
 			continue;
-		wake = Min(wake, TimestampTzPlusMilliseconds(l->last_hello, HELLO_INTERVAL_MS));
+		wake = Min(wake, TimestampTzPlusMilliseconds(l->last_hello, hello_interval(l)));
 		if (l->state == MANTIS_LINK_CONNECTED)
 			wake = Min(wake, l->round != 0 ? l->round_deadline : l->next_round_at);
 	}

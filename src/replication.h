@@ -11,6 +11,7 @@
 extern void mantis_replication_start(void);
 extern void mantis_replication_stop(void);
 extern bool mantis_replication_configure(void);
+extern bool mantis_replication_send_due(void);
 extern void mantis_replication_send_changes(void);
 extern bool mantis_replication_receive(int budget);
 extern void mantis_replication_tick(void);

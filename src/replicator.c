@@ -152,13 +152,22 @@ mantis_replicator_main(Datum main_arg)
 	for (;;)
 	{
 		WaitEvent	event;
+		bool		paced;
+		long		timeout;
 
-		mantis_replication_send_changes();
+		paced = !mantis_replication_send_due();
+		if (!paced)
+			mantis_replication_send_changes();
 		mantis_replication_tick();
 		more = mantis_replication_receive(RECEIVE_BUDGET);
 
-		(void) WaitEventSetWait(set, more ? 0 : mantis_replication_sleep_ms(),
-								&event, 1, PG_WAIT_EXTENSION);
+		/*
+		 * Within the pacing interval, writes (which set our latch) must not
+		 * wake us: sleep through it with the latch disabled.
+		 */
+		timeout = more ? 0 : paced ? 1 : mantis_replication_sleep_ms();
+		ModifyWaitEvent(set, 0, WL_LATCH_SET, paced ? NULL : MyLatch);
+		(void) WaitEventSetWait(set, timeout, &event, 1, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 

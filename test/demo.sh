@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 #
 # test/demo.sh — the main job: build and install mantis, start a local
-# PostgreSQL server with mantis loaded on a loopback port, set a value and
-# read it back.  The server keeps running; "bash test/demo.sh stop" stops it.
+# 3-node mantis cluster on loopback (three PostgreSQL servers, each with its
+# own port and ZeroMQ endpoint), set a value on n1 and read it on n3.  The
+# servers keep running; "bash test/demo.sh stop" stops them.
 #
 # As root on a fresh Debian 12 it installs what it needs from Debian first
 # and runs the server as the "postgres" user.
@@ -11,13 +12,16 @@ set -eu
 cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 DEMO=${MANTIS_DEMO_DIR:-/tmp/mantis-demo}
-PORT=${MANTIS_DEMO_PORT:-5433}
+PORT=${MANTIS_DEMO_PORT:-5433}		# n1, n2, n3 on 5433, 5434, 5435
+ZMQ=${MANTIS_DEMO_ZMQ_PORT:-7701}	# their ZeroMQ endpoints on 7701, 7702, 7703
 
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 if [ "${1:-}" = stop ]; then
 	BIN=$("$PG_CONFIG" --bindir)
-	as_pg "$BIN/pg_ctl" -D "$DEMO/n1" -m fast stop || true
+	for n in 1 2 3; do
+		as_pg "$BIN/pg_ctl" -D "$DEMO/n$n" -m fast stop || true
+	done
 	exit 0
 fi
 
@@ -37,28 +41,57 @@ BIN=$("$PG_CONFIG" --bindir)
 make -s PG_CONFIG="$PG_CONFIG" >/dev/null
 make -s PG_CONFIG="$PG_CONFIG" install >/dev/null
 
-as_pg "$BIN/pg_ctl" -D "$DEMO/n1" -m fast stop >/dev/null 2>&1 || true
+for n in 1 2 3; do
+	as_pg "$BIN/pg_ctl" -D "$DEMO/n$n" -m fast stop >/dev/null 2>&1 || true
+done
 rm -rf "$DEMO"
 mkdir -p "$DEMO"
 [ "$(id -u)" = 0 ] && chown postgres: "$DEMO"
-as_pg "$BIN/initdb" -D "$DEMO/n1" -A trust -U postgres >/dev/null
-cat >>"$DEMO/n1/postgresql.conf" <<CONF
+
+# three servers on loopback: PostgreSQL on $PORT.., ZeroMQ on $ZMQ..
+for n in 1 2 3; do
+	peers=""
+	for m in 1 2 3; do
+		[ $m = $n ] || peers="$peers${peers:+,}tcp://127.0.0.1:$((ZMQ + m - 1))"
+	done
+	as_pg "$BIN/initdb" -D "$DEMO/n$n" -A trust -U postgres >/dev/null
+	cat >>"$DEMO/n$n/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
-port = $PORT
+port = $((PORT + n - 1))
 unix_socket_directories = '$DEMO'
 shared_buffers = 32MB
 shared_preload_libraries = 'mantis'
-mantis.node_name = 'n1'
+mantis.node_name = 'n$n'
+mantis.listen = 'tcp://127.0.0.1:$((ZMQ + n - 1))'
+mantis.peers = '$peers'
 CONF
-as_pg "$BIN/pg_ctl" -D "$DEMO/n1" -l "$DEMO/n1.log" -w start >/dev/null
+	as_pg "$BIN/pg_ctl" -D "$DEMO/n$n" -l "$DEMO/n$n.log" -w start >/dev/null
+	$BIN/psql -X -q -h 127.0.0.1 -p $((PORT + n - 1)) -U postgres -d postgres -c "CREATE EXTENSION mantis"
+done
 
-PSQL="$BIN/psql -X -h 127.0.0.1 -p $PORT -U postgres -d postgres"
-$PSQL -q -c "CREATE EXTENSION mantis"
+psql_n() { local n=$1; shift; $BIN/psql -X -h 127.0.0.1 -p $((PORT + n - 1)) -U postgres -d postgres "$@"; }
+
+# wait until the three see each other
+for n in 1 2 3; do
+	for _ in $(seq 100); do
+		[ "$(psql_n $n -At -c "SELECT count(*) FROM mantis_peers WHERE state = 'connected'")" = 2 ] && break
+		sleep 0.1
+	done
+done
+
 echo "n1> SELECT mantis_set('checkout.new_flow', 'on');"
-$PSQL -At -c "SELECT mantis_set('checkout.new_flow', 'on')"
-echo "n1> SELECT mantis_get('checkout.new_flow');"
-$PSQL -At -c "SELECT mantis_get('checkout.new_flow')"
+psql_n 1 -At -c "SELECT mantis_set('checkout.new_flow', 'on')"
+for _ in $(seq 100); do
+	[ "$(psql_n 3 -At -c "SELECT mantis_get('checkout.new_flow')")" = on ] && break
+	sleep 0.01
+done
+echo "n3> SELECT mantis_get('checkout.new_flow');"
+psql_n 3 -At -c "SELECT mantis_get('checkout.new_flow')"
 echo
-echo "mantis is running on 127.0.0.1:$PORT (data in $DEMO/n1, log in $DEMO/n1.log)."
-echo "Connect:  psql -h 127.0.0.1 -p $PORT -U postgres"
-echo "Stop:     bash test/demo.sh stop"
+echo "n3> SELECT node_name, state, messages_in, registers_applied FROM mantis_peers;"
+psql_n 3 -c "SELECT node_name, state, messages_in, registers_applied FROM mantis_peers"
+echo "A 3-node mantis cluster is running on 127.0.0.1 (data and logs in $DEMO):"
+for n in 1 2 3; do
+	echo "  n$n: psql -h 127.0.0.1 -p $((PORT + n - 1)) -U postgres    (ZeroMQ tcp://127.0.0.1:$((ZMQ + n - 1)))"
+done
+echo "Stop it with: bash test/demo.sh stop"

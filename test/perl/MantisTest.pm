@@ -12,6 +12,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 use File::Basename qw(dirname);
+use POSIX ();
 use IO::Socket::INET;
 use Time::HiRes qw(usleep);
 
@@ -87,6 +88,7 @@ sub wait_for_worker
 sub start_proxy
 {
 	my ($port, $target) = @_;
+	return if $proxy_pids{$port};    # already forwarding
 	my $pid = fork();
 	die "fork: $!" unless defined $pid;
 	if ($pid == 0)
@@ -96,6 +98,7 @@ sub start_proxy
 	$proxy_pids{$port} = $pid;
 	for (1 .. 200)
 	{
+		die "proxy on port $port exited" if waitpid($pid, POSIX::WNOHANG()) == $pid;
 		my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port);
 		if ($s) { close $s; return; }
 		usleep(20_000);

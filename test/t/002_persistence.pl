@@ -15,6 +15,10 @@ is($node->safe_psql('postgres', 'SELECT persistence FROM mantis_status'),
 	'ready', 'the worker is ready once the extension exists');
 
 # --- 10,000 sets survive a fast shutdown, which stays quick -------------
+# with periodic flushes an hour apart, only the shutdown flush saves them
+$node->safe_psql('postgres',
+	q{ALTER SYSTEM SET mantis.flush_interval = '1h'; SELECT pg_reload_conf()});
+$node->safe_psql('postgres', q{SELECT mantis_flush()});
 $node->safe_psql('postgres',
 	q{SELECT count(mantis_set('fast.' || i, 'v' || i)) FROM generate_series(1, 10000) i});
 my $before = registers_dump($node);
@@ -27,8 +31,10 @@ is($node->safe_psql('postgres',
 	q{SELECT count(*) FROM generate_series(1, 10000) i WHERE mantis_get('fast.' || i) = 'v' || i}),
 	'10000', 'all 10,000 keys are back after a fast restart');
 is(registers_dump($node), $before, 'registers, HLCs included, identical after restart');
-ok($node->log_contains('mantis flushed \d+ registers before shutting down'),
-	'the worker flushed on shutdown');
+ok($node->log_contains('mantis flushed 10000 registers before shutting down'),
+	'the worker flushed the 10,000 registers on shutdown');
+$node->safe_psql('postgres',
+	q{ALTER SYSTEM RESET mantis.flush_interval; SELECT pg_reload_conf()});
 
 # --- immediate shutdown loses at most the last flush interval -----------
 my $bg = $node->background_psql('postgres');
