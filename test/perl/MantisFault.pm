@@ -1,0 +1,550 @@
+# MantisFault.pm — fault injection for the Jepsen-style test
+# (test/t/005_faults.pl): the writer client (test/fault/writer.c), a nemesis
+# that injects one fault at a time into a mantis_cluster and heals it, and a
+# checker of the writers' histories against the registers the cluster ends
+# with.
+package MantisFault;
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use MantisTest;
+
+use File::Basename qw(dirname);
+use POSIX ();
+use Time::HiRes qw(time usleep);
+
+use Exporter 'import';
+our @EXPORT = qw(build_writer start_writers stop_writers read_writer_log
+  check_history server_log_problems postmaster_pid server_pids);
+
+# Every kind of fault the nemesis knows.  The crash kinds lose, by design,
+# the writes acknowledged by the crashed node in its last flush interval
+# that no peer had yet (README, "What each way of stopping can lose").
+our @FAULT_KINDS = qw(kill_worker kill_replication kill_postmaster
+  restart_fast restart_immediate partition pause clock_skew);
+
+my %paused;    # pid => 1 for every process we stopped and not yet continued
+my %writer_pids;    # pid => 1 for every writer still running
+
+END
+{
+	local $?;
+	kill 'CONT', keys %paused if %paused;
+	kill 'KILL', keys %writer_pids if %writer_pids;
+}
+
+# build_writer(dir) — compile test/fault/writer.c against libpq into dir;
+# returns the path of the binary.
+sub build_writer
+{
+	my ($dir) = @_;
+	my $src = dirname(__FILE__) . '/../fault/writer.c';
+	my $pg_config = $ENV{PG_CONFIG} // 'pg_config';
+	my ($inc, $lib) = map {
+		my $v = `$pg_config --$_`;
+		chomp $v;
+		$v
+	} qw(includedir libdir);
+	my $bin = "$dir/writer";
+	my @cmd = ('gcc', '-O2', '-Wall', '-Werror', '-o', $bin, $src, "-I$inc",
+		"-L$lib", '-lpq');
+	system(@cmd) == 0 or die "cannot build the writer: @cmd";
+	return $bin;
+}
+
+# start_writers(bin, cluster, logdir, seed, %opts) — one writer on every node,
+# writing for at most opts{seconds}; returns { node index => [pid, logfile] }.
+# Options: seconds, hot_keys, interval_us, unique_pct, unique_keys.
+sub start_writers
+{
+	my ($bin, $c, $logdir, $seed, %o) = @_;
+	my %w;
+	for my $i (1 .. $#{ $c->{nodes} })
+	{
+		my $node = $c->{nodes}[$i];
+		my $log = "$logdir/writer_" . $node->name . '.log';
+		unlink $log;
+		my @args = ($bin, $node->connstr('postgres'), $node->name,
+			$o{seconds} // 60, $log, $seed, $o{hot_keys} // 100,
+			$o{interval_us} // 3000, $o{unique_pct} // 0,
+			$o{unique_keys} // 100000);
+		my $pid = fork();
+		die "fork: $!" unless defined $pid;
+		if ($pid == 0)
+		{
+			exec(@args) or POSIX::_exit(127);
+		}
+		$writer_pids{$pid} = 1;
+		$w{$i} = [ $pid, $log ];
+	}
+	return \%w;
+}
+
+# stop_writers(writers) — ask every writer to stop (SIGTERM: it finishes the
+# call in flight, logs its outcome and exits) and wait for them; true if
+# all exited by themselves with status 0.
+sub stop_writers
+{
+	my ($w) = @_;
+	my $all_ok = 1;
+	kill 'TERM', map { $_->[0] } values %$w;
+	for my $i (sort keys %$w)
+	{
+		my $pid = $w->{$i}[0];
+		my $deadline = time() + 30;
+		my $done = 0;
+		while (time() < $deadline)
+		{
+			if (waitpid($pid, POSIX::WNOHANG()) == $pid)
+			{
+				$done = 1;
+				$all_ok = 0 if $? != 0;
+				last;
+			}
+			usleep(50_000);
+		}
+		if (!$done)
+		{
+			kill 'KILL', $pid;
+			waitpid($pid, 0);
+			$all_ok = 0;
+		}
+		delete $writer_pids{$pid};
+	}
+	return $all_ok;
+}
+
+# read_writer_log(path, node name) — the operations of one writer's log, in
+# order, as hashes: kind (attempt, ok, fail, unknown), key, value (undef for
+# a deletion), hlc (ok) or sqlstate (fail), t (Unix seconds), line, node.
+sub read_writer_log
+{
+	my ($path, $name) = @_;
+	my @ops;
+	open(my $fh, '<', $path) or die "cannot open $path: $!";
+	while (my $l = <$fh>)
+	{
+		next if $l =~ /^#/;
+		chomp $l;
+		my @f = split / /, $l;
+		die "$path:$.: truncated or malformed line: $l"
+		  unless @f >= 4 && $f[-1] =~ /^\d+$/;
+		my %op = (
+			kind => $f[0],
+			key => $f[1],
+			value => $f[2] eq '<deleted>' ? undef : $f[2],
+			t => $f[-1] / 1000,
+			line => $.,
+			node => $name);
+		if ($op{kind} eq 'ok') { $op{hlc} = $f[3] }
+		elsif ($op{kind} eq 'fail') { $op{sqlstate} = $f[3] }
+		elsif ($op{kind} ne 'attempt' && $op{kind} ne 'unknown')
+		{
+			die "$path:$.: unknown line: $l";
+		}
+		push @ops, \%op;
+	}
+	close $fh;
+	return \@ops;
+}
+
+# postmaster_pid(node) — from the data directory's postmaster.pid, or undef.
+sub postmaster_pid
+{
+	my ($node) = @_;
+	open(my $fh, '<', $node->data_dir . '/postmaster.pid') or return undef;
+	my $pid = <$fh>;
+	close $fh;
+	chomp $pid if defined $pid;
+	return $pid && $pid =~ /^\d+$/ ? $pid : undef;
+}
+
+# server_pids(node) — the postmaster's pid and its children's.
+sub server_pids
+{
+	my ($node) = @_;
+	my $pm = postmaster_pid($node) or return ();
+	my @children = grep { /^\d+$/ } split /\s+/, `pgrep -P $pm`;
+	return ($pm, @children);
+}
+
+# alive(pid) — the process exists and is not a zombie.
+sub alive
+{
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/stat") or return 0;
+	my $stat = <$fh> // '';
+	close $fh;
+	return $stat =~ /\)\s+([A-Za-z])\s/ && $1 ne 'Z' && $1 ne 'X';
+}
+
+# ---------------------------------------------------------------------------
+# The nemesis: one fault at a time, each healed before it returns.
+# ---------------------------------------------------------------------------
+
+# MantisFault->new(cluster) — a nemesis for a mantis_cluster.
+sub new
+{
+	my ($class, $c) = @_;
+	return bless {
+		c => $c,
+		crashes => [],    # { node, kind, from, to }: when acked writes may be lost
+		killed => {},     # pid => 1 for every process we sent SIGKILL
+		counts => {},     # kind => number injected and healed
+		events => [],     # [ time, text ], for diagnostics
+		skewed => {},     # node index => offset in ms
+	}, $class;
+}
+
+sub event
+{
+	my ($self, $text) = @_;
+	push @{ $self->{events} }, [ time(), $text ];
+}
+
+# count of a log line in a node's server log
+sub log_count
+{
+	my ($node, $re) = @_;
+	my $n = () = slurp_file($node->logfile) =~ /$re/g;
+	return $n;
+}
+
+sub backend_pid
+{
+	my ($node, $type) = @_;
+	return $node->safe_psql('postgres',
+		qq{SELECT pid FROM pg_stat_activity WHERE backend_type = '$type'});
+}
+
+# inject(kind, node index, %o) — inject a fault of that kind on that node and
+# heal it; o{seconds} is how long a partition, pause or skew lasts, o{skew_ms}
+# the clock offset of a skew.
+sub inject
+{
+	my ($self, $kind, $i, %o) = @_;
+	my $c = $self->{c};
+	my $node = $c->{nodes}[$i];
+	my $name = $node->name;
+	my $secs = $o{seconds} // 1;
+
+	$self->event("$kind $name begins");
+	if ($kind eq 'kill_worker' || $kind eq 'kill_replication')
+	{
+		my $type = $kind eq 'kill_worker' ? 'mantis worker' : 'mantis replication';
+		my $pid = backend_pid($node, $type);
+		die "no $type on $name" unless $pid =~ /^\d+$/;
+		my $re = qr/all server processes terminated; reinitializing/;
+		my $before = log_count($node, $re);
+		my $t0 = time();
+		kill 'KILL', $pid;
+		$self->{killed}{$pid} = 1;
+		# the crash restart: every process of the server ends, shared memory
+		# is reinitialized, a new incarnation starts
+		my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+		usleep(20_000) while log_count($node, $re) <= $before && time() < $deadline;
+		die "$name did not reinitialize after SIGKILL of its $type"
+		  if log_count($node, $re) <= $before;
+		push @{ $self->{crashes} },
+		  { node => $name, kind => $kind, from => $t0, to => time() };
+	}
+	elsif ($kind eq 'kill_postmaster')
+	{
+		my ($pm, @children) = server_pids($node);
+		my $t0 = time();
+		$node->kill9;
+		$self->{killed}{$pm} = 1;
+		# the orphaned children notice the postmaster's death and exit; the
+		# new postmaster could not start while they hold the shared memory
+		my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+		while (grep { alive($_) } @children)
+		{
+			die "children of the killed postmaster of $name still run: "
+			  . join(' ', grep { alive($_) } @children)
+			  if time() > $deadline;
+			usleep(20_000);
+		}
+		push @{ $self->{crashes} },
+		  { node => $name, kind => $kind, from => $t0, to => time() };
+		# until its parent reaps it, the dead postmaster is a zombie that
+		# kill(pid, 0) still finds, and the new postmaster would take the
+		# lock file for that of a running server: wait, then remove the
+		# file of a process that is certainly dead
+		$deadline = time() + 5;
+		usleep(20_000) while -e "/proc/$pm" && time() < $deadline;
+		if (-e "/proc/$pm")
+		{
+			die "the killed postmaster $pm of $name is still alive" if alive($pm);
+			unlink($node->data_dir . '/postmaster.pid');
+			$self->event("$name: postmaster $pm not reaped, removed postmaster.pid");
+		}
+		$node->start;
+	}
+	elsif ($kind eq 'restart_fast')
+	{
+		$node->restart;    # pg_ctl restart, mode fast
+	}
+	elsif ($kind eq 'restart_immediate')
+	{
+		my $t0 = time();
+		$node->stop('immediate');
+		push @{ $self->{crashes} },
+		  { node => $name, kind => $kind, from => $t0, to => time() };
+		$node->start;
+	}
+	elsif ($kind eq 'partition')
+	{
+		isolate($c, $i);
+		sleep($secs);    # the fault lasts that long
+		rejoin($c, $i);
+	}
+	elsif ($kind eq 'pause')
+	{
+		my $pm = postmaster_pid($node) or die "no postmaster.pid for $name";
+		# the postmaster first, so that it forks no new child meanwhile
+		kill 'STOP', $pm;
+		$paused{$pm} = 1;
+		my @children = grep { /^\d+$/ } split /\s+/, `pgrep -P $pm`;
+		kill 'STOP', @children if @children;
+		$paused{$_} = 1 for @children;
+		sleep($secs);    # the fault lasts that long
+		kill 'CONT', @children if @children;
+		kill 'CONT', $pm;
+		delete @paused{ $pm, @children };
+	}
+	elsif ($kind eq 'clock_skew')
+	{
+		my $ms = $o{skew_ms} // 200;
+		$self->set_skew($i, $ms);
+		sleep($secs);    # the fault lasts that long
+		$self->set_skew($i, 0);
+	}
+	else
+	{
+		die "unknown fault kind $kind";
+	}
+	$self->wait_healthy;
+	$self->event("$kind $name healed");
+	$self->{counts}{$kind}++;
+	return;
+}
+
+# set_skew(node index, ms) — shift the wall clock mantis reads on that node.
+sub set_skew
+{
+	my ($self, $i, $ms) = @_;
+	my $node = $self->{c}{nodes}[$i];
+	my $set = $ms ? "SET mantis.debug_clock_offset = $ms" : 'RESET mantis.debug_clock_offset';
+	$node->safe_psql('postgres', "ALTER SYSTEM $set; SELECT pg_reload_conf()");
+	if ($ms) { $self->{skewed}{$i} = $ms } else { delete $self->{skewed}{$i} }
+	$self->event($node->name . " clock offset $ms ms");
+}
+
+# wait_healthy() — wait until every node runs both mantis workers with its
+# registers loaded and is connected to all its peers.
+sub wait_healthy
+{
+	my ($self) = @_;
+	my $c = $self->{c};
+	my $peers = $#{ $c->{nodes} } - 1;
+	for my $node (@{ $c->{nodes} }[ 1 .. $#{ $c->{nodes} } ])
+	{
+		$node->poll_query_until('postgres', qq{
+SELECT (SELECT persistence = 'ready' FROM mantis_status)
+   AND (SELECT count(*) = 2 FROM pg_stat_activity
+         WHERE backend_type IN ('mantis worker', 'mantis replication'))
+   AND (SELECT count(*) = $peers FROM mantis_peers
+         WHERE state = 'connected' AND direction = 'outbound')})
+		  or die $node->name . ' did not recover: mantis not ready or peers not connected';
+	}
+}
+
+# heal_all() — undo whatever may be left: links, pauses, clock offsets.
+sub heal_all
+{
+	my ($self) = @_;
+	my $c = $self->{c};
+	if (%paused)
+	{
+		kill 'CONT', keys %paused;
+		%paused = ();
+	}
+	rejoin($c, $_) for 1 .. $#{ $c->{nodes} };
+	$self->set_skew($_, 0) for keys %{ $self->{skewed} };
+	$self->wait_healthy;
+}
+
+# ---------------------------------------------------------------------------
+# The checker
+# ---------------------------------------------------------------------------
+
+# hlc_node(hlc) — the node id part of an HLC's text form
+sub hlc_node { my ($h) = @_; return lc((split /-/, $h)[-1]) }
+
+# check_history(%a) — check the writers' histories against the final
+# registers.  Arguments:
+#   finals     => dump text of the converged registers ("key|value|hlc|node")
+#   node_ids   => { node name => node id in hex }
+#   logs       => { node name => ops from read_writer_log }
+#   crashes    => the nemesis's crashes
+#   window     => seconds before a crash in which an acknowledged write of the
+#                 crashed node may be lost (flush interval + margin)
+# Returns a hash of counts, and of lists of problems (at most 20 each).
+sub check_history
+{
+	my %a = @_;
+	my %r = (ok => 0, fail => 0, unknown => 0, attempt => 0, registers => 0,
+		survived => 0, beaten => 0, excused => 0, excused_by => {});
+	my @problems = qw(lost mismatch phantom hlc_order);
+	$r{$_} = [] for @problems;
+	my $note = sub {
+		my ($what, $text) = @_;
+		$r{"n_$what"}++;
+		push @{ $r{$what} }, $text if @{ $r{$what} } < 20;
+	};
+	$r{"n_$_"} = 0 for @problems;
+
+	my %final;
+	for my $l (split /\n/, $a{finals})
+	{
+		my ($k, $v, $h, $n) = split /\|/, $l, -1;
+		$final{$k} = { value => $v eq '<deleted>' ? undef : $v, hlc => $h, node => $n };
+		$r{registers}++;
+	}
+
+	# what every writer attempted, acknowledged, and saw fail
+	my (%attempted, %deleted_by, %acked, %failed_loading);
+	for my $name (sort keys %{ $a{logs} })
+	{
+		my $prev;    # this writer's previous acknowledged HLC
+		for my $op (@{ $a{logs}{$name} })
+		{
+			$r{ $op->{kind} }++;
+			my $k = $op->{key};
+			if ($op->{kind} eq 'attempt')
+			{
+				if (defined $op->{value}) { $attempted{$k}{ $op->{value} } = $name }
+				else { $deleted_by{$k}{$name} = 1 }
+			}
+			elsif ($op->{kind} eq 'ok')
+			{
+				$acked{$k}{ $op->{value} } = $op->{hlc} if defined $op->{value};
+				if (defined $prev && $op->{hlc} le $prev)
+				{
+					$note->('hlc_order', sprintf(
+						'%s line %d at %.3f: ok HLC %s after %s',
+						$name, $op->{line}, $op->{t}, $op->{hlc}, $prev));
+				}
+				$prev = $op->{hlc};
+			}
+			elsif ($op->{kind} eq 'fail' && $op->{sqlstate} eq '55000'
+				&& defined $op->{value})
+			{
+				# "mantis is loading": refused before any change
+				$failed_loading{$k}{ $op->{value} } = 1;
+			}
+		}
+	}
+
+	# (2) every acknowledged write survives or is beaten by a greater HLC
+	for my $name (sort keys %{ $a{logs} })
+	{
+		for my $op (grep { $_->{kind} eq 'ok' } @{ $a{logs}{$name} })
+		{
+			my $f = $final{ $op->{key} };
+			my $v = $op->{value} // '<deleted>';
+			if ($f && $f->{hlc} eq $op->{hlc})
+			{
+				if (($f->{value} // '<deleted>') ne $v || $f->{node} ne $name)
+				{
+					$note->('mismatch', sprintf(
+						'%s %s=%s at %s, but the register with that HLC holds %s from %s',
+						$name, $op->{key}, $v, $op->{hlc},
+						$f->{value} // '<deleted>', $f->{node}));
+				}
+				else { $r{survived}++ }
+			}
+			elsif ($f && $f->{hlc} gt $op->{hlc})
+			{
+				$r{beaten}++;
+			}
+			else
+			{
+				my ($crash) = grep {
+					$_->{node} eq $name
+					  && $op->{t} >= $_->{from} - $a{window}
+					  && $op->{t} <= $_->{to}
+				} @{ $a{crashes} };
+				if ($crash)
+				{
+					$r{excused}++;
+					$r{excused_by}{ $crash->{kind} }++;
+				}
+				else
+				{
+					$note->('lost', sprintf(
+						'%s line %d, acked at %.3f: %s=%s %s; final: %s',
+						$name, $op->{line}, $op->{t}, $op->{key}, $v, $op->{hlc},
+						$f ? "$f->{hlc} " . ($f->{value} // '<deleted>') : 'none'));
+				}
+			}
+		}
+	}
+
+	# (3) every final register was written by a writer, with its node's HLC
+	for my $k (sort keys %final)
+	{
+		my $f = $final{$k};
+		my $id = $a{node_ids}{ $f->{node} } // '?';
+		my $writer;
+		if (defined $f->{value})
+		{
+			$writer = $attempted{$k}{ $f->{value} };
+			if (!defined $writer)
+			{
+				$note->('phantom', "$k=$f->{value} $f->{hlc}: no writer attempted it");
+				next;
+			}
+			my $acked_hlc = $acked{$k}{ $f->{value} };
+			$note->('phantom', "$k=$f->{value}: acknowledged with $acked_hlc, held with $f->{hlc}")
+			  if defined $acked_hlc && $acked_hlc ne $f->{hlc};
+			$note->('phantom', "$k=$f->{value} $f->{hlc}: its write failed with 55000 (mantis is loading)")
+			  if $failed_loading{$k}{ $f->{value} };
+		}
+		else
+		{
+			$writer = $f->{node};
+			$note->('phantom', "$k deleted $f->{hlc} by $f->{node}: that writer never deleted it")
+			  unless $deleted_by{$k}{$writer};
+		}
+		$note->('phantom', "$k=" . ($f->{value} // '<deleted>')
+			  . " written through $writer, held as from $f->{node} with HLC $f->{hlc} (node $id)")
+		  if $f->{node} ne $writer || hlc_node($f->{hlc}) ne lc($a{node_ids}{$writer} // '');
+	}
+	return \%r;
+}
+
+# server_log_problems(node, killed) — lines of a server log showing a crash
+# the nemesis did not cause: any PANIC or failed assertion, and any
+# "terminated by signal" but signal 9 of a pid in %$killed.
+sub server_log_problems
+{
+	my ($node, $killed) = @_;
+	my @bad;
+	for my $l (split /\n/, slurp_file($node->logfile))
+	{
+		if ($l =~ /PANIC|TRAP:/) { push @bad, $l }
+		elsif ($l =~ /\(PID (\d+)\) was terminated by signal (\d+)/)
+		{
+			push @bad, $l unless $2 == 9 && $killed->{$1};
+		}
+		elsif ($l =~ /terminated by signal/) { push @bad, $l }
+	}
+	return @bad;
+}
+
+1;
