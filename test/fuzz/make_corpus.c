@@ -1,0 +1,688 @@
+/*-------------------------------------------------------------------------
+ * make_corpus.c
+ *	  Write the seed corpora of the fuzz harnesses:
+ *	  <dir>/snapshot/, <dir>/frame/ and <dir>/hlc/ (default dir:
+ *	  test/fuzz/corpus, relative to the repository root).
+ *
+ * Valid seeds are built with the encoders of src/wire.c and src/lww.c;
+ * invalid ones are valid seeds with one thing broken.  Each seed is decoded
+ * before it is written and must give the expected verdict: NULL for a valid
+ * one, otherwise the exact message the decoder returns for the fault it was
+ * crafted to have, so every seed is known to reach the check it aims at.
+ * Exits 1 (after writing everything) if any seed does not.
+ *
+ * Usage: make_corpus [dir]
+ *
+ * IDENTIFICATION	test/fuzz/make_corpus.c
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "wire.h"
+
+/* a growable byte buffer; allocation failure ends the program */
+typedef struct Buf
+{
+	unsigned char *data;
+	size_t		len;
+	size_t		cap;
+} Buf;
+
+static const char *outdir = "test/fuzz/corpus";
+static int	mismatches = 0;
+static int	written = 0;
+
+/* a clock in late 2025, and the node ids and names the seeds use */
+#define SEED_MS		UINT64_C(1764123093123)
+#define NODE_A		UINT64_C(0x0123456789abcdef)
+#define NODE_B		UINT64_C(0xfedcba9876543210)
+
+static unsigned char *
+buf_grow(Buf *b, size_t n)
+{
+	unsigned char *p;
+
+	if (b->cap - b->len < n)
+	{
+		size_t		cap = b->cap ? b->cap : 64;
+
+		while (cap - b->len < n)
+			cap *= 2;
+		b->data = realloc(b->data, cap);
+		if (b->data == NULL)
+		{
+			perror("realloc");
+			exit(2);
+		}
+		b->cap = cap;
+	}
+	p = b->data + b->len;
+	b->len += n;
+	return p;
+}
+
+static void
+buf_reset(Buf *b)
+{
+	b->len = 0;
+}
+
+static void
+put_bytes(Buf *b, const void *p, size_t n)
+{
+	if (n > 0)
+		memcpy(buf_grow(b, n), p, n);
+}
+
+static void
+put_u8(Buf *b, unsigned v)
+{
+	*buf_grow(b, 1) = (unsigned char) v;
+}
+
+static void
+put_u16(Buf *b, uint16_t v)
+{
+	mantis_put_u16(buf_grow(b, 2), v);
+}
+
+static void
+put_u32(Buf *b, uint32_t v)
+{
+	mantis_put_u32(buf_grow(b, 4), v);
+}
+
+static void
+put_u64(Buf *b, uint64_t v)
+{
+	mantis_put_u64(buf_grow(b, 8), v);
+}
+
+/* ---- encoders of the two formats ---- */
+
+static void
+put_register(Buf *b, const char *key, const char *value, size_t value_len,
+			 uint64_t ts, uint64_t node)
+{
+	MantisRecord rec;
+
+	rec.hlc.ts = ts;
+	rec.hlc.node = node;
+	rec.deleted = value == NULL;
+	rec.key = key;
+	rec.key_len = (uint32_t) strlen(key);
+	rec.value = value;
+	rec.value_len = (uint32_t) value_len;
+	mantis_wire_put_register(buf_grow(b, mantis_wire_register_size(&rec)), &rec);
+}
+
+static void
+put_value(Buf *b, const char *key, const char *value, uint64_t logical)
+{
+	put_register(b, key, value, strlen(value),
+				 mantis_hlc_pack(SEED_MS, logical), NODE_A);
+}
+
+static void
+put_deletion(Buf *b, const char *key, uint64_t logical)
+{
+	put_register(b, key, NULL, 0, mantis_hlc_pack(SEED_MS, logical), NODE_B);
+}
+
+static void
+put_node(Buf *b, uint64_t id, const char *name)
+{
+	size_t		len = strlen(name);
+
+	mantis_wire_put_node(buf_grow(b, mantis_wire_node_size(len)), id, name, len);
+}
+
+static void
+snapshot_header(Buf *b, uint16_t nodes, uint32_t registers)
+{
+	buf_reset(b);
+	mantis_snapshot_put_header(buf_grow(b, MANTIS_SNAPSHOT_HEADER_SIZE),
+							   nodes, registers);
+}
+
+static void
+frame_header(Buf *b, int type)
+{
+	buf_reset(b);
+	mantis_frame_put_header(buf_grow(b, MANTIS_FRAME_HEADER_SIZE), type,
+							NODE_A, UINT64_C(1764123000000),
+							mantis_hlc_pack(SEED_MS, 7));
+}
+
+static void
+updates_prefix(Buf *b, uint32_t round, uint16_t group, uint32_t count)
+{
+	frame_header(b, MANTIS_FRAME_UPDATES);
+	put_u32(b, round);
+	put_u16(b, group);
+	put_u32(b, count);
+}
+
+/* 256 distinct digests */
+static void
+put_digests(Buf *b)
+{
+	for (uint64_t i = 0; i < 256; i++)
+		put_u64(b, mantis_mix64(i + 1));
+}
+
+/* ---- writing and checking ---- */
+
+static void
+make_dir(const char *path)
+{
+	if (mkdir(path, 0755) != 0 && errno != EEXIST)
+	{
+		fprintf(stderr, "make_corpus: cannot create %s: %s\n", path,
+				strerror(errno));
+		exit(2);
+	}
+}
+
+static void
+write_seed(const char *target, const char *name, const void *data, size_t len)
+{
+	char		path[4096];
+	FILE	   *f;
+
+	snprintf(path, sizeof(path), "%s/%s", outdir, target);
+	make_dir(path);
+	snprintf(path, sizeof(path), "%s/%s/%s", outdir, target, name);
+	f = fopen(path, "wb");
+	if (f == NULL || (len > 0 && fwrite(data, 1, len, f) != len) || fclose(f) != 0)
+	{
+		fprintf(stderr, "make_corpus: cannot write %s\n", path);
+		exit(2);
+	}
+	written++;
+}
+
+/* compare a decoder's verdict with the one the seed was crafted for */
+static void
+verdict(const char *target, const char *name, const char *got,
+		const char *expected)
+{
+	if (got == NULL && expected == NULL)
+		return;
+	if (got != NULL && expected != NULL && strcmp(got, expected) == 0)
+		return;
+	fprintf(stderr, "make_corpus: %s/%s: expected %s, decoder says %s\n",
+			target, name, expected ? expected : "valid", got ? got : "valid");
+	mismatches++;
+}
+
+static void
+snapshot_seed(const char *name, const Buf *b, const char *expected)
+{
+	verdict("snapshot", name,
+			mantis_snapshot_decode(b->data, b->len, NULL, NULL, NULL), expected);
+	write_seed("snapshot", name, b->data, b->len);
+}
+
+static void
+frame_seed(const char *name, const Buf *b, const char *expected)
+{
+	MantisFrame f;
+
+	verdict("frame", name, mantis_frame_decode(b->data, b->len, &f), expected);
+	write_seed("frame", name, b->data, b->len);
+}
+
+/* the same frame or snapshot with a byte added, or with its last one cut */
+static void
+frame_seed_plus(const char *name, Buf *b, const char *expected)
+{
+	put_u8(b, 0);
+	frame_seed(name, b, expected);
+	b->len--;
+}
+
+static void
+frame_seed_minus(const char *name, Buf *b, const char *expected)
+{
+	b->len--;
+	frame_seed(name, b, expected);
+	b->len++;
+}
+
+static void
+hlc_seed(const char *name, const char *text, size_t len, int valid)
+{
+	MantisHLC	hlc;
+	bool		ok = mantis_hlc_parse(text, len, &hlc);
+
+	verdict("hlc", name, ok ? NULL : "rejected", valid ? NULL : "rejected");
+	write_seed("hlc", name, text, len);
+}
+
+/* ---- the seeds ---- */
+
+static void
+snapshot_valid(Buf *b)
+{
+	char	   *big;
+
+	snapshot_header(b, 0, 0);
+	snapshot_seed("ok-empty", b, NULL);
+
+	snapshot_header(b, 0, 1);
+	put_value(b, "greeting", "hello, world", 0);
+	snapshot_seed("ok-one-value", b, NULL);
+
+	snapshot_header(b, 0, 1);
+	put_value(b, "empty", "", 0);
+	snapshot_seed("ok-empty-value", b, NULL);
+
+	snapshot_header(b, 0, 1);
+	put_deletion(b, "gone", 3);
+	snapshot_seed("ok-one-deletion", b, NULL);
+
+	snapshot_header(b, 3, 0);
+	put_node(b, NODE_A, "alpha");
+	put_node(b, NODE_B, "node-b.example_2");
+	put_node(b, 42, "x");
+	snapshot_seed("ok-node-table", b, NULL);
+
+	snapshot_header(b, 2, 5);
+	put_node(b, NODE_A, "alpha");
+	put_node(b, NODE_B, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.");
+	put_value(b, "k1", "v1", 0);
+	put_deletion(b, "k2", 1);
+	put_register(b, "k3", "a value with \0 a NUL", 20,
+				 mantis_hlc_pack(SEED_MS, 0xFFFF), NODE_A);
+	put_register(b, "epoch", "1970", 4, 0, 0);
+	put_register(b, "last", "9999", 4,
+				 mantis_hlc_pack(MANTIS_HLC_MAX_MS, 0xFFFF), UINT64_MAX);
+	snapshot_seed("ok-nodes-and-registers", b, NULL);
+
+	big = malloc(40000);
+	if (big == NULL)
+		exit(2);
+	for (int i = 0; i < 40000; i++)
+		big[i] = (char) ('a' + i % 26);
+	snapshot_header(b, 0, 2);
+	put_register(b, "big", big, 40000, mantis_hlc_pack(SEED_MS, 0), NODE_A);
+	put_value(b, "small", "s", 0);
+	snapshot_seed("ok-large-value", b, NULL);
+	free(big);
+}
+
+static void
+snapshot_header_faults(Buf *b)
+{
+	buf_reset(b);
+	snapshot_seed("bad-zero-length", b, "shorter than a snapshot header");
+
+	snapshot_header(b, 0, 0);
+	b->len--;
+	snapshot_seed("bad-short-header", b, "shorter than a snapshot header");
+
+	snapshot_header(b, 0, 0);
+	memcpy(b->data, "MNTZ", 4);
+	snapshot_seed("bad-magic", b, "not a mantis snapshot (bad magic bytes)");
+
+	snapshot_header(b, 0, 0);
+	b->data[4] = 2;
+	snapshot_seed("bad-version", b, "unsupported snapshot format version");
+
+	snapshot_header(b, 0, 0);
+	b->data[5] = 1;
+	snapshot_seed("bad-flags", b, "unknown snapshot flags");
+
+	snapshot_header(b, 0, 0xFFFFFFFF);
+	put_value(b, "k", "v", 0);
+	snapshot_seed("bad-register-count-ffffffff", b,
+				  "entry count larger than the snapshot");
+
+	snapshot_header(b, 0xFFFF, 0);
+	put_node(b, NODE_A, "alpha");
+	snapshot_seed("bad-node-count-ffff", b,
+				  "entry count larger than the snapshot");
+
+	snapshot_header(b, 0, 0);
+	put_value(b, "k", "v", 0);
+	snapshot_seed("bad-trailing-register", b,
+				  "trailing bytes after the last register");
+
+	snapshot_header(b, 0, 1);
+	put_value(b, "k", "v", 0);
+	put_u8(b, 0);
+	snapshot_seed("bad-trailing-byte", b,
+				  "trailing bytes after the last register");
+}
+
+static void
+snapshot_node_faults(Buf *b)
+{
+	snapshot_header(b, 2, 0);
+	put_node(b, NODE_A, "abcdefghijk");
+	put_bytes(b, "\0\0\0\0\0", 5);
+	snapshot_seed("bad-node-truncated", b, "node entry truncated");
+
+	snapshot_header(b, 1, 0);
+	put_u64(b, NODE_A);
+	put_u8(b, 20);
+	put_bytes(b, "alpha", 5);
+	snapshot_seed("bad-node-name-past-end", b, "node name past the end");
+
+	snapshot_header(b, 1, 0);
+	put_node(b, NODE_A, "a/b");
+	snapshot_seed("bad-node-name-char", b, "invalid node name");
+
+	snapshot_header(b, 1, 0);
+	put_u64(b, NODE_A);
+	put_u8(b, 0);
+	put_u8(b, 'a');
+	snapshot_seed("bad-node-name-empty", b, "invalid node name");
+
+	snapshot_header(b, 1, 0);
+	put_u64(b, NODE_A);
+	put_u8(b, 64);
+	for (int i = 0; i < 64; i++)
+		put_u8(b, 'n');
+	snapshot_seed("bad-node-name-64", b, "invalid node name");
+}
+
+/* one register "k" = "v" whose field at offset "at" is overwritten */
+static void
+snapshot_register_patched(Buf *b, size_t at, uint32_t v)
+{
+	snapshot_header(b, 0, 1);
+	put_value(b, "k", "v", 0);
+	mantis_put_u32(b->data + MANTIS_SNAPSHOT_HEADER_SIZE + at, v);
+}
+
+static void
+snapshot_register_faults(Buf *b)
+{
+	static const unsigned char zeros[20];
+
+	snapshot_header(b, 0, 2);
+	put_value(b, "k", "a value of thirty bytes, yes..", 0);
+	put_bytes(b, zeros, 20);
+	snapshot_seed("bad-register-truncated", b, "register entry truncated");
+
+	snapshot_header(b, 0, 1);
+	put_value(b, "key", "value", 0);
+	b->len--;
+	snapshot_seed("bad-register-cut", b, "register entry length past the end");
+
+	snapshot_register_patched(b, 0, 20);
+	snapshot_seed("bad-entry-length-small", b, "register entry length too small");
+
+	snapshot_register_patched(b, 0, 0xFFFFFFFF);
+	snapshot_seed("bad-entry-length-ffffffff", b,
+				  "register entry length past the end");
+
+	snapshot_register_patched(b, 21, 3);
+	snapshot_seed("bad-key-length-past-entry", b,
+				  "key length past the end of its entry");
+
+	snapshot_register_patched(b, 21, 0xFFFFFFFF);
+	snapshot_seed("bad-key-length-ffffffff", b,
+				  "key length past the end of its entry");
+
+	snapshot_register_patched(b, 21, 0);
+	snapshot_seed("bad-empty-key", b, "empty key");
+
+	snapshot_header(b, 0, 1);
+	put_value(b, "k", "v", 0);
+	b->data[MANTIS_SNAPSHOT_HEADER_SIZE + 4] = 3;
+	snapshot_seed("bad-kind", b, "unknown register kind");
+
+	snapshot_header(b, 0, 1);
+	put_value(b, "k", "v", 0);
+	b->data[MANTIS_SNAPSHOT_HEADER_SIZE + 4] = MANTIS_WIRE_KIND_DELETION;
+	snapshot_seed("bad-deletion-with-value", b, "deletion marker with a value");
+
+	snapshot_header(b, 0, 1);
+	put_register(b, "k", "v", 1, mantis_hlc_pack(MANTIS_HLC_MAX_MS + 1, 0), NODE_A);
+	snapshot_seed("bad-clock-past-9999", b, "clock beyond year 9999");
+}
+
+static void
+frame_valid(Buf *b)
+{
+	frame_header(b, MANTIS_FRAME_HELLO);
+	put_u8(b, 5);
+	put_bytes(b, "alpha", 5);
+	frame_seed("ok-hello", b, NULL);
+
+	frame_header(b, MANTIS_FRAME_WELCOME);
+	put_u8(b, 63);
+	put_bytes(b, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_", 63);
+	frame_seed("ok-welcome", b, NULL);
+
+	updates_prefix(b, 0, MANTIS_LIVE_GROUP, 3);
+	put_value(b, "k1", "v1", 0);
+	put_deletion(b, "k2", 1);
+	put_value(b, "k3", "", 2);
+	frame_seed("ok-updates-live", b, NULL);
+
+	updates_prefix(b, 7, 42, 2);
+	put_value(b, "repaired", "value", 0);
+	put_register(b, "last", "9999", 4,
+				 mantis_hlc_pack(MANTIS_HLC_MAX_MS, 0xFFFF), UINT64_MAX);
+	frame_seed("ok-updates-repair", b, NULL);
+
+	updates_prefix(b, 7, 255, 0);
+	frame_seed("ok-updates-empty", b, NULL);
+
+	frame_header(b, MANTIS_FRAME_SUMMARY);
+	put_u32(b, 7);
+	put_u64(b, UINT64_C(0x0badc0ffee0ddf00));
+	frame_seed("ok-summary", b, NULL);
+
+	frame_header(b, MANTIS_FRAME_INSYNC);
+	put_u32(b, 7);
+	frame_seed("ok-insync", b, NULL);
+
+	frame_header(b, MANTIS_FRAME_GROUPS);
+	put_u32(b, 7);
+	put_digests(b);
+	frame_seed("ok-groups", b, NULL);
+
+	frame_header(b, MANTIS_FRAME_LEAVES);
+	put_u32(b, 7);
+	put_u16(b, 255);
+	put_digests(b);
+	frame_seed("ok-leaves", b, NULL);
+}
+
+static void
+frame_header_faults(Buf *b)
+{
+	frame_header(b, MANTIS_FRAME_INSYNC);
+	b->len--;
+	frame_seed("bad-short-header", b, "shorter than a frame header");
+
+	frame_header(b, MANTIS_FRAME_INSYNC);
+	put_u32(b, 7);
+	memcpy(b->data, MANTIS_SNAPSHOT_MAGIC, 4);
+	frame_seed("bad-magic", b, "bad magic bytes");
+
+	frame_header(b, MANTIS_FRAME_INSYNC);
+	put_u32(b, 7);
+	b->data[4] = 2;
+	frame_seed("bad-version", b, "unsupported protocol version");
+
+	frame_header(b, MANTIS_FRAME_INSYNC);
+	put_u32(b, 7);
+	b->data[7] = 1;
+	frame_seed("bad-flags", b, "unknown frame flags");
+
+	frame_header(b, MANTIS_FRAME_INSYNC);
+	put_u32(b, 7);
+	mantis_put_u64(b->data + 24, mantis_hlc_pack(MANTIS_HLC_MAX_MS + 1, 0));
+	frame_seed("bad-clock-past-9999", b, "clock beyond year 9999");
+
+	frame_header(b, 0);
+	put_u32(b, 7);
+	frame_seed("bad-type-0", b, "unknown frame type");
+
+	frame_header(b, 8);
+	put_u32(b, 7);
+	frame_seed("bad-type-8", b, "unknown frame type");
+}
+
+static void
+frame_body_faults(Buf *b)
+{
+	frame_header(b, MANTIS_FRAME_HELLO);
+	frame_seed("bad-hello-no-name", b, "name truncated");
+
+	frame_header(b, MANTIS_FRAME_HELLO);
+	put_u8(b, 5);
+	put_bytes(b, "alpha", 5);
+	frame_seed_plus("bad-hello-trailing", b, "name length does not match the frame");
+	frame_seed_minus("bad-hello-cut", b, "name length does not match the frame");
+
+	frame_header(b, MANTIS_FRAME_WELCOME);
+	put_u8(b, 0);
+	frame_seed("bad-welcome-empty-name", b, "invalid node name");
+
+	frame_header(b, MANTIS_FRAME_WELCOME);
+	put_u8(b, 5);
+	put_bytes(b, "al ha", 5);
+	frame_seed("bad-welcome-name-char", b, "invalid node name");
+
+	frame_header(b, MANTIS_FRAME_SUMMARY);
+	put_u32(b, 7);
+	put_u64(b, 1);
+	frame_seed_plus("bad-summary-long", b, "summary of the wrong size");
+	frame_seed_minus("bad-summary-short", b, "summary of the wrong size");
+
+	frame_header(b, MANTIS_FRAME_INSYNC);
+	put_u32(b, 7);
+	frame_seed_plus("bad-insync-long", b, "insync of the wrong size");
+
+	frame_header(b, MANTIS_FRAME_GROUPS);
+	put_u32(b, 7);
+	put_digests(b);
+	frame_seed_minus("bad-groups-short", b, "groups of the wrong size");
+
+	frame_header(b, MANTIS_FRAME_LEAVES);
+	put_u32(b, 7);
+	put_u16(b, 256);
+	put_digests(b);
+	frame_seed("bad-leaves-group-256", b, "invalid group");
+	frame_seed_plus("bad-leaves-long", b, "leaves of the wrong size");
+}
+
+static void
+frame_updates_faults(Buf *b)
+{
+	frame_header(b, MANTIS_FRAME_UPDATES);
+	put_u32(b, 0);
+	put_u16(b, MANTIS_LIVE_GROUP);
+	frame_seed("bad-updates-prefix-cut", b, "updates header truncated");
+
+	updates_prefix(b, 7, 256, 0);
+	frame_seed("bad-updates-group-256", b, "invalid group");
+
+	updates_prefix(b, 0, MANTIS_LIVE_GROUP, 0xFFFFFFFF);
+	put_value(b, "k", "v", 0);
+	frame_seed("bad-updates-count-ffffffff", b,
+			   "register count larger than the frame");
+
+	updates_prefix(b, 0, MANTIS_LIVE_GROUP, 1);
+	put_value(b, "k1", "v1", 0);
+	frame_seed_plus("bad-updates-trailing", b,
+					"trailing bytes after the last register");
+	frame_seed_minus("bad-updates-cut", b, "register entry length past the end");
+
+	updates_prefix(b, 0, MANTIS_LIVE_GROUP, 2);
+	put_value(b, "k1", "v1", 0);
+	put_value(b, "k2", "v2", 0);
+	mantis_put_u32(b->data + b->len - 29 + 21, 0);
+	frame_seed("bad-updates-empty-key", b, "empty key");
+
+	updates_prefix(b, 0, MANTIS_LIVE_GROUP, 1);
+	put_deletion(b, "k", 0);
+	put_u8(b, 'v');
+	mantis_put_u32(b->data + b->len - 27, 23);
+	frame_seed("bad-updates-deletion-with-value", b,
+			   "deletion marker with a value");
+}
+
+static void
+hlc_seeds(void)
+{
+	static const struct
+	{
+		const char *name;
+		const char *text;
+		int			valid;
+	}			seeds[] = {
+		{"ok-typical", "2026-11-26T02:11:33.123Z-0001-0123456789abcdef", 1},
+		{"ok-epoch", "1970-01-01T00:00:00.000Z-0000-0000000000000000", 1},
+		{"ok-max", "9999-12-31T23:59:59.999Z-ffff-ffffffffffffffff", 1},
+		{"ok-leap-day", "2024-02-29T12:00:00.500Z-00a0-00000000000000ff", 1},
+		{"ok-leap-day-2000", "2000-02-29T23:59:59.999Z-0000-8000000000000000", 1},
+		{"bad-feb-30", "2026-02-30T00:00:00.000Z-0000-0000000000000001", 0},
+		{"bad-feb-29-not-leap", "2023-02-29T00:00:00.000Z-0000-0000000000000001", 0},
+		{"bad-feb-29-2100", "2100-02-29T00:00:00.000Z-0000-0000000000000001", 0},
+		{"bad-apr-31", "2026-04-31T00:00:00.000Z-0000-0000000000000001", 0},
+		{"bad-year-1969", "1969-12-31T23:59:59.999Z-0000-0000000000000001", 0},
+		{"bad-month-13", "2026-13-01T00:00:00.000Z-0000-0000000000000001", 0},
+		{"bad-month-00", "2026-00-01T00:00:00.000Z-0000-0000000000000001", 0},
+		{"bad-day-00", "2026-01-00T00:00:00.000Z-0000-0000000000000001", 0},
+		{"bad-hour-24", "2026-01-01T24:00:00.000Z-0000-0000000000000001", 0},
+		{"bad-minute-60", "2026-01-01T00:60:00.000Z-0000-0000000000000001", 0},
+		{"bad-second-60", "2026-12-31T23:59:60.000Z-0000-0000000000000001", 0},
+		{"bad-upper-hex", "2026-11-26T02:11:33.123Z-0001-0123456789ABCDEF", 0},
+		{"bad-no-z", "2026-11-26T02:11:33.123+-0001-0123456789abcdef", 0},
+		{"bad-space", "2026-11-26 02:11:33.123Z-0001-0123456789abcdef", 0},
+		{"bad-sign", "2026-11-26T02:11:33.12-Z-0001-0123456789abcdef", 0},
+		{"bad-short", "2026-11-26T02:11:33.123Z-0001-0123456789abcde", 0},
+		{"bad-long", "2026-11-26T02:11:33.123Z-0001-0123456789abcdef\n", 0},
+		{"bad-empty", "", 0},
+	};
+
+	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
+		hlc_seed(seeds[i].name, seeds[i].text, strlen(seeds[i].text),
+				 seeds[i].valid);
+
+	/* a NUL where a hex digit should be (memchr finds the terminator) */
+	hlc_seed("bad-nul-in-node", "2026-11-26T02:11:33.123Z-0001-0123456789ab\0def",
+			 MANTIS_HLC_TEXT_LEN, 0);
+}
+
+int
+main(int argc, char **argv)
+{
+	Buf			b = {NULL, 0, 0};
+
+	if (argc > 2)
+	{
+		fprintf(stderr, "usage: make_corpus [dir]\n");
+		return 2;
+	}
+	if (argc == 2)
+		outdir = argv[1];
+	make_dir(outdir);
+
+	snapshot_valid(&b);
+	snapshot_header_faults(&b);
+	snapshot_node_faults(&b);
+	snapshot_register_faults(&b);
+	frame_valid(&b);
+	frame_header_faults(&b);
+	frame_body_faults(&b);
+	frame_updates_faults(&b);
+	hlc_seeds();
+	free(b.data);
+
+	printf("make_corpus: %d seeds written to %s, %d with an unexpected verdict\n",
+		   written, outdir, mismatches);
+	return mismatches ? 1 : 0;
+}
