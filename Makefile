@@ -11,10 +11,14 @@ OBJS = \
 	src/persist.o \
 	src/replication.o \
 	src/replicator.o \
+	src/security.o \
 	src/store.o \
 	src/transport.o \
 	src/wire.o \
 	src/worker.o
+
+# the key pair generator, installed beside the server's programs
+SCRIPTS_built = mantis_keygen
 
 EXTENSION = mantis
 DATA = sql/mantis--1.0.sql
@@ -34,6 +38,9 @@ include $(PGXS)
 
 # PGXS tracks no header dependencies: every object depends on every header.
 $(OBJS): $(wildcard $(srcdir)/src/*.h)
+
+mantis_keygen: src/mantis_keygen.c
+	$(CC) $(CFLAGS) -Wall -Wextra -o $@ src/mantis_keygen.c -lzmq
 
 # Unit tests of the pure parts (lww.c): no server needed.
 UNIT_TESTS = test/unit/test_lww

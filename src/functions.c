@@ -297,7 +297,7 @@ uint64_text(uint64 v)
  */
 PG_FUNCTION_INFO_V1(mantis_status);
 
-#define STATUS_COLUMNS 14
+#define STATUS_COLUMNS 15
 
 Datum
 mantis_status(PG_FUNCTION_ARGS)
@@ -346,9 +346,10 @@ mantis_status(PG_FUNCTION_ARGS)
 		values[12] = CStringGetTextDatum(mantis_listen);
 		(void) mantis_replication_snapshot(&views, &unknown);
 		values[13] = uint64_text(unknown.malformed);
+		values[14] = uint64_text(unknown.refused);
 	}
 	else
-		nulls[12] = nulls[13] = true;
+		nulls[12] = nulls[13] = nulls[14] = true;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

@@ -34,6 +34,8 @@ int			mantis_sync_interval_ms = 15000;
 int			mantis_max_clock_offset_ms = 500;
 int			mantis_peer_timeout_ms = 5000;
 int			mantis_debug_clock_offset_ms = 0;
+char	   *mantis_curve_secret_key_file = NULL;
+char	   *mantis_curve_peers_file = NULL;
 
 /*
  * A node name is 1 to MANTIS_NODE_NAME_MAX characters out of letters,
@@ -348,6 +350,24 @@ mantis_define_gucs(void)
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("mantis.curve_secret_key_file",
+							   "File holding this server's CURVE key pair; empty: no encryption.",
+							   "Written by mantis_keygen; must not be readable by group or world.",
+							   &mantis_curve_secret_key_file,
+							   "",
+							   PGC_POSTMASTER,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("mantis.curve_peers_file",
+							   "File listing the peers allowed to replicate with this server.",
+							   "One line per peer: NODE_NAME PUBLIC_KEY [ENDPOINT]. A reload re-reads it.",
+							   &mantis_curve_peers_file,
+							   "",
+							   PGC_SIGHUP,
+							   GUC_SUPERUSER_ONLY,
+							   NULL, NULL, NULL);
 
 	DefineCustomIntVariable("mantis.debug_clock_offset",
 							"For tests: shifts the wall clock mantis reads by this much.",

@@ -22,6 +22,7 @@
 #include "storage/shmem.h"
 
 #include "mantis.h"
+#include "security.h"
 
 PG_MODULE_MAGIC;
 
@@ -40,6 +41,7 @@ _PG_init(void)
 		return;
 
 	mantis_define_gucs();
+	mantis_security_check_at_start();
 
 	mantis_worker_register();
 	if (mantis_replication_enabled())

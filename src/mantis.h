@@ -62,6 +62,8 @@ extern int	mantis_sync_interval_ms;
 extern int	mantis_max_clock_offset_ms;
 extern int	mantis_peer_timeout_ms;
 extern int	mantis_debug_clock_offset_ms;
+extern char *mantis_curve_secret_key_file;
+extern char *mantis_curve_peers_file;
 
 extern void mantis_define_gucs(void);
 extern bool mantis_node_name_is_valid(const char *name);
@@ -258,6 +260,7 @@ typedef struct MantisPeerCounters
 	uint64		skewed;			/* registers too far in the future */
 	uint64		stale;			/* registers older than what we hold */
 	uint64		no_room;		/* registers the full store could not take */
+	uint64		refused;		/* connections refused at their handshake */
 } MantisPeerCounters;
 
 /* One row of mantis_peers, as the replication worker last published it */

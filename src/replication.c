@@ -39,6 +39,11 @@
  * past it.  Every byte received is checked by wire.c before use; a bad
  * message is dropped, counted and logged at most once a minute per peer.
  *
+ * With CURVE, a peer speaks only for the node its key is bound to in
+ * mantis.curve_peers_file: frames claiming another node are dropped and
+ * counted, and a key removed from the file by a reload is refused at its
+ * next connection and its messages dropped at once.
+ *
  * Locking: the mantis_peers lock, only to publish or read the view.
  *
  * IDENTIFICATION	src/replication.c
@@ -59,6 +64,7 @@
 
 #include "mantis.h"
 #include "replication.h"
+#include "security.h"
 #include "transport.h"
 #include "wire.h"
 
@@ -91,6 +97,9 @@ typedef struct Link
 	TimestampTz last_recv;
 	TimestampTz last_hello;
 	bool		identified;		/* node_id, incarnation and name known */
+	char		expected[MANTIS_NODE_NAME_MAX + 1]; /* CURVE: the node bound
+													 * to this endpoint's key */
+	char		server_key[MANTIS_KEY_TEXT_LEN + 1];
 	uint64		node_id;
 	uint64		incarnation;
 	char		name[MANTIS_NODE_NAME_MAX + 1];
@@ -131,7 +140,6 @@ static Link links[MANTIS_MAX_LINKS];
 static uint64 my_incarnation;
 static uint32 round_counter = 0;
 static MantisPeerCounters unattributed;
-static TimestampTz unattributed_logged = 0;
 static bool view_changed = true;
 static TimestampTz last_publish = 0;
 static uint32 send_pending[MANTIS_LEAVES / 32];
@@ -143,7 +151,14 @@ static bool digests_fresh = false;
 
 static StringInfoData frame;	/* the frame being built */
 
+/* CURVE: this server's keys and the allow-list (TopMemoryContext) */
+static MantisKeyPair *my_keys = NULL;
+static MantisPeerKey *allowed = NULL;
+static int	allowed_count = 0;
+
 static void queue_clear(Link *l);
+static void load_allow_list(void);
+static const char *key_for_endpoint(const char *endpoint, char *name);
 
 /* ---- shared memory and the view ---- */
 
@@ -303,6 +318,7 @@ counters_add(MantisPeerCounters *to, const MantisPeerCounters *from)
 	to->skewed += from->skewed;
 	to->stale += from->stale;
 	to->no_room += from->no_room;
+	to->refused += from->refused;
 }
 
 static void
@@ -317,8 +333,41 @@ set_state(Link *l, MantisLinkState state, TimestampTz now)
 
 /*
  * Record a problem with a link (or with an unknown sender when l is NULL)
- * and log it, at most once a minute per link.
+ * and log it, at most once a minute for the same kind of problem (the
+ * same format) with the same link.
  */
+#define LOGGED_SLOTS 64
+
+static struct
+{
+	const void *who;
+	const char *fmt;
+	TimestampTz at;
+}			logged[LOGGED_SLOTS];
+
+static bool
+log_allowed(const void *who, const char *fmt, TimestampTz now)
+{
+	int			oldest = 0;
+
+	for (int i = 0; i < LOGGED_SLOTS; i++)
+	{
+		if (logged[i].who == who && logged[i].fmt == fmt)
+		{
+			if (!TimestampDifferenceExceeds(logged[i].at, now, LOG_REPEAT_MS))
+				return false;
+			logged[i].at = now;
+			return true;
+		}
+		if (logged[i].at < logged[oldest].at)
+			oldest = i;
+	}
+	logged[oldest].who = who;
+	logged[oldest].fmt = fmt;
+	logged[oldest].at = now;
+	return true;
+}
+
 static void
 note_problem(Link *l, int elevel, const char *fmt,...) pg_attribute_printf(3, 4);
 
@@ -326,8 +375,6 @@ static void
 note_problem(Link *l, int elevel, const char *fmt,...)
 {
 	char		message[MANTIS_ERROR_TEXT_SIZE];
-	TimestampTz now = GetCurrentTimestamp();
-	TimestampTz *logged = l ? &l->last_logged : &unattributed_logged;
 	va_list		args;
 
 	va_start(args, fmt);
@@ -338,12 +385,11 @@ note_problem(Link *l, int elevel, const char *fmt,...)
 		strlcpy(l->last_error, message, sizeof(l->last_error));
 		view_changed = true;
 	}
-	if (!TimestampDifferenceExceeds(*logged, now, LOG_REPEAT_MS))
+	if (!log_allowed(l, fmt, GetCurrentTimestamp()))
 		return;
-	*logged = now;
 	ereport(elevel,
 			(errmsg("mantis: %s", message),
-			 errdetail("Similar messages from this peer are not logged for a minute; mantis_peers counts them.")));
+			 errdetail("The same problem with this peer is logged at most once a minute; mantis_peers and mantis_status count every occurrence.")));
 }
 
 static const char *
@@ -370,6 +416,8 @@ mantis_replication_configure(void)
 
 	if (n < 0)
 		n = 0;					/* the check hook let nothing bad through */
+	if (my_keys)
+		load_allow_list();
 
 	/* drop the peers no longer listed */
 	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
@@ -381,7 +429,7 @@ mantis_replication_configure(void)
 			continue;
 		for (int j = 0; j < n; j++)
 			listed |= strcmp(l->endpoint, endpoints[j]) == 0;
-		if (listed)
+		if (listed && (!my_keys || strcmp(l->server_key, key_for_endpoint(l->endpoint, NULL)) == 0))
 			continue;
 		ereport(LOG, (errmsg("mantis: peer %s removed", l->endpoint)));
 		queue_clear(l);
@@ -424,7 +472,21 @@ mantis_replication_configure(void)
 		strlcpy(l->endpoint, endpoints[j], sizeof(l->endpoint));
 		l->state = MANTIS_LINK_CONNECTING;
 		l->since = now;
-		if (!mantis_transport_connect(slot, l->endpoint, reason, sizeof(reason)))
+		if (my_keys)
+		{
+			strlcpy(l->server_key, key_for_endpoint(l->endpoint, l->expected), sizeof(l->server_key));
+			if (l->server_key[0] == '\0')
+			{
+				ereport(WARNING,
+						(errmsg("mantis will not connect to peer %s: \"mantis.curve_peers_file\" gives no key for that endpoint",
+								l->endpoint),
+						 errhint("Add a line \"NODE_NAME PUBLIC_KEY %s\" to the peers file and reload.", l->endpoint)));
+				l->used = false;
+				continue;
+			}
+		}
+		if (!mantis_transport_connect(slot, l->endpoint, my_keys ? l->server_key : NULL,
+									  reason, sizeof(reason)))
 		{
 			ereport(WARNING,
 					(errmsg("mantis could not connect to peer %s: %s", l->endpoint, reason)));
@@ -437,6 +499,124 @@ mantis_replication_configure(void)
 	}
 	view_changed |= changed;
 	return changed;
+}
+
+/* ---- CURVE: the allow-list ---- */
+
+/*
+ * (Re-)read mantis.curve_peers_file.  On a bad file, keep the list we have
+ * and say why: a typo must not lock every peer out.
+ */
+static void
+load_allow_list(void)
+{
+	MantisPeerKey *list = MemoryContextAlloc(TopMemoryContext,
+											 sizeof(MantisPeerKey) * MANTIS_MAX_LINKS);
+	char		error[MANTIS_ERROR_TEXT_SIZE * 2];
+	int			n = mantis_security_read_peers(mantis_curve_peers_file, list,
+											   MANTIS_MAX_LINKS, error, sizeof(error));
+
+	if (n < 0)
+	{
+		ereport(WARNING,
+				(errmsg("mantis kept its previous peer keys: invalid \"mantis.curve_peers_file\": %s", error)));
+		pfree(list);
+		return;
+	}
+	if (allowed)
+		pfree(allowed);
+	allowed = list;
+	allowed_count = n;
+}
+
+/* The key to expect at an endpoint ("" if none), and the node it is bound to. */
+static const char *
+key_for_endpoint(const char *endpoint, char *name)
+{
+	for (int i = 0; i < allowed_count; i++)
+	{
+		if (strcmp(allowed[i].endpoint, endpoint) == 0)
+		{
+			if (name)
+				strlcpy(name, allowed[i].name, MANTIS_NODE_NAME_MAX + 1);
+			return allowed[i].public_key;
+		}
+	}
+	return "";
+}
+
+static bool
+name_allowed(const char *name)
+{
+	for (int i = 0; i < allowed_count; i++)
+	{
+		if (strcmp(allowed[i].name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* MantisAuthorizeFn: the ZAP handler asks whether a client key may in. */
+static bool
+authorize_key(const unsigned char *key, char *name, size_t name_size,
+			  const char *address)
+{
+	for (int i = 0; i < allowed_count; i++)
+	{
+		if (memcmp(allowed[i].raw_key, key, 32) == 0)
+		{
+			strlcpy(name, allowed[i].name, name_size);
+			return true;
+		}
+	}
+	note_problem(NULL, LOG, "refused a client at %s whose CURVE key is not in \"mantis.curve_peers_file\"",
+				 address[0] ? address : "an unknown address");
+	return false;
+}
+
+/* MantisRefusedFn: a handshake with our listener failed. */
+static void
+connection_refused(const char *address, const char *why)
+{
+	unattributed.refused++;
+	view_changed = true;
+	note_problem(NULL, LOG, "refused a connection from %s: %s",
+				 address[0] ? address : "an unknown address", why);
+}
+
+/*
+ * With CURVE, whether a frame may speak for the node it claims: on our
+ * listener, the node its key is bound to (and still allowed); on our
+ * connection, the node bound to the key of that endpoint.
+ */
+static bool
+sender_authentic(Link *via, const MantisMessage *m, const MantisFrame *f)
+{
+	const char *bound;
+
+	if (!my_keys)
+		return true;
+	bound = via ? via->expected : m->user_id;
+	if (bound == NULL || bound[0] == '\0' || (!via && !name_allowed(bound)))
+	{
+		unattributed.malformed++;
+		note_problem(via, LOG, "dropped a message from %s: its key is no longer allowed",
+					 bound && bound[0] ? bound : "a client");
+		return false;
+	}
+	if (f->sender != mantis_node_id_of(bound))
+	{
+		if (via)
+			via->c.malformed++;
+		else
+			unattributed.malformed++;
+		view_changed = true;
+		note_problem(via, WARNING,
+					 "dropped a message from node \"%s\" claiming to come from node id %016" INT64_MODIFIER "x: a peer speaks only for the node its key is bound to",
+					 bound, f->sender);
+		return false;
+	}
+	return true;
 }
 
 /* ---- frames ---- */
@@ -1163,7 +1343,7 @@ handle_message(const MantisMessage *m, TimestampTz now)
 					 via ? link_label(via) : "an unknown sender", err);
 		return;
 	}
-	if (refuse_own_id(via, &f, now))
+	if (refuse_own_id(via, &f, now) || !sender_authentic(via, m, &f))
 		return;
 
 	from = via ? via : link_for_node(f.sender, now);
@@ -1359,6 +1539,20 @@ mantis_replication_start(void)
 
 	memset(links, 0, sizeof(links));
 	memset(send_pending, 0xFF, sizeof(send_pending));	/* look everywhere once */
+	if (mantis_curve_enabled())
+	{
+		char		error[MANTIS_ERROR_TEXT_SIZE * 2];
+
+		my_keys = MemoryContextAlloc(TopMemoryContext, sizeof(MantisKeyPair));
+		if (!mantis_security_read_keypair(mantis_curve_secret_key_file, my_keys,
+										  error, sizeof(error)))
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIG_FILE_ERROR),
+					 errmsg("invalid \"mantis.curve_secret_key_file\": %s", error)));
+		load_allow_list();
+	}
+	mantis_transport_start(mantis_listen, mantis_replication_max_frame(),
+						   my_keys, authorize_key, connection_refused);
 	(void) mantis_replication_configure();
 	publish(GetCurrentTimestamp(), true);
 }

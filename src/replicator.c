@@ -35,6 +35,7 @@
 
 #include "mantis.h"
 #include "replication.h"
+#include "security.h"
 #include "transport.h"
 
 PGDLLEXPORT void mantis_replicator_main(Datum main_arg);
@@ -100,8 +101,8 @@ wait_until_loaded(void)
 static WaitEventSet *
 build_wait_set(MemoryContext cxt)
 {
-	int			fds[MANTIS_MAX_PEERS + 1];
-	int			slots[MANTIS_MAX_PEERS];
+	int			fds[MANTIS_MAX_PEERS + 3];
+	int			slots[MANTIS_MAX_PEERS + 3];
 	int			n = mantis_transport_fds(fds, slots);
 	WaitEventSet *set = CreateWaitEventSet(cxt, n + 2);
 
@@ -131,12 +132,13 @@ mantis_replicator_main(Datum main_arg)
 	if (!wait_until_loaded())
 		proc_exit(1);
 
-	mantis_transport_start(mantis_listen, mantis_replication_max_frame());
 	mantis_replication_start();
 	ereport(LOG,
-			(errmsg("mantis replication listening on %s as node \"%s\"",
-					mantis_listen, mantis_shared->node_name)));
-	if (strncmp(mantis_listen, "tcp://127.", 10) != 0 &&
+			(errmsg("mantis replication listening on %s as node \"%s\"%s",
+					mantis_listen, mantis_shared->node_name,
+					mantis_curve_enabled() ? " with CURVE" : "")));
+	if (!mantis_curve_enabled() &&
+		strncmp(mantis_listen, "tcp://127.", 10) != 0 &&
 		strncmp(mantis_listen, "tcp://localhost:", 16) != 0 &&
 		strncmp(mantis_listen, "tcp://[::1]:", 12) != 0 &&
 		strncmp(mantis_listen, "ipc://", 6) != 0)

@@ -18,6 +18,15 @@
  * ZMQ_MAXMSGSIZE makes libzmq drop a connection that announces a message
  * larger than the largest frame we could send.
  *
+ * With CURVE (mantis.curve_secret_key_file), every connection is encrypted
+ * and both ends authenticated: we know the server key of each peer we
+ * connect to, and a ZAP handler of ours, bound before any socket exists,
+ * lets in only the client keys the caller's "authorize" accepts, naming
+ * the node each key speaks for (ZAP user id, attached to every message).
+ * ZMQ_ZAP_ENFORCE_DOMAIN makes libzmq refuse every client if no handler
+ * answers: it fails closed.  A socket monitor counts the handshakes that
+ * failed (no encryption, a wrong key, garbage instead of ZMTP).
+ *
  * The context and its I/O thread exist only in the replication worker
  * (libzmq blocks signals in its own threads), never in the postmaster.
  *
@@ -31,12 +40,22 @@
 #include "storage/ipc.h"
 
 #include "mantis.h"
+#include "security.h"
 #include "transport.h"
 #include "wire.h"
 
 /* queue bounds, in messages, per connection */
 #define SEND_HWM			256
 #define RECV_HWM			256
+
+/* a stable libzmq option kept in the draft section of Debian's zmq.h */
+#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
+#define ZMQ_ZAP_ENFORCE_DOMAIN 93
+#endif
+
+#define ZAP_ENDPOINT		"inproc://zeromq.zap.01"
+#define ZAP_DOMAIN			"mantis"
+#define MONITOR_ENDPOINT	"inproc://mantis.monitor"
 
 typedef struct Socket
 {
@@ -46,6 +65,11 @@ typedef struct Socket
 
 static void *zctx = NULL;
 static Socket listener = {NULL, -1};
+static Socket zap = {NULL, -1};		/* ZAP handler, CURVE only */
+static Socket monitor = {NULL, -1};	/* the listener's handshake failures */
+static const MantisKeyPair *curve_keys = NULL;
+static MantisAuthorizeFn authorize = NULL;
+static MantisRefusedFn refused = NULL;
 static Socket peers[MANTIS_MAX_PEERS];
 static size_t max_message = 0;
 
@@ -107,15 +131,62 @@ transport_shutdown(int code, Datum arg)
 	mantis_transport_stop();
 }
 
+static void
+set_string(void *zsock, int option, const char *value)
+{
+	if (zmq_setsockopt(zsock, option, value, strlen(value)) != 0)
+		transport_fail("set a ZeroMQ socket option", NULL);
+}
+
+/*
+ * Bind the ZAP handler, before any socket that could ask it anything.
+ */
+static void
+start_zap(void)
+{
+	zap.zsock = zmq_socket(zctx, ZMQ_REP);
+	if (zap.zsock == NULL)
+		transport_fail("create the ZAP handler socket", NULL);
+	set_int(zap.zsock, ZMQ_LINGER, 0);
+	if (zmq_bind(zap.zsock, ZAP_ENDPOINT) != 0)
+		transport_fail("bind the ZAP handler", NULL);
+	zap.fd = socket_fd(zap.zsock);
+}
+
+/* Watch the listener for failed handshakes. */
+static void
+start_monitor(void)
+{
+	if (zmq_socket_monitor(listener.zsock, MONITOR_ENDPOINT,
+						   ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+						   ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+						   ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
+		transport_fail("monitor the ROUTER socket", NULL);
+	monitor.zsock = zmq_socket(zctx, ZMQ_PAIR);
+	if (monitor.zsock == NULL)
+		transport_fail("create the monitor socket", NULL);
+	set_int(monitor.zsock, ZMQ_LINGER, 0);
+	if (zmq_connect(monitor.zsock, MONITOR_ENDPOINT) != 0)
+		transport_fail("connect the monitor socket", NULL);
+	monitor.fd = socket_fd(monitor.zsock);
+}
+
 /*
  * Create the context and bind the ROUTER at "endpoint"; ERROR if that
  * fails (the worker then restarts and tries again).  Messages larger than
- * "max_message_size" bytes are refused by libzmq on every socket.
+ * "max_message_size" bytes are refused by libzmq on every socket.  With
+ * "keys", CURVE is on: "authorize_fn" decides which client keys get in.
+ * "refused_fn" hears of every failed handshake.
  */
 void
-mantis_transport_start(const char *endpoint, size_t max_message_size)
+mantis_transport_start(const char *endpoint, size_t max_message_size,
+					   const MantisKeyPair *keys, MantisAuthorizeFn authorize_fn,
+					   MantisRefusedFn refused_fn)
 {
 	max_message = max_message_size;
+	curve_keys = keys;
+	authorize = authorize_fn;
+	refused = refused_fn;
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
 		peers[i].zsock = NULL;
@@ -128,6 +199,8 @@ mantis_transport_start(const char *endpoint, size_t max_message_size)
 	zmq_ctx_set(zctx, ZMQ_IO_THREADS, 1);
 	zmq_ctx_set(zctx, ZMQ_BLOCKY, 0);
 	on_proc_exit(transport_shutdown, (Datum) 0);
+	if (curve_keys)
+		start_zap();
 
 	listener.zsock = zmq_socket(zctx, ZMQ_ROUTER);
 	if (listener.zsock == NULL)
@@ -135,6 +208,14 @@ mantis_transport_start(const char *endpoint, size_t max_message_size)
 	set_common_options(listener.zsock);
 	/* answering a connection that is gone fails instead of vanishing */
 	set_int(listener.zsock, ZMQ_ROUTER_MANDATORY, 1);
+	if (curve_keys)
+	{
+		set_int(listener.zsock, ZMQ_CURVE_SERVER, 1);
+		set_string(listener.zsock, ZMQ_CURVE_SECRETKEY, curve_keys->secret_key);
+		set_string(listener.zsock, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN);
+		set_int(listener.zsock, ZMQ_ZAP_ENFORCE_DOMAIN, 1);
+	}
+	start_monitor();
 	if (zmq_bind(listener.zsock, endpoint) != 0)
 		transport_fail("listen on \"mantis.listen\"", endpoint);
 	listener.fd = socket_fd(listener.zsock);
@@ -155,17 +236,26 @@ mantis_transport_stop(void)
 		zmq_close(listener.zsock);
 	listener.zsock = NULL;
 	listener.fd = -1;
+	if (monitor.zsock)
+		zmq_close(monitor.zsock);
+	monitor.zsock = NULL;
+	if (zap.zsock)
+		zmq_close(zap.zsock);
+	zap.zsock = NULL;
+	curve_keys = NULL;
 	if (zctx)
 		zmq_ctx_term(zctx);
 	zctx = NULL;
 }
 
 /*
- * Connect slot "slot" to a peer's endpoint.  Returns false (with a reason
+ * Connect slot "slot" to a peer's endpoint; with CURVE, "server_key" is the
+ * public key that peer must prove it holds.  Returns false (with a reason
  * in "error") if libzmq refuses the endpoint.
  */
 bool
-mantis_transport_connect(int slot, const char *endpoint, char *error, size_t error_size)
+mantis_transport_connect(int slot, const char *endpoint, const char *server_key,
+						 char *error, size_t error_size)
 {
 	void	   *zsock;
 
@@ -178,6 +268,13 @@ mantis_transport_connect(int slot, const char *endpoint, char *error, size_t err
 	set_int(zsock, ZMQ_IMMEDIATE, 1);
 	set_int(zsock, ZMQ_RECONNECT_IVL, 100);
 	set_int(zsock, ZMQ_RECONNECT_IVL_MAX, 1000);
+	if (curve_keys)
+	{
+		Assert(server_key != NULL);
+		set_string(zsock, ZMQ_CURVE_SERVERKEY, server_key);
+		set_string(zsock, ZMQ_CURVE_PUBLICKEY, curve_keys->public_key);
+		set_string(zsock, ZMQ_CURVE_SECRETKEY, curve_keys->secret_key);
+	}
 	if (zmq_connect(zsock, endpoint) != 0)
 	{
 		snprintf(error, error_size, "%s", zmq_strerror(zmq_errno()));
@@ -209,6 +306,13 @@ mantis_transport_fds(int *fds, int *slots)
 	int			n = 0;
 
 	fds[n++] = listener.fd;
+	slots[n - 1] = -2;
+	fds[n++] = monitor.fd;
+	if (zap.zsock)
+	{
+		slots[n - 1] = -3;
+		fds[n++] = zap.fd;
+	}
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
 		if (peers[i].zsock == NULL)
@@ -260,6 +364,118 @@ recv_more(void *zsock)
 	return zmq_getsockopt(zsock, ZMQ_RCVMORE, &more, &size) == 0 && more;
 }
 
+static bool
+part_is(zmq_msg_t *part, const char *text)
+{
+	size_t		len = strlen(text);
+
+	return zmq_msg_size(part) == len && memcmp(zmq_msg_data(part), text, len) == 0;
+}
+
+static void
+send_part(void *zsock, const char *text, size_t len, bool more)
+{
+	(void) zmq_send(zsock, text, len, more ? ZMQ_SNDMORE : 0);
+}
+
+/*
+ * Answer the ZAP requests libzmq has queued (RFC 27): version, request id,
+ * domain, address, routing id, mechanism, credentials.  Only a CURVE client
+ * whose key "authorize" accepts gets status 200, with the node name it
+ * speaks for as user id.
+ */
+static void
+serve_zap(void)
+{
+#define ZAP_PARTS 8
+	while (has_input(zap.zsock))
+	{
+		zmq_msg_t	parts[ZAP_PARTS];
+		int			n = 0;
+		bool		more = true;
+		char		name[MANTIS_NODE_NAME_MAX + 1] = "";
+		char		address[64] = "";
+		bool		ok = false;
+
+		while (more)
+		{
+			zmq_msg_t	part;
+
+			zmq_msg_init(&part);
+			if (zmq_msg_recv(&part, zap.zsock, ZMQ_DONTWAIT) < 0)
+			{
+				zmq_msg_close(&part);
+				break;
+			}
+			more = recv_more(zap.zsock);
+			if (n < ZAP_PARTS)
+				parts[n++] = part;
+			else
+				zmq_msg_close(&part);
+		}
+		if (n < 2)
+		{
+			for (int i = 0; i < n; i++)
+				zmq_msg_close(&parts[i]);
+			continue;			/* cannot even answer; libzmq never sends this */
+		}
+		if (n >= 7)
+			snprintf(address, sizeof(address), "%.*s",
+					 (int) Min(zmq_msg_size(&parts[3]), sizeof(address) - 1),
+					 (char *) zmq_msg_data(&parts[3]));
+		if (n == 7 && part_is(&parts[0], "1.0") && part_is(&parts[2], ZAP_DOMAIN) &&
+			part_is(&parts[5], "CURVE") && zmq_msg_size(&parts[6]) == 32)
+			ok = authorize(zmq_msg_data(&parts[6]), name, sizeof(name), address);
+		else if (refused)
+			refused(address, "a client without CURVE, or with a malformed ZAP request");
+
+		send_part(zap.zsock, "1.0", 3, true);
+		(void) zmq_send(zap.zsock, zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), ZMQ_SNDMORE);
+		send_part(zap.zsock, ok ? "200" : "400", 3, true);
+		send_part(zap.zsock, ok ? "OK" : "unknown key", ok ? 2 : 11, true);
+		send_part(zap.zsock, name, strlen(name), true);
+		send_part(zap.zsock, "", 0, false);
+		for (int i = 0; i < n; i++)
+			zmq_msg_close(&parts[i]);
+	}
+}
+
+/* Report the listener's failed handshakes. */
+static void
+serve_monitor(void)
+{
+	while (has_input(monitor.zsock))
+	{
+		zmq_msg_t	event;
+		zmq_msg_t	address;
+		char		where[128] = "";
+		uint16		kind = 0;
+
+		zmq_msg_init(&event);
+		zmq_msg_init(&address);
+		if (zmq_msg_recv(&event, monitor.zsock, ZMQ_DONTWAIT) < 0)
+		{
+			zmq_msg_close(&event);
+			zmq_msg_close(&address);
+			return;
+		}
+		if (zmq_msg_size(&event) >= 2)
+			memcpy(&kind, zmq_msg_data(&event), 2);
+		if (recv_more(monitor.zsock) &&
+			zmq_msg_recv(&address, monitor.zsock, ZMQ_DONTWAIT) >= 0)
+			snprintf(where, sizeof(where), "%.*s",
+					 (int) Min(zmq_msg_size(&address), sizeof(where) - 1),
+					 (char *) zmq_msg_data(&address));
+		drain_parts(monitor.zsock);
+		if (refused)
+			refused(where, kind == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "authentication failed" :
+					kind == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error in the handshake (no or wrong encryption, or not ZeroMQ)" :
+					"handshake failed");
+		zmq_msg_close(&event);
+		zmq_msg_close(&address);
+	}
+}
+
 /*
  * Try to receive one message from the listener (a peer's request) or from
  * a peer's connection (its answer), in turn.  Returns false when no socket
@@ -277,6 +493,9 @@ mantis_transport_recv(MantisMessage *msg)
 		zmq_msg_close(&body_msg);
 		holding = false;
 	}
+	if (zap.zsock)
+		serve_zap();
+	serve_monitor();
 
 	/* source -1 is the listener, 0.. the peer slots: take turns */
 	for (tried = 0; tried <= MANTIS_MAX_PEERS; tried++)
@@ -318,6 +537,9 @@ mantis_transport_recv(MantisMessage *msg)
 		{
 			msg->route = zmq_msg_data(&route_msg);
 			msg->route_len = zmq_msg_size(&route_msg);
+			/* with CURVE, the node name the ZAP handler bound to its key */
+			if (curve_keys)
+				msg->user_id = zmq_msg_gets(&body_msg, "User-Id");
 		}
 		return true;
 	}

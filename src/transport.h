@@ -19,11 +19,25 @@ typedef struct MantisMessage
 	const void *route;			/* listener only: where to answer */
 	size_t		route_len;
 	bool		malformed;		/* not a single-part message */
+	const char *user_id;		/* listener with CURVE: the key's node name */
 } MantisMessage;
 
-extern void mantis_transport_start(const char *endpoint, size_t max_message_size);
+struct MantisKeyPair;
+
+/* May the client with this CURVE public key in?  If so, as which node. */
+typedef bool (*MantisAuthorizeFn) (const unsigned char *key, char *name,
+								   size_t name_size, const char *address);
+
+/* A connection to our listener was refused during its handshake. */
+typedef void (*MantisRefusedFn) (const char *address, const char *why);
+
+extern void mantis_transport_start(const char *endpoint, size_t max_message_size,
+								   const struct MantisKeyPair *keys,
+								   MantisAuthorizeFn authorize_fn,
+								   MantisRefusedFn refused_fn);
 extern void mantis_transport_stop(void);
 extern bool mantis_transport_connect(int slot, const char *endpoint,
+									 const char *server_key,
 									 char *error, size_t error_size);
 extern void mantis_transport_disconnect(int slot);
 extern int	mantis_transport_fds(int *fds, int *slots);

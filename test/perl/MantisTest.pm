@@ -19,7 +19,7 @@ use Time::HiRes qw(usleep);
 use Exporter 'import';
 our @EXPORT = qw(mantis_node registers_dump worker_pid wait_for_worker
   mantis_cluster cut_link heal_link isolate rejoin wait_converged
-  start_proxy stop_proxy peer_row);
+  start_proxy stop_proxy peer_row build_probe keygen);
 
 my $proxy_script = dirname(__FILE__) . '/../tcp_proxy.pl';
 my %proxy_pids;    # port => pid of a running proxy
@@ -120,15 +120,43 @@ END
 	stop_proxy($_) for keys %proxy_pids;
 }
 
+my $src_dir = dirname(__FILE__) . '/../..';
+
+# build_probe() — compile test/tools/mantis_probe.c; returns its path.
+sub build_probe
+{
+	my $bin = "$PostgreSQL::Test::Utils::tmp_check/mantis_probe";
+	return $bin if -x $bin;
+	system('gcc', '-O1', '-I', "$src_dir/src", '-o', $bin,
+		"$src_dir/test/tools/mantis_probe.c", "$src_dir/src/wire.c",
+		"$src_dir/src/lww.c", '-lzmq') == 0
+	  or die 'could not build mantis_probe';
+	return $bin;
+}
+
+# keygen(name, path) — a CURVE key pair file made by mantis_keygen;
+# returns the public key.
+sub keygen
+{
+	my ($name, $path) = @_;
+	my $line = `mantis_keygen $name $path`;
+	die "mantis_keygen failed" if $? != 0;
+	my (undef, $public) = split ' ', $line;
+	return $public;
+}
+
 # mantis_cluster(n, extra_conf, %opts) — n servers n1..n$n, each listening on
 # a ZeroMQ port of its own and reaching every other one through a proxy of
-# its own (so links can be cut one direction at a time).  Returns a hash:
-# nodes => [undef, n1, n2, ...], zmq => [undef, port, ...],
-# proxy => { "i>j" => [listen port, target port] }.
+# its own (so links can be cut one direction at a time).  With curve => 1,
+# every node gets a key pair and a peers file listing the others.  Returns a
+# hash: nodes => [undef, n1, n2, ...], zmq => [undef, port, ...],
+# proxy => { "i>j" => [listen port, target port] }, and with CURVE
+# keys => [undef, public key, ...], key_files, peers_files.
 sub mantis_cluster
 {
 	my ($n, $conf, %opts) = @_;
 	my %c = (nodes => [undef], zmq => [undef], proxy => {});
+	my $curve = delete $opts{curve};
 
 	push @{ $c{zmq} }, PostgreSQL::Test::Cluster::get_free_port() for 1 .. $n;
 	for my $i (1 .. $n)
@@ -141,14 +169,37 @@ sub mantis_cluster
 			start_proxy($port, $c{zmq}[$j]);
 		}
 	}
+	if ($curve)
+	{
+		my $dir = PostgreSQL::Test::Utils::tempdir();
+		for my $i (1 .. $n)
+		{
+			$c{key_files}[$i] = "$dir/n$i.key";
+			$c{keys}[$i] = keygen("n$i", $c{key_files}[$i]);
+		}
+		for my $i (1 .. $n)
+		{
+			$c{peers_files}[$i] = "$dir/n$i.peers";
+			open my $f, '>', $c{peers_files}[$i] or die;
+			for my $j (grep { $_ != $i } 1 .. $n)
+			{
+				print $f "n$j $c{keys}[$j] tcp://127.0.0.1:$c{proxy}{\"$i>$j\"}[0]\n";
+			}
+			close $f;
+		}
+	}
 	for my $i (1 .. $n)
 	{
 		my $peers = join(',',
 			map { "tcp://127.0.0.1:$c{proxy}{\"$i>$_\"}[0]" } grep { $_ != $i } 1 .. $n);
+		my $curve_conf = $curve ? qq{
+mantis.curve_secret_key_file = '$c{key_files}[$i]'
+mantis.curve_peers_file = '$c{peers_files}[$i]'
+} : '';
 		push @{ $c{nodes} }, mantis_node("n$i", qq{
 mantis.listen = 'tcp://127.0.0.1:$c{zmq}[$i]'
 mantis.peers = '$peers'
-} . ($conf // ''), %opts);
+} . $curve_conf . ($conf // ''), %opts);
 	}
 	return \%c;
 }

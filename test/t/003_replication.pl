@@ -179,9 +179,11 @@ cmp_ok($per_second, '<', 1000,
 isolate($c, 3);
 $n1->safe_psql('postgres',
 	q{SELECT count(mantis_set('repair.' || i, repeat('x', 100))) FROM generate_series(1, 2000) i});
+is(get($n3, 'repair.2000'), '', 'cut off, n3 has none of the 2,000 keys');
 my $r0 = traffic($n3);
 rejoin($c, 3);
 ok(wait_value($n3, 'repair.2000', 'x' x 100), 'n3 repairs 2,000 missed keys');
+diag($n3->safe_psql('postgres', 'SELECT node_name, state, bytes_in, bytes_out, registers_applied, now() FROM mantis_peers'));
 cmp_ok(traffic($n3) - $r0, '>', 200_000, 'and that repair moved the registers, not just digests');
 
 # --- peers added and removed by ALTER SYSTEM + reload ----------------------
