@@ -149,7 +149,8 @@ sub keygen
 # a ZeroMQ port of its own and reaching every other one through a proxy of
 # its own (so links can be cut one direction at a time).  With curve => 1,
 # every node gets a key pair and a peers file listing the others.  Returns a
-# hash: nodes => [undef, n1, n2, ...], zmq => [undef, port, ...],
+# hash: nodes => [undef, n1, n2, ...] (prefix => 'x' names them x1, x2, ...),
+# zmq => [undef, port, ...],
 # proxy => { "i>j" => [listen port, target port] }, and with CURVE
 # keys => [undef, public key, ...], key_files, peers_files.
 sub mantis_cluster
@@ -157,6 +158,7 @@ sub mantis_cluster
 	my ($n, $conf, %opts) = @_;
 	my %c = (nodes => [undef], zmq => [undef], proxy => {});
 	my $curve = delete $opts{curve};
+	my $p = delete $opts{prefix} // 'n';    # node names: n1, n2, ...
 
 	push @{ $c{zmq} }, PostgreSQL::Test::Cluster::get_free_port() for 1 .. $n;
 	for my $i (1 .. $n)
@@ -174,16 +176,16 @@ sub mantis_cluster
 		my $dir = PostgreSQL::Test::Utils::tempdir();
 		for my $i (1 .. $n)
 		{
-			$c{key_files}[$i] = "$dir/n$i.key";
-			$c{keys}[$i] = keygen("n$i", $c{key_files}[$i]);
+			$c{key_files}[$i] = "$dir/$p$i.key";
+			$c{keys}[$i] = keygen("$p$i", $c{key_files}[$i]);
 		}
 		for my $i (1 .. $n)
 		{
-			$c{peers_files}[$i] = "$dir/n$i.peers";
+			$c{peers_files}[$i] = "$dir/$p$i.peers";
 			open my $f, '>', $c{peers_files}[$i] or die;
 			for my $j (grep { $_ != $i } 1 .. $n)
 			{
-				print $f "n$j $c{keys}[$j] tcp://127.0.0.1:$c{proxy}{\"$i>$j\"}[0]\n";
+				print $f "$p$j $c{keys}[$j] tcp://127.0.0.1:$c{proxy}{\"$i>$j\"}[0]\n";
 			}
 			close $f;
 		}
@@ -196,7 +198,7 @@ sub mantis_cluster
 mantis.curve_secret_key_file = '$c{key_files}[$i]'
 mantis.curve_peers_file = '$c{peers_files}[$i]'
 } : '';
-		push @{ $c{nodes} }, mantis_node("n$i", qq{
+		push @{ $c{nodes} }, mantis_node("$p$i", qq{
 mantis.listen = 'tcp://127.0.0.1:$c{zmq}[$i]'
 mantis.peers = '$peers'
 } . $curve_conf . ($conf // ''), %opts);
