@@ -18,6 +18,7 @@
 #include "access/xlog.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 
@@ -95,6 +96,27 @@ mantis_shmem_startup(void)
 	}
 	mantis_replication_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Register one of mantis's background workers: connected to a database,
+ * started once the server is consistent (also on a hot standby), and
+ * restarted 5 seconds after an error.
+ */
+void
+mantis_register_worker(const char *function, const char *name)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_ConsistentState;
+	worker.bgw_restart_time = 5;
+	strlcpy(worker.bgw_library_name, "mantis", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, function, BGW_MAXLEN);
+	strlcpy(worker.bgw_name, name, BGW_MAXLEN);
+	strlcpy(worker.bgw_type, name, BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
 }
 
 /*

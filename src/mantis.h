@@ -75,6 +75,7 @@ extern int	mantis_parse_peers(const char *list,
 
 /* ---- mantis.c ---- */
 extern void mantis_check_loaded(void);
+extern void mantis_register_worker(const char *function, const char *name);
 
 /* ---- nodes.c: node ids and the names they stand for ---- */
 typedef struct MantisNodeEntry

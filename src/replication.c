@@ -1109,6 +1109,25 @@ on_groups(Link *l, const MantisFrame *f, TimestampTz now)
 	round_fill_window(l, now);
 }
 
+/*
+ * Send, through b->flush, every register of the leaves of group f->group
+ * whose digest differs from the one in the frame f.
+ */
+static void
+send_differing_leaves(UpdatesBuilder *b, const MantisFrame *f, const uint64 *leaves)
+{
+	updates_begin(b);
+	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
+	{
+		int			leaf = f->group * MANTIS_DIGEST_GROUP_LEAVES + i;
+
+		if (mantis_get_u64(f->digests + 8 * i) != leaves[leaf])
+			mantis_store_collect_leaf(leaf, 0, false, updates_add, b);
+	}
+	updates_finish(b);
+	b->flush(b);
+}
+
 static void
 on_repair_updates(Link *l, const MantisFrame *f, TimestampTz now)
 {
@@ -1143,16 +1162,7 @@ on_peer_leaves(Link *l, const MantisFrame *f, TimestampTz now)
 	b.group = f->group;
 	b.flush = send_to_link;
 	b.to = l;
-	updates_begin(&b);
-	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
-	{
-		int			leaf = f->group * MANTIS_DIGEST_GROUP_LEAVES + i;
-
-		if (mantis_get_u64(f->digests + 8 * i) != leaves[leaf])
-			mantis_store_collect_leaf(leaf, 0, false, updates_add, &b);
-	}
-	updates_finish(&b);
-	send_to_link(&b);
+	send_differing_leaves(&b, f, leaves);
 	if (l->in_flight > 0)
 		l->in_flight--;
 	round_fill_window(l, now);
@@ -1198,16 +1208,7 @@ answer_leaves(Link *l, const MantisMessage *m, const MantisFrame *f)
 	b.flush = reply_updates;
 	b.to = l;
 	b.msg = m;
-	updates_begin(&b);
-	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
-	{
-		int			leaf = f->group * MANTIS_DIGEST_GROUP_LEAVES + i;
-
-		if (mantis_get_u64(f->digests + 8 * i) != leaves[leaf])
-			mantis_store_collect_leaf(leaf, 0, false, updates_add, &b);
-	}
-	updates_finish(&b);
-	reply_updates(&b);
+	send_differing_leaves(&b, f, leaves);
 
 	/* then our digests of the group, which end the answer */
 	frame_begin(MANTIS_FRAME_LEAVES);

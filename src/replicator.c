@@ -46,17 +46,7 @@ PGDLLEXPORT void mantis_replicator_main(Datum main_arg);
 void
 mantis_replication_register_worker(void)
 {
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_ConsistentState;
-	worker.bgw_restart_time = 5;
-	strlcpy(worker.bgw_library_name, "mantis", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "mantis_replicator_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "mantis replication", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "mantis replication", BGW_MAXLEN);
-	RegisterBackgroundWorker(&worker);
+	mantis_register_worker("mantis_replicator_main", "mantis replication");
 }
 
 static void

@@ -73,17 +73,7 @@ static TimestampTz last_logged_at = 0;
 void
 mantis_worker_register(void)
 {
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_ConsistentState;
-	worker.bgw_restart_time = 5;
-	strlcpy(worker.bgw_library_name, "mantis", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "mantis_worker_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "mantis worker", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "mantis worker", BGW_MAXLEN);
-	RegisterBackgroundWorker(&worker);
+	mantis_register_worker("mantis_worker_main", "mantis worker");
 }
 
 void
