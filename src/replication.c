@@ -78,6 +78,7 @@
 #define LIVE_PACE_MS			1	/* least time between two live batches */
 #define LINK_QUEUE_BYTES		(8 * 1024 * 1024)	/* live frames held per peer */
 #define LOG_REPEAT_MS			60000
+#define INBOUND_FORGET_MS		600000	/* silent inbound-only links are freed */
 
 /* A live frame waiting for room in a peer's ZeroMQ queue */
 typedef struct QueuedFrame
@@ -1468,6 +1469,13 @@ mantis_replication_tick(void)
 	{
 		Link	   *l = &links[i];
 
+		/* an inbound-only node silent for long gives its place back */
+		if (l->used && l->slot < 0 &&
+			TimestampDifferenceExceeds(l->last_recv, now, INBOUND_FORGET_MS))
+		{
+			l->used = false;
+			view_changed = true;
+		}
 		if (!l->used || l->slot < 0)
 			continue;
 		queue_drain(l);
