@@ -345,13 +345,17 @@ sub set_skew
 }
 
 # wait_healthy() — wait until every node runs both mantis workers with its
-# registers loaded and is connected to all its peers.
+# registers loaded, is connected to all its peers, and replicates to them: a
+# probe write on each node ("nemesis.probe.<node>") reaches every other one.
+# (mantis_peers alone is not enough: a partition shorter than
+# mantis.peer_timeout never shows, and ZeroMQ reconnects with a backoff.)
 sub wait_healthy
 {
 	my ($self) = @_;
 	my $c = $self->{c};
-	my $peers = $#{ $c->{nodes} } - 1;
-	for my $node (@{ $c->{nodes} }[ 1 .. $#{ $c->{nodes} } ])
+	my @nodes = @{ $c->{nodes} }[ 1 .. $#{ $c->{nodes} } ];
+	my $peers = $#nodes;
+	for my $node (@nodes)
 	{
 		$node->poll_query_until('postgres', qq{
 SELECT (SELECT persistence = 'ready' FROM mantis_status)
@@ -360,6 +364,19 @@ SELECT (SELECT persistence = 'ready' FROM mantis_status)
    AND (SELECT count(*) = $peers FROM mantis_peers
          WHERE state = 'connected' AND direction = 'outbound')})
 		  or die $node->name . ' did not recover: mantis not ready or peers not connected';
+	}
+	my $seq = ++$self->{probe_seq};
+	for my $node (@nodes)
+	{
+		my ($key, $value) = ('nemesis.probe.' . $node->name, $node->name . ".probe$seq");
+		$self->{probes}{$key}{$value} = $node->name;
+		$node->safe_psql('postgres', "SELECT mantis_set('$key', '$value')");
+		for my $other (grep { $_ != $node } @nodes)
+		{
+			$other->poll_query_until('postgres',
+				"SELECT mantis_get('$key') IS NOT DISTINCT FROM '$value'")
+			  or die $node->name . ' does not replicate to ' . $other->name;
+		}
 	}
 }
 
@@ -390,7 +407,11 @@ sub hlc_node { my ($h) = @_; return lc((split /-/, $h)[-1]) }
 #   finals     => dump text of the converged registers ("key|value|hlc|node")
 #   node_ids   => { node name => node id in hex }
 #   logs       => { node name => ops from read_writer_log }
-#   crashes    => the nemesis's crashes
+#   probes     => { key => { value => node name } }: other writes made (the
+#                 nemesis's probes), accepted as the origin of a register
+#   crashes    => the nemesis's crashes (each gets lost => the number of
+#                 losses it excused, oldest => the age in seconds of the
+#                 oldest of them at the crash; negative: acknowledged after)
 #   window     => seconds before a crash in which an acknowledged write of the
 #                 crashed node may be lost (flush interval + margin)
 # Returns a hash of counts, and of lists of problems (at most 20 each).
@@ -450,6 +471,11 @@ sub check_history
 		}
 	}
 
+	for my $k (keys %{ $a{probes} // {} })
+	{
+		$attempted{$k}{$_} = $a{probes}{$k}{$_} for keys %{ $a{probes}{$k} };
+	}
+
 	# (2) every acknowledged write survives or is beaten by a greater HLC
 	for my $name (sort keys %{ $a{logs} })
 	{
@@ -481,8 +507,12 @@ sub check_history
 				} @{ $a{crashes} };
 				if ($crash)
 				{
+					my $age = $crash->{from} - $op->{t};
 					$r{excused}++;
 					$r{excused_by}{ $crash->{kind} }++;
+					$crash->{lost}++;
+					$crash->{oldest} = $age
+					  if !defined $crash->{oldest} || $age > $crash->{oldest};
 				}
 				else
 				{

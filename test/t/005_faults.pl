@@ -124,6 +124,7 @@ my $r = check_history(
 	finals => $dumps[0],
 	node_ids => \%node_id,
 	logs => \%logs,
+	probes => $nemesis->{probes},
 	crashes => $nemesis->{crashes},
 	window => $loss_window);
 
@@ -132,6 +133,15 @@ note(sprintf('writes checked: %d attempted, %d ok, %d fail, %d unknown; %d regis
 note(sprintf('acknowledged writes: %d the final register, %d beaten by a greater HLC, %d excused losses (%s)',
 	$r->{survived}, $r->{beaten}, $r->{excused},
 	join(', ', map { "$_ $r->{excused_by}{$_}" } sort keys %{ $r->{excused_by} }) || 'none'));
+for my $crash (grep { $_->{lost} } @{ $nemesis->{crashes} })
+{
+	note(sprintf('  %s of %s at %.1f s: %d acknowledged writes lost, the oldest %s',
+		$crash->{kind}, $crash->{node}, $crash->{from} - $t_faults, $crash->{lost},
+		$crash->{oldest} >= 0
+		? sprintf('acknowledged %.0f ms before the crash', 1000 * $crash->{oldest})
+		: sprintf('acknowledged %.0f ms after the signal, before the server went down',
+			-1000 * $crash->{oldest})));
+}
 cmp_ok($r->{ok}, '>', 1000, 'the writers made acknowledged writes');
 
 # (2) nothing lost, but what a crash may lose
