@@ -50,7 +50,7 @@ sub build_writer
 		$v
 	} qw(includedir libdir);
 	my $bin = "$dir/writer";
-	my @cmd = ('gcc', '-O2', '-Wall', '-Werror', '-o', $bin, $src, "-I$inc",
+	my @cmd = ('gcc', '-O2', '-Wall', '-o', $bin, $src, "-I$inc",
 		"-L$lib", '-lpq');
 	system(@cmd) == 0 or die "cannot build the writer: @cmd";
 	return $bin;
@@ -281,6 +281,7 @@ sub inject
 			die "the killed postmaster $pm of $name is still alive" if alive($pm);
 			unlink($node->data_dir . '/postmaster.pid');
 			$self->event("$name: postmaster $pm not reaped, removed postmaster.pid");
+			$self->{unreaped}++;
 		}
 		$node->start;
 	}

@@ -111,6 +111,8 @@ my $nfaults = 0;
 $nfaults += $_ for values %faults;
 note(sprintf('faults survived: %d in %.0f s: %s', $nfaults, $t_fault_phase,
 	join(', ', map { "$_ " . ($faults{$_} // 0) } @MantisFault::FAULT_KINDS)));
+note("$nemesis->{unreaped} killed postmasters were still unreaped zombies after 5 s: their postmaster.pid was removed")
+  if $nemesis->{unreaped};
 cmp_ok($nfaults, '>=', 1, 'the nemesis injected faults');
 
 # --- the checker ------------------------------------------------------------
