@@ -267,7 +267,7 @@ mantis_transport_connect(int slot, const char *endpoint, const char *server_key,
 	/* queue nothing for a peer we are not connected to: repair catches up */
 	set_int(zsock, ZMQ_IMMEDIATE, 1);
 	set_int(zsock, ZMQ_RECONNECT_IVL, 100);
-	set_int(zsock, ZMQ_RECONNECT_IVL_MAX, 1000);
+	set_int(zsock, ZMQ_RECONNECT_IVL_MAX, 250);
 	if (curve_keys)
 	{
 		Assert(server_key != NULL);

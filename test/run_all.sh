@@ -47,8 +47,13 @@ if [ "$(id -u)" = 0 ]; then
 	cp -a "$SRC/." "$WORK/"
 	chown -R postgres: "$WORK"
 	chmod 755 "$WORK"
-	cd /tmp && runuser -u postgres -- env PG_CONFIG="$PG_CONFIG" \
-		MANTIS_SUITES="${MANTIS_SUITES:-}" bash "$WORK/test/run_suites.sh"
+	# hand the test user the settings of the run that are set
+	pass=()
+	for v in MANTIS_SUITES MANTIS_TAP MANTIS_SOAK_SECONDS MANTIS_FAULT_SEED MANTIS_FUZZ_SECONDS; do
+		[ -n "${!v:-}" ] && pass+=("$v=${!v}")
+	done
+	cd /tmp && runuser -u postgres -- env PG_CONFIG="$PG_CONFIG" "${pass[@]}" \
+		bash "$WORK/test/run_suites.sh"
 	rc=$?
 	# keep logs of failed runs where a human can find them
 	[ $rc = 0 ] && rm -rf "$WORK" || echo "test tree kept in $WORK"

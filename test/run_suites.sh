@@ -3,7 +3,8 @@
 # test/run_suites.sh — run every suite against the installed mantis, as an
 # unprivileged user, from a tree that user may write; called by run_all.sh.
 # Set MANTIS_SUITES to a space-separated subset of "unit regress tap fuzz"
-# to run only those.
+# to run only those, and MANTIS_TAP to a prefix of test/t file names
+# (e.g. 005) to run only those TAP files.
 #
 set -u
 cd "$(dirname "$0")/.."
@@ -58,7 +59,7 @@ if wants tap; then
 	export PATH="$BINDIR:$PATH"
 	export PERL5LIB="$(pwd)/test/perl:$PGXS_DIR/src/test/perl${PERL5LIB:+:$PERL5LIB}"
 	export PG_REGRESS
-	for t in test/t/*.pl; do
+	for t in test/t/${MANTIS_TAP:-}*.pl; do
 		name=$(basename "$t" .pl)
 		export TESTDIR="$(pwd)/tmp_check/$name"
 		rm -rf "$TESTDIR"; mkdir -p "$TESTDIR"
