@@ -76,6 +76,8 @@ CREATE TABLE mantis_stores (
 	registers pg_catalog.bytea NOT NULL
 );
 CREATE INDEX mantis_stores_node_id ON mantis_stores (node, id);
+-- registers are flushed every second: spend no CPU trying to compress them
+ALTER TABLE mantis_stores ALTER COLUMN registers SET STORAGE EXTERNAL;
 
 COMMENT ON TABLE mantis_stores IS
 'batches of mantis registers flushed by the worker; loaded back at start';

@@ -214,10 +214,11 @@ extern void mantis_store_stats(MantisStoreStats *stats);
 extern void mantis_store_set_loaded(void);
 extern void mantis_store_take_dirty(MantisConsumer consumer, uint32 *words);
 extern void mantis_store_leaf_digests(uint64 *out);
-extern int	mantis_store_collect_leaf(int leaf, int flag, bool clear,
+extern int	mantis_store_collect_leaf(int leaf, MantisRecordCallback copy, void *arg);
+extern int	mantis_store_take_changes(MantisConsumer consumer, int leaf,
 									  MantisRecordCallback copy, void *arg);
-extern void mantis_store_clear_flag(const char *key, uint32 key_len,
-									const MantisHLC *hlc, int flag);
+extern void mantis_store_reflag(MantisConsumer consumer, const char *key,
+								uint32 key_len, const MantisHLC *hlc);
 extern void mantis_store_report_put(MantisPutResult result);
 
 /* ---- worker.c: the background worker ---- */

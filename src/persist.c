@@ -36,6 +36,7 @@
 #include "mb/pg_wchar.h"
 #include "pgstat.h"
 #include "port/pg_bitutils.h"
+#include "storage/lwlock.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -377,9 +378,24 @@ mantis_persist_hydrate(void)
 /* ---- flushing ---- */
 
 static void
-clear_unflushed(void *arg, const MantisRecord *rec)
+reflag_unflushed(void *arg, const MantisRecord *rec)
 {
-	mantis_store_clear_flag(rec->key, rec->key_len, &rec->hlc, MANTIS_REG_UNFLUSHED);
+	mantis_store_reflag(MANTIS_CONSUMER_PERSIST, rec->key, rec->key_len, &rec->hlc);
+}
+
+/* Give back the registers of rows that were not written. */
+static void
+give_back(RowBuilder *b)
+{
+	ListCell   *lc;
+
+	foreach(lc, b->rows)
+	{
+		bytea	   *row = (bytea *) lfirst(lc);
+
+		(void) mantis_snapshot_decode(VARDATA(row), VARSIZE(row) - VARHDRSZ,
+									  NULL, reflag_unflushed, NULL);
+	}
 }
 
 /* MantisRecordCallback for mantis_store_scan(): every register, copied */
@@ -439,38 +455,17 @@ compaction_due(const RowBuilder *delta)
 }
 
 /*
- * Write the registers changed since the last flush: those flagged
- * UNFLUSHED in the leaves set in "pending" (which is emptied on success).
- * Compacts when due, or when "compact" asks.  Returns false, having written
- * nothing, if the extension has gone from this database.
+ * Write the delta, or every register when compacting, in one transaction.
+ * Returns false if the extension has gone from this database.
  */
-bool
-mantis_persist_flush(uint32 *pending, bool compact, MantisFlushResult *result)
+static bool
+write_rows(RowBuilder *delta, bool compact, MantisFlushResult *result)
 {
-	RowBuilder	delta;
 	RowBuilder	full;
 	RowBuilder *write;
 	char		clock[MANTIS_HLC_TEXT_SIZE];
 	MantisHLC	now;
 	int64		first;
-	ListCell   *lc;
-
-	memset(result, 0, sizeof(*result));
-
-	/* collect first: no transaction needed to read shared memory */
-	builder_init(&delta);
-	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
-	{
-		for (uint32 bits = pending[w]; bits != 0; bits &= bits - 1)
-			mantis_store_collect_leaf(w * 32 + pg_rightmost_one_pos32(bits),
-									  MANTIS_REG_UNFLUSHED, false, builder_add, &delta);
-	}
-	builder_close_row(&delta);
-	if (delta.registers == 0 && !compact)
-	{
-		memset(pending, 0, sizeof(uint32) * (MANTIS_LEAVES / 32));
-		return true;
-	}
 
 	begin_work("mantis: flushing to mantis_stores");
 	if (!find_table())
@@ -483,7 +478,7 @@ mantis_persist_flush(uint32 *pending, bool compact, MantisFlushResult *result)
 
 	now = mantis_hlc_now();
 	mantis_hlc_format(&now, clock);
-	result->compacted = compact || compaction_due(&delta);
+	result->compacted = compact || compaction_due(delta);
 	if (result->compacted)
 	{
 		builder_init(&full);
@@ -494,22 +489,12 @@ mantis_persist_flush(uint32 *pending, bool compact, MantisFlushResult *result)
 		write = &full;
 	}
 	else
-		write = &delta;
+		write = delta;
 
 	first = insert_rows(write, clock);
 	if (result->compacted && first >= 0)
 		delete_rows_before(first);
 	end_work();
-
-	/* committed: what we wrote is durable, so it is no longer owed */
-	foreach(lc, delta.rows)
-	{
-		bytea	   *row = (bytea *) lfirst(lc);
-
-		(void) mantis_snapshot_decode(VARDATA(row), VARSIZE(row) - VARHDRSZ,
-									  NULL, clear_unflushed, NULL);
-	}
-	memset(pending, 0, sizeof(uint32) * (MANTIS_LEAVES / 32));
 
 	if (result->compacted)
 	{
@@ -518,10 +503,61 @@ mantis_persist_flush(uint32 *pending, bool compact, MantisFlushResult *result)
 	}
 	else
 	{
-		stored_rows += list_length(delta.rows);
-		stored_bytes += delta.bytes;
+		stored_rows += list_length(delta->rows);
+		stored_bytes += delta->bytes;
 	}
 	result->registers = write->registers;
 	result->rows = list_length(write->rows);
 	return true;
+}
+
+/*
+ * Write the registers changed since the last flush: take them (clearing
+ * their UNFLUSHED flags) from the leaves set in "pending", which is
+ * emptied, and write them; should that fail or find no table, give them
+ * back, flagged again, before anything else.  Compacts when due, or when
+ * "compact" asks.  Returns false, having written nothing, if the extension
+ * has gone from this database.
+ */
+bool
+mantis_persist_flush(uint32 *pending, bool compact, MantisFlushResult *result)
+{
+	RowBuilder	delta;
+	bool		written = false;
+
+	memset(result, 0, sizeof(*result));
+
+	/* take first: no transaction needed to read shared memory */
+	builder_init(&delta);
+	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
+	{
+		for (uint32 bits = pending[w]; bits != 0; bits &= bits - 1)
+			mantis_store_take_changes(MANTIS_CONSUMER_PERSIST,
+									  w * 32 + pg_rightmost_one_pos32(bits),
+									  builder_add, &delta);
+		pending[w] = 0;
+	}
+	builder_close_row(&delta);
+	if (delta.registers == 0 && !compact)
+		return true;
+
+	PG_TRY();
+	{
+		written = write_rows(&delta, compact, result);
+	}
+	PG_CATCH();
+	{
+		/*
+		 * The failed transaction may still hold LWLocks, even a partition
+		 * lock if compaction's scan failed; its abort, which follows,
+		 * releases them first thing too.
+		 */
+		LWLockReleaseAll();
+		give_back(&delta);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (!written)
+		give_back(&delta);
+	return written;
 }

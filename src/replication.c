@@ -115,8 +115,8 @@ typedef struct Link
 	uint32		round;			/* 0: none running */
 	TimestampTz round_deadline;
 	TimestampTz next_round_at;
-	bool		todo[MANTIS_DIGEST_GROUPS];
-	int			todo_count;
+	bool		wanted[MANTIS_DIGEST_GROUPS];	/* groups still to ask for */
+	int			wanted_count;
 	int			in_flight;
 
 	MantisPeerCounters c;
@@ -942,8 +942,8 @@ mantis_replication_send_changes(void)
 	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
 	{
 		for (uint32 bits = send_pending[w]; bits != 0; bits &= bits - 1)
-			mantis_store_collect_leaf(w * 32 + pg_rightmost_one_pos32(bits),
-									  MANTIS_REG_UNSENT, true,
+			mantis_store_take_changes(MANTIS_CONSUMER_REPLICATION,
+									  w * 32 + pg_rightmost_one_pos32(bits),
 									  outbound ? updates_add : NULL, &b);
 		send_pending[w] = 0;
 	}
@@ -1040,7 +1040,7 @@ round_end(Link *l, TimestampTz now, bool completed)
 {
 	l->round = 0;
 	l->in_flight = 0;
-	l->todo_count = 0;
+	l->wanted_count = 0;
 	l->next_round_at = completed ? jittered(now, mantis_sync_interval_ms) :
 		TimestampTzPlusMilliseconds(now, ROUND_RETRY_MS);
 }
@@ -1053,8 +1053,8 @@ round_start(Link *l, TimestampTz now)
 	l->round = round_counter;
 	l->round_deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
 	l->in_flight = 0;
-	l->todo_count = 0;
-	memset(l->todo, 0, sizeof(l->todo));
+	l->wanted_count = 0;
+	memset(l->wanted, 0, sizeof(l->wanted));
 
 	frame_begin(MANTIS_FRAME_SUMMARY);
 	frame_u32(l->round);
@@ -1070,12 +1070,12 @@ round_fill_window(Link *l, TimestampTz now)
 	const uint64 *leaves = digests();
 
 	for (int g = 0; g < MANTIS_DIGEST_GROUPS && l->in_flight < REPAIR_WINDOW &&
-		 l->todo_count > 0; g++)
+		 l->wanted_count > 0; g++)
 	{
-		if (!l->todo[g])
+		if (!l->wanted[g])
 			continue;
-		l->todo[g] = false;
-		l->todo_count--;
+		l->wanted[g] = false;
+		l->wanted_count--;
 		frame_begin(MANTIS_FRAME_LEAVES);
 		frame_u32(l->round);
 		frame_u16((uint16) g);
@@ -1088,7 +1088,7 @@ round_fill_window(Link *l, TimestampTz now)
 		}
 		l->in_flight++;
 	}
-	if (l->in_flight == 0 && l->todo_count == 0)
+	if (l->in_flight == 0 && l->wanted_count == 0)
 		round_end(l, now, true);
 }
 
@@ -1103,8 +1103,8 @@ on_groups(Link *l, const MantisFrame *f, TimestampTz now)
 	{
 		if (mantis_get_u64(f->digests + 8 * g) != group_digest(leaves, g))
 		{
-			l->todo[g] = true;
-			l->todo_count++;
+			l->wanted[g] = true;
+			l->wanted_count++;
 		}
 	}
 	round_fill_window(l, now);
@@ -1123,7 +1123,7 @@ send_differing_leaves(UpdatesBuilder *b, const MantisFrame *f, const uint64 *lea
 		int			leaf = f->group * MANTIS_DIGEST_GROUP_LEAVES + i;
 
 		if (mantis_get_u64(f->digests + 8 * i) != leaves[leaf])
-			mantis_store_collect_leaf(leaf, 0, false, updates_add, b);
+			mantis_store_collect_leaf(leaf, updates_add, b);
 	}
 	updates_finish(b);
 	b->flush(b);

@@ -24,11 +24,15 @@
  * the partition lock; repair compares digests with peers without scanning.
  *
  * Changes.  A write sets flags on the register (UNFLUSHED for every write,
- * UNSENT for local writes when replication is on) and, for each flag, the
- * leaf's bit in that flag's dirty bitmap, waking the latch of the worker
- * that consumes it (persistence, replication) when it set the bit first.
- * Each worker finds every change by taking its bitmap, without scanning
- * all keys; the flags tell which registers of a dirty leaf it still owes.
+ * UNSENT for local writes when replication is on) and, for each flag, marks
+ * it dirty for the worker that consumes that flag (persistence,
+ * replication): the register's bucket in its leaf's 64-bit bucket mask,
+ * then the leaf in a 64 Ki-bit bitmap, waking the replication worker's
+ * latch when it set a leaf bit first.  A worker takes its bitmap, then the
+ * bucket masks of the dirty leaves, and visits only those buckets: its cost
+ * follows the number of changes, never the number of keys.  It clears the
+ * flags of what it takes; should it fail to deliver (a flush that does not
+ * commit), it puts them back with mantis_store_reflag().
  * Memory does not grow with the rate of writes: a key written a thousand
  * times between two worker passes is sent once.
  *
@@ -46,6 +50,7 @@
 
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
 #include "pgstat.h"
 #include "storage/ipc.h"
 #include "storage/shmem.h"
@@ -94,6 +99,7 @@ static StoreControl *store = NULL;
 static StoreRef *buckets = NULL;
 static pg_atomic_uint64 *digests = NULL;	/* MANTIS_LEAVES */
 static pg_atomic_uint32 *dirty[MANTIS_CONSUMERS];	/* MANTIS_LEAVES / 32 each */
+static pg_atomic_uint64 *dirty_buckets[MANTIS_CONSUMERS];	/* MANTIS_LEAVES each */
 static void *dsa_place = NULL;
 
 /* This process's attachment to the DSA area, made on first use, and the
@@ -129,6 +135,8 @@ mantis_store_shmem_size(void)
 	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64))));
 	size = add_size(size, mul_size(MANTIS_CONSUMERS,
 								   MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32)))));
+	size = add_size(size, mul_size(MANTIS_CONSUMERS,
+								   MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)))));
 	size = add_size(size, store_dsa_size());
 	return size;
 }
@@ -156,6 +164,8 @@ store_locate(char *base)
 	{
 		dirty[c] = (pg_atomic_uint32 *) base;
 		base += MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32)));
+		dirty_buckets[c] = (pg_atomic_uint64 *) base;
+		base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
 	}
 	dsa_place = base;
 }
@@ -199,8 +209,12 @@ mantis_store_shmem_init(void)
 	for (int i = 0; i < MANTIS_LEAVES; i++)
 		pg_atomic_init_u64(&digests[i], 0);
 	for (int c = 0; c < MANTIS_CONSUMERS; c++)
+	{
 		for (int i = 0; i < MANTIS_LEAVES / 32; i++)
 			pg_atomic_init_u32(&dirty[c][i], 0);
+		for (int i = 0; i < MANTIS_LEAVES; i++)
+			pg_atomic_init_u64(&dirty_buckets[c][i], 0);
+	}
 
 	store->dsa_tranche = LWLockNewTrancheId();
 	area = dsa_create_in_place(dsa_place, store->dsa_size, store->dsa_tranche, NULL);
@@ -341,23 +355,34 @@ digest_toggle(uint64 hash, uint64 fingerprint)
 }
 
 /*
- * Mark a leaf dirty for one consumer and wake it if we are the first to do
- * so since it last looked.
+ * Mark a leaf dirty for one consumer.  The replication worker is woken if
+ * we are the first to mark anything since it last looked; the persistence
+ * worker is not woken at all: it looks at its bitmap every flush interval,
+ * and waking it on every write would cost more than the flush.  The latch
+ * pointer is read without a lock: a stale one only wakes a process for
+ * nothing.
  */
+static inline int
+bucket_bit(uint64 bucket)
+{
+	return (int) ((bucket / MANTIS_LEAVES) % 64);
+}
+
 static void
 leaf_mark_dirty(MantisConsumer consumer, uint64 hash)
 {
 	int			leaf = leaf_of(hash);
 	uint32		bit = (uint32) 1 << (leaf % 32);
-	uint32		old = pg_atomic_fetch_or_u32(&dirty[consumer][leaf / 32], bit);
+	uint32		old;
 
-	if ((old & bit) == 0)
+	pg_atomic_fetch_or_u64(&dirty_buckets[consumer][leaf],
+						   UINT64CONST(1) << bucket_bit(hash & store->bucket_mask));
+	old = pg_atomic_fetch_or_u32(&dirty[consumer][leaf / 32], bit);
+
+	if ((old & bit) == 0 && consumer == MANTIS_CONSUMER_REPLICATION)
 	{
-		Latch	   *latch;
+		Latch	   *latch = ((Latch *volatile *) mantis_shared->latches)[consumer];
 
-		SpinLockAcquire(&mantis_shared->mutex);
-		latch = mantis_shared->latches[consumer];
-		SpinLockRelease(&mantis_shared->mutex);
 		if (latch)
 			SetLatch(latch);
 	}
@@ -786,39 +811,28 @@ mantis_store_leaf_digests(uint64 *out)
 }
 
 /*
- * Call "copy" for each register of a leaf that has "flag" set (every
- * register when flag is 0), under the partition lock; with "clear", also
- * clear the flag (the caller then owns what the flag stood for).  Returns
- * how many registers were passed.
+ * Call "copy" for each register of a leaf, under the partition's shared
+ * lock.  Returns how many registers were passed.
  */
 int
-mantis_store_collect_leaf(int leaf, int flag, bool clear,
-						  MantisRecordCallback copy, void *arg)
+mantis_store_collect_leaf(int leaf, MantisRecordCallback copy, void *arg)
 {
 	LWLock	   *lock = &store->locks[leaf & (MANTIS_PARTITIONS - 1)].lock;
 	int			n = 0;
 
 	Assert(leaf >= 0 && leaf < MANTIS_LEAVES);
 	store_attach();
-	LWLockAcquire(lock, clear ? LW_EXCLUSIVE : LW_SHARED);
+	LWLockAcquire(lock, LW_SHARED);
 	for (uint64 bucket = leaf; bucket <= store->bucket_mask; bucket += MANTIS_LEAVES)
 	{
 		for (StoreRef ref = buckets[bucket]; ref != InvalidStoreRef;)
 		{
 			StoreRegister *reg = register_at(ref);
+			MantisRecord rec;
 
 			ref = reg->next;
-			if (flag != 0 && (reg->flags & flag) == 0)
-				continue;
-			if (copy)
-			{
-				MantisRecord rec;
-
-				register_to_record(reg, &rec);
-				copy(&rec, arg);
-			}
-			if (clear)
-				reg->flags &= ~flag;
+			register_to_record(reg, &rec);
+			copy(&rec, arg);
 			n++;
 		}
 	}
@@ -826,22 +840,86 @@ mantis_store_collect_leaf(int leaf, int flag, bool clear,
 	return n;
 }
 
+static inline int
+consumer_flag(MantisConsumer consumer)
+{
+	return consumer == MANTIS_CONSUMER_PERSIST ? MANTIS_REG_UNFLUSHED : MANTIS_REG_UNSENT;
+}
+
 /*
- * Clear "flag" on a key's register if it still holds the version with the
- * given HLC (a newer write keeps its flag: it is still owed).
+ * Take a consumer's changes in one dirty leaf: visit the buckets marked
+ * dirty for it, call "copy" (may be NULL) for each register flagged for it
+ * and clear the flag, under the partition's exclusive lock.  Returns how
+ * many registers were taken.
+ */
+int
+mantis_store_take_changes(MantisConsumer consumer, int leaf,
+						  MantisRecordCallback copy, void *arg)
+{
+	LWLock	   *lock = &store->locks[leaf & (MANTIS_PARTITIONS - 1)].lock;
+	int			flag = consumer_flag(consumer);
+	uint64		mask;
+	int			n = 0;
+
+	Assert(leaf >= 0 && leaf < MANTIS_LEAVES);
+	mask = pg_atomic_exchange_u64(&dirty_buckets[consumer][leaf], 0);
+	if (mask == 0)
+		return 0;
+	store_attach();
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	for (; mask != 0; mask &= mask - 1)
+	{
+		int			b = pg_rightmost_one_pos64(mask);
+
+		for (uint64 bucket = leaf + (uint64) b * MANTIS_LEAVES;
+			 bucket <= store->bucket_mask; bucket += 64 * (uint64) MANTIS_LEAVES)
+		{
+			for (StoreRef ref = buckets[bucket]; ref != InvalidStoreRef;)
+			{
+				StoreRegister *reg = register_at(ref);
+
+				ref = reg->next;
+				if ((reg->flags & flag) == 0)
+					continue;
+				if (copy)
+				{
+					MantisRecord rec;
+
+					register_to_record(reg, &rec);
+					copy(&rec, arg);
+				}
+				reg->flags &= ~flag;
+				n++;
+			}
+		}
+	}
+	LWLockRelease(lock);
+	return n;
+}
+
+/*
+ * Give a consumer back a change it took but could not deliver: flag the
+ * key's register again and mark it dirty, if it still holds the version
+ * with the given HLC (a newer write has been flagged by its writer).
  */
 void
-mantis_store_clear_flag(const char *key, uint32 key_len, const MantisHLC *hlc,
-						int flag)
+mantis_store_reflag(MantisConsumer consumer, const char *key, uint32 key_len,
+					const MantisHLC *hlc)
 {
 	uint64		hash = mantis_hash(key, key_len);
 	LWLock	   *lock = partition_lock(hash);
 	StoreRegister *reg;
+	bool		again = false;
 
 	store_attach();
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	reg = register_find(hash, key, key_len, NULL);
 	if (reg != NULL && mantis_hlc_cmp(&reg->hlc, hlc) == 0)
-		reg->flags &= ~flag;
+	{
+		reg->flags |= consumer_flag(consumer);
+		again = true;
+	}
 	LWLockRelease(lock);
+	if (again)
+		leaf_mark_dirty(consumer, hash);
 }

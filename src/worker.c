@@ -15,8 +15,9 @@
  *	  ERROR exits, and the postmaster restarts the worker after 5 seconds.
  *
  * Backends hand changes over through shared memory (store.c's dirty
- * bitmap) and wake the worker through its latch, published in MantisShared;
- * mantis_flush() asks for a flush and waits on a condition variable.
+ * bitmap), which the worker takes every mantis.flush_interval; they do not
+ * wake it on every write.  mantis_flush() sets its latch (published in
+ * MantisShared) and waits on a condition variable.
  *
  * Loading.  Until the worker has loaded mantis_stores after a start or a
  * crash restart, backends wait (store.c).  While the extension does not
@@ -61,6 +62,13 @@ static uint32 flush_pending[MANTIS_LEAVES / 32];
 
 /* mantis_stores found and loaded */
 static bool persist_ready = false;
+
+/*
+ * The next flush writes every register.  Set when this worker starts with
+ * the store already loaded: its predecessor died, perhaps between taking
+ * changes and committing them, so some may no longer be flagged.
+ */
+static bool compact_next = false;
 
 static TimestampTz next_check_at = 0;
 static TimestampTz next_flush_at = 0;
@@ -214,7 +222,7 @@ do_flush(void *arg)
 {
 	FlushCall  *call = (FlushCall *) arg;
 
-	return mantis_persist_flush(flush_pending, false, &call->result);
+	return mantis_persist_flush(flush_pending, compact_next, &call->result);
 }
 
 static bool
@@ -277,6 +285,7 @@ flush_now(uint64 *written, char *message, size_t message_size)
 	if (ok)
 	{
 		failures_in_a_row = 0;
+		compact_next = false;
 		*written = call.result.registers;
 		next_flush_at = TimestampTzPlusMilliseconds(now, mantis_flush_interval_ms);
 		return true;
@@ -329,9 +338,16 @@ maybe_flush(void)
 		return;
 	}
 
-	if (persist_ready && mantis_flush_interval_ms > 0 && flush_pending_any() &&
+	/* each interval: flush if anything changed, else look again next time */
+	if (persist_ready && mantis_flush_interval_ms > 0 &&
 		GetCurrentTimestamp() >= next_flush_at)
-		(void) flush_now(&written, message, sizeof(message));
+	{
+		if (flush_pending_any() || compact_next)
+			(void) flush_now(&written, message, sizeof(message));
+		else
+			next_flush_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														mantis_flush_interval_ms);
+	}
 }
 
 /* Take the changes backends signalled since the last pass. */
@@ -354,7 +370,7 @@ sleep_ms(void)
 
 	if (!persist_ready)
 		wake = Min(wake, next_check_at);
-	else if (mantis_flush_interval_ms > 0 && flush_pending_any())
+	else if (mantis_flush_interval_ms > 0)
 		wake = Min(wake, next_flush_at);
 	if (wake <= now)
 		return 0;
@@ -401,6 +417,7 @@ mantis_worker_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 
 	worker_publish();
+	compact_next = pg_atomic_read_u32(&mantis_shared->loaded) != 0;
 	connect_to_database();
 	pgstat_report_appname("mantis worker");
 
@@ -436,6 +453,11 @@ mantis_worker_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			/* a shorter mantis.flush_interval applies from now on */
+			if (mantis_flush_interval_ms > 0)
+				next_flush_at = Min(next_flush_at,
+									TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																mantis_flush_interval_ms));
 		}
 	}
 

@@ -20,17 +20,9 @@
 # "postgres" user.  Writes a report to test/bench/results/core.txt.
 #
 set -eu
-SECS=${1:-10}
-HERE=$(cd "$(dirname "$0")" && pwd)
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-BIN=$("$PG_CONFIG" --bindir)
+BENCH_NAME=core
+source "$(dirname "$0")/common.sh"
 PORT=${BENCH_PORT:-55499}
-WORK=$(mktemp -d /tmp/mantis-bench.XXXXXX)
-OUT="$HERE/results/core.txt"
-mkdir -p "$HERE/results"
-
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" = 0 ] && chown postgres: "$WORK"
 
 PSQL="$BIN/psql -X -q -At -h $WORK -p $PORT -d postgres"
 PGBENCH="$BIN/pgbench -h $WORK -p $PORT -n -M prepared -c 4 -j 4 -T $SECS postgres"

@@ -14,17 +14,10 @@
 # Writes a report to test/bench/results/replication.txt.
 #
 set -eu
-SECS=${1:-10}
-HERE=$(cd "$(dirname "$0")" && pwd)
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-BIN=$("$PG_CONFIG" --bindir)
+BENCH_NAME=replication
+source "$(dirname "$0")/common.sh"
 BASE=${BENCH_PORT:-55600}
-WORK=$(mktemp -d /tmp/mantis-rbench.XXXXXX)
-OUT="$HERE/results/replication.txt"
-mkdir -p "$HERE/results"
 
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" = 0 ] && chown postgres: "$WORK"
 
 gcc -O2 -Wall -I"$("$PG_CONFIG" --includedir)" -o "$WORK/latency" "$HERE/latency.c" \
 	-L"$("$PG_CONFIG" --libdir)" -lpq
