@@ -12,6 +12,10 @@
 #     minus the same statement without the call, in ns per call;
 #   * memory per key: registers held when a store of known size is full.
 #
+# Sets run with persistence on (the default: every changed key is flushed
+# to mantis_stores each second), then once more with it off, to show what
+# the flushes cost.
+#
 # Each comparison is run at 10k and at 1M keys.  Runs alternate floor and
 # measured statement (ABAB) so drift hits both alike.
 #
@@ -97,6 +101,8 @@ for N in 10000 1000000; do
 	as_pg $PSQL -c "CREATE TABLE kv (key text PRIMARY KEY, value text);
 		INSERT INTO kv SELECT 'key' || i, 'value' || i FROM generate_series(1, $N) i;" -c "VACUUM ANALYZE kv"
 	as_pg $PSQL -c "SELECT count(*) FROM kv WHERE value IS NOT NULL" >/dev/null	# warm the cache
+	# measure in steady state: the load is flushed and checkpointed first
+	as_pg $PSQL -c "SELECT mantis_flush()" -c "CHECKPOINT" >/dev/null
 
 	script floor_get "SELECT 'key' || :k;"
 	script mantis_get "SELECT mantis_get('key' || :k);"
@@ -110,6 +116,10 @@ for N in 10000 1000000; do
 	compare "mantis_set vs SELECT 'key' || :k, ..." floor_set mantis_set
 	compare "mantis_get vs primary-key SELECT" table_get mantis_get
 	compare "mantis_set vs INSERT ... ON CONFLICT" table_set mantis_set
+	# the same without persistence: what the flushes of every changed key cost
+	as_pg $PSQL -c "ALTER SYSTEM SET mantis.flush_interval = 0" -c "SELECT pg_reload_conf()" >/dev/null
+	compare "mantis_set, mantis.flush_interval = 0" floor_set mantis_set
+	as_pg $PSQL -c "ALTER SYSTEM RESET mantis.flush_interval" -c "SELECT pg_reload_conf()" >/dev/null
 
 	intrinsic "mantis_get, one call in one statement" \
 		"mantis_get('key' || (i % $N + 1))" "'key' || (i % $N + 1)"
