@@ -88,6 +88,7 @@ done
 echo "n3> SELECT mantis_get('checkout.new_flow');"
 psql_n 3 -At -c "SELECT mantis_get('checkout.new_flow')"
 echo
+sleep 0.2	# mantis_peers is republished every 100 ms
 echo "n3> SELECT node_name, state, messages_in, registers_applied FROM mantis_peers;"
 psql_n 3 -c "SELECT node_name, state, messages_in, registers_applied FROM mantis_peers"
 echo "A 3-node mantis cluster is running on 127.0.0.1 (data and logs in $DEMO):"
