@@ -79,15 +79,6 @@ mantis_hlc_witness(uint64 ts)
 }
 
 /*
- * The greatest HLC time issued or witnessed so far.
- */
-uint64
-mantis_hlc_last(void)
-{
-	return pg_atomic_read_u64(&mantis_shared->clock);
-}
-
-/*
  * The clock as it would read now, without issuing anything: what this
  * server tells its peers in every message.
  */

@@ -101,7 +101,6 @@ extern int	mantis_nodes_copy(MantisNodeEntry *out);
 extern uint64 mantis_wall_ms(void);
 extern MantisHLC mantis_hlc_now(void);
 extern void mantis_hlc_witness(uint64 ts);
-extern uint64 mantis_hlc_last(void);
 extern uint64 mantis_hlc_peek(void);
 
 /* ---- store.c: the registers in shared memory ---- */

@@ -398,13 +398,6 @@ give_back(RowBuilder *b)
 	}
 }
 
-/* MantisRecordCallback for mantis_store_scan(): every register, copied */
-static void
-snapshot_add(const MantisRecord *rec, void *arg)
-{
-	builder_add(rec, arg);
-}
-
 /* Insert the builder's rows; returns the id of the first. */
 static int64
 insert_rows(RowBuilder *b, const char *clock)
@@ -482,7 +475,7 @@ write_rows(RowBuilder *delta, bool compact, MantisFlushResult *result)
 	if (result->compacted)
 	{
 		builder_init(&full);
-		mantis_store_scan(true, snapshot_add, &full);
+		mantis_store_scan(true, builder_add, &full);
 		if (full.rows == NIL && full.cur.data == NULL)
 			builder_open_row(&full);	/* an empty store still gets its row */
 		builder_close_row(&full);

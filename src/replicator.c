@@ -92,8 +92,7 @@ static WaitEventSet *
 build_wait_set(MemoryContext cxt)
 {
 	int			fds[MANTIS_MAX_PEERS + 3];
-	int			slots[MANTIS_MAX_PEERS + 3];
-	int			n = mantis_transport_fds(fds, slots);
+	int			n = mantis_transport_fds(fds);
 	WaitEventSet *set = CreateWaitEventSet(cxt, n + 2);
 
 	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);

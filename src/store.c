@@ -455,7 +455,8 @@ store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
 			MantisRegisterView held;
 
 			register_view(reg, &held);
-			if (mantis_register_cmp(&held, &incoming) >= 0)
+			/* the unit-tested merge rule decides: the held one may win */
+			if (mantis_lww_merge(&held, &incoming) == &held)
 			{
 				LWLockRelease(lock);
 				return MANTIS_PUT_STALE;

@@ -297,28 +297,22 @@ mantis_transport_disconnect(int slot)
 }
 
 /*
- * The file descriptors to wait on: the listener's first, then one per
- * connected slot; slots[i] tells which slot fds[i + 1] belongs to.
+ * The file descriptors to wait on: the listener's, the monitor's, the ZAP
+ * handler's (with CURVE), then one per connected slot.
  */
 int
-mantis_transport_fds(int *fds, int *slots)
+mantis_transport_fds(int *fds)
 {
 	int			n = 0;
 
 	fds[n++] = listener.fd;
-	slots[n - 1] = -2;
 	fds[n++] = monitor.fd;
 	if (zap.zsock)
-	{
-		slots[n - 1] = -3;
 		fds[n++] = zap.fd;
-	}
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
-		if (peers[i].zsock == NULL)
-			continue;
-		slots[n - 1] = i;
-		fds[n++] = peers[i].fd;
+		if (peers[i].zsock != NULL)
+			fds[n++] = peers[i].fd;
 	}
 	return n;
 }

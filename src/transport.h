@@ -40,7 +40,7 @@ extern bool mantis_transport_connect(int slot, const char *endpoint,
 									 const char *server_key,
 									 char *error, size_t error_size);
 extern void mantis_transport_disconnect(int slot);
-extern int	mantis_transport_fds(int *fds, int *slots);
+extern int	mantis_transport_fds(int *fds);
 extern bool mantis_transport_recv(MantisMessage *msg);
 extern bool mantis_transport_send(int slot, const void *data, size_t len);
 extern bool mantis_transport_reply(const MantisMessage *to, const void *data,
