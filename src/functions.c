@@ -2,10 +2,11 @@
  * functions.c
  *	  The SQL-callable functions of mantis.
  *
- * Each function checks that mantis is preloaded and that the registers are
- * loaded, validates its arguments, and calls store.c; none of them touches
- * a lock, the network or the disk.  Writes take effect at once and are not
- * transactional: ROLLBACK does not undo them.
+ * Each function checks that mantis is preloaded, that the registers are
+ * loaded (and, to write, writable: not on a standby), that the database
+ * speaks the store's encoding, validates its arguments, and calls store.c;
+ * none of them touches a lock, the network or the disk.  Writes take
+ * effect at once and are not transactional: ROLLBACK does not undo them.
  *
  * IDENTIFICATION	src/functions.c
  *-------------------------------------------------------------------------
@@ -25,6 +26,47 @@ PG_FUNCTION_INFO_V1(mantis_set);
 PG_FUNCTION_INFO_V1(mantis_get);
 PG_FUNCTION_INFO_V1(mantis_delete);
 PG_FUNCTION_INFO_V1(mantis_registers);
+
+/*
+ * The store holds text in the encoding of mantis.database, which peers and
+ * mantis_stores share: a database of another encoding would hand back, or
+ * write, bytes invalid in one of them.  Until the worker has connected the
+ * encoding is unknown, and values read are checked instead.
+ */
+static void
+check_encoding(void)
+{
+	int			store_encoding = ((volatile MantisShared *) mantis_shared)->encoding;
+
+	if (likely(store_encoding == GetDatabaseEncoding()) || store_encoding < 0)
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("mantis cannot be used from a database with encoding \"%s\"",
+					GetDatabaseEncodingName()),
+			 errdetail("The store holds text in encoding \"%s\", that of database \"%s\" (\"mantis.database\").",
+					   pg_encoding_to_char(store_encoding), mantis_database),
+			 errhint("Use mantis from a database whose encoding is \"%s\".",
+					 pg_encoding_to_char(store_encoding))));
+}
+
+/* The checks every function that reads the registers makes first. */
+static void
+begin_read(void)
+{
+	mantis_check_loaded();
+	check_encoding();
+	mantis_store_wait_loaded();
+}
+
+/* Text for a value read from the store, valid in this database's encoding. */
+static text *
+value_text(const char *value, uint32 len)
+{
+	if (unlikely(((volatile MantisShared *) mantis_shared)->encoding < 0))
+		pg_verifymbstr(value, (int) len, false);
+	return cstring_to_text_with_len(value, (int) len);
+}
 
 static void
 require_key(FunctionCallInfo fcinfo)
@@ -76,7 +118,8 @@ mantis_set(PG_FUNCTION_ARGS)
 
 	mantis_check_loaded();
 	require_key(fcinfo);
-	mantis_store_wait_loaded();
+	check_encoding();
+	mantis_store_wait_writable("mantis_set");
 	hlc = write_register(PG_GETARG_TEXT_PP(0),
 						 PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1), NULL);
 	PG_RETURN_TEXT_P(hlc_to_text(&hlc));
@@ -95,15 +138,10 @@ mantis_delete(PG_FUNCTION_ARGS)
 
 	mantis_check_loaded();
 	require_key(fcinfo);
-	mantis_store_wait_loaded();
+	check_encoding();
+	mantis_store_wait_writable("mantis_delete");
 	write_register(PG_GETARG_TEXT_PP(0), NULL, &replaced_live);
 	PG_RETURN_BOOL(replaced_live);
-}
-
-static void
-copy_value(const MantisRecord *rec, void *arg)
-{
-	*(text **) arg = cstring_to_text_with_len(rec->value, (int) rec->value_len);
 }
 
 /*
@@ -115,14 +153,17 @@ Datum
 mantis_get(PG_FUNCTION_ARGS)
 {
 	text	   *key = PG_GETARG_TEXT_PP(0);
-	text	   *value = NULL;
+	char	   *chunk;
+	uint32		value_len;
 
-	mantis_check_loaded();
-	mantis_store_wait_loaded();
-	if (!mantis_store_get(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key),
-						  copy_value, &value))
+	begin_read();
+	if (!mantis_store_get(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), VARHDRSZ,
+						  &chunk, &value_len))
 		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(value);
+	if (unlikely(((volatile MantisShared *) mantis_shared)->encoding < 0))
+		pg_verifymbstr(chunk + VARHDRSZ, (int) value_len, false);
+	SET_VARSIZE(chunk, VARHDRSZ + value_len);
+	PG_RETURN_TEXT_P((text *) chunk);
 }
 
 /* One row of mantis_registers() */
@@ -134,11 +175,11 @@ emit_register(const MantisRecord *rec, void *arg)
 	bool		nulls[4] = {false, false, false, false};
 	char		node[MANTIS_NODE_NAME_MAX + 1];
 
-	values[0] = PointerGetDatum(cstring_to_text_with_len(rec->key, (int) rec->key_len));
+	values[0] = PointerGetDatum(value_text(rec->key, rec->key_len));
 	if (rec->deleted)
 		nulls[1] = true;
 	else
-		values[1] = PointerGetDatum(cstring_to_text_with_len(rec->value, (int) rec->value_len));
+		values[1] = PointerGetDatum(value_text(rec->value, rec->value_len));
 	values[2] = PointerGetDatum(hlc_to_text(&rec->hlc));
 	mantis_nodes_name(rec->hlc.node, node, sizeof(node));
 	values[3] = CStringGetTextDatum(node);
@@ -157,8 +198,7 @@ mantis_registers(PG_FUNCTION_ARGS)
 {
 	bool		include_deleted = PG_ARGISNULL(0) ? false : PG_GETARG_BOOL(0);
 
-	mantis_check_loaded();
-	mantis_store_wait_loaded();
+	begin_read();
 	InitMaterializedSRF(fcinfo, 0);
 	mantis_store_scan(include_deleted, emit_register, fcinfo->resultinfo);
 	return (Datum) 0;
@@ -278,6 +318,8 @@ persist_state_name(MantisPersistState state)
 			return "waiting for CREATE EXTENSION";
 		case MANTIS_PERSIST_READY:
 			return "ready";
+		case MANTIS_PERSIST_STANDBY:
+			return "standby";
 	}
 	return "unknown";
 }
@@ -297,7 +339,7 @@ uint64_text(uint64 v)
  */
 PG_FUNCTION_INFO_V1(mantis_status);
 
-#define STATUS_COLUMNS 15
+#define STATUS_COLUMNS 16
 
 Datum
 mantis_status(PG_FUNCTION_ARGS)
@@ -338,18 +380,19 @@ mantis_status(PG_FUNCTION_ARGS)
 		nulls[11] = true;
 	else
 		values[11] = uint64_text((uint64) w.stored_rows);
+	values[12] = uint64_text(w.held_back);
 	if (mantis_replication_enabled())
 	{
 		MantisPeerView *views;
 		MantisPeerCounters unknown;
 
-		values[12] = CStringGetTextDatum(mantis_listen);
+		values[13] = CStringGetTextDatum(mantis_listen);
 		(void) mantis_replication_snapshot(&views, &unknown);
-		values[13] = uint64_text(unknown.malformed);
-		values[14] = uint64_text(unknown.refused);
+		values[14] = uint64_text(unknown.malformed);
+		values[15] = uint64_text(unknown.refused);
 	}
 	else
-		nulls[12] = nulls[13] = nulls[14] = true;
+		nulls[13] = nulls[14] = nulls[15] = true;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }

@@ -34,6 +34,7 @@ int			mantis_sync_interval_ms = 15000;
 int			mantis_max_clock_offset_ms = 500;
 int			mantis_peer_timeout_ms = 5000;
 int			mantis_debug_clock_offset_ms = 0;
+bool		mantis_debug_fail_flush = false;
 char	   *mantis_curve_secret_key_file = NULL;
 char	   *mantis_curve_peers_file = NULL;
 
@@ -378,6 +379,15 @@ mantis_define_gucs(void)
 							PGC_SIGHUP,
 							GUC_UNIT_MS | GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("mantis.debug_fail_flush",
+							 "For tests: every flush fails as if out of memory while building its rows.",
+							 "Shows that a failed flush loses nothing and leaves no lock behind; leave it off.",
+							 &mantis_debug_fail_flush,
+							 false,
+							 PGC_SIGHUP,
+							 GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("mantis");
 }

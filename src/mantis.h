@@ -13,6 +13,8 @@
 #ifndef MANTIS_H
 #define MANTIS_H
 
+#include <signal.h>
+
 #include "datatype/timestamp.h"
 #include "port/atomics.h"
 #include "storage/condition_variable.h"
@@ -62,6 +64,7 @@ extern int	mantis_sync_interval_ms;
 extern int	mantis_max_clock_offset_ms;
 extern int	mantis_peer_timeout_ms;
 extern int	mantis_debug_clock_offset_ms;
+extern bool mantis_debug_fail_flush;
 extern char *mantis_curve_secret_key_file;
 extern char *mantis_curve_peers_file;
 
@@ -135,7 +138,8 @@ typedef enum MantisPersistState
 	MANTIS_PERSIST_STOPPED,		/* no worker is running */
 	MANTIS_PERSIST_STARTING,	/* connecting, or loading mantis_stores */
 	MANTIS_PERSIST_NO_EXTENSION,	/* waiting for CREATE EXTENSION mantis */
-	MANTIS_PERSIST_READY		/* loaded; flushing */
+	MANTIS_PERSIST_READY,		/* loaded; flushing */
+	MANTIS_PERSIST_STANDBY		/* loaded; following the primary's rows */
 } MantisPersistState;
 
 #define MANTIS_ERROR_TEXT_SIZE	256
@@ -153,6 +157,7 @@ typedef struct MantisWorkerState
 	uint64		last_flush_registers;
 	uint64		flush_failures;
 	int64		stored_rows;	/* this node's rows in mantis_stores; -1 unknown */
+	uint64		held_back;		/* registers in mantis_stores not loaded */
 	char		last_flush_error[MANTIS_ERROR_TEXT_SIZE];
 
 	uint64		flush_requested;	/* mantis_flush() calls so far */
@@ -181,9 +186,13 @@ typedef struct MantisShared
 	/* greatest HLC issued or witnessed here (hlc.c) */
 	pg_atomic_uint64 clock;
 
-	/* set once the registers may be read (store.c) */
+	/* set once the registers may be read, and once they may be written */
 	pg_atomic_uint32 loaded;
-	ConditionVariable loaded_cv;
+	pg_atomic_uint32 writable;
+	ConditionVariable loaded_cv;	/* broadcast when either is set */
+
+	/* encoding of mantis.database once the worker connected, or -1 */
+	int			encoding;
 
 	/* each consumer's latch, or NULL while it does not run; under mutex */
 	slock_t		mutex;
@@ -199,25 +208,26 @@ extern Size mantis_store_shmem_size(void);
 extern void mantis_store_shmem_request(void);
 extern bool mantis_store_shmem_init(void);
 extern void mantis_store_wait_loaded(void);
+extern void mantis_store_wait_writable(const char *function);
 extern void mantis_store_check_sizes(uint32 key_len, uint32 value_len);
 extern MantisPutResult mantis_store_set(const char *key, uint32 key_len,
 										const char *value, uint32 value_len,
 										bool deleted, MantisHLC *hlc,
 										bool *replaced_live);
 extern MantisPutResult mantis_store_merge(const MantisRecord *rec, int flags);
-extern bool mantis_store_get(const char *key, uint32 key_len,
-							 MantisRecordCallback copy, void *arg);
+extern bool mantis_store_get(const char *key, uint32 key_len, Size header,
+							 char **chunk, uint32 *value_len);
 extern void mantis_store_scan(bool include_deleted,
 							  MantisRecordCallback callback, void *arg);
 extern void mantis_store_stats(MantisStoreStats *stats);
 extern void mantis_store_set_loaded(void);
+extern void mantis_store_set_writable(void);
 extern void mantis_store_take_dirty(MantisConsumer consumer, uint32 *words);
 extern void mantis_store_leaf_digests(uint64 *out);
 extern int	mantis_store_collect_leaf(int leaf, MantisRecordCallback copy, void *arg);
 extern int	mantis_store_take_changes(MantisConsumer consumer, int leaf,
 									  MantisRecordCallback copy, void *arg);
-extern void mantis_store_reflag(MantisConsumer consumer, const char *key,
-								uint32 key_len, const MantisHLC *hlc);
+extern void mantis_store_give_back_leaf(MantisConsumer consumer, int leaf);
 extern void mantis_store_report_put(MantisPutResult result);
 
 /* ---- worker.c: the background worker ---- */
@@ -234,10 +244,12 @@ typedef struct MantisFlushResult
 	bool		compacted;		/* older rows of this node were replaced */
 } MantisFlushResult;
 
-extern bool mantis_persist_hydrate(void);
+extern volatile sig_atomic_t mantis_persist_in_work;
+extern bool mantis_persist_follow(void);
 extern bool mantis_persist_flush(uint32 *pending_leaves, bool compact,
 								 MantisFlushResult *result);
-extern int64 mantis_persist_stored_rows(void);
+extern void mantis_persist_abort(void);
+extern void mantis_persist_counts(uint64 *held_back, int64 *own_rows);
 
 /* ---- replication.c: peers, the protocol, and the mantis_peers view ---- */
 typedef enum MantisLinkState

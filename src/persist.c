@@ -1,27 +1,42 @@
 /*-------------------------------------------------------------------------
  * persist.c
- *	  The registers in the table mantis_stores: flushing what changed,
- *	  compacting this node's rows, and loading every row back at start.
+ *	  The registers in the table mantis_stores: following the table's rows,
+ *	  flushing what changed, and compacting this node's rows.
  *
- * Called only by the worker, each entry point in a transaction of its own
- * (StartTransactionCommand .. CommitTransactionCommand, as worker_spi does),
- * with search_path set to pg_catalog by the worker and every name
+ * Called only by the persistence worker, each entry point inside a
+ * transaction the worker opened (begin_work .. end_work, as worker_spi
+ * does), with search_path set to pg_catalog and every name
  * schema-qualified.  An ERROR escapes to the worker, which aborts the
- * transaction and retries: nothing here clears a register's UNFLUSHED flag
- * before the rows holding it have committed, so a failed flush loses
- * nothing.
+ * transaction and then calls mantis_persist_abort(): every leaf a failed
+ * flush took is given back whole, so a failed flush loses nothing.
  *
  * Rows.  Each row holds a batch of registers in the snapshot format of
- * wire.h, at most about ROW_TARGET_BYTES.  A flush writes the registers
- * changed since the previous one; when this node's rows grow past
- * mantis.compact_rows, or their bytes past twice the last full snapshot, a
- * flush writes every register instead and deletes this node's older rows
- * in the same transaction.  Since merging is last-writer-wins, loading any
- * subset of rows in any order gives the same registers.
+ * wire.h, at most about ROW_TARGET_BYTES, and is inserted as soon as it is
+ * full, so a flush or a compaction holds one row in memory, never the
+ * store.  A flush writes the registers changed since the previous one; when
+ * this node's rows grow past mantis.compact_rows, or their bytes past twice
+ * the last full snapshot, a flush writes every register instead and deletes
+ * this node's older rows in the same transaction.
  *
- * Loading trusts no row: each is decoded completely before any of it is
- * merged, and a row that is corrupt, oversized or holds registers the store
- * cannot take is logged and skipped, or has those registers skipped.
+ * Known rows.  The worker remembers every row of the table it has seen (by
+ * id, with the table's oid and relfilenode), and whether that row is
+ * merged: every register in it is held in memory or beaten there by a
+ * register with a greater HLC.  Before each flush, and every
+ * mantis.flush_interval when idle, it compares the table with what it
+ * knows (sync_table):
+ *	- a row it does not know (a restore, a row added by hand, the primary's
+ *	  flush seen on a standby) is merged into memory at once;
+ *	- a row of this node it knew that is gone (TRUNCATE, DROP and CREATE
+ *	  EXTENSION, a DELETE), or a new table, means rows that held registers
+ *	  are gone: the next flush writes a full snapshot.
+ * A row whose registers could not all be held (larger than the limits of
+ * this start, not valid in the database encoding, another node's clock
+ * more than a day ahead, no room in the store) is "held back": it is never
+ * deleted, its registers are counted in mantis_status.held_back, and each
+ * compaction tries it again, so it comes back once the limits allow.  So a
+ * persisted register is deleted only by a compaction that has merged it and
+ * written, in the same transaction, a snapshot holding it or a register
+ * with a greater HLC for its key.
  *
  * IDENTIFICATION	src/persist.c
  *-------------------------------------------------------------------------
@@ -34,13 +49,16 @@
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "pgstat.h"
 #include "port/pg_bitutils.h"
-#include "storage/lwlock.h"
+#include "postmaster/interrupt.h"
+#include "storage/proc.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 
 #include "mantis.h"
 #include "wire.h"
@@ -54,34 +72,72 @@
 /* snapshot bytes below which the bytes rule never asks for compaction */
 #define COMPACT_MIN_BYTES	(1024 * 1024)
 
-/* how far ahead of the wall clock a stored register may be and still load */
+/* how far ahead of the wall clock another node's register may be at load */
 #define LOAD_MAX_AHEAD_MS	(24 * 3600 * 1000)
 
-/* "schema"."mantis_stores", in TopMemoryContext once found */
-static char *stores_table = NULL;
+/* A row of mantis_stores the worker has seen. */
+typedef struct KnownRow
+{
+	int64		id;
+	int64		bytes;
+	bool		own;			/* written under this server's node name */
+	uint32		held;			/* registers in it not held in memory */
+	bool		unreadable;		/* corrupt or too large: never merged */
+} KnownRow;
 
-/* this node's rows, as far as the worker knows */
-static int64 stored_rows = -1;
-static int64 stored_bytes = 0;
-static int64 snapshot_bytes = 0;
+#define ROW_MERGED(r)	((r)->held == 0 && !(r)->unreadable)
 
-/* Rows under construction: completed bytea rows plus the one being filled. */
+/* What the worker knows of mantis_stores; in TopMemoryContext. */
+typedef struct KnownTable
+{
+	char	   *name;			/* "schema"."mantis_stores" */
+	Oid			relid;			/* InvalidOid: never seen */
+	Oid			relfilenode;
+	KnownRow   *rows;			/* sorted by id */
+	int			nrows;
+	int			maxrows;
+	int64		snapshot_bytes; /* of the last full snapshot we wrote */
+	bool		rewrite;		/* rows holding registers are gone */
+} KnownTable;
+
+static KnownTable table = {NULL, InvalidOid, InvalidOid, NULL, 0, 0, 0, false};
+
+/* Rows inserted by the flush under way; known once it commits. */
+typedef struct NewRow
+{
+	int64		id;
+	int64		bytes;
+} NewRow;
+
+/* Rows under construction: the one being filled, inserted once full. */
 typedef struct RowBuilder
 {
-	List	   *rows;			/* bytea * */
 	StringInfoData cur;			/* VARHDRSZ + snapshot so far; data NULL if none */
 	uint32		cur_registers;
 	int			nodes;
 	MantisNodeEntry node_table[MANTIS_MAX_NODES];
+	const char *clock;			/* the flush's HLC, as text */
 	uint64		registers;		/* in all rows */
-	int64		bytes;			/* of all completed rows */
+	int64		bytes;			/* of all inserted rows */
+	MemoryContext cxt;			/* outlives the transaction: for "inserted" */
+	List	   *inserted;		/* NewRow * */
 } RowBuilder;
 
+/* What the flush under way took from the store, to give back on failure. */
+static uint32 taken_leaves[MANTIS_LEAVES / 32];
+static bool taken_any = false;
+
+static void give_back_taken(void);
+
+/* ---- the row builder ---- */
+
 static void
-builder_init(RowBuilder *b)
+builder_init(RowBuilder *b, const char *clock, MemoryContext cxt)
 {
 	memset(b, 0, sizeof(RowBuilder));
 	b->nodes = mantis_nodes_copy(b->node_table);
+	b->clock = clock;
+	b->cxt = cxt;
 }
 
 static void
@@ -102,20 +158,53 @@ builder_open_row(RowBuilder *b)
 	b->cur_registers = 0;
 }
 
+/* Insert one row; returns its id. */
+static int64
+insert_row(const char *clock, bytea *registers)
+{
+	char	   *sql = psprintf("INSERT INTO %s (clock, node, registers) VALUES ($1, $2, $3) RETURNING id",
+							   table.name);
+	Oid			types[3] = {TEXTOID, TEXTOID, BYTEAOID};
+	Datum		values[3];
+	bool		isnull;
+	int64		id;
+
+	values[0] = CStringGetTextDatum(clock);
+	values[1] = CStringGetTextDatum(mantis_shared->node_name);
+	values[2] = PointerGetDatum(registers);
+	if (SPI_execute_with_args(sql, 3, types, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "could not insert into %s", table.name);
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	pfree(sql);
+	return id;
+}
+
+/* Close the row being filled, if any, and insert it. */
 static void
 builder_close_row(RowBuilder *b)
 {
+	NewRow	   *row;
+	MemoryContext oldcxt;
+
 	if (b->cur.data == NULL)
 		return;
 	mantis_snapshot_put_header((unsigned char *) b->cur.data + VARHDRSZ,
 							   (uint16) b->nodes, b->cur_registers);
 	SET_VARSIZE(b->cur.data, b->cur.len);
-	b->rows = lappend(b->rows, b->cur.data);
+	oldcxt = MemoryContextSwitchTo(b->cxt);
+	row = palloc(sizeof(NewRow));
+	b->inserted = lappend(b->inserted, row);
+	MemoryContextSwitchTo(oldcxt);
+	row->id = insert_row(b->clock, (bytea *) b->cur.data);
+	row->bytes = b->cur.len;
 	b->bytes += b->cur.len;
+	pfree(b->cur.data);
 	b->cur.data = NULL;
 }
 
-/* MantisRecordCallback: append one register to the row being filled */
+/* MantisRecordCallback: append one register, inserting the row once full */
 static void
 builder_add(const MantisRecord *rec, void *arg)
 {
@@ -124,6 +213,11 @@ builder_add(const MantisRecord *rec, void *arg)
 
 	if (b->cur.data == NULL)
 		builder_open_row(b);
+	if (unlikely(mantis_debug_fail_flush))
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Failed on request by \"mantis.debug_fail_flush\".")));
 	enlargeStringInfo(&b->cur, (int) size);
 	mantis_wire_put_register((unsigned char *) b->cur.data + b->cur.len, rec);
 	b->cur.len += (int) size;
@@ -133,29 +227,15 @@ builder_add(const MantisRecord *rec, void *arg)
 		builder_close_row(b);
 }
 
-/*
- * Find mantis_stores: the extension's schema in this database.  Needs a
- * connected SPI.  False while CREATE EXTENSION mantis has not run here.
- */
-static bool
-find_table(void)
-{
-	char	   *schema;
+/* ---- the transaction bracket ---- */
 
-	if (!OidIsValid(get_extension_oid("mantis", true)))
-		return false;
-	if (SPI_execute("SELECT n.nspname FROM pg_catalog.pg_extension e"
-					" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
-					" WHERE e.extname OPERATOR(pg_catalog.=) 'mantis'", true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		return false;
-	schema = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	if (stores_table)
-		pfree(stores_table);
-	stores_table = MemoryContextStrdup(TopMemoryContext,
-									   quote_qualified_identifier(schema, "mantis_stores"));
-	return true;
-}
+/*
+ * Set while the worker is inside begin_work .. end_work: its SIGTERM
+ * handler then cancels the statement under way, so that a lock wait, a
+ * long statement or a COMMIT waiting for a synchronous standby never
+ * delays a shutdown (the worker's final flush follows).
+ */
+volatile sig_atomic_t mantis_persist_in_work = false;
 
 static void
 begin_work(const char *activity)
@@ -165,6 +245,21 @@ begin_work(const char *activity)
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, activity);
+	/* statement_timeout is not armed for a background worker: arm it */
+	if (StatementTimeout > 0)
+		enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
+	mantis_persist_in_work = true;
+}
+
+/* Leave the work: no cancel pending from our own SIGTERM handler. */
+static void
+leave_work(void)
+{
+	mantis_persist_in_work = false;
+	disable_timeout(STATEMENT_TIMEOUT, false);
+	if (ShutdownRequestPending)
+		QueryCancelPending = false;
+	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
 static void
@@ -173,37 +268,73 @@ end_work(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	leave_work();
 	pgstat_report_stat(true);
-	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
-/* Count this node's rows and their bytes; inside begin_work/end_work. */
-static void
-count_node_rows(void)
+/*
+ * After an ERROR inside the work: abort its transaction and give back what
+ * a flush took.  The worker calls this from its error path.
+ */
+void
+mantis_persist_abort(void)
 {
-	char	   *sql = psprintf("SELECT count(*), coalesce(sum(pg_catalog.octet_length(registers)), 0)::pg_catalog.int8"
-							   " FROM %s WHERE node OPERATOR(pg_catalog.=) $1",
-							   stores_table);
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(mantis_shared->node_name)};
+	AbortCurrentTransaction();
+	leave_work();
+	give_back_taken();
+}
+
+/* ---- finding the table ---- */
+
+/*
+ * Find mantis_stores: the extension's schema in this database.  Needs a
+ * connected SPI.  False while CREATE EXTENSION mantis has not run here.
+ * A table other than the one known (a new oid or relfilenode: DROP and
+ * CREATE EXTENSION, TRUNCATE) is taken as new: every row in it unknown,
+ * and this node's registers to be written in full.
+ */
+static bool
+find_table(void)
+{
 	bool		isnull;
+	Oid			relid;
+	Oid			relfilenode;
+	char	   *schema;
 
-	if (SPI_execute_with_args(sql, 1, types, values, NULL, true, 1) != SPI_OK_SELECT ||
+	if (!OidIsValid(get_extension_oid("mantis", true)))
+		return false;
+	if (SPI_execute("SELECT c.oid, c.relfilenode, n.nspname FROM pg_catalog.pg_extension e"
+					" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
+					" JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid"
+					"  AND c.relname OPERATOR(pg_catalog.=) 'mantis_stores'"
+					" WHERE e.extname OPERATOR(pg_catalog.=) 'mantis'", true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
-		elog(ERROR, "could not count the rows of %s", stores_table);
-	stored_rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	stored_bytes = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	/* we do not know which rows are full snapshots: assume all of them */
-	snapshot_bytes = stored_bytes;
+		return false;
+	relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	relfilenode = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	schema = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+
+	if (table.name)
+		pfree(table.name);
+	table.name = MemoryContextStrdup(TopMemoryContext,
+									 quote_qualified_identifier(schema, "mantis_stores"));
+	if (relid != table.relid || relfilenode != table.relfilenode)
+	{
+		if (OidIsValid(table.relid))
+		{
+			ereport(LOG,
+					(errmsg("mantis_stores was replaced (oid %u, relfilenode %u, was %u, %u); the next flush writes every register",
+							relid, relfilenode, table.relid, table.relfilenode)));
+			table.rewrite = true;
+		}
+		table.relid = relid;
+		table.relfilenode = relfilenode;
+		table.nrows = 0;
+	}
+	return true;
 }
 
-int64
-mantis_persist_stored_rows(void)
-{
-	return stored_rows;
-}
-
-/* ---- loading ---- */
+/* ---- loading rows ---- */
 
 typedef struct LoadState
 {
@@ -211,7 +342,7 @@ typedef struct LoadState
 	uint64		now_ms;
 	uint64		applied;
 	uint64		stale;
-	uint64		rejected;
+	uint64		refused;		/* size, encoding or clock */
 	uint64		no_room;
 } LoadState;
 
@@ -227,7 +358,9 @@ load_node(void *arg, uint64_t id, const char *name, size_t name_len)
 
 /*
  * Whether a decoded register may enter the store: within the size limits,
- * valid in the database encoding, and not from the far future.
+ * valid in the database encoding, and, unless written by this node, not
+ * from the far future (a server whose clock was set back keeps its own
+ * history; its clock moves past it).
  */
 static bool
 register_acceptable(const MantisRecord *rec, uint64 now_ms)
@@ -235,7 +368,8 @@ register_acceptable(const MantisRecord *rec, uint64 now_ms)
 	if (rec->key_len > (uint32) mantis_max_key_size ||
 		rec->value_len > (uint32) mantis_max_value_size)
 		return false;
-	if (mantis_hlc_ms(rec->hlc.ts) > now_ms + LOAD_MAX_AHEAD_MS)
+	if (rec->hlc.node != mantis_shared->node_id &&
+		mantis_hlc_ms(rec->hlc.ts) > now_ms + LOAD_MAX_AHEAD_MS)
 		return false;
 	if (!pg_verify_mbstr(GetDatabaseEncoding(), rec->key, (int) rec->key_len, true))
 		return false;
@@ -252,7 +386,7 @@ load_register(void *arg, const MantisRecord *rec)
 
 	if (!register_acceptable(rec, st->now_ms))
 	{
-		st->rejected++;
+		st->refused++;
 		return;
 	}
 	switch (mantis_store_merge(rec, 0))
@@ -270,63 +404,77 @@ load_register(void *arg, const MantisRecord *rec)
 	}
 }
 
-/* Load one row's bytes, unless any part of them is malformed. */
-static bool
-load_row(LoadState *st, const char *node, bytea *registers)
+/*
+ * Merge one row's registers into memory, unless any part of the row is
+ * malformed; fills in row->held and row->unreadable.
+ */
+static void
+load_row(LoadState *st, KnownRow *row, const char *node, bytea *registers)
 {
 	const char *data = VARDATA_ANY(registers);
 	size_t		len = VARSIZE_ANY_EXHDR(registers);
 	const char *err = mantis_snapshot_decode(data, len, NULL, NULL, NULL);
+	uint64		before;
 
 	if (err != NULL)
 	{
 		ereport(WARNING,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("mantis skipped row %lld of %s (node \"%s\"): %s",
-						(long long) st->row_id, stores_table, node, err)));
-		return false;
+						(long long) row->id, table.name, node, err)));
+		row->unreadable = true;
+		return;
 	}
+	before = st->refused + st->no_room;
+	st->row_id = row->id;
 	(void) mantis_snapshot_decode(data, len, load_node, load_register, st);
-	return true;
+	row->held = (uint32) Min(st->refused + st->no_room - before, PG_UINT32_MAX);
+	row->unreadable = false;
+}
+
+static Datum
+int8_array(const int64 *ids, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(ids[i]);
+	return PointerGetDatum(construct_array(elems, n, INT8OID, sizeof(int64),
+										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 /*
- * Load every row of mantis_stores into the store, merging register by
- * register.  Returns false (and does nothing) when the extension does not
- * exist in this database yet.
+ * Merge the rows of "rows" (n of them, sorted by id) into memory, one at a
+ * time through a cursor.  Rows that vanished meanwhile stay as they were.
  */
-bool
-mantis_persist_hydrate(void)
+static void
+load_rows(KnownRow **rows, int n, LoadState *st)
 {
-	LoadState	st = {0};
-	Oid			types[1] = {INT4OID};
-	Datum		values[1] = {Int32GetDatum(ROW_MAX_BYTES)};
+	Oid			types[2] = {INT8ARRAYOID, INT4OID};
+	Datum		values[2];
+	int64	   *ids = palloc(sizeof(int64) * Max(n, 1));
 	MemoryContext row_cxt;
-	MemoryContext spi_cxt;
+	MemoryContext outer = CurrentMemoryContext;
 	Portal		portal;
-	int64		rows = 0,
-				skipped = 0;
+	int			next = 0;
 
-	begin_work("mantis: loading mantis_stores");
-	if (!find_table())
-	{
-		end_work();
-		return false;
-	}
-
-	st.now_ms = mantis_wall_ms();
-	spi_cxt = CurrentMemoryContext;
+	for (int i = 0; i < n; i++)
+		ids[i] = rows[i]->id;
+	values[0] = int8_array(ids, n);
+	values[1] = Int32GetDatum(ROW_MAX_BYTES);
 	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "mantis load row",
 									ALLOCSET_DEFAULT_SIZES);
 	portal = SPI_cursor_open_with_args(NULL,
-									   psprintf("SELECT id, node, CASE WHEN pg_catalog.octet_length(registers) OPERATOR(pg_catalog.<=) $1 THEN registers END"
-												" FROM %s ORDER BY id", stores_table),
-									   1, types, values, NULL, true, 0);
+									   psprintf("SELECT id, node, CASE WHEN pg_catalog.octet_length(registers) OPERATOR(pg_catalog.<=) $2 THEN registers END"
+												" FROM %s WHERE id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY id",
+												table.name),
+									   2, types, values, NULL, true, 0);
 	for (;;)
 	{
 		HeapTuple	tuple;
 		TupleDesc	desc;
 		bool		isnull;
+		int64		id;
 		Datum		d;
 		char	   *node;
 
@@ -335,10 +483,13 @@ mantis_persist_hydrate(void)
 			break;
 		tuple = SPI_tuptable->vals[0];
 		desc = SPI_tuptable->tupdesc;
-		rows++;
+		id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+		while (next < n && rows[next]->id < id)
+			next++;
+		if (next == n || rows[next]->id != id)
+			elog(ERROR, "mantis_stores row %lld was not asked for", (long long) id);
 
 		MemoryContextSwitchTo(row_cxt);
-		st.row_id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
 		node = SPI_getvalue(tuple, desc, 2);
 		d = SPI_getbinval(tuple, desc, 3, &isnull);
 		if (isnull)
@@ -346,211 +497,436 @@ mantis_persist_hydrate(void)
 			ereport(WARNING,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("mantis skipped row %lld of %s (node \"%s\"): larger than %d bytes",
-							(long long) st.row_id, stores_table, node ? node : "", ROW_MAX_BYTES)));
-			skipped++;
+							(long long) id, table.name, node ? node : "", ROW_MAX_BYTES)));
+			rows[next]->unreadable = true;
 		}
-		else if (!load_row(&st, node ? node : "", DatumGetByteaPP(d)))
-			skipped++;
-		MemoryContextSwitchTo(spi_cxt);
+		else
+			load_row(st, rows[next], node ? node : "", DatumGetByteaPP(d));
+		MemoryContextSwitchTo(outer);
 		MemoryContextReset(row_cxt);
 		SPI_freetuptable(SPI_tuptable);
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
-	count_node_rows();
-	end_work();
+	MemoryContextDelete(row_cxt);
+	pfree(ids);
+}
 
+/* ---- following the table ---- */
+
+static void
+known_reserve(int n)
+{
+	if (n <= table.maxrows)
+		return;
+	table.maxrows = Max(n, Max(64, table.maxrows * 2));
+	if (table.rows == NULL)
+		table.rows = MemoryContextAlloc(TopMemoryContext, sizeof(KnownRow) * table.maxrows);
+	else
+		table.rows = repalloc(table.rows, sizeof(KnownRow) * table.maxrows);
+}
+
+/*
+ * Compare the table with the rows we know, merge the rows we do not, and
+ * note when rows of ours are gone.  Returns how many rows were merged.
+ * Inside begin_work/end_work, after find_table().
+ */
+static int
+sync_table(LoadState *st)
+{
+	char	   *sql = psprintf("SELECT id, node OPERATOR(pg_catalog.=) $1, pg_catalog.octet_length(registers)::pg_catalog.int8"
+							   " FROM %s ORDER BY id", table.name);
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(mantis_shared->node_name)};
+	KnownRow   *now;
+	KnownRow  **fresh;
+	int			nnow;
+	int			nfresh = 0;
+	int			k = 0;
+
+	if (SPI_execute_with_args(sql, 1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the rows of %s", table.name);
+	nnow = (int) SPI_processed;
+	now = palloc(sizeof(KnownRow) * Max(nnow, 1));
+	fresh = palloc(sizeof(KnownRow *) * Max(nnow, 1));
+	for (int i = 0; i < nnow; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		KnownRow   *row = &now[i];
+
+		row->id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+		row->own = DatumGetBool(SPI_getbinval(tuple, desc, 2, &isnull));
+		row->bytes = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
+		row->held = 0;
+		row->unreadable = false;
+
+		/* walk the known rows alongside: both are sorted by id */
+		while (k < table.nrows && table.rows[k].id < row->id)
+		{
+			if (table.rows[k].own)
+				table.rewrite = true;	/* a row of ours is gone */
+			k++;
+		}
+		if (k < table.nrows && table.rows[k].id == row->id)
+		{
+			row->held = table.rows[k].held;
+			row->unreadable = table.rows[k].unreadable;
+			k++;
+		}
+		else
+			fresh[nfresh++] = row;
+	}
+	for (; k < table.nrows; k++)
+	{
+		if (table.rows[k].own)
+			table.rewrite = true;
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	if (nfresh > 0)
+		load_rows(fresh, nfresh, st);
+
+	known_reserve(nnow);
+	memcpy(table.rows, now, sizeof(KnownRow) * nnow);
+	table.nrows = nnow;
+	pfree(now);
+	pfree(fresh);
+	pfree(sql);
+	return nfresh;
+}
+
+/* Registers of known rows not held in memory, and this node's rows. */
+static void
+count_rows(uint64 *held_back, int64 *own_rows, int64 *own_merged_rows,
+		   int64 *own_merged_bytes)
+{
+	*held_back = 0;
+	*own_rows = *own_merged_rows = *own_merged_bytes = 0;
+	for (int i = 0; i < table.nrows; i++)
+	{
+		KnownRow   *row = &table.rows[i];
+
+		*held_back += row->held;
+		if (!row->own)
+			continue;
+		(*own_rows)++;
+		if (ROW_MERGED(row))
+		{
+			(*own_merged_rows)++;
+			*own_merged_bytes += row->bytes;
+		}
+	}
+}
+
+void
+mantis_persist_counts(uint64 *held_back, int64 *own_rows)
+{
+	int64		merged_rows,
+				merged_bytes;
+
+	count_rows(held_back, own_rows, &merged_rows, &merged_bytes);
+}
+
+static void
+log_load(const LoadState *st, int rows)
+{
+	if (rows == 0)
+		return;
 	ereport(LOG,
-			(errmsg("mantis loaded %llu registers from %lld rows of %s",
-					(unsigned long long) st.applied, (long long) rows, stores_table),
-			 errdetail("%lld rows skipped as corrupt; %llu registers superseded, %llu refused (size, encoding or clock), %llu found no room.",
-					   (long long) skipped, (unsigned long long) st.stale,
-					   (unsigned long long) st.rejected, (unsigned long long) st.no_room)));
-	if (st.no_room > 0)
+			(errmsg("mantis loaded %llu registers from %d rows of %s",
+					(unsigned long long) st->applied, rows, table.name),
+			 errdetail("%llu registers superseded, %llu held back (size, encoding or clock), %llu found no room.",
+					   (unsigned long long) st->stale, (unsigned long long) st->refused,
+					   (unsigned long long) st->no_room)));
+	if (st->no_room > 0)
 		ereport(WARNING,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("mantis store filled up while loading: %llu registers were not loaded",
-						(unsigned long long) st.no_room),
+						(unsigned long long) st->no_room),
+				 errdetail("They stay in mantis_stores, counted in mantis_status.held_back."),
 				 errhint("Raise \"mantis.max_keys\" or \"mantis.store_memory\" and restart the server.")));
+}
+
+/* Find the table and merge the rows we do not know; false if no table. */
+static bool
+follow_table(void)
+{
+	LoadState	st = {0};
+	int			rows;
+
+	if (!find_table())
+		return false;
+	st.now_ms = mantis_wall_ms();
+	rows = sync_table(&st);
+	log_load(&st, rows);
 	return true;
+}
+
+/*
+ * Follow mantis_stores: merge every row not yet merged into memory, in a
+ * transaction of its own (read-only: this runs on a standby too).  At
+ * start this loads the whole table.  Returns false when the extension
+ * does not exist in this database.
+ */
+bool
+mantis_persist_follow(void)
+{
+	bool		found;
+
+	begin_work("mantis: reading mantis_stores");
+	found = follow_table();
+	end_work();
+	return found;
 }
 
 /* ---- flushing ---- */
 
-static void
-reflag_unflushed(void *arg, const MantisRecord *rec)
+static bool
+leaves_pending(const uint32 *pending)
 {
-	mantis_store_reflag(MANTIS_CONSUMER_PERSIST, rec->key, rec->key_len, &rec->hlc);
+	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
+	{
+		if (pending[w] != 0)
+			return true;
+	}
+	return false;
 }
 
-/* Give back the registers of rows that were not written. */
+/* Take the changes of the pending leaves, each through "callback". */
 static void
-give_back(RowBuilder *b)
+take_pending(uint32 *pending, MantisRecordCallback callback, void *arg)
 {
-	ListCell   *lc;
-
-	foreach(lc, b->rows)
+	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
 	{
-		bytea	   *row = (bytea *) lfirst(lc);
+		while (pending[w] != 0)
+		{
+			int			bit = pg_rightmost_one_pos32(pending[w]);
+			uint32		mask = (uint32) 1 << bit;
 
-		(void) mantis_snapshot_decode(VARDATA(row), VARSIZE(row) - VARHDRSZ,
-									  NULL, reflag_unflushed, NULL);
+			/* noted before taking: a failure halfway gives this leaf back */
+			taken_leaves[w] |= mask;
+			taken_any = true;
+			mantis_store_take_changes(MANTIS_CONSUMER_PERSIST, w * 32 + bit,
+									  callback, arg);
+			pending[w] &= ~mask;
+		}
 	}
 }
 
-/* Insert the builder's rows; returns the id of the first. */
-static int64
-insert_rows(RowBuilder *b, const char *clock)
+/*
+ * Merge again the rows that were held back: the store may have room now,
+ * or the clock may have caught up.  Before a compaction's snapshot, so
+ * that whatever merges is in it.
+ */
+static void
+retry_held_back(void)
 {
-	char	   *sql = psprintf("INSERT INTO %s (clock, node, registers) VALUES ($1, $2, $3) RETURNING id",
-							   stores_table);
-	Oid			types[3] = {TEXTOID, TEXTOID, BYTEAOID};
-	Datum		values[3];
-	int64		first = -1;
-	ListCell   *lc;
+	KnownRow  **retry = palloc(sizeof(KnownRow *) * Max(table.nrows, 1));
+	int			n = 0;
+	LoadState	st = {0};
 
-	values[0] = CStringGetTextDatum(clock);
-	values[1] = CStringGetTextDatum(mantis_shared->node_name);
-	foreach(lc, b->rows)
+	for (int i = 0; i < table.nrows; i++)
 	{
-		bool		isnull;
-
-		values[2] = PointerGetDatum(lfirst(lc));
-		if (SPI_execute_with_args(sql, 3, types, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
-			SPI_processed != 1)
-			elog(ERROR, "could not insert into %s", stores_table);
-		if (first < 0)
-			first = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (table.rows[i].held > 0)
+			retry[n++] = &table.rows[i];
 	}
-	return first;
+	if (n > 0)
+	{
+		st.now_ms = mantis_wall_ms();
+		load_rows(retry, n, &st);
+		if (st.applied > 0)
+			ereport(LOG,
+					(errmsg("mantis loaded %llu registers held back in %s",
+							(unsigned long long) st.applied, table.name)));
+	}
+	pfree(retry);
 }
 
 static void
-delete_rows_before(int64 first_kept)
+delete_rows(const int64 *ids, int n)
 {
-	char	   *sql = psprintf("DELETE FROM %s WHERE node OPERATOR(pg_catalog.=) $1 AND id OPERATOR(pg_catalog.<) $2",
-							   stores_table);
-	Oid			types[2] = {TEXTOID, INT8OID};
-	Datum		values[2] = {CStringGetTextDatum(mantis_shared->node_name), Int64GetDatum(first_kept)};
+	char	   *sql = psprintf("DELETE FROM %s WHERE id OPERATOR(pg_catalog.=) ANY ($1) AND node OPERATOR(pg_catalog.=) $2",
+							   table.name);
+	Oid			types[2] = {INT8ARRAYOID, TEXTOID};
+	Datum		values[2] = {int8_array(ids, n), CStringGetTextDatum(mantis_shared->node_name)};
 
+	if (n == 0)
+		return;
 	if (SPI_execute_with_args(sql, 2, types, values, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not delete from %s", stores_table);
+		elog(ERROR, "could not delete from %s", table.name);
+	pfree(sql);
+}
+
+/*
+ * Write every register as a fresh snapshot and delete the rows of ours it
+ * makes redundant: those merged, which it now covers, and the delta rows
+ * this flush inserted before it found compaction due.  Returns the ids
+ * deleted, in the builder's context.
+ */
+static int64 *
+compact(RowBuilder *b, uint32 *pending, int *ndeleted)
+{
+	int64	   *ids;
+	int			n = 0;
+	ListCell   *lc;
+
+	retry_held_back();
+	ids = MemoryContextAlloc(b->cxt, sizeof(int64) * (table.nrows + list_length(b->inserted) + 1));
+	for (int i = 0; i < table.nrows; i++)
+	{
+		if (table.rows[i].own && ROW_MERGED(&table.rows[i]))
+			ids[n++] = table.rows[i].id;
+	}
+	foreach(lc, b->inserted)
+		ids[n++] = ((NewRow *) lfirst(lc))->id;
+	b->inserted = NIL;
+	b->registers = 0;
+	b->bytes = 0;
+
+	/* what changed is in the snapshot: clear the flags first */
+	take_pending(pending, NULL, NULL);
+	mantis_store_scan(true, builder_add, b);
+	if (b->inserted == NIL && b->cur.data == NULL)
+		builder_open_row(b);	/* an empty store still gets its row */
+	builder_close_row(b);
+	delete_rows(ids, n);
+	*ndeleted = n;
+	return ids;
 }
 
 static bool
 compaction_due(const RowBuilder *delta)
 {
-	int64		rows = stored_rows + list_length(delta->rows);
-	int64		bytes = stored_bytes + delta->bytes;
+	uint64		held_back;
+	int64		own_rows,
+				merged_rows,
+				merged_bytes;
 
-	return rows > mantis_compact_rows ||
-		bytes > 2 * Max(snapshot_bytes, COMPACT_MIN_BYTES);
+	count_rows(&held_back, &own_rows, &merged_rows, &merged_bytes);
+	if (table.snapshot_bytes == 0)
+		table.snapshot_bytes = merged_bytes;	/* not known since start */
+	return merged_rows + list_length(delta->inserted) > mantis_compact_rows ||
+		merged_bytes + delta->bytes > 2 * Max(table.snapshot_bytes, COMPACT_MIN_BYTES);
+}
+
+static int
+known_row_cmp(const void *a, const void *b)
+{
+	int64		x = ((const KnownRow *) a)->id;
+	int64		y = ((const KnownRow *) b)->id;
+
+	return (x > y) - (x < y);
+}
+
+/* Make what a committed flush inserted and deleted known. */
+static void
+note_committed(const RowBuilder *b, const int64 *deleted, int ndeleted)
+{
+	int			keep = 0;
+	ListCell   *lc;
+
+	for (int i = 0; i < table.nrows; i++)
+	{
+		bool		gone = false;
+
+		for (int j = 0; j < ndeleted && !gone; j++)
+			gone = table.rows[i].id == deleted[j];
+		if (!gone)
+			table.rows[keep++] = table.rows[i];
+	}
+	table.nrows = keep;
+	known_reserve(table.nrows + list_length(b->inserted));
+	foreach(lc, b->inserted)
+	{
+		NewRow	   *row = (NewRow *) lfirst(lc);
+		KnownRow   *k = &table.rows[table.nrows++];
+
+		k->id = row->id;
+		k->bytes = row->bytes;
+		k->own = true;
+		k->held = 0;
+		k->unreadable = false;
+	}
+	/* our ids come from the sequence, but a row added by hand may be ahead */
+	qsort(table.rows, table.nrows, sizeof(KnownRow), known_row_cmp);
 }
 
 /*
- * Write the delta, or every register when compacting, in one transaction.
- * Returns false if the extension has gone from this database.
+ * Write the registers changed since the last flush, in a transaction of
+ * its own: follow the table, then take the changes (clearing their
+ * UNFLUSHED flags) from the leaves set in "pending", which is emptied, and
+ * insert them row by row.  Compacts when due, when "compact" asks, or when
+ * rows of ours are gone.  Returns false, having taken nothing, if the
+ * extension has gone from this database.  On ERROR the worker calls
+ * mantis_persist_abort(), which gives back what was taken.
  */
-static bool
-write_rows(RowBuilder *delta, bool compact, MantisFlushResult *result)
+bool
+mantis_persist_flush(uint32 *pending, bool compact_asked, MantisFlushResult *result)
 {
-	RowBuilder	full;
-	RowBuilder *write;
 	char		clock[MANTIS_HLC_TEXT_SIZE];
+	RowBuilder	b;
 	MantisHLC	now;
-	int64		first;
+	int64	   *deleted = NULL;
+	int			ndeleted = 0;
 
+	memset(result, 0, sizeof(*result));
+	builder_init(&b, clock, CurrentMemoryContext);
 	begin_work("mantis: flushing to mantis_stores");
-	if (!find_table())
+	if (!follow_table())
 	{
 		end_work();
 		return false;
 	}
-	if (stored_rows < 0)
-		count_node_rows();
 
+	result->compacted = compact_asked || table.rewrite;
+	if (!result->compacted && !leaves_pending(pending))
+	{
+		end_work();
+		return true;
+	}
 	now = mantis_hlc_now();
 	mantis_hlc_format(&now, clock);
-	result->compacted = compact || compaction_due(delta);
-	if (result->compacted)
+	if (!result->compacted)
 	{
-		builder_init(&full);
-		mantis_store_scan(true, builder_add, &full);
-		if (full.rows == NIL && full.cur.data == NULL)
-			builder_open_row(&full);	/* an empty store still gets its row */
-		builder_close_row(&full);
-		write = &full;
+		take_pending(pending, builder_add, &b);
+		builder_close_row(&b);
+		result->compacted = compaction_due(&b);
 	}
-	else
-		write = delta;
-
-	first = insert_rows(write, clock);
-	if (result->compacted && first >= 0)
-		delete_rows_before(first);
+	if (result->compacted)
+		deleted = compact(&b, pending, &ndeleted);
 	end_work();
 
+	/* committed */
 	if (result->compacted)
 	{
-		stored_rows = list_length(full.rows);
-		stored_bytes = snapshot_bytes = full.bytes;
+		table.rewrite = false;
+		table.snapshot_bytes = b.bytes;
 	}
-	else
-	{
-		stored_rows += list_length(delta->rows);
-		stored_bytes += delta->bytes;
-	}
-	result->registers = write->registers;
-	result->rows = list_length(write->rows);
+	note_committed(&b, deleted, ndeleted);
+	memset(taken_leaves, 0, sizeof(taken_leaves));
+	taken_any = false;
+	result->registers = b.registers;
+	result->rows = list_length(b.inserted);
 	return true;
 }
 
 /*
- * Write the registers changed since the last flush: take them (clearing
- * their UNFLUSHED flags) from the leaves set in "pending", which is
- * emptied, and write them; should that fail or find no table, give them
- * back, flagged again, before anything else.  Compacts when due, or when
- * "compact" asks.  Returns false, having written nothing, if the extension
- * has gone from this database.
+ * After a flush's transaction aborted: give back every leaf it took.  Its
+ * rows were rolled back, so nothing of it becomes known.
  */
-bool
-mantis_persist_flush(uint32 *pending, bool compact, MantisFlushResult *result)
+static void
+give_back_taken(void)
 {
-	RowBuilder	delta;
-	bool		written = false;
-
-	memset(result, 0, sizeof(*result));
-
-	/* take first: no transaction needed to read shared memory */
-	builder_init(&delta);
+	if (!taken_any)
+		return;
 	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
 	{
-		for (uint32 bits = pending[w]; bits != 0; bits &= bits - 1)
-			mantis_store_take_changes(MANTIS_CONSUMER_PERSIST,
-									  w * 32 + pg_rightmost_one_pos32(bits),
-									  builder_add, &delta);
-		pending[w] = 0;
+		for (uint32 bits = taken_leaves[w]; bits != 0; bits &= bits - 1)
+			mantis_store_give_back_leaf(MANTIS_CONSUMER_PERSIST,
+										w * 32 + pg_rightmost_one_pos32(bits));
+		taken_leaves[w] = 0;
 	}
-	builder_close_row(&delta);
-	if (delta.registers == 0 && !compact)
-		return true;
-
-	PG_TRY();
-	{
-		written = write_rows(&delta, compact, result);
-	}
-	PG_CATCH();
-	{
-		/*
-		 * The failed transaction may still hold LWLocks, even a partition
-		 * lock if compaction's scan failed; its abort, which follows,
-		 * releases them first thing too.
-		 */
-		LWLockReleaseAll();
-		give_back(&delta);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	if (!written)
-		give_back(&delta);
-	return written;
+	taken_any = false;
 }

@@ -67,11 +67,15 @@ publish_latch(void)
 	before_shmem_exit(unpublish_latch, (Datum) 0);
 }
 
-/* Sleep until the registers are loaded; false if told to stop meanwhile. */
+/*
+ * Sleep until the registers are loaded and writable: on a hot standby,
+ * until it is promoted (a standby does not replicate: it follows its
+ * primary's mantis_stores).  False if told to stop meanwhile.
+ */
 static bool
-wait_until_loaded(void)
+wait_until_writable(void)
 {
-	while (pg_atomic_read_u32(&mantis_shared->loaded) == 0)
+	while (pg_atomic_read_u32(&mantis_shared->writable) == 0)
 	{
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 100, PG_WAIT_EXTENSION);
@@ -118,7 +122,7 @@ mantis_replicator_main(Datum main_arg)
 	pgstat_report_appname("mantis replication");
 	publish_latch();
 
-	if (!wait_until_loaded())
+	if (!wait_until_writable())
 		proc_exit(1);
 
 	mantis_replication_start();

@@ -20,7 +20,7 @@
  * registers of a leaf are found in nbuckets / MANTIS_LEAVES buckets.
  *
  * Digests.  Each leaf keeps the XOR of a 64-bit fingerprint of every
- * register in it (key hash, HLC, deletion).  Writers update it in O(1) under
+ * register in it (key hash, HLC, deletion, value hash).  Writers update it in O(1) under
  * the partition lock; repair compares digests with peers without scanning.
  *
  * Changes.  A write sets flags on the register (UNFLUSHED for every write,
@@ -32,23 +32,27 @@
  * bucket masks of the dirty leaves, and visits only those buckets: its cost
  * follows the number of changes, never the number of keys.  It clears the
  * flags of what it takes; should it fail to deliver (a flush that does not
- * commit), it puts them back with mantis_store_reflag().
+ * commit), it gives back the whole leaves it took with
+ * mantis_store_give_back_leaf().
  * Memory does not grow with the rate of writes: a key written a thousand
  * times between two worker passes is sent once.
  *
  * Locking: partition locks only, shared to read and exclusive to write;
  * never two at once.  Under a partition lock we may take the DSA's own
- * locks (allocation) and atomics (the clock, counters, digests).  Every
- * check that can fail happens before a register is changed, and the
+ * locks (allocation) and atomics (the clock, counters, digests), and
+ * nothing else: no palloc, no callback, nothing that can raise an ERROR.
+ * Every check that can fail happens before a register is changed, and the
  * change itself is plain stores, so an ERROR never leaves a half-written
- * register.
+ * register.  Iterators copy registers out under the lock into room sized
+ * beforehand (CopyBuf) and call their callback after releasing it.
  *
  * IDENTIFICATION	src/store.c
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "lib/stringinfo.h"
+#include "access/xact.h"
+#include "access/xlog.h"
 #include "miscadmin.h"
 #include "port/pg_bitutils.h"
 #include "pgstat.h"
@@ -192,6 +196,8 @@ mantis_store_shmem_init(void)
 	memset(mantis_shared, 0, sizeof(MantisShared));
 	pg_atomic_init_u64(&mantis_shared->clock, 0);
 	pg_atomic_init_u32(&mantis_shared->loaded, 0);
+	pg_atomic_init_u32(&mantis_shared->writable, 0);
+	mantis_shared->encoding = -1;
 	ConditionVariableInit(&mantis_shared->loaded_cv);
 	SpinLockInit(&mantis_shared->mutex);
 	for (int c = 0; c < MANTIS_CONSUMERS; c++)
@@ -328,11 +334,25 @@ register_view(const StoreRegister *reg, MantisRegisterView *view)
 	view->value_len = reg->value_len;
 }
 
-/* The repair fingerprint of a register; see the file header. */
+/*
+ * The repair fingerprint of a register; see the file header.  It covers the
+ * value too, so that two registers with one HLC and different values (one
+ * node id on two servers, as a failover can make) do not look alike.
+ */
 static inline uint64
-register_fingerprint(uint64 hash, const MantisHLC *hlc, bool deleted)
+register_fingerprint(uint64 hash, const MantisHLC *hlc, bool deleted,
+					 const char *value, uint32 value_len)
 {
-	return mantis_mix64(hash ^ mantis_mix64(hlc->ts ^ mantis_mix64(hlc->node ^ (deleted ? 1 : 2))));
+	uint64		value_hash = deleted ? 1 : mantis_hash(value, value_len) ^ 2;
+
+	return mantis_mix64(hash ^ mantis_mix64(hlc->ts ^ mantis_mix64(hlc->node ^ value_hash)));
+}
+
+static inline uint64
+held_fingerprint(uint64 hash, const StoreRegister *reg)
+{
+	return register_fingerprint(hash, &reg->hlc, (reg->flags & MANTIS_REG_DELETED) != 0,
+								reg->data + reg->key_len, reg->value_len);
 }
 
 static inline int
@@ -513,8 +533,7 @@ store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
 	/* From here on nothing can fail: plain stores only. */
 	if (reg != NULL)
 	{
-		digest_toggle(hash, register_fingerprint(hash, &reg->hlc,
-												 (reg->flags & MANTIS_REG_DELETED) != 0));
+		digest_toggle(hash, held_fingerprint(hash, reg));
 		if (reg->flags & MANTIS_REG_DELETED)
 			pg_atomic_fetch_sub_u64(&store->deleted, 1);
 		target->flags = reg->flags;
@@ -527,7 +546,8 @@ store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
 		(put->deleted ? MANTIS_REG_DELETED : 0);
 	if (put->deleted)
 		pg_atomic_fetch_add_u64(&store->deleted, 1);
-	digest_toggle(hash, register_fingerprint(hash, &hlc, put->deleted));
+	digest_toggle(hash, register_fingerprint(hash, &hlc, put->deleted,
+											 put->value, value_len));
 	if (target != reg)
 		*link = ref_of(new_dp);
 
@@ -599,22 +619,16 @@ mantis_store_check_sizes(uint32 key_len, uint32 value_len)
 }
 
 /*
- * Wait until the registers may be read: at once in steady state; after a
- * start or crash restart, until the worker has loaded mantis_stores, for at
- * most mantis.load_timeout.  Answering from a half-loaded store would tell
- * a caller that a key it set is absent.
+ * Sleep until the worker sets "flag", for at most mantis.load_timeout;
+ * then fail with "what" as the message.
  */
-void
-mantis_store_wait_loaded(void)
+static void
+wait_for_worker(pg_atomic_uint32 *flag, const char *what, const char *detail)
 {
-	TimestampTz start;
+	TimestampTz start = GetCurrentTimestamp();
 
-	if (likely(pg_atomic_read_u32(&mantis_shared->loaded) != 0))
-		return;
-
-	start = GetCurrentTimestamp();
 	ConditionVariablePrepareToSleep(&mantis_shared->loaded_cv);
-	while (pg_atomic_read_u32(&mantis_shared->loaded) == 0)
+	while (pg_atomic_read_u32(flag) == 0)
 	{
 		long		waited = (long) ((GetCurrentTimestamp() - start) / 1000);
 
@@ -623,8 +637,8 @@ mantis_store_wait_loaded(void)
 			ConditionVariableCancelSleep();
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("mantis is loading"),
-					 errdetail("The worker is restoring the registers from mantis_stores after a restart."),
+					 errmsg("%s", what),
+					 errdetail("%s", detail),
 					 errhint("Retry in a moment. If this persists, check that the mantis worker is running and that database \"%s\" (\"mantis.database\") exists.",
 							 mantis_database)));
 		}
@@ -633,6 +647,48 @@ mantis_store_wait_loaded(void)
 									PG_WAIT_EXTENSION);
 	}
 	ConditionVariableCancelSleep();
+}
+
+/*
+ * Wait until the registers may be read: at once in steady state; after a
+ * start or crash restart, until the worker has loaded mantis_stores, for at
+ * most mantis.load_timeout.  Answering from a half-loaded store would tell
+ * a caller that a key it set is absent.
+ */
+void
+mantis_store_wait_loaded(void)
+{
+	if (likely(pg_atomic_read_u32(&mantis_shared->loaded) != 0))
+		return;
+	wait_for_worker(&mantis_shared->loaded, "mantis is loading",
+					"The worker is restoring the registers from mantis_stores after a restart.");
+}
+
+/*
+ * Wait until the registers may be written.  A standby, and a read-only
+ * transaction, cannot write (25006): nothing written there could be
+ * persisted.  Once a standby is promoted, writes wait until the worker has
+ * merged every row of mantis_stores, so that the clock is past everything
+ * the old primary persisted.
+ */
+void
+mantis_store_wait_writable(const char *function)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot execute %s() on a standby server", function),
+				 errdetail("A standby reads the registers its primary flushes to mantis_stores; it cannot write any."),
+				 errhint("Write on the primary server.")));
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot execute %s() in a read-only transaction", function)));
+	mantis_store_wait_loaded();
+	if (likely(pg_atomic_read_u32(&mantis_shared->writable) != 0))
+		return;
+	wait_for_worker(&mantis_shared->writable, "mantis is taking over after a promotion",
+					"The worker is merging mantis_stores before this server accepts writes.");
 }
 
 /*
@@ -665,76 +721,196 @@ mantis_store_merge(const MantisRecord *rec, int flags)
 	return store_put(&put, NULL, NULL);
 }
 
+/* ---- copying registers out ---- */
+
 /*
- * Look a key up.  When it holds a live value, "copy" is called with it
- * under the partition's shared lock (it must copy what it needs, and
- * nothing else) and true is returned.
+ * Registers copied out of the store under a partition lock, to be used
+ * after releasing it.  Under the lock a copy only does memcpy into room
+ * reserved beforehand; when the registers do not fit, the copy counts what
+ * it needs, the lock is released, the buffer grown, and the copy done
+ * again.  So nothing is allocated, and nothing can raise an ERROR, while a
+ * partition lock is held, and no callback ever runs under one.
  */
-bool
-mantis_store_get(const char *key, uint32 key_len,
-				 MantisRecordCallback copy, void *arg)
+typedef struct CopyBuf
 {
-	uint64		hash = mantis_hash(key, key_len);
-	LWLock	   *lock = partition_lock(hash);
-	StoreRegister *reg;
-	bool		found = false;
+	char	   *data;
+	Size		size;
+	Size		used;
+	MantisRecord *recs;
+	int			nrecs;
+	int			maxrecs;
+	Size		need_bytes;		/* what did not fit in this pass */
+	int			need_recs;
+} CopyBuf;
 
-	store_attach();
-	LWLockAcquire(lock, LW_SHARED);
-	reg = register_find(hash, key, key_len, NULL);
-	if (reg != NULL && (reg->flags & MANTIS_REG_DELETED) == 0)
-	{
-		MantisRecord rec;
+#define COPYBUF_INITIAL_BYTES	8192
+#define COPYBUF_INITIAL_RECS	64
 
-		register_to_record(reg, &rec);
-		copy(&rec, arg);
-		found = true;
-	}
-	LWLockRelease(lock);
-	return found;
+static void
+copybuf_init(CopyBuf *b)
+{
+	b->size = COPYBUF_INITIAL_BYTES;
+	b->data = palloc(b->size);
+	b->maxrecs = COPYBUF_INITIAL_RECS;
+	b->recs = palloc(sizeof(MantisRecord) * b->maxrecs);
+	b->used = 0;
+	b->nrecs = 0;
+	b->need_bytes = 0;
+	b->need_recs = 0;
+}
+
+static void
+copybuf_free(CopyBuf *b)
+{
+	pfree(b->data);
+	pfree(b->recs);
+}
+
+static inline void
+copybuf_reset(CopyBuf *b)
+{
+	b->used = 0;
+	b->nrecs = 0;
+	b->need_bytes = 0;
+	b->need_recs = 0;
+}
+
+static inline bool
+copybuf_fits(const CopyBuf *b)
+{
+	return b->need_recs == 0;
 }
 
 /*
- * Copy the registers of one bucket into "buf" (grown as needed) under the
- * partition lock; returns how many.  Records point into buf.
+ * Copy one register; the caller holds its partition lock.  Plain stores
+ * only: a register that does not fit is counted, not copied.
  */
-static int
-bucket_copy(uint64 bucket, bool include_deleted, StringInfo buf,
-			MantisRecord **recs, int *recs_size)
+static inline void
+copybuf_put(CopyBuf *b, const StoreRegister *reg)
+{
+	Size		len = (Size) reg->key_len + reg->value_len;
+	MantisRecord *rec;
+
+	if (b->need_recs > 0 || b->nrecs == b->maxrecs || b->size - b->used < len)
+	{
+		b->need_recs++;
+		b->need_bytes += len;
+		return;
+	}
+	rec = &b->recs[b->nrecs++];
+	register_to_record(reg, rec);
+	memcpy(b->data + b->used, reg->data, len);
+	rec->key = b->data + b->used;
+	rec->value = rec->key + rec->key_len;
+	b->used += len;
+}
+
+/* Make room for what the last pass could not copy; no lock held. */
+static void
+copybuf_grow(CopyBuf *b)
+{
+	Size		bytes = b->used + b->need_bytes;
+	int			recs = b->nrecs + b->need_recs;
+
+	if (bytes > b->size)
+	{
+		b->size = Max(bytes, b->size * 2);
+		pfree(b->data);
+		b->data = palloc(b->size);
+	}
+	if (recs > b->maxrecs)
+	{
+		b->maxrecs = Max(recs, b->maxrecs * 2);
+		b->recs = repalloc(b->recs, sizeof(MantisRecord) * b->maxrecs);
+	}
+	copybuf_reset(b);
+}
+
+static void
+copybuf_call(const CopyBuf *b, MantisRecordCallback callback, void *arg)
+{
+	for (int i = 0; i < b->nrecs; i++)
+		callback(&b->recs[i], arg);
+}
+
+static inline LWLock *
+leaf_lock(int leaf)
+{
+	return &store->locks[leaf & (MANTIS_PARTITIONS - 1)].lock;
+}
+
+/*
+ * Look a key up.  When it holds a live value, return true and a palloc'd
+ * chunk of "header" bytes (left for the caller) followed by the value's
+ * *value_len bytes.  The chunk is sized before the shared lock is taken,
+ * and allocated again, larger, if the value did not fit.
+ */
+bool
+mantis_store_get(const char *key, uint32 key_len, Size header,
+				 char **chunk, uint32 *value_len)
+{
+	uint64		hash = mantis_hash(key, key_len);
+	LWLock	   *lock = partition_lock(hash);
+	uint32		room = 256 - header;
+	char	   *buf = palloc(header + room);
+
+	store_attach();
+	for (;;)
+	{
+		StoreRegister *reg;
+		uint32		len = 0;
+		bool		found = false;
+
+		LWLockAcquire(lock, LW_SHARED);
+		reg = register_find(hash, key, key_len, NULL);
+		if (reg != NULL && (reg->flags & MANTIS_REG_DELETED) == 0)
+		{
+			found = true;
+			len = reg->value_len;
+			if (len <= room)
+				memcpy(buf + header, reg->data + reg->key_len, len);
+		}
+		LWLockRelease(lock);
+
+		if (!found)
+		{
+			pfree(buf);
+			return false;
+		}
+		if (len <= room)
+		{
+			*chunk = buf;
+			*value_len = len;
+			return true;
+		}
+		pfree(buf);
+		room = len;
+		buf = palloc(header + room);
+	}
+}
+
+/* Copy the registers of one bucket; see CopyBuf. */
+static void
+bucket_copy(uint64 bucket, bool include_deleted, CopyBuf *b)
 {
 	LWLock	   *lock = &store->locks[bucket & (MANTIS_PARTITIONS - 1)].lock;
-	int			n = 0;
 
-	resetStringInfo(buf);
-	LWLockAcquire(lock, LW_SHARED);
-	for (StoreRef ref = buckets[bucket]; ref != InvalidStoreRef;)
+	for (;;)
 	{
-		StoreRegister *reg = register_at(ref);
-
-		ref = reg->next;
-		if (!include_deleted && (reg->flags & MANTIS_REG_DELETED))
-			continue;
-		if (n == *recs_size)
+		LWLockAcquire(lock, LW_SHARED);
+		for (StoreRef ref = buckets[bucket]; ref != InvalidStoreRef;)
 		{
-			*recs_size *= 2;
-			*recs = repalloc(*recs, sizeof(MantisRecord) * *recs_size);
+			StoreRegister *reg = register_at(ref);
+
+			ref = reg->next;
+			if (include_deleted || (reg->flags & MANTIS_REG_DELETED) == 0)
+				copybuf_put(b, reg);
 		}
-		register_to_record(reg, &(*recs)[n]);
-		/* remember offsets now, turn them into pointers once buf is final */
-		(*recs)[n].key = (const char *) (uintptr_t) buf->len;
-		appendBinaryStringInfo(buf, reg->data, reg->key_len + reg->value_len);
-		n++;
+		LWLockRelease(lock);
+		if (copybuf_fits(b))
+			return;
+		copybuf_grow(b);
 	}
-	LWLockRelease(lock);
-
-	for (int i = 0; i < n; i++)
-	{
-		MantisRecord *rec = &(*recs)[i];
-
-		rec->key = buf->data + (uintptr_t) rec->key;
-		rec->value = rec->key + rec->key_len;
-	}
-	return n;
 }
 
 /*
@@ -745,33 +921,35 @@ bucket_copy(uint64 bucket, bool include_deleted, StringInfo buf,
 void
 mantis_store_scan(bool include_deleted, MantisRecordCallback callback, void *arg)
 {
-	StringInfoData buf;
-	int			recs_size = 16;
-	MantisRecord *recs = palloc(sizeof(MantisRecord) * recs_size);
+	CopyBuf		b;
 
 	store_attach();
-	initStringInfo(&buf);
+	copybuf_init(&b);
 	for (uint64 bucket = 0; bucket <= store->bucket_mask; bucket++)
 	{
-		int			n;
-
 		/* an unlocked peek: a bucket empty now has nothing to copy */
 		if (((volatile StoreRef *) buckets)[bucket] == InvalidStoreRef)
 			continue;
-		n = bucket_copy(bucket, include_deleted, &buf, &recs, &recs_size);
-		for (int i = 0; i < n; i++)
-			callback(&recs[i], arg);
+		copybuf_reset(&b);
+		bucket_copy(bucket, include_deleted, &b);
+		copybuf_call(&b, callback, arg);
 		CHECK_FOR_INTERRUPTS();
 	}
-	pfree(buf.data);
-	pfree(recs);
+	copybuf_free(&b);
 }
 
+/*
+ * Counters for mantis_status.  Deletion markers are read first: both only
+ * grow between two reads, and a marker is always counted among the
+ * registers before it is counted as a marker, so registers >= deleted.
+ */
 void
 mantis_store_stats(MantisStoreStats *stats)
 {
-	stats->registers = pg_atomic_read_u64(&store->registers);
 	stats->deleted = pg_atomic_read_u64(&store->deleted);
+	pg_read_barrier();
+	stats->registers = pg_atomic_read_u64(&store->registers);
+	stats->registers = Max(stats->registers, stats->deleted);
 	stats->bytes_used = pg_atomic_read_u64(&store->bytes_used);
 	stats->bytes_total = store->dsa_size;
 }
@@ -783,6 +961,18 @@ void
 mantis_store_set_loaded(void)
 {
 	pg_atomic_write_u32(&mantis_shared->loaded, 1);
+	ConditionVariableBroadcast(&mantis_shared->loaded_cv);
+}
+
+/*
+ * Mark the store writable: the worker has merged every row of
+ * mantis_stores since this server left recovery (at start, or at a
+ * promotion), so the clock is past everything persisted.
+ */
+void
+mantis_store_set_writable(void)
+{
+	pg_atomic_write_u32(&mantis_shared->writable, 1);
 	ConditionVariableBroadcast(&mantis_shared->loaded_cv);
 }
 
@@ -812,32 +1002,41 @@ mantis_store_leaf_digests(uint64 *out)
 }
 
 /*
- * Call "copy" for each register of a leaf, under the partition's shared
- * lock.  Returns how many registers were passed.
+ * Call "callback" for each register of a leaf, copied under the
+ * partition's shared lock and passed after releasing it.  Returns how many
+ * registers were passed.
  */
 int
-mantis_store_collect_leaf(int leaf, MantisRecordCallback copy, void *arg)
+mantis_store_collect_leaf(int leaf, MantisRecordCallback callback, void *arg)
 {
-	LWLock	   *lock = &store->locks[leaf & (MANTIS_PARTITIONS - 1)].lock;
-	int			n = 0;
+	LWLock	   *lock = leaf_lock(leaf);
+	CopyBuf		b;
+	int			n;
 
 	Assert(leaf >= 0 && leaf < MANTIS_LEAVES);
 	store_attach();
-	LWLockAcquire(lock, LW_SHARED);
-	for (uint64 bucket = leaf; bucket <= store->bucket_mask; bucket += MANTIS_LEAVES)
+	copybuf_init(&b);
+	for (;;)
 	{
-		for (StoreRef ref = buckets[bucket]; ref != InvalidStoreRef;)
+		LWLockAcquire(lock, LW_SHARED);
+		for (uint64 bucket = leaf; bucket <= store->bucket_mask; bucket += MANTIS_LEAVES)
 		{
-			StoreRegister *reg = register_at(ref);
-			MantisRecord rec;
+			for (StoreRef ref = buckets[bucket]; ref != InvalidStoreRef;)
+			{
+				StoreRegister *reg = register_at(ref);
 
-			ref = reg->next;
-			register_to_record(reg, &rec);
-			copy(&rec, arg);
-			n++;
+				ref = reg->next;
+				copybuf_put(&b, reg);
+			}
 		}
+		LWLockRelease(lock);
+		if (copybuf_fits(&b))
+			break;
+		copybuf_grow(&b);
 	}
-	LWLockRelease(lock);
+	copybuf_call(&b, callback, arg);
+	n = b.nrecs;
+	copybuf_free(&b);
 	return n;
 }
 
@@ -847,33 +1046,25 @@ consumer_flag(MantisConsumer consumer)
 	return consumer == MANTIS_CONSUMER_PERSIST ? MANTIS_REG_UNFLUSHED : MANTIS_REG_UNSENT;
 }
 
+/* The first bucket of a leaf with a given bit of its dirty-bucket mask. */
+#define MASK_BUCKETS_STEP	(64 * (uint64) MANTIS_LEAVES)
+
 /*
- * Take a consumer's changes in one dirty leaf: visit the buckets marked
- * dirty for it, call "copy" (may be NULL) for each register flagged for it
- * and clear the flag, under the partition's exclusive lock.  Returns how
- * many registers were taken.
+ * Visit the registers flagged for a consumer in the buckets of a leaf that
+ * "mask" marks; copy them into b when b is not NULL, and clear their flags
+ * when "clear".  The caller holds the partition lock exclusively.
  */
-int
-mantis_store_take_changes(MantisConsumer consumer, int leaf,
-						  MantisRecordCallback copy, void *arg)
+static int
+leaf_flagged(int leaf, uint64 mask, int flag, CopyBuf *b, bool clear)
 {
-	LWLock	   *lock = &store->locks[leaf & (MANTIS_PARTITIONS - 1)].lock;
-	int			flag = consumer_flag(consumer);
-	uint64		mask;
 	int			n = 0;
 
-	Assert(leaf >= 0 && leaf < MANTIS_LEAVES);
-	mask = pg_atomic_exchange_u64(&dirty_buckets[consumer][leaf], 0);
-	if (mask == 0)
-		return 0;
-	store_attach();
-	LWLockAcquire(lock, LW_EXCLUSIVE);
 	for (; mask != 0; mask &= mask - 1)
 	{
-		int			b = pg_rightmost_one_pos64(mask);
+		int			bit = pg_rightmost_one_pos64(mask);
 
-		for (uint64 bucket = leaf + (uint64) b * MANTIS_LEAVES;
-			 bucket <= store->bucket_mask; bucket += 64 * (uint64) MANTIS_LEAVES)
+		for (uint64 bucket = leaf + (uint64) bit * MANTIS_LEAVES;
+			 bucket <= store->bucket_mask; bucket += MASK_BUCKETS_STEP)
 		{
 			for (StoreRef ref = buckets[bucket]; ref != InvalidStoreRef;)
 			{
@@ -882,45 +1073,97 @@ mantis_store_take_changes(MantisConsumer consumer, int leaf,
 				ref = reg->next;
 				if ((reg->flags & flag) == 0)
 					continue;
-				if (copy)
-				{
-					MantisRecord rec;
-
-					register_to_record(reg, &rec);
-					copy(&rec, arg);
-				}
-				reg->flags &= ~flag;
+				if (b)
+					copybuf_put(b, reg);
+				if (clear)
+					reg->flags &= ~flag;
 				n++;
 			}
 		}
 	}
-	LWLockRelease(lock);
 	return n;
 }
 
 /*
- * Give a consumer back a change it took but could not deliver: flag the
- * key's register again and mark it dirty, if it still holds the version
- * with the given HLC (a newer write has been flagged by its writer).
+ * Take a consumer's changes in one dirty leaf: the registers flagged for it
+ * in the buckets marked dirty for it lose their flag, and "callback" (may
+ * be NULL) is called with a copy of each after the lock is released.
+ * Flags are cleared only once every register taken has been copied, so a
+ * failure (an ERROR growing the copy) takes nothing.  Returns how many
+ * registers were taken.
+ */
+int
+mantis_store_take_changes(MantisConsumer consumer, int leaf,
+						  MantisRecordCallback callback, void *arg)
+{
+	LWLock	   *lock = leaf_lock(leaf);
+	pg_atomic_uint64 *mask_word = &dirty_buckets[consumer][leaf];
+	int			flag = consumer_flag(consumer);
+	CopyBuf		b;
+	int			n;
+
+	Assert(leaf >= 0 && leaf < MANTIS_LEAVES);
+	if (pg_atomic_read_u64(mask_word) == 0)
+		return 0;
+	store_attach();
+	if (callback == NULL)
+	{
+		LWLockAcquire(lock, LW_EXCLUSIVE);
+		n = leaf_flagged(leaf, pg_atomic_exchange_u64(mask_word, 0), flag, NULL, true);
+		LWLockRelease(lock);
+		return n;
+	}
+
+	copybuf_init(&b);
+	for (;;)
+	{
+		uint64		mask;
+
+		LWLockAcquire(lock, LW_EXCLUSIVE);
+		mask = pg_atomic_exchange_u64(mask_word, 0);
+		(void) leaf_flagged(leaf, mask, flag, &b, false);
+		if (copybuf_fits(&b))
+		{
+			n = leaf_flagged(leaf, mask, flag, NULL, true);
+			LWLockRelease(lock);
+			break;
+		}
+		/* give the mask back for the next pass */
+		pg_atomic_fetch_or_u64(mask_word, mask);
+		LWLockRelease(lock);
+		copybuf_grow(&b);
+	}
+	copybuf_call(&b, callback, arg);
+	copybuf_free(&b);
+	return n;
+}
+
+/*
+ * Give a consumer back a whole leaf it took but could not deliver: every
+ * register of the leaf is flagged for it again and every bucket marked
+ * dirty.  Some of them were delivered before; delivering a register twice
+ * is harmless, which keeps a failure's bookkeeping to one bit per leaf.
  */
 void
-mantis_store_reflag(MantisConsumer consumer, const char *key, uint32 key_len,
-					const MantisHLC *hlc)
+mantis_store_give_back_leaf(MantisConsumer consumer, int leaf)
 {
-	uint64		hash = mantis_hash(key, key_len);
-	LWLock	   *lock = partition_lock(hash);
-	StoreRegister *reg;
-	bool		again = false;
+	LWLock	   *lock = leaf_lock(leaf);
+	int			flag = consumer_flag(consumer);
 
+	Assert(leaf >= 0 && leaf < MANTIS_LEAVES);
 	store_attach();
 	LWLockAcquire(lock, LW_EXCLUSIVE);
-	reg = register_find(hash, key, key_len, NULL);
-	if (reg != NULL && mantis_hlc_cmp(&reg->hlc, hlc) == 0)
+	for (uint64 bucket = leaf; bucket <= store->bucket_mask; bucket += MANTIS_LEAVES)
 	{
-		reg->flags |= consumer_flag(consumer);
-		again = true;
+		for (StoreRef ref = buckets[bucket]; ref != InvalidStoreRef;)
+		{
+			StoreRegister *reg = register_at(ref);
+
+			ref = reg->next;
+			reg->flags |= flag;
+		}
 	}
 	LWLockRelease(lock);
-	if (again)
-		leaf_mark_dirty(consumer, hash);
+	pg_atomic_write_u64(&dirty_buckets[consumer][leaf], ~UINT64CONST(0));
+	pg_atomic_fetch_or_u32(&dirty[consumer][leaf / 32], (uint32) 1 << (leaf % 32));
 }

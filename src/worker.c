@@ -1,13 +1,17 @@
 /*-------------------------------------------------------------------------
  * worker.c
- *	  The mantis background worker: its life, its wait loop, and when it
- *	  loads and flushes mantis_stores.
+ *	  The persistence worker: its life, its wait loop, and when it loads,
+ *	  follows and flushes mantis_stores.
  *
  * One worker per server ("mantis worker" in pg_stat_activity), connected to
  * mantis.database.  Its life, after autoprewarm's:
- *	- SIGTERM only sets a flag (SignalHandlerForShutdownRequest); the loop
- *	  ends, the worker flushes one last time and exits with code 1, so that
- *	  the postmaster starts it again unless the server is shutting down;
+ *	- SIGTERM sets a flag, and cancels the statement under way if the
+ *	  worker is inside a transaction (a lock wait, or a COMMIT waiting for
+ *	  a synchronous standby that does not answer, would otherwise delay the
+ *	  shutdown for ever); the loop ends, the worker flushes one last time
+ *	  without waiting for standbys (synchronous_commit = local) and exits
+ *	  with code 1, so that the postmaster starts it again unless the server
+ *	  is shutting down;
  *	- SIGHUP reloads the settings;
  *	- postmaster death ends it at once (WL_EXIT_ON_PM_DEATH);
  *	- an ERROR in a flush or a load is caught, logged (at most once a minute
@@ -23,7 +27,15 @@
  * crash restart, backends wait (store.c).  While the extension does not
  * exist in mantis.database, there is nothing to load: the registers become
  * readable at once and the worker looks for the extension each second, and
- * loads and starts flushing as soon as it appears.
+ * loads and starts flushing as soon as it appears.  Every flush interval
+ * (each second when flushes are off) the worker follows the table
+ * (persist.c), so rows restored or added by hand are merged.
+ *
+ * Standby.  On a hot standby the worker loads mantis_stores and follows it,
+ * so reads see the primary's flushes within a flush interval; writes fail
+ * (store.c).  When the server is promoted, the worker merges every row
+ * once more before it marks the store writable, so the clock is past
+ * everything the old primary persisted, and then flushes as a primary.
  *
  * IDENTIFICATION	src/worker.c
  *-------------------------------------------------------------------------
@@ -32,6 +44,7 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -70,6 +83,9 @@ static bool persist_ready = false;
  */
 static bool compact_next = false;
 
+/* the final flush runs: SIGTERM must not cancel it */
+static volatile sig_atomic_t final_flush = false;
+
 static TimestampTz next_check_at = 0;
 static TimestampTz next_flush_at = 0;
 static int	failures_in_a_row = 0;
@@ -106,9 +122,14 @@ mantis_worker_state(MantisWorkerState *out)
 static void
 set_persist_state(MantisPersistState state)
 {
+	uint64		held_back;
+	int64		own_rows;
+
+	mantis_persist_counts(&held_back, &own_rows);
 	SpinLockAcquire(&mantis_shared->mutex);
 	mantis_shared->worker.persist = state;
-	mantis_shared->worker.stored_rows = mantis_persist_stored_rows();
+	mantis_shared->worker.stored_rows = own_rows;
+	mantis_shared->worker.held_back = held_back;
 	SpinLockRelease(&mantis_shared->mutex);
 }
 
@@ -136,6 +157,27 @@ worker_publish(void)
 }
 
 /*
+ * SIGTERM: as SignalHandlerForShutdownRequest, and inside a transaction
+ * also a query cancel, which ends a lock wait or statement with an ERROR
+ * (the flush is given back and retried by the final flush) and a wait for
+ * a synchronous standby with a WARNING (the commit is already local).
+ */
+static void
+worker_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	ShutdownRequestPending = true;
+	if (mantis_persist_in_work && !final_flush)
+	{
+		QueryCancelPending = true;
+		InterruptPending = true;
+	}
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+/*
  * Log a failure, unless the same message was logged less than a minute ago.
  */
 static void
@@ -154,8 +196,9 @@ log_failure(const char *what, const char *message)
 }
 
 /*
- * Run "fn" in a transaction of its own; on ERROR, abort, log and return
- * false with the message in "message".
+ * Run "fn", which runs a transaction of its own; on ERROR, abort it (and
+ * give back what a flush took), and return false with the message in
+ * "message".
  */
 static bool
 run_guarded(bool (*fn) (void *), void *arg, bool *fn_result,
@@ -176,8 +219,7 @@ run_guarded(bool (*fn) (void *), void *arg, bool *fn_result,
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
 		FlushErrorState();
-		AbortCurrentTransaction();
-		pgstat_report_activity(STATE_IDLE, NULL);
+		mantis_persist_abort();
 		strlcpy(message, edata->message ? edata->message : "unknown error", message_size);
 		FreeErrorData(edata);
 	}
@@ -186,9 +228,23 @@ run_guarded(bool (*fn) (void *), void *arg, bool *fn_result,
 }
 
 static bool
-do_load(void *arg)
+do_follow(void *arg)
 {
-	return mantis_persist_hydrate();
+	return mantis_persist_follow();
+}
+
+/* The store may be written once the table is merged outside recovery. */
+static void
+maybe_set_writable(void)
+{
+	if (pg_atomic_read_u32(&mantis_shared->writable) == 0 && !RecoveryInProgress())
+		mantis_store_set_writable();
+}
+
+static MantisPersistState
+ready_state(void)
+{
+	return RecoveryInProgress() ? MANTIS_PERSIST_STANDBY : MANTIS_PERSIST_READY;
 }
 
 /*
@@ -202,14 +258,50 @@ try_load(void)
 	bool		found = false;
 
 	next_check_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CHECK_INTERVAL_MS);
-	if (!run_guarded(do_load, NULL, &found, message, sizeof(message)))
+	if (!run_guarded(do_follow, NULL, &found, message, sizeof(message)))
 	{
 		log_failure("load mantis_stores", message);
 		return;
 	}
 	persist_ready = found;
-	set_persist_state(found ? MANTIS_PERSIST_READY : MANTIS_PERSIST_NO_EXTENSION);
+	set_persist_state(found ? ready_state() : MANTIS_PERSIST_NO_EXTENSION);
 	mantis_store_set_loaded();
+	maybe_set_writable();
+}
+
+/*
+ * On a standby, and on a promoted server until it has merged the table
+ * once more: follow mantis_stores each interval.
+ */
+static void
+follow_now(void)
+{
+	char		message[MANTIS_ERROR_TEXT_SIZE];
+	bool		found = false;
+	bool		recovery = RecoveryInProgress();
+
+	next_flush_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												mantis_flush_interval_ms > 0 ?
+												mantis_flush_interval_ms : CHECK_INTERVAL_MS);
+	if (!run_guarded(do_follow, NULL, &found, message, sizeof(message)))
+	{
+		log_failure("read mantis_stores", message);
+		return;
+	}
+	if (!found)
+	{
+		persist_ready = false;
+		set_persist_state(MANTIS_PERSIST_NO_EXTENSION);
+		return;
+	}
+	set_persist_state(ready_state());
+	if (!recovery)
+	{
+		ereport(LOG,
+				(errmsg("mantis merged mantis_stores after the promotion; this server accepts writes as node \"%s\"",
+						mantis_shared->node_name)));
+		maybe_set_writable();
+	}
 }
 
 typedef struct FlushCall
@@ -225,17 +317,6 @@ do_flush(void *arg)
 	return mantis_persist_flush(flush_pending, compact_next, &call->result);
 }
 
-static bool
-flush_pending_any(void)
-{
-	for (int i = 0; i < MANTIS_LEAVES / 32; i++)
-	{
-		if (flush_pending[i] != 0)
-			return true;
-	}
-	return false;
-}
-
 /*
  * Flush now.  Returns whether it succeeded; *written is the number of
  * registers written, *message the error otherwise.
@@ -248,6 +329,8 @@ flush_now(uint64 *written, char *message, size_t message_size)
 	bool		ok;
 	TimestampTz now;
 	int			backoff;
+	uint64		held_back;
+	int64		own_rows;
 
 	*written = 0;
 	if (RecoveryInProgress())
@@ -267,14 +350,16 @@ flush_now(uint64 *written, char *message, size_t message_size)
 		return false;
 	}
 
+	mantis_persist_counts(&held_back, &own_rows);
 	SpinLockAcquire(&mantis_shared->mutex);
-	if (ok)
+	mantis_shared->worker.stored_rows = own_rows;
+	mantis_shared->worker.held_back = held_back;
+	if (ok && call.result.rows > 0)
 	{
 		mantis_shared->worker.last_flush_at = now;
 		mantis_shared->worker.last_flush_registers = call.result.registers;
-		mantis_shared->worker.stored_rows = mantis_persist_stored_rows();
 	}
-	else
+	else if (!ok)
 	{
 		mantis_shared->worker.flush_failures++;
 		strlcpy(mantis_shared->worker.last_flush_error, message,
@@ -287,7 +372,8 @@ flush_now(uint64 *written, char *message, size_t message_size)
 		failures_in_a_row = 0;
 		compact_next = false;
 		*written = call.result.registers;
-		next_flush_at = TimestampTzPlusMilliseconds(now, mantis_flush_interval_ms);
+		next_flush_at = TimestampTzPlusMilliseconds(now, mantis_flush_interval_ms > 0 ?
+													mantis_flush_interval_ms : CHECK_INTERVAL_MS);
 		return true;
 	}
 
@@ -300,8 +386,33 @@ flush_now(uint64 *written, char *message, size_t message_size)
 	return false;
 }
 
+/* Take the changes backends signalled since the last pass. */
+static void
+gather_changes(void)
+{
+	uint32		taken[MANTIS_LEAVES / 32];
+
+	mantis_store_take_dirty(MANTIS_CONSUMER_PERSIST, taken);
+	for (int i = 0; i < MANTIS_LEAVES / 32; i++)
+		flush_pending[i] |= taken[i];
+}
+
+static bool
+flush_pending_any(void)
+{
+	for (int i = 0; i < MANTIS_LEAVES / 32; i++)
+	{
+		if (flush_pending[i] != 0)
+			return true;
+	}
+	return false;
+}
+
 /*
- * Answer mantis_flush() calls, and flush when the interval is up.
+ * Answer mantis_flush() calls, and flush (or, with nothing to write, follow
+ * the table) when the interval is up.  The requests are read before the
+ * changes are gathered: a request answered by this flush was made after
+ * its caller's writes, which are then in the flush.
  */
 static void
 maybe_flush(void)
@@ -314,6 +425,7 @@ maybe_flush(void)
 	SpinLockAcquire(&mantis_shared->mutex);
 	requested = mantis_shared->worker.flush_requested;
 	SpinLockRelease(&mantis_shared->mutex);
+	gather_changes();
 
 	if (requested > flush_requests_served)
 	{
@@ -338,27 +450,17 @@ maybe_flush(void)
 		return;
 	}
 
-	/* each interval: flush if anything changed, else look again next time */
-	if (persist_ready && mantis_flush_interval_ms > 0 &&
-		GetCurrentTimestamp() >= next_flush_at)
+	if (!persist_ready || GetCurrentTimestamp() < next_flush_at)
+		return;
+	if (RecoveryInProgress() || pg_atomic_read_u32(&mantis_shared->writable) == 0)
+		follow_now();
+	else if (mantis_flush_interval_ms > 0 || !flush_pending_any())
+		(void) flush_now(&written, message, sizeof(message));
+	else
 	{
-		if (flush_pending_any() || compact_next)
-			(void) flush_now(&written, message, sizeof(message));
-		else
-			next_flush_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-														mantis_flush_interval_ms);
+		/* periodic flushes are off: only follow the table */
+		follow_now();
 	}
-}
-
-/* Take the changes backends signalled since the last pass. */
-static void
-gather_changes(void)
-{
-	uint32		taken[MANTIS_LEAVES / 32];
-
-	mantis_store_take_dirty(MANTIS_CONSUMER_PERSIST, taken);
-	for (int i = 0; i < MANTIS_LEAVES / 32; i++)
-		flush_pending[i] |= taken[i];
 }
 
 /* How long the loop may sleep before something is due. */
@@ -370,7 +472,7 @@ sleep_ms(void)
 
 	if (!persist_ready)
 		wake = Min(wake, next_check_at);
-	else if (mantis_flush_interval_ms > 0)
+	else
 		wake = Min(wake, next_flush_at);
 	if (wake <= now)
 		return 0;
@@ -398,13 +500,45 @@ connect_to_database(void)
 						mantis_database),
 				 errhint("Create the database or set \"mantis.database\" to one that exists, and restart the server.")));
 		mantis_store_set_loaded();
+		if (!RecoveryInProgress())
+			mantis_store_set_writable();
 	}
 
 	BackgroundWorkerInitializeConnection(mantis_database, NULL, 0);
 
 	SpinLockAcquire(&mantis_shared->mutex);
 	mantis_shared->worker.connect_attempts = 0;
+	mantis_shared->encoding = GetDatabaseEncoding();
 	SpinLockRelease(&mantis_shared->mutex);
+}
+
+/*
+ * One last flush of whatever changed since the previous one, looking for
+ * the table once more if the extension was created since the last check.
+ * It waits for no standby and for no lock longer than a few seconds: a
+ * shutdown must finish.
+ */
+static void
+flush_at_shutdown(void)
+{
+	final_flush = true;
+	SetConfigOption("synchronous_commit", "local", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", "3s", PGC_SUSET, PGC_S_OVERRIDE);
+	gather_changes();
+	if (RecoveryInProgress())
+		return;
+	if (!persist_ready && flush_pending_any())
+		try_load();
+	if (persist_ready && (flush_pending_any() || compact_next))
+	{
+		uint64		written;
+		char		message[MANTIS_ERROR_TEXT_SIZE];
+
+		if (flush_now(&written, message, sizeof(message)))
+			ereport(LOG,
+					(errmsg("mantis flushed %llu registers before shutting down",
+							(unsigned long long) written)));
+	}
 }
 
 void
@@ -413,7 +547,7 @@ mantis_worker_main(Datum main_arg)
 	MemoryContext loop_cxt;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	pqsignal(SIGTERM, worker_sigterm);
 	BackgroundWorkerUnblockSignals();
 
 	worker_publish();
@@ -423,7 +557,11 @@ mantis_worker_main(Datum main_arg)
 
 	/* every name below is schema-qualified; nothing is looked up elsewhere */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
-	/* a locked or slow mantis_stores delays a flush, never blocks the worker */
+	/*
+	 * A locked or slow mantis_stores delays a flush, never blocks the worker:
+	 * lock_timeout works as in any backend, and persist.c arms
+	 * statement_timeout around each unit of work itself.
+	 */
 	SetConfigOption("lock_timeout", "10s", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("statement_timeout", "5min", PGC_SUSET, PGC_S_OVERRIDE);
 
@@ -434,9 +572,11 @@ mantis_worker_main(Datum main_arg)
 	{
 		MemoryContextSwitchTo(loop_cxt);
 
-		gather_changes();
 		if (!persist_ready && GetCurrentTimestamp() >= next_check_at)
+		{
+			gather_changes();
 			try_load();
+		}
 		maybe_flush();
 
 		MemoryContextSwitchTo(TopMemoryContext);
@@ -461,24 +601,8 @@ mantis_worker_main(Datum main_arg)
 		}
 	}
 
-	/*
-	 * One last flush of whatever changed since the previous one, looking for
-	 * the table once more if the extension was created since the last check.
-	 */
 	MemoryContextSwitchTo(loop_cxt);
-	gather_changes();
-	if (!persist_ready && flush_pending_any())
-		try_load();
-	if (persist_ready && flush_pending_any())
-	{
-		uint64		written;
-		char		message[MANTIS_ERROR_TEXT_SIZE];
-
-		if (flush_now(&written, message, sizeof(message)))
-			ereport(LOG,
-					(errmsg("mantis flushed %llu registers before shutting down",
-							(unsigned long long) written)));
-	}
+	flush_at_shutdown();
 
 	/* exit code 1: the postmaster restarts us unless it is shutting down */
 	proc_exit(1);

@@ -159,9 +159,16 @@ $node->safe_psql('postgres', q{
 	  ('x', 'evil', '\x'),
 	  ('x', 'evil', (SELECT substring(registers FROM 1 FOR octet_length(registers) - 3)
 	                   FROM mantis_stores WHERE node = 'p1' ORDER BY id DESC LIMIT 1))});
+# the running worker follows the table: it reads the new rows within a second
+my $skip_re = qr/mantis skipped row \d+ of public\.mantis_stores \(node "evil"\)/;
+$node->wait_for_log(qr/(?:$skip_re.*?){6}/s);
+is(registers_dump($node), $before, 'the running worker skipped the hostile rows added by hand');
+# and a start loads around them: count the skips after the restart's load line
+my $restart_at = -s $node->logfile;
 $node->restart;
-my $skips = () = slurp_file($node->logfile) =~ /mantis skipped row \d+ of public\.mantis_stores \(node "evil"\)/g;
-is($skips, 6, 'each of the 6 hostile rows was logged and skipped');
+$node->wait_for_log(qr/mantis loaded \d+ registers from \d+ rows/, $restart_at);
+my $skips = () = slurp_file($node->logfile, $restart_at) =~ /$skip_re/g;
+is($skips, 6, 'each of the 6 hostile rows was logged and skipped at start');
 is(registers_dump($node), $before, 'the good rows loaded in full beside them');
 ok($node->safe_psql('postgres', 'SELECT true'), 'the server is up');
 $node->safe_psql('postgres', q{DELETE FROM mantis_stores WHERE node = 'evil'});
