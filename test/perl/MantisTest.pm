@@ -17,7 +17,7 @@ use IO::Socket::INET;
 use Time::HiRes qw(usleep);
 
 use Exporter 'import';
-our @EXPORT = qw(mantis_node registers_dump worker_pid wait_for_worker
+our @EXPORT = qw(mantis_node registers_dump worker_pid wait_for_worker crash_restart
   mantis_cluster cut_link heal_link isolate rejoin wait_converged
   start_proxy stop_proxy peer_row build_probe keygen);
 
@@ -27,13 +27,14 @@ my %proxy_pids;    # port => pid of a running proxy
 # mantis_node(name, extra_conf, %opts) — a new, started server with mantis
 # preloaded and the extension created in database "postgres".  With
 # env => { VAR => value }, the server runs with those variables set (for
-# example libfaketime's).
+# example libfaketime's); init => { ... } is passed to Cluster->init (for
+# example allows_streaming => 1).
 sub mantis_node
 {
 	my ($name, $conf, %opts) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
 
-	$node->init;
+	$node->init(%{ $opts{init} // {} });
 	$node->append_conf(
 		'postgresql.conf', qq{
 shared_preload_libraries = 'mantis'
@@ -82,6 +83,47 @@ sub wait_for_worker
 		    WHERE backend_type = 'mantis worker' AND pid <> $not_pid})
 	  or die "no mantis worker came up";
 	return worker_pid($node);
+}
+
+# crash_restart(node) — SIGKILL the postmaster, wait until every process it
+# had is gone (its shared memory detached), then start the server again.  A
+# dead postmaster nobody reaps stays a zombie that kill(pid, 0) still finds:
+# then its lock files are removed, as they certainly belong to no server.
+sub crash_restart
+{
+	my ($node) = @_;
+	my $pm = $node->{_pid} or die 'no postmaster pid';
+	my @children;
+	for my $stat (glob '/proc/[0-9]*/stat')
+	{
+		open(my $fh, '<', $stat) or next;
+		my $line = <$fh> // '';
+		close $fh;
+		push @children, $1 if $line =~ /^(\d+) \(.*\) \S+ (\d+) / && $2 == $pm;
+	}
+	$node->kill9;
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+	while (grep { _alive($_) } $pm, @children)
+	{
+		die "processes of the killed postmaster $pm live on" if time() > $deadline;
+		usleep(20_000);
+	}
+	if (-e "/proc/$pm")
+	{
+		unlink($node->data_dir . '/postmaster.pid');
+		unlink($node->host . '/.s.PGSQL.' . $node->port . '.lock');
+	}
+	$node->start;
+}
+
+# _alive(pid) — the process exists and is not a zombie.
+sub _alive
+{
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/stat") or return 0;
+	my $stat = <$fh> // '';
+	close $fh;
+	return $stat =~ /\)\s+([A-Za-z])\s/ && $1 ne 'Z' && $1 ne 'X';
 }
 
 # start_proxy(listen_port, target_port) — a TCP proxy on 127.0.0.1.
