@@ -55,8 +55,9 @@ if [ "$(id -u)" = 0 ]; then
 	cd /tmp && runuser -u postgres -- env PG_CONFIG="$PG_CONFIG" "${pass[@]}" \
 		bash "$WORK/test/run_suites.sh"
 	rc=$?
-	# keep logs of failed runs where a human can find them
-	[ $rc = 0 ] && rm -rf "$WORK" || echo "test tree kept in $WORK"
+	# keep logs of failed runs (or of every run, with MANTIS_KEEP_LOGS=1)
+	# where a human can find them
+	if [ $rc = 0 ] && [ -z "${MANTIS_KEEP_LOGS:-}" ]; then rm -rf "$WORK"; else echo "test tree kept in $WORK"; fi
 	exit $rc
 else
 	exec bash "$SRC/test/run_suites.sh"

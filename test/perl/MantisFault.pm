@@ -25,7 +25,8 @@ our @EXPORT = qw(build_writer start_writers stop_writers read_writer_log
 # the writes acknowledged by the crashed node in its last flush interval
 # that no peer had yet (README, "What each way of stopping can lose").
 our @FAULT_KINDS = qw(kill_worker kill_replication kill_postmaster
-  restart_fast restart_immediate partition pause clock_skew);
+  restart_fast restart_immediate partition pause clock_skew
+  lower_limits recreate_extension truncate_stores fail_flush);
 
 my %paused;    # pid => 1 for every process we stopped and not yet continued
 my %writer_pids;    # pid => 1 for every writer still running
@@ -317,6 +318,40 @@ sub inject
 		kill 'CONT', $pm;
 		delete @paused{ $pm, @children };
 	}
+	elsif ($kind eq 'lower_limits')
+	{
+		# every value the writers make is longer than 4 bytes: held back
+		$node->append_conf('postgresql.conf', "mantis.max_value_size = 4\n");
+		$node->restart;
+		sleep($secs);    # the fault lasts that long
+		$node->append_conf('postgresql.conf', "mantis.max_value_size = '1MB'\n");
+		$node->restart;
+	}
+	elsif ($kind eq 'recreate_extension')
+	{
+		$node->safe_psql('postgres', 'DROP EXTENSION mantis');
+		sleep($secs);    # writes fail meanwhile: the functions are gone
+		$node->safe_psql('postgres', 'CREATE EXTENSION mantis');
+		flushed($node);
+	}
+	elsif ($kind eq 'truncate_stores')
+	{
+		$node->safe_psql('postgres', 'TRUNCATE mantis_stores');
+		flushed($node);
+	}
+	elsif ($kind eq 'fail_flush')
+	{
+		my $failures = $node->safe_psql('postgres', 'SELECT flush_failures FROM mantis_status');
+		$node->safe_psql('postgres',
+			'ALTER SYSTEM SET mantis.debug_fail_flush = on; SELECT pg_reload_conf()');
+		$node->poll_query_until('postgres',
+			"SELECT flush_failures::bigint > $failures FROM mantis_status")
+		  or die "the flushes of $name did not fail";
+		sleep($secs);    # the fault lasts that long
+		$node->safe_psql('postgres',
+			'ALTER SYSTEM RESET mantis.debug_fail_flush; SELECT pg_reload_conf()');
+		flushed($node);
+	}
 	elsif ($kind eq 'clock_skew')
 	{
 		my $ms = $o{skew_ms} // 200;
@@ -332,6 +367,16 @@ sub inject
 	$self->event("$kind $name healed");
 	$self->{counts}{$kind}++;
 	return;
+}
+
+# flushed(node) — wait until a mantis_flush() succeeds there: what was
+# written before it, and whatever the fault took from mantis_stores, is
+# persisted again.
+sub flushed
+{
+	my ($node) = @_;
+	$node->poll_query_until('postgres', 'SELECT mantis_flush() >= 0')
+	  or die $node->name . ' does not flush';
 }
 
 # set_skew(node index, ms) — shift the wall clock mantis reads on that node.
