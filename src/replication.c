@@ -139,6 +139,7 @@ static ReplicationShared *shared = NULL;
 
 static Link links[MANTIS_MAX_LINKS];
 static uint64 my_incarnation;
+static const char *my_encoding; /* of mantis.database, sent in greetings */
 static uint32 round_counter = 0;
 static MantisPeerCounters unattributed;
 static bool view_changed = true;
@@ -633,12 +634,6 @@ frame_begin(int type)
 }
 
 static void
-frame_u8(uint8 v)
-{
-	appendStringInfoChar(&frame, (char) v);
-}
-
-static void
 frame_u16(uint16 v)
 {
 	enlargeStringInfo(&frame, 2);
@@ -662,13 +657,23 @@ frame_u64(uint64 v)
 	frame.len += 8;
 }
 
+/* The body of HELLO and WELCOME: who we are, and the limits peers share */
 static void
-frame_name(void)
+frame_greeting(void)
 {
-	size_t		len = strlen(mantis_shared->node_name);
+	MantisGreeting g;
+	size_t		size;
 
-	frame_u8((uint8) len);
-	appendBinaryStringInfo(&frame, mantis_shared->node_name, (int) len);
+	g.name = mantis_shared->node_name;
+	g.name_len = strlen(mantis_shared->node_name);
+	g.max_key_size = (uint32) mantis_max_key_size;
+	g.max_value_size = (uint32) mantis_max_value_size;
+	g.encoding = my_encoding;
+	g.encoding_len = strlen(my_encoding);
+	size = mantis_frame_greeting_size(&g);
+	enlargeStringInfo(&frame, (int) size);
+	mantis_frame_put_greeting((unsigned char *) frame.data + frame.len, &g);
+	frame.len += (int) size;
 }
 
 static void
@@ -1227,8 +1232,8 @@ remember_name(Link *l, const MantisFrame *f)
 {
 	char		name[MANTIS_NODE_NAME_MAX + 1];
 
-	memcpy(name, f->name, f->name_len);
-	name[f->name_len] = '\0';
+	memcpy(name, f->greeting.name, f->greeting.name_len);
+	name[f->greeting.name_len] = '\0';
 	if (l && strcmp(l->name, name) != 0)
 	{
 		strlcpy(l->name, name, sizeof(l->name));
@@ -1373,7 +1378,7 @@ handle_message(const MantisMessage *m, TimestampTz now)
 				if (from && from->slot < 0)
 					from->incarnation = f.incarnation;
 				frame_begin(MANTIS_FRAME_WELCOME);
-				frame_name();
+				frame_greeting();
 				reply_to(from, m);
 				return;
 			case MANTIS_FRAME_UPDATES:
@@ -1482,7 +1487,7 @@ mantis_replication_tick(void)
 		if (TimestampDifferenceExceeds(l->last_hello, now, hello_interval(l)))
 		{
 			frame_begin(MANTIS_FRAME_HELLO);
-			frame_name();
+			frame_greeting();
 			send_to(l);
 			l->last_hello = now;
 		}
@@ -1542,6 +1547,10 @@ mantis_replication_start(void)
 
 	if (!pg_strong_random(&my_incarnation, sizeof(my_incarnation)))
 		my_incarnation = (uint64) MyProcPid ^ (uint64) GetCurrentTimestamp();
+	my_encoding = GetDatabaseEncodingName();
+	if (strlen(my_encoding) > MANTIS_WIRE_ENCODING_MAX)
+		elog(ERROR, "database encoding name \"%s\" is too long for a greeting",
+			 my_encoding);
 	leaf_digests = palloc(sizeof(uint64) * MANTIS_LEAVES);
 	initStringInfo(&frame);
 	MemoryContextSwitchTo(old);
