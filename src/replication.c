@@ -9,11 +9,12 @@
  * link, so that their traffic is counted and shown too.
  *
  * Conversation, on our connection to a peer P:
- *	- HELLO every second; P answers WELCOME (name, node id, incarnation).
- *	  The first answer, an answer after mantis.peer_timeout of silence
- *	  (a healed partition) and an answer with a new incarnation (a restart,
- *	  however fast) each start a repair round at once: that is how a node
- *	  that joins or rejoins catches up, without anyone's intervention.
+ *	- HELLO every second; P answers WELCOME (name, node id, incarnation,
+ *	  limits: see below).  The first answer, an answer after
+ *	  mantis.peer_timeout of silence (a healed partition) and an answer
+ *	  with a new incarnation (a restart, however fast) each start a repair
+ *	  round at once: that is how a node that joins or rejoins catches up,
+ *	  without anyone's intervention.
  *	- Live changes: every register written here goes out in UPDATES frames
  *	  as soon as the worker wakes (at most one batch a millisecond).
  *	  Nothing waits for an answer.  When a connected peer's ZeroMQ queue is
@@ -32,6 +33,16 @@
  *	  repairs both sides, even when P has no connection to us of its own.
  *	  At most REPAIR_WINDOW groups are in flight, so a full state transfer
  *	  to a new node moves in bounded chunks.
+ *
+ * Both greetings carry the sender's mantis.max_key_size,
+ * mantis.max_value_size and database encoding.  A peer whose limits differ
+ * from ours is refused: a register one of us holds the other could not
+ * store, or even receive (ZMQ_MAXMSGSIZE follows the limits, and libzmq
+ * drops a connection that passes it).  Nothing but greetings then goes to
+ * it, and nothing else from it is taken (counted in rejected_limits), until
+ * a greeting with our limits - from a restart of it with other settings -
+ * ends the refusal; its WELCOME then starts a repair round, as for a
+ * rejoin.  Live changes go only to a peer whose greeting had our limits.
  *
  * Every message carries the sender's clock.  A register more than
  * mantis.max_clock_offset ahead of our wall clock is rejected and counted,
@@ -80,6 +91,14 @@
 #define LOG_REPEAT_MS			60000
 #define INBOUND_FORGET_MS		600000	/* silent inbound-only links are freed */
 
+/* What the last greeting (HELLO or WELCOME) of a peer said of its limits */
+typedef enum GreetingVerdict
+{
+	GREETING_NONE,				/* no greeting yet */
+	GREETING_OK,				/* the same limits as ours */
+	GREETING_REFUSED			/* other limits: nothing goes or comes */
+} GreetingVerdict;
+
 /* A live frame waiting for room in a peer's ZeroMQ queue */
 typedef struct QueuedFrame
 {
@@ -104,6 +123,7 @@ typedef struct Link
 	uint64		node_id;
 	uint64		incarnation;
 	char		name[MANTIS_NODE_NAME_MAX + 1];
+	GreetingVerdict greeting;	/* its last greeting against our limits */
 
 	/* live frames ZeroMQ could not take yet, oldest first (TopMemoryContext) */
 	QueuedFrame *queue_head;
@@ -321,6 +341,7 @@ counters_add(MantisPeerCounters *to, const MantisPeerCounters *from)
 	to->stale += from->stale;
 	to->no_room += from->no_room;
 	to->refused += from->refused;
+	to->mismatched += from->mismatched;
 }
 
 static void
@@ -724,6 +745,13 @@ send_live(Link *l)
 
 	if (l->slot < 0 || l->state == MANTIS_LINK_REFUSED)
 		return;
+	if (l->greeting != GREETING_OK)
+	{
+		/* its limits are not known yet: the first repair round catches up */
+		l->c.dropped++;
+		view_changed = true;
+		return;
+	}
 	queue_drain(l);
 	if (l->queue_head == NULL &&
 		mantis_transport_send(l->slot, frame.data, frame.len))
@@ -838,7 +866,8 @@ updates_add(const MantisRecord *rec, void *arg)
 /*
  * The largest frame we can send: an UPDATES frame is closed once it passes
  * UPDATES_TARGET_BYTES, unless a single register is larger still.  Peers
- * share this configuration, so it is also the largest we accept.
+ * whose limits differ refuse each other at their greeting, so it is also
+ * the largest a peer sends us; greetings are tiny, and always pass.
  */
 size_t
 mantis_replication_max_frame(void)
@@ -1243,14 +1272,12 @@ remember_name(Link *l, const MantisFrame *f)
 }
 
 /*
- * A WELCOME on our connection tells which node is at its endpoint; a new
- * node, a new incarnation, or the end of a silence start a repair round.
+ * A WELCOME on our connection tells which node is at its endpoint.  Returns
+ * true for a new node or a new incarnation of it (a restart).
  */
-static void
-on_connection_alive(Link *l, const MantisFrame *f, TimestampTz now)
+static bool
+identify(Link *l, const MantisFrame *f)
 {
-	bool		rejoin = false;
-
 	if (!l->identified || l->node_id != f->sender)
 	{
 		/* fold the counters of an inbound-only link of that node into ours */
@@ -1272,13 +1299,23 @@ on_connection_alive(Link *l, const MantisFrame *f, TimestampTz now)
 		l->identified = true;
 		l->node_id = f->sender;
 		l->incarnation = f->incarnation;
-		rejoin = true;
+		return true;
 	}
-	else if (l->incarnation != f->incarnation)
+	if (l->incarnation != f->incarnation)
 	{
 		l->incarnation = f->incarnation;
-		rejoin = true;
+		return true;
 	}
+	return false;
+}
+
+/*
+ * A WELCOME with our limits: a new node, a new incarnation, or the end of
+ * a silence or of a refusal start a repair round.
+ */
+static void
+on_connection_alive(Link *l, bool rejoin, TimestampTz now)
+{
 	if (l->state != MANTIS_LINK_CONNECTED)
 	{
 		ereport(LOG,
@@ -1288,6 +1325,85 @@ on_connection_alive(Link *l, const MantisFrame *f, TimestampTz now)
 	}
 	if (rejoin && l->round == 0)
 		round_start(l, now);
+}
+
+/*
+ * Whether the limits in a greeting are ours; if not, says why in reason.
+ */
+static bool
+limits_match(const Link *l, const MantisGreeting *g, char *reason, size_t size)
+{
+	const char *label = l ? link_label(l) : "an unknown node";
+
+	if (g->max_key_size != (uint32) mantis_max_key_size)
+		snprintf(reason, size, "peer %s has \"mantis.max_key_size\" = %u bytes, this server %d",
+				 label, g->max_key_size, mantis_max_key_size);
+	else if (g->max_value_size != (uint32) mantis_max_value_size)
+		snprintf(reason, size, "peer %s has \"mantis.max_value_size\" = %u bytes, this server %d",
+				 label, g->max_value_size, mantis_max_value_size);
+	else if (g->encoding_len != strlen(my_encoding) ||
+			 memcmp(g->encoding, my_encoding, g->encoding_len) != 0)
+		snprintf(reason, size, "peer %s has database encoding %.*s, this server %s",
+				 label, (int) g->encoding_len, g->encoding, my_encoding);
+	else
+		return true;
+	return false;
+}
+
+/*
+ * Judge a peer's greeting (a HELLO on our listener or a WELCOME on our
+ * connection).  A peer whose limits differ from ours is refused: a value
+ * one of us accepts, the other could not store or even receive (ZeroMQ
+ * drops a connection that sends a message larger than its
+ * ZMQ_MAXMSGSIZE), so no register goes either way until a greeting with
+ * our limits comes (from a restart of the peer).  Returns true if the
+ * greeting has our limits.
+ */
+static bool
+check_greeting(Link *l, const MantisFrame *f, TimestampTz now)
+{
+	char		reason[MANTIS_ERROR_TEXT_SIZE];
+
+	if (l == NULL)
+		return true;			/* no room to remember it: as before greetings */
+	if (limits_match(l, &f->greeting, reason, sizeof(reason)))
+	{
+		if (l->greeting == GREETING_REFUSED)
+		{
+			ereport(LOG,
+					(errmsg("mantis: peer %s now has the limits of this server", link_label(l))));
+			/* an outbound link is connected by the WELCOME that follows */
+			set_state(l, l->slot < 0 ? MANTIS_LINK_INBOUND : MANTIS_LINK_CONNECTING, now);
+		}
+		l->greeting = GREETING_OK;
+		return true;
+	}
+	if (l->greeting != GREETING_REFUSED)
+	{
+		l->greeting = GREETING_REFUSED;
+		set_state(l, MANTIS_LINK_REFUSED, now);
+		queue_clear(l);
+		if (l->round != 0)
+			round_end(l, now, false);
+		note_problem(l, WARNING,
+					 "%s: every server must have the same \"mantis.max_key_size\", \"mantis.max_value_size\" and database encoding",
+					 reason);
+	}
+	return false;
+}
+
+/*
+ * Frames other than greetings from a refused peer are dropped and counted.
+ */
+static bool
+refused_frame(Link *from, const MantisFrame *f)
+{
+	if (from == NULL || from->greeting != GREETING_REFUSED ||
+		f->type == MANTIS_FRAME_HELLO || f->type == MANTIS_FRAME_WELCOME)
+		return false;
+	from->c.mismatched++;
+	view_changed = true;
+	return true;
 }
 
 /* Frames whose sender claims our own node id never get further. */
@@ -1367,6 +1483,8 @@ handle_message(const MantisMessage *m, TimestampTz now)
 	}
 	view_changed = true;
 	observe_clock(from, f.hlc);
+	if (refused_frame(from, &f))
+		return;
 
 	if (m->source < 0)
 	{
@@ -1377,6 +1495,8 @@ handle_message(const MantisMessage *m, TimestampTz now)
 				remember_name(from, &f);
 				if (from && from->slot < 0)
 					from->incarnation = f.incarnation;
+				(void) check_greeting(from, &f, now);
+				/* answered even when refused: so the peer learns why */
 				frame_begin(MANTIS_FRAME_WELCOME);
 				frame_greeting();
 				reply_to(from, m);
@@ -1400,9 +1520,15 @@ handle_message(const MantisMessage *m, TimestampTz now)
 		switch (f.type)
 		{
 			case MANTIS_FRAME_WELCOME:
-				remember_name(via, &f);
-				on_connection_alive(via, &f, now);
-				return;
+				{
+					bool		rejoin;
+
+					remember_name(via, &f);
+					rejoin = identify(via, &f);
+					if (check_greeting(via, &f, now))
+						on_connection_alive(via, rejoin, now);
+					return;
+				}
 			case MANTIS_FRAME_INSYNC:
 				if (via->round != 0 && f.round == via->round)
 					round_end(via, now, true);
@@ -1452,13 +1578,15 @@ mantis_replication_receive(int budget)
 /* ---- time ---- */
 
 /*
- * Greet a connected peer each second; one we have not heard from more
- * often, so that a join or the end of a partition is noticed at once.
+ * Greet a connected or refused peer each second; one we have not heard
+ * from more often, so that a join or the end of a partition is noticed at
+ * once.
  */
 static int
 hello_interval(const Link *l)
 {
-	return l->state == MANTIS_LINK_CONNECTED ? HELLO_INTERVAL_MS : HELLO_RETRY_MS;
+	return l->state == MANTIS_LINK_CONNECTED || l->state == MANTIS_LINK_REFUSED ?
+		HELLO_INTERVAL_MS : HELLO_RETRY_MS;
 }
 
 /*
