@@ -135,8 +135,10 @@ typedef struct Link
 	uint32		round;			/* 0: none running */
 	TimestampTz round_deadline;
 	TimestampTz next_round_at;
+	bool		groups_seen;	/* its GROUPS came: one per round counts */
 	bool		wanted[MANTIS_DIGEST_GROUPS];	/* groups still to ask for */
 	int			wanted_count;
+	bool		asked[MANTIS_DIGEST_GROUPS];	/* LEAVES sent, answer awaited */
 	int			in_flight;
 
 	MantisPeerCounters c;
@@ -1088,7 +1090,9 @@ round_start(Link *l, TimestampTz now)
 	l->round_deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
 	l->in_flight = 0;
 	l->wanted_count = 0;
+	l->groups_seen = false;
 	memset(l->wanted, 0, sizeof(l->wanted));
+	memset(l->asked, 0, sizeof(l->asked));
 
 	frame_begin(MANTIS_FRAME_SUMMARY);
 	frame_u32(l->round);
@@ -1120,6 +1124,7 @@ round_fill_window(Link *l, TimestampTz now)
 			round_end(l, now, false);
 			return;
 		}
+		l->asked[g] = true;
 		l->in_flight++;
 	}
 	if (l->in_flight == 0 && l->wanted_count == 0)
@@ -1131,11 +1136,14 @@ on_groups(Link *l, const MantisFrame *f, TimestampTz now)
 {
 	const uint64 *leaves = digests();
 
-	if (l->round == 0 || f->round != l->round)
+	/* a second GROUPS for the round (a replay) would ask for groups twice */
+	if (l->round == 0 || f->round != l->round || l->groups_seen)
 		return;
+	l->groups_seen = true;
 	for (int g = 0; g < MANTIS_DIGEST_GROUPS; g++)
 	{
-		if (mantis_get_u64(f->digests + 8 * g) != group_digest(leaves, g))
+		if (!l->wanted[g] &&
+			mantis_get_u64(f->digests + 8 * g) != group_digest(leaves, g))
 		{
 			l->wanted[g] = true;
 			l->wanted_count++;
@@ -1189,8 +1197,10 @@ on_peer_leaves(Link *l, const MantisFrame *f, TimestampTz now)
 	const uint64 *leaves;
 	UpdatesBuilder b = {0};
 
-	if (l->round == 0 || f->round != l->round)
+	/* only the answer for a group asked for, and only once */
+	if (l->round == 0 || f->round != l->round || !l->asked[f->group])
 		return;
+	l->asked[f->group] = false;
 	l->round_deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
 	leaves = digests();
 	b.round = f->round;
@@ -1198,8 +1208,7 @@ on_peer_leaves(Link *l, const MantisFrame *f, TimestampTz now)
 	b.flush = send_to_link;
 	b.to = l;
 	send_differing_leaves(&b, f, leaves);
-	if (l->in_flight > 0)
-		l->in_flight--;
+	l->in_flight--;
 	round_fill_window(l, now);
 }
 
