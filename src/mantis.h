@@ -265,6 +265,8 @@ typedef struct MantisPeerCounters
 	uint64		refused;		/* connections refused at their handshake */
 	uint64		mismatched;		/* messages from a peer refused at its
 								 * greeting: its limits differ from ours */
+	uint64		held;			/* registers not re-sent because the peer
+								 * refused them before */
 } MantisPeerCounters;
 
 /* One row of mantis_peers, as the replication worker last published it */

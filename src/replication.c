@@ -44,6 +44,21 @@
  * ends the refusal; its WELCOME then starts a repair round, as for a
  * rejoin.  Live changes go only to a peer whose greeting had our limits.
  *
+ * Registers a peer refused are not sent again every round.  A peer with
+ * our limits can still refuse registers (its store is full, or its clock
+ * is far behind the registers' HLCs), and then the digests of their leaves
+ * stay different and every round would send the same registers again.  So
+ * each link remembers the leaves whose registers it sent in a repair, with
+ * our leaf digest and the peer's at that time (HELD_SETS x HELD_WAYS
+ * leaves; a leaf's set is the leaf modulo HELD_SETS, and its least
+ * recently used entry makes room).  When a leaf comes up again with both
+ * digests unchanged, the peer took none of them: its registers are held
+ * (counted in repair_held) for 1 occasion, then sent again, then held for
+ * 2, 4 ... up to HELD_MAX_BACKOFF occasions - an occasion being each repair
+ * round, ours or the peer's, that finds the leaf different.  A change of
+ * either digest, or a new incarnation of the peer (a restart, say with a
+ * larger store), starts over.
+ *
  * Every message carries the sender's clock.  A register more than
  * mantis.max_clock_offset ahead of our wall clock is rejected and counted,
  * so that one fast clock cannot win every write; otherwise our clock moves
@@ -90,6 +105,9 @@
 #define LINK_QUEUE_BYTES		(8 * 1024 * 1024)	/* live frames held per peer */
 #define LOG_REPEAT_MS			60000
 #define INBOUND_FORGET_MS		600000	/* silent inbound-only links are freed */
+#define HELD_SETS				256 /* leaves remembered per link: */
+#define HELD_WAYS				4	/* 256 sets of 4, 1024 in all */
+#define HELD_MAX_BACKOFF		64	/* most occasions a leaf is held */
 
 /* What the last greeting (HELLO or WELCOME) of a peer said of its limits */
 typedef enum GreetingVerdict
@@ -98,6 +116,23 @@ typedef enum GreetingVerdict
 	GREETING_OK,				/* the same limits as ours */
 	GREETING_REFUSED			/* other limits: nothing goes or comes */
 } GreetingVerdict;
+
+/*
+ * A leaf whose registers we sent a peer in a repair, and what came of it;
+ * see the file header.
+ */
+typedef struct HeldLeaf
+{
+	uint64		ours;			/* our leaf digest when we sent them */
+	uint64		theirs;			/* the peer's, then */
+	uint32		used_at;		/* held_clock when last used */
+	uint32		count;			/* registers sent */
+	uint16		leaf;
+	uint8		skip;			/* occasions still to hold them */
+	uint8		backoff;		/* to hold them after the next send; 0: free */
+} HeldLeaf;
+
+StaticAssertDecl(MANTIS_LEAVES <= 65536, "HeldLeaf.leaf is a uint16");
 
 /* A live frame waiting for room in a peer's ZeroMQ queue */
 typedef struct QueuedFrame
@@ -141,6 +176,10 @@ typedef struct Link
 	bool		asked[MANTIS_DIGEST_GROUPS];	/* LEAVES sent, answer awaited */
 	int			in_flight;
 
+	/* leaves the peer refused the registers of, in sets by leaf */
+	HeldLeaf	held[HELD_SETS * HELD_WAYS];
+	uint64		held_incarnation;	/* the peer's, when they were noted */
+
 	MantisPeerCounters c;
 	bool		offset_known;
 	int64		offset_ms;
@@ -159,7 +198,8 @@ typedef struct ReplicationShared
 
 static ReplicationShared *shared = NULL;
 
-static Link links[MANTIS_MAX_LINKS];
+static Link *links = NULL;		/* MANTIS_MAX_LINKS, in TopMemoryContext */
+static uint32 held_clock = 0;
 static uint64 my_incarnation;
 static const char *my_encoding; /* of mantis.database, sent in greetings */
 static uint32 round_counter = 0;
@@ -240,7 +280,7 @@ publish(TimestampTz now, bool force)
 		return;
 
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+	for (int i = 0; links != NULL && i < MANTIS_MAX_LINKS; i++)
 	{
 		Link	   *l = &links[i];
 		MantisPeerView *v = &shared->views[n];
@@ -344,6 +384,7 @@ counters_add(MantisPeerCounters *to, const MantisPeerCounters *from)
 	to->no_room += from->no_room;
 	to->refused += from->refused;
 	to->mismatched += from->mismatched;
+	to->held += from->held;
 }
 
 static void
@@ -1152,20 +1193,116 @@ on_groups(Link *l, const MantisFrame *f, TimestampTz now)
 	round_fill_window(l, now);
 }
 
+/* ---- repair: registers the peer refused before ---- */
+
+/* The entry of a leaf in a link's table, or NULL */
+static HeldLeaf *
+held_find(Link *l, int leaf)
+{
+	HeldLeaf   *set = &l->held[(leaf % HELD_SETS) * HELD_WAYS];
+
+	for (int w = 0; w < HELD_WAYS; w++)
+	{
+		if (set[w].backoff != 0 && set[w].leaf == leaf)
+			return &set[w];
+	}
+	return NULL;
+}
+
+/* A place for a leaf: a free one of its set, else the least recently used */
+static HeldLeaf *
+held_place(Link *l, int leaf)
+{
+	HeldLeaf   *set = &l->held[(leaf % HELD_SETS) * HELD_WAYS];
+	HeldLeaf   *victim = &set[0];
+
+	for (int w = 0; w < HELD_WAYS; w++)
+	{
+		if (set[w].backoff == 0)
+			return &set[w];
+		if (held_clock - set[w].used_at > held_clock - victim->used_at)
+			victim = &set[w];
+	}
+	return victim;
+}
+
+/*
+ * Whether to hold back the registers of a leaf that differs: we sent them
+ * before, from the same leaf digests on both sides as now, so the peer took
+ * none of them, and the backoff has not run out.  Counts what is held.
+ */
+static bool
+held_skip(Link *l, int leaf, uint64 ours, uint64 theirs)
+{
+	HeldLeaf   *h = held_find(l, leaf);
+
+	if (h == NULL || h->ours != ours || h->theirs != theirs || h->skip == 0)
+		return false;
+	h->skip--;
+	h->used_at = ++held_clock;
+	l->c.held += h->count;
+	view_changed = true;
+	return true;
+}
+
+/* We are sending "count" registers of a leaf: note it, with both digests. */
+static void
+held_note(Link *l, int leaf, uint64 ours, uint64 theirs, int count)
+{
+	HeldLeaf   *h = held_find(l, leaf);
+
+	if (h && h->ours == ours && h->theirs == theirs)
+	{
+		/* sent again after being held: if refused again, hold twice as long */
+		h->skip = h->backoff;
+		h->backoff = Min(h->backoff * 2, HELD_MAX_BACKOFF);
+	}
+	else
+	{
+		if (h == NULL)
+			h = held_place(l, leaf);
+		h->leaf = (uint16) leaf;
+		h->ours = ours;
+		h->theirs = theirs;
+		h->skip = 1;
+		h->backoff = 2;
+	}
+	h->count = (uint32) count;
+	h->used_at = ++held_clock;
+}
+
+/* A new incarnation of the peer (a restart, maybe with room) starts afresh. */
+static void
+held_check_incarnation(Link *l, uint64 incarnation)
+{
+	if (l == NULL || l->held_incarnation == incarnation)
+		return;
+	memset(l->held, 0, sizeof(l->held));
+	l->held_incarnation = incarnation;
+}
+
 /*
  * Send, through b->flush, every register of the leaves of group f->group
- * whose digest differs from the one in the frame f.
+ * whose digest differs from the one in the frame f, but those the peer
+ * refused before (b->to: the peer, or NULL if it has no link).
  */
 static void
 send_differing_leaves(UpdatesBuilder *b, const MantisFrame *f, const uint64 *leaves)
 {
+	Link	   *l = b->to;
+
 	updates_begin(b);
 	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
 	{
 		int			leaf = f->group * MANTIS_DIGEST_GROUP_LEAVES + i;
+		uint64		theirs = mantis_get_u64(f->digests + 8 * i);
+		int			n;
 
-		if (mantis_get_u64(f->digests + 8 * i) != leaves[leaf])
-			mantis_store_collect_leaf(leaf, updates_add, b);
+		if (theirs == leaves[leaf] || (l && held_skip(l, leaf, leaves[leaf], theirs)))
+			continue;
+		n = mantis_store_collect_leaf(leaf, updates_add, b);
+		if (l && n > 0)
+			held_note(l, leaf, leaves[leaf], theirs, n);
 	}
 	updates_finish(b);
 	b->flush(b);
@@ -1504,6 +1641,7 @@ handle_message(const MantisMessage *m, TimestampTz now)
 				remember_name(from, &f);
 				if (from && from->slot < 0)
 					from->incarnation = f.incarnation;
+				held_check_incarnation(from, f.incarnation);
 				(void) check_greeting(from, &f, now);
 				/* answered even when refused: so the peer learns why */
 				frame_begin(MANTIS_FRAME_WELCOME);
@@ -1534,6 +1672,7 @@ handle_message(const MantisMessage *m, TimestampTz now)
 
 					remember_name(via, &f);
 					rejoin = identify(via, &f);
+					held_check_incarnation(via, f.incarnation);
 					if (check_greeting(via, &f, now))
 						on_connection_alive(via, rejoin, now);
 					return;
@@ -1689,10 +1828,10 @@ mantis_replication_start(void)
 		elog(ERROR, "database encoding name \"%s\" is too long for a greeting",
 			 my_encoding);
 	leaf_digests = palloc(sizeof(uint64) * MANTIS_LEAVES);
+	links = palloc0(sizeof(Link) * MANTIS_MAX_LINKS);
 	initStringInfo(&frame);
 	MemoryContextSwitchTo(old);
 
-	memset(links, 0, sizeof(links));
 	memset(send_pending, 0xFF, sizeof(send_pending));	/* look everywhere once */
 	if (mantis_curve_enabled())
 	{
@@ -1716,7 +1855,8 @@ mantis_replication_start(void)
 void
 mantis_replication_stop(void)
 {
-	memset(links, 0, sizeof(links));
+	if (links)
+		memset(links, 0, sizeof(Link) * MANTIS_MAX_LINKS);
 	view_changed = true;
 	publish(GetCurrentTimestamp(), true);
 }
