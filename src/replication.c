@@ -1435,6 +1435,12 @@ identify(Link *l, const MantisFrame *f)
 				other->identified && other->node_id == f->sender)
 			{
 				counters_add(&l->c, &other->c);
+				if (other->greeting == GREETING_REFUSED)
+				{
+					/* refused already, and logged: not twice */
+					l->greeting = GREETING_REFUSED;
+					strlcpy(l->last_error, other->last_error, sizeof(l->last_error));
+				}
 				other->used = false;
 			}
 		}
@@ -1527,7 +1533,6 @@ check_greeting(Link *l, const MantisFrame *f, TimestampTz now)
 	if (l->greeting != GREETING_REFUSED)
 	{
 		l->greeting = GREETING_REFUSED;
-		set_state(l, MANTIS_LINK_REFUSED, now);
 		queue_clear(l);
 		if (l->round != 0)
 			round_end(l, now, false);
@@ -1535,6 +1540,7 @@ check_greeting(Link *l, const MantisFrame *f, TimestampTz now)
 					 "%s: every server must have the same \"mantis.max_key_size\", \"mantis.max_value_size\" and database encoding",
 					 reason);
 	}
+	set_state(l, MANTIS_LINK_REFUSED, now);
 	return false;
 }
 
