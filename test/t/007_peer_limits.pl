@@ -81,6 +81,8 @@ is($n2->safe_psql('postgres', q{SELECT count(*) FROM mantis_registers() WHERE ke
 is(peer_value($n2, 'n1', 'rejected_malformed'), '0',
 	'and none was sent to be rejected there: n1 sends nothing but greetings');
 is(peer_value($n1, 'n2', 'registers_applied'), '0', 'nor did n2 send any to n1');
+my $warnings = () = slurp_file($n1->logfile) =~ /WARNING:  mantis: peer n2 has/g;
+is($warnings, 1, 'n1 logged the refusal once');
 
 # a node that greets with other limits and sends anyway is counted
 my $zmq2 = "tcp://127.0.0.1:$c->{zmq}[2]";
