@@ -119,7 +119,8 @@ CREATE FUNCTION mantis_peers(
 	OUT rejected_malformed pg_catalog.text, OUT rejected_skewed pg_catalog.text,
 	OUT rejected_stale pg_catalog.text, OUT rejected_no_room pg_catalog.text,
 	OUT clock_offset_ms pg_catalog.text, OUT last_error pg_catalog.text,
-	OUT direction pg_catalog.text)
+	OUT direction pg_catalog.text, OUT rejected_limits pg_catalog.text,
+	OUT repair_held pg_catalog.text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'mantis_peers'
 LANGUAGE C VOLATILE PARALLEL SAFE;

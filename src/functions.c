@@ -416,7 +416,7 @@ link_state_name(MantisLinkState state)
 	return "unknown";
 }
 
-#define PEERS_COLUMNS 19
+#define PEERS_COLUMNS 21
 
 /*
  * mantis_peers() returns a row per peer of this server's replication
@@ -493,6 +493,8 @@ mantis_peers(PG_FUNCTION_ARGS)
 			nulls[col] = true;
 		col++;
 		values[col++] = CStringGetTextDatum(v->endpoint[0] ? "outbound" : "inbound");
+		values[col++] = uint64_text(c->mismatched);
+		values[col++] = uint64_text(c->held);
 		Assert(col == PEERS_COLUMNS);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}

@@ -257,7 +257,8 @@ typedef enum MantisLinkState
 	MANTIS_LINK_CONNECTING,		/* configured, never heard from */
 	MANTIS_LINK_CONNECTED,		/* answered within mantis.peer_timeout */
 	MANTIS_LINK_DOWN,			/* silent for longer than that */
-	MANTIS_LINK_REFUSED,		/* this server itself, or its node id */
+	MANTIS_LINK_REFUSED,		/* this server itself, its node id, or a
+								 * node whose limits differ from ours */
 	MANTIS_LINK_INBOUND			/* not configured here; it connects to us */
 } MantisLinkState;
 
@@ -274,6 +275,10 @@ typedef struct MantisPeerCounters
 	uint64		stale;			/* registers older than what we hold */
 	uint64		no_room;		/* registers the full store could not take */
 	uint64		refused;		/* connections refused at their handshake */
+	uint64		mismatched;		/* messages from a peer refused at its
+								 * greeting: its limits differ from ours */
+	uint64		held;			/* registers not re-sent because the peer
+								 * refused them before */
 } MantisPeerCounters;
 
 /* One row of mantis_peers, as the replication worker last published it */

@@ -9,11 +9,12 @@
  * link, so that their traffic is counted and shown too.
  *
  * Conversation, on our connection to a peer P:
- *	- HELLO every second; P answers WELCOME (name, node id, incarnation).
- *	  The first answer, an answer after mantis.peer_timeout of silence
- *	  (a healed partition) and an answer with a new incarnation (a restart,
- *	  however fast) each start a repair round at once: that is how a node
- *	  that joins or rejoins catches up, without anyone's intervention.
+ *	- HELLO every second; P answers WELCOME (name, node id, incarnation,
+ *	  limits: see below).  The first answer, an answer after
+ *	  mantis.peer_timeout of silence (a healed partition) and an answer
+ *	  with a new incarnation (a restart, however fast) each start a repair
+ *	  round at once: that is how a node that joins or rejoins catches up,
+ *	  without anyone's intervention.
  *	- Live changes: every register written here goes out in UPDATES frames
  *	  as soon as the worker wakes (at most one batch a millisecond).
  *	  Nothing waits for an answer.  When a connected peer's ZeroMQ queue is
@@ -32,6 +33,31 @@
  *	  repairs both sides, even when P has no connection to us of its own.
  *	  At most REPAIR_WINDOW groups are in flight, so a full state transfer
  *	  to a new node moves in bounded chunks.
+ *
+ * Both greetings carry the sender's mantis.max_key_size,
+ * mantis.max_value_size and database encoding.  A peer whose limits differ
+ * from ours is refused: a register one of us holds the other could not
+ * store, or even receive (ZMQ_MAXMSGSIZE follows the limits, and libzmq
+ * drops a connection that passes it).  Nothing but greetings then goes to
+ * it, and nothing else from it is taken (counted in rejected_limits), until
+ * a greeting with our limits - from a restart of it with other settings -
+ * ends the refusal; its WELCOME then starts a repair round, as for a
+ * rejoin.  Live changes go only to a peer whose greeting had our limits.
+ *
+ * Registers a peer refused are not sent again every round.  A peer with
+ * our limits can still refuse registers (its store is full, or its clock
+ * is far behind the registers' HLCs), and then the digests of their leaves
+ * stay different and every round would send the same registers again.  So
+ * each link remembers the leaves whose registers it sent in a repair, with
+ * our leaf digest and the peer's at that time (HELD_SETS x HELD_WAYS
+ * leaves; a leaf's set is the leaf modulo HELD_SETS, and its least
+ * recently used entry makes room).  When a leaf comes up again with both
+ * digests unchanged, the peer took none of them: its registers are held
+ * (counted in repair_held) for 1 occasion, then sent again, then held for
+ * 2, 4 ... up to HELD_MAX_BACKOFF occasions - an occasion being each repair
+ * round, ours or the peer's, that finds the leaf different.  A change of
+ * either digest, or a new incarnation of the peer (a restart, say with a
+ * larger store), starts over.
  *
  * Every message carries the sender's clock.  A register more than
  * mantis.max_clock_offset ahead of our wall clock is rejected and counted,
@@ -79,6 +105,34 @@
 #define LINK_QUEUE_BYTES		(8 * 1024 * 1024)	/* live frames held per peer */
 #define LOG_REPEAT_MS			60000
 #define INBOUND_FORGET_MS		600000	/* silent inbound-only links are freed */
+#define HELD_SETS				256 /* leaves remembered per link: */
+#define HELD_WAYS				4	/* 256 sets of 4, 1024 in all */
+#define HELD_MAX_BACKOFF		64	/* most occasions a leaf is held */
+
+/* What the last greeting (HELLO or WELCOME) of a peer said of its limits */
+typedef enum GreetingVerdict
+{
+	GREETING_NONE,				/* no greeting yet */
+	GREETING_OK,				/* the same limits as ours */
+	GREETING_REFUSED			/* other limits: nothing goes or comes */
+} GreetingVerdict;
+
+/*
+ * A leaf whose registers we sent a peer in a repair, and what came of it;
+ * see the file header.
+ */
+typedef struct HeldLeaf
+{
+	uint64		ours;			/* our leaf digest when we sent them */
+	uint64		theirs;			/* the peer's, then */
+	uint32		used_at;		/* held_clock when last used */
+	uint32		count;			/* registers sent */
+	uint16		leaf;
+	uint8		skip;			/* occasions still to hold them */
+	uint8		backoff;		/* to hold them after the next send; 0: free */
+} HeldLeaf;
+
+StaticAssertDecl(MANTIS_LEAVES <= 65536, "HeldLeaf.leaf is a uint16");
 
 /* A live frame waiting for room in a peer's ZeroMQ queue */
 typedef struct QueuedFrame
@@ -104,6 +158,7 @@ typedef struct Link
 	uint64		node_id;
 	uint64		incarnation;
 	char		name[MANTIS_NODE_NAME_MAX + 1];
+	GreetingVerdict greeting;	/* its last greeting against our limits */
 
 	/* live frames ZeroMQ could not take yet, oldest first (TopMemoryContext) */
 	QueuedFrame *queue_head;
@@ -115,9 +170,15 @@ typedef struct Link
 	uint32		round;			/* 0: none running */
 	TimestampTz round_deadline;
 	TimestampTz next_round_at;
+	bool		groups_seen;	/* its GROUPS came: one per round counts */
 	bool		wanted[MANTIS_DIGEST_GROUPS];	/* groups still to ask for */
 	int			wanted_count;
+	bool		asked[MANTIS_DIGEST_GROUPS];	/* LEAVES sent, answer awaited */
 	int			in_flight;
+
+	/* leaves the peer refused the registers of, in sets by leaf */
+	HeldLeaf	held[HELD_SETS * HELD_WAYS];
+	uint64		held_incarnation;	/* the peer's, when they were noted */
 
 	MantisPeerCounters c;
 	bool		offset_known;
@@ -137,8 +198,10 @@ typedef struct ReplicationShared
 
 static ReplicationShared *shared = NULL;
 
-static Link links[MANTIS_MAX_LINKS];
+static Link *links = NULL;		/* MANTIS_MAX_LINKS, in TopMemoryContext */
+static uint32 held_clock = 0;
 static uint64 my_incarnation;
+static const char *my_encoding; /* of mantis.database, sent in greetings */
 static uint32 round_counter = 0;
 static MantisPeerCounters unattributed;
 static bool view_changed = true;
@@ -217,7 +280,7 @@ publish(TimestampTz now, bool force)
 		return;
 
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+	for (int i = 0; links != NULL && i < MANTIS_MAX_LINKS; i++)
 	{
 		Link	   *l = &links[i];
 		MantisPeerView *v = &shared->views[n];
@@ -320,6 +383,8 @@ counters_add(MantisPeerCounters *to, const MantisPeerCounters *from)
 	to->stale += from->stale;
 	to->no_room += from->no_room;
 	to->refused += from->refused;
+	to->mismatched += from->mismatched;
+	to->held += from->held;
 }
 
 static void
@@ -633,12 +698,6 @@ frame_begin(int type)
 }
 
 static void
-frame_u8(uint8 v)
-{
-	appendStringInfoChar(&frame, (char) v);
-}
-
-static void
 frame_u16(uint16 v)
 {
 	enlargeStringInfo(&frame, 2);
@@ -662,13 +721,23 @@ frame_u64(uint64 v)
 	frame.len += 8;
 }
 
+/* The body of HELLO and WELCOME: who we are, and the limits peers share */
 static void
-frame_name(void)
+frame_greeting(void)
 {
-	size_t		len = strlen(mantis_shared->node_name);
+	MantisGreeting g;
+	size_t		size;
 
-	frame_u8((uint8) len);
-	appendBinaryStringInfo(&frame, mantis_shared->node_name, (int) len);
+	g.name = mantis_shared->node_name;
+	g.name_len = strlen(mantis_shared->node_name);
+	g.max_key_size = (uint32) mantis_max_key_size;
+	g.max_value_size = (uint32) mantis_max_value_size;
+	g.encoding = my_encoding;
+	g.encoding_len = strlen(my_encoding);
+	size = mantis_frame_greeting_size(&g);
+	enlargeStringInfo(&frame, (int) size);
+	mantis_frame_put_greeting((unsigned char *) frame.data + frame.len, &g);
+	frame.len += (int) size;
 }
 
 static void
@@ -719,6 +788,13 @@ send_live(Link *l)
 
 	if (l->slot < 0 || l->state == MANTIS_LINK_REFUSED)
 		return;
+	if (l->greeting != GREETING_OK)
+	{
+		/* its limits are not known yet: the first repair round catches up */
+		l->c.dropped++;
+		view_changed = true;
+		return;
+	}
 	queue_drain(l);
 	if (l->queue_head == NULL &&
 		mantis_transport_send(l->slot, frame.data, frame.len))
@@ -833,7 +909,8 @@ updates_add(const MantisRecord *rec, void *arg)
 /*
  * The largest frame we can send: an UPDATES frame is closed once it passes
  * UPDATES_TARGET_BYTES, unless a single register is larger still.  Peers
- * share this configuration, so it is also the largest we accept.
+ * whose limits differ refuse each other at their greeting, so it is also
+ * the largest a peer sends us; greetings are tiny, and always pass.
  */
 size_t
 mantis_replication_max_frame(void)
@@ -1054,7 +1131,9 @@ round_start(Link *l, TimestampTz now)
 	l->round_deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
 	l->in_flight = 0;
 	l->wanted_count = 0;
+	l->groups_seen = false;
 	memset(l->wanted, 0, sizeof(l->wanted));
+	memset(l->asked, 0, sizeof(l->asked));
 
 	frame_begin(MANTIS_FRAME_SUMMARY);
 	frame_u32(l->round);
@@ -1086,6 +1165,7 @@ round_fill_window(Link *l, TimestampTz now)
 			round_end(l, now, false);
 			return;
 		}
+		l->asked[g] = true;
 		l->in_flight++;
 	}
 	if (l->in_flight == 0 && l->wanted_count == 0)
@@ -1097,11 +1177,14 @@ on_groups(Link *l, const MantisFrame *f, TimestampTz now)
 {
 	const uint64 *leaves = digests();
 
-	if (l->round == 0 || f->round != l->round)
+	/* a second GROUPS for the round (a replay) would ask for groups twice */
+	if (l->round == 0 || f->round != l->round || l->groups_seen)
 		return;
+	l->groups_seen = true;
 	for (int g = 0; g < MANTIS_DIGEST_GROUPS; g++)
 	{
-		if (mantis_get_u64(f->digests + 8 * g) != group_digest(leaves, g))
+		if (!l->wanted[g] &&
+			mantis_get_u64(f->digests + 8 * g) != group_digest(leaves, g))
 		{
 			l->wanted[g] = true;
 			l->wanted_count++;
@@ -1110,20 +1193,116 @@ on_groups(Link *l, const MantisFrame *f, TimestampTz now)
 	round_fill_window(l, now);
 }
 
+/* ---- repair: registers the peer refused before ---- */
+
+/* The entry of a leaf in a link's table, or NULL */
+static HeldLeaf *
+held_find(Link *l, int leaf)
+{
+	HeldLeaf   *set = &l->held[(leaf % HELD_SETS) * HELD_WAYS];
+
+	for (int w = 0; w < HELD_WAYS; w++)
+	{
+		if (set[w].backoff != 0 && set[w].leaf == leaf)
+			return &set[w];
+	}
+	return NULL;
+}
+
+/* A place for a leaf: a free one of its set, else the least recently used */
+static HeldLeaf *
+held_place(Link *l, int leaf)
+{
+	HeldLeaf   *set = &l->held[(leaf % HELD_SETS) * HELD_WAYS];
+	HeldLeaf   *victim = &set[0];
+
+	for (int w = 0; w < HELD_WAYS; w++)
+	{
+		if (set[w].backoff == 0)
+			return &set[w];
+		if (held_clock - set[w].used_at > held_clock - victim->used_at)
+			victim = &set[w];
+	}
+	return victim;
+}
+
+/*
+ * Whether to hold back the registers of a leaf that differs: we sent them
+ * before, from the same leaf digests on both sides as now, so the peer took
+ * none of them, and the backoff has not run out.  Counts what is held.
+ */
+static bool
+held_skip(Link *l, int leaf, uint64 ours, uint64 theirs)
+{
+	HeldLeaf   *h = held_find(l, leaf);
+
+	if (h == NULL || h->ours != ours || h->theirs != theirs || h->skip == 0)
+		return false;
+	h->skip--;
+	h->used_at = ++held_clock;
+	l->c.held += h->count;
+	view_changed = true;
+	return true;
+}
+
+/* We are sending "count" registers of a leaf: note it, with both digests. */
+static void
+held_note(Link *l, int leaf, uint64 ours, uint64 theirs, int count)
+{
+	HeldLeaf   *h = held_find(l, leaf);
+
+	if (h && h->ours == ours && h->theirs == theirs)
+	{
+		/* sent again after being held: if refused again, hold twice as long */
+		h->skip = h->backoff;
+		h->backoff = Min(h->backoff * 2, HELD_MAX_BACKOFF);
+	}
+	else
+	{
+		if (h == NULL)
+			h = held_place(l, leaf);
+		h->leaf = (uint16) leaf;
+		h->ours = ours;
+		h->theirs = theirs;
+		h->skip = 1;
+		h->backoff = 2;
+	}
+	h->count = (uint32) count;
+	h->used_at = ++held_clock;
+}
+
+/* A new incarnation of the peer (a restart, maybe with room) starts afresh. */
+static void
+held_check_incarnation(Link *l, uint64 incarnation)
+{
+	if (l == NULL || l->held_incarnation == incarnation)
+		return;
+	memset(l->held, 0, sizeof(l->held));
+	l->held_incarnation = incarnation;
+}
+
 /*
  * Send, through b->flush, every register of the leaves of group f->group
- * whose digest differs from the one in the frame f.
+ * whose digest differs from the one in the frame f, but those the peer
+ * refused before (b->to: the peer, or NULL if it has no link).
  */
 static void
 send_differing_leaves(UpdatesBuilder *b, const MantisFrame *f, const uint64 *leaves)
 {
+	Link	   *l = b->to;
+
 	updates_begin(b);
 	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
 	{
 		int			leaf = f->group * MANTIS_DIGEST_GROUP_LEAVES + i;
+		uint64		theirs = mantis_get_u64(f->digests + 8 * i);
+		int			n;
 
-		if (mantis_get_u64(f->digests + 8 * i) != leaves[leaf])
-			mantis_store_collect_leaf(leaf, updates_add, b);
+		if (theirs == leaves[leaf] || (l && held_skip(l, leaf, leaves[leaf], theirs)))
+			continue;
+		n = mantis_store_collect_leaf(leaf, updates_add, b);
+		if (l && n > 0)
+			held_note(l, leaf, leaves[leaf], theirs, n);
 	}
 	updates_finish(b);
 	b->flush(b);
@@ -1155,8 +1334,10 @@ on_peer_leaves(Link *l, const MantisFrame *f, TimestampTz now)
 	const uint64 *leaves;
 	UpdatesBuilder b = {0};
 
-	if (l->round == 0 || f->round != l->round)
+	/* only the answer for a group asked for, and only once */
+	if (l->round == 0 || f->round != l->round || !l->asked[f->group])
 		return;
+	l->asked[f->group] = false;
 	l->round_deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
 	leaves = digests();
 	b.round = f->round;
@@ -1164,8 +1345,7 @@ on_peer_leaves(Link *l, const MantisFrame *f, TimestampTz now)
 	b.flush = send_to_link;
 	b.to = l;
 	send_differing_leaves(&b, f, leaves);
-	if (l->in_flight > 0)
-		l->in_flight--;
+	l->in_flight--;
 	round_fill_window(l, now);
 }
 
@@ -1227,8 +1407,8 @@ remember_name(Link *l, const MantisFrame *f)
 {
 	char		name[MANTIS_NODE_NAME_MAX + 1];
 
-	memcpy(name, f->name, f->name_len);
-	name[f->name_len] = '\0';
+	memcpy(name, f->greeting.name, f->greeting.name_len);
+	name[f->greeting.name_len] = '\0';
 	if (l && strcmp(l->name, name) != 0)
 	{
 		strlcpy(l->name, name, sizeof(l->name));
@@ -1238,14 +1418,12 @@ remember_name(Link *l, const MantisFrame *f)
 }
 
 /*
- * A WELCOME on our connection tells which node is at its endpoint; a new
- * node, a new incarnation, or the end of a silence start a repair round.
+ * A WELCOME on our connection tells which node is at its endpoint.  Returns
+ * true for a new node or a new incarnation of it (a restart).
  */
-static void
-on_connection_alive(Link *l, const MantisFrame *f, TimestampTz now)
+static bool
+identify(Link *l, const MantisFrame *f)
 {
-	bool		rejoin = false;
-
 	if (!l->identified || l->node_id != f->sender)
 	{
 		/* fold the counters of an inbound-only link of that node into ours */
@@ -1257,6 +1435,12 @@ on_connection_alive(Link *l, const MantisFrame *f, TimestampTz now)
 				other->identified && other->node_id == f->sender)
 			{
 				counters_add(&l->c, &other->c);
+				if (other->greeting == GREETING_REFUSED)
+				{
+					/* refused already, and logged: not twice */
+					l->greeting = GREETING_REFUSED;
+					strlcpy(l->last_error, other->last_error, sizeof(l->last_error));
+				}
 				other->used = false;
 			}
 		}
@@ -1267,13 +1451,23 @@ on_connection_alive(Link *l, const MantisFrame *f, TimestampTz now)
 		l->identified = true;
 		l->node_id = f->sender;
 		l->incarnation = f->incarnation;
-		rejoin = true;
+		return true;
 	}
-	else if (l->incarnation != f->incarnation)
+	if (l->incarnation != f->incarnation)
 	{
 		l->incarnation = f->incarnation;
-		rejoin = true;
+		return true;
 	}
+	return false;
+}
+
+/*
+ * A WELCOME with our limits: a new node, a new incarnation, or the end of
+ * a silence or of a refusal start a repair round.
+ */
+static void
+on_connection_alive(Link *l, bool rejoin, TimestampTz now)
+{
 	if (l->state != MANTIS_LINK_CONNECTED)
 	{
 		ereport(LOG,
@@ -1283,6 +1477,85 @@ on_connection_alive(Link *l, const MantisFrame *f, TimestampTz now)
 	}
 	if (rejoin && l->round == 0)
 		round_start(l, now);
+}
+
+/*
+ * Whether the limits in a greeting are ours; if not, says why in reason.
+ */
+static bool
+limits_match(const Link *l, const MantisGreeting *g, char *reason, size_t size)
+{
+	const char *label = l ? link_label(l) : "an unknown node";
+
+	if (g->max_key_size != (uint32) mantis_max_key_size)
+		snprintf(reason, size, "peer %s has \"mantis.max_key_size\" = %u bytes, this server %d",
+				 label, g->max_key_size, mantis_max_key_size);
+	else if (g->max_value_size != (uint32) mantis_max_value_size)
+		snprintf(reason, size, "peer %s has \"mantis.max_value_size\" = %u bytes, this server %d",
+				 label, g->max_value_size, mantis_max_value_size);
+	else if (g->encoding_len != strlen(my_encoding) ||
+			 memcmp(g->encoding, my_encoding, g->encoding_len) != 0)
+		snprintf(reason, size, "peer %s has database encoding %.*s, this server %s",
+				 label, (int) g->encoding_len, g->encoding, my_encoding);
+	else
+		return true;
+	return false;
+}
+
+/*
+ * Judge a peer's greeting (a HELLO on our listener or a WELCOME on our
+ * connection).  A peer whose limits differ from ours is refused: a value
+ * one of us accepts, the other could not store or even receive (ZeroMQ
+ * drops a connection that sends a message larger than its
+ * ZMQ_MAXMSGSIZE), so no register goes either way until a greeting with
+ * our limits comes (from a restart of the peer).  Returns true if the
+ * greeting has our limits.
+ */
+static bool
+check_greeting(Link *l, const MantisFrame *f, TimestampTz now)
+{
+	char		reason[MANTIS_ERROR_TEXT_SIZE];
+
+	if (l == NULL)
+		return true;			/* no room to remember it: as before greetings */
+	if (limits_match(l, &f->greeting, reason, sizeof(reason)))
+	{
+		if (l->greeting == GREETING_REFUSED)
+		{
+			ereport(LOG,
+					(errmsg("mantis: peer %s now has the limits of this server", link_label(l))));
+			/* an outbound link is connected by the WELCOME that follows */
+			set_state(l, l->slot < 0 ? MANTIS_LINK_INBOUND : MANTIS_LINK_CONNECTING, now);
+		}
+		l->greeting = GREETING_OK;
+		return true;
+	}
+	if (l->greeting != GREETING_REFUSED)
+	{
+		l->greeting = GREETING_REFUSED;
+		queue_clear(l);
+		if (l->round != 0)
+			round_end(l, now, false);
+		note_problem(l, WARNING,
+					 "%s: every server must have the same \"mantis.max_key_size\", \"mantis.max_value_size\" and database encoding",
+					 reason);
+	}
+	set_state(l, MANTIS_LINK_REFUSED, now);
+	return false;
+}
+
+/*
+ * Frames other than greetings from a refused peer are dropped and counted.
+ */
+static bool
+refused_frame(Link *from, const MantisFrame *f)
+{
+	if (from == NULL || from->greeting != GREETING_REFUSED ||
+		f->type == MANTIS_FRAME_HELLO || f->type == MANTIS_FRAME_WELCOME)
+		return false;
+	from->c.mismatched++;
+	view_changed = true;
+	return true;
 }
 
 /* Frames whose sender claims our own node id never get further. */
@@ -1362,6 +1635,8 @@ handle_message(const MantisMessage *m, TimestampTz now)
 	}
 	view_changed = true;
 	observe_clock(from, f.hlc);
+	if (refused_frame(from, &f))
+		return;
 
 	if (m->source < 0)
 	{
@@ -1372,8 +1647,11 @@ handle_message(const MantisMessage *m, TimestampTz now)
 				remember_name(from, &f);
 				if (from && from->slot < 0)
 					from->incarnation = f.incarnation;
+				held_check_incarnation(from, f.incarnation);
+				(void) check_greeting(from, &f, now);
+				/* answered even when refused: so the peer learns why */
 				frame_begin(MANTIS_FRAME_WELCOME);
-				frame_name();
+				frame_greeting();
 				reply_to(from, m);
 				return;
 			case MANTIS_FRAME_UPDATES:
@@ -1395,9 +1673,16 @@ handle_message(const MantisMessage *m, TimestampTz now)
 		switch (f.type)
 		{
 			case MANTIS_FRAME_WELCOME:
-				remember_name(via, &f);
-				on_connection_alive(via, &f, now);
-				return;
+				{
+					bool		rejoin;
+
+					remember_name(via, &f);
+					rejoin = identify(via, &f);
+					held_check_incarnation(via, f.incarnation);
+					if (check_greeting(via, &f, now))
+						on_connection_alive(via, rejoin, now);
+					return;
+				}
 			case MANTIS_FRAME_INSYNC:
 				if (via->round != 0 && f.round == via->round)
 					round_end(via, now, true);
@@ -1447,13 +1732,15 @@ mantis_replication_receive(int budget)
 /* ---- time ---- */
 
 /*
- * Greet a connected peer each second; one we have not heard from more
- * often, so that a join or the end of a partition is noticed at once.
+ * Greet a connected or refused peer each second; one we have not heard
+ * from more often, so that a join or the end of a partition is noticed at
+ * once.
  */
 static int
 hello_interval(const Link *l)
 {
-	return l->state == MANTIS_LINK_CONNECTED ? HELLO_INTERVAL_MS : HELLO_RETRY_MS;
+	return l->state == MANTIS_LINK_CONNECTED || l->state == MANTIS_LINK_REFUSED ?
+		HELLO_INTERVAL_MS : HELLO_RETRY_MS;
 }
 
 /*
@@ -1482,7 +1769,7 @@ mantis_replication_tick(void)
 		if (TimestampDifferenceExceeds(l->last_hello, now, hello_interval(l)))
 		{
 			frame_begin(MANTIS_FRAME_HELLO);
-			frame_name();
+			frame_greeting();
 			send_to(l);
 			l->last_hello = now;
 		}
@@ -1542,11 +1829,15 @@ mantis_replication_start(void)
 
 	if (!pg_strong_random(&my_incarnation, sizeof(my_incarnation)))
 		my_incarnation = (uint64) MyProcPid ^ (uint64) GetCurrentTimestamp();
+	my_encoding = GetDatabaseEncodingName();
+	if (strlen(my_encoding) > MANTIS_WIRE_ENCODING_MAX)
+		elog(ERROR, "database encoding name \"%s\" is too long for a greeting",
+			 my_encoding);
 	leaf_digests = palloc(sizeof(uint64) * MANTIS_LEAVES);
+	links = palloc0(sizeof(Link) * MANTIS_MAX_LINKS);
 	initStringInfo(&frame);
 	MemoryContextSwitchTo(old);
 
-	memset(links, 0, sizeof(links));
 	memset(send_pending, 0xFF, sizeof(send_pending));	/* look everywhere once */
 	if (mantis_curve_enabled())
 	{
@@ -1570,7 +1861,8 @@ mantis_replication_start(void)
 void
 mantis_replication_stop(void)
 {
-	memset(links, 0, sizeof(links));
+	if (links)
+		memset(links, 0, sizeof(Link) * MANTIS_MAX_LINKS);
 	view_changed = true;
 	publish(GetCurrentTimestamp(), true);
 }

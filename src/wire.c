@@ -234,20 +234,75 @@ mantis_frame_put_header(unsigned char *p, int type, uint64_t sender,
 	mantis_put_u64(p + 24, hlc);
 }
 
-static const char *
-decode_name(const unsigned char *p, const unsigned char *end, MantisFrame *f)
+/* An encoding name: what PostgreSQL calls its encodings ("UTF8", "EUC_JP") */
+static bool
+encoding_is_valid(const char *name, size_t len)
 {
+	if (len == 0 || len > MANTIS_WIRE_ENCODING_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+size_t
+mantis_frame_greeting_size(const MantisGreeting *g)
+{
+	return 1 + g->name_len + 4 + 4 + 1 + g->encoding_len;
+}
+
+/*
+ * Write the body of a HELLO or WELCOME after its header; the caller gives
+ * a valid name and encoding (at most 63 and 31 bytes).
+ */
+unsigned char *
+mantis_frame_put_greeting(unsigned char *p, const MantisGreeting *g)
+{
+	p[0] = (unsigned char) g->name_len;
+	memcpy(p + 1, g->name, g->name_len);
+	p += 1 + g->name_len;
+	mantis_put_u32(p, g->max_key_size);
+	mantis_put_u32(p + 4, g->max_value_size);
+	p[8] = (unsigned char) g->encoding_len;
+	memcpy(p + 9, g->encoding, g->encoding_len);
+	return p + 9 + g->encoding_len;
+}
+
+static const char *
+decode_greeting(const unsigned char *p, const unsigned char *end, MantisFrame *f)
+{
+	MantisGreeting *g = &f->greeting;
 	size_t		len;
 
 	if (end - p < 1)
 		return "name truncated";
 	len = p[0];
-	if ((size_t) (end - p) - 1 != len)
-		return "name length does not match the frame";
+	if (len > (size_t) (end - p) - 1)
+		return "name past the end of the frame";
 	if (!mantis_wire_name_is_valid((const char *) p + 1, len))
 		return "invalid node name";
-	f->name = (const char *) p + 1;
-	f->name_len = len;
+	g->name = (const char *) p + 1;
+	g->name_len = len;
+	p += 1 + len;
+
+	if ((size_t) (end - p) < 4 + 4 + 1)
+		return "greeting limits truncated";
+	g->max_key_size = mantis_get_u32(p);
+	g->max_value_size = mantis_get_u32(p + 4);
+	len = p[8];
+	p += 9;
+	if ((size_t) (end - p) != len)
+		return "encoding length does not match the frame";
+	if (!encoding_is_valid((const char *) p, len))
+		return "invalid encoding name";
+	g->encoding = (const char *) p;
+	g->encoding_len = len;
 	return NULL;
 }
 
@@ -320,7 +375,7 @@ mantis_frame_decode(const void *data, size_t len, MantisFrame *f)
 	{
 		case MANTIS_FRAME_HELLO:
 		case MANTIS_FRAME_WELCOME:
-			return decode_name(p, end, f);
+			return decode_greeting(p, end, f);
 		case MANTIS_FRAME_UPDATES:
 			return decode_updates(p, end, f);
 		case MANTIS_FRAME_SUMMARY:

@@ -71,13 +71,13 @@ extern const char *mantis_snapshot_decode(const void *data, size_t len,
 										  void *arg);
 
 /*
- * Replication frames, protocol version 1.  One ZeroMQ message each:
+ * Replication frames, protocol version 2.  One ZeroMQ message each:
  *
- *	 header (32 bytes): magic "MNTZ" | version u8 (1) | type u8 | flags u16 (0)
+ *	 header (32 bytes): magic "MNTZ" | version u8 (2) | type u8 | flags u16 (0)
  *			| sender node id u64 | sender incarnation u64 | sender HLC time u64
  *
- *	 HELLO	   name length u8 | name			  (connector -> listener, each second)
- *	 WELCOME   name length u8 | name			  (listener -> connector, the answer)
+ *	 HELLO	   greeting						  (connector -> listener, each second)
+ *	 WELCOME   greeting						  (listener -> connector, the answer)
  *	 UPDATES   round u32 | group u16 | register count u32 | registers
  *			   (round 0, group 0xFFFF: live changes; otherwise repair)
  *	 SUMMARY   round u32 | root digest u64		  (puller -> peer: start of a repair)
@@ -87,9 +87,17 @@ extern const char *mantis_snapshot_decode(const void *data, size_t len,
  *			   puller -> peer: "send me your registers of the leaves that
  *			   differ from these"; peer -> puller, after those UPDATES: "and
  *			   here are mine", so the puller sends back what it holds newer
+ *
+ *	 greeting: name length u8 (1..63) | name | max key size u32 |
+ *			   max value size u32 | encoding length u8 (1..31) | encoding
+ *			   (the sender's mantis.max_key_size and mantis.max_value_size,
+ *			   and the name of its database encoding, e.g. "UTF8": peers
+ *			   whose limits differ refuse each other)
+ *
+ * Version 1 had no limits in the greeting; a version-1 frame is malformed.
  */
 #define MANTIS_FRAME_MAGIC			"MNTZ"
-#define MANTIS_FRAME_VERSION		1
+#define MANTIS_FRAME_VERSION		2
 #define MANTIS_FRAME_HEADER_SIZE	32
 
 #define MANTIS_DIGEST_GROUPS		256
@@ -109,6 +117,19 @@ typedef enum MantisFrameType
 
 #define MANTIS_UPDATES_PREFIX_SIZE	(4 + 2 + 4)
 
+#define MANTIS_WIRE_ENCODING_MAX	31
+
+/* The body of HELLO and WELCOME */
+typedef struct MantisGreeting
+{
+	const char *name;
+	size_t		name_len;
+	uint32_t	max_key_size;
+	uint32_t	max_value_size;
+	const char *encoding;		/* letters, digits and '_' */
+	size_t		encoding_len;
+} MantisGreeting;
+
 typedef struct MantisFrame
 {
 	/* header */
@@ -116,9 +137,8 @@ typedef struct MantisFrame
 	uint64_t	sender;
 	uint64_t	incarnation;
 	uint64_t	hlc;
-	/* HELLO, WELCOME */
-	const char *name;
-	size_t		name_len;
+	/* HELLO, WELCOME: name and encoding point into the input, checked */
+	MantisGreeting greeting;
 	/* UPDATES, SUMMARY, INSYNC, GROUPS, LEAVES */
 	uint32_t	round;
 	/* UPDATES, LEAVES */
@@ -135,6 +155,9 @@ typedef struct MantisFrame
 
 extern void mantis_frame_put_header(unsigned char *p, int type, uint64_t sender,
 									uint64_t incarnation, uint64_t hlc);
+extern size_t mantis_frame_greeting_size(const MantisGreeting *g);
+extern unsigned char *mantis_frame_put_greeting(unsigned char *p,
+												const MantisGreeting *g);
 extern const char *mantis_frame_decode(const void *data, size_t len,
 									   MantisFrame *frame);
 

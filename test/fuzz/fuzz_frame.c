@@ -6,12 +6,12 @@
  * When a frame decodes, it is consumed the way the replication worker does:
  * the registers of an UPDATES frame are walked "blindly" with
  * mantis_wire_get_register() (all must decode and end exactly at frame.end),
- * the 256 digests of GROUPS and LEAVES are read, the name of HELLO and
- * WELCOME is read; every byte handed out is touched so ASan sees any span
- * outside the input.  Then the frame is re-encoded: the header with
- * mantis_frame_put_header() must give the same first 32 bytes, the
- * registers the same bytes as the input, and the input minus its last byte
- * must be rejected.
+ * the 256 digests of GROUPS and LEAVES are read, the name and encoding of
+ * HELLO and WELCOME are read; every byte handed out is touched so ASan sees
+ * any span outside the input.  Then the frame is re-encoded: the header
+ * with mantis_frame_put_header() must give the same first 32 bytes, the
+ * registers and the greeting the same bytes as the input, and the input
+ * minus its last byte must be rejected.
  *
  * IDENTIFICATION	test/fuzz/fuzz_frame.c
  *-------------------------------------------------------------------------
@@ -23,14 +23,27 @@
 
 #define BODY(data) ((data) + MANTIS_FRAME_HEADER_SIZE)
 
+/* a greeting: both strings inside the input and valid; re-encodes the same */
 static void
-check_name(const uint8_t *data, size_t size, const MantisFrame *f)
+check_greeting(const uint8_t *data, size_t size, const MantisFrame *f)
 {
-	FUZZ_CHECK(f->name == (const char *) BODY(data) + 1);
-	FUZZ_CHECK(f->name_len == size - MANTIS_FRAME_HEADER_SIZE - 1);
-	FUZZ_CHECK(fuzz_inside(data, size, f->name, f->name_len));
-	fuzz_touch(f->name, f->name_len);
-	FUZZ_CHECK(mantis_wire_name_is_valid(f->name, f->name_len));
+	const MantisGreeting *g = &f->greeting;
+	size_t		body = size - MANTIS_FRAME_HEADER_SIZE;
+	unsigned char *copy = malloc(body + 1);
+
+	FUZZ_CHECK(copy != NULL);
+	FUZZ_CHECK(g->name == (const char *) BODY(data) + 1);
+	FUZZ_CHECK(fuzz_inside(data, size, g->name, g->name_len));
+	FUZZ_CHECK(fuzz_inside(data, size, g->encoding, g->encoding_len));
+	fuzz_touch(g->name, g->name_len);
+	fuzz_touch(g->encoding, g->encoding_len);
+	FUZZ_CHECK(mantis_wire_name_is_valid(g->name, g->name_len));
+	FUZZ_CHECK(g->encoding_len >= 1 && g->encoding_len <= MANTIS_WIRE_ENCODING_MAX);
+	FUZZ_CHECK(g->encoding + g->encoding_len == (const char *) data + size);
+	FUZZ_CHECK(mantis_frame_greeting_size(g) == body);
+	FUZZ_CHECK(mantis_frame_put_greeting(copy, g) == copy + body);
+	FUZZ_CHECK(memcmp(copy, BODY(data), body) == 0);
+	free(copy);
 }
 
 static void
@@ -104,7 +117,7 @@ check_body(const uint8_t *data, size_t size, const MantisFrame *f)
 	{
 		case MANTIS_FRAME_HELLO:
 		case MANTIS_FRAME_WELCOME:
-			check_name(data, size, f);
+			check_greeting(data, size, f);
 			break;
 		case MANTIS_FRAME_UPDATES:
 			FUZZ_CHECK(rest >= MANTIS_UPDATES_PREFIX_SIZE);

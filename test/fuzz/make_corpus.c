@@ -158,6 +158,21 @@ frame_header(Buf *b, int type)
 							mantis_hlc_pack(SEED_MS, 7));
 }
 
+/* a greeting with the default limits of mantis.max_key_size and max_value_size */
+static void
+put_greeting(Buf *b, const char *name, const char *encoding)
+{
+	MantisGreeting g;
+
+	g.name = name;
+	g.name_len = strlen(name);
+	g.max_key_size = 1024;
+	g.max_value_size = 1024 * 1024;
+	g.encoding = encoding;
+	g.encoding_len = strlen(encoding);
+	mantis_frame_put_greeting(buf_grow(b, mantis_frame_greeting_size(&g)), &g);
+}
+
 static void
 updates_prefix(Buf *b, uint32_t round, uint16_t group, uint32_t count)
 {
@@ -453,14 +468,22 @@ static void
 frame_valid(Buf *b)
 {
 	frame_header(b, MANTIS_FRAME_HELLO);
-	put_u8(b, 5);
-	put_bytes(b, "alpha", 5);
+	put_greeting(b, "alpha", "UTF8");
 	frame_seed("ok-hello", b, NULL);
 
 	frame_header(b, MANTIS_FRAME_WELCOME);
-	put_u8(b, 63);
-	put_bytes(b, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_", 63);
+	put_greeting(b, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_",
+				 "abcdefghijklmnopqrstuvwxyz_0123");
 	frame_seed("ok-welcome", b, NULL);
+
+	frame_header(b, MANTIS_FRAME_WELCOME);
+	put_u8(b, 1);
+	put_u8(b, 'x');
+	put_u32(b, 0);
+	put_u32(b, UINT32_MAX);
+	put_u8(b, 9);
+	put_bytes(b, "SQL_ASCII", 9);
+	frame_seed("ok-welcome-extreme-limits", b, NULL);
 
 	updates_prefix(b, 0, MANTIS_LIVE_GROUP, 3);
 	put_value(b, "k1", "v1", 0);
@@ -512,8 +535,15 @@ frame_header_faults(Buf *b)
 
 	frame_header(b, MANTIS_FRAME_INSYNC);
 	put_u32(b, 7);
-	b->data[4] = 2;
+	b->data[4] = MANTIS_FRAME_VERSION + 1;
 	frame_seed("bad-version", b, "unsupported protocol version");
+
+	/* a version-1 HELLO: no limits in its greeting */
+	frame_header(b, MANTIS_FRAME_HELLO);
+	b->data[4] = 1;
+	put_u8(b, 5);
+	put_bytes(b, "alpha", 5);
+	frame_seed("bad-version-1-hello", b, "unsupported protocol version");
 
 	frame_header(b, MANTIS_FRAME_INSYNC);
 	put_u32(b, 7);
@@ -541,19 +571,50 @@ frame_body_faults(Buf *b)
 	frame_seed("bad-hello-no-name", b, "name truncated");
 
 	frame_header(b, MANTIS_FRAME_HELLO);
+	put_greeting(b, "alpha", "UTF8");
+	frame_seed_plus("bad-hello-trailing", b, "encoding length does not match the frame");
+	frame_seed_minus("bad-hello-cut", b, "encoding length does not match the frame");
+
+	/* the body of a version-1 HELLO behind a version-2 header */
+	frame_header(b, MANTIS_FRAME_HELLO);
 	put_u8(b, 5);
 	put_bytes(b, "alpha", 5);
-	frame_seed_plus("bad-hello-trailing", b, "name length does not match the frame");
-	frame_seed_minus("bad-hello-cut", b, "name length does not match the frame");
+	frame_seed("bad-hello-no-limits", b, "greeting limits truncated");
+	put_u32(b, 1024);
+	put_u32(b, 1024 * 1024);
+	frame_seed("bad-hello-no-encoding", b, "greeting limits truncated");
+
+	frame_header(b, MANTIS_FRAME_HELLO);
+	put_u8(b, 200);
+	put_bytes(b, "alpha", 5);
+	frame_seed("bad-hello-name-past-end", b, "name past the end of the frame");
 
 	frame_header(b, MANTIS_FRAME_WELCOME);
-	put_u8(b, 0);
+	put_greeting(b, "x", "UTF8");
+	b->data[MANTIS_FRAME_HEADER_SIZE] = 0;
 	frame_seed("bad-welcome-empty-name", b, "invalid node name");
 
 	frame_header(b, MANTIS_FRAME_WELCOME);
-	put_u8(b, 5);
-	put_bytes(b, "al ha", 5);
+	put_greeting(b, "al ha", "UTF8");
 	frame_seed("bad-welcome-name-char", b, "invalid node name");
+
+	frame_header(b, MANTIS_FRAME_WELCOME);
+	put_greeting(b, "alpha", "");
+	frame_seed("bad-welcome-empty-encoding", b, "invalid encoding name");
+
+	frame_header(b, MANTIS_FRAME_WELCOME);
+	put_greeting(b, "alpha", "UTF-8");
+	frame_seed("bad-welcome-encoding-char", b, "invalid encoding name");
+
+	frame_header(b, MANTIS_FRAME_WELCOME);
+	put_greeting(b, "alpha", "abcdefghijklmnopqrstuvwxyz_01234");
+	frame_seed("bad-welcome-encoding-32", b, "invalid encoding name");
+
+	frame_header(b, MANTIS_FRAME_WELCOME);
+	put_greeting(b, "alpha", "UTF8");
+	b->data[b->len - 5] = 200;
+	frame_seed("bad-welcome-encoding-past-end", b,
+			   "encoding length does not match the frame");
 
 	frame_header(b, MANTIS_FRAME_SUMMARY);
 	put_u32(b, 7);

@@ -28,13 +28,14 @@ my %proxy_pids;    # port => pid of a running proxy
 # preloaded and the extension created in database "postgres".  With
 # env => { VAR => value }, the server runs with those variables set (for
 # example libfaketime's); init => { ... } is passed to Cluster->init (for
-# example allows_streaming => 1).
+# example allows_streaming => 1), and with initdb => [ options ], initdb
+# gets them too (for example another encoding).
 sub mantis_node
 {
 	my ($name, $conf, %opts) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
 
-	$node->init(%{ $opts{init} // {} });
+	$node->init(%{ $opts{init} // {} }, extra => $opts{initdb} // []);
 	$node->append_conf(
 		'postgresql.conf', qq{
 shared_preload_libraries = 'mantis'
@@ -194,12 +195,14 @@ sub keygen
 # hash: nodes => [undef, n1, n2, ...] (prefix => 'x' names them x1, x2, ...),
 # zmq => [undef, port, ...],
 # proxy => { "i>j" => [listen port, target port] }, and with CURVE
-# keys => [undef, public key, ...], key_files, peers_files.
+# keys => [undef, public key, ...], key_files, peers_files.  With
+# node_conf => { i => text }, n_i gets that text after extra_conf.
 sub mantis_cluster
 {
 	my ($n, $conf, %opts) = @_;
 	my %c = (nodes => [undef], zmq => [undef], proxy => {});
 	my $curve = delete $opts{curve};
+	my $node_conf = delete $opts{node_conf} // {};
 	my $p = delete $opts{prefix} // 'n';    # node names: n1, n2, ...
 
 	push @{ $c{zmq} }, PostgreSQL::Test::Cluster::get_free_port() for 1 .. $n;
@@ -243,7 +246,7 @@ mantis.curve_peers_file = '$c{peers_files}[$i]'
 		push @{ $c{nodes} }, mantis_node("$p$i", qq{
 mantis.listen = 'tcp://127.0.0.1:$c{zmq}[$i]'
 mantis.peers = '$peers'
-} . $curve_conf . ($conf // ''), %opts);
+} . $curve_conf . ($conf // '') . ($node_conf->{$i} // ''), %opts);
 	}
 	return \%c;
 }

@@ -17,6 +17,8 @@ mantis.peer_timeout = '2s'
 }, curve => 1);
 my ($n1, $n2, $n3) = @{ $c->{nodes} }[ 1 .. 3 ];
 my $zmq1 = "tcp://127.0.0.1:$c->{zmq}[1]";
+# the probe's HELLO claims n1's limits (the defaults) and database encoding
+my @greeting = ('--encoding', $n1->safe_psql('postgres', 'SHOW server_encoding'));
 
 sub wait_value
 {
@@ -41,7 +43,7 @@ ok(wait_value($n2, 'secret.flag', 'on'), 'and n2');
 
 # --- a client without encryption is refused and counted ---------------------
 my $refused0 = status($n1, 'refused_connections');
-system($probe, $zmq1, 'set', 'plain.key', 'injected') == 0 or die;
+system($probe, @greeting, $zmq1, 'set', 'plain.key', 'injected') == 0 or die;
 ok($n1->poll_query_until('postgres',
 	qq{SELECT refused_connections::int > $refused0 FROM mantis_status}),
 	'an unencrypted client is refused and counted');
@@ -49,7 +51,7 @@ is($n1->safe_psql('postgres', q{SELECT mantis_get('plain.key')}), '', 'and its s
 
 # --- a client with an unknown key is refused, counted and logged ------------
 $refused0 = status($n1, 'refused_connections');
-system($probe, '--server-key', $c->{keys}[1], $zmq1, 'set', 'stranger.key', 'injected') == 0 or die;
+system($probe, @greeting, '--server-key', $c->{keys}[1], $zmq1, 'set', 'stranger.key', 'injected') == 0 or die;
 ok($n1->poll_query_until('postgres',
 	qq{SELECT refused_connections::int > $refused0 FROM mantis_status}),
 	'a client with an unknown key is refused and counted');
@@ -59,7 +61,7 @@ is($n1->safe_psql('postgres', q{SELECT mantis_get('stranger.key')}), '', 'and it
 # --- n3's key, claiming to be n2: dropped and counted ------------------------
 my $malformed0 = $n1->safe_psql('postgres',
 	q{SELECT coalesce(sum(rejected_malformed::int), 0) FROM mantis_peers});
-system($probe, '--server-key', $c->{keys}[1], '--key-file', $c->{key_files}[3],
+system($probe, @greeting, '--server-key', $c->{keys}[1], '--key-file', $c->{key_files}[3],
 	'--name', 'n2', $zmq1, 'set', 'spoofed.key', 'injected') == 0 or die;
 ok($n1->poll_query_until('postgres',
 	qq{SELECT coalesce(sum(rejected_malformed::int), 0) + rejected_unknown::int > $malformed0
@@ -68,7 +70,7 @@ ok($n1->poll_query_until('postgres',
 ok($n1->log_contains('claiming to come from node id'), 'with a log line');
 is($n1->safe_psql('postgres', q{SELECT mantis_get('spoofed.key')}), '', 'and its set did nothing');
 # the same key speaking for its own node is fine
-system($probe, '--server-key', $c->{keys}[1], '--key-file', $c->{key_files}[3],
+system($probe, @greeting, '--server-key', $c->{keys}[1], '--key-file', $c->{key_files}[3],
 	'--name', 'n3', $zmq1, 'set', 'honest.key', 'from n3') == 0 or die;
 ok(wait_value($n1, 'honest.key', 'from n3'), 'n3\'s key speaking as n3 is accepted');
 

@@ -22,6 +22,9 @@
  *	  --server-key Z85	CURVE: the server's public key
  *	  --key-file PATH	CURVE: our key pair (a mantis_keygen file)
  *	  --wait MS			how long to keep the socket open at the end (500)
+ *	  --max-key-size N, --max-value-size N, --encoding NAME
+ *						the limits "set" claims in its HELLO (1024, 1048576,
+ *						UTF8): a server whose own differ refuses the probe
  *	  --seed N			random seed (1)
  *
  * Prints one line: how many messages were sent.  Exit status 0 unless the
@@ -47,6 +50,9 @@ static const char *server_key = NULL;
 static char public_key[41];
 static char secret_key[41];
 static int	wait_ms = 500;
+static uint32_t max_key_size = 1024;
+static uint32_t max_value_size = 1024 * 1024;
+static const char *encoding = "UTF8";
 static int	sent = 0;
 static uint64_t rng = 1;
 
@@ -128,6 +134,27 @@ header(unsigned char *p, int type)
 	mantis_frame_put_header(p, type, mantis_hash(node_name, strlen(node_name)),
 							UINT64_C(0x1234), mantis_hlc_pack((uint64_t) time(NULL) * 1000, 0));
 	return MANTIS_FRAME_HEADER_SIZE;
+}
+
+/* The greeting of a HELLO, claiming node_name and the limits of the options. */
+static unsigned char *
+hello_body(unsigned char *p)
+{
+	MantisGreeting g;
+
+	g.name = node_name;
+	g.name_len = strlen(node_name);
+	g.max_key_size = max_key_size;
+	g.max_value_size = max_value_size;
+	g.encoding = encoding;
+	g.encoding_len = strlen(encoding);
+	if (!mantis_wire_name_is_valid(g.name, g.name_len) ||
+		g.encoding_len == 0 || g.encoding_len > MANTIS_WIRE_ENCODING_MAX)
+	{
+		fprintf(stderr, "invalid --name or --encoding\n");
+		exit(2);
+	}
+	return mantis_frame_put_greeting(p, &g);
 }
 
 static size_t
@@ -299,12 +326,19 @@ main(int argc, char **argv)
 			read_key_file(argv[i + 1]);
 		else if (strcmp(argv[i], "--wait") == 0)
 			wait_ms = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--max-key-size") == 0)
+			max_key_size = (uint32_t) strtoul(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--max-value-size") == 0)
+			max_value_size = (uint32_t) strtoul(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--encoding") == 0)
+			encoding = argv[i + 1];
 		else if (strcmp(argv[i], "--seed") == 0)
 			rng = (uint64_t) strtoull(argv[i + 1], NULL, 10) | 1;
 	}
 	if (argc - i < 2)
 	{
-		fprintf(stderr, "usage: %s [--name N] [--server-key K --key-file F] [--wait MS] [--seed N] ENDPOINT raw|junk|set KEY VALUE\n", argv[0]);
+		fprintf(stderr, "usage: %s [--name N] [--server-key K --key-file F] [--wait MS] [--seed N]\n"
+				"\t[--max-key-size N] [--max-value-size N] [--encoding NAME] ENDPOINT raw|junk|set KEY VALUE\n", argv[0]);
 		return 2;
 	}
 	endpoint = argv[i];
@@ -327,9 +361,8 @@ main(int argc, char **argv)
 			return 1;
 		/* say hello first, as a peer would, then the update */
 		n = header(buf, MANTIS_FRAME_HELLO);
-		buf[n] = (unsigned char) strlen(node_name);
-		memcpy(buf + n + 1, node_name, strlen(node_name));
-		send_bytes(s, buf, n + 1 + strlen(node_name), 0);
+		n = (size_t) (hello_body(buf + n) - buf);
+		send_bytes(s, buf, n, 0);
 		n = updates_frame(buf, argv[i + 2], argv[i + 3]);
 		send_bytes(s, buf, n, 0);
 		usleep(wait_ms * 1000);
