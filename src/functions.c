@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "access/xlog.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
@@ -50,13 +52,49 @@ check_encoding(void)
 					 pg_encoding_to_char(store_encoding))));
 }
 
-/* The checks every function that reads the registers makes first. */
+static void
+require_key(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("mantis key must not be null")));
+}
+
+/*
+ * The checks every function that reads the registers makes first.  The
+ * encoding is known once the worker has connected, which it has before
+ * the registers are loaded: check it after waiting.
+ */
 static void
 begin_read(void)
 {
 	mantis_check_loaded();
-	check_encoding();
 	mantis_store_wait_loaded();
+	check_encoding();
+}
+
+/*
+ * And every function that writes: a standby, and a read-only transaction,
+ * cannot write (25006); nothing written on a standby could be persisted.
+ */
+static void
+begin_write(FunctionCallInfo fcinfo, const char *function)
+{
+	mantis_check_loaded();
+	require_key(fcinfo);
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot execute %s() on a standby server", function),
+				 errdetail("A standby reads the registers its primary flushes to mantis_stores; it cannot write any."),
+				 errhint("Write on the primary server.")));
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot execute %s() in a read-only transaction", function)));
+	mantis_store_wait_writable();
+	check_encoding();
 }
 
 /* Text for a value read from the store, valid in this database's encoding. */
@@ -68,14 +106,6 @@ value_text(const char *value, uint32 len)
 	return cstring_to_text_with_len(value, (int) len);
 }
 
-static void
-require_key(FunctionCallInfo fcinfo)
-{
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("mantis key must not be null")));
-}
 
 static text *
 hlc_to_text(const MantisHLC *hlc)
@@ -116,10 +146,7 @@ mantis_set(PG_FUNCTION_ARGS)
 {
 	MantisHLC	hlc;
 
-	mantis_check_loaded();
-	require_key(fcinfo);
-	check_encoding();
-	mantis_store_wait_writable("mantis_set");
+	begin_write(fcinfo, "mantis_set");
 	hlc = write_register(PG_GETARG_TEXT_PP(0),
 						 PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1), NULL);
 	PG_RETURN_TEXT_P(hlc_to_text(&hlc));
@@ -136,10 +163,7 @@ mantis_delete(PG_FUNCTION_ARGS)
 {
 	bool		replaced_live;
 
-	mantis_check_loaded();
-	require_key(fcinfo);
-	check_encoding();
-	mantis_store_wait_writable("mantis_delete");
+	begin_write(fcinfo, "mantis_delete");
 	write_register(PG_GETARG_TEXT_PP(0), NULL, &replaced_live);
 	PG_RETURN_BOOL(replaced_live);
 }
@@ -216,6 +240,11 @@ Datum
 mantis_flush(PG_FUNCTION_ARGS)
 {
 	mantis_check_loaded();
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot execute mantis_flush() on a standby server"),
+				 errdetail("A standby writes nothing to mantis_stores: it reads what its primary flushes.")));
 	PG_RETURN_INT64((int64) mantis_request_flush());
 }
 

@@ -208,7 +208,7 @@ extern Size mantis_store_shmem_size(void);
 extern void mantis_store_shmem_request(void);
 extern bool mantis_store_shmem_init(void);
 extern void mantis_store_wait_loaded(void);
-extern void mantis_store_wait_writable(const char *function);
+extern void mantis_store_wait_writable(void);
 extern void mantis_store_check_sizes(uint32 key_len, uint32 value_len);
 extern MantisPutResult mantis_store_set(const char *key, uint32 key_len,
 										const char *value, uint32 value_len,

@@ -79,6 +79,7 @@
 typedef struct KnownRow
 {
 	int64		id;
+	TransactionId xmin;			/* with id, the row's identity */
 	int64		bytes;
 	bool		own;			/* written under this server's node name */
 	uint32		held;			/* registers in it not held in memory */
@@ -98,14 +99,16 @@ typedef struct KnownTable
 	int			maxrows;
 	int64		snapshot_bytes; /* of the last full snapshot we wrote */
 	bool		rewrite;		/* rows holding registers are gone */
+	int64		sequence_floor; /* the id sequence is known to be past this */
 } KnownTable;
 
-static KnownTable table = {NULL, InvalidOid, InvalidOid, NULL, 0, 0, 0, false};
+static KnownTable table = {NULL, InvalidOid, InvalidOid, NULL, 0, 0, 0, false, 0};
 
 /* Rows inserted by the flush under way; known once it commits. */
 typedef struct NewRow
 {
 	int64		id;
+	TransactionId xmin;
 	int64		bytes;
 } NewRow;
 
@@ -128,6 +131,8 @@ static uint32 taken_leaves[MANTIS_LEAVES / 32];
 static bool taken_any = false;
 
 static void give_back_taken(void);
+static inline void statement_begin(void);
+static inline void statement_end(void);
 
 /* ---- the row builder ---- */
 
@@ -158,27 +163,28 @@ builder_open_row(RowBuilder *b)
 	b->cur_registers = 0;
 }
 
-/* Insert one row; returns its id. */
-static int64
-insert_row(const char *clock, bytea *registers)
+/* Insert one row; fills in its id and xmin. */
+static void
+insert_row(const char *clock, bytea *registers, NewRow *row)
 {
-	char	   *sql = psprintf("INSERT INTO %s (clock, node, registers) VALUES ($1, $2, $3) RETURNING id",
+	char	   *sql = psprintf("INSERT INTO %s (clock, node, registers) VALUES ($1, $2, $3) RETURNING id, xmin",
 							   table.name);
 	Oid			types[3] = {TEXTOID, TEXTOID, BYTEAOID};
 	Datum		values[3];
 	bool		isnull;
-	int64		id;
 
 	values[0] = CStringGetTextDatum(clock);
 	values[1] = CStringGetTextDatum(mantis_shared->node_name);
 	values[2] = PointerGetDatum(registers);
+	statement_begin();
 	if (SPI_execute_with_args(sql, 3, types, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
 		elog(ERROR, "could not insert into %s", table.name);
-	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	statement_end();
+	row->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	row->xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	SPI_freetuptable(SPI_tuptable);
 	pfree(sql);
-	return id;
 }
 
 /* Close the row being filled, if any, and insert it. */
@@ -197,8 +203,9 @@ builder_close_row(RowBuilder *b)
 	row = palloc(sizeof(NewRow));
 	b->inserted = lappend(b->inserted, row);
 	MemoryContextSwitchTo(oldcxt);
-	row->id = insert_row(b->clock, (bytea *) b->cur.data);
+	insert_row(b->clock, (bytea *) b->cur.data, row);
 	row->bytes = b->cur.len;
+	table.sequence_floor = Max(table.sequence_floor, row->id);
 	b->bytes += b->cur.len;
 	pfree(b->cur.data);
 	b->cur.data = NULL;
@@ -245,20 +252,39 @@ begin_work(const char *activity)
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, activity);
-	/* statement_timeout is not armed for a background worker: arm it */
-	if (StatementTimeout > 0)
-		enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
 	mantis_persist_in_work = true;
 }
 
-/* Leave the work: no cancel pending from our own SIGTERM handler. */
+/*
+ * statement_timeout is armed by PostgreSQL for client statements only: the
+ * worker arms it around each of its own statements (a fetch of the load
+ * cursor counts as one).
+ */
+static inline void
+statement_begin(void)
+{
+	if (StatementTimeout > 0)
+		enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
+}
+
+static inline void
+statement_end(void)
+{
+	if (StatementTimeout > 0)
+		disable_timeout(STATEMENT_TIMEOUT, false);
+}
+
+/*
+ * Leave the work.  A cancel still pending was meant for it (our SIGTERM
+ * handler's, or a timeout that fired after the last interrupt check): it
+ * must not end the worker outside a transaction.
+ */
 static void
 leave_work(void)
 {
 	mantis_persist_in_work = false;
-	disable_timeout(STATEMENT_TIMEOUT, false);
-	if (ShutdownRequestPending)
-		QueryCancelPending = false;
+	statement_end();
+	QueryCancelPending = false;
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
@@ -323,13 +349,15 @@ find_table(void)
 		if (OidIsValid(table.relid))
 		{
 			ereport(LOG,
-					(errmsg("mantis_stores was replaced (oid %u, relfilenode %u, was %u, %u); the next flush writes every register",
-							relid, relfilenode, table.relid, table.relfilenode)));
+					(errmsg("mantis_stores was replaced; the next flush writes every register"),
+					 errdetail("The table is oid %u, relfilenode %u; it was oid %u, relfilenode %u.",
+							   relid, relfilenode, table.relid, table.relfilenode)));
 			table.rewrite = true;
 		}
 		table.relid = relid;
 		table.relfilenode = relfilenode;
 		table.nrows = 0;
+		table.sequence_floor = 0;
 	}
 	return true;
 }
@@ -386,6 +414,14 @@ load_register(void *arg, const MantisRecord *rec)
 
 	if (!register_acceptable(rec, st->now_ms))
 	{
+		/*
+		 * Held back, it may come back with other limits: a write made
+		 * meanwhile must still beat it.  (Only another node's register from
+		 * the far future leaves the clock alone: that is why it is refused.)
+		 */
+		if (rec->hlc.node == mantis_shared->node_id ||
+			mantis_hlc_ms(rec->hlc.ts) <= st->now_ms + LOAD_MAX_AHEAD_MS)
+			mantis_hlc_witness(rec->hlc.ts);
 		st->refused++;
 		return;
 	}
@@ -478,7 +514,9 @@ load_rows(KnownRow **rows, int n, LoadState *st)
 		Datum		d;
 		char	   *node;
 
+		statement_begin();
 		SPI_cursor_fetch(portal, true, 1);
+		statement_end();
 		if (SPI_processed == 0)
 			break;
 		tuple = SPI_tuptable->vals[0];
@@ -534,7 +572,7 @@ known_reserve(int n)
 static int
 sync_table(LoadState *st)
 {
-	char	   *sql = psprintf("SELECT id, node OPERATOR(pg_catalog.=) $1, pg_catalog.octet_length(registers)::pg_catalog.int8"
+	char	   *sql = psprintf("SELECT id, node OPERATOR(pg_catalog.=) $1, pg_catalog.octet_length(registers)::pg_catalog.int8, xmin"
 							   " FROM %s ORDER BY id", table.name);
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(mantis_shared->node_name)};
@@ -544,8 +582,10 @@ sync_table(LoadState *st)
 	int			nfresh = 0;
 	int			k = 0;
 
+	statement_begin();
 	if (SPI_execute_with_args(sql, 1, types, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the rows of %s", table.name);
+	statement_end();
 	nnow = (int) SPI_processed;
 	now = palloc(sizeof(KnownRow) * Max(nnow, 1));
 	fresh = palloc(sizeof(KnownRow *) * Max(nnow, 1));
@@ -559,6 +599,7 @@ sync_table(LoadState *st)
 		row->id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
 		row->own = DatumGetBool(SPI_getbinval(tuple, desc, 2, &isnull));
 		row->bytes = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
+		row->xmin = DatumGetTransactionId(SPI_getbinval(tuple, desc, 4, &isnull));
 		row->held = 0;
 		row->unreadable = false;
 
@@ -569,14 +610,24 @@ sync_table(LoadState *st)
 				table.rewrite = true;	/* a row of ours is gone */
 			k++;
 		}
-		if (k < table.nrows && table.rows[k].id == row->id)
+		if (k < table.nrows && table.rows[k].id == row->id &&
+			table.rows[k].xmin == row->xmin)
 		{
 			row->held = table.rows[k].held;
 			row->unreadable = table.rows[k].unreadable;
 			k++;
 		}
 		else
+		{
+			/* an id we knew with other contents: that row is gone too */
+			if (k < table.nrows && table.rows[k].id == row->id)
+			{
+				if (table.rows[k].own)
+					table.rewrite = true;
+				k++;
+			}
 			fresh[nfresh++] = row;
+		}
 	}
 	for (; k < table.nrows; k++)
 	{
@@ -744,18 +795,42 @@ retry_held_back(void)
 	pfree(retry);
 }
 
+/*
+ * Delete rows of ours, each only if it is still the version we merged: a
+ * row changed meanwhile (its xmin differs) stays, to be merged first.
+ */
 static void
-delete_rows(const int64 *ids, int n)
+delete_rows(const KnownRow *rows, int n)
 {
-	char	   *sql = psprintf("DELETE FROM %s WHERE id OPERATOR(pg_catalog.=) ANY ($1) AND node OPERATOR(pg_catalog.=) $2",
-							   table.name);
-	Oid			types[2] = {INT8ARRAYOID, TEXTOID};
-	Datum		values[2] = {int8_array(ids, n), CStringGetTextDatum(mantis_shared->node_name)};
+	char	   *sql;
+	Oid			types[3] = {INT8ARRAYOID, TEXTARRAYOID, TEXTOID};
+	Datum		values[3];
+	int64	   *ids;
+	Datum	   *xmins;
 
 	if (n == 0)
 		return;
-	if (SPI_execute_with_args(sql, 2, types, values, NULL, false, 0) != SPI_OK_DELETE)
+	ids = palloc(sizeof(int64) * n);
+	xmins = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+	{
+		char		buf[16];
+
+		ids[i] = rows[i].id;
+		snprintf(buf, sizeof(buf), "%u", rows[i].xmin);
+		xmins[i] = CStringGetTextDatum(buf);
+	}
+	values[0] = int8_array(ids, n);
+	values[1] = PointerGetDatum(construct_array(xmins, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = CStringGetTextDatum(mantis_shared->node_name);
+	sql = psprintf("DELETE FROM %s s USING ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS k(id, x)"
+				   " WHERE s.id OPERATOR(pg_catalog.=) k.id AND s.xmin::pg_catalog.text OPERATOR(pg_catalog.=) k.x"
+				   " AND s.node OPERATOR(pg_catalog.=) $3",
+				   table.name);
+	statement_begin();
+	if (SPI_execute_with_args(sql, 3, types, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not delete from %s", table.name);
+	statement_end();
 	pfree(sql);
 }
 
@@ -768,19 +843,26 @@ delete_rows(const int64 *ids, int n)
 static int64 *
 compact(RowBuilder *b, uint32 *pending, int *ndeleted)
 {
+	KnownRow   *gone;
 	int64	   *ids;
 	int			n = 0;
 	ListCell   *lc;
 
 	retry_held_back();
-	ids = MemoryContextAlloc(b->cxt, sizeof(int64) * (table.nrows + list_length(b->inserted) + 1));
+	gone = palloc(sizeof(KnownRow) * (table.nrows + list_length(b->inserted) + 1));
 	for (int i = 0; i < table.nrows; i++)
 	{
 		if (table.rows[i].own && ROW_MERGED(&table.rows[i]))
-			ids[n++] = table.rows[i].id;
+			gone[n++] = table.rows[i];
 	}
 	foreach(lc, b->inserted)
-		ids[n++] = ((NewRow *) lfirst(lc))->id;
+	{
+		NewRow	   *row = (NewRow *) lfirst(lc);
+
+		gone[n].id = row->id;
+		gone[n].xmin = row->xmin;
+		n++;
+	}
 	b->inserted = NIL;
 	b->registers = 0;
 	b->bytes = 0;
@@ -791,7 +873,10 @@ compact(RowBuilder *b, uint32 *pending, int *ndeleted)
 	if (b->inserted == NIL && b->cur.data == NULL)
 		builder_open_row(b);	/* an empty store still gets its row */
 	builder_close_row(b);
-	delete_rows(ids, n);
+	delete_rows(gone, n);
+	ids = MemoryContextAlloc(b->cxt, sizeof(int64) * (n + 1));
+	for (int i = 0; i < n; i++)
+		ids[i] = gone[i].id;
 	*ndeleted = n;
 	return ids;
 }
@@ -820,6 +905,32 @@ known_row_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * Rows added by hand or restored may carry ids the id sequence has not
+ * reached: move it past them, or our next inserts would collide.
+ */
+static void
+sequence_past_rows(void)
+{
+	int64		max_id = table.nrows > 0 ? table.rows[table.nrows - 1].id : 0;
+	char	   *sql;
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+
+	if (max_id <= table.sequence_floor)
+		return;
+	values[0] = CStringGetTextDatum(table.name);
+	values[1] = Int64GetDatum(max_id);
+	sql = "SELECT pg_catalog.setval(s.seq, $2) FROM"
+		" (SELECT pg_catalog.pg_get_serial_sequence($1, 'id')::pg_catalog.regclass AS seq) s"
+		" WHERE COALESCE(pg_catalog.pg_sequence_last_value(s.seq), 0) OPERATOR(pg_catalog.<) $2";
+	statement_begin();
+	if (SPI_execute_with_args(sql, 2, types, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not advance the id sequence of %s", table.name);
+	statement_end();
+	table.sequence_floor = max_id;
+}
+
 /* Make what a committed flush inserted and deleted known. */
 static void
 note_committed(const RowBuilder *b, const int64 *deleted, int ndeleted)
@@ -844,6 +955,7 @@ note_committed(const RowBuilder *b, const int64 *deleted, int ndeleted)
 		KnownRow   *k = &table.rows[table.nrows++];
 
 		k->id = row->id;
+		k->xmin = row->xmin;
 		k->bytes = row->bytes;
 		k->own = true;
 		k->held = 0;
@@ -886,6 +998,7 @@ mantis_persist_flush(uint32 *pending, bool compact_asked, MantisFlushResult *res
 		end_work();
 		return true;
 	}
+	sequence_past_rows();
 	now = mantis_hlc_now();
 	mantis_hlc_format(&now, clock);
 	if (!result->compacted)

@@ -20,7 +20,7 @@
  * registers of a leaf are found in nbuckets / MANTIS_LEAVES buckets.
  *
  * Digests.  Each leaf keeps the XOR of a 64-bit fingerprint of every
- * register in it (key hash, HLC, deletion, value hash).  Writers update it in O(1) under
+ * register in it (key hash, HLC, deletion, value).  Writers update it in O(1) under
  * the partition lock; repair compares digests with peers without scanning.
  *
  * Changes.  A write sets flags on the register (UNFLUSHED for every write,
@@ -51,8 +51,6 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
-#include "access/xlog.h"
 #include "miscadmin.h"
 #include "port/pg_bitutils.h"
 #include "pgstat.h"
@@ -665,25 +663,14 @@ mantis_store_wait_loaded(void)
 }
 
 /*
- * Wait until the registers may be written.  A standby, and a read-only
- * transaction, cannot write (25006): nothing written there could be
- * persisted.  Once a standby is promoted, writes wait until the worker has
- * merged every row of mantis_stores, so that the clock is past everything
- * the old primary persisted.
+ * Wait until the registers may be written: after a promotion, until the
+ * worker has merged every row of mantis_stores, so that the clock is past
+ * everything the old primary persisted.  (functions.c refuses writes on a
+ * standby and in read-only transactions before calling this.)
  */
 void
-mantis_store_wait_writable(const char *function)
+mantis_store_wait_writable(void)
 {
-	if (RecoveryInProgress())
-		ereport(ERROR,
-				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("cannot execute %s() on a standby server", function),
-				 errdetail("A standby reads the registers its primary flushes to mantis_stores; it cannot write any."),
-				 errhint("Write on the primary server.")));
-	if (XactReadOnly)
-		ereport(ERROR,
-				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("cannot execute %s() in a read-only transaction", function)));
 	mantis_store_wait_loaded();
 	if (likely(pg_atomic_read_u32(&mantis_shared->writable) != 0))
 		return;

@@ -233,11 +233,16 @@ do_follow(void *arg)
 	return mantis_persist_follow();
 }
 
-/* The store may be written once the table is merged outside recovery. */
+/*
+ * The store may be written once the table has been merged by a follow that
+ * began outside recovery ("recovery" is what RecoveryInProgress() said
+ * before it): one that began on a standby may have missed the last rows
+ * replayed before the promotion.
+ */
 static void
-maybe_set_writable(void)
+maybe_set_writable(bool recovery)
 {
-	if (pg_atomic_read_u32(&mantis_shared->writable) == 0 && !RecoveryInProgress())
+	if (!recovery && pg_atomic_read_u32(&mantis_shared->writable) == 0)
 		mantis_store_set_writable();
 }
 
@@ -256,6 +261,7 @@ try_load(void)
 {
 	char		message[MANTIS_ERROR_TEXT_SIZE];
 	bool		found = false;
+	bool		recovery = RecoveryInProgress();
 
 	next_check_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), CHECK_INTERVAL_MS);
 	if (!run_guarded(do_follow, NULL, &found, message, sizeof(message)))
@@ -266,7 +272,7 @@ try_load(void)
 	persist_ready = found;
 	set_persist_state(found ? ready_state() : MANTIS_PERSIST_NO_EXTENSION);
 	mantis_store_set_loaded();
-	maybe_set_writable();
+	maybe_set_writable(recovery);
 }
 
 /*
@@ -295,26 +301,19 @@ follow_now(void)
 		return;
 	}
 	set_persist_state(ready_state());
-	if (!recovery)
+	if (!recovery && pg_atomic_read_u32(&mantis_shared->writable) == 0)
 	{
 		ereport(LOG,
 				(errmsg("mantis merged mantis_stores after the promotion; this server accepts writes as node \"%s\"",
 						mantis_shared->node_name)));
-		maybe_set_writable();
+		maybe_set_writable(recovery);
 	}
 }
-
-typedef struct FlushCall
-{
-	MantisFlushResult result;
-} FlushCall;
 
 static bool
 do_flush(void *arg)
 {
-	FlushCall  *call = (FlushCall *) arg;
-
-	return mantis_persist_flush(flush_pending, compact_next, &call->result);
+	return mantis_persist_flush(flush_pending, compact_next, (MantisFlushResult *) arg);
 }
 
 /*
@@ -324,7 +323,7 @@ do_flush(void *arg)
 static bool
 flush_now(uint64 *written, char *message, size_t message_size)
 {
-	FlushCall	call;
+	MantisFlushResult result;
 	bool		table_there = false;
 	bool		ok;
 	TimestampTz now;
@@ -338,7 +337,7 @@ flush_now(uint64 *written, char *message, size_t message_size)
 		strlcpy(message, "the server is in recovery", message_size);
 		return false;
 	}
-	ok = run_guarded(do_flush, &call, &table_there, message, message_size);
+	ok = run_guarded(do_flush, &result, &table_there, message, message_size);
 	now = GetCurrentTimestamp();
 	if (ok && !table_there)
 	{
@@ -354,10 +353,10 @@ flush_now(uint64 *written, char *message, size_t message_size)
 	SpinLockAcquire(&mantis_shared->mutex);
 	mantis_shared->worker.stored_rows = own_rows;
 	mantis_shared->worker.held_back = held_back;
-	if (ok && call.result.rows > 0)
+	if (ok && result.rows > 0)
 	{
 		mantis_shared->worker.last_flush_at = now;
-		mantis_shared->worker.last_flush_registers = call.result.registers;
+		mantis_shared->worker.last_flush_registers = result.registers;
 	}
 	else if (!ok)
 	{
@@ -371,7 +370,7 @@ flush_now(uint64 *written, char *message, size_t message_size)
 	{
 		failures_in_a_row = 0;
 		compact_next = false;
-		*written = call.result.registers;
+		*written = result.registers;
 		next_flush_at = TimestampTzPlusMilliseconds(now, mantis_flush_interval_ms > 0 ?
 													mantis_flush_interval_ms : CHECK_INTERVAL_MS);
 		return true;
@@ -422,6 +421,8 @@ maybe_flush(void)
 	bool		ok = false;
 	char		message[MANTIS_ERROR_TEXT_SIZE] = "";
 
+	if (ShutdownRequestPending)
+		return;				/* the final flush answers, after the loop */
 	SpinLockAcquire(&mantis_shared->mutex);
 	requested = mantis_shared->worker.flush_requested;
 	SpinLockRelease(&mantis_shared->mutex);
@@ -493,14 +494,18 @@ connect_to_database(void)
 	SpinLockAcquire(&mantis_shared->mutex);
 	attempts = ++mantis_shared->worker.connect_attempts;
 	SpinLockRelease(&mantis_shared->mutex);
-	if (attempts > 1 && pg_atomic_read_u32(&mantis_shared->loaded) == 0)
+	if (attempts > 1)
 	{
-		ereport(WARNING,
-				(errmsg("mantis worker could not connect to database \"%s\"; the registers are not loaded from mantis_stores nor flushed to it until it can",
-						mantis_database),
-				 errhint("Create the database or set \"mantis.database\" to one that exists, and restart the server.")));
-		mantis_store_set_loaded();
-		if (!RecoveryInProgress())
+		if (pg_atomic_read_u32(&mantis_shared->loaded) == 0)
+		{
+			ereport(WARNING,
+					(errmsg("mantis worker could not connect to database \"%s\"; the registers are not loaded from mantis_stores nor flushed to it until it can",
+							mantis_database),
+					 errhint("Create the database or set \"mantis.database\" to one that exists, and restart the server.")));
+			mantis_store_set_loaded();
+		}
+		/* also once a standby that could not connect is promoted */
+		if (!RecoveryInProgress() && pg_atomic_read_u32(&mantis_shared->writable) == 0)
 			mantis_store_set_writable();
 	}
 
@@ -572,7 +577,8 @@ mantis_worker_main(Datum main_arg)
 	{
 		MemoryContextSwitchTo(loop_cxt);
 
-		if (!persist_ready && GetCurrentTimestamp() >= next_check_at)
+		if (!persist_ready && !ShutdownRequestPending &&
+			GetCurrentTimestamp() >= next_check_at)
 		{
 			gather_changes();
 			try_load();

@@ -26,7 +26,7 @@ our @EXPORT = qw(build_writer start_writers stop_writers read_writer_log
 # that no peer had yet (README, "What each way of stopping can lose").
 our @FAULT_KINDS = qw(kill_worker kill_replication kill_postmaster
   restart_fast restart_immediate partition pause clock_skew
-  lower_limits recreate_extension truncate_stores fail_flush);
+  lower_limits recreate_extension truncate_stores fail_flush failover);
 
 my %paused;    # pid => 1 for every process we stopped and not yet continued
 my %writer_pids;    # pid => 1 for every writer still running
@@ -193,6 +193,8 @@ sub new
 	my ($class, $c) = @_;
 	return bless {
 		c => $c,
+		# mantis node names, which a promoted standby keeps
+		names => [ undef, map { $_->name } @{ $c->{nodes} }[ 1 .. $#{ $c->{nodes} } ] ],
 		crashes => [],    # { node, kind, from, to }: when acked writes may be lost
 		killed => {},     # pid => 1 for every process we sent SIGKILL
 		counts => {},     # kind => number injected and healed
@@ -251,7 +253,7 @@ sub inject
 		die "$name did not reinitialize after SIGKILL of its $type"
 		  if log_count($node, $re) <= $before;
 		push @{ $self->{crashes} },
-		  { node => $name, kind => $kind, from => $t0, to => time() };
+		  { node => $self->{names}[$i], kind => $kind, from => $t0, to => time() };
 	}
 	elsif ($kind eq 'kill_postmaster')
 	{
@@ -270,7 +272,7 @@ sub inject
 			usleep(20_000);
 		}
 		push @{ $self->{crashes} },
-		  { node => $name, kind => $kind, from => $t0, to => time() };
+		  { node => $self->{names}[$i], kind => $kind, from => $t0, to => time() };
 		# until its parent reaps it, the dead postmaster is a zombie that
 		# kill(pid, 0) still finds, and the new postmaster would take the
 		# lock file for that of a running server: wait, then remove the
@@ -295,7 +297,7 @@ sub inject
 		my $t0 = time();
 		$node->stop('immediate');
 		push @{ $self->{crashes} },
-		  { node => $name, kind => $kind, from => $t0, to => time() };
+		  { node => $self->{names}[$i], kind => $kind, from => $t0, to => time() };
 		$node->start;
 	}
 	elsif ($kind eq 'partition')
@@ -317,6 +319,10 @@ sub inject
 		kill 'CONT', @children if @children;
 		kill 'CONT', $pm;
 		delete @paused{ $pm, @children };
+	}
+	elsif ($kind eq 'failover')
+	{
+		$self->failover($i);
 	}
 	elsif ($kind eq 'lower_limits')
 	{
@@ -367,6 +373,55 @@ sub inject
 	$self->event("$kind $name healed");
 	$self->{counts}{$kind}++;
 	return;
+}
+
+# failover(node index) — a hot standby of the node takes its place: made by
+# pg_basebackup and started, then the primary is killed (SIGKILL of the
+# postmaster: a crash, whose last flush interval may be lost), and the
+# standby takes the primary's port, so that clients and the writer
+# reconnect to it, and is promoted.  It keeps the node's name and ZeroMQ
+# endpoint (its configuration is the primary's), so the peers see the same
+# node with a new incarnation.  The cluster's node is the standby from then
+# on; needs servers made with init => { allows_streaming => 1 }.
+sub failover
+{
+	my ($self, $i) = @_;
+	my $c = $self->{c};
+	my $node = $c->{nodes}[$i];
+	my $name = $node->name;
+	my $n = ++$self->{failovers};
+
+	$node->backup("failover$n");
+	my $standby = PostgreSQL::Test::Cluster->new("${name}_standby$n");
+	$standby->init_from_backup($node, "failover$n", has_streaming => 1);
+	$standby->start;
+	$standby->poll_query_until('postgres', q{SELECT persistence = 'standby' FROM mantis_status})
+	  or die "the standby of $name did not load mantis_stores";
+	$node->wait_for_catchup($standby, 'replay', $node->lsn('insert'));
+
+	my ($pm, @children) = server_pids($node);
+	my $t0 = time();
+	$node->kill9;
+	$self->{killed}{$pm} = 1;
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+	while (grep { alive($_) } $pm, @children)
+	{
+		die "processes of the killed primary $name live on" if time() > $deadline;
+		usleep(20_000);
+	}
+	push @{ $self->{crashes} },
+	  { node => $self->{names}[$i], kind => 'failover', from => $t0, to => time() };
+	# a zombie postmaster's socket lock would keep the port
+	unlink($node->host . '/.s.PGSQL.' . $node->port . '.lock') if -e "/proc/$pm";
+
+	$standby->stop('fast');
+	$standby->append_conf('postgresql.conf', 'port = ' . $node->port . "\n");
+	$standby->{_port} = $node->port;
+	$standby->start;
+	$standby->promote;
+	push @{ $self->{retired} }, $node;
+	$c->{nodes}[$i] = $standby;
+	$self->event("$name: standby ${name}_standby$n promoted in its place");
 }
 
 # flushed(node) — wait until a mantis_flush() succeeds there: what was

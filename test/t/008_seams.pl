@@ -59,6 +59,25 @@ is(sql($node, q{SELECT count(*) FROM generate_series(1, 60) i WHERE mantis_get('
 is(sql($node, q{SELECT mantis_get('small')}), 'z', 'beside what was written meanwhile');
 is(sql($node, q{SELECT held_back FROM mantis_status}), '0', 'nothing is held back any more');
 
+# a register held back still moves the clock: a write made meanwhile wins
+sql($node, q{SELECT mantis_set('late.big', repeat('y', 3000))});
+sql($node, q{SELECT mantis_flush()});
+$node->stop;
+$node->append_conf('postgresql.conf', "mantis.max_value_size = '1kB'\n");
+{
+	local %ENV = (%ENV,
+		LD_PRELOAD => '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1',
+		FAKETIME => '-10m', DONT_FAKE_MONOTONIC => '1');
+	$node->start;
+}
+sql($node, q{SELECT mantis_set('late.big', 'short')});
+sql($node, q{SELECT mantis_flush()});
+$node->stop;
+$node->append_conf('postgresql.conf', "mantis.max_value_size = '4kB'\n");
+$node->start;
+is(sql($node, q{SELECT mantis_get('late.big')}), 'short',
+	'a write made while a larger value was held back, with the clock 10 minutes behind, beats it once it is back');
+
 # --- a server whose clock was set back keeps its own history ---------------
 sql($node, q{SELECT mantis_set('clock.back', 'before')});
 sql($node, q{SELECT mantis_flush()});
@@ -110,6 +129,29 @@ my $rows = sql($other, q{SELECT string_agg(format('(%L, %L, %L::bytea)', clock, 
 sql($node, qq{INSERT INTO mantis_stores (clock, node, registers) VALUES $rows});
 ok($node->poll_query_until('postgres', q{SELECT mantis_get('restored.key') = 'from s2'}),
 	'rows added to mantis_stores of a running server are merged into memory');
+# a row changed in place is merged again, never compacted away unmerged
+sql($other, q{SELECT mantis_set('changed.key', 'AAAA')});
+sql($other, q{SELECT mantis_flush()});
+my $changed = sql($other, q{SELECT encode(registers, 'hex') FROM mantis_stores, mantis_decode(registers) d
+                            WHERE d.key = 'changed.key' ORDER BY id DESC LIMIT 1});
+my $renamed = $changed =~ s/41414141$/42424242/r;    # value AAAA -> BBBB
+my $row_id = sql($node, q{SELECT max(id) FROM mantis_stores});
+sql($node, qq{INSERT INTO mantis_stores (clock, node, registers) VALUES ('x', 's1', '\\x$changed')});
+$node->poll_query_until('postgres', q{SELECT mantis_get('changed.key') = 'AAAA'}) or die 'row not merged';
+sql($node, qq{UPDATE mantis_stores SET registers = '\\x$renamed' WHERE id = (SELECT max(id) FROM mantis_stores WHERE node = 's1' AND clock = 'x')});
+ok($node->poll_query_until('postgres', q{SELECT mantis_get('changed.key') = 'BBBB'}),
+	'a row updated in place is merged again');
+sql($node, q{SELECT mantis_flush()});
+$node->restart;
+is(sql($node, q{SELECT mantis_get('changed.key')}), 'BBBB', 'and survives the compaction that follows');
+# rows added with ids ahead of the id sequence do not stop the flushes
+sql($node, q{INSERT INTO mantis_stores (id, clock, node, registers)
+              SELECT id + 1000 + g, clock, 's2', registers FROM mantis_stores, generate_series(1, 5) g
+               WHERE id = (SELECT max(id) FROM mantis_stores)});
+my $fails = sql($node, q{SELECT flush_failures FROM mantis_status});
+sql($node, q{SELECT mantis_set('after.ids', 'ok')});
+is(sql($node, q{SELECT mantis_flush() >= 1}), 't', 'a flush after rows with ids ahead of the sequence succeeds');
+is(sql($node, q{SELECT flush_failures FROM mantis_status}), $fails, 'without a failure');
 $other->stop;
 
 # --- 4. mantis_flush(): every write acknowledged before it is committed -----

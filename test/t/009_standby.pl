@@ -25,6 +25,9 @@ sql($primary, q{SELECT mantis_flush()});
 $primary->backup('b');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($primary, 'b', has_streaming => 1);
+# the standby's clock runs 10 minutes behind: only merging the rows before
+# accepting writes can put its first write past the primary's
+$standby->append_conf('postgresql.conf', "mantis.debug_clock_offset = '-600000'\n");
 $standby->start;
 
 ok($standby->poll_query_until('postgres', q{SELECT persistence = 'standby' FROM mantis_status}),
