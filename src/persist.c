@@ -244,9 +244,13 @@ builder_add(const MantisRecord *rec, void *arg)
  */
 volatile sig_atomic_t mantis_persist_in_work = false;
 
+/* the caller's memory context, current again once the work is over */
+static MemoryContext work_caller_cxt = NULL;
+
 static void
 begin_work(const char *activity)
 {
+	work_caller_cxt = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
@@ -286,6 +290,9 @@ leave_work(void)
 	statement_end();
 	QueryCancelPending = false;
 	pgstat_report_activity(STATE_IDLE, NULL);
+	/* a transaction's end leaves TopMemoryContext current */
+	if (work_caller_cxt)
+		MemoryContextSwitchTo(work_caller_cxt);
 }
 
 static void

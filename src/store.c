@@ -14,8 +14,9 @@
  * lists of registers.  Links are 32-bit "refs", a chunk's DSA offset
  * divided by 8 (so mantis.store_memory is capped at 32GB): a compact bucket
  * array stays in the CPU caches, which at a million keys is what keeps a
- * lookup to about one cache miss.  A key's 64-bit hash picks its partition lock (low
- * 7 bits), digest leaf (low 16 bits) and bucket (low log2(nbuckets) bits),
+ * lookup to about one cache miss.  A key's 64-bit hash picks its partition
+ * lock (low 7 bits), digest leaf (low 16 bits) and bucket (low
+ * log2(nbuckets) bits),
  * so each bucket and each leaf lies wholly inside one partition, and the
  * registers of a leaf are found in nbuckets / MANTIS_LEAVES buckets.
  *

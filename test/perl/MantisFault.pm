@@ -467,10 +467,12 @@ SELECT (SELECT persistence = 'ready' FROM mantis_status)
 		  or die $node->name . ' did not recover: mantis not ready or peers not connected';
 	}
 	my $seq = ++$self->{probe_seq};
-	for my $node (@nodes)
+	for my $i (1 .. $#{ $c->{nodes} })
 	{
-		my ($key, $value) = ('nemesis.probe.' . $node->name, $node->name . ".probe$seq");
-		$self->{probes}{$key}{$value} = $node->name;
+		my $node = $c->{nodes}[$i];
+		my $name = $self->{names}[$i];    # a promoted standby writes as the node
+		my ($key, $value) = ("nemesis.probe.$name", "$name.probe$seq");
+		$self->{probes}{$key}{$value} = $name;
 		$node->safe_psql('postgres', "SELECT mantis_set('$key', '$value')");
 		for my $other (grep { $_ != $node } @nodes)
 		{

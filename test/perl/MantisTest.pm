@@ -17,7 +17,7 @@ use IO::Socket::INET;
 use Time::HiRes qw(usleep);
 
 use Exporter 'import';
-our @EXPORT = qw(mantis_node registers_dump worker_pid wait_for_worker crash_restart
+our @EXPORT = qw(mantis_node registers_dump worker_pid wait_for_worker kill_and_start
   mantis_cluster cut_link heal_link isolate rejoin wait_converged
   start_proxy stop_proxy peer_row build_probe keygen);
 
@@ -86,11 +86,11 @@ sub wait_for_worker
 	return worker_pid($node);
 }
 
-# crash_restart(node) — SIGKILL the postmaster, wait until every process it
+# kill_and_start(node) — SIGKILL the postmaster, wait until every process it
 # had is gone (its shared memory detached), then start the server again.  A
 # dead postmaster nobody reaps stays a zombie that kill(pid, 0) still finds:
 # then its lock files are removed, as they certainly belong to no server.
-sub crash_restart
+sub kill_and_start
 {
 	my ($node) = @_;
 	my $pm = $node->{_pid} or die 'no postmaster pid';

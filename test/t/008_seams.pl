@@ -166,7 +166,7 @@ INSERT INTO acked VALUES ('race.' || :n);
 close $f;
 $node->command_ok([ 'pgbench', '-n', '-c', '4', '-t', '150', '-f', $script, '-p', $node->port, '-h', $node->host, 'postgres' ],
 	'600 set + mantis_flush() transactions from 4 clients');
-crash_restart($node);
+kill_and_start($node);
 is(sql($node, q{SELECT count(*) FROM acked WHERE mantis_get(k) IS NULL}), '0',
 	'after kill -9 every key written before a mantis_flush() that returned is there');
 
@@ -182,7 +182,7 @@ is(sql($node, q{SET statement_timeout = '60s'; SELECT count(mantis_set('fault.mo
 	'3000', 'writes to every partition go on: no partition lock was left behind');
 sql($node, q{ALTER SYSTEM RESET mantis.debug_fail_flush; SELECT pg_reload_conf()});
 $node->poll_query_until('postgres', q{SELECT mantis_flush() >= 0}) or die 'flushes did not resume';
-crash_restart($node);
+kill_and_start($node);
 is(sql($node, q{SELECT count(*) FROM generate_series(1, 300) i WHERE mantis_get('fault.' || i) = i::text}),
 	'300', 'every register taken by the failed flushes was written later');
 is(sql($node, q{SELECT count(*) FROM generate_series(1, 3000) i WHERE mantis_get('fault.more.' || i) = 'x'}),
