@@ -48,9 +48,9 @@ CREATE FUNCTION mantis_status(
 	OUT persistence pg_catalog.text,
 	OUT last_flush pg_catalog.text, OUT last_flush_registers pg_catalog.text,
 	OUT flush_failures pg_catalog.text, OUT last_flush_error pg_catalog.text,
-	OUT stored_rows pg_catalog.text, OUT held_back pg_catalog.text,
+	OUT stored_rows pg_catalog.text,
 	OUT listen pg_catalog.text, OUT rejected_unknown pg_catalog.text,
-	OUT refused_connections pg_catalog.text)
+	OUT refused_connections pg_catalog.text, OUT held_back pg_catalog.text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'mantis_status'
 LANGUAGE C VOLATILE PARALLEL SAFE;

@@ -409,19 +409,20 @@ mantis_status(PG_FUNCTION_ARGS)
 		nulls[11] = true;
 	else
 		values[11] = uint64_text((uint64) w.stored_rows);
-	values[12] = uint64_text(w.held_back);
 	if (mantis_replication_enabled())
 	{
 		MantisPeerView *views;
 		MantisPeerCounters unknown;
 
-		values[13] = CStringGetTextDatum(mantis_listen);
+		values[12] = CStringGetTextDatum(mantis_listen);
 		(void) mantis_replication_snapshot(&views, &unknown);
-		values[14] = uint64_text(unknown.malformed);
-		values[15] = uint64_text(unknown.refused);
+		values[13] = uint64_text(unknown.malformed);
+		values[14] = uint64_text(unknown.refused);
 	}
 	else
-		nulls[13] = nulls[14] = nulls[15] = true;
+		nulls[12] = nulls[13] = nulls[14] = true;
+	/* columns added later come last: an older definition takes a prefix */
+	values[15] = uint64_text(w.held_back);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }
