@@ -217,6 +217,8 @@ extern MantisPutResult mantis_store_set(const char *key, uint32 key_len,
 extern MantisPutResult mantis_store_merge(const MantisRecord *rec, int flags);
 extern bool mantis_store_get(const char *key, uint32 key_len, Size header,
 							 char **chunk, uint32 *value_len);
+extern bool mantis_store_beats(const char *key, uint32 key_len,
+							   const MantisHLC *hlc);
 extern void mantis_store_scan(bool include_deleted,
 							  MantisRecordCallback callback, void *arg);
 extern void mantis_store_stats(MantisStoreStats *stats);

@@ -421,6 +421,14 @@ load_register(void *arg, const MantisRecord *rec)
 
 	if (!register_acceptable(rec, st->now_ms))
 	{
+		/* beaten here by a later write of its key: nothing to hold back */
+		if (rec->key_len <= (uint32) mantis_max_key_size &&
+			mantis_store_beats(rec->key, rec->key_len, &rec->hlc))
+		{
+			st->stale++;
+			return;
+		}
+
 		/*
 		 * Held back, it may come back with other limits: a write made
 		 * meanwhile must still beat it.  (Only another node's register from

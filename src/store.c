@@ -877,6 +877,27 @@ mantis_store_get(const char *key, uint32 key_len, Size header,
 	}
 }
 
+/*
+ * Whether the store holds, for this key, a register with an HLC equal to
+ * or greater than "hlc" (a value or a deletion marker): then a register
+ * with that HLC is beaten here, whatever it holds.
+ */
+bool
+mantis_store_beats(const char *key, uint32 key_len, const MantisHLC *hlc)
+{
+	uint64		hash = mantis_hash(key, key_len);
+	LWLock	   *lock = partition_lock(hash);
+	StoreRegister *reg;
+	bool		beats;
+
+	store_attach();
+	LWLockAcquire(lock, LW_SHARED);
+	reg = register_find(hash, key, key_len, NULL);
+	beats = reg != NULL && mantis_hlc_cmp(&reg->hlc, hlc) >= 0;
+	LWLockRelease(lock);
+	return beats;
+}
+
 /* Copy the registers of one bucket; see CopyBuf. */
 static void
 bucket_copy(uint64 bucket, bool include_deleted, CopyBuf *b)

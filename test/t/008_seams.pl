@@ -70,8 +70,13 @@ $node->append_conf('postgresql.conf', "mantis.max_value_size = '1kB'\n");
 		FAKETIME => '-10m', DONT_FAKE_MONOTONIC => '1');
 	$node->start;
 }
+is(sql($node, q{SELECT held_back FROM mantis_status}), '2', 'two values are held back (big and late.big)');
 sql($node, q{SELECT mantis_set('late.big', 'short')});
 sql($node, q{SELECT mantis_flush()});
+sql($node, q{SELECT mantis_set('late.big', 'short')});
+sql($node, q{SELECT mantis_flush()});    # the second delta row: a compaction
+is(sql($node, q{SELECT held_back FROM mantis_status}), '1',
+	'a held-back register beaten by a later write is held back no more');
 $node->stop;
 $node->append_conf('postgresql.conf', "mantis.max_value_size = '4kB'\n");
 $node->start;
