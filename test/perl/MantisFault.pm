@@ -173,15 +173,6 @@ sub server_pids
 	return ($pm, @children);
 }
 
-# alive(pid) — the process exists and is not a zombie.
-sub alive
-{
-	my ($pid) = @_;
-	open(my $fh, '<', "/proc/$pid/stat") or return 0;
-	my $stat = <$fh> // '';
-	close $fh;
-	return $stat =~ /\)\s+([A-Za-z])\s/ && $1 ne 'Z' && $1 ne 'X';
-}
 
 # ---------------------------------------------------------------------------
 # The nemesis: one fault at a time, each healed before it returns.

@@ -17,7 +17,7 @@ use IO::Socket::INET;
 use Time::HiRes qw(usleep);
 
 use Exporter 'import';
-our @EXPORT = qw(mantis_node registers_dump worker_pid wait_for_worker kill_and_start
+our @EXPORT = qw(mantis_node registers_dump worker_pid wait_for_worker kill_and_start alive
   mantis_cluster cut_link heal_link isolate rejoin wait_converged
   start_proxy stop_proxy peer_row build_probe keygen);
 
@@ -104,7 +104,7 @@ sub kill_and_start
 	}
 	$node->kill9;
 	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
-	while (grep { _alive($_) } $pm, @children)
+	while (grep { alive($_) } $pm, @children)
 	{
 		die "processes of the killed postmaster $pm live on" if time() > $deadline;
 		usleep(20_000);
@@ -117,8 +117,8 @@ sub kill_and_start
 	$node->start;
 }
 
-# _alive(pid) — the process exists and is not a zombie.
-sub _alive
+# alive(pid) — the process exists and is not a zombie.
+sub alive
 {
 	my ($pid) = @_;
 	open(my $fh, '<', "/proc/$pid/stat") or return 0;
