@@ -7,8 +7,10 @@ OBJS = \
 	src/hlc.o \
 	src/lww.o \
 	src/mantis.o \
+	src/monitor.o \
 	src/nodes.o \
 	src/persist.o \
+	src/persist_sql.o \
 	src/replication.o \
 	src/replicator.o \
 	src/security.o \

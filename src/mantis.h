@@ -105,6 +105,7 @@ extern uint64 mantis_wall_ms(void);
 extern MantisHLC mantis_hlc_now(void);
 extern void mantis_hlc_witness(uint64 ts);
 extern uint64 mantis_hlc_peek(void);
+extern text *mantis_hlc_text(const MantisHLC *hlc);
 
 /* ---- store.c: the registers in shared memory ---- */
 
