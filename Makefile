@@ -16,6 +16,7 @@ OBJS = \
 	src/security.o \
 	src/store.o \
 	src/transport.o \
+	src/txn.o \
 	src/wire.o \
 	src/worker.o
 
@@ -23,7 +24,7 @@ OBJS = \
 SCRIPTS_built = mantis_keygen
 
 EXTENSION = mantis
-DATA = sql/mantis--1.0.sql
+DATA = sql/mantis--1.0.sql sql/mantis--1.1.sql sql/mantis--1.0--1.1.sql
 PGFILEDESC = "mantis - replicated key-value store in shared memory"
 
 REGRESS = mantis_basic mantis_hlc mantis_persist mantis_limits

@@ -40,18 +40,65 @@ persist_state_name(MantisPersistState state)
 	return "unknown";
 }
 
-static Datum
-uint64_text(uint64 v)
+/*
+ * A row under construction: each column's text form, or NULL.  The row is
+ * made by the input functions of the declared column types, so a column
+ * declared bigint or timestamptz (1.1) and one declared text (1.0) are
+ * both right, and an older definition with fewer columns takes a prefix.
+ */
+typedef struct TextRow
 {
-	char		buf[32];
+	int			ncols;
+	char	  **cols;
+} TextRow;
 
-	snprintf(buf, sizeof(buf), UINT64_FORMAT, v);
-	return CStringGetTextDatum(buf);
+static void
+row_init(TextRow *row, int ncols)
+{
+	row->ncols = ncols;
+	row->cols = palloc0(sizeof(char *) * ncols);
+}
+
+static void
+row_set(TextRow *row, int col, const char *value)
+{
+	Assert(col < row->ncols);
+	row->cols[col] = value ? pstrdup(value) : NULL;
+}
+
+static void
+row_set_uint64(TextRow *row, int col, uint64 v)
+{
+	row_set(row, col, psprintf(UINT64_FORMAT, v));
+}
+
+static void
+row_set_time(TextRow *row, int col, TimestampTz t)
+{
+	row_set(row, col, t == 0 ? NULL : timestamptz_to_str(t));
+}
+
+static void
+row_set_node_id(TextRow *row, int col, uint64 id)
+{
+	row_set(row, col, psprintf("%016" INT64_MODIFIER "x", id));
+}
+
+/* Emit the row, taking as many columns as the declared result has. */
+static void
+row_emit(TextRow *row, ReturnSetInfo *rsinfo, AttInMetadata *attinmeta)
+{
+	if (rsinfo->setDesc->natts > row->ncols)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the definition of this mantis function does not match the library"),
+				 errhint("Run ALTER EXTENSION mantis UPDATE.")));
+	tuplestore_puttuple(rsinfo->setResult, BuildTupleFromCStrings(attinmeta, row->cols));
 }
 
 /*
  * mantis_status() returns one row describing this server's store and
- * worker; the mantis_status view shows it.  Columns are text.
+ * worker; the mantis_status view shows it.
  */
 PG_FUNCTION_INFO_V1(mantis_status);
 
@@ -63,54 +110,41 @@ mantis_status(PG_FUNCTION_ARGS)
 	MantisStoreStats stats;
 	MantisWorkerState w;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		values[STATUS_COLUMNS];
-	bool		nulls[STATUS_COLUMNS] = {false};
-	char		buf[32];
+	TextRow		row;
 
 	mantis_check_loaded();
 	InitMaterializedSRF(fcinfo, 0);
 	mantis_store_stats(&stats);
 	mantis_worker_state(&w);
 
-	values[0] = CStringGetTextDatum(mantis_shared->node_name);
-	snprintf(buf, sizeof(buf), "%016" INT64_MODIFIER "x", mantis_shared->node_id);
-	values[1] = CStringGetTextDatum(buf);
-	values[2] = uint64_text(stats.registers - stats.deleted);
-	values[3] = uint64_text(stats.deleted);
-	values[4] = uint64_text(stats.bytes_used);
-	values[5] = uint64_text(stats.bytes_total - Min(stats.bytes_used, stats.bytes_total));
-	values[6] = CStringGetTextDatum(persist_state_name(w.persist));
-	if (w.last_flush_at == 0)
-		nulls[7] = nulls[8] = true;
-	else
-	{
-		values[7] = CStringGetTextDatum(timestamptz_to_str(w.last_flush_at));
-		values[8] = uint64_text(w.last_flush_registers);
-	}
-	values[9] = uint64_text(w.flush_failures);
-	if (w.last_flush_error[0] == '\0')
-		nulls[10] = true;
-	else
-		values[10] = CStringGetTextDatum(w.last_flush_error);
-	if (w.stored_rows < 0)
-		nulls[11] = true;
-	else
-		values[11] = uint64_text((uint64) w.stored_rows);
+	row_init(&row, STATUS_COLUMNS);
+	row_set(&row, 0, mantis_shared->node_name);
+	row_set_node_id(&row, 1, mantis_shared->node_id);
+	row_set_uint64(&row, 2, stats.registers - stats.deleted);
+	row_set_uint64(&row, 3, stats.deleted);
+	row_set_uint64(&row, 4, stats.bytes_used);
+	row_set_uint64(&row, 5, stats.bytes_total - Min(stats.bytes_used, stats.bytes_total));
+	row_set(&row, 6, persist_state_name(w.persist));
+	row_set_time(&row, 7, w.last_flush_at);
+	if (w.last_flush_at != 0)
+		row_set_uint64(&row, 8, w.last_flush_registers);
+	row_set_uint64(&row, 9, w.flush_failures);
+	row_set(&row, 10, w.last_flush_error[0] ? w.last_flush_error : NULL);
+	if (w.stored_rows >= 0)
+		row_set_uint64(&row, 11, (uint64) w.stored_rows);
 	if (mantis_replication_enabled())
 	{
 		MantisPeerView *views;
 		MantisPeerCounters unknown;
 
-		values[12] = CStringGetTextDatum(mantis_listen);
+		row_set(&row, 12, mantis_listen);
 		(void) mantis_replication_snapshot(&views, &unknown);
-		values[13] = uint64_text(unknown.malformed);
-		values[14] = uint64_text(unknown.refused);
+		row_set_uint64(&row, 13, unknown.malformed);
+		row_set_uint64(&row, 14, unknown.refused);
 	}
-	else
-		nulls[12] = nulls[13] = nulls[14] = true;
 	/* columns added later come last: an older definition takes a prefix */
-	values[15] = uint64_text(w.held_back);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	row_set_uint64(&row, 15, w.held_back);
+	row_emit(&row, rsinfo, TupleDescGetAttInMetadata(rsinfo->setDesc));
 	return (Datum) 0;
 }
 
@@ -138,7 +172,7 @@ link_state_name(MantisLinkState state)
 /*
  * mantis_peers() returns a row per peer of this server's replication
  * worker: the configured ones, then nodes that connect to us without being
- * configured here.  Columns are text; the mantis_peers view shows them.
+ * configured here; the mantis_peers view shows them.
  */
 PG_FUNCTION_INFO_V1(mantis_peers);
 
@@ -146,74 +180,49 @@ Datum
 mantis_peers(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	AttInMetadata *attinmeta;
 	MantisPeerView *views;
 	int			n;
 
 	mantis_check_loaded();
 	InitMaterializedSRF(fcinfo, 0);
+	attinmeta = TupleDescGetAttInMetadata(rsinfo->setDesc);
 	n = mantis_replication_snapshot(&views, NULL);
 	for (int i = 0; i < n; i++)
 	{
 		MantisPeerView *v = &views[i];
 		MantisPeerCounters *c = &v->counters;
-		Datum		values[PEERS_COLUMNS];
-		bool		nulls[PEERS_COLUMNS] = {false};
-		char		buf[32];
+		TextRow		row;
 		int			col = 0;
 
-		if (v->endpoint[0])
-			values[col] = CStringGetTextDatum(v->endpoint);
-		else
-			nulls[col] = true;
-		col++;
-		if (v->name[0])
-			values[col] = CStringGetTextDatum(v->name);
-		else
-			nulls[col] = true;
-		col++;
+		row_init(&row, PEERS_COLUMNS);
+		row_set(&row, col++, v->endpoint[0] ? v->endpoint : NULL);
+		row_set(&row, col++, v->name[0] ? v->name : NULL);
 		if (v->node_id != 0 || v->name[0])
-		{
-			snprintf(buf, sizeof(buf), "%016" INT64_MODIFIER "x", v->node_id);
-			values[col] = CStringGetTextDatum(buf);
-		}
-		else
-			nulls[col] = true;
+			row_set_node_id(&row, col, v->node_id);
 		col++;
-		values[col++] = CStringGetTextDatum(link_state_name(v->state));
-		values[col++] = CStringGetTextDatum(timestamptz_to_str(v->since));
-		if (v->last_message != 0)
-			values[col] = CStringGetTextDatum(timestamptz_to_str(v->last_message));
-		else
-			nulls[col] = true;
-		col++;
-		values[col++] = uint64_text(c->messages_in);
-		values[col++] = uint64_text(c->bytes_in);
-		values[col++] = uint64_text(c->messages_out);
-		values[col++] = uint64_text(c->bytes_out);
-		values[col++] = uint64_text(c->dropped);
-		values[col++] = uint64_text(c->applied);
-		values[col++] = uint64_text(c->malformed);
-		values[col++] = uint64_text(c->skewed);
-		values[col++] = uint64_text(c->stale);
-		values[col++] = uint64_text(c->no_room);
+		row_set(&row, col++, link_state_name(v->state));
+		row_set_time(&row, col++, v->since);
+		row_set_time(&row, col++, v->last_message);
+		row_set_uint64(&row, col++, c->messages_in);
+		row_set_uint64(&row, col++, c->bytes_in);
+		row_set_uint64(&row, col++, c->messages_out);
+		row_set_uint64(&row, col++, c->bytes_out);
+		row_set_uint64(&row, col++, c->dropped);
+		row_set_uint64(&row, col++, c->applied);
+		row_set_uint64(&row, col++, c->malformed);
+		row_set_uint64(&row, col++, c->skewed);
+		row_set_uint64(&row, col++, c->stale);
+		row_set_uint64(&row, col++, c->no_room);
 		if (v->offset_known)
-		{
-			snprintf(buf, sizeof(buf), INT64_FORMAT, v->clock_offset_ms);
-			values[col] = CStringGetTextDatum(buf);
-		}
-		else
-			nulls[col] = true;
+			row_set(&row, col, psprintf(INT64_FORMAT, v->clock_offset_ms));
 		col++;
-		if (v->last_error[0])
-			values[col] = CStringGetTextDatum(v->last_error);
-		else
-			nulls[col] = true;
-		col++;
-		values[col++] = CStringGetTextDatum(v->endpoint[0] ? "outbound" : "inbound");
-		values[col++] = uint64_text(c->mismatched);
-		values[col++] = uint64_text(c->held);
+		row_set(&row, col++, v->last_error[0] ? v->last_error : NULL);
+		row_set(&row, col++, v->endpoint[0] ? "outbound" : "inbound");
+		row_set_uint64(&row, col++, c->mismatched);
+		row_set_uint64(&row, col++, c->held);
 		Assert(col == PEERS_COLUMNS);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		row_emit(&row, rsinfo, attinmeta);
 	}
 	return (Datum) 0;
 }
