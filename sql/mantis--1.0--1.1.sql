@@ -43,6 +43,8 @@ RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'mantis_registers_prefix'
 LANGUAGE C STABLE PARALLEL RESTRICTED;
 
+COMMENT ON FUNCTION mantis_set(pg_catalog.text, pg_catalog.text) IS
+'set a key to a value (NULL deletes it) on every mantis node: at COMMIT with mantis.transactional on (it returns NULL then), else at once, returning the HLC of the write';
 COMMENT ON FUNCTION mantis_set(pg_catalog.text, anyelement) IS
 'set a key to the text form of a value of any type (NULL deletes it) on every mantis node';
 COMMENT ON FUNCTION mantis_get(pg_catalog.text, pg_catalog.text) IS
@@ -162,3 +164,30 @@ GRANT EXECUTE ON FUNCTION
 	TO mantis_writer;
 GRANT SELECT ON mantis_status, mantis_peers TO mantis_monitor;
 GRANT EXECUTE ON FUNCTION mantis_status(), mantis_peers() TO mantis_monitor;
+
+-- A GRANT in an extension script records the whole ACL of its object as the
+-- object's initial privileges (pg_init_privs), and pg_dump dumps only what
+-- differs from them: the grants given since 1.0 on the five functions above
+-- that 1.0 had (to an application role, or to PUBLIC) would become initial
+-- privileges, and every dump from now on would leave them out.  Keep in
+-- pg_init_privs only what 1.0 and this script gave: the owner's and the
+-- three roles'.
+UPDATE pg_catalog.pg_init_privs i
+   SET initprivs = ARRAY(
+		SELECT a FROM pg_catalog.unnest(i.initprivs) AS a
+		 WHERE EXISTS (SELECT FROM pg_catalog.aclexplode(ARRAY[a]) AS x
+					    WHERE x.grantee OPERATOR(pg_catalog.=) ANY (ARRAY[p.proowner,
+							'mantis_reader'::pg_catalog.regrole::pg_catalog.oid,
+							'mantis_writer'::pg_catalog.regrole::pg_catalog.oid,
+							'mantis_monitor'::pg_catalog.regrole::pg_catalog.oid])))
+  FROM pg_catalog.pg_proc p
+ WHERE i.classoid OPERATOR(pg_catalog.=) 'pg_catalog.pg_proc'::pg_catalog.regclass
+   AND i.objoid OPERATOR(pg_catalog.=) p.oid
+   AND i.objsubid OPERATOR(pg_catalog.=) 0
+   AND i.privtype OPERATOR(pg_catalog.=) 'e'
+   AND p.oid OPERATOR(pg_catalog.=) ANY (ARRAY[
+		'mantis_get(pg_catalog.text)'::pg_catalog.regprocedure,
+		'mantis_registers(pg_catalog.bool)'::pg_catalog.regprocedure,
+		'mantis_set(pg_catalog.text, pg_catalog.text)'::pg_catalog.regprocedure,
+		'mantis_delete(pg_catalog.text)'::pg_catalog.regprocedure,
+		'mantis_flush()'::pg_catalog.regprocedure]::pg_catalog.oid[]);

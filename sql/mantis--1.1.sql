@@ -65,7 +65,7 @@ AS 'MODULE_PATHNAME', 'mantis_registers_prefix'
 LANGUAGE C STABLE PARALLEL RESTRICTED;
 
 COMMENT ON FUNCTION mantis_set(pg_catalog.text, pg_catalog.text) IS
-'set a key to a value (NULL deletes it) on every mantis node; returns the HLC of the write';
+'set a key to a value (NULL deletes it) on every mantis node: at COMMIT with mantis.transactional on (it returns NULL then), else at once, returning the HLC of the write';
 COMMENT ON FUNCTION mantis_set(pg_catalog.text, anyelement) IS
 'set a key to the text form of a value of any type (NULL deletes it) on every mantis node';
 COMMENT ON FUNCTION mantis_get(pg_catalog.text) IS
