@@ -7,13 +7,16 @@ OBJS = \
 	src/hlc.o \
 	src/lww.o \
 	src/mantis.o \
+	src/monitor.o \
 	src/nodes.o \
 	src/persist.o \
+	src/persist_sql.o \
 	src/replication.o \
 	src/replicator.o \
 	src/security.o \
 	src/store.o \
 	src/transport.o \
+	src/txn.o \
 	src/wire.o \
 	src/worker.o
 
@@ -21,7 +24,7 @@ OBJS = \
 SCRIPTS_built = mantis_keygen
 
 EXTENSION = mantis
-DATA = sql/mantis--1.0.sql
+DATA = sql/mantis--1.0.sql sql/mantis--1.1.sql sql/mantis--1.0--1.1.sql
 PGFILEDESC = "mantis - replicated key-value store in shared memory"
 
 REGRESS = mantis_basic mantis_hlc mantis_persist mantis_limits

@@ -4,9 +4,15 @@
  *
  * Each function checks that mantis is preloaded, that the registers are
  * loaded (and, to write, writable: not on a standby), that the database
- * speaks the store's encoding, validates its arguments, and calls store.c;
- * none of them touches a lock, the network or the disk.  Writes take
- * effect at once and are not transactional: ROLLBACK does not undo them.
+ * speaks the store's encoding, validates its arguments, and calls store.c
+ * (or txn.c, which buffers a transaction's writes until COMMIT); none of
+ * them touches a lock, the network or the disk.
+ *
+ * Values are text.  A value of another type is stored as its text form
+ * (what a cast to text gives) and read back through the input function of
+ * the type the caller asks for, so a boolean, a number or a jsonb round-
+ * trips without the store knowing kinds: every node holds, persists,
+ * replicates and validates text only.
  *
  * IDENTIFICATION	src/functions.c
  *-------------------------------------------------------------------------
@@ -18,16 +24,25 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/timestamp.h"
+#include "utils/lsyscache.h"
+#include "utils/jsonb.h"
 
 #include "mantis.h"
 #include "wire.h"
 
 PG_FUNCTION_INFO_V1(mantis_set);
-PG_FUNCTION_INFO_V1(mantis_get);
+PG_FUNCTION_INFO_V1(mantis_set_any);
 PG_FUNCTION_INFO_V1(mantis_delete);
+PG_FUNCTION_INFO_V1(mantis_get);
+PG_FUNCTION_INFO_V1(mantis_get_default);
+PG_FUNCTION_INFO_V1(mantis_get_typed);
+PG_FUNCTION_INFO_V1(mantis_get_json);
+PG_FUNCTION_INFO_V1(mantis_get_many);
 PG_FUNCTION_INFO_V1(mantis_registers);
+PG_FUNCTION_INFO_V1(mantis_registers_prefix);
 
 /*
  * The store holds text in the encoding of mantis.database, which peers and
@@ -97,6 +112,18 @@ begin_write(FunctionCallInfo fcinfo, const char *function)
 	check_encoding();
 }
 
+/*
+ * A key argument's bytes, checked as every function checks them: an empty
+ * key is 22023 and an over-long one 54000, for reads as for writes.
+ */
+static void
+key_bytes(text *key, const char **data, uint32 *len)
+{
+	*data = VARDATA_ANY(key);
+	*len = VARSIZE_ANY_EXHDR(key);
+	mantis_store_check_sizes(*len, 0);
+}
+
 /* Text for a value read from the store, valid in this database's encoding. */
 static text *
 value_text(const char *value, uint32 len)
@@ -106,50 +133,143 @@ value_text(const char *value, uint32 len)
 	return cstring_to_text_with_len(value, (int) len);
 }
 
-
+/*
+ * The live value of a key as this session sees it: its transaction's own
+ * pending write first, else the store.  Returns a palloc'd text, or NULL.
+ */
 static text *
-hlc_to_text(const MantisHLC *hlc)
+read_value(const char *key, uint32 key_len)
 {
-	char		buf[MANTIS_HLC_TEXT_SIZE];
-	size_t		len = mantis_hlc_format(hlc, buf);
+	const char *pending;
+	uint32		value_len;
+	char	   *chunk;
 
-	return cstring_to_text_with_len(buf, (int) len);
+	switch (mantis_txn_lookup(key, key_len, &pending, &value_len))
+	{
+		case MANTIS_TXN_VALUE:
+			return cstring_to_text_with_len(pending, (int) value_len);
+		case MANTIS_TXN_DELETED:
+			return NULL;
+		case MANTIS_TXN_NONE:
+			break;
+	}
+	if (!mantis_store_get(key, key_len, VARHDRSZ, &chunk, &value_len))
+		return NULL;
+	if (unlikely(((volatile MantisShared *) mantis_shared)->encoding < 0))
+		pg_verifymbstr(chunk + VARHDRSZ, (int) value_len, false);
+	SET_VARSIZE(chunk, VARHDRSZ + value_len);
+	return (text *) chunk;
 }
 
 /*
- * Write a value, or a deletion marker; returns the HLC of the write.
+ * Write a value (NULL: a deletion marker).  With mantis.transactional the
+ * write waits for COMMIT and NULL is returned; otherwise it applies now and
+ * its HLC is returned.  *replaced_live, if asked, tells whether the key
+ * held a live value as this session saw it.
  */
-static MantisHLC
-write_register(text *key, text *value, bool *replaced_live)
+static text *
+write_value(text *key, const char *value, uint32 value_len, bool *replaced_live)
 {
-	uint32		key_len = VARSIZE_ANY_EXHDR(key);
-	uint32		value_len = value ? VARSIZE_ANY_EXHDR(value) : 0;
+	const char *key_data;
+	uint32		key_len;
 	MantisHLC	hlc;
 	MantisPutResult result;
 
-	mantis_store_check_sizes(key_len, value_len);
-	result = mantis_store_set(VARDATA_ANY(key), key_len,
-							  value ? VARDATA_ANY(value) : NULL, value_len,
+	key_bytes(key, &key_data, &key_len);
+	mantis_store_check_sizes(key_len, value ? value_len : 0);
+	if (mantis_txn_buffers_writes())
+	{
+		if (replaced_live)
+			*replaced_live = read_value(key_data, key_len) != NULL;
+		mantis_txn_write(key_data, key_len, value, value_len);
+		return NULL;
+	}
+	result = mantis_store_set(key_data, key_len, value, value ? value_len : 0,
 							  value == NULL, &hlc, replaced_live);
 	mantis_store_report_put(result);
-	return hlc;
+	return mantis_hlc_text(&hlc);
+}
+
+static Datum
+hlc_or_null(FunctionCallInfo fcinfo, text *hlc)
+{
+	if (hlc == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(hlc);
 }
 
 /*
  * mantis_set(key text, value text) returns text
  *
  * Not STRICT: a NULL value deletes the key, so "set NULL, get NULL"
- * round-trips; a NULL key is an error rather than a silent no-op.
+ * round-trips; a NULL key is an error rather than a silent no-op.  Returns
+ * the HLC of the write, or NULL when it waits for COMMIT.
  */
 Datum
 mantis_set(PG_FUNCTION_ARGS)
 {
-	MantisHLC	hlc;
+	text	   *value = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
 
 	begin_write(fcinfo, "mantis_set");
-	hlc = write_register(PG_GETARG_TEXT_PP(0),
-						 PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1), NULL);
-	PG_RETURN_TEXT_P(hlc_to_text(&hlc));
+	return hlc_or_null(fcinfo,
+					   write_value(PG_GETARG_TEXT_PP(0),
+								   value ? VARDATA_ANY(value) : NULL,
+								   value ? VARSIZE_ANY_EXHDR(value) : 0, NULL));
+}
+
+/* The output function of an argument's type, looked up once per call site */
+typedef struct TextForm
+{
+	Oid			type;
+	FmgrInfo	output;
+} TextForm;
+
+/*
+ * The text form of a value of any type: what a cast to text gives, so a
+ * boolean is "true" or "false" (its output function says "t" and "f").
+ */
+static char *
+text_form(FunctionCallInfo fcinfo, int argno)
+{
+	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, argno);
+	Datum		value = PG_GETARG_DATUM(argno);
+	TextForm   *form = (TextForm *) fcinfo->flinfo->fn_extra;
+
+	if (type == BOOLOID)
+		return pstrdup(DatumGetBool(value) ? "true" : "false");
+	if (form == NULL || form->type != type)
+	{
+		Oid			output;
+		bool		varlena;
+
+		if (!OidIsValid(type))
+			ereport(ERROR,
+					(errcode(ERRCODE_INDETERMINATE_DATATYPE),
+					 errmsg("could not determine the type of the mantis value")));
+		form = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(TextForm));
+		getTypeOutputInfo(type, &output, &varlena);
+		fmgr_info_cxt(output, &form->output, fcinfo->flinfo->fn_mcxt);
+		form->type = type;
+		fcinfo->flinfo->fn_extra = form;
+	}
+	return OutputFunctionCall(&form->output, value);
+}
+
+/*
+ * mantis_set(key text, value anyelement) returns text
+ *
+ * A value of any type other than text (an integer, a boolean, a jsonb ...)
+ * is stored as its text form; NULL deletes the key.
+ */
+Datum
+mantis_set_any(PG_FUNCTION_ARGS)
+{
+	char	   *value = PG_ARGISNULL(1) ? NULL : text_form(fcinfo, 1);
+
+	begin_write(fcinfo, "mantis_set");
+	return hlc_or_null(fcinfo,
+					   write_value(PG_GETARG_TEXT_PP(0), value,
+								   value ? (uint32) strlen(value) : 0, NULL));
 }
 
 /*
@@ -164,8 +284,20 @@ mantis_delete(PG_FUNCTION_ARGS)
 	bool		replaced_live;
 
 	begin_write(fcinfo, "mantis_delete");
-	write_register(PG_GETARG_TEXT_PP(0), NULL, &replaced_live);
+	(void) write_value(PG_GETARG_TEXT_PP(0), NULL, 0, &replaced_live);
 	PG_RETURN_BOOL(replaced_live);
+}
+
+/* The value of key argument 0 as this session sees it, or NULL. */
+static text *
+get_arg_value(FunctionCallInfo fcinfo)
+{
+	const char *key;
+	uint32		key_len;
+
+	begin_read();
+	key_bytes(PG_GETARG_TEXT_PP(0), &key, &key_len);
+	return read_value(key, key_len);
 }
 
 /*
@@ -176,38 +308,283 @@ mantis_delete(PG_FUNCTION_ARGS)
 Datum
 mantis_get(PG_FUNCTION_ARGS)
 {
-	text	   *key = PG_GETARG_TEXT_PP(0);
-	char	   *chunk;
-	uint32		value_len;
+	text	   *value = get_arg_value(fcinfo);
 
-	begin_read();
-	if (!mantis_store_get(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key), VARHDRSZ,
-						  &chunk, &value_len))
+	if (value == NULL)
 		PG_RETURN_NULL();
-	if (unlikely(((volatile MantisShared *) mantis_shared)->encoding < 0))
-		pg_verifymbstr(chunk + VARHDRSZ, (int) value_len, false);
-	SET_VARSIZE(chunk, VARHDRSZ + value_len);
-	PG_RETURN_TEXT_P((text *) chunk);
+	PG_RETURN_TEXT_P(value);
 }
 
-/* One row of mantis_registers() */
-static void
-emit_register(const MantisRecord *rec, void *arg)
+/*
+ * mantis_get(key text, default text) returns text
+ *
+ * The value, or the default when the key has none.  A NULL key gives NULL.
+ */
+Datum
+mantis_get_default(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) arg;
+	text	   *value;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	value = get_arg_value(fcinfo);
+	if (value != NULL)
+		PG_RETURN_TEXT_P(value);
+	if (PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(PG_GETARG_DATUM(1));
+}
+
+/* The input function of the default's type, looked up once per call site */
+typedef struct ValueParser
+{
+	Oid			type;
+	Oid			ioparam;
+	FmgrInfo	input;
+} ValueParser;
+
+/* Name the key in errors raised while a stored value is converted. */
+static void
+conversion_context(void *arg)
+{
+	errcontext("converting the value of mantis key \"%s\"", (const char *) arg);
+}
+
+/*
+ * A stored value as a Datum of "type", through the type's input function:
+ * a value that is not of the type raises that function's error (22P02
+ * for most), naming the key.
+ */
+static Datum
+parse_value(FunctionCallInfo fcinfo, Oid type, text *key, text *value)
+{
+	ValueParser *parser = (ValueParser *) fcinfo->flinfo->fn_extra;
+	ErrorContextCallback callback;
+	Datum		result;
+
+	if (parser == NULL || parser->type != type)
+	{
+		Oid			input;
+
+		parser = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(ValueParser));
+		getTypeInputInfo(type, &input, &parser->ioparam);
+		fmgr_info_cxt(input, &parser->input, fcinfo->flinfo->fn_mcxt);
+		parser->type = type;
+		fcinfo->flinfo->fn_extra = parser;
+	}
+	callback.callback = conversion_context;
+	callback.arg = text_to_cstring(key);
+	callback.previous = error_context_stack;
+	error_context_stack = &callback;
+	result = InputFunctionCall(&parser->input, text_to_cstring(value),
+							   parser->ioparam, -1);
+	error_context_stack = callback.previous;
+	return result;
+}
+
+/*
+ * mantis_get(key text, default anyelement) returns anyelement
+ *
+ * The value converted to the default's type (mantis_get('limit', 100) is
+ * an integer), or the default when the key has none.
+ */
+Datum
+mantis_get_typed(PG_FUNCTION_ARGS)
+{
+	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+	text	   *value;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	if (!OidIsValid(type))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDETERMINATE_DATATYPE),
+				 errmsg("could not determine the type of the default")));
+	value = get_arg_value(fcinfo);
+	if (value == NULL)
+	{
+		if (PG_ARGISNULL(1))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(1));
+	}
+	PG_RETURN_DATUM(parse_value(fcinfo, type, PG_GETARG_TEXT_PP(0), value));
+}
+
+/*
+ * mantis_get_json(key text) returns jsonb
+ *
+ * The value parsed as JSON, or NULL; a value that is not JSON is 22P02.
+ */
+Datum
+mantis_get_json(PG_FUNCTION_ARGS)
+{
+	text	   *value = get_arg_value(fcinfo);
+
+	if (value == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(parse_value(fcinfo, JSONBOID, PG_GETARG_TEXT_PP(0), value));
+}
+
+/*
+ * mantis_get_many(keys text[]) returns setof (key text, value text)
+ *
+ * A row per element of the array, in its order: the key and its value, or
+ * NULL when it has none (a NULL element gives a row of NULLs).  The store
+ * is read as of one instant: a transaction committed meanwhile is seen
+ * whole or not at all.
+ */
+Datum
+mantis_get_many(PG_FUNCTION_ARGS)
+{
+	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			n;
+	const char **keys;
+	uint32	   *key_lens;
+	int		   *from_store;
+	int			nstore = 0;
+	bool	   *found;
+	MantisRecord *records;
+
+	begin_read();
+	InitMaterializedSRF(fcinfo, 0);
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
+	keys = palloc(sizeof(char *) * Max(n, 1));
+	key_lens = palloc(sizeof(uint32) * Max(n, 1));
+	from_store = palloc(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		const char *pending;
+		uint32		pending_len;
+
+		from_store[i] = -1;
+		if (elem_nulls[i])
+			continue;
+		key_bytes(DatumGetTextPP(elems[i]), &keys[nstore], &key_lens[nstore]);
+		if (mantis_txn_lookup(keys[nstore], key_lens[nstore], &pending, &pending_len) == MANTIS_TXN_NONE)
+			from_store[i] = nstore++;
+	}
+	found = palloc(sizeof(bool) * Max(nstore, 1));
+	records = palloc(sizeof(MantisRecord) * Max(nstore, 1));
+	if (nstore > 0)
+		mantis_store_get_many(keys, key_lens, nstore, found, records);
+
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[2];
+		bool		nulls[2] = {true, true};
+
+		if (!elem_nulls[i])
+		{
+			values[0] = elems[i];
+			nulls[0] = false;
+			if (from_store[i] >= 0)
+			{
+				MantisRecord *rec = &records[from_store[i]];
+
+				if (found[from_store[i]])
+				{
+					values[1] = PointerGetDatum(value_text(rec->value, rec->value_len));
+					nulls[1] = false;
+				}
+			}
+			else
+			{
+				text	   *key = DatumGetTextPP(elems[i]);
+				text	   *value = read_value(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
+
+				if (value != NULL)
+				{
+					values[1] = PointerGetDatum(value);
+					nulls[1] = false;
+				}
+			}
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* State of a mantis_registers() listing */
+typedef struct Listing
+{
+	ReturnSetInfo *rsinfo;
+	bool		include_deleted;
+	const char *prefix;
+	uint32		prefix_len;
+} Listing;
+
+static void
+emit_row(Listing *l, const char *key, uint32 key_len, const char *value,
+		 uint32 value_len, bool deleted, const MantisHLC *hlc)
+{
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
 	char		node[MANTIS_NODE_NAME_MAX + 1];
 
-	values[0] = PointerGetDatum(value_text(rec->key, rec->key_len));
-	if (rec->deleted)
+	values[0] = PointerGetDatum(value_text(key, key_len));
+	if (deleted)
 		nulls[1] = true;
 	else
-		values[1] = PointerGetDatum(value_text(rec->value, rec->value_len));
-	values[2] = PointerGetDatum(hlc_to_text(&rec->hlc));
-	mantis_nodes_name(rec->hlc.node, node, sizeof(node));
-	values[3] = CStringGetTextDatum(node);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		values[1] = PointerGetDatum(value_text(value, value_len));
+	if (hlc != NULL)
+	{
+		values[2] = PointerGetDatum(mantis_hlc_text(hlc));
+		mantis_nodes_name(hlc->node, node, sizeof(node));
+		values[3] = CStringGetTextDatum(node);
+	}
+	else
+	{
+		/* a pending write of this transaction: its HLC comes at COMMIT */
+		nulls[2] = true;
+		values[3] = CStringGetTextDatum(mantis_shared->node_name);
+	}
+	tuplestore_putvalues(l->rsinfo->setResult, l->rsinfo->setDesc, values, nulls);
+}
+
+/* One register of the store, unless this transaction has written its key */
+static void
+emit_register(const MantisRecord *rec, void *arg)
+{
+	const char *pending;
+	uint32		pending_len;
+
+	if (mantis_txn_lookup(rec->key, rec->key_len, &pending, &pending_len) != MANTIS_TXN_NONE)
+		return;
+	emit_row((Listing *) arg, rec->key, rec->key_len, rec->value, rec->value_len,
+			 rec->deleted, &rec->hlc);
+}
+
+/* One pending write of this transaction */
+static void
+emit_pending(const char *key, uint32 key_len, const char *value,
+			 uint32 value_len, void *arg)
+{
+	Listing    *l = (Listing *) arg;
+
+	if (value == NULL && !l->include_deleted)
+		return;
+	if (l->prefix != NULL &&
+		(key_len < l->prefix_len || memcmp(key, l->prefix, l->prefix_len) != 0))
+		return;
+	emit_row(l, key, key_len, value, value_len, value == NULL, NULL);
+}
+
+static void
+list_registers(FunctionCallInfo fcinfo, Listing *l)
+{
+	begin_read();
+	InitMaterializedSRF(fcinfo, 0);
+	l->rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	if (l->prefix != NULL)
+		mantis_store_scan_prefix(l->prefix, l->prefix_len, l->include_deleted,
+								 emit_register, l);
+	else
+		mantis_store_scan(l->include_deleted, emit_register, l);
+	if (mantis_txn_has_writes())
+		mantis_txn_foreach(emit_pending, l);
 }
 
 /*
@@ -215,318 +592,38 @@ emit_register(const MantisRecord *rec, void *arg)
  *		returns setof (key text, value text, hlc text, node text)
  *
  * Every live register (and every deletion marker, with a NULL value, when
- * include_deleted), in no particular order.
+ * include_deleted), in no particular order; this transaction's pending
+ * writes as it will commit them, with a NULL HLC.
  */
 Datum
 mantis_registers(PG_FUNCTION_ARGS)
 {
-	bool		include_deleted = PG_ARGISNULL(0) ? false : PG_GETARG_BOOL(0);
+	Listing		l = {NULL, PG_ARGISNULL(0) ? false : PG_GETARG_BOOL(0), NULL, 0};
 
-	begin_read();
-	InitMaterializedSRF(fcinfo, 0);
-	mantis_store_scan(include_deleted, emit_register, fcinfo->resultinfo);
+	list_registers(fcinfo, &l);
 	return (Datum) 0;
 }
 
 /*
- * mantis_flush() returns bigint
+ * mantis_registers(prefix text, include_deleted boolean DEFAULT false)
  *
- * Asks the worker to flush the registers changed since its last flush and
- * waits until the rows have committed; returns how many registers it wrote.
+ * The same, for the keys that start with "prefix".  A NULL prefix lists
+ * nothing; the empty prefix lists every key.
  */
-PG_FUNCTION_INFO_V1(mantis_flush);
-
 Datum
-mantis_flush(PG_FUNCTION_ARGS)
+mantis_registers_prefix(PG_FUNCTION_ARGS)
 {
-	mantis_check_loaded();
-	if (RecoveryInProgress())
-		ereport(ERROR,
-				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("cannot execute mantis_flush() on a standby server"),
-				 errdetail("A standby writes nothing to mantis_stores: it reads what its primary flushes.")));
-	PG_RETURN_INT64((int64) mantis_request_flush());
-}
+	text	   *prefix;
+	Listing		l = {NULL, PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1), NULL, 0};
 
-/* State for mantis_decode()'s callbacks */
-typedef struct DecodeState
-{
-	ReturnSetInfo *rsinfo;
-	int			nodes;
-	MantisNodeEntry node_table[MANTIS_MAX_NODES];
-} DecodeState;
-
-static void
-decode_node(void *arg, uint64_t id, const char *name, size_t name_len)
-{
-	DecodeState *st = (DecodeState *) arg;
-
-	if (st->nodes < MANTIS_MAX_NODES)
+	if (PG_ARGISNULL(0))
 	{
-		st->node_table[st->nodes].id = id;
-		memcpy(st->node_table[st->nodes].name, name, name_len);
-		st->node_table[st->nodes].name[name_len] = '\0';
-		st->nodes++;
+		InitMaterializedSRF(fcinfo, 0);
+		return (Datum) 0;
 	}
-}
-
-static void
-decode_register(void *arg, const MantisRecord *rec)
-{
-	DecodeState *st = (DecodeState *) arg;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
-	char		node[MANTIS_NODE_NAME_MAX + 1];
-	int			i;
-
-	pg_verifymbstr(rec->key, (int) rec->key_len, false);
-	values[0] = PointerGetDatum(cstring_to_text_with_len(rec->key, (int) rec->key_len));
-	if (rec->deleted)
-		nulls[1] = true;
-	else
-	{
-		pg_verifymbstr(rec->value, (int) rec->value_len, false);
-		values[1] = PointerGetDatum(cstring_to_text_with_len(rec->value, (int) rec->value_len));
-	}
-	values[2] = PointerGetDatum(hlc_to_text(&rec->hlc));
-	for (i = 0; i < st->nodes; i++)
-	{
-		if (st->node_table[i].id == rec->hlc.node)
-			break;
-	}
-	if (i < st->nodes)
-		strlcpy(node, st->node_table[i].name, sizeof(node));
-	else
-		snprintf(node, sizeof(node), "%016" INT64_MODIFIER "x", rec->hlc.node);
-	values[3] = CStringGetTextDatum(node);
-	values[4] = BoolGetDatum(rec->deleted);
-	tuplestore_putvalues(st->rsinfo->setResult, st->rsinfo->setDesc, values, nulls);
-}
-
-/*
- * mantis_decode(registers bytea)
- *		returns setof (key text, value text, hlc text, node text, deleted boolean)
- *
- * The registers in a mantis_stores.registers value.  Needs no preloading:
- * it only reads its argument.
- */
-PG_FUNCTION_INFO_V1(mantis_decode);
-
-Datum
-mantis_decode(PG_FUNCTION_ARGS)
-{
-	bytea	   *data = PG_GETARG_BYTEA_PP(0);
-	DecodeState st;
-	const char *err;
-
-	err = mantis_snapshot_decode(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
-								 NULL, NULL, NULL);
-	if (err != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-				 errmsg("invalid mantis snapshot: %s", err)));
-
-	InitMaterializedSRF(fcinfo, 0);
-	st.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	st.nodes = 0;
-	(void) mantis_snapshot_decode(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
-								  decode_node, decode_register, &st);
-	return (Datum) 0;
-}
-
-static const char *
-persist_state_name(MantisPersistState state)
-{
-	switch (state)
-	{
-		case MANTIS_PERSIST_STOPPED:
-			return "worker not running";
-		case MANTIS_PERSIST_STARTING:
-			return "loading";
-		case MANTIS_PERSIST_NO_EXTENSION:
-			return "waiting for CREATE EXTENSION";
-		case MANTIS_PERSIST_READY:
-			return "ready";
-		case MANTIS_PERSIST_STANDBY:
-			return "standby";
-	}
-	return "unknown";
-}
-
-static Datum
-uint64_text(uint64 v)
-{
-	char		buf[32];
-
-	snprintf(buf, sizeof(buf), UINT64_FORMAT, v);
-	return CStringGetTextDatum(buf);
-}
-
-/*
- * mantis_status() returns one row describing this server's store and
- * worker; the mantis_status view shows it.  Columns are text.
- */
-PG_FUNCTION_INFO_V1(mantis_status);
-
-#define STATUS_COLUMNS 16
-
-Datum
-mantis_status(PG_FUNCTION_ARGS)
-{
-	MantisStoreStats stats;
-	MantisWorkerState w;
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Datum		values[STATUS_COLUMNS];
-	bool		nulls[STATUS_COLUMNS] = {false};
-	char		buf[32];
-
-	mantis_check_loaded();
-	InitMaterializedSRF(fcinfo, 0);
-	mantis_store_stats(&stats);
-	mantis_worker_state(&w);
-
-	values[0] = CStringGetTextDatum(mantis_shared->node_name);
-	snprintf(buf, sizeof(buf), "%016" INT64_MODIFIER "x", mantis_shared->node_id);
-	values[1] = CStringGetTextDatum(buf);
-	values[2] = uint64_text(stats.registers - stats.deleted);
-	values[3] = uint64_text(stats.deleted);
-	values[4] = uint64_text(stats.bytes_used);
-	values[5] = uint64_text(stats.bytes_total - Min(stats.bytes_used, stats.bytes_total));
-	values[6] = CStringGetTextDatum(persist_state_name(w.persist));
-	if (w.last_flush_at == 0)
-		nulls[7] = nulls[8] = true;
-	else
-	{
-		values[7] = CStringGetTextDatum(timestamptz_to_str(w.last_flush_at));
-		values[8] = uint64_text(w.last_flush_registers);
-	}
-	values[9] = uint64_text(w.flush_failures);
-	if (w.last_flush_error[0] == '\0')
-		nulls[10] = true;
-	else
-		values[10] = CStringGetTextDatum(w.last_flush_error);
-	if (w.stored_rows < 0)
-		nulls[11] = true;
-	else
-		values[11] = uint64_text((uint64) w.stored_rows);
-	if (mantis_replication_enabled())
-	{
-		MantisPeerView *views;
-		MantisPeerCounters unknown;
-
-		values[12] = CStringGetTextDatum(mantis_listen);
-		(void) mantis_replication_snapshot(&views, &unknown);
-		values[13] = uint64_text(unknown.malformed);
-		values[14] = uint64_text(unknown.refused);
-	}
-	else
-		nulls[12] = nulls[13] = nulls[14] = true;
-	/* columns added later come last: an older definition takes a prefix */
-	values[15] = uint64_text(w.held_back);
-	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	return (Datum) 0;
-}
-
-static const char *
-link_state_name(MantisLinkState state)
-{
-	switch (state)
-	{
-		case MANTIS_LINK_CONNECTING:
-			return "connecting";
-		case MANTIS_LINK_CONNECTED:
-			return "connected";
-		case MANTIS_LINK_DOWN:
-			return "down";
-		case MANTIS_LINK_REFUSED:
-			return "refused";
-		case MANTIS_LINK_INBOUND:
-			return "inbound";
-	}
-	return "unknown";
-}
-
-#define PEERS_COLUMNS 21
-
-/*
- * mantis_peers() returns a row per peer of this server's replication
- * worker: the configured ones, then nodes that connect to us without being
- * configured here.  Columns are text; the mantis_peers view shows them.
- */
-PG_FUNCTION_INFO_V1(mantis_peers);
-
-Datum
-mantis_peers(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	MantisPeerView *views;
-	int			n;
-
-	mantis_check_loaded();
-	InitMaterializedSRF(fcinfo, 0);
-	n = mantis_replication_snapshot(&views, NULL);
-	for (int i = 0; i < n; i++)
-	{
-		MantisPeerView *v = &views[i];
-		MantisPeerCounters *c = &v->counters;
-		Datum		values[PEERS_COLUMNS];
-		bool		nulls[PEERS_COLUMNS] = {false};
-		char		buf[32];
-		int			col = 0;
-
-		if (v->endpoint[0])
-			values[col] = CStringGetTextDatum(v->endpoint);
-		else
-			nulls[col] = true;
-		col++;
-		if (v->name[0])
-			values[col] = CStringGetTextDatum(v->name);
-		else
-			nulls[col] = true;
-		col++;
-		if (v->node_id != 0 || v->name[0])
-		{
-			snprintf(buf, sizeof(buf), "%016" INT64_MODIFIER "x", v->node_id);
-			values[col] = CStringGetTextDatum(buf);
-		}
-		else
-			nulls[col] = true;
-		col++;
-		values[col++] = CStringGetTextDatum(link_state_name(v->state));
-		values[col++] = CStringGetTextDatum(timestamptz_to_str(v->since));
-		if (v->last_message != 0)
-			values[col] = CStringGetTextDatum(timestamptz_to_str(v->last_message));
-		else
-			nulls[col] = true;
-		col++;
-		values[col++] = uint64_text(c->messages_in);
-		values[col++] = uint64_text(c->bytes_in);
-		values[col++] = uint64_text(c->messages_out);
-		values[col++] = uint64_text(c->bytes_out);
-		values[col++] = uint64_text(c->dropped);
-		values[col++] = uint64_text(c->applied);
-		values[col++] = uint64_text(c->malformed);
-		values[col++] = uint64_text(c->skewed);
-		values[col++] = uint64_text(c->stale);
-		values[col++] = uint64_text(c->no_room);
-		if (v->offset_known)
-		{
-			snprintf(buf, sizeof(buf), INT64_FORMAT, v->clock_offset_ms);
-			values[col] = CStringGetTextDatum(buf);
-		}
-		else
-			nulls[col] = true;
-		col++;
-		if (v->last_error[0])
-			values[col] = CStringGetTextDatum(v->last_error);
-		else
-			nulls[col] = true;
-		col++;
-		values[col++] = CStringGetTextDatum(v->endpoint[0] ? "outbound" : "inbound");
-		values[col++] = uint64_text(c->mismatched);
-		values[col++] = uint64_text(c->held);
-		Assert(col == PEERS_COLUMNS);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	prefix = PG_GETARG_TEXT_PP(0);
+	l.prefix = VARDATA_ANY(prefix);
+	l.prefix_len = VARSIZE_ANY_EXHDR(prefix);
+	list_registers(fcinfo, &l);
 	return (Datum) 0;
 }

@@ -28,6 +28,7 @@ char	   *mantis_database = NULL;
 int			mantis_flush_interval_ms = 1000;
 int			mantis_compact_rows = 1000;
 int			mantis_load_timeout_ms = 10000;
+bool		mantis_transactional = true;
 char	   *mantis_listen = NULL;
 char	   *mantis_peer_endpoints = NULL;	/* mantis.peers */
 int			mantis_sync_interval_ms = 15000;
@@ -303,6 +304,15 @@ mantis_define_gucs(void)
 							PGC_USERSET,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("mantis.transactional",
+							 "Whether mantis_set and mantis_delete wait for COMMIT.",
+							 "On, a transaction's writes are applied at COMMIT under one HLC, all or none, and discarded by ROLLBACK; off, each applies at once.",
+							 &mantis_transactional,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomStringVariable("mantis.listen",
 							   "ZeroMQ endpoint where this server listens for its peers.",

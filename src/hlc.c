@@ -19,6 +19,8 @@
 
 #include <sys/time.h>
 
+#include "utils/builtins.h"
+
 #include "mantis.h"
 
 /*
@@ -89,4 +91,14 @@ mantis_hlc_peek(void)
 	uint64		wall = mantis_hlc_pack(Min(mantis_wall_ms(), MANTIS_HLC_MAX_MS), 0);
 
 	return Max(last, wall);
+}
+
+/* The text form of an HLC (lww.c), as a SQL text value. */
+text *
+mantis_hlc_text(const MantisHLC *hlc)
+{
+	char		buf[MANTIS_HLC_TEXT_SIZE];
+	size_t		len = mantis_hlc_format(hlc, buf);
+
+	return cstring_to_text_with_len(buf, (int) len);
 }

@@ -58,6 +58,7 @@ extern char *mantis_database;
 extern int	mantis_flush_interval_ms;
 extern int	mantis_compact_rows;
 extern int	mantis_load_timeout_ms;
+extern bool mantis_transactional;
 extern char *mantis_listen;
 extern char *mantis_peer_endpoints;	/* mantis.peers */
 extern int	mantis_sync_interval_ms;
@@ -105,6 +106,7 @@ extern uint64 mantis_wall_ms(void);
 extern MantisHLC mantis_hlc_now(void);
 extern void mantis_hlc_witness(uint64 ts);
 extern uint64 mantis_hlc_peek(void);
+extern text *mantis_hlc_text(const MantisHLC *hlc);
 
 /* ---- store.c: the registers in shared memory ---- */
 
@@ -214,6 +216,20 @@ extern MantisPutResult mantis_store_set(const char *key, uint32 key_len,
 										const char *value, uint32 value_len,
 										bool deleted, MantisHLC *hlc,
 										bool *replaced_live);
+/* One write of a committed transaction (see txn.c) */
+typedef struct MantisBatchWrite
+{
+	const char *key;
+	uint32		key_len;
+	const char *value;
+	uint32		value_len;
+	bool		deleted;
+} MantisBatchWrite;
+
+extern MantisPutResult mantis_store_set_batch(const MantisBatchWrite *writes, int n,
+											  MantisHLC *hlc);
+extern void mantis_store_get_many(const char *const *keys, const uint32 *key_lens,
+								  int n, bool *found, MantisRecord *values);
 extern MantisPutResult mantis_store_merge(const MantisRecord *rec, int flags);
 extern bool mantis_store_get(const char *key, uint32 key_len, Size header,
 							 char **chunk, uint32 *value_len);
@@ -221,6 +237,9 @@ extern bool mantis_store_beats(const char *key, uint32 key_len,
 							   const MantisHLC *hlc);
 extern void mantis_store_scan(bool include_deleted,
 							  MantisRecordCallback callback, void *arg);
+extern void mantis_store_scan_prefix(const char *prefix, uint32 prefix_len,
+									 bool include_deleted,
+									 MantisRecordCallback callback, void *arg);
 extern void mantis_store_stats(MantisStoreStats *stats);
 extern void mantis_store_set_loaded(void);
 extern void mantis_store_set_writable(void);
@@ -231,6 +250,25 @@ extern int	mantis_store_take_changes(MantisConsumer consumer, int leaf,
 									  MantisRecordCallback copy, void *arg);
 extern void mantis_store_give_back_leaf(MantisConsumer consumer, int leaf);
 extern void mantis_store_report_put(MantisPutResult result);
+
+/* ---- txn.c: writes buffered until COMMIT ---- */
+typedef enum MantisTxnLookup
+{
+	MANTIS_TXN_NONE,			/* no pending write of the key */
+	MANTIS_TXN_DELETED,			/* a pending deletion */
+	MANTIS_TXN_VALUE			/* a pending value */
+} MantisTxnLookup;
+
+extern bool mantis_txn_buffers_writes(void);
+extern bool mantis_txn_has_writes(void);
+extern void mantis_txn_write(const char *key, uint32 key_len,
+							 const char *value, uint32 value_len);
+extern MantisTxnLookup mantis_txn_lookup(const char *key, uint32 key_len,
+										 const char **value, uint32 *value_len);
+extern void mantis_txn_foreach(void (*callback) (const char *key, uint32 key_len,
+												 const char *value, uint32 value_len,
+												 void *arg),
+							   void *arg);
 
 /* ---- worker.c: the background worker ---- */
 extern void mantis_worker_register(void);

@@ -38,11 +38,13 @@
  * Memory does not grow with the rate of writes: a key written a thousand
  * times between two worker passes is sent once.
  *
- * Locking: partition locks only, shared to read and exclusive to write;
- * never two at once.  Under a partition lock we may take the DSA's own
- * locks (allocation) and atomics (the clock, counters, digests), and
- * nothing else: no palloc, no callback, nothing that can raise an ERROR.
- * Every check that can fail happens before a register is changed, and the
+ * Locking: partition locks only, shared to read and exclusive to write.
+ * A process holds one at a time, except a batch (a committed transaction's
+ * writes, a multi-key read), which takes the locks of all its partitions in
+ * ascending order, so that no two processes can wait for each other.
+ * Under a partition lock we may take the DSA's own locks (allocation) and
+ * atomics (the clock, counters, digests), and nothing else: no palloc,
+ * no callback, nothing that can raise an ERROR.  Every check that can fail happens before a register is changed, and the
  * change itself is plain stores, so an ERROR never leaves a half-written
  * register.  Iterators copy registers out under the lock into room sized
  * beforehand (CopyBuf) and call their callback after releasing it.
@@ -437,6 +439,140 @@ typedef struct StorePut
 } StorePut;
 
 /*
+ * What preparing a write found and reserved; the caller holds the key's
+ * partition lock from put_prepare() through put_apply().
+ */
+typedef struct PutPlan
+{
+	uint64		hash;
+	bool		existed;		/* a register for the key was held */
+	bool		was_live;		/* ... and it held a value */
+	dsa_pointer new_dp;			/* a new chunk, or invalid to write in place */
+	dsa_pointer to_free;		/* the replaced chunk, freed after unlocking */
+	Size		freed_size;
+} PutPlan;
+
+/*
+ * Reserve what a write needs: a new chunk unless the held register can be
+ * overwritten in place, and a slot under mantis.max_keys for a new key.
+ * Nothing visible changes; put_unprepare() gives the reservation back.
+ */
+static MantisPutResult
+put_prepare(const StorePut *put, StoreRegister *reg, PutPlan *plan)
+{
+	uint32		value_len = put->deleted ? 0 : put->value_len;
+	uint32		need = put->key_len + value_len;
+	uint32		capacity = capacity_for(need);
+
+	plan->existed = reg != NULL;
+	plan->was_live = reg != NULL && (reg->flags & MANTIS_REG_DELETED) == 0;
+	plan->new_dp = InvalidDsaPointer;
+	plan->to_free = InvalidDsaPointer;
+	plan->freed_size = 0;
+	if (reg != NULL && fits_in_place(reg, need))
+		return MANTIS_PUT_APPLIED;
+
+	if (reg == NULL &&
+		pg_atomic_fetch_add_u64(&store->registers, 1) >= (uint64) mantis_max_keys)
+	{
+		pg_atomic_fetch_sub_u64(&store->registers, 1);
+		return MANTIS_PUT_NO_KEYS;
+	}
+	plan->new_dp = dsa_allocate_extended(store_area, REGISTER_HEADER_SIZE + capacity,
+										 DSA_ALLOC_NO_OOM);
+	if (!DsaPointerIsValid(plan->new_dp))
+	{
+		if (reg == NULL)
+			pg_atomic_fetch_sub_u64(&store->registers, 1);
+		return MANTIS_PUT_NO_MEMORY;
+	}
+	pg_atomic_fetch_add_u64(&store->bytes_used, REGISTER_HEADER_SIZE + capacity);
+	register_at(ref_of(plan->new_dp))->capacity = capacity;
+	return MANTIS_PUT_APPLIED;
+}
+
+/* Give back what put_prepare() reserved, when the write will not happen. */
+static void
+put_unprepare(PutPlan *plan)
+{
+	if (!DsaPointerIsValid(plan->new_dp))
+		return;
+	pg_atomic_fetch_sub_u64(&store->bytes_used,
+							REGISTER_HEADER_SIZE + register_at(ref_of(plan->new_dp))->capacity);
+	dsa_free(store_area, plan->new_dp);
+	plan->new_dp = InvalidDsaPointer;
+	if (!plan->existed)
+		pg_atomic_fetch_sub_u64(&store->registers, 1);
+}
+
+/*
+ * Make the write visible: plain stores only, nothing can fail.  "reg" and
+ * "link" are what register_find() returns for the key now.
+ */
+static void
+put_apply(const StorePut *put, StoreRegister *reg, StoreRef *link,
+		  const MantisHLC *hlc, PutPlan *plan)
+{
+	uint64		hash = plan->hash;
+	uint32		value_len = put->deleted ? 0 : put->value_len;
+	StoreRegister *target;
+
+	if (DsaPointerIsValid(plan->new_dp))
+	{
+		target = register_at(ref_of(plan->new_dp));
+		target->hash = (uint32) hash;
+		target->key_len = put->key_len;
+		memcpy(target->data, put->key, put->key_len);
+		target->flags = 0;
+		if (reg != NULL)
+		{
+			target->next = reg->next;
+			plan->to_free = dsa_pointer_of(*link);
+			plan->freed_size = REGISTER_HEADER_SIZE + reg->capacity;
+		}
+		else
+			target->next = InvalidStoreRef;
+	}
+	else
+		target = reg;
+
+	if (reg != NULL)
+	{
+		digest_toggle(hash, held_fingerprint(hash, reg));
+		if (reg->flags & MANTIS_REG_DELETED)
+			pg_atomic_fetch_sub_u64(&store->deleted, 1);
+		target->flags = reg->flags;
+	}
+	target->hlc = *hlc;
+	target->value_len = value_len;
+	if (value_len > 0)
+		memcpy(target->data + put->key_len, put->value, value_len);
+	target->flags = (target->flags & ~MANTIS_REG_DELETED) | put->flags |
+		(put->deleted ? MANTIS_REG_DELETED : 0);
+	if (put->deleted)
+		pg_atomic_fetch_add_u64(&store->deleted, 1);
+	digest_toggle(hash, register_fingerprint(hash, hlc, put->deleted,
+											 put->value, value_len));
+	if (target != reg)
+		*link = ref_of(plan->new_dp);
+}
+
+/* After the partition lock is released: free the old chunk, tell the workers. */
+static void
+put_finish(const StorePut *put, PutPlan *plan)
+{
+	if (DsaPointerIsValid(plan->to_free))
+	{
+		dsa_free(store_area, plan->to_free);
+		pg_atomic_fetch_sub_u64(&store->bytes_used, plan->freed_size);
+	}
+	if (put->flags & MANTIS_REG_UNFLUSHED)
+		leaf_mark_dirty(MANTIS_CONSUMER_PERSIST, plan->hash);
+	if (put->flags & MANTIS_REG_UNSENT)
+		leaf_mark_dirty(MANTIS_CONSUMER_REPLICATION, plan->hash);
+}
+
+/*
  * Store one register, unless the one held for its key is equal or newer.
  *
  * Local writes (put->hlc == NULL) take a new HLC under the partition lock,
@@ -450,121 +586,156 @@ store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
 {
 	uint64		hash = mantis_hash(put->key, put->key_len);
 	LWLock	   *lock = partition_lock(hash);
-	uint32		value_len = put->deleted ? 0 : put->value_len;
-	uint32		need = put->key_len + value_len;
 	StoreRef   *link;
-	dsa_pointer new_dp = InvalidDsaPointer;
-	dsa_pointer to_free = InvalidDsaPointer;
-	Size		freed_size = 0;
 	StoreRegister *reg;
-	StoreRegister *target;
 	MantisHLC	hlc;
-	bool		was_live;
+	PutPlan		plan;
+	MantisPutResult result;
 
 	store_attach();
+	plan.hash = hash;
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	reg = register_find(hash, put->key, put->key_len, &link);
 
+	if (put->hlc != NULL && reg != NULL)
+	{
+		MantisRegisterView incoming = {*put->hlc, put->deleted, put->value,
+		put->deleted ? 0 : put->value_len};
+		MantisRegisterView held;
+
+		register_view(reg, &held);
+		/* the unit-tested merge rule decides: the held one may win */
+		if (mantis_lww_merge(&held, &incoming) == &held)
+		{
+			LWLockRelease(lock);
+			return MANTIS_PUT_STALE;
+		}
+	}
+
+	result = put_prepare(put, reg, &plan);
+	if (result != MANTIS_PUT_APPLIED)
+	{
+		LWLockRelease(lock);
+		return result;
+	}
 	if (put->hlc != NULL)
 	{
-		MantisRegisterView incoming = {*put->hlc, put->deleted, put->value, value_len};
-
-		if (reg != NULL)
-		{
-			MantisRegisterView held;
-
-			register_view(reg, &held);
-			/* the unit-tested merge rule decides: the held one may win */
-			if (mantis_lww_merge(&held, &incoming) == &held)
-			{
-				LWLockRelease(lock);
-				return MANTIS_PUT_STALE;
-			}
-		}
 		hlc = *put->hlc;
 		mantis_hlc_witness(hlc.ts);
 	}
 	else
 		hlc = mantis_hlc_now();
-
-	was_live = reg != NULL && (reg->flags & MANTIS_REG_DELETED) == 0;
-
-	if (reg != NULL && fits_in_place(reg, need))
-		target = reg;
-	else
-	{
-		uint32		capacity = capacity_for(need);
-
-		if (reg == NULL &&
-			pg_atomic_fetch_add_u64(&store->registers, 1) >= (uint64) mantis_max_keys)
-		{
-			pg_atomic_fetch_sub_u64(&store->registers, 1);
-			LWLockRelease(lock);
-			return MANTIS_PUT_NO_KEYS;
-		}
-		new_dp = dsa_allocate_extended(store_area, REGISTER_HEADER_SIZE + capacity,
-									   DSA_ALLOC_NO_OOM);
-		if (!DsaPointerIsValid(new_dp))
-		{
-			if (reg == NULL)
-				pg_atomic_fetch_sub_u64(&store->registers, 1);
-			LWLockRelease(lock);
-			return MANTIS_PUT_NO_MEMORY;
-		}
-		pg_atomic_fetch_add_u64(&store->bytes_used, REGISTER_HEADER_SIZE + capacity);
-
-		target = register_at(ref_of(new_dp));
-		target->capacity = capacity;
-		target->hash = (uint32) hash;
-		target->key_len = put->key_len;
-		memcpy(target->data, put->key, put->key_len);
-		target->flags = 0;
-		if (reg != NULL)
-		{
-			target->next = reg->next;
-			to_free = dsa_pointer_of(*link);
-			freed_size = REGISTER_HEADER_SIZE + reg->capacity;
-		}
-		else
-			target->next = InvalidStoreRef;
-	}
-
-	/* From here on nothing can fail: plain stores only. */
-	if (reg != NULL)
-	{
-		digest_toggle(hash, held_fingerprint(hash, reg));
-		if (reg->flags & MANTIS_REG_DELETED)
-			pg_atomic_fetch_sub_u64(&store->deleted, 1);
-		target->flags = reg->flags;
-	}
-	target->hlc = hlc;
-	target->value_len = value_len;
-	if (value_len > 0)
-		memcpy(target->data + put->key_len, put->value, value_len);
-	target->flags = (target->flags & ~MANTIS_REG_DELETED) | put->flags |
-		(put->deleted ? MANTIS_REG_DELETED : 0);
-	if (put->deleted)
-		pg_atomic_fetch_add_u64(&store->deleted, 1);
-	digest_toggle(hash, register_fingerprint(hash, &hlc, put->deleted,
-											 put->value, value_len));
-	if (target != reg)
-		*link = ref_of(new_dp);
-
+	put_apply(put, reg, link, &hlc, &plan);
 	LWLockRelease(lock);
 
-	if (DsaPointerIsValid(to_free))
-	{
-		dsa_free(store_area, to_free);
-		pg_atomic_fetch_sub_u64(&store->bytes_used, freed_size);
-	}
-	if (put->flags & MANTIS_REG_UNFLUSHED)
-		leaf_mark_dirty(MANTIS_CONSUMER_PERSIST, hash);
-	if (put->flags & MANTIS_REG_UNSENT)
-		leaf_mark_dirty(MANTIS_CONSUMER_REPLICATION, hash);
+	put_finish(put, &plan);
 	if (hlc_out)
 		*hlc_out = hlc;
 	if (replaced_live)
-		*replaced_live = was_live;
+		*replaced_live = plan.was_live;
+	return MANTIS_PUT_APPLIED;
+}
+
+/* The partitions a set of keys lies in, as a bitmap. */
+typedef struct PartitionSet
+{
+	uint64		words[MANTIS_PARTITIONS / 64];
+} PartitionSet;
+
+static void
+partitions_lock(const PartitionSet *set, LWLockMode mode)
+{
+	for (int p = 0; p < MANTIS_PARTITIONS; p++)
+		if (set->words[p / 64] & (UINT64CONST(1) << (p % 64)))
+			LWLockAcquire(&store->locks[p].lock, mode);
+}
+
+static void
+partitions_unlock(const PartitionSet *set)
+{
+	for (int p = MANTIS_PARTITIONS - 1; p >= 0; p--)
+		if (set->words[p / 64] & (UINT64CONST(1) << (p % 64)))
+			LWLockRelease(&store->locks[p].lock);
+}
+
+static void
+partitions_add(PartitionSet *set, uint64 hash)
+{
+	int			p = (int) (hash & (MANTIS_PARTITIONS - 1));
+
+	set->words[p / 64] |= UINT64CONST(1) << (p % 64);
+}
+
+/*
+ * Apply a committed transaction's writes, at most one per key, as local
+ * writes under one HLC, all or none: the partition locks of every key are
+ * taken exclusively, in ascending order (so two batches, or a batch and a
+ * multi-key read, cannot deadlock), room is reserved for every write, and
+ * only then is anything changed.  A reader of one key, or of many keys
+ * through mantis_store_get_many(), sees all of the batch or none of it.
+ * On failure nothing changed, and the result says why.
+ */
+MantisPutResult
+mantis_store_set_batch(const MantisBatchWrite *writes, int n, MantisHLC *hlc_out)
+{
+	int			flags = MANTIS_REG_UNFLUSHED |
+		(mantis_replication_enabled() ? MANTIS_REG_UNSENT : 0);
+	StorePut   *puts = palloc(sizeof(StorePut) * n);
+	PutPlan    *plans = palloc(sizeof(PutPlan) * n);
+	PartitionSet set;
+	MantisPutResult result = MANTIS_PUT_APPLIED;
+	MantisHLC	hlc;
+	int			prepared;
+
+	store_attach();
+	memset(&set, 0, sizeof(set));
+	for (int i = 0; i < n; i++)
+	{
+		StorePut	put = {writes[i].key, writes[i].key_len, writes[i].value,
+		writes[i].value_len, writes[i].deleted, NULL, flags};
+
+		puts[i] = put;
+		plans[i].hash = mantis_hash(put.key, put.key_len);
+		partitions_add(&set, plans[i].hash);
+	}
+
+	partitions_lock(&set, LW_EXCLUSIVE);
+	for (prepared = 0; prepared < n; prepared++)
+	{
+		StoreRegister *reg = register_find(plans[prepared].hash, puts[prepared].key,
+										   puts[prepared].key_len, NULL);
+
+		result = put_prepare(&puts[prepared], reg, &plans[prepared]);
+		if (result != MANTIS_PUT_APPLIED)
+			break;
+	}
+	if (result != MANTIS_PUT_APPLIED)
+	{
+		while (prepared-- > 0)
+			put_unprepare(&plans[prepared]);
+		partitions_unlock(&set);
+		pfree(puts);
+		pfree(plans);
+		return result;
+	}
+
+	hlc = mantis_hlc_now();
+	for (int i = 0; i < n; i++)
+	{
+		StoreRef   *link;
+		StoreRegister *reg = register_find(plans[i].hash, puts[i].key,
+										   puts[i].key_len, &link);
+
+		put_apply(&puts[i], reg, link, &hlc, &plans[i]);
+	}
+	partitions_unlock(&set);
+
+	for (int i = 0; i < n; i++)
+		put_finish(&puts[i], &plans[i]);
+	pfree(puts);
+	pfree(plans);
+	if (hlc_out)
+		*hlc_out = hlc;
 	return MANTIS_PUT_APPLIED;
 }
 
@@ -878,6 +1049,61 @@ mantis_store_get(const char *key, uint32 key_len, Size header,
 }
 
 /*
+ * Look up n keys at once, as of one instant: the partition locks of every
+ * key are held (shared, in ascending order) while all are copied, so a
+ * batch applied by mantis_store_set_batch() is seen whole or not at all.
+ * found[i] tells whether keys[i] holds a live value; then values[i] is a
+ * palloc'd record of it (key and value copied out).
+ */
+void
+mantis_store_get_many(const char *const *keys, const uint32 *key_lens, int n,
+					  bool *found, MantisRecord *values)
+{
+	uint64	   *hashes = palloc(sizeof(uint64) * n);
+	int		   *slot = palloc(sizeof(int) * n);
+	PartitionSet set;
+	CopyBuf		b;
+
+	store_attach();
+	memset(&set, 0, sizeof(set));
+	for (int i = 0; i < n; i++)
+	{
+		hashes[i] = mantis_hash(keys[i], key_lens[i]);
+		partitions_add(&set, hashes[i]);
+	}
+	copybuf_init(&b);
+	for (;;)
+	{
+		partitions_lock(&set, LW_SHARED);
+		for (int i = 0; i < n; i++)
+		{
+			StoreRegister *reg = register_find(hashes[i], keys[i], key_lens[i], NULL);
+
+			slot[i] = -1;
+			if (reg != NULL && (reg->flags & MANTIS_REG_DELETED) == 0)
+			{
+				slot[i] = b.nrecs;
+				copybuf_put(&b, reg);
+			}
+		}
+		partitions_unlock(&set);
+		if (copybuf_fits(&b))
+			break;
+		copybuf_grow(&b);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		found[i] = slot[i] >= 0;
+		if (found[i])
+			values[i] = b.recs[slot[i]];
+	}
+	/* the records point into b.data, which the caller's context keeps */
+	pfree(b.recs);
+	pfree(hashes);
+	pfree(slot);
+}
+
+/*
  * Whether the store holds, for this key, a register with an HLC equal to
  * or greater than "hlc" (a value or a deletion marker): then a register
  * with that HLC is beaten here, whatever it holds.
@@ -898,9 +1124,27 @@ mantis_store_beats(const char *key, uint32 key_len, const MantisHLC *hlc)
 	return beats;
 }
 
-/* Copy the registers of one bucket; see CopyBuf. */
+/* Which registers a scan copies */
+typedef struct ScanFilter
+{
+	bool		include_deleted;
+	const char *prefix;			/* keys starting so; NULL for all */
+	uint32		prefix_len;
+} ScanFilter;
+
+static inline bool
+filter_takes(const ScanFilter *f, const StoreRegister *reg)
+{
+	if (!f->include_deleted && (reg->flags & MANTIS_REG_DELETED) != 0)
+		return false;
+	return f->prefix == NULL ||
+		(reg->key_len >= f->prefix_len &&
+		 memcmp(reg->data, f->prefix, f->prefix_len) == 0);
+}
+
+/* Copy the registers of one bucket that the filter takes; see CopyBuf. */
 static void
-bucket_copy(uint64 bucket, bool include_deleted, CopyBuf *b)
+bucket_copy(uint64 bucket, const ScanFilter *filter, CopyBuf *b)
 {
 	LWLock	   *lock = &store->locks[bucket & (MANTIS_PARTITIONS - 1)].lock;
 
@@ -912,7 +1156,7 @@ bucket_copy(uint64 bucket, bool include_deleted, CopyBuf *b)
 			StoreRegister *reg = register_at(ref);
 
 			ref = reg->next;
-			if (include_deleted || (reg->flags & MANTIS_REG_DELETED) == 0)
+			if (filter_takes(filter, reg))
 				copybuf_put(b, reg);
 		}
 		LWLockRelease(lock);
@@ -922,13 +1166,8 @@ bucket_copy(uint64 bucket, bool include_deleted, CopyBuf *b)
 	}
 }
 
-/*
- * Call "callback" for every register (deletion markers too when asked), one
- * copied bucket at a time, with no lock held during the callback.  Writes
- * that run concurrently may or may not be seen, each register consistently.
- */
-void
-mantis_store_scan(bool include_deleted, MantisRecordCallback callback, void *arg)
+static void
+store_scan(const ScanFilter *filter, MantisRecordCallback callback, void *arg)
 {
 	CopyBuf		b;
 
@@ -940,11 +1179,38 @@ mantis_store_scan(bool include_deleted, MantisRecordCallback callback, void *arg
 		if (((volatile StoreRef *) buckets)[bucket] == InvalidStoreRef)
 			continue;
 		copybuf_reset(&b);
-		bucket_copy(bucket, include_deleted, &b);
+		bucket_copy(bucket, filter, &b);
 		copybuf_call(&b, callback, arg);
 		CHECK_FOR_INTERRUPTS();
 	}
 	copybuf_free(&b);
+}
+
+/*
+ * Call "callback" for every register (deletion markers too when asked), one
+ * copied bucket at a time, with no lock held during the callback.  Writes
+ * that run concurrently may or may not be seen, each register consistently.
+ */
+void
+mantis_store_scan(bool include_deleted, MantisRecordCallback callback, void *arg)
+{
+	ScanFilter	filter = {include_deleted, NULL, 0};
+
+	store_scan(&filter, callback, arg);
+}
+
+/*
+ * The same for the registers whose keys start with "prefix".  The keys are
+ * hashed, not ordered, so this visits every bucket too, but copies only
+ * the registers that match.
+ */
+void
+mantis_store_scan_prefix(const char *prefix, uint32 prefix_len, bool include_deleted,
+						 MantisRecordCallback callback, void *arg)
+{
+	ScanFilter	filter = {include_deleted, prefix, prefix_len};
+
+	store_scan(&filter, callback, arg);
 }
 
 /*
