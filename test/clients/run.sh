@@ -219,8 +219,11 @@ run_client() {	# run_client <name> <command...>
 		echo "FAILED $name"
 		{
 			echo "--- clients/$name failed (exit status $rc); from $WORK/$name.log:"
-			grep -A 12 '^not ok' "$WORK/$name.log" | head -n 100
-			tail -n 20 "$WORK/$name.log"
+			if grep -q '^not ok' "$WORK/$name.log"; then
+				grep -A 12 '^not ok' "$WORK/$name.log" | head -n 100
+			else
+				tail -n 30 "$WORK/$name.log"
+			fi
 		} >&2
 		failed=1
 	fi

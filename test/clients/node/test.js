@@ -203,12 +203,12 @@ async function main() {
 
   await check('BEGIN ... COMMIT: two writes applied together, under one HLC', async () => {
     await conn.query('BEGIN');
-    await put(K('tx.a'), '1');
-    await put(K('tx.b'), '2');
-    assert.equal(await get(K('tx.a'), other), null, 'another connection, before COMMIT');
+    await put(K('txc.a'), '1');
+    await put(K('txc.b'), '2');
+    assert.equal(await get(K('txc.a'), other), null, 'another connection, before COMMIT');
     await conn.query('COMMIT');
-    const r = await other.query('SELECT key, value, hlc FROM mantis_registers($1) ORDER BY key', [K('tx.')]);
-    assert.deepEqual(r.rows.map((x) => [x.key, x.value]), [[K('tx.a'), '1'], [K('tx.b'), '2']]);
+    const r = await other.query('SELECT key, value, hlc FROM mantis_registers($1) ORDER BY key', [K('txc.')]);
+    assert.deepEqual(r.rows.map((x) => [x.key, x.value]), [[K('txc.a'), '1'], [K('txc.b'), '2']]);
     assert.equal(new Set(r.rows.map((x) => x.hlc)).size, 1, 'distinct HLCs of the two writes');
   });
 
@@ -263,6 +263,25 @@ async function main() {
     assert.equal(s.keys, s.live, 'keys = the live registers listed');
     assert.equal(typeof s.memory_used, 'number');
     assert.ok(s.memory_used >= big.length, `memory_used ${s.memory_used}`);
+  });
+
+  await check('through PgBouncer (transaction mode): unnamed queries work, a named query fails', async () => {
+    // the pool "single" has one server connection: its clients share one backend
+    const bouncer = { ...config, port: Number(ENV.BOUNCER_PORT), database: 'single' };
+    const a = new pg.Client(bouncer), b = new pg.Client(bouncer);
+    await a.connect();
+    await b.connect();
+    try {
+      await a.query('SELECT mantis_set($1, $2)', [K('via.bouncer'), 'v']);
+      assert.equal(await one('SELECT mantis_get($1)', [K('via.bouncer')], b), 'v');
+      const named = { name: 'mantis-get', text: 'SELECT mantis_get($1) AS v', values: [K('via.bouncer')] };
+      assert.equal((await a.query(named)).rows[0].v, 'v');
+      // b prepares "mantis-get" on the backend where a already did
+      await rejects('42P05', () => b.query(named), 'the same named query from a second client');
+    } finally {
+      await a.end();
+      await b.end();
+    }
   });
 
   await conn.end();

@@ -182,16 +182,23 @@ with ck("Session.rollback() discards the session's writes; others never saw them
     eq(get(K("tx.price")), "10", "another session, after the rollback")
     s.close()
 
+with ck("a Session closed without commit() discards its writes"):
+    # psycopg2, and so SQLAlchemy, opens a transaction at the first statement
+    with Session(engine) as s:
+        s.execute(select(func.mantis_set(K("forgotten"), "x")))
+        eq(get(K("forgotten"), s), "x", "in the session")
+    eq(get(K("forgotten")), None, "after the session closed without commit()")
+
 with ck("Session.commit() applies two writes together, under one HLC"):
     with Session(engine) as s:
-        s.execute(select(func.mantis_set(K("tx.a"), "1")))
-        s.execute(select(func.mantis_set(K("tx.b"), "2")))
-        eq(get(K("tx.a")), None, "another session, before commit()")
+        s.execute(select(func.mantis_set(K("txc.a"), "1")))
+        s.execute(select(func.mantis_set(K("txc.b"), "2")))
+        eq(get(K("txc.a")), None, "another session, before commit()")
         s.commit()
     with Session(engine) as s:
         rows = s.execute(text("SELECT key, value, hlc FROM mantis_registers(:p)"
-                              " ORDER BY key"), {"p": K("tx.")}).all()
-    eq([(r.key, r.value) for r in rows], [(K("tx.a"), "1"), (K("tx.b"), "2")])
+                              " ORDER BY key"), {"p": K("txc.")}).all()
+    eq([(r.key, r.value) for r in rows], [(K("txc.a"), "1"), (K("txc.b"), "2")])
     eq(len({r.hlc for r in rows}), 1, "distinct HLCs of the two writes")
 
 with ck("a nested transaction (SAVEPOINT) rolled back keeps the outer write"):
