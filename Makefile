@@ -27,7 +27,7 @@ EXTENSION = mantis
 DATA = sql/mantis--1.0.sql sql/mantis--1.1.sql sql/mantis--1.0--1.1.sql
 PGFILEDESC = "mantis - replicated key-value store in shared memory"
 
-REGRESS = mantis_basic mantis_hlc mantis_persist mantis_limits
+REGRESS = mantis_basic mantis_types mantis_txn mantis_hlc mantis_persist mantis_limits
 REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/regress.conf
 
 PG_CPPFLAGS = -I$(srcdir)/src

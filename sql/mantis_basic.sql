@@ -6,29 +6,34 @@ CREATE EXTENSION mantis;
 -- a key never set reads as NULL
 SELECT mantis_get('feature.checkout') IS NULL AS absent;
 
--- set returns the HLC of the write; get reads it back
-SELECT mantis_set('feature.checkout', 'on') ~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z-[0-9a-f]{4}-[0-9a-f]{16}$' AS hlc_shaped;
+-- writes wait for COMMIT (mantis.transactional, on by default): set
+-- returns NULL then, and the HLC of the write when applied at once
+SHOW mantis.transactional;
+SELECT mantis_set('feature.checkout', 'on') IS NULL AS pending;
 SELECT mantis_get('feature.checkout');
+SET mantis.transactional = off;
+SELECT mantis_set('feature.checkout', 'on') ~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z-[0-9a-f]{4}-[0-9a-f]{16}$' AS hlc_shaped;
+RESET mantis.transactional;
 
 -- overwrite
-SELECT mantis_set('feature.checkout', 'off') IS NOT NULL AS set;
+SELECT mantis_set('feature.checkout', 'off') IS NULL AS pending;
 SELECT mantis_get('feature.checkout');
 
 -- values may be empty, long, and hold any text
-SELECT mantis_set('empty', '') IS NOT NULL AS set;
+SELECT mantis_set('empty', '') IS NULL AS pending;
 SELECT mantis_get('empty') = '' AS empty_value_kept;
-SELECT mantis_set('long', repeat('xyz', 100000)) IS NOT NULL AS set;
+SELECT mantis_set('long', repeat('xyz', 100000)) IS NULL AS pending;
 SELECT length(mantis_get('long'));
-SELECT mantis_set('unicode', 'grüße, 世界') IS NOT NULL AS set;
+SELECT mantis_set('unicode', 'grüße, 世界') IS NULL AS pending;
 SELECT mantis_get('unicode');
-SELECT mantis_set('key with spaces / and ''quotes''', 'v') IS NOT NULL AS set;
+SELECT mantis_set('key with spaces / and ''quotes''', 'v') IS NULL AS pending;
 SELECT mantis_get('key with spaces / and ''quotes''');
 
 -- overwrite with a longer, then a shorter value (in place or moved)
-SELECT mantis_set('grow', 'a') IS NOT NULL AS set;
-SELECT mantis_set('grow', repeat('b', 5000)) IS NOT NULL AS set;
+SELECT mantis_set('grow', 'a') IS NULL AS pending;
+SELECT mantis_set('grow', repeat('b', 5000)) IS NULL AS pending;
 SELECT length(mantis_get('grow'));
-SELECT mantis_set('grow', 'c') IS NOT NULL AS set;
+SELECT mantis_set('grow', 'c') IS NULL AS pending;
 SELECT mantis_get('grow');
 
 -- delete: true only when a live value was deleted
@@ -38,11 +43,11 @@ SELECT mantis_delete('feature.checkout');
 SELECT mantis_delete('never.set');
 
 -- set after delete brings the key back
-SELECT mantis_set('feature.checkout', 'again') IS NOT NULL AS set;
+SELECT mantis_set('feature.checkout', 'again') IS NULL AS pending;
 SELECT mantis_get('feature.checkout');
 
 -- NULL value deletes, so "set NULL, get NULL" round-trips
-SELECT mantis_set('feature.checkout', NULL) IS NOT NULL AS set;
+SELECT mantis_set('feature.checkout', NULL) IS NULL AS pending;
 SELECT mantis_get('feature.checkout') IS NULL AS deleted;
 
 -- NULL keys
@@ -58,8 +63,11 @@ SELECT mantis_delete('');
 \set VERBOSITY sqlstate
 SELECT mantis_set(NULL, 'v');
 SELECT mantis_set('', 'v');
+-- reads check keys as writes do
+SELECT mantis_get('');
+SELECT mantis_get(repeat('k', 1025));
 \set VERBOSITY default
-SELECT mantis_get('') IS NULL AS empty_key_absent;
+SELECT mantis_get('');
 
 -- listing: live registers, or all with include_deleted
 SELECT key, value, node FROM mantis_registers() WHERE key IN ('empty', 'grow', 'unicode') ORDER BY key;
@@ -67,10 +75,17 @@ SELECT key, value IS NULL AS deleted, node FROM mantis_registers(include_deleted
  WHERE key IN ('feature.checkout', 'never.set', 'grow') ORDER BY key;
 SELECT count(*) = count(DISTINCT hlc) AS hlcs_distinct FROM mantis_registers(true);
 
--- writes are not transactional: ROLLBACK keeps them
+-- writes are transactional: ROLLBACK discards them (see mantis_txn)
 BEGIN;
-SELECT mantis_set('tx', 'kept') IS NOT NULL AS set;
+SELECT mantis_set('tx', 'discarded') IS NULL AS pending;
 ROLLBACK;
+SELECT mantis_get('tx') IS NULL AS rolled_back;
+-- unless mantis.transactional is off: then ROLLBACK keeps them
+SET mantis.transactional = off;
+BEGIN;
+SELECT mantis_set('tx', 'kept') IS NOT NULL AS applied;
+ROLLBACK;
+RESET mantis.transactional;
 SELECT mantis_get('tx');
 
 -- the store is shared by every database of the server
@@ -79,7 +94,7 @@ CREATE DATABASE mantis_other;
 \c mantis_other
 CREATE EXTENSION mantis;
 SELECT mantis_get('tx');
-SELECT mantis_set('from.other.db', 'hello') IS NOT NULL AS set;
+SELECT mantis_set('from.other.db', 'hello') IS NULL AS pending;
 \c :home_db
 SELECT mantis_get('from.other.db');
 DROP DATABASE mantis_other;
@@ -97,7 +112,7 @@ RESET ROLE;
 GRANT EXECUTE ON FUNCTION mantis_get(text), mantis_set(text, text) TO mantis_app;
 SET ROLE mantis_app;
 SELECT mantis_get('tx');
-SELECT mantis_set('tx', 'granted') IS NOT NULL AS set;
+SELECT mantis_set('tx', 'granted') IS NULL AS pending;
 SELECT mantis_delete('tx');
 RESET ROLE;
 SELECT mantis_get('tx');
@@ -105,6 +120,6 @@ REVOKE EXECUTE ON FUNCTION mantis_get(text), mantis_set(text, text) FROM mantis_
 DROP ROLE mantis_app;
 
 -- a many-row write and read in one statement
-SELECT count(mantis_set('bulk.' || i, i::text)) FROM generate_series(1, 500) i;
+SELECT count(*) FROM (SELECT mantis_set('bulk.' || i, i::text) FROM generate_series(1, 500) i) s;
 SELECT sum(mantis_get('bulk.' || i)::int) FROM generate_series(1, 500) i;
 SELECT count(*) FROM mantis_registers() WHERE key LIKE 'bulk.%';

@@ -2,6 +2,7 @@
 -- The HLC a write returns: strictly increasing, fixed width, sorts in
 -- clock order, names this node, close to the wall clock.
 --
+SET mantis.transactional = off;	-- each write applies at once, with its HLC
 CREATE TEMP TABLE writes AS
 SELECT i, mantis_set('hlc.' || (i % 7), i::text) AS hlc
   FROM generate_series(1, 5000) i;

@@ -2,6 +2,7 @@
 -- Limits: key and value sizes, and a full store (test/regress.conf sets
 -- mantis.max_keys = 2000 and mantis.store_memory = 4MB).
 --
+SET mantis.transactional = off;	-- each write applies (or fails) at once
 SHOW mantis.max_key_size;
 SHOW mantis.max_value_size;
 
@@ -76,3 +77,13 @@ SELECT node_name, length(node_id) AS id_digits, keys::int + deleted_keys::int AS
        deleted_keys::int > 0 AS has_markers,
        memory_used::bigint > 0 AND memory_available::bigint > 0 AS memory_reported
   FROM mantis_status;
+
+-- a transaction whose writes do not all fit fails at COMMIT, applying none
+RESET mantis.transactional;
+BEGIN;
+SELECT mantis_set('fill.0', 'from a transaction') IS NULL AS pending,
+       mantis_set('txn.new', 'x') IS NULL AS pending;
+COMMIT;
+SELECT mantis_get('fill.0') AS unchanged, mantis_get('txn.new') IS NULL AS not_applied;
+-- one that writes more keys than the store may hold is refused at once
+SELECT count(*) FROM (SELECT mantis_set('many.' || i, 'x') FROM generate_series(1, 2001) i) s;

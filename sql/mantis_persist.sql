@@ -20,7 +20,7 @@ SELECT persistence FROM mantis_status;
 
 -- a flush writes what changed since the previous one, then nothing
 SELECT mantis_flush() >= 0 AS flushed_earlier_writes;
-SELECT mantis_set('p.one', '1') IS NOT NULL AS set, mantis_set('p.two', '2') IS NOT NULL AS set,
+SELECT mantis_set('p.one', '1') IS NULL AS pending, mantis_set('p.two', '2') IS NULL AS pending,
        mantis_delete('p.gone') AS deleted;
 SELECT mantis_flush();
 SELECT mantis_flush();

@@ -21,14 +21,18 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
-#include "catalog/pg_type.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
+#include "utils/bytea.h"
+#include "utils/datetime.h"
+#include "utils/float.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 
 #include "mantis.h"
 #include "wire.h"
@@ -225,8 +229,48 @@ typedef struct TextForm
 } TextForm;
 
 /*
- * The text form of a value of any type: what a cast to text gives, so a
- * boolean is "true" or "false" (its output function says "t" and "f").
+ * A value's output in the forms every session parses alike, whatever its
+ * own settings: ISO dates (with the offset, so the instant is kept),
+ * intervals in the postgres style, floats in their shortest exact form,
+ * bytea in hex.  The settings are swapped in around the call, and put
+ * back even if the output function fails.
+ */
+static char *
+canonical_output(FmgrInfo *output, Datum value)
+{
+	int			date_style = DateStyle;
+	int			date_order = DateOrder;
+	int			interval_style = IntervalStyle;
+	int			float_digits = extra_float_digits;
+	int			bytea_style = bytea_output;
+	char	   *result;
+
+	DateStyle = USE_ISO_DATES;
+	DateOrder = DATEORDER_YMD;
+	IntervalStyle = INTSTYLE_POSTGRES;
+	extra_float_digits = 1;
+	bytea_output = BYTEA_OUTPUT_HEX;
+	PG_TRY();
+	{
+		result = OutputFunctionCall(output, value);
+	}
+	PG_FINALLY();
+	{
+		DateStyle = date_style;
+		DateOrder = date_order;
+		IntervalStyle = interval_style;
+		extra_float_digits = float_digits;
+		bytea_output = bytea_style;
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/*
+ * The text form of a value of any type: what a cast to text gives (so a
+ * boolean is "true" or "false", not the "t" and "f" of its output
+ * function), in the canonical forms above, so that a value set from one
+ * session reads back the same in any other, on any node.
  */
 static char *
 text_form(FunctionCallInfo fcinfo, int argno)
@@ -252,7 +296,7 @@ text_form(FunctionCallInfo fcinfo, int argno)
 		form->type = type;
 		fcinfo->flinfo->fn_extra = form;
 	}
-	return OutputFunctionCall(&form->output, value);
+	return canonical_output(&form->output, value);
 }
 
 /*

@@ -80,7 +80,7 @@ for n in 1 2 3; do
 done
 
 echo "n1> SELECT mantis_set('checkout.new_flow', 'on');"
-psql_n 1 -At -c "SELECT mantis_set('checkout.new_flow', 'on')"
+psql_n 1 -At -c "SELECT mantis_set('checkout.new_flow', 'on')" >/dev/null
 for _ in $(seq 100); do
 	[ "$(psql_n 3 -At -c "SELECT mantis_get('checkout.new_flow')")" = on ] && break
 	sleep 0.01

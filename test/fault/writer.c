@@ -26,7 +26,9 @@
  *											server did not answer in time):
  *											the write may or may not be done
  *
- * where <value> is "<deleted>" for a deletion.  Lines starting with "#" are
+ * where <value> is "<deleted>" for a deletion.  It writes with
+ * mantis.transactional off, so that each call applies at once and returns
+ * the HLC the checker compares.  Lines starting with "#" are
  * comments (connections made and lost).  After a lost connection it
  * reconnects every 100 ms until the time is up or SIGTERM asks it to stop
  * (it then finishes and logs the call in flight, and exits).  A server that is paused
@@ -113,7 +115,7 @@ connect_until(const char *conninfo, int64_t deadline)
 	snprintf(full, sizeof(full),
 			 "%s connect_timeout=2 keepalives=1 keepalives_idle=1 "
 			 "keepalives_interval=1 keepalives_count=2 tcp_user_timeout=3000 "
-			 "options='-c statement_timeout=3000'",
+			 "options='-c statement_timeout=3000 -c mantis.transactional=off'",
 			 conninfo);
 	while (now_ms() < deadline && !stop_requested)
 	{
