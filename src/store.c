@@ -447,6 +447,7 @@ typedef struct PutPlan
 	uint64		hash;
 	bool		existed;		/* a register for the key was held */
 	bool		was_live;		/* ... and it held a value */
+	dsa_pointer spare;			/* a chunk allocated beforehand, if any */
 	dsa_pointer new_dp;			/* a new chunk, or invalid to write in place */
 	dsa_pointer to_free;		/* the replaced chunk, freed after unlocking */
 	Size		freed_size;
@@ -454,8 +455,10 @@ typedef struct PutPlan
 
 /*
  * Reserve what a write needs: a new chunk unless the held register can be
- * overwritten in place, and a slot under mantis.max_keys for a new key.
- * Nothing visible changes; put_unprepare() gives the reservation back.
+ * overwritten in place (the spare chunk allocated beforehand, if the
+ * caller made one, else one allocated now), and a slot under
+ * mantis.max_keys for a new key.  Nothing visible changes;
+ * put_unprepare() gives the reservation back.
  */
 static MantisPutResult
 put_prepare(const StorePut *put, StoreRegister *reg, PutPlan *plan)
@@ -478,8 +481,14 @@ put_prepare(const StorePut *put, StoreRegister *reg, PutPlan *plan)
 		pg_atomic_fetch_sub_u64(&store->registers, 1);
 		return MANTIS_PUT_NO_KEYS;
 	}
-	plan->new_dp = dsa_allocate_extended(store_area, REGISTER_HEADER_SIZE + capacity,
-										 DSA_ALLOC_NO_OOM);
+	if (DsaPointerIsValid(plan->spare))
+	{
+		plan->new_dp = plan->spare;
+		plan->spare = InvalidDsaPointer;
+	}
+	else
+		plan->new_dp = dsa_allocate_extended(store_area, REGISTER_HEADER_SIZE + capacity,
+											 DSA_ALLOC_NO_OOM);
 	if (!DsaPointerIsValid(plan->new_dp))
 	{
 		if (reg == NULL)
@@ -491,7 +500,10 @@ put_prepare(const StorePut *put, StoreRegister *reg, PutPlan *plan)
 	return MANTIS_PUT_APPLIED;
 }
 
-/* Give back what put_prepare() reserved, when the write will not happen. */
+/*
+ * Give back what put_prepare() reserved, when the write will not happen;
+ * the chunk becomes the plan's spare again, freed by put_finish().
+ */
 static void
 put_unprepare(PutPlan *plan)
 {
@@ -499,7 +511,8 @@ put_unprepare(PutPlan *plan)
 		return;
 	pg_atomic_fetch_sub_u64(&store->bytes_used,
 							REGISTER_HEADER_SIZE + register_at(ref_of(plan->new_dp))->capacity);
-	dsa_free(store_area, plan->new_dp);
+	Assert(!DsaPointerIsValid(plan->spare));
+	plan->spare = plan->new_dp;
 	plan->new_dp = InvalidDsaPointer;
 	if (!plan->existed)
 		pg_atomic_fetch_sub_u64(&store->registers, 1);
@@ -557,10 +570,20 @@ put_apply(const StorePut *put, StoreRegister *reg, StoreRef *link,
 		*link = ref_of(plan->new_dp);
 }
 
+/* Free what a plan did not use, once no partition lock is held. */
+static void
+put_release(PutPlan *plan)
+{
+	if (DsaPointerIsValid(plan->spare))
+		dsa_free(store_area, plan->spare);
+	plan->spare = InvalidDsaPointer;
+}
+
 /* After the partition lock is released: free the old chunk, tell the workers. */
 static void
 put_finish(const StorePut *put, PutPlan *plan)
 {
+	put_release(plan);
 	if (DsaPointerIsValid(plan->to_free))
 	{
 		dsa_free(store_area, plan->to_free);
@@ -594,6 +617,7 @@ store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
 
 	store_attach();
 	plan.hash = hash;
+	plan.spare = InvalidDsaPointer;
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	reg = register_find(hash, put->key, put->key_len, &link);
 
@@ -671,7 +695,10 @@ partitions_add(PartitionSet *set, uint64 hash)
  * writes under one HLC, all or none: the partition locks of every key are
  * taken exclusively, in ascending order (so two batches, or a batch and a
  * multi-key read, cannot deadlock), room is reserved for every write, and
- * only then is anything changed.  A reader of one key, or of many keys
+ * only then is anything changed.  The chunks are allocated before the locks
+ * are taken, so that the locks are held for the plain stores only; a write
+ * that finds its register can be overwritten in place frees its chunk
+ * afterwards.  A reader of one key, or of many keys
  * through mantis_store_get_many(), sees all of the batch or none of it.
  * On failure nothing changed, and the result says why.
  */
@@ -696,6 +723,10 @@ mantis_store_set_batch(const MantisBatchWrite *writes, int n, MantisHLC *hlc_out
 
 		puts[i] = put;
 		plans[i].hash = mantis_hash(put.key, put.key_len);
+		plans[i].spare = dsa_allocate_extended(store_area,
+											   REGISTER_HEADER_SIZE +
+											   capacity_for(put.key_len + (put.deleted ? 0 : put.value_len)),
+											   DSA_ALLOC_NO_OOM);
 		partitions_add(&set, plans[i].hash);
 	}
 
@@ -714,6 +745,8 @@ mantis_store_set_batch(const MantisBatchWrite *writes, int n, MantisHLC *hlc_out
 		while (prepared-- > 0)
 			put_unprepare(&plans[prepared]);
 		partitions_unlock(&set);
+		for (int i = 0; i < n; i++)
+			put_release(&plans[i]);
 		pfree(puts);
 		pfree(plans);
 		return result;

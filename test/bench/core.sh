@@ -70,20 +70,20 @@ compare() {	# compare <label> <floor script> <measured script>
 	printf '%-44s %10.0f %10.0f %8.3f\n' "$1" "$a" "$b" "$(echo "$b / $a" | bc -l)" | tee -a "$OUT"
 }
 
-ms_of() {	# ms_of <sql>: best of 3 runs, in ms
+ms_of() {	# ms_of <sql> [setting statement]: best of 3 runs, in ms
 	local best=""
 	for _ in 1 2 3; do
 		local t
-		t=$(as_pg $PSQL -c '\timing on' -c "$1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+		t=$(as_pg $PSQL -c "${2:-SELECT 1}" -c '\timing on' -c "$1" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
 		if [ -z "$best" ] || [ "$(echo "$t < $best" | bc)" = 1 ]; then best=$t; fi
 	done
 	echo "$best"
 }
 
-intrinsic() {	# intrinsic <label> <expr with i> <floor expr with i>
+intrinsic() {	# intrinsic <label> <expr with i> <floor expr with i> [setting statement]
 	local base call
-	base=$(ms_of "SELECT count($3) FROM generate_series(1, 2000000) i")
-	call=$(ms_of "SELECT count($2) FROM generate_series(1, 2000000) i")
+	base=$(ms_of "SELECT count($3) FROM generate_series(1, 2000000) i" "${4:-}")
+	call=$(ms_of "SELECT count($2) FROM generate_series(1, 2000000) i" "${4:-}")
 	printf '%-44s %10.1f ns per call\n' "$1" "$(echo "($call - $base) * 1000000 / 2000000" | bc -l)" | tee -a "$OUT"
 }
 
@@ -120,10 +120,16 @@ for N in 10000 1000000; do
 	as_pg $PSQL -c "ALTER SYSTEM SET mantis.flush_interval = 0" -c "SELECT pg_reload_conf()" >/dev/null
 	compare "mantis_set, mantis.flush_interval = 0" floor_set mantis_set
 	as_pg $PSQL -c "ALTER SYSTEM RESET mantis.flush_interval" -c "SELECT pg_reload_conf()" >/dev/null
+	# what waiting for COMMIT costs: the same sets applied at once
+	as_pg $PSQL -c "ALTER SYSTEM SET mantis.transactional = off" -c "SELECT pg_reload_conf()" >/dev/null
+	compare "mantis_set, mantis.transactional = off" floor_set mantis_set
+	as_pg $PSQL -c "ALTER SYSTEM RESET mantis.transactional" -c "SELECT pg_reload_conf()" >/dev/null
 
 	intrinsic "mantis_get, one call in one statement" \
 		"mantis_get('key' || (i % $N + 1))" "'key' || (i % $N + 1)"
 	intrinsic "mantis_set, one call in one statement" \
+		"mantis_set('key' || (i % $N + 1), 'v')" "'key' || (i % $N + 1)" "SET mantis.transactional = off"
+	intrinsic "mantis_set, buffered for COMMIT" \
 		"mantis_set('key' || (i % $N + 1), 'v')" "'key' || (i % $N + 1)"
 	intrinsic "primary-key lookup, for scale" \
 		"(SELECT value FROM kv WHERE key = 'key' || (i % $N + 1))" "'key' || (i % $N + 1)"
@@ -133,7 +139,7 @@ done
 # the index (buckets, repair digests) is sized by mantis.max_keys = 2^20
 start_server 1048576 64MB
 echo | tee -a "$OUT"
-held=$(as_pg $PSQL -c "DO \$\$ DECLARE n int := 0; BEGIN
+held=$(as_pg $PSQL -c "SET mantis.transactional = off" -c "DO \$\$ DECLARE n int := 0; BEGIN
 		LOOP PERFORM mantis_set('key' || n, 'value' || n); n := n + 1; END LOOP;
 	EXCEPTION WHEN out_of_memory THEN END \$\$" -c "SELECT keys FROM mantis_status")
 shm=$(as_pg $PSQL -c "SELECT size FROM pg_shmem_allocations WHERE name = 'mantis'")

@@ -85,6 +85,7 @@ for my $i (1 .. 3)
 {
 	my $bg = $c->{nodes}[$i]->background_psql('postgres');
 	$bg->query_until(qr/started/, qq{
+SET mantis.transactional = off;  -- each write applies at once, with its HLC
 \\echo started
 DO \$\$
 DECLARE
