@@ -15,7 +15,10 @@ cd "$(dirname "$0")/.."
 SRC=$(pwd)
 
 PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-client-15 libzmq3-dev
-	libipc-run-perl make gcc clang libclang-rt-14-dev llvm faketime procps"
+	libipc-run-perl make gcc clang libclang-rt-14-dev llvm faketime procps
+	python3-psycopg python3-psycopg2 python3-sqlalchemy pgbouncer"
+# the clients suite runs node-postgres: Debian's node unless one is installed
+command -v node >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 
 if [ "$(id -u)" = 0 ]; then
 	export DEBIAN_FRONTEND=noninteractive

@@ -2,8 +2,8 @@
 #
 # test/run_suites.sh — run every suite against the installed mantis, as an
 # unprivileged user, from a tree that user may write; called by run_all.sh.
-# Set MANTIS_SUITES to a space-separated subset of "unit regress tap fuzz"
-# to run only those, and MANTIS_TAP to a prefix of test/t file names
+# Set MANTIS_SUITES to a space-separated subset of "unit regress tap clients
+# fuzz" to run only those, and MANTIS_TAP to a prefix of test/t file names
 # (e.g. 005) to run only those TAP files.
 #
 set -u
@@ -12,7 +12,7 @@ PG_CONFIG=${PG_CONFIG:-pg_config}
 BINDIR=$("$PG_CONFIG" --bindir)
 PGXS_DIR=$(dirname "$(dirname "$(dirname "$("$PG_CONFIG" --pgxs)")")")
 PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress"
-SUITES=${MANTIS_SUITES:-"unit regress tap fuzz"}
+SUITES=${MANTIS_SUITES:-"unit regress tap clients fuzz"}
 
 passed=0
 failed=0
@@ -73,6 +73,21 @@ if wants tap; then
 			done
 		fi
 	done
+fi
+
+if wants clients; then
+	# one line per client library, "ok     <name>" or "FAILED <name>"
+	echo "== clients"
+	out=$(bash test/clients/run.sh)
+	rc=$?
+	n=0
+	while read -r status name; do
+		[ -n "$name" ] || continue
+		[ "$status" = ok ]
+		record "clients/$name" $?
+		n=$((n + 1))
+	done <<<"$out"
+	[ $n -gt 0 ] || record clients/run.sh "$((rc == 0 ? 1 : rc))"
 fi
 
 if wants fuzz && [ -x test/fuzz/run.sh ]; then

@@ -59,7 +59,7 @@ ok($n2->poll_query_until('postgres',
 
 # --- ROLLBACK, a rolled-back savepoint and a lost connection send nothing --
 $s->query_safe('BEGIN');
-$s->query_safe(q{SELECT mantis_set('rb.1', 'no')});
+$s->query_safe(q{SELECT mantis_set('kept.0', 'yes')});
 $s->query_safe('SAVEPOINT sp');
 $s->query_safe(q{SELECT mantis_set('rb.2', 'no')});
 $s->query_safe('ROLLBACK TO SAVEPOINT sp');
@@ -113,10 +113,10 @@ my $connstr = $n1->connstr('postgres');
 my ($wout, $rout) = ('', '');
 my $writers = IPC::Run::start(
 	[ 'pgbench', '-n', '-c', '2', '-t', '1500', '-f', "$dir/writer.sql", $connstr ],
-	'>', \$wout, '2>&1', \$wout);
+	'>', \$wout, '2>&1');
 my $readers = IPC::Run::start(
 	[ 'pgbench', '-n', '-c', '2', '-t', '6000', '-f', "$dir/reader.sql", $connstr ],
-	'>', \$rout, '2>&1', \$rout);
+	'>', \$rout, '2>&1');
 $writers->finish;
 my $writers_rc = $?;
 $readers->finish;
