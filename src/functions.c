@@ -651,23 +651,22 @@ mantis_registers(PG_FUNCTION_ARGS)
 /*
  * mantis_registers(prefix text, include_deleted boolean DEFAULT false)
  *
- * The same, for the keys that start with "prefix".  A NULL prefix lists
- * nothing; the empty prefix lists every key.
+ * The same, for the keys that start with "prefix".  The empty prefix, and
+ * a NULL one (an untyped NULL resolves here, and listed everything in
+ * 1.0), list every key.
  */
 Datum
 mantis_registers_prefix(PG_FUNCTION_ARGS)
 {
-	text	   *prefix;
 	Listing		l = {NULL, PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1), NULL, 0};
 
-	if (PG_ARGISNULL(0))
+	if (!PG_ARGISNULL(0))
 	{
-		InitMaterializedSRF(fcinfo, 0);
-		return (Datum) 0;
+		text	   *prefix = PG_GETARG_TEXT_PP(0);
+
+		l.prefix = VARDATA_ANY(prefix);
+		l.prefix_len = VARSIZE_ANY_EXHDR(prefix);
 	}
-	prefix = PG_GETARG_TEXT_PP(0);
-	l.prefix = VARDATA_ANY(prefix);
-	l.prefix_len = VARSIZE_ANY_EXHDR(prefix);
 	list_registers(fcinfo, &l);
 	return (Datum) 0;
 }
