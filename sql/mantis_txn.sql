@@ -110,3 +110,60 @@ BEGIN;
 SELECT mantis_get('x.a');
 PREPARE TRANSACTION 'mantis_2pc_read';
 COMMIT PREPARED 'mantis_2pc_read';
+
+-- the buffer holds one write per key and level, however many
+-- subtransactions commit or roll back: a loop of exception blocks neither
+-- piles up writes of one key nor keeps the bytes of rolled-back ones
+BEGIN;
+DO $$
+BEGIN
+	FOR i IN 1..20000 LOOP
+		BEGIN
+			PERFORM mantis_set('x.loop', i::text);
+			PERFORM mantis_set('x.loop' || (i % 20), i::text);
+		EXCEPTION WHEN others THEN NULL;
+		END;
+		BEGIN
+			PERFORM mantis_set('x.gone', repeat('g', 100000));
+			RAISE EXCEPTION 'roll back';
+		EXCEPTION WHEN raise_exception THEN NULL;
+		END;
+	END LOOP;
+END
+$$;
+SELECT sum(total_bytes) < 1024 * 1024 AS bounded
+  FROM pg_backend_memory_contexts WHERE name = 'mantis pending writes';
+SELECT mantis_get('x.loop'), mantis_get('x.loop7'), mantis_get('x.gone') IS NULL AS gone;
+SAVEPOINT s;
+SELECT mantis_set('x.loop', 'inner') IS NULL AS pending;
+ROLLBACK TO s;
+SELECT mantis_get('x.loop');
+COMMIT;
+SELECT mantis_get('x.loop'), mantis_get('x.loop19'), mantis_get('x.gone') IS NULL AS gone;
+SET mantis.transactional = off;
+SELECT count(mantis_delete(key)) FROM mantis_registers('x.loop');
+RESET mantis.transactional;
+
+-- a COMMIT that rewrites large values in place needs no room for them: the
+-- store fits a new value beside them even when it could not fit them twice
+SET mantis.transactional = off;
+DO $$
+DECLARE
+	i int := 0;
+BEGIN
+	WHILE (SELECT memory_available FROM mantis_status) > 1300000 LOOP
+		i := i + 1;
+		PERFORM mantis_set('x.big' || i, repeat('a', 400000));
+	END LOOP;
+END
+$$;
+RESET mantis.transactional;
+BEGIN;
+SELECT count(*) > 2 AS several FROM mantis_registers('x.big'),
+	LATERAL mantis_set(key, repeat('b', 400000));
+SELECT mantis_set('x.bignew', repeat('c', 400000)) IS NULL AS pending;
+COMMIT;
+SELECT left(mantis_get('x.bignew'), 1), left(mantis_get('x.big1'), 1);
+SET mantis.transactional = off;
+SELECT count(mantis_delete(key)) > 2 AS cleaned FROM mantis_registers('x.big');
+RESET mantis.transactional;

@@ -42,7 +42,7 @@
  * A process holds one at a time, except a batch (a committed transaction's
  * writes, a multi-key read), which takes the locks of all its partitions in
  * ascending order, so that no two processes can wait for each other.
- * Under a partition lock we may take the DSA's own locks (allocation) and
+ * Under a partition lock we may take the DSA's own locks (allocating, and freeing a batch's unneeded chunks) and
  * atomics (the clock, counters, digests), and nothing else: no palloc,
  * no callback, nothing that can raise an ERROR.  Every check that can fail happens before a register is changed, and the
  * change itself is plain stores, so an ERROR never leaves a half-written
@@ -731,6 +731,28 @@ mantis_store_set_batch(const MantisBatchWrite *writes, int n, MantisHLC *hlc_out
 	}
 
 	partitions_lock(&set, LW_EXCLUSIVE);
+
+	/*
+	 * A write that will overwrite its register in place needs no chunk:
+	 * give its spare back before any write allocates, or a transaction that
+	 * rewrites many large values could find the store full only because of
+	 * the chunks it holds itself.
+	 */
+	for (int i = 0; i < n; i++)
+	{
+		StoreRegister *reg;
+
+		if (!DsaPointerIsValid(plans[i].spare))
+			continue;
+		reg = register_find(plans[i].hash, puts[i].key, puts[i].key_len, NULL);
+		if (reg != NULL &&
+			fits_in_place(reg, puts[i].key_len + (puts[i].deleted ? 0 : puts[i].value_len)))
+		{
+			dsa_free(store_area, plans[i].spare);
+			plans[i].spare = InvalidDsaPointer;
+		}
+	}
+
 	for (prepared = 0; prepared < n; prepared++)
 	{
 		StoreRegister *reg = register_find(plans[prepared].hash, puts[prepared].key,

@@ -270,12 +270,57 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			else
 				live_keys--;
 			index_point(w->key, w->key_len, w->prev);
+			/* the index entry of a key points at its first write's bytes */
+			pfree(w->key);
+			if (w->value)
+				pfree(w->value);
 		}
 	}
 	else if (event == SUBXACT_EVENT_COMMIT_SUB)
 	{
-		for (int i = npending - 1; i >= 0 && pending[i].level >= level; i--)
-			pending[i].level = level - 1;
+		int			start = npending;
+		int			keep;
+
+		/*
+		 * The suffix holds at most one write per key (a key written again at
+		 * one level is overwritten in place, and a committed child's writes
+		 * were merged here as below).  A write whose key the parent has
+		 * written too replaces the parent's write in place; the others move
+		 * down and now belong to the parent.  So the buffer holds at most one
+		 * write per key and level, however many subtransactions commit (a
+		 * PL/pgSQL loop with an exception block makes one per iteration).
+		 */
+		while (start > 0 && pending[start - 1].level >= level)
+			start--;
+		keep = start;
+		for (int i = start; i < npending; i++)
+		{
+			PendingWrite *w = &pending[i];
+
+			if (w->prev >= 0 && pending[w->prev].level == level - 1)
+			{
+				PendingWrite *p = &pending[w->prev];
+
+				Assert(p->superseded && !w->superseded);
+				pending_bytes -= p->value_len + w->key_len;
+				if (p->value)
+					pfree(p->value);
+				p->value = w->value;
+				p->value_len = w->value_len;
+				p->superseded = false;
+				index_point(p->key, p->key_len, w->prev);
+				pfree(w->key);
+				continue;
+			}
+			w->level = level - 1;
+			if (keep != i)
+			{
+				pending[keep] = *w;
+				index_point(pending[keep].key, pending[keep].key_len, keep);
+			}
+			keep++;
+		}
+		npending = keep;
 	}
 }
 
