@@ -226,8 +226,12 @@ typedef struct MantisBatchWrite
 	bool		deleted;
 } MantisBatchWrite;
 
-extern MantisPutResult mantis_store_set_batch(const MantisBatchWrite *writes, int n,
-											  MantisHLC *hlc);
+typedef struct MantisBatch MantisBatch;
+
+extern MantisBatch *mantis_store_batch_prepare(const MantisBatchWrite *writes, int n,
+											   MantisPutResult *result);
+extern void mantis_store_batch_apply(MantisBatch *batch, MantisHLC *hlc);
+extern void mantis_store_batch_cancel(MantisBatch *batch);
 extern void mantis_store_get_many(const char *const *keys, const uint32 *key_lens,
 								  int n, bool *found, MantisRecord *values);
 extern MantisPutResult mantis_store_merge(const MantisRecord *rec, int flags);

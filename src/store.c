@@ -451,6 +451,7 @@ typedef struct PutPlan
 	dsa_pointer new_dp;			/* a new chunk, or invalid to write in place */
 	dsa_pointer to_free;		/* the replaced chunk, freed after unlocking */
 	Size		freed_size;
+	bool		applied;		/* put_apply() ran (a batch may skip one) */
 } PutPlan;
 
 /*
@@ -691,107 +692,190 @@ partitions_add(PartitionSet *set, uint64 hash)
 }
 
 /*
- * Apply a committed transaction's writes, at most one per key, as local
- * writes under one HLC, all or none: the partition locks of every key are
- * taken exclusively, in ascending order (so two batches, or a batch and a
- * multi-key read, cannot deadlock), room is reserved for every write, and
- * only then is anything changed.  The chunks are allocated before the locks
- * are taken, so that the locks are held for the plain stores only; a write
- * that finds its register can be overwritten in place frees its chunk
- * afterwards.  A reader of one key, or of many keys
- * through mantis_store_get_many(), sees all of the batch or none of it.
- * On failure nothing changed, and the result says why.
+ * A committing transaction's writes, at most one per key, prepared at
+ * PRE_COMMIT and applied at COMMIT.  PostgreSQL can still fail a
+ * transaction after its PRE_COMMIT callbacks (a serialization failure,
+ * another extension's callback), and nothing may fail once it has written
+ * its commit record; so everything that can fail happens in
+ * mantis_store_batch_prepare(), and mantis_store_batch_apply() does plain
+ * stores only.
  */
-MantisPutResult
-mantis_store_set_batch(const MantisBatchWrite *writes, int n, MantisHLC *hlc_out)
+struct MantisBatch
+{
+	int			n;
+	StorePut   *puts;
+	PutPlan    *plans;
+	PartitionSet set;
+};
+
+static inline uint32
+put_need(const StorePut *put)
+{
+	return put->key_len + (put->deleted ? 0 : put->value_len);
+}
+
+/*
+ * Reserve room for every write: a slot under mantis.max_keys for each new
+ * key and a chunk for each write that cannot overwrite its register in
+ * place.  Chunks are allocated before the partition locks are taken (so
+ * they are held briefly); the ones of writes that turn out to fit in place
+ * are given back under the locks before any write allocates, or a
+ * transaction rewriting many large values could find the store full only
+ * because of the chunks it holds itself.  Returns NULL, with *result
+ * saying why, when the writes do not fit; nothing is reserved then.
+ */
+MantisBatch *
+mantis_store_batch_prepare(const MantisBatchWrite *writes, int n,
+						   MantisPutResult *result)
 {
 	int			flags = MANTIS_REG_UNFLUSHED |
 		(mantis_replication_enabled() ? MANTIS_REG_UNSENT : 0);
-	StorePut   *puts = palloc(sizeof(StorePut) * n);
-	PutPlan    *plans = palloc(sizeof(PutPlan) * n);
-	PartitionSet set;
-	MantisPutResult result = MANTIS_PUT_APPLIED;
-	MantisHLC	hlc;
+	MantisBatch *b = palloc0(sizeof(MantisBatch));
 	int			prepared;
 
 	store_attach();
-	memset(&set, 0, sizeof(set));
+	b->n = n;
+	b->puts = palloc(sizeof(StorePut) * n);
+	b->plans = palloc(sizeof(PutPlan) * n);
 	for (int i = 0; i < n; i++)
 	{
 		StorePut	put = {writes[i].key, writes[i].key_len, writes[i].value,
 		writes[i].value_len, writes[i].deleted, NULL, flags};
 
-		puts[i] = put;
-		plans[i].hash = mantis_hash(put.key, put.key_len);
-		plans[i].spare = dsa_allocate_extended(store_area,
-											   REGISTER_HEADER_SIZE +
-											   capacity_for(put.key_len + (put.deleted ? 0 : put.value_len)),
-											   DSA_ALLOC_NO_OOM);
-		partitions_add(&set, plans[i].hash);
+		b->puts[i] = put;
+		b->plans[i].hash = mantis_hash(put.key, put.key_len);
+		b->plans[i].spare = dsa_allocate_extended(store_area,
+												  REGISTER_HEADER_SIZE + capacity_for(put_need(&put)),
+												  DSA_ALLOC_NO_OOM);
+		partitions_add(&b->set, b->plans[i].hash);
 	}
 
-	partitions_lock(&set, LW_EXCLUSIVE);
-
-	/*
-	 * A write that will overwrite its register in place needs no chunk:
-	 * give its spare back before any write allocates, or a transaction that
-	 * rewrites many large values could find the store full only because of
-	 * the chunks it holds itself.
-	 */
+	*result = MANTIS_PUT_APPLIED;
+	partitions_lock(&b->set, LW_EXCLUSIVE);
 	for (int i = 0; i < n; i++)
 	{
 		StoreRegister *reg;
 
-		if (!DsaPointerIsValid(plans[i].spare))
+		if (!DsaPointerIsValid(b->plans[i].spare))
 			continue;
-		reg = register_find(plans[i].hash, puts[i].key, puts[i].key_len, NULL);
-		if (reg != NULL &&
-			fits_in_place(reg, puts[i].key_len + (puts[i].deleted ? 0 : puts[i].value_len)))
+		reg = register_find(b->plans[i].hash, b->puts[i].key, b->puts[i].key_len, NULL);
+		if (reg != NULL && fits_in_place(reg, put_need(&b->puts[i])))
 		{
-			dsa_free(store_area, plans[i].spare);
-			plans[i].spare = InvalidDsaPointer;
+			dsa_free(store_area, b->plans[i].spare);
+			b->plans[i].spare = InvalidDsaPointer;
 		}
 	}
-
 	for (prepared = 0; prepared < n; prepared++)
 	{
-		StoreRegister *reg = register_find(plans[prepared].hash, puts[prepared].key,
-										   puts[prepared].key_len, NULL);
+		StoreRegister *reg = register_find(b->plans[prepared].hash, b->puts[prepared].key,
+										   b->puts[prepared].key_len, NULL);
 
-		result = put_prepare(&puts[prepared], reg, &plans[prepared]);
-		if (result != MANTIS_PUT_APPLIED)
+		*result = put_prepare(&b->puts[prepared], reg, &b->plans[prepared]);
+		if (*result != MANTIS_PUT_APPLIED)
 			break;
 	}
-	if (result != MANTIS_PUT_APPLIED)
+	if (*result != MANTIS_PUT_APPLIED)
 	{
 		while (prepared-- > 0)
-			put_unprepare(&plans[prepared]);
-		partitions_unlock(&set);
-		for (int i = 0; i < n; i++)
-			put_release(&plans[i]);
-		pfree(puts);
-		pfree(plans);
-		return result;
+			put_unprepare(&b->plans[prepared]);
 	}
+	partitions_unlock(&b->set);
+	if (*result != MANTIS_PUT_APPLIED)
+	{
+		for (int i = 0; i < n; i++)
+			put_release(&b->plans[i]);
+		return NULL;
+	}
+	return b;
+}
 
+/*
+ * Reconcile a plan made at PRE_COMMIT with the register held now: another
+ * write may have come in between.  Plain stores and atomics only; the
+ * caller holds the partition lock.  Returns false when the write cannot be
+ * made without an allocation that failed: then the other write, made
+ * meanwhile, is kept, as if it had come after this transaction.
+ */
+static bool
+plan_reconcile(const StorePut *put, StoreRegister *reg, PutPlan *plan)
+{
+	if (DsaPointerIsValid(plan->new_dp))
+	{
+		/* a new chunk is ready; only the key count may have to move */
+		if (!plan->existed && reg != NULL)
+			pg_atomic_fetch_sub_u64(&store->registers, 1);
+		else if (plan->existed && reg == NULL)
+			pg_atomic_fetch_add_u64(&store->registers, 1);
+		plan->existed = reg != NULL;
+		return true;
+	}
+	if (reg != NULL && fits_in_place(reg, put_need(put)))
+		return true;
+
+	/* the register it would overwrite in place was replaced meanwhile */
+	plan->new_dp = dsa_allocate_extended(store_area,
+										 REGISTER_HEADER_SIZE + capacity_for(put_need(put)),
+										 DSA_ALLOC_NO_OOM);
+	if (!DsaPointerIsValid(plan->new_dp))
+		return false;
+	pg_atomic_fetch_add_u64(&store->bytes_used,
+							REGISTER_HEADER_SIZE + capacity_for(put_need(put)));
+	register_at(ref_of(plan->new_dp))->capacity = capacity_for(put_need(put));
+	if (reg == NULL)
+		pg_atomic_fetch_add_u64(&store->registers, 1);
+	plan->existed = reg != NULL;
+	return true;
+}
+
+/*
+ * Make a prepared batch visible, under one HLC, all at once: the partition
+ * locks of every key are taken exclusively, in ascending order (so two
+ * batches, or a batch and a multi-key read, cannot deadlock), every write
+ * is applied, and only then are they released, so a reader of one key, or
+ * of many through mantis_store_get_many(), sees all of the batch or none
+ * of it.  Called after the commit record is written: nothing here raises
+ * an ERROR, allocates backend memory or waits for anything but the
+ * partition locks.
+ */
+void
+mantis_store_batch_apply(MantisBatch *b, MantisHLC *hlc_out)
+{
+	MantisHLC	hlc;
+
+	partitions_lock(&b->set, LW_EXCLUSIVE);
 	hlc = mantis_hlc_now();
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < b->n; i++)
 	{
 		StoreRef   *link;
-		StoreRegister *reg = register_find(plans[i].hash, puts[i].key,
-										   puts[i].key_len, &link);
+		StoreRegister *reg = register_find(b->plans[i].hash, b->puts[i].key,
+										   b->puts[i].key_len, &link);
 
-		put_apply(&puts[i], reg, link, &hlc, &plans[i]);
+		b->plans[i].applied = plan_reconcile(&b->puts[i], reg, &b->plans[i]);
+		if (b->plans[i].applied)
+			put_apply(&b->puts[i], reg, link, &hlc, &b->plans[i]);
 	}
-	partitions_unlock(&set);
+	partitions_unlock(&b->set);
 
-	for (int i = 0; i < n; i++)
-		put_finish(&puts[i], &plans[i]);
-	pfree(puts);
-	pfree(plans);
+	for (int i = 0; i < b->n; i++)
+	{
+		if (b->plans[i].applied)
+			put_finish(&b->puts[i], &b->plans[i]);
+		else
+			put_release(&b->plans[i]);
+	}
 	if (hlc_out)
 		*hlc_out = hlc;
-	return MANTIS_PUT_APPLIED;
+}
+
+/* Give back what a prepared batch reserved: its transaction aborted. */
+void
+mantis_store_batch_cancel(MantisBatch *b)
+{
+	for (int i = 0; i < b->n; i++)
+	{
+		put_unprepare(&b->plans[i]);
+		put_release(&b->plans[i]);
+	}
 }
 
 /*
@@ -1106,7 +1190,7 @@ mantis_store_get(const char *key, uint32 key_len, Size header,
 /*
  * Look up n keys at once, as of one instant: the partition locks of every
  * key are held (shared, in ascending order) while all are copied, so a
- * batch applied by mantis_store_set_batch() is seen whole or not at all.
+ * batch applied by mantis_store_batch_apply() is seen whole or not at all.
  * found[i] tells whether keys[i] holds a live value; then values[i] is a
  * palloc'd record of it (key and value copied out).
  */

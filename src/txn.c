@@ -5,12 +5,13 @@
  *
  * With mantis.transactional on (the default), a write is validated at once
  * (sizes, encoding, standby, read-only transaction) and kept in this
- * backend's memory; the session's own reads see it.  At PRE_COMMIT every
- * buffered write (the last one per key) is applied to the store by
- * mantis_store_set_batch(), under one HLC and all or none: other sessions
- * see none of the transaction's writes, then all of them.  A failure there
- * (the store is full) raises an ERROR, which aborts the transaction, and
- * nothing was applied.  ROLLBACK discards the buffer; ROLLBACK TO SAVEPOINT
+ * backend's memory; the session's own reads see it.  At PRE_COMMIT room is
+ * reserved in the store for every buffered write (the last one per key);
+ * a failure there (the store is full) raises an ERROR, which aborts the
+ * transaction.  At COMMIT, after the commit record, the writes are applied
+ * under one HLC and all or none: other sessions see none of them, then
+ * all.  A transaction that fails after PRE_COMMIT gives its reservation
+ * back at ABORT, and shows nothing.  ROLLBACK discards the buffer; ROLLBACK TO SAVEPOINT
  * discards the writes made since the savepoint.
  *
  * The buffer is an array of writes in the order made, each tagged with the
@@ -74,6 +75,7 @@ static int	maxpending = 0;
 static int	live_keys = 0;		/* writes not superseded: distinct keys */
 static Size pending_bytes = 0;	/* key and value bytes held */
 static HTAB *pending_index = NULL;
+static MantisBatch *prepared_batch = NULL;	/* reserved at PRE_COMMIT */
 static bool callbacks_registered = false;
 
 static uint32
@@ -104,6 +106,7 @@ pending_forget(void)
 	live_keys = 0;
 	pending_bytes = 0;
 	pending_index = NULL;
+	prepared_batch = NULL;
 }
 
 static void
@@ -192,16 +195,17 @@ copy_bytes(const char *data, uint32 len)
 }
 
 /*
- * Apply the buffer to the store, the latest write of each key.
+ * Reserve room in the store for the buffer, the latest write of each key,
+ * at PRE_COMMIT: an ERROR here (the store is full) aborts the transaction.
  */
 static void
-pending_apply(void)
+pending_prepare(void)
 {
-	MantisBatchWrite *writes;
+	MemoryContext old = MemoryContextSwitchTo(pending_cxt);
+	MantisBatchWrite *writes = palloc(sizeof(MantisBatchWrite) * npending);
 	int			n = 0;
 	MantisPutResult result;
 
-	writes = MemoryContextAlloc(pending_cxt, sizeof(MantisBatchWrite) * npending);
 	for (int i = 0; i < npending; i++)
 	{
 		PendingWrite *w = &pending[i];
@@ -215,10 +219,19 @@ pending_apply(void)
 		writes[n].deleted = w->value == NULL;
 		n++;
 	}
-	result = mantis_store_set_batch(writes, n, NULL);
-	mantis_store_report_put(result);
+	prepared_batch = mantis_store_batch_prepare(writes, n, &result);
+	MemoryContextSwitchTo(old);
+	if (prepared_batch == NULL)
+		mantis_store_report_put(result);
 }
 
+/*
+ * The xact callback.  The writes are made visible at COMMIT, once the
+ * commit record is written, not at PRE_COMMIT: the transaction can still
+ * fail between the two (a serialization failure, another callback), and
+ * then none of its writes may show.  At COMMIT nothing may fail, so
+ * everything that can was done at PRE_COMMIT.
+ */
 static void
 xact_callback(XactEvent event, void *arg)
 {
@@ -227,7 +240,7 @@ xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PARALLEL_PRE_COMMIT:
 			if (npending > 0)
-				pending_apply();
+				pending_prepare();
 			break;
 		case XACT_EVENT_PRE_PREPARE:
 			if (npending > 0)
@@ -238,8 +251,16 @@ xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			if (prepared_batch != NULL)
+				mantis_store_batch_apply(prepared_batch, NULL);
+			pending_forget();
+			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			if (prepared_batch != NULL)
+				mantis_store_batch_cancel(prepared_batch);
+			pending_forget();
+			break;
 		case XACT_EVENT_PREPARE:
 			pending_forget();
 			break;

@@ -85,6 +85,41 @@ is(count_prefix($n2, 'rb.'), 0, 'nor on the peer');
 is($n2->safe_psql('postgres', q{SELECT mantis_get('kept.1')}), 'yes',
 	'what the savepoint did not cover was committed and replicated');
 
+# --- a COMMIT that fails after the commit callbacks began shows nothing -----
+# Two SERIALIZABLE transactions with write skew: PostgreSQL fails the second
+# COMMIT (40001) after mantis has reserved room for its writes; they must
+# not appear, and the reservation must come back.
+$n1->safe_psql('postgres', q{CREATE TABLE skew (id int, v int)});
+my ($a, $b) = ($n1->background_psql('postgres'), $n1->background_psql('postgres'));
+$b->query_safe('\\set ON_ERROR_STOP 0');    # its COMMIT is to fail
+for my $x ([ $a, 1 ], [ $b, 2 ])
+{
+	my ($sess, $id) = @$x;
+	$sess->query_safe('BEGIN ISOLATION LEVEL SERIALIZABLE');
+	$sess->query_safe('SELECT count(*) FROM skew');
+}
+for my $x ([ $a, 1 ], [ $b, 2 ])
+{
+	my ($sess, $id) = @$x;
+	$sess->query_safe("INSERT INTO skew VALUES ($id, $id)");
+	$sess->query_safe("SELECT mantis_set('skew.$id', 'committed?')");
+}
+my $before = $n1->safe_psql('postgres', q{SELECT keys + deleted_keys || ' ' || memory_used FROM mantis_status});
+$a->query_safe('COMMIT');
+$b->query('COMMIT');
+like($b->{stderr}, qr/could not serialize access/, 'the second COMMIT fails with a serialization failure');
+$a->quit;
+$b->quit;
+is($n1->safe_psql('postgres', q{SELECT string_agg(id::text, ',') FROM skew}), '1',
+	'its table row is rolled back');
+is($n1->safe_psql('postgres', q{SELECT mantis_get('skew.1')}), 'committed?',
+	'the first transaction\'s write is there');
+is($n1->safe_psql('postgres', q{SELECT mantis_get('skew.2') IS NULL}), 't',
+	'the failed transaction\'s write is not');
+my ($keys_before, $mem_before) = split / /, $before;
+is($n1->safe_psql('postgres', q{SELECT keys + deleted_keys FROM mantis_status}), $keys_before + 1,
+	'and the room it reserved was given back (one key more, for the committed write)');
+
 # --- concurrent commits and batch reads: all of a transaction or none ------
 # Writers commit transactions that set the 50 keys g.1 .. g.50 to one value
 # each; readers read the 50 with mantis_get_many and fail (1/0) if they
