@@ -29,6 +29,11 @@ SELECT mantis_get('t.bytes', ''::bytea) = '\x00ff10'::bytea AS bytes_round_trip;
 SELECT mantis_get('t.absent', 100) AS default_int, mantis_get('t.absent', false) AS default_bool,
        mantis_get('t.absent', 'fallback') AS default_text, mantis_get('t.absent', NULL::int) IS NULL AS null_default;
 SELECT pg_typeof(mantis_get('t.absent', 'fallback')) AS untyped_default;
+-- a domain over boolean is a boolean too
+CREATE DOMAIN flag AS boolean;
+SELECT mantis_set('t.domain', true::flag) IS NULL AS pending;
+SELECT mantis_get('t.domain') AS domain_text, mantis_get('t.domain', false::flag) AS domain_typed;
+DROP DOMAIN flag;
 -- the text forms a boolean accepts: a flag set to 'on' reads as true
 SELECT mantis_set('t.flag', 'on') IS NULL AS pending;
 SELECT mantis_get('t.flag', false) AS flag_on, mantis_get('t.flag') AS as_text;

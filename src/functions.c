@@ -225,6 +225,7 @@ mantis_set(PG_FUNCTION_ARGS)
 typedef struct TextForm
 {
 	Oid			type;
+	bool		is_bool;		/* boolean, or a domain over it */
 	FmgrInfo	output;
 } TextForm;
 
@@ -276,11 +277,8 @@ static char *
 text_form(FunctionCallInfo fcinfo, int argno)
 {
 	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, argno);
-	Datum		value = PG_GETARG_DATUM(argno);
 	TextForm   *form = (TextForm *) fcinfo->flinfo->fn_extra;
 
-	if (type == BOOLOID)
-		return pstrdup(DatumGetBool(value) ? "true" : "false");
 	if (form == NULL || form->type != type)
 	{
 		Oid			output;
@@ -294,9 +292,12 @@ text_form(FunctionCallInfo fcinfo, int argno)
 		getTypeOutputInfo(type, &output, &varlena);
 		fmgr_info_cxt(output, &form->output, fcinfo->flinfo->fn_mcxt);
 		form->type = type;
+		form->is_bool = getBaseType(type) == BOOLOID;
 		fcinfo->flinfo->fn_extra = form;
 	}
-	return canonical_output(&form->output, value);
+	if (form->is_bool)
+		return pstrdup(DatumGetBool(PG_GETARG_DATUM(argno)) ? "true" : "false");
+	return canonical_output(&form->output, PG_GETARG_DATUM(argno));
 }
 
 /*
