@@ -220,6 +220,22 @@ with ck("mantis.transactional off (SET LOCAL): applied at once, returns the HLC"
         s.rollback()
     eq(get(K("now")), "applied", "after rollback")
 
+with ck("an ORM filter on mantis_get is an index condition, the call made once"):
+    # what an ORM generates for "the rows whose plan is the configured one":
+    # mantis_get is STABLE, so the planner looks it up once and uses the index
+    with Session(engine) as s:
+        s.execute(text("CREATE TEMP TABLE plans (name text PRIMARY KEY, price int)"))
+        s.execute(text("INSERT INTO plans SELECT 'plan' || i, i FROM generate_series(1, 5000) i"))
+        s.execute(text("ANALYZE plans"))
+        s.execute(select(func.mantis_set(K("current.plan"), "plan42")))
+        query = text("SELECT price FROM plans WHERE name = mantis_get(:k)").bindparams(k=K("current.plan"))
+        eq(s.scalar(query), 42, "the row of the configured plan")
+        plan = "\n".join(r[0] for r in s.execute(
+            text("EXPLAIN SELECT price FROM plans WHERE name = mantis_get(:k)").bindparams(
+                k=K("current.plan"))))
+        true("Index Scan" in plan and "Index Cond" in plan, f"the plan is an index scan:\n{plan}")
+        s.rollback()
+
 with ck("monitoring: mantis_status counters are ints, last_flush a datetime"):
     t0 = datetime.datetime.now(datetime.timezone.utc)
     put(K("flushed"), "yes")
