@@ -4,7 +4,7 @@
  *	  registers that last-writer-wins merging uses, and the key hash.
  *
  * Pure functions only (see lww.h): no server headers, no allocation, no
- * global state, so that tests/unit and tests/fuzz can link this file alone.
+ * global state, so that test/unit and test/fuzz can link this file alone.
  *
  * The key hash must be the same on every node whatever its CPU, because
  * peers compare digests of hash buckets during repair; it reads bytes
@@ -270,7 +270,7 @@ mantis_register_cmp(const MantisRegisterView *a, const MantisRegisterView *b)
 /*
  * Last-writer-wins: of two registers for one key, the greater one.  It
  * returns one of its arguments, never a blend, so merging is commutative,
- * associative and idempotent (tests/unit/test_lww.c checks all three).
+ * associative and idempotent (test/unit/test_lww.c checks all three).
  */
 const MantisRegisterView *
 mantis_lww_merge(const MantisRegisterView *a, const MantisRegisterView *b)

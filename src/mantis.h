@@ -3,9 +3,10 @@
  *	  Types, limits and interfaces shared by the files of the mantis
  *	  extension.
  *
- * Dependencies point one way: functions.c (SQL) calls store.c and hlc.c;
- * the worker calls those and the persistence and transport layers; only
- * store.c takes the store's locks.
+ * The SQL functions (functions.c, monitor.c, persist_sql.c) call store.c,
+ * hlc.c and txn.c (a transaction's buffered writes, applied through
+ * store.c at COMMIT); the workers call store.c and the persistence and
+ * transport layers.  Only store.c takes the store's locks.
  *
  * IDENTIFICATION	src/mantis.h
  *-------------------------------------------------------------------------
