@@ -179,7 +179,8 @@ write_value(text *key, const char *value, uint32 value_len, bool *replaced_live)
 	MantisHLC	hlc;
 	MantisPutResult result;
 
-	key_bytes(key, &key_data, &key_len);
+	key_data = VARDATA_ANY(key);
+	key_len = VARSIZE_ANY_EXHDR(key);
 	mantis_store_check_sizes(key_len, value ? value_len : 0);
 	if (mantis_txn_buffers_writes())
 	{
@@ -489,6 +490,7 @@ mantis_get_many(PG_FUNCTION_ARGS)
 	const char **keys;
 	uint32	   *key_lens;
 	int		   *from_store;
+	text	  **pending_values;
 	int			nstore = 0;
 	bool	   *found;
 	MantisRecord *records;
@@ -499,17 +501,28 @@ mantis_get_many(PG_FUNCTION_ARGS)
 	keys = palloc(sizeof(char *) * Max(n, 1));
 	key_lens = palloc(sizeof(uint32) * Max(n, 1));
 	from_store = palloc(sizeof(int) * Max(n, 1));
+	pending_values = palloc(sizeof(text *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
 		const char *pending;
 		uint32		pending_len;
 
 		from_store[i] = -1;
+		pending_values[i] = NULL;
 		if (elem_nulls[i])
 			continue;
 		key_bytes(DatumGetTextPP(elems[i]), &keys[nstore], &key_lens[nstore]);
-		if (mantis_txn_lookup(keys[nstore], key_lens[nstore], &pending, &pending_len) == MANTIS_TXN_NONE)
-			from_store[i] = nstore++;
+		switch (mantis_txn_lookup(keys[nstore], key_lens[nstore], &pending, &pending_len))
+		{
+			case MANTIS_TXN_NONE:
+				from_store[i] = nstore++;
+				break;
+			case MANTIS_TXN_VALUE:
+				pending_values[i] = cstring_to_text_with_len(pending, (int) pending_len);
+				break;
+			case MANTIS_TXN_DELETED:
+				break;
+		}
 	}
 	found = palloc(sizeof(bool) * Max(nstore, 1));
 	records = palloc(sizeof(MantisRecord) * Max(nstore, 1));
@@ -535,16 +548,10 @@ mantis_get_many(PG_FUNCTION_ARGS)
 					nulls[1] = false;
 				}
 			}
-			else
+			else if (pending_values[i] != NULL)
 			{
-				text	   *key = DatumGetTextPP(elems[i]);
-				text	   *value = read_value(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key));
-
-				if (value != NULL)
-				{
-					values[1] = PointerGetDatum(value);
-					nulls[1] = false;
-				}
+				values[1] = PointerGetDatum(pending_values[i]);
+				nulls[1] = false;
 			}
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

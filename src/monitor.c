@@ -69,7 +69,7 @@ row_set(TextRow *row, int col, const char *value)
 static void
 row_set_uint64(TextRow *row, int col, uint64 v)
 {
-	row_set(row, col, psprintf(UINT64_FORMAT, v));
+	row->cols[col] = psprintf(UINT64_FORMAT, v);
 }
 
 static void
@@ -81,7 +81,7 @@ row_set_time(TextRow *row, int col, TimestampTz t)
 static void
 row_set_node_id(TextRow *row, int col, uint64 id)
 {
-	row_set(row, col, psprintf("%016" INT64_MODIFIER "x", id));
+	row->cols[col] = psprintf("%016" INT64_MODIFIER "x", id);
 }
 
 /* Emit the row, taking as many columns as the declared result has. */
@@ -215,7 +215,7 @@ mantis_peers(PG_FUNCTION_ARGS)
 		row_set_uint64(&row, col++, c->stale);
 		row_set_uint64(&row, col++, c->no_room);
 		if (v->offset_known)
-			row_set(&row, col, psprintf(INT64_FORMAT, v->clock_offset_ms));
+			row.cols[col] = psprintf(INT64_FORMAT, v->clock_offset_ms);
 		col++;
 		row_set(&row, col++, v->last_error[0] ? v->last_error : NULL);
 		row_set(&row, col++, v->endpoint[0] ? "outbound" : "inbound");

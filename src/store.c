@@ -454,6 +454,38 @@ typedef struct PutPlan
 	bool		applied;		/* put_apply() ran (a batch may skip one) */
 } PutPlan;
 
+/* Bytes of key and value a write stores */
+static inline uint32
+put_need(const StorePut *put)
+{
+	return put->key_len + (put->deleted ? 0 : put->value_len);
+}
+
+/*
+ * Give the plan its new chunk for "need" bytes: the spare allocated
+ * beforehand, if any, else one allocated now.  False when the store
+ * memory is exhausted.
+ */
+static bool
+plan_take_chunk(PutPlan *plan, uint32 need)
+{
+	uint32		capacity = capacity_for(need);
+
+	if (DsaPointerIsValid(plan->spare))
+	{
+		plan->new_dp = plan->spare;
+		plan->spare = InvalidDsaPointer;
+	}
+	else
+		plan->new_dp = dsa_allocate_extended(store_area, REGISTER_HEADER_SIZE + capacity,
+											 DSA_ALLOC_NO_OOM);
+	if (!DsaPointerIsValid(plan->new_dp))
+		return false;
+	pg_atomic_fetch_add_u64(&store->bytes_used, REGISTER_HEADER_SIZE + capacity);
+	register_at(ref_of(plan->new_dp))->capacity = capacity;
+	return true;
+}
+
 /*
  * Reserve what a write needs: a new chunk unless the held register can be
  * overwritten in place (the spare chunk allocated beforehand, if the
@@ -464,9 +496,7 @@ typedef struct PutPlan
 static MantisPutResult
 put_prepare(const StorePut *put, StoreRegister *reg, PutPlan *plan)
 {
-	uint32		value_len = put->deleted ? 0 : put->value_len;
-	uint32		need = put->key_len + value_len;
-	uint32		capacity = capacity_for(need);
+	uint32		need = put_need(put);
 
 	plan->existed = reg != NULL;
 	plan->was_live = reg != NULL && (reg->flags & MANTIS_REG_DELETED) == 0;
@@ -482,22 +512,12 @@ put_prepare(const StorePut *put, StoreRegister *reg, PutPlan *plan)
 		pg_atomic_fetch_sub_u64(&store->registers, 1);
 		return MANTIS_PUT_NO_KEYS;
 	}
-	if (DsaPointerIsValid(plan->spare))
-	{
-		plan->new_dp = plan->spare;
-		plan->spare = InvalidDsaPointer;
-	}
-	else
-		plan->new_dp = dsa_allocate_extended(store_area, REGISTER_HEADER_SIZE + capacity,
-											 DSA_ALLOC_NO_OOM);
-	if (!DsaPointerIsValid(plan->new_dp))
+	if (!plan_take_chunk(plan, need))
 	{
 		if (reg == NULL)
 			pg_atomic_fetch_sub_u64(&store->registers, 1);
 		return MANTIS_PUT_NO_MEMORY;
 	}
-	pg_atomic_fetch_add_u64(&store->bytes_used, REGISTER_HEADER_SIZE + capacity);
-	register_at(ref_of(plan->new_dp))->capacity = capacity;
 	return MANTIS_PUT_APPLIED;
 }
 
@@ -708,12 +728,6 @@ struct MantisBatch
 	PartitionSet set;
 };
 
-static inline uint32
-put_need(const StorePut *put)
-{
-	return put->key_len + (put->deleted ? 0 : put->value_len);
-}
-
 /*
  * Reserve room for every write: a slot under mantis.max_keys for each new
  * key and a chunk for each write that cannot overwrite its register in
@@ -813,14 +827,8 @@ plan_reconcile(const StorePut *put, StoreRegister *reg, PutPlan *plan)
 		return true;
 
 	/* the register it would overwrite in place was replaced meanwhile */
-	plan->new_dp = dsa_allocate_extended(store_area,
-										 REGISTER_HEADER_SIZE + capacity_for(put_need(put)),
-										 DSA_ALLOC_NO_OOM);
-	if (!DsaPointerIsValid(plan->new_dp))
+	if (!plan_take_chunk(plan, put_need(put)))
 		return false;
-	pg_atomic_fetch_add_u64(&store->bytes_used,
-							REGISTER_HEADER_SIZE + capacity_for(put_need(put)));
-	register_at(ref_of(plan->new_dp))->capacity = capacity_for(put_need(put));
 	if (reg == NULL)
 		pg_atomic_fetch_add_u64(&store->registers, 1);
 	plan->existed = reg != NULL;
