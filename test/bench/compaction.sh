@@ -21,23 +21,13 @@ PORT=${BENCH_PORT:-55497}
 
 PSQL="$BIN/psql -X -q -At -h $WORK -p $PORT -d postgres"
 
-cleanup() { as_pg "$BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$WORK"; }
-trap cleanup EXIT
+trap stop_local_server EXIT
 
-as_pg "$BIN/initdb" -D "$WORK/data" -A trust >/dev/null
-cat >>"$WORK/data/postgresql.conf" <<CONF
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$WORK'
-shared_preload_libraries = 'mantis'
-shared_buffers = 32MB
+start_local_server "shared_buffers = 32MB
 max_wal_size = 4GB
 mantis.max_keys = $N
 mantis.store_memory = '$(( (N * 1400 / 1024 / 1024) + 64 ))MB'
-mantis.flush_interval = 0
-CONF
-as_pg "$BIN/pg_ctl" -D "$WORK/data" -l "$WORK/log" -w start >/dev/null
-as_pg $PSQL -c "CREATE EXTENSION mantis"
+mantis.flush_interval = 0"
 
 worker_pid() { as_pg $PSQL -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'mantis worker'"; }
 status_kb() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }

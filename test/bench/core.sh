@@ -33,25 +33,13 @@ PORT=${BENCH_PORT:-55499}
 PSQL="$BIN/psql -X -q -At -h $WORK -p $PORT -d postgres"
 PGBENCH="$BIN/pgbench -h $WORK -p $PORT -n -M prepared -c 4 -j 4 -T $SECS postgres"
 
-cleanup() { as_pg "$BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$WORK"; }
-trap cleanup EXIT
+trap stop_local_server EXIT
 
 start_server() {	# start_server <max_keys> <store_memory>
-	as_pg "$BIN/pg_ctl" -D "$WORK/data" -m fast stop >/dev/null 2>&1 || true
-	rm -rf "$WORK/data"
-	as_pg "$BIN/initdb" -D "$WORK/data" -A trust >/dev/null
-	cat >>"$WORK/data/postgresql.conf" <<CONF
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$WORK'
-shared_preload_libraries = 'mantis'
-shared_buffers = 256MB
+	start_local_server "shared_buffers = 256MB
 max_connections = 20
 mantis.max_keys = $1
-mantis.store_memory = '$2'
-CONF
-	as_pg "$BIN/pg_ctl" -D "$WORK/data" -l "$WORK/log" -w start >/dev/null
-	as_pg $PSQL -c "CREATE EXTENSION mantis"
+mantis.store_memory = '$2'"
 }
 
 script() {	# script <name> <sql>: a pgbench file over keys 1..$N
