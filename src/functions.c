@@ -635,8 +635,7 @@ list_registers(FunctionCallInfo fcinfo, Listing *l)
 								 emit_register, l);
 	else
 		mantis_store_scan(l->include_deleted, emit_register, l);
-	if (mantis_txn_has_writes())
-		mantis_txn_foreach(emit_pending, l);
+	mantis_txn_foreach(emit_pending, l);
 }
 
 /*

@@ -265,7 +265,6 @@ typedef enum MantisTxnLookup
 } MantisTxnLookup;
 
 extern bool mantis_txn_buffers_writes(void);
-extern bool mantis_txn_has_writes(void);
 extern void mantis_txn_write(const char *key, uint32 key_len,
 							 const char *value, uint32 value_len);
 extern MantisTxnLookup mantis_txn_lookup(const char *key, uint32 key_len,

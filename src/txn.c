@@ -447,13 +447,6 @@ mantis_txn_lookup(const char *key, uint32 key_len, const char **value,
 	return MANTIS_TXN_VALUE;
 }
 
-/* Whether this transaction has buffered writes. */
-bool
-mantis_txn_has_writes(void)
-{
-	return npending > 0;
-}
-
 /*
  * Call "callback" for the latest pending write of every key (deletions
  * with value NULL), in the order first written.
