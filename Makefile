@@ -2,9 +2,13 @@
 
 MODULE_big = mantis
 OBJS = \
+	src/clock.o \
+	src/codec.o \
+	src/frame.o \
 	src/functions.o \
 	src/guc.o \
 	src/hlc.o \
+	src/keyhash.o \
 	src/lww.o \
 	src/mantis.o \
 	src/monitor.o \
@@ -14,10 +18,10 @@ OBJS = \
 	src/replication.o \
 	src/replicator.o \
 	src/security.o \
+	src/snapshot.o \
 	src/store.o \
 	src/transport.o \
 	src/txn.o \
-	src/wire.o \
 	src/worker.o
 
 # the key pair generator, installed beside the server's programs
@@ -45,11 +49,12 @@ $(OBJS): $(wildcard $(srcdir)/src/*.h)
 mantis_keygen: src/mantis_keygen.c
 	$(CC) $(CFLAGS) -Wall -Wextra -o $@ src/mantis_keygen.c -lzmq
 
-# Unit tests of the pure parts (lww.c): no server needed.
+# Unit tests of the pure parts: no server needed.
+PURE_SRCS = src/codec.c src/frame.c src/hlc.c src/keyhash.c src/lww.c src/snapshot.c
 UNIT_TESTS = test/unit/test_lww
 
-test/unit/test_lww: test/unit/test_lww.c src/lww.c src/lww.h
-	$(CC) -O2 -g -Wall -Wextra -I$(srcdir)/src -o $@ test/unit/test_lww.c src/lww.c
+test/unit/test_lww: test/unit/test_lww.c $(PURE_SRCS) $(wildcard $(srcdir)/src/*.h)
+	$(CC) -O2 -g -Wall -Wextra -I$(srcdir)/src -o $@ test/unit/test_lww.c $(PURE_SRCS)
 
 unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do ./$$t || exit 1; done

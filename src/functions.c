@@ -35,7 +35,6 @@
 #include "utils/lsyscache.h"
 
 #include "mantis.h"
-#include "wire.h"
 
 PG_FUNCTION_INFO_V1(mantis_set);
 PG_FUNCTION_INFO_V1(mantis_set_any);

@@ -17,7 +17,7 @@
 #include "utils/guc.h"
 
 #include "mantis.h"
-#include "wire.h"
+#include "codec.h"
 
 char	   *mantis_node_name = NULL;
 int			mantis_max_keys = 100000;
@@ -47,7 +47,7 @@ char	   *mantis_curve_peers_file = NULL;
 bool
 mantis_node_name_is_valid(const char *name)
 {
-	return mantis_wire_name_is_valid(name, strlen(name));
+	return mantis_codec_name_is_valid(name, strlen(name));
 }
 
 static bool

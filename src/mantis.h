@@ -23,6 +23,7 @@
 #include "storage/lwlock.h"
 #include "storage/spin.h"
 
+#include "keyhash.h"
 #include "lww.h"
 
 /* Number of partition locks over the registers; a power of two. */

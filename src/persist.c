@@ -61,7 +61,7 @@
 #include "utils/timeout.h"
 
 #include "mantis.h"
-#include "wire.h"
+#include "snapshot.h"
 
 /* a row is closed once it holds this many bytes */
 #define ROW_TARGET_BYTES	(16 * 1024 * 1024)
@@ -153,10 +153,10 @@ builder_open_row(RowBuilder *b)
 	for (int i = 0; i < b->nodes; i++)
 	{
 		size_t		len = strlen(b->node_table[i].name);
-		size_t		size = mantis_wire_node_size(len);
+		size_t		size = mantis_codec_node_size(len);
 
 		enlargeStringInfo(&b->cur, (int) size);
-		mantis_wire_put_node((unsigned char *) b->cur.data + b->cur.len,
+		mantis_codec_put_node((unsigned char *) b->cur.data + b->cur.len,
 							 b->node_table[i].id, b->node_table[i].name, len);
 		b->cur.len += (int) size;
 	}
@@ -216,7 +216,7 @@ static void
 builder_add(const MantisRecord *rec, void *arg)
 {
 	RowBuilder *b = (RowBuilder *) arg;
-	size_t		size = mantis_wire_register_size(rec);
+	size_t		size = mantis_codec_register_size(rec);
 
 	if (b->cur.data == NULL)
 		builder_open_row(b);
@@ -226,7 +226,7 @@ builder_add(const MantisRecord *rec, void *arg)
 				 errmsg("out of memory"),
 				 errdetail("Failed on request by \"mantis.debug_fail_flush\".")));
 	enlargeStringInfo(&b->cur, (int) size);
-	mantis_wire_put_register((unsigned char *) b->cur.data + b->cur.len, rec);
+	mantis_codec_put_register((unsigned char *) b->cur.data + b->cur.len, rec);
 	b->cur.len += (int) size;
 	b->cur_registers++;
 	b->registers++;

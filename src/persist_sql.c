@@ -15,7 +15,7 @@
 #include "utils/builtins.h"
 
 #include "mantis.h"
-#include "wire.h"
+#include "snapshot.h"
 
 /*
  * mantis_flush() returns bigint

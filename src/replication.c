@@ -92,7 +92,7 @@
 #include "replication.h"
 #include "security.h"
 #include "transport.h"
-#include "wire.h"
+#include "frame.h"
 
 #define HELLO_INTERVAL_MS		1000	/* to a connected peer */
 #define HELLO_RETRY_MS			100 /* to one we have not heard from */
@@ -892,7 +892,7 @@ static void
 updates_add(const MantisRecord *rec, void *arg)
 {
 	UpdatesBuilder *b = (UpdatesBuilder *) arg;
-	size_t		size = mantis_wire_register_size(rec);
+	size_t		size = mantis_codec_register_size(rec);
 
 	if (b->count > 0 && frame.len + size > UPDATES_TARGET_BYTES)
 	{
@@ -901,7 +901,7 @@ updates_add(const MantisRecord *rec, void *arg)
 		updates_begin(b);
 	}
 	enlargeStringInfo(&frame, (int) size);
-	mantis_wire_put_register((unsigned char *) frame.data + frame.len, rec);
+	mantis_codec_put_register((unsigned char *) frame.data + frame.len, rec);
 	frame.len += (int) size;
 	b->count++;
 }
@@ -915,7 +915,7 @@ updates_add(const MantisRecord *rec, void *arg)
 size_t
 mantis_replication_max_frame(void)
 {
-	size_t		one = MANTIS_WIRE_REGISTER_OVERHEAD + (size_t) mantis_max_key_size +
+	size_t		one = MANTIS_CODEC_REGISTER_OVERHEAD + (size_t) mantis_max_key_size +
 		(size_t) mantis_max_value_size;
 
 	return MANTIS_FRAME_HEADER_SIZE + MANTIS_UPDATES_PREFIX_SIZE +
@@ -1060,7 +1060,7 @@ apply_updates(Link *l, const MantisFrame *f)
 	{
 		MantisRecord rec;
 
-		if (mantis_wire_get_register(&p, f->end, &rec) != NULL)
+		if (mantis_codec_get_register(&p, f->end, &rec) != NULL)
 			break;				/* cannot happen: decoded before */
 		if (!register_fits(&rec))
 		{
@@ -1830,7 +1830,7 @@ mantis_replication_start(void)
 	if (!pg_strong_random(&my_incarnation, sizeof(my_incarnation)))
 		my_incarnation = (uint64) MyProcPid ^ (uint64) GetCurrentTimestamp();
 	my_encoding = GetDatabaseEncodingName();
-	if (strlen(my_encoding) > MANTIS_WIRE_ENCODING_MAX)
+	if (strlen(my_encoding) > MANTIS_FRAME_ENCODING_MAX)
 		elog(ERROR, "database encoding name \"%s\" is too long for a greeting",
 			 my_encoding);
 	leaf_digests = palloc(sizeof(uint64) * MANTIS_LEAVES);

@@ -31,7 +31,7 @@
 
 #include "mantis.h"
 #include "security.h"
-#include "wire.h"
+#include "codec.h"
 
 static const char z85_chars[] =
 "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
@@ -215,7 +215,7 @@ mantis_security_read_peers(const char *path, MantisPeerKey *peers, int max,
 		if (count == 0)
 			continue;
 		if (count < 2 || count > 3 ||
-			!mantis_wire_name_is_valid(words[0], strlen(words[0])) ||
+			!mantis_codec_name_is_valid(words[0], strlen(words[0])) ||
 			!mantis_z85_decode_key(words[1], raw) ||
 			(count == 3 && !mantis_endpoint_is_valid(words[2], false)))
 		{

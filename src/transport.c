@@ -42,7 +42,6 @@
 #include "mantis.h"
 #include "security.h"
 #include "transport.h"
-#include "wire.h"
 
 /* queue bounds, in messages, per connection */
 #define SEND_HWM			256

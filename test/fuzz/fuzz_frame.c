@@ -5,7 +5,7 @@
  *
  * When a frame decodes, it is consumed the way the replication worker does:
  * the registers of an UPDATES frame are walked "blindly" with
- * mantis_wire_get_register() (all must decode and end exactly at frame.end),
+ * mantis_codec_get_register() (all must decode and end exactly at frame.end),
  * the 256 digests of GROUPS and LEAVES are read, the name and encoding of
  * HELLO and WELCOME are read; every byte handed out is touched so ASan sees
  * any span outside the input.  Then the frame is re-encoded: the header
@@ -18,7 +18,7 @@
  */
 #include <string.h>
 
-#include "wire.h"
+#include "frame.h"
 #include "fuzz_util.h"
 
 #define BODY(data) ((data) + MANTIS_FRAME_HEADER_SIZE)
@@ -37,8 +37,8 @@ check_greeting(const uint8_t *data, size_t size, const MantisFrame *f)
 	FUZZ_CHECK(fuzz_inside(data, size, g->encoding, g->encoding_len));
 	fuzz_touch(g->name, g->name_len);
 	fuzz_touch(g->encoding, g->encoding_len);
-	FUZZ_CHECK(mantis_wire_name_is_valid(g->name, g->name_len));
-	FUZZ_CHECK(g->encoding_len >= 1 && g->encoding_len <= MANTIS_WIRE_ENCODING_MAX);
+	FUZZ_CHECK(mantis_codec_name_is_valid(g->name, g->name_len));
+	FUZZ_CHECK(g->encoding_len >= 1 && g->encoding_len <= MANTIS_FRAME_ENCODING_MAX);
 	FUZZ_CHECK(g->encoding + g->encoding_len == (const char *) data + size);
 	FUZZ_CHECK(mantis_frame_greeting_size(g) == body);
 	FUZZ_CHECK(mantis_frame_put_greeting(copy, g) == copy + body);
@@ -80,11 +80,11 @@ check_updates(const uint8_t *data, size_t size, const MantisFrame *f)
 		MantisRecord rec;
 		const unsigned char *before = p;
 
-		FUZZ_CHECK(mantis_wire_get_register(&p, f->end, &rec) == NULL);
+		FUZZ_CHECK(mantis_codec_get_register(&p, f->end, &rec) == NULL);
 		FUZZ_CHECK(p > before && p <= f->end);
 		check_record(data, size, &rec);
-		FUZZ_CHECK(mantis_wire_register_size(&rec) == (size_t) (p - before));
-		out = mantis_wire_put_register(out, &rec);
+		FUZZ_CHECK(mantis_codec_register_size(&rec) == (size_t) (p - before));
+		out = mantis_codec_put_register(out, &rec);
 	}
 	FUZZ_CHECK(p == f->end);
 	FUZZ_CHECK((size_t) (out - copy) == body);

@@ -15,7 +15,7 @@
  */
 #include <string.h>
 
-#include "wire.h"
+#include "snapshot.h"
 #include "fuzz_util.h"
 
 typedef struct SnapshotState
@@ -37,17 +37,17 @@ on_node(void *arg, uint64_t id, const char *name, size_t name_len)
 
 	(void) id;
 	FUZZ_CHECK(!st->in_registers);	/* the node table comes first */
-	FUZZ_CHECK(name_len >= 1 && name_len <= MANTIS_WIRE_NODE_NAME_MAX);
+	FUZZ_CHECK(name_len >= 1 && name_len <= MANTIS_CODEC_NODE_NAME_MAX);
 	FUZZ_CHECK(fuzz_inside(st->data, st->size, name, name_len));
 	fuzz_touch(name, name_len);
-	FUZZ_CHECK(mantis_wire_name_is_valid(name, name_len));
+	FUZZ_CHECK(mantis_codec_name_is_valid(name, name_len));
 	st->nodes++;
 
 	if (st->copy)
 	{
-		FUZZ_CHECK(mantis_wire_node_size(name_len) <= st->copy_left);
-		st->copy_left -= mantis_wire_node_size(name_len);
-		st->out = mantis_wire_put_node(st->out, id, name, name_len);
+		FUZZ_CHECK(mantis_codec_node_size(name_len) <= st->copy_left);
+		st->copy_left -= mantis_codec_node_size(name_len);
+		st->out = mantis_codec_put_node(st->out, id, name, name_len);
 	}
 }
 
@@ -68,9 +68,9 @@ on_register(void *arg, const MantisRecord *rec)
 
 	if (st->copy)
 	{
-		FUZZ_CHECK(mantis_wire_register_size(rec) <= st->copy_left);
-		st->copy_left -= mantis_wire_register_size(rec);
-		st->out = mantis_wire_put_register(st->out, rec);
+		FUZZ_CHECK(mantis_codec_register_size(rec) <= st->copy_left);
+		st->copy_left -= mantis_codec_register_size(rec);
+		st->out = mantis_codec_put_register(st->out, rec);
 	}
 }
 

@@ -22,7 +22,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "wire.h"
+#include "frame.h"
+#include "keyhash.h"
+#include "snapshot.h"
 
 /* a growable byte buffer; allocation failure ends the program */
 typedef struct Buf
@@ -117,7 +119,7 @@ put_register(Buf *b, const char *key, const char *value, size_t value_len,
 	rec.key_len = (uint32_t) strlen(key);
 	rec.value = value;
 	rec.value_len = (uint32_t) value_len;
-	mantis_wire_put_register(buf_grow(b, mantis_wire_register_size(&rec)), &rec);
+	mantis_codec_put_register(buf_grow(b, mantis_codec_register_size(&rec)), &rec);
 }
 
 static void
@@ -138,7 +140,7 @@ put_node(Buf *b, uint64_t id, const char *name)
 {
 	size_t		len = strlen(name);
 
-	mantis_wire_put_node(buf_grow(b, mantis_wire_node_size(len)), id, name, len);
+	mantis_codec_put_node(buf_grow(b, mantis_codec_node_size(len)), id, name, len);
 }
 
 static void
@@ -456,7 +458,7 @@ snapshot_register_faults(Buf *b)
 
 	snapshot_header(b, 0, 1);
 	put_value(b, "k", "v", 0);
-	b->data[MANTIS_SNAPSHOT_HEADER_SIZE + 4] = MANTIS_WIRE_KIND_DELETION;
+	b->data[MANTIS_SNAPSHOT_HEADER_SIZE + 4] = MANTIS_CODEC_KIND_DELETION;
 	snapshot_seed("bad-deletion-with-value", b, "deletion marker with a value");
 
 	snapshot_header(b, 0, 1);

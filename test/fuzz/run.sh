@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 #
 # test/fuzz/run.sh — build the libFuzzer harnesses of the untrusted-input
-# decoders (src/wire.c, src/lww.c), replay their seed corpora, then fuzz each
+# decoders (src/codec.c, src/snapshot.c, src/frame.c, src/hlc.c), replay their seed corpora, then fuzz each
 # for a bounded time.  Called by test/run_suites.sh from the repository root.
 #
 # Standard output is exactly one line per suite item, "<name> <exit status>":
@@ -23,7 +23,7 @@ FUZZ_SECONDS=${MANTIS_FUZZ_SECONDS:-60}
 BUILD=test/fuzz/build
 CORPUS=test/fuzz/corpus
 CFLAGS="-g -O1 -Wall -Wextra -fno-sanitize-recover=all -I src"
-SOURCES="src/wire.c src/lww.c"
+SOURCES="src/codec.c src/snapshot.c src/frame.c src/hlc.c src/lww.c src/keyhash.c"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}

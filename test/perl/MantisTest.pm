@@ -171,8 +171,9 @@ sub build_probe
 	my $bin = "$PostgreSQL::Test::Utils::tmp_check/mantis_probe";
 	return $bin if -x $bin;
 	system('gcc', '-O1', '-I', "$src_dir/src", '-o', $bin,
-		"$src_dir/test/tools/mantis_probe.c", "$src_dir/src/wire.c",
-		"$src_dir/src/lww.c", '-lzmq') == 0
+		"$src_dir/test/tools/mantis_probe.c",
+		map({ "$src_dir/src/$_.c" } qw(codec frame hlc lww keyhash)),
+		'-lzmq') == 0
 	  or die 'could not build mantis_probe';
 	return $bin;
 }

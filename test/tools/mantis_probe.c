@@ -43,7 +43,8 @@
 #include <zmq.h>
 
 #include "lww.h"
-#include "wire.h"
+#include "frame.h"
+#include "keyhash.h"
 
 static const char *node_name = "probe";
 static const char *server_key = NULL;
@@ -148,8 +149,8 @@ hello_body(unsigned char *p)
 	g.max_value_size = max_value_size;
 	g.encoding = encoding;
 	g.encoding_len = strlen(encoding);
-	if (!mantis_wire_name_is_valid(g.name, g.name_len) ||
-		g.encoding_len == 0 || g.encoding_len > MANTIS_WIRE_ENCODING_MAX)
+	if (!mantis_codec_name_is_valid(g.name, g.name_len) ||
+		g.encoding_len == 0 || g.encoding_len > MANTIS_FRAME_ENCODING_MAX)
 	{
 		fprintf(stderr, "invalid --name or --encoding\n");
 		exit(2);
@@ -176,7 +177,7 @@ updates_frame(unsigned char *buf, const char *key, const char *value)
 	mantis_put_u16(buf + n + 4, MANTIS_LIVE_GROUP);
 	mantis_put_u32(buf + n + 6, 1);
 	n += MANTIS_UPDATES_PREFIX_SIZE;
-	return (size_t) (mantis_wire_put_register(buf + n, &rec) - buf);
+	return (size_t) (mantis_codec_put_register(buf + n, &rec) - buf);
 }
 
 static void

@@ -1,0 +1,104 @@
+/*-------------------------------------------------------------------------
+ * hlc.c
+ *	  This server's hybrid logical clock, shared by every backend and the
+ *	  worker.
+ *
+ * The clock is one 64-bit atomic in shared memory holding the greatest HLC
+ * time ("ms << 16 | logical") this server has issued or witnessed.  Issuing
+ * is a compare-and-swap loop over mantis_hlc_next() (lww.c), so it never
+ * blocks and is strictly increasing across all processes of the server.
+ * Witnessing a remote or reloaded clock only moves the value forward, which
+ * is what makes a later local write beat every register already stored.
+ *
+ * Locking: none; atomics only.  Callable under any LWLock.
+ *
+ * IDENTIFICATION	src/hlc.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/time.h>
+
+#include "utils/builtins.h"
+
+#include "mantis.h"
+
+/*
+ * Wall-clock Unix time in milliseconds, shifted by mantis.debug_clock_offset
+ * (0 outside tests, which use it to play a server with a wrong clock).
+ */
+uint64
+mantis_wall_ms(void)
+{
+	struct timeval tv;
+	int64		ms;
+
+	gettimeofday(&tv, NULL);
+	ms = (int64) tv.tv_sec * 1000 + tv.tv_usec / 1000 + mantis_debug_clock_offset_ms;
+	return ms > 0 ? (uint64) ms : 0;
+}
+
+/*
+ * A new HLC for a local write: greater than every HLC issued or witnessed
+ * by this server before.
+ */
+MantisHLC
+mantis_hlc_now(void)
+{
+	MantisHLC	hlc;
+	uint64		now_ms = mantis_wall_ms();
+	uint64		last = pg_atomic_read_u64(&mantis_shared->clock);
+	uint64		next;
+
+	for (;;)
+	{
+		next = mantis_hlc_next(last, now_ms);
+		if (pg_atomic_compare_exchange_u64(&mantis_shared->clock, &last, next))
+			break;
+		/* "last" now holds the value another process installed; retry */
+	}
+
+	hlc.ts = next;
+	hlc.node = mantis_shared->node_id;
+	return hlc;
+}
+
+/*
+ * Move the clock forward to at least "ts" (a register merged from a peer or
+ * from mantis_stores), so that the next local write is newer than it.
+ * Bounding how far ahead a peer may push us is the caller's job.
+ */
+void
+mantis_hlc_witness(uint64 ts)
+{
+	uint64		last = pg_atomic_read_u64(&mantis_shared->clock);
+
+	while (last < ts)
+	{
+		if (pg_atomic_compare_exchange_u64(&mantis_shared->clock, &last, ts))
+			break;
+	}
+}
+
+/*
+ * The clock as it would read now, without issuing anything: what this
+ * server tells its peers in every message.
+ */
+uint64
+mantis_hlc_peek(void)
+{
+	uint64		last = pg_atomic_read_u64(&mantis_shared->clock);
+	uint64		wall = mantis_hlc_pack(Min(mantis_wall_ms(), MANTIS_HLC_MAX_MS), 0);
+
+	return Max(last, wall);
+}
+
+/* The text form of an HLC (lww.c), as a SQL text value. */
+text *
+mantis_hlc_text(const MantisHLC *hlc)
+{
+	char		buf[MANTIS_HLC_TEXT_SIZE];
+	size_t		len = mantis_hlc_format(hlc, buf);
+
+	return cstring_to_text_with_len(buf, (int) len);
+}

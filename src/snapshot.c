@@ -1,0 +1,89 @@
+/*-------------------------------------------------------------------------
+ * snapshot.c
+ *	  The snapshot format of mantis_stores.registers: encoder and decoder.
+ *
+ * Pure C: no server headers, no allocation.  Every decoder here reads bytes
+ * from the network or from a table row that anyone with the right
+ * privileges could have written, so it trusts nothing: each length is
+ * compared with the bytes remaining (never added to a pointer first),
+ * counts are bounded by what the remaining bytes could hold, and any
+ * violation returns a static message naming it.
+ *
+ * IDENTIFICATION	src/snapshot.c
+ *-------------------------------------------------------------------------
+ */
+#include <string.h>
+
+#include "snapshot.h"
+
+void
+mantis_snapshot_put_header(unsigned char *p, uint16_t nodes, uint32_t registers)
+{
+	memcpy(p, MANTIS_SNAPSHOT_MAGIC, 4);
+	p[4] = MANTIS_SNAPSHOT_VERSION;
+	p[5] = 0;
+	mantis_put_u16(p + 6, nodes);
+	mantis_put_u32(p + 8, registers);
+}
+
+/*
+ * Decode a whole snapshot, calling on_node / on_register (either may be
+ * NULL) for each entry.  Returns NULL if the snapshot is well-formed to its
+ * last byte, else what is wrong; callbacks may already have run for the
+ * entries before the fault, so a caller that must not act on part of a bad
+ * snapshot decodes it once without callbacks first.
+ */
+const char *
+mantis_snapshot_decode(const void *data, size_t len,
+					   MantisSnapshotNodeFn on_node,
+					   MantisSnapshotRegisterFn on_register, void *arg)
+{
+	const unsigned char *p = data;
+	const unsigned char *end;
+	uint32_t	nodes;
+	uint32_t	registers;
+
+	if (data == NULL || len < MANTIS_SNAPSHOT_HEADER_SIZE)
+		return "shorter than a snapshot header";
+	end = p + len;
+	if (memcmp(p, MANTIS_SNAPSHOT_MAGIC, 4) != 0)
+		return "not a mantis snapshot (bad magic bytes)";
+	if (p[4] != MANTIS_SNAPSHOT_VERSION)
+		return "unsupported snapshot format version";
+	if (p[5] != 0)
+		return "unknown snapshot flags";
+	nodes = mantis_get_u16(p + 6);
+	registers = mantis_get_u32(p + 8);
+	p += MANTIS_SNAPSHOT_HEADER_SIZE;
+
+	/* each entry takes bytes: a count larger than that is a lie */
+	if (nodes > (size_t) (end - p) / 10 ||
+		registers > (size_t) (end - p) / (MANTIS_CODEC_REGISTER_OVERHEAD + 1))
+		return "entry count larger than the snapshot";
+
+	for (uint32_t i = 0; i < nodes; i++)
+	{
+		uint64_t	id;
+		const char *name;
+		size_t		name_len;
+		const char *err = mantis_codec_get_node(&p, end, &id, &name, &name_len);
+
+		if (err)
+			return err;
+		if (on_node)
+			on_node(arg, id, name, name_len);
+	}
+	for (uint32_t i = 0; i < registers; i++)
+	{
+		MantisRecord rec;
+		const char *err = mantis_codec_get_register(&p, end, &rec);
+
+		if (err)
+			return err;
+		if (on_register)
+			on_register(arg, &rec);
+	}
+	if (p != end)
+		return "trailing bytes after the last register";
+	return NULL;
+}
