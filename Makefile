@@ -9,20 +9,23 @@ OBJS = \
 	src/guc.o \
 	src/hlc.o \
 	src/keyhash.o \
+	src/log_limit.o \
 	src/lww.o \
 	src/mantis.o \
 	src/monitor.o \
 	src/nodes.o \
+	src/peer_view.o \
 	src/persist.o \
 	src/persist_sql.o \
+	src/persist_worker.o \
 	src/replication.o \
-	src/replicator.o \
+	src/replication_worker.o \
 	src/security.o \
+	src/shmem.o \
 	src/snapshot.o \
 	src/store.o \
 	src/transport.o \
-	src/txn.o \
-	src/worker.o
+	src/txn.o
 
 # the key pair generator, installed beside the server's programs
 SCRIPTS_built = mantis_keygen

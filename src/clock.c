@@ -1,18 +1,18 @@
 /*-------------------------------------------------------------------------
- * hlc.c
+ * clock.c
  *	  This server's hybrid logical clock, shared by every backend and the
  *	  worker.
  *
  * The clock is one 64-bit atomic in shared memory holding the greatest HLC
  * time ("ms << 16 | logical") this server has issued or witnessed.  Issuing
- * is a compare-and-swap loop over mantis_hlc_next() (lww.c), so it never
+ * is a compare-and-swap loop over mantis_hlc_next() (hlc.c), so it never
  * blocks and is strictly increasing across all processes of the server.
  * Witnessing a remote or reloaded clock only moves the value forward, which
  * is what makes a later local write beat every register already stored.
  *
- * Locking: none; atomics only.  Callable under any LWLock.
+ * Locking: none; atomics only.  Callable under any LWLock (locks.h).
  *
- * IDENTIFICATION	src/hlc.c
+ * IDENTIFICATION	src/clock.c
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -21,7 +21,28 @@
 
 #include "utils/builtins.h"
 
-#include "mantis.h"
+#include "port/atomics.h"
+
+#include "clock.h"
+#include "guc.h"
+#include "nodes.h"
+
+/* greatest HLC time issued or witnessed here */
+static pg_atomic_uint64 *shared_clock = NULL;
+
+Size
+mantis_clock_shmem_size(void)
+{
+	return sizeof(pg_atomic_uint64);
+}
+
+void
+mantis_clock_shmem_init(void *place, bool found)
+{
+	shared_clock = (pg_atomic_uint64 *) place;
+	if (!found)
+		pg_atomic_init_u64(shared_clock, 0);
+}
 
 /*
  * Wall-clock Unix time in milliseconds, shifted by mantis.debug_clock_offset
@@ -47,19 +68,19 @@ mantis_hlc_now(void)
 {
 	MantisHLC	hlc;
 	uint64		now_ms = mantis_wall_ms();
-	uint64		last = pg_atomic_read_u64(&mantis_shared->clock);
+	uint64		last = pg_atomic_read_u64(shared_clock);
 	uint64		next;
 
 	for (;;)
 	{
 		next = mantis_hlc_next(last, now_ms);
-		if (pg_atomic_compare_exchange_u64(&mantis_shared->clock, &last, next))
+		if (pg_atomic_compare_exchange_u64(shared_clock, &last, next))
 			break;
 		/* "last" now holds the value another process installed; retry */
 	}
 
 	hlc.ts = next;
-	hlc.node = mantis_shared->node_id;
+	hlc.node = mantis_self_node_id();
 	return hlc;
 }
 
@@ -71,11 +92,11 @@ mantis_hlc_now(void)
 void
 mantis_hlc_witness(uint64 ts)
 {
-	uint64		last = pg_atomic_read_u64(&mantis_shared->clock);
+	uint64		last = pg_atomic_read_u64(shared_clock);
 
 	while (last < ts)
 	{
-		if (pg_atomic_compare_exchange_u64(&mantis_shared->clock, &last, ts))
+		if (pg_atomic_compare_exchange_u64(shared_clock, &last, ts))
 			break;
 	}
 }
@@ -87,13 +108,13 @@ mantis_hlc_witness(uint64 ts)
 uint64
 mantis_hlc_peek(void)
 {
-	uint64		last = pg_atomic_read_u64(&mantis_shared->clock);
+	uint64		last = pg_atomic_read_u64(shared_clock);
 	uint64		wall = mantis_hlc_pack(Min(mantis_wall_ms(), MANTIS_HLC_MAX_MS), 0);
 
 	return Max(last, wall);
 }
 
-/* The text form of an HLC (lww.c), as a SQL text value. */
+/* The text form of an HLC (hlc.c), as a SQL text value. */
 text *
 mantis_hlc_text(const MantisHLC *hlc)
 {

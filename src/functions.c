@@ -35,6 +35,15 @@
 #include "utils/lsyscache.h"
 
 #include "mantis.h"
+#include "clock.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "guc.h"
+#include "miscadmin.h"
+#include "nodes.h"
+#include "postgres.h"
+#include "store.h"
+#include "txn.h"
 
 PG_FUNCTION_INFO_V1(mantis_set);
 PG_FUNCTION_INFO_V1(mantis_set_any);
@@ -56,7 +65,7 @@ PG_FUNCTION_INFO_V1(mantis_registers_prefix);
 static void
 check_encoding(void)
 {
-	int			store_encoding = ((volatile MantisShared *) mantis_shared)->encoding;
+	int			store_encoding = mantis_store_encoding();
 
 	if (likely(store_encoding == GetDatabaseEncoding()) || store_encoding < 0)
 		return;
@@ -131,7 +140,7 @@ key_bytes(text *key, const char **data, uint32 *len)
 static text *
 value_text(const char *value, uint32 len)
 {
-	if (unlikely(((volatile MantisShared *) mantis_shared)->encoding < 0))
+	if (unlikely(mantis_store_encoding() < 0))
 		pg_verifymbstr(value, (int) len, false);
 	return cstring_to_text_with_len(value, (int) len);
 }
@@ -158,7 +167,7 @@ read_value(const char *key, uint32 key_len)
 	}
 	if (!mantis_store_get(key, key_len, VARHDRSZ, &chunk, &value_len))
 		return NULL;
-	if (unlikely(((volatile MantisShared *) mantis_shared)->encoding < 0))
+	if (unlikely(mantis_store_encoding() < 0))
 		pg_verifymbstr(chunk + VARHDRSZ, (int) value_len, false);
 	SET_VARSIZE(chunk, VARHDRSZ + value_len);
 	return (text *) chunk;
@@ -190,7 +199,7 @@ write_value(text *key, const char *value, uint32 value_len, bool *replaced_live)
 	}
 	result = mantis_store_set(key_data, key_len, value, value ? value_len : 0,
 							  value == NULL, &hlc, replaced_live);
-	mantis_store_report_put(result);
+	mantis_store_raise_put_failure(result);
 	return mantis_hlc_text(&hlc);
 }
 
@@ -590,7 +599,7 @@ emit_row(Listing *l, const char *key, uint32 key_len, const char *value,
 	{
 		/* a pending write of this transaction: its HLC comes at COMMIT */
 		nulls[2] = true;
-		values[3] = CStringGetTextDatum(mantis_shared->node_name);
+		values[3] = CStringGetTextDatum(mantis_self_node_name());
 	}
 	tuplestore_putvalues(l->rsinfo->setResult, l->rsinfo->setDesc, values, nulls);
 }

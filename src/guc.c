@@ -18,6 +18,8 @@
 
 #include "mantis.h"
 #include "codec.h"
+#include "guc.h"
+#include "postgres.h"
 
 char	   *mantis_node_name = NULL;
 int			mantis_max_keys = 100000;
@@ -155,7 +157,7 @@ mantis_parse_peers(const char *list, char (*endpoints)[MANTIS_ENDPOINT_MAX],
 		while (*p && *p != ',' && *p != ' ' && *p != '\t')
 			p++;
 		len = p - start;
-		if (n == MANTIS_MAX_PEERS)
+		if (n == MANTIS_MAX_CONFIGURED_PEERS)
 		{
 			*error = "too many peers";
 			return -1;
@@ -201,13 +203,13 @@ check_listen(char **newval, void **extra, GucSource source)
 static bool
 check_peers(char **newval, void **extra, GucSource source)
 {
-	char		endpoints[MANTIS_MAX_PEERS][MANTIS_ENDPOINT_MAX];
+	char		endpoints[MANTIS_MAX_CONFIGURED_PEERS][MANTIS_ENDPOINT_MAX];
 	const char *error = NULL;
 
 	if (mantis_parse_peers(*newval, endpoints, &error) < 0)
 	{
 		GUC_check_errdetail("\"mantis.peers\" is a comma-separated list of at most %d endpoints tcp://HOST:PORT or ipc://PATH: %s.",
-							MANTIS_MAX_PEERS, error);
+							MANTIS_MAX_CONFIGURED_PEERS, error);
 		return false;
 	}
 	return true;

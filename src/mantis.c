@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * mantis.c
- *	  Module entry point: the preload check, settings, shared-memory hooks
- *	  and this server's identity.
+ *	  Module entry point: the preload check, settings, shared-memory hooks,
+ *	  the two background workers and their latches.
  *
  * mantis keeps its registers in shared memory, so it works only when
  * loaded through shared_preload_libraries.  Loaded any other way (for
@@ -10,30 +10,52 @@
  * mantis_check_loaded(); CREATE EXTENSION itself still succeeds, so a dump
  * restores on any server.
  *
+ * Workers: the persistence worker ("mantis worker", persist_worker.c)
+ * always, and the replication worker ("mantis replication",
+ * replication_worker.c) when mantis.listen is set.  Each publishes its
+ * latch here while it runs, so that a backend can wake it: the
+ * replication worker after a write, the persistence worker for
+ * mantis_flush().
+ *
+ * Locking: the latch table's spinlock, to publish and withdraw a latch
+ * (locks.h); waking reads the pointer without it.
+ *
  * IDENTIFICATION	src/mantis.c
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/xlog.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
-#include "storage/shmem.h"
+#include "storage/latch.h"
+#include "storage/spin.h"
 
 #include "mantis.h"
+#include "guc.h"
 #include "security.h"
+#include "shmem.h"
 
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
+/* The workers' latches, or NULL while a worker does not run */
+typedef struct LatchTable
+{
+	slock_t		mutex;
+	Latch	   *latches[MANTIS_WORKERS];
+} LatchTable;
+
+static LatchTable *latch_table = NULL;
+
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-static void mantis_shmem_request(void);
-static void mantis_shmem_startup(void);
+static void shmem_request(void);
+static void shmem_startup(void);
+static void register_worker(const char *function, const char *name);
 
 void
 _PG_init(void)
@@ -44,58 +66,30 @@ _PG_init(void)
 	mantis_define_gucs();
 	mantis_security_check_at_start();
 
-	mantis_worker_register();
+	register_worker("mantis_persist_worker_main", "mantis worker");
 	if (mantis_replication_enabled())
-		mantis_replication_register_worker();
+		register_worker("mantis_replication_worker_main", "mantis replication");
 
 	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = mantis_shmem_request;
+	shmem_request_hook = shmem_request;
 	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = mantis_shmem_startup;
+	shmem_startup_hook = shmem_startup;
 }
 
 static void
-mantis_shmem_request(void)
+shmem_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-
-	mantis_store_shmem_request();
-	mantis_replication_shmem_request();
-}
-
-/*
- * This server's node name: mantis.node_name, or when empty one derived from
- * the system identifier, which is stable for the life of the cluster.
- */
-static void
-set_identity(void)
-{
-	if (mantis_node_name != NULL && mantis_node_name[0] != '\0')
-		strlcpy(mantis_shared->node_name, mantis_node_name,
-				sizeof(mantis_shared->node_name));
-	else
-		snprintf(mantis_shared->node_name, sizeof(mantis_shared->node_name),
-				 "node-" UINT64_FORMAT, GetSystemIdentifier());
-	mantis_shared->node_id = mantis_node_id_of(mantis_shared->node_name);
-	mantis_nodes_remember(mantis_shared->node_id, mantis_shared->node_name);
+	mantis_shmem_request();
 }
 
 static void
-mantis_shmem_startup(void)
+shmem_startup(void)
 {
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	if (mantis_store_shmem_init())
-	{
-		/* new (or, after a crash, renewed) and empty: the worker loads it */
-		set_identity();
-		mantis_worker_shmem_init();
-	}
-	mantis_replication_shmem_init();
-	LWLockRelease(AddinShmemInitLock);
+	mantis_shmem_startup();
 }
 
 /*
@@ -103,8 +97,8 @@ mantis_shmem_startup(void)
  * started once the server is consistent (also on a hot standby), and
  * restarted 5 seconds after an error.
  */
-void
-mantis_register_worker(const char *function, const char *name)
+static void
+register_worker(const char *function, const char *name)
 {
 	BackgroundWorker worker;
 
@@ -126,9 +120,63 @@ mantis_register_worker(const char *function, const char *name)
 void
 mantis_check_loaded(void)
 {
-	if (unlikely(mantis_shared == NULL))
+	if (unlikely(!mantis_shmem_ready()))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("mantis must be loaded via shared_preload_libraries"),
 				 errhint("Add mantis to \"shared_preload_libraries\" in postgresql.conf and restart the server.")));
+}
+
+/* ---- the workers' latches ---- */
+
+Size
+mantis_latches_shmem_size(void)
+{
+	return sizeof(LatchTable);
+}
+
+void
+mantis_latches_shmem_init(void *place, bool found)
+{
+	latch_table = (LatchTable *) place;
+	if (found)
+		return;
+	SpinLockInit(&latch_table->mutex);
+	for (int i = 0; i < MANTIS_WORKERS; i++)
+		latch_table->latches[i] = NULL;
+}
+
+static void
+withdraw_latch(int code, Datum arg)
+{
+	SpinLockAcquire(&latch_table->mutex);
+	latch_table->latches[DatumGetInt32(arg)] = NULL;
+	SpinLockRelease(&latch_table->mutex);
+}
+
+/*
+ * Make this worker's latch the one mantis_wake_worker() sets, until the
+ * worker exits.
+ */
+void
+mantis_publish_latch(MantisWorker worker)
+{
+	SpinLockAcquire(&latch_table->mutex);
+	latch_table->latches[worker] = MyLatch;
+	SpinLockRelease(&latch_table->mutex);
+	before_shmem_exit(withdraw_latch, Int32GetDatum((int32) worker));
+}
+
+/*
+ * Wake a worker, if it runs.  The pointer is read without the lock: a
+ * stale one only wakes a process for nothing, so this may be called under
+ * any lock.
+ */
+void
+mantis_wake_worker(MantisWorker worker)
+{
+	Latch	   *latch = ((Latch *volatile *) latch_table->latches)[worker];
+
+	if (latch)
+		SetLatch(latch);
 }

@@ -20,6 +20,14 @@
 #include "utils/timestamp.h"
 
 #include "mantis.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "guc.h"
+#include "nodes.h"
+#include "peer_view.h"
+#include "persist_worker.h"
+#include "postgres.h"
+#include "store.h"
 
 static const char *
 persist_state_name(MantisPersistState state)
@@ -108,18 +116,18 @@ Datum
 mantis_status(PG_FUNCTION_ARGS)
 {
 	MantisStoreStats stats;
-	MantisWorkerState w;
+	MantisPersistStatus w;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TextRow		row;
 
 	mantis_check_loaded();
 	InitMaterializedSRF(fcinfo, 0);
 	mantis_store_stats(&stats);
-	mantis_worker_state(&w);
+	mantis_persist_worker_status(&w);
 
 	row_init(&row, STATUS_COLUMNS);
-	row_set(&row, 0, mantis_shared->node_name);
-	row_set_node_id(&row, 1, mantis_shared->node_id);
+	row_set(&row, 0, mantis_self_node_name());
+	row_set_node_id(&row, 1, mantis_self_node_id());
 	row_set_uint64(&row, 2, stats.registers - stats.deleted);
 	row_set_uint64(&row, 3, stats.deleted);
 	row_set_uint64(&row, 4, stats.bytes_used);
@@ -138,7 +146,7 @@ mantis_status(PG_FUNCTION_ARGS)
 		MantisPeerCounters unknown;
 
 		row_set(&row, 12, mantis_listen);
-		(void) mantis_replication_snapshot(&views, &unknown);
+		(void) mantis_peer_view_copy(&views, &unknown);
 		row_set_uint64(&row, 13, unknown.malformed);
 		row_set_uint64(&row, 14, unknown.refused);
 	}
@@ -187,7 +195,7 @@ mantis_peers(PG_FUNCTION_ARGS)
 	mantis_check_loaded();
 	InitMaterializedSRF(fcinfo, 0);
 	attinmeta = TupleDescGetAttInMetadata(rsinfo->setDesc);
-	n = mantis_replication_snapshot(&views, NULL);
+	n = mantis_peer_view_copy(&views, NULL);
 	for (int i = 0; i < n; i++)
 	{
 		MantisPeerView *v = &views[i];

@@ -8,14 +8,72 @@
  * directory in shared memory remembers the names of this node and of the
  * peers it has met; an id it has never met is shown in hex.
  *
- * Locking: the directory's spinlock guards a copy of at most one entry.
+ * This server's name is mantis.node_name, or when that is empty one
+ * derived from the system identifier, which is stable for the life of the
+ * cluster; it is fixed when shared memory is made.
+ *
+ * Locking: the directory's spinlock (see locks.h) guards a copy of the
+ * directory; the identity never changes once set.
  *
  * IDENTIFICATION	src/nodes.c
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "mantis.h"
+#include "access/xlog.h"
+#include "storage/spin.h"
+
+#include "guc.h"
+#include "keyhash.h"
+#include "nodes.h"
+
+/* This server's identity and the directory, in shared memory */
+typedef struct NodesShared
+{
+	uint64		self_id;
+	char		self_name[MANTIS_NODE_NAME_MAX + 1];
+
+	slock_t		mutex;			/* guards count and nodes */
+	int			count;
+	MantisNodeEntry nodes[MANTIS_MAX_NODES];
+} NodesShared;
+
+static NodesShared *shared = NULL;
+
+Size
+mantis_nodes_shmem_size(void)
+{
+	return sizeof(NodesShared);
+}
+
+void
+mantis_nodes_shmem_init(void *place, bool found)
+{
+	shared = (NodesShared *) place;
+	if (found)
+		return;
+	memset(shared, 0, sizeof(NodesShared));
+	SpinLockInit(&shared->mutex);
+	if (mantis_node_name != NULL && mantis_node_name[0] != '\0')
+		strlcpy(shared->self_name, mantis_node_name, sizeof(shared->self_name));
+	else
+		snprintf(shared->self_name, sizeof(shared->self_name),
+				 "node-" UINT64_FORMAT, GetSystemIdentifier());
+	shared->self_id = mantis_node_id_of(shared->self_name);
+	mantis_nodes_remember(shared->self_id, shared->self_name);
+}
+
+uint64
+mantis_self_node_id(void)
+{
+	return shared->self_id;
+}
+
+const char *
+mantis_self_node_name(void)
+{
+	return shared->self_name;
+}
 
 uint64
 mantis_node_id_of(const char *name)
@@ -23,11 +81,12 @@ mantis_node_id_of(const char *name)
 	return mantis_hash(name, strlen(name));
 }
 
-void
-mantis_nodes_init(MantisNodeDirectory *dir)
+/* A node id as shown when its name is unknown; buf has MANTIS_NODE_ID_TEXT_SIZE bytes */
+char *
+mantis_node_id_text(uint64 id, char *buf)
 {
-	SpinLockInit(&dir->mutex);
-	dir->count = 0;
+	snprintf(buf, MANTIS_NODE_ID_TEXT_SIZE, "%016" INT64_MODIFIER "x", id);
+	return buf;
 }
 
 /*
@@ -37,7 +96,7 @@ mantis_nodes_init(MantisNodeDirectory *dir)
 void
 mantis_nodes_remember(uint64 id, const char *name)
 {
-	MantisNodeDirectory *dir = &mantis_shared->nodes;
+	NodesShared *dir = shared;
 	int			i;
 
 	SpinLockAcquire(&dir->mutex);
@@ -62,7 +121,7 @@ mantis_nodes_remember(uint64 id, const char *name)
 void
 mantis_nodes_name(uint64 id, char *buf, size_t bufsize)
 {
-	MantisNodeDirectory *dir = &mantis_shared->nodes;
+	NodesShared *dir = shared;
 	bool		found = false;
 
 	SpinLockAcquire(&dir->mutex);
@@ -78,7 +137,11 @@ mantis_nodes_name(uint64 id, char *buf, size_t bufsize)
 	SpinLockRelease(&dir->mutex);
 
 	if (!found)
-		snprintf(buf, bufsize, "%016" INT64_MODIFIER "x", id);
+	{
+		char		text[MANTIS_NODE_ID_TEXT_SIZE];
+
+		strlcpy(buf, mantis_node_id_text(id, text), bufsize);
+	}
 }
 
 /*
@@ -88,7 +151,7 @@ mantis_nodes_name(uint64 id, char *buf, size_t bufsize)
 int
 mantis_nodes_copy(MantisNodeEntry *out)
 {
-	MantisNodeDirectory *dir = &mantis_shared->nodes;
+	NodesShared *dir = shared;
 	int			n;
 
 	SpinLockAcquire(&dir->mutex);

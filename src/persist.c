@@ -11,7 +11,7 @@
  * flush took is given back whole, so a failed flush loses nothing.
  *
  * Rows.  Each row holds a batch of registers in the snapshot format of
- * wire.h, at most about ROW_TARGET_BYTES, and is inserted as soon as it is
+ * snapshot.h, at most about ROW_TARGET_BYTES, and is inserted as soon as it is
  * full, so a flush or a compaction holds one row in memory, never the
  * store.  A flush writes the registers changed since the previous one; when
  * this node's rows grow past mantis.compact_rows, or their bytes past twice
@@ -61,7 +61,15 @@
 #include "utils/timeout.h"
 
 #include "mantis.h"
+#include "clock.h"
+#include "guc.h"
+#include "miscadmin.h"
+#include "nodes.h"
+#include "persist.h"
+#include "pgstat.h"
+#include "postgres.h"
 #include "snapshot.h"
+#include "store.h"
 
 /* a row is closed once it holds this many bytes */
 #define ROW_TARGET_BYTES	(16 * 1024 * 1024)
@@ -174,7 +182,7 @@ insert_row(const char *clock, bytea *registers, NewRow *row)
 	bool		isnull;
 
 	values[0] = CStringGetTextDatum(clock);
-	values[1] = CStringGetTextDatum(mantis_shared->node_name);
+	values[1] = CStringGetTextDatum(mantis_self_node_name());
 	values[2] = PointerGetDatum(registers);
 	statement_begin();
 	if (SPI_execute_with_args(sql, 3, types, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
@@ -403,7 +411,7 @@ register_acceptable(const MantisRecord *rec, uint64 now_ms)
 	if (rec->key_len > (uint32) mantis_max_key_size ||
 		rec->value_len > (uint32) mantis_max_value_size)
 		return false;
-	if (rec->hlc.node != mantis_shared->node_id &&
+	if (rec->hlc.node != mantis_self_node_id() &&
 		mantis_hlc_ms(rec->hlc.ts) > now_ms + LOAD_MAX_AHEAD_MS)
 		return false;
 	if (!pg_verify_mbstr(GetDatabaseEncoding(), rec->key, (int) rec->key_len, true))
@@ -434,7 +442,7 @@ load_register(void *arg, const MantisRecord *rec)
 		 * meanwhile must still beat it.  (Only another node's register from
 		 * the far future leaves the clock alone: that is why it is refused.)
 		 */
-		if (rec->hlc.node == mantis_shared->node_id ||
+		if (rec->hlc.node == mantis_self_node_id() ||
 			mantis_hlc_ms(rec->hlc.ts) <= st->now_ms + LOAD_MAX_AHEAD_MS)
 			mantis_hlc_witness(rec->hlc.ts);
 		st->refused++;
@@ -590,7 +598,7 @@ sync_table(LoadState *st)
 	char	   *sql = psprintf("SELECT id, node OPERATOR(pg_catalog.=) $1, pg_catalog.octet_length(registers)::pg_catalog.int8, xmin"
 							   " FROM %s ORDER BY id", table.name);
 	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(mantis_shared->node_name)};
+	Datum		values[1] = {CStringGetTextDatum(mantis_self_node_name())};
 	KnownRow   *now;
 	KnownRow  **fresh;
 	int			nnow;
@@ -837,7 +845,7 @@ delete_rows(const KnownRow *rows, int n)
 	}
 	values[0] = int8_array(ids, n);
 	values[1] = PointerGetDatum(construct_array(xmins, n, TEXTOID, -1, false, TYPALIGN_INT));
-	values[2] = CStringGetTextDatum(mantis_shared->node_name);
+	values[2] = CStringGetTextDatum(mantis_self_node_name());
 	sql = psprintf("DELETE FROM %s s USING ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS k(id, x)"
 				   " WHERE s.id OPERATOR(pg_catalog.=) k.id AND s.xmin::pg_catalog.text OPERATOR(pg_catalog.=) k.x"
 				   " AND s.node OPERATOR(pg_catalog.=) $3",

@@ -15,6 +15,13 @@
 #include "utils/builtins.h"
 
 #include "mantis.h"
+#include "clock.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lww.h"
+#include "nodes.h"
+#include "persist_worker.h"
+#include "postgres.h"
 #include "snapshot.h"
 
 /*

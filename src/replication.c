@@ -3,7 +3,7 @@
  *	  The replication protocol: peers and their state, live changes,
  *	  repair rounds, the clock bound, and the mantis_peers view.
  *
- * Runs in the replication worker (replicator.c), over transport.c.  Each
+ * Runs in the replication worker (replication_worker.c), over transport.c.  Each
  * configured peer gets a connection of ours (a "link" with a slot); nodes
  * that connect to us without being configured here get an inbound-only
  * link, so that their traffic is counted and shown too.
@@ -62,7 +62,7 @@
  * Every message carries the sender's clock.  A register more than
  * mantis.max_clock_offset ahead of our wall clock is rejected and counted,
  * so that one fast clock cannot win every write; otherwise our clock moves
- * past it.  Every byte received is checked by wire.c before use; a bad
+ * past it.  Every byte received is checked by frame.c before use; a bad
  * message is dropped, counted and logged at most once a minute per peer.
  *
  * With CURVE, a peer speaks only for the node its key is bound to in
@@ -89,7 +89,13 @@
 #include "utils/timestamp.h"
 
 #include "mantis.h"
+#include "clock.h"
+#include "guc.h"
+#include "log_limit.h"
+#include "nodes.h"
+#include "peer_view.h"
 #include "replication.h"
+#include "store.h"
 #include "security.h"
 #include "transport.h"
 #include "frame.h"
@@ -103,7 +109,6 @@
 #define PUBLISH_INTERVAL_MS		100
 #define LIVE_PACE_MS			1	/* least time between two live batches */
 #define LINK_QUEUE_BYTES		(8 * 1024 * 1024)	/* live frames held per peer */
-#define LOG_REPEAT_MS			60000
 #define INBOUND_FORGET_MS		600000	/* silent inbound-only links are freed */
 #define HELD_SETS				256 /* leaves remembered per link: */
 #define HELD_WAYS				4	/* 256 sets of 4, 1024 in all */
@@ -187,18 +192,7 @@ typedef struct Link
 	TimestampTz last_logged;
 } Link;
 
-/* The published view, in shared memory. */
-typedef struct ReplicationShared
-{
-	LWLock	   *lock;
-	int			count;
-	MantisPeerCounters unattributed;
-	MantisPeerView views[MANTIS_MAX_LINKS];
-} ReplicationShared;
-
-static ReplicationShared *shared = NULL;
-
-static Link *links = NULL;		/* MANTIS_MAX_LINKS, in TopMemoryContext */
+static Link *links = NULL;		/* MANTIS_MAX_PEERS, in TopMemoryContext */
 static uint32 held_clock = 0;
 static uint64 my_incarnation;
 static const char *my_encoding; /* of mantis.database, sent in greetings */
@@ -224,66 +218,22 @@ static void queue_clear(Link *l);
 static void load_allow_list(void);
 static const char *key_for_endpoint(const char *endpoint, char *name);
 
-/* ---- shared memory and the view ---- */
-
-Size
-mantis_replication_shmem_size(void)
-{
-	return MAXALIGN(sizeof(ReplicationShared));
-}
-
-void
-mantis_replication_shmem_request(void)
-{
-	RequestAddinShmemSpace(mantis_replication_shmem_size());
-	RequestNamedLWLockTranche("mantis_peers", 1);
-}
-
-void
-mantis_replication_shmem_init(void)
-{
-	bool		found;
-
-	shared = ShmemInitStruct("mantis replication", mantis_replication_shmem_size(), &found);
-	if (!found)
-	{
-		memset(shared, 0, sizeof(ReplicationShared));
-		shared->lock = &(GetNamedLWLockTranche("mantis_peers"))->lock;
-	}
-}
-
-/*
- * Copy the view for mantis_peers(); returns the number of rows.
- */
-int
-mantis_replication_snapshot(MantisPeerView **views, MantisPeerCounters *unattributed_out)
-{
-	int			n;
-
-	LWLockAcquire(shared->lock, LW_SHARED);
-	n = shared->count;
-	*views = palloc(sizeof(MantisPeerView) * Max(n, 1));
-	memcpy(*views, shared->views, sizeof(MantisPeerView) * n);
-	if (unattributed_out)
-		*unattributed_out = shared->unattributed;
-	LWLockRelease(shared->lock);
-	return n;
-}
+/* ---- the view ---- */
 
 static void
 publish(TimestampTz now, bool force)
 {
+	static MantisPeerView views[MANTIS_MAX_PEERS];
 	int			n = 0;
 
 	if (!view_changed ||
 		(!force && !TimestampDifferenceExceeds(last_publish, now, PUBLISH_INTERVAL_MS)))
 		return;
 
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-	for (int i = 0; links != NULL && i < MANTIS_MAX_LINKS; i++)
+	for (int i = 0; links != NULL && i < MANTIS_MAX_PEERS; i++)
 	{
 		Link	   *l = &links[i];
-		MantisPeerView *v = &shared->views[n];
+		MantisPeerView *v = &views[n];
 
 		if (!l->used)
 			continue;
@@ -299,10 +249,7 @@ publish(TimestampTz now, bool force)
 		strlcpy(v->last_error, l->last_error, sizeof(v->last_error));
 		n++;
 	}
-	shared->count = n;
-	shared->unattributed = unattributed;
-	LWLockRelease(shared->lock);
-
+	mantis_peer_view_publish(views, n, &unattributed);
 	last_publish = now;
 	view_changed = false;
 }
@@ -312,7 +259,7 @@ publish(TimestampTz now, bool force)
 static Link *
 link_new(void)
 {
-	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
 		if (!links[i].used)
 		{
@@ -328,7 +275,7 @@ link_new(void)
 static Link *
 link_for_slot(int slot)
 {
-	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
 		if (links[i].used && links[i].slot == slot)
 			return &links[i];
@@ -347,7 +294,7 @@ link_for_node(uint64 node_id, TimestampTz now)
 	Link	   *inbound = NULL;
 	Link	   *l;
 
-	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
 		l = &links[i];
 		if (!l->used || !l->identified || l->node_id != node_id)
@@ -402,38 +349,6 @@ set_state(Link *l, MantisLinkState state, TimestampTz now)
  * and log it, at most once a minute for the same kind of problem (the
  * same format) with the same link.
  */
-#define LOGGED_SLOTS 64
-
-static struct
-{
-	const void *who;
-	const char *fmt;
-	TimestampTz at;
-}			logged[LOGGED_SLOTS];
-
-static bool
-log_allowed(const void *who, const char *fmt, TimestampTz now)
-{
-	int			oldest = 0;
-
-	for (int i = 0; i < LOGGED_SLOTS; i++)
-	{
-		if (logged[i].who == who && logged[i].fmt == fmt)
-		{
-			if (!TimestampDifferenceExceeds(logged[i].at, now, LOG_REPEAT_MS))
-				return false;
-			logged[i].at = now;
-			return true;
-		}
-		if (logged[i].at < logged[oldest].at)
-			oldest = i;
-	}
-	logged[oldest].who = who;
-	logged[oldest].fmt = fmt;
-	logged[oldest].at = now;
-	return true;
-}
-
 static void
 note_problem(Link *l, int elevel, const char *fmt,...) pg_attribute_printf(3, 4);
 
@@ -451,7 +366,7 @@ note_problem(Link *l, int elevel, const char *fmt,...)
 		strlcpy(l->last_error, message, sizeof(l->last_error));
 		view_changed = true;
 	}
-	if (!log_allowed(l, fmt, GetCurrentTimestamp()))
+	if (!mantis_log_due(l, fmt))
 		return;
 	ereport(elevel,
 			(errmsg("mantis: %s", message),
@@ -474,7 +389,7 @@ link_label(const Link *l)
 bool
 mantis_replication_configure(void)
 {
-	char		endpoints[MANTIS_MAX_PEERS][MANTIS_ENDPOINT_MAX];
+	char		endpoints[MANTIS_MAX_CONFIGURED_PEERS][MANTIS_ENDPOINT_MAX];
 	const char *error = NULL;
 	int			n = mantis_parse_peers(mantis_peer_endpoints, endpoints, &error);
 	bool		changed = false;
@@ -486,7 +401,7 @@ mantis_replication_configure(void)
 		load_allow_list();
 
 	/* drop the peers no longer listed */
-	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
 		Link	   *l = &links[i];
 		bool		listed = false;
@@ -508,12 +423,12 @@ mantis_replication_configure(void)
 	for (int j = 0; j < n; j++)
 	{
 		bool		known = false;
-		bool		slot_used[MANTIS_MAX_PEERS] = {false};
+		bool		slot_used[MANTIS_MAX_CONFIGURED_PEERS] = {false};
 		int			slot = -1;
 		Link	   *l;
 		char		reason[MANTIS_ERROR_TEXT_SIZE];
 
-		for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+		for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 		{
 			if (!links[i].used || links[i].slot < 0)
 				continue;
@@ -522,7 +437,7 @@ mantis_replication_configure(void)
 		}
 		if (known)
 			continue;
-		for (int s = 0; s < MANTIS_MAX_PEERS && slot < 0; s++)
+		for (int s = 0; s < MANTIS_MAX_CONFIGURED_PEERS && slot < 0; s++)
 		{
 			if (!slot_used[s])
 				slot = s;
@@ -577,10 +492,10 @@ static void
 load_allow_list(void)
 {
 	MantisPeerKey *list = MemoryContextAlloc(TopMemoryContext,
-											 sizeof(MantisPeerKey) * MANTIS_MAX_LINKS);
+											 sizeof(MantisPeerKey) * MANTIS_MAX_PEERS);
 	char		error[MANTIS_ERROR_TEXT_SIZE * 2];
 	int			n = mantis_security_read_peers(mantis_curve_peers_file, list,
-											   MANTIS_MAX_LINKS, error, sizeof(error));
+											   MANTIS_MAX_PEERS, error, sizeof(error));
 
 	if (n < 0)
 	{
@@ -693,7 +608,7 @@ frame_begin(int type)
 	resetStringInfo(&frame);
 	enlargeStringInfo(&frame, MANTIS_FRAME_HEADER_SIZE);
 	mantis_frame_put_header((unsigned char *) frame.data, type,
-							mantis_shared->node_id, my_incarnation, mantis_hlc_peek());
+							mantis_self_node_id(), my_incarnation, mantis_hlc_peek());
 	frame.len = MANTIS_FRAME_HEADER_SIZE;
 }
 
@@ -728,8 +643,8 @@ frame_greeting(void)
 	MantisGreeting g;
 	size_t		size;
 
-	g.name = mantis_shared->node_name;
-	g.name_len = strlen(mantis_shared->node_name);
+	g.name = mantis_self_node_name();
+	g.name_len = strlen(mantis_self_node_name());
 	g.max_key_size = (uint32) mantis_max_key_size;
 	g.max_value_size = (uint32) mantis_max_value_size;
 	g.encoding = my_encoding;
@@ -962,7 +877,7 @@ broadcast_updates(UpdatesBuilder *b)
 {
 	if (b->count == 0)
 		return;
-	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
 		if (links[i].used)
 			send_live(&links[i]);
@@ -972,7 +887,7 @@ broadcast_updates(UpdatesBuilder *b)
 static bool
 have_outbound(void)
 {
-	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
 		if (links[i].used && links[i].slot >= 0)
 			return true;
@@ -1043,7 +958,7 @@ register_fits(const MantisRecord *rec)
 }
 
 /*
- * Merge the registers of an UPDATES frame (already checked by wire.c),
+ * Merge the registers of an UPDATES frame (already checked by frame.c),
  * through the clock bound.
  */
 static void
@@ -1427,7 +1342,7 @@ identify(Link *l, const MantisFrame *f)
 	if (!l->identified || l->node_id != f->sender)
 	{
 		/* fold the counters of an inbound-only link of that node into ours */
-		for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+		for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 		{
 			Link	   *other = &links[i];
 
@@ -1562,7 +1477,7 @@ refused_frame(Link *from, const MantisFrame *f)
 static bool
 refuse_own_id(Link *via, const MantisFrame *f, TimestampTz now)
 {
-	if (f->sender != mantis_shared->node_id)
+	if (f->sender != mantis_self_node_id())
 		return false;
 	if (via)
 	{
@@ -1579,7 +1494,7 @@ refuse_own_id(Link *via, const MantisFrame *f, TimestampTz now)
 		note_problem(via, WARNING,
 					 "refusing node %s%s: it has the same node id as this server (%016" INT64_MODIFIER "x); give each server its own \"mantis.node_name\"",
 					 via ? "at " : "", via ? via->endpoint : "that connected to us",
-					 mantis_shared->node_id);
+					 mantis_self_node_id());
 	return true;
 }
 
@@ -1752,7 +1667,7 @@ mantis_replication_tick(void)
 	TimestampTz now = GetCurrentTimestamp();
 
 	digests_fresh = false;
-	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
 		Link	   *l = &links[i];
 
@@ -1805,7 +1720,7 @@ mantis_replication_sleep_ms(void)
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz wake = TimestampTzPlusMilliseconds(now, HELLO_INTERVAL_MS);
 
-	for (int i = 0; i < MANTIS_MAX_LINKS; i++)
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
 		Link	   *l = &links[i];
 
@@ -1834,7 +1749,7 @@ mantis_replication_start(void)
 		elog(ERROR, "database encoding name \"%s\" is too long for a greeting",
 			 my_encoding);
 	leaf_digests = palloc(sizeof(uint64) * MANTIS_LEAVES);
-	links = palloc0(sizeof(Link) * MANTIS_MAX_LINKS);
+	links = palloc0(sizeof(Link) * MANTIS_MAX_PEERS);
 	initStringInfo(&frame);
 	MemoryContextSwitchTo(old);
 
@@ -1862,7 +1777,7 @@ void
 mantis_replication_stop(void)
 {
 	if (links)
-		memset(links, 0, sizeof(Link) * MANTIS_MAX_LINKS);
+		memset(links, 0, sizeof(Link) * MANTIS_MAX_PEERS);
 	view_changed = true;
 	publish(GetCurrentTimestamp(), true);
 }

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * replication.h
- *	  What the replication worker (replicator.c) calls in replication.c.
+ *	  What the replication worker (replication_worker.c) calls in replication.c.
  *
  * IDENTIFICATION	src/replication.h
  *-------------------------------------------------------------------------

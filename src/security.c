@@ -30,8 +30,10 @@
 #include "storage/fd.h"
 
 #include "mantis.h"
-#include "security.h"
 #include "codec.h"
+#include "guc.h"
+#include "postgres.h"
+#include "security.h"
 
 static const char z85_chars[] =
 "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
@@ -275,8 +277,8 @@ mantis_security_check_at_start(void)
 		ereport(FATAL,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("\"mantis.curve_peers_file\" must be set when \"mantis.curve_secret_key_file\" is")));
-	peers = palloc(sizeof(MantisPeerKey) * MANTIS_MAX_LINKS);
-	if (mantis_security_read_peers(mantis_curve_peers_file, peers, MANTIS_MAX_LINKS,
+	peers = palloc(sizeof(MantisPeerKey) * MANTIS_MAX_PEERS);
+	if (mantis_security_read_peers(mantis_curve_peers_file, peers, MANTIS_MAX_PEERS,
 								   error, sizeof(error)) < 0)
 		ereport(FATAL,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),

@@ -2,7 +2,7 @@
  * store.c
  *	  The last-writer-wins registers in shared memory.
  *
- * Layout.  One fixed shared-memory chunk holds, in order: MantisShared,
+ * Layout.  The store's part of shared memory (shmem.c) holds, in order:
  * the store's control block, the hash buckets, the repair digests, two
  * bitmaps of dirty digest leaves, and a DSA area created in place, from
  * which every register (header, key and value in one chunk) is allocated.
@@ -57,13 +57,20 @@
 #include "miscadmin.h"
 #include "port/pg_bitutils.h"
 #include "pgstat.h"
+#include "storage/condition_variable.h"
 #include "storage/ipc.h"
+#include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/dsa.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "mantis.h"
+#include "clock.h"
+#include "guc.h"
+#include "keyhash.h"
+#include "locks.h"
+#include "store.h"
 
 /* A register: header, then key bytes, then value bytes, in one DSA chunk. */
 typedef uint32 StoreRef;
@@ -96,9 +103,15 @@ typedef struct StoreControl
 	pg_atomic_uint64 registers;
 	pg_atomic_uint64 deleted;
 	pg_atomic_uint64 bytes_used;
-} StoreControl;
 
-MantisShared *mantis_shared = NULL;
+	/* set once the registers may be read, and once they may be written */
+	pg_atomic_uint32 loaded;
+	pg_atomic_uint32 writable;
+	ConditionVariable loaded_cv;	/* broadcast when either is set */
+
+	/* encoding of mantis.database once the worker connected, or -1 */
+	volatile int encoding;
+} StoreControl;
 
 static StoreControl *store = NULL;
 static StoreRef *buckets = NULL;
@@ -133,9 +146,8 @@ store_dsa_size(void)
 Size
 mantis_store_shmem_size(void)
 {
-	Size		size = MAXALIGN(sizeof(MantisShared));
+	Size		size = MAXALIGN(sizeof(StoreControl));
 
-	size = add_size(size, MAXALIGN(sizeof(StoreControl)));
 	size = add_size(size, MAXALIGN(mul_size(bucket_count(), sizeof(StoreRef))));
 	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64))));
 	size = add_size(size, mul_size(MANTIS_CONSUMERS,
@@ -149,16 +161,13 @@ mantis_store_shmem_size(void)
 void
 mantis_store_shmem_request(void)
 {
-	RequestAddinShmemSpace(mantis_store_shmem_size());
-	RequestNamedLWLockTranche("mantis", MANTIS_PARTITIONS);
+	RequestNamedLWLockTranche(MANTIS_TRANCHE_PARTITIONS, MANTIS_PARTITIONS);
 }
 
 /* Point this process's statics at the parts of the shared chunk. */
 static void
 store_locate(char *base)
 {
-	mantis_shared = (MantisShared *) base;
-	base += MAXALIGN(sizeof(MantisShared));
 	store = (StoreControl *) base;
 	base += MAXALIGN(sizeof(StoreControl));
 	buckets = (StoreRef *) base;
@@ -176,36 +185,26 @@ store_locate(char *base)
 }
 
 /*
- * Create (postmaster, also after every crash restart, when shared memory
- * comes back empty) or find (EXEC_BACKEND children) the store; returns true
- * if it was created.  The caller holds AddinShmemInitLock.  A new store is
- * not readable until mantis_store_set_loaded().
+ * Make (postmaster, also after every crash restart, when shared memory
+ * comes back empty) or find (EXEC_BACKEND children) the store; see
+ * shmem.c.  A new store is not readable until mantis_store_set_loaded().
  */
-bool
-mantis_store_shmem_init(void)
+void
+mantis_store_shmem_init(void *place, bool found)
 {
-	bool		found;
-	char	   *base;
 	uint64		nbuckets = bucket_count();
 	dsa_area   *area;
 
-	base = ShmemInitStruct("mantis", mantis_store_shmem_size(), &found);
-	store_locate(base);
+	store_locate(place);
 	if (found)
-		return false;
+		return;
 
-	memset(mantis_shared, 0, sizeof(MantisShared));
-	pg_atomic_init_u64(&mantis_shared->clock, 0);
-	pg_atomic_init_u32(&mantis_shared->loaded, 0);
-	pg_atomic_init_u32(&mantis_shared->writable, 0);
-	mantis_shared->encoding = -1;
-	ConditionVariableInit(&mantis_shared->loaded_cv);
-	SpinLockInit(&mantis_shared->mutex);
-	for (int c = 0; c < MANTIS_CONSUMERS; c++)
-		mantis_shared->latches[c] = NULL;
-	mantis_nodes_init(&mantis_shared->nodes);
+	pg_atomic_init_u32(&store->loaded, 0);
+	pg_atomic_init_u32(&store->writable, 0);
+	store->encoding = -1;
+	ConditionVariableInit(&store->loaded_cv);
 
-	store->locks = GetNamedLWLockTranche("mantis");
+	store->locks = GetNamedLWLockTranche(MANTIS_TRANCHE_PARTITIONS);
 	store->bucket_mask = nbuckets - 1;
 	store->dsa_size = store_dsa_size();
 	pg_atomic_init_u64(&store->registers, 0);
@@ -230,7 +229,6 @@ mantis_store_shmem_init(void)
 	store->sentinel = dsa_allocate(area, sizeof(uint64));
 	/* the postmaster never allocates; backends attach on first use */
 	dsa_detach(area);
-	return true;
 }
 
 /*
@@ -245,8 +243,7 @@ store_attach(void)
 	if (likely(store_area != NULL))
 		return;
 
-	LWLockRegisterTranche(store->dsa_tranche, "mantis_store");
-	LWLockRegisterTranche(store->locks[0].lock.tranche, "mantis");
+	LWLockRegisterTranche(store->dsa_tranche, MANTIS_TRANCHE_STORE_AREA);
 	oldcontext = MemoryContextSwitchTo(TopMemoryContext);
 	store_area = dsa_attach_in_place(dsa_place, NULL);
 	dsa_pin_mapping(store_area);
@@ -401,12 +398,7 @@ leaf_mark_dirty(MantisConsumer consumer, uint64 hash)
 	old = pg_atomic_fetch_or_u32(&dirty[consumer][leaf / 32], bit);
 
 	if ((old & bit) == 0 && consumer == MANTIS_CONSUMER_REPLICATION)
-	{
-		Latch	   *latch = ((Latch *volatile *) mantis_shared->latches)[consumer];
-
-		if (latch)
-			SetLatch(latch);
-	}
+		mantis_wake_worker(MANTIS_REPLICATION_WORKER);
 }
 
 /*
@@ -890,7 +882,7 @@ mantis_store_batch_cancel(MantisBatch *b)
  * Raise the ERROR that goes with a failed put, if any.
  */
 void
-mantis_store_report_put(MantisPutResult result)
+mantis_store_raise_put_failure(MantisPutResult result)
 {
 	if (result == MANTIS_PUT_NO_KEYS)
 		ereport(ERROR,
@@ -944,7 +936,7 @@ wait_for_worker(pg_atomic_uint32 *flag, const char *what, const char *detail)
 {
 	TimestampTz start = GetCurrentTimestamp();
 
-	ConditionVariablePrepareToSleep(&mantis_shared->loaded_cv);
+	ConditionVariablePrepareToSleep(&store->loaded_cv);
 	while (pg_atomic_read_u32(flag) == 0)
 	{
 		long		waited = (long) ((GetCurrentTimestamp() - start) / 1000);
@@ -959,7 +951,7 @@ wait_for_worker(pg_atomic_uint32 *flag, const char *what, const char *detail)
 					 errhint("Retry in a moment. If this persists, check that the mantis worker is running and that database \"%s\" (\"mantis.database\") exists.",
 							 mantis_database)));
 		}
-		ConditionVariableTimedSleep(&mantis_shared->loaded_cv,
+		ConditionVariableTimedSleep(&store->loaded_cv,
 									mantis_load_timeout_ms - waited,
 									PG_WAIT_EXTENSION);
 	}
@@ -975,9 +967,9 @@ wait_for_worker(pg_atomic_uint32 *flag, const char *what, const char *detail)
 void
 mantis_store_wait_loaded(void)
 {
-	if (likely(pg_atomic_read_u32(&mantis_shared->loaded) != 0))
+	if (likely(pg_atomic_read_u32(&store->loaded) != 0))
 		return;
-	wait_for_worker(&mantis_shared->loaded, "mantis is loading",
+	wait_for_worker(&store->loaded, "mantis is loading",
 					"The worker is restoring the registers from mantis_stores after a restart.");
 }
 
@@ -991,9 +983,9 @@ void
 mantis_store_wait_writable(void)
 {
 	mantis_store_wait_loaded();
-	if (likely(pg_atomic_read_u32(&mantis_shared->writable) != 0))
+	if (likely(pg_atomic_read_u32(&store->writable) != 0))
 		return;
-	wait_for_worker(&mantis_shared->writable, "mantis is taking over after a promotion",
+	wait_for_worker(&store->writable, "mantis is taking over after a promotion",
 					"The worker is merging mantis_stores before this server accepts writes.");
 }
 
@@ -1376,14 +1368,40 @@ mantis_store_stats(MantisStoreStats *stats)
 	stats->bytes_total = store->dsa_size;
 }
 
+bool
+mantis_store_is_loaded(void)
+{
+	return pg_atomic_read_u32(&store->loaded) != 0;
+}
+
+bool
+mantis_store_is_writable(void)
+{
+	return pg_atomic_read_u32(&store->writable) != 0;
+}
+
+/* The encoding of the text in the store, or -1 while not known yet */
+int
+mantis_store_encoding(void)
+{
+	return store->encoding;
+}
+
+/* Called by the worker once connected to mantis.database */
+void
+mantis_store_set_encoding(int encoding)
+{
+	store->encoding = encoding;
+}
+
 /*
  * Mark the registers readable and wake every backend waiting for that.
  */
 void
 mantis_store_set_loaded(void)
 {
-	pg_atomic_write_u32(&mantis_shared->loaded, 1);
-	ConditionVariableBroadcast(&mantis_shared->loaded_cv);
+	pg_atomic_write_u32(&store->loaded, 1);
+	ConditionVariableBroadcast(&store->loaded_cv);
 }
 
 /*
@@ -1394,8 +1412,8 @@ mantis_store_set_loaded(void)
 void
 mantis_store_set_writable(void)
 {
-	pg_atomic_write_u32(&mantis_shared->writable, 1);
-	ConditionVariableBroadcast(&mantis_shared->loaded_cv);
+	pg_atomic_write_u32(&store->writable, 1);
+	ConditionVariableBroadcast(&store->loaded_cv);
 }
 
 /*

@@ -7,7 +7,7 @@
  * connections send (it answers on the same connection); one DEALER socket
  * per configured peer connects to that peer's mantis.listen and carries
  * this server's own messages to it, and the peer's answers back.  Every
- * message is a single frame (wire.h); anything else is dropped.
+ * message is a single frame (frame.h); anything else is dropped.
  *
  * Nothing here blocks: sends use ZMQ_DONTWAIT and fail (the caller counts
  * a drop) when a queue is at its high-water mark or a peer is not
@@ -69,7 +69,7 @@ static Socket monitor = {NULL, -1};	/* the listener's handshake failures */
 static const MantisKeyPair *curve_keys = NULL;
 static MantisAuthorizeFn authorize = NULL;
 static MantisRefusedFn refused = NULL;
-static Socket peers[MANTIS_MAX_PEERS];
+static Socket peers[MANTIS_MAX_CONFIGURED_PEERS];
 static size_t max_message = 0;
 
 /* the message being handed to the caller: routing id (ROUTER) and body */
@@ -186,7 +186,7 @@ mantis_transport_start(const char *endpoint, size_t max_message_size,
 	curve_keys = keys;
 	authorize = authorize_fn;
 	refused = refused_fn;
-	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
+	for (int i = 0; i < MANTIS_MAX_CONFIGURED_PEERS; i++)
 	{
 		peers[i].zsock = NULL;
 		peers[i].fd = -1;
@@ -229,7 +229,7 @@ mantis_transport_stop(void)
 		zmq_msg_close(&body_msg);
 		holding = false;
 	}
-	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
+	for (int i = 0; i < MANTIS_MAX_CONFIGURED_PEERS; i++)
 		mantis_transport_disconnect(i);
 	if (listener.zsock)
 		zmq_close(listener.zsock);
@@ -258,7 +258,7 @@ mantis_transport_connect(int slot, const char *endpoint, const char *server_key,
 {
 	void	   *zsock;
 
-	Assert(slot >= 0 && slot < MANTIS_MAX_PEERS && peers[slot].zsock == NULL);
+	Assert(slot >= 0 && slot < MANTIS_MAX_CONFIGURED_PEERS && peers[slot].zsock == NULL);
 	zsock = zmq_socket(zctx, ZMQ_DEALER);
 	if (zsock == NULL)
 		transport_fail("create a ZeroMQ DEALER socket", NULL);
@@ -308,7 +308,7 @@ mantis_transport_fds(int *fds)
 	fds[n++] = monitor.fd;
 	if (zap.zsock)
 		fds[n++] = zap.fd;
-	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
+	for (int i = 0; i < MANTIS_MAX_CONFIGURED_PEERS; i++)
 	{
 		if (peers[i].zsock != NULL)
 			fds[n++] = peers[i].fd;
@@ -491,12 +491,12 @@ mantis_transport_recv(MantisMessage *msg)
 	serve_monitor();
 
 	/* source -1 is the listener, 0.. the peer slots: take turns */
-	for (tried = 0; tried <= MANTIS_MAX_PEERS; tried++)
+	for (tried = 0; tried <= MANTIS_MAX_CONFIGURED_PEERS; tried++)
 	{
 		int			source = next_source - 1;
 		void	   *zsock = source < 0 ? listener.zsock : peers[source].zsock;
 
-		next_source = (next_source + 1) % (MANTIS_MAX_PEERS + 1);
+		next_source = (next_source + 1) % (MANTIS_MAX_CONFIGURED_PEERS + 1);
 		if (zsock == NULL || !has_input(zsock))
 			continue;
 

@@ -39,6 +39,11 @@
 #include "utils/memutils.h"
 
 #include "mantis.h"
+#include "guc.h"
+#include "keyhash.h"
+#include "postgres.h"
+#include "store.h"
+#include "txn.h"
 
 /* One buffered write */
 typedef struct PendingWrite
@@ -222,7 +227,7 @@ pending_prepare(void)
 	prepared_batch = mantis_store_batch_prepare(writes, n, &result);
 	MemoryContextSwitchTo(old);
 	if (prepared_batch == NULL)
-		mantis_store_report_put(result);
+		mantis_store_raise_put_failure(result);
 }
 
 /*

@@ -1,5 +1,5 @@
 /*-------------------------------------------------------------------------
- * replicator.c
+ * replication_worker.c
  *	  The replication worker ("mantis replication"): its life and its wait
  *	  loop; the protocol is in replication.c, the sockets in transport.c.
  *
@@ -19,7 +19,7 @@
  * then drains every socket (ZMQ_FD is edge-triggered: nothing may be left
  * unread when we sleep) before waiting.
  *
- * IDENTIFICATION	src/replicator.c
+ * IDENTIFICATION	src/replication_worker.c
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -34,37 +34,23 @@
 #include "utils/memutils.h"
 
 #include "mantis.h"
+#include "guc.h"
+#include "nodes.h"
 #include "replication.h"
+#include "store.h"
 #include "security.h"
 #include "transport.h"
 
-PGDLLEXPORT void mantis_replicator_main(Datum main_arg);
+PGDLLEXPORT void mantis_replication_worker_main(Datum main_arg);
 
 /* messages handled before the loop looks at its latch again */
 #define RECEIVE_BUDGET	2000
 
-void
-mantis_replication_register_worker(void)
-{
-	mantis_register_worker("mantis_replicator_main", "mantis replication");
-}
-
+/* before_shmem_exit: mantis_peers shows no rows while no worker runs */
 static void
-unpublish_latch(int code, Datum arg)
+clear_view(int code, Datum arg)
 {
-	SpinLockAcquire(&mantis_shared->mutex);
-	mantis_shared->latches[MANTIS_CONSUMER_REPLICATION] = NULL;
-	SpinLockRelease(&mantis_shared->mutex);
 	mantis_replication_stop();
-}
-
-static void
-publish_latch(void)
-{
-	SpinLockAcquire(&mantis_shared->mutex);
-	mantis_shared->latches[MANTIS_CONSUMER_REPLICATION] = MyLatch;
-	SpinLockRelease(&mantis_shared->mutex);
-	before_shmem_exit(unpublish_latch, (Datum) 0);
 }
 
 /*
@@ -75,7 +61,7 @@ publish_latch(void)
 static bool
 wait_until_writable(void)
 {
-	while (pg_atomic_read_u32(&mantis_shared->writable) == 0)
+	while (!mantis_store_is_writable())
 	{
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 100, PG_WAIT_EXTENSION);
@@ -95,7 +81,7 @@ wait_until_writable(void)
 static WaitEventSet *
 build_wait_set(MemoryContext cxt)
 {
-	int			fds[MANTIS_MAX_PEERS + 3];
+	int			fds[MANTIS_MAX_CONFIGURED_PEERS + 3];
 	int			n = mantis_transport_fds(fds);
 	WaitEventSet *set = CreateWaitEventSet(cxt, n + 2);
 
@@ -107,7 +93,7 @@ build_wait_set(MemoryContext cxt)
 }
 
 void
-mantis_replicator_main(Datum main_arg)
+mantis_replication_worker_main(Datum main_arg)
 {
 	MemoryContext set_cxt;
 	WaitEventSet *set;
@@ -120,7 +106,8 @@ mantis_replicator_main(Datum main_arg)
 	/* the database only gives us its encoding, to check received text */
 	BackgroundWorkerInitializeConnection(mantis_database, NULL, 0);
 	pgstat_report_appname("mantis replication");
-	publish_latch();
+	mantis_publish_latch(MANTIS_REPLICATION_WORKER);
+	before_shmem_exit(clear_view, (Datum) 0);
 
 	if (!wait_until_writable())
 		proc_exit(1);
@@ -128,7 +115,7 @@ mantis_replicator_main(Datum main_arg)
 	mantis_replication_start();
 	ereport(LOG,
 			(errmsg("mantis replication listening on %s as node \"%s\"%s",
-					mantis_listen, mantis_shared->node_name,
+					mantis_listen, mantis_self_node_name(),
 					mantis_curve_enabled() ? " with CURVE" : "")));
 	if (!mantis_curve_enabled() &&
 		strncmp(mantis_listen, "tcp://127.", 10) != 0 &&

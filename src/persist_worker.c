@@ -1,5 +1,5 @@
 /*-------------------------------------------------------------------------
- * worker.c
+ * persist_worker.c
  *	  The persistence worker: its life, its wait loop, and when it loads,
  *	  follows and flushes mantis_stores.
  *
@@ -20,8 +20,8 @@
  *
  * Backends hand changes over through shared memory (store.c's dirty
  * bitmap), which the worker takes every mantis.flush_interval; they do not
- * wake it on every write.  mantis_flush() sets its latch (published in
- * MantisShared) and waits on a condition variable.
+ * wake it on every write.  mantis_flush() sets its latch (published through
+ * mantis.c) and waits on a condition variable.
  *
  * Loading.  Until the worker has loaded mantis_stores after a start or a
  * crash restart, backends wait (store.c).  While the extension does not
@@ -37,7 +37,7 @@
  * once more before it marks the store writable, so the clock is past
  * everything the old primary persisted, and then flushes as a primary.
  *
- * IDENTIFICATION	src/worker.c
+ * IDENTIFICATION	src/persist_worker.c
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -58,17 +58,30 @@
 #include "utils/timestamp.h"
 
 #include "mantis.h"
+#include "guc.h"
+#include "log_limit.h"
+#include "nodes.h"
+#include "persist.h"
+#include "persist_worker.h"
+#include "store.h"
 
-PGDLLEXPORT void mantis_worker_main(Datum main_arg);
+PGDLLEXPORT void mantis_persist_worker_main(Datum main_arg);
+
+/* The worker's status and mantis_flush() requests, in shared memory */
+typedef struct PersistWorkerShared
+{
+	slock_t		mutex;			/* guards status */
+	MantisPersistStatus status;
+	ConditionVariable flush_cv;	/* broadcast when a flush request is served */
+} PersistWorkerShared;
+
+static PersistWorkerShared *pw = NULL;
 
 /* how often to look for CREATE EXTENSION, or retry a failed load */
 #define CHECK_INTERVAL_MS	1000
 
 /* the longest pause between retries of a failing flush */
 #define MAX_BACKOFF_MS		60000
-
-/* the same failure is logged at most this often */
-#define LOG_REPEAT_MS		60000
 
 /* leaves with registers this worker still has to flush */
 static uint32 flush_pending[MANTIS_LEAVES / 32];
@@ -91,32 +104,33 @@ static TimestampTz next_flush_at = 0;
 static int	failures_in_a_row = 0;
 static uint64 flush_requests_served = 0;
 
-static char last_logged[MANTIS_ERROR_TEXT_SIZE];
-static TimestampTz last_logged_at = 0;
 
-void
-mantis_worker_register(void)
+Size
+mantis_persist_worker_shmem_size(void)
 {
-	mantis_register_worker("mantis_worker_main", "mantis worker");
+	return sizeof(PersistWorkerShared);
 }
 
 void
-mantis_worker_shmem_init(void)
+mantis_persist_worker_shmem_init(void *place, bool found)
 {
-	MantisWorkerState *w = &mantis_shared->worker;
-
-	memset(w, 0, sizeof(*w));
-	w->persist = MANTIS_PERSIST_STOPPED;
-	w->stored_rows = -1;
-	ConditionVariableInit(&w->flush_cv);
+	pw = (PersistWorkerShared *) place;
+	if (found)
+		return;
+	memset(pw, 0, sizeof(PersistWorkerShared));
+	SpinLockInit(&pw->mutex);
+	pw->status.persist = MANTIS_PERSIST_STOPPED;
+	pw->status.stored_rows = -1;
+	ConditionVariableInit(&pw->flush_cv);
 }
 
+/* A copy of the worker's status, for mantis_status() */
 void
-mantis_worker_state(MantisWorkerState *out)
+mantis_persist_worker_status(MantisPersistStatus *out)
 {
-	SpinLockAcquire(&mantis_shared->mutex);
-	*out = mantis_shared->worker;
-	SpinLockRelease(&mantis_shared->mutex);
+	SpinLockAcquire(&pw->mutex);
+	*out = pw->status;
+	SpinLockRelease(&pw->mutex);
 }
 
 static void
@@ -126,33 +140,32 @@ set_persist_state(MantisPersistState state)
 	int64		own_rows;
 
 	mantis_persist_counts(&held_back, &own_rows);
-	SpinLockAcquire(&mantis_shared->mutex);
-	mantis_shared->worker.persist = state;
-	mantis_shared->worker.stored_rows = own_rows;
-	mantis_shared->worker.held_back = held_back;
-	SpinLockRelease(&mantis_shared->mutex);
+	SpinLockAcquire(&pw->mutex);
+	pw->status.persist = state;
+	pw->status.stored_rows = own_rows;
+	pw->status.held_back = held_back;
+	SpinLockRelease(&pw->mutex);
 }
 
 /* before_shmem_exit: nobody may wake or wait for a worker that is gone */
 static void
 worker_unpublish(int code, Datum arg)
 {
-	SpinLockAcquire(&mantis_shared->mutex);
-	mantis_shared->latches[MANTIS_CONSUMER_PERSIST] = NULL;
-	mantis_shared->worker.pid = 0;
-	mantis_shared->worker.persist = MANTIS_PERSIST_STOPPED;
-	SpinLockRelease(&mantis_shared->mutex);
-	ConditionVariableBroadcast(&mantis_shared->worker.flush_cv);
+	SpinLockAcquire(&pw->mutex);
+	pw->status.pid = 0;
+	pw->status.persist = MANTIS_PERSIST_STOPPED;
+	SpinLockRelease(&pw->mutex);
+	ConditionVariableBroadcast(&pw->flush_cv);
 }
 
 static void
 worker_publish(void)
 {
-	SpinLockAcquire(&mantis_shared->mutex);
-	mantis_shared->latches[MANTIS_CONSUMER_PERSIST] = MyLatch;
-	mantis_shared->worker.pid = MyProcPid;
-	mantis_shared->worker.persist = MANTIS_PERSIST_STARTING;
-	SpinLockRelease(&mantis_shared->mutex);
+	mantis_publish_latch(MANTIS_PERSIST_WORKER);
+	SpinLockAcquire(&pw->mutex);
+	pw->status.pid = MyProcPid;
+	pw->status.persist = MANTIS_PERSIST_STARTING;
+	SpinLockRelease(&pw->mutex);
 	before_shmem_exit(worker_unpublish, (Datum) 0);
 }
 
@@ -183,13 +196,8 @@ worker_sigterm(SIGNAL_ARGS)
 static void
 log_failure(const char *what, const char *message)
 {
-	TimestampTz now = GetCurrentTimestamp();
-
-	if (strcmp(message, last_logged) == 0 &&
-		!TimestampDifferenceExceeds(last_logged_at, now, LOG_REPEAT_MS))
+	if (!mantis_log_due(NULL, message))
 		return;
-	strlcpy(last_logged, message, sizeof(last_logged));
-	last_logged_at = now;
 	ereport(WARNING,
 			(errmsg("mantis could not %s: %s", what, message),
 			 errdetail("The changes are kept in shared memory; the worker will retry.")));
@@ -242,7 +250,7 @@ do_follow(void *arg)
 static void
 maybe_set_writable(bool recovery)
 {
-	if (!recovery && pg_atomic_read_u32(&mantis_shared->writable) == 0)
+	if (!recovery && !mantis_store_is_writable())
 		mantis_store_set_writable();
 }
 
@@ -301,11 +309,11 @@ follow_now(void)
 		return;
 	}
 	set_persist_state(ready_state());
-	if (!recovery && pg_atomic_read_u32(&mantis_shared->writable) == 0)
+	if (!recovery && !mantis_store_is_writable())
 	{
 		ereport(LOG,
 				(errmsg("mantis merged mantis_stores after the promotion; this server accepts writes as node \"%s\"",
-						mantis_shared->node_name)));
+						mantis_self_node_name())));
 		maybe_set_writable(recovery);
 	}
 }
@@ -350,21 +358,21 @@ flush_now(uint64 *written, char *message, size_t message_size)
 	}
 
 	mantis_persist_counts(&held_back, &own_rows);
-	SpinLockAcquire(&mantis_shared->mutex);
-	mantis_shared->worker.stored_rows = own_rows;
-	mantis_shared->worker.held_back = held_back;
+	SpinLockAcquire(&pw->mutex);
+	pw->status.stored_rows = own_rows;
+	pw->status.held_back = held_back;
 	if (ok && result.rows > 0)
 	{
-		mantis_shared->worker.last_flush_at = now;
-		mantis_shared->worker.last_flush_registers = result.registers;
+		pw->status.last_flush_at = now;
+		pw->status.last_flush_registers = result.registers;
 	}
 	else if (!ok)
 	{
-		mantis_shared->worker.flush_failures++;
-		strlcpy(mantis_shared->worker.last_flush_error, message,
-				sizeof(mantis_shared->worker.last_flush_error));
+		pw->status.flush_failures++;
+		strlcpy(pw->status.last_flush_error, message,
+				sizeof(pw->status.last_flush_error));
 	}
-	SpinLockRelease(&mantis_shared->mutex);
+	SpinLockRelease(&pw->mutex);
 
 	if (ok)
 	{
@@ -423,9 +431,9 @@ maybe_flush(void)
 
 	if (ShutdownRequestPending)
 		return;				/* the final flush answers, after the loop */
-	SpinLockAcquire(&mantis_shared->mutex);
-	requested = mantis_shared->worker.flush_requested;
-	SpinLockRelease(&mantis_shared->mutex);
+	SpinLockAcquire(&pw->mutex);
+	requested = pw->status.flush_requested;
+	SpinLockRelease(&pw->mutex);
 	gather_changes();
 
 	if (requested > flush_requests_served)
@@ -438,22 +446,22 @@ maybe_flush(void)
 			snprintf(message, sizeof(message),
 					 "extension \"mantis\" does not exist in database \"%s\"", mantis_database);
 
-		SpinLockAcquire(&mantis_shared->mutex);
-		mantis_shared->worker.flush_served = requested;
-		mantis_shared->worker.flush_ok = ok;
-		mantis_shared->worker.flush_result = written;
+		SpinLockAcquire(&pw->mutex);
+		pw->status.flush_served = requested;
+		pw->status.flush_ok = ok;
+		pw->status.flush_result = written;
 		if (!ok)
-			strlcpy(mantis_shared->worker.last_flush_error, message,
-					sizeof(mantis_shared->worker.last_flush_error));
-		SpinLockRelease(&mantis_shared->mutex);
-		ConditionVariableBroadcast(&mantis_shared->worker.flush_cv);
+			strlcpy(pw->status.last_flush_error, message,
+					sizeof(pw->status.last_flush_error));
+		SpinLockRelease(&pw->mutex);
+		ConditionVariableBroadcast(&pw->flush_cv);
 		flush_requests_served = requested;
 		return;
 	}
 
 	if (!persist_ready || GetCurrentTimestamp() < next_flush_at)
 		return;
-	if (RecoveryInProgress() || pg_atomic_read_u32(&mantis_shared->writable) == 0)
+	if (RecoveryInProgress() || !mantis_store_is_writable())
 		follow_now();
 	else if (mantis_flush_interval_ms > 0 || !flush_pending_any())
 		(void) flush_now(&written, message, sizeof(message));
@@ -491,12 +499,12 @@ connect_to_database(void)
 {
 	int			attempts;
 
-	SpinLockAcquire(&mantis_shared->mutex);
-	attempts = ++mantis_shared->worker.connect_attempts;
-	SpinLockRelease(&mantis_shared->mutex);
+	SpinLockAcquire(&pw->mutex);
+	attempts = ++pw->status.connect_attempts;
+	SpinLockRelease(&pw->mutex);
 	if (attempts > 1)
 	{
-		if (pg_atomic_read_u32(&mantis_shared->loaded) == 0)
+		if (!mantis_store_is_loaded())
 		{
 			ereport(WARNING,
 					(errmsg("mantis worker could not connect to database \"%s\"; the registers are not loaded from mantis_stores nor flushed to it until it can",
@@ -505,16 +513,16 @@ connect_to_database(void)
 			mantis_store_set_loaded();
 		}
 		/* also once a standby that could not connect is promoted */
-		if (!RecoveryInProgress() && pg_atomic_read_u32(&mantis_shared->writable) == 0)
+		if (!RecoveryInProgress() && !mantis_store_is_writable())
 			mantis_store_set_writable();
 	}
 
 	BackgroundWorkerInitializeConnection(mantis_database, NULL, 0);
 
-	SpinLockAcquire(&mantis_shared->mutex);
-	mantis_shared->worker.connect_attempts = 0;
-	mantis_shared->encoding = GetDatabaseEncoding();
-	SpinLockRelease(&mantis_shared->mutex);
+	SpinLockAcquire(&pw->mutex);
+	pw->status.connect_attempts = 0;
+	SpinLockRelease(&pw->mutex);
+	mantis_store_set_encoding(GetDatabaseEncoding());
 }
 
 /*
@@ -547,7 +555,7 @@ flush_at_shutdown(void)
 }
 
 void
-mantis_worker_main(Datum main_arg)
+mantis_persist_worker_main(Datum main_arg)
 {
 	MemoryContext loop_cxt;
 
@@ -556,7 +564,7 @@ mantis_worker_main(Datum main_arg)
 	BackgroundWorkerUnblockSignals();
 
 	worker_publish();
-	compact_next = pg_atomic_read_u32(&mantis_shared->loaded) != 0;
+	compact_next = mantis_store_is_loaded();
 	connect_to_database();
 	pgstat_report_appname("mantis worker");
 
@@ -621,37 +629,36 @@ mantis_worker_main(Datum main_arg)
 uint64
 mantis_request_flush(void)
 {
-	MantisWorkerState *w = &mantis_shared->worker;
+	MantisPersistStatus *w = &pw->status;
 	uint64		mine;
 	uint64		result = 0;
 	bool		ok = false;
-	Latch	   *latch;
+	bool		running;
 	char		message[MANTIS_ERROR_TEXT_SIZE] = "";
 
-	SpinLockAcquire(&mantis_shared->mutex);
-	latch = mantis_shared->latches[MANTIS_CONSUMER_PERSIST];
+	SpinLockAcquire(&pw->mutex);
+	running = w->pid != 0;
 	mine = ++w->flush_requested;
-	SpinLockRelease(&mantis_shared->mutex);
-	if (latch == NULL)
+	SpinLockRelease(&pw->mutex);
+	if (!running)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("mantis worker is not running"),
 				 errhint("Check the server log; the postmaster restarts the worker a few seconds after it stops.")));
-	SetLatch(latch);
+	mantis_wake_worker(MANTIS_PERSIST_WORKER);
 
-	ConditionVariablePrepareToSleep(&w->flush_cv);
+	ConditionVariablePrepareToSleep(&pw->flush_cv);
 	for (;;)
 	{
 		bool		served;
-		bool		running;
 
-		SpinLockAcquire(&mantis_shared->mutex);
+		SpinLockAcquire(&pw->mutex);
 		served = w->flush_served >= mine;
 		running = w->pid != 0;
 		ok = w->flush_ok;
 		result = w->flush_result;
 		strlcpy(message, w->last_flush_error, sizeof(message));
-		SpinLockRelease(&mantis_shared->mutex);
+		SpinLockRelease(&pw->mutex);
 
 		if (served)
 			break;
@@ -662,7 +669,7 @@ mantis_request_flush(void)
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("mantis worker stopped before flushing")));
 		}
-		ConditionVariableTimedSleep(&w->flush_cv, 1000, PG_WAIT_EXTENSION);
+		ConditionVariableTimedSleep(&pw->flush_cv, 1000, PG_WAIT_EXTENSION);
 	}
 	ConditionVariableCancelSleep();
 

@@ -1,0 +1,30 @@
+/*-------------------------------------------------------------------------
+ * persist.h
+ *	  What the persistence worker calls to load, follow and flush
+ *	  mantis_stores.
+ *
+ * IDENTIFICATION	src/persist.h
+ *-------------------------------------------------------------------------
+ */
+#ifndef MANTIS_PERSIST_H
+#define MANTIS_PERSIST_H
+
+#include <signal.h>
+
+#include "mantis.h"
+
+typedef struct MantisFlushResult
+{
+	uint64		registers;		/* registers written */
+	int			rows;			/* rows inserted */
+	bool		compacted;		/* older rows of this node were replaced */
+} MantisFlushResult;
+
+extern volatile sig_atomic_t mantis_persist_in_work;
+extern bool mantis_persist_follow(void);
+extern bool mantis_persist_flush(uint32 *pending_leaves, bool compact,
+								 MantisFlushResult *result);
+extern void mantis_persist_abort(void);
+extern void mantis_persist_counts(uint64 *held_back, int64 *own_rows);
+
+#endif							/* MANTIS_PERSIST_H */
