@@ -135,8 +135,7 @@ typedef struct RowBuilder
 } RowBuilder;
 
 /* What the flush under way took from the store, to give back on failure. */
-static uint32 taken_leaves[MANTIS_LEAVES / 32];
-static bool taken_any = false;
+static MantisLeafSet taken_leaves;
 
 static void give_back_taken(void);
 static inline void statement_begin(void);
@@ -383,10 +382,8 @@ typedef struct LoadState
 {
 	int64		row_id;
 	uint64		now_ms;
-	uint64		applied;
-	uint64		stale;
+	MantisMergeTally merged;
 	uint64		refused;		/* size, encoding or clock */
-	uint64		no_room;
 } LoadState;
 
 static void
@@ -408,18 +405,10 @@ load_node(void *arg, uint64_t id, const char *name, size_t name_len)
 static bool
 register_acceptable(const MantisRecord *rec, uint64 now_ms)
 {
-	if (rec->key_len > (uint32) mantis_max_key_size ||
-		rec->value_len > (uint32) mantis_max_value_size)
-		return false;
 	if (rec->hlc.node != mantis_self_node_id() &&
 		mantis_hlc_ms(rec->hlc.ts) > now_ms + LOAD_MAX_AHEAD_MS)
 		return false;
-	if (!pg_verify_mbstr(GetDatabaseEncoding(), rec->key, (int) rec->key_len, true))
-		return false;
-	if (!rec->deleted &&
-		!pg_verify_mbstr(GetDatabaseEncoding(), rec->value, (int) rec->value_len, true))
-		return false;
-	return true;
+	return mantis_store_admits(rec);
 }
 
 static void
@@ -433,7 +422,7 @@ load_register(void *arg, const MantisRecord *rec)
 		if (rec->key_len <= (uint32) mantis_max_key_size &&
 			mantis_store_beats(rec->key, rec->key_len, &rec->hlc))
 		{
-			st->stale++;
+			st->merged.stale++;
 			return;
 		}
 
@@ -448,19 +437,7 @@ load_register(void *arg, const MantisRecord *rec)
 		st->refused++;
 		return;
 	}
-	switch (mantis_store_merge(rec, 0))
-	{
-		case MANTIS_PUT_APPLIED:
-			st->applied++;
-			break;
-		case MANTIS_PUT_STALE:
-			st->stale++;
-			break;
-		case MANTIS_PUT_NO_KEYS:
-		case MANTIS_PUT_NO_MEMORY:
-			st->no_room++;
-			break;
-	}
+	mantis_store_merge_tallied(rec, 0, &st->merged);
 }
 
 /*
@@ -484,10 +461,10 @@ load_row(LoadState *st, KnownRow *row, const char *node, bytea *registers)
 		row->unreadable = true;
 		return;
 	}
-	before = st->refused + st->no_room;
+	before = st->refused + st->merged.no_room;
 	st->row_id = row->id;
 	(void) mantis_snapshot_decode(data, len, load_node, load_register, st);
-	row->held = (uint32) Min(st->refused + st->no_room - before, PG_UINT32_MAX);
+	row->held = (uint32) Min(st->refused + st->merged.no_room - before, PG_UINT32_MAX);
 	row->unreadable = false;
 }
 
@@ -710,15 +687,15 @@ log_load(const LoadState *st, int rows)
 		return;
 	ereport(LOG,
 			(errmsg("mantis loaded %llu registers from %d rows of %s",
-					(unsigned long long) st->applied, rows, table.name),
+					(unsigned long long) st->merged.applied, rows, table.name),
 			 errdetail("%llu registers superseded, %llu held back (size, encoding or clock), %llu found no room.",
-					   (unsigned long long) st->stale, (unsigned long long) st->refused,
-					   (unsigned long long) st->no_room)));
-	if (st->no_room > 0)
+					   (unsigned long long) st->merged.stale, (unsigned long long) st->refused,
+					   (unsigned long long) st->merged.no_room)));
+	if (st->merged.no_room > 0)
 		ereport(WARNING,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("mantis store filled up while loading: %llu registers were not loaded",
-						(unsigned long long) st->no_room),
+						(unsigned long long) st->merged.no_room),
 				 errdetail("They stay in mantis_stores, counted in mantis_status.held_back."),
 				 errhint("Raise \"mantis.max_keys\" or \"mantis.store_memory\" and restart the server.")));
 }
@@ -757,36 +734,15 @@ mantis_persist_follow(void)
 
 /* ---- flushing ---- */
 
-static bool
-leaves_pending(const uint32 *pending)
-{
-	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
-	{
-		if (pending[w] != 0)
-			return true;
-	}
-	return false;
-}
-
-/* Take the changes of the pending leaves, each through "callback". */
+/*
+ * Take the changes of the pending leaves, each through "callback"; each
+ * leaf is noted as taken first, so a failure halfway gives it back.
+ */
 static void
-take_pending(uint32 *pending, MantisRecordCallback callback, void *arg)
+take_pending(MantisLeafSet *pending, MantisRecordCallback callback, void *arg)
 {
-	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
-	{
-		while (pending[w] != 0)
-		{
-			int			bit = pg_rightmost_one_pos32(pending[w]);
-			uint32		mask = (uint32) 1 << bit;
-
-			/* noted before taking: a failure halfway gives this leaf back */
-			taken_leaves[w] |= mask;
-			taken_any = true;
-			mantis_store_take_changes(MANTIS_CONSUMER_PERSIST, w * 32 + bit,
-									  callback, arg);
-			pending[w] &= ~mask;
-		}
-	}
+	mantis_store_take_leaves(MANTIS_CONSUMER_PERSIST, pending, &taken_leaves,
+							 callback, arg);
 }
 
 /*
@@ -810,10 +766,10 @@ retry_held_back(void)
 	{
 		st.now_ms = mantis_wall_ms();
 		load_rows(retry, n, &st);
-		if (st.applied > 0)
+		if (st.merged.applied > 0)
 			ereport(LOG,
 					(errmsg("mantis loaded %llu registers held back in %s",
-							(unsigned long long) st.applied, table.name)));
+							(unsigned long long) st.merged.applied, table.name)));
 	}
 	pfree(retry);
 }
@@ -864,7 +820,7 @@ delete_rows(const KnownRow *rows, int n)
  * deleted, in the builder's context.
  */
 static int64 *
-compact(RowBuilder *b, uint32 *pending, int *ndeleted)
+compact(RowBuilder *b, MantisLeafSet *pending, int *ndeleted)
 {
 	KnownRow   *gone;
 	int64	   *ids;
@@ -998,7 +954,7 @@ note_committed(const RowBuilder *b, const int64 *deleted, int ndeleted)
  * mantis_persist_abort(), which gives back what was taken.
  */
 bool
-mantis_persist_flush(uint32 *pending, bool compact_asked, MantisFlushResult *result)
+mantis_persist_flush(MantisLeafSet *pending, bool compact_asked, MantisFlushResult *result)
 {
 	char		clock[MANTIS_HLC_TEXT_SIZE];
 	RowBuilder	b;
@@ -1016,7 +972,7 @@ mantis_persist_flush(uint32 *pending, bool compact_asked, MantisFlushResult *res
 	}
 
 	result->compacted = compact_asked || table.rewrite;
-	if (!result->compacted && !leaves_pending(pending))
+	if (!result->compacted && mantis_leafset_is_empty(pending))
 	{
 		end_work();
 		return true;
@@ -1041,8 +997,7 @@ mantis_persist_flush(uint32 *pending, bool compact_asked, MantisFlushResult *res
 		table.snapshot_bytes = b.bytes;
 	}
 	note_committed(&b, deleted, ndeleted);
-	memset(taken_leaves, 0, sizeof(taken_leaves));
-	taken_any = false;
+	memset(&taken_leaves, 0, sizeof(taken_leaves));
 	result->registers = b.registers;
 	result->rows = list_length(b.inserted);
 	return true;
@@ -1055,14 +1010,11 @@ mantis_persist_flush(uint32 *pending, bool compact_asked, MantisFlushResult *res
 static void
 give_back_taken(void)
 {
-	if (!taken_any)
-		return;
 	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
 	{
-		for (uint32 bits = taken_leaves[w]; bits != 0; bits &= bits - 1)
+		for (uint32 bits = taken_leaves.words[w]; bits != 0; bits &= bits - 1)
 			mantis_store_give_back_leaf(MANTIS_CONSUMER_PERSIST,
 										w * 32 + pg_rightmost_one_pos32(bits));
-		taken_leaves[w] = 0;
+		taken_leaves.words[w] = 0;
 	}
-	taken_any = false;
 }

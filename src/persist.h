@@ -12,6 +12,7 @@
 #include <signal.h>
 
 #include "mantis.h"
+#include "store.h"
 
 typedef struct MantisFlushResult
 {
@@ -22,7 +23,7 @@ typedef struct MantisFlushResult
 
 extern volatile sig_atomic_t mantis_persist_in_work;
 extern bool mantis_persist_follow(void);
-extern bool mantis_persist_flush(uint32 *pending_leaves, bool compact,
+extern bool mantis_persist_flush(MantisLeafSet *pending, bool compact,
 								 MantisFlushResult *result);
 extern void mantis_persist_abort(void);
 extern void mantis_persist_counts(uint64 *held_back, int64 *own_rows);

@@ -84,7 +84,7 @@ static PersistWorkerShared *pw = NULL;
 #define MAX_BACKOFF_MS		60000
 
 /* leaves with registers this worker still has to flush */
-static uint32 flush_pending[MANTIS_LEAVES / 32];
+static MantisLeafSet flush_pending;
 
 /* mantis_stores found and loaded */
 static bool persist_ready = false;
@@ -321,7 +321,7 @@ follow_now(void)
 static bool
 do_flush(void *arg)
 {
-	return mantis_persist_flush(flush_pending, compact_next, (MantisFlushResult *) arg);
+	return mantis_persist_flush(&flush_pending, compact_next, (MantisFlushResult *) arg);
 }
 
 /*
@@ -397,22 +397,7 @@ flush_now(uint64 *written, char *message, size_t message_size)
 static void
 gather_changes(void)
 {
-	uint32		taken[MANTIS_LEAVES / 32];
-
-	mantis_store_take_dirty(MANTIS_CONSUMER_PERSIST, taken);
-	for (int i = 0; i < MANTIS_LEAVES / 32; i++)
-		flush_pending[i] |= taken[i];
-}
-
-static bool
-flush_pending_any(void)
-{
-	for (int i = 0; i < MANTIS_LEAVES / 32; i++)
-	{
-		if (flush_pending[i] != 0)
-			return true;
-	}
-	return false;
+	mantis_store_take_dirty(MANTIS_CONSUMER_PERSIST, &flush_pending);
 }
 
 /*
@@ -463,7 +448,7 @@ maybe_flush(void)
 		return;
 	if (RecoveryInProgress() || !mantis_store_is_writable())
 		follow_now();
-	else if (mantis_flush_interval_ms > 0 || !flush_pending_any())
+	else if (mantis_flush_interval_ms > 0 || mantis_leafset_is_empty(&flush_pending))
 		(void) flush_now(&written, message, sizeof(message));
 	else
 	{
@@ -540,9 +525,9 @@ flush_at_shutdown(void)
 	gather_changes();
 	if (RecoveryInProgress())
 		return;
-	if (!persist_ready && flush_pending_any())
+	if (!persist_ready && !mantis_leafset_is_empty(&flush_pending))
 		try_load();
-	if (persist_ready && (flush_pending_any() || compact_next))
+	if (persist_ready && (!mantis_leafset_is_empty(&flush_pending) || compact_next))
 	{
 		uint64		written;
 		char		message[MANTIS_ERROR_TEXT_SIZE];

@@ -200,7 +200,7 @@ static uint32 round_counter = 0;
 static MantisPeerCounters unattributed;
 static bool view_changed = true;
 static TimestampTz last_publish = 0;
-static uint32 send_pending[MANTIS_LEAVES / 32];
+static MantisLeafSet send_pending;
 static TimestampTz last_live_send = 0;
 
 /* leaf digests, read once per pass when first needed */
@@ -913,49 +913,23 @@ mantis_replication_send_due(void)
 void
 mantis_replication_send_changes(void)
 {
-	uint32		taken[MANTIS_LEAVES / 32];
-	bool		any = false;
 	UpdatesBuilder b = {0};
-	bool		outbound = have_outbound();
 
-	mantis_store_take_dirty(MANTIS_CONSUMER_REPLICATION, taken);
-	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
-	{
-		send_pending[w] |= taken[w];
-		any |= send_pending[w] != 0;
-	}
-	if (!any)
+	mantis_store_take_dirty(MANTIS_CONSUMER_REPLICATION, &send_pending);
+	if (mantis_leafset_is_empty(&send_pending))
 		return;
 
 	last_live_send = GetCurrentTimestamp();
 	b.group = MANTIS_LIVE_GROUP;
 	b.flush = broadcast_updates;
 	updates_begin(&b);
-	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
-	{
-		for (uint32 bits = send_pending[w]; bits != 0; bits &= bits - 1)
-			mantis_store_take_changes(MANTIS_CONSUMER_REPLICATION,
-									  w * 32 + pg_rightmost_one_pos32(bits),
-									  outbound ? updates_add : NULL, &b);
-		send_pending[w] = 0;
-	}
+	mantis_store_take_leaves(MANTIS_CONSUMER_REPLICATION, &send_pending, NULL,
+							 have_outbound() ? updates_add : NULL, &b);
 	updates_finish(&b);
 	broadcast_updates(&b);
 }
 
 /* ---- receiving registers ---- */
-
-static bool
-register_fits(const MantisRecord *rec)
-{
-	if (rec->key_len > (uint32) mantis_max_key_size ||
-		rec->value_len > (uint32) mantis_max_value_size)
-		return false;
-	if (!pg_verify_mbstr(GetDatabaseEncoding(), rec->key, (int) rec->key_len, true))
-		return false;
-	return rec->deleted ||
-		pg_verify_mbstr(GetDatabaseEncoding(), rec->value, (int) rec->value_len, true);
-}
 
 /*
  * Merge the registers of an UPDATES frame (already checked by frame.c),
@@ -967,9 +941,9 @@ apply_updates(Link *l, const MantisFrame *f)
 	MantisPeerCounters *c = l ? &l->c : &unattributed;
 	const unsigned char *p = f->registers;
 	uint64		limit = mantis_wall_ms() + (uint64) mantis_max_clock_offset_ms;
-	uint64		skewed = 0,
-				no_room = 0;
+	uint64		skewed = 0;
 	uint64		ahead_ms = 0;
+	MantisMergeTally merged = {0};
 
 	for (uint32 i = 0; i < f->count; i++)
 	{
@@ -977,7 +951,7 @@ apply_updates(Link *l, const MantisFrame *f)
 
 		if (mantis_codec_get_register(&p, f->end, &rec) != NULL)
 			break;				/* cannot happen: decoded before */
-		if (!register_fits(&rec))
+		if (!mantis_store_admits(&rec))
 		{
 			c->malformed++;
 			continue;
@@ -989,32 +963,22 @@ apply_updates(Link *l, const MantisFrame *f)
 						   (uint64) mantis_max_clock_offset_ms);
 			continue;
 		}
-		switch (mantis_store_merge(&rec, MANTIS_REG_UNFLUSHED))
-		{
-			case MANTIS_PUT_APPLIED:
-				c->applied++;
-				break;
-			case MANTIS_PUT_STALE:
-				c->stale++;
-				break;
-			case MANTIS_PUT_NO_KEYS:
-			case MANTIS_PUT_NO_MEMORY:
-				no_room++;
-				break;
-		}
+		mantis_store_merge_tallied(&rec, MANTIS_REG_UNFLUSHED, &merged);
 	}
+	c->applied += merged.applied;
+	c->stale += merged.stale;
+	c->no_room += merged.no_room;
 	c->skewed += skewed;
-	c->no_room += no_room;
 	view_changed = true;
 	if (skewed > 0)
 		note_problem(l, LOG,
 					 "rejected %llu registers from %s with clocks up to %llu ms ahead of ours (\"mantis.max_clock_offset\" is %d ms)",
 					 (unsigned long long) skewed, l ? link_label(l) : "an unknown node",
 					 (unsigned long long) ahead_ms, mantis_max_clock_offset_ms);
-	if (no_room > 0)
+	if (merged.no_room > 0)
 		note_problem(l, WARNING,
 					 "the store is full: %llu registers from %s were not stored; raise \"mantis.max_keys\" or \"mantis.store_memory\"",
-					 (unsigned long long) no_room, l ? link_label(l) : "an unknown node");
+					 (unsigned long long) merged.no_room, l ? link_label(l) : "an unknown node");
 }
 
 /* ---- repair, as the puller ---- */
@@ -1753,7 +1717,7 @@ mantis_replication_start(void)
 	initStringInfo(&frame);
 	MemoryContextSwitchTo(old);
 
-	memset(send_pending, 0xFF, sizeof(send_pending));	/* look everywhere once */
+	memset(&send_pending, 0xFF, sizeof(send_pending));	/* look everywhere once */
 	if (mantis_curve_enabled())
 	{
 		char		error[MANTIS_ERROR_TEXT_SIZE * 2];

@@ -54,6 +54,7 @@
  */
 #include "postgres.h"
 
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "port/pg_bitutils.h"
 #include "pgstat.h"
@@ -1019,6 +1020,42 @@ mantis_store_merge(const MantisRecord *rec, int flags)
 	return store_put(&put, NULL, NULL);
 }
 
+/*
+ * Whether a register from a peer or from mantis_stores may enter the
+ * store: its key and value within this server's limits and valid text in
+ * the database encoding.  (Its clock is the caller's to judge.)
+ */
+bool
+mantis_store_admits(const MantisRecord *rec)
+{
+	if (rec->key_len > (uint32) mantis_max_key_size ||
+		rec->value_len > (uint32) mantis_max_value_size)
+		return false;
+	if (!pg_verify_mbstr(GetDatabaseEncoding(), rec->key, (int) rec->key_len, true))
+		return false;
+	return rec->deleted ||
+		pg_verify_mbstr(GetDatabaseEncoding(), rec->value, (int) rec->value_len, true);
+}
+
+/* mantis_store_merge(), counting the outcome in *tally */
+void
+mantis_store_merge_tallied(const MantisRecord *rec, int flags, MantisMergeTally *tally)
+{
+	switch (mantis_store_merge(rec, flags))
+	{
+		case MANTIS_PUT_APPLIED:
+			tally->applied++;
+			break;
+		case MANTIS_PUT_STALE:
+			tally->stale++;
+			break;
+		case MANTIS_PUT_NO_KEYS:
+		case MANTIS_PUT_NO_MEMORY:
+			tally->no_room++;
+			break;
+	}
+}
+
 /* ---- copying registers out ---- */
 
 /*
@@ -1416,18 +1453,57 @@ mantis_store_set_writable(void)
 	ConditionVariableBroadcast(&store->loaded_cv);
 }
 
+bool
+mantis_leafset_is_empty(const MantisLeafSet *set)
+{
+	for (int i = 0; i < MANTIS_LEAVES / 32; i++)
+	{
+		if (set->words[i] != 0)
+			return false;
+	}
+	return true;
+}
+
 /*
- * Take a consumer's bitmap of dirty leaves, leaving it empty: words[i] gets
- * the bits set since the last call (MANTIS_LEAVES / 32 words).
+ * Take a consumer's bitmap of dirty leaves, leaving it empty: the leaves
+ * marked since the last call are added to *pending.
  */
 void
-mantis_store_take_dirty(MantisConsumer consumer, uint32 *words)
+mantis_store_take_dirty(MantisConsumer consumer, MantisLeafSet *pending)
 {
 	pg_atomic_uint32 *bits = dirty[consumer];
 
 	for (int i = 0; i < MANTIS_LEAVES / 32; i++)
-		words[i] = pg_atomic_read_u32(&bits[i]) != 0 ?
-			pg_atomic_exchange_u32(&bits[i], 0) : 0;
+	{
+		if (pg_atomic_read_u32(&bits[i]) != 0)
+			pending->words[i] |= pg_atomic_exchange_u32(&bits[i], 0);
+	}
+}
+
+/*
+ * Take a consumer's changes in every leaf of *pending (see
+ * mantis_store_take_changes()), passing a copy of each register to "copy"
+ * (may be NULL), and empty *pending.  Each leaf is added to *taken (if not
+ * NULL) before its changes are taken, so that a consumer that fails part
+ * way knows every leaf it must give back.
+ */
+void
+mantis_store_take_leaves(MantisConsumer consumer, MantisLeafSet *pending,
+						 MantisLeafSet *taken, MantisRecordCallback copy, void *arg)
+{
+	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
+	{
+		while (pending->words[w] != 0)
+		{
+			int			bit = pg_rightmost_one_pos32(pending->words[w]);
+			uint32		mask = (uint32) 1 << bit;
+
+			if (taken)
+				taken->words[w] |= mask;
+			mantis_store_take_changes(consumer, w * 32 + bit, copy, arg);
+			pending->words[w] &= ~mask;
+		}
+	}
 }
 
 /*

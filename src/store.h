@@ -74,6 +74,18 @@ extern void mantis_store_batch_cancel(MantisBatch *batch);
 extern void mantis_store_get_many(const char *const *keys, const uint32 *key_lens,
 								  int n, bool *found, MantisRecord *values);
 extern MantisPutResult mantis_store_merge(const MantisRecord *rec, int flags);
+
+/* What merging a stream of registers (a frame, a row) came to */
+typedef struct MantisMergeTally
+{
+	uint64		applied;		/* won, and stored */
+	uint64		stale;			/* an equal or newer register was kept */
+	uint64		no_room;		/* the full store could not take it */
+} MantisMergeTally;
+
+extern bool mantis_store_admits(const MantisRecord *rec);
+extern void mantis_store_merge_tallied(const MantisRecord *rec, int flags,
+									   MantisMergeTally *tally);
 extern bool mantis_store_get(const char *key, uint32 key_len, Size header,
 							 char **chunk, uint32 *value_len);
 extern bool mantis_store_beats(const char *key, uint32 key_len,
@@ -90,7 +102,17 @@ extern bool mantis_store_is_loaded(void);
 extern bool mantis_store_is_writable(void);
 extern int	mantis_store_encoding(void);
 extern void mantis_store_set_encoding(int encoding);
-extern void mantis_store_take_dirty(MantisConsumer consumer, uint32 *words);
+/* A set of digest leaves: MANTIS_LEAVES bits */
+typedef struct MantisLeafSet
+{
+	uint32		words[MANTIS_LEAVES / 32];
+} MantisLeafSet;
+
+extern bool mantis_leafset_is_empty(const MantisLeafSet *set);
+extern void mantis_store_take_dirty(MantisConsumer consumer, MantisLeafSet *pending);
+extern void mantis_store_take_leaves(MantisConsumer consumer, MantisLeafSet *pending,
+									 MantisLeafSet *taken,
+									 MantisRecordCallback copy, void *arg);
 extern void mantis_store_leaf_digests(uint64 *out);
 extern int	mantis_store_collect_leaf(int leaf, MantisRecordCallback copy, void *arg);
 extern int	mantis_store_take_changes(MantisConsumer consumer, int leaf,
