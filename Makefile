@@ -34,8 +34,13 @@ EXTENSION = mantis
 DATA = sql/mantis--1.0.sql sql/mantis--1.1.sql sql/mantis--1.0--1.1.sql
 PGFILEDESC = "mantis - replicated key-value store in shared memory"
 
+# pg_regress: "make installcheck" (PGXS's rule) runs REGRESS against the
+# running server, which must be set up like test/regress.conf (README, Tests);
+# "make check-regress" runs them in temporary instances instead, with
+# REGRESS_NOT_PRELOADED in one that does not preload mantis.
 REGRESS = mantis_basic mantis_types mantis_txn mantis_hlc mantis_persist mantis_roles mantis_limits
-REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/regress.conf
+REGRESS_NOT_PRELOADED = mantis_not_preloaded
+REGRESS_PREP = installcheck-prep
 
 PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK = -lzmq
@@ -62,9 +67,64 @@ test/unit/test_lww: test/unit/test_lww.c $(PURE_SRCS) $(wildcard $(srcdir)/src/*
 unit: $(UNIT_TESTS)
 	@for t in $(UNIT_TESTS); do ./$$t || exit 1; done
 
+# --- Test targets.
+#
+# They need "make install" first: they run the installed server binaries
+# (pg_config --bindir) and the installed mantis.
+
+# pg_regress with the installed binaries, as PGXS's installcheck runs it
+mantis_pg_regress = $(top_builddir)/src/test/regress/pg_regress \
+	--inputdir=$(srcdir) --bindir='$(bindir)' --dbname=$(CONTRIB_TESTDB) \
+	$(pg_regress_locale_flags) $(EXTRA_REGRESS_OPTS)
+
+# "make installcheck" first checks that the server it is about to use
+# preloads mantis with the settings of test/regress.conf (except
+# shared_buffers), has every other mantis setting at its default, and is
+# fresh: mantis_persist creates the extension in database "postgres" (the
+# default mantis.database) and the suite expects an empty store.  psql
+# reaches the server as pg_regress does (PGHOST, PGPORT, PGUSER).
+installcheck-prep:
+	@sed -n "s/^\([a-z_.]*\) *= *'\{0,1\}\([^' #]*\).*/\1 \2/p" $(srcdir)/test/regress.conf | { \
+	bad=0; names="''"; \
+	while read -r name want; do \
+		names="$$names, '$$name'"; \
+		[ "$$name" != shared_buffers ] || continue; \
+		have=$$('$(bindir)/psql' -X -At -d postgres -c "SELECT current_setting('$$name', true)" </dev/null) || exit 1; \
+		if [ "$$name" = shared_preload_libraries ]; then \
+			case ",$$(echo "$$have" | tr -d ' ')," in *,"$$want",*) continue ;; esac; \
+		elif [ "$$have" = "$$want" ]; then continue; fi; \
+		echo "installcheck: the server has $$name = '$$have', test/regress.conf sets '$$want'"; bad=1; \
+	done; \
+	have=$$('$(bindir)/psql' -X -At -d postgres -c "SELECT string_agg(name || ' = ''' || setting || '''', ', ') FROM pg_settings WHERE name LIKE 'mantis.%' AND name NOT IN ($$names) AND setting IS DISTINCT FROM boot_val") || exit 1; \
+	[ -z "$$have" ] || { \
+		echo "installcheck: the server has $$have, the suite needs the defaults"; bad=1; }; \
+	have=$$('$(bindir)/psql' -X -At -d postgres -c "SELECT count(*) FROM pg_extension WHERE extname = 'mantis'") || exit 1; \
+	[ "$$have" = 0 ] || { \
+		echo "installcheck: database postgres has the mantis extension, so the server is not fresh;"; \
+		echo "installcheck: DROP EXTENSION mantis there and restart the server (README, Tests)"; bad=1; }; \
+	exit $$bad; }
+
+# The same suite in temporary instances of the installed binaries: REGRESS
+# preloading mantis with test/regress.conf (output in ., as installcheck's),
+# and REGRESS_NOT_PRELOADED without the preload (test/no_preload.conf,
+# output in tmp_check_not_preloaded/).  Either half runs alone as
+# check-regress-preloaded or check-regress-not-preloaded.
+check-regress: check-regress-preloaded check-regress-not-preloaded
+
+check-regress-preloaded:
+	$(mantis_pg_regress) --temp-instance=tmp_check_regress \
+		--temp-config=$(srcdir)/test/regress.conf $(REGRESS)
+
+check-regress-not-preloaded:
+	$(MKDIR_P) tmp_check_not_preloaded
+	$(mantis_pg_regress) --temp-instance=tmp_check_not_preloaded/instance \
+		--temp-config=$(srcdir)/test/no_preload.conf \
+		--outputdir=tmp_check_not_preloaded $(REGRESS_NOT_PRELOADED)
+
 clean: clean-unit
 clean-unit:
 	rm -f $(UNIT_TESTS)
-	rm -rf tmp_check_regress tmp_check
+	rm -rf tmp_check_regress tmp_check_not_preloaded tmp_check
 
-.PHONY: unit clean-unit
+.PHONY: unit clean-unit installcheck-prep check-regress check-regress-preloaded \
+	check-regress-not-preloaded
