@@ -65,12 +65,17 @@ test/unit/test_lww: test/unit/test_lww.c $(PURE_SRCS) $(wildcard $(srcdir)/src/*
 	$(CC) -O2 -g -Wall -Wextra -I$(srcdir)/src -o $@ test/unit/test_lww.c $(PURE_SRCS)
 
 unit: $(UNIT_TESTS)
-	@for t in $(UNIT_TESTS); do ./$$t || exit 1; done
+	@rc=0; for t in $(UNIT_TESTS); do ./$$t || rc=1; done; exit $$rc
 
-# --- Test targets.
+# --- Test targets; test/run_suites.sh runs its suites through them.
 #
-# They need "make install" first: they run the installed server binaries
-# (pg_config --bindir) and the installed mantis.
+# "make unit" (above) builds and runs every program of UNIT_TESTS, each by a
+# build rule of its own, and fails if any failed (UNIT_TESTS must be complete
+# before the unit rule, whose prerequisites it gives); "make unit
+# UNIT_TESTS=test/unit/test_lww" builds and runs just that one.
+#
+# All but "unit" and "fuzz" need "make install" first: they run the
+# installed server binaries (pg_config --bindir) and the installed mantis.
 
 # pg_regress with the installed binaries, as PGXS's installcheck runs it
 mantis_pg_regress = $(top_builddir)/src/test/regress/pg_regress \
@@ -121,10 +126,43 @@ check-regress-not-preloaded:
 		--temp-config=$(srcdir)/test/no_preload.conf \
 		--outputdir=tmp_check_not_preloaded $(REGRESS_NOT_PRELOADED)
 
+# TAP tests (test/t/*.pl, or those of PROVE_TESTS), each file in a prove of
+# its own with TESTDIR = tmp_check/<name>, so that its servers' logs stay
+# apart: tmp_check/<name>/tmp_check/log/.  PROVE_FLAGS (e.g. -v) go to
+# prove.  This replaces PGXS's prove_installcheck, which runs t/*.pl with one
+# TESTDIR.
+define prove_installcheck
+rc=0; \
+for t in $(or $(PROVE_TESTS),$(sort $(wildcard $(srcdir)/test/t/*.pl))); do \
+	name=$$(basename "$$t" .pl); \
+	echo "+++ tap install-check: $$t +++"; \
+	rm -rf '$(CURDIR)/tmp_check/'"$$name" && \
+	$(MKDIR_P) '$(CURDIR)/tmp_check/'"$$name" && \
+	TESTDIR='$(CURDIR)/tmp_check/'"$$name" PATH="$(bindir):$$PATH" \
+	PERL5LIB='$(abspath $(srcdir))/test/perl:$(abspath $(top_builddir))/src/test/perl'"$${PERL5LIB:+:$$PERL5LIB}" \
+	PG_REGRESS='$(top_builddir)/src/test/regress/pg_regress' PG_CONFIG='$(PG_CONFIG)' \
+	$(or $(PROVE),prove) $(PROVE_FLAGS) "$$t" || rc=1; \
+done; \
+exit $$rc
+endef
+
+prove_installcheck:
+	@$(prove_installcheck)
+
+# libFuzzer harnesses (needs clang): one "<item> <exit status>" line per item
+# (test/fuzz/run.sh); MANTIS_FUZZ_SECONDS bounds each fuzzing run.
+fuzz:
+	@bash $(srcdir)/test/fuzz/run.sh
+
+# "make -s print-UNIT_TESTS" prints a variable (test/run_suites.sh reads
+# UNIT_TESTS, REGRESS and REGRESS_NOT_PRELOADED so)
+print-%:
+	@echo '$($*)'
+
 clean: clean-unit
 clean-unit:
 	rm -f $(UNIT_TESTS)
 	rm -rf tmp_check_regress tmp_check_not_preloaded tmp_check
 
 .PHONY: unit clean-unit installcheck-prep check-regress check-regress-preloaded \
-	check-regress-not-preloaded
+	check-regress-not-preloaded prove_installcheck fuzz

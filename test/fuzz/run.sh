@@ -14,6 +14,7 @@
 # Everything else goes to logs in test/fuzz/build/ (one per item, named
 # after it); when an item fails, the tail of its log goes to standard error.
 # Execution counts of the fuzzing runs are in test/fuzz/build/summary.txt.
+# The exit status is 1 when any item failed.
 #
 set -u
 cd "$(dirname "$0")/../.."
@@ -28,9 +29,11 @@ SOURCES="src/codec.c src/snapshot.c src/frame.c src/hlc.c src/lww.c src/keyhash.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
+failed=0
 item() {	# item <name> <exit status>: report it, and the log tail on failure
 	echo "$1 $2"
 	if [ "$2" != 0 ]; then
+		failed=1
 		echo "--- fuzz/$1 failed (exit status $2); last lines of $BUILD/$1.log:" >&2
 		tail -n 30 "$BUILD/$1.log" >&2
 	fi
@@ -100,4 +103,4 @@ for t in $TARGETS; do
 	item "${t}_fuzz" $?
 	summarize "$t" >>"$BUILD/summary.txt"
 done
-exit 0
+exit $failed
