@@ -34,8 +34,13 @@ EXTENSION = mantis
 DATA = sql/mantis--1.0.sql sql/mantis--1.1.sql sql/mantis--1.0--1.1.sql
 PGFILEDESC = "mantis - replicated key-value store in shared memory"
 
+# pg_regress: "make installcheck" (PGXS's rule) runs REGRESS against the
+# running server, which must be set up like test/regress.conf (README, Tests);
+# "make check-regress" runs them in temporary instances instead, with
+# REGRESS_NOT_PRELOADED in one that does not preload mantis.
 REGRESS = mantis_basic mantis_types mantis_txn mantis_hlc mantis_persist mantis_roles mantis_limits
-REGRESS_OPTS = --temp-instance=tmp_check_regress --temp-config=$(srcdir)/test/regress.conf
+REGRESS_NOT_PRELOADED = mantis_not_preloaded
+REGRESS_PREP = installcheck-prep
 
 PG_CPPFLAGS = -I$(srcdir)/src
 SHLIB_LINK = -lzmq
@@ -60,11 +65,104 @@ test/unit/test_lww: test/unit/test_lww.c $(PURE_SRCS) $(wildcard $(srcdir)/src/*
 	$(CC) -O2 -g -Wall -Wextra -I$(srcdir)/src -o $@ test/unit/test_lww.c $(PURE_SRCS)
 
 unit: $(UNIT_TESTS)
-	@for t in $(UNIT_TESTS); do ./$$t || exit 1; done
+	@rc=0; for t in $(UNIT_TESTS); do ./$$t || rc=1; done; exit $$rc
+
+# --- Test targets; test/run_suites.sh runs its suites through them.
+#
+# "make unit" (above) builds and runs every program of UNIT_TESTS, each by a
+# build rule of its own, and fails if any failed (UNIT_TESTS must be complete
+# before the unit rule, whose prerequisites it gives); "make unit
+# UNIT_TESTS=test/unit/test_lww" builds and runs just that one.
+#
+# All but "unit" and "fuzz" need "make install" first: they run the
+# installed server binaries (pg_config --bindir) and the installed mantis.
+
+# pg_regress with the installed binaries, as PGXS's installcheck runs it
+mantis_pg_regress = $(top_builddir)/src/test/regress/pg_regress \
+	--inputdir=$(srcdir) --bindir='$(bindir)' --dbname=$(CONTRIB_TESTDB) \
+	$(pg_regress_locale_flags) $(EXTRA_REGRESS_OPTS)
+
+# "make installcheck" first checks that the server it is about to use
+# preloads mantis with the settings of test/regress.conf (except
+# shared_buffers), has every other mantis setting at its default, and is
+# fresh: mantis_persist creates the extension in database "postgres" (the
+# default mantis.database) and the suite expects an empty store.  psql
+# reaches the server as pg_regress does (PGHOST, PGPORT, PGUSER).
+installcheck-prep:
+	@sed -n "s/^\([a-z_.]*\) *= *'\{0,1\}\([^' #]*\).*/\1 \2/p" $(srcdir)/test/regress.conf | { \
+	bad=0; names="''"; \
+	while read -r name want; do \
+		names="$$names, '$$name'"; \
+		[ "$$name" != shared_buffers ] || continue; \
+		have=$$('$(bindir)/psql' -X -At -d postgres -c "SELECT current_setting('$$name', true)" </dev/null) || exit 1; \
+		if [ "$$name" = shared_preload_libraries ]; then \
+			case ",$$(echo "$$have" | tr -d ' ')," in *,"$$want",*) continue ;; esac; \
+		elif [ "$$have" = "$$want" ]; then continue; fi; \
+		echo "installcheck: the server has $$name = '$$have', test/regress.conf sets '$$want'"; bad=1; \
+	done; \
+	have=$$('$(bindir)/psql' -X -At -d postgres -c "SELECT string_agg(name || ' = ''' || setting || '''', ', ') FROM pg_settings WHERE name LIKE 'mantis.%' AND name NOT IN ($$names) AND setting IS DISTINCT FROM boot_val") || exit 1; \
+	[ -z "$$have" ] || { \
+		echo "installcheck: the server has $$have, the suite needs the defaults"; bad=1; }; \
+	have=$$('$(bindir)/psql' -X -At -d postgres -c "SELECT count(*) FROM pg_extension WHERE extname = 'mantis'") || exit 1; \
+	[ "$$have" = 0 ] || { \
+		echo "installcheck: database postgres has the mantis extension, so the server is not fresh;"; \
+		echo "installcheck: DROP EXTENSION mantis there and restart the server (README, Tests)"; bad=1; }; \
+	exit $$bad; }
+
+# The same suite in temporary instances of the installed binaries: REGRESS
+# preloading mantis with test/regress.conf (output in ., as installcheck's),
+# and REGRESS_NOT_PRELOADED without the preload (test/no_preload.conf,
+# output in tmp_check_not_preloaded/).  Either half runs alone as
+# check-regress-preloaded or check-regress-not-preloaded.
+check-regress: check-regress-preloaded check-regress-not-preloaded
+
+check-regress-preloaded:
+	$(mantis_pg_regress) --temp-instance=tmp_check_regress \
+		--temp-config=$(srcdir)/test/regress.conf $(REGRESS)
+
+check-regress-not-preloaded:
+	$(MKDIR_P) tmp_check_not_preloaded
+	$(mantis_pg_regress) --temp-instance=tmp_check_not_preloaded/instance \
+		--temp-config=$(srcdir)/test/no_preload.conf \
+		--outputdir=tmp_check_not_preloaded $(REGRESS_NOT_PRELOADED)
+
+# TAP tests (test/t/*.pl, or those of PROVE_TESTS), each file in a prove of
+# its own with TESTDIR = tmp_check/<name>, so that its servers' logs stay
+# apart: tmp_check/<name>/tmp_check/log/.  PROVE_FLAGS (e.g. -v) go to
+# prove.  This replaces PGXS's prove_installcheck, which runs t/*.pl with one
+# TESTDIR.
+define prove_installcheck
+rc=0; \
+for t in $(or $(PROVE_TESTS),$(sort $(wildcard $(srcdir)/test/t/*.pl))); do \
+	name=$$(basename "$$t" .pl); \
+	echo "+++ tap install-check: $$t +++"; \
+	rm -rf '$(CURDIR)/tmp_check/'"$$name" && \
+	$(MKDIR_P) '$(CURDIR)/tmp_check/'"$$name" && \
+	TESTDIR='$(CURDIR)/tmp_check/'"$$name" PATH="$(bindir):$$PATH" \
+	PERL5LIB='$(abspath $(srcdir))/test/perl:$(abspath $(top_builddir))/src/test/perl'"$${PERL5LIB:+:$$PERL5LIB}" \
+	PG_REGRESS='$(top_builddir)/src/test/regress/pg_regress' PG_CONFIG='$(PG_CONFIG)' \
+	$(or $(PROVE),prove) $(PROVE_FLAGS) "$$t" || rc=1; \
+done; \
+exit $$rc
+endef
+
+prove_installcheck:
+	@$(prove_installcheck)
+
+# libFuzzer harnesses (needs clang): one "<item> <exit status>" line per item
+# (test/fuzz/run.sh); MANTIS_FUZZ_SECONDS bounds each fuzzing run.
+fuzz:
+	@bash $(srcdir)/test/fuzz/run.sh
+
+# "make -s print-UNIT_TESTS" prints a variable (test/run_suites.sh reads
+# UNIT_TESTS, REGRESS and REGRESS_NOT_PRELOADED so)
+print-%:
+	@echo '$($*)'
 
 clean: clean-unit
 clean-unit:
 	rm -f $(UNIT_TESTS)
-	rm -rf tmp_check_regress tmp_check
+	rm -rf tmp_check_regress tmp_check_not_preloaded tmp_check
 
-.PHONY: unit clean-unit
+.PHONY: unit clean-unit installcheck-prep check-regress check-regress-preloaded \
+	check-regress-not-preloaded prove_installcheck fuzz

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 #
 # test/run_all.sh — build mantis warning-free, install it, and run every test
-# suite: unit tests, pg_regress, TAP (several real servers), fuzz replays.
+# suite with test/run_suites.sh: unit tests, pg_regress (temporary
+# instances), TAP (several real servers) and fuzzing through the Makefile's
+# test targets, and the client libraries (test/clients/run.sh).
 #
 # As root on a fresh Debian 12 it first installs what it needs from Debian's
 # archive, then runs the suites as the unprivileged "postgres" user (initdb

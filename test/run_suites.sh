@@ -2,6 +2,17 @@
 #
 # test/run_suites.sh — run every suite against the installed mantis, as an
 # unprivileged user, from a tree that user may write; called by run_all.sh.
+# Each suite runs through the Makefile's targets (README, Tests), one item at
+# a time so that each counts on its own:
+#	unit	 make unit UNIT_TESTS=<program>, for each program of UNIT_TESTS
+#	regress	 make check-regress-preloaded, then check-regress-not-preloaded
+#		 (temporary instances); one item per test of REGRESS and of
+#		 REGRESS_NOT_PRELOADED
+#	tap	 make prove_installcheck PROVE_TESTS=<file>, for each test/t file
+#	clients	 bash test/clients/run.sh, one item per client library
+#	fuzz	 make fuzz, one item per line it prints
+# Each item prints "ok     <suite>/<name>" or "FAILED <suite>/<name>", and
+# the last line is "N passed, N failed".
 # Set MANTIS_SUITES to a space-separated subset of "unit regress tap clients
 # fuzz" to run only those, and MANTIS_TAP to a prefix of test/t file names
 # (e.g. 005) to run only those TAP files.
@@ -9,9 +20,6 @@
 set -u
 cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-pg_config}
-BINDIR=$("$PG_CONFIG" --bindir)
-PGXS_DIR=$(dirname "$(dirname "$(dirname "$("$PG_CONFIG" --pgxs)")")")
-PG_REGRESS="$PGXS_DIR/src/test/regress/pg_regress"
 SUITES=${MANTIS_SUITES:-"unit regress tap clients fuzz"}
 
 passed=0
@@ -28,47 +36,52 @@ record() {	# record <name> <exit status>
 
 wants() { case " $SUITES " in *" $1 "*) return 0 ;; esac; return 1; }
 
+mk() { make -s --no-print-directory PG_CONFIG="$PG_CONFIG" "$@"; }
+
 if wants unit; then
 	echo "== unit tests"
-	make -s unit >unit.log 2>&1
-	record unit/test_lww $?
-	grep -h 'checks' unit.log
+	programs=$(mk print-UNIT_TESTS)
+	[ -n "$programs" ] || record unit/print-UNIT_TESTS 1
+	for prog in $programs; do
+		name=$(basename "$prog")
+		mk unit UNIT_TESTS="$prog" >"unit_$name.log" 2>&1
+		rc=$?
+		record "unit/$name" $rc
+		if [ $rc = 0 ]; then grep -h 'checks' "unit_$name.log"; else tail -n 40 "unit_$name.log"; fi
+	done
 fi
 
 if wants regress; then
 	echo "== pg_regress"
-	run_regress() {	# run_regress <config> <tests...>
-		local conf=$1; shift
-		rm -rf tmp_check_regress
-		"$PG_REGRESS" --temp-instance=tmp_check_regress --temp-config="$conf" \
-			--inputdir=. --bindir="$BINDIR" --dbname=contrib_regression "$@" >regress.log 2>&1
-		for t in "$@"; do
-			grep -Eq "^(not )?ok .* $t |^test $t +\.\.\. ok|^     $t +\.\.\. ok" regress.log &&
-				! grep -Eq "$t +\.\.\. FAILED" regress.log
+	run_regress() {	# run_regress <make target> <output dir> <variable naming its tests>
+		local target=$1 out=$2 tests
+		tests=$(mk "print-$3")
+		[ -n "$tests" ] || { record "regress/print-$3" 1; return; }
+		rm -f "$out/regression.diffs"
+		mk "$target" >"$target.log" 2>&1
+		for t in $tests; do
+			grep -Eq "^(not )?ok .* $t |^test $t +\.\.\. ok|^     $t +\.\.\. ok" "$target.log" &&
+				! grep -Eq "$t +\.\.\. FAILED" "$target.log"
 			record "regress/$t" $?
 		done
-		[ -s regression.diffs ] && cat regression.diffs
-		rm -f regression.diffs
+		[ -s "$out/regression.diffs" ] && cat "$out/regression.diffs"
+		rm -f "$out/regression.diffs"
 	}
-	run_regress test/regress.conf $(sed -n 's/^REGRESS = //p' Makefile)
-	run_regress test/no_preload.conf mantis_not_preloaded
+	run_regress check-regress-preloaded . REGRESS
+	run_regress check-regress-not-preloaded tmp_check_not_preloaded REGRESS_NOT_PRELOADED
 fi
 
 if wants tap; then
 	echo "== TAP"
-	export PATH="$BINDIR:$PATH"
-	export PERL5LIB="$(pwd)/test/perl:$PGXS_DIR/src/test/perl${PERL5LIB:+:$PERL5LIB}"
-	export PG_REGRESS
 	for t in test/t/${MANTIS_TAP:-}*.pl; do
 		name=$(basename "$t" .pl)
-		export TESTDIR="$(pwd)/tmp_check/$name"
-		rm -rf "$TESTDIR"; mkdir -p "$TESTDIR"
-		prove -v "$t" >"tap_$name.log" 2>&1
+		# the Makefile gives each file TESTDIR = tmp_check/<name>
+		mk prove_installcheck PROVE_TESTS="$t" PROVE_FLAGS=-v >"tap_$name.log" 2>&1
 		rc=$?
 		record "tap/$name" $rc
 		if [ $rc != 0 ]; then
 			tail -n 40 "tap_$name.log"
-			for f in "$TESTDIR"/log/*.log; do
+			for f in "tmp_check/$name"/tmp_check/log/*; do
 				[ -f "$f" ] && { echo "--- $f"; tail -n 30 "$f"; }
 			done
 		fi
@@ -92,9 +105,12 @@ fi
 
 if wants fuzz && [ -x test/fuzz/run.sh ]; then
 	echo "== fuzz"
+	n=0
 	while read -r name rc; do
 		record "fuzz/$name" "$rc"
-	done < <(bash test/fuzz/run.sh)
+		n=$((n + 1))
+	done < <(mk fuzz)
+	[ $n -gt 0 ] || record fuzz/run.sh 1
 fi
 
 [ -n "$failures" ] && echo "failed:$failures"

@@ -4,7 +4,8 @@
  *	  <dir>/snapshot/, <dir>/frame/ and <dir>/hlc/ (default dir:
  *	  test/fuzz/corpus, relative to the repository root).
  *
- * Valid seeds are built with the encoders of src/wire.c and src/lww.c;
+ * Valid seeds are built with the encoders of src/codec.c, src/snapshot.c,
+ * src/frame.c and src/hlc.c;
  * invalid ones are valid seeds with one thing broken.  Each seed is decoded
  * before it is written and must give the expected verdict: NULL for a valid
  * one, otherwise the exact message the decoder returns for the fault it was

@@ -2,7 +2,8 @@
 #
 # test/fuzz/run.sh — build the libFuzzer harnesses of the untrusted-input
 # decoders (src/codec.c, src/snapshot.c, src/frame.c, src/hlc.c), replay their seed corpora, then fuzz each
-# for a bounded time.  Called by test/run_suites.sh from the repository root.
+# for a bounded time.  Run by "make fuzz" (so by test/run_suites.sh), or as
+# "bash test/fuzz/run.sh" from anywhere: it works in the repository root.
 #
 # Standard output is exactly one line per suite item, "<name> <exit status>":
 #	build			 the three harnesses and make_corpus, warning-free
@@ -14,6 +15,7 @@
 # Everything else goes to logs in test/fuzz/build/ (one per item, named
 # after it); when an item fails, the tail of its log goes to standard error.
 # Execution counts of the fuzzing runs are in test/fuzz/build/summary.txt.
+# The exit status is 1 when any item failed.
 #
 set -u
 cd "$(dirname "$0")/../.."
@@ -28,9 +30,11 @@ SOURCES="src/codec.c src/snapshot.c src/frame.c src/hlc.c src/lww.c src/keyhash.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
+failed=0
 item() {	# item <name> <exit status>: report it, and the log tail on failure
 	echo "$1 $2"
 	if [ "$2" != 0 ]; then
+		failed=1
 		echo "--- fuzz/$1 failed (exit status $2); last lines of $BUILD/$1.log:" >&2
 		tail -n 30 "$BUILD/$1.log" >&2
 	fi
@@ -100,4 +104,4 @@ for t in $TARGETS; do
 	item "${t}_fuzz" $?
 	summarize "$t" >>"$BUILD/summary.txt"
 done
-exit 0
+exit $failed

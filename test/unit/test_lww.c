@@ -1,6 +1,8 @@
 /*
  * test_lww.c
- *	  Unit and property tests of the pure clock and merge code in src/lww.c.
+ *	  Unit and property tests of the pure clock and merge code: the register
+ *	  order and merge (src/lww.c), the HLC arithmetic and text form
+ *	  (src/hlc.c), and pinned values of the key hash (src/keyhash.c).
  *
  * The merge properties are checked over registers drawn from deliberately
  * tiny domains (a few timestamps, two node ids, two values, deletions), so
