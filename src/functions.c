@@ -41,7 +41,6 @@
 #include "guc.h"
 #include "miscadmin.h"
 #include "nodes.h"
-#include "postgres.h"
 #include "store.h"
 #include "txn.h"
 

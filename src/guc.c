@@ -19,7 +19,6 @@
 #include "mantis.h"
 #include "codec.h"
 #include "guc.h"
-#include "postgres.h"
 
 char	   *mantis_node_name = NULL;
 int			mantis_max_keys = 100000;

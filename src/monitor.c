@@ -26,7 +26,6 @@
 #include "nodes.h"
 #include "peer_view.h"
 #include "persist_worker.h"
-#include "postgres.h"
 #include "store.h"
 
 static const char *
@@ -157,19 +156,19 @@ mantis_status(PG_FUNCTION_ARGS)
 }
 
 static const char *
-link_state_name(MantisLinkState state)
+peer_state_name(MantisPeerState state)
 {
 	switch (state)
 	{
-		case MANTIS_LINK_CONNECTING:
+		case MANTIS_PEER_CONNECTING:
 			return "connecting";
-		case MANTIS_LINK_CONNECTED:
+		case MANTIS_PEER_CONNECTED:
 			return "connected";
-		case MANTIS_LINK_DOWN:
+		case MANTIS_PEER_DOWN:
 			return "down";
-		case MANTIS_LINK_REFUSED:
+		case MANTIS_PEER_REFUSED:
 			return "refused";
-		case MANTIS_LINK_INBOUND:
+		case MANTIS_PEER_INBOUND:
 			return "inbound";
 	}
 	return "unknown";
@@ -209,7 +208,7 @@ mantis_peers(PG_FUNCTION_ARGS)
 		if (v->node_id != 0 || v->name[0])
 			row_set_node_id(&row, col, v->node_id);
 		col++;
-		row_set(&row, col++, link_state_name(v->state));
+		row_set(&row, col++, peer_state_name(v->state));
 		row_set_time(&row, col++, v->since);
 		row_set_time(&row, col++, v->last_message);
 		row_set_uint64(&row, col++, c->messages_in);

@@ -13,15 +13,15 @@
 
 #include "mantis.h"
 
-typedef enum MantisLinkState
+typedef enum MantisPeerState
 {
-	MANTIS_LINK_CONNECTING,		/* configured, never heard from */
-	MANTIS_LINK_CONNECTED,		/* answered within mantis.peer_timeout */
-	MANTIS_LINK_DOWN,			/* silent for longer than that */
-	MANTIS_LINK_REFUSED,		/* this server itself, its node id, or a
+	MANTIS_PEER_CONNECTING,		/* configured, never heard from */
+	MANTIS_PEER_CONNECTED,		/* answered within mantis.peer_timeout */
+	MANTIS_PEER_DOWN,			/* silent for longer than that */
+	MANTIS_PEER_REFUSED,		/* this server itself, its node id, or a
 								 * node whose limits differ from ours */
-	MANTIS_LINK_INBOUND			/* not configured here; it connects to us */
-} MantisLinkState;
+	MANTIS_PEER_INBOUND			/* not configured here; it connects to us */
+} MantisPeerState;
 
 typedef struct MantisPeerCounters
 {
@@ -48,7 +48,7 @@ typedef struct MantisPeerView
 	char		endpoint[MANTIS_ENDPOINT_MAX];	/* "" for inbound-only */
 	char		name[MANTIS_NODE_NAME_MAX + 1]; /* "" until known */
 	uint64		node_id;
-	MantisLinkState state;
+	MantisPeerState state;
 	TimestampTz since;
 	TimestampTz last_message;	/* 0: never */
 	MantisPeerCounters counters;

@@ -67,7 +67,6 @@
 #include "nodes.h"
 #include "persist.h"
 #include "pgstat.h"
-#include "postgres.h"
 #include "snapshot.h"
 #include "store.h"
 

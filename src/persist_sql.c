@@ -21,7 +21,6 @@
 #include "lww.h"
 #include "nodes.h"
 #include "persist_worker.h"
-#include "postgres.h"
 #include "snapshot.h"
 
 /*

@@ -4,9 +4,9 @@
  *	  repair rounds, the clock bound, and the mantis_peers view.
  *
  * Runs in the replication worker (replication_worker.c), over transport.c.  Each
- * configured peer gets a connection of ours (a "link" with a slot); nodes
+ * configured peer gets a connection of ours (a "peer" with a slot); nodes
  * that connect to us without being configured here get an inbound-only
- * link, so that their traffic is counted and shown too.
+ * peer, so that their traffic is counted and shown too.
  *
  * Conversation, on our connection to a peer P:
  *	- HELLO every second; P answers WELCOME (name, node id, incarnation,
@@ -48,7 +48,7 @@
  * our limits can still refuse registers (its store is full, or its clock
  * is far behind the registers' HLCs), and then the digests of their leaves
  * stay different and every round would send the same registers again.  So
- * each link remembers the leaves whose registers it sent in a repair, with
+ * each peer remembers the leaves whose registers it sent in a repair, with
  * our leaf digest and the peer's at that time (HELD_SETS x HELD_WAYS
  * leaves; a leaf's set is the leaf modulo HELD_SETS, and its least
  * recently used entry makes room).  When a leaf comes up again with both
@@ -108,9 +108,9 @@
 #define UPDATES_TARGET_BYTES	(256 * 1024)
 #define PUBLISH_INTERVAL_MS		100
 #define LIVE_PACE_MS			1	/* least time between two live batches */
-#define LINK_QUEUE_BYTES		(8 * 1024 * 1024)	/* live frames held per peer */
-#define INBOUND_FORGET_MS		600000	/* silent inbound-only links are freed */
-#define HELD_SETS				256 /* leaves remembered per link: */
+#define PEER_QUEUE_BYTES		(8 * 1024 * 1024)	/* live frames held per peer */
+#define INBOUND_FORGET_MS		600000	/* silent inbound-only peers are freed */
+#define HELD_SETS				256 /* leaves remembered per peer: */
 #define HELD_WAYS				4	/* 256 sets of 4, 1024 in all */
 #define HELD_MAX_BACKOFF		64	/* most occasions a leaf is held */
 
@@ -147,12 +147,12 @@ typedef struct QueuedFrame
 	char		data[FLEXIBLE_ARRAY_MEMBER];
 } QueuedFrame;
 
-typedef struct Link
+typedef struct Peer
 {
 	bool		used;
-	int			slot;			/* our connection, or -1: inbound-only */
+	int			conn;			/* our connection (transport.c), or -1: inbound-only */
 	char		endpoint[MANTIS_ENDPOINT_MAX];
-	MantisLinkState state;
+	MantisPeerState state;
 	TimestampTz since;
 	TimestampTz last_recv;
 	TimestampTz last_hello;
@@ -190,9 +190,9 @@ typedef struct Link
 	int64		offset_ms;
 	char		last_error[MANTIS_ERROR_TEXT_SIZE];
 	TimestampTz last_logged;
-} Link;
+} Peer;
 
-static Link *links = NULL;		/* MANTIS_MAX_PEERS, in TopMemoryContext */
+static Peer *peers = NULL;		/* MANTIS_MAX_PEERS, in TopMemoryContext */
 static uint32 held_clock = 0;
 static uint64 my_incarnation;
 static const char *my_encoding; /* of mantis.database, sent in greetings */
@@ -214,7 +214,7 @@ static MantisKeyPair *my_keys = NULL;
 static MantisPeerKey *allowed = NULL;
 static int	allowed_count = 0;
 
-static void queue_clear(Link *l);
+static void queue_clear(Peer *peer);
 static void load_allow_list(void);
 static const char *key_for_endpoint(const char *endpoint, char *name);
 
@@ -230,23 +230,23 @@ publish(TimestampTz now, bool force)
 		(!force && !TimestampDifferenceExceeds(last_publish, now, PUBLISH_INTERVAL_MS)))
 		return;
 
-	for (int i = 0; links != NULL && i < MANTIS_MAX_PEERS; i++)
+	for (int i = 0; peers != NULL && i < MANTIS_MAX_PEERS; i++)
 	{
-		Link	   *l = &links[i];
+		Peer	   *peer = &peers[i];
 		MantisPeerView *v = &views[n];
 
-		if (!l->used)
+		if (!peer->used)
 			continue;
-		strlcpy(v->endpoint, l->endpoint, sizeof(v->endpoint));
-		strlcpy(v->name, l->name, sizeof(v->name));
-		v->node_id = l->node_id;
-		v->state = l->state;
-		v->since = l->since;
-		v->last_message = l->last_recv;
-		v->counters = l->c;
-		v->offset_known = l->offset_known;
-		v->clock_offset_ms = l->offset_ms;
-		strlcpy(v->last_error, l->last_error, sizeof(v->last_error));
+		strlcpy(v->endpoint, peer->endpoint, sizeof(v->endpoint));
+		strlcpy(v->name, peer->name, sizeof(v->name));
+		v->node_id = peer->node_id;
+		v->state = peer->state;
+		v->since = peer->since;
+		v->last_message = peer->last_recv;
+		v->counters = peer->c;
+		v->offset_known = peer->offset_known;
+		v->clock_offset_ms = peer->offset_ms;
+		strlcpy(v->last_error, peer->last_error, sizeof(v->last_error));
 		n++;
 	}
 	mantis_peer_view_publish(views, n, &unattributed);
@@ -254,66 +254,66 @@ publish(TimestampTz now, bool force)
 	view_changed = false;
 }
 
-/* ---- links ---- */
+/* ---- peers ---- */
 
-static Link *
-link_new(void)
+static Peer *
+peer_new(void)
 {
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
-		if (!links[i].used)
+		if (!peers[i].used)
 		{
-			memset(&links[i], 0, sizeof(Link));
-			links[i].used = true;
-			links[i].slot = -1;
-			return &links[i];
+			memset(&peers[i], 0, sizeof(Peer));
+			peers[i].used = true;
+			peers[i].conn = -1;
+			return &peers[i];
 		}
 	}
 	return NULL;
 }
 
-static Link *
-link_for_slot(int slot)
+static Peer *
+peer_for_conn(int slot)
 {
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
-		if (links[i].used && links[i].slot == slot)
-			return &links[i];
+		if (peers[i].used && peers[i].conn == slot)
+			return &peers[i];
 	}
 	return NULL;
 }
 
 /*
- * The link a node's messages to our listener count against: the
- * configured peer with that node id, else its inbound-only link, made on
+ * The peer a node's messages to our listener count against: the
+ * configured peer with that node id, else its inbound-only peer, made on
  * first contact (NULL if the table is full).
  */
-static Link *
-link_for_node(uint64 node_id, TimestampTz now)
+static Peer *
+peer_for_node(uint64 node_id, TimestampTz now)
 {
-	Link	   *inbound = NULL;
-	Link	   *l;
+	Peer	   *inbound = NULL;
+	Peer	   *peer;
 
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
-		l = &links[i];
-		if (!l->used || !l->identified || l->node_id != node_id)
+		peer = &peers[i];
+		if (!peer->used || !peer->identified || peer->node_id != node_id)
 			continue;
-		if (l->slot >= 0)
-			return l;
-		inbound = l;
+		if (peer->conn >= 0)
+			return peer;
+		inbound = peer;
 	}
 	if (inbound)
 		return inbound;
-	l = link_new();
-	if (l == NULL)
+	peer = peer_new();
+	if (peer == NULL)
 		return NULL;
-	l->state = MANTIS_LINK_INBOUND;
-	l->since = now;
-	l->identified = true;
-	l->node_id = node_id;
+	peer->state = MANTIS_PEER_INBOUND;
+	peer->since = now;
+	peer->identified = true;
+	peer->node_id = node_id;
 	view_changed = true;
-	return l;
+	return peer;
 }
 
 static void
@@ -335,25 +335,25 @@ counters_add(MantisPeerCounters *to, const MantisPeerCounters *from)
 }
 
 static void
-set_state(Link *l, MantisLinkState state, TimestampTz now)
+set_state(Peer *peer, MantisPeerState state, TimestampTz now)
 {
-	if (l->state == state)
+	if (peer->state == state)
 		return;
-	l->state = state;
-	l->since = now;
+	peer->state = state;
+	peer->since = now;
 	view_changed = true;
 }
 
 /*
- * Record a problem with a link (or with an unknown sender when l is NULL)
+ * Record a problem with a peer (or with an unknown sender when peer is NULL)
  * and log it, at most once a minute for the same kind of problem (the
- * same format) with the same link.
+ * same format) with the same peer.
  */
 static void
-note_problem(Link *l, int elevel, const char *fmt,...) pg_attribute_printf(3, 4);
+note_problem(Peer *peer, int elevel, const char *fmt,...) pg_attribute_printf(3, 4);
 
 static void
-note_problem(Link *l, int elevel, const char *fmt,...)
+note_problem(Peer *peer, int elevel, const char *fmt,...)
 {
 	char		message[MANTIS_ERROR_TEXT_SIZE];
 	va_list		args;
@@ -361,12 +361,12 @@ note_problem(Link *l, int elevel, const char *fmt,...)
 	va_start(args, fmt);
 	vsnprintf(message, sizeof(message), fmt, args);
 	va_end(args);
-	if (l)
+	if (peer)
 	{
-		strlcpy(l->last_error, message, sizeof(l->last_error));
+		strlcpy(peer->last_error, message, sizeof(peer->last_error));
 		view_changed = true;
 	}
-	if (!mantis_log_due(l, fmt))
+	if (!mantis_log_due(peer, fmt))
 		return;
 	ereport(elevel,
 			(errmsg("mantis: %s", message),
@@ -374,15 +374,15 @@ note_problem(Link *l, int elevel, const char *fmt,...)
 }
 
 static const char *
-link_label(const Link *l)
+peer_label(const Peer *peer)
 {
-	if (l->name[0])
-		return l->name;
-	return l->endpoint[0] ? l->endpoint : "an unknown node";
+	if (peer->name[0])
+		return peer->name;
+	return peer->endpoint[0] ? peer->endpoint : "an unknown node";
 }
 
 /*
- * Make the links match mantis.peers: connect new endpoints, drop removed
+ * Make the peers match mantis.peers: connect new endpoints, drop removed
  * ones (their counters go with them).  Returns true if the set of
  * connections changed.
  */
@@ -403,19 +403,19 @@ mantis_replication_configure(void)
 	/* drop the peers no longer listed */
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
-		Link	   *l = &links[i];
+		Peer	   *peer = &peers[i];
 		bool		listed = false;
 
-		if (!l->used || l->slot < 0)
+		if (!peer->used || peer->conn < 0)
 			continue;
 		for (int j = 0; j < n; j++)
-			listed |= strcmp(l->endpoint, endpoints[j]) == 0;
-		if (listed && (!my_keys || strcmp(l->server_key, key_for_endpoint(l->endpoint, NULL)) == 0))
+			listed |= strcmp(peer->endpoint, endpoints[j]) == 0;
+		if (listed && (!my_keys || strcmp(peer->server_key, key_for_endpoint(peer->endpoint, NULL)) == 0))
 			continue;
-		ereport(LOG, (errmsg("mantis: peer %s removed", l->endpoint)));
-		queue_clear(l);
-		mantis_transport_disconnect(l->slot);
-		l->used = false;
+		ereport(LOG, (errmsg("mantis: peer %s removed", peer->endpoint)));
+		queue_clear(peer);
+		mantis_transport_disconnect(peer->conn);
+		peer->used = false;
 		changed = true;
 	}
 
@@ -423,59 +423,47 @@ mantis_replication_configure(void)
 	for (int j = 0; j < n; j++)
 	{
 		bool		known = false;
-		bool		slot_used[MANTIS_MAX_CONFIGURED_PEERS] = {false};
-		int			slot = -1;
-		Link	   *l;
+		Peer	   *peer;
 		char		reason[MANTIS_ERROR_TEXT_SIZE];
 
 		for (int i = 0; i < MANTIS_MAX_PEERS; i++)
-		{
-			if (!links[i].used || links[i].slot < 0)
-				continue;
-			slot_used[links[i].slot] = true;
-			known |= strcmp(links[i].endpoint, endpoints[j]) == 0;
-		}
+			known |= peers[i].used && peers[i].conn >= 0 &&
+				strcmp(peers[i].endpoint, endpoints[j]) == 0;
 		if (known)
 			continue;
-		for (int s = 0; s < MANTIS_MAX_CONFIGURED_PEERS && slot < 0; s++)
-		{
-			if (!slot_used[s])
-				slot = s;
-		}
-		l = link_new();
-		if (slot < 0 || l == NULL)
+		peer = peer_new();
+		if (peer == NULL)
 		{
 			ereport(WARNING, (errmsg("mantis: no room for peer %s", endpoints[j])));
-			if (l)
-				l->used = false;
 			continue;
 		}
-		strlcpy(l->endpoint, endpoints[j], sizeof(l->endpoint));
-		l->state = MANTIS_LINK_CONNECTING;
-		l->since = now;
+		strlcpy(peer->endpoint, endpoints[j], sizeof(peer->endpoint));
+		peer->state = MANTIS_PEER_CONNECTING;
+		peer->since = now;
 		if (my_keys)
 		{
-			strlcpy(l->server_key, key_for_endpoint(l->endpoint, l->expected), sizeof(l->server_key));
-			if (l->server_key[0] == '\0')
+			strlcpy(peer->server_key, key_for_endpoint(peer->endpoint, peer->expected), sizeof(peer->server_key));
+			if (peer->server_key[0] == '\0')
 			{
 				ereport(WARNING,
 						(errmsg("mantis will not connect to peer %s: \"mantis.curve_peers_file\" gives no key for that endpoint",
-								l->endpoint),
-						 errhint("Add a line \"NODE_NAME PUBLIC_KEY %s\" to the peers file and reload.", l->endpoint)));
-				l->used = false;
+								peer->endpoint),
+						 errhint("Add a line \"NODE_NAME PUBLIC_KEY %s\" to the peers file and reload.", peer->endpoint)));
+				peer->used = false;
 				continue;
 			}
 		}
-		if (!mantis_transport_connect(slot, l->endpoint, my_keys ? l->server_key : NULL,
-									  reason, sizeof(reason)))
+		peer->conn = mantis_transport_connect(peer->endpoint,
+											  my_keys ? peer->server_key : NULL,
+											  reason, sizeof(reason));
+		if (peer->conn < 0)
 		{
 			ereport(WARNING,
-					(errmsg("mantis could not connect to peer %s: %s", l->endpoint, reason)));
-			l->used = false;
+					(errmsg("mantis could not connect to peer %s: %s", peer->endpoint, reason)));
+			peer->used = false;
 			continue;
 		}
-		l->slot = slot;
-		ereport(LOG, (errmsg("mantis: peer %s added", l->endpoint)));
+		ereport(LOG, (errmsg("mantis: peer %s added", peer->endpoint)));
 		changed = true;
 	}
 	view_changed |= changed;
@@ -571,7 +559,7 @@ connection_refused(const char *address, const char *why)
  * connection, the node bound to the key of that endpoint.
  */
 static bool
-sender_authentic(Link *via, const MantisMessage *m, const MantisFrame *f)
+sender_authentic(Peer *via, const MantisMessage *m, const MantisFrame *f)
 {
 	const char *bound;
 
@@ -656,36 +644,36 @@ frame_greeting(void)
 }
 
 static void
-queue_clear(Link *l)
+queue_clear(Peer *peer)
 {
-	while (l->queue_head)
+	while (peer->queue_head)
 	{
-		QueuedFrame *q = l->queue_head;
+		QueuedFrame *q = peer->queue_head;
 
-		l->queue_head = q->next;
+		peer->queue_head = q->next;
 		pfree(q);
-		l->c.dropped++;
+		peer->c.dropped++;
 	}
-	l->queue_tail = NULL;
-	l->queued_bytes = 0;
+	peer->queue_tail = NULL;
+	peer->queued_bytes = 0;
 }
 
 /* Hand queued live frames to ZeroMQ while it takes them. */
 static void
-queue_drain(Link *l)
+queue_drain(Peer *peer)
 {
-	while (l->queue_head)
+	while (peer->queue_head)
 	{
-		QueuedFrame *q = l->queue_head;
+		QueuedFrame *q = peer->queue_head;
 
-		if (!mantis_transport_send(l->slot, q->data, q->len))
+		if (!mantis_transport_send(peer->conn, q->data, q->len))
 			return;
-		l->c.messages_out++;
-		l->c.bytes_out += q->len;
-		l->queued_bytes -= q->len;
-		l->queue_head = q->next;
-		if (l->queue_head == NULL)
-			l->queue_tail = NULL;
+		peer->c.messages_out++;
+		peer->c.bytes_out += q->len;
+		peer->queued_bytes -= q->len;
+		peer->queue_head = q->next;
+		if (peer->queue_head == NULL)
+			peer->queue_tail = NULL;
 		pfree(q);
 		view_changed = true;
 	}
@@ -697,34 +685,34 @@ queue_drain(Link *l)
  * would overflow the queue empties it instead, and asks for a repair.
  */
 static void
-send_live(Link *l)
+send_live(Peer *peer)
 {
 	QueuedFrame *q;
 
-	if (l->slot < 0 || l->state == MANTIS_LINK_REFUSED)
+	if (peer->conn < 0 || peer->state == MANTIS_PEER_REFUSED)
 		return;
-	if (l->greeting != GREETING_OK)
+	if (peer->greeting != GREETING_OK)
 	{
 		/* its limits are not known yet: the first repair round catches up */
-		l->c.dropped++;
+		peer->c.dropped++;
 		view_changed = true;
 		return;
 	}
-	queue_drain(l);
-	if (l->queue_head == NULL &&
-		mantis_transport_send(l->slot, frame.data, frame.len))
+	queue_drain(peer);
+	if (peer->queue_head == NULL &&
+		mantis_transport_send(peer->conn, frame.data, frame.len))
 	{
-		l->c.messages_out++;
-		l->c.bytes_out += frame.len;
+		peer->c.messages_out++;
+		peer->c.bytes_out += frame.len;
 		view_changed = true;
 		return;
 	}
-	if (l->state != MANTIS_LINK_CONNECTED ||
-		l->queued_bytes + frame.len > LINK_QUEUE_BYTES)
+	if (peer->state != MANTIS_PEER_CONNECTED ||
+		peer->queued_bytes + frame.len > PEER_QUEUE_BYTES)
 	{
-		queue_clear(l);
-		l->c.dropped++;
-		l->repair_asap = true;
+		queue_clear(peer);
+		peer->c.dropped++;
+		peer->repair_asap = true;
 		view_changed = true;
 		return;
 	}
@@ -732,35 +720,35 @@ send_live(Link *l)
 	q->next = NULL;
 	q->len = frame.len;
 	memcpy(q->data, frame.data, frame.len);
-	if (l->queue_tail)
-		l->queue_tail->next = q;
+	if (peer->queue_tail)
+		peer->queue_tail->next = q;
 	else
-		l->queue_head = q;
-	l->queue_tail = q;
-	l->queued_bytes += frame.len;
+		peer->queue_head = q;
+	peer->queue_tail = q;
+	peer->queued_bytes += frame.len;
 }
 
 static bool
-send_to(Link *l)
+send_to(Peer *peer)
 {
-	if (l->slot < 0)
+	if (peer->conn < 0)
 		return false;
-	if (!mantis_transport_send(l->slot, frame.data, frame.len))
+	if (!mantis_transport_send(peer->conn, frame.data, frame.len))
 	{
-		l->c.dropped++;
+		peer->c.dropped++;
 		view_changed = true;
 		return false;
 	}
-	l->c.messages_out++;
-	l->c.bytes_out += frame.len;
+	peer->c.messages_out++;
+	peer->c.bytes_out += frame.len;
 	view_changed = true;
 	return true;
 }
 
 static bool
-reply_to(Link *l, const MantisMessage *m)
+reply_to(Peer *peer, const MantisMessage *m)
 {
-	MantisPeerCounters *c = l ? &l->c : &unattributed;
+	MantisPeerCounters *c = peer ? &peer->c : &unattributed;
 
 	view_changed = true;
 	if (!mantis_transport_reply(m, frame.data, frame.len))
@@ -780,7 +768,7 @@ typedef struct UpdatesBuilder
 	uint16		group;
 	uint32		count;
 	void		(*flush) (struct UpdatesBuilder *b);
-	Link	   *to;				/* answers: the requester */
+	Peer	   *to;				/* answers: the requester */
 	const MantisMessage *msg;
 } UpdatesBuilder;
 
@@ -879,8 +867,8 @@ broadcast_updates(UpdatesBuilder *b)
 		return;
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
-		if (links[i].used)
-			send_live(&links[i]);
+		if (peers[i].used)
+			send_live(&peers[i]);
 	}
 }
 
@@ -889,7 +877,7 @@ have_outbound(void)
 {
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
-		if (links[i].used && links[i].slot >= 0)
+		if (peers[i].used && peers[i].conn >= 0)
 			return true;
 	}
 	return false;
@@ -936,9 +924,9 @@ mantis_replication_send_changes(void)
  * through the clock bound.
  */
 static void
-apply_updates(Link *l, const MantisFrame *f)
+apply_updates(Peer *peer, const MantisFrame *f)
 {
-	MantisPeerCounters *c = l ? &l->c : &unattributed;
+	MantisPeerCounters *c = peer ? &peer->c : &unattributed;
 	const unsigned char *p = f->registers;
 	uint64		limit = mantis_wall_ms() + (uint64) mantis_max_clock_offset_ms;
 	uint64		skewed = 0;
@@ -971,14 +959,14 @@ apply_updates(Link *l, const MantisFrame *f)
 	c->skewed += skewed;
 	view_changed = true;
 	if (skewed > 0)
-		note_problem(l, LOG,
+		note_problem(peer, LOG,
 					 "rejected %llu registers from %s with clocks up to %llu ms ahead of ours (\"mantis.max_clock_offset\" is %d ms)",
-					 (unsigned long long) skewed, l ? link_label(l) : "an unknown node",
+					 (unsigned long long) skewed, peer ? peer_label(peer) : "an unknown node",
 					 (unsigned long long) ahead_ms, mantis_max_clock_offset_ms);
 	if (merged.no_room > 0)
-		note_problem(l, WARNING,
+		note_problem(peer, WARNING,
 					 "the store is full: %llu registers from %s were not stored; raise \"mantis.max_keys\" or \"mantis.store_memory\"",
-					 (unsigned long long) merged.no_room, l ? link_label(l) : "an unknown node");
+					 (unsigned long long) merged.no_room, peer ? peer_label(peer) : "an unknown node");
 }
 
 /* ---- repair, as the puller ---- */
@@ -992,93 +980,93 @@ jittered(TimestampTz now, int interval_ms)
 }
 
 static void
-round_end(Link *l, TimestampTz now, bool completed)
+round_end(Peer *peer, TimestampTz now, bool completed)
 {
-	l->round = 0;
-	l->in_flight = 0;
-	l->wanted_count = 0;
-	l->next_round_at = completed ? jittered(now, mantis_sync_interval_ms) :
+	peer->round = 0;
+	peer->in_flight = 0;
+	peer->wanted_count = 0;
+	peer->next_round_at = completed ? jittered(now, mantis_sync_interval_ms) :
 		TimestampTzPlusMilliseconds(now, ROUND_RETRY_MS);
 }
 
 static void
-round_start(Link *l, TimestampTz now)
+round_start(Peer *peer, TimestampTz now)
 {
 	if (++round_counter == 0)
 		round_counter = 1;
-	l->round = round_counter;
-	l->round_deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
-	l->in_flight = 0;
-	l->wanted_count = 0;
-	l->groups_seen = false;
-	memset(l->wanted, 0, sizeof(l->wanted));
-	memset(l->asked, 0, sizeof(l->asked));
+	peer->round = round_counter;
+	peer->round_deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
+	peer->in_flight = 0;
+	peer->wanted_count = 0;
+	peer->groups_seen = false;
+	memset(peer->wanted, 0, sizeof(peer->wanted));
+	memset(peer->asked, 0, sizeof(peer->asked));
 
 	frame_begin(MANTIS_FRAME_SUMMARY);
-	frame_u32(l->round);
+	frame_u32(peer->round);
 	frame_u64(root_digest(digests()));
-	if (!send_to(l))
-		round_end(l, now, false);
+	if (!send_to(peer))
+		round_end(peer, now, false);
 }
 
 /* Ask for more groups, up to the window. */
 static void
-round_fill_window(Link *l, TimestampTz now)
+round_fill_window(Peer *peer, TimestampTz now)
 {
 	const uint64 *leaves = digests();
 
-	for (int g = 0; g < MANTIS_DIGEST_GROUPS && l->in_flight < REPAIR_WINDOW &&
-		 l->wanted_count > 0; g++)
+	for (int g = 0; g < MANTIS_DIGEST_GROUPS && peer->in_flight < REPAIR_WINDOW &&
+		 peer->wanted_count > 0; g++)
 	{
-		if (!l->wanted[g])
+		if (!peer->wanted[g])
 			continue;
-		l->wanted[g] = false;
-		l->wanted_count--;
+		peer->wanted[g] = false;
+		peer->wanted_count--;
 		frame_begin(MANTIS_FRAME_LEAVES);
-		frame_u32(l->round);
+		frame_u32(peer->round);
 		frame_u16((uint16) g);
 		for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
 			frame_u64(leaves[g * MANTIS_DIGEST_GROUP_LEAVES + i]);
-		if (!send_to(l))
+		if (!send_to(peer))
 		{
-			round_end(l, now, false);
+			round_end(peer, now, false);
 			return;
 		}
-		l->asked[g] = true;
-		l->in_flight++;
+		peer->asked[g] = true;
+		peer->in_flight++;
 	}
-	if (l->in_flight == 0 && l->wanted_count == 0)
-		round_end(l, now, true);
+	if (peer->in_flight == 0 && peer->wanted_count == 0)
+		round_end(peer, now, true);
 }
 
 static void
-on_groups(Link *l, const MantisFrame *f, TimestampTz now)
+on_groups(Peer *peer, const MantisFrame *f, TimestampTz now)
 {
 	const uint64 *leaves = digests();
 
 	/* a second GROUPS for the round (a replay) would ask for groups twice */
-	if (l->round == 0 || f->round != l->round || l->groups_seen)
+	if (peer->round == 0 || f->round != peer->round || peer->groups_seen)
 		return;
-	l->groups_seen = true;
+	peer->groups_seen = true;
 	for (int g = 0; g < MANTIS_DIGEST_GROUPS; g++)
 	{
-		if (!l->wanted[g] &&
+		if (!peer->wanted[g] &&
 			mantis_get_u64(f->digests + 8 * g) != group_digest(leaves, g))
 		{
-			l->wanted[g] = true;
-			l->wanted_count++;
+			peer->wanted[g] = true;
+			peer->wanted_count++;
 		}
 	}
-	round_fill_window(l, now);
+	round_fill_window(peer, now);
 }
 
 /* ---- repair: registers the peer refused before ---- */
 
-/* The entry of a leaf in a link's table, or NULL */
+/* The entry of a leaf in a peer's table, or NULL */
 static HeldLeaf *
-held_find(Link *l, int leaf)
+held_find(Peer *peer, int leaf)
 {
-	HeldLeaf   *set = &l->held[(leaf % HELD_SETS) * HELD_WAYS];
+	HeldLeaf   *set = &peer->held[(leaf % HELD_SETS) * HELD_WAYS];
 
 	for (int w = 0; w < HELD_WAYS; w++)
 	{
@@ -1090,9 +1078,9 @@ held_find(Link *l, int leaf)
 
 /* A place for a leaf: a free one of its set, else the least recently used */
 static HeldLeaf *
-held_place(Link *l, int leaf)
+held_place(Peer *peer, int leaf)
 {
-	HeldLeaf   *set = &l->held[(leaf % HELD_SETS) * HELD_WAYS];
+	HeldLeaf   *set = &peer->held[(leaf % HELD_SETS) * HELD_WAYS];
 	HeldLeaf   *victim = &set[0];
 
 	for (int w = 0; w < HELD_WAYS; w++)
@@ -1111,24 +1099,24 @@ held_place(Link *l, int leaf)
  * none of them, and the backoff has not run out.  Counts what is held.
  */
 static bool
-held_skip(Link *l, int leaf, uint64 ours, uint64 theirs)
+held_skip(Peer *peer, int leaf, uint64 ours, uint64 theirs)
 {
-	HeldLeaf   *h = held_find(l, leaf);
+	HeldLeaf   *h = held_find(peer, leaf);
 
 	if (h == NULL || h->ours != ours || h->theirs != theirs || h->skip == 0)
 		return false;
 	h->skip--;
 	h->used_at = ++held_clock;
-	l->c.held += h->count;
+	peer->c.held += h->count;
 	view_changed = true;
 	return true;
 }
 
 /* We are sending "count" registers of a leaf: note it, with both digests. */
 static void
-held_note(Link *l, int leaf, uint64 ours, uint64 theirs, int count)
+held_note(Peer *peer, int leaf, uint64 ours, uint64 theirs, int count)
 {
-	HeldLeaf   *h = held_find(l, leaf);
+	HeldLeaf   *h = held_find(peer, leaf);
 
 	if (h && h->ours == ours && h->theirs == theirs)
 	{
@@ -1139,7 +1127,7 @@ held_note(Link *l, int leaf, uint64 ours, uint64 theirs, int count)
 	else
 	{
 		if (h == NULL)
-			h = held_place(l, leaf);
+			h = held_place(peer, leaf);
 		h->leaf = (uint16) leaf;
 		h->ours = ours;
 		h->theirs = theirs;
@@ -1152,23 +1140,23 @@ held_note(Link *l, int leaf, uint64 ours, uint64 theirs, int count)
 
 /* A new incarnation of the peer (a restart, maybe with room) starts afresh. */
 static void
-held_check_incarnation(Link *l, uint64 incarnation)
+held_check_incarnation(Peer *peer, uint64 incarnation)
 {
-	if (l == NULL || l->held_incarnation == incarnation)
+	if (peer == NULL || peer->held_incarnation == incarnation)
 		return;
-	memset(l->held, 0, sizeof(l->held));
-	l->held_incarnation = incarnation;
+	memset(peer->held, 0, sizeof(peer->held));
+	peer->held_incarnation = incarnation;
 }
 
 /*
  * Send, through b->flush, every register of the leaves of group f->group
  * whose digest differs from the one in the frame f, but those the peer
- * refused before (b->to: the peer, or NULL if it has no link).
+ * refused before (b->to: the peer, or NULL if it has no peer).
  */
 static void
 send_differing_leaves(UpdatesBuilder *b, const MantisFrame *f, const uint64 *leaves)
 {
-	Link	   *l = b->to;
+	Peer	   *peer = b->to;
 
 	updates_begin(b);
 	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
@@ -1177,27 +1165,27 @@ send_differing_leaves(UpdatesBuilder *b, const MantisFrame *f, const uint64 *lea
 		uint64		theirs = mantis_get_u64(f->digests + 8 * i);
 		int			n;
 
-		if (theirs == leaves[leaf] || (l && held_skip(l, leaf, leaves[leaf], theirs)))
+		if (theirs == leaves[leaf] || (peer && held_skip(peer, leaf, leaves[leaf], theirs)))
 			continue;
 		n = mantis_store_collect_leaf(leaf, updates_add, b);
-		if (l && n > 0)
-			held_note(l, leaf, leaves[leaf], theirs, n);
+		if (peer && n > 0)
+			held_note(peer, leaf, leaves[leaf], theirs, n);
 	}
 	updates_finish(b);
 	b->flush(b);
 }
 
 static void
-on_repair_updates(Link *l, const MantisFrame *f, TimestampTz now)
+on_repair_updates(Peer *peer, const MantisFrame *f, TimestampTz now)
 {
-	apply_updates(l, f);
+	apply_updates(peer, f);
 	digests_fresh = false;
-	if (l->round != 0 && f->round == l->round)
-		l->round_deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
+	if (peer->round != 0 && f->round == peer->round)
+		peer->round_deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
 }
 
 static void
-send_to_link(UpdatesBuilder *b)
+send_to_peer(UpdatesBuilder *b)
 {
 	if (b->count > 0)
 		send_to(b->to);
@@ -1208,30 +1196,30 @@ send_to_link(UpdatesBuilder *b)
  * registers of the leaves that still differ after merging its answer.
  */
 static void
-on_peer_leaves(Link *l, const MantisFrame *f, TimestampTz now)
+on_peer_leaves(Peer *peer, const MantisFrame *f, TimestampTz now)
 {
 	const uint64 *leaves;
 	UpdatesBuilder b = {0};
 
 	/* only the answer for a group asked for, and only once */
-	if (l->round == 0 || f->round != l->round || !l->asked[f->group])
+	if (peer->round == 0 || f->round != peer->round || !peer->asked[f->group])
 		return;
-	l->asked[f->group] = false;
-	l->round_deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
+	peer->asked[f->group] = false;
+	peer->round_deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
 	leaves = digests();
 	b.round = f->round;
 	b.group = f->group;
-	b.flush = send_to_link;
-	b.to = l;
+	b.flush = send_to_peer;
+	b.to = peer;
 	send_differing_leaves(&b, f, leaves);
-	l->in_flight--;
-	round_fill_window(l, now);
+	peer->in_flight--;
+	round_fill_window(peer, now);
 }
 
 /* ---- answering a puller ---- */
 
 static void
-answer_summary(Link *l, const MantisMessage *m, const MantisFrame *f)
+answer_summary(Peer *peer, const MantisMessage *m, const MantisFrame *f)
 {
 	const uint64 *leaves = digests();
 
@@ -1247,7 +1235,7 @@ answer_summary(Link *l, const MantisMessage *m, const MantisFrame *f)
 		for (int g = 0; g < MANTIS_DIGEST_GROUPS; g++)
 			frame_u64(group_digest(leaves, g));
 	}
-	reply_to(l, m);
+	reply_to(peer, m);
 }
 
 static void
@@ -1258,7 +1246,7 @@ reply_updates(UpdatesBuilder *b)
 }
 
 static void
-answer_leaves(Link *l, const MantisMessage *m, const MantisFrame *f)
+answer_leaves(Peer *peer, const MantisMessage *m, const MantisFrame *f)
 {
 	const uint64 *leaves = digests();
 	UpdatesBuilder b = {0};
@@ -1266,7 +1254,7 @@ answer_leaves(Link *l, const MantisMessage *m, const MantisFrame *f)
 	b.round = f->round;
 	b.group = f->group;
 	b.flush = reply_updates;
-	b.to = l;
+	b.to = peer;
 	b.msg = m;
 	send_differing_leaves(&b, f, leaves);
 
@@ -1276,21 +1264,21 @@ answer_leaves(Link *l, const MantisMessage *m, const MantisFrame *f)
 	frame_u16(f->group);
 	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
 		frame_u64(leaves[f->group * MANTIS_DIGEST_GROUP_LEAVES + i]);
-	reply_to(l, m);
+	reply_to(peer, m);
 }
 
 /* ---- receiving ---- */
 
 static void
-remember_name(Link *l, const MantisFrame *f)
+remember_name(Peer *peer, const MantisFrame *f)
 {
 	char		name[MANTIS_NODE_NAME_MAX + 1];
 
 	memcpy(name, f->greeting.name, f->greeting.name_len);
 	name[f->greeting.name_len] = '\0';
-	if (l && strcmp(l->name, name) != 0)
+	if (peer && strcmp(peer->name, name) != 0)
 	{
-		strlcpy(l->name, name, sizeof(l->name));
+		strlcpy(peer->name, name, sizeof(peer->name));
 		view_changed = true;
 	}
 	mantis_nodes_remember(f->sender, name);
@@ -1301,40 +1289,40 @@ remember_name(Link *l, const MantisFrame *f)
  * true for a new node or a new incarnation of it (a restart).
  */
 static bool
-identify(Link *l, const MantisFrame *f)
+identify(Peer *peer, const MantisFrame *f)
 {
-	if (!l->identified || l->node_id != f->sender)
+	if (!peer->identified || peer->node_id != f->sender)
 	{
-		/* fold the counters of an inbound-only link of that node into ours */
+		/* fold the counters of an inbound-only peer of that node into ours */
 		for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 		{
-			Link	   *other = &links[i];
+			Peer	   *other = &peers[i];
 
-			if (other != l && other->used && other->slot < 0 &&
+			if (other != peer && other->used && other->conn < 0 &&
 				other->identified && other->node_id == f->sender)
 			{
-				counters_add(&l->c, &other->c);
+				counters_add(&peer->c, &other->c);
 				if (other->greeting == GREETING_REFUSED)
 				{
 					/* refused already, and logged: not twice */
-					l->greeting = GREETING_REFUSED;
-					strlcpy(l->last_error, other->last_error, sizeof(l->last_error));
+					peer->greeting = GREETING_REFUSED;
+					strlcpy(peer->last_error, other->last_error, sizeof(peer->last_error));
 				}
 				other->used = false;
 			}
 		}
-		if (l->identified)
+		if (peer->identified)
 			ereport(LOG,
 					(errmsg("mantis: peer %s is now node %016" INT64_MODIFIER "x (was %016" INT64_MODIFIER "x)",
-							l->endpoint, f->sender, l->node_id)));
-		l->identified = true;
-		l->node_id = f->sender;
-		l->incarnation = f->incarnation;
+							peer->endpoint, f->sender, peer->node_id)));
+		peer->identified = true;
+		peer->node_id = f->sender;
+		peer->incarnation = f->incarnation;
 		return true;
 	}
-	if (l->incarnation != f->incarnation)
+	if (peer->incarnation != f->incarnation)
 	{
-		l->incarnation = f->incarnation;
+		peer->incarnation = f->incarnation;
 		return true;
 	}
 	return false;
@@ -1345,26 +1333,26 @@ identify(Link *l, const MantisFrame *f)
  * a silence or of a refusal start a repair round.
  */
 static void
-on_connection_alive(Link *l, bool rejoin, TimestampTz now)
+on_connection_alive(Peer *peer, bool rejoin, TimestampTz now)
 {
-	if (l->state != MANTIS_LINK_CONNECTED)
+	if (peer->state != MANTIS_PEER_CONNECTED)
 	{
 		ereport(LOG,
-				(errmsg("mantis: peer %s (%s) is connected", l->endpoint, link_label(l))));
-		set_state(l, MANTIS_LINK_CONNECTED, now);
+				(errmsg("mantis: peer %s (%s) is connected", peer->endpoint, peer_label(peer))));
+		set_state(peer, MANTIS_PEER_CONNECTED, now);
 		rejoin = true;
 	}
-	if (rejoin && l->round == 0)
-		round_start(l, now);
+	if (rejoin && peer->round == 0)
+		round_start(peer, now);
 }
 
 /*
  * Whether the limits in a greeting are ours; if not, says why in reason.
  */
 static bool
-limits_match(const Link *l, const MantisGreeting *g, char *reason, size_t size)
+limits_match(const Peer *peer, const MantisGreeting *g, char *reason, size_t size)
 {
-	const char *label = l ? link_label(l) : "an unknown node";
+	const char *label = peer ? peer_label(peer) : "an unknown node";
 
 	if (g->max_key_size != (uint32) mantis_max_key_size)
 		snprintf(reason, size, "peer %s has \"mantis.max_key_size\" = %u bytes, this server %d",
@@ -1391,35 +1379,35 @@ limits_match(const Link *l, const MantisGreeting *g, char *reason, size_t size)
  * greeting has our limits.
  */
 static bool
-check_greeting(Link *l, const MantisFrame *f, TimestampTz now)
+check_greeting(Peer *peer, const MantisFrame *f, TimestampTz now)
 {
 	char		reason[MANTIS_ERROR_TEXT_SIZE];
 
-	if (l == NULL)
+	if (peer == NULL)
 		return true;			/* no room to remember it: as before greetings */
-	if (limits_match(l, &f->greeting, reason, sizeof(reason)))
+	if (limits_match(peer, &f->greeting, reason, sizeof(reason)))
 	{
-		if (l->greeting == GREETING_REFUSED)
+		if (peer->greeting == GREETING_REFUSED)
 		{
 			ereport(LOG,
-					(errmsg("mantis: peer %s now has the limits of this server", link_label(l))));
-			/* an outbound link is connected by the WELCOME that follows */
-			set_state(l, l->slot < 0 ? MANTIS_LINK_INBOUND : MANTIS_LINK_CONNECTING, now);
+					(errmsg("mantis: peer %s now has the limits of this server", peer_label(peer))));
+			/* an outbound peer is connected by the WELCOME that follows */
+			set_state(peer, peer->conn < 0 ? MANTIS_PEER_INBOUND : MANTIS_PEER_CONNECTING, now);
 		}
-		l->greeting = GREETING_OK;
+		peer->greeting = GREETING_OK;
 		return true;
 	}
-	if (l->greeting != GREETING_REFUSED)
+	if (peer->greeting != GREETING_REFUSED)
 	{
-		l->greeting = GREETING_REFUSED;
-		queue_clear(l);
-		if (l->round != 0)
-			round_end(l, now, false);
-		note_problem(l, WARNING,
+		peer->greeting = GREETING_REFUSED;
+		queue_clear(peer);
+		if (peer->round != 0)
+			round_end(peer, now, false);
+		note_problem(peer, WARNING,
 					 "%s: every server must have the same \"mantis.max_key_size\", \"mantis.max_value_size\" and database encoding",
 					 reason);
 	}
-	set_state(l, MANTIS_LINK_REFUSED, now);
+	set_state(peer, MANTIS_PEER_REFUSED, now);
 	return false;
 }
 
@@ -1427,7 +1415,7 @@ check_greeting(Link *l, const MantisFrame *f, TimestampTz now)
  * Frames other than greetings from a refused peer are dropped and counted.
  */
 static bool
-refused_frame(Link *from, const MantisFrame *f)
+refused_frame(Peer *from, const MantisFrame *f)
 {
 	if (from == NULL || from->greeting != GREETING_REFUSED ||
 		f->type == MANTIS_FRAME_HELLO || f->type == MANTIS_FRAME_WELCOME)
@@ -1439,14 +1427,14 @@ refused_frame(Link *from, const MantisFrame *f)
 
 /* Frames whose sender claims our own node id never get further. */
 static bool
-refuse_own_id(Link *via, const MantisFrame *f, TimestampTz now)
+refuse_own_id(Peer *via, const MantisFrame *f, TimestampTz now)
 {
 	if (f->sender != mantis_self_node_id())
 		return false;
 	if (via)
 	{
 		via->c.malformed++;
-		set_state(via, MANTIS_LINK_REFUSED, now);
+		set_state(via, MANTIS_PEER_REFUSED, now);
 	}
 	else
 		unattributed.malformed++;
@@ -1463,14 +1451,14 @@ refuse_own_id(Link *via, const MantisFrame *f, TimestampTz now)
 }
 
 static void
-observe_clock(Link *l, uint64 hlc)
+observe_clock(Peer *peer, uint64 hlc)
 {
 	int64		offset = (int64) mantis_hlc_ms(hlc) - (int64) mantis_wall_ms();
 
-	if (l)
+	if (peer)
 	{
-		l->offset_known = true;
-		l->offset_ms = offset;
+		peer->offset_known = true;
+		peer->offset_ms = offset;
 	}
 	if (offset <= mantis_max_clock_offset_ms)
 		mantis_hlc_witness(hlc);
@@ -1479,8 +1467,8 @@ observe_clock(Link *l, uint64 hlc)
 static void
 handle_message(const MantisMessage *m, TimestampTz now)
 {
-	Link	   *via = m->source >= 0 ? link_for_slot(m->source) : NULL;
-	Link	   *from;
+	Peer	   *via = m->source >= 0 ? peer_for_conn(m->source) : NULL;
+	Peer	   *from;
 	MantisFrame f;
 	const char *err = m->malformed ? "not a single-part message" :
 		mantis_frame_decode(m->data, m->len, &f);
@@ -1494,13 +1482,13 @@ handle_message(const MantisMessage *m, TimestampTz now)
 		c->malformed++;
 		view_changed = true;
 		note_problem(via, LOG, "dropped a malformed message from %s: %s",
-					 via ? link_label(via) : "an unknown sender", err);
+					 via ? peer_label(via) : "an unknown sender", err);
 		return;
 	}
 	if (refuse_own_id(via, &f, now) || !sender_authentic(via, m, &f))
 		return;
 
-	from = via ? via : link_for_node(f.sender, now);
+	from = via ? via : peer_for_node(f.sender, now);
 	if (from)
 	{
 		from->c.messages_in++;
@@ -1524,7 +1512,7 @@ handle_message(const MantisMessage *m, TimestampTz now)
 		{
 			case MANTIS_FRAME_HELLO:
 				remember_name(from, &f);
-				if (from && from->slot < 0)
+				if (from && from->conn < 0)
 					from->incarnation = f.incarnation;
 				held_check_incarnation(from, f.incarnation);
 				(void) check_greeting(from, &f, now);
@@ -1586,7 +1574,7 @@ handle_message(const MantisMessage *m, TimestampTz now)
 	else
 		unattributed.malformed++;
 	note_problem(from, LOG, "dropped a message of type %d from %s where it does not belong",
-				 f.type, from ? link_label(from) : "an unknown sender");
+				 f.type, from ? peer_label(from) : "an unknown sender");
 }
 
 /*
@@ -1616,9 +1604,9 @@ mantis_replication_receive(int budget)
  * once.
  */
 static int
-hello_interval(const Link *l)
+hello_interval(const Peer *peer)
 {
-	return l->state == MANTIS_LINK_CONNECTED || l->state == MANTIS_LINK_REFUSED ?
+	return peer->state == MANTIS_PEER_CONNECTED || peer->state == MANTIS_PEER_REFUSED ?
 		HELLO_INTERVAL_MS : HELLO_RETRY_MS;
 }
 
@@ -1633,45 +1621,45 @@ mantis_replication_tick(void)
 	digests_fresh = false;
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
-		Link	   *l = &links[i];
+		Peer	   *peer = &peers[i];
 
 		/* an inbound-only node silent for long gives its place back */
-		if (l->used && l->slot < 0 &&
-			TimestampDifferenceExceeds(l->last_recv, now, INBOUND_FORGET_MS))
+		if (peer->used && peer->conn < 0 &&
+			TimestampDifferenceExceeds(peer->last_recv, now, INBOUND_FORGET_MS))
 		{
-			l->used = false;
+			peer->used = false;
 			view_changed = true;
 		}
-		if (!l->used || l->slot < 0)
+		if (!peer->used || peer->conn < 0)
 			continue;
-		queue_drain(l);
-		if (TimestampDifferenceExceeds(l->last_hello, now, hello_interval(l)))
+		queue_drain(peer);
+		if (TimestampDifferenceExceeds(peer->last_hello, now, hello_interval(peer)))
 		{
 			frame_begin(MANTIS_FRAME_HELLO);
 			frame_greeting();
-			send_to(l);
-			l->last_hello = now;
+			send_to(peer);
+			peer->last_hello = now;
 		}
-		if (l->state == MANTIS_LINK_CONNECTED &&
-			TimestampDifferenceExceeds(l->last_recv, now, mantis_peer_timeout_ms))
+		if (peer->state == MANTIS_PEER_CONNECTED &&
+			TimestampDifferenceExceeds(peer->last_recv, now, mantis_peer_timeout_ms))
 		{
 			ereport(LOG,
 					(errmsg("mantis: peer %s (%s) is down: nothing heard for %d ms",
-							l->endpoint, link_label(l), mantis_peer_timeout_ms)));
-			set_state(l, MANTIS_LINK_DOWN, now);
-			queue_clear(l);
-			if (l->round != 0)
-				round_end(l, now, false);
+							peer->endpoint, peer_label(peer), mantis_peer_timeout_ms)));
+			set_state(peer, MANTIS_PEER_DOWN, now);
+			queue_clear(peer);
+			if (peer->round != 0)
+				round_end(peer, now, false);
 		}
-		if (l->state != MANTIS_LINK_CONNECTED)
+		if (peer->state != MANTIS_PEER_CONNECTED)
 			continue;
-		if (l->round != 0 && now > l->round_deadline)
-			round_end(l, now, false);
-		if (l->round == 0 && (now >= l->next_round_at ||
-							  (l->repair_asap && l->queue_head == NULL)))
+		if (peer->round != 0 && now > peer->round_deadline)
+			round_end(peer, now, false);
+		if (peer->round == 0 && (now >= peer->next_round_at ||
+							  (peer->repair_asap && peer->queue_head == NULL)))
 		{
-			l->repair_asap = false;
-			round_start(l, now);
+			peer->repair_asap = false;
+			round_start(peer, now);
 		}
 	}
 	publish(now, false);
@@ -1686,13 +1674,13 @@ mantis_replication_sleep_ms(void)
 
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
-		Link	   *l = &links[i];
+		Peer	   *peer = &peers[i];
 
-		if (!l->used || l->slot < 0)
+		if (!peer->used || peer->conn < 0)
 			continue;
-		wake = Min(wake, TimestampTzPlusMilliseconds(l->last_hello, hello_interval(l)));
-		if (l->state == MANTIS_LINK_CONNECTED)
-			wake = Min(wake, l->round != 0 ? l->round_deadline : l->next_round_at);
+		wake = Min(wake, TimestampTzPlusMilliseconds(peer->last_hello, hello_interval(peer)));
+		if (peer->state == MANTIS_PEER_CONNECTED)
+			wake = Min(wake, peer->round != 0 ? peer->round_deadline : peer->next_round_at);
 	}
 	if (view_changed)
 		wake = Min(wake, TimestampTzPlusMilliseconds(last_publish, PUBLISH_INTERVAL_MS));
@@ -1713,7 +1701,7 @@ mantis_replication_start(void)
 		elog(ERROR, "database encoding name \"%s\" is too long for a greeting",
 			 my_encoding);
 	leaf_digests = palloc(sizeof(uint64) * MANTIS_LEAVES);
-	links = palloc0(sizeof(Link) * MANTIS_MAX_PEERS);
+	peers = palloc0(sizeof(Peer) * MANTIS_MAX_PEERS);
 	initStringInfo(&frame);
 	MemoryContextSwitchTo(old);
 
@@ -1740,8 +1728,8 @@ mantis_replication_start(void)
 void
 mantis_replication_stop(void)
 {
-	if (links)
-		memset(links, 0, sizeof(Link) * MANTIS_MAX_PEERS);
+	if (peers)
+		memset(peers, 0, sizeof(Peer) * MANTIS_MAX_PEERS);
 	view_changed = true;
 	publish(GetCurrentTimestamp(), true);
 }

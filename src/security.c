@@ -32,7 +32,6 @@
 #include "mantis.h"
 #include "codec.h"
 #include "guc.h"
-#include "postgres.h"
 #include "security.h"
 
 static const char z85_chars[] =

@@ -248,17 +248,28 @@ mantis_transport_stop(void)
 }
 
 /*
- * Connect slot "slot" to a peer's endpoint; with CURVE, "server_key" is the
- * public key that peer must prove it holds.  Returns false (with a reason
- * in "error") if libzmq refuses the endpoint.
+ * Connect a free slot to a peer's endpoint; with CURVE, "server_key" is the
+ * public key that peer must prove it holds.  Returns the slot, the
+ * connection's handle for the other functions here, or -1 (with a reason
+ * in "error") if every slot is taken or libzmq refuses the endpoint.
  */
-bool
-mantis_transport_connect(int slot, const char *endpoint, const char *server_key,
+int
+mantis_transport_connect(const char *endpoint, const char *server_key,
 						 char *error, size_t error_size)
 {
 	void	   *zsock;
+	int			slot = -1;
 
-	Assert(slot >= 0 && slot < MANTIS_MAX_CONFIGURED_PEERS && peers[slot].zsock == NULL);
+	for (int i = 0; i < MANTIS_MAX_CONFIGURED_PEERS && slot < 0; i++)
+	{
+		if (peers[i].zsock == NULL)
+			slot = i;
+	}
+	if (slot < 0)
+	{
+		snprintf(error, error_size, "all %d connections are in use", MANTIS_MAX_CONFIGURED_PEERS);
+		return -1;
+	}
 	zsock = zmq_socket(zctx, ZMQ_DEALER);
 	if (zsock == NULL)
 		transport_fail("create a ZeroMQ DEALER socket", NULL);
@@ -278,11 +289,11 @@ mantis_transport_connect(int slot, const char *endpoint, const char *server_key,
 	{
 		snprintf(error, error_size, "%s", zmq_strerror(zmq_errno()));
 		zmq_close(zsock);
-		return false;
+		return -1;
 	}
 	peers[slot].zsock = zsock;
 	peers[slot].fd = socket_fd(zsock);
-	return true;
+	return slot;
 }
 
 void

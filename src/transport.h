@@ -36,8 +36,7 @@ extern void mantis_transport_start(const char *endpoint, size_t max_message_size
 								   MantisAuthorizeFn authorize_fn,
 								   MantisRefusedFn refused_fn);
 extern void mantis_transport_stop(void);
-extern bool mantis_transport_connect(int slot, const char *endpoint,
-									 const char *server_key,
+extern int	mantis_transport_connect(const char *endpoint, const char *server_key,
 									 char *error, size_t error_size);
 extern void mantis_transport_disconnect(int slot);
 extern int	mantis_transport_fds(int *fds);

@@ -41,7 +41,6 @@
 #include "mantis.h"
 #include "guc.h"
 #include "keyhash.h"
-#include "postgres.h"
 #include "store.h"
 #include "txn.h"
 
