@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 #
 # test/fuzz/run.sh — build the libFuzzer harnesses of the untrusted-input
-# decoders (src/codec.c, src/snapshot.c, src/frame.c, src/hlc.c), replay their seed corpora, then fuzz each
-# for a bounded time.  Called by test/run_suites.sh from the repository root.
+# decoders (src/codec.c, src/snapshot.c, src/frame.c, src/hlc.c), replay
+# their seed corpora, then fuzz each for a bounded time.  Called by
+# test/run_suites.sh from the repository root.
 #
 # Standard output is exactly one line per suite item, "<name> <exit status>":
 #	build			 the three harnesses and make_corpus, warning-free
