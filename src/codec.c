@@ -17,6 +17,13 @@
 
 #include "codec.h"
 
+/* The sizes codec.h gives are the sums of the fields written here. */
+_Static_assert(MANTIS_CODEC_REGISTER_OVERHEAD == 4 + 1 + 8 + 8 + 4,
+			   "register: entry length, kind, HLC time, HLC node, key length");
+_Static_assert(MANTIS_CODEC_NODE_OVERHEAD == 8 + 1, "node: id, name length");
+_Static_assert(MANTIS_CODEC_NODE_NAME_MAX <= UINT8_MAX,
+			   "a node name length fits its length byte");
+
 /*
  * A node name on the wire: 1 to 63 bytes, each a letter, digit, '.', '_'
  * or '-' (what mantis.node_name accepts).
@@ -112,7 +119,7 @@ mantis_codec_get_register(const unsigned char **pp, const unsigned char *end,
 size_t
 mantis_codec_node_size(size_t name_len)
 {
-	return 8 + 1 + name_len;
+	return MANTIS_CODEC_NODE_OVERHEAD + name_len;
 }
 
 unsigned char *

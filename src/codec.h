@@ -28,6 +28,9 @@
 /* entry length field, kind, HLC, key length */
 #define MANTIS_CODEC_REGISTER_OVERHEAD	(4 + 1 + 8 + 8 + 4)
 
+/* id, name length */
+#define MANTIS_CODEC_NODE_OVERHEAD	(8 + 1)
+
 /* longest node name an entry holds (its length is one byte) */
 #define MANTIS_CODEC_NODE_NAME_MAX	63
 

@@ -2,12 +2,18 @@
  * snapshot.c
  *	  The snapshot format of mantis_stores.registers: encoder and decoder.
  *
- * Pure C: no server headers, no allocation.  Every decoder here reads bytes
- * from the network or from a table row that anyone with the right
- * privileges could have written, so it trusts nothing: each length is
- * compared with the bytes remaining (never added to a pointer first),
- * counts are bounded by what the remaining bytes could hold, and any
- * violation returns a static message naming it.
+ * Pure C: no server headers, no allocation.  A snapshot is written as
+ * this header followed by the node and register entries of codec.c, each
+ * encoded into memory its writer sized (src/persist.c, and
+ * test/unit/test_snapshot.c and test/fuzz/make_corpus.c).  The decoder reads
+ * a table row that anyone with the right privileges could have written, so
+ * it trusts nothing: each length is compared with the bytes remaining
+ * (never added to a pointer first), counts are bounded by what the
+ * remaining bytes could hold, and any violation returns a static message
+ * naming it.
+ *
+ * Tested by test/unit/test_snapshot.c and fuzzed by
+ * test/fuzz/fuzz_snapshot.c.
  *
  * IDENTIFICATION	src/snapshot.c
  *-------------------------------------------------------------------------
@@ -15,6 +21,10 @@
 #include <string.h>
 
 #include "snapshot.h"
+
+_Static_assert(sizeof(MANTIS_SNAPSHOT_MAGIC) - 1 == 4, "the magic is 4 bytes");
+_Static_assert(MANTIS_SNAPSHOT_HEADER_SIZE == 4 + 1 + 1 + 2 + 4,
+			   "header: magic, version, flags, node count, register count");
 
 void
 mantis_snapshot_put_header(unsigned char *p, uint16_t nodes, uint32_t registers)
@@ -57,7 +67,7 @@ mantis_snapshot_decode(const void *data, size_t len,
 	p += MANTIS_SNAPSHOT_HEADER_SIZE;
 
 	/* each entry takes bytes: a count larger than that is a lie */
-	if (nodes > (size_t) (end - p) / 10 ||
+	if (nodes > (size_t) (end - p) / (MANTIS_CODEC_NODE_OVERHEAD + 1) ||
 		registers > (size_t) (end - p) / (MANTIS_CODEC_REGISTER_OVERHEAD + 1))
 		return "entry count larger than the snapshot";
 

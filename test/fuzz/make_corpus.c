@@ -4,9 +4,12 @@
  *	  <dir>/snapshot/, <dir>/frame/ and <dir>/hlc/ (default dir:
  *	  test/fuzz/corpus, relative to the repository root).
  *
- * Valid seeds are built with the encoders of src/codec.c, src/snapshot.c,
- * src/frame.c and src/hlc.c;
- * invalid ones are valid seeds with one thing broken.  Each seed is decoded
+ * Valid seeds are built with the encoders: a snapshot is
+ * mantis_snapshot_put_header() and the entries of src/codec.c, a frame
+ * one of the per-type encoders of src/frame.c (with the registers of
+ * src/codec.c in UPDATES).  Invalid ones are valid seeds with one thing
+ * broken: cut short, a byte added, a field overwritten, garbage appended,
+ * or an encoder given what the decoder must refuse.  Each seed is decoded
  * before it is written and must give the expected verdict: NULL for a valid
  * one, otherwise the exact message the decoder returns for the fault it was
  * crafted to have, so every seed is known to reach the check it aims at.
@@ -43,6 +46,18 @@ static int	written = 0;
 #define SEED_MS		UINT64_C(1764123093123)
 #define NODE_A		UINT64_C(0x0123456789abcdef)
 #define NODE_B		UINT64_C(0xfedcba9876543210)
+
+/*
+ * Where fault seeds overwrite a field (the layouts are in frame.h,
+ * snapshot.h and codec.h): in a frame header, and in a node entry.
+ */
+#define AT_VERSION			4
+#define AT_TYPE				5
+#define AT_FLAGS			6
+#define AT_NODE_NAME_LEN	8
+
+/* the header of every frame seed: node A, in late 2025 */
+static MantisFrameHeader header;
 
 static unsigned char *
 buf_grow(Buf *b, size_t n)
@@ -87,25 +102,7 @@ put_u8(Buf *b, unsigned v)
 	*buf_grow(b, 1) = (unsigned char) v;
 }
 
-static void
-put_u16(Buf *b, uint16_t v)
-{
-	mantis_put_u16(buf_grow(b, 2), v);
-}
-
-static void
-put_u32(Buf *b, uint32_t v)
-{
-	mantis_put_u32(buf_grow(b, 4), v);
-}
-
-static void
-put_u64(Buf *b, uint64_t v)
-{
-	mantis_put_u64(buf_grow(b, 8), v);
-}
-
-/* ---- encoders of the two formats ---- */
+/* ---- the two formats, through their encoders ---- */
 
 static void
 put_register(Buf *b, const char *key, const char *value, size_t value_len,
@@ -152,45 +149,93 @@ snapshot_header(Buf *b, uint16_t nodes, uint32_t registers)
 							   nodes, registers);
 }
 
+/* a HELLO or WELCOME of these limits */
 static void
-frame_header(Buf *b, int type)
-{
-	buf_reset(b);
-	mantis_frame_put_header(buf_grow(b, MANTIS_FRAME_HEADER_SIZE), type,
-							NODE_A, UINT64_C(1764123000000),
-							mantis_hlc_pack(SEED_MS, 7));
-}
-
-/* a greeting with the default limits of mantis.max_key_size and max_value_size */
-static void
-put_greeting(Buf *b, const char *name, const char *encoding)
+frame_greeting_limits(Buf *b, int type, const char *name, uint32_t max_key_size,
+					  uint32_t max_value_size, const char *encoding)
 {
 	MantisGreeting g;
+	unsigned char *p;
 
 	g.name = name;
 	g.name_len = strlen(name);
-	g.max_key_size = 1024;
-	g.max_value_size = 1024 * 1024;
+	g.max_key_size = max_key_size;
+	g.max_value_size = max_value_size;
 	g.encoding = encoding;
 	g.encoding_len = strlen(encoding);
-	mantis_frame_put_greeting(buf_grow(b, mantis_frame_greeting_size(&g)), &g);
+	buf_reset(b);
+	p = buf_grow(b, mantis_frame_greeting_frame_size(&g));
+	if (type == MANTIS_FRAME_HELLO)
+		mantis_frame_put_hello(p, &header, &g);
+	else
+		mantis_frame_put_welcome(p, &header, &g);
 }
 
+/* with the default limits of mantis.max_key_size and max_value_size */
 static void
-updates_prefix(Buf *b, uint32_t round, uint16_t group, uint32_t count)
+frame_greeting(Buf *b, int type, const char *name, const char *encoding)
 {
-	frame_header(b, MANTIS_FRAME_UPDATES);
-	put_u32(b, round);
-	put_u16(b, group);
-	put_u32(b, count);
+	frame_greeting_limits(b, type, name, 1024, 1024 * 1024, encoding);
 }
 
-/* 256 distinct digests */
+/* an UPDATES frame of no registers yet: put them, then updates_count() */
 static void
-put_digests(Buf *b)
+updates_head(Buf *b, uint32_t round, uint16_t group)
+{
+	buf_reset(b);
+	mantis_frame_put_updates_head(buf_grow(b, MANTIS_FRAME_UPDATES_HEAD_SIZE),
+								  &header, round, group);
+}
+
+static void
+updates_count(Buf *b, uint32_t count)
+{
+	mantis_frame_updates_set_count(b->data, count);
+}
+
+static void
+frame_summary(Buf *b, uint32_t round, uint64_t root)
+{
+	buf_reset(b);
+	mantis_frame_put_summary(buf_grow(b, MANTIS_FRAME_SUMMARY_SIZE), &header,
+							 round, root);
+}
+
+static void
+frame_insync(Buf *b, uint32_t round)
+{
+	buf_reset(b);
+	mantis_frame_put_insync(buf_grow(b, MANTIS_FRAME_INSYNC_SIZE), &header, round);
+}
+
+/* GROUPS and LEAVES carry 256 distinct digests */
+static void
+seed_digests(uint64_t *d)
 {
 	for (uint64_t i = 0; i < 256; i++)
-		put_u64(b, mantis_mix64(i + 1));
+		d[i] = mantis_mix64(i + 1);
+}
+
+static void
+frame_groups(Buf *b, uint32_t round)
+{
+	uint64_t	d[MANTIS_DIGEST_GROUPS];
+
+	seed_digests(d);
+	buf_reset(b);
+	mantis_frame_put_groups(buf_grow(b, MANTIS_FRAME_GROUPS_SIZE), &header,
+							round, d);
+}
+
+static void
+frame_leaves(Buf *b, uint32_t round, uint16_t group)
+{
+	uint64_t	d[MANTIS_DIGEST_GROUP_LEAVES];
+
+	seed_digests(d);
+	buf_reset(b);
+	mantis_frame_put_leaves(buf_grow(b, MANTIS_FRAME_LEAVES_SIZE), &header,
+							round, group, d);
 }
 
 /* ---- writing and checking ---- */
@@ -387,9 +432,8 @@ snapshot_node_faults(Buf *b)
 	snapshot_seed("bad-node-truncated", b, "node entry truncated");
 
 	snapshot_header(b, 1, 0);
-	put_u64(b, NODE_A);
-	put_u8(b, 20);
-	put_bytes(b, "alpha", 5);
+	put_node(b, NODE_A, "alpha");
+	b->data[MANTIS_SNAPSHOT_HEADER_SIZE + AT_NODE_NAME_LEN] = 20;
 	snapshot_seed("bad-node-name-past-end", b, "node name past the end");
 
 	snapshot_header(b, 1, 0);
@@ -397,16 +441,12 @@ snapshot_node_faults(Buf *b)
 	snapshot_seed("bad-node-name-char", b, "invalid node name");
 
 	snapshot_header(b, 1, 0);
-	put_u64(b, NODE_A);
-	put_u8(b, 0);
-	put_u8(b, 'a');
+	put_node(b, NODE_A, "a");
+	b->data[MANTIS_SNAPSHOT_HEADER_SIZE + AT_NODE_NAME_LEN] = 0;
 	snapshot_seed("bad-node-name-empty", b, "invalid node name");
 
 	snapshot_header(b, 1, 0);
-	put_u64(b, NODE_A);
-	put_u8(b, 64);
-	for (int i = 0; i < 64; i++)
-		put_u8(b, 'n');
+	put_node(b, NODE_A, "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn");
 	snapshot_seed("bad-node-name-64", b, "invalid node name");
 }
 
@@ -470,174 +510,144 @@ snapshot_register_faults(Buf *b)
 static void
 frame_valid(Buf *b)
 {
-	frame_header(b, MANTIS_FRAME_HELLO);
-	put_greeting(b, "alpha", "UTF8");
+	frame_greeting(b, MANTIS_FRAME_HELLO, "alpha", "UTF8");
 	frame_seed("ok-hello", b, NULL);
 
-	frame_header(b, MANTIS_FRAME_WELCOME);
-	put_greeting(b, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_",
-				 "abcdefghijklmnopqrstuvwxyz_0123");
+	frame_greeting(b, MANTIS_FRAME_WELCOME,
+				   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_",
+				   "abcdefghijklmnopqrstuvwxyz_0123");
 	frame_seed("ok-welcome", b, NULL);
 
-	frame_header(b, MANTIS_FRAME_WELCOME);
-	put_u8(b, 1);
-	put_u8(b, 'x');
-	put_u32(b, 0);
-	put_u32(b, UINT32_MAX);
-	put_u8(b, 9);
-	put_bytes(b, "SQL_ASCII", 9);
+	frame_greeting_limits(b, MANTIS_FRAME_WELCOME, "x", 0, UINT32_MAX, "SQL_ASCII");
 	frame_seed("ok-welcome-extreme-limits", b, NULL);
 
-	updates_prefix(b, 0, MANTIS_LIVE_GROUP, 3);
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
 	put_value(b, "k1", "v1", 0);
 	put_deletion(b, "k2", 1);
 	put_value(b, "k3", "", 2);
+	updates_count(b, 3);
 	frame_seed("ok-updates-live", b, NULL);
 
-	updates_prefix(b, 7, 42, 2);
+	updates_head(b, 7, 42);
 	put_value(b, "repaired", "value", 0);
 	put_register(b, "last", "9999", 4,
 				 mantis_hlc_pack(MANTIS_HLC_MAX_MS, 0xFFFF), UINT64_MAX);
+	updates_count(b, 2);
 	frame_seed("ok-updates-repair", b, NULL);
 
-	updates_prefix(b, 7, 255, 0);
+	updates_head(b, 7, 255);
 	frame_seed("ok-updates-empty", b, NULL);
 
-	frame_header(b, MANTIS_FRAME_SUMMARY);
-	put_u32(b, 7);
-	put_u64(b, UINT64_C(0x0badc0ffee0ddf00));
+	frame_summary(b, 7, UINT64_C(0x0badc0ffee0ddf00));
 	frame_seed("ok-summary", b, NULL);
 
-	frame_header(b, MANTIS_FRAME_INSYNC);
-	put_u32(b, 7);
+	frame_insync(b, 7);
 	frame_seed("ok-insync", b, NULL);
 
-	frame_header(b, MANTIS_FRAME_GROUPS);
-	put_u32(b, 7);
-	put_digests(b);
+	frame_groups(b, 7);
 	frame_seed("ok-groups", b, NULL);
 
-	frame_header(b, MANTIS_FRAME_LEAVES);
-	put_u32(b, 7);
-	put_u16(b, 255);
-	put_digests(b);
+	frame_leaves(b, 7, 255);
 	frame_seed("ok-leaves", b, NULL);
 }
 
 static void
 frame_header_faults(Buf *b)
 {
-	frame_header(b, MANTIS_FRAME_INSYNC);
-	b->len--;
+	MantisFrameHeader late = header;
+
+	frame_insync(b, 7);
+	b->len = MANTIS_FRAME_HEADER_SIZE - 1;
 	frame_seed("bad-short-header", b, "shorter than a frame header");
 
-	frame_header(b, MANTIS_FRAME_INSYNC);
-	put_u32(b, 7);
+	frame_insync(b, 7);
 	memcpy(b->data, MANTIS_SNAPSHOT_MAGIC, 4);
 	frame_seed("bad-magic", b, "bad magic bytes");
 
-	frame_header(b, MANTIS_FRAME_INSYNC);
-	put_u32(b, 7);
-	b->data[4] = MANTIS_FRAME_VERSION + 1;
+	frame_insync(b, 7);
+	b->data[AT_VERSION] = MANTIS_FRAME_VERSION + 1;
 	frame_seed("bad-version", b, "unsupported protocol version");
 
 	/* a version-1 HELLO: no limits in its greeting */
-	frame_header(b, MANTIS_FRAME_HELLO);
-	b->data[4] = 1;
-	put_u8(b, 5);
-	put_bytes(b, "alpha", 5);
+	frame_greeting(b, MANTIS_FRAME_HELLO, "alpha", "UTF8");
+	b->data[AT_VERSION] = 1;
+	b->len = MANTIS_FRAME_HEADER_SIZE + 1 + 5;
 	frame_seed("bad-version-1-hello", b, "unsupported protocol version");
 
-	frame_header(b, MANTIS_FRAME_INSYNC);
-	put_u32(b, 7);
-	b->data[7] = 1;
+	frame_insync(b, 7);
+	mantis_put_u16(b->data + AT_FLAGS, 1);
 	frame_seed("bad-flags", b, "unknown frame flags");
 
-	frame_header(b, MANTIS_FRAME_INSYNC);
-	put_u32(b, 7);
-	mantis_put_u64(b->data + 24, mantis_hlc_pack(MANTIS_HLC_MAX_MS + 1, 0));
+	late.hlc = mantis_hlc_pack(MANTIS_HLC_MAX_MS + 1, 0);
+	buf_reset(b);
+	mantis_frame_put_insync(buf_grow(b, MANTIS_FRAME_INSYNC_SIZE), &late, 7);
 	frame_seed("bad-clock-past-9999", b, "clock beyond year 9999");
 
-	frame_header(b, 0);
-	put_u32(b, 7);
+	frame_insync(b, 7);
+	b->data[AT_TYPE] = 0;
 	frame_seed("bad-type-0", b, "unknown frame type");
 
-	frame_header(b, 8);
-	put_u32(b, 7);
+	frame_insync(b, 7);
+	b->data[AT_TYPE] = 8;
 	frame_seed("bad-type-8", b, "unknown frame type");
 }
 
 static void
 frame_body_faults(Buf *b)
 {
-	frame_header(b, MANTIS_FRAME_HELLO);
+	frame_greeting(b, MANTIS_FRAME_HELLO, "alpha", "UTF8");
+	b->len = MANTIS_FRAME_HEADER_SIZE;
 	frame_seed("bad-hello-no-name", b, "name truncated");
 
-	frame_header(b, MANTIS_FRAME_HELLO);
-	put_greeting(b, "alpha", "UTF8");
+	frame_greeting(b, MANTIS_FRAME_HELLO, "alpha", "UTF8");
 	frame_seed_plus("bad-hello-trailing", b, "encoding length does not match the frame");
 	frame_seed_minus("bad-hello-cut", b, "encoding length does not match the frame");
 
-	/* the body of a version-1 HELLO behind a version-2 header */
-	frame_header(b, MANTIS_FRAME_HELLO);
-	put_u8(b, 5);
-	put_bytes(b, "alpha", 5);
+	/* the body of a version-1 HELLO behind a version-2 header, then its limits */
+	frame_greeting(b, MANTIS_FRAME_HELLO, "alpha", "UTF8");
+	b->len = MANTIS_FRAME_HEADER_SIZE + 1 + 5;
 	frame_seed("bad-hello-no-limits", b, "greeting limits truncated");
-	put_u32(b, 1024);
-	put_u32(b, 1024 * 1024);
+	b->len += 4 + 4;
 	frame_seed("bad-hello-no-encoding", b, "greeting limits truncated");
 
-	frame_header(b, MANTIS_FRAME_HELLO);
-	put_u8(b, 200);
-	put_bytes(b, "alpha", 5);
+	frame_greeting(b, MANTIS_FRAME_HELLO, "alpha", "UTF8");
+	b->len = MANTIS_FRAME_HEADER_SIZE + 1 + 5;
+	b->data[MANTIS_FRAME_HEADER_SIZE] = 200;
 	frame_seed("bad-hello-name-past-end", b, "name past the end of the frame");
 
-	frame_header(b, MANTIS_FRAME_WELCOME);
-	put_greeting(b, "x", "UTF8");
+	frame_greeting(b, MANTIS_FRAME_WELCOME, "x", "UTF8");
 	b->data[MANTIS_FRAME_HEADER_SIZE] = 0;
 	frame_seed("bad-welcome-empty-name", b, "invalid node name");
 
-	frame_header(b, MANTIS_FRAME_WELCOME);
-	put_greeting(b, "al ha", "UTF8");
+	frame_greeting(b, MANTIS_FRAME_WELCOME, "al ha", "UTF8");
 	frame_seed("bad-welcome-name-char", b, "invalid node name");
 
-	frame_header(b, MANTIS_FRAME_WELCOME);
-	put_greeting(b, "alpha", "");
+	frame_greeting(b, MANTIS_FRAME_WELCOME, "alpha", "");
 	frame_seed("bad-welcome-empty-encoding", b, "invalid encoding name");
 
-	frame_header(b, MANTIS_FRAME_WELCOME);
-	put_greeting(b, "alpha", "UTF-8");
+	frame_greeting(b, MANTIS_FRAME_WELCOME, "alpha", "UTF-8");
 	frame_seed("bad-welcome-encoding-char", b, "invalid encoding name");
 
-	frame_header(b, MANTIS_FRAME_WELCOME);
-	put_greeting(b, "alpha", "abcdefghijklmnopqrstuvwxyz_01234");
+	frame_greeting(b, MANTIS_FRAME_WELCOME, "alpha", "abcdefghijklmnopqrstuvwxyz_01234");
 	frame_seed("bad-welcome-encoding-32", b, "invalid encoding name");
 
-	frame_header(b, MANTIS_FRAME_WELCOME);
-	put_greeting(b, "alpha", "UTF8");
+	/* the encoding's length byte, just before "UTF8" */
+	frame_greeting(b, MANTIS_FRAME_WELCOME, "alpha", "UTF8");
 	b->data[b->len - 5] = 200;
 	frame_seed("bad-welcome-encoding-past-end", b,
 			   "encoding length does not match the frame");
 
-	frame_header(b, MANTIS_FRAME_SUMMARY);
-	put_u32(b, 7);
-	put_u64(b, 1);
+	frame_summary(b, 7, 1);
 	frame_seed_plus("bad-summary-long", b, "summary of the wrong size");
 	frame_seed_minus("bad-summary-short", b, "summary of the wrong size");
 
-	frame_header(b, MANTIS_FRAME_INSYNC);
-	put_u32(b, 7);
+	frame_insync(b, 7);
 	frame_seed_plus("bad-insync-long", b, "insync of the wrong size");
 
-	frame_header(b, MANTIS_FRAME_GROUPS);
-	put_u32(b, 7);
-	put_digests(b);
+	frame_groups(b, 7);
 	frame_seed_minus("bad-groups-short", b, "groups of the wrong size");
 
-	frame_header(b, MANTIS_FRAME_LEAVES);
-	put_u32(b, 7);
-	put_u16(b, 256);
-	put_digests(b);
+	frame_leaves(b, 7, 256);
 	frame_seed("bad-leaves-group-256", b, "invalid group");
 	frame_seed_plus("bad-leaves-long", b, "leaves of the wrong size");
 }
@@ -645,33 +655,39 @@ frame_body_faults(Buf *b)
 static void
 frame_updates_faults(Buf *b)
 {
-	frame_header(b, MANTIS_FRAME_UPDATES);
-	put_u32(b, 0);
-	put_u16(b, MANTIS_LIVE_GROUP);
+	/* round and group, no count */
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
+	b->len -= 4;
 	frame_seed("bad-updates-prefix-cut", b, "updates header truncated");
 
-	updates_prefix(b, 7, 256, 0);
+	updates_head(b, 7, 256);
 	frame_seed("bad-updates-group-256", b, "invalid group");
 
-	updates_prefix(b, 0, MANTIS_LIVE_GROUP, 0xFFFFFFFF);
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
 	put_value(b, "k", "v", 0);
+	updates_count(b, 0xFFFFFFFF);
 	frame_seed("bad-updates-count-ffffffff", b,
 			   "register count larger than the frame");
 
-	updates_prefix(b, 0, MANTIS_LIVE_GROUP, 1);
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
 	put_value(b, "k1", "v1", 0);
+	updates_count(b, 1);
 	frame_seed_plus("bad-updates-trailing", b,
 					"trailing bytes after the last register");
 	frame_seed_minus("bad-updates-cut", b, "register entry length past the end");
 
-	updates_prefix(b, 0, MANTIS_LIVE_GROUP, 2);
+	/* the key length of the last register (of 29 bytes, at 21 in it) */
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
 	put_value(b, "k1", "v1", 0);
 	put_value(b, "k2", "v2", 0);
+	updates_count(b, 2);
 	mantis_put_u32(b->data + b->len - 29 + 21, 0);
 	frame_seed("bad-updates-empty-key", b, "empty key");
 
-	updates_prefix(b, 0, MANTIS_LIVE_GROUP, 1);
+	/* a deletion given a value byte, and an entry length that covers it */
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
 	put_deletion(b, "k", 0);
+	updates_count(b, 1);
 	put_u8(b, 'v');
 	mantis_put_u32(b->data + b->len - 27, 23);
 	frame_seed("bad-updates-deletion-with-value", b,
@@ -734,6 +750,9 @@ main(int argc, char **argv)
 	if (argc == 2)
 		outdir = argv[1];
 	make_dir(outdir);
+	header.sender = NODE_A;
+	header.incarnation = UINT64_C(1764123000000);
+	header.hlc = mantis_hlc_pack(SEED_MS, 7);
 
 	snapshot_valid(&b);
 	snapshot_header_faults(&b);

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 #
 # test/fuzz/run.sh — build the libFuzzer harnesses of the untrusted-input
-# decoders (src/codec.c, src/snapshot.c, src/frame.c, src/hlc.c), replay their seed corpora, then fuzz each
-# for a bounded time.  Run by "make fuzz" (so by test/run_suites.sh), or as
-# "bash test/fuzz/run.sh" from anywhere: it works in the repository root.
+# decoders (src/codec.c, src/snapshot.c, src/frame.c, src/hlc.c), replay
+# their seed corpora, then fuzz each for a bounded time.  Run by "make fuzz"
+# (so by test/run_suites.sh), or as "bash test/fuzz/run.sh" from anywhere:
+# it works in the repository root.
 #
 # Standard output is exactly one line per suite item, "<name> <exit status>":
 #	build			 the three harnesses and make_corpus, warning-free

@@ -30,6 +30,11 @@
  * Prints one line: how many messages were sent.  Exit status 0 unless the
  * probe itself failed (a refused connection is not a failure: it is what
  * the tests look for on the server side).
+ *
+ * Every well-formed frame is written by the encoder of its type in
+ * src/frame.c; malformed ones are well-formed ones cut, padded or with a
+ * field overwritten.  Built by build_probe() in test/perl/MantisTest.pm,
+ * from this file and src/{codec,frame,hlc,lww,keyhash}.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,20 +133,47 @@ send_bytes(void *s, const void *data, size_t len, int flags)
 		sent++;
 }
 
-/* A frame header claiming to come from node_name. */
-static size_t
-header(unsigned char *p, int type)
+/* Header fields that the junk overwrites (frame.h has the layout) */
+#define AT_VERSION	4
+#define AT_TYPE		5
+#define AT_FLAGS	6
+#define AT_HLC		24
+
+static void *
+must_malloc(size_t size)
 {
-	mantis_frame_put_header(p, type, mantis_hash(node_name, strlen(node_name)),
-							UINT64_C(0x1234), mantis_hlc_pack((uint64_t) time(NULL) * 1000, 0));
-	return MANTIS_FRAME_HEADER_SIZE;
+	void	   *p = malloc(size);
+
+	if (!p)
+	{
+		perror("malloc");
+		exit(1);
+	}
+	return p;
 }
 
-/* The greeting of a HELLO, claiming node_name and the limits of the options. */
-static unsigned char *
-hello_body(unsigned char *p)
+/* The header of our frames, claiming to come from node_name. */
+static MantisFrameHeader
+header(void)
 {
+	MantisFrameHeader h;
+
+	h.sender = mantis_hash(node_name, strlen(node_name));
+	h.incarnation = UINT64_C(0x1234);
+	h.hlc = mantis_hlc_pack((uint64_t) time(NULL) * 1000, 0);
+	return h;
+}
+
+/*
+ * A HELLO or WELCOME claiming node_name and the limits of the options, in
+ * memory of its own (free it); its size goes to *len.
+ */
+static unsigned char *
+greeting_frame(int type, size_t *len)
+{
+	MantisFrameHeader h = header();
 	MantisGreeting g;
+	unsigned char *buf;
 
 	g.name = node_name;
 	g.name_len = strlen(node_name);
@@ -155,15 +187,24 @@ hello_body(unsigned char *p)
 		fprintf(stderr, "invalid --name or --encoding\n");
 		exit(2);
 	}
-	return mantis_frame_put_greeting(p, &g);
+	buf = must_malloc(mantis_frame_greeting_frame_size(&g));
+	*len = type == MANTIS_FRAME_HELLO ? mantis_frame_put_hello(buf, &h, &g) :
+		mantis_frame_put_welcome(buf, &h, &g);
+	return buf;
 }
 
-static size_t
-updates_frame(unsigned char *buf, const char *key, const char *value)
+/*
+ * A live UPDATES frame setting key to value, in memory of its own (free
+ * it); its size goes to *len.
+ */
+static unsigned char *
+updates_frame(const char *key, const char *value, size_t *len)
 {
+	MantisFrameHeader h = header();
 	MantisRecord rec;
-	size_t		n = header(buf, MANTIS_FRAME_UPDATES);
 	struct timespec ts;
+	unsigned char *buf;
+	unsigned char *end;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	rec.hlc.ts = mantis_hlc_pack((uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000, 0);
@@ -173,11 +214,48 @@ updates_frame(unsigned char *buf, const char *key, const char *value)
 	rec.key_len = (uint32_t) strlen(key);
 	rec.value = value;
 	rec.value_len = (uint32_t) strlen(value);
-	mantis_put_u32(buf + n, 0);
-	mantis_put_u16(buf + n + 4, MANTIS_LIVE_GROUP);
-	mantis_put_u32(buf + n + 6, 1);
-	n += MANTIS_UPDATES_PREFIX_SIZE;
-	return (size_t) (mantis_codec_put_register(buf + n, &rec) - buf);
+	buf = must_malloc(MANTIS_FRAME_UPDATES_HEAD_SIZE + mantis_codec_register_size(&rec));
+	mantis_frame_put_updates_head(buf, &h, 0, MANTIS_LIVE_GROUP);
+	end = mantis_codec_put_register(buf + MANTIS_FRAME_UPDATES_HEAD_SIZE, &rec);
+	mantis_frame_updates_set_count(buf, 1);
+	*len = (size_t) (end - buf);
+	return buf;
+}
+
+/*
+ * A well-formed frame of each type but HELLO: what a listener never
+ * receives (WELCOME, INSYNC, GROUPS), and repair frames out of any round
+ * (an empty UPDATES of group 0, SUMMARY, LEAVES), all of round 0 and
+ * digests 0.  Written at buf (room for a LEAVES frame); returns its size.
+ */
+static size_t
+wrong_frame(unsigned char *buf, int type)
+{
+	static const uint64_t zeros[MANTIS_DIGEST_GROUPS > MANTIS_DIGEST_GROUP_LEAVES ?
+								MANTIS_DIGEST_GROUPS : MANTIS_DIGEST_GROUP_LEAVES];
+	MantisFrameHeader h = header();
+	unsigned char *welcome;
+	size_t		n = 0;
+
+	switch (type)
+	{
+		case MANTIS_FRAME_WELCOME:
+			welcome = greeting_frame(MANTIS_FRAME_WELCOME, &n);
+			memcpy(buf, welcome, n);
+			free(welcome);
+			return n;
+		case MANTIS_FRAME_UPDATES:
+			return mantis_frame_put_updates_head(buf, &h, 0, 0);
+		case MANTIS_FRAME_SUMMARY:
+			return mantis_frame_put_summary(buf, &h, 0, 0);
+		case MANTIS_FRAME_INSYNC:
+			return mantis_frame_put_insync(buf, &h, 0);
+		case MANTIS_FRAME_GROUPS:
+			return mantis_frame_put_groups(buf, &h, 0, zeros);
+		case MANTIS_FRAME_LEAVES:
+			return mantis_frame_put_leaves(buf, &h, 0, 0, zeros);
+	}
+	return n;
 }
 
 static void
@@ -226,8 +304,8 @@ probe_junk(void *ctx, const char *endpoint)
 	int			types[] = {ZMQ_DEALER, ZMQ_REQ, ZMQ_ROUTER, ZMQ_PUB, ZMQ_PUSH,
 	ZMQ_PAIR, ZMQ_SUB, ZMQ_XPUB};
 	static unsigned char buf[8 * 1024 * 1024];
-	unsigned char valid[4096];
-	size_t		valid_len = updates_frame(valid, "junk.valid", "replayed");
+	size_t		valid_len;
+	unsigned char *valid = updates_frame("junk.valid", "replayed", &valid_len);
 
 	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++)
 	{
@@ -265,22 +343,22 @@ probe_junk(void *ctx, const char *endpoint)
 			switch (field)
 			{
 				case 0:
-					buf[0] = 'X';
+					buf[0] = 'X';	/* magic */
 					break;
 				case 1:
-					buf[4] = 99;	/* version */
+					buf[AT_VERSION] = 99;
 					break;
 				case 2:
-					buf[5] = 42;	/* type */
+					buf[AT_TYPE] = 42;
 					break;
 				case 3:
-					buf[6] = 1; /* flags */
+					buf[AT_FLAGS] = 1;
 					break;
 				case 4:
-					memset(buf + 24, 0xFF, 8);	/* clock beyond 9999 */
+					memset(buf + AT_HLC, 0xFF, 8);	/* clock beyond 9999 */
 					break;
 				case 5:
-					mantis_put_u32(buf + MANTIS_FRAME_HEADER_SIZE + 6, 0xFFFFFFFF); /* count */
+					mantis_frame_updates_set_count(buf, 0xFFFFFFFF);
 					break;
 			}
 			send_bytes(s, buf, valid_len, 0);
@@ -292,12 +370,8 @@ probe_junk(void *ctx, const char *endpoint)
 		/* frames a listener never receives, and repair out of order */
 		for (int type = MANTIS_FRAME_WELCOME; type <= MANTIS_FRAME_LEAVES; type += 1)
 		{
-			n = header(buf, type);
-			memset(buf + n, 0, 4 + 2 + 8 * 256);
-			send_bytes(s, buf, n + (type == MANTIS_FRAME_GROUPS ? 4 + 8 * 256 :
-									type == MANTIS_FRAME_LEAVES ? 4 + 2 + 8 * 256 :
-									type == MANTIS_FRAME_INSYNC ? 4 :
-									type == MANTIS_FRAME_SUMMARY ? 12 : 1), 0);
+			n = wrong_frame(buf, type);
+			send_bytes(s, buf, n, 0);
 		}
 		/* replays of one valid frame */
 		for (int i = 0; i < 20; i++)
@@ -305,6 +379,7 @@ probe_junk(void *ctx, const char *endpoint)
 		usleep(50 * 1000);
 		zmq_close(s);
 	}
+	free(valid);
 }
 
 int
@@ -355,17 +430,18 @@ main(int argc, char **argv)
 	else if (strcmp(command, "set") == 0 && argc - i == 4)
 	{
 		void	   *s = open_socket(ctx, ZMQ_DEALER, endpoint);
-		unsigned char buf[4096];
+		unsigned char *buf;
 		size_t		n;
 
 		if (!s)
 			return 1;
 		/* say hello first, as a peer would, then the update */
-		n = header(buf, MANTIS_FRAME_HELLO);
-		n = (size_t) (hello_body(buf + n) - buf);
+		buf = greeting_frame(MANTIS_FRAME_HELLO, &n);
 		send_bytes(s, buf, n, 0);
-		n = updates_frame(buf, argv[i + 2], argv[i + 3]);
+		free(buf);
+		buf = updates_frame(argv[i + 2], argv[i + 3], &n);
 		send_bytes(s, buf, n, 0);
+		free(buf);
 		usleep(wait_ms * 1000);
 		zmq_close(s);
 	}

@@ -1,0 +1,660 @@
+/*
+ * test_frame.c
+ *	  Round-trip tests of the replication frames in src/frame.c.
+ *
+ * Every frame type is written with its encoder into memory of exactly the
+ * size frame.h gives for it (plus a guard zone that must stay untouched),
+ * decoded with mantis_frame_decode(), and compared field by field; the
+ * decoded frame re-encodes to the same bytes; every proper prefix of it,
+ * and the frame with one byte more, is rejected.  A few frames are also
+ * compared with bytes written out by hand, which pins the wire format.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "keyhash.h"
+
+static int	failures = 0;
+static int	checks = 0;
+
+#define CHECK(cond, ...) \
+	do { \
+		checks++; \
+		if (!(cond)) { \
+			failures++; \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__); \
+			fputc('\n', stderr); \
+		} \
+	} while (0)
+
+/* xorshift64*: deterministic, so a failure reproduces */
+static uint64_t rng_state = UINT64_C(0x9e3779b97f4a7c15);
+
+static uint64_t
+rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * UINT64_C(2685821657736338717);
+}
+
+#define GUARD		16
+#define GUARD_BYTE	0xA5
+
+/* memory for a frame of "size" bytes, followed by a guard zone */
+static unsigned char *
+frame_alloc(size_t size)
+{
+	unsigned char *p = malloc(size + GUARD);
+
+	if (p == NULL)
+	{
+		perror("malloc");
+		exit(2);
+	}
+	memset(p, GUARD_BYTE, size + GUARD);
+	return p;
+}
+
+static int
+guard_intact(const unsigned char *p, size_t size)
+{
+	for (size_t i = 0; i < GUARD; i++)
+		if (p[size + i] != GUARD_BYTE)
+			return 0;
+	return 1;
+}
+
+static MantisFrameHeader
+random_header(void)
+{
+	MantisFrameHeader h;
+
+	h.sender = rnd();
+	h.incarnation = rnd();
+	h.hlc = mantis_hlc_pack(rnd() % (MANTIS_HLC_MAX_MS + 1), rnd());
+	return h;
+}
+
+static void
+check_header(const char *what, const MantisFrame *f, int type,
+			 const MantisFrameHeader *h)
+{
+	CHECK(f->type == type, "%s: type %d, not %d", what, f->type, type);
+	CHECK(f->sender == h->sender, "%s: sender", what);
+	CHECK(f->incarnation == h->incarnation, "%s: incarnation", what);
+	CHECK(f->hlc == h->hlc, "%s: hlc", what);
+}
+
+/*
+ * What holds for every valid frame: it decodes; each proper prefix of it
+ * and the frame with a byte added do not.  Each length is decoded from a
+ * copy of exactly that size, so a decoder reading past the end reads past
+ * an allocation (which ASan or valgrind would report).
+ */
+static void
+check_exact(const char *what, const unsigned char *frame, size_t size)
+{
+	MantisFrame f;
+	unsigned char *copy;
+	const char *err;
+
+	err = mantis_frame_decode(frame, size, &f);
+	CHECK(err == NULL, "%s: does not decode: %s", what, err);
+	for (size_t len = 0; len < size; len++)
+	{
+		copy = malloc(len ? len : 1);
+		if (copy == NULL)
+			exit(2);
+		memcpy(copy, frame, len);
+		err = mantis_frame_decode(copy, len, &f);
+		CHECK(err != NULL, "%s: its first %zu of %zu bytes decode", what, len, size);
+		free(copy);
+	}
+	copy = malloc(size + 1);
+	if (copy == NULL)
+		exit(2);
+	memcpy(copy, frame, size);
+	copy[size] = 0;
+	CHECK(mantis_frame_decode(copy, size + 1, &f) != NULL,
+		  "%s: decodes with a byte added", what);
+	free(copy);
+	CHECK(mantis_frame_decode(NULL, 0, &f) != NULL, "NULL decodes");
+}
+
+/* ---- HELLO and WELCOME ---- */
+
+static void
+check_greeting_frame(int type, const MantisFrameHeader *h, const MantisGreeting *g)
+{
+	const char *what = type == MANTIS_FRAME_HELLO ? "hello" : "welcome";
+	size_t		size = mantis_frame_greeting_frame_size(g);
+	unsigned char *p = frame_alloc(size);
+	unsigned char *again = frame_alloc(size);
+	MantisFrameHeader h2;
+	MantisFrame f;
+	const char *err;
+	size_t		n;
+
+	CHECK(size == MANTIS_FRAME_HEADER_SIZE + 1 + g->name_len + 4 + 4 + 1 + g->encoding_len,
+		  "%s: size %zu", what, size);
+	n = type == MANTIS_FRAME_HELLO ? mantis_frame_put_hello(p, h, g) :
+		mantis_frame_put_welcome(p, h, g);
+	CHECK(n == size, "%s: wrote %zu bytes of %zu", what, n, size);
+	CHECK(guard_intact(p, size), "%s: wrote past its size", what);
+
+	err = mantis_frame_decode(p, size, &f);
+	CHECK(err == NULL, "%s: %s", what, err);
+	check_header(what, &f, type, h);
+	CHECK(f.greeting.name_len == g->name_len &&
+		  memcmp(f.greeting.name, g->name, g->name_len) == 0, "%s: name", what);
+	CHECK(f.greeting.name == (const char *) p + MANTIS_FRAME_HEADER_SIZE + 1,
+		  "%s: name points into the frame", what);
+	CHECK(f.greeting.max_key_size == g->max_key_size, "%s: max key size", what);
+	CHECK(f.greeting.max_value_size == g->max_value_size, "%s: max value size", what);
+	CHECK(f.greeting.encoding_len == g->encoding_len &&
+		  memcmp(f.greeting.encoding, g->encoding, g->encoding_len) == 0,
+		  "%s: encoding", what);
+	CHECK(f.greeting.encoding + f.greeting.encoding_len == (const char *) p + size,
+		  "%s: the encoding ends the frame", what);
+
+	/* the decoded frame encodes to the same bytes */
+	h2 = mantis_frame_header(&f);
+	n = type == MANTIS_FRAME_HELLO ? mantis_frame_put_hello(again, &h2, &f.greeting) :
+		mantis_frame_put_welcome(again, &h2, &f.greeting);
+	CHECK(n == size && memcmp(again, p, size) == 0, "%s: re-encodes differently", what);
+
+	/* the transitional writers give the same bytes */
+	mantis_frame_put_header(again, type, h->sender, h->incarnation, h->hlc);
+	CHECK(mantis_frame_greeting_size(g) == size - MANTIS_FRAME_HEADER_SIZE,
+		  "%s: greeting size", what);
+	CHECK(mantis_frame_put_greeting(again + MANTIS_FRAME_HEADER_SIZE, g) == again + size &&
+		  memcmp(again, p, size) == 0, "%s: put_header and put_greeting differ", what);
+
+	check_exact(what, p, size);
+	free(p);
+	free(again);
+}
+
+static MantisGreeting
+greeting(const char *name, uint32_t max_key, uint32_t max_value, const char *encoding)
+{
+	MantisGreeting g;
+
+	g.name = name;
+	g.name_len = strlen(name);
+	g.max_key_size = max_key;
+	g.max_value_size = max_value;
+	g.encoding = encoding;
+	g.encoding_len = strlen(encoding);
+	return g;
+}
+
+static void
+test_greetings(void)
+{
+	static const char name63[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.";
+	static const char enc31[] = "abcdefghijklmnopqrstuvwxyz_0123";
+	MantisGreeting gs[4];
+	MantisFrameHeader h = random_header();
+	MantisFrame f;
+	unsigned char buf[256];
+	size_t		n;
+
+	gs[0] = greeting("alpha", 1024, 1024 * 1024, "UTF8");
+	gs[1] = greeting("x", 0, UINT32_MAX, "SQL_ASCII");
+	gs[2] = greeting(name63, 1, 2, enc31);
+	gs[3] = greeting("node-b.example_2", 65535, 65536, "EUC_JP");
+	CHECK(strlen(name63) == MANTIS_CODEC_NODE_NAME_MAX, "name63");
+	CHECK(strlen(enc31) == MANTIS_FRAME_ENCODING_MAX, "enc31");
+	for (int i = 0; i < 4; i++)
+	{
+		check_greeting_frame(MANTIS_FRAME_HELLO, &h, &gs[i]);
+		check_greeting_frame(MANTIS_FRAME_WELCOME, &h, &gs[i]);
+		h = random_header();
+	}
+
+	/* the encoders check nothing: the decoder rejects what they were given */
+	gs[0] = greeting("al ha", 1024, 1024, "UTF8");
+	n = mantis_frame_put_hello(buf, &h, &gs[0]);
+	CHECK(n == mantis_frame_greeting_frame_size(&gs[0]), "bad name: size");
+	CHECK(strcmp(mantis_frame_decode(buf, n, &f), "invalid node name") == 0,
+		  "bad name accepted");
+	gs[0] = greeting("alpha", 1024, 1024, "UTF-8");
+	n = mantis_frame_put_welcome(buf, &h, &gs[0]);
+	CHECK(strcmp(mantis_frame_decode(buf, n, &f), "invalid encoding name") == 0,
+		  "bad encoding accepted");
+	gs[0] = greeting("alpha", 1024, 1024, "");
+	n = mantis_frame_put_welcome(buf, &h, &gs[0]);
+	CHECK(strcmp(mantis_frame_decode(buf, n, &f), "invalid encoding name") == 0,
+		  "empty encoding accepted");
+}
+
+/* ---- UPDATES ---- */
+
+typedef struct TestRecord
+{
+	MantisRecord rec;
+	char		key[64];
+	char	   *value;
+} TestRecord;
+
+static void
+random_record(TestRecord *t)
+{
+	uint32_t	key_len = 1 + (uint32_t) (rnd() % 40);
+	uint32_t	value_len;
+
+	switch (rnd() % 8)
+	{
+		case 0:
+			value_len = 0;
+			break;
+		case 1:
+			value_len = 1000 + (uint32_t) (rnd() % 70000);
+			break;
+		default:
+			value_len = (uint32_t) (rnd() % 100);
+	}
+	for (uint32_t i = 0; i < key_len; i++)
+		t->key[i] = (char) rnd();	/* any byte, NUL too */
+	t->value = malloc(value_len + 1);
+	if (t->value == NULL)
+		exit(2);
+	for (uint32_t i = 0; i < value_len; i++)
+		t->value[i] = (char) rnd();
+	t->rec.hlc.ts = mantis_hlc_pack(rnd() % (MANTIS_HLC_MAX_MS + 1), rnd());
+	t->rec.hlc.node = rnd();
+	t->rec.deleted = rnd() % 3 == 0;
+	t->rec.key = t->key;
+	t->rec.key_len = key_len;
+	t->rec.value = t->rec.deleted ? NULL : t->value;
+	t->rec.value_len = t->rec.deleted ? 0 : value_len;
+}
+
+static int
+same_record(const MantisRecord *a, const MantisRecord *b)
+{
+	return a->hlc.ts == b->hlc.ts && a->hlc.node == b->hlc.node &&
+		a->deleted == b->deleted && a->key_len == b->key_len &&
+		memcmp(a->key, b->key, a->key_len) == 0 &&
+		a->value_len == b->value_len &&
+		(a->value_len == 0 || memcmp(a->value, b->value, a->value_len) == 0);
+}
+
+/* an UPDATES frame of these registers: encode, decode, walk, compare */
+static void
+check_updates(const MantisFrameHeader *h, uint32_t round, uint16_t group,
+			  const TestRecord *recs, uint32_t count, int cut_every_prefix)
+{
+	size_t		size = MANTIS_FRAME_UPDATES_HEAD_SIZE;
+	unsigned char *p;
+	unsigned char *q;
+	const unsigned char *r;
+	MantisFrame f;
+	const char *err;
+
+	for (uint32_t i = 0; i < count; i++)
+		size += mantis_codec_register_size(&recs[i].rec);
+	p = frame_alloc(size);
+	CHECK(mantis_frame_put_updates_head(p, h, round, group) ==
+		  MANTIS_FRAME_UPDATES_HEAD_SIZE, "updates: head size");
+	q = p + MANTIS_FRAME_UPDATES_HEAD_SIZE;
+	for (uint32_t i = 0; i < count; i++)
+		q = mantis_codec_put_register(q, &recs[i].rec);
+	CHECK((size_t) (q - p) == size, "updates: %zu bytes of %zu", (size_t) (q - p), size);
+	mantis_frame_updates_set_count(p, count);
+	CHECK(guard_intact(p, size), "updates: wrote past its size");
+
+	err = mantis_frame_decode(p, size, &f);
+	CHECK(err == NULL, "updates of %u: %s", count, err);
+	check_header("updates", &f, MANTIS_FRAME_UPDATES, h);
+	CHECK(f.round == round, "updates: round");
+	CHECK(f.group == group, "updates: group");
+	CHECK(f.count == count, "updates: count %u, not %u", f.count, count);
+	CHECK(f.registers == p + MANTIS_FRAME_UPDATES_HEAD_SIZE, "updates: registers");
+	CHECK(f.end == p + size, "updates: end");
+	r = f.registers;
+	for (uint32_t i = 0; i < f.count && i < count; i++)
+	{
+		MantisRecord rec;
+
+		err = mantis_codec_get_register(&r, f.end, &rec);
+		CHECK(err == NULL, "updates: register %u: %s", i, err);
+		if (err)
+			break;
+		CHECK(same_record(&rec, &recs[i].rec), "updates: register %u differs", i);
+	}
+	CHECK(r == f.end, "updates: registers do not end the frame");
+
+	/* with the count off by one either way, it does not decode */
+	if (count > 0)
+	{
+		mantis_frame_updates_set_count(p, count - 1);
+		CHECK(mantis_frame_decode(p, size, &f) != NULL, "updates: count - 1 decodes");
+	}
+	mantis_frame_updates_set_count(p, count + 1);
+	CHECK(mantis_frame_decode(p, size, &f) != NULL, "updates: count + 1 decodes");
+	mantis_frame_updates_set_count(p, count);
+
+	/* (each prefix is copied: quadratic, so not for frames of big values) */
+	if (cut_every_prefix && size <= 65536)
+		check_exact("updates", p, size);
+	free(p);
+}
+
+static void
+test_updates(void)
+{
+	static const char nul_value[] = "a value with \0 a NUL";
+	TestRecord recs[40];
+	MantisFrameHeader h = random_header();
+	MantisFrame f;
+	unsigned char head[MANTIS_FRAME_UPDATES_HEAD_SIZE];
+
+	/* empty, live and repair */
+	check_updates(&h, 0, MANTIS_LIVE_GROUP, recs, 0, 1);
+	check_updates(&h, 7, 0, recs, 0, 1);
+	check_updates(&h, UINT32_MAX, MANTIS_DIGEST_GROUPS - 1, recs, 0, 1);
+
+	/* a value, a deletion, an empty value, a value with a NUL, extreme clocks */
+	memset(recs, 0, sizeof(recs));
+	for (int i = 0; i < 5; i++)
+	{
+		recs[i].rec.key = recs[i].key;
+		snprintf(recs[i].key, sizeof(recs[i].key), "k%d", i);
+		recs[i].rec.key_len = (uint32_t) strlen(recs[i].key);
+		recs[i].rec.hlc.ts = mantis_hlc_pack(1764123093123, (uint64_t) i);
+		recs[i].rec.hlc.node = UINT64_C(0x0123456789abcdef);
+	}
+	recs[0].rec.value = "v1";
+	recs[0].rec.value_len = 2;
+	recs[1].rec.deleted = true;
+	recs[2].rec.value = "";
+	recs[3].rec.value = nul_value;
+	recs[3].rec.value_len = sizeof(nul_value) - 1;
+	recs[3].rec.hlc.ts = 0;
+	recs[3].rec.hlc.node = 0;
+	recs[4].rec.deleted = true;
+	recs[4].rec.hlc.ts = mantis_hlc_pack(MANTIS_HLC_MAX_MS, 0xFFFF);
+	recs[4].rec.hlc.node = UINT64_MAX;
+	check_updates(&h, 0, MANTIS_LIVE_GROUP, recs, 5, 1);
+	check_updates(&h, 42, 255, recs, 5, 1);
+
+	/* random batches, some with large values */
+	for (int round = 0; round < 200; round++)
+	{
+		uint32_t	count = (uint32_t) (rnd() % 40);
+		uint16_t	group = rnd() % 2 ? MANTIS_LIVE_GROUP :
+			(uint16_t) (rnd() % MANTIS_DIGEST_GROUPS);
+
+		for (uint32_t i = 0; i < count; i++)
+			random_record(&recs[i]);
+		h = random_header();
+		check_updates(&h, (uint32_t) rnd(), group, recs, count, round < 10);
+		for (uint32_t i = 0; i < count; i++)
+			free(recs[i].value);
+	}
+
+	/* groups past the repair groups, other than the live one, are refused */
+	for (uint32_t group = MANTIS_DIGEST_GROUPS; group < MANTIS_LIVE_GROUP; group += 97)
+	{
+		mantis_frame_put_updates_head(head, &h, 1, (uint16_t) group);
+		CHECK(strcmp(mantis_frame_decode(head, sizeof(head), &f), "invalid group") == 0,
+			  "updates: group %u accepted", group);
+	}
+}
+
+/* ---- SUMMARY and INSYNC ---- */
+
+static void
+test_summary_insync(void)
+{
+	static const uint32_t rounds[] = {0, 1, 7, 0x80000000, UINT32_MAX};
+	static const uint64_t roots[] = {0, 1, UINT64_C(0x0badc0ffee0ddf00), UINT64_MAX};
+
+	for (size_t i = 0; i < sizeof(rounds) / sizeof(rounds[0]); i++)
+	{
+		MantisFrameHeader h = random_header();
+		unsigned char *p = frame_alloc(MANTIS_FRAME_SUMMARY_SIZE);
+		MantisFrameHeader h2;
+		MantisFrame f;
+		const char *err;
+		size_t		n;
+
+		for (size_t j = 0; j < sizeof(roots) / sizeof(roots[0]); j++)
+		{
+			unsigned char again[MANTIS_FRAME_SUMMARY_SIZE];
+
+			n = mantis_frame_put_summary(p, &h, rounds[i], roots[j]);
+			CHECK(n == MANTIS_FRAME_SUMMARY_SIZE, "summary: wrote %zu", n);
+			CHECK(guard_intact(p, MANTIS_FRAME_SUMMARY_SIZE), "summary: wrote past its size");
+			err = mantis_frame_decode(p, n, &f);
+			CHECK(err == NULL, "summary: %s", err);
+			check_header("summary", &f, MANTIS_FRAME_SUMMARY, &h);
+			CHECK(f.round == rounds[i], "summary: round");
+			CHECK(f.root == roots[j], "summary: root");
+			h2 = mantis_frame_header(&f);
+			mantis_frame_put_summary(again, &h2, f.round, f.root);
+			CHECK(memcmp(again, p, n) == 0, "summary: re-encodes differently");
+			check_exact("summary", p, n);
+		}
+		free(p);
+
+		p = frame_alloc(MANTIS_FRAME_INSYNC_SIZE);
+		n = mantis_frame_put_insync(p, &h, rounds[i]);
+		CHECK(n == MANTIS_FRAME_INSYNC_SIZE, "insync: wrote %zu", n);
+		CHECK(guard_intact(p, MANTIS_FRAME_INSYNC_SIZE), "insync: wrote past its size");
+		err = mantis_frame_decode(p, n, &f);
+		CHECK(err == NULL, "insync: %s", err);
+		check_header("insync", &f, MANTIS_FRAME_INSYNC, &h);
+		CHECK(f.round == rounds[i], "insync: round");
+		check_exact("insync", p, n);
+		free(p);
+	}
+}
+
+/* ---- GROUPS and LEAVES ---- */
+
+static void
+random_digests(uint64_t *d, int n)
+{
+	for (int i = 0; i < n; i++)
+		d[i] = rnd();
+	d[0] = 0;
+	d[n - 1] = UINT64_MAX;
+}
+
+static void
+test_digests(void)
+{
+	uint64_t	groups[MANTIS_DIGEST_GROUPS];
+	uint64_t	leaves[MANTIS_DIGEST_GROUP_LEAVES];
+	uint64_t	copy[MANTIS_DIGEST_GROUP_LEAVES];
+	static const uint16_t group_list[] = {0, 1, 128, MANTIS_DIGEST_GROUPS - 1};
+
+	for (int k = 0; k < 4; k++)
+	{
+		MantisFrameHeader h = random_header();
+		MantisFrameHeader h2;
+		unsigned char *p = frame_alloc(MANTIS_FRAME_GROUPS_SIZE);
+		unsigned char *again = frame_alloc(MANTIS_FRAME_GROUPS_SIZE);
+		uint32_t	round = (uint32_t) rnd();
+		MantisFrame f;
+		const char *err;
+		size_t		n;
+		int			same = 1;
+
+		random_digests(groups, MANTIS_DIGEST_GROUPS);
+		n = mantis_frame_put_groups(p, &h, round, groups);
+		CHECK(n == MANTIS_FRAME_GROUPS_SIZE, "groups: wrote %zu", n);
+		CHECK(guard_intact(p, MANTIS_FRAME_GROUPS_SIZE), "groups: wrote past its size");
+		err = mantis_frame_decode(p, n, &f);
+		CHECK(err == NULL, "groups: %s", err);
+		check_header("groups", &f, MANTIS_FRAME_GROUPS, &h);
+		CHECK(f.round == round, "groups: round");
+		for (int i = 0; i < MANTIS_DIGEST_GROUPS; i++)
+		{
+			copy[i] = mantis_frame_digest(&f, i);
+			same &= copy[i] == groups[i];
+		}
+		CHECK(same, "groups: digests differ");
+		h2 = mantis_frame_header(&f);
+		mantis_frame_put_groups(again, &h2, f.round, copy);
+		CHECK(memcmp(again, p, n) == 0, "groups: re-encodes differently");
+		check_exact("groups", p, n);
+		free(p);
+		free(again);
+
+		p = frame_alloc(MANTIS_FRAME_LEAVES_SIZE);
+		again = frame_alloc(MANTIS_FRAME_LEAVES_SIZE);
+		random_digests(leaves, MANTIS_DIGEST_GROUP_LEAVES);
+		n = mantis_frame_put_leaves(p, &h, round, group_list[k], leaves);
+		CHECK(n == MANTIS_FRAME_LEAVES_SIZE, "leaves: wrote %zu", n);
+		CHECK(guard_intact(p, MANTIS_FRAME_LEAVES_SIZE), "leaves: wrote past its size");
+		err = mantis_frame_decode(p, n, &f);
+		CHECK(err == NULL, "leaves: %s", err);
+		check_header("leaves", &f, MANTIS_FRAME_LEAVES, &h);
+		CHECK(f.round == round, "leaves: round");
+		CHECK(f.group == group_list[k], "leaves: group");
+		same = 1;
+		for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
+		{
+			copy[i] = mantis_frame_digest(&f, i);
+			same &= copy[i] == leaves[i];
+		}
+		CHECK(same, "leaves: digests differ");
+		h2 = mantis_frame_header(&f);
+		mantis_frame_put_leaves(again, &h2, f.round, f.group, copy);
+		CHECK(memcmp(again, p, n) == 0, "leaves: re-encodes differently");
+		check_exact("leaves", p, n);
+
+		/* no group past the last, not even the live one */
+		mantis_frame_put_leaves(p, &h, round, MANTIS_DIGEST_GROUPS, leaves);
+		CHECK(strcmp(mantis_frame_decode(p, n, &f), "invalid group") == 0,
+			  "leaves: group 256 accepted");
+		mantis_frame_put_leaves(p, &h, round, MANTIS_LIVE_GROUP, leaves);
+		CHECK(strcmp(mantis_frame_decode(p, n, &f), "invalid group") == 0,
+			  "leaves: the live group accepted");
+		free(p);
+		free(again);
+	}
+}
+
+/* ---- the wire format, byte for byte ---- */
+
+static void
+test_known_bytes(void)
+{
+	static const unsigned char insync[MANTIS_FRAME_INSYNC_SIZE] = {
+		'M', 'N', 'T', 'Z', 2, MANTIS_FRAME_INSYNC, 0, 0,
+		0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef,
+		0x00, 0x00, 0x01, 0x9a, 0xbd, 0xec, 0xbc, 0xc0,
+		0x01, 0x9a, 0xbd, 0xee, 0x28, 0x83, 0x00, 0x07,
+		0x00, 0x00, 0x00, 0x2a
+	};
+	static const unsigned char updates_head[MANTIS_FRAME_UPDATES_HEAD_SIZE - MANTIS_FRAME_HEADER_SIZE] = {
+		0x00, 0x00, 0x00, 0x07, 0x00, 0xff, 0x12, 0x34, 0x56, 0x78
+	};
+	static const unsigned char hello_body[] = {
+		5, 'a', 'l', 'p', 'h', 'a', 0x00, 0x00, 0x04, 0x00,
+		0x00, 0x10, 0x00, 0x00, 4, 'U', 'T', 'F', '8'
+	};
+	MantisFrameHeader h;
+	MantisGreeting g = greeting("alpha", 1024, 1024 * 1024, "UTF8");
+	unsigned char buf[MANTIS_FRAME_LEAVES_SIZE];
+	size_t		n;
+
+	h.sender = UINT64_C(0x0123456789abcdef);
+	h.incarnation = UINT64_C(1764123000000);
+	h.hlc = mantis_hlc_pack(UINT64_C(1764123093123), 7);
+
+	n = mantis_frame_put_insync(buf, &h, 42);
+	CHECK(n == sizeof(insync) && memcmp(buf, insync, n) == 0, "insync: wire bytes");
+
+	mantis_frame_put_updates_head(buf, &h, 7, 255);
+	mantis_frame_updates_set_count(buf, 0x12345678);
+	CHECK(memcmp(buf, insync, 5) == 0 && buf[5] == MANTIS_FRAME_UPDATES &&
+		  memcmp(buf + 6, insync + 6, MANTIS_FRAME_HEADER_SIZE - 6) == 0,
+		  "updates: header bytes");
+	CHECK(memcmp(buf + MANTIS_FRAME_HEADER_SIZE, updates_head, sizeof(updates_head)) == 0,
+		  "updates: prefix bytes");
+
+	n = mantis_frame_put_hello(buf, &h, &g);
+	CHECK(n == MANTIS_FRAME_HEADER_SIZE + sizeof(hello_body) &&
+		  buf[5] == MANTIS_FRAME_HELLO &&
+		  memcmp(buf + MANTIS_FRAME_HEADER_SIZE, hello_body, sizeof(hello_body)) == 0,
+		  "hello: wire bytes");
+	mantis_frame_put_welcome(buf, &h, &g);
+	CHECK(buf[5] == MANTIS_FRAME_WELCOME, "welcome: type byte");
+
+	n = mantis_frame_put_summary(buf, &h, 42, UINT64_C(0x0102030405060708));
+	CHECK(buf[5] == MANTIS_FRAME_SUMMARY &&
+		  memcmp(buf + MANTIS_FRAME_HEADER_SIZE, insync + MANTIS_FRAME_HEADER_SIZE, 4) == 0 &&
+		  buf[36] == 1 && buf[43] == 8, "summary: wire bytes");
+
+	{
+		uint64_t	d[MANTIS_DIGEST_GROUPS];
+
+		for (int i = 0; i < MANTIS_DIGEST_GROUPS; i++)
+			d[i] = mantis_mix64((uint64_t) i + 1);
+		mantis_frame_put_groups(buf, &h, 42, d);
+		CHECK(buf[5] == MANTIS_FRAME_GROUPS && mantis_get_u64(buf + 36) == d[0] &&
+			  mantis_get_u64(buf + MANTIS_FRAME_GROUPS_SIZE - 8) == d[255],
+			  "groups: wire bytes");
+		mantis_frame_put_leaves(buf, &h, 42, 0x00fe, d);
+		CHECK(buf[5] == MANTIS_FRAME_LEAVES && buf[36] == 0x00 && buf[37] == 0xfe &&
+			  mantis_get_u64(buf + 38) == d[0] &&
+			  mantis_get_u64(buf + MANTIS_FRAME_LEAVES_SIZE - 8) == d[255],
+			  "leaves: wire bytes");
+	}
+}
+
+/* ---- header faults ---- */
+
+static void
+test_header_faults(void)
+{
+	MantisFrameHeader h = random_header();
+	unsigned char buf[MANTIS_FRAME_INSYNC_SIZE];
+	MantisFrame f;
+
+	h.hlc = mantis_hlc_pack(MANTIS_HLC_MAX_MS, 0xFFFF);
+	mantis_frame_put_insync(buf, &h, 1);
+	CHECK(mantis_frame_decode(buf, sizeof(buf), &f) == NULL, "the last clock refused");
+	h.hlc = mantis_hlc_pack(MANTIS_HLC_MAX_MS + 1, 0);
+	mantis_frame_put_insync(buf, &h, 1);
+	CHECK(strcmp(mantis_frame_decode(buf, sizeof(buf), &f), "clock beyond year 9999") == 0,
+		  "a clock past 9999 accepted");
+
+	h = random_header();
+	for (int type = 0; type < 256; type++)
+	{
+		const char *err;
+
+		mantis_frame_put_insync(buf, &h, 1);
+		buf[5] = (unsigned char) type;
+		err = mantis_frame_decode(buf, sizeof(buf), &f);
+		if (type < MANTIS_FRAME_HELLO || type > MANTIS_FRAME_LEAVES)
+			CHECK(err && strcmp(err, "unknown frame type") == 0,
+				  "type %d: %s", type, err ? err : "accepted");
+	}
+}
+
+int
+main(void)
+{
+	test_greetings();
+	test_updates();
+	test_summary_insync();
+	test_digests();
+	test_known_bytes();
+	test_header_faults();
+
+	printf("test_frame: %d checks, %d failures\n", checks, failures);
+	return failures == 0 ? 0 : 1;
+}

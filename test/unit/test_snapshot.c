@@ -1,0 +1,340 @@
+/*
+ * test_snapshot.c
+ *	  Round-trip tests of the snapshot format (src/snapshot.c, with the node
+ *	  and register entries of src/codec.c).
+ *
+ * Snapshots of nodes and registers (values, deletions, empty and binary
+ * values, extreme clocks) are encoded the way src/persist.c does (header,
+ * then codec entries, into memory of exactly the summed sizes), decoded
+ * with mantis_snapshot_decode(), and what its callbacks see is compared
+ * with what went in; every proper prefix of a snapshot, the snapshot with a
+ * byte added, and with either count off by one, is rejected, with and
+ * without callbacks alike.  The empty snapshot is compared with bytes
+ * written out by hand.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "snapshot.h"
+
+static int	failures = 0;
+static int	checks = 0;
+
+#define CHECK(cond, ...) \
+	do { \
+		checks++; \
+		if (!(cond)) { \
+			failures++; \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__); \
+			fputc('\n', stderr); \
+		} \
+	} while (0)
+
+/* xorshift64*: deterministic, so a failure reproduces */
+static uint64_t rng_state = UINT64_C(0x2545f4914f6cdd1d);
+
+static uint64_t
+rnd(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * UINT64_C(2685821657736338717);
+}
+
+#define MAX_NODES		8
+#define MAX_REGISTERS	64
+
+typedef struct Node
+{
+	uint64_t	id;
+	char		name[MANTIS_CODEC_NODE_NAME_MAX + 1];
+	size_t		name_len;
+} Node;
+
+typedef struct Snapshot
+{
+	int			nodes;
+	Node		node[MAX_NODES];
+	int			registers;
+	MantisRecord reg[MAX_REGISTERS];
+	char		key[MAX_REGISTERS][32];
+	char	   *value[MAX_REGISTERS];
+} Snapshot;
+
+/* what the decoder's callbacks saw */
+typedef struct Seen
+{
+	const Snapshot *expect;
+	int			nodes;
+	int			registers;
+	int			mismatches;
+} Seen;
+
+static void
+on_node(void *arg, uint64_t id, const char *name, size_t name_len)
+{
+	Seen	   *seen = arg;
+	const Node *n;
+
+	if (seen->nodes >= seen->expect->nodes || seen->registers > 0)
+	{
+		seen->mismatches++;
+		return;
+	}
+	n = &seen->expect->node[seen->nodes++];
+	if (id != n->id || name_len != n->name_len || memcmp(name, n->name, name_len) != 0)
+		seen->mismatches++;
+}
+
+static void
+on_register(void *arg, const MantisRecord *rec)
+{
+	Seen	   *seen = arg;
+	const MantisRecord *r;
+
+	if (seen->registers >= seen->expect->registers)
+	{
+		seen->mismatches++;
+		return;
+	}
+	r = &seen->expect->reg[seen->registers++];
+	if (rec->hlc.ts != r->hlc.ts || rec->hlc.node != r->hlc.node ||
+		rec->deleted != r->deleted || rec->key_len != r->key_len ||
+		memcmp(rec->key, r->key, r->key_len) != 0 ||
+		rec->value_len != r->value_len ||
+		(r->value_len > 0 && memcmp(rec->value, r->value, r->value_len) != 0))
+		seen->mismatches++;
+}
+
+/* the encoded size: header, then each entry */
+static size_t
+snapshot_size(const Snapshot *s)
+{
+	size_t		size = MANTIS_SNAPSHOT_HEADER_SIZE;
+
+	for (int i = 0; i < s->nodes; i++)
+		size += mantis_codec_node_size(s->node[i].name_len);
+	for (int i = 0; i < s->registers; i++)
+		size += mantis_codec_register_size(&s->reg[i]);
+	return size;
+}
+
+/* encode into exactly snapshot_size() bytes, as persist.c does */
+static unsigned char *
+encode(const Snapshot *s, size_t *size)
+{
+	unsigned char *buf;
+	unsigned char *p;
+
+	*size = snapshot_size(s);
+	buf = malloc(*size);
+	if (buf == NULL)
+	{
+		perror("malloc");
+		exit(2);
+	}
+	mantis_snapshot_put_header(buf, (uint16_t) s->nodes, (uint32_t) s->registers);
+	p = buf + MANTIS_SNAPSHOT_HEADER_SIZE;
+	for (int i = 0; i < s->nodes; i++)
+		p = mantis_codec_put_node(p, s->node[i].id, s->node[i].name, s->node[i].name_len);
+	for (int i = 0; i < s->registers; i++)
+		p = mantis_codec_put_register(p, &s->reg[i]);
+	CHECK((size_t) (p - buf) == *size, "encoded %zu bytes of %zu", (size_t) (p - buf), *size);
+	return buf;
+}
+
+/* decode from a copy of exactly len bytes, with and without callbacks */
+static const char *
+decode(const unsigned char *data, size_t len, const Snapshot *expect, Seen *seen)
+{
+	unsigned char *copy = malloc(len ? len : 1);
+	const char *err;
+	const char *blind;
+
+	if (copy == NULL)
+		exit(2);
+	memcpy(copy, data, len);
+	memset(seen, 0, sizeof(*seen));
+	seen->expect = expect;
+	err = mantis_snapshot_decode(copy, len, on_node, on_register, seen);
+	blind = mantis_snapshot_decode(copy, len, NULL, NULL, NULL);
+	CHECK((err == NULL) == (blind == NULL) &&
+		  (err == NULL || strcmp(err, blind) == 0),
+		  "with callbacks: %s, without: %s", err ? err : "valid", blind ? blind : "valid");
+	free(copy);
+	return err;
+}
+
+static void
+check_snapshot(const char *what, const Snapshot *s, int cut_every_prefix)
+{
+	size_t		size;
+	unsigned char *buf = encode(s, &size);
+	unsigned char *bigger;
+	Seen		seen;
+	const char *err;
+
+	err = decode(buf, size, s, &seen);
+	CHECK(err == NULL, "%s: %s", what, err);
+	CHECK(seen.nodes == s->nodes, "%s: %d nodes seen of %d", what, seen.nodes, s->nodes);
+	CHECK(seen.registers == s->registers, "%s: %d registers seen of %d", what,
+		  seen.registers, s->registers);
+	CHECK(seen.mismatches == 0, "%s: %d entries differ", what, seen.mismatches);
+
+	if (cut_every_prefix)
+		for (size_t len = 0; len < size; len++)
+			CHECK(decode(buf, len, s, &seen) != NULL, "%s: its first %zu of %zu bytes decode",
+				  what, len, size);
+	else
+		CHECK(decode(buf, size - 1, s, &seen) != NULL, "%s: cut by a byte decodes", what);
+
+	bigger = malloc(size + 1);
+	if (bigger == NULL)
+		exit(2);
+	memcpy(bigger, buf, size);
+	bigger[size] = 0;
+	CHECK(strcmp(decode(bigger, size + 1, s, &seen), "trailing bytes after the last register") == 0,
+		  "%s: a byte added", what);
+	free(bigger);
+
+	/* the counts in the header are exact */
+	mantis_snapshot_put_header(buf, (uint16_t) s->nodes, (uint32_t) s->registers + 1);
+	CHECK(decode(buf, size, s, &seen) != NULL, "%s: register count + 1 decodes", what);
+	mantis_snapshot_put_header(buf, (uint16_t) (s->nodes + 1), (uint32_t) s->registers);
+	CHECK(decode(buf, size, s, &seen) != NULL, "%s: node count + 1 decodes", what);
+	if (s->registers > 0)
+	{
+		mantis_snapshot_put_header(buf, (uint16_t) s->nodes, (uint32_t) s->registers - 1);
+		CHECK(decode(buf, size, s, &seen) != NULL, "%s: register count - 1 decodes", what);
+	}
+	free(buf);
+}
+
+static void
+add_node(Snapshot *s, uint64_t id, const char *name)
+{
+	Node	   *n = &s->node[s->nodes++];
+
+	n->id = id;
+	n->name_len = strlen(name);
+	memcpy(n->name, name, n->name_len + 1);
+}
+
+static void
+add_register(Snapshot *s, const char *key, const char *value, uint32_t value_len,
+			 uint64_t ts, uint64_t node)
+{
+	MantisRecord *r = &s->reg[s->registers++];
+
+	r->hlc.ts = ts;
+	r->hlc.node = node;
+	r->deleted = value == NULL;
+	r->key = key;
+	r->key_len = (uint32_t) strlen(key);
+	r->value = value;
+	r->value_len = value_len;
+}
+
+static void
+test_fixed(void)
+{
+	static const char name63[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.";
+	static const char nul_value[] = "a value with \0 a NUL";
+	static const unsigned char empty[] = {'M', 'N', 'T', 'S', 1, 0, 0, 0, 0, 0, 0, 0};
+	static Snapshot s;
+	unsigned char header[MANTIS_SNAPSHOT_HEADER_SIZE];
+	char	   *big;
+
+	memset(&s, 0, sizeof(s));
+	check_snapshot("empty", &s, 1);
+	mantis_snapshot_put_header(header, 0, 0);
+	CHECK(sizeof(empty) == MANTIS_SNAPSHOT_HEADER_SIZE &&
+		  memcmp(header, empty, sizeof(empty)) == 0, "empty: wire bytes");
+
+	add_node(&s, UINT64_C(0x0123456789abcdef), "alpha");
+	add_node(&s, UINT64_C(0xfedcba9876543210), name63);
+	add_node(&s, 0, "x");
+	check_snapshot("nodes only", &s, 1);
+
+	add_register(&s, "k1", "v1", 2, mantis_hlc_pack(1764123093123, 0), s.node[0].id);
+	add_register(&s, "k2", NULL, 0, mantis_hlc_pack(1764123093123, 1), s.node[1].id);
+	add_register(&s, "empty", "", 0, mantis_hlc_pack(1764123093123, 2), s.node[0].id);
+	add_register(&s, "k3", nul_value, sizeof(nul_value) - 1,
+				 mantis_hlc_pack(1764123093123, 0xFFFF), s.node[0].id);
+	add_register(&s, "epoch", "1970", 4, 0, 0);
+	add_register(&s, "last", "9999", 4, mantis_hlc_pack(MANTIS_HLC_MAX_MS, 0xFFFF), UINT64_MAX);
+	check_snapshot("nodes and registers", &s, 1);
+
+	s.nodes = 0;
+	check_snapshot("registers only", &s, 1);
+
+	big = malloc(200000);
+	if (big == NULL)
+		exit(2);
+	for (int i = 0; i < 200000; i++)
+		big[i] = (char) ('a' + i % 26);
+	add_register(&s, "big", big, 200000, mantis_hlc_pack(1764123093123, 3), 1);
+	check_snapshot("a large value", &s, 0);
+	free(big);
+}
+
+static void
+test_random(void)
+{
+	static Snapshot s;
+
+	for (int round = 0; round < 300; round++)
+	{
+		memset(&s, 0, sizeof(s));
+		s.nodes = (int) (rnd() % (MAX_NODES + 1));
+		for (int i = 0; i < s.nodes; i++)
+		{
+			static const char chars[] = "abcXYZ019._-";
+			Node	   *n = &s.node[i];
+
+			n->id = rnd();
+			n->name_len = 1 + rnd() % MANTIS_CODEC_NODE_NAME_MAX;
+			for (size_t j = 0; j < n->name_len; j++)
+				n->name[j] = chars[rnd() % (sizeof(chars) - 1)];
+		}
+		s.registers = (int) (rnd() % (MAX_REGISTERS + 1));
+		for (int i = 0; i < s.registers; i++)
+		{
+			MantisRecord *r = &s.reg[i];
+			uint32_t	key_len = 1 + (uint32_t) (rnd() % sizeof(s.key[i]));
+			uint32_t	value_len = rnd() % 16 == 0 ? 5000 + (uint32_t) (rnd() % 50000) :
+				(uint32_t) (rnd() % 64);
+
+			for (uint32_t j = 0; j < key_len; j++)
+				s.key[i][j] = (char) rnd();
+			s.value[i] = malloc(value_len + 1);
+			if (s.value[i] == NULL)
+				exit(2);
+			for (uint32_t j = 0; j < value_len; j++)
+				s.value[i][j] = (char) rnd();
+			r->hlc.ts = mantis_hlc_pack(rnd() % (MANTIS_HLC_MAX_MS + 1), rnd());
+			r->hlc.node = rnd();
+			r->deleted = rnd() % 4 == 0;
+			r->key = s.key[i];
+			r->key_len = key_len;
+			r->value = r->deleted ? NULL : s.value[i];
+			r->value_len = r->deleted ? 0 : value_len;
+		}
+		check_snapshot("random", &s, round < 20 && snapshot_size(&s) <= 16384);
+		for (int i = 0; i < s.registers; i++)
+			free(s.value[i]);
+	}
+}
+
+int
+main(void)
+{
+	test_fixed();
+	test_random();
+
+	printf("test_snapshot: %d checks, %d failures\n", checks, failures);
+	return failures == 0 ? 0 : 1;
+}
