@@ -9,16 +9,20 @@ OBJS = \
 	src/guc.o \
 	src/hlc.o \
 	src/keyhash.o \
+	src/live.o \
 	src/log_limit.o \
 	src/lww.o \
 	src/mantis.o \
 	src/monitor.o \
 	src/nodes.o \
+	src/outbox.o \
 	src/peer_view.o \
+	src/peers.o \
 	src/persist.o \
 	src/persist_sql.o \
 	src/persist_worker.o \
-	src/replication.o \
+	src/protocol.o \
+	src/repair.o \
 	src/replication_worker.o \
 	src/security.o \
 	src/shmem.o \

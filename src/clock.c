@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * clock.c
  *	  This server's hybrid logical clock, shared by every backend and the
- *	  worker.
+ *	  workers, and the workers' arithmetic of wall-clock time.
  *
  * The clock is one 64-bit atomic in shared memory holding the greatest HLC
  * time ("ms << 16 | logical") this server has issued or witnessed.  Issuing
@@ -20,6 +20,7 @@
 #include <sys/time.h>
 
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 #include "port/atomics.h"
 
@@ -122,4 +123,18 @@ mantis_hlc_text(const MantisHLC *hlc)
 	size_t		len = mantis_hlc_format(hlc, buf);
 
 	return cstring_to_text_with_len(buf, (int) len);
+}
+
+/*
+ * Milliseconds from now until "wake", rounded up so that a worker sleeping
+ * that long finds it due; 0 if it is due already.
+ */
+long
+mantis_ms_until(TimestampTz wake)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (wake <= now)
+		return 0;
+	return (long) ((wake - now + 999) / 1000);
 }

@@ -8,6 +8,8 @@
 #ifndef MANTIS_CLOCK_H
 #define MANTIS_CLOCK_H
 
+#include "datatype/timestamp.h"
+
 #include "hlc.h"
 
 extern Size mantis_clock_shmem_size(void);
@@ -18,5 +20,6 @@ extern MantisHLC mantis_hlc_now(void);
 extern void mantis_hlc_witness(uint64 ts);
 extern uint64 mantis_hlc_peek(void);
 extern text *mantis_hlc_text(const MantisHLC *hlc);
+extern long mantis_ms_until(TimestampTz wake);
 
 #endif							/* MANTIS_CLOCK_H */

@@ -69,19 +69,6 @@ put_header(unsigned char *p, int type, const MantisFrameHeader *h)
 	return p + MANTIS_FRAME_HEADER_SIZE;
 }
 
-/* Transitional, for src/replication.c (see frame.h) */
-void
-mantis_frame_put_header(unsigned char *p, int type, uint64_t sender,
-						uint64_t incarnation, uint64_t hlc)
-{
-	MantisFrameHeader h;
-
-	h.sender = sender;
-	h.incarnation = incarnation;
-	h.hlc = hlc;
-	put_header(p, type, &h);
-}
-
 /* The header of every frame: the caller gave at least its size. */
 static const char *
 decode_header(const unsigned char *p, MantisFrame *f)
@@ -120,16 +107,16 @@ encoding_is_valid(const char *name, size_t len)
 	return true;
 }
 
-/* the body alone (transitional as a public function, see frame.h) */
-size_t
-mantis_frame_greeting_size(const MantisGreeting *g)
+/* the body alone */
+static size_t
+greeting_size(const MantisGreeting *g)
 {
 	return 1 + g->name_len + 4 + 4 + 1 + g->encoding_len;
 }
 
-/* the body alone (transitional as a public function, see frame.h) */
-unsigned char *
-mantis_frame_put_greeting(unsigned char *p, const MantisGreeting *g)
+/* the body alone */
+static unsigned char *
+put_greeting(unsigned char *p, const MantisGreeting *g)
 {
 	p[0] = (unsigned char) g->name_len;
 	memcpy(p + 1, g->name, g->name_len);
@@ -145,14 +132,14 @@ mantis_frame_put_greeting(unsigned char *p, const MantisGreeting *g)
 size_t
 mantis_frame_greeting_frame_size(const MantisGreeting *g)
 {
-	return MANTIS_FRAME_HEADER_SIZE + mantis_frame_greeting_size(g);
+	return MANTIS_FRAME_HEADER_SIZE + greeting_size(g);
 }
 
 static size_t
 put_greeting_frame(unsigned char *p, int type, const MantisFrameHeader *h,
 				   const MantisGreeting *g)
 {
-	return (size_t) (mantis_frame_put_greeting(put_header(p, type, h), g) - p);
+	return (size_t) (put_greeting(put_header(p, type, h), g) - p);
 }
 
 size_t

@@ -178,15 +178,4 @@ extern const char *mantis_frame_decode(const void *data, size_t len,
 									   MantisFrame *frame);
 extern uint64_t mantis_frame_digest(const MantisFrame *f, int i);
 
-/*
- * Transitional: src/replication.c still builds its frames field by field
- * with these three.  Nothing else may use them; they go once it calls the
- * encoders above.
- */
-extern void mantis_frame_put_header(unsigned char *p, int type, uint64_t sender,
-									uint64_t incarnation, uint64_t hlc);
-extern size_t mantis_frame_greeting_size(const MantisGreeting *g);
-extern unsigned char *mantis_frame_put_greeting(unsigned char *p,
-												const MantisGreeting *g);
-
 #endif							/* MANTIS_FRAME_H */

@@ -58,6 +58,7 @@
 #include "utils/timestamp.h"
 
 #include "mantis.h"
+#include "clock.h"
 #include "guc.h"
 #include "log_limit.h"
 #include "nodes.h"
@@ -468,9 +469,7 @@ sleep_ms(void)
 		wake = Min(wake, next_check_at);
 	else
 		wake = Min(wake, next_flush_at);
-	if (wake <= now)
-		return 0;
-	return (long) ((wake - now + 999) / 1000);
+	return mantis_ms_until(wake);
 }
 
 /*

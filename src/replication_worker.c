@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * replication_worker.c
  *	  The replication worker ("mantis replication"): its life and its wait
- *	  loop; the protocol is in replication.c, the sockets in transport.c.
+ *	  loop; the protocol is in protocol.c (with peers.c, outbox.c, live.c and repair.c), the sockets in transport.c.
  *
  * Registered only when mantis.listen is set.  A worker of its own, apart
  * from the persistence worker, so that a slow or blocked flush (a lock
@@ -36,7 +36,9 @@
 #include "mantis.h"
 #include "guc.h"
 #include "nodes.h"
-#include "replication.h"
+#include "live.h"
+#include "peers.h"
+#include "protocol.h"
 #include "store.h"
 #include "security.h"
 #include "transport.h"
@@ -50,7 +52,7 @@ PGDLLEXPORT void mantis_replication_worker_main(Datum main_arg);
 static void
 clear_view(int code, Datum arg)
 {
-	mantis_replication_stop();
+	mantis_protocol_stop();
 }
 
 /*
@@ -112,7 +114,7 @@ mantis_replication_worker_main(Datum main_arg)
 	if (!wait_until_writable())
 		proc_exit(1);
 
-	mantis_replication_start();
+	mantis_protocol_start();
 	ereport(LOG,
 			(errmsg("mantis replication listening on %s as node \"%s\"%s",
 					mantis_listen, mantis_self_node_name(),
@@ -137,17 +139,17 @@ mantis_replication_worker_main(Datum main_arg)
 		bool		paced;
 		long		timeout;
 
-		paced = !mantis_replication_send_due();
+		paced = !mantis_live_send_due();
 		if (!paced)
-			mantis_replication_send_changes();
-		mantis_replication_tick();
-		more = mantis_replication_receive(RECEIVE_BUDGET);
+			mantis_live_send_changes();
+		mantis_protocol_tick();
+		more = mantis_protocol_receive(RECEIVE_BUDGET);
 
 		/*
 		 * Within the pacing interval, writes (which set our latch) must not
 		 * wake us: sleep through it with the latch disabled.
 		 */
-		timeout = more ? 0 : paced ? 1 : mantis_replication_sleep_ms();
+		timeout = more ? 0 : paced ? 1 : mantis_protocol_sleep_ms();
 		ModifyWaitEvent(set, 0, WL_LATCH_SET, paced ? NULL : MyLatch);
 		(void) WaitEventSetWait(set, timeout, &event, 1, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
@@ -159,7 +161,7 @@ mantis_replication_worker_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
-			if (mantis_replication_configure())
+			if (mantis_peers_configure())
 			{
 				FreeWaitEventSet(set);
 				MemoryContextReset(set_cxt);
@@ -169,7 +171,7 @@ mantis_replication_worker_main(Datum main_arg)
 	}
 
 	/* hand what is left to the peers, then close without lingering */
-	mantis_replication_send_changes();
+	mantis_live_send_changes();
 	mantis_transport_stop();
 	proc_exit(1);
 }

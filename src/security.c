@@ -13,8 +13,11 @@
  *
  * where ENDPOINT, when this server connects to that peer, is the entry of
  * mantis.peers it is reached at (so that we know which server key to
- * expect there).  The ZeroMQ side of CURVE is in transport.c; the policy
- * (who is allowed, and as which node) is in replication.c.
+ * expect there).  The ZeroMQ side of CURVE is in transport.c.  The
+ * replication worker keeps its key pair and the allow-list here (the
+ * policy: who is allowed in, as which node, with which key at an
+ * endpoint); what it does with a refusal (count it, log it) is
+ * protocol.c's.
  *
  * Keys are Z85 text (40 characters for 32 bytes), decoded here without
  * libzmq, so that this file can be used by the postmaster.
@@ -28,6 +31,7 @@
 #include <unistd.h>
 
 #include "storage/fd.h"
+#include "utils/memutils.h"
 
 #include "mantis.h"
 #include "codec.h"
@@ -283,4 +287,113 @@ mantis_security_check_at_start(void)
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("invalid \"mantis.curve_peers_file\": %s", error)));
 	pfree(peers);
+}
+
+/* ---- the replication worker's keys and allow-list ---- */
+
+/* In the replication worker, with CURVE: in TopMemoryContext */
+static MantisKeyPair *my_keys = NULL;
+static MantisPeerKey *allowed = NULL;
+static int	allowed_count = 0;
+
+/*
+ * Read this server's key pair and the allow-list, once the worker starts;
+ * an unreadable key pair is an ERROR (the worker is restarted).
+ */
+void
+mantis_curve_load(void)
+{
+	char		error[MANTIS_ERROR_TEXT_SIZE * 2];
+
+	if (!mantis_curve_enabled())
+		return;
+	my_keys = MemoryContextAlloc(TopMemoryContext, sizeof(MantisKeyPair));
+	if (!mantis_security_read_keypair(mantis_curve_secret_key_file, my_keys,
+									  error, sizeof(error)))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("invalid \"mantis.curve_secret_key_file\": %s", error)));
+	mantis_curve_reload_peers();
+}
+
+/* This server's key pair, or NULL without CURVE */
+const MantisKeyPair *
+mantis_curve_keys(void)
+{
+	return my_keys;
+}
+
+/*
+ * (Re-)read mantis.curve_peers_file.  On a bad file, keep the list we have
+ * and say why: a typo must not lock every peer out.
+ */
+void
+mantis_curve_reload_peers(void)
+{
+	MantisPeerKey *list;
+	char		error[MANTIS_ERROR_TEXT_SIZE * 2];
+	int			n;
+
+	if (my_keys == NULL)
+		return;
+	list = MemoryContextAlloc(TopMemoryContext, sizeof(MantisPeerKey) * MANTIS_MAX_PEERS);
+	n = mantis_security_read_peers(mantis_curve_peers_file, list,
+								   MANTIS_MAX_PEERS, error, sizeof(error));
+	if (n < 0)
+	{
+		ereport(WARNING,
+				(errmsg("mantis kept its previous peer keys: invalid \"mantis.curve_peers_file\": %s", error)));
+		pfree(list);
+		return;
+	}
+	if (allowed)
+		pfree(allowed);
+	allowed = list;
+	allowed_count = n;
+}
+
+/*
+ * The key to expect at an endpoint ("" if none), and (into name, when not
+ * NULL, MANTIS_NODE_NAME_MAX + 1 bytes) the node it is bound to.
+ */
+const char *
+mantis_curve_key_for_endpoint(const char *endpoint, char *name)
+{
+	for (int i = 0; i < allowed_count; i++)
+	{
+		if (strcmp(allowed[i].endpoint, endpoint) == 0)
+		{
+			if (name)
+				strlcpy(name, allowed[i].name, MANTIS_NODE_NAME_MAX + 1);
+			return allowed[i].public_key;
+		}
+	}
+	return "";
+}
+
+/* Whether a node is (still) in the allow-list */
+bool
+mantis_curve_name_allowed(const char *name)
+{
+	for (int i = 0; i < allowed_count; i++)
+	{
+		if (strcmp(allowed[i].name, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Whether a client's key is in the allow-list; if so, the node it is bound to */
+bool
+mantis_curve_key_allowed(const unsigned char *key, char *name, size_t name_size)
+{
+	for (int i = 0; i < allowed_count; i++)
+	{
+		if (memcmp(allowed[i].raw_key, key, 32) == 0)
+		{
+			strlcpy(name, allowed[i].name, name_size);
+			return true;
+		}
+	}
+	return false;
 }

@@ -8,6 +8,8 @@
 #ifndef MANTIS_SECURITY_H
 #define MANTIS_SECURITY_H
 
+#include "mantis.h"
+
 #define MANTIS_KEY_TEXT_LEN		40	/* Z85 text of a 32-byte key */
 
 typedef struct MantisKeyPair
@@ -31,5 +33,14 @@ extern bool mantis_security_read_keypair(const char *path, MantisKeyPair *keys,
 										 char *error, size_t error_size);
 extern int	mantis_security_read_peers(const char *path, MantisPeerKey *peers,
 									   int max, char *error, size_t error_size);
+
+/* the replication worker's keys and allow-list */
+extern void mantis_curve_load(void);
+extern const MantisKeyPair *mantis_curve_keys(void);
+extern void mantis_curve_reload_peers(void);
+extern const char *mantis_curve_key_for_endpoint(const char *endpoint, char *name);
+extern bool mantis_curve_name_allowed(const char *name);
+extern bool mantis_curve_key_allowed(const unsigned char *key, char *name,
+									 size_t name_size);
 
 #endif							/* MANTIS_SECURITY_H */

@@ -1,0 +1,222 @@
+/*-------------------------------------------------------------------------
+ * live.c
+ *	  Live changes: every register written here goes to every peer at
+ *	  once, and the registers peers send (live or in a repair) are merged
+ *	  through the clock bound.
+ *
+ * Out.  Every register written here goes out in UPDATES frames as soon as
+ * the worker wakes (at most one batch every LIVE_PACE_MS): the worker takes
+ * the store's dirty leaves for replication and copies the registers
+ * flagged in them.  Nothing waits for an answer.  When a connected peer's
+ * ZeroMQ queue is full (it is slower than we are for a moment), frames
+ * wait in a queue of ours of at most PEER_QUEUE_BYTES; past that, or for a
+ * peer that is not connected, they are dropped and counted, and a repair
+ * round brings the peer up to date (repair.c).  Live changes go only to a
+ * peer whose greeting had our limits (protocol.c).
+ *
+ * In.  Every register of an UPDATES frame (checked by frame.c) must fit
+ * this server's limits and be valid in its encoding, or it is counted as
+ * malformed.  One more than mantis.max_clock_offset ahead of our wall clock
+ * is rejected and counted, so that one fast clock cannot win every write;
+ * the rest are merged, and move our clock past them.
+ *
+ * IDENTIFICATION	src/live.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "mantis.h"
+#include "clock.h"
+#include "guc.h"
+#include "live.h"
+#include "outbox.h"
+#include "store.h"
+
+#define LIVE_PACE_MS			1	/* least time between two live batches */
+#define PEER_QUEUE_BYTES		(8 * 1024 * 1024)	/* live frames held per peer */
+
+/* leaves with registers still to send, and when a batch last went out */
+static MantisLeafSet send_pending;
+static TimestampTz last_live_send = 0;
+
+void
+mantis_live_start(void)
+{
+	memset(&send_pending, 0xFF, sizeof(send_pending));	/* look everywhere once */
+}
+
+/* Hand queued live frames to ZeroMQ while it takes them. */
+void
+mantis_live_drain(Peer *peer)
+{
+	while (peer->queue.head)
+	{
+		QueuedFrame *q = peer->queue.head;
+
+		if (!mantis_transport_send(peer->conn, q->data, q->len))
+			return;
+		mantis_peer_counters(peer)->messages_out++;
+		mantis_peer_counters(peer)->bytes_out += q->len;
+		peer->queue.bytes -= q->len;
+		peer->queue.head = q->next;
+		if (peer->queue.head == NULL)
+			peer->queue.tail = NULL;
+		pfree(q);
+	}
+}
+
+/*
+ * Send the frame in "frame" as a live change: behind whatever is queued for
+ * this peer, and queued itself if ZeroMQ has no room now.  A frame that
+ * would overflow the queue empties it instead, and asks for a repair.
+ */
+static void
+send_live(Peer *peer)
+{
+	QueuedFrame *q;
+
+	if (peer->conn < 0 || peer->state == MANTIS_PEER_REFUSED)
+		return;
+	if (peer->greeting != GREETING_OK)
+	{
+		/* its limits are not known yet: the first repair round catches up */
+		mantis_peer_counters(peer)->dropped++;
+		return;
+	}
+	mantis_live_drain(peer);
+	if (peer->queue.head == NULL &&
+		mantis_transport_send(peer->conn, mantis_outbox_data(), mantis_outbox_len()))
+	{
+		mantis_peer_counters(peer)->messages_out++;
+		mantis_peer_counters(peer)->bytes_out += mantis_outbox_len();
+		return;
+	}
+	if (peer->state != MANTIS_PEER_CONNECTED ||
+		peer->queue.bytes + mantis_outbox_len() > PEER_QUEUE_BYTES)
+	{
+		mantis_peer_drop_queue(peer);
+		mantis_peer_counters(peer)->dropped++;
+		peer->queue.repair_asap = true;
+		return;
+	}
+	q = MemoryContextAlloc(TopMemoryContext, offsetof(QueuedFrame, data) + mantis_outbox_len());
+	q->next = NULL;
+	q->len = mantis_outbox_len();
+	memcpy(q->data, mantis_outbox_data(), mantis_outbox_len());
+	if (peer->queue.tail)
+		peer->queue.tail->next = q;
+	else
+		peer->queue.head = q;
+	peer->queue.tail = q;
+	peer->queue.bytes += mantis_outbox_len();
+}
+
+static void
+broadcast_updates(MantisUpdates *b)
+{
+	if (b->count == 0)
+		return;
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
+	{
+		if (mantis_peer_table[i].used)
+			send_live(&mantis_peer_table[i]);
+	}
+}
+
+static bool
+have_outbound(void)
+{
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
+	{
+		if (mantis_peer_table[i].used && mantis_peer_table[i].conn >= 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether a live batch may go out now.  Batches leave at most once per
+ * LIVE_PACE_MS: the first write after a quiet spell goes out at once, and
+ * under a stream of writes each batch carries a millisecond's worth, not a
+ * frame per write, which costs the two servers far fewer wakeups.
+ */
+bool
+mantis_live_send_due(void)
+{
+	return TimestampDifferenceExceeds(last_live_send, GetCurrentTimestamp(), LIVE_PACE_MS);
+}
+
+/*
+ * Send every register written here since the last call to every peer.
+ */
+void
+mantis_live_send_changes(void)
+{
+	MantisUpdates b = {0};
+
+	mantis_store_take_dirty(MANTIS_CONSUMER_REPLICATION, &send_pending);
+	if (mantis_leafset_is_empty(&send_pending))
+		return;
+
+	last_live_send = GetCurrentTimestamp();
+	b.group = MANTIS_LIVE_GROUP;
+	b.flush = broadcast_updates;
+	mantis_updates_begin(&b);
+	mantis_store_take_leaves(MANTIS_CONSUMER_REPLICATION, &send_pending, NULL,
+							 have_outbound() ? mantis_updates_add : NULL, &b);
+	mantis_updates_end(&b);
+	broadcast_updates(&b);
+}
+
+/*
+ * Merge the registers of an UPDATES frame (already checked by frame.c),
+ * through the clock bound.
+ */
+void
+mantis_live_merge(Peer *peer, const MantisFrame *f)
+{
+	MantisPeerCounters *c = mantis_peer_counters(peer);
+	const unsigned char *p = f->registers;
+	uint64		limit = mantis_wall_ms() + (uint64) mantis_max_clock_offset_ms;
+	uint64		skewed = 0;
+	uint64		ahead_ms = 0;
+	MantisMergeTally merged = {0};
+
+	for (uint32 i = 0; i < f->count; i++)
+	{
+		MantisRecord rec;
+
+		if (mantis_codec_get_register(&p, f->end, &rec) != NULL)
+			break;				/* cannot happen: decoded before */
+		if (!mantis_store_admits(&rec))
+		{
+			c->malformed++;
+			continue;
+		}
+		if (mantis_hlc_ms(rec.hlc.ts) > limit)
+		{
+			skewed++;
+			ahead_ms = Max(ahead_ms, mantis_hlc_ms(rec.hlc.ts) - limit +
+						   (uint64) mantis_max_clock_offset_ms);
+			continue;
+		}
+		mantis_store_merge_tallied(&rec, MANTIS_REG_UNFLUSHED, &merged);
+	}
+	c->applied += merged.applied;
+	c->stale += merged.stale;
+	c->no_room += merged.no_room;
+	c->skewed += skewed;
+	if (skewed > 0)
+		mantis_peer_problem(peer, LOG,
+					 "rejected %llu registers from %s with clocks up to %llu ms ahead of ours (\"mantis.max_clock_offset\" is %d ms)",
+					 (unsigned long long) skewed, peer ? mantis_peer_label(peer) : "an unknown node",
+					 (unsigned long long) ahead_ms, mantis_max_clock_offset_ms);
+	if (merged.no_room > 0)
+		mantis_peer_problem(peer, WARNING,
+					 "the store is full: %llu registers from %s were not stored; raise \"mantis.max_keys\" or \"mantis.store_memory\"",
+					 (unsigned long long) merged.no_room, peer ? mantis_peer_label(peer) : "an unknown node");
+}
+

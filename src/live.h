@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ * live.h
+ *	  Live changes: what is written here goes to every peer at once, and
+ *	  what peers send is merged (live.c).
+ *
+ * IDENTIFICATION	src/live.h
+ *-------------------------------------------------------------------------
+ */
+#ifndef MANTIS_LIVE_H
+#define MANTIS_LIVE_H
+
+#include "peers.h"
+
+extern void mantis_live_start(void);
+extern bool mantis_live_send_due(void);
+extern void mantis_live_send_changes(void);
+extern void mantis_live_drain(Peer *peer);
+extern void mantis_live_merge(Peer *from, const MantisFrame *f);
+
+#endif							/* MANTIS_LIVE_H */
