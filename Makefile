@@ -29,7 +29,8 @@ OBJS = \
 	src/snapshot.o \
 	src/store.o \
 	src/transport.o \
-	src/txn.o
+	src/txn.o \
+	src/wakeup.o
 
 # the key pair generator, installed beside the server's programs
 SCRIPTS_built = mantis_keygen

@@ -55,11 +55,13 @@ mantis_live_drain(Peer *peer)
 	while (peer->queue.head)
 	{
 		QueuedFrame *q = peer->queue.head;
+		MantisPeerCounters *c;
 
 		if (!mantis_transport_send(peer->conn, q->data, q->len))
 			return;
-		mantis_peer_counters(peer)->messages_out++;
-		mantis_peer_counters(peer)->bytes_out += q->len;
+		c = mantis_peer_counters(peer);
+		c->messages_out++;
+		c->bytes_out += q->len;
 		peer->queue.bytes -= q->len;
 		peer->queue.head = q->next;
 		if (peer->queue.head == NULL)
@@ -68,52 +70,65 @@ mantis_live_drain(Peer *peer)
 	}
 }
 
-/*
- * Send the frame in "frame" as a live change: behind whatever is queued for
- * this peer, and queued itself if ZeroMQ has no room now.  A frame that
- * would overflow the queue empties it instead, and asks for a repair.
- */
+/* Put the frame at the end of a peer's queue. */
 static void
-send_live(Peer *peer)
+queue_append(Peer *peer, const char *data, int len)
 {
-	QueuedFrame *q;
+	QueuedFrame *q = MemoryContextAlloc(TopMemoryContext,
+										offsetof(QueuedFrame, data) + len);
 
-	if (peer->conn < 0 || peer->state == MANTIS_PEER_REFUSED)
-		return;
-	if (peer->greeting != GREETING_OK)
-	{
-		/* its limits are not known yet: the first repair round catches up */
-		mantis_peer_counters(peer)->dropped++;
-		return;
-	}
-	mantis_live_drain(peer);
-	if (peer->queue.head == NULL &&
-		mantis_transport_send(peer->conn, mantis_outbox_data(), mantis_outbox_len()))
-	{
-		mantis_peer_counters(peer)->messages_out++;
-		mantis_peer_counters(peer)->bytes_out += mantis_outbox_len();
-		return;
-	}
-	if (peer->state != MANTIS_PEER_CONNECTED ||
-		peer->queue.bytes + mantis_outbox_len() > PEER_QUEUE_BYTES)
-	{
-		mantis_peer_drop_queue(peer);
-		mantis_peer_counters(peer)->dropped++;
-		peer->queue.repair_asap = true;
-		return;
-	}
-	q = MemoryContextAlloc(TopMemoryContext, offsetof(QueuedFrame, data) + mantis_outbox_len());
 	q->next = NULL;
-	q->len = mantis_outbox_len();
-	memcpy(q->data, mantis_outbox_data(), mantis_outbox_len());
+	q->len = len;
+	memcpy(q->data, data, len);
 	if (peer->queue.tail)
 		peer->queue.tail->next = q;
 	else
 		peer->queue.head = q;
 	peer->queue.tail = q;
-	peer->queue.bytes += mantis_outbox_len();
+	peer->queue.bytes += len;
 }
 
+/*
+ * Send the frame the outbox built last as a live change: behind whatever
+ * is queued for this peer, and queued itself if ZeroMQ has no room now.  A
+ * frame that would overflow the queue empties it instead, and asks for a
+ * repair.
+ */
+static void
+send_live(Peer *peer)
+{
+	const char *data = mantis_outbox_data();
+	int			len = mantis_outbox_len();
+	MantisPeerCounters *c;
+
+	if (peer->conn < 0 || peer->state == MANTIS_PEER_REFUSED)
+		return;
+	c = mantis_peer_counters(peer);
+	if (peer->greeting != GREETING_OK)
+	{
+		/* its limits are not known yet: the first repair round catches up */
+		c->dropped++;
+		return;
+	}
+	mantis_live_drain(peer);
+	if (peer->queue.head == NULL && mantis_transport_send(peer->conn, data, len))
+	{
+		c->messages_out++;
+		c->bytes_out += len;
+		return;
+	}
+	if (peer->state != MANTIS_PEER_CONNECTED ||
+		peer->queue.bytes + len > PEER_QUEUE_BYTES)
+	{
+		mantis_peer_drop_queue(peer);
+		c->dropped++;
+		peer->queue.repair_asap = true;
+		return;
+	}
+	queue_append(peer, data, len);
+}
+
+/* MantisUpdates.flush: a full live frame goes to every peer */
 static void
 broadcast_updates(MantisUpdates *b)
 {
@@ -126,6 +141,7 @@ broadcast_updates(MantisUpdates *b)
 	}
 }
 
+/* Whether we connect to any peer: else changes are taken, not copied */
 static bool
 have_outbound(void)
 {

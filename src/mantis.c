@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * mantis.c
- *	  Module entry point: the preload check, settings, shared-memory hooks,
- *	  the two background workers and their latches.
+ *	  Module entry point: the preload check, settings, shared-memory hooks
+ *	  and the two background workers.
  *
  * mantis keeps its registers in shared memory, so it works only when
  * loaded through shared_preload_libraries.  Loaded any other way (for
@@ -12,13 +12,7 @@
  *
  * Workers: the persistence worker ("mantis worker", persist_worker.c)
  * always, and the replication worker ("mantis replication",
- * replication_worker.c) when mantis.listen is set.  Each publishes its
- * latch here while it runs, so that a backend can wake it: the
- * replication worker after a write, the persistence worker for
- * mantis_flush().
- *
- * Locking: the latch table's spinlock, to publish and withdraw a latch
- * (locks.h); waking reads the pointer without it.
+ * replication_worker.c) when mantis.listen is set.
  *
  * IDENTIFICATION	src/mantis.c
  *-------------------------------------------------------------------------
@@ -29,8 +23,6 @@
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
-#include "storage/latch.h"
-#include "storage/spin.h"
 
 #include "mantis.h"
 #include "guc.h"
@@ -40,15 +32,6 @@
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
-
-/* The workers' latches, or NULL while a worker does not run */
-typedef struct LatchTable
-{
-	slock_t		mutex;
-	Latch	   *latches[MANTIS_WORKERS];
-} LatchTable;
-
-static LatchTable *latch_table = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -125,58 +108,4 @@ mantis_check_loaded(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("mantis must be loaded via shared_preload_libraries"),
 				 errhint("Add mantis to \"shared_preload_libraries\" in postgresql.conf and restart the server.")));
-}
-
-/* ---- the workers' latches ---- */
-
-Size
-mantis_latches_shmem_size(void)
-{
-	return sizeof(LatchTable);
-}
-
-void
-mantis_latches_shmem_init(void *place, bool found)
-{
-	latch_table = (LatchTable *) place;
-	if (found)
-		return;
-	SpinLockInit(&latch_table->mutex);
-	for (int i = 0; i < MANTIS_WORKERS; i++)
-		latch_table->latches[i] = NULL;
-}
-
-static void
-withdraw_latch(int code, Datum arg)
-{
-	SpinLockAcquire(&latch_table->mutex);
-	latch_table->latches[DatumGetInt32(arg)] = NULL;
-	SpinLockRelease(&latch_table->mutex);
-}
-
-/*
- * Make this worker's latch the one mantis_wake_worker() sets, until the
- * worker exits.
- */
-void
-mantis_publish_latch(MantisWorker worker)
-{
-	SpinLockAcquire(&latch_table->mutex);
-	latch_table->latches[worker] = MyLatch;
-	SpinLockRelease(&latch_table->mutex);
-	before_shmem_exit(withdraw_latch, Int32GetDatum((int32) worker));
-}
-
-/*
- * Wake a worker, if it runs.  The pointer is read without the lock: a
- * stale one only wakes a process for nothing, so this may be called under
- * any lock.
- */
-void
-mantis_wake_worker(MantisWorker worker)
-{
-	Latch	   *latch = ((Latch *volatile *) latch_table->latches)[worker];
-
-	if (latch)
-		SetLatch(latch);
 }

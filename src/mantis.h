@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * mantis.h
- *	  The limits every file of mantis shares, and what mantis.c gives the
- *	  others: the preload check and the workers' latches.
+ *	  The limits every file of mantis shares, and the preload check
+ *	  (mantis.c).
  *
  * Each module has its own header (store.h, txn.h, clock.h, nodes.h,
  * guc.h, persist.h, persist_worker.h, peer_view.h, replication.h ...);
@@ -47,21 +47,7 @@
 /* Room for the text of an error kept for a view. */
 #define MANTIS_ERROR_TEXT_SIZE	256
 
-/* mantis's background workers */
-typedef enum MantisWorker
-{
-	MANTIS_PERSIST_WORKER = 0,	/* "mantis worker": persist_worker.c */
-	MANTIS_REPLICATION_WORKER = 1	/* "mantis replication":
-									 * replication_worker.c */
-} MantisWorker;
-
-#define MANTIS_WORKERS 2
-
 /* ---- mantis.c ---- */
 extern void mantis_check_loaded(void);
-extern Size mantis_latches_shmem_size(void);
-extern void mantis_latches_shmem_init(void *place, bool found);
-extern void mantis_publish_latch(MantisWorker worker);
-extern void mantis_wake_worker(MantisWorker worker);
 
 #endif							/* MANTIS_H */

@@ -51,7 +51,9 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/condition_variable.h"
 #include "storage/proc.h"
+#include "storage/spin.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -65,6 +67,7 @@
 #include "persist.h"
 #include "persist_worker.h"
 #include "store.h"
+#include "wakeup.h"
 
 PGDLLEXPORT void mantis_persist_worker_main(Datum main_arg);
 

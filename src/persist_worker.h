@@ -10,7 +10,6 @@
 #define MANTIS_PERSIST_WORKER_H
 
 #include "datatype/timestamp.h"
-#include "storage/condition_variable.h"
 
 #include "mantis.h"
 

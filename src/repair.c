@@ -98,6 +98,7 @@ digests(void)
 	return leaf_digests;
 }
 
+/* The digest of a group of leaves, and of them all */
 static uint64
 group_digest(const uint64 *leaves, int group)
 {
@@ -120,6 +121,7 @@ root_digest(const uint64 *leaves)
 
 /* ---- as the puller ---- */
 
+/* now + interval_ms, give or take a quarter */
 static TimestampTz
 jittered(TimestampTz now, int interval_ms)
 {
@@ -128,6 +130,10 @@ jittered(TimestampTz now, int interval_ms)
 	return TimestampTzPlusMilliseconds(now, (int) (interval_ms * factor));
 }
 
+/*
+ * End our round with a peer: the next one comes a sync interval later if it
+ * completed, soon if it was given up.
+ */
 void
 mantis_repair_end_round(Peer *peer, TimestampTz now, bool completed)
 {
@@ -138,6 +144,7 @@ mantis_repair_end_round(Peer *peer, TimestampTz now, bool completed)
 		TimestampTzPlusMilliseconds(now, ROUND_RETRY_MS);
 }
 
+/* Start a round with a peer: our root digest goes out in a SUMMARY. */
 void
 mantis_repair_start_round(Peer *peer, TimestampTz now)
 {

@@ -40,6 +40,7 @@
 #include "peers.h"
 #include "protocol.h"
 #include "store.h"
+#include "wakeup.h"
 #include "security.h"
 #include "transport.h"
 

@@ -28,6 +28,7 @@
 #include "persist_worker.h"
 #include "shmem.h"
 #include "store.h"
+#include "wakeup.h"
 
 typedef struct ShmemPart
 {

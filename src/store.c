@@ -72,6 +72,7 @@
 #include "keyhash.h"
 #include "locks.h"
 #include "store.h"
+#include "wakeup.h"
 
 /* A register: header, then key bytes, then value bytes, in one DSA chunk. */
 typedef uint32 StoreRef;

@@ -1,0 +1,26 @@
+/*-------------------------------------------------------------------------
+ * wakeup.h
+ *	  Waking mantis's background workers (wakeup.c).
+ *
+ * IDENTIFICATION	src/wakeup.h
+ *-------------------------------------------------------------------------
+ */
+#ifndef MANTIS_WAKEUP_H
+#define MANTIS_WAKEUP_H
+
+/* mantis's background workers */
+typedef enum MantisWorker
+{
+	MANTIS_PERSIST_WORKER = 0,	/* "mantis worker": persist_worker.c */
+	MANTIS_REPLICATION_WORKER = 1	/* "mantis replication":
+									 * replication_worker.c */
+} MantisWorker;
+
+#define MANTIS_WORKERS 2
+
+extern Size mantis_latches_shmem_size(void);
+extern void mantis_latches_shmem_init(void *place, bool found);
+extern void mantis_publish_latch(MantisWorker worker);
+extern void mantis_wake_worker(MantisWorker worker);
+
+#endif							/* MANTIS_WAKEUP_H */
