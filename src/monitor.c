@@ -88,7 +88,7 @@ row_set_time(TextRow *row, int col, TimestampTz t)
 static void
 row_set_node_id(TextRow *row, int col, uint64 id)
 {
-	row->cols[col] = psprintf("%016" INT64_MODIFIER "x", id);
+	row->cols[col] = mantis_node_id_text(id, palloc(MANTIS_NODE_ID_TEXT_SIZE));
 }
 
 /* Emit the row, taking as many columns as the declared result has. */

@@ -92,7 +92,7 @@ decode_register(void *arg, const MantisRecord *rec)
 	if (i < st->nodes)
 		strlcpy(node, st->node_table[i].name, sizeof(node));
 	else
-		snprintf(node, sizeof(node), "%016" INT64_MODIFIER "x", rec->hlc.node);
+		mantis_node_id_text(rec->hlc.node, node);
 	values[3] = CStringGetTextDatum(node);
 	values[4] = BoolGetDatum(rec->deleted);
 	tuplestore_putvalues(st->rsinfo->setResult, st->rsinfo->setDesc, values, nulls);
