@@ -103,7 +103,7 @@ register_worker(const char *function, const char *name)
 void
 mantis_check_loaded(void)
 {
-	if (unlikely(!mantis_shmem_ready()))
+	if (unlikely(!mantis_shmem_attached))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("mantis must be loaded via shared_preload_libraries"),

@@ -48,7 +48,8 @@ static const ShmemPart parts[] = {
 	{"store", mantis_store_shmem_size, mantis_store_shmem_request, mantis_store_shmem_init},
 };
 
-static bool ready = false;
+/* set once this process is attached: mantis was preloaded */
+bool		mantis_shmem_attached = false;
 
 static Size
 part_size(const ShmemPart *part)
@@ -94,12 +95,5 @@ mantis_shmem_startup(void)
 		place += part_size(&parts[i]);
 	}
 	LWLockRelease(AddinShmemInitLock);
-	ready = true;
-}
-
-/* Whether this process is attached: mantis was preloaded. */
-bool
-mantis_shmem_ready(void)
-{
-	return ready;
+	mantis_shmem_attached = true;
 }

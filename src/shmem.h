@@ -10,6 +10,6 @@
 
 extern void mantis_shmem_request(void);
 extern void mantis_shmem_startup(void);
-extern bool mantis_shmem_ready(void);
+extern bool mantis_shmem_attached;
 
 #endif							/* MANTIS_SHMEM_H */
