@@ -66,13 +66,13 @@ mantis_keygen: src/mantis_keygen.c
 PURE_SRCS = src/codec.c src/frame.c src/hlc.c src/keyhash.c src/lww.c src/snapshot.c
 UNIT_TESTS = test/unit/test_lww test/unit/test_frame test/unit/test_snapshot
 
-test/unit/test_lww: test/unit/test_lww.c $(PURE_SRCS) $(wildcard $(srcdir)/src/*.h)
+test/unit/test_lww: test/unit/test_lww.c $(PURE_SRCS) $(wildcard $(srcdir)/src/*.h) test/unit/unit.h
 	$(CC) -O2 -g -Wall -Wextra -I$(srcdir)/src -o $@ test/unit/test_lww.c $(PURE_SRCS)
 
-test/unit/test_frame: test/unit/test_frame.c $(PURE_SRCS) $(wildcard $(srcdir)/src/*.h)
+test/unit/test_frame: test/unit/test_frame.c $(PURE_SRCS) $(wildcard $(srcdir)/src/*.h) test/unit/unit.h
 	$(CC) -O2 -g -Wall -Wextra -I$(srcdir)/src -o $@ test/unit/test_frame.c $(PURE_SRCS)
 
-test/unit/test_snapshot: test/unit/test_snapshot.c $(PURE_SRCS) $(wildcard $(srcdir)/src/*.h)
+test/unit/test_snapshot: test/unit/test_snapshot.c $(PURE_SRCS) $(wildcard $(srcdir)/src/*.h) test/unit/unit.h
 	$(CC) -O2 -g -Wall -Wextra -I$(srcdir)/src -o $@ test/unit/test_snapshot.c $(PURE_SRCS)
 
 unit: $(UNIT_TESTS)

@@ -15,32 +15,7 @@
 
 #include "frame.h"
 #include "keyhash.h"
-
-static int	failures = 0;
-static int	checks = 0;
-
-#define CHECK(cond, ...) \
-	do { \
-		checks++; \
-		if (!(cond)) { \
-			failures++; \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__); \
-			fputc('\n', stderr); \
-		} \
-	} while (0)
-
-/* xorshift64*: deterministic, so a failure reproduces */
-static uint64_t rng_state = UINT64_C(0x9e3779b97f4a7c15);
-
-static uint64_t
-rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * UINT64_C(2685821657736338717);
-}
+#include "unit.h"
 
 #define GUARD		16
 #define GUARD_BYTE	0xA5
@@ -641,6 +616,7 @@ test_header_faults(void)
 int
 main(void)
 {
+	rng_state = UINT64_C(0x9e3779b97f4a7c15);
 	test_greetings();
 	test_updates();
 	test_summary_insync();
@@ -648,6 +624,5 @@ main(void)
 	test_known_bytes();
 	test_header_faults();
 
-	printf("test_frame: %d checks, %d failures\n", checks, failures);
-	return failures == 0 ? 0 : 1;
+	return unit_report("test_frame");
 }

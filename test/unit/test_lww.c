@@ -15,32 +15,7 @@
 
 #include "keyhash.h"
 #include "lww.h"
-
-static int	failures = 0;
-static int	checks = 0;
-
-#define CHECK(cond, ...) \
-	do { \
-		checks++; \
-		if (!(cond)) { \
-			failures++; \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__); \
-			fputc('\n', stderr); \
-		} \
-	} while (0)
-
-/* xorshift64*: deterministic, so a failure reproduces */
-static uint64_t rng_state = UINT64_C(0x853c49e6748fea9b);
-
-static uint64_t
-rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * UINT64_C(2685821657736338717);
-}
+#include "unit.h"
 
 static const char *values[] = {"a", "b", "ab", ""};
 
@@ -234,10 +209,10 @@ test_hash(void)
 int
 main(void)
 {
+	rng_state = UINT64_C(0x853c49e6748fea9b);
 	test_merge_laws();
 	test_hlc_next();
 	test_hlc_text();
 	test_hash();
-	printf("test_lww: %d checks, %d failures\n", checks, failures);
-	return failures == 0 ? 0 : 1;
+	return unit_report("test_lww");
 }

@@ -17,32 +17,7 @@
 #include <string.h>
 
 #include "snapshot.h"
-
-static int	failures = 0;
-static int	checks = 0;
-
-#define CHECK(cond, ...) \
-	do { \
-		checks++; \
-		if (!(cond)) { \
-			failures++; \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__); \
-			fputc('\n', stderr); \
-		} \
-	} while (0)
-
-/* xorshift64*: deterministic, so a failure reproduces */
-static uint64_t rng_state = UINT64_C(0x2545f4914f6cdd1d);
-
-static uint64_t
-rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * UINT64_C(2685821657736338717);
-}
+#include "unit.h"
 
 #define MAX_NODES		8
 #define MAX_REGISTERS	64
@@ -332,9 +307,9 @@ test_random(void)
 int
 main(void)
 {
+	rng_state = UINT64_C(0x2545f4914f6cdd1d);
 	test_fixed();
 	test_random();
 
-	printf("test_snapshot: %d checks, %d failures\n", checks, failures);
-	return failures == 0 ? 0 : 1;
+	return unit_report("test_snapshot");
 }
