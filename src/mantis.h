@@ -57,6 +57,18 @@ typedef enum MantisWorker
 
 #define MANTIS_WORKERS 2
 
+/*
+ * What the files of one module share and no other module may use (the
+ * declarations of store_internal.h, persist_internal.h): hidden from the
+ * server's symbol namespace, so that no symbol of the server or of another
+ * library can stand in for it, and reached as directly as a static.
+ */
+#if defined(__GNUC__)
+#define MANTIS_PRIVATE __attribute__((visibility("hidden")))
+#else
+#define MANTIS_PRIVATE
+#endif
+
 /* ---- mantis.c ---- */
 extern void mantis_check_loaded(void);
 extern Size mantis_latches_shmem_size(void);
