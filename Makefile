@@ -24,6 +24,10 @@ OBJS = \
 	src/shmem.o \
 	src/snapshot.o \
 	src/store.o \
+	src/store_batch.o \
+	src/store_changes.o \
+	src/store_read.o \
+	src/store_state.o \
 	src/transport.o \
 	src/txn.o
 
