@@ -15,8 +15,10 @@ OBJS = \
 	src/monitor.o \
 	src/nodes.o \
 	src/peer_view.o \
-	src/persist.o \
+	src/persist_flush.o \
+	src/persist_load.o \
 	src/persist_sql.o \
+	src/persist_table.o \
 	src/persist_worker.o \
 	src/replication.o \
 	src/replication_worker.o \
