@@ -26,6 +26,10 @@
 #include "store.h"
 #include "store_internal.h"
 
+/*
+ * Take the locks of every partition in the set, in ascending order, so
+ * that two batches, or a batch and a multi-key read, cannot deadlock.
+ */
 void
 partitions_lock(const PartitionSet *set, LWLockMode mode)
 {
@@ -34,6 +38,7 @@ partitions_lock(const PartitionSet *set, LWLockMode mode)
 			LWLockAcquire(&store->locks[p].lock, mode);
 }
 
+/* Release what partitions_lock() took. */
 void
 partitions_unlock(const PartitionSet *set)
 {

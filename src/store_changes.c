@@ -35,6 +35,7 @@
 #include "store.h"
 #include "store_internal.h"
 
+/* Whether a set of leaves holds none. */
 bool
 mantis_leafset_is_empty(const MantisLeafSet *set)
 {

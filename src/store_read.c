@@ -25,9 +25,12 @@
 #include "store.h"
 #include "store_internal.h"
 
+/* ---- copying registers out (CopyBuf, store_internal.h) ---- */
+
 #define COPYBUF_INITIAL_BYTES	8192
 #define COPYBUF_INITIAL_RECS	64
 
+/* An empty buffer with room for a few registers; no lock held. */
 void
 copybuf_init(CopyBuf *b)
 {
@@ -41,6 +44,7 @@ copybuf_init(CopyBuf *b)
 	b->need_recs = 0;
 }
 
+/* Free what copybuf_init() and copybuf_grow() allocated. */
 void
 copybuf_free(CopyBuf *b)
 {
@@ -78,12 +82,15 @@ copybuf_grow(CopyBuf *b)
 	copybuf_reset(b);
 }
 
+/* Pass each register copied to "callback"; no lock held. */
 void
 copybuf_call(const CopyBuf *b, MantisRecordCallback callback, void *arg)
 {
 	for (int i = 0; i < b->nrecs; i++)
 		callback(&b->recs[i], arg);
 }
+
+/* ---- reading ---- */
 
 /*
  * Look a key up.  When it holds a live value, return true and a palloc'd
