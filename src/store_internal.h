@@ -14,8 +14,10 @@
  * every other file calls store.h.
  *
  * What is shared here is MANTIS_PRIVATE (mantis.h): reached as directly
- * as a static, and not in mantis.so's symbol table.  The helpers on the
- * read and write paths are static inline, as they were in one file.
+ * as a static, and not in mantis.so's symbol table.  The helpers of the
+ * read and write paths (register_find(), register_at(), partition_lock(),
+ * copybuf_put() ...) are static inline here, so that splitting the store
+ * into files adds no call to them.
  *
  * IDENTIFICATION	src/store_internal.h
  *-------------------------------------------------------------------------
