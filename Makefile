@@ -18,8 +18,10 @@ OBJS = \
 	src/outbox.o \
 	src/peer_view.o \
 	src/peers.o \
-	src/persist.o \
+	src/persist_flush.o \
+	src/persist_load.o \
 	src/persist_sql.o \
+	src/persist_table.o \
 	src/persist_worker.o \
 	src/protocol.o \
 	src/repair.o \
@@ -28,6 +30,10 @@ OBJS = \
 	src/shmem.o \
 	src/snapshot.o \
 	src/store.o \
+	src/store_batch.o \
+	src/store_changes.o \
+	src/store_read.o \
+	src/store_state.o \
 	src/transport.o \
 	src/txn.o \
 	src/wakeup.o

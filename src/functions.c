@@ -4,9 +4,9 @@
  *
  * Each function checks that mantis is preloaded, that the registers are
  * loaded (and, to write, writable: not on a standby), that the database
- * speaks the store's encoding, validates its arguments, and calls store.c
- * (or txn.c, which buffers a transaction's writes until COMMIT); none of
- * them touches a lock, the network or the disk.
+ * speaks the store's encoding, validates its arguments, and calls the
+ * store (store.h; or txn.c, which buffers a transaction's writes until
+ * COMMIT); none of them touches a lock, the network or the disk.
  *
  * Values are text.  A value of another type is stored as its text form
  * (what a cast to text gives) and read back through the input function of

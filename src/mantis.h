@@ -47,6 +47,18 @@
 /* Room for the text of an error kept for a view. */
 #define MANTIS_ERROR_TEXT_SIZE	256
 
+/*
+ * What the files of one module share and no other module may use (the
+ * declarations of store_internal.h, persist_internal.h): hidden from the
+ * server's symbol namespace, so that no symbol of the server or of another
+ * library can stand in for it, and reached as directly as a static.
+ */
+#if defined(__GNUC__)
+#define MANTIS_PRIVATE __attribute__((visibility("hidden")))
+#else
+#define MANTIS_PRIVATE
+#endif
+
 /* ---- mantis.c ---- */
 extern void mantis_check_loaded(void);
 

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * persist.h
  *	  What the persistence worker calls to load, follow and flush
- *	  mantis_stores.
+ *	  mantis_stores (persist_table.c, persist_load.c, persist_flush.c).
  *
  * IDENTIFICATION	src/persist.h
  *-------------------------------------------------------------------------

@@ -29,7 +29,7 @@
  * readable at once and the worker looks for the extension each second, and
  * loads and starts flushing as soon as it appears.  Every flush interval
  * (each second when flushes are off) the worker follows the table
- * (persist.c), so rows restored or added by hand are merged.
+ * (persist_load.c), so rows restored or added by hand are merged.
  *
  * Standby.  On a hot standby the worker loads mantis_stores and follows it,
  * so reads see the primary's flushes within a flush interval; writes fail
@@ -559,8 +559,9 @@ mantis_persist_worker_main(Datum main_arg)
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	/*
 	 * A locked or slow mantis_stores delays a flush, never blocks the worker:
-	 * lock_timeout works as in any backend, and persist.c arms
-	 * statement_timeout around each unit of work itself.
+	 * lock_timeout works as in any backend, and the persist_*.c files arm
+	 * statement_timeout around each of their statements themselves
+	 * (statement_begin(), persist_internal.h).
 	 */
 	SetConfigOption("lock_timeout", "10s", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("statement_timeout", "5min", PGC_SUSET, PGC_S_OVERRIDE);

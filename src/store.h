@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * store.h
- *	  The registers in shared memory (store.c): writes, reads, the
- *	  changes the workers consume, and the repair digests.
+ *	  The registers in shared memory (store.c, store_batch.c, store_read.c,
+ *	  store_changes.c, store_state.c): writes, reads, the changes the
+ *	  workers consume, and the repair digests.
  *
  * IDENTIFICATION	src/store.h
  *-------------------------------------------------------------------------
