@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * nodes.c
- *	  Node ids, and the directory that turns them back into node names.
+ *	  This server's identity, node ids, and the directory that turns ids
+ *	  back into node names.
  *
  * A register carries only the 64-bit id of the node that wrote it.  The id
  * is a stable hash of the node's name, so it survives restarts and every
