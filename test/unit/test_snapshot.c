@@ -4,7 +4,7 @@
  *	  and register entries of src/codec.c).
  *
  * Snapshots of nodes and registers (values, deletions, empty and binary
- * values, extreme clocks) are encoded the way src/persist.c does (header,
+ * values, extreme clocks) are encoded the way src/persist_flush.c does (header,
  * then codec entries, into memory of exactly the summed sizes), decoded
  * with mantis_snapshot_decode(), and what its callbacks see is compared
  * with what went in; every proper prefix of a snapshot, the snapshot with a
@@ -97,7 +97,7 @@ snapshot_size(const Snapshot *s)
 	return size;
 }
 
-/* encode into exactly snapshot_size() bytes, as persist.c does */
+/* encode into exactly snapshot_size() bytes, as persist_flush.c does */
 static unsigned char *
 encode(const Snapshot *s, size_t *size)
 {
