@@ -4,7 +4,7 @@
  *
  * Pure C: no server headers, no allocation.  A snapshot is written as
  * this header followed by the node and register entries of codec.c, each
- * encoded into memory its writer sized (src/persist.c, and
+ * encoded into memory its writer sized (persist_flush.c, and
  * test/unit/test_snapshot.c and test/fuzz/make_corpus.c).  The decoder reads
  * a table row that anyone with the right privileges could have written, so
  * it trusts nothing: each length is compared with the bytes remaining
