@@ -4,7 +4,7 @@
  *	  (mantis.c).
  *
  * Each module has its own header (store.h, txn.h, clock.h, nodes.h,
- * guc.h, persist.h, persist_worker.h, peer_view.h, replication.h ...);
+ * guc.h, persist.h, persist_worker.h, peer_view.h, peers.h ...);
  * this one includes none of them.  The pure cores (hlc.h, lww.h,
  * keyhash.h, codec.h, snapshot.h, frame.h) include no server header at all.
  * shmem.c lays out shared memory; locks.h lists every lock and the order

@@ -21,7 +21,7 @@
  * Backends hand changes over through shared memory (store.c's dirty
  * bitmap), which the worker takes every mantis.flush_interval; they do not
  * wake it on every write.  mantis_flush() sets its latch (published through
- * mantis.c) and waits on a condition variable.
+ * wakeup.c) and waits on a condition variable.
  *
  * Loading.  Until the worker has loaded mantis_stores after a start or a
  * crash restart, backends wait (store.c).  While the extension does not

@@ -156,7 +156,11 @@ mantis_store_shmem_init(void *place, bool found)
 
 	store_locate(place);
 	if (found)
+	{
+		/* EXEC_BACKEND: the tranche id is the postmaster's; name it here too */
+		LWLockRegisterTranche(store->dsa_tranche, MANTIS_TRANCHE_STORE_AREA);
 		return;
+	}
 
 	pg_atomic_init_u32(&store->loaded, 0);
 	pg_atomic_init_u32(&store->writable, 0);
@@ -182,6 +186,13 @@ mantis_store_shmem_init(void *place, bool found)
 	}
 
 	store->dsa_tranche = LWLockNewTrancheId();
+
+	/*
+	 * Named in every process, not only in those that attach: the process
+	 * that reads pg_stat_activity names the waits of the others with its
+	 * own table of tranche names (children inherit the postmaster's).
+	 */
+	LWLockRegisterTranche(store->dsa_tranche, MANTIS_TRANCHE_STORE_AREA);
 	area = dsa_create_in_place(dsa_place, store->dsa_size, store->dsa_tranche, NULL);
 	dsa_set_size_limit(area, store->dsa_size);
 	dsa_pin(area);
@@ -200,7 +211,6 @@ store_attach_area(void)
 {
 	MemoryContext oldcontext;
 
-	LWLockRegisterTranche(store->dsa_tranche, MANTIS_TRANCHE_STORE_AREA);
 	oldcontext = MemoryContextSwitchTo(TopMemoryContext);
 	store_area = dsa_attach_in_place(dsa_place, NULL);
 	dsa_pin_mapping(store_area);
