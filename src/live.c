@@ -227,12 +227,12 @@ mantis_live_merge(Peer *peer, const MantisFrame *f)
 	c->skewed += skewed;
 	if (skewed > 0)
 		mantis_peer_problem(peer, LOG,
-					 "rejected %llu registers from %s with clocks up to %llu ms ahead of ours (\"mantis.max_clock_offset\" is %d ms)",
-					 (unsigned long long) skewed, peer ? mantis_peer_label(peer) : "an unknown node",
-					 (unsigned long long) ahead_ms, mantis_max_clock_offset_ms);
+							"rejected %llu registers from %s with clocks up to %llu ms ahead of ours (\"mantis.max_clock_offset\" is %d ms)",
+							(unsigned long long) skewed, peer ? mantis_peer_label(peer) : "an unknown node",
+							(unsigned long long) ahead_ms, mantis_max_clock_offset_ms);
 	if (merged.no_room > 0)
 		mantis_peer_problem(peer, WARNING,
-					 "the store is full: %llu registers from %s were not stored; raise \"mantis.max_keys\" or \"mantis.store_memory\"",
-					 (unsigned long long) merged.no_room, peer ? mantis_peer_label(peer) : "an unknown node");
+							"the store is full: %llu registers from %s were not stored; raise \"mantis.max_keys\" or \"mantis.store_memory\"",
+							(unsigned long long) merged.no_room, peer ? mantis_peer_label(peer) : "an unknown node");
 }
 

@@ -68,7 +68,7 @@ authorize_key(const unsigned char *key, char *name, size_t name_size,
 	if (mantis_curve_key_allowed(key, name, name_size))
 		return true;
 	mantis_peer_problem(NULL, LOG, "refused a client at %s whose CURVE key is not in \"mantis.curve_peers_file\"",
-				 address[0] ? address : "an unknown address");
+						address[0] ? address : "an unknown address");
 	return false;
 }
 
@@ -78,7 +78,7 @@ connection_refused(const char *address, const char *why)
 {
 	mantis_peer_counters(NULL)->refused++;
 	mantis_peer_problem(NULL, LOG, "refused a connection from %s: %s",
-				 address[0] ? address : "an unknown address", why);
+						address[0] ? address : "an unknown address", why);
 }
 
 /*
@@ -99,15 +99,15 @@ sender_authentic(Peer *via, const MantisMessage *m, const MantisFrame *f)
 	{
 		mantis_peer_counters(NULL)->malformed++;
 		mantis_peer_problem(via, LOG, "dropped a message from %s: its key is no longer allowed",
-					 bound && bound[0] ? bound : "a client");
+							bound && bound[0] ? bound : "a client");
 		return false;
 	}
 	if (f->sender != mantis_node_id_of(bound))
 	{
 		mantis_peer_counters(via)->malformed++;
 		mantis_peer_problem(via, WARNING,
-					 "dropped a message from node \"%s\" claiming to come from node id %s: a peer speaks only for the node its key is bound to",
-					 bound, mantis_node_id_text(f->sender, id));
+							"dropped a message from node \"%s\" claiming to come from node id %s: a peer speaks only for the node its key is bound to",
+							bound, mantis_node_id_text(f->sender, id));
 		return false;
 	}
 	return true;
@@ -247,8 +247,8 @@ check_greeting(Peer *peer, const MantisFrame *f, TimestampTz now)
 		if (peer->repair.round != 0)
 			mantis_repair_end_round(peer, now, false);
 		mantis_peer_problem(peer, WARNING,
-					 "%s: every server must have the same \"mantis.max_key_size\", \"mantis.max_value_size\" and database encoding",
-					 reason);
+							"%s: every server must have the same \"mantis.max_key_size\", \"mantis.max_value_size\" and database encoding",
+							reason);
 	}
 	mantis_peer_set_state(peer, MANTIS_PEER_REFUSED, now);
 	return false;
@@ -282,12 +282,12 @@ refuse_own_id(Peer *via, const MantisFrame *f, TimestampTz now)
 		mantis_peer_set_state(via, MANTIS_PEER_REFUSED, now);
 	if (f->incarnation == mantis_outbox_incarnation())
 		mantis_peer_problem(via, LOG, "peer %s is this server itself; ignoring it",
-					 via ? via->endpoint : "(inbound)");
+							via ? via->endpoint : "(inbound)");
 	else
 		mantis_peer_problem(via, WARNING,
-					 "refusing node %s%s: it has the same node id as this server (%s); give each server its own \"mantis.node_name\"",
-					 via ? "at " : "", via ? via->endpoint : "that connected to us",
-					 mantis_node_id_text(mantis_self_node_id(), id));
+							"refusing node %s%s: it has the same node id as this server (%s); give each server its own \"mantis.node_name\"",
+							via ? "at " : "", via ? via->endpoint : "that connected to us",
+							mantis_node_id_text(mantis_self_node_id(), id));
 	return true;
 }
 
