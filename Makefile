@@ -8,6 +8,7 @@ OBJS = \
 	src/functions.o \
 	src/guc.o \
 	src/hlc.o \
+	src/horizon.o \
 	src/keyhash.o \
 	src/live.o \
 	src/log_limit.o \

@@ -22,7 +22,9 @@
 #include "mantis.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "clock.h"
 #include "guc.h"
+#include "hlc.h"
 #include "nodes.h"
 #include "peer_view.h"
 #include "persist_worker.h"
@@ -174,7 +176,7 @@ peer_state_name(MantisPeerState state)
 	return "unknown";
 }
 
-#define PEERS_COLUMNS 21
+#define PEERS_COLUMNS 23
 
 /*
  * mantis_peers() returns a row per peer of this server's replication
@@ -228,6 +230,10 @@ mantis_peers(PG_FUNCTION_ARGS)
 		row_set(&row, col++, v->endpoint[0] ? "outbound" : "inbound");
 		row_set_uint64(&row, col++, c->mismatched);
 		row_set_uint64(&row, col++, c->held);
+		if (v->acked != 0)
+			row_set_time(&row, col, mantis_ms_to_timestamptz(mantis_hlc_ms(v->acked)));
+		col++;
+		row_set_uint64(&row, col++, c->collected);
 		Assert(col == PEERS_COLUMNS);
 		row_emit(&row, rsinfo, attinmeta);
 	}

@@ -21,6 +21,7 @@
 
 #include "mantis.h"
 #include "frame.h"
+#include "horizon.h"
 #include "peer_view.h"
 #include "security.h"
 
@@ -106,6 +107,7 @@ typedef struct Peer
 
 	PeerQueue	queue;			/* live.c */
 	PeerRepair	repair;			/* repair.c */
+	PeerAcks	acks;			/* horizon.c */
 
 	MantisPeerCounters c;		/* through mantis_peer_counters() */
 	bool		offset_known;

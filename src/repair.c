@@ -20,6 +20,11 @@
  *
  * The digests are the store's (store.c): a leaf's digest is the XOR of the
  * fingerprints of its registers, read once per pass when first needed.
+ * With them we note our live mark as it was just before (live.c), which
+ * our answer to a SUMMARY carries: the puller holds every write of ours
+ * through it once its round completes (horizon.c).  A round of ours is
+ * "tainted" when something the peer sent could not be merged, or the
+ * peer held registers back; only an untainted one mends its live stream.
  *
  * Registers a peer refused are not sent again every round.  A peer with
  * our limits can still refuse registers (its store is full, or its clock
@@ -47,6 +52,7 @@
 
 #include "mantis.h"
 #include "guc.h"
+#include "horizon.h"
 #include "live.h"
 #include "outbox.h"
 #include "repair.h"
@@ -65,9 +71,10 @@ static uint32 held_clock = 0;
 /* leaf digests, read once per pass when first needed */
 static uint64 *leaf_digests = NULL;
 static bool digests_fresh = false;
+static MantisLiveMark digests_mark;	/* our live mark when they were read */
 
 static void round_fill_window(Peer *peer, TimestampTz now);
-static void send_differing_leaves(MantisUpdates *b, const MantisFrame *f,
+static bool send_differing_leaves(MantisUpdates *b, const MantisFrame *f,
 								  const uint64 *leaves);
 
 void
@@ -92,6 +99,7 @@ digests(void)
 {
 	if (!digests_fresh)
 	{
+		digests_mark = mantis_live_mark();
 		mantis_store_leaf_digests(leaf_digests);
 		digests_fresh = true;
 	}
@@ -137,6 +145,8 @@ jittered(TimestampTz now, int interval_ms)
 void
 mantis_repair_end_round(Peer *peer, TimestampTz now, bool completed)
 {
+	if (peer->repair.round != 0)
+		mantis_horizon_round_end(peer, completed);
 	peer->repair.round = 0;
 	peer->repair.in_flight = 0;
 	peer->repair.wanted_count = 0;
@@ -157,6 +167,7 @@ mantis_repair_start_round(Peer *peer, TimestampTz now)
 	peer->repair.groups_seen = false;
 	memset(peer->repair.wanted, 0, sizeof(peer->repair.wanted));
 	memset(peer->repair.asked, 0, sizeof(peer->repair.asked));
+	mantis_horizon_round_start(peer);
 
 	mantis_outbox_summary(peer->repair.round, root_digest(digests()));
 	if (!mantis_outbox_send(peer))
@@ -177,7 +188,7 @@ round_fill_window(Peer *peer, TimestampTz now)
 		peer->repair.wanted[g] = false;
 		peer->repair.wanted_count--;
 		mantis_outbox_leaves(peer->repair.round, (uint16) g,
-							 leaves + g * MANTIS_DIGEST_GROUP_LEAVES);
+							 leaves + g * MANTIS_DIGEST_GROUP_LEAVES, 0);
 		if (!mantis_outbox_send(peer))
 		{
 			mantis_repair_end_round(peer, now, false);
@@ -216,7 +227,10 @@ void
 mantis_repair_on_insync(Peer *peer, const MantisFrame *f, TimestampTz now)
 {
 	if (peer->repair.round != 0 && f->round == peer->repair.round)
+	{
+		mantis_horizon_round_mark(peer, &f->mark);
 		mantis_repair_end_round(peer, now, true);
+	}
 }
 
 void
@@ -228,6 +242,7 @@ mantis_repair_on_groups(Peer *peer, const MantisFrame *f, TimestampTz now)
 	if (peer->repair.round == 0 || f->round != peer->repair.round || peer->repair.groups_seen)
 		return;
 	peer->repair.groups_seen = true;
+	mantis_horizon_round_mark(peer, &f->mark);
 	for (int g = 0; g < MANTIS_DIGEST_GROUPS; g++)
 	{
 		if (!peer->repair.wanted[g] &&
@@ -243,10 +258,15 @@ mantis_repair_on_groups(Peer *peer, const MantisFrame *f, TimestampTz now)
 void
 mantis_repair_on_updates(Peer *peer, const MantisFrame *f, TimestampTz now)
 {
-	mantis_live_merge(peer, f);
+	bool		clean = mantis_live_merge(peer, f);
+
 	digests_fresh = false;
 	if (peer->repair.round != 0 && f->round == peer->repair.round)
+	{
 		peer->repair.deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
+		if (!clean)
+			mantis_horizon_round_taint(peer);
+	}
 }
 
 static void
@@ -271,6 +291,8 @@ mantis_repair_on_leaves(Peer *peer, const MantisFrame *f, TimestampTz now)
 		return;
 	peer->repair.asked[f->group] = false;
 	peer->repair.deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
+	if (f->flags & MANTIS_FRAME_HELD_BACK)
+		mantis_horizon_round_taint(peer);
 	leaves = digests();
 	b.round = f->round;
 	b.group = f->group;
@@ -371,12 +393,14 @@ mantis_repair_note_incarnation(Peer *peer, uint64 incarnation)
 /*
  * Send, through b->flush, every register of the leaves of group f->group
  * whose digest differs from the one in the frame f, but those the peer
- * refused before (b->to: the peer, or NULL if it has no peer).
+ * refused before (b->to: the peer, or NULL if it has no peer).  Returns
+ * true if any were held back.
  */
-static void
+static bool
 send_differing_leaves(MantisUpdates *b, const MantisFrame *f, const uint64 *leaves)
 {
 	Peer	   *peer = b->to;
+	bool		held = false;
 
 	mantis_updates_begin(b);
 	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
@@ -385,14 +409,20 @@ send_differing_leaves(MantisUpdates *b, const MantisFrame *f, const uint64 *leav
 		uint64		theirs = mantis_frame_digest(f, i);
 		int			n;
 
-		if (theirs == leaves[leaf] || (peer && held_skip(peer, leaf, leaves[leaf], theirs)))
+		if (theirs == leaves[leaf])
 			continue;
+		if (peer && held_skip(peer, leaf, leaves[leaf], theirs))
+		{
+			held = true;
+			continue;
+		}
 		n = mantis_store_collect_leaf(leaf, mantis_updates_add, b);
 		if (peer && n > 0)
 			held_note(peer, leaf, leaves[leaf], theirs, n);
 	}
 	mantis_updates_end(b);
 	b->flush(b);
+	return held;
 }
 
 /* ---- answering a puller ---- */
@@ -403,14 +433,14 @@ mantis_repair_answer_summary(Peer *peer, const MantisMessage *m, const MantisFra
 	const uint64 *leaves = digests();
 
 	if (f->root == root_digest(leaves))
-		mantis_outbox_insync(f->round);
+		mantis_outbox_insync(f->round, &digests_mark);
 	else
 	{
 		uint64		groups[MANTIS_DIGEST_GROUPS];
 
 		for (int g = 0; g < MANTIS_DIGEST_GROUPS; g++)
 			groups[g] = group_digest(leaves, g);
-		mantis_outbox_groups(f->round, groups);
+		mantis_outbox_groups(f->round, &digests_mark, groups);
 	}
 	mantis_outbox_reply(peer, m);
 }
@@ -427,15 +457,17 @@ mantis_repair_answer_leaves(Peer *peer, const MantisMessage *m, const MantisFram
 {
 	const uint64 *leaves = digests();
 	MantisUpdates b = {0};
+	bool		held;
 
 	b.round = f->round;
 	b.group = f->group;
 	b.flush = reply_updates;
 	b.to = peer;
 	b.msg = m;
-	send_differing_leaves(&b, f, leaves);
+	held = send_differing_leaves(&b, f, leaves);
 
 	/* then our digests of the group, which end the answer */
-	mantis_outbox_leaves(f->round, f->group, leaves + f->group * MANTIS_DIGEST_GROUP_LEAVES);
+	mantis_outbox_leaves(f->round, f->group, leaves + f->group * MANTIS_DIGEST_GROUP_LEAVES,
+						 held ? MANTIS_FRAME_HELD_BACK : 0);
 	mantis_outbox_reply(peer, m);
 }

@@ -111,6 +111,8 @@ typedef struct MantisLeafSet
 
 extern bool mantis_leafset_is_empty(const MantisLeafSet *set);
 extern void mantis_store_take_dirty(MantisConsumer consumer, MantisLeafSet *pending);
+extern bool mantis_store_has_dirty(MantisConsumer consumer);
+extern void mantis_store_write_barrier(void);
 extern void mantis_store_take_leaves(MantisConsumer consumer, MantisLeafSet *pending,
 									 MantisLeafSet *taken,
 									 MantisRecordCallback copy, void *arg);
