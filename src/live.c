@@ -248,11 +248,13 @@ mantis_live_send_changes(void)
 
 /*
  * Merge the registers of an UPDATES frame (already checked by frame.c),
- * through the clock bound and the refusal horizon.  Returns true when
- * every register was stored or superseded (or refused as collected).
+ * through the clock bound and the refusal horizon; "extra_flags" are set on
+ * the register kept for each key (MANTIS_REG_SEEN, repair.c).  Returns
+ * true when every register was stored or superseded (or refused as
+ * collected).
  */
 bool
-mantis_live_merge(Peer *peer, const MantisFrame *f)
+mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 {
 	MantisPeerCounters *c = mantis_peer_counters(peer);
 	const unsigned char *p = f->registers;
@@ -282,7 +284,7 @@ mantis_live_merge(Peer *peer, const MantisFrame *f)
 						   (uint64) mantis_max_clock_offset_ms);
 			continue;
 		}
-		mantis_store_merge_tallied(&rec, MANTIS_REG_UNFLUSHED, refuse_upto, &merged);
+		mantis_store_merge_tallied(&rec, MANTIS_REG_UNFLUSHED | extra_flags, refuse_upto, &merged);
 	}
 	c->applied += merged.applied;
 	c->stale += merged.stale;
