@@ -4,6 +4,7 @@ MODULE_big = mantis
 OBJS = \
 	src/clock.o \
 	src/codec.o \
+	src/collect.o \
 	src/frame.o \
 	src/functions.o \
 	src/guc.o \

@@ -51,6 +51,7 @@
 
 #include "mantis.h"
 #include "clock.h"
+#include "collect.h"
 #include "guc.h"
 #include "hlc.h"
 #include "horizon.h"
@@ -248,7 +249,7 @@ mantis_horizon_fill_greeting(const Peer *to, MantisGreeting *g)
 {
 	g->acked = to ? to->acks.in_held : 0;
 	g->stable = our_stable(NULL, NULL);
-	g->collected = mantis_horizon_refuse_upto();
+	g->collected = mantis_collect_refuse_upto();
 }
 
 /*
@@ -271,14 +272,4 @@ mantis_horizon_tick(void)
 	if (bridged_once && now_ms > lifetime_ms)
 		lifetime_ts = mantis_hlc_pack(now_ms - lifetime_ms, 0);
 	mantis_collect_publish(published_stable, lifetime_ts);
-}
-
-/*
- * Registers from peers for keys we hold nothing of, at or below this, are
- * copies of what was collected here: refused.
- */
-uint64
-mantis_horizon_refuse_upto(void)
-{
-	return mantis_collect_refuse_upto();
 }

@@ -39,6 +39,7 @@
 
 #include "mantis.h"
 #include "clock.h"
+#include "collect.h"
 #include "guc.h"
 #include "horizon.h"
 #include "live.h"
@@ -259,7 +260,7 @@ mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 	MantisPeerCounters *c = mantis_peer_counters(peer);
 	const unsigned char *p = f->registers;
 	uint64		limit = mantis_wall_ms() + (uint64) mantis_max_clock_offset_ms;
-	uint64		refuse_upto = mantis_horizon_refuse_upto();
+	uint64		refuse_upto = mantis_collect_refuse_upto();
 	uint64		skewed = 0;
 	uint64		malformed = 0;
 	uint64		ahead_ms = 0;

@@ -61,6 +61,7 @@
 
 #include "mantis.h"
 #include "clock.h"
+#include "collect.h"
 #include "guc.h"
 #include "log_limit.h"
 #include "nodes.h"
@@ -584,12 +585,13 @@ mantis_persist_worker_main(Datum main_arg)
 			try_load();
 		}
 		maybe_flush();
+		mantis_collect_tick();
 
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(loop_cxt);
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 sleep_ms(), PG_WAIT_EXTENSION);
+						 Min(sleep_ms(), mantis_collect_sleep_ms()), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 
