@@ -34,8 +34,10 @@ OBJS = \
 	src/store_changes.o \
 	src/store_read.o \
 	src/store_state.o \
+	src/store_sweep.o \
 	src/transport.o \
 	src/txn.o \
+	src/values.o \
 	src/wakeup.o
 
 # the key pair generator, installed beside the server's programs
