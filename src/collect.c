@@ -38,6 +38,7 @@ typedef struct CollectShared
 	pg_atomic_uint64 stable_ts; /* published by the replication worker */
 	pg_atomic_uint64 lifetime_ts;	/* ditto: the lifetime bound, or 0 */
 	pg_atomic_uint64 lifetime_horizon;	/* greatest HLC collected by lifetime */
+	pg_atomic_uint64 refused;	/* registers refused as collected */
 } CollectShared;
 
 static CollectShared *collect = NULL;
@@ -58,6 +59,7 @@ mantis_collect_shmem_init(void *place, bool found)
 	pg_atomic_init_u64(&collect->stable_ts, 0);
 	pg_atomic_init_u64(&collect->lifetime_ts, 0);
 	pg_atomic_init_u64(&collect->lifetime_horizon, 0);
+	pg_atomic_init_u64(&collect->refused, 0);
 }
 
 /* Raise an atomic to v if it is lower */
@@ -101,6 +103,20 @@ void
 mantis_collect_raise_lifetime_horizon(uint64 ts)
 {
 	raise_to(&collect->lifetime_horizon, ts);
+}
+
+/* Registers from peers refused as copies of collected ones: count, total */
+void
+mantis_collect_count_refused(uint64 n)
+{
+	if (n > 0)
+		pg_atomic_fetch_add_u64(&collect->refused, n);
+}
+
+uint64
+mantis_collect_refused(void)
+{
+	return pg_atomic_read_u64(&collect->refused);
 }
 
 /*

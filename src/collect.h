@@ -24,5 +24,7 @@ extern void mantis_collect_horizons(uint64 *stable_ts, uint64 *lifetime_ts);
 extern uint64 mantis_collect_lifetime_horizon(void);
 extern void mantis_collect_raise_lifetime_horizon(uint64 ts);
 extern uint64 mantis_collect_refuse_upto(void);
+extern void mantis_collect_count_refused(uint64 n);
+extern uint64 mantis_collect_refused(void);
 
 #endif							/* MANTIS_COLLECT_H */

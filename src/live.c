@@ -285,12 +285,13 @@ mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 						   (uint64) mantis_max_clock_offset_ms);
 			continue;
 		}
-		mantis_store_merge_tallied(&rec, MANTIS_REG_UNFLUSHED | extra_flags, refuse_upto, &merged);
+		mantis_store_merge_tallied_upto(&rec, MANTIS_REG_UNFLUSHED | extra_flags, refuse_upto, &merged);
 	}
 	c->applied += merged.applied;
 	c->stale += merged.stale;
 	c->no_room += merged.no_room;
 	c->collected += merged.collected;
+	mantis_collect_count_refused(merged.collected);
 	c->malformed += malformed;
 	c->skewed += skewed;
 	clean = skewed == 0 && malformed == 0 && merged.no_room == 0;

@@ -134,7 +134,7 @@ builder_close_row(RowBuilder *b)
 	if (b->cur.data == NULL)
 		return;
 	mantis_snapshot_put_header((unsigned char *) b->cur.data + VARHDRSZ,
-							   (uint16) b->nodes, b->cur_registers);
+							   (uint16) b->nodes, b->cur_registers, 0);
 	SET_VARSIZE(b->cur.data, b->cur.len);
 	oldcxt = MemoryContextSwitchTo(b->cxt);
 	row = palloc(sizeof(NewRow));

@@ -117,7 +117,7 @@ load_row(LoadState *st, KnownRow *row, const char *node, bytea *registers)
 {
 	const char *data = VARDATA_ANY(registers);
 	size_t		len = VARSIZE_ANY_EXHDR(registers);
-	const char *err = mantis_snapshot_decode(data, len, NULL, NULL, NULL);
+	const char *err = mantis_snapshot_decode(data, len, NULL, NULL, NULL, NULL);
 	uint64		before;
 
 	if (err != NULL)
@@ -131,7 +131,7 @@ load_row(LoadState *st, KnownRow *row, const char *node, bytea *registers)
 	}
 	before = st->refused + st->merged.no_room;
 	st->row_id = row->id;
-	(void) mantis_snapshot_decode(data, len, load_node, load_register, st);
+	(void) mantis_snapshot_decode(data, len, load_node, load_register, st, NULL);
 	row->held = (uint32) Min(st->refused + st->merged.no_room - before, PG_UINT32_MAX);
 	row->unreadable = false;
 }

@@ -73,6 +73,8 @@ check_record(const uint8_t *data, size_t size, const MantisRecord *rec)
 	FUZZ_CHECK(rec->key_len > 0);
 	FUZZ_CHECK(!rec->deleted || rec->value_len == 0);
 	FUZZ_CHECK(mantis_hlc_ms(rec->hlc.ts) <= MANTIS_HLC_MAX_MS);
+	FUZZ_CHECK(rec->expires_ms <= MANTIS_HLC_MAX_MS);
+	FUZZ_CHECK(!rec->deleted || rec->expires_ms == 0);
 	FUZZ_CHECK(fuzz_inside(data, size, rec->key, rec->key_len));
 	FUZZ_CHECK(fuzz_inside(data, size, rec->value, rec->value_len));
 	fuzz_touch(rec->key, rec->key_len);

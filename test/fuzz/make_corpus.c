@@ -105,11 +105,12 @@ put_u8(Buf *b, unsigned v)
 /* ---- the two formats, through their encoders ---- */
 
 static void
-put_register(Buf *b, const char *key, const char *value, size_t value_len,
-			 uint64_t ts, uint64_t node)
+put_expiring_register(Buf *b, const char *key, const char *value, size_t value_len,
+					  uint64_t ts, uint64_t node, uint64_t expires_ms)
 {
 	MantisRecord rec;
 
+	rec.expires_ms = expires_ms;
 	rec.hlc.ts = ts;
 	rec.hlc.node = node;
 	rec.deleted = value == NULL;
@@ -118,6 +119,21 @@ put_register(Buf *b, const char *key, const char *value, size_t value_len,
 	rec.value = value;
 	rec.value_len = (uint32_t) value_len;
 	mantis_codec_put_register(buf_grow(b, mantis_codec_register_size(&rec)), &rec);
+}
+
+static void
+put_register(Buf *b, const char *key, const char *value, size_t value_len,
+			 uint64_t ts, uint64_t node)
+{
+	put_expiring_register(b, key, value, value_len, ts, node, 0);
+}
+
+/* a value that expires half an hour after it was written (kind 3) */
+static void
+put_expiring(Buf *b, const char *key, const char *value, uint64_t logical)
+{
+	put_expiring_register(b, key, value, strlen(value),
+						  mantis_hlc_pack(SEED_MS, logical), NODE_A, SEED_MS + 1800000);
 }
 
 static void
@@ -142,11 +158,26 @@ put_node(Buf *b, uint64_t id, const char *name)
 }
 
 static void
-snapshot_header(Buf *b, uint16_t nodes, uint32_t registers)
+snapshot_header_horizon(Buf *b, uint16_t nodes, uint32_t registers, uint64_t horizon)
 {
 	buf_reset(b);
 	mantis_snapshot_put_header(buf_grow(b, MANTIS_SNAPSHOT_HEADER_SIZE),
-							   nodes, registers);
+							   nodes, registers, horizon);
+}
+
+static void
+snapshot_header(Buf *b, uint16_t nodes, uint32_t registers)
+{
+	snapshot_header_horizon(b, nodes, registers, 0);
+}
+
+/* the header of format version 1: version 2's without the horizon */
+static void
+snapshot_header_v1(Buf *b, uint16_t nodes, uint32_t registers)
+{
+	snapshot_header(b, nodes, registers);
+	b->data[4] = 1;
+	b->len = MANTIS_SNAPSHOT_V1_HEADER_SIZE;
 }
 
 /* a HELLO or WELCOME of these limits */
@@ -287,7 +318,7 @@ static void
 snapshot_seed(const char *name, const Buf *b, const char *expected)
 {
 	verdict("snapshot", name,
-			mantis_snapshot_decode(b->data, b->len, NULL, NULL, NULL), expected);
+			mantis_snapshot_decode(b->data, b->len, NULL, NULL, NULL, NULL), expected);
 	write_seed("snapshot", name, b->data, b->len);
 }
 
@@ -377,6 +408,38 @@ snapshot_valid(Buf *b)
 	put_value(b, "small", "s", 0);
 	snapshot_seed("ok-large-value", b, NULL);
 	free(big);
+
+	snapshot_header(b, 0, 4);
+	put_expiring(b, "session:8f3a", "{\"user\": 42}", 0);
+	put_expiring(b, "empty", "", 1);
+	put_expiring_register(b, "first", "1", 1, mantis_hlc_pack(SEED_MS, 2), NODE_A, 1);
+	put_expiring_register(b, "last", "9999", 4, mantis_hlc_pack(SEED_MS, 3), NODE_B,
+						  MANTIS_HLC_MAX_MS);
+	snapshot_seed("ok-expiring", b, NULL);
+
+	snapshot_header_horizon(b, 1, 3, mantis_hlc_pack(SEED_MS - 1000, 5));
+	put_node(b, NODE_A, "alpha");
+	put_value(b, "k1", "v1", 0);
+	put_deletion(b, "k2", 1);
+	put_expiring(b, "k3", "v3", 2);
+	snapshot_seed("ok-horizon", b, NULL);
+
+	snapshot_header_horizon(b, 0, 0, mantis_hlc_pack(MANTIS_HLC_MAX_MS, 0xFFFF));
+	snapshot_seed("ok-horizon-max", b, NULL);
+
+	/* version 1, as 1.0 and 1.1 wrote it: still read */
+	snapshot_header_v1(b, 0, 0);
+	snapshot_seed("ok-v1-empty", b, NULL);
+
+	snapshot_header_v1(b, 1, 2);
+	put_node(b, NODE_A, "alpha");
+	put_value(b, "k1", "v1", 0);
+	put_deletion(b, "k2", 1);
+	snapshot_seed("ok-v1-registers", b, NULL);
+
+	snapshot_header_v1(b, 0, 1);
+	put_expiring(b, "k", "v", 0);
+	snapshot_seed("ok-v1-expiring", b, NULL);
 }
 
 static void
@@ -394,8 +457,24 @@ snapshot_header_faults(Buf *b)
 	snapshot_seed("bad-magic", b, "not a mantis snapshot (bad magic bytes)");
 
 	snapshot_header(b, 0, 0);
-	b->data[4] = 2;
+	b->data[4] = 3;
 	snapshot_seed("bad-version", b, "unsupported snapshot format version");
+
+	snapshot_header(b, 0, 0);
+	b->data[4] = 0;
+	snapshot_seed("bad-version-0", b, "unsupported snapshot format version");
+
+	/* a version 2 header cut inside its horizon */
+	snapshot_header(b, 0, 0);
+	b->len = MANTIS_SNAPSHOT_HEADER_SIZE - 1;
+	snapshot_seed("bad-short-horizon", b, "shorter than a snapshot header");
+
+	snapshot_header_v1(b, 0, 0);
+	b->len--;
+	snapshot_seed("bad-short-v1-header", b, "shorter than a snapshot header");
+
+	snapshot_header_horizon(b, 0, 0, mantis_hlc_pack(MANTIS_HLC_MAX_MS + 1, 0));
+	snapshot_seed("bad-horizon-past-9999", b, "horizon beyond year 9999");
 
 	snapshot_header(b, 0, 0);
 	b->data[5] = 1;
@@ -494,8 +573,31 @@ snapshot_register_faults(Buf *b)
 
 	snapshot_header(b, 0, 1);
 	put_value(b, "k", "v", 0);
-	b->data[MANTIS_SNAPSHOT_HEADER_SIZE + 4] = 3;
+	b->data[MANTIS_SNAPSHOT_HEADER_SIZE + 4] = 4;
 	snapshot_seed("bad-kind", b, "unknown register kind");
+
+	/* a kind 1 entry relabelled kind 3: too short to hold an expiry */
+	snapshot_header(b, 0, 1);
+	put_value(b, "k", "v", 0);
+	b->data[MANTIS_SNAPSHOT_HEADER_SIZE + 4] = MANTIS_CODEC_KIND_EXPIRING;
+	snapshot_seed("bad-expiring-too-short", b, "register entry length too small");
+
+	/* the expiry of kind 3 is at 21 in its entry */
+	snapshot_header(b, 0, 1);
+	put_expiring(b, "k", "v", 0);
+	mantis_put_u64(b->data + MANTIS_SNAPSHOT_HEADER_SIZE + 21, 0);
+	snapshot_seed("bad-expiring-no-expiry", b, "expiring register without an expiry");
+
+	snapshot_header(b, 0, 1);
+	put_expiring(b, "k", "v", 0);
+	mantis_put_u64(b->data + MANTIS_SNAPSHOT_HEADER_SIZE + 21, MANTIS_HLC_MAX_MS + 1);
+	snapshot_seed("bad-expiry-past-9999", b, "expiry beyond year 9999");
+
+	/* a kind 1 entry relabelled kind 3 but long enough: its "expiry" is key and value */
+	snapshot_header(b, 0, 1);
+	put_expiring(b, "k", "v", 0);
+	b->data[MANTIS_SNAPSHOT_HEADER_SIZE + 4] = MANTIS_CODEC_KIND_VALUE;
+	snapshot_seed("bad-expiring-as-value", b, "key length past the end of its entry");
 
 	snapshot_header(b, 0, 1);
 	put_value(b, "k", "v", 0);
@@ -534,6 +636,13 @@ frame_valid(Buf *b)
 				 mantis_hlc_pack(MANTIS_HLC_MAX_MS, 0xFFFF), UINT64_MAX);
 	updates_count(b, 2);
 	frame_seed("ok-updates-repair", b, NULL);
+
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
+	put_expiring(b, "session:8f3a", "{\"user\": 42}", 0);
+	put_value(b, "k1", "v1", 1);
+	put_expiring(b, "k2", "", 2);
+	updates_count(b, 3);
+	frame_seed("ok-updates-expiring", b, NULL);
 
 	updates_head(b, 7, 255);
 	frame_seed("ok-updates-empty", b, NULL);
@@ -692,6 +801,14 @@ frame_updates_faults(Buf *b)
 	mantis_put_u32(b->data + b->len - 27, 23);
 	frame_seed("bad-updates-deletion-with-value", b,
 			   "deletion marker with a value");
+
+	/* the expiry of the last register (of 35 bytes, at 21 in it) */
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
+	put_value(b, "k1", "v1", 0);
+	put_expiring(b, "k2", "v2", 1);
+	updates_count(b, 2);
+	mantis_put_u64(b->data + b->len - 37 + 21, 0);
+	frame_seed("bad-updates-expiring-no-expiry", b, "expiring register without an expiry");
 }
 
 static void

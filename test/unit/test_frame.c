@@ -238,6 +238,7 @@ random_record(TestRecord *t)
 	t->rec.hlc.ts = mantis_hlc_pack(rnd() % (MANTIS_HLC_MAX_MS + 1), rnd());
 	t->rec.hlc.node = rnd();
 	t->rec.deleted = rnd() % 3 == 0;
+	t->rec.expires_ms = rnd() % 3 == 0 ? 1 + rnd() % MANTIS_HLC_MAX_MS : 0;
 	t->rec.key = t->key;
 	t->rec.key_len = key_len;
 	t->rec.value = t->rec.deleted ? NULL : t->value;
@@ -249,6 +250,7 @@ same_record(const MantisRecord *a, const MantisRecord *b)
 {
 	return a->hlc.ts == b->hlc.ts && a->hlc.node == b->hlc.node &&
 		a->deleted == b->deleted && a->key_len == b->key_len &&
+		(a->deleted ? 0 : a->expires_ms) == (b->deleted ? 0 : b->expires_ms) &&
 		memcmp(a->key, b->key, a->key_len) == 0 &&
 		a->value_len == b->value_len &&
 		(a->value_len == 0 || memcmp(a->value, b->value, a->value_len) == 0);
@@ -329,9 +331,13 @@ test_updates(void)
 	check_updates(&h, 7, 0, recs, 0, 1);
 	check_updates(&h, UINT32_MAX, MANTIS_DIGEST_GROUPS - 1, recs, 0, 1);
 
-	/* a value, a deletion, an empty value, a value with a NUL, extreme clocks */
+	/*
+	 * a value, a deletion, an empty value, a value with a NUL, extreme
+	 * clocks, values with an expiry (the first and last expiry, an empty
+	 * value)
+	 */
 	memset(recs, 0, sizeof(recs));
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 8; i++)
 	{
 		recs[i].rec.key = recs[i].key;
 		snprintf(recs[i].key, sizeof(recs[i].key), "k%d", i);
@@ -350,8 +356,16 @@ test_updates(void)
 	recs[4].rec.deleted = true;
 	recs[4].rec.hlc.ts = mantis_hlc_pack(MANTIS_HLC_MAX_MS, 0xFFFF);
 	recs[4].rec.hlc.node = UINT64_MAX;
-	check_updates(&h, 0, MANTIS_LIVE_GROUP, recs, 5, 1);
-	check_updates(&h, 42, 255, recs, 5, 1);
+	recs[5].rec.value = "session";
+	recs[5].rec.value_len = 7;
+	recs[5].rec.expires_ms = 1764123093123 + 1800000;
+	recs[6].rec.value = "";
+	recs[6].rec.expires_ms = 1;
+	recs[7].rec.value = "x";
+	recs[7].rec.value_len = 1;
+	recs[7].rec.expires_ms = MANTIS_HLC_MAX_MS;
+	check_updates(&h, 0, MANTIS_LIVE_GROUP, recs, 8, 1);
+	check_updates(&h, 42, 255, recs, 8, 1);
 
 	/* random batches, some with large values */
 	for (int round = 0; round < 200; round++)
@@ -375,6 +389,50 @@ test_updates(void)
 		CHECK(strcmp(mantis_frame_decode(head, sizeof(head), &f), "invalid group") == 0,
 			  "updates: group %u accepted", group);
 	}
+}
+
+/* The entry of a value with an expiry: kind 3, and what it must hold. */
+static void
+test_expiring_entry(void)
+{
+	MantisRecord rec = {{mantis_hlc_pack(1764123093123, 1), 7}, false, 3, 2, "key", "va", 0};
+	unsigned char buf[64];
+	const unsigned char *p;
+	MantisRecord back;
+	const char *err;
+
+	/* without an expiry: kind 1, 8 bytes shorter */
+	CHECK(mantis_codec_register_size(&rec) == MANTIS_CODEC_REGISTER_OVERHEAD + 5, "kind 1 size");
+	rec.expires_ms = 1764123093123 + 1000;
+	CHECK(mantis_codec_register_size(&rec) == MANTIS_CODEC_EXPIRING_OVERHEAD + 5, "kind 3 size");
+	CHECK(mantis_codec_put_register(buf, &rec) == buf + MANTIS_CODEC_EXPIRING_OVERHEAD + 5,
+		  "kind 3 wrote other than its size");
+	CHECK(buf[4] == MANTIS_CODEC_KIND_EXPIRING, "kind %d written", buf[4]);
+	CHECK(mantis_get_u32(buf) == MANTIS_CODEC_EXPIRING_OVERHEAD - 4 + 5, "entry length");
+	CHECK(mantis_get_u64(buf + 21) == rec.expires_ms, "expiry not after the HLC");
+	CHECK(mantis_get_u32(buf + 29) == 3, "key length not after the expiry");
+	p = buf;
+	err = mantis_codec_get_register(&p, buf + MANTIS_CODEC_EXPIRING_OVERHEAD + 5, &back);
+	CHECK(err == NULL && same_record(&back, &rec) && p == buf + MANTIS_CODEC_EXPIRING_OVERHEAD + 5,
+		  "kind 3 round trip: %s", err ? err : "differs");
+
+	/* an entry length that cannot hold the expiry */
+	mantis_put_u32(buf, MANTIS_CODEC_EXPIRING_OVERHEAD - 4 - 1);
+	p = buf;
+	err = mantis_codec_get_register(&p, buf + sizeof(buf), &back);
+	CHECK(err != NULL && strcmp(err, "register entry length too small") == 0,
+		  "kind 3 without room for its expiry: %s", err ? err : "decoded");
+	mantis_put_u32(buf, MANTIS_CODEC_EXPIRING_OVERHEAD - 4 + 5);
+
+	/* a deletion never carries an expiry: kind 2, and none read back */
+	rec.deleted = true;
+	rec.value_len = 0;
+	CHECK(mantis_codec_register_size(&rec) == MANTIS_CODEC_REGISTER_OVERHEAD + 3, "kind 2 size");
+	mantis_codec_put_register(buf, &rec);
+	CHECK(buf[4] == MANTIS_CODEC_KIND_DELETION, "a deletion with expires_ms written as kind %d", buf[4]);
+	p = buf;
+	err = mantis_codec_get_register(&p, buf + MANTIS_CODEC_REGISTER_OVERHEAD + 3, &back);
+	CHECK(err == NULL && back.deleted && back.expires_ms == 0, "kind 2 read back with an expiry");
 }
 
 /* ---- SUMMARY and INSYNC ---- */
@@ -619,6 +677,7 @@ main(void)
 	rng_state = UINT64_C(0x9e3779b97f4a7c15);
 	test_greetings();
 	test_updates();
+	test_expiring_entry();
 	test_summary_insync();
 	test_digests();
 	test_known_bytes();
