@@ -48,6 +48,20 @@ static int	written = 0;
 #define NODE_B		UINT64_C(0xfedcba9876543210)
 
 /*
+ * The HLCs of version 3 in frame seeds (frame.h): a greeting's horizons,
+ * acked, stable and collected, a little behind the clock; the watermark of
+ * a live batch; the live stream's mark in INSYNC and GROUPS.
+ */
+#define SEED_ACKED		mantis_hlc_pack(SEED_MS - 1000, 0)
+#define SEED_STABLE		mantis_hlc_pack(SEED_MS - 2000, 0)
+#define SEED_COLLECTED	mantis_hlc_pack(SEED_MS - 60000, 0)
+#define SEED_WATERMARK	mantis_hlc_pack(SEED_MS, 2)
+#define SEED_LIVE_SEQ	41
+/* the last HLC of 9999, and the first one past it */
+#define LAST_HLC		mantis_hlc_pack(MANTIS_HLC_MAX_MS, 0xFFFF)
+#define PAST_9999		mantis_hlc_pack(MANTIS_HLC_MAX_MS + 1, 0)
+
+/*
  * Where fault seeds overwrite a field (the layouts are in frame.h,
  * snapshot.h and codec.h): in a frame header, and in a node entry.
  */
@@ -55,6 +69,10 @@ static int	written = 0;
 #define AT_TYPE				5
 #define AT_FLAGS			6
 #define AT_NODE_NAME_LEN	8
+/* the watermark of UPDATES, after round, group and register count */
+#define AT_WATERMARK		(MANTIS_FRAME_HEADER_SIZE + 4 + 2 + 4)
+/* the mark of INSYNC and GROUPS, after the round */
+#define AT_MARK				(MANTIS_FRAME_HEADER_SIZE + 4)
 
 /* the header of every frame seed: node A, in late 2025 */
 static MantisFrameHeader header;
@@ -180,10 +198,11 @@ snapshot_header_v1(Buf *b, uint16_t nodes, uint32_t registers)
 	b->len = MANTIS_SNAPSHOT_V1_HEADER_SIZE;
 }
 
-/* a HELLO or WELCOME of these limits */
+/* a HELLO or WELCOME of these limits and horizons */
 static void
-frame_greeting_limits(Buf *b, int type, const char *name, uint32_t max_key_size,
-					  uint32_t max_value_size, const char *encoding)
+frame_greeting_horizons(Buf *b, int type, const char *name, uint32_t max_key_size,
+						uint32_t max_value_size, const char *encoding,
+						uint64_t acked, uint64_t stable, uint64_t collected)
 {
 	MantisGreeting g;
 	unsigned char *p;
@@ -194,6 +213,9 @@ frame_greeting_limits(Buf *b, int type, const char *name, uint32_t max_key_size,
 	g.max_value_size = max_value_size;
 	g.encoding = encoding;
 	g.encoding_len = strlen(encoding);
+	g.acked = acked;
+	g.stable = stable;
+	g.collected = collected;
 	buf_reset(b);
 	p = buf_grow(b, mantis_frame_greeting_frame_size(&g));
 	if (type == MANTIS_FRAME_HELLO)
@@ -202,11 +224,28 @@ frame_greeting_limits(Buf *b, int type, const char *name, uint32_t max_key_size,
 		mantis_frame_put_welcome(p, &header, &g);
 }
 
+/* a HELLO or WELCOME of these limits, and the seed horizons */
+static void
+frame_greeting_limits(Buf *b, int type, const char *name, uint32_t max_key_size,
+					  uint32_t max_value_size, const char *encoding)
+{
+	frame_greeting_horizons(b, type, name, max_key_size, max_value_size, encoding,
+							SEED_ACKED, SEED_STABLE, SEED_COLLECTED);
+}
+
 /* with the default limits of mantis.max_key_size and max_value_size */
 static void
 frame_greeting(Buf *b, int type, const char *name, const char *encoding)
 {
 	frame_greeting_limits(b, type, name, 1024, 1024 * 1024, encoding);
+}
+
+/* with the default limits and these horizons */
+static void
+frame_greeting_at(Buf *b, int type, uint64_t acked, uint64_t stable, uint64_t collected)
+{
+	frame_greeting_horizons(b, type, "alpha", 1024, 1024 * 1024, "UTF8",
+							acked, stable, collected);
 }
 
 /* an UPDATES frame of no registers yet: put them, then updates_count() */
@@ -224,6 +263,13 @@ updates_count(Buf *b, uint32_t count)
 	mantis_frame_updates_set_count(b->data, count);
 }
 
+/* the last frame of a live batch: BATCH_END, and this watermark */
+static void
+updates_end_batch(Buf *b, uint64_t watermark)
+{
+	mantis_frame_updates_end_batch(b->data, watermark);
+}
+
 static void
 frame_summary(Buf *b, uint32_t round, uint64_t root)
 {
@@ -233,10 +279,21 @@ frame_summary(Buf *b, uint32_t round, uint64_t root)
 }
 
 static void
+frame_insync_mark(Buf *b, uint32_t round, uint32_t seq, uint64_t watermark)
+{
+	MantisLiveMark mark;
+
+	mark.seq = seq;
+	mark.watermark = watermark;
+	buf_reset(b);
+	mantis_frame_put_insync(buf_grow(b, MANTIS_FRAME_INSYNC_SIZE), &header, round, &mark);
+}
+
+/* with the seed mark */
+static void
 frame_insync(Buf *b, uint32_t round)
 {
-	buf_reset(b);
-	mantis_frame_put_insync(buf_grow(b, MANTIS_FRAME_INSYNC_SIZE), &header, round);
+	frame_insync_mark(b, round, SEED_LIVE_SEQ, SEED_WATERMARK);
 }
 
 /* GROUPS and LEAVES carry 256 distinct digests */
@@ -248,25 +305,44 @@ seed_digests(uint64_t *d)
 }
 
 static void
-frame_groups(Buf *b, uint32_t round)
+frame_groups_mark(Buf *b, uint32_t round, uint32_t seq, uint64_t watermark)
 {
 	uint64_t	d[MANTIS_DIGEST_GROUPS];
+	MantisLiveMark mark;
 
+	mark.seq = seq;
+	mark.watermark = watermark;
 	seed_digests(d);
 	buf_reset(b);
 	mantis_frame_put_groups(buf_grow(b, MANTIS_FRAME_GROUPS_SIZE), &header,
-							round, d);
+							round, &mark, d);
+}
+
+/* with the seed mark */
+static void
+frame_groups(Buf *b, uint32_t round)
+{
+	frame_groups_mark(b, round, SEED_LIVE_SEQ, SEED_WATERMARK);
+}
+
+/* a LEAVES frame with these header flags (MANTIS_FRAME_HELD_BACK) */
+static void
+frame_leaves_flags(Buf *b, uint32_t round, uint16_t group, uint16_t flags)
+{
+	MantisFrameHeader h = header;
+	uint64_t	d[MANTIS_DIGEST_GROUP_LEAVES];
+
+	h.flags = flags;
+	seed_digests(d);
+	buf_reset(b);
+	mantis_frame_put_leaves(buf_grow(b, MANTIS_FRAME_LEAVES_SIZE), &h,
+							round, group, d);
 }
 
 static void
 frame_leaves(Buf *b, uint32_t round, uint16_t group)
 {
-	uint64_t	d[MANTIS_DIGEST_GROUP_LEAVES];
-
-	seed_digests(d);
-	buf_reset(b);
-	mantis_frame_put_leaves(buf_grow(b, MANTIS_FRAME_LEAVES_SIZE), &header,
-							round, group, d);
+	frame_leaves_flags(b, round, group, 0);
 }
 
 /* ---- writing and checking ---- */
@@ -623,12 +699,38 @@ frame_valid(Buf *b)
 	frame_greeting_limits(b, MANTIS_FRAME_WELCOME, "x", 0, UINT32_MAX, "SQL_ASCII");
 	frame_seed("ok-welcome-extreme-limits", b, NULL);
 
+	/* horizons: none yet (0), and the last HLC of 9999 */
+	frame_greeting_at(b, MANTIS_FRAME_HELLO, 0, 0, 0);
+	frame_seed("ok-hello-no-horizons", b, NULL);
+	frame_greeting_at(b, MANTIS_FRAME_WELCOME, LAST_HLC, LAST_HLC, LAST_HLC);
+	frame_seed("ok-welcome-last-horizons", b, NULL);
+
 	updates_head(b, 0, MANTIS_LIVE_GROUP);
 	put_value(b, "k1", "v1", 0);
 	put_deletion(b, "k2", 1);
 	put_value(b, "k3", "", 2);
 	updates_count(b, 3);
 	frame_seed("ok-updates-live", b, NULL);
+
+	/* the last frame of a live batch, with its watermark */
+	updates_head(b, 8, MANTIS_LIVE_GROUP);
+	put_value(b, "k4", "v4", 2);
+	put_deletion(b, "k5", 3);
+	updates_count(b, 2);
+	updates_end_batch(b, SEED_WATERMARK);
+	frame_seed("ok-updates-live-batch-end", b, NULL);
+
+	/* a batch that ends in a frame of no registers, at the last watermark */
+	updates_head(b, 9, MANTIS_LIVE_GROUP);
+	updates_end_batch(b, LAST_HLC);
+	frame_seed("ok-updates-live-batch-end-empty", b, NULL);
+
+	/* a batch end of no watermark */
+	updates_head(b, 10, MANTIS_LIVE_GROUP);
+	put_value(b, "k6", "v6", 4);
+	updates_count(b, 1);
+	updates_end_batch(b, 0);
+	frame_seed("ok-updates-live-batch-end-no-watermark", b, NULL);
 
 	updates_head(b, 7, 42);
 	put_value(b, "repaired", "value", 0);
@@ -653,17 +755,30 @@ frame_valid(Buf *b)
 	frame_insync(b, 7);
 	frame_seed("ok-insync", b, NULL);
 
+	frame_insync_mark(b, 7, 0, 0);
+	frame_seed("ok-insync-no-live-frame", b, NULL);
+
+	frame_insync_mark(b, UINT32_MAX, UINT32_MAX, LAST_HLC);
+	frame_seed("ok-insync-last-mark", b, NULL);
+
 	frame_groups(b, 7);
 	frame_seed("ok-groups", b, NULL);
 
+	frame_groups_mark(b, 7, UINT32_MAX, LAST_HLC);
+	frame_seed("ok-groups-last-mark", b, NULL);
+
 	frame_leaves(b, 7, 255);
 	frame_seed("ok-leaves", b, NULL);
+
+	frame_leaves_flags(b, 7, 0, MANTIS_FRAME_HELD_BACK);
+	frame_seed("ok-leaves-held-back", b, NULL);
 }
 
 static void
 frame_header_faults(Buf *b)
 {
 	MantisFrameHeader late = header;
+	MantisLiveMark mark = {SEED_LIVE_SEQ, SEED_WATERMARK};
 
 	frame_insync(b, 7);
 	b->len = MANTIS_FRAME_HEADER_SIZE - 1;
@@ -683,13 +798,22 @@ frame_header_faults(Buf *b)
 	b->len = MANTIS_FRAME_HEADER_SIZE + 1 + 5;
 	frame_seed("bad-version-1-hello", b, "unsupported protocol version");
 
+	/* the first flag bit after BATCH_END and HELD_BACK, the last, all */
 	frame_insync(b, 7);
-	mantis_put_u16(b->data + AT_FLAGS, 1);
+	mantis_put_u16(b->data + AT_FLAGS, 0x0004);
 	frame_seed("bad-flags", b, "unknown frame flags");
+
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
+	updates_end_batch(b, SEED_WATERMARK);
+	mantis_put_u16(b->data + AT_FLAGS, MANTIS_FRAME_BATCH_END | 0x8000);
+	frame_seed("bad-flags-8000-batch-end", b, "unknown frame flags");
+
+	frame_leaves_flags(b, 7, 0, 0xFFFF);
+	frame_seed("bad-flags-ffff-leaves", b, "unknown frame flags");
 
 	late.hlc = mantis_hlc_pack(MANTIS_HLC_MAX_MS + 1, 0);
 	buf_reset(b);
-	mantis_frame_put_insync(buf_grow(b, MANTIS_FRAME_INSYNC_SIZE), &late, 7);
+	mantis_frame_put_insync(buf_grow(b, MANTIS_FRAME_INSYNC_SIZE), &late, 7, &mark);
 	frame_seed("bad-clock-past-9999", b, "clock beyond year 9999");
 
 	frame_insync(b, 7);
@@ -712,7 +836,7 @@ frame_body_faults(Buf *b)
 	frame_seed_plus("bad-hello-trailing", b, "encoding length does not match the frame");
 	frame_seed_minus("bad-hello-cut", b, "encoding length does not match the frame");
 
-	/* the body of a version-1 HELLO behind a version-2 header, then its limits */
+	/* the body of a version-1 HELLO behind a version-3 header, then its limits */
 	frame_greeting(b, MANTIS_FRAME_HELLO, "alpha", "UTF8");
 	b->len = MANTIS_FRAME_HEADER_SIZE + 1 + 5;
 	frame_seed("bad-hello-no-limits", b, "greeting limits truncated");
@@ -740,9 +864,9 @@ frame_body_faults(Buf *b)
 	frame_greeting(b, MANTIS_FRAME_WELCOME, "alpha", "abcdefghijklmnopqrstuvwxyz_01234");
 	frame_seed("bad-welcome-encoding-32", b, "invalid encoding name");
 
-	/* the encoding's length byte, just before "UTF8" */
+	/* the encoding's length byte, just before "UTF8" and the horizons */
 	frame_greeting(b, MANTIS_FRAME_WELCOME, "alpha", "UTF8");
-	b->data[b->len - 5] = 200;
+	b->data[b->len - 24 - 5] = 200;
 	frame_seed("bad-welcome-encoding-past-end", b,
 			   "encoding length does not match the frame");
 
@@ -766,8 +890,14 @@ frame_updates_faults(Buf *b)
 {
 	/* round and group, no count */
 	updates_head(b, 0, MANTIS_LIVE_GROUP);
-	b->len -= 4;
+	b->len -= 4 + 8;
 	frame_seed("bad-updates-prefix-cut", b, "updates header truncated");
+
+	/* round, group and count, and 7 bytes of the watermark */
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
+	updates_end_batch(b, SEED_WATERMARK);
+	b->len -= 1;
+	frame_seed("bad-updates-watermark-cut", b, "updates header truncated");
 
 	updates_head(b, 7, 256);
 	frame_seed("bad-updates-group-256", b, "invalid group");
@@ -809,6 +939,98 @@ frame_updates_faults(Buf *b)
 	updates_count(b, 2);
 	mantis_put_u64(b->data + b->len - 37 + 21, 0);
 	frame_seed("bad-updates-expiring-no-expiry", b, "expiring register without an expiry");
+}
+
+/* the fields of version 3 out of bounds, and frames of version 2 */
+static void
+frame_v3_faults(Buf *b)
+{
+	static const char outside[] = "watermark outside the end of a live batch";
+	size_t		n;
+
+	/* each horizon of a greeting past 9999 */
+	frame_greeting_at(b, MANTIS_FRAME_HELLO, PAST_9999, SEED_STABLE, SEED_COLLECTED);
+	frame_seed("bad-hello-acked-past-9999", b, "greeting horizon beyond year 9999");
+	frame_greeting_at(b, MANTIS_FRAME_WELCOME, SEED_ACKED, PAST_9999, SEED_COLLECTED);
+	frame_seed("bad-welcome-stable-past-9999", b, "greeting horizon beyond year 9999");
+	frame_greeting_at(b, MANTIS_FRAME_HELLO, SEED_ACKED, SEED_STABLE, UINT64_MAX);
+	frame_seed("bad-hello-collected-ffffffffffffffff", b,
+			   "greeting horizon beyond year 9999");
+
+	/* a version-2 greeting body (no horizons) behind a version-3 header */
+	frame_greeting(b, MANTIS_FRAME_HELLO, "alpha", "UTF8");
+	b->len -= 24;
+	frame_seed("bad-hello-no-horizons", b, "encoding length does not match the frame");
+
+	/* a watermark outside the end of a live batch */
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
+	put_value(b, "k", "v", 0);
+	updates_count(b, 1);
+	mantis_put_u64(b->data + AT_WATERMARK, SEED_WATERMARK);
+	frame_seed("bad-updates-watermark-no-batch-end", b, outside);
+
+	updates_head(b, 7, 42);
+	put_value(b, "k", "v", 0);
+	updates_count(b, 1);
+	updates_end_batch(b, SEED_WATERMARK);
+	frame_seed("bad-updates-repair-batch-end", b, outside);
+
+	updates_head(b, 7, 0);
+	updates_end_batch(b, 0);
+	frame_seed("bad-updates-repair-batch-end-no-watermark", b, outside);
+
+	updates_head(b, 7, 255);
+	mantis_put_u64(b->data + AT_WATERMARK, SEED_WATERMARK);
+	frame_seed("bad-updates-repair-watermark", b, outside);
+
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
+	updates_end_batch(b, PAST_9999);
+	frame_seed("bad-updates-watermark-past-9999", b, "watermark beyond year 9999");
+
+	/* a mark's watermark past 9999 */
+	frame_insync_mark(b, 7, SEED_LIVE_SEQ, PAST_9999);
+	frame_seed("bad-insync-watermark-past-9999", b, "watermark beyond year 9999");
+	frame_groups_mark(b, 7, SEED_LIVE_SEQ, UINT64_MAX);
+	frame_seed("bad-groups-watermark-ffffffffffffffff", b, "watermark beyond year 9999");
+
+	/*
+	 * Frames of version 2, in its layout: no horizons, no watermark, no
+	 * mark, no flags.  Refused for their version; their bodies behind a
+	 * version-3 header, for their size.
+	 */
+	frame_greeting(b, MANTIS_FRAME_HELLO, "alpha", "UTF8");
+	b->len -= 24;
+	b->data[AT_VERSION] = 2;
+	frame_seed("bad-version-2-hello", b, "unsupported protocol version");
+
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
+	put_value(b, "k1", "v1", 0);
+	updates_count(b, 1);
+	n = b->len - MANTIS_FRAME_UPDATES_HEAD_SIZE;
+	memmove(b->data + AT_WATERMARK, b->data + MANTIS_FRAME_UPDATES_HEAD_SIZE, n);
+	b->len -= 8;
+	b->data[AT_VERSION] = 2;
+	frame_seed("bad-version-2-updates", b, "unsupported protocol version");
+
+	frame_insync(b, 7);
+	b->len = AT_MARK;
+	b->data[AT_VERSION] = 2;
+	frame_seed("bad-version-2-insync", b, "unsupported protocol version");
+	b->data[AT_VERSION] = MANTIS_FRAME_VERSION;
+	frame_seed("bad-insync-no-mark", b, "insync of the wrong size");
+
+	frame_groups(b, 7);
+	memmove(b->data + AT_MARK, b->data + AT_MARK + MANTIS_FRAME_MARK_SIZE,
+			8 * MANTIS_DIGEST_GROUPS);
+	b->len -= MANTIS_FRAME_MARK_SIZE;
+	b->data[AT_VERSION] = 2;
+	frame_seed("bad-version-2-groups", b, "unsupported protocol version");
+	b->data[AT_VERSION] = MANTIS_FRAME_VERSION;
+	frame_seed("bad-groups-no-mark", b, "groups of the wrong size");
+
+	frame_leaves(b, 7, 255);
+	b->data[AT_VERSION] = 2;
+	frame_seed("bad-version-2-leaves", b, "unsupported protocol version");
 }
 
 static void
@@ -870,6 +1092,7 @@ main(int argc, char **argv)
 	header.sender = NODE_A;
 	header.incarnation = UINT64_C(1764123000000);
 	header.hlc = mantis_hlc_pack(SEED_MS, 7);
+	header.flags = 0;
 
 	snapshot_valid(&b);
 	snapshot_header_faults(&b);
@@ -879,6 +1102,7 @@ main(int argc, char **argv)
 	frame_header_faults(&b);
 	frame_body_faults(&b);
 	frame_updates_faults(&b);
+	frame_v3_faults(&b);
 	hlc_seeds();
 	free(b.data);
 
