@@ -1128,6 +1128,23 @@ test_flags_and_versions(void)
 			  "%s: flags 0xffff: %s", s[i].what, err ? err : "accepted");
 		mantis_put_u16(s[i].bytes + 6, flags);
 
+		/* each known flag only on the type it belongs to */
+		if (s[i].bytes[5] != MANTIS_FRAME_UPDATES)
+		{
+			mantis_put_u16(s[i].bytes + 6, (uint16_t) (flags | MANTIS_FRAME_BATCH_END));
+			err = mantis_frame_decode(s[i].bytes, s[i].len, &f);
+			CHECK(err && strcmp(err, "batch end flag on a frame other than UPDATES") == 0,
+				  "%s: BATCH_END: %s", s[i].what, err ? err : "accepted");
+		}
+		if (s[i].bytes[5] != MANTIS_FRAME_LEAVES)
+		{
+			mantis_put_u16(s[i].bytes + 6, (uint16_t) (flags | MANTIS_FRAME_HELD_BACK));
+			err = mantis_frame_decode(s[i].bytes, s[i].len, &f);
+			CHECK(err && strcmp(err, "held-back flag on a frame other than LEAVES") == 0,
+				  "%s: HELD_BACK: %s", s[i].what, err ? err : "accepted");
+		}
+		mantis_put_u16(s[i].bytes + 6, flags);
+
 		/* any version but 3 */
 		for (size_t v = 0; v < sizeof(versions) / sizeof(versions[0]); v++)
 		{
