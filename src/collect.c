@@ -121,13 +121,14 @@ mantis_collect_refused(void)
 
 /*
  * The refusal horizon: a register from a peer at or below it, for a key
- * we hold nothing of, is a copy of something collected here.
+ * we hold nothing of, is a copy of something collected here by lifetime.
+ * (What was collected by acknowledgement every server held in a newer
+ * form, so no older copy of it can come.)
  */
 uint64
 mantis_collect_refuse_upto(void)
 {
-	return Max(pg_atomic_read_u64(&collect->stable_ts),
-			   pg_atomic_read_u64(&collect->lifetime_horizon));
+	return pg_atomic_read_u64(&collect->lifetime_horizon);
 }
 
 /* The horizons of a sweep starting now */
