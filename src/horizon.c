@@ -124,6 +124,7 @@ mantis_horizon_on_live(Peer *peer, const MantisFrame *f, bool clean)
 	if (!clean)
 	{
 		chain_break(a);
+		peer->queue.repair_asap = true;
 		return;
 	}
 	if (a->in_unbroken)
@@ -139,6 +140,8 @@ mantis_horizon_on_live(Peer *peer, const MantisFrame *f, bool clean)
 		}
 		chain_break(a);
 	}
+	/* broken: a round of ours with the peer mends it, the sooner the better */
+	peer->queue.repair_asap = true;
 	run_note(a, f);
 }
 

@@ -165,6 +165,7 @@ mantis_repair_end_round(Peer *peer, TimestampTz now, bool completed)
 	peer->repair.wanted_count = 0;
 	peer->repair.next_round_at = completed ? jittered(now, mantis_sync_interval_ms) :
 		TimestampTzPlusMilliseconds(now, ROUND_RETRY_MS);
+	peer->repair.asap_after = TimestampTzPlusMilliseconds(now, ROUND_RETRY_MS);
 }
 
 /* Start a round with a peer: our root digest goes out in a SUMMARY. */
@@ -221,7 +222,8 @@ mantis_repair_tick(Peer *peer, TimestampTz now)
 	if (peer->repair.round != 0 && now > peer->repair.deadline)
 		mantis_repair_end_round(peer, now, false);
 	if (peer->repair.round == 0 && (now >= peer->repair.next_round_at ||
-									(peer->queue.repair_asap && peer->queue.head == NULL)))
+									(peer->queue.repair_asap && peer->queue.head == NULL &&
+									 now >= peer->repair.asap_after)))
 	{
 		peer->queue.repair_asap = false;
 		mantis_repair_start_round(peer, now);
@@ -232,7 +234,11 @@ mantis_repair_tick(Peer *peer, TimestampTz now)
 TimestampTz
 mantis_repair_wake_at(const Peer *peer)
 {
-	return peer->repair.round != 0 ? peer->repair.deadline : peer->repair.next_round_at;
+	if (peer->repair.round != 0)
+		return peer->repair.deadline;
+	if (peer->queue.repair_asap)
+		return Min(peer->repair.next_round_at, peer->repair.asap_after);
+	return peer->repair.next_round_at;
 }
 
 /* INSYNC: the peer's root digest is ours, the round is over */
