@@ -7,7 +7,7 @@
  * The sweep itself is store_sweep.c; the horizons come from the
  * replication worker (horizon.c), which publishes them in shared memory.
  * Without replication every marker is held by every server there is, so
- * the horizon is our clock.  With replication, nothing is collected until
+ * the horizon is our clock.  On a standby only the lifetime collects.  With replication, nothing is collected until
  * the replication worker has published a horizon: after a crash restart
  * the shared values start at 0, and so does collection.
  *
@@ -21,6 +21,7 @@
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
 #include "port/atomics.h"
 #include "utils/timestamp.h"
 
@@ -135,7 +136,21 @@ mantis_collect_refuse_upto(void)
 static void
 sweep_horizon(MantisSweepHorizon *h)
 {
+	uint64		lifetime_ms = (uint64) mantis_tombstone_lifetime_s * 1000;
+
 	h->now_ms = mantis_wall_ms();
+	if (RecoveryInProgress())
+	{
+		/*
+		 * A standby follows its primary's rows, and may be promoted to
+		 * take its place among peers that still hold older copies: only
+		 * the lifetime collects here.
+		 */
+		h->stable_ts = 0;
+		h->lifetime_ts = h->now_ms > lifetime_ms ?
+			mantis_hlc_pack(h->now_ms - lifetime_ms, 0) : 0;
+		return;
+	}
 	if (!mantis_replication_enabled())
 	{
 		h->stable_ts = mantis_hlc_peek();
@@ -146,23 +161,33 @@ sweep_horizon(MantisSweepHorizon *h)
 }
 
 /*
- * Sweep the store if a second has passed since the last sweep; called by
- * the persistence worker's loop (once the store is loaded and writable).
+ * Sweep the store now: also once loading has merged the rows, before the
+ * registers may be read, so that markers the rows still hold but that were
+ * collected before a restart are not seen again.
  */
 void
-mantis_collect_tick(void)
+mantis_collect_sweep(void)
 {
-	TimestampTz now = GetCurrentTimestamp();
 	MantisSweepHorizon h;
 	MantisSweepStats stats;
 
-	if (now < next_sweep_at || !mantis_store_is_writable())
-		return;
-	next_sweep_at = TimestampTzPlusMilliseconds(now, SWEEP_INTERVAL_MS);
+	next_sweep_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), SWEEP_INTERVAL_MS);
 	sweep_horizon(&h);
 	mantis_store_sweep(&h, &stats);
 	if (stats.lifetime_collected > 0)
 		mantis_collect_raise_lifetime_horizon(stats.lifetime_max_ts);
+}
+
+/*
+ * Sweep the store if a second has passed since the last sweep; called by
+ * the persistence worker's loop, once the store is loaded.
+ */
+void
+mantis_collect_tick(void)
+{
+	if (GetCurrentTimestamp() < next_sweep_at || !mantis_store_is_loaded())
+		return;
+	mantis_collect_sweep();
 }
 
 /* Milliseconds until the next sweep is due */

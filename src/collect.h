@@ -16,6 +16,7 @@ extern void mantis_collect_shmem_init(void *place, bool found);
 
 /* the persistence worker */
 extern void mantis_collect_tick(void);
+extern void mantis_collect_sweep(void);
 extern long mantis_collect_sleep_ms(void);
 
 /* the horizons */

@@ -286,6 +286,9 @@ try_load(void)
 	}
 	persist_ready = found;
 	set_persist_state(found ? ready_state() : MANTIS_PERSIST_NO_EXTENSION);
+	/* rows may hold markers collected before: not one is shown again */
+	if (!mantis_store_is_loaded())
+		mantis_collect_sweep();
 	mantis_store_set_loaded();
 	maybe_set_writable(recovery);
 }
