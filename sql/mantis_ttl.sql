@@ -159,7 +159,7 @@ SELECT * FROM mantis_decode('\x4d4e5453020000000000000100000000000000000000001f0
 -- mantis_status: the new columns (what the sweep found and collected)
 SELECT expired_keys >= 0 AS expired_keys, collected_deletions >= 0 AS collected_deletions,
        collected_expired >= 0 AS collected_expired,
-       collection_horizon IS NULL OR collection_horizon <= now() AS collection_horizon,
+       collection_horizon IS NULL OR collection_horizon <= clock_timestamp() AS collection_horizon,
        lifetime_horizon IS NULL OR lifetime_horizon <= now() AS lifetime_horizon,
        refused_collected >= 0 AS refused_collected
   FROM mantis_status;
