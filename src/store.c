@@ -256,7 +256,7 @@ register_view(const StoreRegister *reg, MantisRegisterView *view)
 	view->deleted = (reg->flags & MANTIS_REG_DELETED) != 0;
 	view->value = reg->data + reg->key_len;
 	view->value_len = reg->value_len;
-	view->expires_ms = reg->expires_ms;
+	view->expires_ms = register_expires(reg);
 }
 
 /*
@@ -406,13 +406,14 @@ put_apply(const StorePut *put, StoreRegister *reg, StoreRef *link,
 		target->flags = reg->flags;
 	}
 	target->hlc = *hlc;
-	target->expires_ms = expires_ms;
 	target->value_len = value_len;
 	/* mantis_store_expire() rewrites a register with its own value */
 	if (value_len > 0 && put->value != target->data + put->key_len)
 		memcpy(target->data + put->key_len, put->value, value_len);
-	target->flags = (target->flags & ~MANTIS_REG_DELETED) | put->flags |
-		(put->deleted ? MANTIS_REG_DELETED : 0);
+	if (expires_ms != 0)
+		memcpy(target->data + put->key_len + value_len, &expires_ms, sizeof(expires_ms));
+	target->flags = (target->flags & ~(MANTIS_REG_DELETED | MANTIS_REG_EXPIRING)) | put->flags |
+		(put->deleted ? MANTIS_REG_DELETED : 0) | (expires_ms != 0 ? MANTIS_REG_EXPIRING : 0);
 	if (put->deleted)
 		pg_atomic_fetch_add_u64(&store->deleted, 1);
 	digest_toggle(hash, register_fingerprint(hash, hlc, put->deleted,

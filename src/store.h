@@ -21,6 +21,7 @@
 #define MANTIS_REG_UNSENT		0x0002	/* not yet handed to the peers */
 #define MANTIS_REG_UNFLUSHED	0x0004	/* not yet written to mantis_stores */
 #define MANTIS_REG_SEEN		0x0008	/* in a peer's repair answer (repair.c) */
+#define MANTIS_REG_EXPIRING	0x0010	/* an expiry follows the value (store_internal.h) */
 
 typedef enum MantisPutResult
 {

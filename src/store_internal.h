@@ -50,11 +50,30 @@ typedef struct StoreRegister
 	uint32		value_len;		/* 0 for a deletion marker */
 	uint16		flags;			/* MANTIS_REG_* */
 	MantisHLC	hlc;
-	uint64		expires_ms;		/* 0: never; see MantisRegisterView (lww.h) */
-	char		data[FLEXIBLE_ARRAY_MEMBER];
+	char		data[FLEXIBLE_ARRAY_MEMBER];	/* key, value, and with
+												 * MANTIS_REG_EXPIRING the
+												 * expiry (8 bytes, host
+												 * order, unaligned) */
 } StoreRegister;
 
 #define REGISTER_HEADER_SIZE	offsetof(StoreRegister, data)
+
+/*
+ * A register's expiry (0: never; see MantisRegisterView, lww.h).  It
+ * follows the value, and only in registers that have one, so that a
+ * register without an expiry costs no more memory than before expiry
+ * existed.
+ */
+static inline uint64
+register_expires(const StoreRegister *reg)
+{
+	uint64		expires_ms;
+
+	if (likely((reg->flags & MANTIS_REG_EXPIRING) == 0))
+		return 0;
+	memcpy(&expires_ms, reg->data + reg->key_len + reg->value_len, sizeof(expires_ms));
+	return expires_ms;
+}
 
 /* The store's control block in shared memory. */
 typedef struct StoreControl
@@ -182,7 +201,7 @@ static inline bool
 register_is_dead(const StoreRegister *reg, uint64 now_ms)
 {
 	return mantis_register_is_dead((reg->flags & MANTIS_REG_DELETED) != 0,
-								   reg->expires_ms, now_ms);
+								   register_expires(reg), now_ms);
 }
 
 /*
@@ -195,7 +214,7 @@ register_is_dead_now(const StoreRegister *reg)
 {
 	if (reg->flags & MANTIS_REG_DELETED)
 		return true;
-	return reg->expires_ms != 0 && reg->expires_ms <= mantis_wall_ms();
+	return register_expires(reg) != 0 && register_expires(reg) <= mantis_wall_ms();
 }
 
 /*
@@ -234,7 +253,7 @@ static inline uint64
 held_fingerprint(uint64 hash, const StoreRegister *reg)
 {
 	return register_fingerprint(hash, &reg->hlc, (reg->flags & MANTIS_REG_DELETED) != 0,
-								reg->data + reg->key_len, reg->value_len, reg->expires_ms);
+								reg->data + reg->key_len, reg->value_len, register_expires(reg));
 }
 
 /*
@@ -254,7 +273,7 @@ static inline void
 register_to_record(const StoreRegister *reg, MantisRecord *rec)
 {
 	rec->hlc = reg->hlc;
-	rec->expires_ms = reg->expires_ms;
+	rec->expires_ms = register_expires(reg);
 	rec->deleted = (reg->flags & MANTIS_REG_DELETED) != 0;
 	rec->key_len = reg->key_len;
 	rec->key = reg->data;
@@ -321,7 +340,9 @@ typedef struct PutPlan
 static inline uint32
 put_need(const StorePut *put)
 {
-	return put->key_len + (put->deleted ? 0 : put->value_len);
+	if (put->deleted)
+		return put->key_len;
+	return put->key_len + put->value_len + (put->expires_ms != 0 ? sizeof(uint64) : 0);
 }
 
 extern MANTIS_PRIVATE bool plan_take_chunk(PutPlan *plan, uint32 need);

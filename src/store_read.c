@@ -160,7 +160,7 @@ mantis_store_get_expiry(const char *key, uint32 key_len, uint64 *expires_ms)
 	reg = register_find(hash, key, key_len, NULL);
 	live = reg != NULL && !register_is_dead_now(reg);
 	if (live)
-		*expires_ms = reg->expires_ms;
+		*expires_ms = register_expires(reg);
 	LWLockRelease(lock);
 	return live;
 }
@@ -200,12 +200,12 @@ mantis_store_get_many(const char *const *keys, const uint32 *key_lens, int n,
 			slot[i] = -1;
 			if (reg == NULL || (reg->flags & MANTIS_REG_DELETED) != 0)
 				continue;
-			if (reg->expires_ms != 0)
+			if (register_expires(reg) != 0)
 			{
 				/* one instant for every key: read the clock once */
 				if (now_ms == 0)
 					now_ms = mantis_wall_ms();
-				if (reg->expires_ms <= now_ms)
+				if (register_expires(reg) <= now_ms)
 					continue;
 			}
 			slot[i] = b.nrecs;

@@ -96,19 +96,19 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, uint64 lifetime_ms,
 			uint64		death;
 			bool		by_stable;
 
-			if (!deleted && reg->expires_ms == 0)
+			if (!deleted && register_expires(reg) == 0)
 			{
 				link = &reg->next;
 				continue;
 			}
-			if (!deleted && reg->expires_ms > h->now_ms)
+			if (!deleted && register_expires(reg) > h->now_ms)
 			{
-				due = Min(due, reg->expires_ms);
+				due = Min(due, register_expires(reg));
 				link = &reg->next;
 				continue;
 			}
 
-			death = deleted ? mantis_hlc_ms(reg->hlc.ts) : reg->expires_ms;
+			death = deleted ? mantis_hlc_ms(reg->hlc.ts) : register_expires(reg);
 			by_stable = reg->hlc.ts <= h->stable_ts;
 			if ((reg->flags & OWED_FLAGS) == 0 &&
 				(by_stable || (lifetime_ms != 0 && death <= lifetime_ms)))
