@@ -34,6 +34,7 @@ OBJS = \
 	src/store.o \
 	src/store_batch.o \
 	src/store_changes.o \
+	src/store_merge.o \
 	src/store_read.o \
 	src/store_state.o \
 	src/store_sweep.o \

@@ -4,9 +4,10 @@
  *	  index that finds a key's register, and the write of one register.
  *
  * The store's other files: store_batch.c (a committed transaction's
- * writes, applied at once), store_read.c (reads and iterators),
- * store_changes.c (the changes and digests the workers consume) and
- * store_state.c (whether the registers may be read and written yet).
+ * writes, applied at once), store_merge.c (registers from peers and rows),
+ * store_read.c (reads and iterators), store_changes.c (the changes and
+ * digests the workers consume), store_state.c (whether the registers may
+ * be read and written yet) and store_sweep.c (collecting dead registers).
  * What they share is in store_internal.h; everyone else calls store.h.
  *
  * Layout.  The store's part of shared memory (shmem.c) holds, in order:
@@ -70,7 +71,6 @@
  */
 #include "postgres.h"
 
-#include "mb/pg_wchar.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -465,7 +465,7 @@ put_finish(const StorePut *put, PutPlan *plan)
  * reloaded registers are compared with the total order of lww.c and move
  * the clock past themselves.
  */
-static MantisPutResult
+MantisPutResult
 store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
 {
 	uint64		hash = mantis_hash(put->key, put->key_len);
@@ -482,7 +482,8 @@ store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	reg = register_find(hash, put->key, put->key_len, &link);
 
-	if (put->hlc != NULL && reg == NULL && put->hlc->ts <= put->refuse_upto_ts)
+	if (put->hlc != NULL && reg == NULL && put->refuse_upto_ts != 0 &&
+		put->hlc->ts <= put->refuse_upto_ts)
 	{
 		/* its key's deletion or expiry was collected here: a stale copy */
 		LWLockRelease(lock);
@@ -660,80 +661,6 @@ mantis_store_expire(const char *key, uint32 key_len, uint64 expires_ms, MantisHL
 	if (hlc_out)
 		*hlc_out = hlc;
 	return true;
-}
-
-/*
- * Merge a register from a peer or from mantis_stores; "flags" says what the
- * worker still owes it (UNFLUSHED for a peer's register, nothing for one
- * loaded from the table).  Sizes must have been checked by the caller.
- * When no register is held for its key and its hlc.ts is at most
- * refuse_upto_ts (0: none), it is refused as MANTIS_PUT_COLLECTED: a stale
- * copy of a key whose deletion or expiry this server has collected.  A
- * register that is dead already (a deletion, or expired) is stored like
- * any other, to protect its key against older copies.
- */
-MantisPutResult
-mantis_store_merge_upto(const MantisRecord *rec, int flags, uint64 refuse_upto_ts)
-{
-	StorePut	put = {rec->key, rec->key_len, rec->value, rec->value_len,
-		rec->deleted, &rec->hlc, flags, rec->deleted ? 0 : rec->expires_ms,
-	refuse_upto_ts};
-
-	return store_put(&put, NULL, NULL);
-}
-
-/* mantis_store_merge_upto(), refusing nothing */
-MantisPutResult
-mantis_store_merge(const MantisRecord *rec, int flags)
-{
-	return mantis_store_merge_upto(rec, flags, 0);
-}
-
-/*
- * Whether a register from a peer or from mantis_stores may enter the
- * store: its key and value within this server's limits and valid text in
- * the database encoding.  (Its clock is the caller's to judge.)
- */
-bool
-mantis_store_admits(const MantisRecord *rec)
-{
-	if (rec->key_len > (uint32) mantis_max_key_size ||
-		rec->value_len > (uint32) mantis_max_value_size)
-		return false;
-	if (!pg_verify_mbstr(GetDatabaseEncoding(), rec->key, (int) rec->key_len, true))
-		return false;
-	return rec->deleted ||
-		pg_verify_mbstr(GetDatabaseEncoding(), rec->value, (int) rec->value_len, true);
-}
-
-/* mantis_store_merge_upto(), counting the outcome in *tally */
-void
-mantis_store_merge_tallied_upto(const MantisRecord *rec, int flags, uint64 refuse_upto_ts,
-								MantisMergeTally *tally)
-{
-	switch (mantis_store_merge_upto(rec, flags, refuse_upto_ts))
-	{
-		case MANTIS_PUT_APPLIED:
-			tally->applied++;
-			break;
-		case MANTIS_PUT_STALE:
-			tally->stale++;
-			break;
-		case MANTIS_PUT_NO_KEYS:
-		case MANTIS_PUT_NO_MEMORY:
-			tally->no_room++;
-			break;
-		case MANTIS_PUT_COLLECTED:
-			tally->collected++;
-			break;
-	}
-}
-
-/* mantis_store_merge(), counting the outcome in *tally */
-void
-mantis_store_merge_tallied(const MantisRecord *rec, int flags, MantisMergeTally *tally)
-{
-	mantis_store_merge_tallied_upto(rec, flags, 0, tally);
 }
 
 /*

@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  * store.h
- *	  The registers in shared memory (store.c, store_batch.c, store_read.c,
- *	  store_changes.c, store_state.c, store_sweep.c): writes, reads, the
- *	  changes the workers consume, the repair digests, and the sweep that
- *	  collects expired registers and deletion markers.
+ *	  The registers in shared memory (store.c, store_batch.c, store_merge.c,
+ *	  store_read.c, store_changes.c, store_state.c, store_sweep.c): writes,
+ *	  merges, reads, the changes the workers consume, the repair digests,
+ *	  and the sweep that collects expired registers and deletion markers.
  *
  * IDENTIFICATION	src/store.h
  *-------------------------------------------------------------------------

@@ -8,10 +8,11 @@
  *
  * The store is store.c (layout, the write of one register, limits and
  * counters), store_batch.c (a committed transaction's writes, applied at
- * once), store_read.c (reads and iterators), store_changes.c (the changes
- * and digests the workers consume) and store_state.c (whether the
- * registers may be read and written yet).  Only they include this header;
- * every other file calls store.h.
+ * once), store_merge.c (registers from peers and rows), store_read.c
+ * (reads and iterators), store_changes.c (the changes and digests the
+ * workers consume), store_state.c (whether the registers may be read and
+ * written yet) and store_sweep.c (collecting dead registers).  Only they
+ * include this header; every other file calls store.h.
  *
  * What is shared here is MANTIS_PRIVATE (mantis.h): reached as directly
  * as a static, and not in mantis.so's symbol table.  The helpers of the
@@ -353,6 +354,8 @@ extern MANTIS_PRIVATE void put_apply(const StorePut *put, StoreRegister *reg, St
 									 const MantisHLC *hlc, PutPlan *plan);
 extern MANTIS_PRIVATE void put_release(PutPlan *plan);
 extern MANTIS_PRIVATE void put_finish(const StorePut *put, PutPlan *plan);
+extern MANTIS_PRIVATE MantisPutResult store_put(const StorePut *put, MantisHLC *hlc_out,
+												bool *replaced_live);
 
 /* ---- sets of partitions (store_batch.c) ---- */
 

@@ -1,8 +1,9 @@
-# Upgrade from extension 1.0 to 1.1 with the 1.1 library: the 1.0 SQL
-# definitions still work on the new library (text monitoring columns
-# included); ALTER EXTENSION mantis UPDATE gives exactly the catalog of a
-# fresh CREATE EXTENSION mantis (functions, views, columns, privileges,
-# comments, pg_init_privs, what pg_dump writes); every value written under
+# Upgrade from extension 1.0 (through 1.1) to 1.2 with the 1.2 library: the
+# 1.0 SQL definitions still work on the new library (text monitoring columns
+# included); ALTER EXTENSION mantis UPDATE, from 1.0 and from 1.1, gives
+# exactly the catalog of a fresh CREATE EXTENSION mantis (functions, views,
+# columns, privileges, comments, pg_init_privs, what pg_dump writes), the
+# privileges given on the functions 1.2 makes again included; every value written under
 # 1.0 reads back, and after a restart; the group roles are made once per
 # server, under a hostile extension schema too, reused by a second
 # database and by DROP/CREATE EXTENSION, and enough for an application;
@@ -156,7 +157,7 @@ like($err, qr/cannot drop view mantis_status because other objects depend on it/
 is(sql('blocked', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.0',
 	'the failed upgrade left 1.0 as it was');
 sql('blocked', q{DROP VIEW my_keys; ALTER EXTENSION mantis UPDATE});
-is(sql('blocked', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.1',
+is(sql('blocked', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.2',
 	'once the user view is dropped the upgrade goes through');
 sql('blocked', q{DROP EXTENSION mantis});
 
@@ -166,8 +167,8 @@ sql('postgres', q{SELECT mantis_flush()});
 my $stores_oid = sql('postgres', q{SELECT 'mantis_stores'::regclass::oid});
 my $stores_rows = sql('postgres', q{SELECT count(*) || ' ' || max(id) FROM mantis_stores});
 sql('postgres', q{ALTER EXTENSION mantis UPDATE});
-is(sql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.1',
-	'ALTER EXTENSION mantis UPDATE goes to 1.1');
+is(sql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.2',
+	'ALTER EXTENSION mantis UPDATE goes to 1.2');
 is(sql('postgres', q{SELECT 'mantis_stores'::regclass::oid}), $stores_oid, 'mantis_stores is the same table');
 is(sql('postgres', q{SELECT count(*) || ' ' || max(id) FROM mantis_stores}), $stores_rows,
 	'holding the same rows: the upgrade wrote nothing');
@@ -176,7 +177,7 @@ is(registers_dump($node), $dump, 'every register (deletion markers, HLCs) reads 
 # the new library on the new definitions: the catalog of a fresh install
 sql('postgres', q{CREATE DATABASE fresh});
 sql('fresh', q{CREATE EXTENSION mantis});
-is(sql('fresh', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.1', 'a fresh install is 1.1');
+is(sql('fresh', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.2', 'a fresh install is 1.2');
 
 # Every member of the extension with what defines it: a function's whole
 # definition (arguments, defaults, result, language, symbol, volatility,
@@ -242,10 +243,26 @@ sub compare_members
 }
 
 my $fresh = compare_members('postgres', 'upgraded');
-is(scalar(grep { /^function / } keys %$fresh), 14, 'the fresh install has 14 functions');
+is(scalar(grep { /^function / } keys %$fresh), 18, 'the fresh install has 18 functions');
 is(join(', ', sort grep { /^(view|table) / } keys %$fresh), 'table mantis_stores, view mantis_peers, view mantis_status',
 	'two views and the table');
 compare_members('hostile', 'upgraded under a hostile schema');
+
+# From 1.1 to 1.2: mantis_registers (both) and mantis_decode are made again
+# with an expires_at column; the privileges given on them stay
+sql('postgres', q{CREATE DATABASE mid});
+sql('mid', q{CREATE EXTENSION mantis VERSION '1.1'});
+sql('mid', q{GRANT EXECUTE ON FUNCTION mantis_registers(text, boolean), mantis_decode(bytea) TO app;
+GRANT EXECUTE ON FUNCTION mantis_registers(boolean) TO app WITH GRANT OPTION});
+sql('mid', q{SET search_path = public, pg_catalog; ALTER EXTENSION mantis UPDATE});
+is(sql('mid', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.2', '1.1 updates to 1.2');
+compare_members('mid', 'upgraded from 1.1');
+is(sql('mid', q{SELECT string_agg(p.oid::regprocedure || ':' || x.privilege_type || ':' || x.is_grantable, ' ' ORDER BY p.oid::regprocedure::text)
+  FROM pg_proc p, aclexplode(p.proacl) x WHERE x.grantee = 'app'::regrole}),
+	'mantis_decode(bytea):EXECUTE:false mantis_registers(boolean):EXECUTE:true mantis_registers(text,boolean):EXECUTE:false',
+	'the grants given under 1.1 on the functions made again are kept, grant option too');
+is(sql('mid', q{SELECT count(*) FROM pg_proc WHERE proname LIKE 'mantis\_%\_1\_1'}), '0', 'the renamed 1.1 functions are gone');
+is(sql('mid', q{SELECT count(*) >= 0 FROM mantis_registers('up.', true)}, 'app'), 't', 'app lists registers under 1.2');
 
 # the monitoring views are typed now
 is(sql('postgres', q{
@@ -253,7 +270,9 @@ SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER
  WHERE attrelid = 'mantis_status'::regclass AND attnum > 0}),
 	'node_name text, node_id text, keys bigint, deleted_keys bigint, memory_used bigint, memory_available bigint, '
 	. 'persistence text, last_flush timestamp with time zone, last_flush_registers bigint, flush_failures bigint, '
-	. 'last_flush_error text, stored_rows bigint, listen text, rejected_unknown bigint, refused_connections bigint, held_back bigint',
+	. 'last_flush_error text, stored_rows bigint, listen text, rejected_unknown bigint, refused_connections bigint, held_back bigint, '
+	. 'expired_keys bigint, collected_deletions bigint, collected_expired bigint, '
+	. 'collection_horizon timestamp with time zone, lifetime_horizon timestamp with time zone, refused_collected bigint',
 	'mantis_status columns: bigint counters, a timestamptz time');
 is(sql('postgres', q{
 SELECT string_agg(DISTINCT format_type(atttypid, atttypmod), ', ') FROM pg_attribute
@@ -266,7 +285,7 @@ SELECT keys + deleted_keys = (SELECT count(*) FROM mantis_registers(true)), last
 	't|t|t', 'and compute: keys + deleted_keys, last_flush < now(), sum(messages_out), max(since)');
 
 # nobody but superusers and the three roles: PUBLIC holds nothing
-for my $db ('postgres', 'fresh', 'hostile')
+for my $db ('postgres', 'fresh', 'hostile', 'mid')
 {
 	is(sql($db, q{
 SELECT string_agg(pg_describe_object(m.classid, m.objid, 0), ', ')
@@ -293,7 +312,7 @@ is(dump_acl('postgres'), join("\n",
 	'GRANT ALL ON FUNCTION public.mantis_delete(key text) TO app;',
 	'GRANT ALL ON FUNCTION public.mantis_flush() TO app;',
 	'GRANT ALL ON FUNCTION public.mantis_get(key text) TO app;',
-	'GRANT ALL ON FUNCTION public.mantis_registers(include_deleted boolean, OUT key text, OUT value text, OUT hlc text, OUT node text) TO app;',
+	'GRANT ALL ON FUNCTION public.mantis_registers(include_deleted boolean, OUT key text, OUT value text, OUT hlc text, OUT node text, OUT expires_at timestamp with time zone) TO app;',
 	'GRANT ALL ON FUNCTION public.mantis_set(key text, value text) TO app;'),
 	'pg_dump of the upgraded database writes only the grants app was given');
 
@@ -344,7 +363,7 @@ is(fails('fresh', 'app2', q{SELECT mantis_get('up.1000')}), 'ok', 'mantis_writer
 $dump = registers_dump($node);
 $node->restart;
 wait_ready('postgres');
-is(registers_dump($node), $dump, 'after a restart every register is back, 1.0 and 1.1 writes alike');
+is(registers_dump($node), $dump, 'after a restart every register is back, 1.0 and 1.2 writes alike');
 is(sql('postgres', q{SELECT count(*) FROM generate_series(1, 5000) i WHERE i % 7 <> 0 AND i <> 4999
    AND mantis_get('up.' || i) = CASE WHEN i % 1000 = 1 THEN repeat('long' || i, 2500)
 	     WHEN i % 1000 = 2 THEN ''
@@ -400,7 +419,7 @@ for my $q (sort keys %queries)
 }
 
 # --- with no extension left, the full script makes the roles again -----------
-for my $db ('postgres', 'fresh', 'hostile')
+for my $db ('postgres', 'fresh', 'hostile', 'mid')
 {
 	sql($db, q{DROP OWNED BY app, app2, monitoring, exporter; DROP EXTENSION mantis});
 }

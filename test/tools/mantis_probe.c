@@ -222,6 +222,7 @@ updates_frame(const char *key, const char *value, size_t *len)
 	rec.hlc.ts = mantis_hlc_pack((uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000, 0);
 	rec.hlc.node = mantis_hash(node_name, strlen(node_name));
 	rec.deleted = false;
+	rec.expires_ms = 0;
 	rec.key = key;
 	rec.key_len = (uint32_t) strlen(key);
 	rec.value = value;
