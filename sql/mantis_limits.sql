@@ -66,15 +66,34 @@ SELECT mantis_get('fill.0');
 \set VERBOSITY sqlstate
 SELECT mantis_set('one.more', 'x');
 \set VERBOSITY default
--- deleting keeps a marker, so it frees no register
+-- a deletion keeps its register, as a marker, until the marker is flushed
+-- and collected (at once, with no peers to wait for); then it is free again
 SELECT mantis_delete('fill.1');
-SELECT mantis_set('one.more', 'x');
+SELECT mantis_flush() IS NOT NULL AS flushed;
+DO $$
+BEGIN
+  FOR i IN 1..600 LOOP
+    EXIT WHEN (SELECT deleted_keys FROM mantis_status) = 0;
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+END $$;
+SELECT deleted_keys AS markers_left, collected_deletions > 0 AS collected FROM mantis_status;
+SELECT mantis_set('one.more', 'x') IS NOT NULL AS set_in_the_freed_register;
+-- the earlier deletions' markers were collected too: fill the store again
+DO $$
+BEGIN
+  FOR i IN 1..100000 LOOP
+    PERFORM mantis_set('refill.' || i, 'x');
+  END LOOP;
+EXCEPTION WHEN out_of_memory THEN NULL;
+END $$;
+SELECT mantis_set('two.more', 'x');
 -- what was stored before the store filled up is all there
 SELECT mantis_get('unicode'), length(mantis_get('long')), mantis_get('bulk.500');
 
 -- mantis_status tells who this node is and how full the store is
 SELECT node_name, length(node_id) AS id_digits, keys::int + deleted_keys::int AS registers,
-       deleted_keys::int > 0 AS has_markers,
+       deleted_keys::int AS markers,
        memory_used::bigint > 0 AND memory_available::bigint > 0 AS memory_reported
   FROM mantis_status;
 

@@ -609,8 +609,9 @@ mantis_store_set(const char *key, uint32 key_len, const char *value,
  * new HLC: the value is read and written again under one exclusive hold of
  * the partition lock, so a write that comes in meanwhile is never
  * overwritten with the old value.  False, and nothing written, when the
- * key holds no live value.  The register is rewritten in place (its own
- * value fits its chunk), so this allocates nothing and cannot fail.
+ * key holds no live value.  The register is rewritten in place, or in a
+ * new chunk when it had no expiry and no room for one (which can fail
+ * with "mantis store memory is exhausted", changing nothing).
  */
 bool
 mantis_store_expire(const char *key, uint32 key_len, uint64 expires_ms, MantisHLC *hlc_out)
@@ -622,6 +623,7 @@ mantis_store_expire(const char *key, uint32 key_len, uint64 expires_ms, MantisHL
 	MantisHLC	hlc;
 	PutPlan		plan;
 	StorePut	put;
+	MantisPutResult result;
 
 	store_attach();
 	plan.hash = hash;
@@ -642,16 +644,13 @@ mantis_store_expire(const char *key, uint32 key_len, uint64 expires_ms, MantisHL
 	put.flags = local_write_flags();
 	put.expires_ms = expires_ms;
 	put.refuse_upto_ts = 0;
-	if (put_prepare(&put, reg, &plan) != MANTIS_PUT_APPLIED ||
-		DsaPointerIsValid(plan.new_dp))
+	/* in place, or in a new chunk when the expiry needs room it had not */
+	result = put_prepare(&put, reg, &plan);
+	if (result != MANTIS_PUT_APPLIED)
 	{
-		/* cannot happen: a register's own value fits in place */
-		uint32		value_len = reg->value_len;
-
-		put_unprepare(&plan);
 		LWLockRelease(lock);
 		put_release(&plan);
-		elog(ERROR, "mantis register of %u bytes does not fit its own chunk", value_len);
+		mantis_store_raise_put_failure(result);
 	}
 	hlc = mantis_hlc_now();
 	put_apply(&put, reg, link, &hlc, &plan);
