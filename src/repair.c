@@ -63,6 +63,7 @@
 #include "utils/timestamp.h"
 
 #include "mantis.h"
+#include "clock.h"
 #include "guc.h"
 #include "horizon.h"
 #include "live.h"
@@ -299,6 +300,9 @@ adopt_collected(Peer *peer, const MantisFrame *f, const uint64 *leaves)
 {
 	uint64		upto = peer->acks.collected;
 	int			dropped = 0;
+
+	/* no further than a register of the peer could be ahead of us */
+	upto = Min(upto, mantis_hlc_pack(mantis_wall_ms() + (uint64) mantis_max_clock_offset_ms, 0));
 
 	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
 	{
