@@ -86,6 +86,7 @@ static uint32 held_clock = 0;
 static uint64 *leaf_digests = NULL;
 static bool digests_fresh = false;
 static MantisLiveMark digests_mark;	/* our live mark when they were read */
+static bool answer_incomplete;	/* a frame of the answer being sent was dropped */
 
 static void round_fill_window(Peer *peer, TimestampTz now);
 static bool send_differing_leaves(MantisUpdates *b, const MantisFrame *f,
@@ -346,7 +347,9 @@ mantis_repair_on_leaves(Peer *peer, const MantisFrame *f, TimestampTz now)
 	if (f->flags & MANTIS_FRAME_HELD_BACK)
 		mantis_horizon_round_taint(peer);
 	leaves = digests();
-	if (peer->acks.collected != 0)
+	/* only from a whole answer: every register of each differing leaf */
+	if (peer->acks.collected != 0 && !(f->flags & MANTIS_FRAME_HELD_BACK) &&
+		!peer->acks.round_tainted)
 	{
 		adopt_collected(peer, f, leaves);
 		leaves = digests();
@@ -451,7 +454,10 @@ mantis_repair_note_incarnation(Peer *peer, uint64 incarnation)
  * Send, through b->flush, every register of the leaves of group f->group
  * whose digest differs from the one in the frame f, but those the peer
  * refused before (b->to: the peer, or NULL if it has no peer).  Returns
- * true if any were held back.
+ * true if any were held back.  An answer whose registers were held back,
+ * or lost on the way (a dropped frame), says so with HELD_BACK: the
+ * puller then neither counts the round as mending our live stream nor
+ * drops what it does not see in it.
  */
 static bool
 send_differing_leaves(MantisUpdates *b, const MantisFrame *f, const uint64 *leaves)
@@ -505,8 +511,8 @@ mantis_repair_answer_summary(Peer *peer, const MantisMessage *m, const MantisFra
 static void
 reply_updates(MantisUpdates *b)
 {
-	if (b->count > 0)
-		mantis_outbox_reply(b->to, b->msg);
+	if (b->count > 0 && !mantis_outbox_reply(b->to, b->msg))
+		answer_incomplete = true;
 }
 
 void
@@ -521,7 +527,8 @@ mantis_repair_answer_leaves(Peer *peer, const MantisMessage *m, const MantisFram
 	b.flush = reply_updates;
 	b.to = peer;
 	b.msg = m;
-	held = send_differing_leaves(&b, f, leaves);
+	answer_incomplete = false;
+	held = send_differing_leaves(&b, f, leaves) || answer_incomplete;
 
 	/* then our digests of the group, which end the answer */
 	mantis_outbox_leaves(f->round, f->group, leaves + f->group * MANTIS_DIGEST_GROUP_LEAVES,
