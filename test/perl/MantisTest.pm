@@ -302,6 +302,16 @@ sub wait_converged
 		return 1 unless grep { registers_dump($_) ne $first } @nodes[ 1 .. $#nodes ];
 		usleep(200_000);
 	}
+	# what collection saw, to tell a divergence from markers not yet collected
+	for my $node (@nodes)
+	{
+		Test::More::diag($node->name . ': ' . $node->safe_psql('postgres',
+			q{SELECT format('keys %s, markers %s, expired %s, horizon %s, lifetime horizon %s',
+			   keys, deleted_keys, expired_keys, collection_horizon, lifetime_horizon) FROM mantis_status}));
+		Test::More::diag($node->safe_psql('postgres',
+			q{SELECT string_agg(format('  peer %s %s %s: acknowledged %s', node_name, direction, state,
+			   acknowledged), E'\n') FROM mantis_peers}));
+	}
 	return 0;
 }
 
