@@ -206,11 +206,42 @@ mantis_horizon_round_end(Peer *peer, bool completed)
 void
 mantis_horizon_on_greeting(Peer *peer, const MantisFrame *f)
 {
+	uint64		acked = f->greeting.acked;
+	uint64		stable = f->greeting.stable;
+	uint64		collected = f->greeting.collected;
+	uint64		limit;
+
 	if (peer == NULL)
 		return;
-	peer->acks.acked = f->greeting.acked;
-	peer->acks.stable = f->greeting.stable;
-	peer->acks.collected = f->greeting.collected;
+
+	/*
+	 * Horizons that no honest peer within mantis.max_clock_offset of our
+	 * clock could hold are not believed: "acked" is about our writes, so
+	 * never past our clock; "stable" and "collected" are HLCs of the peer's,
+	 * never further ahead of our clock than its registers may be (those we
+	 * reject as skewed).  A peer with a fast clock would otherwise advertise
+	 * a refusal horizon past every register we hold, and adoption
+	 * (repair.c) would drop all of ours it refused; a garbage "acked" or
+	 * "stable" would raise the collection horizon for good.
+	 */
+	limit = mantis_hlc_pack(mantis_wall_ms() + (uint64) mantis_max_clock_offset_ms,
+							MANTIS_HLC_LOGICAL_MASK);
+	if (acked > mantis_hlc_peek())
+		acked = 0;
+	if (stable > limit)
+		stable = 0;
+	if (collected > limit)
+	{
+		if (collected != peer->acks.collected_rejected)
+			mantis_peer_problem(peer, WARNING,
+								"ignoring the refusal horizon of %s: it is past our clock by more than \"mantis.max_clock_offset\" (%d ms)",
+								mantis_peer_label(peer), mantis_max_clock_offset_ms);
+		peer->acks.collected_rejected = collected;
+		collected = 0;
+	}
+	peer->acks.acked = acked;
+	peer->acks.stable = stable;
+	peer->acks.collected = collected;
 	if (peer->acks.in_incarnation != f->incarnation)
 	{
 		peer->acks.in_incarnation = f->incarnation;

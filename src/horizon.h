@@ -31,6 +31,7 @@ typedef struct PeerAcks
 	uint64		acked;			/* it holds our writes through this HLC */
 	uint64		stable;			/* its peers hold its writes through this */
 	uint64		collected;		/* it may have collected at or below this */
+	uint64		collected_rejected; /* the last one past our clock, ignored */
 
 	/* our repair round with it */
 	bool		round_marked;	/* its answer gave its live mark */
