@@ -289,11 +289,35 @@ our_stable(uint64 *horizon)
 	return stable;
 }
 
+/*
+ * What we hold of a peer's writes and have also flushed: a crash restart
+ * reloads mantis_stores, so an acknowledgement of what is only in memory
+ * could let the peer collect a marker that we then lose, and the older
+ * value our rows hold would come back to it by repair.  An in_held is
+ * acknowledged once the persistence worker has taken the dirty leaves
+ * after it (its merges are then among them) and flushed them.  Without
+ * persistence running, nothing is acknowledged: only the lifetime collects.
+ */
+static void
+durable_note(PeerAcks *a, uint64 durable)
+{
+	if (a->in_pending != 0 && durable >= a->in_pending_after)
+	{
+		a->in_durable = Max(a->in_durable, a->in_pending);
+		a->in_pending = 0;
+	}
+	if (a->in_pending == 0 && a->in_held > a->in_durable)
+	{
+		a->in_pending = a->in_held;
+		a->in_pending_after = mantis_collect_gathered_now() + 1;
+	}
+}
+
 /* Our greeting to a peer: what we hold of its writes, and our horizons. */
 void
 mantis_horizon_fill_greeting(const Peer *to, MantisGreeting *g)
 {
-	g->acked = to ? to->acks.in_held : 0;
+	g->acked = to ? to->acks.in_durable : 0;
 	g->stable = our_stable(NULL);
 	g->collected = mantis_collect_lifetime_horizon();
 }
@@ -317,6 +341,11 @@ mantis_horizon_tick(void)
 	uint64		lifetime_ms = (uint64) mantis_tombstone_lifetime_s * 1000;
 	bool		configured = false;
 
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
+	{
+		if (mantis_peer_table[i].used)
+			durable_note(&mantis_peer_table[i].acks, mantis_collect_durable_upto());
+	}
 	(void) our_stable(&horizon);
 	published_stable = Max(published_stable, horizon);
 	if (started_ms == 0)
