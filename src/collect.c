@@ -40,10 +40,22 @@ typedef struct CollectShared
 	pg_atomic_uint64 lifetime_ts;	/* ditto: the lifetime bound, or 0 */
 	pg_atomic_uint64 lifetime_horizon;	/* greatest HLC collected by lifetime */
 	pg_atomic_uint64 refused;	/* registers refused as collected */
+	pg_atomic_uint64 gathered;	/* persistence: passes that took dirty leaves */
+	pg_atomic_uint64 durable;	/* the last such pass whose changes are flushed */
 } CollectShared;
 
 static CollectShared *collect = NULL;
 static TimestampTz next_sweep_at = 0;
+
+/* Raise an atomic to v if it is lower */
+static void
+raise_to(pg_atomic_uint64 *a, uint64 v)
+{
+	uint64		old = pg_atomic_read_u64(a);
+
+	while (old < v && !pg_atomic_compare_exchange_u64(a, &old, v))
+		;
+}
 
 Size
 mantis_collect_shmem_size(void)
@@ -61,16 +73,41 @@ mantis_collect_shmem_init(void *place, bool found)
 	pg_atomic_init_u64(&collect->lifetime_ts, 0);
 	pg_atomic_init_u64(&collect->lifetime_horizon, 0);
 	pg_atomic_init_u64(&collect->refused, 0);
+	pg_atomic_init_u64(&collect->gathered, 0);
+	pg_atomic_init_u64(&collect->durable, 0);
 }
 
-/* Raise an atomic to v if it is lower */
-static void
-raise_to(pg_atomic_uint64 *a, uint64 v)
+/*
+ * Durability of what we hold, for our acknowledgements (horizon.c): the
+ * persistence worker counts each time it takes the dirty leaves
+ * (mantis_collect_gathered()), and publishes the count of the last take
+ * whose registers a flush has since written (mantis_collect_durable()).
+ * A register merged before a take numbered N is in mantis_stores once
+ * durable >= N, so a crash can no longer lose it.  After a crash restart
+ * both start at 0 again, as do the acknowledgements that use them.
+ */
+uint64
+mantis_collect_gathered(void)
 {
-	uint64		old = pg_atomic_read_u64(a);
+	return pg_atomic_add_fetch_u64(&collect->gathered, 1);
+}
 
-	while (old < v && !pg_atomic_compare_exchange_u64(a, &old, v))
-		;
+uint64
+mantis_collect_gathered_now(void)
+{
+	return pg_atomic_read_u64(&collect->gathered);
+}
+
+void
+mantis_collect_durable(uint64 gathered)
+{
+	raise_to(&collect->durable, gathered);
+}
+
+uint64
+mantis_collect_durable_upto(void)
+{
+	return pg_atomic_read_u64(&collect->durable);
 }
 
 /*

@@ -28,4 +28,10 @@ extern uint64 mantis_collect_refuse_upto(void);
 extern void mantis_collect_count_refused(uint64 n);
 extern uint64 mantis_collect_refused(void);
 
+/* durability of what we hold, for acknowledgements */
+extern uint64 mantis_collect_gathered(void);
+extern uint64 mantis_collect_gathered_now(void);
+extern void mantis_collect_durable(uint64 gathered);
+extern uint64 mantis_collect_durable_upto(void);
+
 #endif							/* MANTIS_COLLECT_H */

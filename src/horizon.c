@@ -206,11 +206,42 @@ mantis_horizon_round_end(Peer *peer, bool completed)
 void
 mantis_horizon_on_greeting(Peer *peer, const MantisFrame *f)
 {
+	uint64		acked = f->greeting.acked;
+	uint64		stable = f->greeting.stable;
+	uint64		collected = f->greeting.collected;
+	uint64		limit;
+
 	if (peer == NULL)
 		return;
-	peer->acks.acked = f->greeting.acked;
-	peer->acks.stable = f->greeting.stable;
-	peer->acks.collected = f->greeting.collected;
+
+	/*
+	 * Horizons that no honest peer within mantis.max_clock_offset of our
+	 * clock could hold are not believed: "acked" is about our writes, so
+	 * never past our clock; "stable" and "collected" are HLCs of the peer's,
+	 * never further ahead of our clock than its registers may be (those we
+	 * reject as skewed).  A peer with a fast clock would otherwise advertise
+	 * a refusal horizon past every register we hold, and adoption
+	 * (repair.c) would drop all of ours it refused; a garbage "acked" or
+	 * "stable" would raise the collection horizon for good.
+	 */
+	limit = mantis_hlc_pack(mantis_wall_ms() + (uint64) mantis_max_clock_offset_ms,
+							MANTIS_HLC_LOGICAL_MASK);
+	if (acked > mantis_hlc_peek())
+		acked = 0;
+	if (stable > limit)
+		stable = 0;
+	if (collected > limit)
+	{
+		if (collected != peer->acks.collected_rejected)
+			mantis_peer_problem(peer, WARNING,
+								"ignoring the refusal horizon of %s: it is past our clock by more than \"mantis.max_clock_offset\" (%d ms)",
+								mantis_peer_label(peer), mantis_max_clock_offset_ms);
+		peer->acks.collected_rejected = collected;
+		collected = 0;
+	}
+	peer->acks.acked = acked;
+	peer->acks.stable = stable;
+	peer->acks.collected = collected;
 	if (peer->acks.in_incarnation != f->incarnation)
 	{
 		peer->acks.in_incarnation = f->incarnation;
@@ -258,11 +289,35 @@ our_stable(uint64 *horizon)
 	return stable;
 }
 
+/*
+ * What we hold of a peer's writes and have also flushed: a crash restart
+ * reloads mantis_stores, so an acknowledgement of what is only in memory
+ * could let the peer collect a marker that we then lose, and the older
+ * value our rows hold would come back to it by repair.  An in_held is
+ * acknowledged once the persistence worker has taken the dirty leaves
+ * after it (its merges are then among them) and flushed them.  Without
+ * persistence running, nothing is acknowledged: only the lifetime collects.
+ */
+static void
+durable_note(PeerAcks *a, uint64 durable)
+{
+	if (a->in_pending != 0 && durable >= a->in_pending_after)
+	{
+		a->in_durable = Max(a->in_durable, a->in_pending);
+		a->in_pending = 0;
+	}
+	if (a->in_pending == 0 && a->in_held > a->in_durable)
+	{
+		a->in_pending = a->in_held;
+		a->in_pending_after = mantis_collect_gathered_now() + 1;
+	}
+}
+
 /* Our greeting to a peer: what we hold of its writes, and our horizons. */
 void
 mantis_horizon_fill_greeting(const Peer *to, MantisGreeting *g)
 {
-	g->acked = to ? to->acks.in_held : 0;
+	g->acked = to ? to->acks.in_durable : 0;
 	g->stable = our_stable(NULL);
 	g->collected = mantis_collect_lifetime_horizon();
 }
@@ -286,6 +341,11 @@ mantis_horizon_tick(void)
 	uint64		lifetime_ms = (uint64) mantis_tombstone_lifetime_s * 1000;
 	bool		configured = false;
 
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
+	{
+		if (mantis_peer_table[i].used)
+			durable_note(&mantis_peer_table[i].acks, mantis_collect_durable_upto());
+	}
 	(void) our_stable(&horizon);
 	published_stable = Max(published_stable, horizon);
 	if (started_ms == 0)

@@ -22,6 +22,9 @@ typedef struct PeerAcks
 	bool		in_unbroken;	/* every frame through in_seq arrived */
 	uint32		in_seq;
 	uint64		in_held;		/* we hold its writes through this HLC */
+	uint64		in_durable;		/* ... and have flushed them, through this */
+	uint64		in_pending;		/* an in_held waiting for a flush */
+	uint64		in_pending_after;	/* the persistence take it waits for */
 	bool		run_valid;		/* while broken: the frames since the break */
 	uint32		run_start;
 	uint32		run_end;
@@ -31,6 +34,7 @@ typedef struct PeerAcks
 	uint64		acked;			/* it holds our writes through this HLC */
 	uint64		stable;			/* its peers hold its writes through this */
 	uint64		collected;		/* it may have collected at or below this */
+	uint64		collected_rejected; /* the last one past our clock, ignored */
 
 	/* our repair round with it */
 	bool		round_marked;	/* its answer gave its live mark */

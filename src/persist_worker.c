@@ -328,6 +328,9 @@ follow_now(void)
 	}
 }
 
+/* the count of the last take of dirty leaves (collect.c) */
+static uint64 last_gathered = 0;
+
 static bool
 do_flush(void *arg)
 {
@@ -386,6 +389,8 @@ flush_now(uint64 *written, char *message, size_t message_size)
 
 	if (ok)
 	{
+		/* what was gathered so far is in mantis_stores: it may be acked */
+		mantis_collect_durable(last_gathered);
 		failures_in_a_row = 0;
 		compact_next = false;
 		*written = result.registers;
@@ -407,7 +412,10 @@ flush_now(uint64 *written, char *message, size_t message_size)
 static void
 gather_changes(void)
 {
+	uint64		n = mantis_collect_gathered();
+
 	mantis_store_take_dirty(MANTIS_CONSUMER_PERSIST, &flush_pending);
+	last_gathered = n;
 }
 
 /*

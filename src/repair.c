@@ -347,7 +347,12 @@ mantis_repair_on_leaves(Peer *peer, const MantisFrame *f, TimestampTz now)
 	if (f->flags & MANTIS_FRAME_HELD_BACK)
 		mantis_horizon_round_taint(peer);
 	leaves = digests();
-	/* only from a whole answer: every register of each differing leaf */
+
+	/*
+	 * Adopt only from a complete answer: registers the peer held back, or
+	 * ones we could not merge (no room, skewed), never flag ours SEEN, and
+	 * we would drop registers the peer holds.
+	 */
 	if (peer->acks.collected != 0 && !(f->flags & MANTIS_FRAME_HELD_BACK) &&
 		!peer->acks.round_tainted)
 	{

@@ -108,7 +108,16 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, uint64 lifetime_ms,
 				continue;
 			}
 
-			death = deleted ? mantis_hlc_ms(reg->hlc.ts) : register_expires(reg);
+			/*
+			 * An expiry before the write's own HLC (a long transaction, a
+			 * clock behind the HLC, or a peer's register) dies at its HLC:
+			 * the lifetime horizon, the greatest HLC collected by lifetime,
+			 * must stay a lifetime behind the clock, or we would refuse
+			 * (and peers adopt away) registers written since.
+			 */
+			death = mantis_hlc_ms(reg->hlc.ts);
+			if (!deleted)
+				death = Max(death, register_expires(reg));
 			by_stable = reg->hlc.ts <= h->stable_ts;
 			if ((reg->flags & OWED_FLAGS) == 0 &&
 				(by_stable || (lifetime_ms != 0 && death <= lifetime_ms)))
