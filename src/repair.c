@@ -64,6 +64,7 @@
 
 #include "mantis.h"
 #include "clock.h"
+#include "collect.h"
 #include "guc.h"
 #include "horizon.h"
 #include "live.h"
@@ -87,6 +88,13 @@ static uint64 *leaf_digests = NULL;
 static bool digests_fresh = false;
 static MantisLiveMark digests_mark;	/* our live mark when they were read */
 static bool answer_incomplete;	/* a frame of the answer being sent was dropped */
+
+/*
+ * The one peer whose round may mark registers SEEN and adopt: SEEN is a
+ * flag of the register, not of the peer, so two rounds doing it at once
+ * would clear each other's marks.
+ */
+static Peer *adopter = NULL;
 
 static void round_fill_window(Peer *peer, TimestampTz now);
 static bool send_differing_leaves(MantisUpdates *b, const MantisFrame *f,
@@ -162,6 +170,8 @@ mantis_repair_end_round(Peer *peer, TimestampTz now, bool completed)
 {
 	if (peer->repair.round != 0)
 		mantis_horizon_round_end(peer, completed);
+	if (adopter == peer)
+		adopter = NULL;
 	peer->repair.round = 0;
 	peer->repair.in_flight = 0;
 	peer->repair.wanted_count = 0;
@@ -179,6 +189,10 @@ mantis_repair_start_round(Peer *peer, TimestampTz now)
 	peer->repair.round = round_counter;
 	peer->repair.deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
 	peer->repair.in_flight = 0;
+	if (adopter != NULL && (!adopter->used || adopter->repair.round == 0))
+		adopter = NULL;			/* its round ended without us (a removed peer) */
+	if (adopter == NULL && peer->acks.collected != 0)
+		adopter = peer;			/* this round may adopt what the peer collected */
 	peer->repair.wanted_count = 0;
 	peer->repair.groups_seen = false;
 	memset(peer->repair.wanted, 0, sizeof(peer->repair.wanted));
@@ -281,7 +295,7 @@ mantis_repair_on_updates(Peer *peer, const MantisFrame *f, TimestampTz now)
 {
 	bool		ours = peer->repair.round != 0 && f->round == peer->repair.round;
 	bool		clean = mantis_live_merge(peer, f,
-										  ours && peer->acks.collected != 0 ? MANTIS_REG_SEEN : 0);
+										  ours && adopter == peer ? MANTIS_REG_SEEN : 0);
 
 	digests_fresh = false;
 	if (ours)
@@ -300,6 +314,7 @@ static void
 adopt_collected(Peer *peer, const MantisFrame *f, const uint64 *leaves)
 {
 	uint64		upto = peer->acks.collected;
+	uint64		max_ts = 0;
 	int			dropped = 0;
 
 	/* no further than a register of the peer could be ahead of us */
@@ -310,10 +325,12 @@ adopt_collected(Peer *peer, const MantisFrame *f, const uint64 *leaves)
 		int			leaf = f->group * MANTIS_DIGEST_GROUP_LEAVES + i;
 
 		if (mantis_frame_digest(f, i) != leaves[leaf])
-			dropped += mantis_store_adopt_leaf(leaf, upto);
+			dropped += mantis_store_adopt_leaf(leaf, upto, &max_ts);
 	}
 	if (dropped == 0)
 		return;
+	/* collected here too without every peer's say: refuse their copies */
+	mantis_collect_raise_lifetime_horizon(max_ts);
 	digests_fresh = false;
 	mantis_peer_counters(peer)->adopted += dropped;
 	mantis_request_compaction();
@@ -353,7 +370,7 @@ mantis_repair_on_leaves(Peer *peer, const MantisFrame *f, TimestampTz now)
 	 * ones we could not merge (no room, skewed), never flag ours SEEN, and
 	 * we would drop registers the peer holds.
 	 */
-	if (peer->acks.collected != 0 && !(f->flags & MANTIS_FRAME_HELD_BACK) &&
+	if (adopter == peer && !(f->flags & MANTIS_FRAME_HELD_BACK) &&
 		!peer->acks.round_tainted)
 	{
 		adopt_collected(peer, f, leaves);

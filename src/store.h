@@ -174,6 +174,6 @@ typedef struct MantisSweepStats
 } MantisSweepStats;
 
 extern void mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out);
-extern int	mantis_store_adopt_leaf(int leaf, uint64 upto_ts);
+extern int	mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 *max_ts);
 
 #endif							/* MANTIS_STORE_H */

@@ -176,13 +176,17 @@ mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out)
  * Drop the registers of a leaf that a peer's repair answer did not hold
  * (not flagged SEEN) and that lie at or below the peer's refusal horizon:
  * the peer collected them, or would refuse them (repair.c).  Clears SEEN
- * on the rest.  Returns how many were dropped.
+ * on the rest.  Returns how many were dropped, raising *max_ts to the
+ * greatest HLC among them; the dead ones count as collected.
  */
 int
-mantis_store_adopt_leaf(int leaf, uint64 upto_ts)
+mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 *max_ts)
 {
 	LWLock	   *lock = leaf_lock(leaf);
 	int			dropped = 0;
+	uint64		deletions = 0;
+	uint64		expired = 0;
+	uint64		now_ms = 0;
 
 	store_attach();
 	LWLockAcquire(lock, LW_EXCLUSIVE);
@@ -198,6 +202,16 @@ mantis_store_adopt_leaf(int leaf, uint64 upto_ts)
 				reg->flags &= ~MANTIS_REG_SEEN;
 			else if (reg->hlc.ts <= upto_ts && (reg->flags & OWED_FLAGS) == 0)
 			{
+				if (reg->flags & MANTIS_REG_DELETED)
+					deletions++;
+				else if (register_expires(reg) != 0)
+				{
+					if (now_ms == 0)
+						now_ms = mantis_wall_ms();
+					if (register_expires(reg) <= now_ms)
+						expired++;
+				}
+				*max_ts = Max(*max_ts, reg->hlc.ts);
 				register_collect(link, reg);	/* *link is the next one now */
 				dropped++;
 				continue;
@@ -206,5 +220,7 @@ mantis_store_adopt_leaf(int leaf, uint64 upto_ts)
 		}
 	}
 	LWLockRelease(lock);
+	pg_atomic_fetch_add_u64(&store->collected_deletions, deletions);
+	pg_atomic_fetch_add_u64(&store->collected_expired, expired);
 	return dropped;
 }
