@@ -251,30 +251,52 @@ restart_loaded($n3);
 is(sql($n3, q{SELECT mantis_get('p5.k')}), 'old', 'n3, restarted while cut off, still reads p5.k');
 my $refused = sub { sql($n1, q{SELECT refused_collected FROM mantis_status}) + sql($n2, q{SELECT refused_collected FROM mantis_status}) };
 my $r0 = $refused->();
-rejoin($c, 3);
-my ($r1, $bad5, $deadline) = (undef, 0, time() + $PostgreSQL::Test::Utils::timeout_default);
-# repair rounds with n3 offer its copy of p5.k again and again: wait for
-# the first refusal, then for three more, checking p5.k at every step
-while (time() < $deadline)
+my $k_gone = sub { join '', map { sql($_, q{SELECT mantis_get('p5.k') IS NULL}) } @_ };
+my $bad5 = 0;
+# poll(cond): wait for cond, checking at every step that n1 and n2 read p5.k NULL
+my $poll = sub
 {
-	my $r = $refused->();
-	$bad5++ unless sql($n1, q{SELECT mantis_get('p5.k') IS NULL}) eq 't'
-	  && sql($n2, q{SELECT mantis_get('p5.k') IS NULL}) eq 't';
-	$r1 //= $r if $r > $r0;
-	last if defined $r1 && $r >= $r1 + 3;
-	usleep(200_000);
+	my ($cond) = @_;
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+	while (time() < $deadline)
+	{
+		$bad5++ if $k_gone->($n1, $n2) ne 'tt';
+		return 1 if $cond->();
+		usleep(100_000);
+	}
+	return 0;
+};
+rejoin($c, 3);
+# the first repair round between n3 and n1 or n2 settles p5.k: the puller
+# n1/n2 refuses n3's copy, and n3 as the puller gives it up (the returner
+# converges: horizon.c, repair.c); either proves a round ran
+ok($poll->(sub { $refused->() > $r0 || sql($n3, q{SELECT count(*) FROM mantis_registers('p5.k', true)}) eq '0' }),
+	'after healing, a repair round with n3 ran (n1/n2 refused its copy of p5.k, or n3 gave it up)');
+ok($poll->(sub { sql($n3, q{SELECT count(*) FROM mantis_registers('p5.k', true)}) eq '0' }),
+	'n3, the returner, gives up p5.k too');
+like(slurp_file($n3->logfile), qr/gave up \d+ registers that peer \S+ has collected/, 'and logs it');
+ok(wait_converged(@all), 'the three converge');
+note('refused_collected on n1 + n2: ' . ($refused->() - $r0) . ', '
+	. join(', ', map { my $q = q{SELECT coalesce(sum(rejected_collected), 0) FROM mantis_peers WHERE node_name = 'n3'};
+		$_->name . ' rejected_collected from n3 ' . sql($_, $q) } $n1, $n2));
+# three more repair rounds, each proven by a key n3 can only get from one:
+# written on n1 while n1 counts n3 down (its live frames to n3 are dropped)
+for my $i (1 .. 3)
+{
+	isolate($c, 3);
+	$n1->poll_query_until('postgres', q{SELECT state = 'down' FROM mantis_peers WHERE node_name = 'n3' AND direction = 'outbound'})
+	  or die 'n1 never counted n3 down';
+	sql($n1, qq{SELECT mantis_set('p5.round', '$i')});
+	rejoin($c, 3);
+	ok($poll->(sub { sql($n3, q{SELECT mantis_get('p5.round')}) eq $i }), "repair round $i brings n3 a key written while it was cut off");
+	is($k_gone->($n3), 't', "n3 reads p5.k NULL after round $i");
 }
-ok(defined $r1, 'after healing, repair rounds ran: n1/n2 refused n3\'s copy of the collected key');
-cmp_ok($refused->(), '>=', ($r1 // 0) + 3, 'and refused it in three more rounds');
 is($bad5, 0, 'p5.k read NULL on n1 and n2 all along');
-for my $n ($n1, $n2)
+for my $n (@all)
 {
 	is(sql($n, q{SELECT count(*) FROM mantis_registers('p5.k', true)}), '0',
 		$n->name . ' holds nothing of p5.k, not even a marker');
 }
-my $q5 = q{SELECT coalesce(sum(rejected_collected), 0) FROM mantis_peers WHERE node_name = 'n3'};
-cmp_ok(sql($n1, $q5) + sql($n2, $q5), '>', 0, 'mantis_peers of n1/n2 count the refusals against n3');
-note('n3 itself reads p5.k as ' . (sql($n3, q{SELECT coalesce(mantis_get('p5.k'), '<NULL>')})));
 
 # --- no crash anywhere --------------------------------------------------------
 for my $n (@all)
