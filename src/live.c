@@ -253,22 +253,6 @@ mantis_live_send_changes(void)
 }
 
 /*
- * The refusal horizon for one register from a peer (see store.c's
- * store_put()): the lifetime horizon, or for a register already dead the
- * collection horizon too - every server holds it or something newer, so
- * for a key we hold nothing of it is one we collected, coming back from a
- * peer that has not swept yet.
- */
-static inline uint64
-refuse_for(const MantisRecord *rec, uint64 lifetime_horizon, uint64 stable_ts, uint64 now_ms)
-{
-	if (stable_ts > lifetime_horizon &&
-		mantis_register_is_dead(rec->deleted, rec->expires_ms, now_ms))
-		return stable_ts;
-	return lifetime_horizon;
-}
-
-/*
  * Merge the registers of an UPDATES frame (already checked by frame.c),
  * through the clock bound and the refusal horizon; "extra_flags" are set on
  * the register kept for each key (MANTIS_REG_SEEN, repair.c).  Returns
@@ -281,17 +265,12 @@ mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 	MantisPeerCounters *c = mantis_peer_counters(peer);
 	const unsigned char *p = f->registers;
 	uint64		limit = mantis_wall_ms() + (uint64) mantis_max_clock_offset_ms;
-	uint64		now_ms = mantis_wall_ms();
 	uint64		refuse_upto = mantis_collect_refuse_upto();
-	uint64		stable_ts;
-	uint64		lifetime_ts;
 	uint64		skewed = 0;
 	uint64		malformed = 0;
 	uint64		ahead_ms = 0;
 	MantisMergeTally merged = {0};
 	bool		clean;
-
-	mantis_collect_horizons(&stable_ts, &lifetime_ts);
 
 	for (uint32 i = 0; i < f->count; i++)
 	{
@@ -312,7 +291,7 @@ mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 			continue;
 		}
 		mantis_store_merge_tallied_upto(&rec, MANTIS_REG_UNFLUSHED | extra_flags,
-										refuse_for(&rec, refuse_upto, stable_ts, now_ms),
+										refuse_upto,
 										&merged);
 	}
 	c->applied += merged.applied;

@@ -541,9 +541,9 @@ mantis_store_raise_put_failure(MantisPutResult result)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("mantis store is full"),
-				 errdetail("All %d registers allowed by \"mantis.max_keys\" are in use; deletion markers count too.",
+				 errdetail("All %d registers allowed by \"mantis.max_keys\" are in use; deletion markers and expired registers count until they are collected.",
 						   mantis_max_keys),
-				 errhint("Raise \"mantis.max_keys\" and restart the server.")));
+				 errhint("Raise \"mantis.max_keys\" and restart the server.  While a peer is away, dead registers wait up to \"mantis.tombstone_lifetime\" to be collected.")));
 	if (result == MANTIS_PUT_NO_MEMORY)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
