@@ -138,11 +138,3 @@ mantis_ms_until(TimestampTz wake)
 		return 0;
 	return (long) ((wake - now + 999) / 1000);
 }
-
-/* A time in milliseconds since the Unix epoch, as a timestamptz */
-TimestampTz
-mantis_ms_to_timestamptz(uint64 ms)
-{
-	return (TimestampTz) (ms * 1000) -
-		(TimestampTz) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
-}

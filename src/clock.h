@@ -21,6 +21,5 @@ extern void mantis_hlc_witness(uint64 ts);
 extern uint64 mantis_hlc_peek(void);
 extern text *mantis_hlc_text(const MantisHLC *hlc);
 extern long mantis_ms_until(TimestampTz wake);
-extern TimestampTz mantis_ms_to_timestamptz(uint64 ms);
 
 #endif							/* MANTIS_CLOCK_H */

@@ -438,6 +438,10 @@ mantis_frame_decode(const void *data, size_t len, MantisFrame *f)
 	end = p + len;
 	p += MANTIS_FRAME_HEADER_SIZE;
 	rest = (size_t) (end - p);
+	if ((f->flags & MANTIS_FRAME_BATCH_END) && f->type != MANTIS_FRAME_UPDATES)
+		return "batch end flag on a frame other than UPDATES";
+	if ((f->flags & MANTIS_FRAME_HELD_BACK) && f->type != MANTIS_FRAME_LEAVES)
+		return "held-back flag on a frame other than LEAVES";
 
 	switch (f->type)
 	{

@@ -37,12 +37,22 @@
  * collection is only safe against what the peer may send when it returns
  * if we refuse it: the greatest HLC of a register so collected is our
  * "lifetime horizon", persisted with the store (persist_flush.c), and a
- * register from a peer for a key we hold nothing of, at or below
- * max(collection horizon, lifetime horizon), is refused as a copy of
- * something collected here (store.c).  A server new to the cluster
- * collects nothing by lifetime until one repair round with a peer has
- * completed, so that it never refuses the old keys of its first full
- * transfer.
+ * register from a peer for a key we hold nothing of, at or below it, is
+ * refused as a copy of something collected here (store.c).  Peers learn
+ * it from our greetings ("collected"), and drop what they hold at or below
+ * it that we do not (repair.c): so a server back from an absence longer
+ * than the lifetime gives up what the others collected, rather than
+ * bringing it back.  A server collects nothing by lifetime until a
+ * lifetime after it first caught up with a peer (see
+ * mantis_horizon_tick()), so that it never refuses the old keys of its
+ * first full transfer.
+ *
+ * Every peer counts, configured or connecting to us.  A server that only
+ * accepts connections (lists no peers) runs no repair rounds, so it can
+ * never mend the live streams it receives, never acknowledges them, and
+ * holds the collection horizon of the whole cluster at 0: collection by
+ * acknowledgement needs every server to list every other in mantis.peers,
+ * as the README's setup does.  Markers then wait for the lifetime.
  *
  * IDENTIFICATION	src/horizon.c
  *-------------------------------------------------------------------------
@@ -51,6 +61,7 @@
 
 #include "mantis.h"
 #include "clock.h"
+#include "collect.h"
 #include "guc.h"
 #include "hlc.h"
 #include "horizon.h"
@@ -60,7 +71,8 @@
 
 /* the collection horizon published last, and whether lifetime may collect */
 static uint64 published_stable = 0;
-static bool bridged_once = false;
+static uint64 caught_up_ms = 0;	/* when this run first caught up */
+static uint64 started_ms = 0;
 
 static inline bool
 seq_after(uint32 a, uint32 b)
@@ -112,6 +124,7 @@ mantis_horizon_on_live(Peer *peer, const MantisFrame *f, bool clean)
 	if (!clean)
 	{
 		chain_break(a);
+		peer->queue.repair_asap = true;
 		return;
 	}
 	if (a->in_unbroken)
@@ -127,6 +140,8 @@ mantis_horizon_on_live(Peer *peer, const MantisFrame *f, bool clean)
 		}
 		chain_break(a);
 	}
+	/* broken: a round of ours with the peer mends it, the sooner the better */
+	peer->queue.repair_asap = true;
 	run_note(a, f);
 }
 
@@ -170,7 +185,8 @@ mantis_horizon_round_end(Peer *peer, bool completed)
 		return;
 	}
 	a->round_marked = false;
-	bridged_once = true;
+	if (caught_up_ms == 0)
+		caught_up_ms = mantis_wall_ms();
 	a->in_held = Max(a->in_held, m->watermark);
 	if (a->in_unbroken && !seq_after(m->seq, a->in_seq))
 		return;
@@ -202,7 +218,7 @@ mantis_horizon_on_greeting(Peer *peer, const MantisFrame *f)
 	}
 }
 
-/* The acknowledgement of a configured peer, 0 while it cannot be trusted */
+/* What a peer says it holds of our writes, 0 while it cannot be trusted */
 static uint64
 acked_by(const Peer *peer)
 {
@@ -212,12 +228,14 @@ acked_by(const Peer *peer)
 }
 
 /*
- * The least acknowledgement of our configured peers (our own writes are
- * held by all of them through it), and through *horizon the collection
- * horizon.  With no configured peer, both are our clock.
+ * The least acknowledgement of our peers (every one of them holds our own
+ * writes through it), and through *horizon the collection horizon: the
+ * least of that and of every peer's own "stable".  Every peer counts: the
+ * configured ones (0 until identified) and those that connect to us.  With
+ * no peer at all, both are 0: a server may join later.
  */
 static uint64
-our_stable(uint64 *horizon, bool *configured)
+our_stable(uint64 *horizon)
 {
 	uint64		stable = PG_UINT64_MAX;
 	uint64		least = PG_UINT64_MAX;
@@ -227,16 +245,14 @@ our_stable(uint64 *horizon, bool *configured)
 	{
 		const Peer *peer = &mantis_peer_table[i];
 
-		if (!peer->used || peer->conn < 0)
+		if (!peer->used || (peer->conn < 0 && !peer->identified))
 			continue;
 		any = true;
 		stable = Min(stable, acked_by(peer));
 		least = Min(least, acked_by(peer) == 0 ? 0 : peer->acks.stable);
 	}
-	if (configured)
-		*configured = any;
 	if (!any)
-		stable = least = mantis_hlc_peek();
+		stable = least = 0;
 	if (horizon)
 		*horizon = Min(stable, least);
 	return stable;
@@ -247,13 +263,19 @@ void
 mantis_horizon_fill_greeting(const Peer *to, MantisGreeting *g)
 {
 	g->acked = to ? to->acks.in_held : 0;
-	g->stable = our_stable(NULL, NULL);
-	g->collected = mantis_horizon_refuse_upto();
+	g->stable = our_stable(NULL);
+	g->collected = mantis_collect_lifetime_horizon();
 }
 
 /*
- * Publish the collection horizon and, once this server has caught up with
- * a peer (or has none), the lifetime bound, for the sweep.
+ * Publish the collection horizon and the lifetime bound for the sweep.
+ * The lifetime bound stays 0 until a lifetime has passed since this run
+ * first caught up with a peer (a completed repair round), or since it
+ * started with no peer to catch up with, or since a lifetime passed
+ * without one catching it up: a server that has just joined,
+ * or come back, receives old deletion markers with its first transfer,
+ * and must not collect them - and then refuse the old keys that arrive
+ * after them - before it has all of its peers' registers.
  */
 void
 mantis_horizon_tick(void)
@@ -262,23 +284,22 @@ mantis_horizon_tick(void)
 	uint64		lifetime_ts = 0;
 	uint64		now_ms = mantis_wall_ms();
 	uint64		lifetime_ms = (uint64) mantis_tombstone_lifetime_s * 1000;
-	bool		configured;
+	bool		configured = false;
 
-	(void) our_stable(&horizon, &configured);
+	(void) our_stable(&horizon);
 	published_stable = Max(published_stable, horizon);
-	if (!configured)
-		bridged_once = true;
-	if (bridged_once && now_ms > lifetime_ms)
+	if (started_ms == 0)
+		started_ms = now_ms;
+	if (caught_up_ms == 0 && now_ms >= started_ms + lifetime_ms)
+		caught_up_ms = now_ms;	/* no peer came in a lifetime */
+	if (caught_up_ms == 0)
+	{
+		for (int i = 0; i < MANTIS_MAX_PEERS; i++)
+			configured |= mantis_peer_table[i].used && mantis_peer_table[i].conn >= 0;
+		if (!configured)
+			caught_up_ms = now_ms;
+	}
+	if (caught_up_ms != 0 && now_ms >= caught_up_ms + lifetime_ms)
 		lifetime_ts = mantis_hlc_pack(now_ms - lifetime_ms, 0);
 	mantis_collect_publish(published_stable, lifetime_ts);
-}
-
-/*
- * Registers from peers for keys we hold nothing of, at or below this, are
- * copies of what was collected here: refused.
- */
-uint64
-mantis_horizon_refuse_upto(void)
-{
-	return mantis_collect_refuse_upto();
 }

@@ -48,6 +48,5 @@ extern void mantis_horizon_round_end(struct Peer *peer, bool completed);
 extern void mantis_horizon_on_greeting(struct Peer *peer, const MantisFrame *f);
 extern void mantis_horizon_fill_greeting(const struct Peer *to, MantisGreeting *g);
 extern void mantis_horizon_tick(void);
-extern uint64 mantis_horizon_refuse_upto(void);
 
 #endif							/* MANTIS_HORIZON_H */

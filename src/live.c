@@ -14,7 +14,9 @@
  * partition lock once (mantis_store_write_barrier()), so that every write
  * with an HLC up to that reading has marked its leaf and is in this batch
  * or an earlier one.  A batch taken while no peer is connected still
- * uses a sequence number, so that every peer sees the gap.  When a connected peer's
+ * uses a sequence number, so that every peer sees the gap.  A server that
+ * writes nothing sends an empty batch each HEARTBEAT_MS, so that its
+ * watermark, and with it the acknowledgements, keep up with the clock.  When a connected peer's
  * ZeroMQ queue is full (it is slower than we are for a moment), frames
  * wait in a queue of ours of at most PEER_QUEUE_BYTES; past that, or for a
  * peer that is not connected, they are dropped and counted, and a repair
@@ -39,6 +41,7 @@
 
 #include "mantis.h"
 #include "clock.h"
+#include "collect.h"
 #include "guc.h"
 #include "horizon.h"
 #include "live.h"
@@ -48,6 +51,7 @@
 #define LIVE_PACE_MS			1	/* least time between two live batches */
 #define PEER_QUEUE_BYTES		(8 * 1024 * 1024)	/* live frames held per peer */
 #define WATERMARK_MS			10	/* least time between two barriers */
+#define HEARTBEAT_MS			1000	/* an empty batch, to move the watermark */
 
 /* leaves with registers still to send, and when a batch last went out */
 static MantisLeafSet send_pending;
@@ -226,12 +230,14 @@ mantis_live_send_changes(void)
 	uint64		watermark;
 	TimestampTz now = GetCurrentTimestamp();
 
-	if (!mantis_store_has_dirty(MANTIS_CONSUMER_REPLICATION))
+	bool		heartbeat = TimestampDifferenceExceeds(last_live_send, now, HEARTBEAT_MS);
+
+	if (!heartbeat && !mantis_store_has_dirty(MANTIS_CONSUMER_REPLICATION))
 		return;
 	/* the watermark is read before the dirty bits it vouches for */
 	watermark = batch_watermark(now);
 	mantis_store_take_dirty(MANTIS_CONSUMER_REPLICATION, &send_pending);
-	if (mantis_leafset_is_empty(&send_pending))
+	if (!heartbeat && mantis_leafset_is_empty(&send_pending))
 		return;
 
 	last_live_send = now;
@@ -247,22 +253,45 @@ mantis_live_send_changes(void)
 }
 
 /*
+ * The refusal horizon for one register from a peer (see store.c's
+ * store_put()): the lifetime horizon, or for a register already dead the
+ * collection horizon too - every server holds it or something newer, so
+ * for a key we hold nothing of it is one we collected, coming back from a
+ * peer that has not swept yet.
+ */
+static inline uint64
+refuse_for(const MantisRecord *rec, uint64 lifetime_horizon, uint64 stable_ts, uint64 now_ms)
+{
+	if (stable_ts > lifetime_horizon &&
+		mantis_register_is_dead(rec->deleted, rec->expires_ms, now_ms))
+		return stable_ts;
+	return lifetime_horizon;
+}
+
+/*
  * Merge the registers of an UPDATES frame (already checked by frame.c),
- * through the clock bound and the refusal horizon.  Returns true when
- * every register was stored or superseded (or refused as collected).
+ * through the clock bound and the refusal horizon; "extra_flags" are set on
+ * the register kept for each key (MANTIS_REG_SEEN, repair.c).  Returns
+ * true when every register was stored or superseded (or refused as
+ * collected).
  */
 bool
-mantis_live_merge(Peer *peer, const MantisFrame *f)
+mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 {
 	MantisPeerCounters *c = mantis_peer_counters(peer);
 	const unsigned char *p = f->registers;
 	uint64		limit = mantis_wall_ms() + (uint64) mantis_max_clock_offset_ms;
-	uint64		refuse_upto = mantis_horizon_refuse_upto();
+	uint64		now_ms = mantis_wall_ms();
+	uint64		refuse_upto = mantis_collect_refuse_upto();
+	uint64		stable_ts;
+	uint64		lifetime_ts;
 	uint64		skewed = 0;
 	uint64		malformed = 0;
 	uint64		ahead_ms = 0;
 	MantisMergeTally merged = {0};
 	bool		clean;
+
+	mantis_collect_horizons(&stable_ts, &lifetime_ts);
 
 	for (uint32 i = 0; i < f->count; i++)
 	{
@@ -282,12 +311,15 @@ mantis_live_merge(Peer *peer, const MantisFrame *f)
 						   (uint64) mantis_max_clock_offset_ms);
 			continue;
 		}
-		mantis_store_merge_tallied(&rec, MANTIS_REG_UNFLUSHED, refuse_upto, &merged);
+		mantis_store_merge_tallied_upto(&rec, MANTIS_REG_UNFLUSHED | extra_flags,
+										refuse_for(&rec, refuse_upto, stable_ts, now_ms),
+										&merged);
 	}
 	c->applied += merged.applied;
 	c->stale += merged.stale;
 	c->no_room += merged.no_room;
 	c->collected += merged.collected;
+	mantis_collect_count_refused(merged.collected);
 	c->malformed += malformed;
 	c->skewed += skewed;
 	clean = skewed == 0 && malformed == 0 && merged.no_room == 0;

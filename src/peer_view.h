@@ -42,6 +42,8 @@ typedef struct MantisPeerCounters
 								 * refused them before */
 	uint64		collected;		/* registers refused: copies of ones
 								 * collected here (horizon.c) */
+	uint64		adopted;		/* registers of ours dropped: the peer had
+								 * collected them (repair.c) */
 } MantisPeerCounters;
 
 /* One row of mantis_peers, as the replication worker last published it */

@@ -73,6 +73,7 @@ typedef struct PeerRepair
 	uint32		round;			/* 0: none running */
 	TimestampTz deadline;
 	TimestampTz next_round_at;
+	TimestampTz asap_after;		/* no round "at once" before this */
 	bool		groups_seen;	/* its GROUPS came: one per round counts */
 	bool		wanted[MANTIS_DIGEST_GROUPS];	/* groups still to ask for */
 	int			wanted_count;

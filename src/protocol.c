@@ -328,7 +328,7 @@ handle_request(Peer *from, const MantisMessage *m, const MantisFrame *f, Timesta
 			return true;
 		case MANTIS_FRAME_UPDATES:
 			/* live changes, or registers a puller found we lack */
-			(void) mantis_live_merge(from, f);
+			(void) mantis_live_merge(from, f, 0);
 			mantis_repair_digests_changed();
 			return true;
 		case MANTIS_FRAME_SUMMARY:

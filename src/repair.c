@@ -26,6 +26,18 @@
  * "tainted" when something the peer sent could not be merged, or the
  * peer held registers back; only an untainted one mends its live stream.
  *
+ * Adopting what the peer collected.  A peer refuses registers at or below
+ * its refusal horizon (its greeting's "collected") for keys it holds
+ * nothing of: they are copies of what it collected (horizon.c).  So when
+ * we, as the puller, hold such a register in a leaf that still differs
+ * after merging the peer's answer - the peer sent every register it has
+ * of that leaf, each marked SEEN as it was merged, and this one was not
+ * among them - we hold something the peer collected the deletion of, or
+ * a register the peer would never take: we drop it (a server back from a
+ * long absence, or from a crash that lost what it had acknowledged, gives
+ * up what the others collected), and ask for a compaction so that
+ * mantis_stores forgets it too.
+ *
  * Registers a peer refused are not sent again every round.  A peer with
  * our limits can still refuse registers (its store is full, or its clock
  * is far behind the registers' HLCs), and then the digests of their leaves
@@ -55,6 +67,7 @@
 #include "horizon.h"
 #include "live.h"
 #include "outbox.h"
+#include "persist_worker.h"
 #include "repair.h"
 #include "store.h"
 
@@ -152,6 +165,7 @@ mantis_repair_end_round(Peer *peer, TimestampTz now, bool completed)
 	peer->repair.wanted_count = 0;
 	peer->repair.next_round_at = completed ? jittered(now, mantis_sync_interval_ms) :
 		TimestampTzPlusMilliseconds(now, ROUND_RETRY_MS);
+	peer->repair.asap_after = TimestampTzPlusMilliseconds(now, ROUND_RETRY_MS);
 }
 
 /* Start a round with a peer: our root digest goes out in a SUMMARY. */
@@ -208,7 +222,8 @@ mantis_repair_tick(Peer *peer, TimestampTz now)
 	if (peer->repair.round != 0 && now > peer->repair.deadline)
 		mantis_repair_end_round(peer, now, false);
 	if (peer->repair.round == 0 && (now >= peer->repair.next_round_at ||
-									(peer->queue.repair_asap && peer->queue.head == NULL)))
+									(peer->queue.repair_asap && peer->queue.head == NULL &&
+									 now >= peer->repair.asap_after)))
 	{
 		peer->queue.repair_asap = false;
 		mantis_repair_start_round(peer, now);
@@ -219,7 +234,11 @@ mantis_repair_tick(Peer *peer, TimestampTz now)
 TimestampTz
 mantis_repair_wake_at(const Peer *peer)
 {
-	return peer->repair.round != 0 ? peer->repair.deadline : peer->repair.next_round_at;
+	if (peer->repair.round != 0)
+		return peer->repair.deadline;
+	if (peer->queue.repair_asap)
+		return Min(peer->repair.next_round_at, peer->repair.asap_after);
+	return peer->repair.next_round_at;
 }
 
 /* INSYNC: the peer's root digest is ours, the round is over */
@@ -258,15 +277,44 @@ mantis_repair_on_groups(Peer *peer, const MantisFrame *f, TimestampTz now)
 void
 mantis_repair_on_updates(Peer *peer, const MantisFrame *f, TimestampTz now)
 {
-	bool		clean = mantis_live_merge(peer, f);
+	bool		ours = peer->repair.round != 0 && f->round == peer->repair.round;
+	bool		clean = mantis_live_merge(peer, f,
+										  ours && peer->acks.collected != 0 ? MANTIS_REG_SEEN : 0);
 
 	digests_fresh = false;
-	if (peer->repair.round != 0 && f->round == peer->repair.round)
+	if (ours)
 	{
 		peer->repair.deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
 		if (!clean)
 			mantis_horizon_round_taint(peer);
 	}
+}
+
+/*
+ * Drop our registers the peer collected, from the leaves of the group
+ * that still differ; see the file header.
+ */
+static void
+adopt_collected(Peer *peer, const MantisFrame *f, const uint64 *leaves)
+{
+	uint64		upto = peer->acks.collected;
+	int			dropped = 0;
+
+	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
+	{
+		int			leaf = f->group * MANTIS_DIGEST_GROUP_LEAVES + i;
+
+		if (mantis_frame_digest(f, i) != leaves[leaf])
+			dropped += mantis_store_adopt_leaf(leaf, upto);
+	}
+	if (dropped == 0)
+		return;
+	digests_fresh = false;
+	mantis_peer_counters(peer)->adopted += dropped;
+	mantis_request_compaction();
+	mantis_peer_problem(peer, LOG,
+						"gave up %d registers that peer %s has collected the deletion of (its refusal horizon is past them)",
+						dropped, mantis_peer_label(peer));
 }
 
 static void
@@ -294,6 +342,11 @@ mantis_repair_on_leaves(Peer *peer, const MantisFrame *f, TimestampTz now)
 	if (f->flags & MANTIS_FRAME_HELD_BACK)
 		mantis_horizon_round_taint(peer);
 	leaves = digests();
+	if (peer->acks.collected != 0)
+	{
+		adopt_collected(peer, f, leaves);
+		leaves = digests();
+	}
 	b.round = f->round;
 	b.group = f->group;
 	b.flush = send_to_peer;
