@@ -75,6 +75,7 @@ say() { echo "$@" | tee -a "$OUT"; }
 sayf() { local f=$1; shift; printf "$f" "$@" | tee -a "$OUT"; }
 
 SAMPLER=""
+RATE_N=""
 stop_node() { as_pg "$BIN/pg_ctl" -D "$WORK/n$1" -m immediate stop >/dev/null 2>&1 || true; }
 cleanup() {
 	if [ -n "$SAMPLER" ]; then kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true; fi
@@ -161,20 +162,27 @@ peers_sum() {	# peers_sum <column>: per node, summed over its peers
 	for n in $NODES; do out="$out${out:+ }$(psql_n "$n" -c "SELECT coalesce(sum($1), 0) FROM mantis_peers")"; done
 	echo "$out"
 }
-log_errors() {	# "store full" and "memory exhausted" errors in every log
-	cat "$WORK"/n*.log | grep -c -E 'mantis store is full|mantis store memory is exhausted' || true
+log_errors() {	# "store full" and "memory exhausted" in every log: errors of
+	# sets, and registers from peers not stored ("the store is full: N ...")
+	cat "$WORK"/n*.log | grep -c -E 'store is full|store memory is exhausted' || true
 }
 
 # ---- the sampler: a CSV row per node every $SAMPLE seconds, labelled with
 # the phase written in $WORK/phase
-echo "t,phase,node,keys,expired_keys,deleted_keys,memory_used,collected_expired,collected_deletions" >"$CSV"
+# visible: the registers mantis_registers() returns (it hides the expired
+# ones at once), counted every fifth sample of the ttl phase
+echo "t,phase,node,keys,expired_keys,deleted_keys,memory_used,collected_expired,collected_deletions,visible,stored_rows,table_bytes" >"$CSV"
 T_START=$(now)
 sampler() {
-	local n row phase
+	local n row phase i=0 probe
 	while :; do
 		phase=$(cat "$WORK/phase" 2>/dev/null || echo setup)
+		i=$((i + 1))
+		probe=false
+		[ "$phase" = ttl ] && [ $((i % 5)) = 0 ] && probe=true
 		for n in $NODES; do
-			row=$(psql_n "$n" -c "SELECT keys, expired_keys, deleted_keys, memory_used, collected_expired, collected_deletions FROM mantis_status" 2>/dev/null) || continue
+			row=$(psql_n "$n" -c "SELECT keys, expired_keys, deleted_keys, memory_used, collected_expired, collected_deletions,
+				CASE WHEN $probe THEN (SELECT count(*) FROM mantis_registers()) END, stored_rows, pg_total_relation_size('mantis_stores') FROM mantis_status" 2>/dev/null) || continue
 			printf '%.1f,%s,n%s,%s\n' "$(calc "$(now) - $T_START")" "$phase" "$n" "$row" >>"$CSV"
 		done
 		sleep "$SAMPLE"
@@ -209,12 +217,14 @@ run_all() {
 	TPS_N=""; LAT=""; TPS=0; SETS=0; FAILED=0; ABORTED=0
 	for n in $NODES; do
 		out="$WORK/$name.n$n.out"
-		local tps sets failed aborted lat
+		local tps sets failed aborted lat lag
 		tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out"); tps=${tps:-0}
 		sets=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out"); sets=${sets:-0}
 		failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out"); failed=${failed:-0}
 		aborted=$(grep -c -E 'client [0-9]+ (script [0-9]+ )?aborted' "$out" || true)
 		lat=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$out"); lat=${lat:-?}
+		lag=$(sed -n 's/^rate limit schedule lag: avg \([0-9.]*\) (max \([0-9.]*\)) ms.*/\1\/\2/p' "$out")
+		[ -z "$lag" ] || lat="$lat (lag $lag)"
 		TPS_N="$TPS_N${TPS_N:+ }$(printf '%.0f' "$tps")"
 		LAT="$LAT${LAT:+ }$lat"
 		TPS=$(calc "$TPS + $tps"); SETS=$((SETS + sets)); FAILED=$((FAILED + failed)); ABORTED=$((ABORTED + aborted))
@@ -225,8 +235,8 @@ run_all() {
 	fi
 }
 report_run() {	# report_run <label>
-	sayf '%-22s %9.0f sets/s (n1 n2 n3: %s), %d sets in %.1f s; latency ms: %s\n' \
-		"$1" "$TPS" "$TPS_N" "$SETS" "$ELAPSED" "$LAT"
+	sayf '%-22s %9.0f sets/s (n1 n2 n3: %s), %d sets in %.1f s; latency ms%s: %s\n' \
+		"$1" "$TPS" "$TPS_N" "$SETS" "$ELAPSED" "$([ -z "$RATE_N" ] || echo ' (schedule lag avg/max)')" "$LAT"
 	sayf '%-22s %9.1f us of server CPU per set (%.1f CPU s for the three servers), failed %d, aborted clients %d\n' \
 		"" "$(div "$CPU * 1000000" "$SETS")" "$CPU" "$FAILED" "$ABORTED"
 }
@@ -314,8 +324,10 @@ run_all ttl "$DUR" "${RATE_N:-0}" ttl
 TTL_T1=$RUN_T1
 report_run "ttl"
 TTL_TPS=$TPS TTL_TPS_N=$TPS_N TTL_CPU_SET=$(div "$CPU" "$SETS") WRITTEN=$SETS
-END_KEYS=$(status_sum keys) END_EXP=$(status_sum expired_keys) END_CE=$(status_sum collected_expired)
+# one statement per node, so that its counts are of one instant
+END_ROWS=$(status_sum "keys || ':' || expired_keys || ':' || collected_expired")
 NR1=$(peers_sum rejected_no_room)
+TABLE=$(status_sum "stored_rows || ':' || round(pg_total_relation_size('mantis_stores') / 1048576.0, 1)")
 LE1=$(log_errors)
 sayf 'keys written: %d in %.0f s (%.0f a second) through a store of %d\n' "$WRITTEN" "$ELAPSED" "$(div "$WRITTEN" "$ELAPSED")" "$MAX_KEYS"
 
@@ -377,6 +389,17 @@ awk -F, -v t0="$TTL_T0" -v t1="$TTL_T1" -v maxkeys="$MAX_KEYS" '
 		printf "\nverdict: %s\n", flat ? "flat (mean memory of the last 20% within 5% of 20%-40%)" : "NOT flat (memory of the last 20% more than 5% above 20%-40%)"
 	}' "$CSV" | tee -a "$OUT"
 say "(held = keys + expired_keys + deleted_keys: the registers counted against max_keys)"
+awk -F, -v t0="$TTL_T0" -v t1="$TTL_T1" -v ttl="$TTL_S" '
+	$2 == "ttl" && $1 >= t0 + 2 * ttl && $1 <= t1 && $10 != "" {
+		n = $3; if (!(n in c)) nodes[++nn] = n
+		c[n]++; d = $4 - $10; s[n] += d; if (d > m[n]) m[n] = d; v[n] += $10; if ($10 > mv[n]) mv[n] = $10
+	}
+	END {
+		if (nn == 0) { print "(no probe of mantis_registers() in the ttl phase)"; exit }
+		print "keys (mantis_status) against the registers mantis_registers() returns at the same moment (after the first " 2 * ttl " s):"
+		for (i = 1; i <= nn; i++) { n = nodes[i]
+			printf "%s: %d probes, visible mean %.0f max %d; keys - visible mean %.0f max %d\n", n, c[n], v[n] / c[n], mv[n], s[n] / c[n], m[n] }
+	}' "$CSV" | tee -a "$OUT"
 
 say
 say "== set cost with ttl against without (same clients, same run)"
@@ -391,8 +414,9 @@ sayf 'server CPU per set: floor %.1f us, ttl %.1f us; ttl / floor %.3f (the cost
 say
 say "== collection of the expired keys (every node holds every key: each should collect all $WRITTEN)"
 i=0
-read -ra ce0 <<<"$CE0"; read -ra ce1 <<<"$END_CE"; read -ra ce2 <<<"$FIN_CE"
-read -ra k1 <<<"$END_KEYS"; read -ra e1 <<<"$END_EXP"; read -ra l2 <<<"$FIN_LEFT"
+read -ra ce0 <<<"$CE0"; read -ra ce2 <<<"$FIN_CE"; read -ra l2 <<<"$FIN_LEFT"; read -ra rows <<<"$END_ROWS"
+k1=(); e1=(); ce1=()
+for r in "${rows[@]}"; do IFS=: read -r a b c <<<"$r"; k1+=("$a"); e1+=("$b"); ce1+=("$c"); done
 for n in $NODES; do
 	sayf 'n%s: at the end of the load collected_expired %d + live %d + expired held %d = %d (written %d, %+d); after the drain collected_expired %d, %d held\n' \
 		"$n" "$((ce1[i] - ce0[i]))" "${k1[i]}" "${e1[i]}" "$((ce1[i] - ce0[i] + k1[i] + e1[i]))" "$WRITTEN" \
@@ -400,6 +424,22 @@ for n in $NODES; do
 	i=$((i + 1))
 done
 say "every node empty (no key, no expired register, no marker) $DRAINED after the load stopped"
+
+say
+say "== on disk: mantis_stores (this node's rows, and the table with its indexes and TOAST)"
+read -ra tb <<<"$TABLE"
+i=0
+for n in $NODES; do
+	sayf 'n%s: at the end of the load %s rows, %s MB; during the ttl phase %s\n' "$n" "${tb[i]%%:*}" "${tb[i]#*:}" \
+		"$(awk -F, -v t0="$TTL_T0" -v t1="$TTL_T1" -v node="n$n" '$2 == "ttl" && $3 == node && $1 >= t0 && $1 <= t1 && $11 != "" {
+			t = $1 - t0; d = t1 - t0
+			if (mn == "" || $11 < mn) mn = $11; if ($11 > mx) mx = $11; if ($12 > tmx) tmx = $12
+			if (t < 60 && $12 > first) first = $12
+			if (t >= d / 2 && (h2 == "" || $12 < h2)) h2 = $12
+			if (t >= d / 2 && $12 > h2x) h2x = $12
+		} END { printf "rows min/max %d / %d; table max %.1f MB (first minute %.1f, second half %.1f to %.1f)", mn, mx, tmx / 1048576, first / 1048576, h2 / 1048576, h2x / 1048576 }' "$CSV")"
+	i=$((i + 1))
+done
 
 say
 say "load after: $(uptime)"
