@@ -10,7 +10,7 @@
 SECS=${1:-10}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-BIN=$("$PG_CONFIG" --bindir)
+BIN=${BINDIR:-$("$PG_CONFIG" --bindir)}
 WORK=$(mktemp -d "/tmp/mantis-$BENCH_NAME.XXXXXX")
 OUT="$HERE/results/$BENCH_NAME.txt"
 mkdir -p "$HERE/results"
