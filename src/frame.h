@@ -54,7 +54,7 @@
  * Flags: BATCH_END on the last live UPDATES frame of a batch, whose
  * watermark is then the HLC through which every write made on the sender
  * is in this frame or an earlier one (0 in the others); HELD_BACK on a
- * repair LEAVES answer whose sender held back registers it had of a leaf
+ * repair LEAVES answer whose sender held back live values it had of a leaf
  * that differs (repair.c).
  *
  * Version 2 had no watermarks, marks or collection fields, version 1 no

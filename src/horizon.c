@@ -160,7 +160,7 @@ mantis_horizon_round_mark(Peer *peer, const MantisLiveMark *mark)
 	peer->acks.round_mark = *mark;
 }
 
-/* Something of the round was not merged, or the peer held registers back. */
+/* Something the peer sent in the round could not be merged. */
 void
 mantis_horizon_round_taint(Peer *peer)
 {

@@ -23,8 +23,10 @@
  * With them we note our live mark as it was just before (live.c), which
  * our answer to a SUMMARY carries: the puller holds every write of ours
  * through it once its round completes (horizon.c).  A round of ours is
- * "tainted" when something the peer sent could not be merged, or the
- * peer held registers back; only an untainted one mends its live stream.
+ * "tainted" when something the peer sent could not be merged; only an
+ * untainted one mends its live stream.  (Values the peer held back do not
+ * taint it: the peer holds back live values only, never a dead register,
+ * and a live value we lack brings nothing back.)
  *
  * Adopting what the peer collected.  A peer refuses registers at or below
  * its refusal horizon (its greeting's "collected") for keys it holds
@@ -361,8 +363,6 @@ mantis_repair_on_leaves(Peer *peer, const MantisFrame *f, TimestampTz now)
 		return;
 	peer->repair.asked[f->group] = false;
 	peer->repair.deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
-	if (f->flags & MANTIS_FRAME_HELD_BACK)
-		mantis_horizon_round_taint(peer);
 	leaves = digests();
 
 	/*
@@ -473,13 +473,41 @@ mantis_repair_note_incarnation(Peer *peer, uint64 incarnation)
 }
 
 /*
+ * A leaf held back still sends its dead registers (deletion markers,
+ * expired values): they are small, and one a peer lacks could let an older
+ * copy come back there, while one it has collected (and takes again, to
+ * collect again) looks to the digests just like a refusal.  Holding them
+ * back would flag the answer, and the peer could never mend our live
+ * stream with it; only live values are held back, which cannot bring
+ * anything back.
+ */
+typedef struct HeldSend
+{
+	MantisUpdates *b;
+	uint64		now_ms;
+	int			live_held;
+} HeldSend;
+
+static void
+held_dead_only(const MantisRecord *rec, void *arg)
+{
+	HeldSend   *h = (HeldSend *) arg;
+
+	if (mantis_register_is_dead(rec->deleted, rec->expires_ms, h->now_ms))
+		mantis_updates_add(rec, h->b);
+	else
+		h->live_held++;
+}
+
+/*
  * Send, through b->flush, every register of the leaves of group f->group
  * whose digest differs from the one in the frame f, but those the peer
  * refused before (b->to: the peer, or NULL if it has no peer).  Returns
- * true if any were held back.  An answer whose registers were held back,
- * or lost on the way (a dropped frame), says so with HELD_BACK: the
- * puller then neither counts the round as mending our live stream nor
- * drops what it does not see in it.
+ * true if any live value was held back.  An answer that held values back
+ * says so with HELD_BACK: the puller then drops nothing it does not see in
+ * it (repair.c's adoption).  An answer whose frames were lost on the way
+ * (a dropped frame) is not finished with LEAVES at all: the puller's round
+ * times out, and counts for nothing.
  */
 static bool
 send_differing_leaves(MantisUpdates *b, const MantisFrame *f, const uint64 *leaves)
@@ -498,7 +526,11 @@ send_differing_leaves(MantisUpdates *b, const MantisFrame *f, const uint64 *leav
 			continue;
 		if (peer && held_skip(peer, leaf, leaves[leaf], theirs))
 		{
-			held = true;
+			/* dead registers go all the same: see held_dead_only() */
+			HeldSend	h = {b, mantis_wall_ms(), 0};
+
+			(void) mantis_store_collect_leaf(leaf, held_dead_only, &h);
+			held |= h.live_held > 0;
 			continue;
 		}
 		n = mantis_store_collect_leaf(leaf, mantis_updates_add, b);
@@ -550,7 +582,9 @@ mantis_repair_answer_leaves(Peer *peer, const MantisMessage *m, const MantisFram
 	b.to = peer;
 	b.msg = m;
 	answer_incomplete = false;
-	held = send_differing_leaves(&b, f, leaves) || answer_incomplete;
+	held = send_differing_leaves(&b, f, leaves);
+	if (answer_incomplete)
+		return;
 
 	/* then our digests of the group, which end the answer */
 	mantis_outbox_leaves(f->round, f->group, leaves + f->group * MANTIS_DIGEST_GROUP_LEAVES,
