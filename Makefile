@@ -4,10 +4,12 @@ MODULE_big = mantis
 OBJS = \
 	src/clock.o \
 	src/codec.o \
+	src/collect.o \
 	src/frame.o \
 	src/functions.o \
 	src/guc.o \
 	src/hlc.o \
+	src/horizon.o \
 	src/keyhash.o \
 	src/live.o \
 	src/log_limit.o \
@@ -34,22 +36,25 @@ OBJS = \
 	src/store_changes.o \
 	src/store_read.o \
 	src/store_state.o \
+	src/store_sweep.o \
 	src/transport.o \
 	src/txn.o \
+	src/values.o \
 	src/wakeup.o
 
 # the key pair generator, installed beside the server's programs
 SCRIPTS_built = mantis_keygen
 
 EXTENSION = mantis
-DATA = sql/mantis--1.0.sql sql/mantis--1.1.sql sql/mantis--1.0--1.1.sql
+DATA = sql/mantis--1.0.sql sql/mantis--1.1.sql sql/mantis--1.2.sql \
+	sql/mantis--1.0--1.1.sql sql/mantis--1.1--1.2.sql
 PGFILEDESC = "mantis - replicated key-value store in shared memory"
 
 # pg_regress: "make installcheck" (PGXS's rule) runs REGRESS against the
 # running server, which must be set up like test/regress.conf (README, Tests);
 # "make check-regress" runs them in temporary instances instead, with
 # REGRESS_NOT_PRELOADED in one that does not preload mantis.
-REGRESS = mantis_basic mantis_types mantis_txn mantis_hlc mantis_persist mantis_roles mantis_limits
+REGRESS = mantis_basic mantis_types mantis_txn mantis_hlc mantis_persist mantis_roles mantis_ttl mantis_limits
 REGRESS_NOT_PRELOADED = mantis_not_preloaded
 REGRESS_PREP = installcheck-prep
 

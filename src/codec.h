@@ -12,6 +12,10 @@
  *			   (1 value, 2 deletion) | HLC time u64 | HLC node u64 |
  *			   key length u32 | key | value (the rest of the entry;
  *			   empty for a deletion)
+ *			   or, for a value with an expiry, kind 3:
+ *			   entry length u32 | kind u8 (3) | HLC time u64 |
+ *			   HLC node u64 | expires u64 (ms since the Unix epoch,
+ *			   1 .. MANTIS_HLC_MAX_MS) | key length u32 | key | value
  *	 node:	   id u64 | name length u8 (1..63) | name
  *
  * IDENTIFICATION	src/codec.h
@@ -24,9 +28,13 @@
 
 #define MANTIS_CODEC_KIND_VALUE		1
 #define MANTIS_CODEC_KIND_DELETION	2
+#define MANTIS_CODEC_KIND_EXPIRING	3
 
-/* entry length field, kind, HLC, key length */
+/* entry length field, kind, HLC, key length: the smallest entry's overhead */
 #define MANTIS_CODEC_REGISTER_OVERHEAD	(4 + 1 + 8 + 8 + 4)
+
+/* the same with the expiry of kind 3 */
+#define MANTIS_CODEC_EXPIRING_OVERHEAD	(MANTIS_CODEC_REGISTER_OVERHEAD + 8)
 
 /* id, name length */
 #define MANTIS_CODEC_NODE_OVERHEAD	(8 + 1)

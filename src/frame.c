@@ -24,18 +24,19 @@
 _Static_assert(sizeof(MANTIS_FRAME_MAGIC) - 1 == 4, "the magic is 4 bytes");
 _Static_assert(MANTIS_FRAME_HEADER_SIZE == 4 + 1 + 1 + 2 + 8 + 8 + 8,
 			   "header: magic, version, type, flags, sender, incarnation, HLC");
-_Static_assert(MANTIS_UPDATES_PREFIX_SIZE == 4 + 2 + 4,
-			   "updates prefix: round, group, register count");
+_Static_assert(MANTIS_UPDATES_PREFIX_SIZE == 4 + 2 + 4 + 8,
+			   "updates prefix: round, group, register count, watermark");
+_Static_assert(MANTIS_FRAME_MARK_SIZE == 4 + 8, "mark: live sequence, watermark");
 _Static_assert(MANTIS_FRAME_UPDATES_HEAD_SIZE ==
 			   MANTIS_FRAME_HEADER_SIZE + MANTIS_UPDATES_PREFIX_SIZE,
 			   "updates head: header and prefix");
 _Static_assert(MANTIS_FRAME_SUMMARY_SIZE == MANTIS_FRAME_HEADER_SIZE + 4 + 8,
 			   "summary: header, round, root digest");
-_Static_assert(MANTIS_FRAME_INSYNC_SIZE == MANTIS_FRAME_HEADER_SIZE + 4,
-			   "insync: header, round");
+_Static_assert(MANTIS_FRAME_INSYNC_SIZE == MANTIS_FRAME_HEADER_SIZE + 4 + 12,
+			   "insync: header, round, mark");
 _Static_assert(MANTIS_FRAME_GROUPS_SIZE ==
-			   MANTIS_FRAME_HEADER_SIZE + 4 + 8 * MANTIS_DIGEST_GROUPS,
-			   "groups: header, round, one digest per group");
+			   MANTIS_FRAME_HEADER_SIZE + 4 + 12 + 8 * MANTIS_DIGEST_GROUPS,
+			   "groups: header, round, mark, one digest per group");
 _Static_assert(MANTIS_FRAME_LEAVES_SIZE ==
 			   MANTIS_FRAME_HEADER_SIZE + 4 + 2 + 8 * MANTIS_DIGEST_GROUP_LEAVES,
 			   "leaves: header, round, group, one digest per leaf of the group");
@@ -62,7 +63,7 @@ put_header(unsigned char *p, int type, const MantisFrameHeader *h)
 	memcpy(p, MANTIS_FRAME_MAGIC, 4);
 	p[4] = MANTIS_FRAME_VERSION;
 	p[5] = (unsigned char) type;
-	mantis_put_u16(p + 6, 0);
+	mantis_put_u16(p + 6, h->flags);
 	mantis_put_u64(p + 8, h->sender);
 	mantis_put_u64(p + 16, h->incarnation);
 	mantis_put_u64(p + 24, h->hlc);
@@ -77,7 +78,8 @@ decode_header(const unsigned char *p, MantisFrame *f)
 		return "bad magic bytes";
 	if (p[4] != MANTIS_FRAME_VERSION)
 		return "unsupported protocol version";
-	if (mantis_get_u16(p + 6) != 0)
+	f->flags = mantis_get_u16(p + 6);
+	if ((f->flags & ~MANTIS_FRAME_FLAGS_KNOWN) != 0)
 		return "unknown frame flags";
 	f->type = p[5];
 	f->sender = mantis_get_u64(p + 8);
@@ -107,11 +109,14 @@ encoding_is_valid(const char *name, size_t len)
 	return true;
 }
 
+/* what follows the encoding: acked, stable, collected */
+#define GREETING_HORIZONS_SIZE	(8 + 8 + 8)
+
 /* the body alone */
 static size_t
 greeting_size(const MantisGreeting *g)
 {
-	return 1 + g->name_len + 4 + 4 + 1 + g->encoding_len;
+	return 1 + g->name_len + 4 + 4 + 1 + g->encoding_len + GREETING_HORIZONS_SIZE;
 }
 
 /* the body alone */
@@ -125,7 +130,11 @@ put_greeting(unsigned char *p, const MantisGreeting *g)
 	mantis_put_u32(p + 4, g->max_value_size);
 	p[8] = (unsigned char) g->encoding_len;
 	memcpy(p + 9, g->encoding, g->encoding_len);
-	return p + 9 + g->encoding_len;
+	p += 9 + g->encoding_len;
+	mantis_put_u64(p, g->acked);
+	mantis_put_u64(p + 8, g->stable);
+	mantis_put_u64(p + 16, g->collected);
+	return p + GREETING_HORIZONS_SIZE;
 }
 
 /* a whole HELLO or WELCOME */
@@ -179,21 +188,33 @@ decode_greeting(const unsigned char *p, const unsigned char *end, MantisFrame *f
 	g->max_value_size = mantis_get_u32(p + 4);
 	len = p[8];
 	p += 9;
-	if ((size_t) (end - p) != len)
+	if ((size_t) (end - p) != len + GREETING_HORIZONS_SIZE)
 		return "encoding length does not match the frame";
 	if (!encoding_is_valid((const char *) p, len))
 		return "invalid encoding name";
 	g->encoding = (const char *) p;
 	g->encoding_len = len;
+	p += len;
+	g->acked = mantis_get_u64(p);
+	g->stable = mantis_get_u64(p + 8);
+	g->collected = mantis_get_u64(p + 16);
+	if (mantis_hlc_ms(g->acked) > MANTIS_HLC_MAX_MS ||
+		mantis_hlc_ms(g->stable) > MANTIS_HLC_MAX_MS ||
+		mantis_hlc_ms(g->collected) > MANTIS_HLC_MAX_MS)
+		return "greeting horizon beyond year 9999";
 	return NULL;
 }
 
 /* ---- UPDATES ---- */
 
-/* the prefix: round u32 at 0, group u16 at 4, register count u32 at 6 */
+/*
+ * the prefix: round u32 at 0, group u16 at 4, register count u32 at 6,
+ * watermark u64 at 10
+ */
 #define UPDATES_COUNT_AT	(MANTIS_FRAME_HEADER_SIZE + 4 + 2)
-_Static_assert(UPDATES_COUNT_AT + 4 == MANTIS_FRAME_UPDATES_HEAD_SIZE,
-			   "the register count ends the head of an UPDATES frame");
+#define UPDATES_WATERMARK_AT	(UPDATES_COUNT_AT + 4)
+_Static_assert(UPDATES_WATERMARK_AT + 8 == MANTIS_FRAME_UPDATES_HEAD_SIZE,
+			   "the watermark ends the head of an UPDATES frame");
 
 size_t
 mantis_frame_put_updates_head(unsigned char *p, const MantisFrameHeader *h,
@@ -204,6 +225,7 @@ mantis_frame_put_updates_head(unsigned char *p, const MantisFrameHeader *h,
 	mantis_put_u32(q, round);
 	mantis_put_u16(q + 4, group);
 	mantis_put_u32(q + 6, 0);
+	mantis_put_u64(q + 10, 0);
 	return (size_t) (q + MANTIS_UPDATES_PREFIX_SIZE - p);
 }
 
@@ -212,6 +234,13 @@ void
 mantis_frame_updates_set_count(unsigned char *frame, uint32_t count)
 {
 	mantis_put_u32(frame + UPDATES_COUNT_AT, count);
+}
+
+void
+mantis_frame_updates_end_batch(unsigned char *frame, uint64_t watermark)
+{
+	mantis_put_u16(frame + 6, (uint16_t) (mantis_get_u16(frame + 6) | MANTIS_FRAME_BATCH_END));
+	mantis_put_u64(frame + UPDATES_WATERMARK_AT, watermark);
 }
 
 static const char *
@@ -224,8 +253,13 @@ decode_updates(const unsigned char *p, const unsigned char *end, MantisFrame *f)
 	f->round = mantis_get_u32(p);
 	f->group = mantis_get_u16(p + 4);
 	f->count = mantis_get_u32(p + 6);
+	f->watermark = mantis_get_u64(p + 10);
 	if (f->group >= MANTIS_DIGEST_GROUPS && f->group != MANTIS_LIVE_GROUP)
 		return "invalid group";
+	if ((f->flags & MANTIS_FRAME_BATCH_END) ? f->group != MANTIS_LIVE_GROUP : f->watermark != 0)
+		return "watermark outside the end of a live batch";
+	if (mantis_hlc_ms(f->watermark) > MANTIS_HLC_MAX_MS)
+		return "watermark beyond year 9999";
 	p += MANTIS_UPDATES_PREFIX_SIZE;
 	if (f->count > (size_t) (end - p) / (MANTIS_CODEC_REGISTER_OVERHEAD + 1))
 		return "register count larger than the frame";
@@ -272,14 +306,33 @@ decode_summary(const unsigned char *p, size_t rest, MantisFrame *f)
 
 /* ---- INSYNC ---- */
 
+static unsigned char *
+put_mark(unsigned char *p, const MantisLiveMark *mark)
+{
+	mantis_put_u32(p, mark->seq);
+	mantis_put_u64(p + 4, mark->watermark);
+	return p + MANTIS_FRAME_MARK_SIZE;
+}
+
+static const char *
+decode_mark(const unsigned char *p, MantisFrame *f)
+{
+	f->mark.seq = mantis_get_u32(p);
+	f->mark.watermark = mantis_get_u64(p + 4);
+	if (mantis_hlc_ms(f->mark.watermark) > MANTIS_HLC_MAX_MS)
+		return "watermark beyond year 9999";
+	return NULL;
+}
+
 size_t
 mantis_frame_put_insync(unsigned char *p, const MantisFrameHeader *h,
-						uint32_t round)
+						uint32_t round, const MantisLiveMark *mark)
 {
 	unsigned char *q = put_header(p, MANTIS_FRAME_INSYNC, h);
 
 	mantis_put_u32(q, round);
-	return (size_t) (q + 4 - p);
+	q = put_mark(q + 4, mark);
+	return (size_t) (q - p);
 }
 
 static const char *
@@ -288,7 +341,7 @@ decode_insync(const unsigned char *p, size_t rest, MantisFrame *f)
 	if (rest != MANTIS_FRAME_INSYNC_SIZE - MANTIS_FRAME_HEADER_SIZE)
 		return "insync of the wrong size";
 	f->round = mantis_get_u32(p);
-	return NULL;
+	return decode_mark(p + 4, f);
 }
 
 /* ---- GROUPS and LEAVES: digests ---- */
@@ -313,13 +366,14 @@ mantis_frame_digest(const MantisFrame *f, int i)
 
 size_t
 mantis_frame_put_groups(unsigned char *p, const MantisFrameHeader *h,
-						uint32_t round,
+						uint32_t round, const MantisLiveMark *mark,
 						const uint64_t digests[MANTIS_DIGEST_GROUPS])
 {
 	unsigned char *q = put_header(p, MANTIS_FRAME_GROUPS, h);
 
 	mantis_put_u32(q, round);
-	q = put_digests(q + 4, digests, MANTIS_DIGEST_GROUPS);
+	q = put_mark(q + 4, mark);
+	q = put_digests(q, digests, MANTIS_DIGEST_GROUPS);
 	return (size_t) (q - p);
 }
 
@@ -329,8 +383,8 @@ decode_groups(const unsigned char *p, size_t rest, MantisFrame *f)
 	if (rest != MANTIS_FRAME_GROUPS_SIZE - MANTIS_FRAME_HEADER_SIZE)
 		return "groups of the wrong size";
 	f->round = mantis_get_u32(p);
-	f->digests = p + 4;
-	return NULL;
+	f->digests = p + 4 + MANTIS_FRAME_MARK_SIZE;
+	return decode_mark(p + 4, f);
 }
 
 size_t
@@ -384,6 +438,10 @@ mantis_frame_decode(const void *data, size_t len, MantisFrame *f)
 	end = p + len;
 	p += MANTIS_FRAME_HEADER_SIZE;
 	rest = (size_t) (end - p);
+	if ((f->flags & MANTIS_FRAME_BATCH_END) && f->type != MANTIS_FRAME_UPDATES)
+		return "batch end flag on a frame other than UPDATES";
+	if ((f->flags & MANTIS_FRAME_HELD_BACK) && f->type != MANTIS_FRAME_LEAVES)
+		return "held-back flag on a frame other than LEAVES";
 
 	switch (f->type)
 	{

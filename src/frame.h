@@ -16,34 +16,57 @@
 #include "codec.h"
 
 /*
- * Replication frames, protocol version 2.  One ZeroMQ message each:
+ * Replication frames, protocol version 3.  One ZeroMQ message each:
  *
- *	 header (32 bytes): magic "MNTZ" | version u8 (2) | type u8 | flags u16 (0)
+ *	 header (32 bytes): magic "MNTZ" | version u8 (3) | type u8 | flags u16
  *			| sender node id u64 | sender incarnation u64 | sender HLC time u64
  *
  *	 HELLO	   greeting						  (connector -> listener, each second)
  *	 WELCOME   greeting						  (listener -> connector, the answer)
- *	 UPDATES   round u32 | group u16 | register count u32 | registers
- *			   (round 0, group 0xFFFF: live changes; otherwise repair)
+ *	 UPDATES   round u32 | group u16 | register count u32 | watermark u64 |
+ *			   registers
+ *			   (group 0xFFFF: live changes, "round" their sequence number;
+ *			   otherwise a repair round's)
  *	 SUMMARY   round u32 | root digest u64		  (puller -> peer: start of a repair)
- *	 INSYNC    round u32						  (peer -> puller: roots are equal)
- *	 GROUPS    round u32 | 256 group digests u64 (peer -> puller: roots differ)
+ *	 INSYNC    round u32 | mark				  (peer -> puller: roots are equal)
+ *	 GROUPS    round u32 | mark | 256 group digests u64 (peer -> puller: roots differ)
  *	 LEAVES    round u32 | group u16 | 256 leaf digests u64
  *			   puller -> peer: "send me your registers of the leaves that
  *			   differ from these"; peer -> puller, after those UPDATES: "and
  *			   here are mine", so the puller sends back what it holds newer
  *
  *	 greeting: name length u8 (1..63) | name | max key size u32 |
- *			   max value size u32 | encoding length u8 (1..31) | encoding
+ *			   max value size u32 | encoding length u8 (1..31) | encoding |
+ *			   acked u64 | stable u64 | collected u64
  *			   (the sender's mantis.max_key_size and mantis.max_value_size,
  *			   and the name of its database encoding, e.g. "UTF8": peers
- *			   whose limits differ refuse each other)
+ *			   whose limits differ refuse each other; then what collection
+ *			   needs, see horizon.c: the HLC through which the sender holds
+ *			   every write of the addressee, the HLC through which every
+ *			   peer of the sender holds the sender's own writes, and the
+ *			   HLC at or below which the sender may have collected a
+ *			   deletion without every peer's acknowledgement; 0: none)
  *
- * Version 1 had no limits in the greeting; a version-1 frame is malformed.
+ *	 mark:	   live sequence u32 | watermark u64: the sender's last live
+ *			   frame when it answered, and the HLC through which every
+ *			   write made on the sender was in its live frames by then
+ *
+ * Flags: BATCH_END on the last live UPDATES frame of a batch, whose
+ * watermark is then the HLC through which every write made on the sender
+ * is in this frame or an earlier one (0 in the others); HELD_BACK on a
+ * repair LEAVES answer whose sender held back registers it had of a leaf
+ * that differs (repair.c).
+ *
+ * Version 2 had no watermarks, marks or collection fields, version 1 no
+ * limits in the greeting; a frame of either is malformed.
  */
 #define MANTIS_FRAME_MAGIC			"MNTZ"
-#define MANTIS_FRAME_VERSION		2
+#define MANTIS_FRAME_VERSION		3
 #define MANTIS_FRAME_HEADER_SIZE	32
+
+#define MANTIS_FRAME_BATCH_END		0x0001
+#define MANTIS_FRAME_HELD_BACK		0x0002
+#define MANTIS_FRAME_FLAGS_KNOWN	(MANTIS_FRAME_BATCH_END | MANTIS_FRAME_HELD_BACK)
 
 #define MANTIS_DIGEST_GROUPS		256
 #define MANTIS_DIGEST_GROUP_LEAVES	256 /* MANTIS_LEAVES / MANTIS_DIGEST_GROUPS */
@@ -60,8 +83,11 @@ typedef enum MantisFrameType
 	MANTIS_FRAME_LEAVES = 7
 } MantisFrameType;
 
-/* the body of UPDATES before its registers: round, group, register count */
-#define MANTIS_UPDATES_PREFIX_SIZE	(4 + 2 + 4)
+/* the body of UPDATES before its registers: round, group, register count, watermark */
+#define MANTIS_UPDATES_PREFIX_SIZE	(4 + 2 + 4 + 8)
+
+/* a mark: live sequence, watermark */
+#define MANTIS_FRAME_MARK_SIZE		(4 + 8)
 
 #define MANTIS_FRAME_ENCODING_MAX	31
 
@@ -72,20 +98,30 @@ typedef enum MantisFrameType
  */
 #define MANTIS_FRAME_UPDATES_HEAD_SIZE	(MANTIS_FRAME_HEADER_SIZE + MANTIS_UPDATES_PREFIX_SIZE)
 #define MANTIS_FRAME_SUMMARY_SIZE	(MANTIS_FRAME_HEADER_SIZE + 4 + 8)
-#define MANTIS_FRAME_INSYNC_SIZE	(MANTIS_FRAME_HEADER_SIZE + 4)
-#define MANTIS_FRAME_GROUPS_SIZE	(MANTIS_FRAME_HEADER_SIZE + 4 + 8 * MANTIS_DIGEST_GROUPS)
+#define MANTIS_FRAME_INSYNC_SIZE	(MANTIS_FRAME_HEADER_SIZE + 4 + MANTIS_FRAME_MARK_SIZE)
+#define MANTIS_FRAME_GROUPS_SIZE	(MANTIS_FRAME_HEADER_SIZE + 4 + MANTIS_FRAME_MARK_SIZE + \
+									 8 * MANTIS_DIGEST_GROUPS)
 #define MANTIS_FRAME_LEAVES_SIZE	(MANTIS_FRAME_HEADER_SIZE + 4 + 2 + 8 * MANTIS_DIGEST_GROUP_LEAVES)
 
 /*
  * What a sender puts in the header of every frame it sends: who it is and
- * when.  The encoders write the rest (magic, version, their own type, flags).
+ * when, and the frame's flags.  The encoders write the rest (magic,
+ * version, their own type).
  */
 typedef struct MantisFrameHeader
 {
 	uint64_t	sender;			/* node id */
 	uint64_t	incarnation;
 	uint64_t	hlc;			/* the sender's HLC time */
+	uint16_t	flags;			/* MANTIS_FRAME_BATCH_END, _HELD_BACK */
 } MantisFrameHeader;
+
+/* Where a sender's live stream stood: see "mark" above */
+typedef struct MantisLiveMark
+{
+	uint32_t	seq;
+	uint64_t	watermark;
+} MantisLiveMark;
 
 /* The body of HELLO and WELCOME */
 typedef struct MantisGreeting
@@ -96,6 +132,9 @@ typedef struct MantisGreeting
 	uint32_t	max_value_size;
 	const char *encoding;		/* letters, digits and '_' */
 	size_t		encoding_len;
+	uint64_t	acked;			/* HLCs; see "greeting" above */
+	uint64_t	stable;
+	uint64_t	collected;
 } MantisGreeting;
 
 /* A decoded frame: pointers refer to the decoded input */
@@ -106,6 +145,7 @@ typedef struct MantisFrame
 	uint64_t	sender;
 	uint64_t	incarnation;
 	uint64_t	hlc;
+	uint16_t	flags;
 	/* HELLO, WELCOME: name and encoding point into the input, checked */
 	MantisGreeting greeting;
 	/* UPDATES, SUMMARY, INSYNC, GROUPS, LEAVES */
@@ -114,10 +154,13 @@ typedef struct MantisFrame
 	uint16_t	group;
 	/* UPDATES */
 	uint32_t	count;
+	uint64_t	watermark;		/* 0 unless BATCH_END */
 	const unsigned char *registers; /* count entries, checked, up to end */
 	const unsigned char *end;
 	/* SUMMARY */
 	uint64_t	root;
+	/* INSYNC, GROUPS */
+	MantisLiveMark mark;
 	/*
 	 * GROUPS (256 groups), LEAVES (256 leaves): big-endian u64s, checked;
 	 * read them with mantis_frame_digest()
@@ -134,6 +177,7 @@ mantis_frame_header(const MantisFrame *f)
 	h.sender = f->sender;
 	h.incarnation = f->incarnation;
 	h.hlc = f->hlc;
+	h.flags = f->flags;
 	return h;
 }
 
@@ -160,14 +204,16 @@ extern size_t mantis_frame_put_updates_head(unsigned char *p,
 											const MantisFrameHeader *h,
 											uint32_t round, uint16_t group);
 extern void mantis_frame_updates_set_count(unsigned char *frame, uint32_t count);
+/* the last frame of a live batch: set BATCH_END and its watermark */
+extern void mantis_frame_updates_end_batch(unsigned char *frame, uint64_t watermark);
 
 extern size_t mantis_frame_put_summary(unsigned char *p, const MantisFrameHeader *h,
 									   uint32_t round, uint64_t root);
 extern size_t mantis_frame_put_insync(unsigned char *p, const MantisFrameHeader *h,
-									  uint32_t round);
+									  uint32_t round, const MantisLiveMark *mark);
 /* digests in host order */
 extern size_t mantis_frame_put_groups(unsigned char *p, const MantisFrameHeader *h,
-									  uint32_t round,
+									  uint32_t round, const MantisLiveMark *mark,
 									  const uint64_t digests[MANTIS_DIGEST_GROUPS]);
 extern size_t mantis_frame_put_leaves(unsigned char *p, const MantisFrameHeader *h,
 									  uint32_t round, uint16_t group,

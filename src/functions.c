@@ -6,13 +6,12 @@
  * loaded (and, to write, writable: not on a standby), that the database
  * speaks the store's encoding, validates its arguments, and calls the
  * store (store.h; or txn.c, which buffers a transaction's writes until
- * COMMIT); none of them touches a lock, the network or the disk.
+ * COMMIT); none of them touches a lock, the network or the disk.  Values
+ * of other types than text, and TTLs, are converted by values.c.
  *
- * Values are text.  A value of another type is stored as its text form
- * (what a cast to text gives) and read back through the input function of
- * the type the caller asks for, so a boolean, a number or a jsonb round-
- * trips without the store knowing kinds: every node holds, persists,
- * replicates and validates text only.
+ * A value may expire: mantis_set(key, value, ttl) and mantis_expire()
+ * give it an absolute expiry, now + ttl, after which every reader here
+ * treats it as absent, as a deletion; mantis_ttl() tells the time left.
  *
  * IDENTIFICATION	src/functions.c
  *-------------------------------------------------------------------------
@@ -28,11 +27,9 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/bytea.h"
-#include "utils/datetime.h"
-#include "utils/float.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 
 #include "mantis.h"
 #include "clock.h"
@@ -43,6 +40,7 @@
 #include "nodes.h"
 #include "store.h"
 #include "txn.h"
+#include "values.h"
 
 PG_FUNCTION_INFO_V1(mantis_set);
 PG_FUNCTION_INFO_V1(mantis_set_any);
@@ -54,6 +52,8 @@ PG_FUNCTION_INFO_V1(mantis_get_json);
 PG_FUNCTION_INFO_V1(mantis_get_many);
 PG_FUNCTION_INFO_V1(mantis_registers);
 PG_FUNCTION_INFO_V1(mantis_registers_prefix);
+PG_FUNCTION_INFO_V1(mantis_ttl);
+PG_FUNCTION_INFO_V1(mantis_expire);
 
 /*
  * The store holds text in the encoding of mantis.database, which peers and
@@ -155,7 +155,7 @@ read_value(const char *key, uint32 key_len)
 	uint32		value_len;
 	char	   *chunk;
 
-	switch (mantis_txn_lookup(key, key_len, &pending, &value_len))
+	switch (mantis_txn_lookup(key, key_len, &pending, &value_len, NULL))
 	{
 		case MANTIS_TXN_VALUE:
 			return cstring_to_text_with_len(pending, (int) value_len);
@@ -173,13 +173,15 @@ read_value(const char *key, uint32 key_len)
 }
 
 /*
- * Write a value (NULL: a deletion marker).  With mantis.transactional the
- * write waits for COMMIT and NULL is returned; otherwise it applies now and
- * its HLC is returned.  *replaced_live, if asked, tells whether the key
- * held a live value as this session saw it.
+ * Write a value (NULL: a deletion marker) that expires at expires_ms (0:
+ * never; a deletion never expires).  With mantis.transactional the write
+ * waits for COMMIT and NULL is returned; otherwise it applies now and its
+ * HLC is returned.  *replaced_live, if asked, tells whether the key held a
+ * live value as this session saw it.
  */
 static text *
-write_value(text *key, const char *value, uint32 value_len, bool *replaced_live)
+write_value(text *key, const char *value, uint32 value_len, uint64 expires_ms,
+			bool *replaced_live)
 {
 	const char *key_data;
 	uint32		key_len;
@@ -193,11 +195,11 @@ write_value(text *key, const char *value, uint32 value_len, bool *replaced_live)
 	{
 		if (replaced_live)
 			*replaced_live = read_value(key_data, key_len) != NULL;
-		mantis_txn_write(key_data, key_len, value, value_len);
+		mantis_txn_write(key_data, key_len, value, value_len, value ? expires_ms : 0);
 		return NULL;
 	}
 	result = mantis_store_set(key_data, key_len, value, value ? value_len : 0,
-							  value == NULL, &hlc, replaced_live);
+							  value == NULL, value ? expires_ms : 0, &hlc, replaced_live);
 	mantis_store_raise_put_failure(result);
 	return mantis_hlc_text(&hlc);
 }
@@ -211,105 +213,43 @@ hlc_or_null(FunctionCallInfo fcinfo, text *hlc)
 }
 
 /*
+ * The expiry a write's TTL argument gives, if the function has one: now +
+ * ttl (see mantis_ttl_expiry()), or 0 (never) for a NULL TTL.
+ */
+static uint64
+ttl_arg_expiry(FunctionCallInfo fcinfo, int argno)
+{
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return 0;
+	return mantis_ttl_expiry(PG_GETARG_INTERVAL_P(argno), mantis_wall_ms());
+}
+
+/*
  * mantis_set(key text, value text) returns text
+ * mantis_set(key text, value text, ttl interval) returns text
  *
  * Not STRICT: a NULL value deletes the key, so "set NULL, get NULL"
- * round-trips; a NULL key is an error rather than a silent no-op.  Returns
- * the HLC of the write, or NULL when it waits for COMMIT.
+ * round-trips; a NULL key is an error rather than a silent no-op.  With a
+ * TTL (not NULL) the value expires that long from now.  Returns the HLC of
+ * the write, or NULL when it waits for COMMIT.
  */
 Datum
 mantis_set(PG_FUNCTION_ARGS)
 {
 	text	   *value = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
+	uint64		expires_ms;
 
 	begin_write(fcinfo, "mantis_set");
+	expires_ms = ttl_arg_expiry(fcinfo, 2);
 	return hlc_or_null(fcinfo,
 					   write_value(PG_GETARG_TEXT_PP(0),
 								   value ? VARDATA_ANY(value) : NULL,
-								   value ? VARSIZE_ANY_EXHDR(value) : 0, NULL));
-}
-
-/* The output function of an argument's type, looked up once per call site */
-typedef struct TextForm
-{
-	Oid			type;
-	bool		is_bool;		/* boolean, or a domain over it */
-	FmgrInfo	output;
-} TextForm;
-
-/*
- * A value's output in the forms every session parses alike, whatever its
- * own settings: ISO dates (with the offset, so the instant is kept),
- * intervals in the postgres style, floats in their shortest exact form,
- * bytea in hex.  The settings are swapped in around the call, and put
- * back even if the output function fails.
- */
-static char *
-canonical_output(FmgrInfo *output, Datum value)
-{
-	int			date_style = DateStyle;
-	int			date_order = DateOrder;
-	int			interval_style = IntervalStyle;
-	int			float_digits = extra_float_digits;
-	int			bytea_style = bytea_output;
-	char	   *result;
-
-	DateStyle = USE_ISO_DATES;
-	DateOrder = DATEORDER_YMD;
-	IntervalStyle = INTSTYLE_POSTGRES;
-	extra_float_digits = 1;
-	bytea_output = BYTEA_OUTPUT_HEX;
-	PG_TRY();
-	{
-		result = OutputFunctionCall(output, value);
-	}
-	PG_FINALLY();
-	{
-		DateStyle = date_style;
-		DateOrder = date_order;
-		IntervalStyle = interval_style;
-		extra_float_digits = float_digits;
-		bytea_output = bytea_style;
-	}
-	PG_END_TRY();
-	return result;
-}
-
-/*
- * The text form of a value of any type: what a cast to text gives (so a
- * boolean is "true" or "false", not the "t" and "f" of its output
- * function), in the canonical forms above, so that a value set from one
- * session reads back the same in any other, on any node.
- */
-static char *
-text_form(FunctionCallInfo fcinfo, int argno)
-{
-	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, argno);
-	TextForm   *form = (TextForm *) fcinfo->flinfo->fn_extra;
-
-	if (form == NULL || form->type != type)
-	{
-		Oid			output;
-		bool		varlena;
-
-		if (!OidIsValid(type))
-			ereport(ERROR,
-					(errcode(ERRCODE_INDETERMINATE_DATATYPE),
-					 errmsg("could not determine the type of the mantis value")));
-		form = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(TextForm));
-		getTypeOutputInfo(type, &output, &varlena);
-		fmgr_info_cxt(output, &form->output, fcinfo->flinfo->fn_mcxt);
-		form->type = type;
-		form->is_bool = getBaseType(type) == BOOLOID;
-		fcinfo->flinfo->fn_extra = form;
-	}
-	if (form->is_bool)
-		return pstrdup(DatumGetBool(PG_GETARG_DATUM(argno)) ? "true" : "false");
-	return canonical_output(&form->output, PG_GETARG_DATUM(argno));
+								   value ? VARSIZE_ANY_EXHDR(value) : 0, expires_ms, NULL));
 }
 
 /*
  * mantis_set(key text, value anyelement) returns text
+ * mantis_set(key text, value anyelement, ttl interval) returns text
  *
  * A value of any type other than text (an integer, a boolean, a jsonb ...)
  * is stored as its text form; NULL deletes the key.
@@ -317,12 +257,14 @@ text_form(FunctionCallInfo fcinfo, int argno)
 Datum
 mantis_set_any(PG_FUNCTION_ARGS)
 {
-	char	   *value = PG_ARGISNULL(1) ? NULL : text_form(fcinfo, 1);
+	char	   *value = PG_ARGISNULL(1) ? NULL : mantis_value_text_form(fcinfo, 1);
+	uint64		expires_ms;
 
 	begin_write(fcinfo, "mantis_set");
+	expires_ms = ttl_arg_expiry(fcinfo, 2);
 	return hlc_or_null(fcinfo,
 					   write_value(PG_GETARG_TEXT_PP(0), value,
-								   value ? (uint32) strlen(value) : 0, NULL));
+								   value ? (uint32) strlen(value) : 0, expires_ms, NULL));
 }
 
 /*
@@ -337,8 +279,84 @@ mantis_delete(PG_FUNCTION_ARGS)
 	bool		replaced_live;
 
 	begin_write(fcinfo, "mantis_delete");
-	(void) write_value(PG_GETARG_TEXT_PP(0), NULL, 0, &replaced_live);
+	(void) write_value(PG_GETARG_TEXT_PP(0), NULL, 0, 0, &replaced_live);
 	PG_RETURN_BOOL(replaced_live);
+}
+
+/*
+ * mantis_ttl(key text) returns interval
+ *
+ * The time left before the key's value expires, as this session sees it;
+ * NULL when it has no expiry, or no live value.
+ */
+Datum
+mantis_ttl(PG_FUNCTION_ARGS)
+{
+	const char *key;
+	uint32		key_len;
+	const char *pending;
+	uint32		pending_len;
+	uint64		expires_ms = 0;
+	uint64		now_ms;
+
+	begin_read();
+	key_bytes(PG_GETARG_TEXT_PP(0), &key, &key_len);
+	switch (mantis_txn_lookup(key, key_len, &pending, &pending_len, &expires_ms))
+	{
+		case MANTIS_TXN_DELETED:
+			PG_RETURN_NULL();
+		case MANTIS_TXN_VALUE:
+			break;
+		case MANTIS_TXN_NONE:
+			if (!mantis_store_get_expiry(key, key_len, &expires_ms))
+				PG_RETURN_NULL();
+			break;
+	}
+	if (expires_ms == 0)
+		PG_RETURN_NULL();
+	now_ms = mantis_wall_ms();
+	if (expires_ms <= now_ms)
+		PG_RETURN_NULL();
+	PG_RETURN_INTERVAL_P(mantis_ttl_left(expires_ms, now_ms));
+}
+
+/*
+ * mantis_expire(key text, ttl interval) returns boolean
+ *
+ * A write: the key's live value again, expiring ttl from now, with a new
+ * HLC, replicated and persisted like any write; false, and nothing
+ * written, when the key has no live value.  Applied at once, the value is
+ * read and written under one hold of its partition lock
+ * (mantis_store_expire()), so a write made meanwhile is never overwritten
+ * with the old value.  Buffered (mantis.transactional), it is a
+ * mantis_set() of the value this session sees now: should another session
+ * change the key before COMMIT, COMMIT writes back the value seen here.
+ */
+Datum
+mantis_expire(PG_FUNCTION_ARGS)
+{
+	text	   *key_arg;
+	const char *key;
+	uint32		key_len;
+	uint64		expires_ms;
+	text	   *value;
+
+	begin_write(fcinfo, "mantis_expire");
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("mantis TTL must not be null"),
+				 errhint("Use mantis_set() to write a value that never expires.")));
+	expires_ms = ttl_arg_expiry(fcinfo, 1);
+	key_arg = PG_GETARG_TEXT_PP(0);
+	key_bytes(key_arg, &key, &key_len);
+	if (!mantis_txn_buffers_writes())
+		PG_RETURN_BOOL(mantis_store_expire(key, key_len, expires_ms, NULL));
+	value = read_value(key, key_len);
+	if (value == NULL)
+		PG_RETURN_BOOL(false);
+	(void) write_value(key_arg, VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value), expires_ms, NULL);
+	PG_RETURN_BOOL(true);
 }
 
 /* The value of key argument 0 as this session sees it, or NULL. */
@@ -388,53 +406,6 @@ mantis_get_default(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(PG_GETARG_DATUM(1));
 }
 
-/* The input function of the default's type, looked up once per call site */
-typedef struct ValueParser
-{
-	Oid			type;
-	Oid			ioparam;
-	FmgrInfo	input;
-} ValueParser;
-
-/* Name the key in errors raised while a stored value is converted. */
-static void
-conversion_context(void *arg)
-{
-	errcontext("converting the value of mantis key \"%s\"", (const char *) arg);
-}
-
-/*
- * A stored value as a Datum of "type", through the type's input function:
- * a value that is not of the type raises that function's error (22P02
- * for most), naming the key.
- */
-static Datum
-parse_value(FunctionCallInfo fcinfo, Oid type, text *key, text *value)
-{
-	ValueParser *parser = (ValueParser *) fcinfo->flinfo->fn_extra;
-	ErrorContextCallback callback;
-	Datum		result;
-
-	if (parser == NULL || parser->type != type)
-	{
-		Oid			input;
-
-		parser = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(ValueParser));
-		getTypeInputInfo(type, &input, &parser->ioparam);
-		fmgr_info_cxt(input, &parser->input, fcinfo->flinfo->fn_mcxt);
-		parser->type = type;
-		fcinfo->flinfo->fn_extra = parser;
-	}
-	callback.callback = conversion_context;
-	callback.arg = text_to_cstring(key);
-	callback.previous = error_context_stack;
-	error_context_stack = &callback;
-	result = InputFunctionCall(&parser->input, text_to_cstring(value),
-							   parser->ioparam, -1);
-	error_context_stack = callback.previous;
-	return result;
-}
-
 /*
  * mantis_get(key text, default anyelement) returns anyelement
  *
@@ -460,7 +431,7 @@ mantis_get_typed(PG_FUNCTION_ARGS)
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(1));
 	}
-	PG_RETURN_DATUM(parse_value(fcinfo, type, PG_GETARG_TEXT_PP(0), value));
+	PG_RETURN_DATUM(mantis_value_parse(fcinfo, type, PG_GETARG_TEXT_PP(0), value));
 }
 
 /*
@@ -475,7 +446,7 @@ mantis_get_json(PG_FUNCTION_ARGS)
 
 	if (value == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_DATUM(parse_value(fcinfo, JSONBOID, PG_GETARG_TEXT_PP(0), value));
+	PG_RETURN_DATUM(mantis_value_parse(fcinfo, JSONBOID, PG_GETARG_TEXT_PP(0), value));
 }
 
 /*
@@ -519,7 +490,7 @@ mantis_get_many(PG_FUNCTION_ARGS)
 		if (elem_nulls[i])
 			continue;
 		key_bytes(DatumGetTextPP(elems[i]), &keys[nstore], &key_lens[nstore]);
-		switch (mantis_txn_lookup(keys[nstore], key_lens[nstore], &pending, &pending_len))
+		switch (mantis_txn_lookup(keys[nstore], key_lens[nstore], &pending, &pending_len, NULL))
 		{
 			case MANTIS_TXN_NONE:
 				from_store[i] = nstore++;
@@ -573,21 +544,31 @@ typedef struct Listing
 	bool		include_deleted;
 	const char *prefix;
 	uint32		prefix_len;
+	uint64		now_ms;			/* when the listing started */
 } Listing;
 
+/*
+ * A row: key, value (NULL when dead: a deletion marker or expired), hlc,
+ * node, and (from 1.2 on, when the definition has it) expires_at.
+ */
 static void
 emit_row(Listing *l, const char *key, uint32 key_len, const char *value,
-		 uint32 value_len, bool deleted, const MantisHLC *hlc)
+		 uint32 value_len, bool dead, uint64 expires_ms, const MantisHLC *hlc)
 {
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, true};
 	char		node[MANTIS_NODE_NAME_MAX + 1];
 
 	values[0] = PointerGetDatum(value_text(key, key_len));
-	if (deleted)
+	if (dead)
 		nulls[1] = true;
 	else
 		values[1] = PointerGetDatum(value_text(value, value_len));
+	if (expires_ms != 0 && l->rsinfo->setDesc->natts >= 5)
+	{
+		values[4] = TimestampTzGetDatum(mantis_ms_timestamptz(expires_ms));
+		nulls[4] = false;
+	}
 	if (hlc != NULL)
 	{
 		values[2] = PointerGetDatum(mantis_hlc_text(hlc));
@@ -607,28 +588,33 @@ emit_row(Listing *l, const char *key, uint32 key_len, const char *value,
 static void
 emit_register(const MantisRecord *rec, void *arg)
 {
+	Listing    *l = (Listing *) arg;
 	const char *pending;
 	uint32		pending_len;
+	bool		dead = mantis_register_is_dead(rec->deleted, rec->expires_ms, l->now_ms);
 
-	if (mantis_txn_lookup(rec->key, rec->key_len, &pending, &pending_len) != MANTIS_TXN_NONE)
+	if (dead && !l->include_deleted)
 		return;
-	emit_row((Listing *) arg, rec->key, rec->key_len, rec->value, rec->value_len,
-			 rec->deleted, &rec->hlc);
+	if (mantis_txn_lookup(rec->key, rec->key_len, &pending, &pending_len, NULL) != MANTIS_TXN_NONE)
+		return;
+	emit_row(l, rec->key, rec->key_len, rec->value, rec->value_len, dead,
+			 rec->expires_ms, &rec->hlc);
 }
 
 /* One pending write of this transaction */
 static void
 emit_pending(const char *key, uint32 key_len, const char *value,
-			 uint32 value_len, void *arg)
+			 uint32 value_len, uint64 expires_ms, void *arg)
 {
 	Listing    *l = (Listing *) arg;
+	bool		dead = mantis_register_is_dead(value == NULL, expires_ms, l->now_ms);
 
-	if (value == NULL && !l->include_deleted)
+	if (dead && !l->include_deleted)
 		return;
 	if (l->prefix != NULL &&
 		(key_len < l->prefix_len || memcmp(key, l->prefix, l->prefix_len) != 0))
 		return;
-	emit_row(l, key, key_len, value, value_len, value == NULL, NULL);
+	emit_row(l, key, key_len, value, value_len, dead, expires_ms, NULL);
 }
 
 static void
@@ -637,6 +623,8 @@ list_registers(FunctionCallInfo fcinfo, Listing *l)
 	begin_read();
 	InitMaterializedSRF(fcinfo, 0);
 	l->rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	/* before the store reads its clock: what the store finds live is live here */
+	l->now_ms = mantis_wall_ms();
 	if (l->prefix != NULL)
 		mantis_store_scan_prefix(l->prefix, l->prefix_len, l->include_deleted,
 								 emit_register, l);
@@ -647,16 +635,19 @@ list_registers(FunctionCallInfo fcinfo, Listing *l)
 
 /*
  * mantis_registers(include_deleted boolean DEFAULT false)
- *		returns setof (key text, value text, hlc text, node text)
+ *		returns setof (key text, value text, hlc text, node text,
+ *					   expires_at timestamptz)
  *
- * Every live register (and every deletion marker, with a NULL value, when
- * include_deleted), in no particular order; this transaction's pending
- * writes as it will commit them, with a NULL HLC.
+ * Every live register (and, when include_deleted, every dead one, deletion
+ * markers and expired values alike, with a NULL value), in no particular
+ * order; this transaction's pending writes as it will commit them, with a
+ * NULL HLC.  expires_at is NULL for a register that never expires (the
+ * 1.1 definitions, without the column, read right too).
  */
 Datum
 mantis_registers(PG_FUNCTION_ARGS)
 {
-	Listing		l = {NULL, PG_ARGISNULL(0) ? false : PG_GETARG_BOOL(0), NULL, 0};
+	Listing		l = {NULL, PG_ARGISNULL(0) ? false : PG_GETARG_BOOL(0), NULL, 0, 0};
 
 	list_registers(fcinfo, &l);
 	return (Datum) 0;
@@ -672,7 +663,7 @@ mantis_registers(PG_FUNCTION_ARGS)
 Datum
 mantis_registers_prefix(PG_FUNCTION_ARGS)
 {
-	Listing		l = {NULL, PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1), NULL, 0};
+	Listing		l = {NULL, PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1), NULL, 0, 0};
 
 	if (!PG_ARGISNULL(0))
 	{

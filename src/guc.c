@@ -35,6 +35,7 @@ char	   *mantis_peer_endpoints = NULL;	/* mantis.peers */
 int			mantis_sync_interval_ms = 15000;
 int			mantis_max_clock_offset_ms = 500;
 int			mantis_peer_timeout_ms = 5000;
+int			mantis_tombstone_lifetime_s = 3600;
 int			mantis_debug_clock_offset_ms = 0;
 bool		mantis_debug_fail_flush = false;
 char	   *mantis_curve_secret_key_file = NULL;
@@ -341,6 +342,16 @@ mantis_define_gucs(void)
 							100, 24 * 3600 * 1000,
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mantis.tombstone_lifetime",
+							"How long a deletion marker or an expired register is kept for a peer that does not acknowledge it.",
+							"Markers every peer acknowledged are collected at once; after this long they are collected anyway, and a server out of touch for longer gives up, on its return, the registers its peers may have collected the deletion of.",
+							&mantis_tombstone_lifetime_s,
+							3600,
+							1, 365 * 86400,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("mantis.max_clock_offset",

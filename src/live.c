@@ -7,7 +7,16 @@
  * Out.  Every register written here goes out in UPDATES frames as soon as
  * the worker wakes (at most one batch every LIVE_PACE_MS): the worker takes
  * the store's dirty leaves for replication and copies the registers
- * flagged in them.  Nothing waits for an answer.  When a connected peer's
+ * flagged in them.  Nothing waits for an answer.  Each frame has the next
+ * sequence number, and the last of a batch a watermark, which peers
+ * acknowledge (horizon.c): before taking the dirty leaves, at most every
+ * WATERMARK_MS, the worker reads the clock and then passes every
+ * partition lock once (mantis_store_write_barrier()), so that every write
+ * with an HLC up to that reading has marked its leaf and is in this batch
+ * or an earlier one.  A batch taken while no peer is connected still
+ * uses a sequence number, so that every peer sees the gap.  A server that
+ * writes nothing sends an empty batch each HEARTBEAT_MS, so that its
+ * watermark, and with it the acknowledgements, keep up with the clock.  When a connected peer's
  * ZeroMQ queue is full (it is slower than we are for a moment), frames
  * wait in a queue of ours of at most PEER_QUEUE_BYTES; past that, or for a
  * peer that is not connected, they are dropped and counted, and a repair
@@ -18,7 +27,9 @@
  * this server's limits and be valid in its encoding, or it is counted as
  * malformed.  One more than mantis.max_clock_offset ahead of our wall clock
  * is rejected and counted, so that one fast clock cannot win every write;
- * the rest are merged, and move our clock past them.
+ * the rest are merged, and move our clock past them.  A register for a key
+ * we hold nothing of, at or below the refusal horizon, is a copy of
+ * something collected here and is refused (horizon.c).
  *
  * IDENTIFICATION	src/live.c
  *-------------------------------------------------------------------------
@@ -30,17 +41,25 @@
 
 #include "mantis.h"
 #include "clock.h"
+#include "collect.h"
 #include "guc.h"
+#include "horizon.h"
 #include "live.h"
 #include "outbox.h"
 #include "store.h"
 
 #define LIVE_PACE_MS			1	/* least time between two live batches */
 #define PEER_QUEUE_BYTES		(8 * 1024 * 1024)	/* live frames held per peer */
+#define WATERMARK_MS			10	/* least time between two barriers */
+#define HEARTBEAT_MS			1000	/* an empty batch, to move the watermark */
 
 /* leaves with registers still to send, and when a batch last went out */
 static MantisLeafSet send_pending;
 static TimestampTz last_live_send = 0;
+
+/* the last frame sent and the last batch's watermark; see horizon.c */
+static MantisLiveMark sent = {0, 0};
+static TimestampTz last_barrier = 0;
 
 void
 mantis_live_start(void)
@@ -128,17 +147,53 @@ send_live(Peer *peer)
 	queue_append(peer, data, len);
 }
 
-/* MantisUpdates.flush: a full live frame goes to every peer */
+/*
+ * MantisUpdates.flush: a live frame goes to every peer, and the next one
+ * gets the next sequence number.
+ */
 static void
 broadcast_updates(MantisUpdates *b)
 {
-	if (b->count == 0)
-		return;
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
 		if (mantis_peer_table[i].used)
 			send_live(&mantis_peer_table[i]);
 	}
+	sent.seq = b->round;
+	if (++b->round == 0)
+		b->round = 1;
+}
+
+/* MantisUpdates.flush within a batch: full frames only */
+static void
+broadcast_full(MantisUpdates *b)
+{
+	if (b->count > 0)
+		broadcast_updates(b);
+}
+
+/*
+ * The watermark of the batch about to be taken: a fresh one at most every
+ * WATERMARK_MS, else the last (still true, if lower than it could be).
+ */
+static uint64
+batch_watermark(TimestampTz now)
+{
+	uint64		watermark;
+
+	if (!TimestampDifferenceExceeds(last_barrier, now, WATERMARK_MS))
+		return sent.watermark;
+	last_barrier = now;
+	watermark = mantis_hlc_peek();
+	mantis_store_write_barrier();
+	return watermark;
+}
+
+/* Where our live stream stands: the last frame and watermark sent */
+MantisLiveMark
+mantis_live_mark(void)
+{
+	return sent;
 }
 
 /* Whether we connect to any peer: else changes are taken, not copied */
@@ -172,34 +227,71 @@ void
 mantis_live_send_changes(void)
 {
 	MantisUpdates b = {0};
+	uint64		watermark;
+	TimestampTz now = GetCurrentTimestamp();
 
+	bool		heartbeat = TimestampDifferenceExceeds(last_live_send, now, HEARTBEAT_MS);
+
+	if (!heartbeat && !mantis_store_has_dirty(MANTIS_CONSUMER_REPLICATION))
+		return;
+	/* the watermark is read before the dirty bits it vouches for */
+	watermark = batch_watermark(now);
 	mantis_store_take_dirty(MANTIS_CONSUMER_REPLICATION, &send_pending);
-	if (mantis_leafset_is_empty(&send_pending))
+	if (!heartbeat && mantis_leafset_is_empty(&send_pending))
 		return;
 
-	last_live_send = GetCurrentTimestamp();
+	last_live_send = now;
 	b.group = MANTIS_LIVE_GROUP;
-	b.flush = broadcast_updates;
+	b.round = sent.seq + 1 == 0 ? 1 : sent.seq + 1;
+	b.flush = broadcast_full;
 	mantis_updates_begin(&b);
 	mantis_store_take_leaves(MANTIS_CONSUMER_REPLICATION, &send_pending, NULL,
 							 have_outbound() ? mantis_updates_add : NULL, &b);
-	mantis_updates_end(&b);
+	mantis_updates_end_batch(&b, watermark);
 	broadcast_updates(&b);
+	sent.watermark = watermark;
+}
+
+/*
+ * The refusal horizon for one register from a peer (see store.c's
+ * store_put()): the lifetime horizon, or for a register already dead the
+ * collection horizon too - every server holds it or something newer, so
+ * for a key we hold nothing of it is one we collected, coming back from a
+ * peer that has not swept yet.
+ */
+static inline uint64
+refuse_for(const MantisRecord *rec, uint64 lifetime_horizon, uint64 stable_ts, uint64 now_ms)
+{
+	if (stable_ts > lifetime_horizon &&
+		mantis_register_is_dead(rec->deleted, rec->expires_ms, now_ms))
+		return stable_ts;
+	return lifetime_horizon;
 }
 
 /*
  * Merge the registers of an UPDATES frame (already checked by frame.c),
- * through the clock bound.
+ * through the clock bound and the refusal horizon; "extra_flags" are set on
+ * the register kept for each key (MANTIS_REG_SEEN, repair.c).  Returns
+ * true when every register was stored or superseded (or refused as
+ * collected).
  */
-void
-mantis_live_merge(Peer *peer, const MantisFrame *f)
+bool
+mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 {
 	MantisPeerCounters *c = mantis_peer_counters(peer);
 	const unsigned char *p = f->registers;
 	uint64		limit = mantis_wall_ms() + (uint64) mantis_max_clock_offset_ms;
+	uint64		now_ms = mantis_wall_ms();
+	uint64		refuse_upto = mantis_collect_refuse_upto();
+	uint64		stable_ts;
+	uint64		lifetime_ts;
 	uint64		skewed = 0;
+	uint64		malformed = 0;
 	uint64		ahead_ms = 0;
 	MantisMergeTally merged = {0};
+	bool		clean;
+
+	mantis_collect_horizons(&stable_ts, &lifetime_ts);
 
 	for (uint32 i = 0; i < f->count; i++)
 	{
@@ -209,7 +301,7 @@ mantis_live_merge(Peer *peer, const MantisFrame *f)
 			break;				/* cannot happen: decoded before */
 		if (!mantis_store_admits(&rec))
 		{
-			c->malformed++;
+			malformed++;
 			continue;
 		}
 		if (mantis_hlc_ms(rec.hlc.ts) > limit)
@@ -219,12 +311,20 @@ mantis_live_merge(Peer *peer, const MantisFrame *f)
 						   (uint64) mantis_max_clock_offset_ms);
 			continue;
 		}
-		mantis_store_merge_tallied(&rec, MANTIS_REG_UNFLUSHED, &merged);
+		mantis_store_merge_tallied_upto(&rec, MANTIS_REG_UNFLUSHED | extra_flags,
+										refuse_for(&rec, refuse_upto, stable_ts, now_ms),
+										&merged);
 	}
 	c->applied += merged.applied;
 	c->stale += merged.stale;
 	c->no_room += merged.no_room;
+	c->collected += merged.collected;
+	mantis_collect_count_refused(merged.collected);
+	c->malformed += malformed;
 	c->skewed += skewed;
+	clean = skewed == 0 && malformed == 0 && merged.no_room == 0;
+	if (f->group == MANTIS_LIVE_GROUP)
+		mantis_horizon_on_live(peer, f, clean);
 	if (skewed > 0)
 		mantis_peer_problem(peer, LOG,
 							"rejected %llu registers from %s with clocks up to %llu ms ahead of ours (\"mantis.max_clock_offset\" is %d ms)",
@@ -234,5 +334,6 @@ mantis_live_merge(Peer *peer, const MantisFrame *f)
 		mantis_peer_problem(peer, WARNING,
 							"the store is full: %llu registers from %s were not stored; raise \"mantis.max_keys\" or \"mantis.store_memory\"",
 							(unsigned long long) merged.no_room, peer ? mantis_peer_label(peer) : "an unknown node");
+	return clean;
 }
 

@@ -15,6 +15,7 @@ extern void mantis_live_start(void);
 extern bool mantis_live_send_due(void);
 extern void mantis_live_send_changes(void);
 extern void mantis_live_drain(Peer *peer);
-extern void mantis_live_merge(Peer *from, const MantisFrame *f);
+extern bool mantis_live_merge(Peer *from, const MantisFrame *f, int extra_flags);
+extern MantisLiveMark mantis_live_mark(void);
 
 #endif							/* MANTIS_LIVE_H */

@@ -15,7 +15,8 @@
 /*
  * The total order of registers: by HLC, then (only two writes with the same
  * HLC, which honest nodes never make, get this far) a deletion before a
- * value, then by value length and bytes.  Distinct registers never compare
+ * value, then by expiry (the earlier first, "never" last), then by value
+ * length and bytes.  Distinct registers never compare
  * equal, so the merge below picks the same winner on every node whatever
  * the order in which they arrive.
  */
@@ -28,6 +29,13 @@ mantis_register_cmp(const MantisRegisterView *a, const MantisRegisterView *b)
 		return c;
 	if (a->deleted != b->deleted)
 		return a->deleted ? -1 : 1;
+	if (a->expires_ms != b->expires_ms)
+	{
+		/* 0, "never", counts as after every time */
+		if (a->expires_ms == 0 || b->expires_ms == 0)
+			return a->expires_ms == 0 ? 1 : -1;
+		return a->expires_ms < b->expires_ms ? -1 : 1;
+	}
 	if (a->value_len != b->value_len)
 		return a->value_len < b->value_len ? -1 : 1;
 	if (a->value_len == 0)

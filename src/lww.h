@@ -16,8 +16,14 @@
 #include "hlc.h"
 
 /*
- * A register as the merge rule sees it: its clock, and its value (NULL with
- * value_len 0 for a deletion marker, a "tombstone").
+ * A register as the merge rule sees it: its clock, its value (NULL with
+ * value_len 0 for a deletion marker, a "tombstone"), and its expiry.
+ *
+ * expires_ms is 0 for a register that never expires, otherwise an absolute
+ * time in milliseconds since the Unix epoch on the HLC's physical timeline
+ * (comparable to mantis_hlc_ms() of an HLC and to the server's wall clock):
+ * from then on the register reads as absent, as a deletion marker does.  A
+ * deletion marker never carries an expiry.
  */
 typedef struct MantisRegisterView
 {
@@ -25,6 +31,7 @@ typedef struct MantisRegisterView
 	bool		deleted;
 	const char *value;
 	uint32_t	value_len;
+	uint64_t	expires_ms;		/* 0: never */
 } MantisRegisterView;
 
 /*
@@ -40,7 +47,18 @@ typedef struct MantisRecord
 	uint32_t	value_len;		/* 0 for a deletion marker */
 	const char *key;
 	const char *value;
+	uint64_t	expires_ms;		/* 0: never; see MantisRegisterView */
 } MantisRecord;
+
+/*
+ * Whether a register reads as absent at now_ms: a deletion marker, or a
+ * value whose expiry has come.
+ */
+static inline bool
+mantis_register_is_dead(bool deleted, uint64_t expires_ms, uint64_t now_ms)
+{
+	return deleted || (expires_ms != 0 && expires_ms <= now_ms);
+}
 
 extern int	mantis_register_cmp(const MantisRegisterView *a,
 								const MantisRegisterView *b);

@@ -20,13 +20,15 @@
 #include "utils/timestamp.h"
 
 #include "mantis.h"
-#include "fmgr.h"
-#include "funcapi.h"
+#include "clock.h"
+#include "collect.h"
 #include "guc.h"
+#include "hlc.h"
 #include "nodes.h"
 #include "peer_view.h"
 #include "persist_worker.h"
 #include "store.h"
+#include "values.h"
 
 static const char *
 persist_state_name(MantisPersistState state)
@@ -109,15 +111,26 @@ row_emit(TextRow *row, ReturnSetInfo *rsinfo, AttInMetadata *attinmeta)
  */
 PG_FUNCTION_INFO_V1(mantis_status);
 
-#define STATUS_COLUMNS 16
+#define STATUS_COLUMNS 22
+
+/* An HLC time of the collection horizons as a time, or NULL for 0 */
+static void
+row_set_hlc_time(TextRow *row, int col, uint64 ts)
+{
+	if (ts != 0)
+		row_set_time(row, col, mantis_ms_timestamptz(mantis_hlc_ms(ts)));
+}
 
 Datum
 mantis_status(PG_FUNCTION_ARGS)
 {
 	MantisStoreStats stats;
 	MantisPersistStatus w;
+	uint64		stable_ts;
+	uint64		lifetime_ts;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TextRow		row;
+	uint64		dead;
 
 	mantis_check_loaded();
 	InitMaterializedSRF(fcinfo, 0);
@@ -127,7 +140,9 @@ mantis_status(PG_FUNCTION_ARGS)
 	row_init(&row, STATUS_COLUMNS);
 	row_set(&row, 0, mantis_self_node_name());
 	row_set_node_id(&row, 1, mantis_self_node_id());
-	row_set_uint64(&row, 2, stats.registers - stats.deleted);
+	/* live keys: neither deletion markers nor expired (as of the last sweep) */
+	dead = stats.deleted + stats.expired_held;
+	row_set_uint64(&row, 2, stats.registers > dead ? stats.registers - dead : 0);
 	row_set_uint64(&row, 3, stats.deleted);
 	row_set_uint64(&row, 4, stats.bytes_used);
 	row_set_uint64(&row, 5, stats.bytes_total - Min(stats.bytes_used, stats.bytes_total));
@@ -151,6 +166,14 @@ mantis_status(PG_FUNCTION_ARGS)
 	}
 	/* columns added later come last: an older definition takes a prefix */
 	row_set_uint64(&row, 15, w.held_back);
+	/* 1.2: expiry and the collection of dead registers */
+	mantis_collect_horizons(&stable_ts, &lifetime_ts);
+	row_set_uint64(&row, 16, stats.expired_held);
+	row_set_uint64(&row, 17, stats.collected_deletions);
+	row_set_uint64(&row, 18, stats.collected_expired);
+	row_set_hlc_time(&row, 19, mantis_replication_enabled() ? stable_ts : mantis_hlc_peek());
+	row_set_hlc_time(&row, 20, mantis_collect_lifetime_horizon());
+	row_set_uint64(&row, 21, mantis_collect_refused());
 	row_emit(&row, rsinfo, TupleDescGetAttInMetadata(rsinfo->setDesc));
 	return (Datum) 0;
 }
@@ -174,7 +197,7 @@ peer_state_name(MantisPeerState state)
 	return "unknown";
 }
 
-#define PEERS_COLUMNS 21
+#define PEERS_COLUMNS 23
 
 /*
  * mantis_peers() returns a row per peer of this server's replication
@@ -228,6 +251,10 @@ mantis_peers(PG_FUNCTION_ARGS)
 		row_set(&row, col++, v->endpoint[0] ? "outbound" : "inbound");
 		row_set_uint64(&row, col++, c->mismatched);
 		row_set_uint64(&row, col++, c->held);
+		if (v->acked != 0)
+			row_set_hlc_time(&row, col, v->acked);
+		col++;
+		row_set_uint64(&row, col++, c->collected);
 		Assert(col == PEERS_COLUMNS);
 		row_emit(&row, rsinfo, attinmeta);
 	}

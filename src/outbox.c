@@ -93,6 +93,7 @@ our_header(void)
 	h.sender = mantis_self_node_id();
 	h.incarnation = my_incarnation;
 	h.hlc = mantis_hlc_peek();
+	h.flags = 0;
 	return h;
 }
 
@@ -105,9 +106,12 @@ frame_reset(size_t size)
 	return (unsigned char *) frame.data;
 }
 
-/* The body of HELLO and WELCOME: who we are, and the limits peers share */
+/*
+ * The body of HELLO and WELCOME to a peer: who we are, the limits peers
+ * share, and what collection needs (horizon.c).
+ */
 static MantisGreeting
-our_greeting(void)
+our_greeting(const Peer *to)
 {
 	MantisGreeting g;
 
@@ -117,24 +121,25 @@ our_greeting(void)
 	g.max_value_size = (uint32) mantis_max_value_size;
 	g.encoding = my_encoding;
 	g.encoding_len = strlen(my_encoding);
+	mantis_horizon_fill_greeting(to, &g);
 	return g;
 }
 
 void
-mantis_outbox_hello(void)
+mantis_outbox_hello(const Peer *to)
 {
 	MantisFrameHeader h = our_header();
-	MantisGreeting g = our_greeting();
+	MantisGreeting g = our_greeting(to);
 	unsigned char *p = frame_reset(mantis_frame_greeting_frame_size(&g));
 
 	frame.len = (int) mantis_frame_put_hello(p, &h, &g);
 }
 
 void
-mantis_outbox_welcome(void)
+mantis_outbox_welcome(const Peer *to)
 {
 	MantisFrameHeader h = our_header();
-	MantisGreeting g = our_greeting();
+	MantisGreeting g = our_greeting(to);
 	unsigned char *p = frame_reset(mantis_frame_greeting_frame_size(&g));
 
 	frame.len = (int) mantis_frame_put_welcome(p, &h, &g);
@@ -150,30 +155,35 @@ mantis_outbox_summary(uint32 round, uint64 root)
 }
 
 void
-mantis_outbox_insync(uint32 round)
+mantis_outbox_insync(uint32 round, const MantisLiveMark *mark)
 {
 	MantisFrameHeader h = our_header();
 	unsigned char *p = frame_reset(MANTIS_FRAME_INSYNC_SIZE);
 
-	frame.len = (int) mantis_frame_put_insync(p, &h, round);
+	frame.len = (int) mantis_frame_put_insync(p, &h, round, mark);
 }
 
 /* GROUPS: MANTIS_DIGEST_GROUPS group digests */
 void
-mantis_outbox_groups(uint32 round, const uint64 *digests)
+mantis_outbox_groups(uint32 round, const MantisLiveMark *mark, const uint64 *digests)
 {
 	MantisFrameHeader h = our_header();
 	unsigned char *p = frame_reset(MANTIS_FRAME_GROUPS_SIZE);
 
-	frame.len = (int) mantis_frame_put_groups(p, &h, round, digests);
+	frame.len = (int) mantis_frame_put_groups(p, &h, round, mark, digests);
 }
 
-/* LEAVES: the MANTIS_DIGEST_GROUP_LEAVES leaf digests of a group */
+/*
+ * LEAVES: the MANTIS_DIGEST_GROUP_LEAVES leaf digests of a group; flags
+ * MANTIS_FRAME_HELD_BACK on an answer that held registers back
+ */
 void
-mantis_outbox_leaves(uint32 round, uint16 group, const uint64 *digests)
+mantis_outbox_leaves(uint32 round, uint16 group, const uint64 *digests, uint16 flags)
 {
 	MantisFrameHeader h = our_header();
 	unsigned char *p = frame_reset(MANTIS_FRAME_LEAVES_SIZE);
+
+	h.flags = flags;
 
 	frame.len = (int) mantis_frame_put_leaves(p, &h, round, group, digests);
 }
@@ -207,6 +217,14 @@ void
 mantis_updates_end(MantisUpdates *u)
 {
 	mantis_frame_updates_set_count((unsigned char *) frame.data, u->count);
+}
+
+/* Close the last frame of a live batch, with the batch's watermark. */
+void
+mantis_updates_end_batch(MantisUpdates *u, uint64 watermark)
+{
+	mantis_updates_end(u);
+	mantis_frame_updates_end_batch((unsigned char *) frame.data, watermark);
 }
 
 /* MantisRecordCallback: add one register, flushing full frames on the way */

@@ -18,12 +18,14 @@ extern const char *mantis_outbox_encoding(void);
 extern size_t mantis_outbox_max_frame(void);
 
 /* build one frame, replacing the one built before */
-extern void mantis_outbox_hello(void);
-extern void mantis_outbox_welcome(void);
+extern void mantis_outbox_hello(const Peer *to);
+extern void mantis_outbox_welcome(const Peer *to);
 extern void mantis_outbox_summary(uint32 round, uint64 root);
-extern void mantis_outbox_insync(uint32 round);
-extern void mantis_outbox_groups(uint32 round, const uint64 *digests);
-extern void mantis_outbox_leaves(uint32 round, uint16 group, const uint64 *digests);
+extern void mantis_outbox_insync(uint32 round, const MantisLiveMark *mark);
+extern void mantis_outbox_groups(uint32 round, const MantisLiveMark *mark,
+								 const uint64 *digests);
+extern void mantis_outbox_leaves(uint32 round, uint16 group, const uint64 *digests,
+								 uint16 flags);
 
 /* the frame built last */
 extern const char *mantis_outbox_data(void);
@@ -51,5 +53,6 @@ typedef struct MantisUpdates
 extern void mantis_updates_begin(MantisUpdates *u);
 extern void mantis_updates_add(const MantisRecord *rec, void *arg);
 extern void mantis_updates_end(MantisUpdates *u);
+extern void mantis_updates_end_batch(MantisUpdates *u, uint64 watermark);
 
 #endif							/* MANTIS_OUTBOX_H */

@@ -40,6 +40,10 @@ typedef struct MantisPeerCounters
 								 * greeting: its limits differ from ours */
 	uint64		held;			/* registers not re-sent because the peer
 								 * refused them before */
+	uint64		collected;		/* registers refused: copies of ones
+								 * collected here (horizon.c) */
+	uint64		adopted;		/* registers of ours dropped: the peer had
+								 * collected them (repair.c) */
 } MantisPeerCounters;
 
 /* One row of mantis_peers, as the replication worker last published it */
@@ -54,6 +58,7 @@ typedef struct MantisPeerView
 	MantisPeerCounters counters;
 	bool		offset_known;
 	int64		clock_offset_ms;
+	uint64		acked;			/* it holds our writes through this HLC */
 	char		last_error[MANTIS_ERROR_TEXT_SIZE];
 } MantisPeerView;
 

@@ -373,6 +373,7 @@ mantis_peers_publish(TimestampTz now, bool force)
 		v->counters = peer->c;
 		v->offset_known = peer->offset_known;
 		v->clock_offset_ms = peer->offset_ms;
+		v->acked = peer->acks.acked;
 		strlcpy(v->last_error, peer->last_error, sizeof(v->last_error));
 		n++;
 	}

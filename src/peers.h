@@ -21,6 +21,7 @@
 
 #include "mantis.h"
 #include "frame.h"
+#include "horizon.h"
 #include "peer_view.h"
 #include "security.h"
 
@@ -72,6 +73,7 @@ typedef struct PeerRepair
 	uint32		round;			/* 0: none running */
 	TimestampTz deadline;
 	TimestampTz next_round_at;
+	TimestampTz asap_after;		/* no round "at once" before this */
 	bool		groups_seen;	/* its GROUPS came: one per round counts */
 	bool		wanted[MANTIS_DIGEST_GROUPS];	/* groups still to ask for */
 	int			wanted_count;
@@ -106,6 +108,7 @@ typedef struct Peer
 
 	PeerQueue	queue;			/* live.c */
 	PeerRepair	repair;			/* repair.c */
+	PeerAcks	acks;			/* horizon.c */
 
 	MantisPeerCounters c;		/* through mantis_peer_counters() */
 	bool		offset_known;

@@ -33,6 +33,7 @@
 
 #include "mantis.h"
 #include "clock.h"
+#include "collect.h"
 #include "guc.h"
 #include "nodes.h"
 #include "persist.h"
@@ -133,8 +134,10 @@ builder_close_row(RowBuilder *b)
 
 	if (b->cur.data == NULL)
 		return;
+	/* the lifetime horizon travels with every row (collect.c) */
 	mantis_snapshot_put_header((unsigned char *) b->cur.data + VARHDRSZ,
-							   (uint16) b->nodes, b->cur_registers);
+							   (uint16) b->nodes, b->cur_registers,
+							   mantis_collect_lifetime_horizon());
 	SET_VARSIZE(b->cur.data, b->cur.len);
 	oldcxt = MemoryContextSwitchTo(b->cxt);
 	row = palloc(sizeof(NewRow));

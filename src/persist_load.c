@@ -31,6 +31,7 @@
 
 #include "mantis.h"
 #include "clock.h"
+#include "collect.h"
 #include "guc.h"
 #include "nodes.h"
 #include "persist.h"
@@ -117,7 +118,8 @@ load_row(LoadState *st, KnownRow *row, const char *node, bytea *registers)
 {
 	const char *data = VARDATA_ANY(registers);
 	size_t		len = VARSIZE_ANY_EXHDR(registers);
-	const char *err = mantis_snapshot_decode(data, len, NULL, NULL, NULL);
+	uint64		horizon = 0;
+	const char *err = mantis_snapshot_decode(data, len, NULL, NULL, NULL, &horizon);
 	uint64		before;
 
 	if (err != NULL)
@@ -131,7 +133,9 @@ load_row(LoadState *st, KnownRow *row, const char *node, bytea *registers)
 	}
 	before = st->refused + st->merged.no_room;
 	st->row_id = row->id;
-	(void) mantis_snapshot_decode(data, len, load_node, load_register, st);
+	(void) mantis_snapshot_decode(data, len, load_node, load_register, st, NULL);
+	/* what was collected by lifetime before this start is refused still */
+	mantis_collect_raise_lifetime_horizon(horizon);
 	row->held = (uint32) Min(st->refused + st->merged.no_room - before, PG_UINT32_MAX);
 	row->unreadable = false;
 }

@@ -13,6 +13,7 @@
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 #include "mantis.h"
 #include "clock.h"
@@ -22,6 +23,7 @@
 #include "nodes.h"
 #include "persist_worker.h"
 #include "snapshot.h"
+#include "values.h"
 
 /*
  * mantis_flush() returns bigint
@@ -69,8 +71,8 @@ static void
 decode_register(void *arg, const MantisRecord *rec)
 {
 	DecodeState *st = (DecodeState *) arg;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, true};
 	char		node[MANTIS_NODE_NAME_MAX + 1];
 	int			i;
 
@@ -95,12 +97,19 @@ decode_register(void *arg, const MantisRecord *rec)
 		mantis_node_id_text(rec->hlc.node, node);
 	values[3] = CStringGetTextDatum(node);
 	values[4] = BoolGetDatum(rec->deleted);
+	/* expires_at, from 1.2 on: the 1.1 definition has no such column */
+	if (rec->expires_ms != 0 && st->rsinfo->setDesc->natts >= 6)
+	{
+		values[5] = TimestampTzGetDatum(mantis_ms_timestamptz(rec->expires_ms));
+		nulls[5] = false;
+	}
 	tuplestore_putvalues(st->rsinfo->setResult, st->rsinfo->setDesc, values, nulls);
 }
 
 /*
  * mantis_decode(registers bytea)
- *		returns setof (key text, value text, hlc text, node text, deleted boolean)
+ *		returns setof (key text, value text, hlc text, node text, deleted boolean,
+ *					   expires_at timestamptz)
  *
  * The registers in a mantis_stores.registers value.  Needs no preloading:
  * it only reads its argument.
@@ -115,7 +124,7 @@ mantis_decode(PG_FUNCTION_ARGS)
 	const char *err;
 
 	err = mantis_snapshot_decode(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
-								 NULL, NULL, NULL);
+								 NULL, NULL, NULL, NULL);
 	if (err != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
@@ -125,7 +134,7 @@ mantis_decode(PG_FUNCTION_ARGS)
 	st.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	st.nodes = 0;
 	(void) mantis_snapshot_decode(VARDATA_ANY(data), VARSIZE_ANY_EXHDR(data),
-								  decode_node, decode_register, &st);
+								  decode_node, decode_register, &st, NULL);
 	return (Datum) 0;
 }
 

@@ -61,6 +61,7 @@
 
 #include "mantis.h"
 #include "clock.h"
+#include "collect.h"
 #include "guc.h"
 #include "log_limit.h"
 #include "nodes.h"
@@ -77,6 +78,7 @@ typedef struct PersistWorkerShared
 	slock_t		mutex;			/* guards status */
 	MantisPersistStatus status;
 	ConditionVariable flush_cv;	/* broadcast when a flush request is served */
+	pg_atomic_uint32 compact_asked; /* by mantis_request_compaction() */
 } PersistWorkerShared;
 
 static PersistWorkerShared *pw = NULL;
@@ -126,6 +128,7 @@ mantis_persist_worker_shmem_init(void *place, bool found)
 	pw->status.persist = MANTIS_PERSIST_STOPPED;
 	pw->status.stored_rows = -1;
 	ConditionVariableInit(&pw->flush_cv);
+	pg_atomic_init_u32(&pw->compact_asked, 0);
 }
 
 /* A copy of the worker's status, for mantis_status() */
@@ -424,6 +427,8 @@ maybe_flush(void)
 	requested = pw->status.flush_requested;
 	SpinLockRelease(&pw->mutex);
 	gather_changes();
+	if (pg_atomic_exchange_u32(&pw->compact_asked, 0) != 0)
+		compact_next = true;
 
 	if (requested > flush_requests_served)
 	{
@@ -580,12 +585,13 @@ mantis_persist_worker_main(Datum main_arg)
 			try_load();
 		}
 		maybe_flush();
+		mantis_collect_tick();
 
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(loop_cxt);
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 sleep_ms(), PG_WAIT_EXTENSION);
+						 Min(sleep_ms(), mantis_collect_sleep_ms()), PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 
@@ -608,6 +614,16 @@ mantis_persist_worker_main(Datum main_arg)
 
 	/* exit code 1: the postmaster restarts us unless it is shutting down */
 	proc_exit(1);
+}
+
+/*
+ * Ask for the next flush to be a compaction: registers were dropped from
+ * the store that older rows still hold (repair.c).  Any process.
+ */
+void
+mantis_request_compaction(void)
+{
+	pg_atomic_write_u32(&pw->compact_asked, 1);
 }
 
 /*

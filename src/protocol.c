@@ -46,6 +46,7 @@
 #include "mantis.h"
 #include "clock.h"
 #include "guc.h"
+#include "horizon.h"
 #include "live.h"
 #include "nodes.h"
 #include "outbox.h"
@@ -319,14 +320,15 @@ handle_request(Peer *from, const MantisMessage *m, const MantisFrame *f, Timesta
 			if (from && from->conn < 0)
 				from->incarnation = f->incarnation;
 			mantis_repair_note_incarnation(from, f->incarnation);
-			(void) check_greeting(from, f, now);
+			if (check_greeting(from, f, now))
+				mantis_horizon_on_greeting(from, f);
 			/* answered even when refused: so the peer learns why */
-			mantis_outbox_welcome();
+			mantis_outbox_welcome(from);
 			mantis_outbox_reply(from, m);
 			return true;
 		case MANTIS_FRAME_UPDATES:
 			/* live changes, or registers a puller found we lack */
-			mantis_live_merge(from, f);
+			(void) mantis_live_merge(from, f, 0);
 			mantis_repair_digests_changed();
 			return true;
 		case MANTIS_FRAME_SUMMARY:
@@ -356,7 +358,10 @@ handle_answer(Peer *via, const MantisFrame *f, TimestampTz now)
 				rejoin = identify(via, f);
 				mantis_repair_note_incarnation(via, f->incarnation);
 				if (check_greeting(via, f, now))
+				{
+					mantis_horizon_on_greeting(via, f);
 					on_connection_alive(via, rejoin, now);
+				}
 				return true;
 			}
 		case MANTIS_FRAME_INSYNC:
@@ -489,7 +494,7 @@ mantis_protocol_tick(void)
 		mantis_live_drain(peer);
 		if (TimestampDifferenceExceeds(peer->last_hello, now, hello_interval(peer)))
 		{
-			mantis_outbox_hello();
+			mantis_outbox_hello(peer);
 			mantis_outbox_send(peer);
 			peer->last_hello = now;
 		}
@@ -499,6 +504,7 @@ mantis_protocol_tick(void)
 		if (peer->state == MANTIS_PEER_CONNECTED)
 			mantis_repair_tick(peer, now);
 	}
+	mantis_horizon_tick();
 	mantis_peers_publish(now, false);
 }
 

@@ -20,6 +20,23 @@
  *
  * The digests are the store's (store.c): a leaf's digest is the XOR of the
  * fingerprints of its registers, read once per pass when first needed.
+ * With them we note our live mark as it was just before (live.c), which
+ * our answer to a SUMMARY carries: the puller holds every write of ours
+ * through it once its round completes (horizon.c).  A round of ours is
+ * "tainted" when something the peer sent could not be merged, or the
+ * peer held registers back; only an untainted one mends its live stream.
+ *
+ * Adopting what the peer collected.  A peer refuses registers at or below
+ * its refusal horizon (its greeting's "collected") for keys it holds
+ * nothing of: they are copies of what it collected (horizon.c).  So when
+ * we, as the puller, hold such a register in a leaf that still differs
+ * after merging the peer's answer - the peer sent every register it has
+ * of that leaf, each marked SEEN as it was merged, and this one was not
+ * among them - we hold something the peer collected the deletion of, or
+ * a register the peer would never take: we drop it (a server back from a
+ * long absence, or from a crash that lost what it had acknowledged, gives
+ * up what the others collected), and ask for a compaction so that
+ * mantis_stores forgets it too.
  *
  * Registers a peer refused are not sent again every round.  A peer with
  * our limits can still refuse registers (its store is full, or its clock
@@ -47,8 +64,10 @@
 
 #include "mantis.h"
 #include "guc.h"
+#include "horizon.h"
 #include "live.h"
 #include "outbox.h"
+#include "persist_worker.h"
 #include "repair.h"
 #include "store.h"
 
@@ -65,9 +84,10 @@ static uint32 held_clock = 0;
 /* leaf digests, read once per pass when first needed */
 static uint64 *leaf_digests = NULL;
 static bool digests_fresh = false;
+static MantisLiveMark digests_mark;	/* our live mark when they were read */
 
 static void round_fill_window(Peer *peer, TimestampTz now);
-static void send_differing_leaves(MantisUpdates *b, const MantisFrame *f,
+static bool send_differing_leaves(MantisUpdates *b, const MantisFrame *f,
 								  const uint64 *leaves);
 
 void
@@ -92,6 +112,7 @@ digests(void)
 {
 	if (!digests_fresh)
 	{
+		digests_mark = mantis_live_mark();
 		mantis_store_leaf_digests(leaf_digests);
 		digests_fresh = true;
 	}
@@ -137,11 +158,14 @@ jittered(TimestampTz now, int interval_ms)
 void
 mantis_repair_end_round(Peer *peer, TimestampTz now, bool completed)
 {
+	if (peer->repair.round != 0)
+		mantis_horizon_round_end(peer, completed);
 	peer->repair.round = 0;
 	peer->repair.in_flight = 0;
 	peer->repair.wanted_count = 0;
 	peer->repair.next_round_at = completed ? jittered(now, mantis_sync_interval_ms) :
 		TimestampTzPlusMilliseconds(now, ROUND_RETRY_MS);
+	peer->repair.asap_after = TimestampTzPlusMilliseconds(now, ROUND_RETRY_MS);
 }
 
 /* Start a round with a peer: our root digest goes out in a SUMMARY. */
@@ -157,6 +181,7 @@ mantis_repair_start_round(Peer *peer, TimestampTz now)
 	peer->repair.groups_seen = false;
 	memset(peer->repair.wanted, 0, sizeof(peer->repair.wanted));
 	memset(peer->repair.asked, 0, sizeof(peer->repair.asked));
+	mantis_horizon_round_start(peer);
 
 	mantis_outbox_summary(peer->repair.round, root_digest(digests()));
 	if (!mantis_outbox_send(peer))
@@ -177,7 +202,7 @@ round_fill_window(Peer *peer, TimestampTz now)
 		peer->repair.wanted[g] = false;
 		peer->repair.wanted_count--;
 		mantis_outbox_leaves(peer->repair.round, (uint16) g,
-							 leaves + g * MANTIS_DIGEST_GROUP_LEAVES);
+							 leaves + g * MANTIS_DIGEST_GROUP_LEAVES, 0);
 		if (!mantis_outbox_send(peer))
 		{
 			mantis_repair_end_round(peer, now, false);
@@ -197,7 +222,8 @@ mantis_repair_tick(Peer *peer, TimestampTz now)
 	if (peer->repair.round != 0 && now > peer->repair.deadline)
 		mantis_repair_end_round(peer, now, false);
 	if (peer->repair.round == 0 && (now >= peer->repair.next_round_at ||
-									(peer->queue.repair_asap && peer->queue.head == NULL)))
+									(peer->queue.repair_asap && peer->queue.head == NULL &&
+									 now >= peer->repair.asap_after)))
 	{
 		peer->queue.repair_asap = false;
 		mantis_repair_start_round(peer, now);
@@ -208,7 +234,11 @@ mantis_repair_tick(Peer *peer, TimestampTz now)
 TimestampTz
 mantis_repair_wake_at(const Peer *peer)
 {
-	return peer->repair.round != 0 ? peer->repair.deadline : peer->repair.next_round_at;
+	if (peer->repair.round != 0)
+		return peer->repair.deadline;
+	if (peer->queue.repair_asap)
+		return Min(peer->repair.next_round_at, peer->repair.asap_after);
+	return peer->repair.next_round_at;
 }
 
 /* INSYNC: the peer's root digest is ours, the round is over */
@@ -216,7 +246,10 @@ void
 mantis_repair_on_insync(Peer *peer, const MantisFrame *f, TimestampTz now)
 {
 	if (peer->repair.round != 0 && f->round == peer->repair.round)
+	{
+		mantis_horizon_round_mark(peer, &f->mark);
 		mantis_repair_end_round(peer, now, true);
+	}
 }
 
 void
@@ -228,6 +261,7 @@ mantis_repair_on_groups(Peer *peer, const MantisFrame *f, TimestampTz now)
 	if (peer->repair.round == 0 || f->round != peer->repair.round || peer->repair.groups_seen)
 		return;
 	peer->repair.groups_seen = true;
+	mantis_horizon_round_mark(peer, &f->mark);
 	for (int g = 0; g < MANTIS_DIGEST_GROUPS; g++)
 	{
 		if (!peer->repair.wanted[g] &&
@@ -243,10 +277,44 @@ mantis_repair_on_groups(Peer *peer, const MantisFrame *f, TimestampTz now)
 void
 mantis_repair_on_updates(Peer *peer, const MantisFrame *f, TimestampTz now)
 {
-	mantis_live_merge(peer, f);
+	bool		ours = peer->repair.round != 0 && f->round == peer->repair.round;
+	bool		clean = mantis_live_merge(peer, f,
+										  ours && peer->acks.collected != 0 ? MANTIS_REG_SEEN : 0);
+
 	digests_fresh = false;
-	if (peer->repair.round != 0 && f->round == peer->repair.round)
+	if (ours)
+	{
 		peer->repair.deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
+		if (!clean)
+			mantis_horizon_round_taint(peer);
+	}
+}
+
+/*
+ * Drop our registers the peer collected, from the leaves of the group
+ * that still differ; see the file header.
+ */
+static void
+adopt_collected(Peer *peer, const MantisFrame *f, const uint64 *leaves)
+{
+	uint64		upto = peer->acks.collected;
+	int			dropped = 0;
+
+	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
+	{
+		int			leaf = f->group * MANTIS_DIGEST_GROUP_LEAVES + i;
+
+		if (mantis_frame_digest(f, i) != leaves[leaf])
+			dropped += mantis_store_adopt_leaf(leaf, upto);
+	}
+	if (dropped == 0)
+		return;
+	digests_fresh = false;
+	mantis_peer_counters(peer)->adopted += dropped;
+	mantis_request_compaction();
+	mantis_peer_problem(peer, LOG,
+						"gave up %d registers that peer %s has collected the deletion of (its refusal horizon is past them)",
+						dropped, mantis_peer_label(peer));
 }
 
 static void
@@ -271,7 +339,14 @@ mantis_repair_on_leaves(Peer *peer, const MantisFrame *f, TimestampTz now)
 		return;
 	peer->repair.asked[f->group] = false;
 	peer->repair.deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
+	if (f->flags & MANTIS_FRAME_HELD_BACK)
+		mantis_horizon_round_taint(peer);
 	leaves = digests();
+	if (peer->acks.collected != 0)
+	{
+		adopt_collected(peer, f, leaves);
+		leaves = digests();
+	}
 	b.round = f->round;
 	b.group = f->group;
 	b.flush = send_to_peer;
@@ -371,12 +446,14 @@ mantis_repair_note_incarnation(Peer *peer, uint64 incarnation)
 /*
  * Send, through b->flush, every register of the leaves of group f->group
  * whose digest differs from the one in the frame f, but those the peer
- * refused before (b->to: the peer, or NULL if it has no peer).
+ * refused before (b->to: the peer, or NULL if it has no peer).  Returns
+ * true if any were held back.
  */
-static void
+static bool
 send_differing_leaves(MantisUpdates *b, const MantisFrame *f, const uint64 *leaves)
 {
 	Peer	   *peer = b->to;
+	bool		held = false;
 
 	mantis_updates_begin(b);
 	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
@@ -385,14 +462,20 @@ send_differing_leaves(MantisUpdates *b, const MantisFrame *f, const uint64 *leav
 		uint64		theirs = mantis_frame_digest(f, i);
 		int			n;
 
-		if (theirs == leaves[leaf] || (peer && held_skip(peer, leaf, leaves[leaf], theirs)))
+		if (theirs == leaves[leaf])
 			continue;
+		if (peer && held_skip(peer, leaf, leaves[leaf], theirs))
+		{
+			held = true;
+			continue;
+		}
 		n = mantis_store_collect_leaf(leaf, mantis_updates_add, b);
 		if (peer && n > 0)
 			held_note(peer, leaf, leaves[leaf], theirs, n);
 	}
 	mantis_updates_end(b);
 	b->flush(b);
+	return held;
 }
 
 /* ---- answering a puller ---- */
@@ -403,14 +486,14 @@ mantis_repair_answer_summary(Peer *peer, const MantisMessage *m, const MantisFra
 	const uint64 *leaves = digests();
 
 	if (f->root == root_digest(leaves))
-		mantis_outbox_insync(f->round);
+		mantis_outbox_insync(f->round, &digests_mark);
 	else
 	{
 		uint64		groups[MANTIS_DIGEST_GROUPS];
 
 		for (int g = 0; g < MANTIS_DIGEST_GROUPS; g++)
 			groups[g] = group_digest(leaves, g);
-		mantis_outbox_groups(f->round, groups);
+		mantis_outbox_groups(f->round, &digests_mark, groups);
 	}
 	mantis_outbox_reply(peer, m);
 }
@@ -427,15 +510,17 @@ mantis_repair_answer_leaves(Peer *peer, const MantisMessage *m, const MantisFram
 {
 	const uint64 *leaves = digests();
 	MantisUpdates b = {0};
+	bool		held;
 
 	b.round = f->round;
 	b.group = f->group;
 	b.flush = reply_updates;
 	b.to = peer;
 	b.msg = m;
-	send_differing_leaves(&b, f, leaves);
+	held = send_differing_leaves(&b, f, leaves);
 
 	/* then our digests of the group, which end the answer */
-	mantis_outbox_leaves(f->round, f->group, leaves + f->group * MANTIS_DIGEST_GROUP_LEAVES);
+	mantis_outbox_leaves(f->round, f->group, leaves + f->group * MANTIS_DIGEST_GROUP_LEAVES,
+						 held ? MANTIS_FRAME_HELD_BACK : 0);
 	mantis_outbox_reply(peer, m);
 }

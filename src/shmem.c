@@ -23,6 +23,7 @@
 
 #include "mantis.h"
 #include "clock.h"
+#include "collect.h"
 #include "nodes.h"
 #include "peer_view.h"
 #include "persist_worker.h"
@@ -42,6 +43,7 @@ typedef struct ShmemPart
 static const ShmemPart parts[] = {
 	{"node identity and directory", mantis_nodes_shmem_size, NULL, mantis_nodes_shmem_init},
 	{"clock", mantis_clock_shmem_size, NULL, mantis_clock_shmem_init},
+	{"collection horizons", mantis_collect_shmem_size, NULL, mantis_collect_shmem_init},
 	{"worker latches", mantis_latches_shmem_size, NULL, mantis_latches_shmem_init},
 	{"persistence worker", mantis_persist_worker_shmem_size, NULL, mantis_persist_worker_shmem_init},
 	{"peer view", mantis_peer_view_shmem_size, mantis_peer_view_shmem_request, mantis_peer_view_shmem_init},

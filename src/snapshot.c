@@ -23,48 +23,68 @@
 #include "snapshot.h"
 
 _Static_assert(sizeof(MANTIS_SNAPSHOT_MAGIC) - 1 == 4, "the magic is 4 bytes");
-_Static_assert(MANTIS_SNAPSHOT_HEADER_SIZE == 4 + 1 + 1 + 2 + 4,
-			   "header: magic, version, flags, node count, register count");
+_Static_assert(MANTIS_SNAPSHOT_V1_HEADER_SIZE == 4 + 1 + 1 + 2 + 4,
+			   "version 1 header: magic, version, flags, node count, register count");
+_Static_assert(MANTIS_SNAPSHOT_HEADER_SIZE == MANTIS_SNAPSHOT_V1_HEADER_SIZE + 8,
+			   "version 2 header: version 1's, then the horizon");
 
+/* Write a version 2 header: MANTIS_SNAPSHOT_HEADER_SIZE bytes. */
 void
-mantis_snapshot_put_header(unsigned char *p, uint16_t nodes, uint32_t registers)
+mantis_snapshot_put_header(unsigned char *p, uint16_t nodes, uint32_t registers,
+						   uint64_t horizon)
 {
 	memcpy(p, MANTIS_SNAPSHOT_MAGIC, 4);
 	p[4] = MANTIS_SNAPSHOT_VERSION;
 	p[5] = 0;
 	mantis_put_u16(p + 6, nodes);
 	mantis_put_u32(p + 8, registers);
+	mantis_put_u64(p + 12, horizon);
 }
 
 /*
- * Decode a whole snapshot, calling on_node / on_register (either may be
- * NULL) for each entry.  Returns NULL if the snapshot is well-formed to its
- * last byte, else what is wrong; callbacks may already have run for the
- * entries before the fault, so a caller that must not act on part of a bad
- * snapshot decodes it once without callbacks first.
+ * Decode a whole snapshot of version 1 or 2, calling on_node / on_register
+ * (either may be NULL) for each entry, and setting *horizon_out (if not
+ * NULL) to its horizon, 0 for version 1.  Returns NULL if the snapshot is
+ * well-formed to its last byte, else what is wrong; callbacks may already
+ * have run for the entries before the fault, so a caller that must not act
+ * on part of a bad snapshot decodes it once without callbacks first.
  */
 const char *
 mantis_snapshot_decode(const void *data, size_t len,
 					   MantisSnapshotNodeFn on_node,
-					   MantisSnapshotRegisterFn on_register, void *arg)
+					   MantisSnapshotRegisterFn on_register, void *arg,
+					   uint64_t *horizon_out)
 {
 	const unsigned char *p = data;
 	const unsigned char *end;
 	uint32_t	nodes;
 	uint32_t	registers;
+	uint64_t	horizon = 0;
 
-	if (data == NULL || len < MANTIS_SNAPSHOT_HEADER_SIZE)
+	if (horizon_out)
+		*horizon_out = 0;
+	if (data == NULL || len < MANTIS_SNAPSHOT_V1_HEADER_SIZE)
 		return "shorter than a snapshot header";
 	end = p + len;
 	if (memcmp(p, MANTIS_SNAPSHOT_MAGIC, 4) != 0)
 		return "not a mantis snapshot (bad magic bytes)";
-	if (p[4] != MANTIS_SNAPSHOT_VERSION)
+	if (p[4] != 1 && p[4] != MANTIS_SNAPSHOT_VERSION)
 		return "unsupported snapshot format version";
 	if (p[5] != 0)
 		return "unknown snapshot flags";
 	nodes = mantis_get_u16(p + 6);
 	registers = mantis_get_u32(p + 8);
-	p += MANTIS_SNAPSHOT_HEADER_SIZE;
+	if (p[4] == 1)
+		p += MANTIS_SNAPSHOT_V1_HEADER_SIZE;
+	else
+	{
+		if (len < MANTIS_SNAPSHOT_HEADER_SIZE)
+			return "shorter than a snapshot header";
+		horizon = mantis_get_u64(p + 12);
+		if (mantis_hlc_ms(horizon) > MANTIS_HLC_MAX_MS)
+			return "horizon beyond year 9999";
+		p += MANTIS_SNAPSHOT_HEADER_SIZE;
+	}
 
 	/* each entry takes bytes: a count larger than that is a lie */
 	if (nodes > (size_t) (end - p) / (MANTIS_CODEC_NODE_OVERHEAD + 1) ||
@@ -95,5 +115,7 @@ mantis_snapshot_decode(const void *data, size_t len,
 	}
 	if (p != end)
 		return "trailing bytes after the last register";
+	if (horizon_out)
+		*horizon_out = horizon;
 	return NULL;
 }

@@ -10,8 +10,9 @@
  * What they share is in store_internal.h; everyone else calls store.h.
  *
  * Layout.  The store's part of shared memory (shmem.c) holds, in order:
- * the store's control block, the hash buckets, the repair digests, two
- * bitmaps of dirty digest leaves, and a DSA area created in place, from
+ * the store's control block, the hash buckets, the repair digests, the
+ * time each leaf is next due for the sweep (store_sweep.c), two bitmaps
+ * of dirty digest leaves, and a DSA area created in place, from
  * which every register (header, key and value in one chunk) is allocated.
  * The DSA's size limit is the size of that place, so the store never maps
  * dynamic segments: its memory is fixed at startup by mantis.store_memory.
@@ -28,13 +29,27 @@
  * registers of a leaf are found in nbuckets / MANTIS_LEAVES buckets.
  *
  * Digests.  Each leaf keeps the XOR of a 64-bit fingerprint of every
- * register in it (key hash, HLC, deletion, value).  Writers update it in O(1) under
- * the partition lock; repair compares digests with peers without scanning.
+ * register in it (key hash, HLC, deletion, value, expiry).  Writers update
+ * it in O(1) under the partition lock; repair compares digests with peers
+ * without scanning.  A fingerprint is a function of the register's bytes,
+ * never of the time: a register that expires changes no digest (the sweep
+ * that collects it does, as a deletion would).
+ *
+ * Expiry.  A register may carry an absolute expiry (expires_ms, lww.h);
+ * from then on every read treats it as absent, like a deletion marker,
+ * and it stays, protecting its key against older copies, until the sweep
+ * (store_sweep.c) collects it.  Every write lowers its leaf's due time
+ * (leaf_due) to the register's expiry, or to 0 for a deletion marker, so
+ * the sweep visits only the leaves that have something to do.
  *
  * Changes.  A write sets flags on the register (UNFLUSHED, and UNSENT for
  * local writes when replication is on) and marks the register's bucket and
- * leaf dirty for the worker that consumes each flag (leaf_mark_dirty());
- * store_changes.c says how the workers take them.
+ * leaf dirty for the worker that consumes each flag (leaf_mark_dirty()),
+ * before it releases the partition lock: so once a process has passed
+ * every partition lock, every write that had its HLC by then has marked
+ * its leaf, which makes the replication worker's clock reading a
+ * watermark (mantis_store_write_barrier(), live.c).  store_changes.c says
+ * how the workers take the changes.
  *
  * Locking: partition locks only, shared to read and exclusive to write.
  * A process holds one at a time, except a batch (a committed transaction's
@@ -75,6 +90,7 @@
 StoreControl *store = NULL;
 StoreRef   *buckets = NULL;
 pg_atomic_uint64 *digests = NULL;	/* MANTIS_LEAVES */
+pg_atomic_uint64 *leaf_due = NULL;	/* MANTIS_LEAVES */
 pg_atomic_uint32 *dirty[MANTIS_CONSUMERS];	/* MANTIS_LEAVES / 32 each */
 pg_atomic_uint64 *dirty_buckets[MANTIS_CONSUMERS];	/* MANTIS_LEAVES each */
 static void *dsa_place = NULL;
@@ -109,6 +125,7 @@ mantis_store_shmem_size(void)
 
 	size = add_size(size, MAXALIGN(mul_size(bucket_count(), sizeof(StoreRef))));
 	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64))));
+	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64))));
 	size = add_size(size, mul_size(MANTIS_CONSUMERS,
 								   MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32)))));
 	size = add_size(size, mul_size(MANTIS_CONSUMERS,
@@ -132,6 +149,8 @@ store_locate(char *base)
 	buckets = (StoreRef *) base;
 	base += MAXALIGN(mul_size(bucket_count(), sizeof(StoreRef)));
 	digests = (pg_atomic_uint64 *) base;
+	base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
+	leaf_due = (pg_atomic_uint64 *) base;
 	base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
 	for (int c = 0; c < MANTIS_CONSUMERS; c++)
 	{
@@ -173,10 +192,16 @@ mantis_store_shmem_init(void *place, bool found)
 	pg_atomic_init_u64(&store->registers, 0);
 	pg_atomic_init_u64(&store->deleted, 0);
 	pg_atomic_init_u64(&store->bytes_used, 0);
+	pg_atomic_init_u64(&store->expired_held, 0);
+	pg_atomic_init_u64(&store->collected_deletions, 0);
+	pg_atomic_init_u64(&store->collected_expired, 0);
 	for (uint64 i = 0; i < nbuckets; i++)
 		buckets[i] = InvalidStoreRef;
 	for (int i = 0; i < MANTIS_LEAVES; i++)
+	{
 		pg_atomic_init_u64(&digests[i], 0);
+		pg_atomic_init_u64(&leaf_due[i], PG_UINT64_MAX);	/* nothing due */
+	}
 	for (int c = 0; c < MANTIS_CONSUMERS; c++)
 	{
 		for (int i = 0; i < MANTIS_LEAVES / 32; i++)
@@ -231,40 +256,7 @@ register_view(const StoreRegister *reg, MantisRegisterView *view)
 	view->deleted = (reg->flags & MANTIS_REG_DELETED) != 0;
 	view->value = reg->data + reg->key_len;
 	view->value_len = reg->value_len;
-}
-
-/*
- * The repair fingerprint of a register; see the file header.  It covers the
- * value too, so that two registers with one HLC and different values (one
- * node id on two servers, as a failover can make) do not look alike.
- */
-static inline uint64
-register_fingerprint(uint64 hash, const MantisHLC *hlc, bool deleted,
-					 const char *value, uint32 value_len)
-{
-	uint64		value_hash = deleted ? 1 : mantis_hash(value, value_len) ^ 2;
-
-	return mantis_mix64(hash ^ mantis_mix64(hlc->ts ^ mantis_mix64(hlc->node ^ value_hash)));
-}
-
-static inline uint64
-held_fingerprint(uint64 hash, const StoreRegister *reg)
-{
-	return register_fingerprint(hash, &reg->hlc, (reg->flags & MANTIS_REG_DELETED) != 0,
-								reg->data + reg->key_len, reg->value_len);
-}
-
-/*
- * Add or remove a fingerprint from its leaf's digest.  Only writers holding
- * the leaf's partition lock exclusively change a digest, so a plain
- * read-modify-write suffices; readers elsewhere see the old or new value.
- */
-static inline void
-digest_toggle(uint64 hash, uint64 fingerprint)
-{
-	pg_atomic_uint64 *digest = &digests[leaf_of(hash)];
-
-	pg_atomic_write_u64(digest, pg_atomic_read_u64(digest) ^ fingerprint);
+	view->expires_ms = reg->expires_ms;
 }
 
 /*
@@ -334,7 +326,7 @@ put_prepare(const StorePut *put, StoreRegister *reg, PutPlan *plan)
 	uint32		need = put_need(put);
 
 	plan->existed = reg != NULL;
-	plan->was_live = reg != NULL && (reg->flags & MANTIS_REG_DELETED) == 0;
+	plan->was_live = reg != NULL && !register_is_dead_now(reg);
 	plan->new_dp = InvalidDsaPointer;
 	plan->to_free = InvalidDsaPointer;
 	plan->freed_size = 0;
@@ -384,6 +376,7 @@ put_apply(const StorePut *put, StoreRegister *reg, StoreRef *link,
 {
 	uint64		hash = plan->hash;
 	uint32		value_len = put->deleted ? 0 : put->value_len;
+	uint64		expires_ms = put->deleted ? 0 : put->expires_ms;
 	StoreRegister *target;
 
 	if (DsaPointerIsValid(plan->new_dp))
@@ -413,17 +406,32 @@ put_apply(const StorePut *put, StoreRegister *reg, StoreRef *link,
 		target->flags = reg->flags;
 	}
 	target->hlc = *hlc;
+	target->expires_ms = expires_ms;
 	target->value_len = value_len;
-	if (value_len > 0)
+	/* mantis_store_expire() rewrites a register with its own value */
+	if (value_len > 0 && put->value != target->data + put->key_len)
 		memcpy(target->data + put->key_len, put->value, value_len);
 	target->flags = (target->flags & ~MANTIS_REG_DELETED) | put->flags |
 		(put->deleted ? MANTIS_REG_DELETED : 0);
 	if (put->deleted)
 		pg_atomic_fetch_add_u64(&store->deleted, 1);
 	digest_toggle(hash, register_fingerprint(hash, hlc, put->deleted,
-											 put->value, value_len));
+											 put->value, value_len, expires_ms));
+	if (put->deleted)
+		leaf_due_lower(leaf_of(hash), 0);
+	else if (expires_ms != 0)
+		leaf_due_lower(leaf_of(hash), expires_ms);
 	if (target != reg)
 		*link = ref_of(plan->new_dp);
+
+	/*
+	 * Tell the workers before the lock goes: the replication worker's
+	 * watermark relies on it (mantis_store_write_barrier()).
+	 */
+	if (put->flags & MANTIS_REG_UNFLUSHED)
+		leaf_mark_dirty(MANTIS_CONSUMER_PERSIST, hash);
+	if (put->flags & MANTIS_REG_UNSENT)
+		leaf_mark_dirty(MANTIS_CONSUMER_REPLICATION, hash);
 }
 
 /* Free what a plan did not use, once no partition lock is held. */
@@ -435,7 +443,7 @@ put_release(PutPlan *plan)
 	plan->spare = InvalidDsaPointer;
 }
 
-/* After the partition lock is released: free the old chunk, tell the workers. */
+/* After the partition lock is released: free the old chunk. */
 void
 put_finish(const StorePut *put, PutPlan *plan)
 {
@@ -445,10 +453,6 @@ put_finish(const StorePut *put, PutPlan *plan)
 		dsa_free(store_area, plan->to_free);
 		pg_atomic_fetch_sub_u64(&store->bytes_used, plan->freed_size);
 	}
-	if (put->flags & MANTIS_REG_UNFLUSHED)
-		leaf_mark_dirty(MANTIS_CONSUMER_PERSIST, plan->hash);
-	if (put->flags & MANTIS_REG_UNSENT)
-		leaf_mark_dirty(MANTIS_CONSUMER_REPLICATION, plan->hash);
 }
 
 /*
@@ -477,16 +481,25 @@ store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	reg = register_find(hash, put->key, put->key_len, &link);
 
+	if (put->hlc != NULL && reg == NULL && put->hlc->ts <= put->refuse_upto_ts)
+	{
+		/* its key's deletion or expiry was collected here: a stale copy */
+		LWLockRelease(lock);
+		return MANTIS_PUT_COLLECTED;
+	}
 	if (put->hlc != NULL && reg != NULL)
 	{
 		MantisRegisterView incoming = {*put->hlc, put->deleted, put->value,
-		put->deleted ? 0 : put->value_len};
+			put->deleted ? 0 : put->value_len, put->deleted ? 0 : put->expires_ms};
 		MantisRegisterView held;
 
 		register_view(reg, &held);
 		/* the unit-tested merge rule decides: the held one may win */
 		if (mantis_lww_merge(&held, &incoming) == &held)
 		{
+			/* the peer has this key too (repair.c's adoption) */
+			if (put->flags & MANTIS_REG_SEEN)
+				reg->flags |= MANTIS_REG_SEEN;
 			LWLockRelease(lock);
 			return MANTIS_PUT_STALE;
 		}
@@ -565,34 +578,114 @@ mantis_store_check_sizes(uint32 key_len, uint32 value_len)
 				 errhint("Raise \"mantis.max_value_size\" and restart the server.")));
 }
 
+/* The flags of a local write: what the workers owe it */
+static inline int
+local_write_flags(void)
+{
+	return MANTIS_REG_UNFLUSHED | (mantis_replication_enabled() ? MANTIS_REG_UNSENT : 0);
+}
+
 /*
- * A local write: a value, or a deletion marker when "deleted".  On success
- * *hlc is the clock of the write and *replaced_live tells whether a live
- * value was overwritten.  The caller reports failures.
+ * A local write: a value, or a deletion marker when "deleted"; a value
+ * expires at expires_ms (0: never).  On success *hlc is the clock of the
+ * write and *replaced_live tells whether a live value was overwritten.
+ * The caller reports failures.
  */
 MantisPutResult
 mantis_store_set(const char *key, uint32 key_len, const char *value,
-				 uint32 value_len, bool deleted, MantisHLC *hlc,
-				 bool *replaced_live)
+				 uint32 value_len, bool deleted, uint64 expires_ms,
+				 MantisHLC *hlc, bool *replaced_live)
 {
 	StorePut	put = {key, key_len, value, value_len, deleted, NULL,
-		MANTIS_REG_UNFLUSHED | (mantis_replication_enabled() ? MANTIS_REG_UNSENT : 0)};
+		local_write_flags(), deleted ? 0 : expires_ms, 0};
 
 	return store_put(&put, hlc, replaced_live);
+}
+
+/*
+ * Give a key's live value a new expiry (0: never) as a local write, with a
+ * new HLC: the value is read and written again under one exclusive hold of
+ * the partition lock, so a write that comes in meanwhile is never
+ * overwritten with the old value.  False, and nothing written, when the
+ * key holds no live value.  The register is rewritten in place (its own
+ * value fits its chunk), so this allocates nothing and cannot fail.
+ */
+bool
+mantis_store_expire(const char *key, uint32 key_len, uint64 expires_ms, MantisHLC *hlc_out)
+{
+	uint64		hash = mantis_hash(key, key_len);
+	LWLock	   *lock = partition_lock(hash);
+	StoreRef   *link;
+	StoreRegister *reg;
+	MantisHLC	hlc;
+	PutPlan		plan;
+	StorePut	put;
+
+	store_attach();
+	plan.hash = hash;
+	plan.spare = InvalidDsaPointer;
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	reg = register_find(hash, key, key_len, &link);
+	if (reg == NULL || register_is_dead_now(reg))
+	{
+		LWLockRelease(lock);
+		return false;
+	}
+	put.key = key;
+	put.key_len = key_len;
+	put.value = reg->data + reg->key_len;
+	put.value_len = reg->value_len;
+	put.deleted = false;
+	put.hlc = NULL;
+	put.flags = local_write_flags();
+	put.expires_ms = expires_ms;
+	put.refuse_upto_ts = 0;
+	if (put_prepare(&put, reg, &plan) != MANTIS_PUT_APPLIED ||
+		DsaPointerIsValid(plan.new_dp))
+	{
+		/* cannot happen: a register's own value fits in place */
+		uint32		value_len = reg->value_len;
+
+		put_unprepare(&plan);
+		LWLockRelease(lock);
+		put_release(&plan);
+		elog(ERROR, "mantis register of %u bytes does not fit its own chunk", value_len);
+	}
+	hlc = mantis_hlc_now();
+	put_apply(&put, reg, link, &hlc, &plan);
+	LWLockRelease(lock);
+
+	put_finish(&put, &plan);
+	if (hlc_out)
+		*hlc_out = hlc;
+	return true;
 }
 
 /*
  * Merge a register from a peer or from mantis_stores; "flags" says what the
  * worker still owes it (UNFLUSHED for a peer's register, nothing for one
  * loaded from the table).  Sizes must have been checked by the caller.
+ * When no register is held for its key and its hlc.ts is at most
+ * refuse_upto_ts (0: none), it is refused as MANTIS_PUT_COLLECTED: a stale
+ * copy of a key whose deletion or expiry this server has collected.  A
+ * register that is dead already (a deletion, or expired) is stored like
+ * any other, to protect its key against older copies.
  */
+MantisPutResult
+mantis_store_merge_upto(const MantisRecord *rec, int flags, uint64 refuse_upto_ts)
+{
+	StorePut	put = {rec->key, rec->key_len, rec->value, rec->value_len,
+		rec->deleted, &rec->hlc, flags, rec->deleted ? 0 : rec->expires_ms,
+	refuse_upto_ts};
+
+	return store_put(&put, NULL, NULL);
+}
+
+/* mantis_store_merge_upto(), refusing nothing */
 MantisPutResult
 mantis_store_merge(const MantisRecord *rec, int flags)
 {
-	StorePut	put = {rec->key, rec->key_len, rec->value, rec->value_len,
-	rec->deleted, &rec->hlc, flags};
-
-	return store_put(&put, NULL, NULL);
+	return mantis_store_merge_upto(rec, flags, 0);
 }
 
 /*
@@ -612,11 +705,12 @@ mantis_store_admits(const MantisRecord *rec)
 		pg_verify_mbstr(GetDatabaseEncoding(), rec->value, (int) rec->value_len, true);
 }
 
-/* mantis_store_merge(), counting the outcome in *tally */
+/* mantis_store_merge_upto(), counting the outcome in *tally */
 void
-mantis_store_merge_tallied(const MantisRecord *rec, int flags, MantisMergeTally *tally)
+mantis_store_merge_tallied_upto(const MantisRecord *rec, int flags, uint64 refuse_upto_ts,
+								MantisMergeTally *tally)
 {
-	switch (mantis_store_merge(rec, flags))
+	switch (mantis_store_merge_upto(rec, flags, refuse_upto_ts))
 	{
 		case MANTIS_PUT_APPLIED:
 			tally->applied++;
@@ -628,7 +722,17 @@ mantis_store_merge_tallied(const MantisRecord *rec, int flags, MantisMergeTally 
 		case MANTIS_PUT_NO_MEMORY:
 			tally->no_room++;
 			break;
+		case MANTIS_PUT_COLLECTED:
+			tally->collected++;
+			break;
 	}
+}
+
+/* mantis_store_merge(), counting the outcome in *tally */
+void
+mantis_store_merge_tallied(const MantisRecord *rec, int flags, MantisMergeTally *tally)
+{
+	mantis_store_merge_tallied_upto(rec, flags, 0, tally);
 }
 
 /*
@@ -645,4 +749,7 @@ mantis_store_stats(MantisStoreStats *stats)
 	stats->registers = Max(stats->registers, stats->deleted);
 	stats->bytes_used = pg_atomic_read_u64(&store->bytes_used);
 	stats->bytes_total = store->dsa_size;
+	stats->expired_held = pg_atomic_read_u64(&store->expired_held);
+	stats->collected_deletions = pg_atomic_read_u64(&store->collected_deletions);
+	stats->collected_expired = pg_atomic_read_u64(&store->collected_expired);
 }

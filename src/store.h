@@ -1,14 +1,17 @@
 /*-------------------------------------------------------------------------
  * store.h
  *	  The registers in shared memory (store.c, store_batch.c, store_read.c,
- *	  store_changes.c, store_state.c): writes, reads, the changes the
- *	  workers consume, and the repair digests.
+ *	  store_changes.c, store_state.c, store_sweep.c): writes, reads, the
+ *	  changes the workers consume, the repair digests, and the sweep that
+ *	  collects expired registers and deletion markers.
  *
  * IDENTIFICATION	src/store.h
  *-------------------------------------------------------------------------
  */
 #ifndef MANTIS_STORE_H
 #define MANTIS_STORE_H
+
+#include "port/atomics.h"
 
 #include "mantis.h"
 #include "lww.h"
@@ -17,13 +20,16 @@
 #define MANTIS_REG_DELETED		0x0001	/* a deletion marker (tombstone) */
 #define MANTIS_REG_UNSENT		0x0002	/* not yet handed to the peers */
 #define MANTIS_REG_UNFLUSHED	0x0004	/* not yet written to mantis_stores */
+#define MANTIS_REG_SEEN		0x0008	/* in a peer's repair answer (repair.c) */
 
 typedef enum MantisPutResult
 {
 	MANTIS_PUT_APPLIED,			/* the register is now the one stored */
 	MANTIS_PUT_STALE,			/* an equal or newer register was kept */
 	MANTIS_PUT_NO_KEYS,			/* mantis.max_keys registers are held */
-	MANTIS_PUT_NO_MEMORY		/* mantis.store_memory is exhausted */
+	MANTIS_PUT_NO_MEMORY,		/* mantis.store_memory is exhausted */
+	MANTIS_PUT_COLLECTED		/* a stale copy of a key whose deletion or
+								 * expiry was collected here: refused */
 } MantisPutResult;
 
 /* Counters for mantis_status and the tests; see store.c. */
@@ -33,6 +39,9 @@ typedef struct MantisStoreStats
 	uint64		deleted;		/* deletion markers held */
 	uint64		bytes_used;		/* store memory taken by registers */
 	uint64		bytes_total;	/* mantis.store_memory */
+	uint64		expired_held;	/* expired registers the last sweep kept */
+	uint64		collected_deletions;	/* deletion markers swept, since startup */
+	uint64		collected_expired;	/* expired registers swept, since startup */
 } MantisStoreStats;
 
 typedef void (*MantisRecordCallback) (const MantisRecord *rec, void *arg);
@@ -54,8 +63,10 @@ extern void mantis_store_wait_writable(void);
 extern void mantis_store_check_sizes(uint32 key_len, uint32 value_len);
 extern MantisPutResult mantis_store_set(const char *key, uint32 key_len,
 										const char *value, uint32 value_len,
-										bool deleted, MantisHLC *hlc,
-										bool *replaced_live);
+										bool deleted, uint64 expires_ms,
+										MantisHLC *hlc, bool *replaced_live);
+extern bool mantis_store_expire(const char *key, uint32 key_len, uint64 expires_ms,
+								MantisHLC *hlc);
 /* One write of a committed transaction (see txn.c) */
 typedef struct MantisBatchWrite
 {
@@ -64,6 +75,7 @@ typedef struct MantisBatchWrite
 	const char *value;
 	uint32		value_len;
 	bool		deleted;
+	uint64		expires_ms;		/* 0: never */
 } MantisBatchWrite;
 
 typedef struct MantisBatch MantisBatch;
@@ -75,6 +87,8 @@ extern void mantis_store_batch_cancel(MantisBatch *batch);
 extern void mantis_store_get_many(const char *const *keys, const uint32 *key_lens,
 								  int n, bool *found, MantisRecord *values);
 extern MantisPutResult mantis_store_merge(const MantisRecord *rec, int flags);
+extern MantisPutResult mantis_store_merge_upto(const MantisRecord *rec, int flags,
+											   uint64 refuse_upto_ts);
 
 /* What merging a stream of registers (a frame, a row) came to */
 typedef struct MantisMergeTally
@@ -82,13 +96,18 @@ typedef struct MantisMergeTally
 	uint64		applied;		/* won, and stored */
 	uint64		stale;			/* an equal or newer register was kept */
 	uint64		no_room;		/* the full store could not take it */
+	uint64		collected;		/* refused: its key's death was collected */
 } MantisMergeTally;
 
 extern bool mantis_store_admits(const MantisRecord *rec);
 extern void mantis_store_merge_tallied(const MantisRecord *rec, int flags,
 									   MantisMergeTally *tally);
+extern void mantis_store_merge_tallied_upto(const MantisRecord *rec, int flags,
+											uint64 refuse_upto_ts,
+											MantisMergeTally *tally);
 extern bool mantis_store_get(const char *key, uint32 key_len, Size header,
 							 char **chunk, uint32 *value_len);
+extern bool mantis_store_get_expiry(const char *key, uint32 key_len, uint64 *expires_ms);
 extern bool mantis_store_beats(const char *key, uint32 key_len,
 							   const MantisHLC *hlc);
 extern void mantis_store_scan(bool include_deleted,
@@ -111,6 +130,8 @@ typedef struct MantisLeafSet
 
 extern bool mantis_leafset_is_empty(const MantisLeafSet *set);
 extern void mantis_store_take_dirty(MantisConsumer consumer, MantisLeafSet *pending);
+extern bool mantis_store_has_dirty(MantisConsumer consumer);
+extern void mantis_store_write_barrier(void);
 extern void mantis_store_take_leaves(MantisConsumer consumer, MantisLeafSet *pending,
 									 MantisLeafSet *taken,
 									 MantisRecordCallback copy, void *arg);
@@ -120,5 +141,38 @@ extern int	mantis_store_take_changes(MantisConsumer consumer, int leaf,
 									  MantisRecordCallback copy, void *arg);
 extern void mantis_store_give_back_leaf(MantisConsumer consumer, int leaf);
 extern void mantis_store_raise_put_failure(MantisPutResult result);
+
+/* ---- the sweep (store_sweep.c) ---- */
+
+/* What one sweep may collect */
+typedef struct MantisSweepHorizon
+{
+	uint64		now_ms;			/* wall clock of this sweep */
+	uint64		stable_ts;		/* HLC ts (not ms): a dead register whose
+								 * hlc.ts <= stable_ts is collected */
+	uint64		lifetime_ts;	/* HLC ts: a dead register whose death is at
+								 * or before this is collected too (0: none);
+								 * death = the HLC's ms for a deletion,
+								 * expires_ms for an expired register;
+								 * compared in ms: mantis_hlc_ms(lifetime_ts) */
+} MantisSweepHorizon;
+
+/* One sweep's findings */
+typedef struct MantisSweepStats
+{
+	uint64		expired_held;	/* expired registers seen and kept (not yet
+								 * collectible) */
+	uint64		deleted_held;	/* deletion markers seen and kept */
+	uint64		collected_deletions;	/* removed this sweep */
+	uint64		collected_expired;
+	uint64		lifetime_collected; /* of those, collected only by lifetime_ts
+									 * (not by stable_ts) */
+	uint64		lifetime_max_ts;	/* greatest hlc.ts of a register collected
+									 * by lifetime only */
+	uint64		leaves_visited;
+} MantisSweepStats;
+
+extern void mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out);
+extern int	mantis_store_adopt_leaf(int leaf, uint64 upto_ts);
 
 #endif							/* MANTIS_STORE_H */

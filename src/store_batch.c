@@ -90,7 +90,8 @@ mantis_store_batch_prepare(const MantisBatchWrite *writes, int n,
 	for (int i = 0; i < n; i++)
 	{
 		StorePut	put = {writes[i].key, writes[i].key_len, writes[i].value,
-		writes[i].value_len, writes[i].deleted, NULL, flags};
+			writes[i].value_len, writes[i].deleted, NULL, flags,
+		writes[i].deleted ? 0 : writes[i].expires_ms, 0};
 
 		b->puts[i] = put;
 		b->plans[i].hash = mantis_hash(put.key, put.key_len);

@@ -227,3 +227,36 @@ mantis_store_give_back_leaf(MantisConsumer consumer, int leaf)
 	pg_atomic_write_u64(&dirty_buckets[consumer][leaf], ~UINT64CONST(0));
 	pg_atomic_fetch_or_u32(&dirty[consumer][leaf / 32], (uint32) 1 << (leaf % 32));
 }
+
+/* Whether a consumer has any leaf marked dirty (a read; nothing is taken) */
+bool
+mantis_store_has_dirty(MantisConsumer consumer)
+{
+	pg_atomic_uint32 *bits = dirty[consumer];
+
+	for (int i = 0; i < MANTIS_LEAVES / 32; i++)
+	{
+		if (pg_atomic_read_u32(&bits[i]) != 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Wait until every write that had taken its HLC when this was called has
+ * marked its leaf dirty: writers mark leaves before releasing their
+ * partition locks, so passing each partition lock once is enough.  The
+ * replication worker calls this between reading the clock and taking its
+ * dirty leaves, so that the reading is a watermark (live.c).
+ */
+void
+mantis_store_write_barrier(void)
+{
+	for (int p = 0; p < MANTIS_PARTITIONS; p++)
+	{
+		LWLock	   *lock = &store->locks[p].lock;
+
+		LWLockAcquire(lock, LW_SHARED);
+		LWLockRelease(lock);
+	}
+}

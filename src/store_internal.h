@@ -31,6 +31,8 @@
 #include "utils/dsa.h"
 
 #include "mantis.h"
+#include "clock.h"
+#include "keyhash.h"
 #include "store.h"
 
 /* A register: header, then key bytes, then value bytes, in one DSA chunk. */
@@ -48,6 +50,7 @@ typedef struct StoreRegister
 	uint32		value_len;		/* 0 for a deletion marker */
 	uint16		flags;			/* MANTIS_REG_* */
 	MantisHLC	hlc;
+	uint64		expires_ms;		/* 0: never; see MantisRegisterView (lww.h) */
 	char		data[FLEXIBLE_ARRAY_MEMBER];
 } StoreRegister;
 
@@ -72,12 +75,18 @@ typedef struct StoreControl
 
 	/* encoding of mantis.database once the worker connected, or -1 */
 	volatile int encoding;
+
+	/* what the sweeps found (store_sweep.c), for mantis_status */
+	pg_atomic_uint64 expired_held;	/* by the last sweep */
+	pg_atomic_uint64 collected_deletions;	/* since startup */
+	pg_atomic_uint64 collected_expired;	/* since startup */
 } StoreControl;
 
 /* This process's pointers into the store's shared memory; see store.c. */
 extern MANTIS_PRIVATE StoreControl *store;
 extern MANTIS_PRIVATE StoreRef *buckets;
 extern MANTIS_PRIVATE pg_atomic_uint64 *digests;	/* MANTIS_LEAVES */
+extern MANTIS_PRIVATE pg_atomic_uint64 *leaf_due;	/* MANTIS_LEAVES; see store_sweep.c */
 extern MANTIS_PRIVATE pg_atomic_uint32 *dirty[MANTIS_CONSUMERS];	/* MANTIS_LEAVES / 32 each */
 extern MANTIS_PRIVATE pg_atomic_uint64 *dirty_buckets[MANTIS_CONSUMERS];	/* MANTIS_LEAVES each */
 
@@ -168,10 +177,84 @@ register_find(uint64 hash, const char *key, uint32 key_len, StoreRef **link)
 	return NULL;
 }
 
+/* Whether a register reads as absent at now_ms (lww.h). */
+static inline bool
+register_is_dead(const StoreRegister *reg, uint64 now_ms)
+{
+	return mantis_register_is_dead((reg->flags & MANTIS_REG_DELETED) != 0,
+								   reg->expires_ms, now_ms);
+}
+
+/*
+ * Whether a register reads as absent now.  The clock is read only for a
+ * register with an expiry, so a read of a key without one costs no more
+ * than before expiry existed.
+ */
+static inline bool
+register_is_dead_now(const StoreRegister *reg)
+{
+	if (reg->flags & MANTIS_REG_DELETED)
+		return true;
+	return reg->expires_ms != 0 && reg->expires_ms <= mantis_wall_ms();
+}
+
+/*
+ * Note that a leaf has something for the sweep to do at "due" (0: at
+ * once); the caller holds the leaf's partition lock exclusively, so, as
+ * with digests, a plain read-min-write suffices.
+ */
+static inline void
+leaf_due_lower(int leaf, uint64 due)
+{
+	if (due < pg_atomic_read_u64(&leaf_due[leaf]))
+		pg_atomic_write_u64(&leaf_due[leaf], due);
+}
+
+/* ---- repair digests (store.c, store_sweep.c) ---- */
+
+/*
+ * The repair fingerprint of a register; see the file header.  It covers the
+ * value too, so that two registers with one HLC and different values (one
+ * node id on two servers, as a failover can make) do not look alike, and
+ * the expiry, so that two that differ only by it do not either.  A register
+ * without an expiry has the fingerprint it had before expiry existed.
+ */
+static inline uint64
+register_fingerprint(uint64 hash, const MantisHLC *hlc, bool deleted,
+					 const char *value, uint32 value_len, uint64 expires_ms)
+{
+	uint64		value_hash = deleted ? 1 : mantis_hash(value, value_len) ^ 2;
+
+	if (!deleted && expires_ms != 0)
+		value_hash = mantis_mix64(value_hash ^ mantis_mix64(expires_ms ^ 4));
+	return mantis_mix64(hash ^ mantis_mix64(hlc->ts ^ mantis_mix64(hlc->node ^ value_hash)));
+}
+
+static inline uint64
+held_fingerprint(uint64 hash, const StoreRegister *reg)
+{
+	return register_fingerprint(hash, &reg->hlc, (reg->flags & MANTIS_REG_DELETED) != 0,
+								reg->data + reg->key_len, reg->value_len, reg->expires_ms);
+}
+
+/*
+ * Add or remove a fingerprint from its leaf's digest.  Only writers holding
+ * the leaf's partition lock exclusively change a digest, so a plain
+ * read-modify-write suffices; readers elsewhere see the old or new value.
+ */
+static inline void
+digest_toggle(uint64 hash, uint64 fingerprint)
+{
+	pg_atomic_uint64 *digest = &digests[leaf_of(hash)];
+
+	pg_atomic_write_u64(digest, pg_atomic_read_u64(digest) ^ fingerprint);
+}
+
 static inline void
 register_to_record(const StoreRegister *reg, MantisRecord *rec)
 {
 	rec->hlc = reg->hlc;
+	rec->expires_ms = reg->expires_ms;
 	rec->deleted = (reg->flags & MANTIS_REG_DELETED) != 0;
 	rec->key_len = reg->key_len;
 	rec->key = reg->data;
@@ -208,6 +291,14 @@ typedef struct StorePut
 	bool		deleted;
 	const MantisHLC *hlc;		/* NULL: a local write, take a new HLC */
 	int			flags;			/* MANTIS_REG_UNSENT / UNFLUSHED to set */
+	uint64		expires_ms;		/* 0: never (always 0 for a deletion) */
+
+	/*
+	 * For a register from a peer or a row (hlc != NULL): refuse it, as
+	 * MANTIS_PUT_COLLECTED, when no register is held for its key and its
+	 * hlc.ts is at most this (0: refuse nothing).
+	 */
+	uint64		refuse_upto_ts;
 } StorePut;
 
 /*

@@ -93,7 +93,8 @@ copybuf_call(const CopyBuf *b, MantisRecordCallback callback, void *arg)
 /* ---- reading ---- */
 
 /*
- * Look a key up.  When it holds a live value, return true and a palloc'd
+ * Look a key up.  When it holds a live value (neither a deletion marker
+ * nor expired), return true and a palloc'd
  * chunk of "header" bytes (left for the caller) followed by the value's
  * *value_len bytes.  The chunk is sized before the shared lock is taken,
  * and allocated again, larger, if the value did not fit.
@@ -116,7 +117,7 @@ mantis_store_get(const char *key, uint32 key_len, Size header,
 
 		LWLockAcquire(lock, LW_SHARED);
 		reg = register_find(hash, key, key_len, NULL);
-		if (reg != NULL && (reg->flags & MANTIS_REG_DELETED) == 0)
+		if (reg != NULL && !register_is_dead_now(reg))
 		{
 			found = true;
 			len = reg->value_len;
@@ -143,6 +144,28 @@ mantis_store_get(const char *key, uint32 key_len, Size header,
 }
 
 /*
+ * Whether a key holds a live value; if so *expires_ms is its expiry (0:
+ * never).  mantis_ttl() asks.
+ */
+bool
+mantis_store_get_expiry(const char *key, uint32 key_len, uint64 *expires_ms)
+{
+	uint64		hash = mantis_hash(key, key_len);
+	LWLock	   *lock = partition_lock(hash);
+	StoreRegister *reg;
+	bool		live;
+
+	store_attach();
+	LWLockAcquire(lock, LW_SHARED);
+	reg = register_find(hash, key, key_len, NULL);
+	live = reg != NULL && !register_is_dead_now(reg);
+	if (live)
+		*expires_ms = reg->expires_ms;
+	LWLockRelease(lock);
+	return live;
+}
+
+/*
  * Look up n keys at once, as of one instant: the partition locks of every
  * key are held (shared, in ascending order) while all are copied, so a
  * batch applied by mantis_store_batch_apply() is seen whole or not at all.
@@ -157,6 +180,7 @@ mantis_store_get_many(const char *const *keys, const uint32 *key_lens, int n,
 	int		   *slot = palloc(sizeof(int) * n);
 	PartitionSet set;
 	CopyBuf		b;
+	uint64		now_ms = 0;		/* read at the first register with an expiry */
 
 	store_attach();
 	memset(&set, 0, sizeof(set));
@@ -174,11 +198,18 @@ mantis_store_get_many(const char *const *keys, const uint32 *key_lens, int n,
 			StoreRegister *reg = register_find(hashes[i], keys[i], key_lens[i], NULL);
 
 			slot[i] = -1;
-			if (reg != NULL && (reg->flags & MANTIS_REG_DELETED) == 0)
+			if (reg == NULL || (reg->flags & MANTIS_REG_DELETED) != 0)
+				continue;
+			if (reg->expires_ms != 0)
 			{
-				slot[i] = b.nrecs;
-				copybuf_put(&b, reg);
+				/* one instant for every key: read the clock once */
+				if (now_ms == 0)
+					now_ms = mantis_wall_ms();
+				if (reg->expires_ms <= now_ms)
+					continue;
 			}
+			slot[i] = b.nrecs;
+			copybuf_put(&b, reg);
 		}
 		partitions_unlock(&set);
 		if (copybuf_fits(&b))
@@ -221,15 +252,16 @@ mantis_store_beats(const char *key, uint32 key_len, const MantisHLC *hlc)
 /* Which registers a scan copies */
 typedef struct ScanFilter
 {
-	bool		include_deleted;
+	bool		include_deleted;	/* and expired registers */
 	const char *prefix;			/* keys starting so; NULL for all */
 	uint32		prefix_len;
+	uint64		now_ms;			/* when the scan started */
 } ScanFilter;
 
 static inline bool
 filter_takes(const ScanFilter *f, const StoreRegister *reg)
 {
-	if (!f->include_deleted && (reg->flags & MANTIS_REG_DELETED) != 0)
+	if (!f->include_deleted && register_is_dead(reg, f->now_ms))
 		return false;
 	return f->prefix == NULL ||
 		(reg->key_len >= f->prefix_len &&
@@ -281,14 +313,16 @@ store_scan(const ScanFilter *filter, MantisRecordCallback callback, void *arg)
 }
 
 /*
- * Call "callback" for every register (deletion markers too when asked), one
- * copied bucket at a time, with no lock held during the callback.  Writes
- * that run concurrently may or may not be seen, each register consistently.
+ * Call "callback" for every live register (dead ones too, deletion markers
+ * and expired registers, when asked), one copied bucket at a time, with no
+ * lock held during the callback.  Writes that run concurrently may or may
+ * not be seen, each register consistently; a register is live if it is
+ * not expired when the scan starts.
  */
 void
 mantis_store_scan(bool include_deleted, MantisRecordCallback callback, void *arg)
 {
-	ScanFilter	filter = {include_deleted, NULL, 0};
+	ScanFilter	filter = {include_deleted, NULL, 0, include_deleted ? 0 : mantis_wall_ms()};
 
 	store_scan(&filter, callback, arg);
 }
@@ -302,7 +336,8 @@ void
 mantis_store_scan_prefix(const char *prefix, uint32 prefix_len, bool include_deleted,
 						 MantisRecordCallback callback, void *arg)
 {
-	ScanFilter	filter = {include_deleted, prefix, prefix_len};
+	ScanFilter	filter = {include_deleted, prefix, prefix_len,
+	include_deleted ? 0 : mantis_wall_ms()};
 
 	store_scan(&filter, callback, arg);
 }

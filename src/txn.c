@@ -5,7 +5,10 @@
  *
  * With mantis.transactional on (the default), a write is validated at once
  * (sizes, encoding, standby, read-only transaction) and kept in this
- * backend's memory; the session's own reads see it.  At PRE_COMMIT room is
+ * backend's memory, with its expiry (an absolute time, computed when the
+ * write was made: a TTL counts from mantis_set(), not from COMMIT); the
+ * session's own reads see it, and stop seeing a value once its expiry
+ * has passed, as they would in the store.  At PRE_COMMIT room is
  * reserved in the store for every buffered write (the last one per key);
  * a failure there (the store is full) raises an ERROR, which aborts the
  * transaction.  At COMMIT, after the commit record, the writes are applied
@@ -39,6 +42,7 @@
 #include "utils/memutils.h"
 
 #include "mantis.h"
+#include "clock.h"
 #include "guc.h"
 #include "keyhash.h"
 #include "store.h"
@@ -51,6 +55,7 @@ typedef struct PendingWrite
 	uint32		key_len;
 	char	   *value;			/* NULL for a deletion */
 	uint32		value_len;
+	uint64		expires_ms;		/* 0: never (always 0 for a deletion) */
 	int			level;			/* subtransaction nesting level that wrote it */
 	int			prev;			/* previous write of this key, or -1 */
 	bool		superseded;		/* a later write of this key exists */
@@ -221,6 +226,7 @@ pending_prepare(void)
 		writes[n].value = w->value;
 		writes[n].value_len = w->value_len;
 		writes[n].deleted = w->value == NULL;
+		writes[n].expires_ms = w->expires_ms;
 		n++;
 	}
 	prepared_batch = mantis_store_batch_prepare(writes, n, &result);
@@ -332,6 +338,7 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					pfree(p->value);
 				p->value = w->value;
 				p->value_len = w->value_len;
+				p->expires_ms = w->expires_ms;
 				p->superseded = false;
 				index_point(p->key, p->key_len, w->prev);
 				pfree(w->key);
@@ -361,11 +368,12 @@ mantis_txn_buffers_writes(void)
 }
 
 /*
- * Buffer a write (value NULL: a deletion) for COMMIT.  Sizes were checked
- * by the caller.
+ * Buffer a write (value NULL: a deletion) for COMMIT; a value expires at
+ * expires_ms (0: never).  Sizes were checked by the caller.
  */
 void
-mantis_txn_write(const char *key, uint32 key_len, const char *value, uint32 value_len)
+mantis_txn_write(const char *key, uint32 key_len, const char *value, uint32 value_len,
+				 uint64 expires_ms)
 {
 	int			level = GetCurrentTransactionNestLevel();
 	int			prev;
@@ -396,6 +404,7 @@ mantis_txn_write(const char *key, uint32 key_len, const char *value, uint32 valu
 		pending_bytes -= w->value_len;
 		w->value = copy;
 		w->value_len = value ? value_len : 0;
+		w->expires_ms = value ? expires_ms : 0;
 		pending_bytes += w->value_len;
 		return;
 	}
@@ -413,6 +422,7 @@ mantis_txn_write(const char *key, uint32 key_len, const char *value, uint32 valu
 	w->key_len = key_len;
 	w->value = value ? copy_bytes(value, value_len) : NULL;
 	w->value_len = value ? value_len : 0;
+	w->expires_ms = value ? expires_ms : 0;
 	w->level = level;
 	w->prev = prev;
 	w->superseded = false;
@@ -431,11 +441,13 @@ mantis_txn_write(const char *key, uint32 key_len, const char *value, uint32 valu
 
 /*
  * This transaction's own pending write of a key, if any: returns
- * MANTIS_TXN_NONE, MANTIS_TXN_DELETED, or MANTIS_TXN_VALUE with the value.
+ * MANTIS_TXN_NONE, MANTIS_TXN_DELETED (a deletion, or a value whose expiry
+ * has passed: it will commit dead), or MANTIS_TXN_VALUE with the value and
+ * its expiry (0: never; expires_ms may be NULL).
  */
 MantisTxnLookup
 mantis_txn_lookup(const char *key, uint32 key_len, const char **value,
-				  uint32 *value_len)
+				  uint32 *value_len, uint64 *expires_ms)
 {
 	int			i;
 
@@ -446,25 +458,27 @@ mantis_txn_lookup(const char *key, uint32 key_len, const char **value,
 		return MANTIS_TXN_NONE;
 	if (pending[i].value == NULL)
 		return MANTIS_TXN_DELETED;
+	if (pending[i].expires_ms != 0 && pending[i].expires_ms <= mantis_wall_ms())
+		return MANTIS_TXN_DELETED;
 	*value = pending[i].value;
 	*value_len = pending[i].value_len;
+	if (expires_ms)
+		*expires_ms = pending[i].expires_ms;
 	return MANTIS_TXN_VALUE;
 }
 
 /*
  * Call "callback" for the latest pending write of every key (deletions
- * with value NULL), in the order first written.
+ * with value NULL), with its expiry, in the order first written.
  */
 void
-mantis_txn_foreach(void (*callback) (const char *key, uint32 key_len,
-									 const char *value, uint32 value_len,
-									 void *arg),
-				   void *arg)
+mantis_txn_foreach(MantisTxnWriteFn callback, void *arg)
 {
 	for (int i = 0; i < npending; i++)
 	{
 		if (!pending[i].superseded)
 			callback(pending[i].key, pending[i].key_len,
-					 pending[i].value, pending[i].value_len, arg);
+					 pending[i].value, pending[i].value_len,
+					 pending[i].expires_ms, arg);
 	}
 }

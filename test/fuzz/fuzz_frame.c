@@ -10,9 +10,12 @@
  * the name and encoding of HELLO and WELCOME are read; every byte handed
  * out is touched so ASan sees any span outside the input.  Then the frame
  * is re-encoded from its decoded fields with the encoder of its type in
- * frame.c (UPDATES: its head, each register, its count), into memory of
- * the size frame.h gives, which must give back the input byte for byte;
- * and the input minus its last byte must be rejected.
+ * frame.c (UPDATES: its head, each register, its count, and the end of
+ * its batch when it has BATCH_END), into memory of the size frame.h gives,
+ * which must give back the input byte for byte: the flags of the header
+ * with it, the watermark of UPDATES, the mark of INSYNC and GROUPS and the
+ * horizons of a greeting.  Every HLC a frame carries is at most the last
+ * of 9999, and the input minus its last byte must be rejected.
  *
  * IDENTIFICATION	test/fuzz/fuzz_frame.c
  *-------------------------------------------------------------------------
@@ -23,6 +26,9 @@
 #include "fuzz_util.h"
 
 #define BODY(data) ((data) + MANTIS_FRAME_HEADER_SIZE)
+
+/* what follows the encoding of a greeting: acked, stable, collected */
+#define HORIZONS_SIZE	(8 + 8 + 8)
 
 /* the re-encoding of a frame, of "size" bytes, must be the input */
 static void
@@ -58,7 +64,13 @@ check_greeting(const uint8_t *data, size_t size, const MantisFrame *f)
 	fuzz_touch(g->encoding, g->encoding_len);
 	FUZZ_CHECK(mantis_codec_name_is_valid(g->name, g->name_len));
 	FUZZ_CHECK(g->encoding_len >= 1 && g->encoding_len <= MANTIS_FRAME_ENCODING_MAX);
-	FUZZ_CHECK(g->encoding + g->encoding_len == (const char *) data + size);
+	FUZZ_CHECK(g->encoding + g->encoding_len == (const char *) data + size - HORIZONS_SIZE);
+	FUZZ_CHECK(g->acked == mantis_get_u64(data + size - 24));
+	FUZZ_CHECK(g->stable == mantis_get_u64(data + size - 16));
+	FUZZ_CHECK(g->collected == mantis_get_u64(data + size - 8));
+	FUZZ_CHECK(mantis_hlc_ms(g->acked) <= MANTIS_HLC_MAX_MS);
+	FUZZ_CHECK(mantis_hlc_ms(g->stable) <= MANTIS_HLC_MAX_MS);
+	FUZZ_CHECK(mantis_hlc_ms(g->collected) <= MANTIS_HLC_MAX_MS);
 	FUZZ_CHECK(frame_size == size);
 	copy = copy_alloc(frame_size);
 	check_same(data, size, copy, f->type == MANTIS_FRAME_HELLO ?
@@ -73,6 +85,8 @@ check_record(const uint8_t *data, size_t size, const MantisRecord *rec)
 	FUZZ_CHECK(rec->key_len > 0);
 	FUZZ_CHECK(!rec->deleted || rec->value_len == 0);
 	FUZZ_CHECK(mantis_hlc_ms(rec->hlc.ts) <= MANTIS_HLC_MAX_MS);
+	FUZZ_CHECK(rec->expires_ms <= MANTIS_HLC_MAX_MS);
+	FUZZ_CHECK(!rec->deleted || rec->expires_ms == 0);
 	FUZZ_CHECK(fuzz_inside(data, size, rec->key, rec->key_len));
 	FUZZ_CHECK(fuzz_inside(data, size, rec->value, rec->value_len));
 	fuzz_touch(rec->key, rec->key_len);
@@ -97,6 +111,13 @@ check_updates(const uint8_t *data, size_t size, const MantisFrame *f)
 	FUZZ_CHECK(f->group < MANTIS_DIGEST_GROUPS || f->group == MANTIS_LIVE_GROUP);
 	FUZZ_CHECK(f->registers == BODY(data) + MANTIS_UPDATES_PREFIX_SIZE);
 	FUZZ_CHECK(f->end == data + size);
+	/* a watermark only at the end of a live batch, where it may be 0 too */
+	FUZZ_CHECK(f->watermark == mantis_get_u64(BODY(data) + 10));
+	FUZZ_CHECK(mantis_hlc_ms(f->watermark) <= MANTIS_HLC_MAX_MS);
+	if (f->flags & MANTIS_FRAME_BATCH_END)
+		FUZZ_CHECK(f->group == MANTIS_LIVE_GROUP);
+	else
+		FUZZ_CHECK(f->watermark == 0);
 
 	for (uint32_t i = 0; i < f->count; i++)
 	{
@@ -112,6 +133,8 @@ check_updates(const uint8_t *data, size_t size, const MantisFrame *f)
 	}
 	FUZZ_CHECK(p == f->end);
 	mantis_frame_updates_set_count(copy, f->count);
+	if (f->flags & MANTIS_FRAME_BATCH_END)
+		mantis_frame_updates_end_batch(copy, f->watermark);
 	check_same(data, size, copy, (size_t) (out - copy));
 	free(copy);
 }
@@ -144,7 +167,8 @@ check_digests(const uint8_t *data, size_t size, const MantisFrame *f,
 	if (f->type == MANTIS_FRAME_GROUPS)
 	{
 		FUZZ_CHECK(size == MANTIS_FRAME_GROUPS_SIZE);
-		check_same(data, size, copy, mantis_frame_put_groups(copy, &h, f->round, d));
+		check_same(data, size, copy,
+				   mantis_frame_put_groups(copy, &h, f->round, &f->mark, d));
 	}
 	else
 	{
@@ -155,12 +179,22 @@ check_digests(const uint8_t *data, size_t size, const MantisFrame *f,
 	free(copy);
 }
 
+/* the mark of INSYNC and GROUPS, after the round */
+static void
+check_mark(const uint8_t *data, const MantisFrame *f)
+{
+	FUZZ_CHECK(f->mark.seq == mantis_get_u32(BODY(data) + 4));
+	FUZZ_CHECK(f->mark.watermark == mantis_get_u64(BODY(data) + 8));
+	FUZZ_CHECK(mantis_hlc_ms(f->mark.watermark) <= MANTIS_HLC_MAX_MS);
+}
+
 /* what each type promises about the fields it sets */
 static void
 check_body(const uint8_t *data, size_t size, const MantisFrame *f)
 {
 	MantisFrameHeader h = mantis_frame_header(f);
-	unsigned char copy[MANTIS_FRAME_SUMMARY_SIZE];
+	unsigned char copy[MANTIS_FRAME_INSYNC_SIZE > MANTIS_FRAME_SUMMARY_SIZE ?
+					   MANTIS_FRAME_INSYNC_SIZE : MANTIS_FRAME_SUMMARY_SIZE];
 	size_t		rest = size - MANTIS_FRAME_HEADER_SIZE;
 
 	switch (f->type)
@@ -175,20 +209,23 @@ check_body(const uint8_t *data, size_t size, const MantisFrame *f)
 			check_updates(data, size, f);
 			break;
 		case MANTIS_FRAME_SUMMARY:
-			FUZZ_CHECK(rest == 12);
+			FUZZ_CHECK(rest == MANTIS_FRAME_SUMMARY_SIZE - MANTIS_FRAME_HEADER_SIZE);
 			FUZZ_CHECK(f->round == mantis_get_u32(BODY(data)));
 			FUZZ_CHECK(f->root == mantis_get_u64(BODY(data) + 4));
 			check_same(data, size, copy,
 					   mantis_frame_put_summary(copy, &h, f->round, f->root));
 			break;
 		case MANTIS_FRAME_INSYNC:
-			FUZZ_CHECK(rest == 4);
+			FUZZ_CHECK(rest == MANTIS_FRAME_INSYNC_SIZE - MANTIS_FRAME_HEADER_SIZE);
 			FUZZ_CHECK(f->round == mantis_get_u32(BODY(data)));
-			check_same(data, size, copy, mantis_frame_put_insync(copy, &h, f->round));
+			check_mark(data, f);
+			check_same(data, size, copy,
+					   mantis_frame_put_insync(copy, &h, f->round, &f->mark));
 			break;
 		case MANTIS_FRAME_GROUPS:
 			FUZZ_CHECK(f->round == mantis_get_u32(BODY(data)));
-			check_digests(data, size, f, 4);
+			check_mark(data, f);
+			check_digests(data, size, f, 4 + MANTIS_FRAME_MARK_SIZE);
 			break;
 		case MANTIS_FRAME_LEAVES:
 			FUZZ_CHECK(f->round == mantis_get_u32(BODY(data)));
@@ -214,6 +251,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FUZZ_CHECK(size >= MANTIS_FRAME_HEADER_SIZE);
+	FUZZ_CHECK(data[4] == MANTIS_FRAME_VERSION);
+	FUZZ_CHECK(f.flags == mantis_get_u16(data + 6));
+	FUZZ_CHECK((f.flags & ~MANTIS_FRAME_FLAGS_KNOWN) == 0);
 	FUZZ_CHECK(mantis_hlc_ms(f.hlc) <= MANTIS_HLC_MAX_MS);
 	check_body(data, size, &f);	/* and the header, with each re-encoding */
 

@@ -7,8 +7,9 @@
  * node name, key and value they are given (so ASan reports any span that
  * reaches outside the input) and check what the decoder promises, then with
  * NULL callbacks, which must give the same verdict.  A snapshot that decodes
- * must also be canonical: re-encoding what the callbacks saw gives back the
- * input byte for byte, and the input minus its last byte must be rejected.
+ * must also be canonical: re-encoding what the callbacks saw (under a header
+ * of the input's version, 1 or 2, with its horizon) gives back the input
+ * byte for byte, and the input minus its last byte must be rejected.
  *
  * IDENTIFICATION	test/fuzz/fuzz_snapshot.c
  *-------------------------------------------------------------------------
@@ -60,6 +61,8 @@ on_register(void *arg, const MantisRecord *rec)
 	FUZZ_CHECK(rec->key_len > 0);
 	FUZZ_CHECK(!rec->deleted || rec->value_len == 0);
 	FUZZ_CHECK(mantis_hlc_ms(rec->hlc.ts) <= MANTIS_HLC_MAX_MS);
+	FUZZ_CHECK(rec->expires_ms <= MANTIS_HLC_MAX_MS);
+	FUZZ_CHECK(!rec->deleted || rec->expires_ms == 0);
 	FUZZ_CHECK(fuzz_inside(st->data, st->size, rec->key, rec->key_len));
 	FUZZ_CHECK(fuzz_inside(st->data, st->size, rec->value, rec->value_len));
 	fuzz_touch(rec->key, rec->key_len);
@@ -88,31 +91,41 @@ same_verdict(const char *a, const char *b)
  * header, and encoding what they saw again gives back the same bytes.
  */
 static void
-check_canonical(const uint8_t *data, size_t size, const SnapshotState *seen)
+check_canonical(const uint8_t *data, size_t size, const SnapshotState *seen,
+				uint64_t horizon)
 {
 	SnapshotState st;
 	const char *err;
+	unsigned char header[MANTIS_SNAPSHOT_HEADER_SIZE];
+	size_t		header_size = data[4] == 1 ? MANTIS_SNAPSHOT_V1_HEADER_SIZE :
+		MANTIS_SNAPSHOT_HEADER_SIZE;
 
 	FUZZ_CHECK(seen->nodes == mantis_get_u16(data + 6));
 	FUZZ_CHECK(seen->registers == mantis_get_u32(data + 8));
+	FUZZ_CHECK(data[4] == 2 || horizon == 0);
+	FUZZ_CHECK(size >= header_size);
 
 	memset(&st, 0, sizeof(st));
 	st.data = data;
 	st.size = size;
 	st.copy = malloc(size);
 	FUZZ_CHECK(st.copy != NULL);
-	mantis_snapshot_put_header(st.copy, (uint16_t) seen->nodes, seen->registers);
-	st.out = st.copy + MANTIS_SNAPSHOT_HEADER_SIZE;
-	st.copy_left = size - MANTIS_SNAPSHOT_HEADER_SIZE;
+	/* a version 1 header is the first 12 bytes of version 2's */
+	mantis_snapshot_put_header(header, (uint16_t) seen->nodes, seen->registers, horizon);
+	if (header_size == MANTIS_SNAPSHOT_V1_HEADER_SIZE)
+		header[4] = 1;
+	memcpy(st.copy, header, header_size);
+	st.out = st.copy + header_size;
+	st.copy_left = size - header_size;
 
-	err = mantis_snapshot_decode(data, size, on_node, on_register, &st);
+	err = mantis_snapshot_decode(data, size, on_node, on_register, &st, NULL);
 	FUZZ_CHECK(err == NULL);
 	FUZZ_CHECK(st.copy_left == 0);
 	FUZZ_CHECK(memcmp(st.copy, data, size) == 0);
 	free(st.copy);
 
 	/* every length is exact: no proper prefix is a snapshot */
-	FUZZ_CHECK(mantis_snapshot_decode(data, size - 1, NULL, NULL, NULL) != NULL);
+	FUZZ_CHECK(mantis_snapshot_decode(data, size - 1, NULL, NULL, NULL, NULL) != NULL);
 }
 
 int
@@ -121,25 +134,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	SnapshotState st;
 	const char *err;
 	const char *err_blind;
+	uint64_t	horizon = 1;
 
 	memset(&st, 0, sizeof(st));
 	st.data = data;
 	st.size = size;
-	err = mantis_snapshot_decode(data, size, on_node, on_register, &st);
-	err_blind = mantis_snapshot_decode(data, size, NULL, NULL, NULL);
+	err = mantis_snapshot_decode(data, size, on_node, on_register, &st, &horizon);
+	err_blind = mantis_snapshot_decode(data, size, NULL, NULL, NULL, NULL);
 	FUZZ_CHECK(same_verdict(err, err_blind));
 
 	if (err != NULL)
 	{
 		/* callbacks may have run for the entries before the fault, no more */
 		FUZZ_CHECK(err[0] != '\0');
-		if (size >= MANTIS_SNAPSHOT_HEADER_SIZE)
+		FUZZ_CHECK(horizon == 0);
+		if (size >= MANTIS_SNAPSHOT_V1_HEADER_SIZE)
 		{
 			FUZZ_CHECK(st.nodes <= mantis_get_u16(data + 6));
 			FUZZ_CHECK(st.registers <= mantis_get_u32(data + 8));
 		}
 		return 0;
 	}
-	check_canonical(data, size, &st);
+	check_canonical(data, size, &st, horizon);
 	return 0;
 }

@@ -48,6 +48,20 @@ static int	written = 0;
 #define NODE_B		UINT64_C(0xfedcba9876543210)
 
 /*
+ * The HLCs of version 3 in frame seeds (frame.h): a greeting's horizons,
+ * acked, stable and collected, a little behind the clock; the watermark of
+ * a live batch; the live stream's mark in INSYNC and GROUPS.
+ */
+#define SEED_ACKED		mantis_hlc_pack(SEED_MS - 1000, 0)
+#define SEED_STABLE		mantis_hlc_pack(SEED_MS - 2000, 0)
+#define SEED_COLLECTED	mantis_hlc_pack(SEED_MS - 60000, 0)
+#define SEED_WATERMARK	mantis_hlc_pack(SEED_MS, 2)
+#define SEED_LIVE_SEQ	41
+/* the last HLC of 9999, and the first one past it */
+#define LAST_HLC		mantis_hlc_pack(MANTIS_HLC_MAX_MS, 0xFFFF)
+#define PAST_9999		mantis_hlc_pack(MANTIS_HLC_MAX_MS + 1, 0)
+
+/*
  * Where fault seeds overwrite a field (the layouts are in frame.h,
  * snapshot.h and codec.h): in a frame header, and in a node entry.
  */
@@ -55,6 +69,10 @@ static int	written = 0;
 #define AT_TYPE				5
 #define AT_FLAGS			6
 #define AT_NODE_NAME_LEN	8
+/* the watermark of UPDATES, after round, group and register count */
+#define AT_WATERMARK		(MANTIS_FRAME_HEADER_SIZE + 4 + 2 + 4)
+/* the mark of INSYNC and GROUPS, after the round */
+#define AT_MARK				(MANTIS_FRAME_HEADER_SIZE + 4)
 
 /* the header of every frame seed: node A, in late 2025 */
 static MantisFrameHeader header;
@@ -105,11 +123,12 @@ put_u8(Buf *b, unsigned v)
 /* ---- the two formats, through their encoders ---- */
 
 static void
-put_register(Buf *b, const char *key, const char *value, size_t value_len,
-			 uint64_t ts, uint64_t node)
+put_expiring_register(Buf *b, const char *key, const char *value, size_t value_len,
+					  uint64_t ts, uint64_t node, uint64_t expires_ms)
 {
 	MantisRecord rec;
 
+	rec.expires_ms = expires_ms;
 	rec.hlc.ts = ts;
 	rec.hlc.node = node;
 	rec.deleted = value == NULL;
@@ -118,6 +137,21 @@ put_register(Buf *b, const char *key, const char *value, size_t value_len,
 	rec.value = value;
 	rec.value_len = (uint32_t) value_len;
 	mantis_codec_put_register(buf_grow(b, mantis_codec_register_size(&rec)), &rec);
+}
+
+static void
+put_register(Buf *b, const char *key, const char *value, size_t value_len,
+			 uint64_t ts, uint64_t node)
+{
+	put_expiring_register(b, key, value, value_len, ts, node, 0);
+}
+
+/* a value that expires half an hour after it was written (kind 3) */
+static void
+put_expiring(Buf *b, const char *key, const char *value, uint64_t logical)
+{
+	put_expiring_register(b, key, value, strlen(value),
+						  mantis_hlc_pack(SEED_MS, logical), NODE_A, SEED_MS + 1800000);
 }
 
 static void
@@ -142,17 +176,33 @@ put_node(Buf *b, uint64_t id, const char *name)
 }
 
 static void
-snapshot_header(Buf *b, uint16_t nodes, uint32_t registers)
+snapshot_header_horizon(Buf *b, uint16_t nodes, uint32_t registers, uint64_t horizon)
 {
 	buf_reset(b);
 	mantis_snapshot_put_header(buf_grow(b, MANTIS_SNAPSHOT_HEADER_SIZE),
-							   nodes, registers);
+							   nodes, registers, horizon);
 }
 
-/* a HELLO or WELCOME of these limits */
 static void
-frame_greeting_limits(Buf *b, int type, const char *name, uint32_t max_key_size,
-					  uint32_t max_value_size, const char *encoding)
+snapshot_header(Buf *b, uint16_t nodes, uint32_t registers)
+{
+	snapshot_header_horizon(b, nodes, registers, 0);
+}
+
+/* the header of format version 1: version 2's without the horizon */
+static void
+snapshot_header_v1(Buf *b, uint16_t nodes, uint32_t registers)
+{
+	snapshot_header(b, nodes, registers);
+	b->data[4] = 1;
+	b->len = MANTIS_SNAPSHOT_V1_HEADER_SIZE;
+}
+
+/* a HELLO or WELCOME of these limits and horizons */
+static void
+frame_greeting_horizons(Buf *b, int type, const char *name, uint32_t max_key_size,
+						uint32_t max_value_size, const char *encoding,
+						uint64_t acked, uint64_t stable, uint64_t collected)
 {
 	MantisGreeting g;
 	unsigned char *p;
@@ -163,6 +213,9 @@ frame_greeting_limits(Buf *b, int type, const char *name, uint32_t max_key_size,
 	g.max_value_size = max_value_size;
 	g.encoding = encoding;
 	g.encoding_len = strlen(encoding);
+	g.acked = acked;
+	g.stable = stable;
+	g.collected = collected;
 	buf_reset(b);
 	p = buf_grow(b, mantis_frame_greeting_frame_size(&g));
 	if (type == MANTIS_FRAME_HELLO)
@@ -171,11 +224,28 @@ frame_greeting_limits(Buf *b, int type, const char *name, uint32_t max_key_size,
 		mantis_frame_put_welcome(p, &header, &g);
 }
 
+/* a HELLO or WELCOME of these limits, and the seed horizons */
+static void
+frame_greeting_limits(Buf *b, int type, const char *name, uint32_t max_key_size,
+					  uint32_t max_value_size, const char *encoding)
+{
+	frame_greeting_horizons(b, type, name, max_key_size, max_value_size, encoding,
+							SEED_ACKED, SEED_STABLE, SEED_COLLECTED);
+}
+
 /* with the default limits of mantis.max_key_size and max_value_size */
 static void
 frame_greeting(Buf *b, int type, const char *name, const char *encoding)
 {
 	frame_greeting_limits(b, type, name, 1024, 1024 * 1024, encoding);
+}
+
+/* with the default limits and these horizons */
+static void
+frame_greeting_at(Buf *b, int type, uint64_t acked, uint64_t stable, uint64_t collected)
+{
+	frame_greeting_horizons(b, type, "alpha", 1024, 1024 * 1024, "UTF8",
+							acked, stable, collected);
 }
 
 /* an UPDATES frame of no registers yet: put them, then updates_count() */
@@ -193,6 +263,13 @@ updates_count(Buf *b, uint32_t count)
 	mantis_frame_updates_set_count(b->data, count);
 }
 
+/* the last frame of a live batch: BATCH_END, and this watermark */
+static void
+updates_end_batch(Buf *b, uint64_t watermark)
+{
+	mantis_frame_updates_end_batch(b->data, watermark);
+}
+
 static void
 frame_summary(Buf *b, uint32_t round, uint64_t root)
 {
@@ -202,10 +279,21 @@ frame_summary(Buf *b, uint32_t round, uint64_t root)
 }
 
 static void
+frame_insync_mark(Buf *b, uint32_t round, uint32_t seq, uint64_t watermark)
+{
+	MantisLiveMark mark;
+
+	mark.seq = seq;
+	mark.watermark = watermark;
+	buf_reset(b);
+	mantis_frame_put_insync(buf_grow(b, MANTIS_FRAME_INSYNC_SIZE), &header, round, &mark);
+}
+
+/* with the seed mark */
+static void
 frame_insync(Buf *b, uint32_t round)
 {
-	buf_reset(b);
-	mantis_frame_put_insync(buf_grow(b, MANTIS_FRAME_INSYNC_SIZE), &header, round);
+	frame_insync_mark(b, round, SEED_LIVE_SEQ, SEED_WATERMARK);
 }
 
 /* GROUPS and LEAVES carry 256 distinct digests */
@@ -217,25 +305,44 @@ seed_digests(uint64_t *d)
 }
 
 static void
-frame_groups(Buf *b, uint32_t round)
+frame_groups_mark(Buf *b, uint32_t round, uint32_t seq, uint64_t watermark)
 {
 	uint64_t	d[MANTIS_DIGEST_GROUPS];
+	MantisLiveMark mark;
 
+	mark.seq = seq;
+	mark.watermark = watermark;
 	seed_digests(d);
 	buf_reset(b);
 	mantis_frame_put_groups(buf_grow(b, MANTIS_FRAME_GROUPS_SIZE), &header,
-							round, d);
+							round, &mark, d);
+}
+
+/* with the seed mark */
+static void
+frame_groups(Buf *b, uint32_t round)
+{
+	frame_groups_mark(b, round, SEED_LIVE_SEQ, SEED_WATERMARK);
+}
+
+/* a LEAVES frame with these header flags (MANTIS_FRAME_HELD_BACK) */
+static void
+frame_leaves_flags(Buf *b, uint32_t round, uint16_t group, uint16_t flags)
+{
+	MantisFrameHeader h = header;
+	uint64_t	d[MANTIS_DIGEST_GROUP_LEAVES];
+
+	h.flags = flags;
+	seed_digests(d);
+	buf_reset(b);
+	mantis_frame_put_leaves(buf_grow(b, MANTIS_FRAME_LEAVES_SIZE), &h,
+							round, group, d);
 }
 
 static void
 frame_leaves(Buf *b, uint32_t round, uint16_t group)
 {
-	uint64_t	d[MANTIS_DIGEST_GROUP_LEAVES];
-
-	seed_digests(d);
-	buf_reset(b);
-	mantis_frame_put_leaves(buf_grow(b, MANTIS_FRAME_LEAVES_SIZE), &header,
-							round, group, d);
+	frame_leaves_flags(b, round, group, 0);
 }
 
 /* ---- writing and checking ---- */
@@ -287,7 +394,7 @@ static void
 snapshot_seed(const char *name, const Buf *b, const char *expected)
 {
 	verdict("snapshot", name,
-			mantis_snapshot_decode(b->data, b->len, NULL, NULL, NULL), expected);
+			mantis_snapshot_decode(b->data, b->len, NULL, NULL, NULL, NULL), expected);
 	write_seed("snapshot", name, b->data, b->len);
 }
 
@@ -377,6 +484,38 @@ snapshot_valid(Buf *b)
 	put_value(b, "small", "s", 0);
 	snapshot_seed("ok-large-value", b, NULL);
 	free(big);
+
+	snapshot_header(b, 0, 4);
+	put_expiring(b, "session:8f3a", "{\"user\": 42}", 0);
+	put_expiring(b, "empty", "", 1);
+	put_expiring_register(b, "first", "1", 1, mantis_hlc_pack(SEED_MS, 2), NODE_A, 1);
+	put_expiring_register(b, "last", "9999", 4, mantis_hlc_pack(SEED_MS, 3), NODE_B,
+						  MANTIS_HLC_MAX_MS);
+	snapshot_seed("ok-expiring", b, NULL);
+
+	snapshot_header_horizon(b, 1, 3, mantis_hlc_pack(SEED_MS - 1000, 5));
+	put_node(b, NODE_A, "alpha");
+	put_value(b, "k1", "v1", 0);
+	put_deletion(b, "k2", 1);
+	put_expiring(b, "k3", "v3", 2);
+	snapshot_seed("ok-horizon", b, NULL);
+
+	snapshot_header_horizon(b, 0, 0, mantis_hlc_pack(MANTIS_HLC_MAX_MS, 0xFFFF));
+	snapshot_seed("ok-horizon-max", b, NULL);
+
+	/* version 1, as 1.0 and 1.1 wrote it: still read */
+	snapshot_header_v1(b, 0, 0);
+	snapshot_seed("ok-v1-empty", b, NULL);
+
+	snapshot_header_v1(b, 1, 2);
+	put_node(b, NODE_A, "alpha");
+	put_value(b, "k1", "v1", 0);
+	put_deletion(b, "k2", 1);
+	snapshot_seed("ok-v1-registers", b, NULL);
+
+	snapshot_header_v1(b, 0, 1);
+	put_expiring(b, "k", "v", 0);
+	snapshot_seed("ok-v1-expiring", b, NULL);
 }
 
 static void
@@ -394,8 +533,24 @@ snapshot_header_faults(Buf *b)
 	snapshot_seed("bad-magic", b, "not a mantis snapshot (bad magic bytes)");
 
 	snapshot_header(b, 0, 0);
-	b->data[4] = 2;
+	b->data[4] = 3;
 	snapshot_seed("bad-version", b, "unsupported snapshot format version");
+
+	snapshot_header(b, 0, 0);
+	b->data[4] = 0;
+	snapshot_seed("bad-version-0", b, "unsupported snapshot format version");
+
+	/* a version 2 header cut inside its horizon */
+	snapshot_header(b, 0, 0);
+	b->len = MANTIS_SNAPSHOT_HEADER_SIZE - 1;
+	snapshot_seed("bad-short-horizon", b, "shorter than a snapshot header");
+
+	snapshot_header_v1(b, 0, 0);
+	b->len--;
+	snapshot_seed("bad-short-v1-header", b, "shorter than a snapshot header");
+
+	snapshot_header_horizon(b, 0, 0, mantis_hlc_pack(MANTIS_HLC_MAX_MS + 1, 0));
+	snapshot_seed("bad-horizon-past-9999", b, "horizon beyond year 9999");
 
 	snapshot_header(b, 0, 0);
 	b->data[5] = 1;
@@ -494,8 +649,31 @@ snapshot_register_faults(Buf *b)
 
 	snapshot_header(b, 0, 1);
 	put_value(b, "k", "v", 0);
-	b->data[MANTIS_SNAPSHOT_HEADER_SIZE + 4] = 3;
+	b->data[MANTIS_SNAPSHOT_HEADER_SIZE + 4] = 4;
 	snapshot_seed("bad-kind", b, "unknown register kind");
+
+	/* a kind 1 entry relabelled kind 3: too short to hold an expiry */
+	snapshot_header(b, 0, 1);
+	put_value(b, "k", "v", 0);
+	b->data[MANTIS_SNAPSHOT_HEADER_SIZE + 4] = MANTIS_CODEC_KIND_EXPIRING;
+	snapshot_seed("bad-expiring-too-short", b, "register entry length too small");
+
+	/* the expiry of kind 3 is at 21 in its entry */
+	snapshot_header(b, 0, 1);
+	put_expiring(b, "k", "v", 0);
+	mantis_put_u64(b->data + MANTIS_SNAPSHOT_HEADER_SIZE + 21, 0);
+	snapshot_seed("bad-expiring-no-expiry", b, "expiring register without an expiry");
+
+	snapshot_header(b, 0, 1);
+	put_expiring(b, "k", "v", 0);
+	mantis_put_u64(b->data + MANTIS_SNAPSHOT_HEADER_SIZE + 21, MANTIS_HLC_MAX_MS + 1);
+	snapshot_seed("bad-expiry-past-9999", b, "expiry beyond year 9999");
+
+	/* a kind 1 entry relabelled kind 3 but long enough: its "expiry" is key and value */
+	snapshot_header(b, 0, 1);
+	put_expiring(b, "k", "v", 0);
+	b->data[MANTIS_SNAPSHOT_HEADER_SIZE + 4] = MANTIS_CODEC_KIND_VALUE;
+	snapshot_seed("bad-expiring-as-value", b, "key length past the end of its entry");
 
 	snapshot_header(b, 0, 1);
 	put_value(b, "k", "v", 0);
@@ -521,6 +699,12 @@ frame_valid(Buf *b)
 	frame_greeting_limits(b, MANTIS_FRAME_WELCOME, "x", 0, UINT32_MAX, "SQL_ASCII");
 	frame_seed("ok-welcome-extreme-limits", b, NULL);
 
+	/* horizons: none yet (0), and the last HLC of 9999 */
+	frame_greeting_at(b, MANTIS_FRAME_HELLO, 0, 0, 0);
+	frame_seed("ok-hello-no-horizons", b, NULL);
+	frame_greeting_at(b, MANTIS_FRAME_WELCOME, LAST_HLC, LAST_HLC, LAST_HLC);
+	frame_seed("ok-welcome-last-horizons", b, NULL);
+
 	updates_head(b, 0, MANTIS_LIVE_GROUP);
 	put_value(b, "k1", "v1", 0);
 	put_deletion(b, "k2", 1);
@@ -528,12 +712,39 @@ frame_valid(Buf *b)
 	updates_count(b, 3);
 	frame_seed("ok-updates-live", b, NULL);
 
+	/* the last frame of a live batch, with its watermark */
+	updates_head(b, 8, MANTIS_LIVE_GROUP);
+	put_value(b, "k4", "v4", 2);
+	put_deletion(b, "k5", 3);
+	updates_count(b, 2);
+	updates_end_batch(b, SEED_WATERMARK);
+	frame_seed("ok-updates-live-batch-end", b, NULL);
+
+	/* a batch that ends in a frame of no registers, at the last watermark */
+	updates_head(b, 9, MANTIS_LIVE_GROUP);
+	updates_end_batch(b, LAST_HLC);
+	frame_seed("ok-updates-live-batch-end-empty", b, NULL);
+
+	/* a batch end of no watermark */
+	updates_head(b, 10, MANTIS_LIVE_GROUP);
+	put_value(b, "k6", "v6", 4);
+	updates_count(b, 1);
+	updates_end_batch(b, 0);
+	frame_seed("ok-updates-live-batch-end-no-watermark", b, NULL);
+
 	updates_head(b, 7, 42);
 	put_value(b, "repaired", "value", 0);
 	put_register(b, "last", "9999", 4,
 				 mantis_hlc_pack(MANTIS_HLC_MAX_MS, 0xFFFF), UINT64_MAX);
 	updates_count(b, 2);
 	frame_seed("ok-updates-repair", b, NULL);
+
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
+	put_expiring(b, "session:8f3a", "{\"user\": 42}", 0);
+	put_value(b, "k1", "v1", 1);
+	put_expiring(b, "k2", "", 2);
+	updates_count(b, 3);
+	frame_seed("ok-updates-expiring", b, NULL);
 
 	updates_head(b, 7, 255);
 	frame_seed("ok-updates-empty", b, NULL);
@@ -544,17 +755,30 @@ frame_valid(Buf *b)
 	frame_insync(b, 7);
 	frame_seed("ok-insync", b, NULL);
 
+	frame_insync_mark(b, 7, 0, 0);
+	frame_seed("ok-insync-no-live-frame", b, NULL);
+
+	frame_insync_mark(b, UINT32_MAX, UINT32_MAX, LAST_HLC);
+	frame_seed("ok-insync-last-mark", b, NULL);
+
 	frame_groups(b, 7);
 	frame_seed("ok-groups", b, NULL);
 
+	frame_groups_mark(b, 7, UINT32_MAX, LAST_HLC);
+	frame_seed("ok-groups-last-mark", b, NULL);
+
 	frame_leaves(b, 7, 255);
 	frame_seed("ok-leaves", b, NULL);
+
+	frame_leaves_flags(b, 7, 0, MANTIS_FRAME_HELD_BACK);
+	frame_seed("ok-leaves-held-back", b, NULL);
 }
 
 static void
 frame_header_faults(Buf *b)
 {
 	MantisFrameHeader late = header;
+	MantisLiveMark mark = {SEED_LIVE_SEQ, SEED_WATERMARK};
 
 	frame_insync(b, 7);
 	b->len = MANTIS_FRAME_HEADER_SIZE - 1;
@@ -574,13 +798,22 @@ frame_header_faults(Buf *b)
 	b->len = MANTIS_FRAME_HEADER_SIZE + 1 + 5;
 	frame_seed("bad-version-1-hello", b, "unsupported protocol version");
 
+	/* the first flag bit after BATCH_END and HELD_BACK, the last, all */
 	frame_insync(b, 7);
-	mantis_put_u16(b->data + AT_FLAGS, 1);
+	mantis_put_u16(b->data + AT_FLAGS, 0x0004);
 	frame_seed("bad-flags", b, "unknown frame flags");
+
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
+	updates_end_batch(b, SEED_WATERMARK);
+	mantis_put_u16(b->data + AT_FLAGS, MANTIS_FRAME_BATCH_END | 0x8000);
+	frame_seed("bad-flags-8000-batch-end", b, "unknown frame flags");
+
+	frame_leaves_flags(b, 7, 0, 0xFFFF);
+	frame_seed("bad-flags-ffff-leaves", b, "unknown frame flags");
 
 	late.hlc = mantis_hlc_pack(MANTIS_HLC_MAX_MS + 1, 0);
 	buf_reset(b);
-	mantis_frame_put_insync(buf_grow(b, MANTIS_FRAME_INSYNC_SIZE), &late, 7);
+	mantis_frame_put_insync(buf_grow(b, MANTIS_FRAME_INSYNC_SIZE), &late, 7, &mark);
 	frame_seed("bad-clock-past-9999", b, "clock beyond year 9999");
 
 	frame_insync(b, 7);
@@ -603,7 +836,7 @@ frame_body_faults(Buf *b)
 	frame_seed_plus("bad-hello-trailing", b, "encoding length does not match the frame");
 	frame_seed_minus("bad-hello-cut", b, "encoding length does not match the frame");
 
-	/* the body of a version-1 HELLO behind a version-2 header, then its limits */
+	/* the body of a version-1 HELLO behind a version-3 header, then its limits */
 	frame_greeting(b, MANTIS_FRAME_HELLO, "alpha", "UTF8");
 	b->len = MANTIS_FRAME_HEADER_SIZE + 1 + 5;
 	frame_seed("bad-hello-no-limits", b, "greeting limits truncated");
@@ -631,9 +864,9 @@ frame_body_faults(Buf *b)
 	frame_greeting(b, MANTIS_FRAME_WELCOME, "alpha", "abcdefghijklmnopqrstuvwxyz_01234");
 	frame_seed("bad-welcome-encoding-32", b, "invalid encoding name");
 
-	/* the encoding's length byte, just before "UTF8" */
+	/* the encoding's length byte, just before "UTF8" and the horizons */
 	frame_greeting(b, MANTIS_FRAME_WELCOME, "alpha", "UTF8");
-	b->data[b->len - 5] = 200;
+	b->data[b->len - 24 - 5] = 200;
 	frame_seed("bad-welcome-encoding-past-end", b,
 			   "encoding length does not match the frame");
 
@@ -657,8 +890,14 @@ frame_updates_faults(Buf *b)
 {
 	/* round and group, no count */
 	updates_head(b, 0, MANTIS_LIVE_GROUP);
-	b->len -= 4;
+	b->len -= 4 + 8;
 	frame_seed("bad-updates-prefix-cut", b, "updates header truncated");
+
+	/* round, group and count, and 7 bytes of the watermark */
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
+	updates_end_batch(b, SEED_WATERMARK);
+	b->len -= 1;
+	frame_seed("bad-updates-watermark-cut", b, "updates header truncated");
 
 	updates_head(b, 7, 256);
 	frame_seed("bad-updates-group-256", b, "invalid group");
@@ -692,6 +931,106 @@ frame_updates_faults(Buf *b)
 	mantis_put_u32(b->data + b->len - 27, 23);
 	frame_seed("bad-updates-deletion-with-value", b,
 			   "deletion marker with a value");
+
+	/* the expiry of the last register (of 35 bytes, at 21 in it) */
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
+	put_value(b, "k1", "v1", 0);
+	put_expiring(b, "k2", "v2", 1);
+	updates_count(b, 2);
+	mantis_put_u64(b->data + b->len - 37 + 21, 0);
+	frame_seed("bad-updates-expiring-no-expiry", b, "expiring register without an expiry");
+}
+
+/* the fields of version 3 out of bounds, and frames of version 2 */
+static void
+frame_v3_faults(Buf *b)
+{
+	static const char outside[] = "watermark outside the end of a live batch";
+	size_t		n;
+
+	/* each horizon of a greeting past 9999 */
+	frame_greeting_at(b, MANTIS_FRAME_HELLO, PAST_9999, SEED_STABLE, SEED_COLLECTED);
+	frame_seed("bad-hello-acked-past-9999", b, "greeting horizon beyond year 9999");
+	frame_greeting_at(b, MANTIS_FRAME_WELCOME, SEED_ACKED, PAST_9999, SEED_COLLECTED);
+	frame_seed("bad-welcome-stable-past-9999", b, "greeting horizon beyond year 9999");
+	frame_greeting_at(b, MANTIS_FRAME_HELLO, SEED_ACKED, SEED_STABLE, UINT64_MAX);
+	frame_seed("bad-hello-collected-ffffffffffffffff", b,
+			   "greeting horizon beyond year 9999");
+
+	/* a version-2 greeting body (no horizons) behind a version-3 header */
+	frame_greeting(b, MANTIS_FRAME_HELLO, "alpha", "UTF8");
+	b->len -= 24;
+	frame_seed("bad-hello-no-horizons", b, "encoding length does not match the frame");
+
+	/* a watermark outside the end of a live batch */
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
+	put_value(b, "k", "v", 0);
+	updates_count(b, 1);
+	mantis_put_u64(b->data + AT_WATERMARK, SEED_WATERMARK);
+	frame_seed("bad-updates-watermark-no-batch-end", b, outside);
+
+	updates_head(b, 7, 42);
+	put_value(b, "k", "v", 0);
+	updates_count(b, 1);
+	updates_end_batch(b, SEED_WATERMARK);
+	frame_seed("bad-updates-repair-batch-end", b, outside);
+
+	updates_head(b, 7, 0);
+	updates_end_batch(b, 0);
+	frame_seed("bad-updates-repair-batch-end-no-watermark", b, outside);
+
+	updates_head(b, 7, 255);
+	mantis_put_u64(b->data + AT_WATERMARK, SEED_WATERMARK);
+	frame_seed("bad-updates-repair-watermark", b, outside);
+
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
+	updates_end_batch(b, PAST_9999);
+	frame_seed("bad-updates-watermark-past-9999", b, "watermark beyond year 9999");
+
+	/* a mark's watermark past 9999 */
+	frame_insync_mark(b, 7, SEED_LIVE_SEQ, PAST_9999);
+	frame_seed("bad-insync-watermark-past-9999", b, "watermark beyond year 9999");
+	frame_groups_mark(b, 7, SEED_LIVE_SEQ, UINT64_MAX);
+	frame_seed("bad-groups-watermark-ffffffffffffffff", b, "watermark beyond year 9999");
+
+	/*
+	 * Frames of version 2, in its layout: no horizons, no watermark, no
+	 * mark, no flags.  Refused for their version; their bodies behind a
+	 * version-3 header, for their size.
+	 */
+	frame_greeting(b, MANTIS_FRAME_HELLO, "alpha", "UTF8");
+	b->len -= 24;
+	b->data[AT_VERSION] = 2;
+	frame_seed("bad-version-2-hello", b, "unsupported protocol version");
+
+	updates_head(b, 0, MANTIS_LIVE_GROUP);
+	put_value(b, "k1", "v1", 0);
+	updates_count(b, 1);
+	n = b->len - MANTIS_FRAME_UPDATES_HEAD_SIZE;
+	memmove(b->data + AT_WATERMARK, b->data + MANTIS_FRAME_UPDATES_HEAD_SIZE, n);
+	b->len -= 8;
+	b->data[AT_VERSION] = 2;
+	frame_seed("bad-version-2-updates", b, "unsupported protocol version");
+
+	frame_insync(b, 7);
+	b->len = AT_MARK;
+	b->data[AT_VERSION] = 2;
+	frame_seed("bad-version-2-insync", b, "unsupported protocol version");
+	b->data[AT_VERSION] = MANTIS_FRAME_VERSION;
+	frame_seed("bad-insync-no-mark", b, "insync of the wrong size");
+
+	frame_groups(b, 7);
+	memmove(b->data + AT_MARK, b->data + AT_MARK + MANTIS_FRAME_MARK_SIZE,
+			8 * MANTIS_DIGEST_GROUPS);
+	b->len -= MANTIS_FRAME_MARK_SIZE;
+	b->data[AT_VERSION] = 2;
+	frame_seed("bad-version-2-groups", b, "unsupported protocol version");
+	b->data[AT_VERSION] = MANTIS_FRAME_VERSION;
+	frame_seed("bad-groups-no-mark", b, "groups of the wrong size");
+
+	frame_leaves(b, 7, 255);
+	b->data[AT_VERSION] = 2;
+	frame_seed("bad-version-2-leaves", b, "unsupported protocol version");
 }
 
 static void
@@ -753,6 +1092,7 @@ main(int argc, char **argv)
 	header.sender = NODE_A;
 	header.incarnation = UINT64_C(1764123000000);
 	header.hlc = mantis_hlc_pack(SEED_MS, 7);
+	header.flags = 0;
 
 	snapshot_valid(&b);
 	snapshot_header_faults(&b);
@@ -762,6 +1102,7 @@ main(int argc, char **argv)
 	frame_header_faults(&b);
 	frame_body_faults(&b);
 	frame_updates_faults(&b);
+	frame_v3_faults(&b);
 	hlc_seeds();
 	free(b.data);
 

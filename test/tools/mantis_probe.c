@@ -16,7 +16,9 @@
  *				frame
  *	  set KEY VALUE
  *				send one well-formed UPDATES frame that sets KEY to VALUE,
- *				speaking as --name (default "probe"), then wait --wait ms
+ *				a live batch of its own (BATCH_END, the write's HLC as its
+ *				watermark), speaking as --name (default "probe"), then wait
+ *				--wait ms
  * Options:
  *	  --name NAME		node name the frames claim (its id is hashed from it)
  *	  --server-key Z85	CURVE: the server's public key
@@ -24,7 +26,8 @@
  *	  --wait MS			how long to keep the socket open at the end (500)
  *	  --max-key-size N, --max-value-size N, --encoding NAME
  *						the limits "set" claims in its HELLO (1024, 1048576,
- *						UTF8): a server whose own differ refuses the probe
+ *						UTF8): a server whose own differ refuses the probe;
+ *						its horizons (acked, stable, collected) are 0: none
  *	  --seed N			random seed (1)
  *
  * Prints one line: how many messages were sent.  Exit status 0 unless the
@@ -138,6 +141,9 @@ send_bytes(void *s, const void *data, size_t len, int flags)
 #define AT_TYPE		5
 #define AT_FLAGS	6
 #define AT_HLC		24
+/* and in the prefix of UPDATES */
+#define AT_GROUP		(MANTIS_FRAME_HEADER_SIZE + 4)
+#define AT_WATERMARK	(MANTIS_FRAME_HEADER_SIZE + 4 + 2 + 4)
 
 static void *
 must_malloc(size_t size)
@@ -161,12 +167,14 @@ header(void)
 	h.sender = mantis_hash(node_name, strlen(node_name));
 	h.incarnation = UINT64_C(0x1234);
 	h.hlc = mantis_hlc_pack((uint64_t) time(NULL) * 1000, 0);
+	h.flags = 0;
 	return h;
 }
 
 /*
- * A HELLO or WELCOME claiming node_name and the limits of the options, in
- * memory of its own (free it); its size goes to *len.
+ * A HELLO or WELCOME claiming node_name and the limits of the options, and
+ * no horizons (0: the probe holds nothing of anyone, collected nothing),
+ * in memory of its own (free it); its size goes to *len.
  */
 static unsigned char *
 greeting_frame(int type, size_t *len)
@@ -181,6 +189,9 @@ greeting_frame(int type, size_t *len)
 	g.max_value_size = max_value_size;
 	g.encoding = encoding;
 	g.encoding_len = strlen(encoding);
+	g.acked = 0;
+	g.stable = 0;
+	g.collected = 0;
 	if (!mantis_codec_name_is_valid(g.name, g.name_len) ||
 		g.encoding_len == 0 || g.encoding_len > MANTIS_FRAME_ENCODING_MAX)
 	{
@@ -195,7 +206,8 @@ greeting_frame(int type, size_t *len)
 
 /*
  * A live UPDATES frame setting key to value, in memory of its own (free
- * it); its size goes to *len.
+ * it); its size goes to *len.  It is a batch of its own: BATCH_END, and as
+ * its watermark the HLC of the write, which is also the frame's clock.
  */
 static unsigned char *
 updates_frame(const char *key, const char *value, size_t *len)
@@ -214,10 +226,12 @@ updates_frame(const char *key, const char *value, size_t *len)
 	rec.key_len = (uint32_t) strlen(key);
 	rec.value = value;
 	rec.value_len = (uint32_t) strlen(value);
+	h.hlc = rec.hlc.ts;
 	buf = must_malloc(MANTIS_FRAME_UPDATES_HEAD_SIZE + mantis_codec_register_size(&rec));
 	mantis_frame_put_updates_head(buf, &h, 0, MANTIS_LIVE_GROUP);
 	end = mantis_codec_put_register(buf + MANTIS_FRAME_UPDATES_HEAD_SIZE, &rec);
 	mantis_frame_updates_set_count(buf, 1);
+	mantis_frame_updates_end_batch(buf, rec.hlc.ts);
 	*len = (size_t) (end - buf);
 	return buf;
 }
@@ -225,8 +239,9 @@ updates_frame(const char *key, const char *value, size_t *len)
 /*
  * A well-formed frame of each type but HELLO: what a listener never
  * receives (WELCOME, INSYNC, GROUPS), and repair frames out of any round
- * (an empty UPDATES of group 0, SUMMARY, LEAVES), all of round 0 and
- * digests 0.  Written at buf (room for a LEAVES frame); returns its size.
+ * (an empty UPDATES of group 0, SUMMARY, LEAVES), all of round 0,
+ * digests 0 and a mark of 0 (no live frame yet).  Written at buf (room for
+ * a GROUPS frame); returns its size.
  */
 static size_t
 wrong_frame(unsigned char *buf, int type)
@@ -234,6 +249,7 @@ wrong_frame(unsigned char *buf, int type)
 	static const uint64_t zeros[MANTIS_DIGEST_GROUPS > MANTIS_DIGEST_GROUP_LEAVES ?
 								MANTIS_DIGEST_GROUPS : MANTIS_DIGEST_GROUP_LEAVES];
 	MantisFrameHeader h = header();
+	MantisLiveMark mark = {0, 0};
 	unsigned char *welcome;
 	size_t		n = 0;
 
@@ -249,9 +265,9 @@ wrong_frame(unsigned char *buf, int type)
 		case MANTIS_FRAME_SUMMARY:
 			return mantis_frame_put_summary(buf, &h, 0, 0);
 		case MANTIS_FRAME_INSYNC:
-			return mantis_frame_put_insync(buf, &h, 0);
+			return mantis_frame_put_insync(buf, &h, 0, &mark);
 		case MANTIS_FRAME_GROUPS:
-			return mantis_frame_put_groups(buf, &h, 0, zeros);
+			return mantis_frame_put_groups(buf, &h, 0, &mark, zeros);
 		case MANTIS_FRAME_LEAVES:
 			return mantis_frame_put_leaves(buf, &h, 0, 0, zeros);
 	}
@@ -336,8 +352,12 @@ probe_junk(void *ctx, const char *endpoint)
 		/* multi-part */
 		send_bytes(s, valid, valid_len, ZMQ_SNDMORE);
 		send_bytes(s, valid, valid_len, 0);
-		/* every header field wrong in turn, then a truncated and a padded frame */
-		for (int field = 0; field < 6; field++)
+		/*
+		 * every header field wrong in turn, the fields of version 3 too
+		 * (the valid frame ends a live batch), then a truncated and a
+		 * padded frame
+		 */
+		for (int field = 0; field < 10; field++)
 		{
 			memcpy(buf, valid, valid_len);
 			switch (field)
@@ -359,6 +379,18 @@ probe_junk(void *ctx, const char *endpoint)
 					break;
 				case 5:
 					mantis_frame_updates_set_count(buf, 0xFFFFFFFF);
+					break;
+				case 6:
+					buf[AT_VERSION] = 2;	/* the previous protocol */
+					break;
+				case 7:
+					mantis_put_u16(buf + AT_FLAGS, 0);	/* a watermark, no BATCH_END */
+					break;
+				case 8:
+					mantis_put_u16(buf + AT_GROUP, 0);	/* a repair frame ending a batch */
+					break;
+				case 9:
+					memset(buf + AT_WATERMARK, 0xFF, 8);	/* watermark beyond 9999 */
 					break;
 			}
 			send_bytes(s, buf, valid_len, 0);

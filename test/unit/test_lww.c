@@ -7,7 +7,10 @@
  * The merge properties are checked over registers drawn from deliberately
  * tiny domains (a few timestamps, two node ids, two values, deletions), so
  * that ties on every field are common: commutativity, associativity,
- * idempotence, and "the result is one of the inputs".
+ * idempotence, and "the result is one of the inputs".  Expiries are drawn
+ * from a tiny domain too (never, or one of two times), and the order they
+ * take after the HLC and the deletion tie-break is checked, as is
+ * mantis_register_is_dead().
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +34,8 @@ random_register(void)
 	v = r.deleted ? "" : values[rnd() % 4];
 	r.value = v;
 	r.value_len = (uint32_t) strlen(v);
+	/* a deletion never carries an expiry */
+	r.expires_ms = r.deleted ? 0 : (uint64_t[]) {0, 5000, 6000}[rnd() % 3];
 	return r;
 }
 
@@ -61,13 +66,50 @@ test_merge_laws(void)
 		/* antisymmetry: distinct registers never tie */
 		CHECK((mantis_register_cmp(&a, &b) == 0) ==
 			  (a.hlc.ts == b.hlc.ts && a.hlc.node == b.hlc.node &&
-			   a.deleted == b.deleted && a.value_len == b.value_len &&
+			   a.deleted == b.deleted && a.expires_ms == b.expires_ms &&
+			   a.value_len == b.value_len &&
 			   memcmp(a.value, b.value, a.value_len) == 0),
 			  "distinct registers compare equal");
+		CHECK(mantis_register_cmp(&a, &b) == -mantis_register_cmp(&b, &a),
+			  "the order is not antisymmetric");
 		/* the greater HLC always wins, whatever the values */
 		if (mantis_hlc_cmp(&a.hlc, &b.hlc) > 0)
 			CHECK(ab == &a, "the greater HLC lost");
 	}
+}
+
+static MantisRegisterView
+view(uint64_t ts, bool deleted, const char *value, uint64_t expires_ms)
+{
+	MantisRegisterView r = {{ts, 1}, deleted, value, (uint32_t) strlen(value), expires_ms};
+
+	return r;
+}
+
+/* where expiry sits in the order: after the HLC and the deletion tie-break */
+static void
+test_expiry_order(void)
+{
+	MantisRegisterView never = view(100, false, "a", 0);
+	MantisRegisterView early = view(100, false, "b", 5000);
+	MantisRegisterView late = view(100, false, "a", 6000);
+	MantisRegisterView gone = view(100, true, "", 0);
+	MantisRegisterView newer = view(101, false, "a", 1);
+
+	CHECK(mantis_register_cmp(&early, &late) < 0, "the earlier expiry is not smaller");
+	CHECK(mantis_register_cmp(&late, &never) < 0, "an expiry is not before \"never\"");
+	CHECK(mantis_register_cmp(&early, &never) < 0, "expiry before value: \"b\" won");
+	CHECK(mantis_register_cmp(&gone, &early) < 0, "a deletion is not before an expiring value");
+	CHECK(mantis_register_cmp(&newer, &never) > 0, "the greater HLC lost to \"never\"");
+	CHECK(mantis_lww_merge(&late, &early) == &late, "merge kept the earlier expiry");
+	CHECK(mantis_lww_merge(&never, &late) == &never, "merge kept an expiry over \"never\"");
+
+	/* dead: deleted, or the expiry reached */
+	CHECK(mantis_register_is_dead(true, 0, 0), "a deletion is live");
+	CHECK(!mantis_register_is_dead(false, 0, UINT64_MAX), "\"never\" expired");
+	CHECK(!mantis_register_is_dead(false, 5000, 4999), "expired a millisecond early");
+	CHECK(mantis_register_is_dead(false, 5000, 5000), "live at its expiry");
+	CHECK(mantis_register_is_dead(false, 5000, 5001), "live after its expiry");
 }
 
 static void
@@ -211,6 +253,7 @@ main(void)
 {
 	rng_state = UINT64_C(0x853c49e6748fea9b);
 	test_merge_laws();
+	test_expiry_order();
 	test_hlc_next();
 	test_hlc_text();
 	test_hash();

@@ -3,14 +3,15 @@
  *	  Round-trip tests of the snapshot format (src/snapshot.c, with the node
  *	  and register entries of src/codec.c).
  *
- * Snapshots of nodes and registers (values, deletions, empty and binary
- * values, extreme clocks) are encoded the way src/persist_flush.c does (header,
+ * Snapshots of nodes and registers (values, deletions, values with an
+ * expiry, empty and binary values, extreme clocks and expiries) are encoded the way src/persist_flush.c does (header,
  * then codec entries, into memory of exactly the summed sizes), decoded
  * with mantis_snapshot_decode(), and what its callbacks see is compared
  * with what went in; every proper prefix of a snapshot, the snapshot with a
  * byte added, and with either count off by one, is rejected, with and
  * without callbacks alike.  The empty snapshot is compared with bytes
- * written out by hand.
+ * written out by hand; a version 1 snapshot (no horizon) still decodes;
+ * an expiring entry with no expiry, or one past the year 9999, does not.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ typedef struct Snapshot
 	int			nodes;
 	Node		node[MAX_NODES];
 	int			registers;
+	uint64_t	horizon;
 	MantisRecord reg[MAX_REGISTERS];
 	char		key[MAX_REGISTERS][32];
 	char	   *value[MAX_REGISTERS];
@@ -43,6 +45,7 @@ typedef struct Snapshot
 typedef struct Seen
 {
 	const Snapshot *expect;
+	uint64_t	horizon;
 	int			nodes;
 	int			registers;
 	int			mismatches;
@@ -78,6 +81,7 @@ on_register(void *arg, const MantisRecord *rec)
 	r = &seen->expect->reg[seen->registers++];
 	if (rec->hlc.ts != r->hlc.ts || rec->hlc.node != r->hlc.node ||
 		rec->deleted != r->deleted || rec->key_len != r->key_len ||
+		rec->expires_ms != (r->deleted ? 0 : r->expires_ms) ||
 		memcmp(rec->key, r->key, r->key_len) != 0 ||
 		rec->value_len != r->value_len ||
 		(r->value_len > 0 && memcmp(rec->value, r->value, r->value_len) != 0))
@@ -111,7 +115,8 @@ encode(const Snapshot *s, size_t *size)
 		perror("malloc");
 		exit(2);
 	}
-	mantis_snapshot_put_header(buf, (uint16_t) s->nodes, (uint32_t) s->registers);
+	mantis_snapshot_put_header(buf, (uint16_t) s->nodes, (uint32_t) s->registers,
+							   s->horizon);
 	p = buf + MANTIS_SNAPSHOT_HEADER_SIZE;
 	for (int i = 0; i < s->nodes; i++)
 		p = mantis_codec_put_node(p, s->node[i].id, s->node[i].name, s->node[i].name_len);
@@ -134,8 +139,8 @@ decode(const unsigned char *data, size_t len, const Snapshot *expect, Seen *seen
 	memcpy(copy, data, len);
 	memset(seen, 0, sizeof(*seen));
 	seen->expect = expect;
-	err = mantis_snapshot_decode(copy, len, on_node, on_register, seen);
-	blind = mantis_snapshot_decode(copy, len, NULL, NULL, NULL);
+	err = mantis_snapshot_decode(copy, len, on_node, on_register, seen, &seen->horizon);
+	blind = mantis_snapshot_decode(copy, len, NULL, NULL, NULL, NULL);
 	CHECK((err == NULL) == (blind == NULL) &&
 		  (err == NULL || strcmp(err, blind) == 0),
 		  "with callbacks: %s, without: %s", err ? err : "valid", blind ? blind : "valid");
@@ -158,6 +163,8 @@ check_snapshot(const char *what, const Snapshot *s, int cut_every_prefix)
 	CHECK(seen.registers == s->registers, "%s: %d registers seen of %d", what,
 		  seen.registers, s->registers);
 	CHECK(seen.mismatches == 0, "%s: %d entries differ", what, seen.mismatches);
+	CHECK(seen.horizon == s->horizon, "%s: horizon %llu, not %llu", what,
+		  (unsigned long long) seen.horizon, (unsigned long long) s->horizon);
 
 	if (cut_every_prefix)
 		for (size_t len = 0; len < size; len++)
@@ -176,14 +183,34 @@ check_snapshot(const char *what, const Snapshot *s, int cut_every_prefix)
 	free(bigger);
 
 	/* the counts in the header are exact */
-	mantis_snapshot_put_header(buf, (uint16_t) s->nodes, (uint32_t) s->registers + 1);
+	mantis_snapshot_put_header(buf, (uint16_t) s->nodes, (uint32_t) s->registers + 1, s->horizon);
 	CHECK(decode(buf, size, s, &seen) != NULL, "%s: register count + 1 decodes", what);
-	mantis_snapshot_put_header(buf, (uint16_t) (s->nodes + 1), (uint32_t) s->registers);
+	mantis_snapshot_put_header(buf, (uint16_t) (s->nodes + 1), (uint32_t) s->registers, s->horizon);
 	CHECK(decode(buf, size, s, &seen) != NULL, "%s: node count + 1 decodes", what);
 	if (s->registers > 0)
 	{
-		mantis_snapshot_put_header(buf, (uint16_t) s->nodes, (uint32_t) s->registers - 1);
+		mantis_snapshot_put_header(buf, (uint16_t) s->nodes, (uint32_t) s->registers - 1, s->horizon);
 		CHECK(decode(buf, size, s, &seen) != NULL, "%s: register count - 1 decodes", what);
+	}
+	mantis_snapshot_put_header(buf, (uint16_t) s->nodes, (uint32_t) s->registers, s->horizon);
+
+	/* the same entries under a version 1 header: no horizon, read as 0 */
+	if (s->horizon == 0)
+	{
+		unsigned char *v1 = malloc(size);
+
+		if (v1 == NULL)
+			exit(2);
+		memcpy(v1, buf, MANTIS_SNAPSHOT_V1_HEADER_SIZE);
+		v1[4] = 1;
+		memcpy(v1 + MANTIS_SNAPSHOT_V1_HEADER_SIZE, buf + MANTIS_SNAPSHOT_HEADER_SIZE,
+			   size - MANTIS_SNAPSHOT_HEADER_SIZE);
+		err = decode(v1, size - 8, s, &seen);
+		CHECK(err == NULL, "%s as version 1: %s", what, err);
+		CHECK(seen.registers == s->registers && seen.mismatches == 0,
+			  "%s as version 1: %d registers seen, %d differ", what, seen.registers, seen.mismatches);
+		CHECK(seen.horizon == 0, "%s as version 1: a horizon", what);
+		free(v1);
 	}
 	free(buf);
 }
@@ -198,12 +225,13 @@ add_node(Snapshot *s, uint64_t id, const char *name)
 	memcpy(n->name, name, n->name_len + 1);
 }
 
-static void
+static MantisRecord *
 add_register(Snapshot *s, const char *key, const char *value, uint32_t value_len,
 			 uint64_t ts, uint64_t node)
 {
 	MantisRecord *r = &s->reg[s->registers++];
 
+	r->expires_ms = 0;
 	r->hlc.ts = ts;
 	r->hlc.node = node;
 	r->deleted = value == NULL;
@@ -211,6 +239,31 @@ add_register(Snapshot *s, const char *key, const char *value, uint32_t value_len
 	r->key_len = (uint32_t) strlen(key);
 	r->value = value;
 	r->value_len = value_len;
+	return r;
+}
+
+/*
+ * A snapshot of one expiring register whose expiry field is then
+ * overwritten with "expires": it must not decode, with this message.
+ */
+static void
+check_bad_expiry(uint64_t expires, const char *message)
+{
+	static Snapshot s;
+	size_t		size;
+	unsigned char *buf;
+	Seen		seen;
+	const char *err;
+
+	memset(&s, 0, sizeof(s));
+	add_register(&s, "k", "v", 1, mantis_hlc_pack(1764123093123, 0), 1)->expires_ms = 1;
+	buf = encode(&s, &size);
+	CHECK(buf[MANTIS_SNAPSHOT_HEADER_SIZE + 4] == MANTIS_CODEC_KIND_EXPIRING, "kind 3 written");
+	mantis_put_u64(buf + MANTIS_SNAPSHOT_HEADER_SIZE + 21, expires);
+	err = decode(buf, size, &s, &seen);
+	CHECK(err != NULL && strcmp(err, message) == 0, "expiry %llu: %s", (unsigned long long) expires,
+		  err ? err : "decoded");
+	free(buf);
 }
 
 static void
@@ -218,16 +271,31 @@ test_fixed(void)
 {
 	static const char name63[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.";
 	static const char nul_value[] = "a value with \0 a NUL";
-	static const unsigned char empty[] = {'M', 'N', 'T', 'S', 1, 0, 0, 0, 0, 0, 0, 0};
+	static const unsigned char empty[] = {'M', 'N', 'T', 'S', 2, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0};
+	static const unsigned char empty_v1[] = {'M', 'N', 'T', 'S', 1, 0, 0, 0, 0, 0, 0, 0};
 	static Snapshot s;
 	unsigned char header[MANTIS_SNAPSHOT_HEADER_SIZE];
 	char	   *big;
 
 	memset(&s, 0, sizeof(s));
 	check_snapshot("empty", &s, 1);
-	mantis_snapshot_put_header(header, 0, 0);
+	mantis_snapshot_put_header(header, 0, 0, 0);
 	CHECK(sizeof(empty) == MANTIS_SNAPSHOT_HEADER_SIZE &&
 		  memcmp(header, empty, sizeof(empty)) == 0, "empty: wire bytes");
+	CHECK(mantis_snapshot_decode(empty_v1, sizeof(empty_v1), NULL, NULL, NULL, NULL) == NULL,
+		  "empty version 1 rejected");
+	CHECK(mantis_snapshot_decode(empty, MANTIS_SNAPSHOT_HEADER_SIZE - 1, NULL, NULL, NULL, NULL) != NULL,
+		  "a version 2 header without all its horizon decodes");
+	header[4] = 3;
+	CHECK(mantis_snapshot_decode(header, sizeof(header), NULL, NULL, NULL, NULL) != NULL,
+		  "version 3 decodes");
+	mantis_snapshot_put_header(header, 0, 0, mantis_hlc_pack(MANTIS_HLC_MAX_MS + 1, 0));
+	CHECK(mantis_snapshot_decode(header, sizeof(header), NULL, NULL, NULL, NULL) != NULL,
+		  "a horizon past the year 9999 decodes");
+	s.horizon = mantis_hlc_pack(1764123093123, 7);
+	check_snapshot("empty with a horizon", &s, 1);
+	s.horizon = 0;
 
 	add_node(&s, UINT64_C(0x0123456789abcdef), "alpha");
 	add_node(&s, UINT64_C(0xfedcba9876543210), name63);
@@ -242,6 +310,17 @@ test_fixed(void)
 	add_register(&s, "epoch", "1970", 4, 0, 0);
 	add_register(&s, "last", "9999", 4, mantis_hlc_pack(MANTIS_HLC_MAX_MS, 0xFFFF), UINT64_MAX);
 	check_snapshot("nodes and registers", &s, 1);
+	add_register(&s, "session", "{}", 2, mantis_hlc_pack(1764123093123, 4), 1)->expires_ms =
+		UINT64_C(1764123093123) + 1800000;
+	add_register(&s, "soon", "", 0, mantis_hlc_pack(1764123093123, 5), 1)->expires_ms = 1;
+	add_register(&s, "late", "x", 1, mantis_hlc_pack(1764123093123, 6), 1)->expires_ms =
+		MANTIS_HLC_MAX_MS;
+	/* a deletion is written as kind 2 whatever its expires_ms says */
+	add_register(&s, "gone", NULL, 0, mantis_hlc_pack(1764123093123, 7), 1)->expires_ms = 99;
+	check_snapshot("expiring registers", &s, 1);
+	s.horizon = mantis_hlc_pack(1764123093000, 0);
+	check_snapshot("expiring registers with a horizon", &s, 1);
+	s.horizon = 0;
 
 	s.nodes = 0;
 	check_snapshot("registers only", &s, 1);
@@ -254,6 +333,10 @@ test_fixed(void)
 	add_register(&s, "big", big, 200000, mantis_hlc_pack(1764123093123, 3), 1);
 	check_snapshot("a large value", &s, 0);
 	free(big);
+
+	check_bad_expiry(0, "expiring register without an expiry");
+	check_bad_expiry(MANTIS_HLC_MAX_MS + 1, "expiry beyond year 9999");
+	check_bad_expiry(UINT64_MAX, "expiry beyond year 9999");
 }
 
 static void
@@ -264,6 +347,8 @@ test_random(void)
 	for (int round = 0; round < 300; round++)
 	{
 		memset(&s, 0, sizeof(s));
+		if (rnd() % 2)
+			s.horizon = mantis_hlc_pack(rnd() % (MANTIS_HLC_MAX_MS + 1), rnd());
 		s.nodes = (int) (rnd() % (MAX_NODES + 1));
 		for (int i = 0; i < s.nodes; i++)
 		{
@@ -293,6 +378,7 @@ test_random(void)
 			r->hlc.ts = mantis_hlc_pack(rnd() % (MANTIS_HLC_MAX_MS + 1), rnd());
 			r->hlc.node = rnd();
 			r->deleted = rnd() % 4 == 0;
+			r->expires_ms = rnd() % 3 == 0 ? 1 + rnd() % MANTIS_HLC_MAX_MS : 0;
 			r->key = s.key[i];
 			r->key_len = key_len;
 			r->value = r->deleted ? NULL : s.value[i];
