@@ -19,7 +19,8 @@ use Time::HiRes qw(time usleep);
 
 use Exporter 'import';
 our @EXPORT = qw(build_writer start_writers stop_writers read_writer_log
-  check_history converged_dumps server_log_problems postmaster_pid server_pids);
+  check_history registers_dump_expiry converged_dumps server_log_problems
+  postmaster_pid server_pids);
 
 # Every kind of fault the nemesis knows.  The crash kinds lose, by design,
 # the writes acknowledged by the crashed node in its last flush interval
@@ -531,7 +532,8 @@ my $NEVER = 9**9**9;    # +inf
 
 # check_history(%a) — check the writers' histories against the final
 # registers, and what the writers read against what they wrote.  Arguments:
-#   finals     => dump text of the converged registers ("key|value|hlc|node")
+#   finals     => dump text of the converged registers (registers_dump_expiry:
+#                 "key|value|hlc|node|expiry"; or without the expiry)
 #   final_time => when they were dumped (Unix seconds)
 #   node_ids   => { node name => node id in hex }
 #   logs       => { node name => ops from read_writer_log }
@@ -551,10 +553,11 @@ my $NEVER = 9**9**9;    # +inf
 #
 # An acknowledged write is final when the final register has its HLC (and
 # its value and node), beaten when the final register has a greater HLC;
-# an acknowledged deletion, and an acknowledged ttl write whose expiry (+
-# offset) is before final_time, is also final when the key has no register
-# at all (its marker, or its expired register, was collected; expired
-# registers are not listed), and any write is beaten when the key has no
+# an acknowledged ttl write is also final when the final register is its
+# register, expired (same HLC, node and expiry); an acknowledged deletion,
+# and an acknowledged ttl write whose expiry (+ offset) is before
+# final_time, also when the key has no register at all (its marker, or its
+# expired register, was collected), and any write is beaten when the key has no
 # register and a deletion or a ttl write of the key that may have left
 # nothing behind (acknowledged with a greater HLC, or of unknown outcome)
 # exists.  Anything else (a smaller HLC, or no register for no reason) is
@@ -598,11 +601,17 @@ sub check_history
 	my $allow = $a{replication} // 4;
 
 	my %final;
-	for my $l (split /\n/, $a{finals})
+	for my $l (split /\n/, $a{finals} // '')
 	{
-		my ($k, $v, $h, $n) = split /\|/, $l, -1;
-		$final{$k} = { value => $v eq '<deleted>' ? undef : $v, hlc => $h, node => $n };
+		my ($k, $v, $h, $n, $e) = split /\|/, $l, -1;
+		$final{$k} = {
+			value => $v =~ /^<(deleted|expired)>$/ ? undef : $v,
+			expired => $v eq '<expired>',
+			expires => defined $e && $e ne '-' ? $e / 1000 : undef,
+			hlc => $h,
+			node => $n };
 		$r{registers}++;
+		$r{final_dead}++ unless defined $final{$k}{value};
 	}
 
 	# the ttl write's expiry passed at the final dump; without an expiry read
@@ -623,7 +632,7 @@ sub check_history
 	};
 
 	# what every writer attempted, acknowledged, and saw fail
-	my (%attempted, %ttl_attempt, %deleted_by, %acked, %failed_loading,
+	my (%attempted, %ttl_attempt, %ttl_by, %deleted_by, %acked, %failed_loading,
 		%writes, %maybe_gone, @reads);
 	for my $name (sort keys %{ $a{logs} })
 	{
@@ -637,7 +646,11 @@ sub check_history
 			{
 				if (defined $op->{value}) { $attempted{$k}{ $op->{value} } = $name }
 				else { $deleted_by{$k}{$name} = 1 }
-				$ttl_attempt{$k}{ $op->{value} } = $op if $op->{op} eq 'ttl';
+				if ($op->{op} eq 'ttl')
+				{
+					$ttl_attempt{$k}{ $op->{value} } = $op;
+					$ttl_by{$k}{$name} = 1;
+				}
 				$pending = $op;
 				next;
 			}
@@ -699,7 +712,23 @@ sub check_history
 			my $name = $op->{node};
 			my $v = $op->{value} // '<deleted>';
 			my $gone = is_deletion($op) || ($op->{op} eq 'ttl' && $expired_at_end->($op));
-			if ($f && $f->{hlc} eq $op->{hlc})
+			if ($f && $f->{hlc} eq $op->{hlc} && $f->{expired})
+			{
+				# the register expired, not yet collected: that of this
+				# write if it had a ttl, from this node, with this expiry
+				if ($op->{op} ne 'ttl' || $f->{node} ne $name
+					|| (defined $op->{expires} && defined $f->{expires}
+						&& abs($op->{expires} - $f->{expires}) > 0.0015))
+				{
+					$note->('mismatch', sprintf(
+						'%s %s %s=%s at %s%s, but the register with that HLC is one from %s that expired%s',
+						$name, $op->{op}, $k, $v, $op->{hlc},
+						defined $op->{expires} ? sprintf(' expiring at %.3f', $op->{expires}) : '',
+						$f->{node}, defined $f->{expires} ? sprintf(' at %.3f', $f->{expires}) : ''));
+				}
+				else { $r{survived}++ }
+			}
+			elsif ($f && $f->{hlc} eq $op->{hlc})
 			{
 				if (($f->{value} // '<deleted>') ne $v || $f->{node} ne $name)
 				{
@@ -783,6 +812,12 @@ sub check_history
 					$final_time - ($w && defined $w->{expires} ? $w->{expires} : $at->{t})))
 				  if $past;
 			}
+		}
+		elsif ($f->{expired})
+		{
+			$writer = $f->{node};
+			$note->('phantom', "$k expired $f->{hlc} from $f->{node}: that writer never wrote it with a ttl")
+			  unless $ttl_by{$k}{$writer};
 		}
 		else
 		{
@@ -900,11 +935,29 @@ sub check_history
 	return \%r;
 }
 
+# registers_dump_expiry(node) — every register a node holds, dead ones too,
+# as sorted "key|value|hlc|node|expiry" lines: value "<deleted>" for a
+# deletion marker, "<expired>" for a register whose expiry passed (both
+# listed with a NULL value by mantis_registers(true)), expiry in Unix ms or
+# "-" for none.
+sub registers_dump_expiry
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', q{
+SELECT string_agg(key || '|'
+                  || coalesce(value, CASE WHEN expires_at IS NULL THEN '<deleted>' ELSE '<expired>' END)
+                  || '|' || hlc || '|' || node || '|'
+                  || coalesce(floor(extract(epoch FROM expires_at) * 1000)::int8::text, '-'),
+                  E'\n' ORDER BY key)
+  FROM mantis_registers(true)});
+}
+
 # converged_dumps(nodes...) — wait until every node holds the same registers
-# (registers_dump: HLCs and deletion markers included) in one round of dumps,
-# and return the time that round began and its dumps; () if they did not
-# within the default timeout.  (Markers collected between two dumps of
-# wait_converged would make a later round differ.)
+# (registers_dump_expiry: HLCs, expiries, deletion markers and expired
+# registers included) in one round of dumps, and return the time that round
+# began and its dumps; () if they did not within the default timeout.
+# (Markers collected between two dumps of wait_converged would make a later
+# round differ.)
 sub converged_dumps
 {
 	my @nodes = @_;
@@ -912,7 +965,7 @@ sub converged_dumps
 	while (time() < $deadline)
 	{
 		my $t = time();
-		my @dumps = map { registers_dump($_) } @nodes;
+		my @dumps = map { registers_dump_expiry($_) } @nodes;
 		return ($t, @dumps) unless grep { $_ ne $dumps[0] } @dumps;
 		usleep(200_000);
 	}
