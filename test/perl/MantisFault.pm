@@ -622,13 +622,15 @@ sub check_history
 		  ? $w->{expires} + $offset < $final_time
 		  : $w->{t} + $w->{ttl} / 1000 + $offset + 1 < $final_time;
 	};
-	my $possibly_lost = sub {
+	my %crashes_of;    # node => its crashes
+	push @{ $crashes_of{ $_->{node} } }, $_ for @{ $a{crashes} };
+	my $possibly_lost = sub {    # the first crash that may have lost it
 		my ($w) = @_;
-		return grep {
-			$_->{node} eq $w->{node}
-			  && $w->{t} >= $_->{from} - $a{window}
-			  && $w->{t} <= $_->{to}
-		} @{ $a{crashes} };
+		for (@{ $crashes_of{ $w->{node} } // [] })
+		{
+			return $_ if $w->{t} >= $_->{from} - $a{window} && $w->{t} <= $_->{to};
+		}
+		return undef;
 	};
 
 	# what every writer attempted, acknowledged, and saw fail
@@ -707,6 +709,14 @@ sub check_history
 	for my $k (sort keys %writes)
 	{
 		my $f = $final{$k};
+		# the greatest HLC of an acknowledged write of k that leaves nothing
+		my $gone_hlc = '';
+		for (@{ $writes{$k} })
+		{
+			$gone_hlc = $_->{hlc}
+			  if $_->{hlc} gt $gone_hlc
+			  && (is_deletion($_) || ($_->{op} eq 'ttl' && $expired_at_end->($_)));
+		}
 		for my $op (@{ $writes{$k} })
 		{
 			my $name = $op->{node};
@@ -749,17 +759,14 @@ sub check_history
 				$r{survived}++;
 				$r{vanished}++;
 			}
-			elsif (!$f && ($maybe_gone{$k} || grep {
-				$_->{hlc} gt $op->{hlc}
-				  && (is_deletion($_) || ($_->{op} eq 'ttl' && $expired_at_end->($_)))
-			} @{ $writes{$k} }))
+			elsif (!$f && ($maybe_gone{$k} || $gone_hlc gt $op->{hlc}))
 			{
 				$r{beaten}++;
 				$r{beaten_gone}++;
 			}
 			else
 			{
-				my ($crash) = $possibly_lost->($op);
+				my $crash = $possibly_lost->($op);
 				if ($crash)
 				{
 					my $age = $crash->{from} - $op->{t};
