@@ -191,10 +191,10 @@ note(sprintf('acknowledged writes: %d the final register (%d of them deletions o
 	$r->{survived}, $r->{vanished}, $r->{beaten}, $r->{beaten_gone}, $r->{excused},
 	join(', ', map { "$_ $r->{excused_by}{$_}" } sort keys %{ $r->{excused_by} }) || 'none',
 	$r->{ttl_acked}, $r->{del_acked}, $r->{no_hlc}));
-note(sprintf('reads: %d answered (%d NULL, %d of acknowledged values checked), %d failed, %d unknown; '
-	  . '%d stale (a later plain write had happened before; not checked)',
-	$r->{read}, $r->{reads_null}, $r->{reads_checked}, $r->{'read-fail'}, $r->{'read-unknown'},
-	$r->{stale}));
+note(sprintf('reads: %d answered (%d NULL, %d of acknowledged values checked, %d not checked: made with limits lowered), '
+	  . '%d failed, %d unknown; %d stale (a later plain write had happened before; not checked)',
+	$r->{read}, $r->{reads_null}, $r->{reads_checked}, $r->{reads_limited}, $r->{'read-fail'},
+	$r->{'read-unknown'}, $r->{stale}));
 note("  stale: $_") for @{ $r->{stale_examples} };
 for my $crash (grep { $_->{lost} } @{ $nemesis->{crashes} })
 {
