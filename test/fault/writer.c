@@ -2,31 +2,66 @@
  *
  * writer.c
  *		A client of the fault-injection test (test/t/005_faults.pl): for a
- *		given number of seconds it sets random keys of a small key space on
- *		one mantis server and records every operation in a log, so that the
- *		test can check afterwards what was acknowledged, what failed and what
- *		has an unknown outcome.
+ *		given number of seconds it writes random keys of a small key space on
+ *		one mantis server, some with an expiry, deletes some, reads back keys
+ *		it wrote recently, and records every operation in a log, so that the
+ *		test can check afterwards what was acknowledged, what failed, what has
+ *		an unknown outcome, and what each read saw.
  *
  * Usage: writer CONNINFO NODE SECONDS LOGFILE SEED
- *				 [HOT_KEYS [INTERVAL_US [UNIQUE_PCT [UNIQUE_KEYS]]]]
+ *				 [HOT_KEYS [INTERVAL_US [UNIQUE_PCT [UNIQUE_KEYS
+ *				 [TTL_PCT [TTL_MIN_MS [TTL_MAX_MS [DELETE_PCT [READ_PCT]]]]]]]]]
  *
- * Each write picks a key, a unique value "<NODE>.<seq>" (or, one time in
- * twenty, a deletion), and sleeps INTERVAL_US (default 3000) after it.  The
- * key is one of the small shared key space "f.0".."f.<HOT_KEYS-1>" (default
- * 100), which every writer hits, or, for UNIQUE_PCT percent of the writes
- * (default 0), "u.<NODE>.<seq mod UNIQUE_KEYS>", a key that no other write
- * touches for a long time, so that losing that write cannot be hidden by a
- * later one.  It logs, one line each, flushed at once, the last field always
- * the wall-clock time in Unix milliseconds:
+ * Each write picks a key and a unique value "<NODE>.<seq>", and sleeps
+ * INTERVAL_US (default 3000) after it.  The key is one of the small shared
+ * key space "f.0".."f.<HOT_KEYS-1>" (default 100), which every writer hits,
+ * or, for UNIQUE_PCT percent of the writes (default 0), "u.<NODE>.<seq mod
+ * UNIQUE_KEYS>", a key that no other write touches for a long time, so that
+ * losing that write cannot be hidden by a later one.  The operation is, in
+ * this order of precedence:
  *
- *		attempt <key> <value> <ms>			before sending
- *		ok <key> <value> <hlc> <ms>			mantis_set returned <hlc>
- *		fail <key> <value> <sqlstate> <ms>	an error, the connection still up
- *		unknown <key> <value> <ms>			the connection was lost (or the
- *											server did not answer in time):
- *											the write may or may not be done
+ *		null	one time in twenty: mantis_set(key, NULL), a deletion that
+ *				returns its HLC;
+ *		del		for DELETE_PCT percent of the writes to a shared key (default
+ *				0): mantis_delete(key);
+ *		ttl		for TTL_PCT percent of the writes (default 0): mantis_set(key,
+ *				value, ttl => interval '<N> milliseconds'), N uniform in
+ *				TTL_MIN_MS..TTL_MAX_MS (default 300..3000);
+ *		set		otherwise: mantis_set(key, value).
  *
- * where <value> is "<deleted>" for a deletion.  It writes with
+ * After a write, for READ_PCT percent of them (default 0), it reads with
+ * mantis_get one of the last RECENT_KEYS keys it wrote, drawn at random (so
+ * the reads are of keys written from milliseconds to seconds before, some of
+ * them deleted or expired since).
+ *
+ * The HLC of a deletion and the expiry of an expiring write are read back the
+ * way a user would, in the same statement, right after the write:
+ * mantis_delete returns a boolean, so its HLC is that of the deletion marker
+ * of this node that mantis_registers(key, true) shows for the key; the expiry
+ * is the expires_at column of mantis_registers(key) for the register with the
+ * HLC mantis_set returned.  Both are then exactly what the server stored
+ * (not an estimate from a clock: no bound needed); when a write from a peer
+ * replaced the register in the microseconds between (or the read-back saw
+ * nothing for any other reason) the log has "-" instead.
+ *
+ * It logs, one line each, flushed at once, the last field always the
+ * wall-clock time in Unix milliseconds:
+ *
+ *		attempt <op> <key> <value> <ttl_ms|-> <ms>	before sending
+ *		ok <op> <key> <value> <hlc|-> <expires_ms|-> <ms>
+ *													acknowledged: the HLC of the
+ *													write, and for a ttl write its
+ *													expiry (Unix ms) as read back
+ *		fail <op> <key> <value> <sqlstate> <ms>		an error, the connection still up
+ *		unknown <op> <key> <value> <ms>				the connection was lost (or the
+ *													server did not answer in time):
+ *													the write may or may not be done
+ *		read <key> <value|<null>> <start_ms> <ms>	mantis_get, sent at start_ms,
+ *													returned that
+ *		read-fail <key> <sqlstate> <start_ms> <ms>
+ *		read-unknown <key> <start_ms> <ms>
+ *
+ * where <value> is "<deleted>" for a deletion (null and del).  It writes with
  * mantis.transactional off, so that each call applies at once and returns
  * the HLC the checker compares.  Lines starting with "#" are
  * comments (connections made and lost).  After a lost connection it
@@ -56,6 +91,7 @@
 
 #define CALL_TIMEOUT_MS		4000	/* longest wait for one answer */
 #define RECONNECT_US		100000	/* 100 ms between connection attempts */
+#define RECENT_KEYS			4096	/* reads pick one of the last keys written */
 
 static FILE *logf;
 static uint64_t rng_state;
@@ -190,27 +226,114 @@ wait_result(PGconn *conn, int *timed_out)
 	}
 }
 
+/*
+ * The statements, each one call.  The read-backs run after the write in the
+ * same statement (the CTE is materialized first, the scalar subquery then
+ * runs once for its row), so they see the register the write made unless a
+ * register from a peer replaced it in between.
+ */
+#define SQL_SET		"SELECT mantis_set($1::text, $2::text)"
+#define SQL_TTL \
+	"WITH w AS MATERIALIZED (SELECT mantis_set($1::text, $2::text, " \
+	"ttl => $3::interval) AS hlc) " \
+	"SELECT w.hlc, (SELECT floor(extract(epoch FROM r.expires_at) * 1000)::int8 " \
+	"FROM mantis_registers($1::text) r " \
+	"WHERE r.key = $1::text AND r.hlc = w.hlc) FROM w"
+#define SQL_DEL \
+	"WITH d AS MATERIALIZED (SELECT mantis_delete($1::text) AS was) " \
+	"SELECT (SELECT r.hlc FROM mantis_registers($1::text, true) r " \
+	"WHERE r.key = $1::text AND r.value IS NULL AND r.node = $2::text), " \
+	"d.was FROM d"
+#define SQL_GET		"SELECT mantis_get($1::text)"
+
+/*
+ * Send one statement and wait for its answer.  Returns 1 with *res set to
+ * its one row, 0 for an error with the connection up (*sqlstate set), -1
+ * when the outcome is unknown: then the connection was dropped (*conn NULL).
+ */
+static int
+call(PGconn **conn, const char *sql, int nparams, const char *const *params,
+	 PGresult **res, char *sqlstate, size_t sqlstate_size)
+{
+	int			timed_out = 0;
+	PGresult   *r;
+
+	*res = NULL;
+	if (!PQsendQueryParams(*conn, sql, nparams, NULL, params, NULL, NULL, 0))
+	{
+		PQfinish(*conn);
+		*conn = NULL;
+		return -1;
+	}
+	r = wait_result(*conn, &timed_out);
+	if (!timed_out && r != NULL &&
+		PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+	{
+		*res = r;
+		return 1;
+	}
+	if (!timed_out && r != NULL && PQstatus(*conn) == CONNECTION_OK &&
+		PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL)
+	{
+		snprintf(sqlstate, sqlstate_size, "%s",
+				 PQresultErrorField(r, PG_DIAG_SQLSTATE));
+		PQclear(r);
+		return 0;
+	}
+	/* connection lost or no answer in time: the outcome is unknown */
+	if (timed_out)
+		log_line("# no answer within %d ms, dropping the connection",
+				 CALL_TIMEOUT_MS);
+	if (r)
+		PQclear(r);
+	PQfinish(*conn);
+	*conn = NULL;
+	return -1;
+}
+
+/* a field of the one row, "-" when NULL */
+static const char *
+field(PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col) ? "-" : PQgetvalue(res, 0, col);
+}
+
+static int
+int_arg(int argc, char **argv, int i, int dflt)
+{
+	return argc > i ? atoi(argv[i]) : dflt;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *conninfo;
 	const char *node;
 	int64_t		deadline;
-	int			nkeys = 100;
-	int			interval_us = 3000;
-	int			unique_pct = 0;
+	int			nkeys,
+				interval_us,
+				unique_pct,
+				ttl_pct,
+				ttl_min_ms,
+				ttl_max_ms,
+				delete_pct,
+				read_pct;
 	long		unique_keys = 100000;
 	struct sigaction sa;
 	PGconn	   *conn = NULL;
 	long		seq = 0;
 	long		n_ok = 0,
 				n_fail = 0,
-				n_unknown = 0;
+				n_unknown = 0,
+				n_read = 0;
+	static char recent[RECENT_KEYS][64];
+	long		n_recent = 0;
 
 	if (argc < 6)
 	{
 		fprintf(stderr, "usage: %s CONNINFO NODE SECONDS LOGFILE SEED "
-				"[HOT_KEYS [INTERVAL_US [UNIQUE_PCT [UNIQUE_KEYS]]]]\n",
+				"[HOT_KEYS [INTERVAL_US [UNIQUE_PCT [UNIQUE_KEYS "
+				"[TTL_PCT [TTL_MIN_MS [TTL_MAX_MS [DELETE_PCT [READ_PCT]]]]]]]]]\n",
 				argv[0]);
 		return 2;
 	}
@@ -227,17 +350,24 @@ main(int argc, char **argv)
 		rng_state = rng_state * 31 + (unsigned char) *p;
 	if (rng_state == 0)
 		rng_state = 1;
-	if (argc > 6)
-		nkeys = atoi(argv[6]);
-	if (argc > 7)
-		interval_us = atoi(argv[7]);
-	if (argc > 8)
-		unique_pct = atoi(argv[8]);
+	nkeys = int_arg(argc, argv, 6, 100);
+	interval_us = int_arg(argc, argv, 7, 3000);
+	unique_pct = int_arg(argc, argv, 8, 0);
 	if (argc > 9)
 		unique_keys = atol(argv[9]);
+	ttl_pct = int_arg(argc, argv, 10, 0);
+	ttl_min_ms = int_arg(argc, argv, 11, 300);
+	ttl_max_ms = int_arg(argc, argv, 12, 3000);
+	delete_pct = int_arg(argc, argv, 13, 0);
+	read_pct = int_arg(argc, argv, 14, 0);
 	if (nkeys < 1 || unique_keys < 1)
 	{
 		fprintf(stderr, "key spaces must not be empty\n");
+		return 2;
+	}
+	if (ttl_min_ms < 1 || ttl_max_ms < ttl_min_ms)
+	{
+		fprintf(stderr, "need 1 <= TTL_MIN_MS <= TTL_MAX_MS\n");
 		return 2;
 	}
 
@@ -250,70 +380,117 @@ main(int argc, char **argv)
 	{
 		char		key[64];
 		char		value[64];
-		const char *params[2];
+		char		ttl[32];
+		char		interval[48];
+		char		sqlstate[16];
+		const char *params[3];
+		const char *op;
+		const char *sql;
 		const char *shown;
-		int			is_delete;
-		int			timed_out;
+		int			nparams;
+		int			hot;
+		int			rc;
 		PGresult   *res;
 
 		if (conn == NULL && (conn = connect_until(conninfo, deadline)) == NULL)
 			break;
 
 		++seq;
-		if ((int) (next_random() % 100) < unique_pct)
+		hot = !((int) (next_random() % 100) < unique_pct);
+		if (!hot)
 			snprintf(key, sizeof(key), "u.%s.%ld", node, seq % unique_keys);
 		else
 			snprintf(key, sizeof(key), "f.%d", (int) (next_random() % nkeys));
-		is_delete = next_random() % 20 == 0;
 		snprintf(value, sizeof(value), "%s.%ld", node, seq);
-		shown = is_delete ? "<deleted>" : value;
+		snprintf(ttl, sizeof(ttl), "-");
 		params[0] = key;
-		params[1] = is_delete ? NULL : value;
+		if (next_random() % 20 == 0)
+		{
+			op = "null";
+			sql = SQL_SET;
+			params[1] = NULL;
+			nparams = 2;
+		}
+		else if (hot && (int) (next_random() % 100) < delete_pct)
+		{
+			op = "del";
+			sql = SQL_DEL;
+			params[1] = node;
+			nparams = 2;
+		}
+		else if ((int) (next_random() % 100) < ttl_pct)
+		{
+			op = "ttl";
+			sql = SQL_TTL;
+			snprintf(ttl, sizeof(ttl), "%d",
+					 ttl_min_ms + (int) (next_random() %
+										 (uint64_t) (ttl_max_ms - ttl_min_ms + 1)));
+			snprintf(interval, sizeof(interval), "%s milliseconds", ttl);
+			params[1] = value;
+			params[2] = interval;
+			nparams = 3;
+		}
+		else
+		{
+			op = "set";
+			sql = SQL_SET;
+			params[1] = value;
+			nparams = 2;
+		}
+		shown = strcmp(op, "null") == 0 || strcmp(op, "del") == 0 ? "<deleted>" : value;
 
-		log_line("attempt %s %s", key, shown);
-		if (!PQsendQueryParams(conn, "SELECT mantis_set($1, $2)", 2, NULL,
-							   params, NULL, NULL, 0))
+		log_line("attempt %s %s %s %s", op, key, shown, ttl);
+		rc = call(&conn, sql, nparams, params, &res, sqlstate, sizeof(sqlstate));
+		if (rc == 1)
 		{
-			log_line("unknown %s %s", key, shown);
-			n_unknown++;
-			PQfinish(conn);
-			conn = NULL;
-			continue;
-		}
-		res = wait_result(conn, &timed_out);
-		if (!timed_out && res != NULL &&
-			PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-		{
-			log_line("ok %s %s %s", key, shown, PQgetvalue(res, 0, 0));
+			const char *hlc = field(res, 0);
+			const char *expires = strcmp(op, "ttl") == 0 ? field(res, 1) : "-";
+
+			log_line("ok %s %s %s %s %s", op, key, shown, hlc, expires);
 			n_ok++;
+			PQclear(res);
 		}
-		else if (!timed_out && res != NULL &&
-				 PQstatus(conn) == CONNECTION_OK &&
-				 PQresultErrorField(res, PG_DIAG_SQLSTATE) != NULL)
+		else if (rc == 0)
 		{
-			log_line("fail %s %s %s", key, shown,
-					 PQresultErrorField(res, PG_DIAG_SQLSTATE));
+			log_line("fail %s %s %s %s", op, key, shown, sqlstate);
 			n_fail++;
 		}
 		else
 		{
-			/* connection lost or no answer in time: the outcome is unknown */
-			log_line("unknown %s %s", key, shown);
+			log_line("unknown %s %s %s", op, key, shown);
 			n_unknown++;
-			if (timed_out)
-				log_line("# no answer within %d ms, dropping the connection",
-						 CALL_TIMEOUT_MS);
-			PQfinish(conn);
-			conn = NULL;
 		}
-		if (res)
-			PQclear(res);
+		/* whatever the outcome: a key it may have written */
+		snprintf(recent[n_recent++ % RECENT_KEYS], sizeof(recent[0]), "%s", key);
+
+		if (conn != NULL && (int) (next_random() % 100) < read_pct)
+		{
+			long		n = n_recent < RECENT_KEYS ? n_recent : RECENT_KEYS;
+			const char *rkey = recent[next_random() % (uint64_t) n];
+			int64_t		start = now_ms();
+
+			params[0] = rkey;
+			rc = call(&conn, SQL_GET, 1, params, &res, sqlstate, sizeof(sqlstate));
+			if (rc == 1)
+			{
+				log_line("read %s %s %lld", rkey,
+						 PQgetisnull(res, 0, 0) ? "<null>" : PQgetvalue(res, 0, 0),
+						 (long long) start);
+				n_read++;
+				PQclear(res);
+			}
+			else if (rc == 0)
+				log_line("read-fail %s %s %lld", rkey, sqlstate, (long long) start);
+			else
+				log_line("read-unknown %s %lld", rkey, (long long) start);
+		}
 		if (interval_us > 0)
 			usleep(interval_us);
 	}
 	if (conn)
 		PQfinish(conn);
-	log_line("# done: %ld ok, %ld fail, %ld unknown", n_ok, n_fail, n_unknown);
+	log_line("# done: %ld ok, %ld fail, %ld unknown, %ld reads", n_ok, n_fail,
+			 n_unknown, n_read);
 	fclose(logf);
 	return 0;
 }

@@ -1,12 +1,16 @@
 # Jepsen-style fault injection: three servers, a writer on each recording
-# every operation (test/fault/writer.c), and a nemesis that, one fault at a
-# time, kills mantis workers and postmasters, restarts servers fast and
+# every operation (test/fault/writer.c: writes, expiring writes, deletions,
+# and reads of keys it wrote), and a nemesis that, one fault at a time,
+# kills mantis workers and postmasters, restarts servers fast and
 # immediately, partitions a node, pauses a whole server, and skews a clock
 # within bound; each fault is healed before the next.  Afterwards the
 # cluster must converge, and a checker compares the writers' histories with
 # the final registers: nothing acknowledged is lost (except what the README
-# says a crash may lose), nothing is invented, HLCs from one node increase,
-# and no server crashed by itself.
+# says a crash may lose), nothing is invented, nothing expired outlives its
+# expiry, HLCs from one node increase, no read returned a value after a
+# deletion or an expiry that happened before it, every deletion marker and
+# expired register is collected once every peer acknowledged it, and no
+# server crashed by itself.
 #
 # Environment:
 #   MANTIS_SOAK_SECONDS=N  the fault phase lasts N seconds instead of the
@@ -33,12 +37,22 @@ srand($seed);
 # what a crash may lose: the writes of the last flush interval, plus a margin
 my $flush_interval = 1;
 my $loss_window = $flush_interval + 0.5;
+# a server hides a register at its expiry, +- this
+my $max_clock_offset = 0.5;
+# the read check's allowance for replication across nodes (MantisFault.pm,
+# check_history): a write acknowledged by one node is on the others this
+# long after, unless a fault touches one of them
+my $peer_timeout = 2;
+my $replication_allowance = 2 * $peer_timeout;
 
 my $t_start = time();
 my $c = mantis_cluster(3, qq{
 mantis.sync_interval = '1s'
-mantis.peer_timeout = '2s'
+mantis.peer_timeout = '${peer_timeout}s'
 mantis.flush_interval = '${flush_interval}s'
+mantis.max_clock_offset = '${max_clock_offset}s'
+# long: markers and expired registers go only once every peer acknowledged
+mantis.tombstone_lifetime = '1h'
 mantis.max_keys = 400000
 log_statement = none
 }, init => { allows_streaming => 1 });
@@ -52,13 +66,23 @@ $nemesis->wait_healthy;
 pass('three nodes up, each connected to the two others');
 
 # --- writers on every node --------------------------------------------------
+# Half the writes to 100 shared keys, half to keys of their own; a fifth
+# with a ttl of 0.3 to 3 s; 5% deletions with mantis_set(key, NULL), and 5%
+# more of the shared keys' with mantis_delete; after half the writes, a read
+# of one of the writer's last 4096 keys.
+my ($ttl_min_ms, $ttl_max_ms) = (300, 3000);
 my $writer = build_writer(PostgreSQL::Test::Utils::tempdir());
 my $writers = start_writers($writer, $c, $PostgreSQL::Test::Utils::log_path, $seed,
 	seconds => $fault_seconds + 300,    # a cap: stop_writers ends them
 	hot_keys => 100,
 	interval_us => 3000,
 	unique_pct => 50,
-	unique_keys => 100000);
+	unique_keys => 100000,
+	ttl_pct => 20,
+	ttl_min_ms => $ttl_min_ms,
+	ttl_max_ms => $ttl_max_ms,
+	delete_pct => 5,
+	read_pct => 50);
 for my $i (1 .. 3)
 {
 	my $log = $writers->{$i}[1];
@@ -104,7 +128,31 @@ my $t_fault_phase = time() - $t_faults;
 $nemesis->heal_all;
 @nodes = @{ $c->{nodes} }[ 1 .. 3 ];    # a failover put a standby in place
 ok(stop_writers($writers), 'every writer stopped by itself');
-ok(wait_converged(@nodes), 'after the faults the three nodes converge');
+my $t_stopped = time();
+# until_all(query, nodes) — poll the query on every node until it returns
+# true; true if it did everywhere.  Once a node timed out, the others get
+# one try each (a broken run need not wait the timeout on every node).
+sub until_all
+{
+	my ($query, @on) = @_;
+	my $all = 1;
+	for my $node (@on)
+	{
+		my $ok = $all ? $node->poll_query_until('postgres', $query)
+		  : $node->safe_psql('postgres', $query) eq 't';
+		$all &&= $ok;
+	}
+	return $all;
+}
+
+# every expiring write runs out within seconds: then no server has a live
+# register with an expiry (they would turn dead in the dumps at slightly
+# different times)
+ok(until_all(q{SELECT count(*) = 0 FROM mantis_registers() WHERE expires_at IS NOT NULL}, @nodes),
+	"every expiring register ran out on every node (ttls up to $ttl_max_ms ms)");
+my ($t_final, @dumps) = converged_dumps(@nodes);
+ok(defined $t_final, 'after the faults the three nodes converge');
+@dumps = map { registers_dump_expiry($_) } @nodes unless defined $t_final;    # to show how not
 my $t_converged = time();
 
 my %faults = %{ $nemesis->{counts} };
@@ -118,7 +166,6 @@ cmp_ok($nfaults, '>=', 1, 'the nemesis injected faults');
 
 # --- the checker ------------------------------------------------------------
 # (1) converged: identical registers, HLCs and nodes included, everywhere
-my @dumps = map { registers_dump($_) } @nodes;
 is($dumps[1], $dumps[0], 'n2 holds exactly the registers of n1');
 is($dumps[2], $dumps[0], 'n3 holds exactly the registers of n1');
 
@@ -130,13 +177,25 @@ my $r = check_history(
 	logs => \%logs,
 	probes => $nemesis->{probes},
 	crashes => $nemesis->{crashes},
-	window => $loss_window);
+	window => $loss_window,
+	final_time => $t_final // time(),
+	faults => $nemesis->{faults},
+	offset => $max_clock_offset,
+	replication => $replication_allowance);
 
 note(sprintf('writes checked: %d attempted, %d ok, %d fail, %d unknown; %d registers at the end',
 	$r->{attempt}, $r->{ok}, $r->{fail}, $r->{unknown}, $r->{registers}));
-note(sprintf('acknowledged writes: %d the final register, %d beaten by a greater HLC, %d excused losses (%s)',
-	$r->{survived}, $r->{beaten}, $r->{excused},
-	join(', ', map { "$_ $r->{excused_by}{$_}" } sort keys %{ $r->{excused_by} }) || 'none'));
+note(sprintf('acknowledged writes: %d the final register (%d of them deletions or expiries whose key has none left), '
+	  . '%d beaten by a greater HLC (%d by a deletion or expiry since collected), %d excused losses (%s); '
+	  . '%d acknowledged expiring writes, %d deletions (%d whose HLC could not be read back)',
+	$r->{survived}, $r->{vanished}, $r->{beaten}, $r->{beaten_gone}, $r->{excused},
+	join(', ', map { "$_ $r->{excused_by}{$_}" } sort keys %{ $r->{excused_by} }) || 'none',
+	$r->{ttl_acked}, $r->{del_acked}, $r->{no_hlc}));
+note(sprintf('reads: %d answered (%d NULL, %d of acknowledged values checked, %d not checked: made with limits lowered), '
+	  . '%d failed, %d unknown; %d stale (a later plain write had happened before; not checked)',
+	$r->{read}, $r->{reads_null}, $r->{reads_checked}, $r->{reads_limited}, $r->{'read-fail'},
+	$r->{'read-unknown'}, $r->{stale}));
+note("  stale: $_") for @{ $r->{stale_examples} };
 for my $crash (grep { $_->{lost} } @{ $nemesis->{crashes} })
 {
 	note(sprintf('  %s of %s at %.1f s: %d acknowledged writes lost, the oldest %s',
@@ -164,7 +223,70 @@ is($r->{n_hlc_order}, 0, 'every writer saw strictly increasing HLCs')
   or diag(join("\n", 'HLCs out of order:', @{ $r->{hlc_order} },
 	'fault timeline:', map { sprintf('%.3f %s', @$_) } @{ $nemesis->{events} }));
 
-# (5) no crash but the nemesis's
+# (5) nothing written with a ttl is held after its expiry
+is($r->{n_expired}, 0, 'no final register holds a value whose ttl ran out')
+  or diag(join("\n", @{ $r->{expired} }));
+
+# (6) reads: nothing deleted or expired is read again
+cmp_ok($r->{reads_checked}, '>', 1000, 'the writers read acknowledged values back');
+is($r->{n_read_deleted}, 0,
+	'no read returned a value after a deletion with a greater HLC that happened before it')
+  or diag(join("\n", @{ $r->{read_deleted} }));
+is($r->{n_read_expired}, 0,
+	'no read returned a value after its expiry, or after an expiring write with a greater HLC that happened before it and ran out')
+  or diag(join("\n", @{ $r->{read_expired} }));
+
+# (7) collection: with every peer there, every deletion marker and expired
+# register goes within seconds, and only those
+my $t_collect = time();
+ok(until_all('SELECT deleted_keys = 0 AND expired_keys = 0 FROM mantis_status', @nodes),
+	'every deletion marker and expired register collected on every node')
+  or diag(join("\n", map { $_->safe_psql('postgres',
+		'SELECT row_to_json(s) FROM mantis_status s UNION ALL SELECT row_to_json(p) FROM mantis_peers p') } @nodes));
+my $t_collected = time() - $t_collect;
+my ($collected_deletions, $collected_expired) = (0, 0);
+for my $node (@nodes)
+{
+	my ($d, $e) = split /\|/, $node->safe_psql('postgres',
+		'SELECT collected_deletions, collected_expired FROM mantis_status');
+	$collected_deletions += $d;
+	$collected_expired += $e;
+}
+note(sprintf('collected after the faults within %.1f s; since the servers started: %d deletion markers, %d expired registers',
+	$t_collected, $collected_deletions, $collected_expired));
+cmp_ok($collected_deletions, '>', 0, 'deletion markers were collected');
+cmp_ok($collected_expired, '>', 0, 'expired registers were collected');
+my $live = join("\n", grep { !/^[^|]*\|<(deleted|expired)>\|/ } split /\n/, $dumps[0]);
+is(registers_dump_expiry($_), $live, $_->name . ': after collection, exactly the live registers of before')
+  for @nodes;
+
+# every key written with a ttl or deleted reads, on every node, as its final
+# register, with no time to live left
+my %final_value;
+for my $l (split /\n/, $live)
+{
+	my ($k, $v) = split /\|/, $l;
+	$final_value{$k} = $v;
+}
+my %touched;
+for my $ops (values %logs)
+{
+	$touched{ $_->{key} } = 1
+	  for grep { $_->{kind} eq 'attempt' && $_->{op} ne 'set' } @$ops;
+}
+my @touched = sort keys %touched;
+my $expect = join("\n", map { "$_|" . ($final_value{$_} // '<null>') . '|-' } @touched);
+for my $node (@nodes)
+{
+	my $got = $node->safe_psql('postgres',
+		q{SELECT string_agg(k || '|' || coalesce(mantis_get(k), '<null>') || '|'
+		                      || coalesce(mantis_ttl(k)::text, '-'), E'\n' ORDER BY k)
+		    FROM unnest(ARRAY[} . join(',', map { "'$_'" } @touched) . q{]::text[]) k});
+	is($got, $expect, $node->name . ': ' . scalar(@touched)
+		  . ' keys written with a ttl or deleted read as their final registers, none with a ttl left');
+}
+
+# (8) no crash but the nemesis's
 for my $node (@nodes)
 {
 	my @bad = server_log_problems($node, $nemesis->{killed});
@@ -173,6 +295,7 @@ for my $node (@nodes)
 }
 
 $_->stop for @nodes;
-note(sprintf('durations: setup %.0f s, faults %.0f s, convergence and check %.0f s, total %.0f s',
-	$t_faults - $t_start, $t_fault_phase, time() - $t_faults - $t_fault_phase, time() - $t_start));
+note(sprintf('durations: setup %.0f s, faults %.0f s, expiry and convergence %.1f s, checks %.0f s, total %.0f s',
+	$t_faults - $t_start, $t_fault_phase, $t_converged - $t_stopped,
+	time() - $t_converged, time() - $t_start));
 done_testing();
