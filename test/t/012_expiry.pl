@@ -215,11 +215,13 @@ sql($n1, q{SELECT count(mantis_set('p4.exp.' || i, 'v', ttl => interval '1 s')) 
 for my $n (@all)
 {
 	my ($d, $e) = @{ $base4{ $n->name } };
+	# (one query: a marker a peer sends back before its own sweep is held
+	# again for a moment, and collected again)
 	ok($n->poll_query_until('postgres',
 		qq{SELECT deleted_keys = 0 AND expired_keys = 0 AND collected_deletions >= $d + 100
-		          AND collected_expired >= $e + 100 FROM mantis_status}),
-		$n->name . ': 100 markers and 100 expired registers collected, none left');
-	is(sql($n, q{SELECT count(*) FROM mantis_registers('p4.', true)}), '0', $n->name . ': nothing of them held');
+		          AND collected_expired >= $e + 100
+		          AND (SELECT count(*) FROM mantis_registers('p4.', true)) = 0 FROM mantis_status}),
+		$n->name . ': 100 markers and 100 expired registers collected, nothing of them held');
 	is(sql($n, q{SELECT count(*) FILTER (WHERE acknowledged > clock_timestamp() - interval '5 s')
 	               || '/' || count(*) FROM mantis_peers WHERE direction = 'outbound'}),
 		'2/2', $n->name . ': both peers acknowledged our writes within 5 s');
