@@ -124,6 +124,12 @@ wait_until() {	# wait_until <seconds> <command...>: true once the command is
 		sleep 0.2
 	done
 }
+no_clients() {	# no pgbench backend is left on any node
+	local n
+	for n in $NODES; do
+		[ "$(psql_n "$n" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()")" = 0 ] || return 1
+	done
+}
 connected() { [ "$(psql_n "$1" -c "SELECT count(*) FROM mantis_peers WHERE state = 'connected'")" -ge 2 ]; }
 all_hold() {	# all_hold <keys>: every node holds that many live keys
 	local n
@@ -210,7 +216,7 @@ run_all() {
 	for p in $pids; do wait "$p" || rc=1; done
 	t1=$(now)
 	RUN_T1=$(calc "$t1 - $T_START")
-	sleep 1	# the servers reap the backends
+	wait_until 30 no_clients	# the servers have reaped pgbench's backends
 	c1=$(cpu_ticks)
 	ELAPSED=$(calc "$t1 - $t0")
 	CPU=$(calc "($c1 - $c0) / $TCK")

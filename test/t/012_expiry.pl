@@ -186,7 +186,10 @@ isolate($c, 3);
 sql($n1, q{SELECT mantis_expire('p3.exp', interval '12 s'), mantis_expire('p3.win', interval '1 hour')});
 my $exp3 = expires_at($n1, 'p3.exp');
 my $hlc1 = sql($n1, q{SELECT hlc FROM mantis_registers('p3.win') WHERE key = 'p3.win'});
-usleep(20_000);
+# n3 writes once its clock has passed n1's write: its HLC is then greater
+my $t1 = substr($hlc1, 0, 24);
+$n3->poll_query_until('postgres', qq{SELECT clock_timestamp() > '$t1'::timestamptz + interval '1 ms'})
+  or die "n3's clock never passed $t1";
 sql($n3, q{SELECT mantis_set('p3.win', 'from n3')});
 my $hlc3 = sql($n3, q{SELECT hlc FROM mantis_registers('p3.win') WHERE key = 'p3.win'});
 cmp_ok($hlc3, 'gt', $hlc1, "n3's write during the partition has the greater HLC");
