@@ -1,47 +1,14 @@
 # mantis: replicated last-writer-wins key-value store for PostgreSQL
 
 MODULE_big = mantis
-OBJS = \
-	src/clock.o \
-	src/codec.o \
-	src/collect.o \
-	src/frame.o \
-	src/functions.o \
-	src/guc.o \
-	src/hlc.o \
-	src/horizon.o \
-	src/keyhash.o \
-	src/live.o \
-	src/log_limit.o \
-	src/lww.o \
-	src/mantis.o \
-	src/monitor.o \
-	src/nodes.o \
-	src/outbox.o \
-	src/peer_view.o \
-	src/peers.o \
-	src/persist_flush.o \
-	src/persist_load.o \
-	src/persist_sql.o \
-	src/persist_table.o \
-	src/persist_worker.o \
-	src/protocol.o \
-	src/repair.o \
-	src/replication_worker.o \
-	src/security.o \
-	src/shmem.o \
-	src/snapshot.o \
-	src/store.o \
-	src/store_batch.o \
-	src/store_changes.o \
-	src/store_merge.o \
-	src/store_read.o \
-	src/store_state.o \
-	src/store_sweep.o \
-	src/transport.o \
-	src/txn.o \
-	src/values.o \
-	src/wakeup.o
+# Every C file of src/ but the key pair generator (src/bin/), by folder:
+# src/common/ is pure C that the unit tests, fuzzers and test tools link
+# too; the rest is the server's (src/README.md has the map).
+PURE_SRCS = $(sort $(wildcard $(srcdir)/src/common/*.c))
+SERVER_SRCS = $(sort $(wildcard $(srcdir)/src/*.c $(srcdir)/src/store/*.c \
+	$(srcdir)/src/persist/*.c $(srcdir)/src/replication/*.c $(srcdir)/src/api/*.c))
+OBJS = $(patsubst $(srcdir)/%.c,%.o,$(PURE_SRCS) $(SERVER_SRCS))
+MANTIS_HEADERS = $(wildcard $(srcdir)/src/*.h $(srcdir)/src/*/*.h)
 
 # the key pair generator, installed beside the server's programs
 SCRIPTS_built = mantis_keygen
@@ -69,23 +36,17 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # PGXS tracks no header dependencies: every object depends on every header.
-$(OBJS): $(wildcard $(srcdir)/src/*.h)
+$(OBJS): $(MANTIS_HEADERS)
 
-mantis_keygen: src/mantis_keygen.c
-	$(CC) $(CFLAGS) -Wall -Wextra -o $@ src/mantis_keygen.c -lzmq
+mantis_keygen: src/bin/mantis_keygen.c
+	$(CC) $(CFLAGS) -Wall -Wextra -o $@ src/bin/mantis_keygen.c -lzmq
 
-# Unit tests of the pure parts: no server needed.
-PURE_SRCS = src/codec.c src/frame.c src/hlc.c src/keyhash.c src/lww.c src/snapshot.c
-UNIT_TESTS = test/unit/test_lww test/unit/test_frame test/unit/test_snapshot
+# Unit tests of the pure parts: no server needed.  Each test/unit/test_*.c
+# is one program, linked with every file of PURE_SRCS.
+UNIT_TESTS = $(patsubst $(srcdir)/%.c,%,$(sort $(wildcard $(srcdir)/test/unit/test_*.c)))
 
-test/unit/test_lww: test/unit/test_lww.c $(PURE_SRCS) $(wildcard $(srcdir)/src/*.h) test/unit/unit.h
-	$(CC) -O2 -g -Wall -Wextra -I$(srcdir)/src -o $@ test/unit/test_lww.c $(PURE_SRCS)
-
-test/unit/test_frame: test/unit/test_frame.c $(PURE_SRCS) $(wildcard $(srcdir)/src/*.h) test/unit/unit.h
-	$(CC) -O2 -g -Wall -Wextra -I$(srcdir)/src -o $@ test/unit/test_frame.c $(PURE_SRCS)
-
-test/unit/test_snapshot: test/unit/test_snapshot.c $(PURE_SRCS) $(wildcard $(srcdir)/src/*.h) test/unit/unit.h
-	$(CC) -O2 -g -Wall -Wextra -I$(srcdir)/src -o $@ test/unit/test_snapshot.c $(PURE_SRCS)
+test/unit/test_%: test/unit/test_%.c $(PURE_SRCS) $(MANTIS_HEADERS) test/unit/unit.h
+	$(CC) -O2 -g -Wall -Wextra -I$(srcdir)/src -o $@ $< $(PURE_SRCS)
 
 unit: $(UNIT_TESTS)
 	@rc=0; for t in $(UNIT_TESTS); do ./$$t || rc=1; done; exit $$rc

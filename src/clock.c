@@ -5,7 +5,7 @@
  *
  * The clock is one 64-bit atomic in shared memory holding the greatest HLC
  * time ("ms << 16 | logical") this server has issued or witnessed.  Issuing
- * is a compare-and-swap loop over mantis_hlc_next() (hlc.c), so it never
+ * is a compare-and-swap loop over mantis_hlc_next() (common/hlc.c), so it never
  * blocks and is strictly increasing across all processes of the server.
  * Witnessing a remote or reloaded clock only moves the value forward, which
  * is what makes a later local write beat every register already stored.
@@ -115,7 +115,7 @@ mantis_hlc_peek(void)
 	return Max(last, wall);
 }
 
-/* The text form of an HLC (hlc.c), as a SQL text value. */
+/* The text form of an HLC (common/hlc.c), as a SQL text value. */
 text *
 mantis_hlc_text(const MantisHLC *hlc)
 {

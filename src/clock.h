@@ -10,7 +10,7 @@
 
 #include "datatype/timestamp.h"
 
-#include "hlc.h"
+#include "common/hlc.h"
 
 extern Size mantis_clock_shmem_size(void);
 extern void mantis_clock_shmem_init(void *place, bool found);

@@ -17,7 +17,7 @@
 #include "utils/guc.h"
 
 #include "mantis.h"
-#include "codec.h"
+#include "common/codec.h"
 #include "guc.h"
 
 char	   *mantis_node_name = NULL;

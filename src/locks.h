@@ -6,22 +6,22 @@
  * LWLocks (tranche names as pg_stat_activity.wait_event shows them):
  *
  *	mantis_store_partition	MANTIS_PARTITIONS locks, one per partition of
- *		the registers (store.c): shared to read a register, exclusive to
+ *		the registers (store/store.c): shared to read a register, exclusive to
  *		change one, its digest leaf or its flags.  A process holds one at a
  *		time, except a batch (a committed transaction's writes, a multi-key
  *		read), which takes the locks of all its partitions in ascending
  *		order and releases them together.
  *	mantis_store_area	the DSA area the registers are allocated from
- *		(store.c); taken inside dsa_allocate()/dsa_free(), also under a
+ *		(store/store.c); taken inside dsa_allocate()/dsa_free(), also under a
  *		partition lock.
- *	mantis_peer_view	the published rows of mantis_peers (peer_view.c):
+ *	mantis_peer_view	the published rows of mantis_peers (replication/peer_view.c):
  *		exclusive to publish, shared to copy; held for a memcpy.
  *
  * Spinlocks, each held for a few stores or one struct copy, with nothing
  * else taken and nothing that can raise an ERROR while held:
  *
  *	the node directory's (nodes.c), the persistence worker's status
- *	(persist_worker.c) and the latch table's (wakeup.c).
+ *	(persist/worker.c) and the latch table's (wakeup.c).
  *
  * Condition variables: the store's loaded_cv (the registers became
  * readable or writable), the persistence worker's flush_cv (a mantis_flush()

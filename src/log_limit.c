@@ -16,7 +16,7 @@
 
 #include "utils/timestamp.h"
 
-#include "keyhash.h"
+#include "common/keyhash.h"
 #include "log_limit.h"
 
 #define LOGGED_SLOTS 64

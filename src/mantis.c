@@ -10,9 +10,9 @@
  * mantis_check_loaded(); CREATE EXTENSION itself still succeeds, so a dump
  * restores on any server.
  *
- * Workers: the persistence worker ("mantis worker", persist_worker.c)
+ * Workers: the persistence worker ("mantis worker", persist/worker.c)
  * always, and the replication worker ("mantis replication",
- * replication_worker.c) when mantis.listen is set.
+ * replication/worker.c) when mantis.listen is set.
  *
  * IDENTIFICATION	src/mantis.c
  *-------------------------------------------------------------------------
@@ -26,7 +26,7 @@
 
 #include "mantis.h"
 #include "guc.h"
-#include "security.h"
+#include "replication/security.h"
 #include "shmem.h"
 
 PG_MODULE_MAGIC;

@@ -3,10 +3,10 @@
  *	  The limits every file of mantis shares, and the preload check
  *	  (mantis.c).
  *
- * Each module has its own header (store.h, txn.h, clock.h, nodes.h,
- * guc.h, persist.h, persist_worker.h, peer_view.h, peers.h ...);
- * this one includes none of them.  The pure cores (hlc.h, lww.h,
- * keyhash.h, codec.h, snapshot.h, frame.h) include no server header at all.
+ * Each module has its own header (store/store.h, api/txn.h, clock.h, nodes.h,
+ * guc.h, persist/persist.h, persist/worker.h, replication/peer_view.h, replication/peers.h ...);
+ * this one includes none of them.  The pure cores (common/hlc.h, common/lww.h,
+ * common/keyhash.h, common/codec.h, common/snapshot.h, common/frame.h) include no server header at all.
  * shmem.c lays out shared memory; locks.h lists every lock and the order
  * they are taken in.
  *
@@ -42,14 +42,14 @@
 /* Hard ceilings for the size GUCs. */
 #define MANTIS_KEY_SIZE_CEILING		(64 * 1024)
 #define MANTIS_VALUE_SIZE_CEILING	(64 * 1024 * 1024)
-#define MANTIS_STORE_MEMORY_CEILING_KB	(32 * 1024 * 1024)	/* 32GB: see store.c */
+#define MANTIS_STORE_MEMORY_CEILING_KB	(32 * 1024 * 1024)	/* 32GB: see store/store.c */
 
 /* Room for the text of an error kept for a view. */
 #define MANTIS_ERROR_TEXT_SIZE	256
 
 /*
  * What the files of one module share and no other module may use (the
- * declarations of store_internal.h, persist_internal.h): hidden from the
+ * declarations of store/internal.h, persist/internal.h): hidden from the
  * server's symbol namespace, so that no symbol of the server or of another
  * library can stand in for it, and reached as directly as a static.
  */

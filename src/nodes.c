@@ -25,7 +25,7 @@
 #include "storage/spin.h"
 
 #include "guc.h"
-#include "keyhash.h"
+#include "common/keyhash.h"
 #include "nodes.h"
 
 /* This server's identity and the directory, in shared memory */

@@ -23,12 +23,12 @@
 
 #include "mantis.h"
 #include "clock.h"
-#include "collect.h"
+#include "store/collect.h"
 #include "nodes.h"
-#include "peer_view.h"
-#include "persist_worker.h"
+#include "replication/peer_view.h"
+#include "persist/worker.h"
 #include "shmem.h"
-#include "store.h"
+#include "store/store.h"
 #include "wakeup.h"
 
 typedef struct ShmemPart

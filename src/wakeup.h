@@ -11,9 +11,9 @@
 /* mantis's background workers */
 typedef enum MantisWorker
 {
-	MANTIS_PERSIST_WORKER = 0,	/* "mantis worker": persist_worker.c */
+	MANTIS_PERSIST_WORKER = 0,	/* "mantis worker": persist/worker.c */
 	MANTIS_REPLICATION_WORKER = 1	/* "mantis replication":
-									 * replication_worker.c */
+									 * replication/worker.c */
 } MantisWorker;
 
 #define MANTIS_WORKERS 2

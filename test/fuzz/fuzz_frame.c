@@ -10,8 +10,8 @@
  * the name and encoding of HELLO and WELCOME are read; every byte handed
  * out is touched so ASan sees any span outside the input.  Then the frame
  * is re-encoded from its decoded fields with the encoder of its type in
- * frame.c (UPDATES: its head, each register, its count, and the end of
- * its batch when it has BATCH_END), into memory of the size frame.h gives,
+ * common/frame.c (UPDATES: its head, each register, its count, and the end of
+ * its batch when it has BATCH_END), into memory of the size common/frame.h gives,
  * which must give back the input byte for byte: the flags of the header
  * with it, the watermark of UPDATES, the mark of INSYNC and GROUPS and the
  * horizons of a greeting.  Every HLC a frame carries is at most the last
@@ -22,7 +22,7 @@
  */
 #include <string.h>
 
-#include "frame.h"
+#include "common/frame.h"
 #include "fuzz_util.h"
 
 #define BODY(data) ((data) + MANTIS_FRAME_HEADER_SIZE)

@@ -14,7 +14,7 @@
  */
 #include <string.h>
 
-#include "lww.h"
+#include "common/lww.h"
 #include "fuzz_util.h"
 
 /* parse -> format is the identity on everything that parses */

@@ -16,7 +16,7 @@
  */
 #include <string.h>
 
-#include "snapshot.h"
+#include "common/snapshot.h"
 #include "fuzz_util.h"
 
 typedef struct SnapshotState

@@ -5,9 +5,9 @@
  *	  test/fuzz/corpus, relative to the repository root).
  *
  * Valid seeds are built with the encoders: a snapshot is
- * mantis_snapshot_put_header() and the entries of src/codec.c, a frame
- * one of the per-type encoders of src/frame.c (with the registers of
- * src/codec.c in UPDATES).  Invalid ones are valid seeds with one thing
+ * mantis_snapshot_put_header() and the entries of src/common/codec.c, a frame
+ * one of the per-type encoders of src/common/frame.c (with the registers of
+ * src/common/codec.c in UPDATES).  Invalid ones are valid seeds with one thing
  * broken: cut short, a byte added, a field overwritten, garbage appended,
  * or an encoder given what the decoder must refuse.  Each seed is decoded
  * before it is written and must give the expected verdict: NULL for a valid
@@ -26,9 +26,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "frame.h"
-#include "keyhash.h"
-#include "snapshot.h"
+#include "common/frame.h"
+#include "common/keyhash.h"
+#include "common/snapshot.h"
 
 /* a growable byte buffer; allocation failure ends the program */
 typedef struct Buf
@@ -48,7 +48,7 @@ static int	written = 0;
 #define NODE_B		UINT64_C(0xfedcba9876543210)
 
 /*
- * The HLCs of version 3 in frame seeds (frame.h): a greeting's horizons,
+ * The HLCs of version 3 in frame seeds (common/frame.h): a greeting's horizons,
  * acked, stable and collected, a little behind the clock; the watermark of
  * a live batch; the live stream's mark in INSYNC and GROUPS.
  */
@@ -62,8 +62,8 @@ static int	written = 0;
 #define PAST_9999		mantis_hlc_pack(MANTIS_HLC_MAX_MS + 1, 0)
 
 /*
- * Where fault seeds overwrite a field (the layouts are in frame.h,
- * snapshot.h and codec.h): in a frame header, and in a node entry.
+ * Where fault seeds overwrite a field (the layouts are in common/frame.h,
+ * common/snapshot.h and common/codec.h): in a frame header, and in a node entry.
  */
 #define AT_VERSION			4
 #define AT_TYPE				5

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 #
 # test/fuzz/run.sh — build the libFuzzer harnesses of the untrusted-input
-# decoders (src/codec.c, src/snapshot.c, src/frame.c, src/hlc.c), replay
-# their seed corpora, then fuzz each for a bounded time.  Run by "make fuzz"
+# decoders of src/common/ (codec.c, snapshot.c, frame.c, hlc.c), replay their
+# seed corpora, then fuzz each for a bounded time.  Run by "make fuzz"
 # (so by test/run_suites.sh), or as "bash test/fuzz/run.sh" from anywhere:
 # it works in the repository root.
 #
@@ -26,7 +26,7 @@ FUZZ_SECONDS=${MANTIS_FUZZ_SECONDS:-60}
 BUILD=test/fuzz/build
 CORPUS=test/fuzz/corpus
 CFLAGS="-g -O1 -Wall -Wextra -fno-sanitize-recover=all -I src"
-SOURCES="src/codec.c src/snapshot.c src/frame.c src/hlc.c src/lww.c src/keyhash.c"
+SOURCES=$(echo src/common/*.c)	# the pure sources: all of src/common
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}

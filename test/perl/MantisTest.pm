@@ -172,7 +172,7 @@ sub build_probe
 	return $bin if -x $bin;
 	system('gcc', '-O1', '-I', "$src_dir/src", '-o', $bin,
 		"$src_dir/test/tools/mantis_probe.c",
-		map({ "$src_dir/src/$_.c" } qw(codec frame hlc lww keyhash)),
+		glob("$src_dir/src/common/*.c"),
 		'-lzmq') == 0
 	  or die 'could not build mantis_probe';
 	return $bin;

@@ -285,7 +285,7 @@ my $poll = sub
 rejoin($c, 3);
 # the first repair round between n3 and n1 or n2 settles p5.k: the puller
 # n1/n2 refuses n3's copy, and n3 as the puller gives it up (the returner
-# converges: horizon.c, repair.c); either proves a round ran
+# converges: replication/horizon.c, replication/repair.c); either proves a round ran
 ok($poll->(sub { $refused->() > $r0 || sql($n3, q{SELECT count(*) FROM mantis_registers('p5.k', true)}) eq '0' }),
 	'after healing, a repair round with n3 ran (n1/n2 refused its copy of p5.k, or n3 gave it up)');
 ok($poll->(sub { sql($n3, q{SELECT count(*) FROM mantis_registers('p5.k', true)}) eq '0' }),

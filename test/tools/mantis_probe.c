@@ -35,7 +35,7 @@
  * the tests look for on the server side).
  *
  * Every well-formed frame is written by the encoder of its type in
- * src/frame.c; malformed ones are well-formed ones cut, padded or with a
+ * src/common/frame.c; malformed ones are well-formed ones cut, padded or with a
  * field overwritten.  Built by build_probe() in test/perl/MantisTest.pm,
  * from this file and src/{codec,frame,hlc,lww,keyhash}.c.
  */
@@ -50,9 +50,9 @@
 
 #include <zmq.h>
 
-#include "lww.h"
-#include "frame.h"
-#include "keyhash.h"
+#include "common/lww.h"
+#include "common/frame.h"
+#include "common/keyhash.h"
 
 static const char *node_name = "probe";
 static const char *server_key = NULL;
@@ -136,7 +136,7 @@ send_bytes(void *s, const void *data, size_t len, int flags)
 		sent++;
 }
 
-/* Header fields that the junk overwrites (frame.h has the layout) */
+/* Header fields that the junk overwrites (common/frame.h has the layout) */
 #define AT_VERSION	4
 #define AT_TYPE		5
 #define AT_FLAGS	6

@@ -1,9 +1,9 @@
 /*
  * test_frame.c
- *	  Round-trip tests of the replication frames in src/frame.c.
+ *	  Round-trip tests of the replication frames in src/common/frame.c.
  *
  * Every frame type is written with its encoder into memory of exactly the
- * size frame.h gives for it (plus a guard zone that must stay untouched),
+ * size common/frame.h gives for it (plus a guard zone that must stay untouched),
  * decoded with mantis_frame_decode(), and compared field by field; the
  * decoded frame re-encodes to the same bytes; every proper prefix of it,
  * and the frame with one byte more, is rejected.  Random values fill the
@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frame.h"
-#include "keyhash.h"
+#include "common/frame.h"
+#include "common/keyhash.h"
 #include "unit.h"
 
 #define GUARD		16

@@ -1,8 +1,8 @@
 /*
  * test_lww.c
  *	  Unit and property tests of the pure clock and merge code: the register
- *	  order and merge (src/lww.c), the HLC arithmetic and text form
- *	  (src/hlc.c), and pinned values of the key hash (src/keyhash.c).
+ *	  order and merge (src/common/lww.c), the HLC arithmetic and text form
+ *	  (src/common/hlc.c), and pinned values of the key hash (src/common/keyhash.c).
  *
  * The merge properties are checked over registers drawn from deliberately
  * tiny domains (a few timestamps, two node ids, two values, deletions), so
@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "keyhash.h"
-#include "lww.h"
+#include "common/keyhash.h"
+#include "common/lww.h"
 #include "unit.h"
 
 static const char *values[] = {"a", "b", "ab", ""};

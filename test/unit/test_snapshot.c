@@ -1,10 +1,10 @@
 /*
  * test_snapshot.c
- *	  Round-trip tests of the snapshot format (src/snapshot.c, with the node
- *	  and register entries of src/codec.c).
+ *	  Round-trip tests of the snapshot format (src/common/snapshot.c, with the node
+ *	  and register entries of src/common/codec.c).
  *
  * Snapshots of nodes and registers (values, deletions, values with an
- * expiry, empty and binary values, extreme clocks and expiries) are encoded the way src/persist_flush.c does (header,
+ * expiry, empty and binary values, extreme clocks and expiries) are encoded the way src/persist/flush.c does (header,
  * then codec entries, into memory of exactly the summed sizes), decoded
  * with mantis_snapshot_decode(), and what its callbacks see is compared
  * with what went in; every proper prefix of a snapshot, the snapshot with a
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "snapshot.h"
+#include "common/snapshot.h"
 #include "unit.h"
 
 #define MAX_NODES		8
@@ -101,7 +101,7 @@ snapshot_size(const Snapshot *s)
 	return size;
 }
 
-/* encode into exactly snapshot_size() bytes, as persist_flush.c does */
+/* encode into exactly snapshot_size() bytes, as persist/flush.c does */
 static unsigned char *
 encode(const Snapshot *s, size_t *size)
 {

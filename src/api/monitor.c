@@ -1,0 +1,262 @@
+/*-------------------------------------------------------------------------
+ * api/monitor.c
+ *	  The SQL functions behind the mantis_status and mantis_peers views.
+ *
+ * Both read what the workers publish in shared memory (store counters,
+ * the persistence worker's state, the replication worker's peer table)
+ * and return it as rows; they never wait for a worker.  The columns are
+ * built from text through the declared result type, so one C function
+ * serves every version of the SQL definitions: an older definition that
+ * takes fewer columns, or text ones, still reads right.
+ *
+ * IDENTIFICATION	src/api/monitor.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "mantis.h"
+#include "clock.h"
+#include "store/collect.h"
+#include "guc.h"
+#include "common/hlc.h"
+#include "nodes.h"
+#include "replication/peer_view.h"
+#include "persist/worker.h"
+#include "store/store.h"
+#include "api/values.h"
+
+static const char *
+persist_state_name(MantisPersistState state)
+{
+	switch (state)
+	{
+		case MANTIS_PERSIST_STOPPED:
+			return "worker not running";
+		case MANTIS_PERSIST_STARTING:
+			return "loading";
+		case MANTIS_PERSIST_NO_EXTENSION:
+			return "waiting for CREATE EXTENSION";
+		case MANTIS_PERSIST_READY:
+			return "ready";
+		case MANTIS_PERSIST_STANDBY:
+			return "standby";
+	}
+	return "unknown";
+}
+
+/*
+ * A row under construction: each column's text form, or NULL.  The row is
+ * made by the input functions of the declared column types, so a column
+ * declared bigint or timestamptz (1.1) and one declared text (1.0) are
+ * both right, and an older definition with fewer columns takes a prefix.
+ */
+typedef struct TextRow
+{
+	int			ncols;
+	char	  **cols;
+} TextRow;
+
+static void
+row_init(TextRow *row, int ncols)
+{
+	row->ncols = ncols;
+	row->cols = palloc0(sizeof(char *) * ncols);
+}
+
+static void
+row_set(TextRow *row, int col, const char *value)
+{
+	Assert(col < row->ncols);
+	row->cols[col] = value ? pstrdup(value) : NULL;
+}
+
+static void
+row_set_uint64(TextRow *row, int col, uint64 v)
+{
+	row->cols[col] = psprintf(UINT64_FORMAT, v);
+}
+
+static void
+row_set_time(TextRow *row, int col, TimestampTz t)
+{
+	row_set(row, col, t == 0 ? NULL : timestamptz_to_str(t));
+}
+
+static void
+row_set_node_id(TextRow *row, int col, uint64 id)
+{
+	row->cols[col] = mantis_node_id_text(id, palloc(MANTIS_NODE_ID_TEXT_SIZE));
+}
+
+/* Emit the row, taking as many columns as the declared result has. */
+static void
+row_emit(TextRow *row, ReturnSetInfo *rsinfo, AttInMetadata *attinmeta)
+{
+	if (rsinfo->setDesc->natts > row->ncols)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("the definition of this mantis function does not match the library"),
+				 errhint("Run ALTER EXTENSION mantis UPDATE.")));
+	tuplestore_puttuple(rsinfo->setResult, BuildTupleFromCStrings(attinmeta, row->cols));
+}
+
+/*
+ * mantis_status() returns one row describing this server's store and
+ * worker; the mantis_status view shows it.
+ */
+PG_FUNCTION_INFO_V1(mantis_status);
+
+#define STATUS_COLUMNS 22
+
+/* An HLC time of the collection horizons as a time, or NULL for 0 */
+static void
+row_set_hlc_time(TextRow *row, int col, uint64 ts)
+{
+	if (ts != 0)
+		row_set_time(row, col, mantis_ms_timestamptz(mantis_hlc_ms(ts)));
+}
+
+Datum
+mantis_status(PG_FUNCTION_ARGS)
+{
+	MantisStoreStats stats;
+	MantisPersistStatus w;
+	uint64		stable_ts;
+	uint64		lifetime_ts;
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TextRow		row;
+	uint64		dead;
+
+	mantis_check_loaded();
+	InitMaterializedSRF(fcinfo, 0);
+	mantis_store_stats(&stats);
+	mantis_persist_worker_status(&w);
+
+	row_init(&row, STATUS_COLUMNS);
+	row_set(&row, 0, mantis_self_node_name());
+	row_set_node_id(&row, 1, mantis_self_node_id());
+	/* live keys: neither deletion markers nor expired (as of the last sweep) */
+	dead = stats.deleted + stats.expired_held;
+	row_set_uint64(&row, 2, stats.registers > dead ? stats.registers - dead : 0);
+	row_set_uint64(&row, 3, stats.deleted);
+	row_set_uint64(&row, 4, stats.bytes_used);
+	row_set_uint64(&row, 5, stats.bytes_total - Min(stats.bytes_used, stats.bytes_total));
+	row_set(&row, 6, persist_state_name(w.persist));
+	row_set_time(&row, 7, w.last_flush_at);
+	if (w.last_flush_at != 0)
+		row_set_uint64(&row, 8, w.last_flush_registers);
+	row_set_uint64(&row, 9, w.flush_failures);
+	row_set(&row, 10, w.last_flush_error[0] ? w.last_flush_error : NULL);
+	if (w.stored_rows >= 0)
+		row_set_uint64(&row, 11, (uint64) w.stored_rows);
+	if (mantis_replication_enabled())
+	{
+		MantisPeerView *views;
+		MantisPeerCounters unknown;
+
+		row_set(&row, 12, mantis_listen);
+		(void) mantis_peer_view_copy(&views, &unknown);
+		row_set_uint64(&row, 13, unknown.malformed);
+		row_set_uint64(&row, 14, unknown.refused);
+	}
+	/* columns added later come last: an older definition takes a prefix */
+	row_set_uint64(&row, 15, w.held_back);
+	/* 1.2: expiry and the collection of dead registers */
+	mantis_collect_horizons(&stable_ts, &lifetime_ts);
+	row_set_uint64(&row, 16, stats.expired_held);
+	row_set_uint64(&row, 17, stats.collected_deletions);
+	row_set_uint64(&row, 18, stats.collected_expired);
+	row_set_hlc_time(&row, 19, mantis_replication_enabled() ? stable_ts : mantis_hlc_peek());
+	row_set_hlc_time(&row, 20, mantis_collect_lifetime_horizon());
+	row_set_uint64(&row, 21, mantis_collect_refused());
+	row_emit(&row, rsinfo, TupleDescGetAttInMetadata(rsinfo->setDesc));
+	return (Datum) 0;
+}
+
+static const char *
+peer_state_name(MantisPeerState state)
+{
+	switch (state)
+	{
+		case MANTIS_PEER_CONNECTING:
+			return "connecting";
+		case MANTIS_PEER_CONNECTED:
+			return "connected";
+		case MANTIS_PEER_DOWN:
+			return "down";
+		case MANTIS_PEER_REFUSED:
+			return "refused";
+		case MANTIS_PEER_INBOUND:
+			return "inbound";
+	}
+	return "unknown";
+}
+
+#define PEERS_COLUMNS 23
+
+/*
+ * mantis_peers() returns a row per peer of this server's replication
+ * worker: the configured ones, then nodes that connect to us without being
+ * configured here; the mantis_peers view shows them.
+ */
+PG_FUNCTION_INFO_V1(mantis_peers);
+
+Datum
+mantis_peers(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	AttInMetadata *attinmeta;
+	MantisPeerView *views;
+	int			n;
+
+	mantis_check_loaded();
+	InitMaterializedSRF(fcinfo, 0);
+	attinmeta = TupleDescGetAttInMetadata(rsinfo->setDesc);
+	n = mantis_peer_view_copy(&views, NULL);
+	for (int i = 0; i < n; i++)
+	{
+		MantisPeerView *v = &views[i];
+		MantisPeerCounters *c = &v->counters;
+		TextRow		row;
+		int			col = 0;
+
+		row_init(&row, PEERS_COLUMNS);
+		row_set(&row, col++, v->endpoint[0] ? v->endpoint : NULL);
+		row_set(&row, col++, v->name[0] ? v->name : NULL);
+		if (v->node_id != 0 || v->name[0])
+			row_set_node_id(&row, col, v->node_id);
+		col++;
+		row_set(&row, col++, peer_state_name(v->state));
+		row_set_time(&row, col++, v->since);
+		row_set_time(&row, col++, v->last_message);
+		row_set_uint64(&row, col++, c->messages_in);
+		row_set_uint64(&row, col++, c->bytes_in);
+		row_set_uint64(&row, col++, c->messages_out);
+		row_set_uint64(&row, col++, c->bytes_out);
+		row_set_uint64(&row, col++, c->dropped);
+		row_set_uint64(&row, col++, c->applied);
+		row_set_uint64(&row, col++, c->malformed);
+		row_set_uint64(&row, col++, c->skewed);
+		row_set_uint64(&row, col++, c->stale);
+		row_set_uint64(&row, col++, c->no_room);
+		if (v->offset_known)
+			row.cols[col] = psprintf(INT64_FORMAT, v->clock_offset_ms);
+		col++;
+		row_set(&row, col++, v->last_error[0] ? v->last_error : NULL);
+		row_set(&row, col++, v->endpoint[0] ? "outbound" : "inbound");
+		row_set_uint64(&row, col++, c->mismatched);
+		row_set_uint64(&row, col++, c->held);
+		if (v->acked != 0)
+			row_set_hlc_time(&row, col, v->acked);
+		col++;
+		row_set_uint64(&row, col++, c->collected);
+		Assert(col == PEERS_COLUMNS);
+		row_emit(&row, rsinfo, attinmeta);
+	}
+	return (Datum) 0;
+}

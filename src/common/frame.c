@@ -1,0 +1,463 @@
+/*-------------------------------------------------------------------------
+ * common/frame.c
+ *	  Replication frames: one encoder beside one decoder for each frame
+ *	  type (see common/frame.h for the layouts).
+ *
+ * Pure C: no server headers, no allocation.  The encoders write into
+ * memory their caller sized and check nothing.  The decoder reads bytes
+ * from the network, so it trusts nothing: each length is compared with the
+ * bytes remaining (never added to a pointer first), counts are bounded by
+ * what the remaining bytes could hold, and any violation returns a static
+ * message naming it.
+ *
+ * Tested by test/unit/test_frame.c (every type encoded, decoded back, and
+ * cut short) and fuzzed by test/fuzz/fuzz_frame.c.
+ *
+ * IDENTIFICATION	src/common/frame.c
+ *-------------------------------------------------------------------------
+ */
+#include <string.h>
+
+#include "common/frame.h"
+
+/* The sizes common/frame.h gives are the sums of the fields the encoders write. */
+_Static_assert(sizeof(MANTIS_FRAME_MAGIC) - 1 == 4, "the magic is 4 bytes");
+_Static_assert(MANTIS_FRAME_HEADER_SIZE == 4 + 1 + 1 + 2 + 8 + 8 + 8,
+			   "header: magic, version, type, flags, sender, incarnation, HLC");
+_Static_assert(MANTIS_UPDATES_PREFIX_SIZE == 4 + 2 + 4 + 8,
+			   "updates prefix: round, group, register count, watermark");
+_Static_assert(MANTIS_FRAME_MARK_SIZE == 4 + 8, "mark: live sequence, watermark");
+_Static_assert(MANTIS_FRAME_UPDATES_HEAD_SIZE ==
+			   MANTIS_FRAME_HEADER_SIZE + MANTIS_UPDATES_PREFIX_SIZE,
+			   "updates head: header and prefix");
+_Static_assert(MANTIS_FRAME_SUMMARY_SIZE == MANTIS_FRAME_HEADER_SIZE + 4 + 8,
+			   "summary: header, round, root digest");
+_Static_assert(MANTIS_FRAME_INSYNC_SIZE == MANTIS_FRAME_HEADER_SIZE + 4 + 12,
+			   "insync: header, round, mark");
+_Static_assert(MANTIS_FRAME_GROUPS_SIZE ==
+			   MANTIS_FRAME_HEADER_SIZE + 4 + 12 + 8 * MANTIS_DIGEST_GROUPS,
+			   "groups: header, round, mark, one digest per group");
+_Static_assert(MANTIS_FRAME_LEAVES_SIZE ==
+			   MANTIS_FRAME_HEADER_SIZE + 4 + 2 + 8 * MANTIS_DIGEST_GROUP_LEAVES,
+			   "leaves: header, round, group, one digest per leaf of the group");
+
+/* Groups of leaves cover the 2^16 leaves keys hash into; a u16 names them. */
+_Static_assert(MANTIS_DIGEST_GROUPS * MANTIS_DIGEST_GROUP_LEAVES == 65536,
+			   "groups times leaves per group is the number of leaves");
+_Static_assert(MANTIS_DIGEST_GROUPS - 1 <= UINT16_MAX,
+			   "a group number fits its u16 field");
+_Static_assert(MANTIS_LIVE_GROUP >= MANTIS_DIGEST_GROUPS &&
+			   MANTIS_LIVE_GROUP <= UINT16_MAX,
+			   "the live group is no repair group, and fits the u16 field");
+
+/* An encoding name's length travels in one byte, and so does a type. */
+_Static_assert(MANTIS_FRAME_ENCODING_MAX <= UINT8_MAX,
+			   "an encoding name length fits its length byte");
+_Static_assert(MANTIS_FRAME_LEAVES <= UINT8_MAX, "a frame type fits its byte");
+
+/* ---- header ---- */
+
+static unsigned char *
+put_header(unsigned char *p, int type, const MantisFrameHeader *h)
+{
+	memcpy(p, MANTIS_FRAME_MAGIC, 4);
+	p[4] = MANTIS_FRAME_VERSION;
+	p[5] = (unsigned char) type;
+	mantis_put_u16(p + 6, h->flags);
+	mantis_put_u64(p + 8, h->sender);
+	mantis_put_u64(p + 16, h->incarnation);
+	mantis_put_u64(p + 24, h->hlc);
+	return p + MANTIS_FRAME_HEADER_SIZE;
+}
+
+/* The header of every frame: the caller gave at least its size. */
+static const char *
+decode_header(const unsigned char *p, MantisFrame *f)
+{
+	if (memcmp(p, MANTIS_FRAME_MAGIC, 4) != 0)
+		return "bad magic bytes";
+	if (p[4] != MANTIS_FRAME_VERSION)
+		return "unsupported protocol version";
+	f->flags = mantis_get_u16(p + 6);
+	if ((f->flags & ~MANTIS_FRAME_FLAGS_KNOWN) != 0)
+		return "unknown frame flags";
+	f->type = p[5];
+	f->sender = mantis_get_u64(p + 8);
+	f->incarnation = mantis_get_u64(p + 16);
+	f->hlc = mantis_get_u64(p + 24);
+	if (mantis_hlc_ms(f->hlc) > MANTIS_HLC_MAX_MS)
+		return "clock beyond year 9999";
+	return NULL;
+}
+
+/* ---- HELLO and WELCOME: a greeting ---- */
+
+/* An encoding name: what PostgreSQL calls its encodings ("UTF8", "EUC_JP") */
+static bool
+encoding_is_valid(const char *name, size_t len)
+{
+	if (len == 0 || len > MANTIS_FRAME_ENCODING_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			  (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+/* what follows the encoding: acked, stable, collected */
+#define GREETING_HORIZONS_SIZE	(8 + 8 + 8)
+
+/* the body alone */
+static size_t
+greeting_size(const MantisGreeting *g)
+{
+	return 1 + g->name_len + 4 + 4 + 1 + g->encoding_len + GREETING_HORIZONS_SIZE;
+}
+
+/* the body alone */
+static unsigned char *
+put_greeting(unsigned char *p, const MantisGreeting *g)
+{
+	p[0] = (unsigned char) g->name_len;
+	memcpy(p + 1, g->name, g->name_len);
+	p += 1 + g->name_len;
+	mantis_put_u32(p, g->max_key_size);
+	mantis_put_u32(p + 4, g->max_value_size);
+	p[8] = (unsigned char) g->encoding_len;
+	memcpy(p + 9, g->encoding, g->encoding_len);
+	p += 9 + g->encoding_len;
+	mantis_put_u64(p, g->acked);
+	mantis_put_u64(p + 8, g->stable);
+	mantis_put_u64(p + 16, g->collected);
+	return p + GREETING_HORIZONS_SIZE;
+}
+
+/* a whole HELLO or WELCOME */
+size_t
+mantis_frame_greeting_frame_size(const MantisGreeting *g)
+{
+	return MANTIS_FRAME_HEADER_SIZE + greeting_size(g);
+}
+
+static size_t
+put_greeting_frame(unsigned char *p, int type, const MantisFrameHeader *h,
+				   const MantisGreeting *g)
+{
+	return (size_t) (put_greeting(put_header(p, type, h), g) - p);
+}
+
+size_t
+mantis_frame_put_hello(unsigned char *p, const MantisFrameHeader *h,
+					   const MantisGreeting *g)
+{
+	return put_greeting_frame(p, MANTIS_FRAME_HELLO, h, g);
+}
+
+size_t
+mantis_frame_put_welcome(unsigned char *p, const MantisFrameHeader *h,
+						 const MantisGreeting *g)
+{
+	return put_greeting_frame(p, MANTIS_FRAME_WELCOME, h, g);
+}
+
+static const char *
+decode_greeting(const unsigned char *p, const unsigned char *end, MantisFrame *f)
+{
+	MantisGreeting *g = &f->greeting;
+	size_t		len;
+
+	if (end - p < 1)
+		return "name truncated";
+	len = p[0];
+	if (len > (size_t) (end - p) - 1)
+		return "name past the end of the frame";
+	if (!mantis_codec_name_is_valid((const char *) p + 1, len))
+		return "invalid node name";
+	g->name = (const char *) p + 1;
+	g->name_len = len;
+	p += 1 + len;
+
+	if ((size_t) (end - p) < 4 + 4 + 1)
+		return "greeting limits truncated";
+	g->max_key_size = mantis_get_u32(p);
+	g->max_value_size = mantis_get_u32(p + 4);
+	len = p[8];
+	p += 9;
+	if ((size_t) (end - p) != len + GREETING_HORIZONS_SIZE)
+		return "encoding length does not match the frame";
+	if (!encoding_is_valid((const char *) p, len))
+		return "invalid encoding name";
+	g->encoding = (const char *) p;
+	g->encoding_len = len;
+	p += len;
+	g->acked = mantis_get_u64(p);
+	g->stable = mantis_get_u64(p + 8);
+	g->collected = mantis_get_u64(p + 16);
+	if (mantis_hlc_ms(g->acked) > MANTIS_HLC_MAX_MS ||
+		mantis_hlc_ms(g->stable) > MANTIS_HLC_MAX_MS ||
+		mantis_hlc_ms(g->collected) > MANTIS_HLC_MAX_MS)
+		return "greeting horizon beyond year 9999";
+	return NULL;
+}
+
+/* ---- UPDATES ---- */
+
+/*
+ * the prefix: round u32 at 0, group u16 at 4, register count u32 at 6,
+ * watermark u64 at 10
+ */
+#define UPDATES_COUNT_AT	(MANTIS_FRAME_HEADER_SIZE + 4 + 2)
+#define UPDATES_WATERMARK_AT	(UPDATES_COUNT_AT + 4)
+_Static_assert(UPDATES_WATERMARK_AT + 8 == MANTIS_FRAME_UPDATES_HEAD_SIZE,
+			   "the watermark ends the head of an UPDATES frame");
+
+size_t
+mantis_frame_put_updates_head(unsigned char *p, const MantisFrameHeader *h,
+							  uint32_t round, uint16_t group)
+{
+	unsigned char *q = put_header(p, MANTIS_FRAME_UPDATES, h);
+
+	mantis_put_u32(q, round);
+	mantis_put_u16(q + 4, group);
+	mantis_put_u32(q + 6, 0);
+	mantis_put_u64(q + 10, 0);
+	return (size_t) (q + MANTIS_UPDATES_PREFIX_SIZE - p);
+}
+
+/* the register count of an UPDATES frame begun by mantis_frame_put_updates_head */
+void
+mantis_frame_updates_set_count(unsigned char *frame, uint32_t count)
+{
+	mantis_put_u32(frame + UPDATES_COUNT_AT, count);
+}
+
+void
+mantis_frame_updates_end_batch(unsigned char *frame, uint64_t watermark)
+{
+	mantis_put_u16(frame + 6, (uint16_t) (mantis_get_u16(frame + 6) | MANTIS_FRAME_BATCH_END));
+	mantis_put_u64(frame + UPDATES_WATERMARK_AT, watermark);
+}
+
+static const char *
+decode_updates(const unsigned char *p, const unsigned char *end, MantisFrame *f)
+{
+	const unsigned char *q;
+
+	if ((size_t) (end - p) < MANTIS_UPDATES_PREFIX_SIZE)
+		return "updates header truncated";
+	f->round = mantis_get_u32(p);
+	f->group = mantis_get_u16(p + 4);
+	f->count = mantis_get_u32(p + 6);
+	f->watermark = mantis_get_u64(p + 10);
+	if (f->group >= MANTIS_DIGEST_GROUPS && f->group != MANTIS_LIVE_GROUP)
+		return "invalid group";
+	if ((f->flags & MANTIS_FRAME_BATCH_END) ? f->group != MANTIS_LIVE_GROUP : f->watermark != 0)
+		return "watermark outside the end of a live batch";
+	if (mantis_hlc_ms(f->watermark) > MANTIS_HLC_MAX_MS)
+		return "watermark beyond year 9999";
+	p += MANTIS_UPDATES_PREFIX_SIZE;
+	if (f->count > (size_t) (end - p) / (MANTIS_CODEC_REGISTER_OVERHEAD + 1))
+		return "register count larger than the frame";
+
+	/* check every entry now, so that consumers can walk them blindly */
+	q = p;
+	for (uint32_t i = 0; i < f->count; i++)
+	{
+		MantisRecord rec;
+		const char *err = mantis_codec_get_register(&q, end, &rec);
+
+		if (err)
+			return err;
+	}
+	if (q != end)
+		return "trailing bytes after the last register";
+	f->registers = p;
+	f->end = end;
+	return NULL;
+}
+
+/* ---- SUMMARY ---- */
+
+size_t
+mantis_frame_put_summary(unsigned char *p, const MantisFrameHeader *h,
+						 uint32_t round, uint64_t root)
+{
+	unsigned char *q = put_header(p, MANTIS_FRAME_SUMMARY, h);
+
+	mantis_put_u32(q, round);
+	mantis_put_u64(q + 4, root);
+	return (size_t) (q + 4 + 8 - p);
+}
+
+static const char *
+decode_summary(const unsigned char *p, size_t rest, MantisFrame *f)
+{
+	if (rest != MANTIS_FRAME_SUMMARY_SIZE - MANTIS_FRAME_HEADER_SIZE)
+		return "summary of the wrong size";
+	f->round = mantis_get_u32(p);
+	f->root = mantis_get_u64(p + 4);
+	return NULL;
+}
+
+/* ---- INSYNC ---- */
+
+static unsigned char *
+put_mark(unsigned char *p, const MantisLiveMark *mark)
+{
+	mantis_put_u32(p, mark->seq);
+	mantis_put_u64(p + 4, mark->watermark);
+	return p + MANTIS_FRAME_MARK_SIZE;
+}
+
+static const char *
+decode_mark(const unsigned char *p, MantisFrame *f)
+{
+	f->mark.seq = mantis_get_u32(p);
+	f->mark.watermark = mantis_get_u64(p + 4);
+	if (mantis_hlc_ms(f->mark.watermark) > MANTIS_HLC_MAX_MS)
+		return "watermark beyond year 9999";
+	return NULL;
+}
+
+size_t
+mantis_frame_put_insync(unsigned char *p, const MantisFrameHeader *h,
+						uint32_t round, const MantisLiveMark *mark)
+{
+	unsigned char *q = put_header(p, MANTIS_FRAME_INSYNC, h);
+
+	mantis_put_u32(q, round);
+	q = put_mark(q + 4, mark);
+	return (size_t) (q - p);
+}
+
+static const char *
+decode_insync(const unsigned char *p, size_t rest, MantisFrame *f)
+{
+	if (rest != MANTIS_FRAME_INSYNC_SIZE - MANTIS_FRAME_HEADER_SIZE)
+		return "insync of the wrong size";
+	f->round = mantis_get_u32(p);
+	return decode_mark(p + 4, f);
+}
+
+/* ---- GROUPS and LEAVES: digests ---- */
+
+static unsigned char *
+put_digests(unsigned char *p, const uint64_t *digests, int n)
+{
+	for (int i = 0; i < n; i++)
+		mantis_put_u64(p + 8 * i, digests[i]);
+	return p + 8 * n;
+}
+
+/*
+ * Digest i of a decoded GROUPS frame (0 <= i < MANTIS_DIGEST_GROUPS) or
+ * LEAVES frame (0 <= i < MANTIS_DIGEST_GROUP_LEAVES), in host order.
+ */
+uint64_t
+mantis_frame_digest(const MantisFrame *f, int i)
+{
+	return mantis_get_u64(f->digests + 8 * i);
+}
+
+size_t
+mantis_frame_put_groups(unsigned char *p, const MantisFrameHeader *h,
+						uint32_t round, const MantisLiveMark *mark,
+						const uint64_t digests[MANTIS_DIGEST_GROUPS])
+{
+	unsigned char *q = put_header(p, MANTIS_FRAME_GROUPS, h);
+
+	mantis_put_u32(q, round);
+	q = put_mark(q + 4, mark);
+	q = put_digests(q, digests, MANTIS_DIGEST_GROUPS);
+	return (size_t) (q - p);
+}
+
+static const char *
+decode_groups(const unsigned char *p, size_t rest, MantisFrame *f)
+{
+	if (rest != MANTIS_FRAME_GROUPS_SIZE - MANTIS_FRAME_HEADER_SIZE)
+		return "groups of the wrong size";
+	f->round = mantis_get_u32(p);
+	f->digests = p + 4 + MANTIS_FRAME_MARK_SIZE;
+	return decode_mark(p + 4, f);
+}
+
+size_t
+mantis_frame_put_leaves(unsigned char *p, const MantisFrameHeader *h,
+						uint32_t round, uint16_t group,
+						const uint64_t digests[MANTIS_DIGEST_GROUP_LEAVES])
+{
+	unsigned char *q = put_header(p, MANTIS_FRAME_LEAVES, h);
+
+	mantis_put_u32(q, round);
+	mantis_put_u16(q + 4, group);
+	q = put_digests(q + 6, digests, MANTIS_DIGEST_GROUP_LEAVES);
+	return (size_t) (q - p);
+}
+
+static const char *
+decode_leaves(const unsigned char *p, size_t rest, MantisFrame *f)
+{
+	if (rest != MANTIS_FRAME_LEAVES_SIZE - MANTIS_FRAME_HEADER_SIZE)
+		return "leaves of the wrong size";
+	f->round = mantis_get_u32(p);
+	f->group = mantis_get_u16(p + 4);
+	if (f->group >= MANTIS_DIGEST_GROUPS)
+		return "invalid group";
+	f->digests = p + 6;
+	return NULL;
+}
+
+/* ---- any frame ---- */
+
+/*
+ * Decode a replication frame of untrusted bytes.  On success every field
+ * the frame's type uses is set and every length in it has been checked
+ * (UPDATES registers may then be read with mantis_codec_get_register()
+ * without further care); otherwise the reason is returned.
+ */
+const char *
+mantis_frame_decode(const void *data, size_t len, MantisFrame *f)
+{
+	const unsigned char *p = data;
+	const unsigned char *end;
+	const char *err;
+	size_t		rest;
+
+	memset(f, 0, sizeof(*f));
+	if (data == NULL || len < MANTIS_FRAME_HEADER_SIZE)
+		return "shorter than a frame header";
+	err = decode_header(p, f);
+	if (err)
+		return err;
+	end = p + len;
+	p += MANTIS_FRAME_HEADER_SIZE;
+	rest = (size_t) (end - p);
+	if ((f->flags & MANTIS_FRAME_BATCH_END) && f->type != MANTIS_FRAME_UPDATES)
+		return "batch end flag on a frame other than UPDATES";
+	if ((f->flags & MANTIS_FRAME_HELD_BACK) && f->type != MANTIS_FRAME_LEAVES)
+		return "held-back flag on a frame other than LEAVES";
+
+	switch (f->type)
+	{
+		case MANTIS_FRAME_HELLO:
+		case MANTIS_FRAME_WELCOME:
+			return decode_greeting(p, end, f);
+		case MANTIS_FRAME_UPDATES:
+			return decode_updates(p, end, f);
+		case MANTIS_FRAME_SUMMARY:
+			return decode_summary(p, rest, f);
+		case MANTIS_FRAME_INSYNC:
+			return decode_insync(p, rest, f);
+		case MANTIS_FRAME_GROUPS:
+			return decode_groups(p, rest, f);
+		case MANTIS_FRAME_LEAVES:
+			return decode_leaves(p, rest, f);
+	}
+	return "unknown frame type";
+}

@@ -1,0 +1,227 @@
+/*-------------------------------------------------------------------------
+ * common/frame.h
+ *	  Replication frames (common/frame.c): their layouts, and an encoder beside
+ *	  the decoder of each type.
+ *
+ * Pure C like common/codec.c: no server headers, no allocation.  The encoders
+ * write into memory the caller sized (a server can ask the size, enlarge a
+ * StringInfo, then encode); the decoder reads untrusted bytes.
+ *
+ * IDENTIFICATION	src/common/frame.h
+ *-------------------------------------------------------------------------
+ */
+#ifndef MANTIS_FRAME_H
+#define MANTIS_FRAME_H
+
+#include "common/codec.h"
+
+/*
+ * Replication frames, protocol version 3.  One ZeroMQ message each:
+ *
+ *	 header (32 bytes): magic "MNTZ" | version u8 (3) | type u8 | flags u16
+ *			| sender node id u64 | sender incarnation u64 | sender HLC time u64
+ *
+ *	 HELLO	   greeting						  (connector -> listener, each second)
+ *	 WELCOME   greeting						  (listener -> connector, the answer)
+ *	 UPDATES   round u32 | group u16 | register count u32 | watermark u64 |
+ *			   registers
+ *			   (group 0xFFFF: live changes, "round" their sequence number;
+ *			   otherwise a repair round's)
+ *	 SUMMARY   round u32 | root digest u64		  (puller -> peer: start of a repair)
+ *	 INSYNC    round u32 | mark				  (peer -> puller: roots are equal)
+ *	 GROUPS    round u32 | mark | 256 group digests u64 (peer -> puller: roots differ)
+ *	 LEAVES    round u32 | group u16 | 256 leaf digests u64
+ *			   puller -> peer: "send me your registers of the leaves that
+ *			   differ from these"; peer -> puller, after those UPDATES: "and
+ *			   here are mine", so the puller sends back what it holds newer
+ *
+ *	 greeting: name length u8 (1..63) | name | max key size u32 |
+ *			   max value size u32 | encoding length u8 (1..31) | encoding |
+ *			   acked u64 | stable u64 | collected u64
+ *			   (the sender's mantis.max_key_size and mantis.max_value_size,
+ *			   and the name of its database encoding, e.g. "UTF8": peers
+ *			   whose limits differ refuse each other; then what collection
+ *			   needs, see replication/horizon.c: the HLC through which the sender holds
+ *			   every write of the addressee, the HLC through which every
+ *			   peer of the sender holds the sender's own writes, and the
+ *			   HLC at or below which the sender may have collected a
+ *			   deletion without every peer's acknowledgement; 0: none)
+ *
+ *	 mark:	   live sequence u32 | watermark u64: the sender's last live
+ *			   frame when it answered, and the HLC through which every
+ *			   write made on the sender was in its live frames by then
+ *
+ * Flags: BATCH_END on the last live UPDATES frame of a batch, whose
+ * watermark is then the HLC through which every write made on the sender
+ * is in this frame or an earlier one (0 in the others); HELD_BACK on a
+ * repair LEAVES answer whose sender held back live values it had of a leaf
+ * that differs (replication/repair.c).
+ *
+ * Version 2 had no watermarks, marks or collection fields, version 1 no
+ * limits in the greeting; a frame of either is malformed.
+ */
+#define MANTIS_FRAME_MAGIC			"MNTZ"
+#define MANTIS_FRAME_VERSION		3
+#define MANTIS_FRAME_HEADER_SIZE	32
+
+#define MANTIS_FRAME_BATCH_END		0x0001
+#define MANTIS_FRAME_HELD_BACK		0x0002
+#define MANTIS_FRAME_FLAGS_KNOWN	(MANTIS_FRAME_BATCH_END | MANTIS_FRAME_HELD_BACK)
+
+#define MANTIS_DIGEST_GROUPS		256
+#define MANTIS_DIGEST_GROUP_LEAVES	256 /* MANTIS_LEAVES / MANTIS_DIGEST_GROUPS */
+#define MANTIS_LIVE_GROUP			0xFFFF
+
+typedef enum MantisFrameType
+{
+	MANTIS_FRAME_HELLO = 1,
+	MANTIS_FRAME_WELCOME = 2,
+	MANTIS_FRAME_UPDATES = 3,
+	MANTIS_FRAME_SUMMARY = 4,
+	MANTIS_FRAME_INSYNC = 5,
+	MANTIS_FRAME_GROUPS = 6,
+	MANTIS_FRAME_LEAVES = 7
+} MantisFrameType;
+
+/* the body of UPDATES before its registers: round, group, register count, watermark */
+#define MANTIS_UPDATES_PREFIX_SIZE	(4 + 2 + 4 + 8)
+
+/* a mark: live sequence, watermark */
+#define MANTIS_FRAME_MARK_SIZE		(4 + 8)
+
+#define MANTIS_FRAME_ENCODING_MAX	31
+
+/*
+ * Whole frames of a fixed size, and the head of an UPDATES frame (header
+ * and prefix, before the registers).  common/frame.c checks each against the sum
+ * of its fields.
+ */
+#define MANTIS_FRAME_UPDATES_HEAD_SIZE	(MANTIS_FRAME_HEADER_SIZE + MANTIS_UPDATES_PREFIX_SIZE)
+#define MANTIS_FRAME_SUMMARY_SIZE	(MANTIS_FRAME_HEADER_SIZE + 4 + 8)
+#define MANTIS_FRAME_INSYNC_SIZE	(MANTIS_FRAME_HEADER_SIZE + 4 + MANTIS_FRAME_MARK_SIZE)
+#define MANTIS_FRAME_GROUPS_SIZE	(MANTIS_FRAME_HEADER_SIZE + 4 + MANTIS_FRAME_MARK_SIZE + \
+									 8 * MANTIS_DIGEST_GROUPS)
+#define MANTIS_FRAME_LEAVES_SIZE	(MANTIS_FRAME_HEADER_SIZE + 4 + 2 + 8 * MANTIS_DIGEST_GROUP_LEAVES)
+
+/*
+ * What a sender puts in the header of every frame it sends: who it is and
+ * when, and the frame's flags.  The encoders write the rest (magic,
+ * version, their own type).
+ */
+typedef struct MantisFrameHeader
+{
+	uint64_t	sender;			/* node id */
+	uint64_t	incarnation;
+	uint64_t	hlc;			/* the sender's HLC time */
+	uint16_t	flags;			/* MANTIS_FRAME_BATCH_END, _HELD_BACK */
+} MantisFrameHeader;
+
+/* Where a sender's live stream stood: see "mark" above */
+typedef struct MantisLiveMark
+{
+	uint32_t	seq;
+	uint64_t	watermark;
+} MantisLiveMark;
+
+/* The body of HELLO and WELCOME */
+typedef struct MantisGreeting
+{
+	const char *name;
+	size_t		name_len;
+	uint32_t	max_key_size;
+	uint32_t	max_value_size;
+	const char *encoding;		/* letters, digits and '_' */
+	size_t		encoding_len;
+	uint64_t	acked;			/* HLCs; see "greeting" above */
+	uint64_t	stable;
+	uint64_t	collected;
+} MantisGreeting;
+
+/* A decoded frame: pointers refer to the decoded input */
+typedef struct MantisFrame
+{
+	/* header: its type, then the fields of a MantisFrameHeader */
+	int			type;
+	uint64_t	sender;
+	uint64_t	incarnation;
+	uint64_t	hlc;
+	uint16_t	flags;
+	/* HELLO, WELCOME: name and encoding point into the input, checked */
+	MantisGreeting greeting;
+	/* UPDATES, SUMMARY, INSYNC, GROUPS, LEAVES */
+	uint32_t	round;
+	/* UPDATES, LEAVES */
+	uint16_t	group;
+	/* UPDATES */
+	uint32_t	count;
+	uint64_t	watermark;		/* 0 unless BATCH_END */
+	const unsigned char *registers; /* count entries, checked, up to end */
+	const unsigned char *end;
+	/* SUMMARY */
+	uint64_t	root;
+	/* INSYNC, GROUPS */
+	MantisLiveMark mark;
+	/*
+	 * GROUPS (256 groups), LEAVES (256 leaves): big-endian u64s, checked;
+	 * read them with mantis_frame_digest()
+	 */
+	const unsigned char *digests;
+} MantisFrame;
+
+/* the header fields of a decoded frame, to answer or re-encode it */
+static inline MantisFrameHeader
+mantis_frame_header(const MantisFrame *f)
+{
+	MantisFrameHeader h;
+
+	h.sender = f->sender;
+	h.incarnation = f->incarnation;
+	h.hlc = f->hlc;
+	h.flags = f->flags;
+	return h;
+}
+
+/*
+ * Encoders, one per type.  Each writes a whole frame at p, into memory the
+ * caller sized with the matching size function or constant, and returns
+ * the number of bytes written (that size).  They check nothing: the
+ * decoder is the one judge of what is well-formed (which lets the tests
+ * encode malformed frames too).  Name and encoding lengths must fit their
+ * length byte.
+ */
+extern size_t mantis_frame_greeting_frame_size(const MantisGreeting *g);
+extern size_t mantis_frame_put_hello(unsigned char *p, const MantisFrameHeader *h,
+									 const MantisGreeting *g);
+extern size_t mantis_frame_put_welcome(unsigned char *p, const MantisFrameHeader *h,
+									   const MantisGreeting *g);
+
+/*
+ * UPDATES is built in place: its head with a register count of 0
+ * (MANTIS_FRAME_UPDATES_HEAD_SIZE bytes), then registers appended with
+ * mantis_codec_put_register(), then the count set in the finished frame.
+ */
+extern size_t mantis_frame_put_updates_head(unsigned char *p,
+											const MantisFrameHeader *h,
+											uint32_t round, uint16_t group);
+extern void mantis_frame_updates_set_count(unsigned char *frame, uint32_t count);
+/* the last frame of a live batch: set BATCH_END and its watermark */
+extern void mantis_frame_updates_end_batch(unsigned char *frame, uint64_t watermark);
+
+extern size_t mantis_frame_put_summary(unsigned char *p, const MantisFrameHeader *h,
+									   uint32_t round, uint64_t root);
+extern size_t mantis_frame_put_insync(unsigned char *p, const MantisFrameHeader *h,
+									  uint32_t round, const MantisLiveMark *mark);
+/* digests in host order */
+extern size_t mantis_frame_put_groups(unsigned char *p, const MantisFrameHeader *h,
+									  uint32_t round, const MantisLiveMark *mark,
+									  const uint64_t digests[MANTIS_DIGEST_GROUPS]);
+extern size_t mantis_frame_put_leaves(unsigned char *p, const MantisFrameHeader *h,
+									  uint32_t round, uint16_t group,
+									  const uint64_t digests[MANTIS_DIGEST_GROUP_LEAVES]);
+
+/* The decoder, of untrusted bytes; and digest i of a decoded GROUPS or LEAVES */
+extern const char *mantis_frame_decode(const void *data, size_t len,
+									   MantisFrame *frame);
+extern uint64_t mantis_frame_digest(const MantisFrame *f, int i);
+
+#endif							/* MANTIS_FRAME_H */

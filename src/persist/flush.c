@@ -1,0 +1,433 @@
+/*-------------------------------------------------------------------------
+ * persist/flush.c
+ *	  Writing the registers to mantis_stores: a flush of what changed since
+ *	  the last one, a compaction that writes every register and deletes
+ *	  this node's older rows, and giving back what a failed flush took.
+ *
+ * Rows.  Each row holds a batch of registers in the snapshot format of
+ * common/snapshot.h, at most about ROW_TARGET_BYTES, and is inserted as soon as it is
+ * full, so a flush or a compaction holds one row in memory, never the
+ * store.  A flush writes the registers changed since the previous one; when
+ * this node's rows grow past mantis.compact_rows, or their bytes past twice
+ * the last full snapshot, a flush writes every register instead and deletes
+ * this node's older rows in the same transaction.
+ *
+ * A compaction first merges again the rows held back (persist/load.c), and
+ * deletes only this node's rows known to be merged, each only if it is
+ * still the version merged.  So a persisted register is deleted only by a
+ * compaction that has merged it and written, in the same transaction, a
+ * snapshot holding it or a register with a greater HLC for its key.
+ *
+ * IDENTIFICATION	src/persist/flush.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "port/pg_bitutils.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "mantis.h"
+#include "clock.h"
+#include "store/collect.h"
+#include "guc.h"
+#include "nodes.h"
+#include "persist/persist.h"
+#include "persist/internal.h"
+#include "common/snapshot.h"
+#include "store/store.h"
+
+/* a row is closed once it holds this many bytes */
+#define ROW_TARGET_BYTES	(16 * 1024 * 1024)
+
+/* snapshot bytes below which the bytes rule never asks for compaction */
+#define COMPACT_MIN_BYTES	(1024 * 1024)
+
+/* Rows inserted by the flush under way; known once it commits. */
+typedef struct NewRow
+{
+	int64		id;
+	TransactionId xmin;
+	int64		bytes;
+} NewRow;
+
+/* Rows under construction: the one being filled, inserted once full. */
+typedef struct RowBuilder
+{
+	StringInfoData cur;			/* VARHDRSZ + snapshot so far; data NULL if none */
+	uint32		cur_registers;
+	int			nodes;
+	MantisNodeEntry node_table[MANTIS_MAX_NODES];
+	const char *clock;			/* the flush's HLC, as text */
+	uint64		registers;		/* in all rows */
+	int64		bytes;			/* of all inserted rows */
+	MemoryContext cxt;			/* outlives the transaction: for "inserted" */
+	List	   *inserted;		/* NewRow * */
+} RowBuilder;
+
+/* What the flush under way took from the store, to give back on failure. */
+static MantisLeafSet taken_leaves;
+
+/* ---- the row builder ---- */
+
+static void
+builder_init(RowBuilder *b, const char *clock, MemoryContext cxt)
+{
+	memset(b, 0, sizeof(RowBuilder));
+	b->nodes = mantis_nodes_copy(b->node_table);
+	b->clock = clock;
+	b->cxt = cxt;
+}
+
+static void
+builder_open_row(RowBuilder *b)
+{
+	initStringInfo(&b->cur);
+	appendStringInfoSpaces(&b->cur, VARHDRSZ + MANTIS_SNAPSHOT_HEADER_SIZE);
+	for (int i = 0; i < b->nodes; i++)
+	{
+		size_t		len = strlen(b->node_table[i].name);
+		size_t		size = mantis_codec_node_size(len);
+
+		enlargeStringInfo(&b->cur, (int) size);
+		mantis_codec_put_node((unsigned char *) b->cur.data + b->cur.len,
+							 b->node_table[i].id, b->node_table[i].name, len);
+		b->cur.len += (int) size;
+	}
+	b->cur_registers = 0;
+}
+
+/* Insert one row; fills in its id and xmin. */
+static void
+insert_row(const char *clock, bytea *registers, NewRow *row)
+{
+	char	   *sql = psprintf("INSERT INTO %s (clock, node, registers) VALUES ($1, $2, $3) RETURNING id, xmin",
+							   table.name);
+	Oid			types[3] = {TEXTOID, TEXTOID, BYTEAOID};
+	Datum		values[3];
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(clock);
+	values[1] = CStringGetTextDatum(mantis_self_node_name());
+	values[2] = PointerGetDatum(registers);
+	statement_begin();
+	if (SPI_execute_with_args(sql, 3, types, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "could not insert into %s", table.name);
+	statement_end();
+	row->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	row->xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	pfree(sql);
+}
+
+/* Close the row being filled, if any, and insert it. */
+static void
+builder_close_row(RowBuilder *b)
+{
+	NewRow	   *row;
+	MemoryContext oldcxt;
+
+	if (b->cur.data == NULL)
+		return;
+	/* the lifetime horizon travels with every row (store/collect.c) */
+	mantis_snapshot_put_header((unsigned char *) b->cur.data + VARHDRSZ,
+							   (uint16) b->nodes, b->cur_registers,
+							   mantis_collect_lifetime_horizon());
+	SET_VARSIZE(b->cur.data, b->cur.len);
+	oldcxt = MemoryContextSwitchTo(b->cxt);
+	row = palloc(sizeof(NewRow));
+	b->inserted = lappend(b->inserted, row);
+	MemoryContextSwitchTo(oldcxt);
+	insert_row(b->clock, (bytea *) b->cur.data, row);
+	row->bytes = b->cur.len;
+	table.sequence_floor = Max(table.sequence_floor, row->id);
+	b->bytes += b->cur.len;
+	pfree(b->cur.data);
+	b->cur.data = NULL;
+}
+
+/* MantisRecordCallback: append one register, inserting the row once full */
+static void
+builder_add(const MantisRecord *rec, void *arg)
+{
+	RowBuilder *b = (RowBuilder *) arg;
+	size_t		size = mantis_codec_register_size(rec);
+
+	if (b->cur.data == NULL)
+		builder_open_row(b);
+	if (unlikely(mantis_debug_fail_flush))
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Failed on request by \"mantis.debug_fail_flush\".")));
+	enlargeStringInfo(&b->cur, (int) size);
+	mantis_codec_put_register((unsigned char *) b->cur.data + b->cur.len, rec);
+	b->cur.len += (int) size;
+	b->cur_registers++;
+	b->registers++;
+	if (b->cur.len >= ROW_TARGET_BYTES)
+		builder_close_row(b);
+}
+
+/* ---- flushing ---- */
+
+/*
+ * Take the changes of the pending leaves, each through "callback"; each
+ * leaf is noted as taken first, so a failure halfway gives it back.
+ */
+static void
+take_pending(MantisLeafSet *pending, MantisRecordCallback callback, void *arg)
+{
+	mantis_store_take_leaves(MANTIS_CONSUMER_PERSIST, pending, &taken_leaves,
+							 callback, arg);
+}
+
+/*
+ * Delete rows of ours, each only if it is still the version we merged: a
+ * row changed meanwhile (its xmin differs) stays, to be merged first.
+ */
+static void
+delete_rows(const KnownRow *rows, int n)
+{
+	char	   *sql;
+	Oid			types[3] = {INT8ARRAYOID, TEXTARRAYOID, TEXTOID};
+	Datum		values[3];
+	int64	   *ids;
+	Datum	   *xmins;
+
+	if (n == 0)
+		return;
+	ids = palloc(sizeof(int64) * n);
+	xmins = palloc(sizeof(Datum) * n);
+	for (int i = 0; i < n; i++)
+	{
+		char		buf[16];
+
+		ids[i] = rows[i].id;
+		snprintf(buf, sizeof(buf), "%u", rows[i].xmin);
+		xmins[i] = CStringGetTextDatum(buf);
+	}
+	values[0] = int8_array(ids, n);
+	values[1] = PointerGetDatum(construct_array(xmins, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = CStringGetTextDatum(mantis_self_node_name());
+	sql = psprintf("DELETE FROM %s s USING ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS k(id, x)"
+				   " WHERE s.id OPERATOR(pg_catalog.=) k.id AND s.xmin::pg_catalog.text OPERATOR(pg_catalog.=) k.x"
+				   " AND s.node OPERATOR(pg_catalog.=) $3",
+				   table.name);
+	statement_begin();
+	if (SPI_execute_with_args(sql, 3, types, values, NULL, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not delete from %s", table.name);
+	statement_end();
+	pfree(sql);
+}
+
+/*
+ * Write every register as a fresh snapshot and delete the rows of ours it
+ * makes redundant: those merged, which it now covers, and the delta rows
+ * this flush inserted before it found compaction due.  Returns the ids
+ * deleted, in the builder's context.
+ */
+static int64 *
+compact(RowBuilder *b, MantisLeafSet *pending, int *ndeleted)
+{
+	KnownRow   *gone;
+	int64	   *ids;
+	int			n = 0;
+	ListCell   *lc;
+
+	retry_held_back();
+	gone = palloc(sizeof(KnownRow) * (table.nrows + list_length(b->inserted) + 1));
+	for (int i = 0; i < table.nrows; i++)
+	{
+		if (table.rows[i].own && ROW_MERGED(&table.rows[i]))
+			gone[n++] = table.rows[i];
+	}
+	foreach(lc, b->inserted)
+	{
+		NewRow	   *row = (NewRow *) lfirst(lc);
+
+		gone[n].id = row->id;
+		gone[n].xmin = row->xmin;
+		n++;
+	}
+	b->inserted = NIL;
+	b->registers = 0;
+	b->bytes = 0;
+
+	/* what changed is in the snapshot: clear the flags first */
+	take_pending(pending, NULL, NULL);
+	mantis_store_scan(true, builder_add, b);
+	if (b->inserted == NIL && b->cur.data == NULL)
+		builder_open_row(b);	/* an empty store still gets its row */
+	builder_close_row(b);
+	delete_rows(gone, n);
+	ids = MemoryContextAlloc(b->cxt, sizeof(int64) * (n + 1));
+	for (int i = 0; i < n; i++)
+		ids[i] = gone[i].id;
+	*ndeleted = n;
+	return ids;
+}
+
+static bool
+compaction_due(const RowBuilder *delta)
+{
+	uint64		held_back;
+	int64		own_rows,
+				merged_rows,
+				merged_bytes;
+
+	count_rows(&held_back, &own_rows, &merged_rows, &merged_bytes);
+	if (table.snapshot_bytes == 0)
+		table.snapshot_bytes = merged_bytes;	/* not known since start */
+	return merged_rows + list_length(delta->inserted) > mantis_compact_rows ||
+		merged_bytes + delta->bytes > 2 * Max(table.snapshot_bytes, COMPACT_MIN_BYTES);
+}
+
+static int
+known_row_cmp(const void *a, const void *b)
+{
+	int64		x = ((const KnownRow *) a)->id;
+	int64		y = ((const KnownRow *) b)->id;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Rows added by hand or restored may carry ids the id sequence has not
+ * reached: move it past them, or our next inserts would collide.
+ */
+static void
+sequence_past_rows(void)
+{
+	int64		max_id = table.nrows > 0 ? table.rows[table.nrows - 1].id : 0;
+	char	   *sql;
+	Oid			types[2] = {TEXTOID, INT8OID};
+	Datum		values[2];
+
+	if (max_id <= table.sequence_floor)
+		return;
+	values[0] = CStringGetTextDatum(table.name);
+	values[1] = Int64GetDatum(max_id);
+	sql = "SELECT pg_catalog.setval(s.seq, $2) FROM"
+		" (SELECT pg_catalog.pg_get_serial_sequence($1, 'id')::pg_catalog.regclass AS seq) s"
+		" WHERE COALESCE(pg_catalog.pg_sequence_last_value(s.seq), 0) OPERATOR(pg_catalog.<) $2";
+	statement_begin();
+	if (SPI_execute_with_args(sql, 2, types, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not advance the id sequence of %s", table.name);
+	statement_end();
+	table.sequence_floor = max_id;
+}
+
+/* Make what a committed flush inserted and deleted known. */
+static void
+note_committed(const RowBuilder *b, const int64 *deleted, int ndeleted)
+{
+	int			keep = 0;
+	ListCell   *lc;
+
+	for (int i = 0; i < table.nrows; i++)
+	{
+		bool		gone = false;
+
+		for (int j = 0; j < ndeleted && !gone; j++)
+			gone = table.rows[i].id == deleted[j];
+		if (!gone)
+			table.rows[keep++] = table.rows[i];
+	}
+	table.nrows = keep;
+	known_reserve(table.nrows + list_length(b->inserted));
+	foreach(lc, b->inserted)
+	{
+		NewRow	   *row = (NewRow *) lfirst(lc);
+		KnownRow   *k = &table.rows[table.nrows++];
+
+		k->id = row->id;
+		k->xmin = row->xmin;
+		k->bytes = row->bytes;
+		k->own = true;
+		k->held = 0;
+		k->unreadable = false;
+	}
+	/* our ids come from the sequence, but a row added by hand may be ahead */
+	qsort(table.rows, table.nrows, sizeof(KnownRow), known_row_cmp);
+}
+
+/*
+ * Write the registers changed since the last flush, in a transaction of
+ * its own: follow the table, then take the changes (clearing their
+ * UNFLUSHED flags) from the leaves set in "pending", which is emptied, and
+ * insert them row by row.  Compacts when due, when "compact" asks, or when
+ * rows of ours are gone.  Returns false, having taken nothing, if the
+ * extension has gone from this database.  On ERROR the worker calls
+ * mantis_persist_abort(), which gives back what was taken.
+ */
+bool
+mantis_persist_flush(MantisLeafSet *pending, bool compact_asked, MantisFlushResult *result)
+{
+	char		clock[MANTIS_HLC_TEXT_SIZE];
+	RowBuilder	b;
+	MantisHLC	now;
+	int64	   *deleted = NULL;
+	int			ndeleted = 0;
+
+	memset(result, 0, sizeof(*result));
+	builder_init(&b, clock, CurrentMemoryContext);
+	begin_work("mantis: flushing to mantis_stores");
+	if (!follow_table())
+	{
+		end_work();
+		return false;
+	}
+
+	result->compacted = compact_asked || table.rewrite;
+	if (!result->compacted && mantis_leafset_is_empty(pending))
+	{
+		end_work();
+		return true;
+	}
+	sequence_past_rows();
+	now = mantis_hlc_now();
+	mantis_hlc_format(&now, clock);
+	if (!result->compacted)
+	{
+		take_pending(pending, builder_add, &b);
+		builder_close_row(&b);
+		result->compacted = compaction_due(&b);
+	}
+	if (result->compacted)
+		deleted = compact(&b, pending, &ndeleted);
+	end_work();
+
+	/* committed */
+	if (result->compacted)
+	{
+		table.rewrite = false;
+		table.snapshot_bytes = b.bytes;
+	}
+	note_committed(&b, deleted, ndeleted);
+	memset(&taken_leaves, 0, sizeof(taken_leaves));
+	result->registers = b.registers;
+	result->rows = list_length(b.inserted);
+	return true;
+}
+
+/*
+ * After a flush's transaction aborted: give back every leaf it took.  Its
+ * rows were rolled back, so nothing of it becomes known.
+ */
+void
+give_back_taken(void)
+{
+	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
+	{
+		for (uint32 bits = taken_leaves.words[w]; bits != 0; bits &= bits - 1)
+			mantis_store_give_back_leaf(MANTIS_CONSUMER_PERSIST,
+										w * 32 + pg_rightmost_one_pos32(bits));
+		taken_leaves.words[w] = 0;
+	}
+}

@@ -1,0 +1,88 @@
+/*-------------------------------------------------------------------------
+ * persist/internal.h
+ *	  What the files of the persistence share, and no other file may
+ *	  include: the rows of mantis_stores the worker knows, and the
+ *	  transaction bracket its work on the table runs in.
+ *
+ * The persistence is persist/table.c (the known table and its rows, the
+ * work bracket), persist/load.c (merging rows into memory) and
+ * persist/flush.c (writing what changed, compacting this node's rows).
+ * Only they include this header; the worker calls persist/persist.h.  What is
+ * shared here is MANTIS_PRIVATE (mantis.h).
+ *
+ * IDENTIFICATION	src/persist/internal.h
+ *-------------------------------------------------------------------------
+ */
+#ifndef MANTIS_PERSIST_INTERNAL_H
+#define MANTIS_PERSIST_INTERNAL_H
+
+#include "storage/proc.h"
+#include "utils/timeout.h"
+
+#include "mantis.h"
+
+/* A row of mantis_stores the worker has seen. */
+typedef struct KnownRow
+{
+	int64		id;
+	TransactionId xmin;			/* with id, the row's identity */
+	int64		bytes;
+	bool		own;			/* written under this server's node name */
+	uint32		held;			/* registers in it not held in memory */
+	bool		unreadable;		/* corrupt or too large: never merged */
+} KnownRow;
+
+#define ROW_MERGED(r)	((r)->held == 0 && !(r)->unreadable)
+
+/* What the worker knows of mantis_stores; in TopMemoryContext. */
+typedef struct KnownTable
+{
+	char	   *name;			/* "schema"."mantis_stores" */
+	Oid			relid;			/* InvalidOid: never seen */
+	Oid			relfilenode;
+	KnownRow   *rows;			/* sorted by id */
+	int			nrows;
+	int			maxrows;
+	int64		snapshot_bytes; /* of the last full snapshot we wrote */
+	bool		rewrite;		/* rows holding registers are gone */
+	int64		sequence_floor; /* the id sequence is known to be past this */
+} KnownTable;
+
+extern MANTIS_PRIVATE KnownTable table;
+
+/* ---- persist/table.c ---- */
+extern MANTIS_PRIVATE void begin_work(const char *activity);
+extern MANTIS_PRIVATE void end_work(void);
+extern MANTIS_PRIVATE bool find_table(void);
+extern MANTIS_PRIVATE void known_reserve(int n);
+extern MANTIS_PRIVATE void count_rows(uint64 *held_back, int64 *own_rows,
+									  int64 *own_merged_rows, int64 *own_merged_bytes);
+extern MANTIS_PRIVATE Datum int8_array(const int64 *ids, int n);
+
+/*
+ * statement_timeout is armed by PostgreSQL for client statements only: the
+ * worker arms it around each of its own statements (a fetch of the load
+ * cursor counts as one).
+ */
+static inline void
+statement_begin(void)
+{
+	if (StatementTimeout > 0)
+		enable_timeout_after(STATEMENT_TIMEOUT, StatementTimeout);
+}
+
+static inline void
+statement_end(void)
+{
+	if (StatementTimeout > 0)
+		disable_timeout(STATEMENT_TIMEOUT, false);
+}
+
+/* ---- persist/load.c ---- */
+extern MANTIS_PRIVATE bool follow_table(void);
+extern MANTIS_PRIVATE void retry_held_back(void);
+
+/* ---- persist/flush.c ---- */
+extern MANTIS_PRIVATE void give_back_taken(void);
+
+#endif							/* MANTIS_PERSIST_INTERNAL_H */

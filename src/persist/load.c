@@ -1,0 +1,379 @@
+/*-------------------------------------------------------------------------
+ * persist/load.c
+ *	  Merging the rows of mantis_stores into memory: the whole table at
+ *	  start, the rows the worker does not know yet as it follows the
+ *	  table, and the rows held back, again.
+ *
+ * Before each flush, and every mantis.flush_interval when idle, the worker
+ * compares the table with what it knows (sync_table):
+ *	- a row it does not know (a restore, a row added by hand, the primary's
+ *	  flush seen on a standby) is merged into memory at once;
+ *	- a row of this node it knew that is gone (TRUNCATE, DROP and CREATE
+ *	  EXTENSION, a DELETE), or a new table, means rows that held registers
+ *	  are gone: the next flush writes a full snapshot.
+ * A row whose registers could not all be held (larger than the limits of
+ * this start, not valid in the database encoding, another node's clock
+ * more than a day ahead, no room in the store) is "held back": it is never
+ * deleted, its registers are counted in mantis_status.held_back, and each
+ * compaction tries it again (retry_held_back()), so it comes back once the
+ * limits allow.
+ *
+ * IDENTIFICATION	src/persist/load.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "mantis.h"
+#include "clock.h"
+#include "store/collect.h"
+#include "guc.h"
+#include "nodes.h"
+#include "persist/persist.h"
+#include "persist/internal.h"
+#include "common/snapshot.h"
+#include "store/store.h"
+
+/* rows larger than this are not even read */
+#define ROW_MAX_BYTES		(256 * 1024 * 1024)
+
+/* how far ahead of the wall clock another node's register may be at load */
+#define LOAD_MAX_AHEAD_MS	(24 * 3600 * 1000)
+
+/* ---- loading rows ---- */
+
+typedef struct LoadState
+{
+	int64		row_id;
+	uint64		now_ms;
+	MantisMergeTally merged;
+	uint64		refused;		/* size, encoding or clock */
+} LoadState;
+
+static void
+load_node(void *arg, uint64_t id, const char *name, size_t name_len)
+{
+	char		buf[MANTIS_NODE_NAME_MAX + 1];
+
+	memcpy(buf, name, name_len);
+	buf[name_len] = '\0';
+	mantis_nodes_remember(id, buf);
+}
+
+/*
+ * Whether a decoded register may enter the store: within the size limits,
+ * valid in the database encoding, and, unless written by this node, not
+ * from the far future (a server whose clock was set back keeps its own
+ * history; its clock moves past it).
+ */
+static bool
+register_acceptable(const MantisRecord *rec, uint64 now_ms)
+{
+	if (rec->hlc.node != mantis_self_node_id() &&
+		mantis_hlc_ms(rec->hlc.ts) > now_ms + LOAD_MAX_AHEAD_MS)
+		return false;
+	return mantis_store_admits(rec);
+}
+
+static void
+load_register(void *arg, const MantisRecord *rec)
+{
+	LoadState  *st = (LoadState *) arg;
+
+	if (!register_acceptable(rec, st->now_ms))
+	{
+		/* beaten here by a later write of its key: nothing to hold back */
+		if (rec->key_len <= (uint32) mantis_max_key_size &&
+			mantis_store_beats(rec->key, rec->key_len, &rec->hlc))
+		{
+			st->merged.stale++;
+			return;
+		}
+
+		/*
+		 * Held back, it may come back with other limits: a write made
+		 * meanwhile must still beat it.  (Only another node's register from
+		 * the far future leaves the clock alone: that is why it is refused.)
+		 */
+		if (rec->hlc.node == mantis_self_node_id() ||
+			mantis_hlc_ms(rec->hlc.ts) <= st->now_ms + LOAD_MAX_AHEAD_MS)
+			mantis_hlc_witness(rec->hlc.ts);
+		st->refused++;
+		return;
+	}
+	mantis_store_merge_tallied(rec, 0, &st->merged);
+}
+
+/*
+ * Merge one row's registers into memory, unless any part of the row is
+ * malformed; fills in row->held and row->unreadable.
+ */
+static void
+load_row(LoadState *st, KnownRow *row, const char *node, bytea *registers)
+{
+	const char *data = VARDATA_ANY(registers);
+	size_t		len = VARSIZE_ANY_EXHDR(registers);
+	uint64		horizon = 0;
+	const char *err = mantis_snapshot_decode(data, len, NULL, NULL, NULL, &horizon);
+	uint64		before;
+
+	if (err != NULL)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("mantis skipped row %lld of %s (node \"%s\"): %s",
+						(long long) row->id, table.name, node, err)));
+		row->unreadable = true;
+		return;
+	}
+	before = st->refused + st->merged.no_room;
+	st->row_id = row->id;
+	(void) mantis_snapshot_decode(data, len, load_node, load_register, st, NULL);
+	/* what was collected by lifetime before this start is refused still */
+	mantis_collect_raise_lifetime_horizon(horizon);
+	row->held = (uint32) Min(st->refused + st->merged.no_room - before, PG_UINT32_MAX);
+	row->unreadable = false;
+}
+
+/*
+ * Merge the rows of "rows" (n of them, sorted by id) into memory, one at a
+ * time through a cursor.  Rows that vanished meanwhile stay as they were.
+ */
+static void
+load_rows(KnownRow **rows, int n, LoadState *st)
+{
+	Oid			types[2] = {INT8ARRAYOID, INT4OID};
+	Datum		values[2];
+	int64	   *ids = palloc(sizeof(int64) * Max(n, 1));
+	MemoryContext row_cxt;
+	MemoryContext outer = CurrentMemoryContext;
+	Portal		portal;
+	int			next = 0;
+
+	for (int i = 0; i < n; i++)
+		ids[i] = rows[i]->id;
+	values[0] = int8_array(ids, n);
+	values[1] = Int32GetDatum(ROW_MAX_BYTES);
+	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "mantis load row",
+									ALLOCSET_DEFAULT_SIZES);
+	portal = SPI_cursor_open_with_args(NULL,
+									   psprintf("SELECT id, node, CASE WHEN pg_catalog.octet_length(registers) OPERATOR(pg_catalog.<=) $2 THEN registers END"
+												" FROM %s WHERE id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY id",
+												table.name),
+									   2, types, values, NULL, true, 0);
+	for (;;)
+	{
+		HeapTuple	tuple;
+		TupleDesc	desc;
+		bool		isnull;
+		int64		id;
+		Datum		d;
+		char	   *node;
+
+		statement_begin();
+		SPI_cursor_fetch(portal, true, 1);
+		statement_end();
+		if (SPI_processed == 0)
+			break;
+		tuple = SPI_tuptable->vals[0];
+		desc = SPI_tuptable->tupdesc;
+		id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+		while (next < n && rows[next]->id < id)
+			next++;
+		if (next == n || rows[next]->id != id)
+			elog(ERROR, "mantis_stores row %lld was not asked for", (long long) id);
+
+		MemoryContextSwitchTo(row_cxt);
+		node = SPI_getvalue(tuple, desc, 2);
+		d = SPI_getbinval(tuple, desc, 3, &isnull);
+		if (isnull)
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("mantis skipped row %lld of %s (node \"%s\"): larger than %d bytes",
+							(long long) id, table.name, node ? node : "", ROW_MAX_BYTES)));
+			rows[next]->unreadable = true;
+		}
+		else
+			load_row(st, rows[next], node ? node : "", DatumGetByteaPP(d));
+		MemoryContextSwitchTo(outer);
+		MemoryContextReset(row_cxt);
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	MemoryContextDelete(row_cxt);
+	pfree(ids);
+}
+
+/* ---- following the table ---- */
+
+/*
+ * Compare the table with the rows we know, merge the rows we do not, and
+ * note when rows of ours are gone.  Returns how many rows were merged.
+ * Inside begin_work/end_work, after find_table().
+ */
+static int
+sync_table(LoadState *st)
+{
+	char	   *sql = psprintf("SELECT id, node OPERATOR(pg_catalog.=) $1, pg_catalog.octet_length(registers)::pg_catalog.int8, xmin"
+							   " FROM %s ORDER BY id", table.name);
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(mantis_self_node_name())};
+	KnownRow   *now;
+	KnownRow  **fresh;
+	int			nnow;
+	int			nfresh = 0;
+	int			k = 0;
+
+	statement_begin();
+	if (SPI_execute_with_args(sql, 1, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the rows of %s", table.name);
+	statement_end();
+	nnow = (int) SPI_processed;
+	now = palloc(sizeof(KnownRow) * Max(nnow, 1));
+	fresh = palloc(sizeof(KnownRow *) * Max(nnow, 1));
+	for (int i = 0; i < nnow; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		KnownRow   *row = &now[i];
+
+		row->id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
+		row->own = DatumGetBool(SPI_getbinval(tuple, desc, 2, &isnull));
+		row->bytes = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
+		row->xmin = DatumGetTransactionId(SPI_getbinval(tuple, desc, 4, &isnull));
+		row->held = 0;
+		row->unreadable = false;
+
+		/* walk the known rows alongside: both are sorted by id */
+		while (k < table.nrows && table.rows[k].id < row->id)
+		{
+			if (table.rows[k].own)
+				table.rewrite = true;	/* a row of ours is gone */
+			k++;
+		}
+		if (k < table.nrows && table.rows[k].id == row->id &&
+			table.rows[k].xmin == row->xmin)
+		{
+			row->held = table.rows[k].held;
+			row->unreadable = table.rows[k].unreadable;
+			k++;
+		}
+		else
+		{
+			/* an id we knew with other contents: that row is gone too */
+			if (k < table.nrows && table.rows[k].id == row->id)
+			{
+				if (table.rows[k].own)
+					table.rewrite = true;
+				k++;
+			}
+			fresh[nfresh++] = row;
+		}
+	}
+	for (; k < table.nrows; k++)
+	{
+		if (table.rows[k].own)
+			table.rewrite = true;
+	}
+	SPI_freetuptable(SPI_tuptable);
+
+	if (nfresh > 0)
+		load_rows(fresh, nfresh, st);
+
+	known_reserve(nnow);
+	memcpy(table.rows, now, sizeof(KnownRow) * nnow);
+	table.nrows = nnow;
+	pfree(now);
+	pfree(fresh);
+	pfree(sql);
+	return nfresh;
+}
+
+static void
+log_load(const LoadState *st, int rows)
+{
+	if (rows == 0)
+		return;
+	ereport(LOG,
+			(errmsg("mantis loaded %llu registers from %d rows of %s",
+					(unsigned long long) st->merged.applied, rows, table.name),
+			 errdetail("%llu registers superseded, %llu held back (size, encoding or clock), %llu found no room.",
+					   (unsigned long long) st->merged.stale, (unsigned long long) st->refused,
+					   (unsigned long long) st->merged.no_room)));
+	if (st->merged.no_room > 0)
+		ereport(WARNING,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("mantis store filled up while loading: %llu registers were not loaded",
+						(unsigned long long) st->merged.no_room),
+				 errdetail("They stay in mantis_stores, counted in mantis_status.held_back."),
+				 errhint("Raise \"mantis.max_keys\" or \"mantis.store_memory\" and restart the server.")));
+}
+
+/* Find the table and merge the rows we do not know; false if no table. */
+bool
+follow_table(void)
+{
+	LoadState	st = {0};
+	int			rows;
+
+	if (!find_table())
+		return false;
+	st.now_ms = mantis_wall_ms();
+	rows = sync_table(&st);
+	log_load(&st, rows);
+	return true;
+}
+
+/*
+ * Follow mantis_stores: merge every row not yet merged into memory, in a
+ * transaction of its own (read-only: this runs on a standby too).  At
+ * start this loads the whole table.  Returns false when the extension
+ * does not exist in this database.
+ */
+bool
+mantis_persist_follow(void)
+{
+	bool		found;
+
+	begin_work("mantis: reading mantis_stores");
+	found = follow_table();
+	end_work();
+	return found;
+}
+
+/*
+ * Merge again the rows that were held back: the store may have room now,
+ * or the clock may have caught up.  Before a compaction's snapshot, so
+ * that whatever merges is in it.
+ */
+void
+retry_held_back(void)
+{
+	KnownRow  **retry = palloc(sizeof(KnownRow *) * Max(table.nrows, 1));
+	int			n = 0;
+	LoadState	st = {0};
+
+	for (int i = 0; i < table.nrows; i++)
+	{
+		if (table.rows[i].held > 0)
+			retry[n++] = &table.rows[i];
+	}
+	if (n > 0)
+	{
+		st.now_ms = mantis_wall_ms();
+		load_rows(retry, n, &st);
+		if (st.merged.applied > 0)
+			ereport(LOG,
+					(errmsg("mantis loaded %llu registers held back in %s",
+							(unsigned long long) st.merged.applied, table.name)));
+	}
+	pfree(retry);
+}

@@ -1,0 +1,31 @@
+/*-------------------------------------------------------------------------
+ * persist/persist.h
+ *	  What the persistence worker calls to load, follow and flush
+ *	  mantis_stores (persist/table.c, persist/load.c, persist/flush.c).
+ *
+ * IDENTIFICATION	src/persist/persist.h
+ *-------------------------------------------------------------------------
+ */
+#ifndef MANTIS_PERSIST_H
+#define MANTIS_PERSIST_H
+
+#include <signal.h>
+
+#include "mantis.h"
+#include "store/store.h"
+
+typedef struct MantisFlushResult
+{
+	uint64		registers;		/* registers written */
+	int			rows;			/* rows inserted */
+	bool		compacted;		/* older rows of this node were replaced */
+} MantisFlushResult;
+
+extern volatile sig_atomic_t mantis_persist_in_work;
+extern bool mantis_persist_follow(void);
+extern bool mantis_persist_flush(MantisLeafSet *pending, bool compact,
+								 MantisFlushResult *result);
+extern void mantis_persist_abort(void);
+extern void mantis_persist_counts(uint64 *held_back, int64 *own_rows);
+
+#endif							/* MANTIS_PERSIST_H */

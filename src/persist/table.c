@@ -1,0 +1,220 @@
+/*-------------------------------------------------------------------------
+ * persist/table.c
+ *	  The table mantis_stores as the persistence worker knows it: finding
+ *	  it, the rows of it the worker has seen, and the transaction bracket
+ *	  the worker's work on it runs in.
+ *
+ * The persistence's other files: persist/load.c (merging the table's rows
+ * into memory) and persist/flush.c (writing what changed, compacting this
+ * node's rows).  What they share is in persist/internal.h; the worker
+ * (persist/worker.c) calls persist/persist.h.
+ *
+ * Called only by the persistence worker, each entry point inside a
+ * transaction the worker opened (begin_work .. end_work, as worker_spi
+ * does), with search_path set to pg_catalog and every name
+ * schema-qualified.  An ERROR escapes to the worker, which aborts the
+ * transaction and then calls mantis_persist_abort(): every leaf a failed
+ * flush took is given back whole, so a failed flush loses nothing.
+ *
+ * Known rows.  The worker remembers every row of the table it has seen (by
+ * id, with the table's oid and relfilenode), and whether that row is
+ * merged: every register in it is held in memory or beaten there by a
+ * register with a greater HLC.  persist/load.c compares the table with
+ * what the worker knows and merges what it does not; persist/flush.c adds
+ * the rows a flush inserted and drops those it deleted once it commits.
+ *
+ * IDENTIFICATION	src/persist/table.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "mantis.h"
+#include "persist/persist.h"
+#include "persist/internal.h"
+
+KnownTable	table = {NULL, InvalidOid, InvalidOid, NULL, 0, 0, 0, false, 0};
+
+/* ---- the transaction bracket ---- */
+
+/*
+ * Set while the worker is inside begin_work .. end_work: its SIGTERM
+ * handler then cancels the statement under way, so that a lock wait, a
+ * long statement or a COMMIT waiting for a synchronous standby never
+ * delays a shutdown (the worker's final flush follows).
+ */
+volatile sig_atomic_t mantis_persist_in_work = false;
+
+/* the caller's memory context, current again once the work is over */
+static MemoryContext work_caller_cxt = NULL;
+
+void
+begin_work(const char *activity)
+{
+	work_caller_cxt = CurrentMemoryContext;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+	mantis_persist_in_work = true;
+}
+
+/*
+ * Leave the work.  A cancel still pending was meant for it (our SIGTERM
+ * handler's, or a timeout that fired after the last interrupt check): it
+ * must not end the worker outside a transaction.
+ */
+static void
+leave_work(void)
+{
+	mantis_persist_in_work = false;
+	statement_end();
+	QueryCancelPending = false;
+	pgstat_report_activity(STATE_IDLE, NULL);
+	/* a transaction's end leaves TopMemoryContext current */
+	if (work_caller_cxt)
+		MemoryContextSwitchTo(work_caller_cxt);
+}
+
+void
+end_work(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	leave_work();
+	pgstat_report_stat(true);
+}
+
+/*
+ * After an ERROR inside the work: abort its transaction and give back what
+ * a flush took.  The worker calls this from its error path.
+ */
+void
+mantis_persist_abort(void)
+{
+	AbortCurrentTransaction();
+	leave_work();
+	give_back_taken();
+}
+
+/* ---- finding the table ---- */
+
+/*
+ * Find mantis_stores: the extension's schema in this database.  Needs a
+ * connected SPI.  False while CREATE EXTENSION mantis has not run here.
+ * A table other than the one known (a new oid or relfilenode: DROP and
+ * CREATE EXTENSION, TRUNCATE) is taken as new: every row in it unknown,
+ * and this node's registers to be written in full.
+ */
+bool
+find_table(void)
+{
+	bool		isnull;
+	Oid			relid;
+	Oid			relfilenode;
+	char	   *schema;
+
+	if (!OidIsValid(get_extension_oid("mantis", true)))
+		return false;
+	if (SPI_execute("SELECT c.oid, c.relfilenode, n.nspname FROM pg_catalog.pg_extension e"
+					" JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace"
+					" JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid"
+					"  AND c.relname OPERATOR(pg_catalog.=) 'mantis_stores'"
+					" WHERE e.extname OPERATOR(pg_catalog.=) 'mantis'", true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		return false;
+	relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	relfilenode = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	schema = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
+
+	if (table.name)
+		pfree(table.name);
+	table.name = MemoryContextStrdup(TopMemoryContext,
+									 quote_qualified_identifier(schema, "mantis_stores"));
+	if (relid != table.relid || relfilenode != table.relfilenode)
+	{
+		if (OidIsValid(table.relid))
+		{
+			ereport(LOG,
+					(errmsg("mantis_stores was replaced; the next flush writes every register"),
+					 errdetail("The table is oid %u, relfilenode %u; it was oid %u, relfilenode %u.",
+							   relid, relfilenode, table.relid, table.relfilenode)));
+			table.rewrite = true;
+		}
+		table.relid = relid;
+		table.relfilenode = relfilenode;
+		table.nrows = 0;
+		table.sequence_floor = 0;
+	}
+	return true;
+}
+
+/* ---- the known rows ---- */
+
+void
+known_reserve(int n)
+{
+	if (n <= table.maxrows)
+		return;
+	table.maxrows = Max(n, Max(64, table.maxrows * 2));
+	if (table.rows == NULL)
+		table.rows = MemoryContextAlloc(TopMemoryContext, sizeof(KnownRow) * table.maxrows);
+	else
+		table.rows = repalloc(table.rows, sizeof(KnownRow) * table.maxrows);
+}
+
+/* Registers of known rows not held in memory, and this node's rows. */
+void
+count_rows(uint64 *held_back, int64 *own_rows, int64 *own_merged_rows,
+		   int64 *own_merged_bytes)
+{
+	*held_back = 0;
+	*own_rows = *own_merged_rows = *own_merged_bytes = 0;
+	for (int i = 0; i < table.nrows; i++)
+	{
+		KnownRow   *row = &table.rows[i];
+
+		*held_back += row->held;
+		if (!row->own)
+			continue;
+		(*own_rows)++;
+		if (ROW_MERGED(row))
+		{
+			(*own_merged_rows)++;
+			*own_merged_bytes += row->bytes;
+		}
+	}
+}
+
+void
+mantis_persist_counts(uint64 *held_back, int64 *own_rows)
+{
+	int64		merged_rows,
+				merged_bytes;
+
+	count_rows(held_back, own_rows, &merged_rows, &merged_bytes);
+}
+
+/* An int8[] of ids, to pass to a statement */
+Datum
+int8_array(const int64 *ids, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		elems[i] = Int64GetDatum(ids[i]);
+	return PointerGetDatum(construct_array(elems, n, INT8OID, sizeof(int64),
+										   FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}

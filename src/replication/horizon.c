@@ -1,0 +1,365 @@
+/*-------------------------------------------------------------------------
+ * replication/horizon.c
+ *	  Acknowledgements between peers, and the collection horizon: the HLC
+ *	  through which every server is known to hold every write.
+ *
+ * A deletion marker, or an expired register, may be removed from the store
+ * ("collected") once every server holds it or something newer for its key:
+ * then no server can ever send an older register of that key again, and
+ * nothing can come back.  This file works out how far that is known.
+ *
+ * Watermarks.  Our live frames (replication/live.c) carry a sequence number each, and
+ * the last frame of each batch a watermark W: every write made here with
+ * an HLC <= W is in that frame or an earlier one.  A peer that received
+ * every frame through one with watermark W, and merged all of it, holds
+ * every write of ours through W ("in_held" on its side).  A frame that is
+ * missing (dropped when its queue overflowed, lost with a connection, or
+ * taken while the peer was away), or a register it could not store,
+ * breaks the chain; it is mended by a repair round the peer pulls from us:
+ * our answer to its SUMMARY carries our live mark (sequence and
+ * watermark) as of the digests it compares, so once the round completes
+ * with everything merged, it holds our writes through that mark, and the
+ * frames after it continue the chain.
+ *
+ * Acknowledgements travel in the greetings each peer sends every second:
+ * "acked" is what the sender holds of the addressee's writes; "stable" is
+ * the least "acked" the sender has from its configured peers (every one
+ * of them holds the sender's writes through it); "collected" is the
+ * sender's refusal horizon (below).  The collection horizon here is the
+ * least "stable" of us and of every configured peer: every server holds
+ * every write through it, from whichever server it came.  Until every
+ * configured peer has said so, it is 0.  It is published to shared memory
+ * for the sweep (store/sweep.c), never lowered while the worker runs.
+ *
+ * The lifetime.  A peer that stays away acknowledges nothing, so markers
+ * would pile up for ever.  A marker dead for longer than
+ * mantis.tombstone_lifetime is collected anyway (store/sweep.c).  Such a
+ * collection is only safe against what the peer may send when it returns
+ * if we refuse it: the greatest HLC of a register so collected is our
+ * "lifetime horizon", persisted with the store (persist/flush.c), and a
+ * register from a peer for a key we hold nothing of, at or below it, is
+ * refused as a copy of something collected here (store/store.c).  Peers learn
+ * it from our greetings ("collected"), and drop what they hold at or below
+ * it that we do not (replication/repair.c): so a server back from an absence longer
+ * than the lifetime gives up what the others collected, rather than
+ * bringing it back.  A server collects nothing by lifetime until a
+ * lifetime after it first caught up with a peer (see
+ * mantis_horizon_tick()), so that it never refuses the old keys of its
+ * first full transfer.
+ *
+ * Every peer counts, configured or connecting to us.  A server that only
+ * accepts connections (lists no peers) runs no repair rounds, so it can
+ * never mend the live streams it receives, never acknowledges them, and
+ * holds the collection horizon of the whole cluster at 0: collection by
+ * acknowledgement needs every server to list every other in mantis.peers,
+ * as the README's setup does.  Markers then wait for the lifetime.
+ *
+ * IDENTIFICATION	src/replication/horizon.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "mantis.h"
+#include "clock.h"
+#include "store/collect.h"
+#include "guc.h"
+#include "common/hlc.h"
+#include "replication/horizon.h"
+#include "replication/live.h"
+#include "replication/peers.h"
+#include "store/store.h"
+
+/* the collection horizon published last, and whether lifetime may collect */
+static uint64 published_stable = 0;
+static uint64 caught_up_ms = 0;	/* when this run first caught up */
+static uint64 started_ms = 0;
+
+static inline bool
+seq_after(uint32 a, uint32 b)
+{
+	return (int32) (a - b) > 0;
+}
+
+/* A break in a peer's live stream: wait for a repair round to mend it. */
+static void
+chain_break(PeerAcks *a)
+{
+	a->in_unbroken = false;
+	a->run_valid = false;
+}
+
+/* While broken: note the frames that do arrive, in one run. */
+static void
+run_note(PeerAcks *a, const MantisFrame *f)
+{
+	if (!a->run_valid || f->round != a->run_end + 1)
+	{
+		a->run_valid = true;
+		a->run_start = f->round;
+		a->run_watermark = 0;
+	}
+	a->run_end = f->round;
+	if (f->flags & MANTIS_FRAME_BATCH_END)
+		a->run_watermark = Max(a->run_watermark, f->watermark);
+}
+
+/*
+ * A live frame from a peer was merged; "clean" when every register in it
+ * was stored or superseded.
+ */
+void
+mantis_horizon_on_live(Peer *peer, const MantisFrame *f, bool clean)
+{
+	PeerAcks   *a;
+
+	if (peer == NULL)
+		return;
+	a = &peer->acks;
+	if (a->in_incarnation != f->incarnation)
+	{
+		/* a restart of the sender: its numbering starts over */
+		a->in_incarnation = f->incarnation;
+		chain_break(a);
+	}
+	if (!clean)
+	{
+		chain_break(a);
+		peer->queue.repair_asap = true;
+		return;
+	}
+	if (a->in_unbroken)
+	{
+		if (!seq_after(f->round, a->in_seq))
+			return;				/* covered by a repair round already */
+		if (f->round == a->in_seq + 1)
+		{
+			a->in_seq = f->round;
+			if (f->flags & MANTIS_FRAME_BATCH_END)
+				a->in_held = Max(a->in_held, f->watermark);
+			return;
+		}
+		chain_break(a);
+	}
+	/* broken: a round of ours with the peer mends it, the sooner the better */
+	peer->queue.repair_asap = true;
+	run_note(a, f);
+}
+
+void
+mantis_horizon_round_start(Peer *peer)
+{
+	peer->acks.round_marked = false;
+	peer->acks.round_tainted = false;
+}
+
+/* The peer's answer to our SUMMARY, with its live mark */
+void
+mantis_horizon_round_mark(Peer *peer, const MantisLiveMark *mark)
+{
+	peer->acks.round_marked = true;
+	peer->acks.round_mark = *mark;
+}
+
+/* Something the peer sent in the round could not be merged. */
+void
+mantis_horizon_round_taint(Peer *peer)
+{
+	peer->acks.round_tainted = true;
+}
+
+/*
+ * Our round with a peer ended.  Completed, with everything merged, it
+ * mends the peer's live stream: we hold its writes through its mark, and
+ * the frames after the mark continue the chain.
+ */
+void
+mantis_horizon_round_end(Peer *peer, bool completed)
+{
+	PeerAcks   *a = &peer->acks;
+	const MantisLiveMark *m = &a->round_mark;
+
+	if (!completed || !a->round_marked || a->round_tainted ||
+		peer->incarnation != a->in_incarnation)
+	{
+		a->round_marked = false;
+		return;
+	}
+	a->round_marked = false;
+	if (caught_up_ms == 0)
+		caught_up_ms = mantis_wall_ms();
+	a->in_held = Max(a->in_held, m->watermark);
+	if (a->in_unbroken && !seq_after(m->seq, a->in_seq))
+		return;
+	if (a->run_valid && !seq_after(a->run_start, m->seq + 1) && seq_after(a->run_end, m->seq))
+	{
+		/* the frames that arrived since the break reach past the mark */
+		a->in_seq = a->run_end;
+		a->in_held = Max(a->in_held, a->run_watermark);
+	}
+	else
+		a->in_seq = m->seq;
+	a->in_unbroken = true;
+	a->run_valid = false;
+}
+
+/* A peer's greeting: what it says it holds, and its horizons. */
+void
+mantis_horizon_on_greeting(Peer *peer, const MantisFrame *f)
+{
+	uint64		acked = f->greeting.acked;
+	uint64		stable = f->greeting.stable;
+	uint64		collected = f->greeting.collected;
+	uint64		limit;
+
+	if (peer == NULL)
+		return;
+
+	/*
+	 * Horizons that no honest peer within mantis.max_clock_offset of our
+	 * clock could hold are not believed: "acked" is about our writes, so
+	 * never past our clock; "stable" and "collected" are HLCs of the peer's,
+	 * never further ahead of our clock than its registers may be (those we
+	 * reject as skewed).  A peer with a fast clock would otherwise advertise
+	 * a refusal horizon past every register we hold, and adoption
+	 * (replication/repair.c) would drop all of ours it refused; a garbage "acked" or
+	 * "stable" would raise the collection horizon for good.
+	 */
+	limit = mantis_hlc_pack(mantis_wall_ms() + (uint64) mantis_max_clock_offset_ms,
+							MANTIS_HLC_LOGICAL_MASK);
+	if (acked > mantis_hlc_peek())
+		acked = 0;
+	if (stable > limit)
+		stable = 0;
+	if (collected > limit)
+	{
+		if (collected != peer->acks.collected_rejected)
+			mantis_peer_problem(peer, WARNING,
+								"ignoring the refusal horizon of %s: it is past our clock by more than \"mantis.max_clock_offset\" (%d ms)",
+								mantis_peer_label(peer), mantis_max_clock_offset_ms);
+		peer->acks.collected_rejected = collected;
+		collected = 0;
+	}
+	peer->acks.acked = acked;
+	peer->acks.stable = stable;
+	peer->acks.collected = collected;
+	if (peer->acks.in_incarnation != f->incarnation)
+	{
+		peer->acks.in_incarnation = f->incarnation;
+		chain_break(&peer->acks);
+	}
+}
+
+/* What a peer says it holds of our writes, 0 while it cannot be trusted */
+static uint64
+acked_by(const Peer *peer)
+{
+	if (!peer->identified || peer->greeting != GREETING_OK)
+		return 0;
+	return peer->acks.acked;
+}
+
+/*
+ * The least acknowledgement of our peers (every one of them holds our own
+ * writes through it), and through *horizon the collection horizon: the
+ * least of that and of every peer's own "stable".  Every peer counts: the
+ * configured ones (0 until identified) and those that connect to us.  With
+ * no peer at all, both are 0: a server may join later.
+ */
+static uint64
+our_stable(uint64 *horizon)
+{
+	uint64		stable = PG_UINT64_MAX;
+	uint64		least = PG_UINT64_MAX;
+	bool		any = false;
+
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
+	{
+		const Peer *peer = &mantis_peer_table[i];
+
+		if (!peer->used || (peer->conn < 0 && !peer->identified))
+			continue;
+		any = true;
+		stable = Min(stable, acked_by(peer));
+		least = Min(least, acked_by(peer) == 0 ? 0 : peer->acks.stable);
+	}
+	if (!any)
+		stable = least = 0;
+	if (horizon)
+		*horizon = Min(stable, least);
+	return stable;
+}
+
+/*
+ * What we hold of a peer's writes and have also flushed: a crash restart
+ * reloads mantis_stores, so an acknowledgement of what is only in memory
+ * could let the peer collect a marker that we then lose, and the older
+ * value our rows hold would come back to it by repair.  An in_held is
+ * acknowledged once the persistence worker has taken the dirty leaves
+ * after it (its merges are then among them) and flushed them.  Without
+ * persistence running, nothing is acknowledged: only the lifetime collects.
+ */
+static void
+durable_note(PeerAcks *a, uint64 durable)
+{
+	if (a->in_pending != 0 && durable >= a->in_pending_after)
+	{
+		a->in_durable = Max(a->in_durable, a->in_pending);
+		a->in_pending = 0;
+	}
+	if (a->in_pending == 0 && a->in_held > a->in_durable)
+	{
+		a->in_pending = a->in_held;
+		a->in_pending_after = mantis_collect_gathered_now() + 1;
+	}
+}
+
+/* Our greeting to a peer: what we hold of its writes, and our horizons. */
+void
+mantis_horizon_fill_greeting(const Peer *to, MantisGreeting *g)
+{
+	g->acked = to ? to->acks.in_durable : 0;
+	g->stable = our_stable(NULL);
+	g->collected = mantis_collect_lifetime_horizon();
+}
+
+/*
+ * Publish the collection horizon and the lifetime bound for the sweep.
+ * The lifetime bound stays 0 until a lifetime has passed since this run
+ * first caught up with a peer (a completed repair round), or since it
+ * started with no peer to catch up with, or since a lifetime passed
+ * without one catching it up: a server that has just joined,
+ * or come back, receives old deletion markers with its first transfer,
+ * and must not collect them - and then refuse the old keys that arrive
+ * after them - before it has all of its peers' registers.
+ */
+void
+mantis_horizon_tick(void)
+{
+	uint64		horizon;
+	uint64		lifetime_ts = 0;
+	uint64		now_ms = mantis_wall_ms();
+	uint64		lifetime_ms = (uint64) mantis_tombstone_lifetime_s * 1000;
+	bool		configured = false;
+
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
+	{
+		if (mantis_peer_table[i].used)
+			durable_note(&mantis_peer_table[i].acks, mantis_collect_durable_upto());
+	}
+	(void) our_stable(&horizon);
+	published_stable = Max(published_stable, horizon);
+	if (started_ms == 0)
+		started_ms = now_ms;
+	if (caught_up_ms == 0 && now_ms >= started_ms + lifetime_ms)
+		caught_up_ms = now_ms;	/* no peer came in a lifetime */
+	if (caught_up_ms == 0)
+	{
+		for (int i = 0; i < MANTIS_MAX_PEERS; i++)
+			configured |= mantis_peer_table[i].used && mantis_peer_table[i].conn >= 0;
+		if (!configured)
+			caught_up_ms = now_ms;
+	}
+	if (caught_up_ms != 0 && now_ms >= caught_up_ms + lifetime_ms)
+		lifetime_ts = mantis_hlc_pack(now_ms - lifetime_ms, 0);
+	mantis_collect_publish(published_stable, lifetime_ts);
+}

@@ -1,0 +1,56 @@
+/*-------------------------------------------------------------------------
+ * replication/horizon.h
+ *	  Acknowledgements between peers, and the collection horizon computed
+ *	  from them (replication/horizon.c).
+ *
+ * IDENTIFICATION	src/replication/horizon.h
+ *-------------------------------------------------------------------------
+ */
+#ifndef MANTIS_HORIZON_H
+#define MANTIS_HORIZON_H
+
+#include "datatype/timestamp.h"
+
+#include "mantis.h"
+#include "common/frame.h"
+
+/* What we know of a peer's writes, and it of ours (a part of Peer) */
+typedef struct PeerAcks
+{
+	/* its live stream to us */
+	uint64		in_incarnation; /* of the sender, for the fields below */
+	bool		in_unbroken;	/* every frame through in_seq arrived */
+	uint32		in_seq;
+	uint64		in_held;		/* we hold its writes through this HLC */
+	uint64		in_durable;		/* ... and have flushed them, through this */
+	uint64		in_pending;		/* an in_held waiting for a flush */
+	uint64		in_pending_after;	/* the persistence take it waits for */
+	bool		run_valid;		/* while broken: the frames since the break */
+	uint32		run_start;
+	uint32		run_end;
+	uint64		run_watermark;
+
+	/* its last greeting */
+	uint64		acked;			/* it holds our writes through this HLC */
+	uint64		stable;			/* its peers hold its writes through this */
+	uint64		collected;		/* it may have collected at or below this */
+	uint64		collected_rejected; /* the last one past our clock, ignored */
+
+	/* our repair round with it */
+	bool		round_marked;	/* its answer gave its live mark */
+	bool		round_tainted;	/* something it sent was not merged */
+	MantisLiveMark round_mark;
+} PeerAcks;
+
+struct Peer;
+
+extern void mantis_horizon_on_live(struct Peer *peer, const MantisFrame *f, bool clean);
+extern void mantis_horizon_round_start(struct Peer *peer);
+extern void mantis_horizon_round_mark(struct Peer *peer, const MantisLiveMark *mark);
+extern void mantis_horizon_round_taint(struct Peer *peer);
+extern void mantis_horizon_round_end(struct Peer *peer, bool completed);
+extern void mantis_horizon_on_greeting(struct Peer *peer, const MantisFrame *f);
+extern void mantis_horizon_fill_greeting(const struct Peer *to, MantisGreeting *g);
+extern void mantis_horizon_tick(void);
+
+#endif							/* MANTIS_HORIZON_H */

@@ -1,0 +1,21 @@
+/*-------------------------------------------------------------------------
+ * replication/live.h
+ *	  Live changes: what is written here goes to every peer at once, and
+ *	  what peers send is merged (replication/live.c).
+ *
+ * IDENTIFICATION	src/replication/live.h
+ *-------------------------------------------------------------------------
+ */
+#ifndef MANTIS_LIVE_H
+#define MANTIS_LIVE_H
+
+#include "replication/peers.h"
+
+extern void mantis_live_start(void);
+extern bool mantis_live_send_due(void);
+extern void mantis_live_send_changes(void);
+extern void mantis_live_drain(Peer *peer);
+extern bool mantis_live_merge(Peer *from, const MantisFrame *f, int extra_flags);
+extern MantisLiveMark mantis_live_mark(void);
+
+#endif							/* MANTIS_LIVE_H */

@@ -1,0 +1,284 @@
+/*-------------------------------------------------------------------------
+ * replication/outbox.c
+ *	  The replication worker's frames: built one at a time with common/frame.c's
+ *	  encoders, then sent on our connection to a peer or as an answer on
+ *	  our listener, and counted.
+ *
+ * Every frame carries our node id, this run's incarnation (a random number
+ * drawn when the worker starts, so that peers notice a restart however
+ * fast) and our clock.  Greetings also carry our limits and the database
+ * encoding.
+ *
+ * An UPDATES frame is closed once it passes UPDATES_TARGET_BYTES, unless a
+ * single register is larger still; so mantis_outbox_max_frame(), which
+ * ZMQ_MAXMSGSIZE is set from, follows mantis.max_key_size and
+ * mantis.max_value_size.  Peers whose limits differ refuse each other at
+ * their greeting, so it is also the largest a peer sends us; greetings are
+ * tiny, and always pass.
+ *
+ * IDENTIFICATION	src/replication/outbox.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "mantis.h"
+#include "clock.h"
+#include "guc.h"
+#include "nodes.h"
+#include "replication/outbox.h"
+
+#define UPDATES_TARGET_BYTES	(256 * 1024)
+
+static uint64 my_incarnation;
+static const char *my_encoding; /* of mantis.database, sent in greetings */
+static StringInfoData frame;	/* the frame built last */
+
+StaticAssertDecl(MANTIS_CODEC_NODE_NAME_MAX == MANTIS_NODE_NAME_MAX,
+				 "a node name must fit the one-byte length of its entry");
+StaticAssertDecl(MANTIS_DIGEST_GROUPS * MANTIS_DIGEST_GROUP_LEAVES == MANTIS_LEAVES,
+				 "the repair tree's groups cover every leaf");
+
+void
+mantis_outbox_start(void)
+{
+	if (!pg_strong_random(&my_incarnation, sizeof(my_incarnation)))
+		my_incarnation = (uint64) MyProcPid ^ (uint64) GetCurrentTimestamp();
+	my_encoding = GetDatabaseEncodingName();
+	if (strlen(my_encoding) > MANTIS_FRAME_ENCODING_MAX)
+		elog(ERROR, "database encoding name \"%s\" is too long for a greeting",
+			 my_encoding);
+	if (frame.data == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		initStringInfo(&frame);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+uint64
+mantis_outbox_incarnation(void)
+{
+	return my_incarnation;
+}
+
+const char *
+mantis_outbox_encoding(void)
+{
+	return my_encoding;
+}
+
+size_t
+mantis_outbox_max_frame(void)
+{
+	size_t		one = MANTIS_CODEC_REGISTER_OVERHEAD + (size_t) mantis_max_key_size +
+		(size_t) mantis_max_value_size;
+
+	return MANTIS_FRAME_UPDATES_HEAD_SIZE + Max((size_t) UPDATES_TARGET_BYTES, one) + 1024;
+}
+
+/* ---- building ---- */
+
+static MantisFrameHeader
+our_header(void)
+{
+	MantisFrameHeader h;
+
+	h.sender = mantis_self_node_id();
+	h.incarnation = my_incarnation;
+	h.hlc = mantis_hlc_peek();
+	h.flags = 0;
+	return h;
+}
+
+/* Room for a new frame of "size" bytes; returns where to encode it */
+static unsigned char *
+frame_reset(size_t size)
+{
+	resetStringInfo(&frame);
+	enlargeStringInfo(&frame, (int) size);
+	return (unsigned char *) frame.data;
+}
+
+/*
+ * The body of HELLO and WELCOME to a peer: who we are, the limits peers
+ * share, and what collection needs (replication/horizon.c).
+ */
+static MantisGreeting
+our_greeting(const Peer *to)
+{
+	MantisGreeting g;
+
+	g.name = mantis_self_node_name();
+	g.name_len = strlen(g.name);
+	g.max_key_size = (uint32) mantis_max_key_size;
+	g.max_value_size = (uint32) mantis_max_value_size;
+	g.encoding = my_encoding;
+	g.encoding_len = strlen(my_encoding);
+	mantis_horizon_fill_greeting(to, &g);
+	return g;
+}
+
+void
+mantis_outbox_hello(const Peer *to)
+{
+	MantisFrameHeader h = our_header();
+	MantisGreeting g = our_greeting(to);
+	unsigned char *p = frame_reset(mantis_frame_greeting_frame_size(&g));
+
+	frame.len = (int) mantis_frame_put_hello(p, &h, &g);
+}
+
+void
+mantis_outbox_welcome(const Peer *to)
+{
+	MantisFrameHeader h = our_header();
+	MantisGreeting g = our_greeting(to);
+	unsigned char *p = frame_reset(mantis_frame_greeting_frame_size(&g));
+
+	frame.len = (int) mantis_frame_put_welcome(p, &h, &g);
+}
+
+void
+mantis_outbox_summary(uint32 round, uint64 root)
+{
+	MantisFrameHeader h = our_header();
+	unsigned char *p = frame_reset(MANTIS_FRAME_SUMMARY_SIZE);
+
+	frame.len = (int) mantis_frame_put_summary(p, &h, round, root);
+}
+
+void
+mantis_outbox_insync(uint32 round, const MantisLiveMark *mark)
+{
+	MantisFrameHeader h = our_header();
+	unsigned char *p = frame_reset(MANTIS_FRAME_INSYNC_SIZE);
+
+	frame.len = (int) mantis_frame_put_insync(p, &h, round, mark);
+}
+
+/* GROUPS: MANTIS_DIGEST_GROUPS group digests */
+void
+mantis_outbox_groups(uint32 round, const MantisLiveMark *mark, const uint64 *digests)
+{
+	MantisFrameHeader h = our_header();
+	unsigned char *p = frame_reset(MANTIS_FRAME_GROUPS_SIZE);
+
+	frame.len = (int) mantis_frame_put_groups(p, &h, round, mark, digests);
+}
+
+/*
+ * LEAVES: the MANTIS_DIGEST_GROUP_LEAVES leaf digests of a group; flags
+ * MANTIS_FRAME_HELD_BACK on an answer that held registers back
+ */
+void
+mantis_outbox_leaves(uint32 round, uint16 group, const uint64 *digests, uint16 flags)
+{
+	MantisFrameHeader h = our_header();
+	unsigned char *p = frame_reset(MANTIS_FRAME_LEAVES_SIZE);
+
+	h.flags = flags;
+
+	frame.len = (int) mantis_frame_put_leaves(p, &h, round, group, digests);
+}
+
+const char *
+mantis_outbox_data(void)
+{
+	return frame.data;
+}
+
+int
+mantis_outbox_len(void)
+{
+	return frame.len;
+}
+
+/* ---- UPDATES ---- */
+
+void
+mantis_updates_begin(MantisUpdates *u)
+{
+	MantisFrameHeader h = our_header();
+	unsigned char *p = frame_reset(MANTIS_FRAME_UPDATES_HEAD_SIZE);
+
+	frame.len = (int) mantis_frame_put_updates_head(p, &h, u->round, u->group);
+	u->count = 0;
+}
+
+/* Close the frame: its count is now known. */
+void
+mantis_updates_end(MantisUpdates *u)
+{
+	mantis_frame_updates_set_count((unsigned char *) frame.data, u->count);
+}
+
+/* Close the last frame of a live batch, with the batch's watermark. */
+void
+mantis_updates_end_batch(MantisUpdates *u, uint64 watermark)
+{
+	mantis_updates_end(u);
+	mantis_frame_updates_end_batch((unsigned char *) frame.data, watermark);
+}
+
+/* MantisRecordCallback: add one register, flushing full frames on the way */
+void
+mantis_updates_add(const MantisRecord *rec, void *arg)
+{
+	MantisUpdates *u = (MantisUpdates *) arg;
+	size_t		size = mantis_codec_register_size(rec);
+
+	if (u->count > 0 && frame.len + size > UPDATES_TARGET_BYTES)
+	{
+		mantis_updates_end(u);
+		u->flush(u);
+		mantis_updates_begin(u);
+	}
+	enlargeStringInfo(&frame, (int) size);
+	mantis_codec_put_register((unsigned char *) frame.data + frame.len, rec);
+	frame.len += (int) size;
+	u->count++;
+}
+
+/* ---- sending ---- */
+
+/* Send the frame on our connection to a peer; false if it was dropped. */
+bool
+mantis_outbox_send(Peer *peer)
+{
+	MantisPeerCounters *c;
+
+	if (peer->conn < 0)
+		return false;
+	c = mantis_peer_counters(peer);
+	if (!mantis_transport_send(peer->conn, frame.data, frame.len))
+	{
+		c->dropped++;
+		return false;
+	}
+	c->messages_out++;
+	c->bytes_out += frame.len;
+	return true;
+}
+
+/* Send the frame as the answer to a request on our listener. */
+bool
+mantis_outbox_reply(Peer *peer, const MantisMessage *m)
+{
+	MantisPeerCounters *c = mantis_peer_counters(peer);
+
+	if (!mantis_transport_reply(m, frame.data, frame.len))
+	{
+		c->dropped++;
+		return false;
+	}
+	c->messages_out++;
+	c->bytes_out += frame.len;
+	return true;
+}

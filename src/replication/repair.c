@@ -1,0 +1,593 @@
+/*-------------------------------------------------------------------------
+ * replication/repair.c
+ *	  Anti-entropy: repair rounds with each peer we connect to (we pull),
+ *	  the answers to the rounds of peers that connect to us, and the
+ *	  leaves whose registers a peer refused before.
+ *
+ * A round, every mantis.sync_interval (randomised by +-25%), at once when a
+ * peer joins, rejoins after a partition or restarts (replication/protocol.c), and when
+ * live frames to it were lost (replication/live.c): we send our root digest (SUMMARY);
+ * P answers INSYNC when its root is the same - a round then costs two small
+ * frames whatever the number of keys - or its 256 group digests (GROUPS).
+ * For each group that differs we send our 256 leaf digests (LEAVES); P
+ * answers with its registers of the leaves that differ (UPDATES) and then
+ * its own leaf digests (LEAVES); we merge, and send P our registers of the
+ * leaves that still differ, where we hold something P lacks.  So one round
+ * repairs both sides, even when P has no connection to us of its own.  At
+ * most REPAIR_WINDOW groups are in flight, so a full state transfer to a
+ * new node moves in bounded chunks.  A round that stalls for
+ * ROUND_TIMEOUT_MS is given up, and tried again ROUND_RETRY_MS later.
+ *
+ * The digests are the store's (store/store.c): a leaf's digest is the XOR of the
+ * fingerprints of its registers, read once per pass when first needed.
+ * With them we note our live mark as it was just before (replication/live.c), which
+ * our answer to a SUMMARY carries: the puller holds every write of ours
+ * through it once its round completes (replication/horizon.c).  A round of ours is
+ * "tainted" when something the peer sent could not be merged; only an
+ * untainted one mends its live stream.  (Values the peer held back do not
+ * taint it: the peer holds back live values only, never a dead register,
+ * and a live value we lack brings nothing back.)
+ *
+ * Adopting what the peer collected.  A peer refuses registers at or below
+ * its refusal horizon (its greeting's "collected") for keys it holds
+ * nothing of: they are copies of what it collected (replication/horizon.c).  So when
+ * we, as the puller, hold such a register in a leaf that still differs
+ * after merging the peer's answer - the peer sent every register it has
+ * of that leaf, each marked SEEN as it was merged, and this one was not
+ * among them - we hold something the peer collected the deletion of, or
+ * a register the peer would never take: we drop it (a server back from a
+ * long absence, or from a crash that lost what it had acknowledged, gives
+ * up what the others collected), and ask for a compaction so that
+ * mantis_stores forgets it too.
+ *
+ * Registers a peer refused are not sent again every round.  A peer with
+ * our limits can still refuse registers (its store is full, or its clock
+ * is far behind the registers' HLCs), and then the digests of their leaves
+ * stay different and every round would send the same registers again.  So
+ * each peer remembers the leaves whose registers it sent in a repair, with
+ * our leaf digest and the peer's at that time (HELD_SETS x HELD_WAYS
+ * leaves; a leaf's set is the leaf modulo HELD_SETS, and its least
+ * recently used entry makes room).  When a leaf comes up again with both
+ * digests unchanged, the peer took none of them: its registers are held
+ * (counted in repair_held) for 1 occasion, then sent again, then held for
+ * 2, 4 ... up to HELD_MAX_BACKOFF occasions - an occasion being each repair
+ * round, ours or the peer's, that finds the leaf different.  A change of
+ * either digest, or a new incarnation of the peer (a restart, say with a
+ * larger store), starts over.
+ *
+ * IDENTIFICATION	src/replication/repair.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/pg_prng.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "mantis.h"
+#include "clock.h"
+#include "store/collect.h"
+#include "guc.h"
+#include "replication/horizon.h"
+#include "replication/live.h"
+#include "replication/outbox.h"
+#include "persist/worker.h"
+#include "replication/repair.h"
+#include "store/store.h"
+
+#define REPAIR_WINDOW			8
+#define ROUND_TIMEOUT_MS		10000
+#define ROUND_RETRY_MS			1000
+#define HELD_MAX_BACKOFF		64	/* most occasions a leaf is held */
+
+StaticAssertDecl(MANTIS_LEAVES <= 65536, "HeldLeaf.leaf is a uint16");
+
+static uint32 round_counter = 0;
+static uint32 held_clock = 0;
+
+/* leaf digests, read once per pass when first needed */
+static uint64 *leaf_digests = NULL;
+static bool digests_fresh = false;
+static MantisLiveMark digests_mark;	/* our live mark when they were read */
+static bool answer_incomplete;	/* a frame of the answer being sent was dropped */
+
+/*
+ * The one peer whose round may mark registers SEEN and adopt: SEEN is a
+ * flag of the register, not of the peer, so two rounds doing it at once
+ * would clear each other's marks.
+ */
+static Peer *adopter = NULL;
+
+static void round_fill_window(Peer *peer, TimestampTz now);
+static bool send_differing_leaves(MantisUpdates *b, const MantisFrame *f,
+								  const uint64 *leaves);
+
+void
+mantis_repair_start(void)
+{
+	if (leaf_digests == NULL)
+		leaf_digests = MemoryContextAlloc(TopMemoryContext, sizeof(uint64) * MANTIS_LEAVES);
+	digests_fresh = false;
+}
+
+/* The store changed (a merge, a new pass): read the digests again */
+void
+mantis_repair_digests_changed(void)
+{
+	digests_fresh = false;
+}
+
+/* ---- digests ---- */
+
+static const uint64 *
+digests(void)
+{
+	if (!digests_fresh)
+	{
+		digests_mark = mantis_live_mark();
+		mantis_store_leaf_digests(leaf_digests);
+		digests_fresh = true;
+	}
+	return leaf_digests;
+}
+
+/* The digest of a group of leaves, and of them all */
+static uint64
+group_digest(const uint64 *leaves, int group)
+{
+	uint64		d = 0;
+
+	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
+		d ^= leaves[group * MANTIS_DIGEST_GROUP_LEAVES + i];
+	return d;
+}
+
+static uint64
+root_digest(const uint64 *leaves)
+{
+	uint64		d = 0;
+
+	for (int i = 0; i < MANTIS_LEAVES; i++)
+		d ^= leaves[i];
+	return d;
+}
+
+/* ---- as the puller ---- */
+
+/* now + interval_ms, give or take a quarter */
+static TimestampTz
+jittered(TimestampTz now, int interval_ms)
+{
+	double		factor = 0.75 + 0.5 * pg_prng_double(&pg_global_prng_state);
+
+	return TimestampTzPlusMilliseconds(now, (int) (interval_ms * factor));
+}
+
+/*
+ * End our round with a peer: the next one comes a sync interval later if it
+ * completed, soon if it was given up.
+ */
+void
+mantis_repair_end_round(Peer *peer, TimestampTz now, bool completed)
+{
+	if (peer->repair.round != 0)
+		mantis_horizon_round_end(peer, completed);
+	if (adopter == peer)
+		adopter = NULL;
+	peer->repair.round = 0;
+	peer->repair.in_flight = 0;
+	peer->repair.wanted_count = 0;
+	peer->repair.next_round_at = completed ? jittered(now, mantis_sync_interval_ms) :
+		TimestampTzPlusMilliseconds(now, ROUND_RETRY_MS);
+	peer->repair.asap_after = TimestampTzPlusMilliseconds(now, ROUND_RETRY_MS);
+}
+
+/* Start a round with a peer: our root digest goes out in a SUMMARY. */
+void
+mantis_repair_start_round(Peer *peer, TimestampTz now)
+{
+	if (++round_counter == 0)
+		round_counter = 1;
+	peer->repair.round = round_counter;
+	peer->repair.deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
+	peer->repair.in_flight = 0;
+	if (adopter != NULL && (!adopter->used || adopter->repair.round == 0))
+		adopter = NULL;			/* its round ended without us (a removed peer) */
+	if (adopter == NULL && peer->acks.collected != 0)
+		adopter = peer;			/* this round may adopt what the peer collected */
+	peer->repair.wanted_count = 0;
+	peer->repair.groups_seen = false;
+	memset(peer->repair.wanted, 0, sizeof(peer->repair.wanted));
+	memset(peer->repair.asked, 0, sizeof(peer->repair.asked));
+	mantis_horizon_round_start(peer);
+
+	mantis_outbox_summary(peer->repair.round, root_digest(digests()));
+	if (!mantis_outbox_send(peer))
+		mantis_repair_end_round(peer, now, false);
+}
+
+/* Ask for more groups, up to the window. */
+static void
+round_fill_window(Peer *peer, TimestampTz now)
+{
+	const uint64 *leaves = digests();
+
+	for (int g = 0; g < MANTIS_DIGEST_GROUPS && peer->repair.in_flight < REPAIR_WINDOW &&
+		 peer->repair.wanted_count > 0; g++)
+	{
+		if (!peer->repair.wanted[g])
+			continue;
+		peer->repair.wanted[g] = false;
+		peer->repair.wanted_count--;
+		mantis_outbox_leaves(peer->repair.round, (uint16) g,
+							 leaves + g * MANTIS_DIGEST_GROUP_LEAVES, 0);
+		if (!mantis_outbox_send(peer))
+		{
+			mantis_repair_end_round(peer, now, false);
+			return;
+		}
+		peer->repair.asked[g] = true;
+		peer->repair.in_flight++;
+	}
+	if (peer->repair.in_flight == 0 && peer->repair.wanted_count == 0)
+		mantis_repair_end_round(peer, now, true);
+}
+
+/* Timers of our round with a connected peer: give it up, or start one */
+void
+mantis_repair_tick(Peer *peer, TimestampTz now)
+{
+	if (peer->repair.round != 0 && now > peer->repair.deadline)
+		mantis_repair_end_round(peer, now, false);
+	if (peer->repair.round == 0 && (now >= peer->repair.next_round_at ||
+									(peer->queue.repair_asap && peer->queue.head == NULL &&
+									 now >= peer->repair.asap_after)))
+	{
+		peer->queue.repair_asap = false;
+		mantis_repair_start_round(peer, now);
+	}
+}
+
+/* When mantis_repair_tick() next has something to do for a connected peer */
+TimestampTz
+mantis_repair_wake_at(const Peer *peer)
+{
+	if (peer->repair.round != 0)
+		return peer->repair.deadline;
+	if (peer->queue.repair_asap)
+		return Min(peer->repair.next_round_at, peer->repair.asap_after);
+	return peer->repair.next_round_at;
+}
+
+/* INSYNC: the peer's root digest is ours, the round is over */
+void
+mantis_repair_on_insync(Peer *peer, const MantisFrame *f, TimestampTz now)
+{
+	if (peer->repair.round != 0 && f->round == peer->repair.round)
+	{
+		mantis_horizon_round_mark(peer, &f->mark);
+		mantis_repair_end_round(peer, now, true);
+	}
+}
+
+void
+mantis_repair_on_groups(Peer *peer, const MantisFrame *f, TimestampTz now)
+{
+	const uint64 *leaves = digests();
+
+	/* a second GROUPS for the round (a replay) would ask for groups twice */
+	if (peer->repair.round == 0 || f->round != peer->repair.round || peer->repair.groups_seen)
+		return;
+	peer->repair.groups_seen = true;
+	mantis_horizon_round_mark(peer, &f->mark);
+	for (int g = 0; g < MANTIS_DIGEST_GROUPS; g++)
+	{
+		if (!peer->repair.wanted[g] &&
+			mantis_frame_digest(f, g) != group_digest(leaves, g))
+		{
+			peer->repair.wanted[g] = true;
+			peer->repair.wanted_count++;
+		}
+	}
+	round_fill_window(peer, now);
+}
+
+void
+mantis_repair_on_updates(Peer *peer, const MantisFrame *f, TimestampTz now)
+{
+	bool		ours = peer->repair.round != 0 && f->round == peer->repair.round;
+	bool		clean = mantis_live_merge(peer, f,
+										  ours && adopter == peer ? MANTIS_REG_SEEN : 0);
+
+	digests_fresh = false;
+	if (ours)
+	{
+		peer->repair.deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
+		if (!clean)
+			mantis_horizon_round_taint(peer);
+	}
+}
+
+/*
+ * Drop our registers the peer collected, from the leaves of the group
+ * that still differ; see the file header.
+ */
+static void
+adopt_collected(Peer *peer, const MantisFrame *f, const uint64 *leaves)
+{
+	uint64		upto = peer->acks.collected;
+	uint64		max_ts = 0;
+	int			dropped = 0;
+
+	/* no further than a register of the peer could be ahead of us */
+	upto = Min(upto, mantis_hlc_pack(mantis_wall_ms() + (uint64) mantis_max_clock_offset_ms, 0));
+
+	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
+	{
+		int			leaf = f->group * MANTIS_DIGEST_GROUP_LEAVES + i;
+
+		if (mantis_frame_digest(f, i) != leaves[leaf])
+			dropped += mantis_store_adopt_leaf(leaf, upto, &max_ts);
+	}
+	if (dropped == 0)
+		return;
+	/* collected here too without every peer's say: refuse their copies */
+	mantis_collect_raise_lifetime_horizon(max_ts);
+	digests_fresh = false;
+	mantis_peer_counters(peer)->adopted += dropped;
+	mantis_request_compaction();
+	mantis_peer_problem(peer, LOG,
+						"gave up %d registers that peer %s has collected the deletion of (its refusal horizon is past them)",
+						dropped, mantis_peer_label(peer));
+}
+
+static void
+send_to_peer(MantisUpdates *b)
+{
+	if (b->count > 0)
+		mantis_outbox_send(b->to);
+}
+
+/*
+ * The peer has answered for a group and sent its leaf digests: send it our
+ * registers of the leaves that still differ after merging its answer.
+ */
+void
+mantis_repair_on_leaves(Peer *peer, const MantisFrame *f, TimestampTz now)
+{
+	const uint64 *leaves;
+	MantisUpdates b = {0};
+
+	/* only the answer for a group asked for, and only once */
+	if (peer->repair.round == 0 || f->round != peer->repair.round || !peer->repair.asked[f->group])
+		return;
+	peer->repair.asked[f->group] = false;
+	peer->repair.deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
+	leaves = digests();
+
+	/*
+	 * Adopt only from a complete answer: registers the peer held back, or
+	 * ones we could not merge (no room, skewed), never flag ours SEEN, and
+	 * we would drop registers the peer holds.
+	 */
+	if (adopter == peer && !(f->flags & MANTIS_FRAME_HELD_BACK) &&
+		!peer->acks.round_tainted)
+	{
+		adopt_collected(peer, f, leaves);
+		leaves = digests();
+	}
+	b.round = f->round;
+	b.group = f->group;
+	b.flush = send_to_peer;
+	b.to = peer;
+	send_differing_leaves(&b, f, leaves);
+	peer->repair.in_flight--;
+	round_fill_window(peer, now);
+}
+
+/* ---- registers the peer refused before ---- */
+
+/* The entry of a leaf in a peer's table, or NULL */
+static HeldLeaf *
+held_find(Peer *peer, int leaf)
+{
+	HeldLeaf   *set = &peer->repair.held[(leaf % HELD_SETS) * HELD_WAYS];
+
+	for (int w = 0; w < HELD_WAYS; w++)
+	{
+		if (set[w].backoff != 0 && set[w].leaf == leaf)
+			return &set[w];
+	}
+	return NULL;
+}
+
+/* A place for a leaf: a free one of its set, else the least recently used */
+static HeldLeaf *
+held_place(Peer *peer, int leaf)
+{
+	HeldLeaf   *set = &peer->repair.held[(leaf % HELD_SETS) * HELD_WAYS];
+	HeldLeaf   *victim = &set[0];
+
+	for (int w = 0; w < HELD_WAYS; w++)
+	{
+		if (set[w].backoff == 0)
+			return &set[w];
+		if (held_clock - set[w].used_at > held_clock - victim->used_at)
+			victim = &set[w];
+	}
+	return victim;
+}
+
+/*
+ * Whether to hold back the registers of a leaf that differs: we sent them
+ * before, from the same leaf digests on both sides as now, so the peer took
+ * none of them, and the backoff has not run out.  Counts what is held.
+ */
+static bool
+held_skip(Peer *peer, int leaf, uint64 ours, uint64 theirs)
+{
+	HeldLeaf   *h = held_find(peer, leaf);
+
+	if (h == NULL || h->ours != ours || h->theirs != theirs || h->skip == 0)
+		return false;
+	h->skip--;
+	h->used_at = ++held_clock;
+	mantis_peer_counters(peer)->held += h->count;
+	return true;
+}
+
+/* We are sending "count" registers of a leaf: note it, with both digests. */
+static void
+held_note(Peer *peer, int leaf, uint64 ours, uint64 theirs, int count)
+{
+	HeldLeaf   *h = held_find(peer, leaf);
+
+	if (h && h->ours == ours && h->theirs == theirs)
+	{
+		/* sent again after being held: if refused again, hold twice as long */
+		h->skip = h->backoff;
+		h->backoff = Min(h->backoff * 2, HELD_MAX_BACKOFF);
+	}
+	else
+	{
+		if (h == NULL)
+			h = held_place(peer, leaf);
+		h->leaf = (uint16) leaf;
+		h->ours = ours;
+		h->theirs = theirs;
+		h->skip = 1;
+		h->backoff = 2;
+	}
+	h->count = (uint32) count;
+	h->used_at = ++held_clock;
+}
+
+/* A new incarnation of the peer (a restart, maybe with room) starts afresh. */
+void
+mantis_repair_note_incarnation(Peer *peer, uint64 incarnation)
+{
+	if (peer == NULL || peer->repair.held_incarnation == incarnation)
+		return;
+	memset(peer->repair.held, 0, sizeof(peer->repair.held));
+	peer->repair.held_incarnation = incarnation;
+}
+
+/*
+ * A leaf held back still sends its dead registers (deletion markers,
+ * expired values): they are small, and one a peer lacks could let an older
+ * copy come back there, while one it has collected (and takes again, to
+ * collect again) looks to the digests just like a refusal.  Holding them
+ * back would flag the answer, and the peer could never mend our live
+ * stream with it; only live values are held back, which cannot bring
+ * anything back.
+ */
+typedef struct HeldSend
+{
+	MantisUpdates *b;
+	uint64		now_ms;
+	int			live_held;
+} HeldSend;
+
+static void
+held_dead_only(const MantisRecord *rec, void *arg)
+{
+	HeldSend   *h = (HeldSend *) arg;
+
+	if (mantis_register_is_dead(rec->deleted, rec->expires_ms, h->now_ms))
+		mantis_updates_add(rec, h->b);
+	else
+		h->live_held++;
+}
+
+/*
+ * Send, through b->flush, every register of the leaves of group f->group
+ * whose digest differs from the one in the frame f, but those the peer
+ * refused before (b->to: the peer, or NULL if it has no peer).  Returns
+ * true if any live value was held back.  An answer that held values back
+ * says so with HELD_BACK: the puller then drops nothing it does not see in
+ * it (replication/repair.c's adoption).  An answer whose frames were lost on the way
+ * (a dropped frame) is not finished with LEAVES at all: the puller's round
+ * times out, and counts for nothing.
+ */
+static bool
+send_differing_leaves(MantisUpdates *b, const MantisFrame *f, const uint64 *leaves)
+{
+	Peer	   *peer = b->to;
+	bool		held = false;
+
+	mantis_updates_begin(b);
+	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
+	{
+		int			leaf = f->group * MANTIS_DIGEST_GROUP_LEAVES + i;
+		uint64		theirs = mantis_frame_digest(f, i);
+		int			n;
+
+		if (theirs == leaves[leaf])
+			continue;
+		if (peer && held_skip(peer, leaf, leaves[leaf], theirs))
+		{
+			/* dead registers go all the same: see held_dead_only() */
+			HeldSend	h = {b, mantis_wall_ms(), 0};
+
+			(void) mantis_store_collect_leaf(leaf, held_dead_only, &h);
+			held |= h.live_held > 0;
+			continue;
+		}
+		n = mantis_store_collect_leaf(leaf, mantis_updates_add, b);
+		if (peer && n > 0)
+			held_note(peer, leaf, leaves[leaf], theirs, n);
+	}
+	mantis_updates_end(b);
+	b->flush(b);
+	return held;
+}
+
+/* ---- answering a puller ---- */
+
+void
+mantis_repair_answer_summary(Peer *peer, const MantisMessage *m, const MantisFrame *f)
+{
+	const uint64 *leaves = digests();
+
+	if (f->root == root_digest(leaves))
+		mantis_outbox_insync(f->round, &digests_mark);
+	else
+	{
+		uint64		groups[MANTIS_DIGEST_GROUPS];
+
+		for (int g = 0; g < MANTIS_DIGEST_GROUPS; g++)
+			groups[g] = group_digest(leaves, g);
+		mantis_outbox_groups(f->round, &digests_mark, groups);
+	}
+	mantis_outbox_reply(peer, m);
+}
+
+static void
+reply_updates(MantisUpdates *b)
+{
+	if (b->count > 0 && !mantis_outbox_reply(b->to, b->msg))
+		answer_incomplete = true;
+}
+
+void
+mantis_repair_answer_leaves(Peer *peer, const MantisMessage *m, const MantisFrame *f)
+{
+	const uint64 *leaves = digests();
+	MantisUpdates b = {0};
+	bool		held;
+
+	b.round = f->round;
+	b.group = f->group;
+	b.flush = reply_updates;
+	b.to = peer;
+	b.msg = m;
+	answer_incomplete = false;
+	held = send_differing_leaves(&b, f, leaves);
+	if (answer_incomplete)
+		return;
+
+	/* then our digests of the group, which end the answer */
+	mantis_outbox_leaves(f->round, f->group, leaves + f->group * MANTIS_DIGEST_GROUP_LEAVES,
+						 held ? MANTIS_FRAME_HELD_BACK : 0);
+	mantis_outbox_reply(peer, m);
+}

@@ -1,0 +1,48 @@
+/*-------------------------------------------------------------------------
+ * replication/transport.h
+ *	  The replication worker's sockets (replication/transport.c), without <zmq.h>.
+ *
+ * IDENTIFICATION	src/replication/transport.h
+ *-------------------------------------------------------------------------
+ */
+#ifndef MANTIS_TRANSPORT_H
+#define MANTIS_TRANSPORT_H
+
+/* A received message; valid until the next mantis_transport_recv(). */
+typedef struct MantisMessage
+{
+	int			source;			/* -1: a peer's request on our listener;
+								 * >= 0: the answer on our connection in
+								 * that slot */
+	const void *data;
+	size_t		len;
+	const void *route;			/* listener only: where to answer */
+	size_t		route_len;
+	bool		malformed;		/* not a single-part message */
+	const char *user_id;		/* listener with CURVE: the key's node name */
+} MantisMessage;
+
+struct MantisKeyPair;
+
+/* May the client with this CURVE public key in?  If so, as which node. */
+typedef bool (*MantisAuthorizeFn) (const unsigned char *key, char *name,
+								   size_t name_size, const char *address);
+
+/* A connection to our listener was refused during its handshake. */
+typedef void (*MantisRefusedFn) (const char *address, const char *why);
+
+extern void mantis_transport_start(const char *endpoint, size_t max_message_size,
+								   const struct MantisKeyPair *keys,
+								   MantisAuthorizeFn authorize_fn,
+								   MantisRefusedFn refused_fn);
+extern void mantis_transport_stop(void);
+extern int	mantis_transport_connect(const char *endpoint, const char *server_key,
+									 char *error, size_t error_size);
+extern void mantis_transport_disconnect(int slot);
+extern int	mantis_transport_fds(int *fds);
+extern bool mantis_transport_recv(MantisMessage *msg);
+extern bool mantis_transport_send(int slot, const void *data, size_t len);
+extern bool mantis_transport_reply(const MantisMessage *to, const void *data,
+								   size_t len);
+
+#endif							/* MANTIS_TRANSPORT_H */

@@ -1,0 +1,235 @@
+/*-------------------------------------------------------------------------
+ * store/collect.c
+ *	  When the store is swept, and with what horizons: the persistence
+ *	  worker's once-a-second collection of deletion markers and expired
+ *	  registers.
+ *
+ * The sweep itself is store/sweep.c; the horizons come from the
+ * replication worker (replication/horizon.c), which publishes them in shared memory.
+ * Without replication every marker is held by every server there is, so
+ * the horizon is our clock.  On a standby only the lifetime collects.  With replication, nothing is collected until
+ * the replication worker has published a horizon: after a crash restart
+ * the shared values start at 0, and so does collection.
+ *
+ * A sweep that collects registers by lifetime alone raises the lifetime
+ * horizon; every row the persistence worker writes from then on carries it
+ * (persist/flush.c), and loading takes the greatest (persist/load.c), so a
+ * restart keeps refusing what was collected before it.
+ *
+ * IDENTIFICATION	src/store/collect.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xlog.h"
+#include "port/atomics.h"
+#include "utils/timestamp.h"
+
+#include "mantis.h"
+#include "clock.h"
+#include "store/collect.h"
+#include "guc.h"
+#include "store/store.h"
+
+#define SWEEP_INTERVAL_MS	1000
+
+/* The horizons in shared memory; HLC times, 0 for none */
+typedef struct CollectShared
+{
+	pg_atomic_uint64 stable_ts; /* published by the replication worker */
+	pg_atomic_uint64 lifetime_ts;	/* ditto: the lifetime bound, or 0 */
+	pg_atomic_uint64 lifetime_horizon;	/* greatest HLC collected by lifetime */
+	pg_atomic_uint64 refused;	/* registers refused as collected */
+	pg_atomic_uint64 gathered;	/* persistence: passes that took dirty leaves */
+	pg_atomic_uint64 durable;	/* the last such pass whose changes are flushed */
+} CollectShared;
+
+static CollectShared *collect = NULL;
+static TimestampTz next_sweep_at = 0;
+
+/* Raise an atomic to v if it is lower */
+static void
+raise_to(pg_atomic_uint64 *a, uint64 v)
+{
+	uint64		old = pg_atomic_read_u64(a);
+
+	while (old < v && !pg_atomic_compare_exchange_u64(a, &old, v))
+		;
+}
+
+Size
+mantis_collect_shmem_size(void)
+{
+	return sizeof(CollectShared);
+}
+
+void
+mantis_collect_shmem_init(void *place, bool found)
+{
+	collect = (CollectShared *) place;
+	if (found)
+		return;
+	pg_atomic_init_u64(&collect->stable_ts, 0);
+	pg_atomic_init_u64(&collect->lifetime_ts, 0);
+	pg_atomic_init_u64(&collect->lifetime_horizon, 0);
+	pg_atomic_init_u64(&collect->refused, 0);
+	pg_atomic_init_u64(&collect->gathered, 0);
+	pg_atomic_init_u64(&collect->durable, 0);
+}
+
+/*
+ * Durability of what we hold, for our acknowledgements (replication/horizon.c): the
+ * persistence worker counts each time it takes the dirty leaves
+ * (mantis_collect_gathered()), and publishes the count of the last take
+ * whose registers a flush has since written (mantis_collect_durable()).
+ * A register merged before a take numbered N is in mantis_stores once
+ * durable >= N, so a crash can no longer lose it.  After a crash restart
+ * both start at 0 again, as do the acknowledgements that use them.
+ */
+uint64
+mantis_collect_gathered(void)
+{
+	return pg_atomic_add_fetch_u64(&collect->gathered, 1);
+}
+
+uint64
+mantis_collect_gathered_now(void)
+{
+	return pg_atomic_read_u64(&collect->gathered);
+}
+
+void
+mantis_collect_durable(uint64 gathered)
+{
+	raise_to(&collect->durable, gathered);
+}
+
+uint64
+mantis_collect_durable_upto(void)
+{
+	return pg_atomic_read_u64(&collect->durable);
+}
+
+/*
+ * The replication worker's horizons (replication/horizon.c): the collection horizon
+ * only rises; the lifetime bound follows the clock, or is 0 while this
+ * server may not collect by lifetime yet.
+ */
+void
+mantis_collect_publish(uint64 stable_ts, uint64 lifetime_ts)
+{
+	raise_to(&collect->stable_ts, stable_ts);
+	pg_atomic_write_u64(&collect->lifetime_ts, lifetime_ts);
+}
+
+void
+mantis_collect_horizons(uint64 *stable_ts, uint64 *lifetime_ts)
+{
+	*stable_ts = pg_atomic_read_u64(&collect->stable_ts);
+	*lifetime_ts = pg_atomic_read_u64(&collect->lifetime_ts);
+}
+
+/* The greatest HLC of a register collected by lifetime alone, ever */
+uint64
+mantis_collect_lifetime_horizon(void)
+{
+	return pg_atomic_read_u64(&collect->lifetime_horizon);
+}
+
+/* A sweep collected by lifetime, or rows loaded carry a horizon */
+void
+mantis_collect_raise_lifetime_horizon(uint64 ts)
+{
+	raise_to(&collect->lifetime_horizon, ts);
+}
+
+/* Registers from peers refused as copies of collected ones: count, total */
+void
+mantis_collect_count_refused(uint64 n)
+{
+	if (n > 0)
+		pg_atomic_fetch_add_u64(&collect->refused, n);
+}
+
+uint64
+mantis_collect_refused(void)
+{
+	return pg_atomic_read_u64(&collect->refused);
+}
+
+/*
+ * The refusal horizon: a register from a peer at or below it, for a key
+ * we hold nothing of, is a copy of something collected here by lifetime.
+ * (What was collected by acknowledgement every server held in a newer
+ * form, so no older copy of it can come.)
+ */
+uint64
+mantis_collect_refuse_upto(void)
+{
+	return pg_atomic_read_u64(&collect->lifetime_horizon);
+}
+
+/* The horizons of a sweep starting now */
+static void
+sweep_horizon(MantisSweepHorizon *h)
+{
+	uint64		lifetime_ms = (uint64) mantis_tombstone_lifetime_s * 1000;
+
+	h->now_ms = mantis_wall_ms();
+	if (RecoveryInProgress())
+	{
+		/*
+		 * A standby follows its primary's rows, and may be promoted to
+		 * take its place among peers that still hold older copies: only
+		 * the lifetime collects here.
+		 */
+		h->stable_ts = 0;
+		h->lifetime_ts = h->now_ms > lifetime_ms ?
+			mantis_hlc_pack(h->now_ms - lifetime_ms, 0) : 0;
+		return;
+	}
+	if (!mantis_replication_enabled())
+	{
+		h->stable_ts = mantis_hlc_peek();
+		h->lifetime_ts = 0;
+		return;
+	}
+	mantis_collect_horizons(&h->stable_ts, &h->lifetime_ts);
+}
+
+/*
+ * Sweep the store now: also once loading has merged the rows, before the
+ * registers may be read, so that markers the rows still hold but that were
+ * collected before a restart are not seen again.
+ */
+void
+mantis_collect_sweep(void)
+{
+	MantisSweepHorizon h;
+	MantisSweepStats stats;
+
+	next_sweep_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), SWEEP_INTERVAL_MS);
+	sweep_horizon(&h);
+	mantis_store_sweep(&h, &stats);
+	if (stats.lifetime_collected > 0)
+		mantis_collect_raise_lifetime_horizon(stats.lifetime_max_ts);
+}
+
+/*
+ * Sweep the store if a second has passed since the last sweep; called by
+ * the persistence worker's loop, once the store is loaded.
+ */
+void
+mantis_collect_tick(void)
+{
+	if (GetCurrentTimestamp() < next_sweep_at || !mantis_store_is_loaded())
+		return;
+	mantis_collect_sweep();
+}
+
+/* Milliseconds until the next sweep is due */
+long
+mantis_collect_sleep_ms(void)
+{
+	return mantis_ms_until(next_sweep_at);
+}

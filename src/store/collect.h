@@ -1,0 +1,37 @@
+/*-------------------------------------------------------------------------
+ * store/collect.h
+ *	  The sweep's schedule and the collection horizons in shared memory
+ *	  (store/collect.c).
+ *
+ * IDENTIFICATION	src/store/collect.h
+ *-------------------------------------------------------------------------
+ */
+#ifndef MANTIS_COLLECT_H
+#define MANTIS_COLLECT_H
+
+#include "mantis.h"
+
+extern Size mantis_collect_shmem_size(void);
+extern void mantis_collect_shmem_init(void *place, bool found);
+
+/* the persistence worker */
+extern void mantis_collect_tick(void);
+extern void mantis_collect_sweep(void);
+extern long mantis_collect_sleep_ms(void);
+
+/* the horizons */
+extern void mantis_collect_publish(uint64 stable_ts, uint64 lifetime_ts);
+extern void mantis_collect_horizons(uint64 *stable_ts, uint64 *lifetime_ts);
+extern uint64 mantis_collect_lifetime_horizon(void);
+extern void mantis_collect_raise_lifetime_horizon(uint64 ts);
+extern uint64 mantis_collect_refuse_upto(void);
+extern void mantis_collect_count_refused(uint64 n);
+extern uint64 mantis_collect_refused(void);
+
+/* durability of what we hold, for acknowledgements */
+extern uint64 mantis_collect_gathered(void);
+extern uint64 mantis_collect_gathered_now(void);
+extern void mantis_collect_durable(uint64 gathered);
+extern uint64 mantis_collect_durable_upto(void);
+
+#endif							/* MANTIS_COLLECT_H */

@@ -1,0 +1,437 @@
+/*-------------------------------------------------------------------------
+ * store/internal.h
+ *	  What the files of the store share, and no other file may include: a
+ *	  register's layout, the control block and the parts of shared memory
+ *	  it points at, finding a key's register, the plan of one write, the
+ *	  sets of partitions a batch locks, and the buffer iterators copy
+ *	  registers into.
+ *
+ * The store is store/store.c (layout, the write of one register, limits and
+ * counters), store/batch.c (a committed transaction's writes, applied at
+ * once), store/merge.c (registers from peers and rows), store/read.c
+ * (reads and iterators), store/changes.c (the changes and digests the
+ * workers consume), store/state.c (whether the registers may be read and
+ * written yet) and store/sweep.c (collecting dead registers).  Only they
+ * include this header; every other file calls store/store.h.
+ *
+ * What is shared here is MANTIS_PRIVATE (mantis.h): reached as directly
+ * as a static, and not in mantis.so's symbol table.  The helpers of the
+ * read and write paths (register_find(), register_at(), partition_lock(),
+ * copybuf_put() ...) are static inline here, so that splitting the store
+ * into files adds no call to them.
+ *
+ * IDENTIFICATION	src/store/internal.h
+ *-------------------------------------------------------------------------
+ */
+#ifndef MANTIS_STORE_INTERNAL_H
+#define MANTIS_STORE_INTERNAL_H
+
+#include "port/atomics.h"
+#include "storage/condition_variable.h"
+#include "storage/lwlock.h"
+#include "utils/dsa.h"
+
+#include "mantis.h"
+#include "clock.h"
+#include "common/keyhash.h"
+#include "store/store.h"
+
+/* A register: header, then key bytes, then value bytes, in one DSA chunk. */
+typedef uint32 StoreRef;
+
+#define InvalidStoreRef		((StoreRef) 0)	/* offset 0 is the DSA's header */
+#define REF_SHIFT			3	/* DSA chunks are 8-byte aligned */
+
+typedef struct StoreRegister
+{
+	StoreRef	next;			/* next register in the bucket */
+	uint32		hash;			/* low 32 bits of mantis_hash() of the key */
+	uint32		capacity;		/* bytes of data[] allocated */
+	uint32		key_len;
+	uint32		value_len;		/* 0 for a deletion marker */
+	uint16		flags;			/* MANTIS_REG_* */
+	MantisHLC	hlc;
+	char		data[FLEXIBLE_ARRAY_MEMBER];	/* key, value, and with
+												 * MANTIS_REG_EXPIRING the
+												 * expiry (8 bytes, host
+												 * order, unaligned) */
+} StoreRegister;
+
+#define REGISTER_HEADER_SIZE	offsetof(StoreRegister, data)
+
+/*
+ * A register's expiry (0: never; see MantisRegisterView, common/lww.h).  It
+ * follows the value, and only in registers that have one, so that a
+ * register without an expiry costs no more memory than before expiry
+ * existed.
+ */
+static inline uint64
+register_expires(const StoreRegister *reg)
+{
+	uint64		expires_ms;
+
+	if (likely((reg->flags & MANTIS_REG_EXPIRING) == 0))
+		return 0;
+	memcpy(&expires_ms, reg->data + reg->key_len + reg->value_len, sizeof(expires_ms));
+	return expires_ms;
+}
+
+/* The store's control block in shared memory. */
+typedef struct StoreControl
+{
+	LWLockPadded *locks;		/* MANTIS_PARTITIONS partition locks */
+	int			dsa_tranche;
+	uint64		bucket_mask;	/* nbuckets - 1 */
+	Size		dsa_size;
+	dsa_pointer sentinel;		/* a chunk whose address gives the base */
+	pg_atomic_uint64 registers;
+	pg_atomic_uint64 deleted;
+	pg_atomic_uint64 bytes_used;
+
+	/* set once the registers may be read, and once they may be written */
+	pg_atomic_uint32 loaded;
+	pg_atomic_uint32 writable;
+	ConditionVariable loaded_cv;	/* broadcast when either is set */
+
+	/* encoding of mantis.database once the worker connected, or -1 */
+	volatile int encoding;
+
+	/* what the sweeps found (store/sweep.c), for mantis_status */
+	pg_atomic_uint64 expired_held;	/* by the last sweep */
+	pg_atomic_uint64 collected_deletions;	/* since startup */
+	pg_atomic_uint64 collected_expired;	/* since startup */
+} StoreControl;
+
+/* This process's pointers into the store's shared memory; see store/store.c. */
+extern MANTIS_PRIVATE StoreControl *store;
+extern MANTIS_PRIVATE StoreRef *buckets;
+extern MANTIS_PRIVATE pg_atomic_uint64 *digests;	/* MANTIS_LEAVES */
+extern MANTIS_PRIVATE pg_atomic_uint64 *leaf_due;	/* MANTIS_LEAVES; see store/sweep.c */
+extern MANTIS_PRIVATE pg_atomic_uint32 *dirty[MANTIS_CONSUMERS];	/* MANTIS_LEAVES / 32 each */
+extern MANTIS_PRIVATE pg_atomic_uint64 *dirty_buckets[MANTIS_CONSUMERS];	/* MANTIS_LEAVES each */
+
+/* This process's attachment to the DSA area, made on first use, and the
+ * address at which the area's one segment is mapped here. */
+extern MANTIS_PRIVATE dsa_area *store_area;
+extern MANTIS_PRIVATE char *store_base;
+
+extern MANTIS_PRIVATE void store_attach_area(void);
+
+/*
+ * Attach this process to the DSA area, once; every entry point that
+ * touches a register calls this first.  See store_attach_area().
+ */
+static inline void
+store_attach(void)
+{
+	if (likely(store_area != NULL))
+		return;
+	store_attach_area();
+}
+
+static inline LWLock *
+partition_lock(uint64 hash)
+{
+	return &store->locks[hash & (MANTIS_PARTITIONS - 1)].lock;
+}
+
+static inline int
+leaf_of(uint64 hash)
+{
+	return (int) (hash & (MANTIS_LEAVES - 1));
+}
+
+/* The partition lock of a leaf: a leaf lies inside one partition. */
+static inline LWLock *
+leaf_lock(int leaf)
+{
+	return &store->locks[leaf & (MANTIS_PARTITIONS - 1)].lock;
+}
+
+static inline StoreRegister *
+register_at(StoreRef ref)
+{
+	return (StoreRegister *) (store_base + ((Size) ref << REF_SHIFT));
+}
+
+static inline StoreRef
+ref_of(dsa_pointer dp)
+{
+	Assert((dp & ((1 << REF_SHIFT) - 1)) == 0 && (dp >> (32 + REF_SHIFT)) == 0);
+	return (StoreRef) (dp >> REF_SHIFT);
+}
+
+static inline dsa_pointer
+dsa_pointer_of(StoreRef ref)
+{
+	return (dsa_pointer) ref << REF_SHIFT;
+}
+
+/*
+ * Find a key's register in its bucket; the caller holds the partition lock.
+ * On return *link points at the ref that links to it (or at the bucket's
+ * tail link when the key is absent).
+ */
+static inline StoreRegister *
+register_find(uint64 hash, const char *key, uint32 key_len, StoreRef **link)
+{
+	StoreRef   *prev = &buckets[hash & store->bucket_mask];
+	StoreRef	ref = *prev;
+
+	while (ref != InvalidStoreRef)
+	{
+		StoreRegister *reg = register_at(ref);
+
+		if (reg->hash == (uint32) hash && reg->key_len == key_len &&
+			memcmp(reg->data, key, key_len) == 0)
+		{
+			if (link)
+				*link = prev;
+			return reg;
+		}
+		prev = &reg->next;
+		ref = reg->next;
+	}
+	if (link)
+		*link = prev;
+	return NULL;
+}
+
+/* Whether a register reads as absent at now_ms (common/lww.h). */
+static inline bool
+register_is_dead(const StoreRegister *reg, uint64 now_ms)
+{
+	return mantis_register_is_dead((reg->flags & MANTIS_REG_DELETED) != 0,
+								   register_expires(reg), now_ms);
+}
+
+/*
+ * Whether a register reads as absent now.  The clock is read only for a
+ * register with an expiry, so a read of a key without one costs no more
+ * than before expiry existed.
+ */
+static inline bool
+register_is_dead_now(const StoreRegister *reg)
+{
+	if (reg->flags & MANTIS_REG_DELETED)
+		return true;
+	return register_expires(reg) != 0 && register_expires(reg) <= mantis_wall_ms();
+}
+
+/*
+ * Note that a leaf has something for the sweep to do at "due" (0: at
+ * once); the caller holds the leaf's partition lock exclusively, so, as
+ * with digests, a plain read-min-write suffices.
+ */
+static inline void
+leaf_due_lower(int leaf, uint64 due)
+{
+	if (due < pg_atomic_read_u64(&leaf_due[leaf]))
+		pg_atomic_write_u64(&leaf_due[leaf], due);
+}
+
+/* ---- repair digests (store/store.c, store/sweep.c) ---- */
+
+/*
+ * The repair fingerprint of a register; see the file header.  It covers the
+ * value too, so that two registers with one HLC and different values (one
+ * node id on two servers, as a failover can make) do not look alike, and
+ * the expiry, so that two that differ only by it do not either.  A register
+ * without an expiry has the fingerprint it had before expiry existed.
+ */
+static inline uint64
+register_fingerprint(uint64 hash, const MantisHLC *hlc, bool deleted,
+					 const char *value, uint32 value_len, uint64 expires_ms)
+{
+	uint64		value_hash = deleted ? 1 : mantis_hash(value, value_len) ^ 2;
+
+	if (!deleted && expires_ms != 0)
+		value_hash = mantis_mix64(value_hash ^ mantis_mix64(expires_ms ^ 4));
+	return mantis_mix64(hash ^ mantis_mix64(hlc->ts ^ mantis_mix64(hlc->node ^ value_hash)));
+}
+
+static inline uint64
+held_fingerprint(uint64 hash, const StoreRegister *reg)
+{
+	return register_fingerprint(hash, &reg->hlc, (reg->flags & MANTIS_REG_DELETED) != 0,
+								reg->data + reg->key_len, reg->value_len, register_expires(reg));
+}
+
+/*
+ * Add or remove a fingerprint from its leaf's digest.  Only writers holding
+ * the leaf's partition lock exclusively change a digest, so a plain
+ * read-modify-write suffices; readers elsewhere see the old or new value.
+ */
+static inline void
+digest_toggle(uint64 hash, uint64 fingerprint)
+{
+	pg_atomic_uint64 *digest = &digests[leaf_of(hash)];
+
+	pg_atomic_write_u64(digest, pg_atomic_read_u64(digest) ^ fingerprint);
+}
+
+static inline void
+register_to_record(const StoreRegister *reg, MantisRecord *rec)
+{
+	rec->hlc = reg->hlc;
+	rec->expires_ms = register_expires(reg);
+	rec->deleted = (reg->flags & MANTIS_REG_DELETED) != 0;
+	rec->key_len = reg->key_len;
+	rec->key = reg->data;
+	rec->value_len = reg->value_len;
+	rec->value = reg->data + reg->key_len;
+}
+
+/* ---- the plan of one write (store/store.c) ---- */
+
+/*
+ * Bytes of data[] to allocate for "need" bytes of key and value: rounded up
+ * so that an overwrite with a value a little longer still fits in place.
+ */
+static inline uint32
+capacity_for(uint32 need)
+{
+	return (uint32) MAXALIGN(need);
+}
+
+/* Whether a register's chunk may be reused for "need" bytes. */
+static inline bool
+fits_in_place(const StoreRegister *reg, uint32 need)
+{
+	return need <= reg->capacity && reg->capacity - need <= Max(need, 64);
+}
+
+/* What one write does; filled in by the caller of store_put(). */
+typedef struct StorePut
+{
+	const char *key;
+	uint32		key_len;
+	const char *value;
+	uint32		value_len;
+	bool		deleted;
+	const MantisHLC *hlc;		/* NULL: a local write, take a new HLC */
+	int			flags;			/* MANTIS_REG_UNSENT / UNFLUSHED to set */
+	uint64		expires_ms;		/* 0: never (always 0 for a deletion) */
+
+	/*
+	 * For a register from a peer or a row (hlc != NULL): refuse it, as
+	 * MANTIS_PUT_COLLECTED, when no register is held for its key and its
+	 * hlc.ts is at most this (0: refuse nothing).
+	 */
+	uint64		refuse_upto_ts;
+} StorePut;
+
+/*
+ * What preparing a write found and reserved; the caller holds the key's
+ * partition lock from put_prepare() through put_apply().
+ */
+typedef struct PutPlan
+{
+	uint64		hash;
+	bool		existed;		/* a register for the key was held */
+	bool		was_live;		/* ... and it held a value */
+	dsa_pointer spare;			/* a chunk allocated beforehand, if any */
+	dsa_pointer new_dp;			/* a new chunk, or invalid to write in place */
+	dsa_pointer to_free;		/* the replaced chunk, freed after unlocking */
+	Size		freed_size;
+	bool		applied;		/* put_apply() ran (a batch may skip one) */
+} PutPlan;
+
+/* Bytes of key and value a write stores */
+static inline uint32
+put_need(const StorePut *put)
+{
+	if (put->deleted)
+		return put->key_len;
+	return put->key_len + put->value_len + (put->expires_ms != 0 ? sizeof(uint64) : 0);
+}
+
+extern MANTIS_PRIVATE bool plan_take_chunk(PutPlan *plan, uint32 need);
+extern MANTIS_PRIVATE MantisPutResult put_prepare(const StorePut *put, StoreRegister *reg,
+												  PutPlan *plan);
+extern MANTIS_PRIVATE void put_unprepare(PutPlan *plan);
+extern MANTIS_PRIVATE void put_apply(const StorePut *put, StoreRegister *reg, StoreRef *link,
+									 const MantisHLC *hlc, PutPlan *plan);
+extern MANTIS_PRIVATE void put_release(PutPlan *plan);
+extern MANTIS_PRIVATE void put_finish(const StorePut *put, PutPlan *plan);
+extern MANTIS_PRIVATE MantisPutResult store_put(const StorePut *put, MantisHLC *hlc_out,
+												bool *replaced_live);
+
+/* ---- sets of partitions (store/batch.c) ---- */
+
+/* The partitions a set of keys lies in, as a bitmap. */
+typedef struct PartitionSet
+{
+	uint64		words[MANTIS_PARTITIONS / 64];
+} PartitionSet;
+
+static inline void
+partitions_add(PartitionSet *set, uint64 hash)
+{
+	int			p = (int) (hash & (MANTIS_PARTITIONS - 1));
+
+	set->words[p / 64] |= UINT64CONST(1) << (p % 64);
+}
+
+extern MANTIS_PRIVATE void partitions_lock(const PartitionSet *set, LWLockMode mode);
+extern MANTIS_PRIVATE void partitions_unlock(const PartitionSet *set);
+
+/* ---- copying registers out (store/read.c) ---- */
+
+/*
+ * Registers copied out of the store under a partition lock, to be used
+ * after releasing it.  Under the lock a copy only does memcpy into room
+ * reserved beforehand; when the registers do not fit, the copy counts what
+ * it needs, the lock is released, the buffer grown, and the copy done
+ * again.  So nothing is allocated, and nothing can raise an ERROR, while a
+ * partition lock is held, and no callback ever runs under one.
+ */
+typedef struct CopyBuf
+{
+	char	   *data;
+	Size		size;
+	Size		used;
+	MantisRecord *recs;
+	int			nrecs;
+	int			maxrecs;
+	Size		need_bytes;		/* what did not fit in this pass */
+	int			need_recs;
+} CopyBuf;
+
+static inline bool
+copybuf_fits(const CopyBuf *b)
+{
+	return b->need_recs == 0;
+}
+
+/*
+ * Copy one register; the caller holds its partition lock.  Plain stores
+ * only: a register that does not fit is counted, not copied.
+ */
+static inline void
+copybuf_put(CopyBuf *b, const StoreRegister *reg)
+{
+	Size		len = (Size) reg->key_len + reg->value_len;
+	MantisRecord *rec;
+
+	if (b->need_recs > 0 || b->nrecs == b->maxrecs || b->size - b->used < len)
+	{
+		b->need_recs++;
+		b->need_bytes += len;
+		return;
+	}
+	rec = &b->recs[b->nrecs++];
+	register_to_record(reg, rec);
+	memcpy(b->data + b->used, reg->data, len);
+	rec->key = b->data + b->used;
+	rec->value = rec->key + rec->key_len;
+	b->used += len;
+}
+
+extern MANTIS_PRIVATE void copybuf_init(CopyBuf *b);
+extern MANTIS_PRIVATE void copybuf_free(CopyBuf *b);
+extern MANTIS_PRIVATE void copybuf_grow(CopyBuf *b);
+extern MANTIS_PRIVATE void copybuf_call(const CopyBuf *b, MantisRecordCallback callback,
+										void *arg);
+
+#endif							/* MANTIS_STORE_INTERNAL_H */

@@ -1,0 +1,382 @@
+/*-------------------------------------------------------------------------
+ * store/read.c
+ *	  Reading the registers: one key, many keys as of one instant, whether
+ *	  a key's register beats a clock, and the iterators over every
+ *	  register, a prefix, or one digest leaf; and the buffer (CopyBuf) they
+ *	  and the change takers of store/changes.c copy registers into.
+ *
+ * Every reader takes partition locks shared, copies what it needs under
+ * them into room sized beforehand (CopyBuf, store/internal.h) and calls
+ * back, or returns, only after releasing them: no callback ever runs, and
+ * nothing is allocated, under a partition lock.  Writes that run
+ * concurrently with an iterator may or may not be seen, each register
+ * consistently.
+ *
+ * IDENTIFICATION	src/store/read.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/lwlock.h"
+
+#include "mantis.h"
+#include "common/keyhash.h"
+#include "store/store.h"
+#include "store/internal.h"
+
+/* ---- copying registers out (CopyBuf, store/internal.h) ---- */
+
+#define COPYBUF_INITIAL_BYTES	8192
+#define COPYBUF_INITIAL_RECS	64
+
+/* An empty buffer with room for a few registers; no lock held. */
+void
+copybuf_init(CopyBuf *b)
+{
+	b->size = COPYBUF_INITIAL_BYTES;
+	b->data = palloc(b->size);
+	b->maxrecs = COPYBUF_INITIAL_RECS;
+	b->recs = palloc(sizeof(MantisRecord) * b->maxrecs);
+	b->used = 0;
+	b->nrecs = 0;
+	b->need_bytes = 0;
+	b->need_recs = 0;
+}
+
+/* Free what copybuf_init() and copybuf_grow() allocated. */
+void
+copybuf_free(CopyBuf *b)
+{
+	pfree(b->data);
+	pfree(b->recs);
+}
+
+static inline void
+copybuf_reset(CopyBuf *b)
+{
+	b->used = 0;
+	b->nrecs = 0;
+	b->need_bytes = 0;
+	b->need_recs = 0;
+}
+
+/* Make room for what the last pass could not copy; no lock held. */
+void
+copybuf_grow(CopyBuf *b)
+{
+	Size		bytes = b->used + b->need_bytes;
+	int			recs = b->nrecs + b->need_recs;
+
+	if (bytes > b->size)
+	{
+		b->size = Max(bytes, b->size * 2);
+		pfree(b->data);
+		b->data = palloc(b->size);
+	}
+	if (recs > b->maxrecs)
+	{
+		b->maxrecs = Max(recs, b->maxrecs * 2);
+		b->recs = repalloc(b->recs, sizeof(MantisRecord) * b->maxrecs);
+	}
+	copybuf_reset(b);
+}
+
+/* Pass each register copied to "callback"; no lock held. */
+void
+copybuf_call(const CopyBuf *b, MantisRecordCallback callback, void *arg)
+{
+	for (int i = 0; i < b->nrecs; i++)
+		callback(&b->recs[i], arg);
+}
+
+/* ---- reading ---- */
+
+/*
+ * Look a key up.  When it holds a live value (neither a deletion marker
+ * nor expired), return true and a palloc'd
+ * chunk of "header" bytes (left for the caller) followed by the value's
+ * *value_len bytes.  The chunk is sized before the shared lock is taken,
+ * and allocated again, larger, if the value did not fit.
+ */
+bool
+mantis_store_get(const char *key, uint32 key_len, Size header,
+				 char **chunk, uint32 *value_len)
+{
+	uint64		hash = mantis_hash(key, key_len);
+	LWLock	   *lock = partition_lock(hash);
+	uint32		room = 256 - header;
+	char	   *buf = palloc(header + room);
+
+	store_attach();
+	for (;;)
+	{
+		StoreRegister *reg;
+		uint32		len = 0;
+		bool		found = false;
+
+		LWLockAcquire(lock, LW_SHARED);
+		reg = register_find(hash, key, key_len, NULL);
+		if (reg != NULL && !register_is_dead_now(reg))
+		{
+			found = true;
+			len = reg->value_len;
+			if (len <= room)
+				memcpy(buf + header, reg->data + reg->key_len, len);
+		}
+		LWLockRelease(lock);
+
+		if (!found)
+		{
+			pfree(buf);
+			return false;
+		}
+		if (len <= room)
+		{
+			*chunk = buf;
+			*value_len = len;
+			return true;
+		}
+		pfree(buf);
+		room = len;
+		buf = palloc(header + room);
+	}
+}
+
+/*
+ * Whether a key holds a live value; if so *expires_ms is its expiry (0:
+ * never).  mantis_ttl() asks.
+ */
+bool
+mantis_store_get_expiry(const char *key, uint32 key_len, uint64 *expires_ms)
+{
+	uint64		hash = mantis_hash(key, key_len);
+	LWLock	   *lock = partition_lock(hash);
+	StoreRegister *reg;
+	bool		live;
+
+	store_attach();
+	LWLockAcquire(lock, LW_SHARED);
+	reg = register_find(hash, key, key_len, NULL);
+	live = reg != NULL && !register_is_dead_now(reg);
+	if (live)
+		*expires_ms = register_expires(reg);
+	LWLockRelease(lock);
+	return live;
+}
+
+/*
+ * Look up n keys at once, as of one instant: the partition locks of every
+ * key are held (shared, in ascending order) while all are copied, so a
+ * batch applied by mantis_store_batch_apply() is seen whole or not at all.
+ * found[i] tells whether keys[i] holds a live value; then values[i] is a
+ * palloc'd record of it (key and value copied out).
+ */
+void
+mantis_store_get_many(const char *const *keys, const uint32 *key_lens, int n,
+					  bool *found, MantisRecord *values)
+{
+	uint64	   *hashes = palloc(sizeof(uint64) * n);
+	int		   *slot = palloc(sizeof(int) * n);
+	PartitionSet set;
+	CopyBuf		b;
+	uint64		now_ms = 0;		/* read at the first register with an expiry */
+
+	store_attach();
+	memset(&set, 0, sizeof(set));
+	for (int i = 0; i < n; i++)
+	{
+		hashes[i] = mantis_hash(keys[i], key_lens[i]);
+		partitions_add(&set, hashes[i]);
+	}
+	copybuf_init(&b);
+	for (;;)
+	{
+		partitions_lock(&set, LW_SHARED);
+		for (int i = 0; i < n; i++)
+		{
+			StoreRegister *reg = register_find(hashes[i], keys[i], key_lens[i], NULL);
+
+			slot[i] = -1;
+			if (reg == NULL || (reg->flags & MANTIS_REG_DELETED) != 0)
+				continue;
+			if (register_expires(reg) != 0)
+			{
+				/* one instant for every key: read the clock once */
+				if (now_ms == 0)
+					now_ms = mantis_wall_ms();
+				if (register_expires(reg) <= now_ms)
+					continue;
+			}
+			slot[i] = b.nrecs;
+			copybuf_put(&b, reg);
+		}
+		partitions_unlock(&set);
+		if (copybuf_fits(&b))
+			break;
+		copybuf_grow(&b);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		found[i] = slot[i] >= 0;
+		if (found[i])
+			values[i] = b.recs[slot[i]];
+	}
+	/* the records point into b.data, which the caller's context keeps */
+	pfree(b.recs);
+	pfree(hashes);
+	pfree(slot);
+}
+
+/*
+ * Whether the store holds, for this key, a register with an HLC equal to
+ * or greater than "hlc" (a value or a deletion marker): then a register
+ * with that HLC is beaten here, whatever it holds.
+ */
+bool
+mantis_store_beats(const char *key, uint32 key_len, const MantisHLC *hlc)
+{
+	uint64		hash = mantis_hash(key, key_len);
+	LWLock	   *lock = partition_lock(hash);
+	StoreRegister *reg;
+	bool		beats;
+
+	store_attach();
+	LWLockAcquire(lock, LW_SHARED);
+	reg = register_find(hash, key, key_len, NULL);
+	beats = reg != NULL && mantis_hlc_cmp(&reg->hlc, hlc) >= 0;
+	LWLockRelease(lock);
+	return beats;
+}
+
+/* Which registers a scan copies */
+typedef struct ScanFilter
+{
+	bool		include_deleted;	/* and expired registers */
+	const char *prefix;			/* keys starting so; NULL for all */
+	uint32		prefix_len;
+	uint64		now_ms;			/* when the scan started */
+} ScanFilter;
+
+static inline bool
+filter_takes(const ScanFilter *f, const StoreRegister *reg)
+{
+	if (!f->include_deleted && register_is_dead(reg, f->now_ms))
+		return false;
+	return f->prefix == NULL ||
+		(reg->key_len >= f->prefix_len &&
+		 memcmp(reg->data, f->prefix, f->prefix_len) == 0);
+}
+
+/* Copy the registers of one bucket that the filter takes; see CopyBuf. */
+static void
+bucket_copy(uint64 bucket, const ScanFilter *filter, CopyBuf *b)
+{
+	LWLock	   *lock = &store->locks[bucket & (MANTIS_PARTITIONS - 1)].lock;
+
+	for (;;)
+	{
+		LWLockAcquire(lock, LW_SHARED);
+		for (StoreRef ref = buckets[bucket]; ref != InvalidStoreRef;)
+		{
+			StoreRegister *reg = register_at(ref);
+
+			ref = reg->next;
+			if (filter_takes(filter, reg))
+				copybuf_put(b, reg);
+		}
+		LWLockRelease(lock);
+		if (copybuf_fits(b))
+			return;
+		copybuf_grow(b);
+	}
+}
+
+static void
+store_scan(const ScanFilter *filter, MantisRecordCallback callback, void *arg)
+{
+	CopyBuf		b;
+
+	store_attach();
+	copybuf_init(&b);
+	for (uint64 bucket = 0; bucket <= store->bucket_mask; bucket++)
+	{
+		/* an unlocked peek: a bucket empty now has nothing to copy */
+		if (((volatile StoreRef *) buckets)[bucket] == InvalidStoreRef)
+			continue;
+		copybuf_reset(&b);
+		bucket_copy(bucket, filter, &b);
+		copybuf_call(&b, callback, arg);
+		CHECK_FOR_INTERRUPTS();
+	}
+	copybuf_free(&b);
+}
+
+/*
+ * Call "callback" for every live register (dead ones too, deletion markers
+ * and expired registers, when asked), one copied bucket at a time, with no
+ * lock held during the callback.  Writes that run concurrently may or may
+ * not be seen, each register consistently; a register is live if it is
+ * not expired when the scan starts.
+ */
+void
+mantis_store_scan(bool include_deleted, MantisRecordCallback callback, void *arg)
+{
+	ScanFilter	filter = {include_deleted, NULL, 0, include_deleted ? 0 : mantis_wall_ms()};
+
+	store_scan(&filter, callback, arg);
+}
+
+/*
+ * The same for the registers whose keys start with "prefix".  The keys are
+ * hashed, not ordered, so this visits every bucket too, but copies only
+ * the registers that match.
+ */
+void
+mantis_store_scan_prefix(const char *prefix, uint32 prefix_len, bool include_deleted,
+						 MantisRecordCallback callback, void *arg)
+{
+	ScanFilter	filter = {include_deleted, prefix, prefix_len,
+	include_deleted ? 0 : mantis_wall_ms()};
+
+	store_scan(&filter, callback, arg);
+}
+
+/*
+ * Call "callback" for each register of a leaf, copied under the
+ * partition's shared lock and passed after releasing it.  Returns how many
+ * registers were passed.
+ */
+int
+mantis_store_collect_leaf(int leaf, MantisRecordCallback callback, void *arg)
+{
+	LWLock	   *lock = leaf_lock(leaf);
+	CopyBuf		b;
+	int			n;
+
+	Assert(leaf >= 0 && leaf < MANTIS_LEAVES);
+	store_attach();
+	copybuf_init(&b);
+	for (;;)
+	{
+		LWLockAcquire(lock, LW_SHARED);
+		for (uint64 bucket = leaf; bucket <= store->bucket_mask; bucket += MANTIS_LEAVES)
+		{
+			for (StoreRef ref = buckets[bucket]; ref != InvalidStoreRef;)
+			{
+				StoreRegister *reg = register_at(ref);
+
+				ref = reg->next;
+				copybuf_put(&b, reg);
+			}
+		}
+		LWLockRelease(lock);
+		if (copybuf_fits(&b))
+			break;
+		copybuf_grow(&b);
+	}
+	copybuf_call(&b, callback, arg);
+	n = b.nrecs;
+	copybuf_free(&b);
+	return n;
+}

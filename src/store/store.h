@@ -1,0 +1,179 @@
+/*-------------------------------------------------------------------------
+ * store/store.h
+ *	  The registers in shared memory (store/store.c, store/batch.c, store/merge.c,
+ *	  store/read.c, store/changes.c, store/state.c, store/sweep.c): writes,
+ *	  merges, reads, the changes the workers consume, the repair digests,
+ *	  and the sweep that collects expired registers and deletion markers.
+ *
+ * IDENTIFICATION	src/store/store.h
+ *-------------------------------------------------------------------------
+ */
+#ifndef MANTIS_STORE_H
+#define MANTIS_STORE_H
+
+#include "port/atomics.h"
+
+#include "mantis.h"
+#include "common/lww.h"
+
+/* Register flags */
+#define MANTIS_REG_DELETED		0x0001	/* a deletion marker (tombstone) */
+#define MANTIS_REG_UNSENT		0x0002	/* not yet handed to the peers */
+#define MANTIS_REG_UNFLUSHED	0x0004	/* not yet written to mantis_stores */
+#define MANTIS_REG_SEEN		0x0008	/* in a peer's repair answer (replication/repair.c) */
+#define MANTIS_REG_EXPIRING	0x0010	/* an expiry follows the value (store/internal.h) */
+
+typedef enum MantisPutResult
+{
+	MANTIS_PUT_APPLIED,			/* the register is now the one stored */
+	MANTIS_PUT_STALE,			/* an equal or newer register was kept */
+	MANTIS_PUT_NO_KEYS,			/* mantis.max_keys registers are held */
+	MANTIS_PUT_NO_MEMORY,		/* mantis.store_memory is exhausted */
+	MANTIS_PUT_COLLECTED		/* a stale copy of a key whose deletion or
+								 * expiry was collected here: refused */
+} MantisPutResult;
+
+/* Counters for mantis_status and the tests; see store/store.c. */
+typedef struct MantisStoreStats
+{
+	uint64		registers;		/* registers held, deletion markers included */
+	uint64		deleted;		/* deletion markers held */
+	uint64		bytes_used;		/* store memory taken by registers */
+	uint64		bytes_total;	/* mantis.store_memory */
+	uint64		expired_held;	/* expired registers the last sweep kept */
+	uint64		collected_deletions;	/* deletion markers swept, since startup */
+	uint64		collected_expired;	/* expired registers swept, since startup */
+} MantisStoreStats;
+
+typedef void (*MantisRecordCallback) (const MantisRecord *rec, void *arg);
+
+/* The workers that consume changes, each with its own dirty bitmap */
+typedef enum MantisConsumer
+{
+	MANTIS_CONSUMER_PERSIST = 0,	/* persist/worker.c: flushes UNFLUSHED registers */
+	MANTIS_CONSUMER_REPLICATION = 1 /* replication/worker.c: sends UNSENT ones */
+} MantisConsumer;
+
+#define MANTIS_CONSUMERS 2
+
+extern Size mantis_store_shmem_size(void);
+extern void mantis_store_shmem_request(void);
+extern void mantis_store_shmem_init(void *place, bool found);
+extern void mantis_store_wait_loaded(void);
+extern void mantis_store_wait_writable(void);
+extern void mantis_store_check_sizes(uint32 key_len, uint32 value_len);
+extern MantisPutResult mantis_store_set(const char *key, uint32 key_len,
+										const char *value, uint32 value_len,
+										bool deleted, uint64 expires_ms,
+										MantisHLC *hlc, bool *replaced_live);
+extern bool mantis_store_expire(const char *key, uint32 key_len, uint64 expires_ms,
+								MantisHLC *hlc);
+/* One write of a committed transaction (see api/txn.c) */
+typedef struct MantisBatchWrite
+{
+	const char *key;
+	uint32		key_len;
+	const char *value;
+	uint32		value_len;
+	bool		deleted;
+	uint64		expires_ms;		/* 0: never */
+} MantisBatchWrite;
+
+typedef struct MantisBatch MantisBatch;
+
+extern MantisBatch *mantis_store_batch_prepare(const MantisBatchWrite *writes, int n,
+											   MantisPutResult *result);
+extern void mantis_store_batch_apply(MantisBatch *batch, MantisHLC *hlc);
+extern void mantis_store_batch_cancel(MantisBatch *batch);
+extern void mantis_store_get_many(const char *const *keys, const uint32 *key_lens,
+								  int n, bool *found, MantisRecord *values);
+extern MantisPutResult mantis_store_merge(const MantisRecord *rec, int flags);
+extern MantisPutResult mantis_store_merge_upto(const MantisRecord *rec, int flags,
+											   uint64 refuse_upto_ts);
+
+/* What merging a stream of registers (a frame, a row) came to */
+typedef struct MantisMergeTally
+{
+	uint64		applied;		/* won, and stored */
+	uint64		stale;			/* an equal or newer register was kept */
+	uint64		no_room;		/* the full store could not take it */
+	uint64		collected;		/* refused: its key's death was collected */
+} MantisMergeTally;
+
+extern bool mantis_store_admits(const MantisRecord *rec);
+extern void mantis_store_merge_tallied(const MantisRecord *rec, int flags,
+									   MantisMergeTally *tally);
+extern void mantis_store_merge_tallied_upto(const MantisRecord *rec, int flags,
+											uint64 refuse_upto_ts,
+											MantisMergeTally *tally);
+extern bool mantis_store_get(const char *key, uint32 key_len, Size header,
+							 char **chunk, uint32 *value_len);
+extern bool mantis_store_get_expiry(const char *key, uint32 key_len, uint64 *expires_ms);
+extern bool mantis_store_beats(const char *key, uint32 key_len,
+							   const MantisHLC *hlc);
+extern void mantis_store_scan(bool include_deleted,
+							  MantisRecordCallback callback, void *arg);
+extern void mantis_store_scan_prefix(const char *prefix, uint32 prefix_len,
+									 bool include_deleted,
+									 MantisRecordCallback callback, void *arg);
+extern void mantis_store_stats(MantisStoreStats *stats);
+extern void mantis_store_set_loaded(void);
+extern void mantis_store_set_writable(void);
+extern bool mantis_store_is_loaded(void);
+extern bool mantis_store_is_writable(void);
+extern int	mantis_store_encoding(void);
+extern void mantis_store_set_encoding(int encoding);
+/* A set of digest leaves: MANTIS_LEAVES bits */
+typedef struct MantisLeafSet
+{
+	uint32		words[MANTIS_LEAVES / 32];
+} MantisLeafSet;
+
+extern bool mantis_leafset_is_empty(const MantisLeafSet *set);
+extern void mantis_store_take_dirty(MantisConsumer consumer, MantisLeafSet *pending);
+extern bool mantis_store_has_dirty(MantisConsumer consumer);
+extern void mantis_store_write_barrier(void);
+extern void mantis_store_take_leaves(MantisConsumer consumer, MantisLeafSet *pending,
+									 MantisLeafSet *taken,
+									 MantisRecordCallback copy, void *arg);
+extern void mantis_store_leaf_digests(uint64 *out);
+extern int	mantis_store_collect_leaf(int leaf, MantisRecordCallback copy, void *arg);
+extern int	mantis_store_take_changes(MantisConsumer consumer, int leaf,
+									  MantisRecordCallback copy, void *arg);
+extern void mantis_store_give_back_leaf(MantisConsumer consumer, int leaf);
+extern void mantis_store_raise_put_failure(MantisPutResult result);
+
+/* ---- the sweep (store/sweep.c) ---- */
+
+/* What one sweep may collect */
+typedef struct MantisSweepHorizon
+{
+	uint64		now_ms;			/* wall clock of this sweep */
+	uint64		stable_ts;		/* HLC ts (not ms): a dead register whose
+								 * hlc.ts <= stable_ts is collected */
+	uint64		lifetime_ts;	/* HLC ts: a dead register whose death is at
+								 * or before this is collected too (0: none);
+								 * death = the HLC's ms for a deletion,
+								 * expires_ms for an expired register;
+								 * compared in ms: mantis_hlc_ms(lifetime_ts) */
+} MantisSweepHorizon;
+
+/* One sweep's findings */
+typedef struct MantisSweepStats
+{
+	uint64		expired_held;	/* expired registers seen and kept (not yet
+								 * collectible) */
+	uint64		deleted_held;	/* deletion markers seen and kept */
+	uint64		collected_deletions;	/* removed this sweep */
+	uint64		collected_expired;
+	uint64		lifetime_collected; /* of those, collected only by lifetime_ts
+									 * (not by stable_ts) */
+	uint64		lifetime_max_ts;	/* greatest hlc.ts of a register collected
+									 * by lifetime only */
+	uint64		leaves_visited;
+} MantisSweepStats;
+
+extern void mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out);
+extern int	mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 *max_ts);
+
+#endif							/* MANTIS_STORE_H */

@@ -1,0 +1,226 @@
+/*-------------------------------------------------------------------------
+ * store/sweep.c
+ *	  The local sweep: collecting expired registers and deletion markers
+ *	  once every server that could hold an older copy of their key has
+ *	  seen them.
+ *
+ * A dead register (a deletion marker, or a value whose expiry has passed)
+ * stays in the store after it dies: it protects its key against older
+ * copies still on their way from peers or in mantis_stores.  The sweep
+ * removes it once the caller's horizon says that is safe: its HLC is at or
+ * before stable_ts (every peer has everything up to there), or its death
+ * is at or before lifetime_ts (older than any copy may live); see
+ * MantisSweepHorizon (store/store.h).  It never removes a register that the
+ * persistence or replication worker still owes to its table or to its
+ * peers (flagged UNFLUSHED or UNSENT): the marker must reach them first,
+ * or an older copy there would come back.  (UNFLUSHED is cleared only by
+ * a flush, so while persistence is not running at all, waiting for
+ * CREATE EXTENSION or for a database that does not exist, nothing is
+ * collected: rows that could come back with the extension, a restored
+ * dump, may hold older values of those keys.)
+ *
+ * Finding the work without scanning the store: each digest leaf keeps the
+ * time it is next due (leaf_due, store/store.c): the earliest expiry of its
+ * registers that have one, or 0 when it holds a deletion marker or an
+ * expired register not yet collected, or PG_UINT64_MAX when nothing.
+ * Every write lowers it in O(1) under the partition lock
+ * (leaf_due_lower(), store/internal.h); the sweep visits only the leaves
+ * due by now and recomputes theirs exactly.  A write that replaces an
+ * expiring register with one that never expires leaves the leaf due
+ * early; the visit that finds nothing to do puts it right.
+ *
+ * Collecting a register unlinks it from its bucket, takes its fingerprint
+ * out of its leaf's digest (so peers' repair sees the difference until they
+ * collect it too, and refuses their copies: StorePut.refuse_upto_ts), and
+ * gives back its slot under mantis.max_keys and its memory.  It is done
+ * under the partition lock held exclusively, with plain stores, atomics
+ * and dsa_free(), which store/store.c's locking rules allow under it.
+ *
+ * IDENTIFICATION	src/store/sweep.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "storage/lwlock.h"
+#include "utils/dsa.h"
+
+#include "mantis.h"
+#include "common/keyhash.h"
+#include "store/store.h"
+#include "store/internal.h"
+
+/* What the workers still owe a register: while flagged, it is kept. */
+#define OWED_FLAGS	(MANTIS_REG_UNFLUSHED | MANTIS_REG_UNSENT)
+
+/*
+ * Remove a register from the store: *link is the ref that links to it.
+ * The caller holds its partition lock exclusively.
+ */
+static void
+register_collect(StoreRef *link, StoreRegister *reg)
+{
+	StoreRef	ref = *link;
+	uint64		hash = mantis_hash(reg->data, reg->key_len);
+	Size		size = REGISTER_HEADER_SIZE + reg->capacity;
+
+	*link = reg->next;
+	digest_toggle(hash, held_fingerprint(hash, reg));
+	/* deletion markers first: a reader of the two sees registers >= deleted */
+	if (reg->flags & MANTIS_REG_DELETED)
+		pg_atomic_fetch_sub_u64(&store->deleted, 1);
+	pg_atomic_fetch_sub_u64(&store->registers, 1);
+	dsa_free(store_area, dsa_pointer_of(ref));
+	pg_atomic_fetch_sub_u64(&store->bytes_used, size);
+}
+
+/*
+ * Sweep one leaf: collect what the horizon allows, count what stays, and
+ * set the leaf's due time from what is left.
+ */
+static void
+sweep_leaf(int leaf, const MantisSweepHorizon *h, uint64 lifetime_ms,
+		   MantisSweepStats *out)
+{
+	LWLock	   *lock = leaf_lock(leaf);
+	uint64		due = PG_UINT64_MAX;
+
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	for (uint64 bucket = leaf; bucket <= store->bucket_mask; bucket += MANTIS_LEAVES)
+	{
+		StoreRef   *link = &buckets[bucket];
+
+		while (*link != InvalidStoreRef)
+		{
+			StoreRegister *reg = register_at(*link);
+			bool		deleted = (reg->flags & MANTIS_REG_DELETED) != 0;
+			uint64		death;
+			bool		by_stable;
+
+			if (!deleted && register_expires(reg) == 0)
+			{
+				link = &reg->next;
+				continue;
+			}
+			if (!deleted && register_expires(reg) > h->now_ms)
+			{
+				due = Min(due, register_expires(reg));
+				link = &reg->next;
+				continue;
+			}
+
+			/*
+			 * An expiry before the write's own HLC (a long transaction, a
+			 * clock behind the HLC, or a peer's register) dies at its HLC:
+			 * the lifetime horizon, the greatest HLC collected by lifetime,
+			 * must stay a lifetime behind the clock, or we would refuse
+			 * (and peers adopt away) registers written since.
+			 */
+			death = mantis_hlc_ms(reg->hlc.ts);
+			if (!deleted)
+				death = Max(death, register_expires(reg));
+			by_stable = reg->hlc.ts <= h->stable_ts;
+			if ((reg->flags & OWED_FLAGS) == 0 &&
+				(by_stable || (lifetime_ms != 0 && death <= lifetime_ms)))
+			{
+				if (deleted)
+					out->collected_deletions++;
+				else
+					out->collected_expired++;
+				if (!by_stable)
+				{
+					out->lifetime_collected++;
+					out->lifetime_max_ts = Max(out->lifetime_max_ts, reg->hlc.ts);
+				}
+				register_collect(link, reg);	/* *link is the next one now */
+				continue;
+			}
+			if (deleted)
+				out->deleted_held++;
+			else
+				out->expired_held++;
+			due = 0;
+			link = &reg->next;
+		}
+	}
+	pg_atomic_write_u64(&leaf_due[leaf], due);
+	LWLockRelease(lock);
+}
+
+/*
+ * Sweep the store: visit every leaf due by h->now_ms, collecting the dead
+ * registers the horizon allows; *out says what was found.  The counters of
+ * mantis_status are updated: expired registers held as of this sweep, and
+ * the collected ones since startup.  Called by the replication worker, once
+ * a second; one partition lock is held at a time, for one leaf.
+ */
+void
+mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out)
+{
+	uint64		lifetime_ms = h->lifetime_ts != 0 ? mantis_hlc_ms(h->lifetime_ts) : 0;
+
+	memset(out, 0, sizeof(*out));
+	store_attach();
+	for (int leaf = 0; leaf < MANTIS_LEAVES; leaf++)
+	{
+		if (pg_atomic_read_u64(&leaf_due[leaf]) > h->now_ms)
+			continue;
+		sweep_leaf(leaf, h, lifetime_ms, out);
+		out->leaves_visited++;
+	}
+	pg_atomic_write_u64(&store->expired_held, out->expired_held);
+	pg_atomic_fetch_add_u64(&store->collected_deletions, out->collected_deletions);
+	pg_atomic_fetch_add_u64(&store->collected_expired, out->collected_expired);
+}
+
+/*
+ * Drop the registers of a leaf that a peer's repair answer did not hold
+ * (not flagged SEEN) and that lie at or below the peer's refusal horizon:
+ * the peer collected them, or would refuse them (replication/repair.c).  Clears SEEN
+ * on the rest.  Returns how many were dropped, raising *max_ts to the
+ * greatest HLC among them; the dead ones count as collected.
+ */
+int
+mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 *max_ts)
+{
+	LWLock	   *lock = leaf_lock(leaf);
+	int			dropped = 0;
+	uint64		deletions = 0;
+	uint64		expired = 0;
+	uint64		now_ms = 0;
+
+	store_attach();
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	for (uint64 bucket = leaf; bucket <= store->bucket_mask; bucket += MANTIS_LEAVES)
+	{
+		StoreRef   *link = &buckets[bucket];
+
+		while (*link != InvalidStoreRef)
+		{
+			StoreRegister *reg = register_at(*link);
+
+			if (reg->flags & MANTIS_REG_SEEN)
+				reg->flags &= ~MANTIS_REG_SEEN;
+			else if (reg->hlc.ts <= upto_ts && (reg->flags & OWED_FLAGS) == 0)
+			{
+				if (reg->flags & MANTIS_REG_DELETED)
+					deletions++;
+				else if (register_expires(reg) != 0)
+				{
+					if (now_ms == 0)
+						now_ms = mantis_wall_ms();
+					if (register_expires(reg) <= now_ms)
+						expired++;
+				}
+				*max_ts = Max(*max_ts, reg->hlc.ts);
+				register_collect(link, reg);	/* *link is the next one now */
+				dropped++;
+				continue;
+			}
+			link = &reg->next;
+		}
+	}
+	LWLockRelease(lock);
+	pg_atomic_fetch_add_u64(&store->collected_deletions, deletions);
+	pg_atomic_fetch_add_u64(&store->collected_expired, expired);
+	return dropped;
+}
