@@ -50,7 +50,7 @@ mantis_clock_shmem_init(void *place, bool found)
  * (0 outside tests, which use it to play a server with a wrong clock).
  */
 uint64
-mantis_wall_ms(void)
+mantis_clock_wall_ms(void)
 {
 	struct timeval tv;
 	int64		ms;
@@ -65,10 +65,10 @@ mantis_wall_ms(void)
  * by this server before.
  */
 MantisHLC
-mantis_hlc_now(void)
+mantis_clock_now(void)
 {
 	MantisHLC	hlc;
-	uint64		now_ms = mantis_wall_ms();
+	uint64		now_ms = mantis_clock_wall_ms();
 	uint64		last = pg_atomic_read_u64(shared_clock);
 	uint64		next;
 
@@ -91,7 +91,7 @@ mantis_hlc_now(void)
  * Bounding how far ahead a peer may push us is the caller's job.
  */
 void
-mantis_hlc_witness(uint64 ts)
+mantis_clock_witness(uint64 ts)
 {
 	uint64		last = pg_atomic_read_u64(shared_clock);
 
@@ -107,17 +107,17 @@ mantis_hlc_witness(uint64 ts)
  * server tells its peers in every message.
  */
 uint64
-mantis_hlc_peek(void)
+mantis_clock_peek(void)
 {
 	uint64		last = pg_atomic_read_u64(shared_clock);
-	uint64		wall = mantis_hlc_pack(Min(mantis_wall_ms(), MANTIS_HLC_MAX_MS), 0);
+	uint64		wall = mantis_hlc_pack(Min(mantis_clock_wall_ms(), MANTIS_HLC_MAX_MS), 0);
 
 	return Max(last, wall);
 }
 
 /* The text form of an HLC (common/hlc.c), as a SQL text value. */
 text *
-mantis_hlc_text(const MantisHLC *hlc)
+mantis_clock_hlc_text(const MantisHLC *hlc)
 {
 	char		buf[MANTIS_HLC_TEXT_SIZE];
 	size_t		len = mantis_hlc_format(hlc, buf);
@@ -130,7 +130,7 @@ mantis_hlc_text(const MantisHLC *hlc)
  * that long finds it due; 0 if it is due already.
  */
 long
-mantis_ms_until(TimestampTz wake)
+mantis_clock_ms_until(TimestampTz wake)
 {
 	TimestampTz now = GetCurrentTimestamp();
 

@@ -15,11 +15,11 @@
 extern Size mantis_clock_shmem_size(void);
 extern void mantis_clock_shmem_init(void *place, bool found);
 
-extern uint64 mantis_wall_ms(void);
-extern MantisHLC mantis_hlc_now(void);
-extern void mantis_hlc_witness(uint64 ts);
-extern uint64 mantis_hlc_peek(void);
-extern text *mantis_hlc_text(const MantisHLC *hlc);
-extern long mantis_ms_until(TimestampTz wake);
+extern uint64 mantis_clock_wall_ms(void);
+extern MantisHLC mantis_clock_now(void);
+extern void mantis_clock_witness(uint64 ts);
+extern uint64 mantis_clock_peek(void);
+extern text *mantis_clock_hlc_text(const MantisHLC *hlc);
+extern long mantis_clock_ms_until(TimestampTz wake);
 
 #endif							/* MANTIS_CLOCK_H */

@@ -201,7 +201,7 @@ write_value(text *key, const char *value, uint32 value_len, uint64 expires_ms,
 	result = mantis_store_set(key_data, key_len, value, value ? value_len : 0,
 							  value == NULL, value ? expires_ms : 0, &hlc, replaced_live);
 	mantis_store_raise_put_failure(result);
-	return mantis_hlc_text(&hlc);
+	return mantis_clock_hlc_text(&hlc);
 }
 
 static Datum
@@ -221,7 +221,7 @@ ttl_arg_expiry(FunctionCallInfo fcinfo, int argno)
 {
 	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
 		return 0;
-	return mantis_ttl_expiry(PG_GETARG_INTERVAL_P(argno), mantis_wall_ms());
+	return mantis_ttl_expiry(PG_GETARG_INTERVAL_P(argno), mantis_clock_wall_ms());
 }
 
 /*
@@ -314,7 +314,7 @@ mantis_ttl(PG_FUNCTION_ARGS)
 	}
 	if (expires_ms == 0)
 		PG_RETURN_NULL();
-	now_ms = mantis_wall_ms();
+	now_ms = mantis_clock_wall_ms();
 	if (expires_ms <= now_ms)
 		PG_RETURN_NULL();
 	PG_RETURN_INTERVAL_P(mantis_ttl_left(expires_ms, now_ms));
@@ -571,7 +571,7 @@ emit_row(Listing *l, const char *key, uint32 key_len, const char *value,
 	}
 	if (hlc != NULL)
 	{
-		values[2] = PointerGetDatum(mantis_hlc_text(hlc));
+		values[2] = PointerGetDatum(mantis_clock_hlc_text(hlc));
 		mantis_nodes_name(hlc->node, node, sizeof(node));
 		values[3] = CStringGetTextDatum(node);
 	}
@@ -624,7 +624,7 @@ list_registers(FunctionCallInfo fcinfo, Listing *l)
 	InitMaterializedSRF(fcinfo, 0);
 	l->rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	/* before the store reads its clock: what the store finds live is live here */
-	l->now_ms = mantis_wall_ms();
+	l->now_ms = mantis_clock_wall_ms();
 	if (l->prefix != NULL)
 		mantis_store_scan_prefix(l->prefix, l->prefix_len, l->include_deleted,
 								 emit_register, l);

@@ -85,7 +85,7 @@ decode_register(void *arg, const MantisRecord *rec)
 		pg_verifymbstr(rec->value, (int) rec->value_len, false);
 		values[1] = PointerGetDatum(cstring_to_text_with_len(rec->value, (int) rec->value_len));
 	}
-	values[2] = PointerGetDatum(mantis_hlc_text(&rec->hlc));
+	values[2] = PointerGetDatum(mantis_clock_hlc_text(&rec->hlc));
 	for (i = 0; i < st->nodes; i++)
 	{
 		if (st->node_table[i].id == rec->hlc.node)

@@ -458,7 +458,7 @@ mantis_txn_lookup(const char *key, uint32 key_len, const char **value,
 		return MANTIS_TXN_NONE;
 	if (pending[i].value == NULL)
 		return MANTIS_TXN_DELETED;
-	if (pending[i].expires_ms != 0 && pending[i].expires_ms <= mantis_wall_ms())
+	if (pending[i].expires_ms != 0 && pending[i].expires_ms <= mantis_clock_wall_ms())
 		return MANTIS_TXN_DELETED;
 	*value = pending[i].value;
 	*value_len = pending[i].value_len;

@@ -12,7 +12,7 @@
  * replicates and validates text only.
  *
  * An expiry is an absolute time in milliseconds since the Unix epoch, on
- * the timeline of the HLC's physical part and of mantis_wall_ms()
+ * the timeline of the HLC's physical part and of mantis_clock_wall_ms()
  * (clock.c); SQL sees it as a timestamptz, and the time left as an
  * interval.
  *

@@ -391,7 +391,7 @@ mantis_persist_flush(MantisLeafSet *pending, bool compact_asked, MantisFlushResu
 		return true;
 	}
 	sequence_past_rows();
-	now = mantis_hlc_now();
+	now = mantis_clock_now();
 	mantis_hlc_format(&now, clock);
 	if (!result->compacted)
 	{

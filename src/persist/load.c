@@ -102,7 +102,7 @@ load_register(void *arg, const MantisRecord *rec)
 		 */
 		if (rec->hlc.node == mantis_self_node_id() ||
 			mantis_hlc_ms(rec->hlc.ts) <= st->now_ms + LOAD_MAX_AHEAD_MS)
-			mantis_hlc_witness(rec->hlc.ts);
+			mantis_clock_witness(rec->hlc.ts);
 		st->refused++;
 		return;
 	}
@@ -326,7 +326,7 @@ follow_table(void)
 
 	if (!find_table())
 		return false;
-	st.now_ms = mantis_wall_ms();
+	st.now_ms = mantis_clock_wall_ms();
 	rows = sync_table(&st);
 	log_load(&st, rows);
 	return true;
@@ -368,7 +368,7 @@ retry_held_back(void)
 	}
 	if (n > 0)
 	{
-		st.now_ms = mantis_wall_ms();
+		st.now_ms = mantis_clock_wall_ms();
 		load_rows(retry, n, &st);
 		if (st.merged.applied > 0)
 			ereport(LOG,

@@ -488,7 +488,7 @@ sleep_ms(void)
 		wake = Min(wake, next_check_at);
 	else
 		wake = Min(wake, next_flush_at);
-	return mantis_ms_until(wake);
+	return mantis_clock_ms_until(wake);
 }
 
 /*

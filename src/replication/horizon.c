@@ -186,7 +186,7 @@ mantis_horizon_round_end(Peer *peer, bool completed)
 	}
 	a->round_marked = false;
 	if (caught_up_ms == 0)
-		caught_up_ms = mantis_wall_ms();
+		caught_up_ms = mantis_clock_wall_ms();
 	a->in_held = Max(a->in_held, m->watermark);
 	if (a->in_unbroken && !seq_after(m->seq, a->in_seq))
 		return;
@@ -224,9 +224,9 @@ mantis_horizon_on_greeting(Peer *peer, const MantisFrame *f)
 	 * (replication/repair.c) would drop all of ours it refused; a garbage "acked" or
 	 * "stable" would raise the collection horizon for good.
 	 */
-	limit = mantis_hlc_pack(mantis_wall_ms() + (uint64) mantis_max_clock_offset_ms,
+	limit = mantis_hlc_pack(mantis_clock_wall_ms() + (uint64) mantis_max_clock_offset_ms,
 							MANTIS_HLC_LOGICAL_MASK);
-	if (acked > mantis_hlc_peek())
+	if (acked > mantis_clock_peek())
 		acked = 0;
 	if (stable > limit)
 		stable = 0;
@@ -337,7 +337,7 @@ mantis_horizon_tick(void)
 {
 	uint64		horizon;
 	uint64		lifetime_ts = 0;
-	uint64		now_ms = mantis_wall_ms();
+	uint64		now_ms = mantis_clock_wall_ms();
 	uint64		lifetime_ms = (uint64) mantis_tombstone_lifetime_s * 1000;
 	bool		configured = false;
 

@@ -184,7 +184,7 @@ batch_watermark(TimestampTz now)
 	if (!TimestampDifferenceExceeds(last_barrier, now, WATERMARK_MS))
 		return sent.watermark;
 	last_barrier = now;
-	watermark = mantis_hlc_peek();
+	watermark = mantis_clock_peek();
 	mantis_store_write_barrier();
 	return watermark;
 }
@@ -264,7 +264,7 @@ mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 {
 	MantisPeerCounters *c = mantis_peer_counters(peer);
 	const unsigned char *p = f->registers;
-	uint64		limit = mantis_wall_ms() + (uint64) mantis_max_clock_offset_ms;
+	uint64		limit = mantis_clock_wall_ms() + (uint64) mantis_max_clock_offset_ms;
 	uint64		refuse_upto = mantis_collect_refuse_upto();
 	uint64		skewed = 0;
 	uint64		malformed = 0;

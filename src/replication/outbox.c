@@ -92,7 +92,7 @@ our_header(void)
 
 	h.sender = mantis_self_node_id();
 	h.incarnation = my_incarnation;
-	h.hlc = mantis_hlc_peek();
+	h.hlc = mantis_clock_peek();
 	h.flags = 0;
 	return h;
 }

@@ -295,7 +295,7 @@ refuse_own_id(Peer *via, const MantisFrame *f, TimestampTz now)
 static void
 observe_clock(Peer *peer, uint64 hlc)
 {
-	int64		offset = (int64) mantis_hlc_ms(hlc) - (int64) mantis_wall_ms();
+	int64		offset = (int64) mantis_hlc_ms(hlc) - (int64) mantis_clock_wall_ms();
 
 	if (peer)
 	{
@@ -303,7 +303,7 @@ observe_clock(Peer *peer, uint64 hlc)
 		peer->offset_ms = offset;
 	}
 	if (offset <= mantis_max_clock_offset_ms)
-		mantis_hlc_witness(hlc);
+		mantis_clock_witness(hlc);
 }
 
 /*
@@ -528,7 +528,7 @@ mantis_protocol_sleep_ms(void)
 	}
 	if (publish_at != 0)
 		wake = Min(wake, publish_at);
-	return mantis_ms_until(wake);
+	return mantis_clock_ms_until(wake);
 }
 
 void

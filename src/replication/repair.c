@@ -320,7 +320,7 @@ adopt_collected(Peer *peer, const MantisFrame *f, const uint64 *leaves)
 	int			dropped = 0;
 
 	/* no further than a register of the peer could be ahead of us */
-	upto = Min(upto, mantis_hlc_pack(mantis_wall_ms() + (uint64) mantis_max_clock_offset_ms, 0));
+	upto = Min(upto, mantis_hlc_pack(mantis_clock_wall_ms() + (uint64) mantis_max_clock_offset_ms, 0));
 
 	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
 	{
@@ -527,7 +527,7 @@ send_differing_leaves(MantisUpdates *b, const MantisFrame *f, const uint64 *leav
 		if (peer && held_skip(peer, leaf, leaves[leaf], theirs))
 		{
 			/* dead registers go all the same: see held_dead_only() */
-			HeldSend	h = {b, mantis_wall_ms(), 0};
+			HeldSend	h = {b, mantis_clock_wall_ms(), 0};
 
 			(void) mantis_store_collect_leaf(leaf, held_dead_only, &h);
 			held |= h.live_held > 0;

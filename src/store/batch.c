@@ -188,7 +188,7 @@ mantis_store_batch_apply(MantisBatch *b, MantisHLC *hlc_out)
 	MantisHLC	hlc;
 
 	partitions_lock(&b->set, LW_EXCLUSIVE);
-	hlc = mantis_hlc_now();
+	hlc = mantis_clock_now();
 	for (int i = 0; i < b->n; i++)
 	{
 		StoreRef   *link;

@@ -175,7 +175,7 @@ sweep_horizon(MantisSweepHorizon *h)
 {
 	uint64		lifetime_ms = (uint64) mantis_tombstone_lifetime_s * 1000;
 
-	h->now_ms = mantis_wall_ms();
+	h->now_ms = mantis_clock_wall_ms();
 	if (RecoveryInProgress())
 	{
 		/*
@@ -190,7 +190,7 @@ sweep_horizon(MantisSweepHorizon *h)
 	}
 	if (!mantis_replication_enabled())
 	{
-		h->stable_ts = mantis_hlc_peek();
+		h->stable_ts = mantis_clock_peek();
 		h->lifetime_ts = 0;
 		return;
 	}
@@ -231,5 +231,5 @@ mantis_collect_tick(void)
 long
 mantis_collect_sleep_ms(void)
 {
-	return mantis_ms_until(next_sweep_at);
+	return mantis_clock_ms_until(next_sweep_at);
 }

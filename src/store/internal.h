@@ -215,7 +215,7 @@ register_is_dead_now(const StoreRegister *reg)
 {
 	if (reg->flags & MANTIS_REG_DELETED)
 		return true;
-	return register_expires(reg) != 0 && register_expires(reg) <= mantis_wall_ms();
+	return register_expires(reg) != 0 && register_expires(reg) <= mantis_clock_wall_ms();
 }
 
 /*

@@ -204,7 +204,7 @@ mantis_store_get_many(const char *const *keys, const uint32 *key_lens, int n,
 			{
 				/* one instant for every key: read the clock once */
 				if (now_ms == 0)
-					now_ms = mantis_wall_ms();
+					now_ms = mantis_clock_wall_ms();
 				if (register_expires(reg) <= now_ms)
 					continue;
 			}
@@ -322,7 +322,7 @@ store_scan(const ScanFilter *filter, MantisRecordCallback callback, void *arg)
 void
 mantis_store_scan(bool include_deleted, MantisRecordCallback callback, void *arg)
 {
-	ScanFilter	filter = {include_deleted, NULL, 0, include_deleted ? 0 : mantis_wall_ms()};
+	ScanFilter	filter = {include_deleted, NULL, 0, include_deleted ? 0 : mantis_clock_wall_ms()};
 
 	store_scan(&filter, callback, arg);
 }
@@ -337,7 +337,7 @@ mantis_store_scan_prefix(const char *prefix, uint32 prefix_len, bool include_del
 						 MantisRecordCallback callback, void *arg)
 {
 	ScanFilter	filter = {include_deleted, prefix, prefix_len,
-	include_deleted ? 0 : mantis_wall_ms()};
+	include_deleted ? 0 : mantis_clock_wall_ms()};
 
 	store_scan(&filter, callback, arg);
 }

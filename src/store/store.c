@@ -516,10 +516,10 @@ store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
 	if (put->hlc != NULL)
 	{
 		hlc = *put->hlc;
-		mantis_hlc_witness(hlc.ts);
+		mantis_clock_witness(hlc.ts);
 	}
 	else
-		hlc = mantis_hlc_now();
+		hlc = mantis_clock_now();
 	put_apply(put, reg, link, &hlc, &plan);
 	LWLockRelease(lock);
 
@@ -652,7 +652,7 @@ mantis_store_expire(const char *key, uint32 key_len, uint64 expires_ms, MantisHL
 		put_release(&plan);
 		mantis_store_raise_put_failure(result);
 	}
-	hlc = mantis_hlc_now();
+	hlc = mantis_clock_now();
 	put_apply(&put, reg, link, &hlc, &plan);
 	LWLockRelease(lock);
 

@@ -207,7 +207,7 @@ mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 *max_ts)
 				else if (register_expires(reg) != 0)
 				{
 					if (now_ms == 0)
-						now_ms = mantis_wall_ms();
+						now_ms = mantis_clock_wall_ms();
 					if (register_expires(reg) <= now_ms)
 						expired++;
 				}
