@@ -106,7 +106,7 @@ load_register(void *arg, const MantisRecord *rec)
 		st->refused++;
 		return;
 	}
-	mantis_store_merge_tallied(rec, 0, &st->merged);
+	mantis_store_merge(rec, 0, 0, &st->merged);
 }
 
 /*

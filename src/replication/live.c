@@ -290,9 +290,8 @@ mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 						   (uint64) mantis_max_clock_offset_ms);
 			continue;
 		}
-		mantis_store_merge_tallied_upto(&rec, MANTIS_REG_UNFLUSHED | extra_flags,
-										refuse_upto,
-										&merged);
+		mantis_store_merge(&rec, MANTIS_REG_UNFLUSHED | extra_flags, refuse_upto,
+						   &merged);
 	}
 	c->applied += merged.applied;
 	c->stale += merged.stale;

@@ -87,9 +87,6 @@ extern void mantis_store_batch_apply(MantisBatch *batch, MantisHLC *hlc);
 extern void mantis_store_batch_cancel(MantisBatch *batch);
 extern void mantis_store_get_many(const char *const *keys, const uint32 *key_lens,
 								  int n, bool *found, MantisRecord *values);
-extern MantisPutResult mantis_store_merge(const MantisRecord *rec, int flags);
-extern MantisPutResult mantis_store_merge_upto(const MantisRecord *rec, int flags,
-											   uint64 refuse_upto_ts);
 
 /* What merging a stream of registers (a frame, a row) came to */
 typedef struct MantisMergeTally
@@ -101,11 +98,8 @@ typedef struct MantisMergeTally
 } MantisMergeTally;
 
 extern bool mantis_store_admits(const MantisRecord *rec);
-extern void mantis_store_merge_tallied(const MantisRecord *rec, int flags,
-									   MantisMergeTally *tally);
-extern void mantis_store_merge_tallied_upto(const MantisRecord *rec, int flags,
-											uint64 refuse_upto_ts,
-											MantisMergeTally *tally);
+extern MantisPutResult mantis_store_merge(const MantisRecord *rec, int flags,
+										  uint64 refuse_upto_ts, MantisMergeTally *tally);
 extern bool mantis_store_get(const char *key, uint32 key_len, Size header,
 							 char **chunk, uint32 *value_len);
 extern bool mantis_store_get_expiry(const char *key, uint32 key_len, uint64 *expires_ms);
