@@ -4,11 +4,11 @@
  *	  workers, and the workers' arithmetic of wall-clock time.
  *
  * The clock is one 64-bit atomic in shared memory holding the greatest HLC
- * time ("ms << 16 | logical") this server has issued or witnessed.  Issuing
- * is a compare-and-swap loop over mantis_hlc_next() (common/hlc.c), so it never
+ * time ("ms << 16 | logical") this server has issued or witnessed.  Issuing is
+ * a compare-and-swap loop over mantis_hlc_next() (common/hlc.c), so it never
  * blocks and is strictly increasing across all processes of the server.
- * Witnessing a remote or reloaded clock only moves the value forward, which
- * is what makes a later local write beat every register already stored.
+ * Witnessing a remote or reloaded clock only moves the value forward, which is
+ * what makes a later local write beat every register already stored.
  *
  * Locking: none; atomics only.  Callable under any LWLock (locks.h).
  *

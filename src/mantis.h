@@ -4,11 +4,12 @@
  *	  (mantis.c).
  *
  * Each module has its own header (store/store.h, api/txn.h, clock.h, nodes.h,
- * guc.h, persist/persist.h, persist/worker.h, replication/peer_view.h, replication/peers.h ...);
- * this one includes none of them.  The pure cores (common/hlc.h, common/lww.h,
- * common/keyhash.h, common/codec.h, common/snapshot.h, common/frame.h) include no server header at all.
- * shmem.c lays out shared memory; locks.h lists every lock and the order
- * they are taken in.
+ * guc.h, persist/persist.h, persist/worker.h, replication/peer_view.h,
+ * replication/peers.h ...); this one includes none of them.  The pure cores
+ * (common/hlc.h, common/lww.h, common/keyhash.h, common/codec.h,
+ * common/snapshot.h, common/frame.h) include no server header at all.  shmem.c
+ * lays out shared memory; locks.h lists every lock and the order they are
+ * taken in.
  *
  * IDENTIFICATION	src/mantis.h
  *-------------------------------------------------------------------------

@@ -2,12 +2,12 @@
  * api/functions.c
  *	  The SQL-callable functions of mantis.
  *
- * Each function checks that mantis is preloaded, that the registers are
- * loaded (and, to write, writable: not on a standby), that the database
- * speaks the store's encoding, validates its arguments, and calls the
- * store (store/store.h; or api/txn.c, which buffers a transaction's writes until
- * COMMIT); none of them touches a lock, the network or the disk.  Values
- * of other types than text, and TTLs, are converted by api/values.c.
+ * Each function checks that mantis is preloaded, that the registers are loaded
+ * (and, to write, writable: not on a standby), that the database speaks the
+ * store's encoding, validates its arguments, and calls the store
+ * (store/store.h; or api/txn.c, which buffers a transaction's writes until
+ * COMMIT); none of them touches a lock, the network or the disk.  Values of
+ * other types than text, and TTLs, are converted by api/values.c.
  *
  * A value may expire: mantis_set(key, value, ttl) and mantis_expire()
  * give it an absolute expiry, now + ttl, after which every reader here

@@ -4,18 +4,17 @@
  *	  backend and applied at COMMIT.
  *
  * With mantis.transactional on (the default), a write is validated at once
- * (sizes, encoding, standby, read-only transaction) and kept in this
- * backend's memory, with its expiry (an absolute time, computed when the
- * write was made: a TTL counts from mantis_set(), not from COMMIT); the
- * session's own reads see it, and stop seeing a value once its expiry
- * has passed, as they would in the store.  At PRE_COMMIT room is
- * reserved in the store for every buffered write (the last one per key);
- * a failure there (the store is full) raises an ERROR, which aborts the
- * transaction.  At COMMIT, after the commit record, the writes are applied
- * under one HLC and all or none: other sessions see none of them, then
- * all.  A transaction that fails after PRE_COMMIT gives its reservation
- * back at ABORT, and shows nothing.  ROLLBACK discards the buffer; ROLLBACK TO SAVEPOINT
- * discards the writes made since the savepoint.
+ * (sizes, encoding, standby, read-only transaction) and kept in this backend's
+ * memory, with its expiry (an absolute time, computed when the write was made:
+ * a TTL counts from mantis_set(), not from COMMIT); the session's own reads
+ * see it, and stop seeing a value once its expiry has passed, as they would in
+ * the store.  At PRE_COMMIT room is reserved in the store for every buffered
+ * write (the last one per key); a failure there (the store is full) raises an
+ * ERROR, which aborts the transaction.  At COMMIT, after the commit record,
+ * the writes are applied under one HLC and all or none: other sessions see
+ * none of them, then all.  A transaction that fails after PRE_COMMIT gives its
+ * reservation back at ABORT, and shows nothing.  ROLLBACK discards the buffer;
+ * ROLLBACK TO SAVEPOINT discards the writes made since the savepoint.
  *
  * The buffer is an array of writes in the order made, each tagged with the
  * subtransaction nesting level that made it, so a subtransaction's writes

@@ -92,8 +92,8 @@ typedef enum MantisFrameType
 #define MANTIS_FRAME_ENCODING_MAX	31
 
 /*
- * Whole frames of a fixed size, and the head of an UPDATES frame (header
- * and prefix, before the registers).  common/frame.c checks each against the sum
+ * Whole frames of a fixed size, and the head of an UPDATES frame (header and
+ * prefix, before the registers).  common/frame.c checks each against the sum
  * of its fields.
  */
 #define MANTIS_FRAME_UPDATES_HEAD_SIZE	(MANTIS_FRAME_HEADER_SIZE + MANTIS_UPDATES_PREFIX_SIZE)

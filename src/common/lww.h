@@ -3,9 +3,9 @@
  *	  Registers and the last-writer-wins order, as pure functions of their
  *	  arguments (common/lww.c).
  *
- * Nothing here touches shared memory, palloc or the server: the unit tests
- * and the fuzz harnesses link common/lww.c on its own, and store/store.c applies the
- * merge under its locks.
+ * Nothing here touches shared memory, palloc or the server: the unit tests and
+ * the fuzz harnesses link common/lww.c on its own, and store/store.c applies
+ * the merge under its locks.
  *
  * IDENTIFICATION	src/common/lww.h
  *-------------------------------------------------------------------------

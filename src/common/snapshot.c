@@ -2,15 +2,14 @@
  * common/snapshot.c
  *	  The snapshot format of mantis_stores.registers: encoder and decoder.
  *
- * Pure C: no server headers, no allocation.  A snapshot is written as
- * this header followed by the node and register entries of common/codec.c, each
+ * Pure C: no server headers, no allocation.  A snapshot is written as this
+ * header followed by the node and register entries of common/codec.c, each
  * encoded into memory its writer sized (src/persist/flush.c, and
- * test/unit/test_snapshot.c and test/fuzz/make_corpus.c).  The decoder reads
- * a table row that anyone with the right privileges could have written, so
- * it trusts nothing: each length is compared with the bytes remaining
- * (never added to a pointer first), counts are bounded by what the
- * remaining bytes could hold, and any violation returns a static message
- * naming it.
+ * test/unit/test_snapshot.c and test/fuzz/make_corpus.c).  The decoder reads a
+ * table row that anyone with the right privileges could have written, so it
+ * trusts nothing: each length is compared with the bytes remaining (never
+ * added to a pointer first), counts are bounded by what the remaining bytes
+ * could hold, and any violation returns a static message naming it.
  *
  * Tested by test/unit/test_snapshot.c and fuzzed by
  * test/fuzz/fuzz_snapshot.c.

@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * common/snapshot.h
- *	  The snapshot format stored in mantis_stores.registers (common/snapshot.c).
+ *	  The snapshot format stored in mantis_stores.registers
+ *	  (common/snapshot.c).
  *
  * Format version 2, which writers write:
  *

@@ -8,18 +8,17 @@
  * then no server can ever send an older register of that key again, and
  * nothing can come back.  This file works out how far that is known.
  *
- * Watermarks.  Our live frames (replication/live.c) carry a sequence number each, and
- * the last frame of each batch a watermark W: every write made here with
- * an HLC <= W is in that frame or an earlier one.  A peer that received
- * every frame through one with watermark W, and merged all of it, holds
- * every write of ours through W ("in_held" on its side).  A frame that is
- * missing (dropped when its queue overflowed, lost with a connection, or
- * taken while the peer was away), or a register it could not store,
- * breaks the chain; it is mended by a repair round the peer pulls from us:
- * our answer to its SUMMARY carries our live mark (sequence and
- * watermark) as of the digests it compares, so once the round completes
- * with everything merged, it holds our writes through that mark, and the
- * frames after it continue the chain.
+ * Watermarks.  Our live frames (replication/live.c) carry a sequence number
+ * each, and the last frame of each batch a watermark W: every write made here
+ * with an HLC <= W is in that frame or an earlier one.  A peer that received
+ * every frame through one with watermark W, and merged all of it, holds every
+ * write of ours through W ("in_held" on its side).  A frame that is missing
+ * (dropped when its queue overflowed, lost with a connection, or taken while
+ * the peer was away), or a register it could not store, breaks the chain; it
+ * is mended by a repair round the peer pulls from us: our answer to its
+ * SUMMARY carries our live mark (sequence and watermark) as of the digests it
+ * compares, so once the round completes with everything merged, it holds our
+ * writes through that mark, and the frames after it continue the chain.
  *
  * Acknowledgements travel in the greetings each peer sends every second:
  * "acked" is what the sender holds of the addressee's writes; "stable" is
@@ -31,21 +30,20 @@
  * configured peer has said so, it is 0.  It is published to shared memory
  * for the sweep (store/sweep.c), never lowered while the worker runs.
  *
- * The lifetime.  A peer that stays away acknowledges nothing, so markers
- * would pile up for ever.  A marker dead for longer than
- * mantis.tombstone_lifetime is collected anyway (store/sweep.c).  Such a
- * collection is only safe against what the peer may send when it returns
- * if we refuse it: the greatest HLC of a register so collected is our
- * "lifetime horizon", persisted with the store (persist/flush.c), and a
- * register from a peer for a key we hold nothing of, at or below it, is
- * refused as a copy of something collected here (store/store.c).  Peers learn
- * it from our greetings ("collected"), and drop what they hold at or below
- * it that we do not (replication/repair.c): so a server back from an absence longer
- * than the lifetime gives up what the others collected, rather than
- * bringing it back.  A server collects nothing by lifetime until a
- * lifetime after it first caught up with a peer (see
- * mantis_horizon_tick()), so that it never refuses the old keys of its
- * first full transfer.
+ * The lifetime.  A peer that stays away acknowledges nothing, so markers would
+ * pile up for ever.  A marker dead for longer than mantis.tombstone_lifetime
+ * is collected anyway (store/sweep.c).  Such a collection is only safe against
+ * what the peer may send when it returns if we refuse it: the greatest HLC of
+ * a register so collected is our "lifetime horizon", persisted with the store
+ * (persist/flush.c), and a register from a peer for a key we hold nothing of,
+ * at or below it, is refused as a copy of something collected here
+ * (store/store.c).  Peers learn it from our greetings ("collected"), and drop
+ * what they hold at or below it that we do not (replication/repair.c): so a
+ * server back from an absence longer than the lifetime gives up what the
+ * others collected, rather than bringing it back.  A server collects nothing
+ * by lifetime until a lifetime after it first caught up with a peer (see
+ * mantis_horizon_tick()), so that it never refuses the old keys of its first
+ * full transfer.
  *
  * Every peer counts, configured or connecting to us.  A server that only
  * accepts connections (lists no peers) runs no repair rounds, so it can
@@ -215,14 +213,14 @@ mantis_horizon_on_greeting(Peer *peer, const MantisFrame *f)
 		return;
 
 	/*
-	 * Horizons that no honest peer within mantis.max_clock_offset of our
-	 * clock could hold are not believed: "acked" is about our writes, so
-	 * never past our clock; "stable" and "collected" are HLCs of the peer's,
-	 * never further ahead of our clock than its registers may be (those we
-	 * reject as skewed).  A peer with a fast clock would otherwise advertise
-	 * a refusal horizon past every register we hold, and adoption
-	 * (replication/repair.c) would drop all of ours it refused; a garbage "acked" or
-	 * "stable" would raise the collection horizon for good.
+	 * Horizons that no honest peer within mantis.max_clock_offset of our clock
+	 * could hold are not believed: "acked" is about our writes, so never past
+	 * our clock; "stable" and "collected" are HLCs of the peer's, never
+	 * further ahead of our clock than its registers may be (those we reject as
+	 * skewed).  A peer with a fast clock would otherwise advertise a refusal
+	 * horizon past every register we hold, and adoption (replication/repair.c)
+	 * would drop all of ours it refused; a garbage "acked" or "stable" would
+	 * raise the collection horizon for good.
 	 */
 	limit = mantis_hlc_pack(mantis_clock_wall_ms() + (uint64) mantis_max_clock_offset_ms,
 							MANTIS_HLC_LOGICAL_MASK);

@@ -4,24 +4,24 @@
  *	  once, and the registers peers send (live or in a repair) are merged
  *	  through the clock bound.
  *
- * Out.  Every register written here goes out in UPDATES frames as soon as
- * the worker wakes (at most one batch every LIVE_PACE_MS): the worker takes
- * the store's dirty leaves for replication and copies the registers
- * flagged in them.  Nothing waits for an answer.  Each frame has the next
- * sequence number, and the last of a batch a watermark, which peers
- * acknowledge (replication/horizon.c): before taking the dirty leaves, at most every
- * WATERMARK_MS, the worker reads the clock and then passes every
- * partition lock once (mantis_store_write_barrier()), so that every write
- * with an HLC up to that reading has marked its leaf and is in this batch
- * or an earlier one.  A batch taken while no peer is connected still
- * uses a sequence number, so that every peer sees the gap.  A server that
- * writes nothing sends an empty batch each HEARTBEAT_MS, so that its
- * watermark, and with it the acknowledgements, keep up with the clock.  When a connected peer's
- * ZeroMQ queue is full (it is slower than we are for a moment), frames
- * wait in a queue of ours of at most PEER_QUEUE_BYTES; past that, or for a
- * peer that is not connected, they are dropped and counted, and a repair
- * round brings the peer up to date (replication/repair.c).  Live changes go only to a
- * peer whose greeting had our limits (replication/protocol.c).
+ * Out.  Every register written here goes out in UPDATES frames as soon as the
+ * worker wakes (at most one batch every LIVE_PACE_MS): the worker takes the
+ * store's dirty leaves for replication and copies the registers flagged in
+ * them.  Nothing waits for an answer.  Each frame has the next sequence
+ * number, and the last of a batch a watermark, which peers acknowledge
+ * (replication/horizon.c): before taking the dirty leaves, at most every
+ * WATERMARK_MS, the worker reads the clock and then passes every partition
+ * lock once (mantis_store_write_barrier()), so that every write with an HLC up
+ * to that reading has marked its leaf and is in this batch or an earlier one.
+ * A batch taken while no peer is connected still uses a sequence number, so
+ * that every peer sees the gap.  A server that writes nothing sends an empty
+ * batch each HEARTBEAT_MS, so that its watermark, and with it the
+ * acknowledgements, keep up with the clock.  When a connected peer's ZeroMQ
+ * queue is full (it is slower than we are for a moment), frames wait in a
+ * queue of ours of at most PEER_QUEUE_BYTES; past that, or for a peer that is
+ * not connected, they are dropped and counted, and a repair round brings the
+ * peer up to date (replication/repair.c).  Live changes go only to a peer
+ * whose greeting had our limits (replication/protocol.c).
  *
  * In.  Every register of an UPDATES frame (checked by common/frame.c) must fit
  * this server's limits and be valid in its encoding, or it is counted as
@@ -255,8 +255,8 @@ mantis_live_send_changes(void)
 /*
  * Merge the registers of an UPDATES frame (already checked by common/frame.c),
  * through the clock bound and the refusal horizon; "extra_flags" are set on
- * the register kept for each key (MANTIS_REG_SEEN, replication/repair.c).  Returns
- * true when every register was stored or superseded (or refused as
+ * the register kept for each key (MANTIS_REG_SEEN, replication/repair.c).
+ * Returns true when every register was stored or superseded (or refused as
  * collected).
  */
 bool

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  * replication/outbox.c
- *	  The replication worker's frames: built one at a time with common/frame.c's
- *	  encoders, then sent on our connection to a peer or as an answer on
- *	  our listener, and counted.
+ *	  The replication worker's frames: built one at a time with
+ *	  common/frame.c's encoders, then sent on our connection to a peer or as an
+ *	  answer on our listener, and counted.
  *
  * Every frame carries our node id, this run's incarnation (a random number
  * drawn when the worker starts, so that peers notice a restart however

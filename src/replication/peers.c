@@ -4,12 +4,12 @@
  *	  mantis.peers, finding the peer a message counts against, their
  *	  counters and problems, and publishing them as mantis_peers.
  *
- * Each configured peer gets a connection of ours (replication/transport.c allocates
- * its slot); a node that connects to us without being configured here
- * gets an inbound-only peer, so that its traffic is counted and shown too,
- * until it has been silent for INBOUND_FORGET_MS.  Messages from no peer we
- * could name (malformed ones from an unknown sender, a full table) count
- * as "unattributed", shown in mantis_status.
+ * Each configured peer gets a connection of ours (replication/transport.c
+ * allocates its slot); a node that connects to us without being configured
+ * here gets an inbound-only peer, so that its traffic is counted and shown
+ * too, until it has been silent for INBOUND_FORGET_MS.  Messages from no peer
+ * we could name (malformed ones from an unknown sender, a full table) count as
+ * "unattributed", shown in mantis_status.
  *
  * Every change of what mantis_peers shows goes through this file
  * (mantis_peer_counters(), mantis_peer_set_state(), mantis_peer_problem(),

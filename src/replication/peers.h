@@ -1,15 +1,16 @@
 /*-------------------------------------------------------------------------
  * replication/peers.h
- *	  The replication worker's peers (replication/peers.c): one struct per peer, with
- *	  the state each part of the protocol keeps about it.
+ *	  The replication worker's peers (replication/peers.c): one struct per
+ *	  peer, with the state each part of the protocol keeps about it.
  *
- * A peer is another mantis server.  One we connect to (listed in
- * mantis.peers) has a connection of ours, a replication/transport.c slot; one that
- * only connects to us is "inbound-only" (conn -1).  Either speaks for a
- * node: a node id and name, learnt from its greetings.  replication/live.c keeps the
- * peer's queue of live frames, replication/repair.c its repair round and the leaves it
- * refused, replication/protocol.c its greeting and identity; replication/peers.c owns the table,
- * the counters and what mantis_peers shows.
+ * A peer is another mantis server.  One we connect to (listed in mantis.peers)
+ * has a connection of ours, a replication/transport.c slot; one that only
+ * connects to us is "inbound-only" (conn -1).  Either speaks for a node: a
+ * node id and name, learnt from its greetings.  replication/live.c keeps the
+ * peer's queue of live frames, replication/repair.c its repair round and the
+ * leaves it refused, replication/protocol.c its greeting and identity;
+ * replication/peers.c owns the table, the counters and what mantis_peers
+ * shows.
  *
  * IDENTIFICATION	src/replication/peers.h
  *-------------------------------------------------------------------------

@@ -1,15 +1,15 @@
 /*-------------------------------------------------------------------------
  * replication/protocol.c
- *	  The replication protocol's conversation: greetings and the identity
- *	  of peers, the checks every received message passes, the dispatch of
- *	  frames to replication/live.c and replication/repair.c, and the worker's timers.
+ *	  The replication protocol's conversation: greetings and the identity of
+ *	  peers, the checks every received message passes, the dispatch of frames
+ *	  to replication/live.c and replication/repair.c, and the worker's timers.
  *
- * Runs in the replication worker (replication/worker.c), over replication/transport.c.
- * On our connection to a peer P: HELLO every second; P answers WELCOME
- * (name, node id, incarnation, limits).  The first answer, an answer after
- * mantis.peer_timeout of silence (a healed partition) and an answer with a
- * new incarnation (a restart, however fast) each start a repair round at
- * once: that is how a node that joins or rejoins catches up, without
+ * Runs in the replication worker (replication/worker.c), over
+ * replication/transport.c.  On our connection to a peer P: HELLO every second;
+ * P answers WELCOME (name, node id, incarnation, limits).  The first answer,
+ * an answer after mantis.peer_timeout of silence (a healed partition) and an
+ * answer with a new incarnation (a restart, however fast) each start a repair
+ * round at once: that is how a node that joins or rejoins catches up, without
  * anyone's intervention.  P's own connection to us works the same way the
  * other round.
  *
@@ -26,15 +26,15 @@
  * Every message carries the sender's clock; ours moves past it unless it is
  * more than mantis.max_clock_offset ahead of our wall clock.  Every byte
  * received is checked by common/frame.c before use; a bad message is dropped,
- * counted and logged at most once a minute per peer.  A frame claiming our
- * own node id is refused.  With CURVE, a peer speaks only for the node its
- * key is bound to in mantis.curve_peers_file (replication/security.c): frames claiming
- * another node are dropped and counted, and a key removed from the file by
- * a reload is refused at its next connection and its messages dropped at
- * once.
+ * counted and logged at most once a minute per peer.  A frame claiming our own
+ * node id is refused.  With CURVE, a peer speaks only for the node its key is
+ * bound to in mantis.curve_peers_file (replication/security.c): frames
+ * claiming another node are dropped and counted, and a key removed from the
+ * file by a reload is refused at its next connection and its messages dropped
+ * at once.
  *
- * Locking: none here; replication/peer_view.c takes the mantis_peer_view lock to
- * publish.
+ * Locking: none here; replication/peer_view.c takes the mantis_peer_view lock
+ * to publish.
  *
  * IDENTIFICATION	src/replication/protocol.c
  *-------------------------------------------------------------------------

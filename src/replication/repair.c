@@ -5,40 +5,39 @@
  *	  leaves whose registers a peer refused before.
  *
  * A round, every mantis.sync_interval (randomised by +-25%), at once when a
- * peer joins, rejoins after a partition or restarts (replication/protocol.c), and when
- * live frames to it were lost (replication/live.c): we send our root digest (SUMMARY);
- * P answers INSYNC when its root is the same - a round then costs two small
- * frames whatever the number of keys - or its 256 group digests (GROUPS).
- * For each group that differs we send our 256 leaf digests (LEAVES); P
- * answers with its registers of the leaves that differ (UPDATES) and then
- * its own leaf digests (LEAVES); we merge, and send P our registers of the
- * leaves that still differ, where we hold something P lacks.  So one round
- * repairs both sides, even when P has no connection to us of its own.  At
- * most REPAIR_WINDOW groups are in flight, so a full state transfer to a
- * new node moves in bounded chunks.  A round that stalls for
- * ROUND_TIMEOUT_MS is given up, and tried again ROUND_RETRY_MS later.
+ * peer joins, rejoins after a partition or restarts (replication/protocol.c),
+ * and when live frames to it were lost (replication/live.c): we send our root
+ * digest (SUMMARY); P answers INSYNC when its root is the same - a round then
+ * costs two small frames whatever the number of keys - or its 256 group
+ * digests (GROUPS).  For each group that differs we send our 256 leaf digests
+ * (LEAVES); P answers with its registers of the leaves that differ (UPDATES)
+ * and then its own leaf digests (LEAVES); we merge, and send P our registers
+ * of the leaves that still differ, where we hold something P lacks.  So one
+ * round repairs both sides, even when P has no connection to us of its own.
+ * At most REPAIR_WINDOW groups are in flight, so a full state transfer to a
+ * new node moves in bounded chunks.  A round that stalls for ROUND_TIMEOUT_MS
+ * is given up, and tried again ROUND_RETRY_MS later.
  *
- * The digests are the store's (store/store.c): a leaf's digest is the XOR of the
- * fingerprints of its registers, read once per pass when first needed.
- * With them we note our live mark as it was just before (replication/live.c), which
- * our answer to a SUMMARY carries: the puller holds every write of ours
- * through it once its round completes (replication/horizon.c).  A round of ours is
- * "tainted" when something the peer sent could not be merged; only an
+ * The digests are the store's (store/store.c): a leaf's digest is the XOR of
+ * the fingerprints of its registers, read once per pass when first needed.
+ * With them we note our live mark as it was just before (replication/live.c),
+ * which our answer to a SUMMARY carries: the puller holds every write of ours
+ * through it once its round completes (replication/horizon.c).  A round of
+ * ours is "tainted" when something the peer sent could not be merged; only an
  * untainted one mends its live stream.  (Values the peer held back do not
- * taint it: the peer holds back live values only, never a dead register,
- * and a live value we lack brings nothing back.)
+ * taint it: the peer holds back live values only, never a dead register, and a
+ * live value we lack brings nothing back.)
  *
- * Adopting what the peer collected.  A peer refuses registers at or below
- * its refusal horizon (its greeting's "collected") for keys it holds
- * nothing of: they are copies of what it collected (replication/horizon.c).  So when
- * we, as the puller, hold such a register in a leaf that still differs
- * after merging the peer's answer - the peer sent every register it has
- * of that leaf, each marked SEEN as it was merged, and this one was not
- * among them - we hold something the peer collected the deletion of, or
- * a register the peer would never take: we drop it (a server back from a
- * long absence, or from a crash that lost what it had acknowledged, gives
- * up what the others collected), and ask for a compaction so that
- * mantis_stores forgets it too.
+ * Adopting what the peer collected.  A peer refuses registers at or below its
+ * refusal horizon (its greeting's "collected") for keys it holds nothing of:
+ * they are copies of what it collected (replication/horizon.c).  So when we,
+ * as the puller, hold such a register in a leaf that still differs after
+ * merging the peer's answer - the peer sent every register it has of that
+ * leaf, each marked SEEN as it was merged, and this one was not among them -
+ * we hold something the peer collected the deletion of, or a register the peer
+ * would never take: we drop it (a server back from a long absence, or from a
+ * crash that lost what it had acknowledged, gives up what the others
+ * collected), and ask for a compaction so that mantis_stores forgets it too.
  *
  * Registers a peer refused are not sent again every round.  A peer with
  * our limits can still refuse registers (its store is full, or its clock
@@ -500,13 +499,13 @@ held_dead_only(const MantisRecord *rec, void *arg)
 }
 
 /*
- * Send, through b->flush, every register of the leaves of group f->group
- * whose digest differs from the one in the frame f, but those the peer
- * refused before (b->to: the peer, or NULL if it has no peer).  Returns
- * true if any live value was held back.  An answer that held values back
- * says so with HELD_BACK: the puller then drops nothing it does not see in
- * it (replication/repair.c's adoption).  An answer whose frames were lost on the way
- * (a dropped frame) is not finished with LEAVES at all: the puller's round
+ * Send, through b->flush, every register of the leaves of group f->group whose
+ * digest differs from the one in the frame f, but those the peer refused
+ * before (b->to: the peer, or NULL if it has no peer).  Returns true if any
+ * live value was held back.  An answer that held values back says so with
+ * HELD_BACK: the puller then drops nothing it does not see in it
+ * (replication/repair.c's adoption).  An answer whose frames were lost on the
+ * way (a dropped frame) is not finished with LEAVES at all: the puller's round
  * times out, and counts for nothing.
  */
 static bool

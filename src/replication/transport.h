@@ -1,6 +1,7 @@
 /*-------------------------------------------------------------------------
  * replication/transport.h
- *	  The replication worker's sockets (replication/transport.c), without <zmq.h>.
+ *	  The replication worker's sockets (replication/transport.c), without
+ *	  <zmq.h>.
  *
  * IDENTIFICATION	src/replication/transport.h
  *-------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 /*-------------------------------------------------------------------------
  * replication/worker.c
  *	  The replication worker ("mantis replication"): its life and its wait
- *	  loop; the protocol is in replication/protocol.c (with replication/peers.c, replication/outbox.c, replication/live.c and replication/repair.c), the sockets in replication/transport.c.
+ *	  loop; the protocol is in replication/protocol.c (with
+ *	  replication/peers.c, replication/outbox.c, replication/live.c and
+ *	  replication/repair.c), the sockets in replication/transport.c.
  *
  * Registered only when mantis.listen is set.  A worker of its own, apart
  * from the persistence worker, so that a slow or blocked flush (a lock
