@@ -19,7 +19,7 @@ DATA = sql/mantis--1.0.sql sql/mantis--1.1.sql sql/mantis--1.2.sql \
 PGFILEDESC = "mantis - replicated key-value store in shared memory"
 
 # pg_regress: "make installcheck" (PGXS's rule) runs REGRESS against the
-# running server, which must be set up like test/regress.conf (README, Tests);
+# running server, which must be set up like test/regress.conf (test/README.md);
 # "make check-regress" runs them in temporary instances instead, with
 # REGRESS_NOT_PRELOADED in one that does not preload mantis.
 REGRESS = mantis_basic mantis_types mantis_txn mantis_hlc mantis_persist mantis_roles mantis_ttl mantis_limits
@@ -90,7 +90,7 @@ installcheck-prep:
 	have=$$('$(bindir)/psql' -X -At -d postgres -c "SELECT count(*) FROM pg_extension WHERE extname = 'mantis'") || exit 1; \
 	[ "$$have" = 0 ] || { \
 		echo "installcheck: database postgres has the mantis extension, so the server is not fresh;"; \
-		echo "installcheck: DROP EXTENSION mantis there and restart the server (README, Tests)"; bad=1; }; \
+		echo "installcheck: DROP EXTENSION mantis there and restart the server (test/README.md)"; bad=1; }; \
 	exit $$bad; }
 
 # The same suite in temporary instances of the installed binaries: REGRESS

@@ -2,7 +2,7 @@
 #
 # test/run_suites.sh — run every suite against the installed mantis, as an
 # unprivileged user, from a tree that user may write; called by run_all.sh.
-# Each suite runs through the Makefile's targets (README, Tests), one item at
+# Each suite runs through the Makefile's targets (test/README.md), one item at
 # a time so that each counts on its own:
 #	unit	 make unit UNIT_TESTS=<program>, for each program of UNIT_TESTS
 #	regress	 make check-regress-preloaded, then check-regress-not-preloaded

@@ -7,15 +7,15 @@
  * the registers of an UPDATES frame are walked "blindly" with
  * mantis_codec_get_register() (all must decode and end exactly at frame.end),
  * the 256 digests of GROUPS and LEAVES are read with mantis_frame_digest(),
- * the name and encoding of HELLO and WELCOME are read; every byte handed
- * out is touched so ASan sees any span outside the input.  Then the frame
- * is re-encoded from its decoded fields with the encoder of its type in
+ * the name and encoding of HELLO and WELCOME are read; every byte handed out
+ * is touched so ASan sees any span outside the input.  Then the frame is
+ * re-encoded from its decoded fields with the encoder of its type in
  * common/frame.c (UPDATES: its head, each register, its count, and the end of
- * its batch when it has BATCH_END), into memory of the size common/frame.h gives,
- * which must give back the input byte for byte: the flags of the header
+ * its batch when it has BATCH_END), into memory of the size common/frame.h
+ * gives, which must give back the input byte for byte: the flags of the header
  * with it, the watermark of UPDATES, the mark of INSYNC and GROUPS and the
- * horizons of a greeting.  Every HLC a frame carries is at most the last
- * of 9999, and the input minus its last byte must be rejected.
+ * horizons of a greeting.  Every HLC a frame carries is at most the last of
+ * 9999, and the input minus its last byte must be rejected.
  *
  * IDENTIFICATION	test/fuzz/fuzz_frame.c
  *-------------------------------------------------------------------------

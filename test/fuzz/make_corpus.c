@@ -48,9 +48,9 @@ static int	written = 0;
 #define NODE_B		UINT64_C(0xfedcba9876543210)
 
 /*
- * The HLCs of version 3 in frame seeds (common/frame.h): a greeting's horizons,
- * acked, stable and collected, a little behind the clock; the watermark of
- * a live batch; the live stream's mark in INSYNC and GROUPS.
+ * The HLCs of version 3 in frame seeds (common/frame.h): a greeting's
+ * horizons, acked, stable and collected, a little behind the clock; the
+ * watermark of a live batch; the live stream's mark in INSYNC and GROUPS.
  */
 #define SEED_ACKED		mantis_hlc_pack(SEED_MS - 1000, 0)
 #define SEED_STABLE		mantis_hlc_pack(SEED_MS - 2000, 0)
@@ -63,7 +63,8 @@ static int	written = 0;
 
 /*
  * Where fault seeds overwrite a field (the layouts are in common/frame.h,
- * common/snapshot.h and common/codec.h): in a frame header, and in a node entry.
+ * common/snapshot.h and common/codec.h): in a frame header, and in a node
+ * entry.
  */
 #define AT_VERSION			4
 #define AT_TYPE				5

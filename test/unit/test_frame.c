@@ -2,17 +2,17 @@
  * test_frame.c
  *	  Round-trip tests of the replication frames in src/common/frame.c.
  *
- * Every frame type is written with its encoder into memory of exactly the
- * size common/frame.h gives for it (plus a guard zone that must stay untouched),
- * decoded with mantis_frame_decode(), and compared field by field; the
- * decoded frame re-encodes to the same bytes; every proper prefix of it,
- * and the frame with one byte more, is rejected.  Random values fill the
- * fields of protocol version 3 too: the header flags, the watermark of a
- * batch-end live UPDATES, the mark of INSYNC and GROUPS and the three
- * horizons of a greeting; what the decoder must refuse of them (unknown
- * flags, a watermark outside the end of a live batch, an HLC past 9999,
- * a frame of version 2) is refused.  A few frames are also compared with
- * bytes written out by hand, which pins the wire format.
+ * Every frame type is written with its encoder into memory of exactly the size
+ * common/frame.h gives for it (plus a guard zone that must stay untouched),
+ * decoded with mantis_frame_decode(), and compared field by field; the decoded
+ * frame re-encodes to the same bytes; every proper prefix of it, and the frame
+ * with one byte more, is rejected.  Random values fill the fields of protocol
+ * version 3 too: the header flags, the watermark of a batch-end live UPDATES,
+ * the mark of INSYNC and GROUPS and the three horizons of a greeting; what the
+ * decoder must refuse of them (unknown flags, a watermark outside the end of a
+ * live batch, an HLC past 9999, a frame of version 2) is refused.  A few
+ * frames are also compared with bytes written out by hand, which pins the wire
+ * format.
  */
 #include <stdio.h>
 #include <stdlib.h>

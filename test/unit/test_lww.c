@@ -2,7 +2,8 @@
  * test_lww.c
  *	  Unit and property tests of the pure clock and merge code: the register
  *	  order and merge (src/common/lww.c), the HLC arithmetic and text form
- *	  (src/common/hlc.c), and pinned values of the key hash (src/common/keyhash.c).
+ *	  (src/common/hlc.c), and pinned values of the key hash
+ *	  (src/common/keyhash.c).
  *
  * The merge properties are checked over registers drawn from deliberately
  * tiny domains (a few timestamps, two node ids, two values, deletions), so

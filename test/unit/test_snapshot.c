@@ -1,17 +1,18 @@
 /*
  * test_snapshot.c
- *	  Round-trip tests of the snapshot format (src/common/snapshot.c, with the node
- *	  and register entries of src/common/codec.c).
+ *	  Round-trip tests of the snapshot format (src/common/snapshot.c, with the
+ *	  node and register entries of src/common/codec.c).
  *
- * Snapshots of nodes and registers (values, deletions, values with an
- * expiry, empty and binary values, extreme clocks and expiries) are encoded the way src/persist/flush.c does (header,
- * then codec entries, into memory of exactly the summed sizes), decoded
- * with mantis_snapshot_decode(), and what its callbacks see is compared
- * with what went in; every proper prefix of a snapshot, the snapshot with a
- * byte added, and with either count off by one, is rejected, with and
- * without callbacks alike.  The empty snapshot is compared with bytes
- * written out by hand; a version 1 snapshot (no horizon) still decodes;
- * an expiring entry with no expiry, or one past the year 9999, does not.
+ * Snapshots of nodes and registers (values, deletions, values with an expiry,
+ * empty and binary values, extreme clocks and expiries) are encoded the way
+ * src/persist/flush.c does (header, then codec entries, into memory of exactly
+ * the summed sizes), decoded with mantis_snapshot_decode(), and what its
+ * callbacks see is compared with what went in; every proper prefix of a
+ * snapshot, the snapshot with a byte added, and with either count off by one,
+ * is rejected, with and without callbacks alike.  The empty snapshot is
+ * compared with bytes written out by hand; a version 1 snapshot (no horizon)
+ * still decodes; an expiring entry with no expiry, or one past the year 9999,
+ * does not.
  */
 #include <stdio.h>
 #include <stdlib.h>
