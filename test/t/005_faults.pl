@@ -28,6 +28,7 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 use MantisTest;
 use MantisFault;
+use MantisHistory;
 
 my $fault_seconds = $ENV{MANTIS_SOAK_SECONDS} // 60;
 my $seed = $ENV{MANTIS_FAULT_SEED} // (int(time() * 1000) ^ ($$ << 12)) % 1_000_000_000;
@@ -39,7 +40,7 @@ my $flush_interval = 1;
 my $loss_window = $flush_interval + 0.5;
 # a server hides a register at its expiry, +- this
 my $max_clock_offset = 0.5;
-# the read check's allowance for replication across nodes (MantisFault.pm,
+# the read check's allowance for replication across nodes (MantisHistory.pm,
 # check_history): a write acknowledged by one node is on the others this
 # long after, unless a fault touches one of them
 my $peer_timeout = 2;
