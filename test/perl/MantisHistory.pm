@@ -84,10 +84,14 @@ my $NEVER = 9**9**9;    # +inf
 
 # The kinds of problem, each the name of a list of descriptions (at most 20)
 # and of a count n_<kind> in the result of check_history.
-my @PROBLEMS = qw(lost mismatch phantom hlc_order expired read_deleted read_expired);
+my @PROBLEMS = qw(diverged lost mismatch phantom hlc_order expired read_deleted
+  read_expired);
 
-# check_history(%a) — check the writers' histories against the final
-# registers, and what the writers read against what they wrote.  Arguments:
+# check_history(%a) — check that the nodes converged, the writers' histories
+# against the final registers, and what the writers read against what they
+# wrote.  Arguments:
+#   dumps      => { node name => dump text of its registers }, taken at once
+#                 (converged_dumps), which must be identical
 #   finals     => dump text of the converged registers (registers_dump_expiry:
 #                 "key|value|hlc|node|expiry"; or without the expiry)
 #   final_time => when they were dumped (Unix seconds)
@@ -108,6 +112,7 @@ my @PROBLEMS = qw(lost mismatch phantom hlc_order expired read_deleted read_expi
 #                 check_reads)
 # Returns a hash of counts, and of lists of problems (at most 20 each) with
 # their counts n_<kind>, one kind per rule:
+#   diverged      check_convergence
 #   hlc_order     check_hlc_order
 #   mismatch      check_held_writes
 #   lost          check_lost_writes
@@ -118,6 +123,7 @@ my @PROBLEMS = qw(lost mismatch phantom hlc_order expired read_deleted read_expi
 sub check_history
 {
 	my $h = index_history(@_);
+	check_convergence($h);
 	check_hlc_order($h);
 	check_held_writes($h);
 	check_lost_writes($h);
@@ -296,6 +302,37 @@ sub leaves_nothing
 {
 	my ($h, $w) = @_;
 	return is_deletion($w) || ($w->{op} eq 'ttl' && expired_at_end($h, $w));
+}
+
+# check_convergence(h) — rule: every node's dump is the same text as the
+# first node's (by name) (diverged): a problem for each key whose register
+# differs, or one for a dump that differs otherwise.
+sub check_convergence
+{
+	my ($h) = @_;
+	my $dumps = $h->{a}{dumps} // {};
+	my ($first, @others) = sort keys %$dumps;
+	for my $n (@others)
+	{
+		next if $dumps->{$n} eq $dumps->{$first};
+		my @diff = dump_differences($dumps->{$first}, $dumps->{$n});
+		@diff = ('same registers, listed differently') unless @diff;
+		note($h, 'diverged', "$n differs from $first: $_") for @diff;
+	}
+}
+
+# dump_differences(a, b) — "<key>: <line of a|none> / <line of b|none>" for
+# every key whose line differs between the two dumps
+sub dump_differences
+{
+	my ($x, $y) = map {
+		my %line;
+		$line{ (split /\|/, $_)[0] } = $_ for split /\n/, $_;
+		\%line
+	} @_;
+	my %keys = map { $_ => 1 } keys %$x, keys %$y;
+	return map { "$_: " . ($x->{$_} // 'none') . ' / ' . ($y->{$_} // 'none') }
+	  grep { ($x->{$_} // '') ne ($y->{$_} // '') } sort keys %keys;
 }
 
 # check_hlc_order(h) — rule: the HLCs one writer sees acknowledged strictly
