@@ -22,13 +22,6 @@ our @EXPORT = qw(build_writer start_writers stop_writers
   registers_dump_expiry converged_dumps server_log_problems
   postmaster_pid server_pids);
 
-# Every kind of fault the nemesis knows.  The crash kinds lose, by design,
-# the writes acknowledged by the crashed node in its last flush interval
-# that no peer had yet (README, "What each way of stopping can lose").
-our @FAULT_KINDS = qw(kill_worker kill_replication kill_postmaster
-  restart_fast restart_immediate partition pause clock_skew
-  lower_limits recreate_extension truncate_stores fail_flush failover);
-
 my %paused;    # pid => 1 for every process we stopped and not yet continued
 my %writer_pids;    # pid => 1 for every writer still running
 
@@ -185,158 +178,253 @@ sub backend_pid
 		qq{SELECT pid FROM pg_stat_activity WHERE backend_type = '$type'});
 }
 
+# The kinds of fault, in the order 005 draws them from (a seed replays the
+# same sequence): kind => { inject, lasts, heal }.  inject(nemesis, node
+# index, %o) makes the fault and returns what heal needs; when lasts, the
+# fault then lasts o{seconds}; heal(nemesis, node index, what inject
+# returned) undoes it (none: the server recovers by itself).  The crash
+# kinds lose, by design, the writes acknowledged by the crashed node in its
+# last flush interval that no peer had yet (README, "What each way of
+# stopping can lose").
+my @FAULTS = (
+	kill_worker => { inject => sub { $_[0]->kill_backend($_[1], 'kill_worker', 'mantis worker') } },
+	kill_replication =>
+	  { inject => sub { $_[0]->kill_backend($_[1], 'kill_replication', 'mantis replication') } },
+	kill_postmaster => { inject => \&kill_postmaster, heal => \&start_node },
+	restart_fast => { inject => sub { $_[0]->node($_[1])->restart } },    # pg_ctl restart, mode fast
+	restart_immediate => { inject => \&stop_immediate, heal => \&start_node },
+	partition => { inject => \&cut_off, lasts => 1, heal => \&reconnect },
+	pause => { inject => \&pause_server, lasts => 1, heal => \&continue_server },
+	clock_skew => { inject => \&skew_clock, lasts => 1, heal => \&unskew_clock },
+	lower_limits => { inject => \&lower_limits, lasts => 1, heal => \&restore_limits },
+	recreate_extension => { inject => \&drop_extension, lasts => 1, heal => \&create_extension },
+	truncate_stores => { inject => \&truncate_stores, heal => \&node_flushed },
+	fail_flush => { inject => \&fail_flushes, lasts => 1, heal => \&restore_flushes },
+	failover => { inject => sub { $_[0]->failover($_[1]) } },
+);
+my %FAULT = @FAULTS;
+# Every kind of fault the nemesis knows.
+our @FAULT_KINDS = @FAULTS[ grep { $_ % 2 == 0 } 0 .. $#FAULTS ];
+
 # inject(kind, node index, %o) — inject a fault of that kind on that node and
-# heal it; o{seconds} is how long a partition, pause or skew lasts, o{skew_ms}
-# the clock offset of a skew.
+# heal it; o{seconds} is how long a partition, pause, skew, lowered limits,
+# dropped extension or failing flushes last (whole seconds), o{skew_ms} the
+# clock offset of a skew.
 sub inject
 {
 	my ($self, $kind, $i, %o) = @_;
-	my $c = $self->{c};
-	my $node = $c->{nodes}[$i];
-	my $name = $node->name;
-	my $secs = $o{seconds} // 1;
+	my $fault = $FAULT{$kind} or die "unknown fault kind $kind";
+	my $name = $self->node($i)->name;
 
 	my $t_begin = time();
 	$self->event("$kind $name begins");
-	if ($kind eq 'kill_worker' || $kind eq 'kill_replication')
-	{
-		my $type = $kind eq 'kill_worker' ? 'mantis worker' : 'mantis replication';
-		my $pid = backend_pid($node, $type);
-		die "no $type on $name" unless $pid =~ /^\d+$/;
-		my $re = qr/all server processes terminated; reinitializing/;
-		my $before = log_count($node, $re);
-		my $t0 = time();
-		kill 'KILL', $pid;
-		$self->{killed}{$pid} = 1;
-		# the crash restart: every process of the server ends, shared memory
-		# is reinitialized, a new incarnation starts
-		my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
-		usleep(20_000) while log_count($node, $re) <= $before && time() < $deadline;
-		die "$name did not reinitialize after SIGKILL of its $type"
-		  if log_count($node, $re) <= $before;
-		push @{ $self->{crashes} },
-		  { node => $self->{names}[$i], kind => $kind, from => $t0, to => time() };
-	}
-	elsif ($kind eq 'kill_postmaster')
-	{
-		my ($pm, @children) = server_pids($node);
-		my $t0 = time();
-		$node->kill9;
-		$self->{killed}{$pm} = 1;
-		# the orphaned children notice the postmaster's death and exit; the
-		# new postmaster could not start while they hold the shared memory
-		my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
-		while (grep { alive($_) } @children)
-		{
-			die "children of the killed postmaster of $name still run: "
-			  . join(' ', grep { alive($_) } @children)
-			  if time() > $deadline;
-			usleep(20_000);
-		}
-		push @{ $self->{crashes} },
-		  { node => $self->{names}[$i], kind => $kind, from => $t0, to => time() };
-		# until its parent reaps it, the dead postmaster is a zombie that
-		# kill(pid, 0) still finds, and the new postmaster would take the
-		# lock file for that of a running server: wait, then remove the
-		# file of a process that is certainly dead
-		$deadline = time() + 5;
-		usleep(20_000) while -e "/proc/$pm" && time() < $deadline;
-		if (-e "/proc/$pm")
-		{
-			die "the killed postmaster $pm of $name is still alive" if alive($pm);
-			unlink($node->data_dir . '/postmaster.pid');
-			$self->event("$name: postmaster $pm not reaped, removed postmaster.pid");
-			$self->{unreaped}++;
-		}
-		$node->start;
-	}
-	elsif ($kind eq 'restart_fast')
-	{
-		$node->restart;    # pg_ctl restart, mode fast
-	}
-	elsif ($kind eq 'restart_immediate')
-	{
-		my $t0 = time();
-		$node->stop('immediate');
-		push @{ $self->{crashes} },
-		  { node => $self->{names}[$i], kind => $kind, from => $t0, to => time() };
-		$node->start;
-	}
-	elsif ($kind eq 'partition')
-	{
-		isolate($c, $i);
-		sleep($secs);    # the fault lasts that long
-		rejoin($c, $i);
-	}
-	elsif ($kind eq 'pause')
-	{
-		my $pm = postmaster_pid($node) or die "no postmaster.pid for $name";
-		# the postmaster first, so that it forks no new child meanwhile
-		kill 'STOP', $pm;
-		$paused{$pm} = 1;
-		my @children = grep { /^\d+$/ } split /\s+/, `pgrep -P $pm`;
-		kill 'STOP', @children if @children;
-		$paused{$_} = 1 for @children;
-		sleep($secs);    # the fault lasts that long
-		kill 'CONT', @children if @children;
-		kill 'CONT', $pm;
-		delete @paused{ $pm, @children };
-	}
-	elsif ($kind eq 'failover')
-	{
-		$self->failover($i);
-	}
-	elsif ($kind eq 'lower_limits')
-	{
-		# every value the writers make is longer than 4 bytes: held back
-		$node->append_conf('postgresql.conf', "mantis.max_value_size = 4\n");
-		$node->restart;
-		sleep($secs);    # the fault lasts that long
-		$node->append_conf('postgresql.conf', "mantis.max_value_size = '1MB'\n");
-		$node->restart;
-	}
-	elsif ($kind eq 'recreate_extension')
-	{
-		$node->safe_psql('postgres', 'DROP EXTENSION mantis');
-		sleep($secs);    # writes fail meanwhile: the functions are gone
-		$node->safe_psql('postgres', 'CREATE EXTENSION mantis');
-		flushed($node);
-	}
-	elsif ($kind eq 'truncate_stores')
-	{
-		$node->safe_psql('postgres', 'TRUNCATE mantis_stores');
-		flushed($node);
-	}
-	elsif ($kind eq 'fail_flush')
-	{
-		my $failures = $node->safe_psql('postgres', 'SELECT flush_failures FROM mantis_status');
-		$node->safe_psql('postgres',
-			'ALTER SYSTEM SET mantis.debug_fail_flush = on; SELECT pg_reload_conf()');
-		$node->poll_query_until('postgres',
-			"SELECT flush_failures::bigint > $failures FROM mantis_status")
-		  or die "the flushes of $name did not fail";
-		sleep($secs);    # the fault lasts that long
-		$node->safe_psql('postgres',
-			'ALTER SYSTEM RESET mantis.debug_fail_flush; SELECT pg_reload_conf()');
-		flushed($node);
-	}
-	elsif ($kind eq 'clock_skew')
-	{
-		my $ms = $o{skew_ms} // 200;
-		$self->set_skew($i, $ms);
-		sleep($secs);    # the fault lasts that long
-		$self->set_skew($i, 0);
-	}
-	else
-	{
-		die "unknown fault kind $kind";
-	}
+	my $held = $fault->{inject}->($self, $i, %o);
+	sleep($o{seconds} // 1) if $fault->{lasts};    # the fault lasts that long
+	$fault->{heal}->($self, $i, $held) if $fault->{heal};
 	$self->wait_healthy;
 	$self->event("$kind $name healed");
 	push @{ $self->{faults} },
 	  { node => $self->{names}[$i], kind => $kind, from => $t_begin, to => time() };
 	$self->{counts}{$kind}++;
 	return;
+}
+
+# node(node index) — the cluster's node there now (a failover replaces it)
+sub node
+{
+	my ($self, $i) = @_;
+	return $self->{c}{nodes}[$i];
+}
+
+# crashed(node index, kind, t0) — note a crash of the node from t0 until
+# now: the acknowledged writes it may have lost.
+sub crashed
+{
+	my ($self, $i, $kind, $t0) = @_;
+	push @{ $self->{crashes} },
+	  { node => $self->{names}[$i], kind => $kind, from => $t0, to => time() };
+}
+
+# kill_backend(node index, kind, backend type) — SIGKILL of that mantis
+# process, and wait for the crash restart it causes: every process of the
+# server ends, shared memory is reinitialized, a new incarnation starts.
+sub kill_backend
+{
+	my ($self, $i, $kind, $type) = @_;
+	my $node = $self->node($i);
+	my $name = $node->name;
+	my $pid = backend_pid($node, $type);
+	die "no $type on $name" unless $pid =~ /^\d+$/;
+	my $re = qr/all server processes terminated; reinitializing/;
+	my $before = log_count($node, $re);
+	my $t0 = time();
+	kill 'KILL', $pid;
+	$self->{killed}{$pid} = 1;
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+	usleep(20_000) while log_count($node, $re) <= $before && time() < $deadline;
+	die "$name did not reinitialize after SIGKILL of its $type"
+	  if log_count($node, $re) <= $before;
+	$self->crashed($i, $kind, $t0);
+}
+
+# kill_postmaster(node index) — SIGKILL of the postmaster, and wait until
+# its orphaned children noticed and exited (the new postmaster could not
+# start while they hold the shared memory).
+sub kill_postmaster
+{
+	my ($self, $i) = @_;
+	my $node = $self->node($i);
+	my $name = $node->name;
+	my ($pm, @children) = server_pids($node);
+	my $t0 = time();
+	$node->kill9;
+	$self->{killed}{$pm} = 1;
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+	while (grep { alive($_) } @children)
+	{
+		die "children of the killed postmaster of $name still run: "
+		  . join(' ', grep { alive($_) } @children)
+		  if time() > $deadline;
+		usleep(20_000);
+	}
+	$self->crashed($i, 'kill_postmaster', $t0);
+	# until its parent reaps it, the dead postmaster is a zombie that
+	# kill(pid, 0) still finds, and the new postmaster would take the
+	# lock file for that of a running server: wait, then remove the
+	# file of a process that is certainly dead
+	$deadline = time() + 5;
+	usleep(20_000) while -e "/proc/$pm" && time() < $deadline;
+	if (-e "/proc/$pm")
+	{
+		die "the killed postmaster $pm of $name is still alive" if alive($pm);
+		unlink($node->data_dir . '/postmaster.pid');
+		$self->event("$name: postmaster $pm not reaped, removed postmaster.pid");
+		$self->{unreaped}++;
+	}
+}
+
+# stop_immediate(node index) — an immediate stop: a crash
+sub stop_immediate
+{
+	my ($self, $i) = @_;
+	my $t0 = time();
+	$self->node($i)->stop('immediate');
+	$self->crashed($i, 'restart_immediate', $t0);
+}
+
+# start_node(node index) — start the stopped server again
+sub start_node
+{
+	my ($self, $i) = @_;
+	$self->node($i)->start;
+}
+
+# cut_off(node index), reconnect(node index) — cut the node's links to its
+# peers (through the TCP proxies), then heal them
+sub cut_off { my ($self, $i) = @_; isolate($self->{c}, $i) }
+sub reconnect { my ($self, $i) = @_; rejoin($self->{c}, $i) }
+
+# pause_server(node index) — SIGSTOP of the postmaster first, so that it
+# forks no new child meanwhile, then of its children; returns their pids
+sub pause_server
+{
+	my ($self, $i) = @_;
+	my $node = $self->node($i);
+	my $pm = postmaster_pid($node) or die 'no postmaster.pid for ' . $node->name;
+	kill 'STOP', $pm;
+	$paused{$pm} = 1;
+	my @children = grep { /^\d+$/ } split /\s+/, `pgrep -P $pm`;
+	kill 'STOP', @children if @children;
+	$paused{$_} = 1 for @children;
+	return [ $pm, @children ];
+}
+
+# continue_server(node index, [postmaster, children...]) — SIGCONT of the
+# children, then of the postmaster
+sub continue_server
+{
+	my ($self, $i, $pids) = @_;
+	my ($pm, @children) = @$pids;
+	kill 'CONT', @children if @children;
+	kill 'CONT', $pm;
+	delete @paused{ $pm, @children };
+}
+
+# skew_clock(node index, %o), unskew_clock(node index) — shift the node's
+# clock by o{skew_ms} (default 200), then back
+sub skew_clock { my ($self, $i, %o) = @_; $self->set_skew($i, $o{skew_ms} // 200) }
+sub unskew_clock { my ($self, $i) = @_; $self->set_skew($i, 0) }
+
+# lower_limits(node index) — a restart with a value size limit below every
+# value the writers make: all held back; restore_limits(node index) — a
+# restart with the limit back
+sub lower_limits
+{
+	my ($self, $i) = @_;
+	my $node = $self->node($i);
+	$node->append_conf('postgresql.conf', "mantis.max_value_size = 4\n");
+	$node->restart;
+}
+
+sub restore_limits
+{
+	my ($self, $i) = @_;
+	my $node = $self->node($i);
+	$node->append_conf('postgresql.conf', "mantis.max_value_size = '1MB'\n");
+	$node->restart;
+}
+
+# drop_extension(node index) — writes fail meanwhile: the functions are
+# gone; create_extension(node index) — back, and flushed
+sub drop_extension
+{
+	my ($self, $i) = @_;
+	$self->node($i)->safe_psql('postgres', 'DROP EXTENSION mantis');
+}
+
+sub create_extension
+{
+	my ($self, $i) = @_;
+	$self->node($i)->safe_psql('postgres', 'CREATE EXTENSION mantis');
+	flushed($self->node($i));
+}
+
+# truncate_stores(node index) — empty mantis_stores under the server;
+# node_flushed(node index) — wait until it is persisted again
+sub truncate_stores
+{
+	my ($self, $i) = @_;
+	$self->node($i)->safe_psql('postgres', 'TRUNCATE mantis_stores');
+}
+
+sub node_flushed
+{
+	my ($self, $i) = @_;
+	flushed($self->node($i));
+}
+
+# fail_flushes(node index) — make the node's flushes fail
+# (mantis.debug_fail_flush) and wait until one did; restore_flushes(node
+# index) — back to normal, and flushed
+sub fail_flushes
+{
+	my ($self, $i) = @_;
+	my $node = $self->node($i);
+	my $failures = $node->safe_psql('postgres', 'SELECT flush_failures FROM mantis_status');
+	$node->safe_psql('postgres',
+		'ALTER SYSTEM SET mantis.debug_fail_flush = on; SELECT pg_reload_conf()');
+	$node->poll_query_until('postgres',
+		"SELECT flush_failures::bigint > $failures FROM mantis_status")
+	  or die 'the flushes of ' . $node->name . ' did not fail';
+}
+
+sub restore_flushes
+{
+	my ($self, $i) = @_;
+	my $node = $self->node($i);
+	$node->safe_psql('postgres',
+		'ALTER SYSTEM RESET mantis.debug_fail_flush; SELECT pg_reload_conf()');
+	flushed($node);
 }
 
 # failover(node index) — a hot standby of the node takes its place: made by
