@@ -13,14 +13,15 @@ use Time::HiRes qw(time);
 use Exporter 'import';
 our @EXPORT = qw(read_writer_log check_history);
 
-# read_writer_log(path, node name) — the operations of one writer's log, in
-# order, as hashes: kind (attempt, ok, fail, unknown, read, read-fail,
-# read-unknown), and for writes op (set, ttl, del: mantis_delete, null:
-# mantis_set(key, NULL)), key, value (undef for a deletion), ttl (ms, for an
-# attempted ttl write), hlc (ok; undef when the writer could not read it
-# back), expires (ok of a ttl write: the expiry in Unix seconds as read back,
-# or undef), sqlstate (fail); for reads key, value (undef: NULL), start (Unix
-# seconds when sent); t (Unix seconds when logged), line, node.
+# read_writer_log(path, node name) — the operations of one writer's log (the
+# file, or a reference to its text), in order, as hashes: kind (attempt, ok,
+# fail, unknown, read, read-fail, read-unknown), and for writes op (set,
+# ttl, del: mantis_delete, null: mantis_set(key, NULL)), key, value (undef
+# for a deletion), ttl (ms, for an attempted ttl write), hlc (ok; undef when
+# the writer could not read it back), expires (ok of a ttl write: the expiry
+# in Unix seconds as read back, or undef), sqlstate (fail); for reads key,
+# value (undef: NULL), start (Unix seconds when sent); t (Unix seconds when
+# logged), line, node.
 sub read_writer_log
 {
 	my ($path, $name) = @_;
