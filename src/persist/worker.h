@@ -23,8 +23,6 @@ typedef enum MantisPersistState
 	MANTIS_PERSIST_STANDBY		/* loaded; following the primary's rows */
 } MantisPersistState;
 
-#define MANTIS_ERROR_TEXT_SIZE	256
-
 /* The worker's state as others see it; see persist/worker.c. */
 typedef struct MantisPersistStatus
 {
