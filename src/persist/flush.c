@@ -2,7 +2,8 @@
  * persist/flush.c
  *	  Writing the registers to mantis_stores: a flush of what changed since
  *	  the last one, a compaction that writes every register and deletes
- *	  this node's older rows, and giving back what a failed flush took.
+ *	  this node's older rows, and the abort after an ERROR, which gives
+ *	  back what a failed flush took.
  *
  * Rows.  Each row holds a batch of registers in the snapshot format of
  * common/snapshot.h, at most about ROW_TARGET_BYTES, and is inserted as soon as it is
@@ -420,7 +421,7 @@ mantis_persist_flush(MantisLeafSet *pending, bool compact_asked, MantisFlushResu
  * After a flush's transaction aborted: give back every leaf it took.  Its
  * rows were rolled back, so nothing of it becomes known.
  */
-void
+static void
 give_back_taken(void)
 {
 	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
@@ -430,4 +431,16 @@ give_back_taken(void)
 										w * 32 + pg_rightmost_one_pos32(bits));
 		taken_leaves.words[w] = 0;
 	}
+}
+
+/*
+ * After an ERROR inside a flush or a load (mantis_persist_follow()): abort
+ * its transaction and give back what a flush took; a load took nothing.
+ * The worker calls this from its error path.
+ */
+void
+mantis_persist_abort(void)
+{
+	abort_work();
+	give_back_taken();
 }

@@ -53,6 +53,7 @@ extern MANTIS_PRIVATE KnownTable table;
 /* ---- persist/table.c ---- */
 extern MANTIS_PRIVATE void begin_work(const char *activity);
 extern MANTIS_PRIVATE void end_work(void);
+extern MANTIS_PRIVATE void abort_work(void);
 extern MANTIS_PRIVATE bool find_table(void);
 extern MANTIS_PRIVATE void known_reserve(int n);
 extern MANTIS_PRIVATE void count_rows(uint64 *held_back, int64 *own_rows,
@@ -81,8 +82,5 @@ statement_end(void)
 /* ---- persist/load.c ---- */
 extern MANTIS_PRIVATE bool follow_table(void);
 extern MANTIS_PRIVATE void retry_held_back(void);
-
-/* ---- persist/flush.c ---- */
-extern MANTIS_PRIVATE void give_back_taken(void);
 
 #endif							/* MANTIS_PERSIST_INTERNAL_H */

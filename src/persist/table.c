@@ -12,9 +12,10 @@
  * Called only by the persistence worker, each entry point inside a
  * transaction the worker opened (begin_work .. end_work, as worker_spi
  * does), with search_path set to pg_catalog and every name
- * schema-qualified.  An ERROR escapes to the worker, which aborts the
- * transaction and then calls mantis_persist_abort(): every leaf a failed
- * flush took is given back whole, so a failed flush loses nothing.
+ * schema-qualified.  An ERROR escapes to the worker, which calls
+ * mantis_persist_abort() (persist/flush.c): that aborts the transaction
+ * (abort_work) and gives back whole every leaf a failed flush took, so a
+ * failed flush loses nothing.  This file calls neither of the others.
  *
  * Known rows.  The worker remembers every row of the table it has seen (by
  * id, with the table's oid and relfilenode), and whether that row is
@@ -98,15 +99,14 @@ end_work(void)
 }
 
 /*
- * After an ERROR inside the work: abort its transaction and give back what
- * a flush took.  The worker calls this from its error path.
+ * After an ERROR inside the work: abort its transaction.  Called through
+ * mantis_persist_abort(), which also gives back what a flush took.
  */
 void
-mantis_persist_abort(void)
+abort_work(void)
 {
 	AbortCurrentTransaction();
 	leave_work();
-	give_back_taken();
 }
 
 /* ---- finding the table ---- */
