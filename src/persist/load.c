@@ -35,7 +35,7 @@
 #include "guc.h"
 #include "nodes.h"
 #include "persist/persist.h"
-#include "persist/internal.h"
+#include "persist/table.h"
 #include "common/snapshot.h"
 #include "store/store.h"
 

@@ -6,7 +6,7 @@
  *
  * The persistence's other files: persist/load.c (merging the table's rows
  * into memory) and persist/flush.c (writing what changed, compacting this
- * node's rows).  What they share is in persist/internal.h; the worker
+ * node's rows).  What they share is in persist/table.h; the worker
  * (persist/worker.c) calls persist/persist.h.
  *
  * Called only by the persistence worker, each entry point inside a
@@ -42,7 +42,7 @@
 
 #include "mantis.h"
 #include "persist/persist.h"
-#include "persist/internal.h"
+#include "persist/table.h"
 
 KnownTable	table = {NULL, InvalidOid, InvalidOid, NULL, 0, 0, 0, false, 0};
 

@@ -577,7 +577,7 @@ mantis_persist_worker_main(Datum main_arg)
 	 * A locked or slow mantis_stores delays a flush, never blocks the worker:
 	 * lock_timeout works as in any backend, and the persist_*.c files arm
 	 * statement_timeout around each of their statements themselves
-	 * (statement_begin(), persist/internal.h).
+	 * (statement_begin(), persist/table.h).
 	 */
 	SetConfigOption("lock_timeout", "10s", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("statement_timeout", "5min", PGC_SUSET, PGC_S_OVERRIDE);

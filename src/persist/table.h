@@ -1,5 +1,5 @@
 /*-------------------------------------------------------------------------
- * persist/internal.h
+ * persist/table.h
  *	  What the files of the persistence share, and no other file may
  *	  include: the rows of mantis_stores the worker knows, and the
  *	  transaction bracket its work on the table runs in.
@@ -10,11 +10,11 @@
  * Only they include this header; the worker calls persist/persist.h.  What is
  * shared here is MANTIS_PRIVATE (mantis.h).
  *
- * IDENTIFICATION	src/persist/internal.h
+ * IDENTIFICATION	src/persist/table.h
  *-------------------------------------------------------------------------
  */
-#ifndef MANTIS_PERSIST_INTERNAL_H
-#define MANTIS_PERSIST_INTERNAL_H
+#ifndef MANTIS_PERSIST_TABLE_H
+#define MANTIS_PERSIST_TABLE_H
 
 #include "storage/proc.h"
 #include "utils/timeout.h"
@@ -83,4 +83,4 @@ statement_end(void)
 extern MANTIS_PRIVATE bool follow_table(void);
 extern MANTIS_PRIVATE void retry_held_back(void);
 
-#endif							/* MANTIS_PERSIST_INTERNAL_H */
+#endif							/* MANTIS_PERSIST_TABLE_H */
