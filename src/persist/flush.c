@@ -39,6 +39,7 @@
 #include "nodes.h"
 #include "persist/persist.h"
 #include "persist/table.h"
+#include "persist/load.h"
 #include "common/snapshot.h"
 #include "store/store.h"
 

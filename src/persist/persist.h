@@ -3,6 +3,10 @@
  *	  What the persistence worker calls to load, follow and flush
  *	  mantis_stores (persist/table.c, persist/load.c, persist/flush.c).
  *
+ * Those three files include this header for their own entry points, and
+ * none of them calls the entry point of another: they call down through
+ * persist/table.h and persist/load.h (see there).
+ *
  * IDENTIFICATION	src/persist/persist.h
  *-------------------------------------------------------------------------
  */
@@ -21,11 +25,16 @@ typedef struct MantisFlushResult
 	bool		compacted;		/* older rows of this node were replaced */
 } MantisFlushResult;
 
+/* ---- persist/table.c ---- */
 extern volatile sig_atomic_t mantis_persist_in_work;
+extern void mantis_persist_counts(uint64 *held_back, int64 *own_rows);
+
+/* ---- persist/load.c ---- */
 extern bool mantis_persist_follow(void);
+
+/* ---- persist/flush.c ---- */
 extern bool mantis_persist_flush(MantisLeafSet *pending, bool compact,
 								 MantisFlushResult *result);
 extern void mantis_persist_abort(void);
-extern void mantis_persist_counts(uint64 *held_back, int64 *own_rows);
 
 #endif							/* MANTIS_PERSIST_H */

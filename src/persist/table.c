@@ -4,9 +4,9 @@
  *	  it, the rows of it the worker has seen, and the transaction bracket
  *	  the worker's work on it runs in.
  *
- * The persistence's other files: persist/load.c (merging the table's rows
- * into memory) and persist/flush.c (writing what changed, compacting this
- * node's rows).  What they share is in persist/table.h; the worker
+ * The bottom layer of the persistence: persist/load.c (merging the table's
+ * rows into memory) and persist/flush.c (writing what changed, compacting
+ * this node's rows) call it through persist/table.h; the worker
  * (persist/worker.c) calls persist/persist.h.
  *
  * Called only by the persistence worker, each entry point inside a

@@ -1,14 +1,16 @@
 /*-------------------------------------------------------------------------
  * persist/table.h
- *	  What the files of the persistence share, and no other file may
- *	  include: the rows of mantis_stores the worker knows, and the
- *	  transaction bracket its work on the table runs in.
+ *	  The bottom layer of the persistence (persist/table.c), as the layers
+ *	  above it call it: the rows of mantis_stores the worker knows, and
+ *	  the transaction bracket its work on the table runs in.
  *
- * The persistence is persist/table.c (the known table and its rows, the
- * work bracket), persist/load.c (merging rows into memory) and
- * persist/flush.c (writing what changed, compacting this node's rows).
- * Only they include this header; the worker calls persist/persist.h.  What is
- * shared here is MANTIS_PRIVATE (mantis.h).
+ * The persistence is three layers, each calling only those below it:
+ * persist/table.c (the known table and its rows, the work bracket; this
+ * header), persist/load.c (merging rows into memory; persist/load.h) and
+ * persist/flush.c (writing what changed, compacting this node's rows,
+ * the abort after an ERROR).  Only they include this header; the worker
+ * calls persist/persist.h.  What is declared here is MANTIS_PRIVATE
+ * (mantis.h).
  *
  * IDENTIFICATION	src/persist/table.h
  *-------------------------------------------------------------------------
@@ -50,7 +52,6 @@ typedef struct KnownTable
 
 extern MANTIS_PRIVATE KnownTable table;
 
-/* ---- persist/table.c ---- */
 extern MANTIS_PRIVATE void begin_work(const char *activity);
 extern MANTIS_PRIVATE void end_work(void);
 extern MANTIS_PRIVATE void abort_work(void);
@@ -78,9 +79,5 @@ statement_end(void)
 	if (StatementTimeout > 0)
 		disable_timeout(STATEMENT_TIMEOUT, false);
 }
-
-/* ---- persist/load.c ---- */
-extern MANTIS_PRIVATE bool follow_table(void);
-extern MANTIS_PRIVATE void retry_held_back(void);
 
 #endif							/* MANTIS_PERSIST_TABLE_H */
