@@ -15,7 +15,7 @@
 
 #include "persist/table.h"
 
-extern MANTIS_PRIVATE bool follow_table(void);
-extern MANTIS_PRIVATE void retry_held_back(void);
+extern MANTIS_PRIVATE bool follow_table(KnownTable *kt);
+extern MANTIS_PRIVATE void retry_held_back(KnownTable *kt);
 
 #endif							/* MANTIS_PERSIST_LOAD_H */

@@ -25,16 +25,24 @@ typedef struct MantisFlushResult
 	bool		compacted;		/* older rows of this node were replaced */
 } MantisFlushResult;
 
+/*
+ * What the worker knows of mantis_stores (persist/table.h): the worker
+ * creates one and passes it to each call below that reads or changes it.
+ */
+typedef struct KnownTable KnownTable;
+
 /* ---- persist/table.c ---- */
 extern volatile sig_atomic_t mantis_persist_in_work;
-extern void mantis_persist_counts(uint64 *held_back, int64 *own_rows);
+extern KnownTable *mantis_persist_table_create(void);
+extern void mantis_persist_counts(const KnownTable *kt, uint64 *held_back,
+								  int64 *own_rows);
 
 /* ---- persist/load.c ---- */
-extern bool mantis_persist_follow(void);
+extern bool mantis_persist_follow(KnownTable *kt);
 
 /* ---- persist/flush.c ---- */
-extern bool mantis_persist_flush(MantisLeafSet *pending, bool compact,
-								 MantisFlushResult *result);
+extern bool mantis_persist_flush(KnownTable *kt, MantisLeafSet *pending,
+								 bool compact, MantisFlushResult *result);
 extern void mantis_persist_abort(void);
 
 #endif							/* MANTIS_PERSIST_H */

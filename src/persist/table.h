@@ -22,6 +22,7 @@
 #include "utils/timeout.h"
 
 #include "mantis.h"
+#include "persist/persist.h"
 
 /* A row of mantis_stores the worker has seen. */
 typedef struct KnownRow
@@ -36,8 +37,11 @@ typedef struct KnownRow
 
 #define ROW_MERGED(r)	((r)->held == 0 && !(r)->unreadable)
 
-/* What the worker knows of mantis_stores; in TopMemoryContext. */
-typedef struct KnownTable
+/*
+ * What the worker knows of mantis_stores; in TopMemoryContext.  The worker
+ * owns it (mantis_persist_table_create()) and passes it down explicitly.
+ */
+struct KnownTable
 {
 	char	   *name;			/* "schema"."mantis_stores" */
 	Oid			relid;			/* InvalidOid: never seen */
@@ -48,17 +52,16 @@ typedef struct KnownTable
 	int64		snapshot_bytes; /* of the last full snapshot we wrote */
 	bool		rewrite;		/* rows holding registers are gone */
 	int64		sequence_floor; /* the id sequence is known to be past this */
-} KnownTable;
-
-extern MANTIS_PRIVATE KnownTable table;
+};
 
 extern MANTIS_PRIVATE void begin_work(const char *activity);
 extern MANTIS_PRIVATE void end_work(void);
 extern MANTIS_PRIVATE void abort_work(void);
-extern MANTIS_PRIVATE bool find_table(void);
-extern MANTIS_PRIVATE void known_reserve(int n);
-extern MANTIS_PRIVATE void count_rows(uint64 *held_back, int64 *own_rows,
-									  int64 *own_merged_rows, int64 *own_merged_bytes);
+extern MANTIS_PRIVATE bool find_table(KnownTable *kt);
+extern MANTIS_PRIVATE void known_reserve(KnownTable *kt, int n);
+extern MANTIS_PRIVATE void count_rows(const KnownTable *kt, uint64 *held_back,
+									  int64 *own_rows, int64 *own_merged_rows,
+									  int64 *own_merged_bytes);
 extern MANTIS_PRIVATE Datum int8_array(const int64 *ids, int n);
 
 /*

@@ -80,6 +80,9 @@ PGDLLEXPORT void mantis_persist_worker_main(Datum main_arg);
 /* leaves with registers this worker still has to flush */
 static MantisLeafSet flush_pending;
 
+/* mantis_stores as this worker knows it, passed to each persist/ call */
+static KnownTable *known = NULL;
+
 /* mantis_stores found and loaded */
 static bool persist_ready = false;
 
@@ -104,7 +107,7 @@ set_persist_state(MantisPersistState state)
 	uint64		held_back;
 	int64		own_rows;
 
-	mantis_persist_counts(&held_back, &own_rows);
+	mantis_persist_counts(known, &held_back, &own_rows);
 	status_set_state(state, held_back, own_rows);
 }
 
@@ -177,7 +180,7 @@ run_guarded(bool (*fn) (void *), void *arg, bool *fn_result,
 static bool
 do_follow(void *arg)
 {
-	return mantis_persist_follow();
+	return mantis_persist_follow(known);
 }
 
 /*
@@ -266,7 +269,8 @@ static uint64 last_gathered = 0;
 static bool
 do_flush(void *arg)
 {
-	return mantis_persist_flush(&flush_pending, compact_next, (MantisFlushResult *) arg);
+	return mantis_persist_flush(known, &flush_pending, compact_next,
+								(MantisFlushResult *) arg);
 }
 
 /*
@@ -302,7 +306,7 @@ flush_now(uint64 *written, char *message, size_t message_size)
 		return false;
 	}
 
-	mantis_persist_counts(&held_back, &own_rows);
+	mantis_persist_counts(known, &held_back, &own_rows);
 	status_note_flush(ok, &result, now, message, held_back, own_rows);
 
 	if (ok)
@@ -486,6 +490,7 @@ mantis_persist_worker_main(Datum main_arg)
 	SetConfigOption("lock_timeout", "10s", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("statement_timeout", "5min", PGC_SUSET, PGC_S_OVERRIDE);
 
+	known = mantis_persist_table_create();
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "mantis worker",
 									 ALLOCSET_DEFAULT_SIZES);
 
