@@ -3,9 +3,10 @@
  *	  What the persistence worker calls to load, follow and flush
  *	  mantis_stores (persist/table.c, persist/load.c, persist/flush.c).
  *
- * Those three files include this header for their own entry points, and
- * none of them calls the entry point of another: they call down through
- * persist/table.h and persist/load.h (see there).
+ * Those three files include this header for their own entry points (and
+ * persist/table.h for the name KnownTable), and none of them calls the
+ * entry point of another: they call down through persist/table.h and
+ * persist/load.h, in layers (see persist/table.h).
  *
  * IDENTIFICATION	src/persist/persist.h
  *-------------------------------------------------------------------------

@@ -483,7 +483,7 @@ mantis_persist_worker_main(Datum main_arg)
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	/*
 	 * A locked or slow mantis_stores delays a flush, never blocks the worker:
-	 * lock_timeout works as in any backend, and the persist_*.c files arm
+	 * lock_timeout works as in any backend, and the files of persist/ arm
 	 * statement_timeout around each of their statements themselves
 	 * (statement_begin(), persist/table.h).
 	 */
