@@ -50,9 +50,10 @@
 
 /*
  * What the files of one module share and no other module may use (the
- * declarations of store/internal.h, persist/internal.h): hidden from the
- * server's symbol namespace, so that no symbol of the server or of another
- * library can stand in for it, and reached as directly as a static.
+ * declarations of store/internal.h, persist/table.h, persist/load.h):
+ * hidden from the server's symbol namespace, so that no symbol of the server
+ * or of another library can stand in for it, and reached as directly as a
+ * static.
  */
 #if defined(__GNUC__)
 #define MANTIS_PRIVATE __attribute__((visibility("hidden")))

@@ -2,7 +2,8 @@
  * persist/flush.c
  *	  Writing the registers to mantis_stores: a flush of what changed since
  *	  the last one, a compaction that writes every register and deletes
- *	  this node's older rows, and giving back what a failed flush took.
+ *	  this node's older rows, and the abort after an ERROR, which gives
+ *	  back what a failed flush took.
  *
  * Rows.  Each row holds a batch of registers in the snapshot format of
  * common/snapshot.h, at most about ROW_TARGET_BYTES, and is inserted as soon as it is
@@ -37,7 +38,8 @@
 #include "guc.h"
 #include "nodes.h"
 #include "persist/persist.h"
-#include "persist/internal.h"
+#include "persist/table.h"
+#include "persist/load.h"
 #include "common/snapshot.h"
 #include "store/store.h"
 
@@ -58,6 +60,7 @@ typedef struct NewRow
 /* Rows under construction: the one being filled, inserted once full. */
 typedef struct RowBuilder
 {
+	KnownTable *kt;				/* the table the rows go into */
 	StringInfoData cur;			/* VARHDRSZ + snapshot so far; data NULL if none */
 	uint32		cur_registers;
 	int			nodes;
@@ -75,9 +78,11 @@ static MantisLeafSet taken_leaves;
 /* ---- the row builder ---- */
 
 static void
-builder_init(RowBuilder *b, const char *clock, MemoryContext cxt)
+builder_init(RowBuilder *b, KnownTable *kt, const char *clock,
+			 MemoryContext cxt)
 {
 	memset(b, 0, sizeof(RowBuilder));
+	b->kt = kt;
 	b->nodes = mantis_nodes_copy(b->node_table);
 	b->clock = clock;
 	b->cxt = cxt;
@@ -103,10 +108,11 @@ builder_open_row(RowBuilder *b)
 
 /* Insert one row; fills in its id and xmin. */
 static void
-insert_row(const char *clock, bytea *registers, NewRow *row)
+insert_row(const KnownTable *kt, const char *clock, bytea *registers,
+		   NewRow *row)
 {
 	char	   *sql = psprintf("INSERT INTO %s (clock, node, registers) VALUES ($1, $2, $3) RETURNING id, xmin",
-							   table.name);
+							   kt->name);
 	Oid			types[3] = {TEXTOID, TEXTOID, BYTEAOID};
 	Datum		values[3];
 	bool		isnull;
@@ -117,7 +123,7 @@ insert_row(const char *clock, bytea *registers, NewRow *row)
 	statement_begin();
 	if (SPI_execute_with_args(sql, 3, types, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
-		elog(ERROR, "could not insert into %s", table.name);
+		elog(ERROR, "could not insert into %s", kt->name);
 	statement_end();
 	row->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	row->xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
@@ -143,9 +149,9 @@ builder_close_row(RowBuilder *b)
 	row = palloc(sizeof(NewRow));
 	b->inserted = lappend(b->inserted, row);
 	MemoryContextSwitchTo(oldcxt);
-	insert_row(b->clock, (bytea *) b->cur.data, row);
+	insert_row(b->kt, b->clock, (bytea *) b->cur.data, row);
 	row->bytes = b->cur.len;
-	table.sequence_floor = Max(table.sequence_floor, row->id);
+	b->kt->sequence_floor = Max(b->kt->sequence_floor, row->id);
 	b->bytes += b->cur.len;
 	pfree(b->cur.data);
 	b->cur.data = NULL;
@@ -192,7 +198,7 @@ take_pending(MantisLeafSet *pending, MantisRecordCallback callback, void *arg)
  * row changed meanwhile (its xmin differs) stays, to be merged first.
  */
 static void
-delete_rows(const KnownRow *rows, int n)
+delete_rows(const KnownTable *kt, const KnownRow *rows, int n)
 {
 	char	   *sql;
 	Oid			types[3] = {INT8ARRAYOID, TEXTARRAYOID, TEXTOID};
@@ -218,10 +224,10 @@ delete_rows(const KnownRow *rows, int n)
 	sql = psprintf("DELETE FROM %s s USING ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS k(id, x)"
 				   " WHERE s.id OPERATOR(pg_catalog.=) k.id AND s.xmin::pg_catalog.text OPERATOR(pg_catalog.=) k.x"
 				   " AND s.node OPERATOR(pg_catalog.=) $3",
-				   table.name);
+				   kt->name);
 	statement_begin();
 	if (SPI_execute_with_args(sql, 3, types, values, NULL, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "could not delete from %s", table.name);
+		elog(ERROR, "could not delete from %s", kt->name);
 	statement_end();
 	pfree(sql);
 }
@@ -233,19 +239,19 @@ delete_rows(const KnownRow *rows, int n)
  * deleted, in the builder's context.
  */
 static int64 *
-compact(RowBuilder *b, MantisLeafSet *pending, int *ndeleted)
+compact(KnownTable *kt, RowBuilder *b, MantisLeafSet *pending, int *ndeleted)
 {
 	KnownRow   *gone;
 	int64	   *ids;
 	int			n = 0;
 	ListCell   *lc;
 
-	retry_held_back();
-	gone = palloc(sizeof(KnownRow) * (table.nrows + list_length(b->inserted) + 1));
-	for (int i = 0; i < table.nrows; i++)
+	retry_held_back(kt);
+	gone = palloc(sizeof(KnownRow) * (kt->nrows + list_length(b->inserted) + 1));
+	for (int i = 0; i < kt->nrows; i++)
 	{
-		if (table.rows[i].own && ROW_MERGED(&table.rows[i]))
-			gone[n++] = table.rows[i];
+		if (kt->rows[i].own && ROW_MERGED(&kt->rows[i]))
+			gone[n++] = kt->rows[i];
 	}
 	foreach(lc, b->inserted)
 	{
@@ -265,7 +271,7 @@ compact(RowBuilder *b, MantisLeafSet *pending, int *ndeleted)
 	if (b->inserted == NIL && b->cur.data == NULL)
 		builder_open_row(b);	/* an empty store still gets its row */
 	builder_close_row(b);
-	delete_rows(gone, n);
+	delete_rows(kt, gone, n);
 	ids = MemoryContextAlloc(b->cxt, sizeof(int64) * (n + 1));
 	for (int i = 0; i < n; i++)
 		ids[i] = gone[i].id;
@@ -274,18 +280,18 @@ compact(RowBuilder *b, MantisLeafSet *pending, int *ndeleted)
 }
 
 static bool
-compaction_due(const RowBuilder *delta)
+compaction_due(KnownTable *kt, const RowBuilder *delta)
 {
 	uint64		held_back;
 	int64		own_rows,
 				merged_rows,
 				merged_bytes;
 
-	count_rows(&held_back, &own_rows, &merged_rows, &merged_bytes);
-	if (table.snapshot_bytes == 0)
-		table.snapshot_bytes = merged_bytes;	/* not known since start */
+	count_rows(kt, &held_back, &own_rows, &merged_rows, &merged_bytes);
+	if (kt->snapshot_bytes == 0)
+		kt->snapshot_bytes = merged_bytes;	/* not known since start */
 	return merged_rows + list_length(delta->inserted) > mantis_compact_rows ||
-		merged_bytes + delta->bytes > 2 * Max(table.snapshot_bytes, COMPACT_MIN_BYTES);
+		merged_bytes + delta->bytes > 2 * Max(kt->snapshot_bytes, COMPACT_MIN_BYTES);
 }
 
 static int
@@ -302,49 +308,50 @@ known_row_cmp(const void *a, const void *b)
  * reached: move it past them, or our next inserts would collide.
  */
 static void
-sequence_past_rows(void)
+sequence_past_rows(KnownTable *kt)
 {
-	int64		max_id = table.nrows > 0 ? table.rows[table.nrows - 1].id : 0;
+	int64		max_id = kt->nrows > 0 ? kt->rows[kt->nrows - 1].id : 0;
 	char	   *sql;
 	Oid			types[2] = {TEXTOID, INT8OID};
 	Datum		values[2];
 
-	if (max_id <= table.sequence_floor)
+	if (max_id <= kt->sequence_floor)
 		return;
-	values[0] = CStringGetTextDatum(table.name);
+	values[0] = CStringGetTextDatum(kt->name);
 	values[1] = Int64GetDatum(max_id);
 	sql = "SELECT pg_catalog.setval(s.seq, $2) FROM"
 		" (SELECT pg_catalog.pg_get_serial_sequence($1, 'id')::pg_catalog.regclass AS seq) s"
 		" WHERE COALESCE(pg_catalog.pg_sequence_last_value(s.seq), 0) OPERATOR(pg_catalog.<) $2";
 	statement_begin();
 	if (SPI_execute_with_args(sql, 2, types, values, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not advance the id sequence of %s", table.name);
+		elog(ERROR, "could not advance the id sequence of %s", kt->name);
 	statement_end();
-	table.sequence_floor = max_id;
+	kt->sequence_floor = max_id;
 }
 
 /* Make what a committed flush inserted and deleted known. */
 static void
-note_committed(const RowBuilder *b, const int64 *deleted, int ndeleted)
+note_committed(KnownTable *kt, const RowBuilder *b, const int64 *deleted,
+			   int ndeleted)
 {
 	int			keep = 0;
 	ListCell   *lc;
 
-	for (int i = 0; i < table.nrows; i++)
+	for (int i = 0; i < kt->nrows; i++)
 	{
 		bool		gone = false;
 
 		for (int j = 0; j < ndeleted && !gone; j++)
-			gone = table.rows[i].id == deleted[j];
+			gone = kt->rows[i].id == deleted[j];
 		if (!gone)
-			table.rows[keep++] = table.rows[i];
+			kt->rows[keep++] = kt->rows[i];
 	}
-	table.nrows = keep;
-	known_reserve(table.nrows + list_length(b->inserted));
+	kt->nrows = keep;
+	known_reserve(kt, kt->nrows + list_length(b->inserted));
 	foreach(lc, b->inserted)
 	{
 		NewRow	   *row = (NewRow *) lfirst(lc);
-		KnownRow   *k = &table.rows[table.nrows++];
+		KnownRow   *k = &kt->rows[kt->nrows++];
 
 		k->id = row->id;
 		k->xmin = row->xmin;
@@ -354,7 +361,7 @@ note_committed(const RowBuilder *b, const int64 *deleted, int ndeleted)
 		k->unreadable = false;
 	}
 	/* our ids come from the sequence, but a row added by hand may be ahead */
-	qsort(table.rows, table.nrows, sizeof(KnownRow), known_row_cmp);
+	qsort(kt->rows, kt->nrows, sizeof(KnownRow), known_row_cmp);
 }
 
 /*
@@ -367,7 +374,8 @@ note_committed(const RowBuilder *b, const int64 *deleted, int ndeleted)
  * mantis_persist_abort(), which gives back what was taken.
  */
 bool
-mantis_persist_flush(MantisLeafSet *pending, bool compact_asked, MantisFlushResult *result)
+mantis_persist_flush(KnownTable *kt, MantisLeafSet *pending, bool compact_asked,
+					 MantisFlushResult *result)
 {
 	char		clock[MANTIS_HLC_TEXT_SIZE];
 	RowBuilder	b;
@@ -376,40 +384,40 @@ mantis_persist_flush(MantisLeafSet *pending, bool compact_asked, MantisFlushResu
 	int			ndeleted = 0;
 
 	memset(result, 0, sizeof(*result));
-	builder_init(&b, clock, CurrentMemoryContext);
+	builder_init(&b, kt, clock, CurrentMemoryContext);
 	begin_work("mantis: flushing to mantis_stores");
-	if (!follow_table())
+	if (!follow_table(kt))
 	{
 		end_work();
 		return false;
 	}
 
-	result->compacted = compact_asked || table.rewrite;
+	result->compacted = compact_asked || kt->rewrite;
 	if (!result->compacted && mantis_leafset_is_empty(pending))
 	{
 		end_work();
 		return true;
 	}
-	sequence_past_rows();
+	sequence_past_rows(kt);
 	now = mantis_clock_now();
 	mantis_hlc_format(&now, clock);
 	if (!result->compacted)
 	{
 		take_pending(pending, builder_add, &b);
 		builder_close_row(&b);
-		result->compacted = compaction_due(&b);
+		result->compacted = compaction_due(kt, &b);
 	}
 	if (result->compacted)
-		deleted = compact(&b, pending, &ndeleted);
+		deleted = compact(kt, &b, pending, &ndeleted);
 	end_work();
 
 	/* committed */
 	if (result->compacted)
 	{
-		table.rewrite = false;
-		table.snapshot_bytes = b.bytes;
+		kt->rewrite = false;
+		kt->snapshot_bytes = b.bytes;
 	}
-	note_committed(&b, deleted, ndeleted);
+	note_committed(kt, &b, deleted, ndeleted);
 	memset(&taken_leaves, 0, sizeof(taken_leaves));
 	result->registers = b.registers;
 	result->rows = list_length(b.inserted);
@@ -420,7 +428,7 @@ mantis_persist_flush(MantisLeafSet *pending, bool compact_asked, MantisFlushResu
  * After a flush's transaction aborted: give back every leaf it took.  Its
  * rows were rolled back, so nothing of it becomes known.
  */
-void
+static void
 give_back_taken(void)
 {
 	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
@@ -430,4 +438,16 @@ give_back_taken(void)
 										w * 32 + pg_rightmost_one_pos32(bits));
 		taken_leaves.words[w] = 0;
 	}
+}
+
+/*
+ * After an ERROR inside a flush or a load (mantis_persist_follow()): abort
+ * its transaction and give back what a flush took; a load took nothing.
+ * The worker calls this from its error path.
+ */
+void
+mantis_persist_abort(void)
+{
+	abort_work();
+	give_back_taken();
 }

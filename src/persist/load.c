@@ -35,7 +35,8 @@
 #include "guc.h"
 #include "nodes.h"
 #include "persist/persist.h"
-#include "persist/internal.h"
+#include "persist/table.h"
+#include "persist/load.h"
 #include "common/snapshot.h"
 #include "store/store.h"
 
@@ -114,7 +115,8 @@ load_register(void *arg, const MantisRecord *rec)
  * malformed; fills in row->held and row->unreadable.
  */
 static void
-load_row(LoadState *st, KnownRow *row, const char *node, bytea *registers)
+load_row(const KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
+		 bytea *registers)
 {
 	const char *data = VARDATA_ANY(registers);
 	size_t		len = VARSIZE_ANY_EXHDR(registers);
@@ -127,7 +129,7 @@ load_row(LoadState *st, KnownRow *row, const char *node, bytea *registers)
 		ereport(WARNING,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("mantis skipped row %lld of %s (node \"%s\"): %s",
-						(long long) row->id, table.name, node, err)));
+						(long long) row->id, kt->name, node, err)));
 		row->unreadable = true;
 		return;
 	}
@@ -145,7 +147,7 @@ load_row(LoadState *st, KnownRow *row, const char *node, bytea *registers)
  * time through a cursor.  Rows that vanished meanwhile stay as they were.
  */
 static void
-load_rows(KnownRow **rows, int n, LoadState *st)
+load_rows(const KnownTable *kt, KnownRow **rows, int n, LoadState *st)
 {
 	Oid			types[2] = {INT8ARRAYOID, INT4OID};
 	Datum		values[2];
@@ -164,7 +166,7 @@ load_rows(KnownRow **rows, int n, LoadState *st)
 	portal = SPI_cursor_open_with_args(NULL,
 									   psprintf("SELECT id, node, CASE WHEN pg_catalog.octet_length(registers) OPERATOR(pg_catalog.<=) $2 THEN registers END"
 												" FROM %s WHERE id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY id",
-												table.name),
+												kt->name),
 									   2, types, values, NULL, true, 0);
 	for (;;)
 	{
@@ -196,11 +198,11 @@ load_rows(KnownRow **rows, int n, LoadState *st)
 			ereport(WARNING,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("mantis skipped row %lld of %s (node \"%s\"): larger than %d bytes",
-							(long long) id, table.name, node ? node : "", ROW_MAX_BYTES)));
+							(long long) id, kt->name, node ? node : "", ROW_MAX_BYTES)));
 			rows[next]->unreadable = true;
 		}
 		else
-			load_row(st, rows[next], node ? node : "", DatumGetByteaPP(d));
+			load_row(kt, st, rows[next], node ? node : "", DatumGetByteaPP(d));
 		MemoryContextSwitchTo(outer);
 		MemoryContextReset(row_cxt);
 		SPI_freetuptable(SPI_tuptable);
@@ -219,10 +221,10 @@ load_rows(KnownRow **rows, int n, LoadState *st)
  * Inside begin_work/end_work, after find_table().
  */
 static int
-sync_table(LoadState *st)
+sync_table(KnownTable *kt, LoadState *st)
 {
 	char	   *sql = psprintf("SELECT id, node OPERATOR(pg_catalog.=) $1, pg_catalog.octet_length(registers)::pg_catalog.int8, xmin"
-							   " FROM %s ORDER BY id", table.name);
+							   " FROM %s ORDER BY id", kt->name);
 	Oid			types[1] = {TEXTOID};
 	Datum		values[1] = {CStringGetTextDatum(mantis_self_node_name())};
 	KnownRow   *now;
@@ -233,7 +235,7 @@ sync_table(LoadState *st)
 
 	statement_begin();
 	if (SPI_execute_with_args(sql, 1, types, values, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the rows of %s", table.name);
+		elog(ERROR, "could not read the rows of %s", kt->name);
 	statement_end();
 	nnow = (int) SPI_processed;
 	now = palloc(sizeof(KnownRow) * Max(nnow, 1));
@@ -253,44 +255,44 @@ sync_table(LoadState *st)
 		row->unreadable = false;
 
 		/* walk the known rows alongside: both are sorted by id */
-		while (k < table.nrows && table.rows[k].id < row->id)
+		while (k < kt->nrows && kt->rows[k].id < row->id)
 		{
-			if (table.rows[k].own)
-				table.rewrite = true;	/* a row of ours is gone */
+			if (kt->rows[k].own)
+				kt->rewrite = true;	/* a row of ours is gone */
 			k++;
 		}
-		if (k < table.nrows && table.rows[k].id == row->id &&
-			table.rows[k].xmin == row->xmin)
+		if (k < kt->nrows && kt->rows[k].id == row->id &&
+			kt->rows[k].xmin == row->xmin)
 		{
-			row->held = table.rows[k].held;
-			row->unreadable = table.rows[k].unreadable;
+			row->held = kt->rows[k].held;
+			row->unreadable = kt->rows[k].unreadable;
 			k++;
 		}
 		else
 		{
 			/* an id we knew with other contents: that row is gone too */
-			if (k < table.nrows && table.rows[k].id == row->id)
+			if (k < kt->nrows && kt->rows[k].id == row->id)
 			{
-				if (table.rows[k].own)
-					table.rewrite = true;
+				if (kt->rows[k].own)
+					kt->rewrite = true;
 				k++;
 			}
 			fresh[nfresh++] = row;
 		}
 	}
-	for (; k < table.nrows; k++)
+	for (; k < kt->nrows; k++)
 	{
-		if (table.rows[k].own)
-			table.rewrite = true;
+		if (kt->rows[k].own)
+			kt->rewrite = true;
 	}
 	SPI_freetuptable(SPI_tuptable);
 
 	if (nfresh > 0)
-		load_rows(fresh, nfresh, st);
+		load_rows(kt, fresh, nfresh, st);
 
-	known_reserve(nnow);
-	memcpy(table.rows, now, sizeof(KnownRow) * nnow);
-	table.nrows = nnow;
+	known_reserve(kt, nnow);
+	memcpy(kt->rows, now, sizeof(KnownRow) * nnow);
+	kt->nrows = nnow;
 	pfree(now);
 	pfree(fresh);
 	pfree(sql);
@@ -298,13 +300,13 @@ sync_table(LoadState *st)
 }
 
 static void
-log_load(const LoadState *st, int rows)
+log_load(const KnownTable *kt, const LoadState *st, int rows)
 {
 	if (rows == 0)
 		return;
 	ereport(LOG,
 			(errmsg("mantis loaded %llu registers from %d rows of %s",
-					(unsigned long long) st->merged.applied, rows, table.name),
+					(unsigned long long) st->merged.applied, rows, kt->name),
 			 errdetail("%llu registers superseded, %llu held back (size, encoding or clock), %llu found no room.",
 					   (unsigned long long) st->merged.stale, (unsigned long long) st->refused,
 					   (unsigned long long) st->merged.no_room)));
@@ -319,16 +321,16 @@ log_load(const LoadState *st, int rows)
 
 /* Find the table and merge the rows we do not know; false if no table. */
 bool
-follow_table(void)
+follow_table(KnownTable *kt)
 {
 	LoadState	st = {0};
 	int			rows;
 
-	if (!find_table())
+	if (!find_table(kt))
 		return false;
 	st.now_ms = mantis_clock_wall_ms();
-	rows = sync_table(&st);
-	log_load(&st, rows);
+	rows = sync_table(kt, &st);
+	log_load(kt, &st, rows);
 	return true;
 }
 
@@ -339,12 +341,12 @@ follow_table(void)
  * does not exist in this database.
  */
 bool
-mantis_persist_follow(void)
+mantis_persist_follow(KnownTable *kt)
 {
 	bool		found;
 
 	begin_work("mantis: reading mantis_stores");
-	found = follow_table();
+	found = follow_table(kt);
 	end_work();
 	return found;
 }
@@ -355,25 +357,25 @@ mantis_persist_follow(void)
  * that whatever merges is in it.
  */
 void
-retry_held_back(void)
+retry_held_back(KnownTable *kt)
 {
-	KnownRow  **retry = palloc(sizeof(KnownRow *) * Max(table.nrows, 1));
+	KnownRow  **retry = palloc(sizeof(KnownRow *) * Max(kt->nrows, 1));
 	int			n = 0;
 	LoadState	st = {0};
 
-	for (int i = 0; i < table.nrows; i++)
+	for (int i = 0; i < kt->nrows; i++)
 	{
-		if (table.rows[i].held > 0)
-			retry[n++] = &table.rows[i];
+		if (kt->rows[i].held > 0)
+			retry[n++] = &kt->rows[i];
 	}
 	if (n > 0)
 	{
 		st.now_ms = mantis_clock_wall_ms();
-		load_rows(retry, n, &st);
+		load_rows(kt, retry, n, &st);
 		if (st.merged.applied > 0)
 			ereport(LOG,
 					(errmsg("mantis loaded %llu registers held back in %s",
-							(unsigned long long) st.merged.applied, table.name)));
+							(unsigned long long) st.merged.applied, kt->name)));
 	}
 	pfree(retry);
 }

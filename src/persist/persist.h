@@ -3,6 +3,11 @@
  *	  What the persistence worker calls to load, follow and flush
  *	  mantis_stores (persist/table.c, persist/load.c, persist/flush.c).
  *
+ * Those three files include this header for their own entry points (and
+ * persist/table.h for the name KnownTable), and none of them calls the
+ * entry point of another: they call down through persist/table.h and
+ * persist/load.h, in layers (see persist/table.h).
+ *
  * IDENTIFICATION	src/persist/persist.h
  *-------------------------------------------------------------------------
  */
@@ -21,11 +26,24 @@ typedef struct MantisFlushResult
 	bool		compacted;		/* older rows of this node were replaced */
 } MantisFlushResult;
 
+/*
+ * What the worker knows of mantis_stores (persist/table.h): the worker
+ * creates one and passes it to each call below that reads or changes it.
+ */
+typedef struct KnownTable KnownTable;
+
+/* ---- persist/table.c ---- */
 extern volatile sig_atomic_t mantis_persist_in_work;
-extern bool mantis_persist_follow(void);
-extern bool mantis_persist_flush(MantisLeafSet *pending, bool compact,
-								 MantisFlushResult *result);
+extern KnownTable *mantis_persist_table_create(void);
+extern void mantis_persist_counts(const KnownTable *kt, uint64 *held_back,
+								  int64 *own_rows);
+
+/* ---- persist/load.c ---- */
+extern bool mantis_persist_follow(KnownTable *kt);
+
+/* ---- persist/flush.c ---- */
+extern bool mantis_persist_flush(KnownTable *kt, MantisLeafSet *pending,
+								 bool compact, MantisFlushResult *result);
 extern void mantis_persist_abort(void);
-extern void mantis_persist_counts(uint64 *held_back, int64 *own_rows);
 
 #endif							/* MANTIS_PERSIST_H */

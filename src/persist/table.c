@@ -4,17 +4,18 @@
  *	  it, the rows of it the worker has seen, and the transaction bracket
  *	  the worker's work on it runs in.
  *
- * The persistence's other files: persist/load.c (merging the table's rows
- * into memory) and persist/flush.c (writing what changed, compacting this
- * node's rows).  What they share is in persist/internal.h; the worker
+ * The bottom layer of the persistence: persist/load.c (merging the table's
+ * rows into memory) and persist/flush.c (writing what changed, compacting
+ * this node's rows) call it through persist/table.h; the worker
  * (persist/worker.c) calls persist/persist.h.
  *
  * Called only by the persistence worker, each entry point inside a
  * transaction the worker opened (begin_work .. end_work, as worker_spi
  * does), with search_path set to pg_catalog and every name
- * schema-qualified.  An ERROR escapes to the worker, which aborts the
- * transaction and then calls mantis_persist_abort(): every leaf a failed
- * flush took is given back whole, so a failed flush loses nothing.
+ * schema-qualified.  An ERROR escapes to the worker, which calls
+ * mantis_persist_abort() (persist/flush.c): that aborts the transaction
+ * (abort_work) and gives back whole every leaf a failed flush took, so a
+ * failed flush loses nothing.  This file calls neither of the others.
  *
  * Known rows.  The worker remembers every row of the table it has seen (by
  * id, with the table's oid and relfilenode), and whether that row is
@@ -22,6 +23,9 @@
  * register with a greater HLC.  persist/load.c compares the table with
  * what the worker knows and merges what it does not; persist/flush.c adds
  * the rows a flush inserted and drops those it deleted once it commits.
+ * All this is one KnownTable, which the worker creates
+ * (mantis_persist_table_create()), keeps, and passes to each function that
+ * reads or changes it: none of the persistence's files has a copy.
  *
  * IDENTIFICATION	src/persist/table.c
  *-------------------------------------------------------------------------
@@ -41,9 +45,7 @@
 
 #include "mantis.h"
 #include "persist/persist.h"
-#include "persist/internal.h"
-
-KnownTable	table = {NULL, InvalidOid, InvalidOid, NULL, 0, 0, 0, false, 0};
+#include "persist/table.h"
 
 /* ---- the transaction bracket ---- */
 
@@ -98,18 +100,24 @@ end_work(void)
 }
 
 /*
- * After an ERROR inside the work: abort its transaction and give back what
- * a flush took.  The worker calls this from its error path.
+ * After an ERROR inside the work: abort its transaction.  Called through
+ * mantis_persist_abort(), which also gives back what a flush took.
  */
 void
-mantis_persist_abort(void)
+abort_work(void)
 {
 	AbortCurrentTransaction();
 	leave_work();
-	give_back_taken();
 }
 
 /* ---- finding the table ---- */
+
+/* A table never seen yet (relid InvalidOid, no rows); for the worker. */
+KnownTable *
+mantis_persist_table_create(void)
+{
+	return MemoryContextAllocZero(TopMemoryContext, sizeof(KnownTable));
+}
 
 /*
  * Find mantis_stores: the extension's schema in this database.  Needs a
@@ -119,7 +127,7 @@ mantis_persist_abort(void)
  * and this node's registers to be written in full.
  */
 bool
-find_table(void)
+find_table(KnownTable *kt)
 {
 	bool		isnull;
 	Oid			relid;
@@ -139,24 +147,24 @@ find_table(void)
 	relfilenode = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	schema = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
 
-	if (table.name)
-		pfree(table.name);
-	table.name = MemoryContextStrdup(TopMemoryContext,
-									 quote_qualified_identifier(schema, "mantis_stores"));
-	if (relid != table.relid || relfilenode != table.relfilenode)
+	if (kt->name)
+		pfree(kt->name);
+	kt->name = MemoryContextStrdup(TopMemoryContext,
+								   quote_qualified_identifier(schema, "mantis_stores"));
+	if (relid != kt->relid || relfilenode != kt->relfilenode)
 	{
-		if (OidIsValid(table.relid))
+		if (OidIsValid(kt->relid))
 		{
 			ereport(LOG,
 					(errmsg("mantis_stores was replaced; the next flush writes every register"),
 					 errdetail("The table is oid %u, relfilenode %u; it was oid %u, relfilenode %u.",
-							   relid, relfilenode, table.relid, table.relfilenode)));
-			table.rewrite = true;
+							   relid, relfilenode, kt->relid, kt->relfilenode)));
+			kt->rewrite = true;
 		}
-		table.relid = relid;
-		table.relfilenode = relfilenode;
-		table.nrows = 0;
-		table.sequence_floor = 0;
+		kt->relid = relid;
+		kt->relfilenode = relfilenode;
+		kt->nrows = 0;
+		kt->sequence_floor = 0;
 	}
 	return true;
 }
@@ -164,27 +172,27 @@ find_table(void)
 /* ---- the known rows ---- */
 
 void
-known_reserve(int n)
+known_reserve(KnownTable *kt, int n)
 {
-	if (n <= table.maxrows)
+	if (n <= kt->maxrows)
 		return;
-	table.maxrows = Max(n, Max(64, table.maxrows * 2));
-	if (table.rows == NULL)
-		table.rows = MemoryContextAlloc(TopMemoryContext, sizeof(KnownRow) * table.maxrows);
+	kt->maxrows = Max(n, Max(64, kt->maxrows * 2));
+	if (kt->rows == NULL)
+		kt->rows = MemoryContextAlloc(TopMemoryContext, sizeof(KnownRow) * kt->maxrows);
 	else
-		table.rows = repalloc(table.rows, sizeof(KnownRow) * table.maxrows);
+		kt->rows = repalloc(kt->rows, sizeof(KnownRow) * kt->maxrows);
 }
 
 /* Registers of known rows not held in memory, and this node's rows. */
 void
-count_rows(uint64 *held_back, int64 *own_rows, int64 *own_merged_rows,
-		   int64 *own_merged_bytes)
+count_rows(const KnownTable *kt, uint64 *held_back, int64 *own_rows,
+		   int64 *own_merged_rows, int64 *own_merged_bytes)
 {
 	*held_back = 0;
 	*own_rows = *own_merged_rows = *own_merged_bytes = 0;
-	for (int i = 0; i < table.nrows; i++)
+	for (int i = 0; i < kt->nrows; i++)
 	{
-		KnownRow   *row = &table.rows[i];
+		KnownRow   *row = &kt->rows[i];
 
 		*held_back += row->held;
 		if (!row->own)
@@ -199,12 +207,12 @@ count_rows(uint64 *held_back, int64 *own_rows, int64 *own_merged_rows,
 }
 
 void
-mantis_persist_counts(uint64 *held_back, int64 *own_rows)
+mantis_persist_counts(const KnownTable *kt, uint64 *held_back, int64 *own_rows)
 {
 	int64		merged_rows,
 				merged_bytes;
 
-	count_rows(held_back, own_rows, &merged_rows, &merged_bytes);
+	count_rows(kt, held_back, own_rows, &merged_rows, &merged_bytes);
 }
 
 /* An int8[] of ids, to pass to a statement */

@@ -21,7 +21,8 @@
  * Backends hand changes over through shared memory (store/store.c's dirty
  * bitmap), which the worker takes every mantis.flush_interval; they do not
  * wake it on every write.  mantis_flush() sets its latch (published through
- * wakeup.c) and waits on a condition variable.
+ * wakeup.c) and waits on a condition variable.  The worker's status and the
+ * requests made to it live in shared memory (persist/status.c).
  *
  * Loading.  Until the worker has loaded mantis_stores after a start or a
  * crash restart, backends wait (store/store.c).  While the extension does not
@@ -51,9 +52,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "storage/condition_variable.h"
 #include "storage/proc.h"
-#include "storage/spin.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -66,22 +65,11 @@
 #include "log_limit.h"
 #include "nodes.h"
 #include "persist/persist.h"
+#include "persist/status.h"
 #include "persist/worker.h"
 #include "store/store.h"
-#include "wakeup.h"
 
 PGDLLEXPORT void mantis_persist_worker_main(Datum main_arg);
-
-/* The worker's status and mantis_flush() requests, in shared memory */
-typedef struct PersistWorkerShared
-{
-	slock_t		mutex;			/* guards status */
-	MantisPersistStatus status;
-	ConditionVariable flush_cv;	/* broadcast when a flush request is served */
-	pg_atomic_uint32 compact_asked; /* by mantis_request_compaction() */
-} PersistWorkerShared;
-
-static PersistWorkerShared *pw = NULL;
 
 /* how often to look for CREATE EXTENSION, or retry a failed load */
 #define CHECK_INTERVAL_MS	1000
@@ -91,6 +79,9 @@ static PersistWorkerShared *pw = NULL;
 
 /* leaves with registers this worker still has to flush */
 static MantisLeafSet flush_pending;
+
+/* mantis_stores as this worker knows it, passed to each persist/ call */
+static KnownTable *known = NULL;
 
 /* mantis_stores found and loaded */
 static bool persist_ready = false;
@@ -110,70 +101,14 @@ static TimestampTz next_flush_at = 0;
 static int	failures_in_a_row = 0;
 static uint64 flush_requests_served = 0;
 
-
-Size
-mantis_persist_worker_shmem_size(void)
-{
-	return sizeof(PersistWorkerShared);
-}
-
-void
-mantis_persist_worker_shmem_init(void *place, bool found)
-{
-	pw = (PersistWorkerShared *) place;
-	if (found)
-		return;
-	memset(pw, 0, sizeof(PersistWorkerShared));
-	SpinLockInit(&pw->mutex);
-	pw->status.persist = MANTIS_PERSIST_STOPPED;
-	pw->status.stored_rows = -1;
-	ConditionVariableInit(&pw->flush_cv);
-	pg_atomic_init_u32(&pw->compact_asked, 0);
-}
-
-/* A copy of the worker's status, for mantis_status() */
-void
-mantis_persist_worker_status(MantisPersistStatus *out)
-{
-	SpinLockAcquire(&pw->mutex);
-	*out = pw->status;
-	SpinLockRelease(&pw->mutex);
-}
-
 static void
 set_persist_state(MantisPersistState state)
 {
 	uint64		held_back;
 	int64		own_rows;
 
-	mantis_persist_counts(&held_back, &own_rows);
-	SpinLockAcquire(&pw->mutex);
-	pw->status.persist = state;
-	pw->status.stored_rows = own_rows;
-	pw->status.held_back = held_back;
-	SpinLockRelease(&pw->mutex);
-}
-
-/* before_shmem_exit: nobody may wake or wait for a worker that is gone */
-static void
-worker_unpublish(int code, Datum arg)
-{
-	SpinLockAcquire(&pw->mutex);
-	pw->status.pid = 0;
-	pw->status.persist = MANTIS_PERSIST_STOPPED;
-	SpinLockRelease(&pw->mutex);
-	ConditionVariableBroadcast(&pw->flush_cv);
-}
-
-static void
-worker_publish(void)
-{
-	mantis_publish_latch(MANTIS_PERSIST_WORKER);
-	SpinLockAcquire(&pw->mutex);
-	pw->status.pid = MyProcPid;
-	pw->status.persist = MANTIS_PERSIST_STARTING;
-	SpinLockRelease(&pw->mutex);
-	before_shmem_exit(worker_unpublish, (Datum) 0);
+	mantis_persist_counts(known, &held_back, &own_rows);
+	status_set_state(state, held_back, own_rows);
 }
 
 /*
@@ -245,7 +180,7 @@ run_guarded(bool (*fn) (void *), void *arg, bool *fn_result,
 static bool
 do_follow(void *arg)
 {
-	return mantis_persist_follow();
+	return mantis_persist_follow(known);
 }
 
 /*
@@ -334,7 +269,8 @@ static uint64 last_gathered = 0;
 static bool
 do_flush(void *arg)
 {
-	return mantis_persist_flush(&flush_pending, compact_next, (MantisFlushResult *) arg);
+	return mantis_persist_flush(known, &flush_pending, compact_next,
+								(MantisFlushResult *) arg);
 }
 
 /*
@@ -370,22 +306,8 @@ flush_now(uint64 *written, char *message, size_t message_size)
 		return false;
 	}
 
-	mantis_persist_counts(&held_back, &own_rows);
-	SpinLockAcquire(&pw->mutex);
-	pw->status.stored_rows = own_rows;
-	pw->status.held_back = held_back;
-	if (ok && result.rows > 0)
-	{
-		pw->status.last_flush_at = now;
-		pw->status.last_flush_registers = result.registers;
-	}
-	else if (!ok)
-	{
-		pw->status.flush_failures++;
-		strlcpy(pw->status.last_flush_error, message,
-				sizeof(pw->status.last_flush_error));
-	}
-	SpinLockRelease(&pw->mutex);
+	mantis_persist_counts(known, &held_back, &own_rows);
+	status_note_flush(ok, &result, now, message, held_back, own_rows);
 
 	if (ok)
 	{
@@ -434,11 +356,9 @@ maybe_flush(void)
 
 	if (ShutdownRequestPending)
 		return;				/* the final flush answers, after the loop */
-	SpinLockAcquire(&pw->mutex);
-	requested = pw->status.flush_requested;
-	SpinLockRelease(&pw->mutex);
+	requested = status_flush_requested();
 	gather_changes();
-	if (pg_atomic_exchange_u32(&pw->compact_asked, 0) != 0)
+	if (status_compaction_asked())
 		compact_next = true;
 
 	if (requested > flush_requests_served)
@@ -451,15 +371,7 @@ maybe_flush(void)
 			snprintf(message, sizeof(message),
 					 "extension \"mantis\" does not exist in database \"%s\"", mantis_database);
 
-		SpinLockAcquire(&pw->mutex);
-		pw->status.flush_served = requested;
-		pw->status.flush_ok = ok;
-		pw->status.flush_result = written;
-		if (!ok)
-			strlcpy(pw->status.last_flush_error, message,
-					sizeof(pw->status.last_flush_error));
-		SpinLockRelease(&pw->mutex);
-		ConditionVariableBroadcast(&pw->flush_cv);
+		status_serve_flush(requested, ok, written, message);
 		flush_requests_served = requested;
 		return;
 	}
@@ -502,9 +414,7 @@ connect_to_database(void)
 {
 	int			attempts;
 
-	SpinLockAcquire(&pw->mutex);
-	attempts = ++pw->status.connect_attempts;
-	SpinLockRelease(&pw->mutex);
+	attempts = status_connect_attempt();
 	if (attempts > 1)
 	{
 		if (!mantis_store_is_loaded())
@@ -522,9 +432,7 @@ connect_to_database(void)
 
 	BackgroundWorkerInitializeConnection(mantis_database, NULL, 0);
 
-	SpinLockAcquire(&pw->mutex);
-	pw->status.connect_attempts = 0;
-	SpinLockRelease(&pw->mutex);
+	status_connected();
 	mantis_store_set_encoding(GetDatabaseEncoding());
 }
 
@@ -566,7 +474,7 @@ mantis_persist_worker_main(Datum main_arg)
 	pqsignal(SIGTERM, worker_sigterm);
 	BackgroundWorkerUnblockSignals();
 
-	worker_publish();
+	status_publish();
 	compact_next = mantis_store_is_loaded();
 	connect_to_database();
 	pgstat_report_appname("mantis worker");
@@ -575,13 +483,14 @@ mantis_persist_worker_main(Datum main_arg)
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	/*
 	 * A locked or slow mantis_stores delays a flush, never blocks the worker:
-	 * lock_timeout works as in any backend, and the persist_*.c files arm
+	 * lock_timeout works as in any backend, and the files of persist/ arm
 	 * statement_timeout around each of their statements themselves
-	 * (statement_begin(), persist/internal.h).
+	 * (statement_begin(), persist/table.h).
 	 */
 	SetConfigOption("lock_timeout", "10s", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("statement_timeout", "5min", PGC_SUSET, PGC_S_OVERRIDE);
 
+	known = mantis_persist_table_create();
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "mantis worker",
 									 ALLOCSET_DEFAULT_SIZES);
 
@@ -625,73 +534,4 @@ mantis_persist_worker_main(Datum main_arg)
 
 	/* exit code 1: the postmaster restarts us unless it is shutting down */
 	proc_exit(1);
-}
-
-/*
- * Ask for the next flush to be a compaction: registers were dropped from
- * the store that older rows still hold (replication/repair.c).  Any process.
- */
-void
-mantis_request_compaction(void)
-{
-	pg_atomic_write_u32(&pw->compact_asked, 1);
-}
-
-/*
- * Ask the worker to flush now and wait until it has; returns the number of
- * registers written.  Called by mantis_flush() in a backend.
- */
-uint64
-mantis_request_flush(void)
-{
-	MantisPersistStatus *w = &pw->status;
-	uint64		mine;
-	uint64		result = 0;
-	bool		ok = false;
-	bool		running;
-	char		message[MANTIS_ERROR_TEXT_SIZE] = "";
-
-	SpinLockAcquire(&pw->mutex);
-	running = w->pid != 0;
-	mine = ++w->flush_requested;
-	SpinLockRelease(&pw->mutex);
-	if (!running)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("mantis worker is not running"),
-				 errhint("Check the server log; the postmaster restarts the worker a few seconds after it stops.")));
-	mantis_wake_worker(MANTIS_PERSIST_WORKER);
-
-	ConditionVariablePrepareToSleep(&pw->flush_cv);
-	for (;;)
-	{
-		bool		served;
-
-		SpinLockAcquire(&pw->mutex);
-		served = w->flush_served >= mine;
-		running = w->pid != 0;
-		ok = w->flush_ok;
-		result = w->flush_result;
-		strlcpy(message, w->last_flush_error, sizeof(message));
-		SpinLockRelease(&pw->mutex);
-
-		if (served)
-			break;
-		if (!running)
-		{
-			ConditionVariableCancelSleep();
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("mantis worker stopped before flushing")));
-		}
-		ConditionVariableTimedSleep(&pw->flush_cv, 1000, PG_WAIT_EXTENSION);
-	}
-	ConditionVariableCancelSleep();
-
-	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("mantis could not flush to mantis_stores"),
-				 errdetail("%s", message)));
-	return result;
 }

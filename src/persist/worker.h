@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * persist/worker.h
- *	  The persistence worker as the rest of mantis sees it
- *	  (persist/worker.c).
+ *	  The persistence worker as the rest of mantis sees it: its status and
+ *	  the requests made to it, in shared memory (persist/status.c; the
+ *	  worker itself is persist/worker.c).
  *
  * IDENTIFICATION	src/persist/worker.h
  *-------------------------------------------------------------------------
@@ -23,9 +24,7 @@ typedef enum MantisPersistState
 	MANTIS_PERSIST_STANDBY		/* loaded; following the primary's rows */
 } MantisPersistState;
 
-#define MANTIS_ERROR_TEXT_SIZE	256
-
-/* The worker's state as others see it; see persist/worker.c. */
+/* The worker's state as others see it; see persist/status.c. */
 typedef struct MantisPersistStatus
 {
 	int			pid;

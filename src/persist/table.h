@@ -1,25 +1,28 @@
 /*-------------------------------------------------------------------------
- * persist/internal.h
- *	  What the files of the persistence share, and no other file may
- *	  include: the rows of mantis_stores the worker knows, and the
- *	  transaction bracket its work on the table runs in.
+ * persist/table.h
+ *	  The bottom layer of the persistence (persist/table.c), as the layers
+ *	  above it call it: the rows of mantis_stores the worker knows, and
+ *	  the transaction bracket its work on the table runs in.
  *
- * The persistence is persist/table.c (the known table and its rows, the
- * work bracket), persist/load.c (merging rows into memory) and
- * persist/flush.c (writing what changed, compacting this node's rows).
- * Only they include this header; the worker calls persist/persist.h.  What is
- * shared here is MANTIS_PRIVATE (mantis.h).
+ * The persistence is three layers, each calling only those below it:
+ * persist/table.c (the known table and its rows, the work bracket; this
+ * header), persist/load.c (merging rows into memory; persist/load.h) and
+ * persist/flush.c (writing what changed, compacting this node's rows,
+ * the abort after an ERROR).  Only they include this header; the worker
+ * calls persist/persist.h.  What is declared here is MANTIS_PRIVATE
+ * (mantis.h).
  *
- * IDENTIFICATION	src/persist/internal.h
+ * IDENTIFICATION	src/persist/table.h
  *-------------------------------------------------------------------------
  */
-#ifndef MANTIS_PERSIST_INTERNAL_H
-#define MANTIS_PERSIST_INTERNAL_H
+#ifndef MANTIS_PERSIST_TABLE_H
+#define MANTIS_PERSIST_TABLE_H
 
 #include "storage/proc.h"
 #include "utils/timeout.h"
 
 #include "mantis.h"
+#include "persist/persist.h"
 
 /* A row of mantis_stores the worker has seen. */
 typedef struct KnownRow
@@ -34,8 +37,11 @@ typedef struct KnownRow
 
 #define ROW_MERGED(r)	((r)->held == 0 && !(r)->unreadable)
 
-/* What the worker knows of mantis_stores; in TopMemoryContext. */
-typedef struct KnownTable
+/*
+ * What the worker knows of mantis_stores; in TopMemoryContext.  The worker
+ * owns it (mantis_persist_table_create()) and passes it down explicitly.
+ */
+struct KnownTable
 {
 	char	   *name;			/* "schema"."mantis_stores" */
 	Oid			relid;			/* InvalidOid: never seen */
@@ -46,17 +52,16 @@ typedef struct KnownTable
 	int64		snapshot_bytes; /* of the last full snapshot we wrote */
 	bool		rewrite;		/* rows holding registers are gone */
 	int64		sequence_floor; /* the id sequence is known to be past this */
-} KnownTable;
+};
 
-extern MANTIS_PRIVATE KnownTable table;
-
-/* ---- persist/table.c ---- */
 extern MANTIS_PRIVATE void begin_work(const char *activity);
 extern MANTIS_PRIVATE void end_work(void);
-extern MANTIS_PRIVATE bool find_table(void);
-extern MANTIS_PRIVATE void known_reserve(int n);
-extern MANTIS_PRIVATE void count_rows(uint64 *held_back, int64 *own_rows,
-									  int64 *own_merged_rows, int64 *own_merged_bytes);
+extern MANTIS_PRIVATE void abort_work(void);
+extern MANTIS_PRIVATE bool find_table(KnownTable *kt);
+extern MANTIS_PRIVATE void known_reserve(KnownTable *kt, int n);
+extern MANTIS_PRIVATE void count_rows(const KnownTable *kt, uint64 *held_back,
+									  int64 *own_rows, int64 *own_merged_rows,
+									  int64 *own_merged_bytes);
 extern MANTIS_PRIVATE Datum int8_array(const int64 *ids, int n);
 
 /*
@@ -78,11 +83,4 @@ statement_end(void)
 		disable_timeout(STATEMENT_TIMEOUT, false);
 }
 
-/* ---- persist/load.c ---- */
-extern MANTIS_PRIVATE bool follow_table(void);
-extern MANTIS_PRIVATE void retry_held_back(void);
-
-/* ---- persist/flush.c ---- */
-extern MANTIS_PRIVATE void give_back_taken(void);
-
-#endif							/* MANTIS_PERSIST_INTERNAL_H */
+#endif							/* MANTIS_PERSIST_TABLE_H */
