@@ -35,7 +35,7 @@ partitions_lock(const PartitionSet *set, LWLockMode mode)
 {
 	for (int p = 0; p < MANTIS_PARTITIONS; p++)
 		if (set->words[p / 64] & (UINT64CONST(1) << (p % 64)))
-			LWLockAcquire(&store->locks[p].lock, mode);
+			LWLockAcquire(&store_mem.control->locks[p].lock, mode);
 }
 
 /* Release what partitions_lock() took. */
@@ -44,7 +44,7 @@ partitions_unlock(const PartitionSet *set)
 {
 	for (int p = MANTIS_PARTITIONS - 1; p >= 0; p--)
 		if (set->words[p / 64] & (UINT64CONST(1) << (p % 64)))
-			LWLockRelease(&store->locks[p].lock);
+			LWLockRelease(&store_mem.control->locks[p].lock);
 }
 
 /*
@@ -95,7 +95,7 @@ mantis_store_batch_prepare(const MantisBatchWrite *writes, int n,
 
 		b->puts[i] = put;
 		b->plans[i].hash = mantis_hash(put.key, put.key_len);
-		b->plans[i].spare = dsa_allocate_extended(store_area,
+		b->plans[i].spare = dsa_allocate_extended(store_mem.area,
 												  REGISTER_HEADER_SIZE + capacity_for(put_need(&put)),
 												  DSA_ALLOC_NO_OOM);
 		partitions_add(&b->set, b->plans[i].hash);
@@ -112,7 +112,7 @@ mantis_store_batch_prepare(const MantisBatchWrite *writes, int n,
 		reg = register_find(b->plans[i].hash, b->puts[i].key, b->puts[i].key_len, NULL);
 		if (reg != NULL && fits_in_place(reg, put_need(&b->puts[i])))
 		{
-			dsa_free(store_area, b->plans[i].spare);
+			dsa_free(store_mem.area, b->plans[i].spare);
 			b->plans[i].spare = InvalidDsaPointer;
 		}
 	}
@@ -154,9 +154,9 @@ plan_reconcile(const StorePut *put, StoreRegister *reg, PutPlan *plan)
 	{
 		/* a new chunk is ready; only the key count may have to move */
 		if (!plan->existed && reg != NULL)
-			pg_atomic_fetch_sub_u64(&store->registers, 1);
+			pg_atomic_fetch_sub_u64(&store_mem.control->registers, 1);
 		else if (plan->existed && reg == NULL)
-			pg_atomic_fetch_add_u64(&store->registers, 1);
+			pg_atomic_fetch_add_u64(&store_mem.control->registers, 1);
 		plan->existed = reg != NULL;
 		return true;
 	}
@@ -167,7 +167,7 @@ plan_reconcile(const StorePut *put, StoreRegister *reg, PutPlan *plan)
 	if (!plan_take_chunk(plan, put_need(put)))
 		return false;
 	if (reg == NULL)
-		pg_atomic_fetch_add_u64(&store->registers, 1);
+		pg_atomic_fetch_add_u64(&store_mem.control->registers, 1);
 	plan->existed = reg != NULL;
 	return true;
 }

@@ -54,7 +54,7 @@ mantis_leafset_is_empty(const MantisLeafSet *set)
 void
 mantis_store_take_dirty(MantisConsumer consumer, MantisLeafSet *pending)
 {
-	pg_atomic_uint32 *bits = dirty[consumer];
+	pg_atomic_uint32 *bits = store_mem.dirty[consumer];
 
 	for (int i = 0; i < MANTIS_LEAVES / 32; i++)
 	{
@@ -97,7 +97,7 @@ void
 mantis_store_leaf_digests(uint64 *out)
 {
 	for (int i = 0; i < MANTIS_LEAVES; i++)
-		out[i] = pg_atomic_read_u64(&digests[i]);
+		out[i] = pg_atomic_read_u64(&store_mem.digests[i]);
 }
 
 static inline int
@@ -124,9 +124,9 @@ leaf_flagged(int leaf, uint64 mask, int flag, CopyBuf *b, bool clear)
 		int			bit = pg_rightmost_one_pos64(mask);
 
 		for (uint64 bucket = leaf + (uint64) bit * MANTIS_LEAVES;
-			 bucket <= store->bucket_mask; bucket += MASK_BUCKETS_STEP)
+			 bucket <= store_mem.control->bucket_mask; bucket += MASK_BUCKETS_STEP)
 		{
-			for (StoreRef ref = buckets[bucket]; ref != InvalidStoreRef;)
+			for (StoreRef ref = store_mem.buckets[bucket]; ref != InvalidStoreRef;)
 			{
 				StoreRegister *reg = register_at(ref);
 
@@ -157,7 +157,7 @@ mantis_store_take_changes(MantisConsumer consumer, int leaf,
 						  MantisRecordCallback callback, void *arg)
 {
 	LWLock	   *lock = leaf_lock(leaf);
-	pg_atomic_uint64 *mask_word = &dirty_buckets[consumer][leaf];
+	pg_atomic_uint64 *mask_word = &store_mem.dirty_buckets[consumer][leaf];
 	int			flag = consumer_flag(consumer);
 	CopyBuf		b;
 	int			n;
@@ -213,9 +213,9 @@ mantis_store_give_back_leaf(MantisConsumer consumer, int leaf)
 	Assert(leaf >= 0 && leaf < MANTIS_LEAVES);
 	store_attach();
 	LWLockAcquire(lock, LW_EXCLUSIVE);
-	for (uint64 bucket = leaf; bucket <= store->bucket_mask; bucket += MANTIS_LEAVES)
+	for (uint64 bucket = leaf; bucket <= store_mem.control->bucket_mask; bucket += MANTIS_LEAVES)
 	{
-		for (StoreRef ref = buckets[bucket]; ref != InvalidStoreRef;)
+		for (StoreRef ref = store_mem.buckets[bucket]; ref != InvalidStoreRef;)
 		{
 			StoreRegister *reg = register_at(ref);
 
@@ -224,15 +224,15 @@ mantis_store_give_back_leaf(MantisConsumer consumer, int leaf)
 		}
 	}
 	LWLockRelease(lock);
-	pg_atomic_write_u64(&dirty_buckets[consumer][leaf], ~UINT64CONST(0));
-	pg_atomic_fetch_or_u32(&dirty[consumer][leaf / 32], (uint32) 1 << (leaf % 32));
+	pg_atomic_write_u64(&store_mem.dirty_buckets[consumer][leaf], ~UINT64CONST(0));
+	pg_atomic_fetch_or_u32(&store_mem.dirty[consumer][leaf / 32], (uint32) 1 << (leaf % 32));
 }
 
 /* Whether a consumer has any leaf marked dirty (a read; nothing is taken) */
 bool
 mantis_store_has_dirty(MantisConsumer consumer)
 {
-	pg_atomic_uint32 *bits = dirty[consumer];
+	pg_atomic_uint32 *bits = store_mem.dirty[consumer];
 
 	for (int i = 0; i < MANTIS_LEAVES / 32; i++)
 	{
@@ -254,7 +254,7 @@ mantis_store_write_barrier(void)
 {
 	for (int p = 0; p < MANTIS_PARTITIONS; p++)
 	{
-		LWLock	   *lock = &store->locks[p].lock;
+		LWLock	   *lock = &store_mem.control->locks[p].lock;
 
 		LWLockAcquire(lock, LW_SHARED);
 		LWLockRelease(lock);

@@ -1,10 +1,10 @@
 /*-------------------------------------------------------------------------
  * store/internal.h
  *	  What the files of the store share, and no other file may include: a
- *	  register's layout, the control block and the parts of shared memory
- *	  it points at, finding a key's register, the plan of one write, the
- *	  sets of partitions a batch locks, and the buffer iterators copy
- *	  registers into.
+ *	  register's layout, the control block, store_mem (where the parts of
+ *	  the store's shared memory lie in this process), finding a key's
+ *	  register, the plan of one write, the sets of partitions a batch
+ *	  locks, and the buffer iterators copy registers into.
  *
  * The store is store/store.c (layout, the write of one register, limits and
  * counters), store/batch.c (a committed transaction's writes, applied at
@@ -14,8 +14,11 @@
  * written yet) and store/sweep.c (collecting dead registers).  Only they
  * include this header; every other file calls store/store.h.
  *
- * What is shared here is MANTIS_PRIVATE (mantis.h): reached as directly
- * as a static, and not in mantis.so's symbol table.  The helpers of the
+ * The files reach the store's shared memory through one struct,
+ * store_mem (StoreMemory below), which says what each part is, when it is
+ * set and who may write it.  What is shared here is MANTIS_PRIVATE
+ * (mantis.h): reached as directly as a static, and not in mantis.so's
+ * symbol table.  The helpers of the
  * read and write paths (register_find(), register_at(), partition_lock(),
  * copybuf_put() ...) are static inline here, so that splitting the store
  * into files adds no call to them.
@@ -102,18 +105,81 @@ typedef struct StoreControl
 	pg_atomic_uint64 collected_expired;	/* since startup */
 } StoreControl;
 
-/* This process's pointers into the store's shared memory; see store/store.c. */
-extern MANTIS_PRIVATE StoreControl *store;
-extern MANTIS_PRIVATE StoreRef *buckets;
-extern MANTIS_PRIVATE pg_atomic_uint64 *digests;	/* MANTIS_LEAVES */
-extern MANTIS_PRIVATE pg_atomic_uint64 *leaf_due;	/* MANTIS_LEAVES; see store/sweep.c */
-extern MANTIS_PRIVATE pg_atomic_uint32 *dirty[MANTIS_CONSUMERS];	/* MANTIS_LEAVES / 32 each */
-extern MANTIS_PRIVATE pg_atomic_uint64 *dirty_buckets[MANTIS_CONSUMERS];	/* MANTIS_LEAVES each */
+/*
+ * Where the store's shared memory lies in this process: the one piece of
+ * state the store's files share, reached as store_mem.<field>.  The struct
+ * lives in each process's own memory; the fields point into shared memory,
+ * where the store's state itself is.
+ *
+ * Two kinds of field, set at two moments:
+ *
+ * - The parts of the store's chunk of shared memory (control through
+ *   dsa_place): set by store_locate() in mantis_store_shmem_init(), in the
+ *   postmaster at startup and again after every crash restart (when shared
+ *   memory comes back empty and is laid out anew), and inherited by every
+ *   child it forks; under EXEC_BACKEND, each child sets them again when it
+ *   finds the chunk.  Never changed afterwards, so every process may read
+ *   them at any time without a lock.
+ *
+ * - This process's attachment to the DSA area (area, base): NULL until the
+ *   process's first store_attach() (store_attach_area()), then fixed until
+ *   it exits.  The postmaster never attaches (it creates the area and
+ *   detaches), so every child, also one forked after a crash restart,
+ *   starts unattached and attaches to the area of its generation.
+ *
+ * Only store/store.c writes the fields; the other files of the store read
+ * them.  What the fields point at is guarded as each says.
+ */
+typedef struct StoreMemory
+{
+	/*
+	 * The control block: the partition locks, the bucket mask, the counters
+	 * (atomics), loaded/writable and the encoding.
+	 */
+	StoreControl *control;
 
-/* This process's attachment to the DSA area, made on first use, and the
- * address at which the area's one segment is mapped here. */
-extern MANTIS_PRIVATE dsa_area *store_area;
-extern MANTIS_PRIVATE char *store_base;
+	/*
+	 * The hash buckets, bucket_mask + 1 heads of register lists; a bucket
+	 * and the registers linked from it are guarded by the partition lock
+	 * of the bucket's number (partition_lock()).
+	 */
+	StoreRef   *buckets;
+
+	/*
+	 * MANTIS_LEAVES repair digests; written under the leaf's partition lock
+	 * held exclusively (digest_toggle()), read atomically by anyone.
+	 */
+	pg_atomic_uint64 *digests;
+
+	/*
+	 * MANTIS_LEAVES times each leaf is next due for the sweep
+	 * (store/sweep.c); lowered under the leaf's partition lock held
+	 * exclusively (leaf_due_lower()), set by the sweep under it too, read
+	 * atomically by anyone.
+	 */
+	pg_atomic_uint64 *leaf_due;
+
+	/*
+	 * Per consumer (MantisConsumer): a bitmap of dirty leaves
+	 * (MANTIS_LEAVES / 32 words) and, per leaf, a 64-bit mask of its dirty
+	 * buckets (MANTIS_LEAVES words).  Atomics: set by writers under the
+	 * partition lock, taken (exchanged with 0) by the consumer.
+	 */
+	pg_atomic_uint32 *dirty[MANTIS_CONSUMERS];
+	pg_atomic_uint64 *dirty_buckets[MANTIS_CONSUMERS];
+
+	/* Where the DSA area was created in place; store/store.c's own use */
+	void	   *dsa_place;
+
+	/*
+	 * This process's attachment to the DSA area, and the address at which
+	 * the area's one segment is mapped here (register_at()); see above.
+	 */
+	dsa_area   *area;
+	char	   *base;
+} StoreMemory;
+
+extern MANTIS_PRIVATE StoreMemory store_mem;
 
 extern MANTIS_PRIVATE void store_attach_area(void);
 
@@ -124,7 +190,7 @@ extern MANTIS_PRIVATE void store_attach_area(void);
 static inline void
 store_attach(void)
 {
-	if (likely(store_area != NULL))
+	if (likely(store_mem.area != NULL))
 		return;
 	store_attach_area();
 }
@@ -132,7 +198,7 @@ store_attach(void)
 static inline LWLock *
 partition_lock(uint64 hash)
 {
-	return &store->locks[hash & (MANTIS_PARTITIONS - 1)].lock;
+	return &store_mem.control->locks[hash & (MANTIS_PARTITIONS - 1)].lock;
 }
 
 static inline int
@@ -145,13 +211,13 @@ leaf_of(uint64 hash)
 static inline LWLock *
 leaf_lock(int leaf)
 {
-	return &store->locks[leaf & (MANTIS_PARTITIONS - 1)].lock;
+	return &store_mem.control->locks[leaf & (MANTIS_PARTITIONS - 1)].lock;
 }
 
 static inline StoreRegister *
 register_at(StoreRef ref)
 {
-	return (StoreRegister *) (store_base + ((Size) ref << REF_SHIFT));
+	return (StoreRegister *) (store_mem.base + ((Size) ref << REF_SHIFT));
 }
 
 static inline StoreRef
@@ -175,7 +241,7 @@ dsa_pointer_of(StoreRef ref)
 static inline StoreRegister *
 register_find(uint64 hash, const char *key, uint32 key_len, StoreRef **link)
 {
-	StoreRef   *prev = &buckets[hash & store->bucket_mask];
+	StoreRef   *prev = &store_mem.buckets[hash & store_mem.control->bucket_mask];
 	StoreRef	ref = *prev;
 
 	while (ref != InvalidStoreRef)
@@ -226,8 +292,8 @@ register_is_dead_now(const StoreRegister *reg)
 static inline void
 leaf_due_lower(int leaf, uint64 due)
 {
-	if (due < pg_atomic_read_u64(&leaf_due[leaf]))
-		pg_atomic_write_u64(&leaf_due[leaf], due);
+	if (due < pg_atomic_read_u64(&store_mem.leaf_due[leaf]))
+		pg_atomic_write_u64(&store_mem.leaf_due[leaf], due);
 }
 
 /* ---- repair digests (store/store.c, store/sweep.c) ---- */
@@ -265,7 +331,7 @@ held_fingerprint(uint64 hash, const StoreRegister *reg)
 static inline void
 digest_toggle(uint64 hash, uint64 fingerprint)
 {
-	pg_atomic_uint64 *digest = &digests[leaf_of(hash)];
+	pg_atomic_uint64 *digest = &store_mem.digests[leaf_of(hash)];
 
 	pg_atomic_write_u64(digest, pg_atomic_read_u64(digest) ^ fingerprint);
 }

@@ -272,12 +272,12 @@ filter_takes(const ScanFilter *f, const StoreRegister *reg)
 static void
 bucket_copy(uint64 bucket, const ScanFilter *filter, CopyBuf *b)
 {
-	LWLock	   *lock = &store->locks[bucket & (MANTIS_PARTITIONS - 1)].lock;
+	LWLock	   *lock = &store_mem.control->locks[bucket & (MANTIS_PARTITIONS - 1)].lock;
 
 	for (;;)
 	{
 		LWLockAcquire(lock, LW_SHARED);
-		for (StoreRef ref = buckets[bucket]; ref != InvalidStoreRef;)
+		for (StoreRef ref = store_mem.buckets[bucket]; ref != InvalidStoreRef;)
 		{
 			StoreRegister *reg = register_at(ref);
 
@@ -299,10 +299,10 @@ store_scan(const ScanFilter *filter, MantisRecordCallback callback, void *arg)
 
 	store_attach();
 	copybuf_init(&b);
-	for (uint64 bucket = 0; bucket <= store->bucket_mask; bucket++)
+	for (uint64 bucket = 0; bucket <= store_mem.control->bucket_mask; bucket++)
 	{
 		/* an unlocked peek: a bucket empty now has nothing to copy */
-		if (((volatile StoreRef *) buckets)[bucket] == InvalidStoreRef)
+		if (((volatile StoreRef *) store_mem.buckets)[bucket] == InvalidStoreRef)
 			continue;
 		copybuf_reset(&b);
 		bucket_copy(bucket, filter, &b);
@@ -360,9 +360,9 @@ mantis_store_collect_leaf(int leaf, MantisRecordCallback callback, void *arg)
 	for (;;)
 	{
 		LWLockAcquire(lock, LW_SHARED);
-		for (uint64 bucket = leaf; bucket <= store->bucket_mask; bucket += MANTIS_LEAVES)
+		for (uint64 bucket = leaf; bucket <= store_mem.control->bucket_mask; bucket += MANTIS_LEAVES)
 		{
-			for (StoreRef ref = buckets[bucket]; ref != InvalidStoreRef;)
+			for (StoreRef ref = store_mem.buckets[bucket]; ref != InvalidStoreRef;)
 			{
 				StoreRegister *reg = register_at(ref);
 

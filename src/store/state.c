@@ -35,7 +35,7 @@ wait_for_worker(pg_atomic_uint32 *flag, const char *what, const char *detail)
 {
 	TimestampTz start = GetCurrentTimestamp();
 
-	ConditionVariablePrepareToSleep(&store->loaded_cv);
+	ConditionVariablePrepareToSleep(&store_mem.control->loaded_cv);
 	while (pg_atomic_read_u32(flag) == 0)
 	{
 		long		waited = (long) ((GetCurrentTimestamp() - start) / 1000);
@@ -50,7 +50,7 @@ wait_for_worker(pg_atomic_uint32 *flag, const char *what, const char *detail)
 					 errhint("Retry in a moment. If this persists, check that the mantis worker is running and that database \"%s\" (\"mantis.database\") exists.",
 							 mantis_database)));
 		}
-		ConditionVariableTimedSleep(&store->loaded_cv,
+		ConditionVariableTimedSleep(&store_mem.control->loaded_cv,
 									mantis_load_timeout_ms - waited,
 									PG_WAIT_EXTENSION);
 	}
@@ -66,9 +66,9 @@ wait_for_worker(pg_atomic_uint32 *flag, const char *what, const char *detail)
 void
 mantis_store_wait_loaded(void)
 {
-	if (likely(pg_atomic_read_u32(&store->loaded) != 0))
+	if (likely(pg_atomic_read_u32(&store_mem.control->loaded) != 0))
 		return;
-	wait_for_worker(&store->loaded, "mantis is loading",
+	wait_for_worker(&store_mem.control->loaded, "mantis is loading",
 					"The worker is restoring the registers from mantis_stores after a restart.");
 }
 
@@ -82,9 +82,9 @@ void
 mantis_store_wait_writable(void)
 {
 	mantis_store_wait_loaded();
-	if (likely(pg_atomic_read_u32(&store->writable) != 0))
+	if (likely(pg_atomic_read_u32(&store_mem.control->writable) != 0))
 		return;
-	wait_for_worker(&store->writable, "mantis is taking over after a promotion",
+	wait_for_worker(&store_mem.control->writable, "mantis is taking over after a promotion",
 					"The worker is merging mantis_stores before this server accepts writes.");
 }
 
@@ -92,27 +92,27 @@ mantis_store_wait_writable(void)
 bool
 mantis_store_is_loaded(void)
 {
-	return pg_atomic_read_u32(&store->loaded) != 0;
+	return pg_atomic_read_u32(&store_mem.control->loaded) != 0;
 }
 
 bool
 mantis_store_is_writable(void)
 {
-	return pg_atomic_read_u32(&store->writable) != 0;
+	return pg_atomic_read_u32(&store_mem.control->writable) != 0;
 }
 
 /* The encoding of the text in the store, or -1 while not known yet */
 int
 mantis_store_encoding(void)
 {
-	return store->encoding;
+	return store_mem.control->encoding;
 }
 
 /* Called by the worker once connected to mantis.database */
 void
 mantis_store_set_encoding(int encoding)
 {
-	store->encoding = encoding;
+	store_mem.control->encoding = encoding;
 }
 
 /*
@@ -121,8 +121,8 @@ mantis_store_set_encoding(int encoding)
 void
 mantis_store_set_loaded(void)
 {
-	pg_atomic_write_u32(&store->loaded, 1);
-	ConditionVariableBroadcast(&store->loaded_cv);
+	pg_atomic_write_u32(&store_mem.control->loaded, 1);
+	ConditionVariableBroadcast(&store_mem.control->loaded_cv);
 }
 
 /*
@@ -133,6 +133,6 @@ mantis_store_set_loaded(void)
 void
 mantis_store_set_writable(void)
 {
-	pg_atomic_write_u32(&store->writable, 1);
-	ConditionVariableBroadcast(&store->loaded_cv);
+	pg_atomic_write_u32(&store_mem.control->writable, 1);
+	ConditionVariableBroadcast(&store_mem.control->loaded_cv);
 }

@@ -40,8 +40,8 @@
  * from then on every read treats it as absent, like a deletion marker,
  * and it stays, protecting its key against older copies, until the sweep
  * (store/sweep.c) collects it.  Every write lowers its leaf's due time
- * (leaf_due) to the register's expiry, or to 0 for a deletion marker, so
- * the sweep visits only the leaves that have something to do.
+ * (store_mem.leaf_due) to the register's expiry, or to 0 for a deletion
+ * marker, so the sweep visits only the leaves that have something to do.
  *
  * Changes.  A write sets flags on the register (UNFLUSHED, and UNSENT for
  * local writes when replication is on) and marks the register's bucket and
@@ -86,19 +86,8 @@
 #include "store/internal.h"
 #include "wakeup.h"
 
-/* The parts of the store's shared memory, as this process maps them */
-StoreControl *store = NULL;
-StoreRef   *buckets = NULL;
-pg_atomic_uint64 *digests = NULL;	/* MANTIS_LEAVES */
-pg_atomic_uint64 *leaf_due = NULL;	/* MANTIS_LEAVES */
-pg_atomic_uint32 *dirty[MANTIS_CONSUMERS];	/* MANTIS_LEAVES / 32 each */
-pg_atomic_uint64 *dirty_buckets[MANTIS_CONSUMERS];	/* MANTIS_LEAVES each */
-static void *dsa_place = NULL;
-
-/* This process's attachment to the DSA area, made on first use, and the
- * address at which the area's one segment is mapped here. */
-dsa_area   *store_area = NULL;
-char	   *store_base = NULL;
+/* Where the store's shared memory lies in this process: see internal.h */
+StoreMemory store_mem;
 
 static uint64
 bucket_count(void)
@@ -140,26 +129,26 @@ mantis_store_shmem_request(void)
 	RequestNamedLWLockTranche(MANTIS_TRANCHE_PARTITIONS, MANTIS_PARTITIONS);
 }
 
-/* Point this process's pointers at the parts of the shared chunk. */
+/* Point store_mem at the parts of the shared chunk; see StoreMemory. */
 static void
 store_locate(char *base)
 {
-	store = (StoreControl *) base;
+	store_mem.control = (StoreControl *) base;
 	base += MAXALIGN(sizeof(StoreControl));
-	buckets = (StoreRef *) base;
+	store_mem.buckets = (StoreRef *) base;
 	base += MAXALIGN(mul_size(bucket_count(), sizeof(StoreRef)));
-	digests = (pg_atomic_uint64 *) base;
+	store_mem.digests = (pg_atomic_uint64 *) base;
 	base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
-	leaf_due = (pg_atomic_uint64 *) base;
+	store_mem.leaf_due = (pg_atomic_uint64 *) base;
 	base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
 	for (int c = 0; c < MANTIS_CONSUMERS; c++)
 	{
-		dirty[c] = (pg_atomic_uint32 *) base;
+		store_mem.dirty[c] = (pg_atomic_uint32 *) base;
 		base += MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32)));
-		dirty_buckets[c] = (pg_atomic_uint64 *) base;
+		store_mem.dirty_buckets[c] = (pg_atomic_uint64 *) base;
 		base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
 	}
-	dsa_place = base;
+	store_mem.dsa_place = base;
 }
 
 /*
@@ -171,57 +160,60 @@ void
 mantis_store_shmem_init(void *place, bool found)
 {
 	uint64		nbuckets = bucket_count();
+	StoreControl *ctl;
 	dsa_area   *area;
 
 	store_locate(place);
+	ctl = store_mem.control;
 	if (found)
 	{
 		/* EXEC_BACKEND: the tranche id is the postmaster's; name it here too */
-		LWLockRegisterTranche(store->dsa_tranche, MANTIS_TRANCHE_STORE_AREA);
+		LWLockRegisterTranche(ctl->dsa_tranche, MANTIS_TRANCHE_STORE_AREA);
 		return;
 	}
 
-	pg_atomic_init_u32(&store->loaded, 0);
-	pg_atomic_init_u32(&store->writable, 0);
-	store->encoding = -1;
-	ConditionVariableInit(&store->loaded_cv);
+	pg_atomic_init_u32(&ctl->loaded, 0);
+	pg_atomic_init_u32(&ctl->writable, 0);
+	ctl->encoding = -1;
+	ConditionVariableInit(&ctl->loaded_cv);
 
-	store->locks = GetNamedLWLockTranche(MANTIS_TRANCHE_PARTITIONS);
-	store->bucket_mask = nbuckets - 1;
-	store->dsa_size = store_dsa_size();
-	pg_atomic_init_u64(&store->registers, 0);
-	pg_atomic_init_u64(&store->deleted, 0);
-	pg_atomic_init_u64(&store->bytes_used, 0);
-	pg_atomic_init_u64(&store->expired_held, 0);
-	pg_atomic_init_u64(&store->collected_deletions, 0);
-	pg_atomic_init_u64(&store->collected_expired, 0);
+	ctl->locks = GetNamedLWLockTranche(MANTIS_TRANCHE_PARTITIONS);
+	ctl->bucket_mask = nbuckets - 1;
+	ctl->dsa_size = store_dsa_size();
+	pg_atomic_init_u64(&ctl->registers, 0);
+	pg_atomic_init_u64(&ctl->deleted, 0);
+	pg_atomic_init_u64(&ctl->bytes_used, 0);
+	pg_atomic_init_u64(&ctl->expired_held, 0);
+	pg_atomic_init_u64(&ctl->collected_deletions, 0);
+	pg_atomic_init_u64(&ctl->collected_expired, 0);
 	for (uint64 i = 0; i < nbuckets; i++)
-		buckets[i] = InvalidStoreRef;
+		store_mem.buckets[i] = InvalidStoreRef;
 	for (int i = 0; i < MANTIS_LEAVES; i++)
 	{
-		pg_atomic_init_u64(&digests[i], 0);
-		pg_atomic_init_u64(&leaf_due[i], PG_UINT64_MAX);	/* nothing due */
+		pg_atomic_init_u64(&store_mem.digests[i], 0);
+		pg_atomic_init_u64(&store_mem.leaf_due[i], PG_UINT64_MAX);	/* nothing due */
 	}
 	for (int c = 0; c < MANTIS_CONSUMERS; c++)
 	{
 		for (int i = 0; i < MANTIS_LEAVES / 32; i++)
-			pg_atomic_init_u32(&dirty[c][i], 0);
+			pg_atomic_init_u32(&store_mem.dirty[c][i], 0);
 		for (int i = 0; i < MANTIS_LEAVES; i++)
-			pg_atomic_init_u64(&dirty_buckets[c][i], 0);
+			pg_atomic_init_u64(&store_mem.dirty_buckets[c][i], 0);
 	}
 
-	store->dsa_tranche = LWLockNewTrancheId();
+	ctl->dsa_tranche = LWLockNewTrancheId();
 
 	/*
 	 * Named in every process, not only in those that attach: the process
 	 * that reads pg_stat_activity names the waits of the others with its
 	 * own table of tranche names (children inherit the postmaster's).
 	 */
-	LWLockRegisterTranche(store->dsa_tranche, MANTIS_TRANCHE_STORE_AREA);
-	area = dsa_create_in_place(dsa_place, store->dsa_size, store->dsa_tranche, NULL);
-	dsa_set_size_limit(area, store->dsa_size);
+	LWLockRegisterTranche(ctl->dsa_tranche, MANTIS_TRANCHE_STORE_AREA);
+	area = dsa_create_in_place(store_mem.dsa_place, ctl->dsa_size,
+							   ctl->dsa_tranche, NULL);
+	dsa_set_size_limit(area, ctl->dsa_size);
 	dsa_pin(area);
-	store->sentinel = dsa_allocate(area, sizeof(uint64));
+	ctl->sentinel = dsa_allocate(area, sizeof(uint64));
 	/* the postmaster never allocates; backends attach on first use */
 	dsa_detach(area);
 }
@@ -237,16 +229,17 @@ store_attach_area(void)
 	MemoryContext oldcontext;
 
 	oldcontext = MemoryContextSwitchTo(TopMemoryContext);
-	store_area = dsa_attach_in_place(dsa_place, NULL);
-	dsa_pin_mapping(store_area);
+	store_mem.area = dsa_attach_in_place(store_mem.dsa_place, NULL);
+	dsa_pin_mapping(store_mem.area);
 	MemoryContextSwitchTo(oldcontext);
-	on_shmem_exit(dsa_on_shmem_exit_release_in_place, PointerGetDatum(dsa_place));
+	on_shmem_exit(dsa_on_shmem_exit_release_in_place, PointerGetDatum(store_mem.dsa_place));
 
 	/*
 	 * The size limit keeps every chunk in the area's first segment, so a
 	 * chunk's address is the segment's address plus its offset.
 	 */
-	store_base = (char *) dsa_get_address(store_area, store->sentinel) - store->sentinel;
+	store_mem.base = (char *) dsa_get_address(store_mem.area, store_mem.control->sentinel) -
+		store_mem.control->sentinel;
 }
 
 static void
@@ -280,9 +273,9 @@ leaf_mark_dirty(MantisConsumer consumer, uint64 hash)
 	uint32		bit = (uint32) 1 << (leaf % 32);
 	uint32		old;
 
-	pg_atomic_fetch_or_u64(&dirty_buckets[consumer][leaf],
-						   UINT64CONST(1) << bucket_bit(hash & store->bucket_mask));
-	old = pg_atomic_fetch_or_u32(&dirty[consumer][leaf / 32], bit);
+	pg_atomic_fetch_or_u64(&store_mem.dirty_buckets[consumer][leaf],
+						   UINT64CONST(1) << bucket_bit(hash & store_mem.control->bucket_mask));
+	old = pg_atomic_fetch_or_u32(&store_mem.dirty[consumer][leaf / 32], bit);
 
 	if ((old & bit) == 0 && consumer == MANTIS_CONSUMER_REPLICATION)
 		mantis_wake_worker(MANTIS_REPLICATION_WORKER);
@@ -304,11 +297,11 @@ plan_take_chunk(PutPlan *plan, uint32 need)
 		plan->spare = InvalidDsaPointer;
 	}
 	else
-		plan->new_dp = dsa_allocate_extended(store_area, REGISTER_HEADER_SIZE + capacity,
+		plan->new_dp = dsa_allocate_extended(store_mem.area, REGISTER_HEADER_SIZE + capacity,
 											 DSA_ALLOC_NO_OOM);
 	if (!DsaPointerIsValid(plan->new_dp))
 		return false;
-	pg_atomic_fetch_add_u64(&store->bytes_used, REGISTER_HEADER_SIZE + capacity);
+	pg_atomic_fetch_add_u64(&store_mem.control->bytes_used, REGISTER_HEADER_SIZE + capacity);
 	register_at(ref_of(plan->new_dp))->capacity = capacity;
 	return true;
 }
@@ -334,15 +327,15 @@ put_prepare(const StorePut *put, StoreRegister *reg, PutPlan *plan)
 		return MANTIS_PUT_APPLIED;
 
 	if (reg == NULL &&
-		pg_atomic_fetch_add_u64(&store->registers, 1) >= (uint64) mantis_max_keys)
+		pg_atomic_fetch_add_u64(&store_mem.control->registers, 1) >= (uint64) mantis_max_keys)
 	{
-		pg_atomic_fetch_sub_u64(&store->registers, 1);
+		pg_atomic_fetch_sub_u64(&store_mem.control->registers, 1);
 		return MANTIS_PUT_NO_KEYS;
 	}
 	if (!plan_take_chunk(plan, need))
 	{
 		if (reg == NULL)
-			pg_atomic_fetch_sub_u64(&store->registers, 1);
+			pg_atomic_fetch_sub_u64(&store_mem.control->registers, 1);
 		return MANTIS_PUT_NO_MEMORY;
 	}
 	return MANTIS_PUT_APPLIED;
@@ -357,13 +350,13 @@ put_unprepare(PutPlan *plan)
 {
 	if (!DsaPointerIsValid(plan->new_dp))
 		return;
-	pg_atomic_fetch_sub_u64(&store->bytes_used,
+	pg_atomic_fetch_sub_u64(&store_mem.control->bytes_used,
 							REGISTER_HEADER_SIZE + register_at(ref_of(plan->new_dp))->capacity);
 	Assert(!DsaPointerIsValid(plan->spare));
 	plan->spare = plan->new_dp;
 	plan->new_dp = InvalidDsaPointer;
 	if (!plan->existed)
-		pg_atomic_fetch_sub_u64(&store->registers, 1);
+		pg_atomic_fetch_sub_u64(&store_mem.control->registers, 1);
 }
 
 /*
@@ -402,7 +395,7 @@ put_apply(const StorePut *put, StoreRegister *reg, StoreRef *link,
 	{
 		digest_toggle(hash, held_fingerprint(hash, reg));
 		if (reg->flags & MANTIS_REG_DELETED)
-			pg_atomic_fetch_sub_u64(&store->deleted, 1);
+			pg_atomic_fetch_sub_u64(&store_mem.control->deleted, 1);
 		target->flags = reg->flags;
 	}
 	target->hlc = *hlc;
@@ -415,7 +408,7 @@ put_apply(const StorePut *put, StoreRegister *reg, StoreRef *link,
 	target->flags = (target->flags & ~(MANTIS_REG_DELETED | MANTIS_REG_EXPIRING)) | put->flags |
 		(put->deleted ? MANTIS_REG_DELETED : 0) | (expires_ms != 0 ? MANTIS_REG_EXPIRING : 0);
 	if (put->deleted)
-		pg_atomic_fetch_add_u64(&store->deleted, 1);
+		pg_atomic_fetch_add_u64(&store_mem.control->deleted, 1);
 	digest_toggle(hash, register_fingerprint(hash, hlc, put->deleted,
 											 put->value, value_len, expires_ms));
 	if (put->deleted)
@@ -440,7 +433,7 @@ void
 put_release(PutPlan *plan)
 {
 	if (DsaPointerIsValid(plan->spare))
-		dsa_free(store_area, plan->spare);
+		dsa_free(store_mem.area, plan->spare);
 	plan->spare = InvalidDsaPointer;
 }
 
@@ -451,8 +444,8 @@ put_finish(const StorePut *put, PutPlan *plan)
 	put_release(plan);
 	if (DsaPointerIsValid(plan->to_free))
 	{
-		dsa_free(store_area, plan->to_free);
-		pg_atomic_fetch_sub_u64(&store->bytes_used, plan->freed_size);
+		dsa_free(store_mem.area, plan->to_free);
+		pg_atomic_fetch_sub_u64(&store_mem.control->bytes_used, plan->freed_size);
 	}
 }
 
@@ -549,8 +542,8 @@ mantis_store_raise_put_failure(MantisPutResult result)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("mantis store memory is exhausted"),
 				 errdetail("%llu of %zu bytes of store memory are in use.",
-						   (unsigned long long) pg_atomic_read_u64(&store->bytes_used),
-						   store->dsa_size),
+						   (unsigned long long) pg_atomic_read_u64(&store_mem.control->bytes_used),
+						   store_mem.control->dsa_size),
 				 errhint("Raise \"mantis.store_memory\" and restart the server, or store smaller values.")));
 }
 
@@ -670,13 +663,15 @@ mantis_store_expire(const char *key, uint32 key_len, uint64 expires_ms, MantisHL
 void
 mantis_store_stats(MantisStoreStats *stats)
 {
-	stats->deleted = pg_atomic_read_u64(&store->deleted);
+	StoreControl *ctl = store_mem.control;
+
+	stats->deleted = pg_atomic_read_u64(&ctl->deleted);
 	pg_read_barrier();
-	stats->registers = pg_atomic_read_u64(&store->registers);
+	stats->registers = pg_atomic_read_u64(&ctl->registers);
 	stats->registers = Max(stats->registers, stats->deleted);
-	stats->bytes_used = pg_atomic_read_u64(&store->bytes_used);
-	stats->bytes_total = store->dsa_size;
-	stats->expired_held = pg_atomic_read_u64(&store->expired_held);
-	stats->collected_deletions = pg_atomic_read_u64(&store->collected_deletions);
-	stats->collected_expired = pg_atomic_read_u64(&store->collected_expired);
+	stats->bytes_used = pg_atomic_read_u64(&ctl->bytes_used);
+	stats->bytes_total = ctl->dsa_size;
+	stats->expired_held = pg_atomic_read_u64(&ctl->expired_held);
+	stats->collected_deletions = pg_atomic_read_u64(&ctl->collected_deletions);
+	stats->collected_expired = pg_atomic_read_u64(&ctl->collected_expired);
 }
