@@ -33,6 +33,7 @@
 void
 partitions_lock(const PartitionSet *set, LWLockMode mode)
 {
+	Assert(!partition_lock_held_any());
 	for (int p = 0; p < MANTIS_PARTITIONS; p++)
 		if (set->words[p / 64] & (UINT64CONST(1) << (p % 64)))
 			LWLockAcquire(&store_mem.control->locks[p].lock, mode);
@@ -150,6 +151,7 @@ mantis_store_batch_prepare(const MantisBatchWrite *writes, int n,
 static bool
 plan_reconcile(const StorePut *put, StoreRegister *reg, PutPlan *plan)
 {
+	Assert(LWLockHeldByMeInMode(partition_lock(plan->hash), LW_EXCLUSIVE));
 	if (DsaPointerIsValid(plan->new_dp))
 	{
 		/* a new chunk is ready; only the key count may have to move */

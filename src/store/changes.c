@@ -119,6 +119,7 @@ leaf_flagged(int leaf, uint64 mask, int flag, CopyBuf *b, bool clear)
 {
 	int			n = 0;
 
+	Assert(LWLockHeldByMeInMode(leaf_lock(leaf), LW_EXCLUSIVE));
 	for (; mask != 0; mask &= mask - 1)
 	{
 		int			bit = pg_rightmost_one_pos64(mask);
@@ -252,6 +253,7 @@ mantis_store_has_dirty(MantisConsumer consumer)
 void
 mantis_store_write_barrier(void)
 {
+	Assert(!partition_lock_held_any());
 	for (int p = 0; p < MANTIS_PARTITIONS; p++)
 	{
 		LWLock	   *lock = &store_mem.control->locks[p].lock;

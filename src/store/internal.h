@@ -195,6 +195,18 @@ store_attach(void)
 	store_attach_area();
 }
 
+/*
+ * A key's 64-bit hash picks its partition (low 7 bits) and its leaf (low
+ * 16 bits): a leaf lies wholly inside one partition, as a bucket does
+ * (nbuckets is a power of two, at least MANTIS_LEAVES).
+ */
+StaticAssertDecl((MANTIS_PARTITIONS & (MANTIS_PARTITIONS - 1)) == 0 &&
+				 MANTIS_PARTITIONS % 64 == 0,
+				 "partitions: a power of two, in whole words of a PartitionSet");
+StaticAssertDecl((MANTIS_LEAVES & (MANTIS_LEAVES - 1)) == 0 &&
+				 MANTIS_LEAVES % MANTIS_PARTITIONS == 0 && MANTIS_LEAVES % 32 == 0,
+				 "leaves: a power of two, each inside one partition");
+
 static inline LWLock *
 partition_lock(uint64 hash)
 {
@@ -214,9 +226,26 @@ leaf_lock(int leaf)
 	return &store_mem.control->locks[leaf & (MANTIS_PARTITIONS - 1)].lock;
 }
 
+#ifdef USE_ASSERT_CHECKING
+/*
+ * Whether this process holds any partition lock; for Asserts of the rules
+ * of locks.h (no palloc, no callback, no ERROR, no sleep under one; a
+ * process that takes one while holding another is a batch, which takes
+ * them in ascending order).
+ */
+static inline bool
+partition_lock_held_any(void)
+{
+	return LWLockAnyHeldByMe(&store_mem.control->locks[0].lock, MANTIS_PARTITIONS,
+							 sizeof(LWLockPadded));
+}
+#endif
+
 static inline StoreRegister *
 register_at(StoreRef ref)
 {
+	Assert(store_mem.base != NULL);	/* store_attach() ran */
+	Assert(ref != InvalidStoreRef);
 	return (StoreRegister *) (store_mem.base + ((Size) ref << REF_SHIFT));
 }
 
@@ -244,6 +273,7 @@ register_find(uint64 hash, const char *key, uint32 key_len, StoreRef **link)
 	StoreRef   *prev = &store_mem.buckets[hash & store_mem.control->bucket_mask];
 	StoreRef	ref = *prev;
 
+	Assert(LWLockHeldByMe(partition_lock(hash)));
 	while (ref != InvalidStoreRef)
 	{
 		StoreRegister *reg = register_at(ref);
@@ -292,6 +322,7 @@ register_is_dead_now(const StoreRegister *reg)
 static inline void
 leaf_due_lower(int leaf, uint64 due)
 {
+	Assert(LWLockHeldByMeInMode(leaf_lock(leaf), LW_EXCLUSIVE));
 	if (due < pg_atomic_read_u64(&store_mem.leaf_due[leaf]))
 		pg_atomic_write_u64(&store_mem.leaf_due[leaf], due);
 }
@@ -333,6 +364,7 @@ digest_toggle(uint64 hash, uint64 fingerprint)
 {
 	pg_atomic_uint64 *digest = &store_mem.digests[leaf_of(hash)];
 
+	Assert(LWLockHeldByMeInMode(partition_lock(hash), LW_EXCLUSIVE));
 	pg_atomic_write_u64(digest, pg_atomic_read_u64(digest) ^ fingerprint);
 }
 
@@ -480,6 +512,8 @@ copybuf_put(CopyBuf *b, const StoreRegister *reg)
 	Size		len = (Size) reg->key_len + reg->value_len;
 	MantisRecord *rec;
 
+	/* reg->hash holds the low 32 bits of the key's hash: enough for this */
+	Assert(LWLockHeldByMe(partition_lock(reg->hash)));
 	if (b->need_recs > 0 || b->nrecs == b->maxrecs || b->size - b->used < len)
 	{
 		b->need_recs++;

@@ -34,6 +34,7 @@
 void
 copybuf_init(CopyBuf *b)
 {
+	Assert(!partition_lock_held_any());
 	b->size = COPYBUF_INITIAL_BYTES;
 	b->data = palloc(b->size);
 	b->maxrecs = COPYBUF_INITIAL_RECS;
@@ -68,6 +69,7 @@ copybuf_grow(CopyBuf *b)
 	Size		bytes = b->used + b->need_bytes;
 	int			recs = b->nrecs + b->need_recs;
 
+	Assert(!partition_lock_held_any());
 	if (bytes > b->size)
 	{
 		b->size = Max(bytes, b->size * 2);
@@ -86,6 +88,7 @@ copybuf_grow(CopyBuf *b)
 void
 copybuf_call(const CopyBuf *b, MantisRecordCallback callback, void *arg)
 {
+	Assert(!partition_lock_held_any());
 	for (int i = 0; i < b->nrecs; i++)
 		callback(&b->recs[i], arg);
 }

@@ -35,6 +35,7 @@ wait_for_worker(pg_atomic_uint32 *flag, const char *what, const char *detail)
 {
 	TimestampTz start = GetCurrentTimestamp();
 
+	Assert(!partition_lock_held_any());	/* nobody sleeps holding one */
 	ConditionVariablePrepareToSleep(&store_mem.control->loaded_cv);
 	while (pg_atomic_read_u32(flag) == 0)
 	{

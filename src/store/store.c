@@ -228,6 +228,8 @@ store_attach_area(void)
 {
 	MemoryContext oldcontext;
 
+	/* it allocates, and can fail: never under a partition lock */
+	Assert(!partition_lock_held_any());
 	oldcontext = MemoryContextSwitchTo(TopMemoryContext);
 	store_mem.area = dsa_attach_in_place(store_mem.dsa_place, NULL);
 	dsa_pin_mapping(store_mem.area);
@@ -273,6 +275,8 @@ leaf_mark_dirty(MantisConsumer consumer, uint64 hash)
 	uint32		bit = (uint32) 1 << (leaf % 32);
 	uint32		old;
 
+	/* before the lock goes: the replication worker's watermark relies on it */
+	Assert(LWLockHeldByMeInMode(partition_lock(hash), LW_EXCLUSIVE));
 	pg_atomic_fetch_or_u64(&store_mem.dirty_buckets[consumer][leaf],
 						   UINT64CONST(1) << bucket_bit(hash & store_mem.control->bucket_mask));
 	old = pg_atomic_fetch_or_u32(&store_mem.dirty[consumer][leaf / 32], bit);
@@ -291,6 +295,7 @@ plan_take_chunk(PutPlan *plan, uint32 need)
 {
 	uint32		capacity = capacity_for(need);
 
+	Assert(!DsaPointerIsValid(plan->new_dp));
 	if (DsaPointerIsValid(plan->spare))
 	{
 		plan->new_dp = plan->spare;
@@ -318,6 +323,8 @@ put_prepare(const StorePut *put, StoreRegister *reg, PutPlan *plan)
 {
 	uint32		need = put_need(put);
 
+	Assert(LWLockHeldByMeInMode(partition_lock(plan->hash), LW_EXCLUSIVE));
+	Assert(reg == NULL || reg->hash == (uint32) plan->hash);
 	plan->existed = reg != NULL;
 	plan->was_live = reg != NULL && !register_is_dead_now(reg);
 	plan->new_dp = InvalidDsaPointer;
@@ -372,6 +379,11 @@ put_apply(const StorePut *put, StoreRegister *reg, StoreRef *link,
 	uint64		expires_ms = put->deleted ? 0 : put->expires_ms;
 	StoreRegister *target;
 
+	Assert(LWLockHeldByMeInMode(partition_lock(hash), LW_EXCLUSIVE));
+	/* what register_find() returns for the key now */
+	Assert(reg == NULL ? *link == InvalidStoreRef : register_at(*link) == reg);
+	/* in place only over a held register */
+	Assert(DsaPointerIsValid(plan->new_dp) || reg != NULL);
 	if (DsaPointerIsValid(plan->new_dp))
 	{
 		target = register_at(ref_of(plan->new_dp));
@@ -432,6 +444,7 @@ put_apply(const StorePut *put, StoreRegister *reg, StoreRef *link,
 void
 put_release(PutPlan *plan)
 {
+	Assert(!partition_lock_held_any());
 	if (DsaPointerIsValid(plan->spare))
 		dsa_free(store_mem.area, plan->spare);
 	plan->spare = InvalidDsaPointer;
@@ -472,6 +485,7 @@ store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
 	store_attach();
 	plan.hash = hash;
 	plan.spare = InvalidDsaPointer;
+	Assert(!partition_lock_held_any());	/* one at a time */
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	reg = register_find(hash, put->key, put->key_len, &link);
 
@@ -530,6 +544,7 @@ store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
 void
 mantis_store_raise_put_failure(MantisPutResult result)
 {
+	Assert(!partition_lock_held_any());
 	if (result == MANTIS_PUT_NO_KEYS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -621,6 +636,7 @@ mantis_store_expire(const char *key, uint32 key_len, uint64 expires_ms, MantisHL
 	store_attach();
 	plan.hash = hash;
 	plan.spare = InvalidDsaPointer;
+	Assert(!partition_lock_held_any());	/* one at a time */
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	reg = register_find(hash, key, key_len, &link);
 	if (reg == NULL || register_is_dead_now(reg))

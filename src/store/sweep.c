@@ -64,6 +64,8 @@ register_collect(StoreRef *link, StoreRegister *reg)
 	uint64		hash = mantis_hash(reg->data, reg->key_len);
 	Size		size = REGISTER_HEADER_SIZE + reg->capacity;
 
+	Assert(LWLockHeldByMeInMode(partition_lock(hash), LW_EXCLUSIVE));
+	Assert(register_at(ref) == reg);
 	*link = reg->next;
 	digest_toggle(hash, held_fingerprint(hash, reg));
 	/* deletion markers first: a reader of the two sees registers >= deleted */
