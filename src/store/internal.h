@@ -6,22 +6,22 @@
  *	  register, the plan of one write, the sets of partitions a batch
  *	  locks, and the buffer iterators copy registers into.
  *
- * The store is store/store.c (layout, the write of one register, limits and
- * counters), store/batch.c (a committed transaction's writes, applied at
- * once), store/merge.c (registers from peers and rows), store/read.c
- * (reads and iterators), store/changes.c (the changes and digests the
- * workers consume), store/state.c (whether the registers may be read and
- * written yet) and store/sweep.c (collecting dead registers).  Only they
- * include this header; every other file calls store/store.h.
+ * The store is store/store.c (layout, index, limits and counters),
+ * store/write.c (every write: one register, a committed transaction's, a
+ * peer's or a row's), store/read.c (reads and iterators), store/changes.c
+ * (the changes and digests the workers consume), store/state.c (whether
+ * the registers may be read and written yet) and store/sweep.c (collecting
+ * dead registers).  Only they include this header; every other file calls
+ * store/store.h.
  *
  * The files reach the store's shared memory through one struct,
  * store_mem (StoreMemory below), which says what each part is, when it is
  * set and who may write it.  What is shared here is MANTIS_PRIVATE
  * (mantis.h): reached as directly as a static, and not in mantis.so's
- * symbol table.  The helpers of the
- * read and write paths (register_find(), register_at(), partition_lock(),
- * copybuf_put() ...) are static inline here, so that splitting the store
- * into files adds no call to them.
+ * symbol table.  The helpers of the read and write paths (register_find(),
+ * register_at(), partition_lock(), partitions_lock(), copybuf_put() ...)
+ * are static inline here, so that splitting the store into files adds no
+ * call to them.
  *
  * IDENTIFICATION	src/store/internal.h
  *-------------------------------------------------------------------------
@@ -327,14 +327,15 @@ leaf_due_lower(int leaf, uint64 due)
 		pg_atomic_write_u64(&store_mem.leaf_due[leaf], due);
 }
 
-/* ---- repair digests (store/store.c, store/sweep.c) ---- */
+/* ---- repair digests (store/write.c, store/sweep.c) ---- */
 
 /*
- * The repair fingerprint of a register; see the file header.  It covers the
- * value too, so that two registers with one HLC and different values (one
- * node id on two servers, as a failover can make) do not look alike, and
- * the expiry, so that two that differ only by it do not either.  A register
- * without an expiry has the fingerprint it had before expiry existed.
+ * The repair fingerprint of a register; see store/store.c (Digests).  It
+ * covers the value too, so that two registers with one HLC and different
+ * values (one node id on two servers, as a failover can make) do not look
+ * alike, and the expiry, so that two that differ only by it do not either.
+ * A register without an expiry has the fingerprint it had before expiry
+ * existed.
  */
 static inline uint64
 register_fingerprint(uint64 hash, const MantisHLC *hlc, bool deleted,
@@ -380,7 +381,7 @@ register_to_record(const StoreRegister *reg, MantisRecord *rec)
 	rec->value = reg->data + reg->key_len;
 }
 
-/* ---- the plan of one write (store/store.c) ---- */
+/* ---- the plan of one write (store/write.c) ---- */
 
 /*
  * Bytes of data[] to allocate for "need" bytes of key and value: rounded up
@@ -455,7 +456,7 @@ extern MANTIS_PRIVATE void put_finish(const StorePut *put, PutPlan *plan);
 extern MANTIS_PRIVATE MantisPutResult store_put(const StorePut *put, MantisHLC *hlc_out,
 												bool *replaced_live);
 
-/* ---- sets of partitions (store/batch.c) ---- */
+/* ---- sets of partitions (a batch, store/write.c; a multi-key read) ---- */
 
 /* The partitions a set of keys lies in, as a bitmap. */
 typedef struct PartitionSet
@@ -471,8 +472,27 @@ partitions_add(PartitionSet *set, uint64 hash)
 	set->words[p / 64] |= UINT64CONST(1) << (p % 64);
 }
 
-extern MANTIS_PRIVATE void partitions_lock(const PartitionSet *set, LWLockMode mode);
-extern MANTIS_PRIVATE void partitions_unlock(const PartitionSet *set);
+/*
+ * Take the locks of every partition in the set, in ascending order, so
+ * that two batches, or a batch and a multi-key read, cannot deadlock.
+ */
+static inline void
+partitions_lock(const PartitionSet *set, LWLockMode mode)
+{
+	Assert(!partition_lock_held_any());
+	for (int p = 0; p < MANTIS_PARTITIONS; p++)
+		if (set->words[p / 64] & (UINT64CONST(1) << (p % 64)))
+			LWLockAcquire(&store_mem.control->locks[p].lock, mode);
+}
+
+/* Release what partitions_lock() took. */
+static inline void
+partitions_unlock(const PartitionSet *set)
+{
+	for (int p = MANTIS_PARTITIONS - 1; p >= 0; p--)
+		if (set->words[p / 64] & (UINT64CONST(1) << (p % 64)))
+			LWLockRelease(&store_mem.control->locks[p].lock);
+}
 
 /* ---- copying registers out (store/read.c) ---- */
 
