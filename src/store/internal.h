@@ -6,12 +6,12 @@
  *	  register, the plan of one write, the sets of partitions a batch
  *	  locks, and the buffer iterators copy registers into.
  *
- * The store is store/store.c (layout, index, limits and counters),
- * store/write.c (every write: one register, a committed transaction's, a
- * peer's or a row's), store/read.c (reads and iterators), store/changes.c
- * (the changes and digests the workers consume), store/state.c (whether
- * the registers may be read and written yet) and store/sweep.c (collecting
- * dead registers).  Only they include this header; every other file calls
+ * The store is store/store.c (layout, index, whether the registers may be
+ * read and written yet, limits and counters), store/write.c (every write:
+ * one register, a committed transaction's, a peer's or a row's),
+ * store/read.c (reads and iterators), store/changes.c (the changes and
+ * digests the workers consume) and store/sweep.c (collecting dead
+ * registers).  Only they include this header; every other file calls
  * store/store.h.
  *
  * The files reach the store's shared memory through one struct,

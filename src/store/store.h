@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * store/store.h
  *	  The registers in shared memory (store/store.c, store/write.c,
- *	  store/read.c, store/changes.c, store/state.c, store/sweep.c): writes,
+ *	  store/read.c, store/changes.c, store/sweep.c): writes,
  *	  merges, reads, the changes the workers consume, the repair digests,
  *	  and the sweep that collects expired registers and deletion markers.
  *
