@@ -9,10 +9,9 @@
  * The store is store/store.c (layout, index, whether the registers may be
  * read and written yet, limits and counters), store/write.c (every write:
  * one register, a committed transaction's, a peer's or a row's),
- * store/read.c (reads and iterators), store/changes.c (the changes and
- * digests the workers consume) and store/sweep.c (collecting dead
- * registers).  Only they include this header; every other file calls
- * store/store.h.
+ * store/read.c (reads, iterators, and the changes and digests the workers
+ * take) and store/sweep.c (collecting dead registers).  Only they include
+ * this header; every other file calls store/store.h.
  *
  * The files reach the store's shared memory through one struct,
  * store_mem (StoreMemory below), which says what each part is, when it is

@@ -6,10 +6,10 @@
  *	  of their text, the limits on keys and values, and the counters.
  *
  * The store's other files: store/write.c (every write: one register, a
- * committed transaction's, a peer's or a row's), store/read.c (reads and
- * iterators), store/changes.c (the changes and digests the workers
- * consume) and store/sweep.c (collecting dead registers).  What they share
- * is in store/internal.h; everyone else calls store/store.h.
+ * committed transaction's, a peer's or a row's), store/read.c (reads,
+ * iterators, and the changes and digests the workers take) and
+ * store/sweep.c (collecting dead registers).  What they share is in
+ * store/internal.h; everyone else calls store/store.h.
  *
  * Layout.  The store's part of shared memory (shmem.c) holds, in order:
  * the store's control block, the hash buckets, the repair digests, the
@@ -56,7 +56,7 @@
  * Changes.  A write sets flags on the register (UNFLUSHED, and UNSENT for
  * local writes when replication is on) and marks the register's bucket and
  * leaf dirty for the worker that consumes each flag, before it releases
- * the partition lock (store/write.c); store/changes.c says how the workers
+ * the partition lock (store/write.c); store/read.c says how the workers
  * take the changes.
  *
  * Locking: partition locks only, shared to read and exclusive to write.
@@ -69,9 +69,10 @@
  * palloc, no callback, nothing that can raise an ERROR.  Every check that
  * can fail happens before a register is changed, and the change itself is
  * plain stores, so an ERROR never leaves a half-written register.
- * Iterators (store/read.c, store/changes.c) copy registers out under the
- * lock into room sized beforehand (CopyBuf, store/internal.h) and call
- * their callback after releasing it.  locks.h lists every lock of mantis.
+ * Iterators and the workers' takes (store/read.c) copy registers out
+ * under the lock into room sized beforehand (CopyBuf, store/internal.h)
+ * and call their callback after releasing it.  locks.h lists every lock
+ * of mantis.
  *
  * IDENTIFICATION	src/store/store.c
  *-------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  * store/store.h
  *	  The registers in shared memory (store/store.c, store/write.c,
- *	  store/read.c, store/changes.c, store/sweep.c): writes,
- *	  merges, reads, the changes the workers consume, the repair digests,
- *	  and the sweep that collects expired registers and deletion markers.
+ *	  store/read.c, store/sweep.c): writes, merges, reads, the changes the
+ *	  workers consume, the repair digests, and the sweep that collects
+ *	  expired registers and deletion markers.
  *
  * IDENTIFICATION	src/store/store.h
  *-------------------------------------------------------------------------
