@@ -140,7 +140,7 @@ typedef struct StoreMemory
 	/*
 	 * The hash buckets, bucket_mask + 1 heads of register lists; a bucket
 	 * and the registers linked from it are guarded by the partition lock
-	 * of the bucket's number (partition_lock()).
+	 * of their keys (partition_lock()).
 	 */
 	StoreRef   *buckets;
 
@@ -162,7 +162,8 @@ typedef struct StoreMemory
 	 * Per consumer (MantisConsumer): a bitmap of dirty leaves
 	 * (MANTIS_LEAVES / 32 words) and, per leaf, a 64-bit mask of its dirty
 	 * buckets (MANTIS_LEAVES words).  Atomics: set by writers under the
-	 * partition lock, taken (exchanged with 0) by the consumer.
+	 * partition lock (and by a consumer giving a leaf back), taken
+	 * (exchanged with 0) by the consumer.
 	 */
 	pg_atomic_uint32 *dirty[MANTIS_CONSUMERS];
 	pg_atomic_uint64 *dirty_buckets[MANTIS_CONSUMERS];

@@ -42,8 +42,9 @@
  * partitions (partitions_lock(), store/internal.h).  Under them a write
  * takes only the DSA area's lock (allocating a chunk, or freeing a
  * batch's unneeded one) and atomics (the clock, counters, digests, dirty
- * bitmaps): every check that can fail comes before a register changes, and
- * chunks are freed and failures raised after the locks are released.
+ * bitmaps), and may set the replication worker's latch: every check that
+ * can fail comes before a register changes, and chunks are freed and
+ * failures raised after the locks are released.
  *
  * IDENTIFICATION	src/store/write.c
  *-------------------------------------------------------------------------
