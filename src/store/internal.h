@@ -1,24 +1,26 @@
 /*-------------------------------------------------------------------------
  * store/internal.h
  *	  What the files of the store share, and no other file may include: a
- *	  register's layout, the control block and the parts of shared memory
- *	  it points at, finding a key's register, the plan of one write, the
- *	  sets of partitions a batch locks, and the buffer iterators copy
- *	  registers into.
+ *	  register's layout, the control block, store_mem (where the parts of
+ *	  the store's shared memory lie in this process), finding a key's
+ *	  register, the plan of one write, the sets of partitions a batch
+ *	  locks, and the buffer iterators copy registers into.
  *
- * The store is store/store.c (layout, the write of one register, limits and
- * counters), store/batch.c (a committed transaction's writes, applied at
- * once), store/merge.c (registers from peers and rows), store/read.c
- * (reads and iterators), store/changes.c (the changes and digests the
- * workers consume), store/state.c (whether the registers may be read and
- * written yet) and store/sweep.c (collecting dead registers).  Only they
- * include this header; every other file calls store/store.h.
+ * The store is store/store.c (layout, index, whether the registers may be
+ * read and written yet, limits and counters), store/write.c (every write:
+ * one register, a committed transaction's, a peer's or a row's),
+ * store/read.c (reads, iterators, and the changes and digests the workers
+ * take) and store/sweep.c (collecting dead registers).  Only they include
+ * this header; every other file calls store/store.h.
  *
- * What is shared here is MANTIS_PRIVATE (mantis.h): reached as directly
- * as a static, and not in mantis.so's symbol table.  The helpers of the
- * read and write paths (register_find(), register_at(), partition_lock(),
- * copybuf_put() ...) are static inline here, so that splitting the store
- * into files adds no call to them.
+ * The files reach the store's shared memory through one struct,
+ * store_mem (StoreMemory below), which says what each part is, when it is
+ * set and who may write it.  What is shared here is MANTIS_PRIVATE
+ * (mantis.h): reached as directly as a static, and not in mantis.so's
+ * symbol table.  The helpers of the read and write paths (register_find(),
+ * register_at(), partition_lock(), partitions_lock(), copybuf_put() ...)
+ * are static inline here, so that splitting the store into files adds no
+ * call to them.
  *
  * IDENTIFICATION	src/store/internal.h
  *-------------------------------------------------------------------------
@@ -102,18 +104,82 @@ typedef struct StoreControl
 	pg_atomic_uint64 collected_expired;	/* since startup */
 } StoreControl;
 
-/* This process's pointers into the store's shared memory; see store/store.c. */
-extern MANTIS_PRIVATE StoreControl *store;
-extern MANTIS_PRIVATE StoreRef *buckets;
-extern MANTIS_PRIVATE pg_atomic_uint64 *digests;	/* MANTIS_LEAVES */
-extern MANTIS_PRIVATE pg_atomic_uint64 *leaf_due;	/* MANTIS_LEAVES; see store/sweep.c */
-extern MANTIS_PRIVATE pg_atomic_uint32 *dirty[MANTIS_CONSUMERS];	/* MANTIS_LEAVES / 32 each */
-extern MANTIS_PRIVATE pg_atomic_uint64 *dirty_buckets[MANTIS_CONSUMERS];	/* MANTIS_LEAVES each */
+/*
+ * Where the store's shared memory lies in this process: the one piece of
+ * state the store's files share, reached as store_mem.<field>.  The struct
+ * lives in each process's own memory; the fields point into shared memory,
+ * where the store's state itself is.
+ *
+ * Two kinds of field, set at two moments:
+ *
+ * - The parts of the store's chunk of shared memory (control through
+ *   dsa_place): set by store_locate() in mantis_store_shmem_init(), in the
+ *   postmaster at startup and again after every crash restart (when shared
+ *   memory comes back empty and is laid out anew), and inherited by every
+ *   child it forks; under EXEC_BACKEND, each child sets them again when it
+ *   finds the chunk.  Never changed afterwards, so every process may read
+ *   them at any time without a lock.
+ *
+ * - This process's attachment to the DSA area (area, base): NULL until the
+ *   process's first store_attach() (store_attach_area()), then fixed until
+ *   it exits.  The postmaster never attaches (it creates the area and
+ *   detaches), so every child, also one forked after a crash restart,
+ *   starts unattached and attaches to the area of its generation.
+ *
+ * Only store/store.c writes the fields; the other files of the store read
+ * them.  What the fields point at is guarded as each says.
+ */
+typedef struct StoreMemory
+{
+	/*
+	 * The control block: the partition locks, the bucket mask, the counters
+	 * (atomics), loaded/writable and the encoding.
+	 */
+	StoreControl *control;
 
-/* This process's attachment to the DSA area, made on first use, and the
- * address at which the area's one segment is mapped here. */
-extern MANTIS_PRIVATE dsa_area *store_area;
-extern MANTIS_PRIVATE char *store_base;
+	/*
+	 * The hash buckets, bucket_mask + 1 heads of register lists; a bucket
+	 * and the registers linked from it are guarded by the partition lock
+	 * of their keys (partition_lock()).
+	 */
+	StoreRef   *buckets;
+
+	/*
+	 * MANTIS_LEAVES repair digests; written under the leaf's partition lock
+	 * held exclusively (digest_toggle()), read atomically by anyone.
+	 */
+	pg_atomic_uint64 *digests;
+
+	/*
+	 * MANTIS_LEAVES times each leaf is next due for the sweep
+	 * (store/sweep.c); lowered under the leaf's partition lock held
+	 * exclusively (leaf_due_lower()), set by the sweep under it too, read
+	 * atomically by anyone.
+	 */
+	pg_atomic_uint64 *leaf_due;
+
+	/*
+	 * Per consumer (MantisConsumer): a bitmap of dirty leaves
+	 * (MANTIS_LEAVES / 32 words) and, per leaf, a 64-bit mask of its dirty
+	 * buckets (MANTIS_LEAVES words).  Atomics: set by writers under the
+	 * partition lock (and by a consumer giving a leaf back), taken
+	 * (exchanged with 0) by the consumer.
+	 */
+	pg_atomic_uint32 *dirty[MANTIS_CONSUMERS];
+	pg_atomic_uint64 *dirty_buckets[MANTIS_CONSUMERS];
+
+	/* Where the DSA area was created in place; store/store.c's own use */
+	void	   *dsa_place;
+
+	/*
+	 * This process's attachment to the DSA area, and the address at which
+	 * the area's one segment is mapped here (register_at()); see above.
+	 */
+	dsa_area   *area;
+	char	   *base;
+} StoreMemory;
+
+extern MANTIS_PRIVATE StoreMemory store_mem;
 
 extern MANTIS_PRIVATE void store_attach_area(void);
 
@@ -124,15 +190,27 @@ extern MANTIS_PRIVATE void store_attach_area(void);
 static inline void
 store_attach(void)
 {
-	if (likely(store_area != NULL))
+	if (likely(store_mem.area != NULL))
 		return;
 	store_attach_area();
 }
 
+/*
+ * A key's 64-bit hash picks its partition (low 7 bits) and its leaf (low
+ * 16 bits): a leaf lies wholly inside one partition, as a bucket does
+ * (nbuckets is a power of two, at least MANTIS_LEAVES).
+ */
+StaticAssertDecl((MANTIS_PARTITIONS & (MANTIS_PARTITIONS - 1)) == 0 &&
+				 MANTIS_PARTITIONS % 64 == 0,
+				 "partitions: a power of two, in whole words of a PartitionSet");
+StaticAssertDecl((MANTIS_LEAVES & (MANTIS_LEAVES - 1)) == 0 &&
+				 MANTIS_LEAVES % MANTIS_PARTITIONS == 0 && MANTIS_LEAVES % 32 == 0,
+				 "leaves: a power of two, each inside one partition");
+
 static inline LWLock *
 partition_lock(uint64 hash)
 {
-	return &store->locks[hash & (MANTIS_PARTITIONS - 1)].lock;
+	return &store_mem.control->locks[hash & (MANTIS_PARTITIONS - 1)].lock;
 }
 
 static inline int
@@ -145,13 +223,30 @@ leaf_of(uint64 hash)
 static inline LWLock *
 leaf_lock(int leaf)
 {
-	return &store->locks[leaf & (MANTIS_PARTITIONS - 1)].lock;
+	return &store_mem.control->locks[leaf & (MANTIS_PARTITIONS - 1)].lock;
 }
+
+#ifdef USE_ASSERT_CHECKING
+/*
+ * Whether this process holds any partition lock; for Asserts of the rules
+ * of locks.h (no palloc, no callback, no ERROR, no sleep under one; a
+ * process that takes one while holding another is a batch, which takes
+ * them in ascending order).
+ */
+static inline bool
+partition_lock_held_any(void)
+{
+	return LWLockAnyHeldByMe(&store_mem.control->locks[0].lock, MANTIS_PARTITIONS,
+							 sizeof(LWLockPadded));
+}
+#endif
 
 static inline StoreRegister *
 register_at(StoreRef ref)
 {
-	return (StoreRegister *) (store_base + ((Size) ref << REF_SHIFT));
+	Assert(store_mem.base != NULL);	/* store_attach() ran */
+	Assert(ref != InvalidStoreRef);
+	return (StoreRegister *) (store_mem.base + ((Size) ref << REF_SHIFT));
 }
 
 static inline StoreRef
@@ -175,9 +270,10 @@ dsa_pointer_of(StoreRef ref)
 static inline StoreRegister *
 register_find(uint64 hash, const char *key, uint32 key_len, StoreRef **link)
 {
-	StoreRef   *prev = &buckets[hash & store->bucket_mask];
+	StoreRef   *prev = &store_mem.buckets[hash & store_mem.control->bucket_mask];
 	StoreRef	ref = *prev;
 
+	Assert(LWLockHeldByMe(partition_lock(hash)));
 	while (ref != InvalidStoreRef)
 	{
 		StoreRegister *reg = register_at(ref);
@@ -226,18 +322,20 @@ register_is_dead_now(const StoreRegister *reg)
 static inline void
 leaf_due_lower(int leaf, uint64 due)
 {
-	if (due < pg_atomic_read_u64(&leaf_due[leaf]))
-		pg_atomic_write_u64(&leaf_due[leaf], due);
+	Assert(LWLockHeldByMeInMode(leaf_lock(leaf), LW_EXCLUSIVE));
+	if (due < pg_atomic_read_u64(&store_mem.leaf_due[leaf]))
+		pg_atomic_write_u64(&store_mem.leaf_due[leaf], due);
 }
 
-/* ---- repair digests (store/store.c, store/sweep.c) ---- */
+/* ---- repair digests (store/write.c, store/sweep.c) ---- */
 
 /*
- * The repair fingerprint of a register; see the file header.  It covers the
- * value too, so that two registers with one HLC and different values (one
- * node id on two servers, as a failover can make) do not look alike, and
- * the expiry, so that two that differ only by it do not either.  A register
- * without an expiry has the fingerprint it had before expiry existed.
+ * The repair fingerprint of a register; see store/store.c (Digests).  It
+ * covers the value too, so that two registers with one HLC and different
+ * values (one node id on two servers, as a failover can make) do not look
+ * alike, and the expiry, so that two that differ only by it do not either.
+ * A register without an expiry has the fingerprint it had before expiry
+ * existed.
  */
 static inline uint64
 register_fingerprint(uint64 hash, const MantisHLC *hlc, bool deleted,
@@ -265,8 +363,9 @@ held_fingerprint(uint64 hash, const StoreRegister *reg)
 static inline void
 digest_toggle(uint64 hash, uint64 fingerprint)
 {
-	pg_atomic_uint64 *digest = &digests[leaf_of(hash)];
+	pg_atomic_uint64 *digest = &store_mem.digests[leaf_of(hash)];
 
+	Assert(LWLockHeldByMeInMode(partition_lock(hash), LW_EXCLUSIVE));
 	pg_atomic_write_u64(digest, pg_atomic_read_u64(digest) ^ fingerprint);
 }
 
@@ -282,7 +381,7 @@ register_to_record(const StoreRegister *reg, MantisRecord *rec)
 	rec->value = reg->data + reg->key_len;
 }
 
-/* ---- the plan of one write (store/store.c) ---- */
+/* ---- the plan of one write (store/write.c) ---- */
 
 /*
  * Bytes of data[] to allocate for "need" bytes of key and value: rounded up
@@ -357,7 +456,7 @@ extern MANTIS_PRIVATE void put_finish(const StorePut *put, PutPlan *plan);
 extern MANTIS_PRIVATE MantisPutResult store_put(const StorePut *put, MantisHLC *hlc_out,
 												bool *replaced_live);
 
-/* ---- sets of partitions (store/batch.c) ---- */
+/* ---- sets of partitions (a batch, store/write.c; a multi-key read) ---- */
 
 /* The partitions a set of keys lies in, as a bitmap. */
 typedef struct PartitionSet
@@ -373,8 +472,27 @@ partitions_add(PartitionSet *set, uint64 hash)
 	set->words[p / 64] |= UINT64CONST(1) << (p % 64);
 }
 
-extern MANTIS_PRIVATE void partitions_lock(const PartitionSet *set, LWLockMode mode);
-extern MANTIS_PRIVATE void partitions_unlock(const PartitionSet *set);
+/*
+ * Take the locks of every partition in the set, in ascending order, so
+ * that two batches, or a batch and a multi-key read, cannot deadlock.
+ */
+static inline void
+partitions_lock(const PartitionSet *set, LWLockMode mode)
+{
+	Assert(!partition_lock_held_any());
+	for (int p = 0; p < MANTIS_PARTITIONS; p++)
+		if (set->words[p / 64] & (UINT64CONST(1) << (p % 64)))
+			LWLockAcquire(&store_mem.control->locks[p].lock, mode);
+}
+
+/* Release what partitions_lock() took. */
+static inline void
+partitions_unlock(const PartitionSet *set)
+{
+	for (int p = MANTIS_PARTITIONS - 1; p >= 0; p--)
+		if (set->words[p / 64] & (UINT64CONST(1) << (p % 64)))
+			LWLockRelease(&store_mem.control->locks[p].lock);
+}
 
 /* ---- copying registers out (store/read.c) ---- */
 
@@ -414,6 +532,8 @@ copybuf_put(CopyBuf *b, const StoreRegister *reg)
 	Size		len = (Size) reg->key_len + reg->value_len;
 	MantisRecord *rec;
 
+	/* reg->hash holds the low 32 bits of the key's hash: enough for this */
+	Assert(LWLockHeldByMe(partition_lock(reg->hash)));
 	if (b->need_recs > 0 || b->nrecs == b->maxrecs || b->size - b->used < len)
 	{
 		b->need_recs++;

@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  * store/store.h
- *	  The registers in shared memory (store/store.c, store/batch.c, store/merge.c,
- *	  store/read.c, store/changes.c, store/state.c, store/sweep.c): writes,
- *	  merges, reads, the changes the workers consume, the repair digests,
- *	  and the sweep that collects expired registers and deletion markers.
+ *	  The registers in shared memory (store/store.c, store/write.c,
+ *	  store/read.c, store/sweep.c): writes, merges, reads, the changes the
+ *	  workers consume, the repair digests, and the sweep that collects
+ *	  expired registers and deletion markers.
  *
  * IDENTIFICATION	src/store/store.h
  *-------------------------------------------------------------------------

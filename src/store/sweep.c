@@ -20,9 +20,10 @@
  * dump, may hold older values of those keys.)
  *
  * Finding the work without scanning the store: each digest leaf keeps the
- * time it is next due (leaf_due, store/store.c): the earliest expiry of its
- * registers that have one, or 0 when it holds a deletion marker or an
- * expired register not yet collected, or PG_UINT64_MAX when nothing.
+ * time it is next due (store_mem.leaf_due, store/internal.h): the earliest
+ * expiry of its registers that have one, or 0 when it holds a deletion
+ * marker or an expired register not yet collected, or PG_UINT64_MAX when
+ * nothing.
  * Every write lowers it in O(1) under the partition lock
  * (leaf_due_lower(), store/internal.h); the sweep visits only the leaves
  * due by now and recomputes theirs exactly.  A write that replaces an
@@ -63,14 +64,16 @@ register_collect(StoreRef *link, StoreRegister *reg)
 	uint64		hash = mantis_hash(reg->data, reg->key_len);
 	Size		size = REGISTER_HEADER_SIZE + reg->capacity;
 
+	Assert(LWLockHeldByMeInMode(partition_lock(hash), LW_EXCLUSIVE));
+	Assert(register_at(ref) == reg);
 	*link = reg->next;
 	digest_toggle(hash, held_fingerprint(hash, reg));
 	/* deletion markers first: a reader of the two sees registers >= deleted */
 	if (reg->flags & MANTIS_REG_DELETED)
-		pg_atomic_fetch_sub_u64(&store->deleted, 1);
-	pg_atomic_fetch_sub_u64(&store->registers, 1);
-	dsa_free(store_area, dsa_pointer_of(ref));
-	pg_atomic_fetch_sub_u64(&store->bytes_used, size);
+		pg_atomic_fetch_sub_u64(&store_mem.control->deleted, 1);
+	pg_atomic_fetch_sub_u64(&store_mem.control->registers, 1);
+	dsa_free(store_mem.area, dsa_pointer_of(ref));
+	pg_atomic_fetch_sub_u64(&store_mem.control->bytes_used, size);
 }
 
 /*
@@ -85,9 +88,9 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, uint64 lifetime_ms,
 	uint64		due = PG_UINT64_MAX;
 
 	LWLockAcquire(lock, LW_EXCLUSIVE);
-	for (uint64 bucket = leaf; bucket <= store->bucket_mask; bucket += MANTIS_LEAVES)
+	for (uint64 bucket = leaf; bucket <= store_mem.control->bucket_mask; bucket += MANTIS_LEAVES)
 	{
-		StoreRef   *link = &buckets[bucket];
+		StoreRef   *link = &store_mem.buckets[bucket];
 
 		while (*link != InvalidStoreRef)
 		{
@@ -142,7 +145,7 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, uint64 lifetime_ms,
 			link = &reg->next;
 		}
 	}
-	pg_atomic_write_u64(&leaf_due[leaf], due);
+	pg_atomic_write_u64(&store_mem.leaf_due[leaf], due);
 	LWLockRelease(lock);
 }
 
@@ -162,14 +165,14 @@ mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out)
 	store_attach();
 	for (int leaf = 0; leaf < MANTIS_LEAVES; leaf++)
 	{
-		if (pg_atomic_read_u64(&leaf_due[leaf]) > h->now_ms)
+		if (pg_atomic_read_u64(&store_mem.leaf_due[leaf]) > h->now_ms)
 			continue;
 		sweep_leaf(leaf, h, lifetime_ms, out);
 		out->leaves_visited++;
 	}
-	pg_atomic_write_u64(&store->expired_held, out->expired_held);
-	pg_atomic_fetch_add_u64(&store->collected_deletions, out->collected_deletions);
-	pg_atomic_fetch_add_u64(&store->collected_expired, out->collected_expired);
+	pg_atomic_write_u64(&store_mem.control->expired_held, out->expired_held);
+	pg_atomic_fetch_add_u64(&store_mem.control->collected_deletions, out->collected_deletions);
+	pg_atomic_fetch_add_u64(&store_mem.control->collected_expired, out->collected_expired);
 }
 
 /*
@@ -190,9 +193,9 @@ mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 *max_ts)
 
 	store_attach();
 	LWLockAcquire(lock, LW_EXCLUSIVE);
-	for (uint64 bucket = leaf; bucket <= store->bucket_mask; bucket += MANTIS_LEAVES)
+	for (uint64 bucket = leaf; bucket <= store_mem.control->bucket_mask; bucket += MANTIS_LEAVES)
 	{
-		StoreRef   *link = &buckets[bucket];
+		StoreRef   *link = &store_mem.buckets[bucket];
 
 		while (*link != InvalidStoreRef)
 		{
@@ -220,7 +223,7 @@ mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 *max_ts)
 		}
 	}
 	LWLockRelease(lock);
-	pg_atomic_fetch_add_u64(&store->collected_deletions, deletions);
-	pg_atomic_fetch_add_u64(&store->collected_expired, expired);
+	pg_atomic_fetch_add_u64(&store_mem.control->collected_deletions, deletions);
+	pg_atomic_fetch_add_u64(&store_mem.control->collected_expired, expired);
 	return dropped;
 }
