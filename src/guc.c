@@ -17,8 +17,8 @@
 #include "utils/guc.h"
 
 #include "mantis.h"
-#include "common/codec.h"
 #include "guc.h"
+#include "common/frame.h"
 
 char	   *mantis_node_name = NULL;
 int			mantis_max_keys = 100000;

@@ -16,8 +16,8 @@
 
 #include "utils/timestamp.h"
 
-#include "common/keyhash.h"
 #include "log_limit.h"
+#include "common/keyhash.h"
 
 #define LOGGED_SLOTS 64
 

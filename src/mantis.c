@@ -26,8 +26,8 @@
 
 #include "mantis.h"
 #include "guc.h"
-#include "replication/security.h"
 #include "shmem.h"
+#include "replication/security.h"
 
 PG_MODULE_MAGIC;
 

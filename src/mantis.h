@@ -6,10 +6,9 @@
  * Each module has its own header (store/store.h, api/txn.h, clock.h, nodes.h,
  * guc.h, persist/persist.h, persist/worker.h, replication/peer_view.h,
  * replication/peers.h ...); this one includes none of them.  The pure cores
- * (common/hlc.h, common/lww.h, common/keyhash.h, common/codec.h,
- * common/snapshot.h, common/frame.h) include no server header at all.  shmem.c
- * lays out shared memory; locks.h lists every lock and the order they are
- * taken in.
+ * (common/hlc.h, common/keyhash.h, common/frame.h, common/snapshot.h)
+ * include no server header at all.  shmem.c lays out shared memory; locks.h
+ * lists every lock and the order they are taken in.
  *
  * IDENTIFICATION	src/mantis.h
  *-------------------------------------------------------------------------

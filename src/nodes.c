@@ -25,8 +25,8 @@
 #include "storage/spin.h"
 
 #include "guc.h"
-#include "common/keyhash.h"
 #include "nodes.h"
+#include "common/keyhash.h"
 
 /* This server's identity and the directory, in shared memory */
 typedef struct NodesShared

@@ -23,13 +23,13 @@
 
 #include "mantis.h"
 #include "clock.h"
-#include "store/collect.h"
 #include "nodes.h"
-#include "replication/peer_view.h"
-#include "persist/worker.h"
 #include "shmem.h"
-#include "store/store.h"
 #include "wakeup.h"
+#include "store/collect.h"
+#include "store/store.h"
+#include "persist/worker.h"
+#include "replication/peer_view.h"
 
 typedef struct ShmemPart
 {

@@ -33,10 +33,7 @@
 
 #include "mantis.h"
 #include "clock.h"
-#include "fmgr.h"
-#include "funcapi.h"
 #include "guc.h"
-#include "miscadmin.h"
 #include "nodes.h"
 #include "store/store.h"
 #include "api/txn.h"

@@ -21,13 +21,13 @@
 
 #include "mantis.h"
 #include "clock.h"
-#include "store/collect.h"
 #include "guc.h"
-#include "common/hlc.h"
 #include "nodes.h"
-#include "replication/peer_view.h"
-#include "persist/worker.h"
+#include "common/hlc.h"
+#include "store/collect.h"
 #include "store/store.h"
+#include "persist/worker.h"
+#include "replication/peer_view.h"
 #include "api/values.h"
 
 static const char *

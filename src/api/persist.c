@@ -17,12 +17,10 @@
 
 #include "mantis.h"
 #include "clock.h"
-#include "fmgr.h"
-#include "funcapi.h"
-#include "common/lww.h"
 #include "nodes.h"
-#include "persist/worker.h"
+#include "common/hlc.h"
 #include "common/snapshot.h"
+#include "persist/worker.h"
 #include "api/values.h"
 
 /*

@@ -3,7 +3,7 @@
  *	  The snapshot format of mantis_stores.registers: encoder and decoder.
  *
  * Pure C: no server headers, no allocation.  A snapshot is written as this
- * header followed by the node and register entries of common/codec.c, each
+ * header followed by the node and register entries of common/frame.c, each
  * encoded into memory its writer sized (src/persist/flush.c, and
  * test/unit/test_snapshot.c and test/fuzz/make_corpus.c).  The decoder reads a
  * table row that anyone with the right privileges could have written, so it

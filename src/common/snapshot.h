@@ -8,7 +8,7 @@
  *	 magic "MNTS" | version u8 (2) | flags u8 (0) | node count u16 |
  *	 register count u32 | horizon u64 | nodes | registers
  *
- * with node and register entries as in common/codec.h (kind 3, a value with an
+ * with node and register entries as in common/frame.h (kind 3, a value with an
  * expiry, included).  The horizon is an HLC time the writer records with
  * the batch (0: none).  Version 1, which readers still accept, is the same
  * without the horizon (read as 0): a 12-byte header.
@@ -19,7 +19,7 @@
 #ifndef MANTIS_SNAPSHOT_H
 #define MANTIS_SNAPSHOT_H
 
-#include "common/codec.h"
+#include "common/frame.h"
 
 #define MANTIS_SNAPSHOT_MAGIC		"MNTS"
 #define MANTIS_SNAPSHOT_VERSION		2

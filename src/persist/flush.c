@@ -6,8 +6,8 @@
  *	  back what a failed flush took.
  *
  * Rows.  Each row holds a batch of registers in the snapshot format of
- * common/snapshot.h, at most about ROW_TARGET_BYTES, and is inserted as soon as it is
- * full, so a flush or a compaction holds one row in memory, never the
+ * common/snapshot.h, at most about ROW_TARGET_BYTES, and is inserted as soon
+ * as it is full, so a flush or a compaction holds one row in memory, never the
  * store.  A flush writes the registers changed since the previous one; when
  * this node's rows grow past mantis.compact_rows, or their bytes past twice
  * the last full snapshot, a flush writes every register instead and deletes
@@ -34,14 +34,14 @@
 
 #include "mantis.h"
 #include "clock.h"
-#include "store/collect.h"
 #include "guc.h"
 #include "nodes.h"
+#include "common/snapshot.h"
+#include "store/collect.h"
+#include "store/store.h"
+#include "persist/load.h"
 #include "persist/persist.h"
 #include "persist/table.h"
-#include "persist/load.h"
-#include "common/snapshot.h"
-#include "store/store.h"
 
 /* a row is closed once it holds this many bytes */
 #define ROW_TARGET_BYTES	(16 * 1024 * 1024)

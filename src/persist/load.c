@@ -31,14 +31,14 @@
 
 #include "mantis.h"
 #include "clock.h"
-#include "store/collect.h"
 #include "guc.h"
 #include "nodes.h"
+#include "common/snapshot.h"
+#include "store/collect.h"
+#include "store/store.h"
+#include "persist/load.h"
 #include "persist/persist.h"
 #include "persist/table.h"
-#include "persist/load.h"
-#include "common/snapshot.h"
-#include "store/store.h"
 
 /* rows larger than this are not even read */
 #define ROW_MAX_BYTES		(256 * 1024 * 1024)

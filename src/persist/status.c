@@ -25,9 +25,9 @@
 #include "storage/spin.h"
 
 #include "mantis.h"
+#include "wakeup.h"
 #include "persist/status.h"
 #include "persist/worker.h"
-#include "wakeup.h"
 
 /* The worker's status and mantis_flush() requests, in shared memory */
 typedef struct PersistWorkerShared

@@ -60,14 +60,14 @@
 
 #include "mantis.h"
 #include "clock.h"
-#include "store/collect.h"
 #include "guc.h"
 #include "log_limit.h"
 #include "nodes.h"
+#include "store/collect.h"
+#include "store/store.h"
 #include "persist/persist.h"
 #include "persist/status.h"
 #include "persist/worker.h"
-#include "store/store.h"
 
 PGDLLEXPORT void mantis_persist_worker_main(Datum main_arg);
 

@@ -59,13 +59,13 @@
 
 #include "mantis.h"
 #include "clock.h"
-#include "store/collect.h"
 #include "guc.h"
 #include "common/hlc.h"
+#include "store/collect.h"
+#include "store/store.h"
 #include "replication/horizon.h"
 #include "replication/live.h"
 #include "replication/peers.h"
-#include "store/store.h"
 
 /* the collection horizon published last, and whether lifetime may collect */
 static uint64 published_stable = 0;

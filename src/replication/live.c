@@ -41,12 +41,12 @@
 
 #include "mantis.h"
 #include "clock.h"
-#include "store/collect.h"
 #include "guc.h"
+#include "store/collect.h"
+#include "store/store.h"
 #include "replication/horizon.h"
 #include "replication/live.h"
 #include "replication/outbox.h"
-#include "store/store.h"
 
 #define LIVE_PACE_MS			1	/* least time between two live batches */
 #define PEER_QUEUE_BYTES		(8 * 1024 * 1024)	/* live frames held per peer */

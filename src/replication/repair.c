@@ -65,14 +65,14 @@
 
 #include "mantis.h"
 #include "clock.h"
-#include "store/collect.h"
 #include "guc.h"
+#include "store/collect.h"
+#include "store/store.h"
+#include "persist/worker.h"
 #include "replication/horizon.h"
 #include "replication/live.h"
 #include "replication/outbox.h"
-#include "persist/worker.h"
 #include "replication/repair.h"
-#include "store/store.h"
 
 #define REPAIR_WINDOW			8
 #define ROUND_TIMEOUT_MS		10000

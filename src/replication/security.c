@@ -34,8 +34,8 @@
 #include "utils/memutils.h"
 
 #include "mantis.h"
-#include "common/codec.h"
 #include "guc.h"
+#include "common/frame.h"
 #include "replication/security.h"
 
 static const char z85_chars[] =

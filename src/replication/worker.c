@@ -38,11 +38,11 @@
 #include "mantis.h"
 #include "guc.h"
 #include "nodes.h"
+#include "wakeup.h"
+#include "store/store.h"
 #include "replication/live.h"
 #include "replication/peers.h"
 #include "replication/protocol.h"
-#include "store/store.h"
-#include "wakeup.h"
 #include "replication/security.h"
 #include "replication/transport.h"
 

@@ -4,12 +4,13 @@
  *	  worker's once-a-second collection of deletion markers and expired
  *	  registers.
  *
- * The sweep itself is store/sweep.c; the horizons come from the
- * replication worker (replication/horizon.c), which publishes them in shared memory.
- * Without replication every marker is held by every server there is, so
- * the horizon is our clock.  On a standby only the lifetime collects.  With replication, nothing is collected until
- * the replication worker has published a horizon: after a crash restart
- * the shared values start at 0, and so does collection.
+ * The sweep itself is store/sweep.c; the horizons come from the replication
+ * worker (replication/horizon.c), which publishes them in shared memory.
+ * Without replication every marker is held by every server there is, so the
+ * horizon is our clock.  On a standby only the lifetime collects.  With
+ * replication, nothing is collected until the replication worker has published
+ * a horizon: after a crash restart the shared values start at 0, and so does
+ * collection.
  *
  * A sweep that collects registers by lifetime alone raises the lifetime
  * horizon; every row the persistence worker writes from then on carries it
@@ -27,8 +28,8 @@
 
 #include "mantis.h"
 #include "clock.h"
-#include "store/collect.h"
 #include "guc.h"
+#include "store/collect.h"
 #include "store/store.h"
 
 #define SWEEP_INTERVAL_MS	1000
@@ -78,13 +79,14 @@ mantis_collect_shmem_init(void *place, bool found)
 }
 
 /*
- * Durability of what we hold, for our acknowledgements (replication/horizon.c): the
- * persistence worker counts each time it takes the dirty leaves
- * (mantis_collect_gathered()), and publishes the count of the last take
- * whose registers a flush has since written (mantis_collect_durable()).
- * A register merged before a take numbered N is in mantis_stores once
- * durable >= N, so a crash can no longer lose it.  After a crash restart
- * both start at 0 again, as do the acknowledgements that use them.
+ * Durability of what we hold, for our acknowledgements
+ * (replication/horizon.c): the persistence worker counts each time it takes
+ * the dirty leaves (mantis_collect_gathered()), and publishes the count of the
+ * last take whose registers a flush has since written
+ * (mantis_collect_durable()).  A register merged before a take numbered N is
+ * in mantis_stores once durable >= N, so a crash can no longer lose it.  After
+ * a crash restart both start at 0 again, as do the acknowledgements that use
+ * them.
  */
 uint64
 mantis_collect_gathered(void)
@@ -111,8 +113,8 @@ mantis_collect_durable_upto(void)
 }
 
 /*
- * The replication worker's horizons (replication/horizon.c): the collection horizon
- * only rises; the lifetime bound follows the clock, or is 0 while this
+ * The replication worker's horizons (replication/horizon.c): the collection
+ * horizon only rises; the lifetime bound follows the clock, or is 0 while this
  * server may not collect by lifetime yet.
  */
 void

@@ -62,7 +62,7 @@ typedef struct StoreRegister
 #define REGISTER_HEADER_SIZE	offsetof(StoreRegister, data)
 
 /*
- * A register's expiry (0: never; see MantisRegisterView, common/lww.h).  It
+ * A register's expiry (0: never; see MantisRegisterView, common/hlc.h).  It
  * follows the value, and only in registers that have one, so that a
  * register without an expiry costs no more memory than before expiry
  * existed.
@@ -293,7 +293,7 @@ register_find(uint64 hash, const char *key, uint32 key_len, StoreRef **link)
 	return NULL;
 }
 
-/* Whether a register reads as absent at now_ms (common/lww.h). */
+/* Whether a register reads as absent at now_ms (common/hlc.h). */
 static inline bool
 register_is_dead(const StoreRegister *reg, uint64 now_ms)
 {

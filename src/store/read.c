@@ -44,8 +44,8 @@
 
 #include "mantis.h"
 #include "common/keyhash.h"
-#include "store/store.h"
 #include "store/internal.h"
+#include "store/store.h"
 
 /* ---- copying registers out (CopyBuf, store/internal.h) ---- */
 

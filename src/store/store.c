@@ -37,7 +37,7 @@
  * never of the time: a register that expires changes no digest (the sweep
  * that collects it does, as a deletion would).
  *
- * Expiry.  A register may carry an absolute expiry (expires_ms, common/lww.h);
+ * Expiry.  A register may carry an absolute expiry (expires_ms, common/hlc.h);
  * from then on every read treats it as absent, like a deletion marker,
  * and it stays, protecting its key against older copies, until the sweep
  * (store/sweep.c) collects it.  Every write lowers its leaf's due time
@@ -91,8 +91,8 @@
 #include "mantis.h"
 #include "guc.h"
 #include "locks.h"
-#include "store/store.h"
 #include "store/internal.h"
+#include "store/store.h"
 
 /* Where the store's shared memory lies in this process: see internal.h */
 StoreMemory store_mem;

@@ -14,7 +14,7 @@
 #include "port/atomics.h"
 
 #include "mantis.h"
-#include "common/lww.h"
+#include "common/hlc.h"
 
 /* Register flags */
 #define MANTIS_REG_DELETED		0x0001	/* a deletion marker (tombstone) */

@@ -47,8 +47,8 @@
 
 #include "mantis.h"
 #include "common/keyhash.h"
-#include "store/store.h"
 #include "store/internal.h"
+#include "store/store.h"
 
 /* What the workers still owe a register: while flagged, it is kept. */
 #define OWED_FLAGS	(MANTIS_REG_UNFLUSHED | MANTIS_REG_UNSENT)
@@ -176,11 +176,11 @@ mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out)
 }
 
 /*
- * Drop the registers of a leaf that a peer's repair answer did not hold
- * (not flagged SEEN) and that lie at or below the peer's refusal horizon:
- * the peer collected them, or would refuse them (replication/repair.c).  Clears SEEN
- * on the rest.  Returns how many were dropped, raising *max_ts to the
- * greatest HLC among them; the dead ones count as collected.
+ * Drop the registers of a leaf that a peer's repair answer did not hold (not
+ * flagged SEEN) and that lie at or below the peer's refusal horizon: the peer
+ * collected them, or would refuse them (replication/repair.c).  Clears SEEN on
+ * the rest.  Returns how many were dropped, raising *max_ts to the greatest
+ * HLC among them; the dead ones count as collected.
  */
 int
 mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 *max_ts)

@@ -7,7 +7,7 @@
  *
  * One register.  store_put() finds the key's register under its partition
  * lock, held exclusively.  For a register from a peer or a row, the
- * last-writer-wins rule (common/lww.c) decides whether the one held wins.
+ * last-writer-wins rule (common/hlc.c) decides whether the one held wins.
  * Otherwise the write's plan (PutPlan, store/internal.h) reserves what it
  * needs (put_prepare(): a slot under mantis.max_keys for a new key, and a
  * chunk unless the register can be overwritten in place); the write takes
@@ -58,14 +58,14 @@
 #include "mantis.h"
 #include "clock.h"
 #include "guc.h"
-#include "common/keyhash.h"
-#include "store/store.h"
-#include "store/internal.h"
 #include "wakeup.h"
+#include "common/keyhash.h"
+#include "store/internal.h"
+#include "store/store.h"
 
 /* ---- the write of one register ---- */
 
-/* A held register as the merge rule (common/lww.h) sees it */
+/* A held register as the merge rule (common/hlc.h) sees it */
 static void
 register_view(const StoreRegister *reg, MantisRegisterView *view)
 {
@@ -288,11 +288,11 @@ put_finish(const StorePut *put, PutPlan *plan)
 /*
  * Store one register, unless the one held for its key is equal or newer.
  *
- * Local writes (put->hlc == NULL) take a new HLC under the partition lock,
- * so writes to one key are applied in HLC order; since every register held
- * was witnessed by the clock, a local write always wins.  Remote and
- * reloaded registers are compared with the total order of common/lww.c and move
- * the clock past themselves.
+ * Local writes (put->hlc == NULL) take a new HLC under the partition lock, so
+ * writes to one key are applied in HLC order; since every register held was
+ * witnessed by the clock, a local write always wins.  Remote and reloaded
+ * registers are compared with the total order of common/hlc.c and move the
+ * clock past themselves.
  */
 MantisPutResult
 store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)

@@ -14,7 +14,7 @@
  */
 #include <string.h>
 
-#include "common/lww.h"
+#include "common/hlc.h"
 #include "fuzz_util.h"
 
 /* parse -> format is the identity on everything that parses */

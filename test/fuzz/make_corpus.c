@@ -5,9 +5,9 @@
  *	  test/fuzz/corpus, relative to the repository root).
  *
  * Valid seeds are built with the encoders: a snapshot is
- * mantis_snapshot_put_header() and the entries of src/common/codec.c, a frame
+ * mantis_snapshot_put_header() and the entries of src/common/frame.c, a frame
  * one of the per-type encoders of src/common/frame.c (with the registers of
- * src/common/codec.c in UPDATES).  Invalid ones are valid seeds with one thing
+ * src/common/frame.c in UPDATES).  Invalid ones are valid seeds with one thing
  * broken: cut short, a byte added, a field overwritten, garbage appended,
  * or an encoder given what the decoder must refuse.  Each seed is decoded
  * before it is written and must give the expected verdict: NULL for a valid
@@ -63,7 +63,7 @@ static int	written = 0;
 
 /*
  * Where fault seeds overwrite a field (the layouts are in common/frame.h,
- * common/snapshot.h and common/codec.h): in a frame header, and in a node
+ * common/snapshot.h and common/frame.h): in a frame header, and in a node
  * entry.
  */
 #define AT_VERSION			4

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 #
 # test/fuzz/run.sh — build the libFuzzer harnesses of the untrusted-input
-# decoders of src/common/ (codec.c, snapshot.c, frame.c, hlc.c), replay their
+# decoders of src/common/ (frame.c, snapshot.c, hlc.c), replay their
 # seed corpora, then fuzz each for a bounded time.  Run by "make fuzz"
 # (so by test/run_suites.sh), or as "bash test/fuzz/run.sh" from anywhere:
 # it works in the repository root.

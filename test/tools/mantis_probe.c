@@ -50,7 +50,7 @@
 
 #include <zmq.h>
 
-#include "common/lww.h"
+#include "common/hlc.h"
 #include "common/frame.h"
 #include "common/keyhash.h"
 

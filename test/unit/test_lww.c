@@ -1,7 +1,7 @@
 /*
  * test_lww.c
  *	  Unit and property tests of the pure clock and merge code: the register
- *	  order and merge (src/common/lww.c), the HLC arithmetic and text form
+ *	  order and merge (src/common/hlc.c), the HLC arithmetic and text form
  *	  (src/common/hlc.c), and pinned values of the key hash
  *	  (src/common/keyhash.c).
  *
@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "common/keyhash.h"
-#include "common/lww.h"
+#include "common/hlc.h"
 #include "unit.h"
 
 static const char *values[] = {"a", "b", "ab", ""};

@@ -1,7 +1,7 @@
 /*
  * test_snapshot.c
  *	  Round-trip tests of the snapshot format (src/common/snapshot.c, with the
- *	  node and register entries of src/common/codec.c).
+ *	  node and register entries of src/common/frame.c).
  *
  * Snapshots of nodes and registers (values, deletions, values with an expiry,
  * empty and binary values, extreme clocks and expiries) are encoded the way
