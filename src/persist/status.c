@@ -35,7 +35,6 @@ typedef struct PersistWorkerShared
 	slock_t		mutex;			/* guards status */
 	MantisPersistStatus status;
 	ConditionVariable flush_cv;	/* broadcast when a flush request is served */
-	pg_atomic_uint32 compact_asked; /* by mantis_request_compaction() */
 } PersistWorkerShared;
 
 static PersistWorkerShared *pw = NULL;
@@ -58,7 +57,6 @@ mantis_persist_worker_shmem_init(void *place, bool found)
 	pw->status.persist = MANTIS_PERSIST_STOPPED;
 	pw->status.stored_rows = -1;
 	ConditionVariableInit(&pw->flush_cv);
-	pg_atomic_init_u32(&pw->compact_asked, 0);
 }
 
 /* ---- the worker's side ---- */
@@ -153,13 +151,6 @@ status_flush_requested(void)
 	return requested;
 }
 
-/* Whether a compaction was asked for since the last call; clears the ask. */
-bool
-status_compaction_asked(void)
-{
-	return pg_atomic_exchange_u32(&pw->compact_asked, 0) != 0;
-}
-
 /*
  * Answer the mantis_flush() calls up to "requested": how the flush that
  * served them went ("ok", "written" registers, or "message"), and wake them.
@@ -187,16 +178,6 @@ mantis_persist_worker_status(MantisPersistStatus *out)
 	SpinLockAcquire(&pw->mutex);
 	*out = pw->status;
 	SpinLockRelease(&pw->mutex);
-}
-
-/*
- * Ask for the next flush to be a compaction: registers were dropped from
- * the store that older rows still hold (replication/repair.c).  Any process.
- */
-void
-mantis_request_compaction(void)
-{
-	pg_atomic_write_u32(&pw->compact_asked, 1);
 }
 
 /*

@@ -23,7 +23,6 @@ extern MANTIS_PRIVATE void status_note_flush(bool ok, const MantisFlushResult *r
 											 TimestampTz now, const char *message,
 											 uint64 held_back, int64 own_rows);
 extern MANTIS_PRIVATE uint64 status_flush_requested(void);
-extern MANTIS_PRIVATE bool status_compaction_asked(void);
 extern MANTIS_PRIVATE void status_serve_flush(uint64 requested, bool ok,
 											  uint64 written, const char *message);
 

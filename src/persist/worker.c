@@ -358,7 +358,7 @@ maybe_flush(void)
 		return;				/* the final flush answers, after the loop */
 	requested = status_flush_requested();
 	gather_changes();
-	if (status_compaction_asked())
+	if (mantis_collect_compaction_asked())
 		compact_next = true;
 
 	if (requested > flush_requests_served)

@@ -46,7 +46,6 @@ typedef struct MantisPersistStatus
 extern Size mantis_persist_worker_shmem_size(void);
 extern void mantis_persist_worker_shmem_init(void *place, bool found);
 extern uint64 mantis_request_flush(void);
-extern void mantis_request_compaction(void);
 extern void mantis_persist_worker_status(MantisPersistStatus *out);
 
 #endif							/* MANTIS_PERSIST_WORKER_H */

@@ -68,7 +68,6 @@
 #include "guc.h"
 #include "store/collect.h"
 #include "store/store.h"
-#include "persist/worker.h"
 #include "replication/horizon.h"
 #include "replication/live.h"
 #include "replication/outbox.h"
@@ -334,7 +333,7 @@ adopt_collected(Peer *peer, const MantisFrame *f, const uint64 *leaves)
 	mantis_collect_raise_lifetime_horizon(max_ts);
 	digests_fresh = false;
 	mantis_peer_counters(peer)->adopted += dropped;
-	mantis_request_compaction();
+	mantis_collect_ask_compaction();
 	mantis_peer_problem(peer, LOG,
 						"gave up %d registers that peer %s has collected the deletion of (its refusal horizon is past them)",
 						dropped, mantis_peer_label(peer));

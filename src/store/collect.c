@@ -43,6 +43,7 @@ typedef struct CollectShared
 	pg_atomic_uint64 refused;	/* registers refused as collected */
 	pg_atomic_uint64 gathered;	/* persistence: passes that took dirty leaves */
 	pg_atomic_uint64 durable;	/* the last such pass whose changes are flushed */
+	pg_atomic_uint32 compaction_asked;	/* registers dropped outside the sweep */
 } CollectShared;
 
 static CollectShared *collect = NULL;
@@ -76,6 +77,26 @@ mantis_collect_shmem_init(void *place, bool found)
 	pg_atomic_init_u64(&collect->refused, 0);
 	pg_atomic_init_u64(&collect->gathered, 0);
 	pg_atomic_init_u64(&collect->durable, 0);
+	pg_atomic_init_u32(&collect->compaction_asked, 0);
+}
+
+/*
+ * Registers were dropped from the store outside the sweep (adopted away by
+ * replication/repair.c: a peer collected their deaths) while older rows of
+ * mantis_stores still hold them: ask the persistence worker for a
+ * compaction, so that the next flush rewrites the rows.  Any process.
+ */
+void
+mantis_collect_ask_compaction(void)
+{
+	pg_atomic_write_u32(&collect->compaction_asked, 1);
+}
+
+/* Whether a compaction was asked for since the last call; clears the ask. */
+bool
+mantis_collect_compaction_asked(void)
+{
+	return pg_atomic_exchange_u32(&collect->compaction_asked, 0) != 0;
 }
 
 /*

@@ -34,4 +34,8 @@ extern uint64 mantis_collect_gathered_now(void);
 extern void mantis_collect_durable(uint64 gathered);
 extern uint64 mantis_collect_durable_upto(void);
 
+/* registers dropped outside the sweep: the rows must be rewritten */
+extern void mantis_collect_ask_compaction(void);
+extern bool mantis_collect_compaction_asked(void);
+
 #endif							/* MANTIS_COLLECT_H */
