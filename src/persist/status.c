@@ -2,14 +2,14 @@
  * persist/status.c
  *	  The persistence worker's status and the requests made to it, in
  *	  shared memory: what mantis_status() reads, how mantis_flush() asks
- *	  for a flush and waits for it, how a compaction is asked for, and the
- *	  worker's side of each.
+ *	  for a flush and waits for it, and the worker's side of each.  (A
+ *	  compaction is asked for through store/collect.c.)
  *
  * Backends and the rest of mantis call persist/worker.h; only the worker
  * (persist/worker.c) calls persist/status.h, which publishes what it does.
  *
  * Locking: a spinlock guards the status, held for a few stores or one
- * struct copy; a compaction request is an atomic flag; flush_cv is
+ * struct copy; flush_cv is
  * broadcast when a flush request is served and when the worker exits.
  *
  * IDENTIFICATION	src/persist/status.c
