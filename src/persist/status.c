@@ -9,8 +9,8 @@
  * (persist/worker.c) calls persist/status.h, which publishes what it does.
  *
  * Locking: a spinlock guards the status, held for a few stores or one
- * struct copy; flush_cv is
- * broadcast when a flush request is served and when the worker exits.
+ * struct copy; flush_cv is broadcast when a flush request is served and
+ * when the worker exits.
  *
  * IDENTIFICATION	src/persist/status.c
  *-------------------------------------------------------------------------
