@@ -48,6 +48,11 @@ UNIT_TESTS = $(patsubst $(srcdir)/%.c,%,$(sort $(wildcard $(srcdir)/test/unit/te
 test/unit/test_%: test/unit/test_%.c $(PURE_SRCS) $(MANTIS_HEADERS) test/unit/unit.h
 	$(CC) -O2 -g -Wall -Wextra -I$(srcdir)/src -o $@ $< $(PURE_SRCS)
 
+# The module graph of mantis.so read from its object files: no circle, and
+# dependencies one way (src/README.md); -v lists what each file uses.
+check-layers: $(OBJS)
+	@python3 $(srcdir)/test/tools/layers.py $(LAYERS_FLAGS) $(OBJS)
+
 unit: $(UNIT_TESTS)
 	@rc=0; for t in $(UNIT_TESTS); do ./$$t || rc=1; done; exit $$rc
 
@@ -148,5 +153,5 @@ clean-unit:
 	rm -f $(UNIT_TESTS)
 	rm -rf tmp_check_regress tmp_check_not_preloaded tmp_check
 
-.PHONY: unit clean-unit installcheck-prep check-regress check-regress-preloaded \
+.PHONY: unit check-layers clean-unit installcheck-prep check-regress check-regress-preloaded \
 	check-regress-not-preloaded prove_installcheck fuzz

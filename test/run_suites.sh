@@ -4,7 +4,8 @@
 # unprivileged user, from a tree that user may write; called by run_all.sh.
 # Each suite runs through the Makefile's targets (test/README.md), one item at
 # a time so that each counts on its own:
-#	unit	 make unit UNIT_TESTS=<program>, for each program of UNIT_TESTS
+#	unit	 make unit UNIT_TESTS=<program>, for each program of UNIT_TESTS,
+#		 then make check-layers (the module graph)
 #	regress	 make check-regress-preloaded, then check-regress-not-preloaded
 #		 (temporary instances); one item per test of REGRESS and of
 #		 REGRESS_NOT_PRELOADED
@@ -49,6 +50,11 @@ if wants unit; then
 		record "unit/$name" $rc
 		if [ $rc = 0 ]; then grep -h 'checks' "unit_$name.log"; else tail -n 40 "unit_$name.log"; fi
 	done
+	# the module graph of the built objects (src/README.md's rules)
+	mk check-layers >unit_layers.log 2>&1
+	rc=$?
+	record unit/layers $rc
+	if [ $rc = 0 ]; then tail -n 1 unit_layers.log; else cat unit_layers.log; fi
 fi
 
 if wants regress; then

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""test/tools/layers.py OBJECT... — check the module graph of mantis.so.
+
+Reads the symbols each object file defines and uses (nm) and fails, naming
+the symbols, when the graph breaks one of src/README.md's rules:
+  - no circle: no two object files reach each other through calls;
+  - src/common/ uses nothing of mantis;
+  - src/store/ uses nothing of src/persist/, src/replication/, src/api/;
+  - the two workers never call each other: src/persist/ and
+    src/replication/ use nothing of each other, nor of src/api/.
+Prints one line per object file ("file -> what it uses") with -v.
+Exit status 0 when every rule holds, 1 otherwise.
+"""
+import subprocess
+import sys
+
+# folder -> whether a module of that folder may not use module t
+FORBIDDEN = {
+    'common/': lambda t: not t.startswith('common/'),
+    'store/': lambda t: t.startswith(('persist/', 'replication/', 'api/')),
+    'persist/': lambda t: t.startswith(('replication/', 'api/')),
+    'replication/': lambda t: t.startswith(('persist/', 'api/')),
+}
+
+
+def module(path):
+    return path.split('src/', 1)[-1][:-2]      # src/store/read.o -> store/read
+
+
+def symbols(obj):
+    out = subprocess.run(['nm', obj], capture_output=True, text=True,
+                         check=True).stdout
+    defined, used = set(), set()
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) == 3 and f[1] in 'TDBRC':
+            defined.add(f[2])
+        elif len(f) == 2 and f[0] == 'U':
+            used.add(f[1])
+    return defined, used
+
+
+def main(argv):
+    verbose = '-v' in argv
+    objs = [a for a in argv if a != '-v']
+    owner, used = {}, {}
+    for o in objs:
+        d, u = symbols(o)
+        used[module(o)] = u
+        for s in d:
+            owner[s] = module(o)
+    edges = {m: {} for m in used}      # m -> {module it uses: [symbols]}
+    for m, u in used.items():
+        for s in sorted(u):
+            if s in owner and owner[s] != m:
+                edges[m].setdefault(owner[s], []).append(s)
+    problems = []
+    for m, to in sorted(edges.items()):
+        if verbose:
+            print(m, '->', ' '.join(sorted(to)))
+        for layer, banned in FORBIDDEN.items():
+            if not m.startswith(layer):
+                continue
+            for t, syms in sorted(to.items()):
+                if banned(t):
+                    problems.append('%s uses %s: %s' % (m, t, ', '.join(syms)))
+    # circles: strongly connected components of more than one module
+    index, low, stack, on, counter = {}, {}, [], set(), [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in edges[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                problems.append('circle: ' + ' -> '.join(sorted(comp)))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    for p in problems:
+        print(p)
+    print('%d object files, %d uses between them, %d problems'
+          % (len(edges), sum(len(t) for t in edges.values()), len(problems)))
+    return 1 if problems or not objs else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
