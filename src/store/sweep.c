@@ -153,7 +153,7 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, uint64 lifetime_ms,
  * Sweep the store: visit every leaf due by h->now_ms, collecting the dead
  * registers the horizon allows; *out says what was found.  The counters of
  * mantis_status are updated: expired registers held as of this sweep, and
- * the collected ones since startup.  Called by the replication worker, once
+ * the collected ones since startup.  Called by the persistence worker, once
  * a second; one partition lock is held at a time, for one leaf.
  */
 void

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""test/tools/layers.py OBJECT... — check the module graph of mantis.so.
+"""test/tools/layers.py [-v] [--server-include DIR] OBJECT... — check the
+module graph of mantis.so.
 
 Reads the symbols each object file defines and uses (nm) and fails, naming
 the symbols, when the graph breaks one of src/README.md's rules:
@@ -24,7 +25,23 @@ FORBIDDEN = {
 
 
 def module(path):
-    return path.split('src/', 1)[-1][:-2]      # src/store/read.o -> store/read
+    return path.rsplit('src/', 1)[-1][:-2]     # .../src/store/read.o -> store/read
+
+
+def shadowed_headers(src_dir, server_include):
+    """Our headers that would hide one of the server's: with -I src first,
+    "common/x.h" or "replication/x.h" of ours wins over the server's own
+    header of that name, for every file that includes it (the server's
+    headers too)."""
+    import glob
+    import os
+    found = []
+    for h in sorted(glob.glob(os.path.join(src_dir, '*', '*.h')) +
+                    glob.glob(os.path.join(src_dir, '*.h'))):
+        rel = os.path.relpath(h, src_dir)
+        if os.path.exists(os.path.join(server_include, rel)):
+            found.append(rel)
+    return found
 
 
 def symbols(obj):
@@ -42,7 +59,11 @@ def symbols(obj):
 
 def main(argv):
     verbose = '-v' in argv
-    objs = [a for a in argv if a != '-v']
+    argv = [a for a in argv if a != '-v']
+    server_include = None
+    if argv[:1] == ['--server-include']:
+        server_include, argv = argv[1], argv[2:]
+    objs = argv
     owner, used = {}, {}
     for o in objs:
         d, u = symbols(o)
@@ -92,6 +113,10 @@ def main(argv):
     for v in sorted(edges):
         if v not in index:
             visit(v)
+    if server_include:
+        src_dir = objs[0].rsplit('src/', 1)[0] + 'src' if objs else 'src'
+        for h in shadowed_headers(src_dir, server_include):
+            problems.append('src/%s hides the server\'s header of that name' % h)
     for p in problems:
         print(p)
     print('%d object files, %d uses between them, %d problems'

@@ -37,7 +37,7 @@
  * Every well-formed frame is written by the encoder of its type in
  * src/common/frame.c; malformed ones are well-formed ones cut, padded or with
  * a field overwritten.  Built by build_probe() in test/perl/MantisTest.pm,
- * from this file and src/{codec,frame,hlc,lww,keyhash}.c.
+ * from this file and every src/common/*.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
