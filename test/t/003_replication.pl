@@ -170,16 +170,29 @@ sub traffic
 	return $node->safe_psql('postgres',
 		q{SELECT sum(bytes_in::bigint + bytes_out::bigint) FROM mantis_peers});
 }
-my $b0 = traffic($n1);
-my $t0 = time();
-sleep 4;
-my $per_second = (traffic($n1) - $b0) / (time() - $t0);
 # per peer and second, both ways: greetings (about 70 bytes each, with
 # their acknowledgements), a repair round of two digest-only frames, and an
-# empty live batch that keeps the watermark up (about 50 bytes): some 600
-note(sprintf('converged: n1 moves %.0f bytes/s with its 2 peers (greetings, digests, empty batches)', $per_second));
+# empty live batch that keeps the watermark up (about 50 bytes): some 600.
+# What the skew above left to settle (a round still moving registers, the
+# collection of a bounced marker) may take a round or two on a slow
+# machine, so the traffic is sampled over 4 s windows until one is at the
+# idle level, for a minute at most: the check is that it falls back to
+# digests only, not how soon.
+my ($per_second, $windows) = (undef, 0);
+my $settle_until = time() + 60;
+while (1)
+{
+	my $b0 = traffic($n1);
+	my $t0 = time();
+	sleep 4;
+	$per_second = (traffic($n1) - $b0) / (time() - $t0);
+	$windows++;
+	last if $per_second < 1600 || time() > $settle_until;
+}
+note(sprintf('converged: n1 moves %.0f bytes/s with its 2 peers (greetings, digests, empty batches), window %d',
+	$per_second, $windows));
 cmp_ok($per_second, '<', 1600,
-	'idle and converged, a node moves under 1.6 kB/s with two peers (digest-only repair)');
+	'idle and converged, a node falls back to under 1.6 kB/s with two peers (digest-only repair)');
 isolate($c, 3);
 $n1->safe_psql('postgres',
 	q{SELECT count(mantis_set('repair.' || i, repeat('x', 100))) FROM generate_series(1, 2000) i});
