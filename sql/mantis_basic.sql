@@ -46,8 +46,11 @@ SELECT mantis_delete('never.set');
 SELECT mantis_set('feature.checkout', 'again') IS NULL AS pending;
 SELECT mantis_get('feature.checkout');
 
--- NULL value deletes, so "set NULL, get NULL" round-trips
-SELECT mantis_set('feature.checkout', NULL) IS NULL AS pending;
+-- a NULL value is refused: a driver's NULL must never delete a key;
+-- deleting is mantis_delete's
+SELECT mantis_set('feature.checkout', NULL);
+SELECT mantis_get('feature.checkout') AS still_set;
+SELECT mantis_delete('feature.checkout');
 SELECT mantis_get('feature.checkout') IS NULL AS deleted;
 
 -- NULL keys
@@ -62,6 +65,7 @@ SELECT mantis_delete('');
 -- SQLSTATEs: 22004 null_value_not_allowed, 22023 invalid_parameter_value
 \set VERBOSITY sqlstate
 SELECT mantis_set(NULL, 'v');
+SELECT mantis_set('feature.checkout', NULL);
 SELECT mantis_set('', 'v');
 -- reads check keys as writes do
 SELECT mantis_get('');

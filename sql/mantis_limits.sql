@@ -42,8 +42,8 @@ SELECT count(*) > 0 AS some_fit,
 -- deleting frees the memory for new values
 SELECT count(mantis_delete('mem.' || i)) FROM generate_series(1, 20) i;
 SELECT mantis_set('mem.after', repeat('z', 1000000)) IS NOT NULL AS set_after_free;
-SELECT mantis_set('big', NULL) IS NOT NULL AS deleted;
-SELECT mantis_set('mem.after', NULL) IS NOT NULL AS deleted;
+SELECT mantis_delete('big') AS deleted;
+SELECT mantis_delete('mem.after') AS deleted;
 
 -- registers: fill up to mantis.max_keys, deletion markers included
 DO $$

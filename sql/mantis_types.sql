@@ -57,8 +57,10 @@ SELECT mantis_get_json('t.flag');
 SELECT mantis_get_json('t.flag');
 \set VERBOSITY default
 
--- NULL of any type deletes, as with text
-SELECT mantis_set('t.int', NULL::int) IS NULL AS pending;
+-- NULL of any type is refused, as with text: it never deletes
+SELECT mantis_set('t.int', NULL::int);
+SELECT mantis_get('t.int', 0) AS still_set;
+SELECT mantis_delete('t.int');
 SELECT mantis_get('t.int') IS NULL AS deleted;
 
 -- untyped parameters resolve to mantis_set(text, text), as drivers send them
@@ -68,6 +70,7 @@ SELECT name, parameter_types FROM pg_prepared_statements WHERE name LIKE '%untyp
 EXECUTE set_untyped('t.param', '7');
 EXECUTE get_untyped('t.param', '0');
 EXECUTE set_untyped('t.param', NULL);
+SELECT mantis_delete('t.param');
 EXECUTE get_untyped('t.param', 'gone');
 -- typed parameters (an int from a driver) take the anyelement versions
 PREPARE set_int(text, int) AS SELECT mantis_set($1, $2);
@@ -75,6 +78,7 @@ EXECUTE set_int('t.param', 8);
 PREPARE get_int(text, int) AS SELECT mantis_get($1, $2) + 1;
 EXECUTE get_int('t.param', 0);
 EXECUTE set_int('t.param', NULL);
+SELECT mantis_delete('t.param');
 EXECUTE get_int('t.param', 41);
 DEALLOCATE ALL;
 

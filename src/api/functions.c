@@ -85,6 +85,21 @@ require_key(FunctionCallInfo fcinfo)
 }
 
 /*
+ * A value to write must not be NULL (22004): a driver sends NULL for what
+ * it cannot encode, or by mistake, and that must never delete a key (a
+ * flag, a piece of configuration).  Deleting is mantis_delete()'s alone.
+ */
+static void
+require_value(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("mantis value must not be null"),
+				 errhint("To delete a key, call mantis_delete(key).")));
+}
+
+/*
  * The checks every function that reads the registers makes first.  The
  * encoding is known once the worker has connected, which it has before
  * the registers are loaded: check it after waiting.
@@ -170,11 +185,11 @@ read_value(const char *key, uint32 key_len)
 }
 
 /*
- * Write a value (NULL: a deletion marker) that expires at expires_ms (0:
- * never; a deletion never expires).  With mantis.transactional the write
- * waits for COMMIT and NULL is returned; otherwise it applies now and its
- * HLC is returned.  *replaced_live, if asked, tells whether the key held a
- * live value as this session saw it.
+ * Write a value (NULL: a deletion marker, mantis_delete()'s) that expires
+ * at expires_ms (0: never; a deletion never expires).  With
+ * mantis.transactional the write waits for COMMIT and NULL is returned;
+ * otherwise it applies now and its HLC is returned.  *replaced_live, if
+ * asked, tells whether the key held a live value as this session saw it.
  */
 static text *
 write_value(text *key, const char *value, uint32 value_len, uint64 expires_ms,
@@ -225,23 +240,25 @@ ttl_arg_expiry(FunctionCallInfo fcinfo, int argno)
  * mantis_set(key text, value text) returns text
  * mantis_set(key text, value text, ttl interval) returns text
  *
- * Not STRICT: a NULL value deletes the key, so "set NULL, get NULL"
- * round-trips; a NULL key is an error rather than a silent no-op.  With a
- * TTL (not NULL) the value expires that long from now.  Returns the HLC of
- * the write, or NULL when it waits for COMMIT.
+ * Not STRICT, so that a NULL key or value is an error rather than a silent
+ * no-op: neither writes anything (a NULL value deleted the key before 1.3;
+ * mantis_delete() deletes).  With a TTL (not NULL) the value expires that
+ * long from now.  Returns the HLC of the write, or NULL when it waits for
+ * COMMIT.
  */
 Datum
 mantis_set(PG_FUNCTION_ARGS)
 {
-	text	   *value = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
+	text	   *value;
 	uint64		expires_ms;
 
 	begin_write(fcinfo, "mantis_set");
+	require_value(fcinfo);
+	value = PG_GETARG_TEXT_PP(1);
 	expires_ms = ttl_arg_expiry(fcinfo, 2);
 	return hlc_or_null(fcinfo,
-					   write_value(PG_GETARG_TEXT_PP(0),
-								   value ? VARDATA_ANY(value) : NULL,
-								   value ? VARSIZE_ANY_EXHDR(value) : 0, expires_ms, NULL));
+					   write_value(PG_GETARG_TEXT_PP(0), VARDATA_ANY(value),
+								   VARSIZE_ANY_EXHDR(value), expires_ms, NULL));
 }
 
 /*
@@ -249,19 +266,21 @@ mantis_set(PG_FUNCTION_ARGS)
  * mantis_set(key text, value anyelement, ttl interval) returns text
  *
  * A value of any type other than text (an integer, a boolean, a jsonb ...)
- * is stored as its text form; NULL deletes the key.
+ * is stored as its text form; NULL is refused, as above.
  */
 Datum
 mantis_set_any(PG_FUNCTION_ARGS)
 {
-	char	   *value = PG_ARGISNULL(1) ? NULL : mantis_value_text_form(fcinfo, 1);
+	char	   *value;
 	uint64		expires_ms;
 
 	begin_write(fcinfo, "mantis_set");
+	require_value(fcinfo);
+	value = mantis_value_text_form(fcinfo, 1);
 	expires_ms = ttl_arg_expiry(fcinfo, 2);
 	return hlc_or_null(fcinfo,
-					   write_value(PG_GETARG_TEXT_PP(0), value,
-								   value ? (uint32) strlen(value) : 0, expires_ms, NULL));
+					   write_value(PG_GETARG_TEXT_PP(0), value, (uint32) strlen(value),
+								   expires_ms, NULL));
 }
 
 /*

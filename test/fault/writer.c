@@ -20,10 +20,8 @@
  * losing that write cannot be hidden by a later one.  The operation is, in
  * this order of precedence:
  *
- *		null	one time in twenty: mantis_set(key, NULL), a deletion that
- *				returns its HLC;
- *		del		for DELETE_PCT percent of the writes to a shared key (default
- *				0): mantis_delete(key);
+ *		del		one time in twenty, and for DELETE_PCT percent of the other
+ *				writes to a shared key (default 0): mantis_delete(key);
  *		ttl		for TTL_PCT percent of the writes (default 0): mantis_set(key,
  *				value, ttl => interval '<N> milliseconds'), N uniform in
  *				TTL_MIN_MS..TTL_MAX_MS (default 300..3000);
@@ -61,7 +59,7 @@
  *		read-fail <key> <sqlstate> <start_ms> <ms>
  *		read-unknown <key> <start_ms> <ms>
  *
- * where <value> is "<deleted>" for a deletion (null and del).  It writes with
+ * where <value> is "<deleted>" for a deletion (del).  It writes with
  * mantis.transactional off, so that each call applies at once and returns
  * the HLC the checker compares.  Lines starting with "#" are
  * comments (connections made and lost).  After a lost connection it
@@ -404,14 +402,9 @@ main(int argc, char **argv)
 		snprintf(value, sizeof(value), "%s.%ld", node, seq);
 		snprintf(ttl, sizeof(ttl), "-");
 		params[0] = key;
-		if (next_random() % 20 == 0)
-		{
-			op = "null";
-			sql = SQL_SET;
-			params[1] = NULL;
-			nparams = 2;
-		}
-		else if (hot && (int) (next_random() % 100) < delete_pct)
+		/* two draws, as when one in twenty deleted with a NULL value */
+		if (next_random() % 20 == 0 ||
+			(hot && (int) (next_random() % 100) < delete_pct))
 		{
 			op = "del";
 			sql = SQL_DEL;
@@ -437,7 +430,7 @@ main(int argc, char **argv)
 			params[1] = value;
 			nparams = 2;
 		}
-		shown = strcmp(op, "null") == 0 || strcmp(op, "del") == 0 ? "<deleted>" : value;
+		shown = strcmp(op, "del") == 0 ? "<deleted>" : value;
 
 		log_line("attempt %s %s %s %s", op, key, shown, ttl);
 		rc = call(&conn, sql, nparams, params, &res, sqlstate, sizeof(sqlstate));

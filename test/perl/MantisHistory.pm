@@ -16,7 +16,7 @@ our @EXPORT = qw(read_writer_log check_history);
 # read_writer_log(path, node name) — the operations of one writer's log (the
 # file, or a reference to its text), in order, as hashes: kind (attempt, ok,
 # fail, unknown, read, read-fail, read-unknown), and for writes op (set,
-# ttl, del: mantis_delete, null: mantis_set(key, NULL)), key, value (undef
+# ttl, del: mantis_delete), key, value (undef
 # for a deletion), ttl (ms, for an attempted ttl write), hlc (ok; undef when
 # the writer could not read it back), expires (ok of a ttl write: the expiry
 # in Unix seconds as read back, or undef), sqlstate (fail); for reads key,
@@ -52,7 +52,7 @@ sub read_writer_log
 		my $n = { attempt => 6, ok => 7, fail => 6, unknown => 5 }->{ $op{kind} };
 		die "$path:$.: unknown line: $l" unless $n;
 		die "$path:$.: malformed line: $l"
-		  unless @f == $n && $f[1] =~ /^(set|ttl|del|null)$/;
+		  unless @f == $n && $f[1] =~ /^(set|ttl|del)$/;
 		$op{op} = $f[1];
 		$op{key} = $f[2];
 		$op{value} = $f[3] eq '<deleted>' ? undef : $f[3];
@@ -79,7 +79,7 @@ sub read_writer_log
 sub hlc_node { my ($h) = @_; return lc((split /-/, $h)[-1]) }
 
 # is_deletion(op) — a write that leaves a deletion marker
-sub is_deletion { my ($op) = @_; return $op->{op} eq 'del' || $op->{op} eq 'null' }
+sub is_deletion { my ($op) = @_; return $op->{op} eq 'del' }
 
 my $NEVER = 9**9**9;    # +inf
 

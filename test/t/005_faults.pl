@@ -68,8 +68,8 @@ pass('three nodes up, each connected to the two others');
 
 # --- writers on every node --------------------------------------------------
 # Half the writes to 100 shared keys, half to keys of their own; a fifth
-# with a ttl of 0.3 to 3 s; 5% deletions with mantis_set(key, NULL), and 5%
-# more of the shared keys' with mantis_delete; after half the writes, a read
+# with a ttl of 0.3 to 3 s; 5% deletions with mantis_delete, and 5% more
+# of the shared keys'; after half the writes, a read
 # of one of the writer's last 4096 keys.
 my ($ttl_min_ms, $ttl_max_ms) = (300, 3000);
 my $writer = build_writer(PostgreSQL::Test::Utils::tempdir());

@@ -34,12 +34,13 @@ $node->start;
 
 sub sql { my ($db, $sql, @as) = @_; return $node->safe_psql($db, $sql, @as ? (extra_params => [ '-U', $as[0] ]) : ()) }
 
-# fails(db, role, sql): the SQLSTATE the statement fails with as that role, or 'ok'
+# fails(db, role, sql): the SQLSTATE the statement fails with as that role
+# (undef: the superuser), or 'ok'
 sub fails
 {
 	my ($db, $role, $statement) = @_;
 	my ($rc, $out, $err) = $node->psql($db, "\\set VERBOSITY sqlstate\n$statement",
-		extra_params => [ '-U', $role ]);
+		extra_params => [ defined $role ? ('-U', $role) : () ]);
 	return 'ok' if $rc == 0;
 	return $err =~ /ERROR:\s+([0-9A-Z]{5})/ ? $1 : "failed: $err";
 }
@@ -60,7 +61,7 @@ is(sql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis
 is(sql('postgres', $roles), '0', '1.0 makes no roles');
 
 # 5,000 keys: short, long, empty, unicode, quoted values; every 7th deleted,
-# one deleted by a NULL value
+# and one more
 sql('postgres', q{
 SELECT count(mantis_set('up.' || i,
 	CASE WHEN i % 1000 = 1 THEN repeat('long' || i, 2500)
@@ -70,7 +71,12 @@ SELECT count(mantis_set('up.' || i,
 	     ELSE 'v' || i END))
   FROM generate_series(1, 5000) i});
 sql('postgres', q{SELECT count(mantis_delete('up.' || i)) FROM generate_series(7, 5000, 7) i});
-sql('postgres', q{SELECT mantis_set('up.4999', NULL)});
+# A NULL value deleted under the 1.0 library; the new one refuses it through
+# the 1.0 definition too
+is(fails('postgres', undef, q{SELECT mantis_set('up.4999', NULL)}), '22004',
+	'a NULL value is refused (22004) through the 1.0 mantis_set, and deletes nothing');
+is(sql('postgres', q{SELECT mantis_get('up.4999')}), 'v4999', 'the key keeps its value');
+sql('postgres', q{SELECT mantis_delete('up.4999')});
 is(sql('postgres', q{SET mantis.transactional = off; SELECT mantis_set('up.hlc', 'h') ~ '^\d{4}-\d\d-\d\dT.*Z-[0-9a-f]{4}-[0-9a-f]{16}$'}),
 	't', '1.0 mantis_set returns the HLC with mantis.transactional off');
 is(sql('postgres', q{SELECT mantis_flush() >= 0}), 't', 'mantis_flush() works under 1.0');

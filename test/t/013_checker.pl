@@ -41,7 +41,7 @@ sub hlc
 # Events of a history, each an array:
 #   [ ok => node, s, op, key, value, ttl_ms, hlc ]  a write attempted at s -
 #       1 ms and acknowledged at s, with the HLC of its node at s unless
-#       given; op set, ttl (value, ttl_ms: expires at s + ttl), null (a
+#       given; op set, ttl (value, ttl_ms: expires at s + ttl), del (a
 #       deletion: no value)
 #   [ unknown => node, s, op, key, value ]  a write whose outcome is unknown
 #   [ read => node, s, key, value ]  a read sent at s, answered 1 ms later
@@ -104,7 +104,7 @@ my @CLEAN = (
 	[ ok => n1 => 1.00, set => 'f.1', 'n1.1' ],
 	[ ok => n2 => 1.10, set => 'f.1', 'n2.1' ],
 	[ ok => n1 => 1.20, ttl => 'u.n1.2', 'n1.2', 300 ],
-	[ ok => n3 => 1.30, null => 'f.2' ],
+	[ ok => n3 => 1.30, del => 'f.2' ],
 	[ ok => n1 => 1.40, set => 'u.n1.3', 'n1.3' ],
 	[ unknown => n2 => 1.45, set => 'f.3', 'n2.2' ],
 	[ read => n1 => 1.50, 'u.n1.3', 'n1.3' ],
@@ -213,7 +213,7 @@ is_verdict({ events => [ [ ok => n3 => 2.0, set => 'u.n3.2', 'n3.2' ],
 	{ hlc_order => 1 }, 'HLCs going back on one writer are out of order');
 
 # read_deleted: a read of a value after its deletion was acknowledged
-my @deleted = ([ ok => n1 => 2.0, set => 'u.n1.12', 'n1.12' ], [ ok => n1 => 2.1, null => 'u.n1.12' ]);
+my @deleted = ([ ok => n1 => 2.0, set => 'u.n1.12', 'n1.12' ], [ ok => n1 => 2.1, del => 'u.n1.12' ]);
 is_verdict({ events => [ @deleted, [ read => n1 => 2.2, 'u.n1.12', 'n1.12' ] ] },
 	{ read_deleted => 1 }, 'a read after a deletion acknowledged on its node is a read of a deleted key');
 is_verdict({ events => [ @deleted, [ read => n2 => 7.0, 'u.n1.12', 'n1.12' ] ] },

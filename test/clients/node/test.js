@@ -118,11 +118,11 @@ async function main() {
     assert.deepEqual(await one('SELECT mantis_get_json($1)', [K('list')]), ['a', 'b']);
   });
 
-  await check('null as the value deletes the key; mantis_delete says whether it deleted', async () => {
+  await check('null as the value is refused (22004), never a deletion; mantis_delete says whether it deleted', async () => {
     await put(K('gone'), 'here');
     assert.equal(await get(K('gone')), 'here');
-    await put(K('gone'), null);
-    assert.equal(await get(K('gone')), null);
+    await rejects('22004', () => put(K('gone'), null), 'null as the value');
+    assert.equal(await get(K('gone')), 'here', 'still set');
     await put(K('gone2'), 'here');
     assert.equal(await one('SELECT mantis_delete($1)', [K('gone2')]), true, 'delete of a live key');
     assert.equal(await get(K('gone2')), null);

@@ -137,10 +137,12 @@ with ck("jsonb: set a JSON string with %s::jsonb; mantis_get_json of non-JSON is
     raises("22P02", lambda: one("SELECT mantis_get_json(%s)", (K("not_json"),)),
            sqlstate, "mantis_get_json of '{oops'")
 
-with ck("None as the value deletes the key; mantis_delete says whether it deleted"):
+with ck("None as the value is refused (22004), never a deletion; mantis_delete says whether it deleted"):
     put(K("gone"), "here")
     eq(get(K("gone")), "here")
-    put(K("gone"), None)
+    raises("22004", lambda: put(K("gone"), None), sqlstate, "None as the value")
+    eq(get(K("gone")), "here", "still set")
+    eq(one("SELECT mantis_delete(%s)", (K("gone"),)), True, "delete of a live key")
     eq(get(K("gone")), None)
     eq(registers(K("gone"), True)[0][:2], (K("gone"), None), "its deletion marker")
     put(K("gone2"), "here")

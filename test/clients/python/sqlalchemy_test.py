@@ -109,11 +109,11 @@ with ck("jsonb: set from a dict (CAST(... AS JSONB)), get a dict back with manti
            .bindparams(bindparam("v", type_=JSONB)), k=K("cfg2"), v=CFG)
     eq(scalar(text("SELECT mantis_get_json(:k)"), k=K("cfg2")), CFG)
 
-with ck("None as the value deletes the key"):
+with ck("None as the value is refused (22004), never a deletion"):
     put(K("gone"), "here")
     eq(get(K("gone")), "here")
-    put(K("gone"), None)
-    eq(get(K("gone")), None)
+    raises("22004", lambda: put(K("gone"), None), sqlstate, "None as the value")
+    eq(get(K("gone")), "here", "still set")
 
 UKEY, UVALUE = K("ключ/設定/🔑"), "Grüße, 世界 ✓ 🎉"
 
