@@ -7,11 +7,13 @@
  * store's encoding, validates its arguments, and calls the store
  * (store/store.h; or api/txn.c, which buffers a transaction's writes until
  * COMMIT); none of them touches a lock, the network or the disk.  Values of
- * other types than text, and TTLs, are converted by api/values.c.
+ * other types than text, and TTLs, are converted by api/values.c.  The
+ * readers named after their type and those of the time left (mantis_ttl())
+ * are in api/readers.c, over the reads exported here (api/functions.h).
  *
  * A value may expire: mantis_set(key, value, ttl) and mantis_expire()
  * give it an absolute expiry, now + ttl, after which every reader here
- * treats it as absent, as a deletion; mantis_ttl() tells the time left.
+ * treats it as absent, as a deletion.
  *
  * IDENTIFICATION	src/api/functions.c
  *-------------------------------------------------------------------------
@@ -36,6 +38,7 @@
 #include "guc.h"
 #include "nodes.h"
 #include "store/store.h"
+#include "api/functions.h"
 #include "api/txn.h"
 #include "api/values.h"
 
@@ -49,7 +52,6 @@ PG_FUNCTION_INFO_V1(mantis_get_json);
 PG_FUNCTION_INFO_V1(mantis_get_many);
 PG_FUNCTION_INFO_V1(mantis_registers);
 PG_FUNCTION_INFO_V1(mantis_registers_prefix);
-PG_FUNCTION_INFO_V1(mantis_ttl);
 PG_FUNCTION_INFO_V1(mantis_expire);
 
 /*
@@ -300,43 +302,6 @@ mantis_delete(PG_FUNCTION_ARGS)
 }
 
 /*
- * mantis_ttl(key text) returns interval
- *
- * The time left before the key's value expires, as this session sees it;
- * NULL when it has no expiry, or no live value.
- */
-Datum
-mantis_ttl(PG_FUNCTION_ARGS)
-{
-	const char *key;
-	uint32		key_len;
-	const char *pending;
-	uint32		pending_len;
-	uint64		expires_ms = 0;
-	uint64		now_ms;
-
-	begin_read();
-	key_bytes(PG_GETARG_TEXT_PP(0), &key, &key_len);
-	switch (mantis_txn_lookup(key, key_len, &pending, &pending_len, &expires_ms))
-	{
-		case MANTIS_TXN_DELETED:
-			PG_RETURN_NULL();
-		case MANTIS_TXN_VALUE:
-			break;
-		case MANTIS_TXN_NONE:
-			if (!mantis_store_get_expiry(key, key_len, &expires_ms))
-				PG_RETURN_NULL();
-			break;
-	}
-	if (expires_ms == 0)
-		PG_RETURN_NULL();
-	now_ms = mantis_clock_wall_ms();
-	if (expires_ms <= now_ms)
-		PG_RETURN_NULL();
-	PG_RETURN_INTERVAL_P(mantis_ttl_left(expires_ms, now_ms));
-}
-
-/*
  * mantis_expire(key text, ttl interval) returns boolean
  *
  * A write: the key's live value again, expiring ttl from now, with a new
@@ -375,15 +340,25 @@ mantis_expire(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
+/*
+ * Key argument 0, checked as every reader checks it, once the registers are
+ * loaded: its bytes, valid until the call returns.
+ */
+void
+mantis_api_arg_key(FunctionCallInfo fcinfo, const char **key, uint32 *key_len)
+{
+	begin_read();
+	key_bytes(PG_GETARG_TEXT_PP(0), key, key_len);
+}
+
 /* The value of key argument 0 as this session sees it, or NULL. */
-static text *
-get_arg_value(FunctionCallInfo fcinfo)
+text *
+mantis_api_arg_value(FunctionCallInfo fcinfo)
 {
 	const char *key;
 	uint32		key_len;
 
-	begin_read();
-	key_bytes(PG_GETARG_TEXT_PP(0), &key, &key_len);
+	mantis_api_arg_key(fcinfo, &key, &key_len);
 	return read_value(key, key_len);
 }
 
@@ -395,7 +370,7 @@ get_arg_value(FunctionCallInfo fcinfo)
 Datum
 mantis_get(PG_FUNCTION_ARGS)
 {
-	text	   *value = get_arg_value(fcinfo);
+	text	   *value = mantis_api_arg_value(fcinfo);
 
 	if (value == NULL)
 		PG_RETURN_NULL();
@@ -414,7 +389,7 @@ mantis_get_default(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	value = get_arg_value(fcinfo);
+	value = mantis_api_arg_value(fcinfo);
 	if (value != NULL)
 		PG_RETURN_TEXT_P(value);
 	if (PG_ARGISNULL(1))
@@ -440,7 +415,7 @@ mantis_get_typed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDETERMINATE_DATATYPE),
 				 errmsg("could not determine the type of the default")));
-	value = get_arg_value(fcinfo);
+	value = mantis_api_arg_value(fcinfo);
 	if (value == NULL)
 	{
 		if (PG_ARGISNULL(1))
@@ -458,7 +433,7 @@ mantis_get_typed(PG_FUNCTION_ARGS)
 Datum
 mantis_get_json(PG_FUNCTION_ARGS)
 {
-	text	   *value = get_arg_value(fcinfo);
+	text	   *value = mantis_api_arg_value(fcinfo);
 
 	if (value == NULL)
 		PG_RETURN_NULL();
