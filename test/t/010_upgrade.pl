@@ -1,10 +1,11 @@
-# Upgrade from extension 1.0 (through 1.1) to 1.2 with the 1.2 library: the
-# 1.0 SQL definitions still work on the new library (text monitoring columns
-# included); ALTER EXTENSION mantis UPDATE, from 1.0 and from 1.1, gives
-# exactly the catalog of a fresh CREATE EXTENSION mantis (functions, views,
-# columns, privileges, comments, pg_init_privs, what pg_dump writes), the
-# privileges given on the functions 1.2 makes again included; every value written under
-# 1.0 reads back, and after a restart; the group roles are made once per
+# Upgrade from extension 1.0 (through 1.1 and 1.2) to 1.3 with the 1.3
+# library: the 1.0 SQL definitions still work on the new library (text
+# monitoring columns included; a NULL value refused as by 1.3's); ALTER
+# EXTENSION mantis UPDATE, from 1.0, from 1.1 and from 1.2, gives exactly
+# the catalog of a fresh CREATE EXTENSION mantis (functions, views, columns,
+# privileges, comments, pg_init_privs, what pg_dump writes), the privileges
+# given on the functions 1.2 makes again included; every value written
+# under 1.0 reads back, and after a restart, through 1.3's readers too; the group roles are made once per
 # server, under a hostile extension schema too, reused by a second
 # database and by DROP/CREATE EXTENSION, and enough for an application;
 # a user view on mantis_status blocks the upgrade; README's
@@ -163,7 +164,7 @@ like($err, qr/cannot drop view mantis_status because other objects depend on it/
 is(sql('blocked', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.0',
 	'the failed upgrade left 1.0 as it was');
 sql('blocked', q{DROP VIEW my_keys; ALTER EXTENSION mantis UPDATE});
-is(sql('blocked', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.2',
+is(sql('blocked', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.3',
 	'once the user view is dropped the upgrade goes through');
 sql('blocked', q{DROP EXTENSION mantis});
 
@@ -173,8 +174,8 @@ sql('postgres', q{SELECT mantis_flush()});
 my $stores_oid = sql('postgres', q{SELECT 'mantis_stores'::regclass::oid});
 my $stores_rows = sql('postgres', q{SELECT count(*) || ' ' || max(id) FROM mantis_stores});
 sql('postgres', q{ALTER EXTENSION mantis UPDATE});
-is(sql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.2',
-	'ALTER EXTENSION mantis UPDATE goes to 1.2');
+is(sql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.3',
+	'ALTER EXTENSION mantis UPDATE goes to 1.3');
 is(sql('postgres', q{SELECT 'mantis_stores'::regclass::oid}), $stores_oid, 'mantis_stores is the same table');
 is(sql('postgres', q{SELECT count(*) || ' ' || max(id) FROM mantis_stores}), $stores_rows,
 	'holding the same rows: the upgrade wrote nothing');
@@ -183,7 +184,7 @@ is(registers_dump($node), $dump, 'every register (deletion markers, HLCs) reads 
 # the new library on the new definitions: the catalog of a fresh install
 sql('postgres', q{CREATE DATABASE fresh});
 sql('fresh', q{CREATE EXTENSION mantis});
-is(sql('fresh', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.2', 'a fresh install is 1.2');
+is(sql('fresh', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.3', 'a fresh install is 1.3');
 
 # Every member of the extension with what defines it: a function's whole
 # definition (arguments, defaults, result, language, symbol, volatility,
@@ -249,26 +250,39 @@ sub compare_members
 }
 
 my $fresh = compare_members('postgres', 'upgraded');
-is(scalar(grep { /^function / } keys %$fresh), 18, 'the fresh install has 18 functions');
+is(scalar(grep { /^function / } keys %$fresh), 24, 'the fresh install has 24 functions');
 is(join(', ', sort grep { /^(view|table) / } keys %$fresh), 'table mantis_stores, view mantis_peers, view mantis_status',
 	'two views and the table');
 compare_members('hostile', 'upgraded under a hostile schema');
 
-# From 1.1 to 1.2: mantis_registers (both) and mantis_decode are made again
-# with an expires_at column; the privileges given on them stay
+# From 1.1 (through 1.2): mantis_registers (both) and mantis_decode are made
+# again with an expires_at column; the privileges given on them stay
 sql('postgres', q{CREATE DATABASE mid});
 sql('mid', q{CREATE EXTENSION mantis VERSION '1.1'});
 sql('mid', q{GRANT EXECUTE ON FUNCTION mantis_registers(text, boolean), mantis_decode(bytea) TO app;
 GRANT EXECUTE ON FUNCTION mantis_registers(boolean) TO app WITH GRANT OPTION});
 sql('mid', q{SET search_path = public, pg_catalog; ALTER EXTENSION mantis UPDATE});
-is(sql('mid', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.2', '1.1 updates to 1.2');
+is(sql('mid', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.3', '1.1 updates to 1.3');
 compare_members('mid', 'upgraded from 1.1');
 is(sql('mid', q{SELECT string_agg(p.oid::regprocedure || ':' || x.privilege_type || ':' || x.is_grantable, ' ' ORDER BY p.oid::regprocedure::text)
   FROM pg_proc p, aclexplode(p.proacl) x WHERE x.grantee = 'app'::regrole}),
 	'mantis_decode(bytea):EXECUTE:false mantis_registers(boolean):EXECUTE:true mantis_registers(text,boolean):EXECUTE:false',
 	'the grants given under 1.1 on the functions made again are kept, grant option too');
 is(sql('mid', q{SELECT count(*) FROM pg_proc WHERE proname LIKE 'mantis\_%\_1\_1'}), '0', 'the renamed 1.1 functions are gone');
-is(sql('mid', q{SELECT count(*) >= 0 FROM mantis_registers('up.', true)}, 'app'), 't', 'app lists registers under 1.2');
+is(sql('mid', q{SELECT count(*) >= 0 FROM mantis_registers('up.', true)}, 'app'), 't', 'app lists registers under 1.3');
+
+# From 1.2 to 1.3: the typed readers and mantis_ttl_ms are added, for
+# mantis_reader; mantis_set's comments no longer say that NULL deletes
+sql('postgres', q{CREATE DATABASE late});
+sql('late', q{CREATE EXTENSION mantis VERSION '1.2'});
+sql('late', q{GRANT EXECUTE ON FUNCTION mantis_get(text, anyelement) TO app});
+is(sql('late', q{SELECT count(*) FROM pg_proc WHERE proname IN ('mantis_get_bool', 'mantis_ttl_ms')}), '0',
+	'1.2 has no typed readers');
+sql('late', q{SET search_path = public, pg_catalog; ALTER EXTENSION mantis UPDATE});
+is(sql('late', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.3', '1.2 updates to 1.3');
+compare_members('late', 'upgraded from 1.2');
+is(sql('late', q{SELECT mantis_get('up.7', 0), mantis_get('up.nothing', false)}, 'app'), '0|f',
+	'a grant given under 1.2 stays');
 
 # the monitoring views are typed now
 is(sql('postgres', q{
@@ -291,7 +305,7 @@ SELECT keys + deleted_keys = (SELECT count(*) FROM mantis_registers(true)), last
 	't|t|t', 'and compute: keys + deleted_keys, last_flush < now(), sum(messages_out), max(since)');
 
 # nobody but superusers and the three roles: PUBLIC holds nothing
-for my $db ('postgres', 'fresh', 'hostile', 'mid')
+for my $db ('postgres', 'fresh', 'hostile', 'mid', 'late')
 {
 	is(sql($db, q{
 SELECT string_agg(pg_describe_object(m.classid, m.objid, 0), ', ')
@@ -351,6 +365,13 @@ is(sql('postgres', q{
 SELECT mantis_get('up.int', 0) + 1, mantis_get('up.nothing', 'dflt'), mantis_get('up.1000', 'dflt'),
        mantis_get_json('up.json') -> 'a' ->> 1, mantis_get('up.7') IS NULL}, 'app2'),
 	'42|dflt|v1000|2|t', 'and reads them: typed default, text default, JSON, a deletion from 1.0');
+is(sql('postgres', q{
+SELECT mantis_get_int('up.int') + 1, mantis_get_bool('up.nothing', false), mantis_get_int('up.7', -1),
+       mantis_get_numeric('up.int') * 2, mantis_get_float('up.nothing')}, 'app2'),
+	'42|f|-1|82|', 'and through the 1.3 readers: a bigint, a boolean default, a deletion from 1.0 as the default, NULL');
+is(sql('postgres', q{SET mantis.transactional = off; SELECT mantis_set('up.ttl', 'x', interval '1 hour') IS NOT NULL;
+SELECT mantis_ttl_ms('up.ttl') BETWEEN 3500000 AND 3600000, mantis_ttl_ms('up.1000') IS NULL}, 'app2'),
+	"t\nt|t", 'mantis_ttl_ms: the milliseconds left, NULL for a key that never expires');
 is(sql('postgres', q{SELECT string_agg(key || '=' || coalesce(value, '-'), ',' ORDER BY ord)
   FROM mantis_get_many(ARRAY['up.3', 'up.7', 'up.8', 'up.none']) WITH ORDINALITY AS g(key, value, ord)}, 'app2'),
 	'up.3=grüße, 世界 3,up.7=-,up.8=v8,up.none=-', 'mantis_get_many over keys written under 1.0');
@@ -369,7 +390,7 @@ is(fails('fresh', 'app2', q{SELECT mantis_get('up.1000')}), 'ok', 'mantis_writer
 $dump = registers_dump($node);
 $node->restart;
 wait_ready('postgres');
-is(registers_dump($node), $dump, 'after a restart every register is back, 1.0 and 1.2 writes alike');
+is(registers_dump($node), $dump, 'after a restart every register is back, 1.0 and 1.3 writes alike');
 is(sql('postgres', q{SELECT count(*) FROM generate_series(1, 5000) i WHERE i % 7 <> 0 AND i <> 4999
    AND mantis_get('up.' || i) = CASE WHEN i % 1000 = 1 THEN repeat('long' || i, 2500)
 	     WHEN i % 1000 = 2 THEN ''
@@ -425,7 +446,7 @@ for my $q (sort keys %queries)
 }
 
 # --- with no extension left, the full script makes the roles again -----------
-for my $db ('postgres', 'fresh', 'hostile', 'mid')
+for my $db ('postgres', 'fresh', 'hostile', 'mid', 'late')
 {
 	sql($db, q{DROP OWNED BY app, app2, monitoring, exporter; DROP EXTENSION mantis});
 }
