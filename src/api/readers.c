@@ -16,8 +16,11 @@
  * the type's input function, as mantis_get(key, anyelement) does
  * (mantis_value_parse(), api/values.c): the boolean reader accepts what
  * boolean input accepts (on/off, true/false, yes/no, 1/0, t/f), and a
- * value not of the type fails with that function's error (22P02 for most),
- * the key named in the context.
+ * value not of the type fails with that function's error, the key named in
+ * the context: 22P02, the datetime input's 22007 (invalid_datetime_format)
+ * included, so that one SQLSTATE tells every reader's caller "not of this
+ * type"; a value of the type's syntax but out of its range keeps its own
+ * (22003, 22008).
  *
  * mantis_ttl_ms() is mantis_ttl() in milliseconds, for drivers that cannot
  * read an interval (Prisma).
@@ -32,6 +35,7 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "utils/elog.h"
 #include "utils/timestamp.h"
 
 #include "clock.h"
@@ -47,6 +51,39 @@ PG_FUNCTION_INFO_V1(mantis_get_numeric);
 PG_FUNCTION_INFO_V1(mantis_get_timestamptz);
 PG_FUNCTION_INFO_V1(mantis_ttl);
 PG_FUNCTION_INFO_V1(mantis_ttl_ms);
+
+/*
+ * A stored value as a "type" (mantis_value_parse()), with the datetime
+ * input's 22007 for text it cannot read reported as 22P02, as every other
+ * input function reports it; message, detail and context unchanged.
+ */
+static Datum
+parse_as(FunctionCallInfo fcinfo, Oid type, text *key, text *value)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Datum		result;
+
+	if (type != TIMESTAMPTZOID)
+		return mantis_value_parse(fcinfo, type, key, value);
+	PG_TRY();
+	{
+		result = mantis_value_parse(fcinfo, type, key, value);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		if (geterrcode() != ERRCODE_INVALID_DATETIME_FORMAT)
+			PG_RE_THROW();
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		FlushErrorState();
+		edata->sqlerrcode = ERRCODE_INVALID_TEXT_REPRESENTATION;
+		ReThrowError(edata);
+	}
+	PG_END_TRY();
+	return result;
+}
 
 /*
  * The value of key argument 0 as a "type", or default argument 1 when the
@@ -68,7 +105,7 @@ get_as(FunctionCallInfo fcinfo, Oid type)
 			PG_RETURN_NULL();
 		PG_RETURN_DATUM(PG_GETARG_DATUM(1));
 	}
-	PG_RETURN_DATUM(mantis_value_parse(fcinfo, type, PG_GETARG_TEXT_PP(0), value));
+	PG_RETURN_DATUM(parse_as(fcinfo, type, PG_GETARG_TEXT_PP(0), value));
 }
 
 /* mantis_get_bool(key text, "default" boolean DEFAULT NULL) returns boolean */
