@@ -62,27 +62,35 @@ SELECT call,
                (3, $$SELECT mantis_get('roles.int', 0) + 1$$),
                (4, $$SELECT mantis_get_json('roles.json')$$),
                (5, $$SELECT * FROM mantis_get_many(ARRAY['roles.text', 'roles.int'])$$),
-               (6, $$SELECT * FROM mantis_registers()$$),
-               (7, $$SELECT * FROM mantis_registers(true)$$),
-               (8, $$SELECT * FROM mantis_registers('roles.')$$),
-               (9, $$SELECT mantis_set('roles.by_role', 'v')$$),
-               (10, $$SELECT mantis_set('roles.by_role', 42)$$),
-               (11, $$SELECT mantis_delete('roles.by_role')$$),
-               (12, $$SELECT mantis_flush()$$),
-               (13, $$SELECT * FROM mantis_status$$),
-               (14, $$SELECT * FROM mantis_peers$$),
-               (15, $$SELECT * FROM mantis_status()$$),
-               (16, $$SELECT * FROM mantis_peers()$$),
-               (17, $$SELECT * FROM mantis_decode('\x')$$),
-               (18, $$SELECT * FROM mantis_stores$$),
-               (19, $$INSERT INTO mantis_stores (clock, node, registers) VALUES ('x', 'x', '\x')$$),
-               (20, $$GRANT mantis_writer TO regress_mantis_none$$)) AS calls(n, call)
+               (6, $$SELECT mantis_get_bool('roles.none', true)$$),
+               (7, $$SELECT mantis_get_int('roles.int', 0) + 1$$),
+               (8, $$SELECT mantis_get_float('roles.int')$$),
+               (9, $$SELECT mantis_get_numeric('roles.int')$$),
+               (10, $$SELECT mantis_get_timestamptz('roles.none', now())$$),
+               (11, $$SELECT mantis_ttl_ms('roles.int')$$),
+               (12, $$SELECT * FROM mantis_registers()$$),
+               (13, $$SELECT * FROM mantis_registers(true)$$),
+               (14, $$SELECT * FROM mantis_registers('roles.')$$),
+               (15, $$SELECT mantis_set('roles.by_role', 'v')$$),
+               (16, $$SELECT mantis_set('roles.by_role', 42)$$),
+               (17, $$SELECT mantis_delete('roles.by_role')$$),
+               (18, $$SELECT mantis_flush()$$),
+               (19, $$SELECT * FROM mantis_status$$),
+               (20, $$SELECT * FROM mantis_peers$$),
+               (21, $$SELECT * FROM mantis_status()$$),
+               (22, $$SELECT * FROM mantis_peers()$$),
+               (23, $$SELECT * FROM mantis_decode('\x')$$),
+               (24, $$SELECT * FROM mantis_stores$$),
+               (25, $$INSERT INTO mantis_stores (clock, node, registers) VALUES ('x', 'x', '\x')$$),
+               (26, $$GRANT mantis_writer TO regress_mantis_none$$)) AS calls(n, call)
  ORDER BY n;
 
 -- what a reader reads, and what it is told when it writes
 SET ROLE regress_mantis_reader;
 SELECT mantis_get('roles.text'), mantis_get('roles.none', 'default'),
        mantis_get('roles.int', 0) + 1 AS int_plus_one, mantis_get_json('roles.json') -> 'on' AS json_on;
+SELECT mantis_get_bool('roles.none', true) AS bool, mantis_get_int('roles.int') + 1 AS int_plus_one,
+       mantis_get_numeric('roles.int') / 2 AS half, mantis_ttl_ms('roles.int') IS NULL AS no_expiry;
 SELECT * FROM mantis_get_many(ARRAY['roles.int', 'roles.none', 'roles.text']);
 SELECT key, value FROM mantis_registers('roles.') ORDER BY key;
 SELECT mantis_set('roles.text', 'overwritten');
