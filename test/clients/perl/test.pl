@@ -119,6 +119,11 @@ sub scenario {
 		ok_(!$v, 'it is false');
 	});
 
+	check("$label: pitfall: Perl's false (!!0, the empty string) is no boolean input: 22P02; pass 0", sub {
+		raises('22P02', $dbh, sub { $one->('SELECT mantis_get_bool(?, ?)', "${pfx}absent", !!0) },
+			'mantis_get_bool(key, !!0)');
+	});
+
 	check("$label: an integer over 32767 reads as a number with mantis_get_int", sub {
 		$one->('SELECT mantis_set(?, ?)', "${pfx}limit", 100000);
 		eq_num($one->('SELECT mantis_get_int(?)', "${pfx}limit"), 100000, 'mantis_get_int');
