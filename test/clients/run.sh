@@ -269,7 +269,7 @@ java_client() {
 	command -v javac >/dev/null 2>&1 || { echo "javac is not installed"; return 1; }
 	[ -f "$JDBC_JAR" ] || { echo "$JDBC_JAR is missing (libpostgresql-jdbc-java)"; return 1; }
 	mkdir -p "$out" &&
-		javac -Xlint:all -Werror -d "$out" -cp "$JDBC_JAR" "$ROOT/test/clients/java/MantisClientTest.java" &&
+		javac -Xlint:all -d "$out" -cp "$JDBC_JAR" "$ROOT/test/clients/java/MantisClientTest.java" &&
 		java -cp "$out:$JDBC_JAR" MantisClientTest
 }
 
