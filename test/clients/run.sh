@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 #
 # test/clients/run.sh — one user scenario, run from real client libraries
-# against a real server: psycopg 3, psycopg2 + SQLAlchemy, node-postgres,
-# and psycopg through PgBouncer in transaction mode.  Called by
-# test/run_suites.sh from the repository root, as an unprivileged user,
-# against the mantis installed for PG_CONFIG.
+# against a real server: one driver per ecosystem (Python, Node.js, Ruby,
+# Java, Go, Perl), each straight to the server and through PgBouncer in
+# transaction mode.  Called by test/run_suites.sh from the repository
+# root, as an unprivileged user, against the mantis installed for
+# PG_CONFIG.
 #
 # It starts its own server (initdb in tmp_check/clients, 127.0.0.1 only,
 # shared_preload_libraries = 'mantis'), creates the extension and a role
@@ -18,21 +19,40 @@
 #	sqlalchemy	test/clients/python/sqlalchemy_test.py (psycopg2)
 #	node		test/clients/node/test.js (pg, installed by npm ci)
 #	pgbouncer	test/clients/python/psycopg_test.py pgbouncer
+#	ruby		test/clients/ruby/test.rb (ruby-pg), direct then PgBouncer
+#	java		test/clients/java/MantisClientTest.java (pgJDBC), compiled
+#			by javac, direct then PgBouncer
+#	go		test/clients/go/main.go (pgx v4), built offline in GOPATH
+#			mode from Debian's Go sources, direct then PgBouncer
+#	perl		test/clients/perl/test.pl (DBI with DBD::Pg), direct then
+#			PgBouncer
 # Each client's checks go to tmp_check/clients/<name>.log, with the
 # server's and PgBouncer's logs beside them; the tail of a failed
 # client's log goes to standard error.  The exit status is 1 when any
-# client failed.
+# client failed.  MANTIS_CLIENTS (a space-separated subset of the names
+# above) runs only those.
 #
 # Python is Debian's /usr/bin/python3 with Debian's python3-psycopg,
 # python3-psycopg2 and python3-sqlalchemy; node-postgres comes from the npm
-# registry at the versions of test/clients/node/package-lock.json.
+# registry at the versions of test/clients/node/package-lock.json; Ruby,
+# Java, Go and Perl and their drivers are Debian's: ruby-pg,
+# libpostgresql-jdbc-java (/usr/share/java/postgresql.jar) with the JDK's
+# javac, golang-github-jackc-pgx-v4-dev with golang-go, libdbd-pg-perl.
 # MANTIS_CLIENTS_PORT (default: the first free of 6540-6599) is the
 # server's port; PgBouncer takes the next free one.
 #
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-CLIENTS="psycopg sqlalchemy node pgbouncer"
+ALL_CLIENTS="psycopg sqlalchemy node pgbouncer ruby java go perl"
+CLIENTS=${MANTIS_CLIENTS:-$ALL_CLIENTS}
+for c in $CLIENTS; do
+	case " $ALL_CLIENTS " in
+	*" $c "*) ;;
+	*) echo "--- clients: no client named $c (MANTIS_CLIENTS)" >&2; echo "FAILED $c"; exit 1 ;;
+	esac
+done
+wants() { case " $CLIENTS " in *" $1 "*) return 0 ;; esac; return 1; }
 PG_CONFIG=${PG_CONFIG:-pg_config}
 PYTHON=/usr/bin/python3
 WORK=$ROOT/tmp_check/clients
@@ -175,6 +195,9 @@ auth_type = scram-sha-256
 auth_file = $WORK/userlist.txt
 default_pool_size = 4
 max_client_conn = 50
+; pgJDBC sends extra_float_digits in its startup packet, which PgBouncer
+; refuses unless told to ignore it
+ignore_startup_parameters = extra_float_digits
 EOF
 # in the foreground, logging to stderr, so that its pid is ours to stop
 "$PGBOUNCER" "$WORK/pgbouncer.ini" >"$WORK/pgbouncer.log" 2>&1 &
@@ -192,7 +215,9 @@ done
 # --- node-postgres --------------------------------------------------------
 # npm ci installs exactly the locked versions into test/clients/node
 NODE_READY=
-if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+if ! wants node; then
+	:
+elif command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
 	if (cd test/clients/node &&
 		npm_config_cache="$WORK/npm-cache" npm ci --no-audit --no-fund --loglevel=error) \
 		>"$WORK/npm.log" 2>&1; then
@@ -237,16 +262,49 @@ run_client() {	# run_client <name> <command...>
 	fi
 }
 
+# --- Java: pgJDBC, compiled here ----------------------------------------
+JDBC_JAR=/usr/share/java/postgresql.jar
+java_client() {
+	local out=$WORK/java-classes
+	command -v javac >/dev/null 2>&1 || { echo "javac is not installed"; return 1; }
+	[ -f "$JDBC_JAR" ] || { echo "$JDBC_JAR is missing (libpostgresql-jdbc-java)"; return 1; }
+	mkdir -p "$out" &&
+		javac -Xlint:all -d "$out" -cp "$JDBC_JAR" "$ROOT/test/clients/java/MantisClientTest.java" &&
+		java -cp "$out:$JDBC_JAR" MantisClientTest
+}
+
+# --- Go: pgx v4 from Debian's source packages, built with no network ------
+# GOPATH mode finds github.com/jackc/pgx/v4 and its dependencies in
+# /usr/share/gocode/src, where golang-github-jackc-pgx-v4-dev put them;
+# GOPROXY=off makes sure nothing is looked up anywhere else.
+go_client() {
+	command -v go >/dev/null 2>&1 || { echo "go is not installed"; return 1; }
+	(cd "$ROOT/test/clients/go" &&
+		env GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= GOPROXY=off \
+			GOCACHE="$WORK/go-cache" go build -o "$WORK/go-client" .) &&
+		"$WORK/go-client"
+}
+
+# run_client runs a program under timeout: these two run as bash -c
+export -f java_client go_client
+export WORK ROOT JDBC_JAR
+
 failed=0
 PY=$ROOT/test/clients/python
-run_client psycopg "$PYTHON" "$PY/psycopg_test.py" direct
-run_client sqlalchemy "$PYTHON" "$PY/sqlalchemy_test.py"
-if [ -n "$NODE_READY" ]; then
+wants psycopg && run_client psycopg "$PYTHON" "$PY/psycopg_test.py" direct
+wants sqlalchemy && run_client sqlalchemy "$PYTHON" "$PY/sqlalchemy_test.py"
+if ! wants node; then
+	:
+elif [ -n "$NODE_READY" ]; then
 	run_client node node "$ROOT/test/clients/node/test.js"
 else
 	# no node-postgres: the client fails, with npm's log as its own
 	run_client node bash -c 'cat "$1"; exit 1' npm-ci "$WORK/npm.log"
 fi
-run_client pgbouncer "$PYTHON" "$PY/psycopg_test.py" pgbouncer
+wants pgbouncer && run_client pgbouncer "$PYTHON" "$PY/psycopg_test.py" pgbouncer
+wants ruby && run_client ruby ruby "$ROOT/test/clients/ruby/test.rb"
+wants java && run_client java bash -c java_client
+wants go && run_client go bash -c go_client
+wants perl && run_client perl perl "$ROOT/test/clients/perl/test.pl"
 
 exit $failed

@@ -89,16 +89,45 @@ async function main() {
     assert.equal(await one('SELECT mantis_get($1, $2)', [K('absent'), 100]), '100');
   });
 
-  await check("boolean: set true stores 'true'; on, t and true read back as true", async () => {
+  await check("boolean: set true stores 'true'; on, t and true read back as true with mantis_get_bool, no cast", async () => {
     await put(K('dark'), true);
     assert.equal(await get(K('dark')), 'true');
-    assert.equal(await one('SELECT mantis_get($1, $2::boolean)', [K('dark'), false]), true);
+    assert.equal(await one('SELECT mantis_get_bool($1)', [K('dark')]), true);
+    assert.equal(await one('SELECT mantis_get($1, $2::boolean)', [K('dark'), false]), true, 'mantis_get, default cast');
     for (const t of ['on', 't', 'true']) {
       await put(K('dark'), t);
-      assert.equal(await one('SELECT mantis_get($1, $2::boolean)', [K('dark'), false]), true, `stored ${t}`);
+      assert.equal(await one('SELECT mantis_get_bool($1, $2)', [K('dark'), false]), true, `stored ${t}`);
     }
     await put(K('dark'), 'off');
-    assert.equal(await one('SELECT mantis_get($1, $2::boolean)', [K('dark'), true]), false, 'stored off');
+    assert.equal(await one('SELECT mantis_get_bool($1, $2)', [K('dark'), true]), false, 'stored off');
+  });
+
+  await check('typed readers: an absent flag is null or its default false; mantis_get_int is an int8: a string', async () => {
+    assert.equal(await one('SELECT mantis_get_bool($1)', [K('absent')]), null);
+    assert.equal(await one('SELECT mantis_get_bool($1, $2)', [K('absent'), false]), false);
+    // node-postgres parses no int8 by default (2^63 does not fit a number)
+    assert.equal(await one('SELECT mantis_get_int($1, $2)', [K('big_limit'), 100]), '100000');
+    assert.equal(await one('SELECT mantis_get_int($1, $2)', [K('absent'), 100]), '100');
+    assert.equal(await one('SELECT mantis_get_int($1, $2)::int', [K('big_limit'), 100]), 100000, 'cast to int');
+  });
+
+  await check('typed readers: with an int8 parser (BigInt, or parseInt) mantis_get_int and mantis_ttl_ms are numbers', async () => {
+    // a parser for one client; pg.types.setTypeParser(20, ...) sets it for every client
+    const types = new pg.TypeOverrides();
+    types.setTypeParser(pg.types.builtins.INT8, BigInt);
+    const c = new pg.Client({ ...config, types });
+    await c.connect();
+    try {
+      assert.equal(await one('SELECT mantis_get_int($1, $2)', [K('big_limit'), 100], c), 100000n);
+      types.setTypeParser(pg.types.builtins.INT8, (v) => parseInt(v, 10));
+      assert.equal(await one('SELECT mantis_get_int($1, $2)', [K('absent'), 100], c), 100);
+      await one('SELECT mantis_set($1, $2, $3)', [K('session'), 'token', '30 seconds'], c);
+      const ms = await one('SELECT mantis_ttl_ms($1)', [K('session')], c);
+      assert.ok(typeof ms === 'number' && ms > 25000 && ms <= 30000, `mantis_ttl_ms ${ms} (${typeof ms})`);
+      assert.equal(await one('SELECT mantis_ttl_ms($1)', [K('dark')], c), null, 'a key without an expiry');
+    } finally {
+      await c.end();
+    }
   });
 
   const CFG = { plan: 'pro', seats: 5, ratio: 0.25, tags: ['a', 'ü'], owner: null, nested: { on: true } };
@@ -274,6 +303,8 @@ async function main() {
     try {
       await a.query('SELECT mantis_set($1, $2)', [K('via.bouncer'), 'v']);
       assert.equal(await one('SELECT mantis_get($1)', [K('via.bouncer')], b), 'v');
+      assert.equal(await one('SELECT mantis_get_bool($1, $2)', [K('via.bouncer.absent'), false], b), false,
+        'mantis_get_bool through PgBouncer');
       const named = { name: 'mantis-get', text: 'SELECT mantis_get($1) AS v', values: [K('via.bouncer')] };
       assert.equal((await a.query(named)).rows[0].v, 'v');
       // b prepares "mantis-get" on the backend where a already did

@@ -18,6 +18,7 @@ import random
 import re
 import string
 import sys
+from decimal import Decimal
 
 import psycopg
 from psycopg import errors
@@ -112,15 +113,37 @@ with ck("integer: a default cast to int reads 100000; psycopg's smallint 100 can
     raises("22003", lambda: one("SELECT mantis_get(%s, %s)", (K("big_limit"), 100)),
            sqlstate, "mantis_get(key, 100) with 100000 stored")
 
-with ck("boolean: set True stores 'true'; on, t and true read back as True"):
+with ck("boolean: set True stores 'true'; on, t and true read back as True with mantis_get_bool"):
     put(K("dark"), True)
     eq(get(K("dark")), "true")
-    eq(one("SELECT mantis_get(%s, %s)", (K("dark"), False)), True)
+    eq(one("SELECT mantis_get_bool(%s)", (K("dark"),)), True)
+    eq(one("SELECT mantis_get(%s, %s)", (K("dark"), False)), True, "mantis_get with a bool default")
     for text in ("on", "t", "true"):
         put(K("dark"), text)
-        eq(one("SELECT mantis_get(%s, %s)", (K("dark"), False)), True, f"stored {text!r}")
+        eq(one("SELECT mantis_get_bool(%s, %s)", (K("dark"), False)), True, f"stored {text!r}")
     put(K("dark"), "off")
-    eq(one("SELECT mantis_get(%s, %s)", (K("dark"), True)), False, "stored 'off'")
+    eq(one("SELECT mantis_get_bool(%s, %s)", (K("dark"), True)), False, "stored 'off'")
+
+with ck("typed readers: an absent flag is None or its default False; ints past 32767 need no cast"):
+    eq(one("SELECT mantis_get_bool(%s)", (K("absent"),)), None)
+    eq(one("SELECT mantis_get_bool(%s, %s)", (K("absent"), False)), False)
+    eq(one("SELECT mantis_get_int(%s)", (K("big_limit"),)), 100000)
+    # the default is a bigint parameter: psycopg's smallint 100 fits it
+    eq(one("SELECT mantis_get_int(%s, %s)", (K("big_limit"), 100)), 100000, "with default 100")
+    eq(one("SELECT mantis_get_int(%s, %s)", (K("absent"), 100)), 100, "absent, default 100")
+
+with ck("typed readers: float, numeric, timestamptz and mantis_ttl_ms read as Python's own"):
+    put(K("ratio"), 0.25)
+    eq(one("SELECT mantis_get_float(%s, %s)", (K("ratio"), 1.0)), 0.25)
+    put(K("price"), Decimal("19.90"))
+    eq(one("SELECT mantis_get_numeric(%s)", (K("price"),)), Decimal("19.90"))
+    launch = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.timezone.utc)
+    put(K("launch"), launch)
+    eq(one("SELECT mantis_get_timestamptz(%s)", (K("launch"),)), launch)
+    one("SELECT mantis_set(%s, %s, %s)", (K("session"), "token", datetime.timedelta(seconds=30)))
+    ms = one("SELECT mantis_ttl_ms(%s)", (K("session"),))
+    true(isinstance(ms, int) and 25000 < ms <= 30000, f"mantis_ttl_ms {ms!r}")
+    eq(one("SELECT mantis_ttl_ms(%s)", (K("ratio"),)), None, "a key without an expiry")
 
 CFG = {"plan": "pro", "seats": 5, "ratio": 0.25, "tags": ["a", "ü"], "owner": None,
        "nested": {"on": True}}

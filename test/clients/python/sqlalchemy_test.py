@@ -13,6 +13,7 @@ import os
 import re
 
 import psycopg2
+import psycopg2.errors
 from sqlalchemy import bindparam, cast, create_engine, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL
@@ -87,15 +88,45 @@ with ck("integer: set 42, get its text, and an int back with a typed default"):
     put(K("big_limit"), 100000)
     eq(scalar(select(func.mantis_get(K("big_limit"), 100))), 100000)
 
-with ck("boolean: set True stores 'true'; on, t and true read back as True"):
+with ck("boolean: set True stores 'true'; on, t and true read back as True with mantis_get_bool"):
     put(K("dark"), True)
     eq(get(K("dark")), "true")
-    eq(scalar(select(func.mantis_get(K("dark"), False))), True)
+    eq(scalar(select(func.mantis_get_bool(K("dark")))), True)
+    eq(scalar(select(func.mantis_get(K("dark"), False))), True, "mantis_get with a bool default")
     for t in ("on", "t", "true"):
         put(K("dark"), t)
-        eq(scalar(select(func.mantis_get(K("dark"), False))), True, f"stored {t!r}")
+        eq(scalar(select(func.mantis_get_bool(K("dark"), False))), True, f"stored {t!r}")
     put(K("dark"), "off")
-    eq(scalar(select(func.mantis_get(K("dark"), True))), False, "stored 'off'")
+    eq(scalar(select(func.mantis_get_bool(K("dark"), True))), False, "stored 'off'")
+
+with ck("typed readers: an absent flag is None or its default False; mantis_get_int an int"):
+    eq(scalar(select(func.mantis_get_bool(K("absent")))), None)
+    eq(scalar(select(func.mantis_get_bool(K("absent"), False))), False)
+    eq(scalar(select(func.mantis_get_int(K("big_limit"), 100))), 100000)
+    eq(scalar(select(func.mantis_get_int(K("absent"), 100))), 100, "absent, its default")
+    eq(scalar(text("SELECT mantis_get_int(:k, :d)"), k=K("big_limit"), d=100), 100000, "with text()")
+    scalar(text("SELECT mantis_set(:k, :v, :ttl)"), k=K("session"), v="token",
+           ttl=datetime.timedelta(seconds=30))
+    ms = scalar(select(func.mantis_ttl_ms(K("session"))))
+    true(isinstance(ms, int) and 25000 < ms <= 30000, f"mantis_ttl_ms {ms!r}")
+
+with ck("psycopg2 alone: %s parameters, bool and int back, SQLSTATEs in e.pgcode"):
+    raw = psycopg2.connect(host=ENV["APP_HOST"], port=ENV["APP_PORT"], dbname=ENV["APP_DB"],
+                           user=ENV["APP_USER"], password=ENV["APP_PASSWORD"])
+    try:
+        with raw, raw.cursor() as cur:      # one transaction, committed at the end
+            cur.execute("SELECT mantis_set(%s, %s)", (K("pg2.flag"), True))
+        with raw, raw.cursor() as cur:
+            cur.execute("SELECT mantis_get_bool(%s), mantis_get_bool(%s, %s), mantis_get_int(%s, %s)",
+                        (K("pg2.flag"), K("absent"), False, K("big_limit"), 100))
+            eq(cur.fetchone(), (True, False, 100000))
+        with raw.cursor() as cur:
+            e = raises("22004", lambda: cur.execute("SELECT mantis_set(%s, %s)", (K("pg2.flag"), None)),
+                       lambda e: getattr(e, "pgcode", None), "mantis_set(key, None)")
+            true(isinstance(e, psycopg2.errors.NullValueNotAllowed), f"class {type(e).__name__}")
+        raw.rollback()
+    finally:
+        raw.close()
 
 CFG = {"plan": "pro", "seats": 5, "ratio": 0.25, "tags": ["a", "ü"], "owner": None,
        "nested": {"on": True}}
