@@ -116,11 +116,20 @@ SELECT mantis_get_float('r.flag.1');
 SELECT mantis_get_numeric('r.flag.1');
 SELECT mantis_get_timestamptz('r.int');
 SELECT mantis_get_timestamptz('r.flag.1', now());
--- out of the type's range: its own error (22003, 22008)
+-- an unknown time zone (22023 from the input) and a UTC offset past 15
+-- hours (22009) are not timestamps either
+SELECT mantis_set('r.zone', '2020-01-01 12:00 Mars/Olympus') IS NOT NULL AS applied,
+       mantis_set('r.offset', '2020-01-01 12:00+25') IS NOT NULL AS applied;
+SELECT mantis_get_timestamptz('r.zone');
+SELECT mantis_get_timestamptz('r.offset');
+-- out of the type's range: its own error (22003, 22008, also for a date
+-- field out of range)
 SELECT mantis_set('r.huge', '9223372036854775808') IS NOT NULL AS applied,
-       mantis_set('r.far', '294277-01-01 00:00:00+00') IS NOT NULL AS applied;
+       mantis_set('r.far', '294277-01-01 00:00:00+00') IS NOT NULL AS applied,
+       mantis_set('r.feb30', '2020-02-30') IS NOT NULL AS applied;
 SELECT mantis_get_int('r.huge');
 SELECT mantis_get_timestamptz('r.far');
+SELECT mantis_get_timestamptz('r.feb30');
 \set VERBOSITY default
 
 -- a transaction's own pending writes and deletions first; ROLLBACK

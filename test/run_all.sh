@@ -19,7 +19,7 @@ SRC=$(pwd)
 PACKAGES="postgresql-15 postgresql-server-dev-15 postgresql-client-15 libzmq3-dev
 	libipc-run-perl make gcc clang libclang-rt-14-dev llvm faketime procps
 	python3-psycopg python3-psycopg2 python3-sqlalchemy pgbouncer
-	ruby-pg libpostgresql-jdbc-java golang-go golang-github-jackc-pgx-v4-dev
+	ruby ruby-pg libpostgresql-jdbc-java golang-go golang-github-jackc-pgx-v4-dev
 	libdbd-pg-perl"
 # the clients suite runs node-postgres and compiles a pgJDBC program: Debian's
 # node and JDK unless some are installed

@@ -138,6 +138,19 @@ begin_write(FunctionCallInfo fcinfo, const char *function)
 }
 
 /*
+ * mantis_set()'s checks: its arguments' (the key, then the value) before
+ * begin_write()'s, which may wait for the store to become writable.
+ */
+static void
+begin_set(FunctionCallInfo fcinfo)
+{
+	mantis_check_loaded();
+	require_key(fcinfo);
+	require_value(fcinfo);
+	begin_write(fcinfo, "mantis_set");
+}
+
+/*
  * A key argument's bytes, checked as every function checks them: an empty
  * key is 22023 and an over-long one 54000, for reads as for writes.
  */
@@ -254,8 +267,7 @@ mantis_set(PG_FUNCTION_ARGS)
 	text	   *value;
 	uint64		expires_ms;
 
-	begin_write(fcinfo, "mantis_set");
-	require_value(fcinfo);
+	begin_set(fcinfo);
 	value = PG_GETARG_TEXT_PP(1);
 	expires_ms = ttl_arg_expiry(fcinfo, 2);
 	return hlc_or_null(fcinfo,
@@ -276,8 +288,7 @@ mantis_set_any(PG_FUNCTION_ARGS)
 	char	   *value;
 	uint64		expires_ms;
 
-	begin_write(fcinfo, "mantis_set");
-	require_value(fcinfo);
+	begin_set(fcinfo);
 	value = mantis_value_text_form(fcinfo, 1);
 	expires_ms = ttl_arg_expiry(fcinfo, 2);
 	return hlc_or_null(fcinfo,

@@ -17,10 +17,11 @@
  * (mantis_value_parse(), api/values.c): the boolean reader accepts what
  * boolean input accepts (on/off, true/false, yes/no, 1/0, t/f), and a
  * value not of the type fails with that function's error, the key named in
- * the context: 22P02, the datetime input's 22007 (invalid_datetime_format)
- * included, so that one SQLSTATE tells every reader's caller "not of this
- * type"; a value of the type's syntax but out of its range keeps its own
- * (22003, 22008).
+ * the context: 22P02, the datetime input's 22007 (invalid syntax), 22009
+ * (a bad UTC offset) and 22023 (an unknown time zone) included, so that one
+ * SQLSTATE tells every reader's caller "not of this type"; a value of the
+ * type's syntax but out of its range keeps its own (22003, and 22008 for a
+ * date or time field out of range, such as February 30).
  *
  * mantis_ttl_ms() is mantis_ttl() in milliseconds, for drivers that cannot
  * read an interval (Prisma).
@@ -54,8 +55,9 @@ PG_FUNCTION_INFO_V1(mantis_ttl_ms);
 
 /*
  * A stored value as a "type" (mantis_value_parse()), with the datetime
- * input's 22007 for text it cannot read reported as 22P02, as every other
- * input function reports it; message, detail and context unchanged.
+ * input's errors for text it cannot read (22007, 22009, 22023) reported as
+ * 22P02, as every other input function reports it; message, detail and
+ * context unchanged.
  */
 static Datum
 parse_as(FunctionCallInfo fcinfo, Oid type, text *key, text *value)
@@ -73,7 +75,11 @@ parse_as(FunctionCallInfo fcinfo, Oid type, text *key, text *value)
 	{
 		ErrorData  *edata;
 
-		if (geterrcode() != ERRCODE_INVALID_DATETIME_FORMAT)
+		int			code = geterrcode();
+
+		if (code != ERRCODE_INVALID_DATETIME_FORMAT &&
+			code != ERRCODE_INVALID_TIME_ZONE_DISPLACEMENT_VALUE &&
+			code != ERRCODE_INVALID_PARAMETER_VALUE)
 			PG_RE_THROW();
 		MemoryContextSwitchTo(caller);
 		edata = CopyErrorData();
