@@ -194,15 +194,19 @@ take_pending(MantisLeafSet *pending, MantisRecordCallback callback, void *arg)
 }
 
 /*
- * Delete rows of ours, each only if it is still the version we merged: a
- * row changed meanwhile (its xmin differs) stays, to be merged first.
+ * Delete rows a compaction covers, each only if it is still the version we
+ * merged: a row changed meanwhile (its xmin differs) stays, to be merged
+ * first.  Whatever node name wrote a row, this node's snapshot now holds
+ * what it held (or something newer), so it goes too: left, a row under a
+ * former node name or restored from another server would bring back, at
+ * the next start, a key whose deletion has been collected since.
  */
 static void
 delete_rows(const KnownTable *kt, const KnownRow *rows, int n)
 {
 	char	   *sql;
-	Oid			types[3] = {INT8ARRAYOID, TEXTARRAYOID, TEXTOID};
-	Datum		values[3];
+	Oid			types[2] = {INT8ARRAYOID, TEXTARRAYOID};
+	Datum		values[2];
 	int64	   *ids;
 	Datum	   *xmins;
 
@@ -220,22 +224,22 @@ delete_rows(const KnownTable *kt, const KnownRow *rows, int n)
 	}
 	values[0] = int8_array(ids, n);
 	values[1] = PointerGetDatum(construct_array(xmins, n, TEXTOID, -1, false, TYPALIGN_INT));
-	values[2] = CStringGetTextDatum(mantis_self_node_name());
 	sql = psprintf("DELETE FROM %s s USING ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS k(id, x)"
-				   " WHERE s.id OPERATOR(pg_catalog.=) k.id AND s.xmin::pg_catalog.text OPERATOR(pg_catalog.=) k.x"
-				   " AND s.node OPERATOR(pg_catalog.=) $3",
+				   " WHERE s.id OPERATOR(pg_catalog.=) k.id AND s.xmin::pg_catalog.text OPERATOR(pg_catalog.=) k.x",
 				   kt->name);
 	statement_begin();
-	if (SPI_execute_with_args(sql, 3, types, values, NULL, false, 0) != SPI_OK_DELETE)
+	if (SPI_execute_with_args(sql, 2, types, values, NULL, false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not delete from %s", kt->name);
 	statement_end();
 	pfree(sql);
 }
 
 /*
- * Write every register as a fresh snapshot and delete the rows of ours it
- * makes redundant: those merged, which it now covers, and the delta rows
- * this flush inserted before it found compaction due.  Returns the ids
+ * Write every register as a fresh snapshot and delete the rows it makes
+ * redundant: every row merged, which it now covers (whatever node name
+ * wrote it: this node's, one under a former name, one restored from
+ * another server), and the delta rows this flush inserted before it found
+ * compaction due.  Rows holding registers back stay.  Returns the ids
  * deleted, in the builder's context.
  */
 static int64 *
@@ -250,7 +254,7 @@ compact(KnownTable *kt, RowBuilder *b, MantisLeafSet *pending, int *ndeleted)
 	gone = palloc(sizeof(KnownRow) * (kt->nrows + list_length(b->inserted) + 1));
 	for (int i = 0; i < kt->nrows; i++)
 	{
-		if (kt->rows[i].own && ROW_MERGED(&kt->rows[i]))
+		if (ROW_MERGED(&kt->rows[i]))
 			gone[n++] = kt->rows[i];
 	}
 	foreach(lc, b->inserted)

@@ -183,25 +183,27 @@ known_reserve(KnownTable *kt, int n)
 		kt->rows = repalloc(kt->rows, sizeof(KnownRow) * kt->maxrows);
 }
 
-/* Registers of known rows not held in memory, and this node's rows. */
+/*
+ * Registers of known rows not held in memory; this node's rows; and the
+ * merged rows, which a compaction replaces whatever node name wrote them.
+ */
 void
 count_rows(const KnownTable *kt, uint64 *held_back, int64 *own_rows,
-		   int64 *own_merged_rows, int64 *own_merged_bytes)
+		   int64 *merged_rows, int64 *merged_bytes)
 {
 	*held_back = 0;
-	*own_rows = *own_merged_rows = *own_merged_bytes = 0;
+	*own_rows = *merged_rows = *merged_bytes = 0;
 	for (int i = 0; i < kt->nrows; i++)
 	{
 		KnownRow   *row = &kt->rows[i];
 
 		*held_back += row->held;
-		if (!row->own)
-			continue;
-		(*own_rows)++;
+		if (row->own)
+			(*own_rows)++;
 		if (ROW_MERGED(row))
 		{
-			(*own_merged_rows)++;
-			*own_merged_bytes += row->bytes;
+			(*merged_rows)++;
+			*merged_bytes += row->bytes;
 		}
 	}
 }

@@ -60,8 +60,8 @@ extern MANTIS_PRIVATE void abort_work(void);
 extern MANTIS_PRIVATE bool find_table(KnownTable *kt);
 extern MANTIS_PRIVATE void known_reserve(KnownTable *kt, int n);
 extern MANTIS_PRIVATE void count_rows(const KnownTable *kt, uint64 *held_back,
-									  int64 *own_rows, int64 *own_merged_rows,
-									  int64 *own_merged_bytes);
+									  int64 *own_rows, int64 *merged_rows,
+									  int64 *merged_bytes);
 extern MANTIS_PRIVATE Datum int8_array(const int64 *ids, int n);
 
 /*
