@@ -1,0 +1,180 @@
+/*-------------------------------------------------------------------------
+ * common/rules.c
+ *	  The decisions of collection, refusal and adoption: the rules R1-R6 of
+ *	  common/rules.h, each a pure function.
+ *
+ * The server calls them where it decides (replication/horizon.c,
+ * store/sweep.c, store/write.c, replication/repair.c, replication/live.c);
+ * test/sim calls the same functions for its simulated servers, so what the
+ * simulator proves is what the server does.
+ *
+ * IDENTIFICATION	src/common/rules.c
+ *-------------------------------------------------------------------------
+ */
+#include "common/keyhash.h"
+#include "common/rules.h"
+
+/* One member's name, hashed for the set digest */
+uint64_t
+mantis_rules_member_hash(const char *name, size_t len)
+{
+	return mantis_hash(name, len);
+}
+
+/*
+ * The digest of a member set (R1), from the hashes of its names, in any
+ * order: their sum, mixed with the count.  Never 0, which means "not known".
+ */
+uint64_t
+mantis_rules_members_digest(const uint64_t *hashes, int n)
+{
+	uint64_t	sum = 0;
+	uint64_t	d;
+
+	for (int i = 0; i < n; i++)
+		sum += hashes[i] * UINT64_C(0x9E3779B97F4A7C15) + 1;
+	d = sum ^ ((uint64_t) n << 56);
+	d ^= d >> 33;
+	d *= UINT64_C(0xFF51AFD7ED558CCD);
+	d ^= d >> 33;
+	return d == 0 ? 1 : d;
+}
+
+/*
+ * Whether acknowledgements may collect (R2), given our member set's digest
+ * (0 while a listed peer has not said its name) and what we know of each
+ * other member.  *culprit (if not NULL) is set to the index of the member
+ * that stops it, or -1.
+ */
+MantisCollectMode
+mantis_rules_agreement(uint64_t our_members, const MantisMemberView *members,
+					   int n, int *culprit)
+{
+	MantisCollectMode mode = MANTIS_COLLECT_AGREED;
+	int			who = -1;
+
+	if (n == 0)
+		mode = MANTIS_COLLECT_NO_PEERS;
+	for (int i = 0; i < n && mode == MANTIS_COLLECT_AGREED; i++)
+	{
+		const MantisMemberView *m = &members[i];
+
+		who = i;
+		if (!m->identified || our_members == 0)
+			mode = MANTIS_COLLECT_UNIDENTIFIED;
+		else if (!m->greeted)
+			mode = MANTIS_COLLECT_UNGREETED;
+		else if (m->protocol < MANTIS_RULES_PROTOCOL)
+			mode = MANTIS_COLLECT_OLD_PROTOCOL;
+		else if (m->members != our_members)
+			mode = MANTIS_COLLECT_DISAGREE;
+	}
+	if (culprit)
+		*culprit = mode == MANTIS_COLLECT_AGREED ? -1 : who;
+	return mode;
+}
+
+/*
+ * The collection horizon among agreeing members (R2): the least of every
+ * member's "stable" and of ours, where ours (set in *our_stable) is the
+ * least acknowledgement we have from them.  0 with no member.
+ */
+uint64_t
+mantis_rules_horizon(const MantisMemberView *members, int n, uint64_t *our_stable)
+{
+	uint64_t	stable = UINT64_MAX;
+	uint64_t	least = UINT64_MAX;
+
+	for (int i = 0; i < n; i++)
+	{
+		stable = members[i].acked < stable ? members[i].acked : stable;
+		least = members[i].stable < least ? members[i].stable : least;
+	}
+	if (n == 0)
+		stable = least = 0;
+	if (our_stable)
+		*our_stable = stable;
+	return stable < least ? stable : least;
+}
+
+/* Whether a dead register may be collected, and by which bound (R3, R5) */
+MantisSweepVerdict
+mantis_rules_sweep(const MantisDeadRegister *r, const MantisSweepBounds *b)
+{
+	if (r->owed)
+		return MANTIS_SWEEP_KEEP;
+	if (r->hlc_ts <= b->horizon_ts)
+		return MANTIS_SWEEP_BY_HORIZON;
+	if (b->lifetime_ms != 0 && r->death_ms <= b->lifetime_ms && r->hlc_ts < b->hole_ts)
+		return MANTIS_SWEEP_BY_LIFETIME;
+	return MANTIS_SWEEP_KEEP;
+}
+
+/*
+ * Whether a collection raises the refusal horizon (R4): every one does,
+ * except on a server without replication, whose horizon is its own clock
+ * (raising it there would refuse every older register of the peers it may
+ * be given later, and make them adopt those away).
+ */
+bool
+mantis_rules_sweep_raises(MantisSweepVerdict v, bool replicated)
+{
+	return v == MANTIS_SWEEP_BY_LIFETIME || (v == MANTIS_SWEEP_BY_HORIZON && replicated);
+}
+
+/* Whether a register from a peer is refused as a copy of a collected one (R4) */
+bool
+mantis_rules_refuse(bool held, uint64_t hlc_ts, uint64_t refuse_upto)
+{
+	return !held && refuse_upto != 0 && hlc_ts <= refuse_upto;
+}
+
+/*
+ * How far a round may adopt (R6): the peer's refusal horizon when the
+ * round began, unless it has since been lowered (a restart of the peer
+ * whose rows had not yet carried it), and never past our clock bound.
+ */
+uint64_t
+mantis_rules_adopt_upto(uint64_t collected_at_start, uint64_t collected_now,
+						uint64_t clock_bound)
+{
+	uint64_t	upto = collected_at_start < collected_now ? collected_at_start : collected_now;
+
+	return upto < clock_bound ? upto : clock_bound;
+}
+
+/* Whether a register we hold is adopted away in a round (R6) */
+bool
+mantis_rules_adopt(bool seen, bool owed, uint64_t hlc_ts, uint64_t upto)
+{
+	return !seen && !owed && hlc_ts <= upto;
+}
+
+/* The least hole after a register at refused_ts was refused (R5) */
+uint64_t
+mantis_rules_hole_after(uint64_t hole_ts, uint64_t refused_ts)
+{
+	return refused_ts < hole_ts ? refused_ts : hole_ts;
+}
+
+/* What mantis_status says of a mode */
+const char *
+mantis_rules_mode_text(MantisCollectMode mode)
+{
+	switch (mode)
+	{
+		case MANTIS_COLLECT_AGREED:
+			return "by acknowledgement";
+		case MANTIS_COLLECT_NO_PEERS:
+			return "lifetime only: no peer";
+		case MANTIS_COLLECT_UNIDENTIFIED:
+			return "lifetime only: a listed peer has not answered";
+		case MANTIS_COLLECT_OLD_PROTOCOL:
+			return "lifetime only: a peer speaks protocol 3";
+		case MANTIS_COLLECT_UNGREETED:
+			return "lifetime only: a peer has not greeted us";
+		case MANTIS_COLLECT_DISAGREE:
+			return "lifetime only: peers count other members";
+	}
+	return "unknown";
+}

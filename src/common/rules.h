@@ -1,0 +1,144 @@
+/*-------------------------------------------------------------------------
+ * common/rules.h
+ *	  The decisions of collection, refusal and adoption, as pure functions
+ *	  over plain values (common/rules.c): the server gathers their inputs
+ *	  and applies their results; test/sim drives them in simulation.
+ *
+ * The rules, and why no deletion can come back and no acknowledged write
+ * can go (the README's "What collection gives up" says the same for users):
+ *
+ * R1 Members.  A server counts as members itself, every peer it lists in
+ *	  mantis.peers and every identified peer that connects to it.  It knows
+ *	  its member set once every listed peer has said its name; the set's
+ *	  digest travels in its greetings (protocol 4).
+ *
+ * R2 Agreement.  A server collects by acknowledgement only while every
+ *	  member speaks protocol 4, has greeted it in this run, and reports the
+ *	  same member set.  Then every member counts every other, so "stable"
+ *	  (the least acknowledgement a member has from its members) and the
+ *	  collection horizon (the least "stable" of all members) mean that every
+ *	  member holds every member's writes through the horizon.  In a topology
+ *	  that is not a full mesh the sets differ: only the lifetime collects.
+ *	  The horizon only rises; a member's acknowledgement covers only what
+ *	  it has flushed (a crash restart cannot lose it).
+ *
+ * R3 Collection.  A dead register (a deletion, or an expired value) that
+ *	  the workers owe nothing (flushed, sent) is collected when its HLC is
+ *	  at or below the horizon, or when it has been dead longer than
+ *	  mantis.tombstone_lifetime and lies below every hole (R5).
+ *
+ * R4 Refusal.  Every collection, by acknowledgement or lifetime, and every
+ *	  adoption (R6) raises the refusal horizon to the register's HLC; it is
+ *	  persisted with every row and never lowered.  A register from a peer at
+ *	  or below it, for a key held nothing of, is refused: it is an older
+ *	  copy of something collected.  Whoever sends it - a member that missed
+ *	  the deletion while it was removed from mantis.peers, forgotten,
+ *	  renamed, restored from a backup or promoted from a lagging standby -
+ *	  it cannot come back.  (A server without replication collects by its
+ *	  own clock and raises nothing: it has no peer to refuse.)
+ *
+ * R5 Holes.  A register refused for another reason - no room, over this
+ *	  server's limits, a clock too far ahead - is a hole: something a peer
+ *	  holds that we do not.  Lifetime collection stops below the least hole,
+ *	  so the refusal horizon never passes it, and no peer adopts it away.
+ *	  A hole closes when a repair round with the peer that sent it, begun
+ *	  after the refusal, merges everything that peer holds.
+ *
+ * R6 Adoption.  In a repair round we pull from a peer, for a leaf whose
+ *	  digests still differ after merging the peer's whole answer, we drop
+ *	  what we hold that the answer did not hold and that lies at or below
+ *	  the peer's refusal horizon as it was when the round began (a horizon
+ *	  raised later could cover a register the answer was taken too early to
+ *	  hold), and no further ahead of our clock than a peer's register may
+ *	  be.  The peer collected it or would refuse it.
+ *
+ * The price.  A server's writes that no member held while it was not
+ *	  counted - made before it first reached the cluster, while it was
+ *	  removed or forgotten, or while it was away longer than the lifetime -
+ *	  and that lie at or below a peer's refusal horizon are refused there
+ *	  and adopted away here (R4, R6).  While members disagree, while one
+ *	  is away, or while a hole is open, dead registers wait for the lifetime
+ *	  (or, above a hole, until it closes), holding their room.
+ *
+ * Pure C: no server headers, no allocation.  Tested by test/unit/test_rules.c
+ * and by the simulator test/sim.
+ *
+ * IDENTIFICATION	src/common/rules.h
+ *-------------------------------------------------------------------------
+ */
+#ifndef MANTIS_RULES_H
+#define MANTIS_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The first protocol whose greetings carry the member set (R1) */
+#define MANTIS_RULES_PROTOCOL		4
+
+/* Why a server collects by lifetime only (R2), or that it need not */
+typedef enum MantisCollectMode
+{
+	MANTIS_COLLECT_AGREED = 0,	/* every member agrees: acknowledgements count */
+	MANTIS_COLLECT_NO_PEERS,	/* no member to acknowledge anything */
+	MANTIS_COLLECT_UNIDENTIFIED,	/* a listed peer has not said its name */
+	MANTIS_COLLECT_OLD_PROTOCOL,	/* a member speaks protocol 3 */
+	MANTIS_COLLECT_UNGREETED,	/* a member has not greeted us in this run */
+	MANTIS_COLLECT_DISAGREE		/* a member counts another set */
+} MantisCollectMode;
+
+/* What a server knows of one of its members (itself excluded) */
+typedef struct MantisMemberView
+{
+	bool		identified;		/* it said its name */
+	bool		greeted;		/* a valid greeting of it arrived in this run */
+	int			protocol;		/* the version in use with it */
+	uint64_t	members;		/* its member set's digest, 0: not known */
+	uint64_t	acked;			/* it holds our writes through this HLC */
+	uint64_t	stable;			/* its members hold its writes through this */
+} MantisMemberView;
+
+/* A dead register as the sweep sees it (R3) */
+typedef struct MantisDeadRegister
+{
+	uint64_t	hlc_ts;			/* its HLC time */
+	uint64_t	death_ms;		/* when it died: its deletion, or its expiry */
+	bool		owed;			/* not yet flushed or not yet sent */
+} MantisDeadRegister;
+
+typedef enum MantisSweepVerdict
+{
+	MANTIS_SWEEP_KEEP = 0,
+	MANTIS_SWEEP_BY_HORIZON,	/* every member holds it or newer */
+	MANTIS_SWEEP_BY_LIFETIME	/* dead longer than the lifetime */
+} MantisSweepVerdict;
+
+/* The bounds of one sweep */
+typedef struct MantisSweepBounds
+{
+	uint64_t	horizon_ts;		/* collection horizon (R2), 0: none */
+	uint64_t	lifetime_ms;	/* died at or before this: lifetime; 0: none */
+	uint64_t	hole_ts;		/* lifetime collects only below (R5); UINT64_MAX: none */
+} MantisSweepBounds;
+
+#define MANTIS_RULES_NO_HOLE	UINT64_MAX
+
+extern uint64_t mantis_rules_member_hash(const char *name, size_t len);
+extern uint64_t mantis_rules_members_digest(const uint64_t *hashes, int n);
+extern MantisCollectMode mantis_rules_agreement(uint64_t our_members,
+												const MantisMemberView *members,
+												int n, int *culprit);
+extern uint64_t mantis_rules_horizon(const MantisMemberView *members, int n,
+									 uint64_t *our_stable);
+extern MantisSweepVerdict mantis_rules_sweep(const MantisDeadRegister *r,
+											 const MantisSweepBounds *b);
+extern bool mantis_rules_sweep_raises(MantisSweepVerdict v, bool replicated);
+extern bool mantis_rules_refuse(bool held, uint64_t hlc_ts, uint64_t refuse_upto);
+extern uint64_t mantis_rules_adopt_upto(uint64_t collected_at_start,
+										uint64_t collected_now,
+										uint64_t clock_bound);
+extern bool mantis_rules_adopt(bool seen, bool owed, uint64_t hlc_ts, uint64_t upto);
+extern uint64_t mantis_rules_hole_after(uint64_t hole_ts, uint64_t refused_ts);
+extern const char *mantis_rules_mode_text(MantisCollectMode mode);
+
+#endif							/* MANTIS_RULES_H */

@@ -1,0 +1,169 @@
+/*
+ * test_rules.c
+ *	  Unit tests of the collection, refusal and adoption rules
+ *	  (src/common/rules.c): the member set digest, agreement, the horizon,
+ *	  the sweep's verdict with holes, refusal and adoption bounds.  The
+ *	  rules' interplay over many servers is test/sim's.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/rules.h"
+#include "unit.h"
+
+static uint64_t
+digest_of(const char **names, int n)
+{
+	uint64_t	h[16];
+
+	for (int i = 0; i < n; i++)
+		h[i] = mantis_rules_member_hash(names[i], strlen(names[i]));
+	return mantis_rules_members_digest(h, n);
+}
+
+static void
+test_digest(void)
+{
+	const char *abc[] = {"a", "b", "c"};
+	const char *cab[] = {"c", "a", "b"};
+	const char *ab[] = {"a", "b"};
+	const char *abd[] = {"a", "b", "d"};
+	const char *abcd[] = {"a", "b", "c", "d"};
+
+	CHECK(digest_of(abc, 3) == digest_of(cab, 3), "the digest ignores order");
+	CHECK(digest_of(abc, 3) != digest_of(ab, 2), "a missing member changes it");
+	CHECK(digest_of(abc, 3) != digest_of(abd, 3), "another member changes it");
+	CHECK(digest_of(abc, 3) != digest_of(abcd, 4), "an added member changes it");
+	CHECK(digest_of(abc, 0) != 0, "never 0, even for no member");
+
+	/* random sets of names: no two different sets of 1..4 names collide here */
+	for (int i = 0; i < 2000; i++)
+	{
+		char		a[8],
+					b[8];
+		const char *x[1] = {a};
+		const char *y[1] = {b};
+
+		snprintf(a, sizeof(a), "n%d", (int) (rnd() % 1000));
+		snprintf(b, sizeof(b), "n%d", (int) (rnd() % 1000));
+		CHECK((strcmp(a, b) == 0) == (digest_of(x, 1) == digest_of(y, 1)),
+			  "names %s and %s", a, b);
+	}
+}
+
+static MantisMemberView
+member(uint64_t digest, uint64_t acked, uint64_t stable)
+{
+	MantisMemberView m = {true, true, MANTIS_RULES_PROTOCOL, digest, acked, stable};
+
+	return m;
+}
+
+static void
+test_agreement(void)
+{
+	MantisMemberView m[3];
+	int			who;
+
+	CHECK(mantis_rules_agreement(7, m, 0, &who) == MANTIS_COLLECT_NO_PEERS && who == -1,
+		  "no peer: lifetime only");
+	m[0] = member(7, 10, 10);
+	m[1] = member(7, 10, 10);
+	CHECK(mantis_rules_agreement(7, m, 2, &who) == MANTIS_COLLECT_AGREED && who == -1,
+		  "same sets agree");
+	CHECK(mantis_rules_agreement(0, m, 2, &who) == MANTIS_COLLECT_UNIDENTIFIED,
+		  "our own set not known");
+	m[1].members = 8;
+	CHECK(mantis_rules_agreement(7, m, 2, &who) == MANTIS_COLLECT_DISAGREE && who == 1,
+		  "a member counting another set stops it, and is named");
+	m[1] = member(7, 10, 10);
+	m[1].protocol = 3;
+	CHECK(mantis_rules_agreement(7, m, 2, &who) == MANTIS_COLLECT_OLD_PROTOCOL && who == 1,
+		  "a member of protocol 3 stops it");
+	m[1] = member(7, 10, 10);
+	m[1].greeted = false;
+	CHECK(mantis_rules_agreement(7, m, 2, &who) == MANTIS_COLLECT_UNGREETED, "ungreeted");
+	m[0].identified = false;
+	CHECK(mantis_rules_agreement(7, m, 2, &who) == MANTIS_COLLECT_UNIDENTIFIED && who == 0,
+		  "the first member that stops it is named");
+	for (int i = MANTIS_COLLECT_AGREED; i <= MANTIS_COLLECT_DISAGREE; i++)
+		CHECK(strcmp(mantis_rules_mode_text((MantisCollectMode) i), "unknown") != 0,
+			  "mode %d has a text", i);
+}
+
+static void
+test_horizon(void)
+{
+	MantisMemberView m[3];
+	uint64_t	ours;
+
+	m[0] = member(7, 50, 40);
+	m[1] = member(7, 30, 60);
+	m[2] = member(7, 70, 80);
+	CHECK(mantis_rules_horizon(m, 3, &ours) == 30 && ours == 30,
+		  "the least acknowledgement bounds it");
+	m[1].acked = 90;
+	CHECK(mantis_rules_horizon(m, 3, &ours) == 40 && ours == 50,
+		  "the least stable of a member bounds it");
+	CHECK(mantis_rules_horizon(m, 0, &ours) == 0 && ours == 0, "no member: 0");
+}
+
+static void
+test_sweep(void)
+{
+	MantisSweepBounds b = {100, 5000, MANTIS_RULES_NO_HOLE};
+	MantisDeadRegister r = {90, 6000, false};
+
+	CHECK(mantis_rules_sweep(&r, &b) == MANTIS_SWEEP_BY_HORIZON, "under the horizon");
+	r.owed = true;
+	CHECK(mantis_rules_sweep(&r, &b) == MANTIS_SWEEP_KEEP, "owed: kept");
+	r = (MantisDeadRegister) {200, 4000, false};
+	CHECK(mantis_rules_sweep(&r, &b) == MANTIS_SWEEP_BY_LIFETIME, "dead for a lifetime");
+	b.hole_ts = 200;
+	CHECK(mantis_rules_sweep(&r, &b) == MANTIS_SWEEP_KEEP, "at a hole: kept");
+	b.hole_ts = 201;
+	CHECK(mantis_rules_sweep(&r, &b) == MANTIS_SWEEP_BY_LIFETIME, "below the hole");
+	r.death_ms = 5001;
+	CHECK(mantis_rules_sweep(&r, &b) == MANTIS_SWEEP_KEEP, "not dead long enough");
+	b.lifetime_ms = 0;
+	r.death_ms = 1;
+	CHECK(mantis_rules_sweep(&r, &b) == MANTIS_SWEEP_KEEP, "no lifetime bound");
+
+	CHECK(mantis_rules_sweep_raises(MANTIS_SWEEP_BY_LIFETIME, false), "lifetime raises");
+	CHECK(mantis_rules_sweep_raises(MANTIS_SWEEP_BY_HORIZON, true), "horizon raises");
+	CHECK(!mantis_rules_sweep_raises(MANTIS_SWEEP_BY_HORIZON, false),
+		  "a server without replication raises nothing");
+	CHECK(!mantis_rules_sweep_raises(MANTIS_SWEEP_KEEP, true), "keeping raises nothing");
+
+	CHECK(mantis_rules_hole_after(MANTIS_RULES_NO_HOLE, 50) == 50, "first hole");
+	CHECK(mantis_rules_hole_after(40, 50) == 40, "the least hole stays");
+}
+
+static void
+test_refuse_adopt(void)
+{
+	CHECK(mantis_rules_refuse(false, 10, 10), "at the horizon, nothing held: refused");
+	CHECK(!mantis_rules_refuse(true, 10, 10), "held: merged by LWW");
+	CHECK(!mantis_rules_refuse(false, 11, 10), "above: taken");
+	CHECK(!mantis_rules_refuse(false, 1, 0), "no horizon");
+
+	CHECK(mantis_rules_adopt_upto(50, 80, 100) == 50, "the horizon at the round's start");
+	CHECK(mantis_rules_adopt_upto(50, 30, 100) == 30, "lowered since: the lower");
+	CHECK(mantis_rules_adopt_upto(500, 800, 100) == 100, "never past our clock bound");
+	CHECK(mantis_rules_adopt(false, false, 50, 50), "unseen, at the bound: dropped");
+	CHECK(!mantis_rules_adopt(true, false, 10, 50), "seen: kept");
+	CHECK(!mantis_rules_adopt(false, true, 10, 50), "owed: kept");
+	CHECK(!mantis_rules_adopt(false, false, 51, 50), "above: kept");
+}
+
+int
+main(void)
+{
+	rng_state = UINT64_C(0x2545F4914F6CDD1D);
+	test_digest();
+	test_agreement();
+	test_horizon();
+	test_sweep();
+	test_refuse_adopt();
+	return unit_report("test_rules");
+}
