@@ -172,7 +172,7 @@ mantis_status(PG_FUNCTION_ARGS)
 	row_set_uint64(&row, 17, stats.collected_deletions);
 	row_set_uint64(&row, 18, stats.collected_expired);
 	row_set_hlc_time(&row, 19, mantis_replication_enabled() ? stable_ts : mantis_clock_peek());
-	row_set_hlc_time(&row, 20, mantis_collect_lifetime_horizon());
+	row_set_hlc_time(&row, 20, mantis_collect_refusal_horizon());
 	row_set_uint64(&row, 21, mantis_collect_refused());
 	row_emit(&row, rsinfo, TupleDescGetAttInMetadata(rsinfo->setDesc));
 	return (Datum) 0;

@@ -150,6 +150,18 @@ mantis_rules_adopt(bool seen, bool owed, uint64_t hlc_ts, uint64_t upto)
 	return !seen && !owed && hlc_ts <= upto;
 }
 
+/*
+ * The refusal horizon we announce to peers, for them to adopt by (R5, R6):
+ * below the least hole, whatever our own refusal horizon.
+ */
+uint64_t
+mantis_rules_announced(uint64_t refusal_horizon, uint64_t hole_ts)
+{
+	if (hole_ts == MANTIS_RULES_NO_HOLE || refusal_horizon < hole_ts)
+		return refusal_horizon;
+	return hole_ts == 0 ? 0 : hole_ts - 1;
+}
+
 /* The least hole after a register at refused_ts was refused (R5) */
 uint64_t
 mantis_rules_hole_after(uint64_t hole_ts, uint64_t refused_ts)

@@ -39,10 +39,14 @@
  *
  * R5 Holes.  A register refused for another reason - no room, over this
  *	  server's limits, a clock too far ahead - is a hole: something a peer
- *	  holds that we do not.  Lifetime collection stops below the least hole,
- *	  so the refusal horizon never passes it, and no peer adopts it away.
- *	  A hole closes when a repair round with the peer that sent it, begun
- *	  after the refusal, merges everything that peer holds.
+ *	  holds that we do not; so is a register of mantis_stores held back at
+ *	  load (no room, limits lowered), and an unreadable row may hold
+ *	  anything.  Lifetime collection stops below the least hole, so the
+ *	  refusal horizon does not pass it, and the refusal horizon we announce
+ *	  to peers stops below it too (a hole may lie under a horizon reached
+ *	  before it opened), so that no peer adopts it away.  A peer's hole
+ *	  closes when a repair round with it, begun after the refusal, merges
+ *	  everything it holds; a row's, when the row merges.
  *
  * R6 Adoption.  In a repair round we pull from a peer, for a leaf whose
  *	  digests still differ after merging the peer's whole answer, we drop
@@ -138,6 +142,7 @@ extern uint64_t mantis_rules_adopt_upto(uint64_t collected_at_start,
 										uint64_t collected_now,
 										uint64_t clock_bound);
 extern bool mantis_rules_adopt(bool seen, bool owed, uint64_t hlc_ts, uint64_t upto);
+extern uint64_t mantis_rules_announced(uint64_t refusal_horizon, uint64_t hole_ts);
 extern uint64_t mantis_rules_hole_after(uint64_t hole_ts, uint64_t refused_ts);
 extern const char *mantis_rules_mode_text(MantisCollectMode mode);
 

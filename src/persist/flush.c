@@ -140,10 +140,10 @@ builder_close_row(RowBuilder *b)
 
 	if (b->cur.data == NULL)
 		return;
-	/* the lifetime horizon travels with every row (store/collect.c) */
+	/* the refusal horizon travels with every row (store/collect.c) */
 	mantis_snapshot_put_header((unsigned char *) b->cur.data + VARHDRSZ,
 							   (uint16) b->nodes, b->cur_registers,
-							   mantis_collect_lifetime_horizon());
+							   mantis_collect_refusal_horizon());
 	SET_VARSIZE(b->cur.data, b->cur.len);
 	oldcxt = MemoryContextSwitchTo(b->cxt);
 	row = palloc(sizeof(NewRow));

@@ -33,6 +33,7 @@
 #include "clock.h"
 #include "guc.h"
 #include "nodes.h"
+#include "common/rules.h"
 #include "common/snapshot.h"
 #include "store/collect.h"
 #include "store/store.h"
@@ -48,12 +49,36 @@
 
 /* ---- loading rows ---- */
 
+/*
+ * What the rows hold that memory does not: registers held back (over this
+ * server's limits, from the far future, or no room) are holes (the rule R5
+ * of common/rules.h), and a row that cannot be read may hold anything.
+ * Until they are merged, peers must not adopt away what lies at or above the
+ * least of them on our word (replication/horizon.c), nor may the lifetime
+ * collect there.
+ */
+static void
+publish_load_hole(const KnownTable *kt)
+{
+	uint64		hole = MANTIS_RULES_NO_HOLE;
+
+	for (int i = 0; i < kt->nrows; i++)
+	{
+		if (kt->rows[i].unreadable)
+			hole = 0;
+		else if (kt->rows[i].held > 0)
+			hole = mantis_rules_hole_after(hole, kt->rows[i].hole_ts);
+	}
+	mantis_collect_set_load_hole(hole);
+}
+
 typedef struct LoadState
 {
 	int64		row_id;
 	uint64		now_ms;
 	MantisMergeTally merged;
 	uint64		refused;		/* size, encoding or clock */
+	uint64		hole_ts;		/* the least HLC held back in this row */
 } LoadState;
 
 static void
@@ -105,9 +130,18 @@ load_register(void *arg, const MantisRecord *rec)
 			mantis_hlc_ms(rec->hlc.ts) <= st->now_ms + LOAD_MAX_AHEAD_MS)
 			mantis_clock_witness(rec->hlc.ts);
 		st->refused++;
+		st->hole_ts = mantis_rules_hole_after(st->hole_ts, rec->hlc.ts);
 		return;
 	}
-	mantis_store_merge(rec, 0, 0, &st->merged);
+	switch (mantis_store_merge(rec, 0, 0, &st->merged))
+	{
+		case MANTIS_PUT_NO_KEYS:
+		case MANTIS_PUT_NO_MEMORY:
+			st->hole_ts = mantis_rules_hole_after(st->hole_ts, rec->hlc.ts);
+			break;
+		default:
+			break;
+	}
 }
 
 /*
@@ -135,10 +169,12 @@ load_row(const KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 	}
 	before = st->refused + st->merged.no_room;
 	st->row_id = row->id;
+	st->hole_ts = MANTIS_RULES_NO_HOLE;
 	(void) mantis_snapshot_decode(data, len, load_node, load_register, st, NULL);
 	/* what was collected by lifetime before this start is refused still */
-	mantis_collect_raise_lifetime_horizon(horizon);
+	mantis_collect_raise_refusal_horizon(horizon);
 	row->held = (uint32) Min(st->refused + st->merged.no_room - before, PG_UINT32_MAX);
+	row->hole_ts = st->hole_ts;
 	row->unreadable = false;
 }
 
@@ -252,6 +288,7 @@ sync_table(KnownTable *kt, LoadState *st)
 		row->bytes = DatumGetInt64(SPI_getbinval(tuple, desc, 3, &isnull));
 		row->xmin = DatumGetTransactionId(SPI_getbinval(tuple, desc, 4, &isnull));
 		row->held = 0;
+		row->hole_ts = MANTIS_RULES_NO_HOLE;
 		row->unreadable = false;
 
 		/* walk the known rows alongside: both are sorted by id */
@@ -265,6 +302,7 @@ sync_table(KnownTable *kt, LoadState *st)
 			kt->rows[k].xmin == row->xmin)
 		{
 			row->held = kt->rows[k].held;
+			row->hole_ts = kt->rows[k].hole_ts;
 			row->unreadable = kt->rows[k].unreadable;
 			k++;
 		}
@@ -296,6 +334,7 @@ sync_table(KnownTable *kt, LoadState *st)
 	pfree(now);
 	pfree(fresh);
 	pfree(sql);
+	publish_load_hole(kt);
 	return nfresh;
 }
 
@@ -378,4 +417,5 @@ retry_held_back(KnownTable *kt)
 							(unsigned long long) st.merged.applied, kt->name)));
 	}
 	pfree(retry);
+	publish_load_hole(kt);
 }

@@ -32,6 +32,7 @@ typedef struct KnownRow
 	int64		bytes;
 	bool		own;			/* written under this server's node name */
 	uint32		held;			/* registers in it not held in memory */
+	uint64		hole_ts;		/* the least HLC among those */
 	bool		unreadable;		/* corrupt or too large: never merged */
 } KnownRow;
 

@@ -22,35 +22,46 @@
  *
  * Acknowledgements travel in the greetings each peer sends every second:
  * "acked" is what the sender holds of the addressee's writes; "stable" is
- * the least "acked" the sender has from its configured peers (every one
- * of them holds the sender's writes through it); "collected" is the
- * sender's refusal horizon (below).  The collection horizon here is the
- * least "stable" of us and of every configured peer: every server holds
- * every write through it, from whichever server it came.  Until every
- * configured peer has said so, it is 0.  It is published to shared memory
- * for the sweep (store/sweep.c), never lowered while the worker runs.
+ * the least "acked" the sender has from its members (every one of them
+ * holds the sender's writes through it); "collected" is the sender's
+ * refusal horizon (below).  The collection horizon here is the least
+ * "stable" of us and of every member: every server holds every write
+ * through it, from whichever server it came.  That is true only while
+ * every member counts the same members (the rules R1 and R2 of
+ * common/rules.h): each greeting of protocol 4 carries the digest of the
+ * sender's member set, and the horizon rises only while every member speaks
+ * protocol 4, has greeted us in this run and reports our digest.  Otherwise
+ * (a hub that others list alone, a peer listed on one side only, a member
+ * that has not answered, a rolling upgrade in progress) only the lifetime
+ * collects, and mantis_status says why.  The horizon is published to shared
+ * memory for the sweep (store/sweep.c), never lowered while the worker runs.
+ * To peers of protocol 3, whose rules have no agreement, we acknowledge
+ * nothing: they collect by lifetime too until every server is upgraded.
  *
- * The lifetime.  A peer that stays away acknowledges nothing, so markers would
- * pile up for ever.  A marker dead for longer than mantis.tombstone_lifetime
- * is collected anyway (store/sweep.c).  Such a collection is only safe against
- * what the peer may send when it returns if we refuse it: the greatest HLC of
- * a register so collected is our "lifetime horizon", persisted with the store
- * (persist/flush.c), and a register from a peer for a key we hold nothing of,
- * at or below it, is refused as a copy of something collected here
- * (store/store.c).  Peers learn it from our greetings ("collected"), and drop
- * what they hold at or below it that we do not (replication/repair.c): so a
- * server back from an absence longer than the lifetime gives up what the
- * others collected, rather than bringing it back.  A server collects nothing
- * by lifetime until a lifetime after it first caught up with a peer (see
- * mantis_horizon_tick()), so that it never refuses the old keys of its first
- * full transfer.
+ * The refusal horizon.  Whatever is collected - by the horizon, by the
+ * lifetime (a marker dead longer than mantis.tombstone_lifetime, so that
+ * markers do not pile up while a peer stays away), or adopted away from a
+ * peer's answer (replication/repair.c) - raises it to the register's HLC
+ * (the rule R4).  It is persisted with the store (persist/flush.c), and a
+ * register from a peer for a key we hold nothing of, at or below it, is
+ * refused as a copy of something collected here (store/write.c).  Peers
+ * learn it from our greetings ("collected"), and drop what they hold at or
+ * below it that we do not: so a server back from a long absence, removed
+ * from mantis.peers and put back, restored from a backup or promoted from a
+ * lagging standby gives up what the others collected, rather than bringing
+ * it back.  A register we refused for room, limits or skew is a hole (R5):
+ * the lifetime collects nothing at or above the least hole, so that the
+ * refusal horizon never covers a register that was refused, not collected.
+ * A server collects nothing by lifetime until a lifetime after it first
+ * caught up with a peer (see mantis_horizon_tick()), so that it never
+ * refuses the old keys of its first full transfer.
  *
- * Every peer counts, configured or connecting to us.  A server that only
- * accepts connections (lists no peers) runs no repair rounds, so it can
- * never mend the live streams it receives, never acknowledges them, and
- * holds the collection horizon of the whole cluster at 0: collection by
- * acknowledgement needs every server to list every other in mantis.peers,
- * as the README's setup does.  Markers then wait for the lifetime.
+ * A server that only accepts connections (lists no peers) runs no repair
+ * rounds, so it can never mend the live streams it receives, never
+ * acknowledges them, and holds the collection horizon of the whole cluster
+ * at 0: collection by acknowledgement needs every server to list every
+ * other in mantis.peers, as the README's setup does.  Markers then wait for
+ * the lifetime.
  *
  * IDENTIFICATION	src/replication/horizon.c
  *-------------------------------------------------------------------------
@@ -61,6 +72,7 @@
 #include "clock.h"
 #include "guc.h"
 #include "common/hlc.h"
+#include "common/rules.h"
 #include "store/collect.h"
 #include "store/store.h"
 #include "replication/horizon.h"
@@ -84,6 +96,24 @@ chain_break(PeerAcks *a)
 {
 	a->in_unbroken = false;
 	a->run_valid = false;
+}
+
+/*
+ * A restart of the sender: its numbering starts over, and so does what we
+ * hold of its writes.  Its clock after a crash restart starts from its rows
+ * and the wall clock, which may be behind a watermark it sent before: new
+ * writes could come below an acknowledgement of the old run, and a horizon
+ * raised past them would have them refused as collected (the rule R4).
+ * Nothing is acknowledged until a round with the new run completes.
+ */
+static void
+sender_restarted(PeerAcks *a, uint64 incarnation)
+{
+	a->in_incarnation = incarnation;
+	a->in_held = 0;
+	a->in_durable = 0;
+	a->in_pending = 0;
+	chain_break(a);
 }
 
 /* While broken: note the frames that do arrive, in one run. */
@@ -114,11 +144,7 @@ mantis_horizon_on_live(Peer *peer, const MantisFrame *f, bool clean)
 		return;
 	a = &peer->acks;
 	if (a->in_incarnation != f->incarnation)
-	{
-		/* a restart of the sender: its numbering starts over */
-		a->in_incarnation = f->incarnation;
-		chain_break(a);
-	}
+		sender_restarted(a, f->incarnation);
 	if (!clean)
 	{
 		chain_break(a);
@@ -148,6 +174,37 @@ mantis_horizon_round_start(Peer *peer)
 {
 	peer->acks.round_marked = false;
 	peer->acks.round_tainted = false;
+	peer->acks.round_collected = peer->acks.collected;
+	peer->acks.round_hole_count = peer->acks.hole_count;
+}
+
+/*
+ * Registers from a peer were refused for room, limits or clock skew: a hole
+ * (the rule R5 of common/rules.h) until a round of ours with the peer, begun
+ * after it, merges everything the peer holds.  Until then the lifetime
+ * collects nothing at or above it, so our refusal horizon never covers it
+ * and no peer adopts it away.
+ */
+void
+mantis_horizon_hole(Peer *peer, uint64 refused_ts)
+{
+	if (peer == NULL)
+		return;
+	peer->acks.hole_ts = mantis_rules_hole_after(peer->acks.hole_ts, refused_ts);
+	peer->acks.hole_count++;
+}
+
+/*
+ * How far our round with a peer may adopt (the rule R6): its refusal
+ * horizon as the round began, never past what a register of it may be ahead
+ * of our clock.
+ */
+uint64
+mantis_horizon_adopt_upto(const Peer *peer)
+{
+	uint64		bound = mantis_hlc_pack(mantis_clock_wall_ms() + (uint64) mantis_max_clock_offset_ms, 0);
+
+	return mantis_rules_adopt_upto(peer->acks.round_collected, peer->acks.collected, bound);
 }
 
 /* The peer's answer to our SUMMARY, with its live mark */
@@ -183,6 +240,8 @@ mantis_horizon_round_end(Peer *peer, bool completed)
 		return;
 	}
 	a->round_marked = false;
+	if (a->hole_count == a->round_hole_count)
+		a->hole_ts = MANTIS_RULES_NO_HOLE;	/* we hold all it holds: closed */
 	if (caught_up_ms == 0)
 		caught_up_ms = mantis_clock_wall_ms();
 	a->in_held = Max(a->in_held, m->watermark);
@@ -241,10 +300,7 @@ mantis_horizon_on_greeting(Peer *peer, const MantisFrame *f)
 	peer->acks.stable = stable;
 	peer->acks.collected = collected;
 	if (peer->acks.in_incarnation != f->incarnation)
-	{
-		peer->acks.in_incarnation = f->incarnation;
-		chain_break(&peer->acks);
-	}
+		sender_restarted(&peer->acks, f->incarnation);
 }
 
 /* What a peer says it holds of our writes, 0 while it cannot be trusted */
@@ -317,7 +373,8 @@ mantis_horizon_fill_greeting(const Peer *to, MantisGreeting *g)
 {
 	g->acked = to ? to->acks.in_durable : 0;
 	g->stable = our_stable(NULL);
-	g->collected = mantis_collect_lifetime_horizon();
+	g->collected = mantis_rules_announced(mantis_collect_refusal_horizon(),
+										  mantis_collect_hole());
 }
 
 /*
@@ -337,12 +394,15 @@ mantis_horizon_tick(void)
 	uint64		lifetime_ts = 0;
 	uint64		now_ms = mantis_clock_wall_ms();
 	uint64		lifetime_ms = (uint64) mantis_tombstone_lifetime_s * 1000;
+	uint64		hole = MANTIS_RULES_NO_HOLE;
 	bool		configured = false;
 
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
-		if (mantis_peer_table[i].used)
-			durable_note(&mantis_peer_table[i].acks, mantis_collect_durable_upto());
+		if (!mantis_peer_table[i].used)
+			continue;
+		durable_note(&mantis_peer_table[i].acks, mantis_collect_durable_upto());
+		hole = Min(hole, mantis_peer_table[i].acks.hole_ts);
 	}
 	(void) our_stable(&horizon);
 	published_stable = Max(published_stable, horizon);
@@ -359,5 +419,5 @@ mantis_horizon_tick(void)
 	}
 	if (caught_up_ms != 0 && now_ms >= caught_up_ms + lifetime_ms)
 		lifetime_ts = mantis_hlc_pack(now_ms - lifetime_ms, 0);
-	mantis_collect_publish(published_stable, lifetime_ts);
+	mantis_collect_publish(published_stable, lifetime_ts, hole);
 }

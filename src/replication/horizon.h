@@ -40,6 +40,12 @@ typedef struct PeerAcks
 	bool		round_marked;	/* its answer gave its live mark */
 	bool		round_tainted;	/* something it sent was not merged */
 	MantisLiveMark round_mark;
+	uint64		round_collected;	/* its "collected" when the round began */
+
+	/* a hole: registers it sent that we refused for room, limits or skew */
+	uint64		hole_ts;		/* the least HLC refused, or NO_HOLE */
+	uint32		hole_count;		/* holes noted since it was first seen */
+	uint32		round_hole_count;	/* hole_count when our round began */
 } PeerAcks;
 
 struct Peer;
@@ -49,6 +55,8 @@ extern void mantis_horizon_round_start(struct Peer *peer);
 extern void mantis_horizon_round_mark(struct Peer *peer, const MantisLiveMark *mark);
 extern void mantis_horizon_round_taint(struct Peer *peer);
 extern void mantis_horizon_round_end(struct Peer *peer, bool completed);
+extern void mantis_horizon_hole(struct Peer *peer, uint64 refused_ts);
+extern uint64 mantis_horizon_adopt_upto(const struct Peer *peer);
 extern void mantis_horizon_on_greeting(struct Peer *peer, const MantisFrame *f);
 extern void mantis_horizon_fill_greeting(const struct Peer *to, MantisGreeting *g);
 extern void mantis_horizon_tick(void);

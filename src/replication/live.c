@@ -42,6 +42,7 @@
 #include "mantis.h"
 #include "clock.h"
 #include "guc.h"
+#include "common/rules.h"
 #include "store/collect.h"
 #include "store/store.h"
 #include "replication/horizon.h"
@@ -257,7 +258,9 @@ mantis_live_send_changes(void)
  * through the clock bound and the refusal horizon; "extra_flags" are set on
  * the register kept for each key (MANTIS_REG_SEEN, replication/repair.c).
  * Returns true when every register was stored or superseded (or refused as
- * collected).
+ * collected).  What is refused for another reason (no room, our limits, a
+ * clock too far ahead) is a hole the peer holds and we do not
+ * (replication/horizon.c).
  */
 bool
 mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
@@ -270,6 +273,7 @@ mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 	uint64		malformed = 0;
 	uint64		ahead_ms = 0;
 	MantisMergeTally merged = {0};
+	uint64		hole = MANTIS_RULES_NO_HOLE;
 	bool		clean;
 
 	for (uint32 i = 0; i < f->count; i++)
@@ -281,6 +285,7 @@ mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 		if (!mantis_store_admits(&rec))
 		{
 			malformed++;
+			hole = mantis_rules_hole_after(hole, rec.hlc.ts);
 			continue;
 		}
 		if (mantis_hlc_ms(rec.hlc.ts) > limit)
@@ -288,11 +293,22 @@ mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 			skewed++;
 			ahead_ms = Max(ahead_ms, mantis_hlc_ms(rec.hlc.ts) - limit +
 						   (uint64) mantis_max_clock_offset_ms);
+			hole = mantis_rules_hole_after(hole, rec.hlc.ts);
 			continue;
 		}
-		mantis_store_merge(&rec, MANTIS_REG_UNFLUSHED | extra_flags, refuse_upto,
-						   &merged);
+		switch (mantis_store_merge(&rec, MANTIS_REG_UNFLUSHED | extra_flags,
+								   refuse_upto, &merged))
+		{
+			case MANTIS_PUT_NO_KEYS:
+			case MANTIS_PUT_NO_MEMORY:
+				hole = mantis_rules_hole_after(hole, rec.hlc.ts);
+				break;
+			default:
+				break;
+		}
 	}
+	if (hole != MANTIS_RULES_NO_HOLE)
+		mantis_horizon_hole(peer, hole);
 	c->applied += merged.applied;
 	c->stale += merged.stale;
 	c->no_room += merged.no_room;

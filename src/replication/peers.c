@@ -30,6 +30,7 @@
 #include "mantis.h"
 #include "guc.h"
 #include "log_limit.h"
+#include "common/rules.h"
 #include "replication/peers.h"
 #include "replication/security.h"
 #include "replication/transport.h"
@@ -70,6 +71,7 @@ peer_new(void)
 			memset(&mantis_peer_table[i], 0, sizeof(Peer));
 			mantis_peer_table[i].used = true;
 			mantis_peer_table[i].conn = -1;
+			mantis_peer_table[i].acks.hole_ts = MANTIS_RULES_NO_HOLE;
 			return &mantis_peer_table[i];
 		}
 	}
@@ -193,6 +195,12 @@ void
 mantis_peer_absorb(Peer *peer, Peer *other)
 {
 	counters_add(&peer->c, &other->c);
+	/* a hole of either is one of the node's (replication/horizon.c) */
+	if (other->acks.hole_ts != MANTIS_RULES_NO_HOLE)
+	{
+		peer->acks.hole_ts = mantis_rules_hole_after(peer->acks.hole_ts, other->acks.hole_ts);
+		peer->acks.hole_count++;
+	}
 	if (other->greeting == GREETING_REFUSED)
 	{
 		/* refused already, and logged: not twice */

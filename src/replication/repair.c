@@ -38,6 +38,11 @@
  * would never take: we drop it (a server back from a long absence, or from a
  * crash that lost what it had acknowledged, gives up what the others
  * collected), and ask for a compaction so that mantis_stores forgets it too.
+ * Only from an answer proven whole: the fingerprints of the registers the
+ * peer sent of the leaf add up to its digest of the leaf (a frame lost on
+ * the way would otherwise look like a register it does not hold), and only
+ * up to its refusal horizon as it was when the round began (the rule R6 of
+ * common/rules.h).
  *
  * Registers a peer refused are not sent again every round.  A peer with
  * our limits can still refuse registers (its store is full, or its clock
@@ -96,6 +101,15 @@ static bool answer_incomplete;	/* a frame of the answer being sent was dropped *
  */
 static Peer *adopter = NULL;
 
+/*
+ * The adopter's answer, leaf by leaf: the XOR of the fingerprints of the
+ * registers it sent of each leaf of the groups asked for.  Equal to its
+ * digest of the leaf in its LEAVES frame, it proves the answer whole: no
+ * frame of it was lost on the way (a connection that dropped and came back,
+ * a queue that overflowed), so what it did not send, it does not hold.
+ */
+static uint64 *answer_fingerprints = NULL;
+
 static void round_fill_window(Peer *peer, TimestampTz now);
 static bool send_differing_leaves(MantisUpdates *b, const MantisFrame *f,
 								  const uint64 *leaves);
@@ -105,6 +119,8 @@ mantis_repair_start(void)
 {
 	if (leaf_digests == NULL)
 		leaf_digests = MemoryContextAlloc(TopMemoryContext, sizeof(uint64) * MANTIS_LEAVES);
+	if (answer_fingerprints == NULL)
+		answer_fingerprints = MemoryContextAllocZero(TopMemoryContext, sizeof(uint64) * MANTIS_LEAVES);
 	digests_fresh = false;
 }
 
@@ -219,6 +235,9 @@ round_fill_window(Peer *peer, TimestampTz now)
 		peer->repair.wanted_count--;
 		mantis_outbox_leaves(peer->repair.round, (uint16) g,
 							 leaves + g * MANTIS_DIGEST_GROUP_LEAVES, 0);
+		if (adopter == peer)
+			memset(answer_fingerprints + g * MANTIS_DIGEST_GROUP_LEAVES, 0,
+				   sizeof(uint64) * MANTIS_DIGEST_GROUP_LEAVES);
 		if (!mantis_outbox_send(peer))
 		{
 			mantis_repair_end_round(peer, now, false);
@@ -290,6 +309,26 @@ mantis_repair_on_groups(Peer *peer, const MantisFrame *f, TimestampTz now)
 	round_fill_window(peer, now);
 }
 
+/* Count the registers of an answer of the adopter: see answer_fingerprints */
+static void
+note_answer(const MantisFrame *f)
+{
+	const unsigned char *p = f->registers;
+
+	for (uint32 i = 0; i < f->count; i++)
+	{
+		MantisRecord rec;
+		int			leaf;
+		uint64		fingerprint;
+
+		if (mantis_codec_get_register(&p, f->end, &rec) != NULL)
+			break;				/* cannot happen: decoded before */
+		fingerprint = mantis_store_record_fingerprint(&rec, &leaf);
+		if (leaf / MANTIS_DIGEST_GROUP_LEAVES == f->group)
+			answer_fingerprints[leaf] ^= fingerprint;
+	}
+}
+
 void
 mantis_repair_on_updates(Peer *peer, const MantisFrame *f, TimestampTz now)
 {
@@ -297,6 +336,9 @@ mantis_repair_on_updates(Peer *peer, const MantisFrame *f, TimestampTz now)
 	bool		clean = mantis_live_merge(peer, f,
 										  ours && adopter == peer ? MANTIS_REG_SEEN : 0);
 
+	if (ours && adopter == peer && f->group < MANTIS_DIGEST_GROUPS &&
+		peer->repair.asked[f->group])
+		note_answer(f);
 	digests_fresh = false;
 	if (ours)
 	{
@@ -313,24 +355,22 @@ mantis_repair_on_updates(Peer *peer, const MantisFrame *f, TimestampTz now)
 static void
 adopt_collected(Peer *peer, const MantisFrame *f, const uint64 *leaves)
 {
-	uint64		upto = peer->acks.collected;
+	uint64		upto = mantis_horizon_adopt_upto(peer);
 	uint64		max_ts = 0;
 	int			dropped = 0;
-
-	/* no further than a register of the peer could be ahead of us */
-	upto = Min(upto, mantis_hlc_pack(mantis_clock_wall_ms() + (uint64) mantis_max_clock_offset_ms, 0));
 
 	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
 	{
 		int			leaf = f->group * MANTIS_DIGEST_GROUP_LEAVES + i;
 
-		if (mantis_frame_digest(f, i) != leaves[leaf])
+		if (mantis_frame_digest(f, i) != leaves[leaf] &&
+			mantis_frame_digest(f, i) == answer_fingerprints[leaf])
 			dropped += mantis_store_adopt_leaf(leaf, upto, &max_ts);
 	}
 	if (dropped == 0)
 		return;
-	/* collected here too without every peer's say: refuse their copies */
-	mantis_collect_raise_lifetime_horizon(max_ts);
+	/* collected here too (the rule R4): refuse their copies */
+	mantis_collect_raise_refusal_horizon(max_ts);
 	digests_fresh = false;
 	mantis_peer_counters(peer)->adopted += dropped;
 	mantis_collect_ask_compaction();

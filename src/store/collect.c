@@ -12,10 +12,14 @@
  * a horizon: after a crash restart the shared values start at 0, and so does
  * collection.
  *
- * A sweep that collects registers by lifetime alone raises the lifetime
- * horizon; every row the persistence worker writes from then on carries it
- * (persist/flush.c), and loading takes the greatest (persist/load.c), so a
- * restart keeps refusing what was collected before it.
+ * Every sweep that collects raises the refusal horizon to the greatest HLC
+ * it collected (the rule R4 of common/rules.h), as does every adoption
+ * (replication/repair.c); every row the persistence worker writes from then
+ * on carries it (persist/flush.c), and loading takes the greatest
+ * (persist/load.c), so a restart keeps refusing what was collected before
+ * it.  Without replication the sweep's horizon is our own clock, and raises
+ * nothing: there is no peer to refuse, and a peer added later must not see
+ * its older registers refused.
  *
  * IDENTIFICATION	src/store/collect.c
  *-------------------------------------------------------------------------
@@ -29,6 +33,7 @@
 #include "mantis.h"
 #include "clock.h"
 #include "guc.h"
+#include "common/rules.h"
 #include "store/collect.h"
 #include "store/store.h"
 
@@ -39,7 +44,9 @@ typedef struct CollectShared
 {
 	pg_atomic_uint64 stable_ts; /* published by the replication worker */
 	pg_atomic_uint64 lifetime_ts;	/* ditto: the lifetime bound, or 0 */
-	pg_atomic_uint64 lifetime_horizon;	/* greatest HLC collected by lifetime */
+	pg_atomic_uint64 hole_ts;	/* ditto: the least hole, or NO_HOLE */
+	pg_atomic_uint64 load_hole_ts;	/* the persistence worker's: held back rows */
+	pg_atomic_uint64 refusal_horizon;	/* greatest HLC collected or adopted */
 	pg_atomic_uint64 refused;	/* registers refused as collected */
 	pg_atomic_uint64 gathered;	/* persistence: passes that took dirty leaves */
 	pg_atomic_uint64 durable;	/* the last such pass whose changes are flushed */
@@ -73,7 +80,9 @@ mantis_collect_shmem_init(void *place, bool found)
 		return;
 	pg_atomic_init_u64(&collect->stable_ts, 0);
 	pg_atomic_init_u64(&collect->lifetime_ts, 0);
-	pg_atomic_init_u64(&collect->lifetime_horizon, 0);
+	pg_atomic_init_u64(&collect->hole_ts, MANTIS_RULES_NO_HOLE);
+	pg_atomic_init_u64(&collect->load_hole_ts, MANTIS_RULES_NO_HOLE);
+	pg_atomic_init_u64(&collect->refusal_horizon, 0);
 	pg_atomic_init_u64(&collect->refused, 0);
 	pg_atomic_init_u64(&collect->gathered, 0);
 	pg_atomic_init_u64(&collect->durable, 0);
@@ -136,13 +145,33 @@ mantis_collect_durable_upto(void)
 /*
  * The replication worker's horizons (replication/horizon.c): the collection
  * horizon only rises; the lifetime bound follows the clock, or is 0 while this
- * server may not collect by lifetime yet.
+ * server may not collect by lifetime yet; the least hole (the rule R5 of
+ * common/rules.h) below which alone the lifetime collects.
  */
 void
-mantis_collect_publish(uint64 stable_ts, uint64 lifetime_ts)
+mantis_collect_publish(uint64 stable_ts, uint64 lifetime_ts, uint64 hole_ts)
 {
 	raise_to(&collect->stable_ts, stable_ts);
+	pg_atomic_write_u64(&collect->hole_ts, hole_ts);
 	pg_atomic_write_u64(&collect->lifetime_ts, lifetime_ts);
+}
+
+/*
+ * The least hole (the rule R5 of common/rules.h): a register refused from a
+ * peer (published by the replication worker), or held back in the rows of
+ * mantis_stores (by the persistence worker, persist/load.c).
+ */
+uint64
+mantis_collect_hole(void)
+{
+	return Min(pg_atomic_read_u64(&collect->hole_ts),
+			   pg_atomic_read_u64(&collect->load_hole_ts));
+}
+
+void
+mantis_collect_set_load_hole(uint64 hole_ts)
+{
+	pg_atomic_write_u64(&collect->load_hole_ts, hole_ts);
 }
 
 void
@@ -152,18 +181,18 @@ mantis_collect_horizons(uint64 *stable_ts, uint64 *lifetime_ts)
 	*lifetime_ts = pg_atomic_read_u64(&collect->lifetime_ts);
 }
 
-/* The greatest HLC of a register collected by lifetime alone, ever */
+/* The refusal horizon: the greatest HLC of a register collected or adopted */
 uint64
-mantis_collect_lifetime_horizon(void)
+mantis_collect_refusal_horizon(void)
 {
-	return pg_atomic_read_u64(&collect->lifetime_horizon);
+	return pg_atomic_read_u64(&collect->refusal_horizon);
 }
 
-/* A sweep collected by lifetime, or rows loaded carry a horizon */
+/* A sweep collected, a round adopted, or rows loaded carry a horizon */
 void
-mantis_collect_raise_lifetime_horizon(uint64 ts)
+mantis_collect_raise_refusal_horizon(uint64 ts)
 {
-	raise_to(&collect->lifetime_horizon, ts);
+	raise_to(&collect->refusal_horizon, ts);
 }
 
 /* Registers from peers refused as copies of collected ones: count, total */
@@ -181,15 +210,14 @@ mantis_collect_refused(void)
 }
 
 /*
- * The refusal horizon: a register from a peer at or below it, for a key
- * we hold nothing of, is a copy of something collected here by lifetime.
- * (What was collected by acknowledgement every server held in a newer
- * form, so no older copy of it can come.)
+ * The refusal horizon as merges use it: a register from a peer at or below
+ * it, for a key we hold nothing of, is a copy of something collected or
+ * adopted here (the rule R4 of common/rules.h).
  */
 uint64
 mantis_collect_refuse_upto(void)
 {
-	return pg_atomic_read_u64(&collect->lifetime_horizon);
+	return pg_atomic_read_u64(&collect->refusal_horizon);
 }
 
 /* The horizons of a sweep starting now */
@@ -209,15 +237,18 @@ sweep_horizon(MantisSweepHorizon *h)
 		h->stable_ts = 0;
 		h->lifetime_ts = h->now_ms > lifetime_ms ?
 			mantis_hlc_pack(h->now_ms - lifetime_ms, 0) : 0;
+		h->hole_ts = MANTIS_RULES_NO_HOLE;
 		return;
 	}
 	if (!mantis_replication_enabled())
 	{
 		h->stable_ts = mantis_clock_peek();
 		h->lifetime_ts = 0;
+		h->hole_ts = MANTIS_RULES_NO_HOLE;
 		return;
 	}
 	mantis_collect_horizons(&h->stable_ts, &h->lifetime_ts);
+	h->hole_ts = mantis_collect_hole();
 }
 
 /*
@@ -230,12 +261,15 @@ mantis_collect_sweep(void)
 {
 	MantisSweepHorizon h;
 	MantisSweepStats stats;
+	bool		replicated = mantis_replication_enabled();
 
 	next_sweep_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), SWEEP_INTERVAL_MS);
 	sweep_horizon(&h);
 	mantis_store_sweep(&h, &stats);
-	if (stats.lifetime_collected > 0)
-		mantis_collect_raise_lifetime_horizon(stats.lifetime_max_ts);
+	if (mantis_rules_sweep_raises(MANTIS_SWEEP_BY_LIFETIME, replicated))
+		mantis_collect_raise_refusal_horizon(stats.lifetime_max_ts);
+	if (mantis_rules_sweep_raises(MANTIS_SWEEP_BY_HORIZON, replicated))
+		mantis_collect_raise_refusal_horizon(stats.stable_max_ts);
 }
 
 /*

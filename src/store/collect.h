@@ -20,10 +20,12 @@ extern void mantis_collect_sweep(void);
 extern long mantis_collect_sleep_ms(void);
 
 /* the horizons */
-extern void mantis_collect_publish(uint64 stable_ts, uint64 lifetime_ts);
+extern void mantis_collect_publish(uint64 stable_ts, uint64 lifetime_ts, uint64 hole_ts);
 extern void mantis_collect_horizons(uint64 *stable_ts, uint64 *lifetime_ts);
-extern uint64 mantis_collect_lifetime_horizon(void);
-extern void mantis_collect_raise_lifetime_horizon(uint64 ts);
+extern uint64 mantis_collect_hole(void);
+extern void mantis_collect_set_load_hole(uint64 hole_ts);
+extern uint64 mantis_collect_refusal_horizon(void);
+extern void mantis_collect_raise_refusal_horizon(uint64 ts);
 extern uint64 mantis_collect_refuse_upto(void);
 extern void mantis_collect_count_refused(uint64 n);
 extern uint64 mantis_collect_refused(void);

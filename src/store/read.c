@@ -258,6 +258,23 @@ mantis_store_get_many(const char *const *keys, const uint32 *key_lens, int n,
  * or greater than "hlc" (a value or a deletion marker): then a register
  * with that HLC is beaten here, whatever it holds.
  */
+/*
+ * The digest leaf of a register from a peer, and its repair fingerprint as
+ * a store holding it would count it: the XOR of the fingerprints of every
+ * register a peer sent of a leaf equals that peer's digest of the leaf
+ * exactly when it sent the whole leaf (replication/repair.c).
+ */
+uint64
+mantis_store_record_fingerprint(const MantisRecord *rec, int *leaf)
+{
+	uint64		hash = mantis_hash(rec->key, rec->key_len);
+
+	*leaf = leaf_of(hash);
+	return register_fingerprint(hash, &rec->hlc, rec->deleted, rec->value,
+								rec->deleted ? 0 : rec->value_len,
+								rec->deleted ? 0 : rec->expires_ms);
+}
+
 bool
 mantis_store_beats(const char *key, uint32 key_len, const MantisHLC *hlc)
 {

@@ -105,6 +105,7 @@ extern bool mantis_store_get(const char *key, uint32 key_len, Size header,
 extern bool mantis_store_get_expiry(const char *key, uint32 key_len, uint64 *expires_ms);
 extern bool mantis_store_beats(const char *key, uint32 key_len,
 							   const MantisHLC *hlc);
+extern uint64 mantis_store_record_fingerprint(const MantisRecord *rec, int *leaf);
 extern void mantis_store_scan(bool include_deleted,
 							  MantisRecordCallback callback, void *arg);
 extern void mantis_store_scan_prefix(const char *prefix, uint32 prefix_len,
@@ -139,7 +140,7 @@ extern void mantis_store_raise_put_failure(MantisPutResult result);
 
 /* ---- the sweep (store/sweep.c) ---- */
 
-/* What one sweep may collect */
+/* What one sweep may collect (the rule R3 of common/rules.h) */
 typedef struct MantisSweepHorizon
 {
 	uint64		now_ms;			/* wall clock of this sweep */
@@ -150,6 +151,9 @@ typedef struct MantisSweepHorizon
 								 * death = the HLC's ms for a deletion,
 								 * expires_ms for an expired register;
 								 * compared in ms: mantis_hlc_ms(lifetime_ts) */
+	uint64		hole_ts;		/* ... if its hlc.ts is below this: the least
+								 * register refused for room or limits
+								 * (MANTIS_RULES_NO_HOLE: none) */
 } MantisSweepHorizon;
 
 /* One sweep's findings */
@@ -164,6 +168,7 @@ typedef struct MantisSweepStats
 									 * (not by stable_ts) */
 	uint64		lifetime_max_ts;	/* greatest hlc.ts of a register collected
 									 * by lifetime only */
+	uint64		stable_max_ts;	/* ... of one collected by stable_ts */
 	uint64		leaves_visited;
 } MantisSweepStats;
 

@@ -8,9 +8,10 @@
  * stays in the store after it dies: it protects its key against older
  * copies still on their way from peers or in mantis_stores.  The sweep
  * removes it once the caller's horizon says that is safe: its HLC is at or
- * before stable_ts (every peer has everything up to there), or its death
- * is at or before lifetime_ts (older than any copy may live); see
- * MantisSweepHorizon (store/store.h).  It never removes a register that the
+ * before stable_ts (every member has everything up to there), or its death
+ * is at or before lifetime_ts (older than any copy may live) and its HLC
+ * below hole_ts (no register refused here lies under it); the rule R3 of
+ * common/rules.h, decided by mantis_rules_sweep().  It never removes a register that the
  * persistence or replication worker still owes to its table or to its
  * peers (flagged UNFLUSHED or UNSENT): the marker must reach them first,
  * or an older copy there would come back.  (UNFLUSHED is cleared only by
@@ -47,6 +48,7 @@
 
 #include "mantis.h"
 #include "common/keyhash.h"
+#include "common/rules.h"
 #include "store/internal.h"
 #include "store/store.h"
 
@@ -81,7 +83,7 @@ register_collect(StoreRef *link, StoreRegister *reg)
  * set the leaf's due time from what is left.
  */
 static void
-sweep_leaf(int leaf, const MantisSweepHorizon *h, uint64 lifetime_ms,
+sweep_leaf(int leaf, const MantisSweepHorizon *h, const MantisSweepBounds *bounds,
 		   MantisSweepStats *out)
 {
 	LWLock	   *lock = leaf_lock(leaf);
@@ -96,8 +98,8 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, uint64 lifetime_ms,
 		{
 			StoreRegister *reg = register_at(*link);
 			bool		deleted = (reg->flags & MANTIS_REG_DELETED) != 0;
-			uint64		death;
-			bool		by_stable;
+			MantisDeadRegister dead;
+			MantisSweepVerdict verdict;
 
 			if (!deleted && register_expires(reg) == 0)
 			{
@@ -114,26 +116,29 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, uint64 lifetime_ms,
 			/*
 			 * An expiry before the write's own HLC (a long transaction, a
 			 * clock behind the HLC, or a peer's register) dies at its HLC:
-			 * the lifetime horizon, the greatest HLC collected by lifetime,
+			 * the refusal horizon, raised by what the lifetime collects,
 			 * must stay a lifetime behind the clock, or we would refuse
 			 * (and peers adopt away) registers written since.
 			 */
-			death = mantis_hlc_ms(reg->hlc.ts);
+			dead.hlc_ts = reg->hlc.ts;
+			dead.death_ms = mantis_hlc_ms(reg->hlc.ts);
 			if (!deleted)
-				death = Max(death, register_expires(reg));
-			by_stable = reg->hlc.ts <= h->stable_ts;
-			if ((reg->flags & OWED_FLAGS) == 0 &&
-				(by_stable || (lifetime_ms != 0 && death <= lifetime_ms)))
+				dead.death_ms = Max(dead.death_ms, register_expires(reg));
+			dead.owed = (reg->flags & OWED_FLAGS) != 0;
+			verdict = mantis_rules_sweep(&dead, bounds);
+			if (verdict != MANTIS_SWEEP_KEEP)
 			{
 				if (deleted)
 					out->collected_deletions++;
 				else
 					out->collected_expired++;
-				if (!by_stable)
+				if (verdict == MANTIS_SWEEP_BY_LIFETIME)
 				{
 					out->lifetime_collected++;
 					out->lifetime_max_ts = Max(out->lifetime_max_ts, reg->hlc.ts);
 				}
+				else
+					out->stable_max_ts = Max(out->stable_max_ts, reg->hlc.ts);
 				register_collect(link, reg);	/* *link is the next one now */
 				continue;
 			}
@@ -159,15 +164,18 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, uint64 lifetime_ms,
 void
 mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out)
 {
-	uint64		lifetime_ms = h->lifetime_ts != 0 ? mantis_hlc_ms(h->lifetime_ts) : 0;
+	MantisSweepBounds bounds;
 
+	bounds.horizon_ts = h->stable_ts;
+	bounds.lifetime_ms = h->lifetime_ts != 0 ? mantis_hlc_ms(h->lifetime_ts) : 0;
+	bounds.hole_ts = h->hole_ts;
 	memset(out, 0, sizeof(*out));
 	store_attach();
 	for (int leaf = 0; leaf < MANTIS_LEAVES; leaf++)
 	{
 		if (pg_atomic_read_u64(&store_mem.leaf_due[leaf]) > h->now_ms)
 			continue;
-		sweep_leaf(leaf, h, lifetime_ms, out);
+		sweep_leaf(leaf, h, &bounds, out);
 		out->leaves_visited++;
 	}
 	pg_atomic_write_u64(&store_mem.control->expired_held, out->expired_held);
@@ -178,7 +186,8 @@ mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out)
 /*
  * Drop the registers of a leaf that a peer's repair answer did not hold (not
  * flagged SEEN) and that lie at or below the peer's refusal horizon: the peer
- * collected them, or would refuse them (replication/repair.c).  Clears SEEN on
+ * collected them, or would refuse them (replication/repair.c; the rule R6
+ * of common/rules.h, decided by mantis_rules_adopt()).  Clears SEEN on
  * the rest.  Returns how many were dropped, raising *max_ts to the greatest
  * HLC among them; the dead ones count as collected.
  */
@@ -200,10 +209,10 @@ mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 *max_ts)
 		while (*link != InvalidStoreRef)
 		{
 			StoreRegister *reg = register_at(*link);
+			bool		seen = (reg->flags & MANTIS_REG_SEEN) != 0;
 
-			if (reg->flags & MANTIS_REG_SEEN)
-				reg->flags &= ~MANTIS_REG_SEEN;
-			else if (reg->hlc.ts <= upto_ts && (reg->flags & OWED_FLAGS) == 0)
+			reg->flags &= ~MANTIS_REG_SEEN;
+			if (mantis_rules_adopt(seen, (reg->flags & OWED_FLAGS) != 0, reg->hlc.ts, upto_ts))
 			{
 				if (reg->flags & MANTIS_REG_DELETED)
 					deletions++;

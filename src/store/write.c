@@ -60,6 +60,7 @@
 #include "guc.h"
 #include "wakeup.h"
 #include "common/keyhash.h"
+#include "common/rules.h"
 #include "store/internal.h"
 #include "store/store.h"
 
@@ -312,8 +313,7 @@ store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	reg = register_find(hash, put->key, put->key_len, &link);
 
-	if (put->hlc != NULL && reg == NULL && put->refuse_upto_ts != 0 &&
-		put->hlc->ts <= put->refuse_upto_ts)
+	if (put->hlc != NULL && mantis_rules_refuse(reg != NULL, put->hlc->ts, put->refuse_upto_ts))
 	{
 		/* its key's deletion or expiry was collected here: a stale copy */
 		LWLockRelease(lock);

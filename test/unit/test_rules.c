@@ -135,6 +135,10 @@ test_sweep(void)
 		  "a server without replication raises nothing");
 	CHECK(!mantis_rules_sweep_raises(MANTIS_SWEEP_KEEP, true), "keeping raises nothing");
 
+	CHECK(mantis_rules_announced(90, MANTIS_RULES_NO_HOLE) == 90, "no hole: the horizon");
+	CHECK(mantis_rules_announced(90, 50) == 49, "a hole under the horizon: below it");
+	CHECK(mantis_rules_announced(40, 50) == 40, "a hole above: the horizon");
+	CHECK(mantis_rules_announced(40, 0) == 0, "anything may be missing: nothing");
 	CHECK(mantis_rules_hole_after(MANTIS_RULES_NO_HOLE, 50) == 50, "first hole");
 	CHECK(mantis_rules_hole_after(40, 50) == 40, "the least hole stays");
 }
