@@ -36,6 +36,7 @@
 #include "clock.h"
 #include "guc.h"
 #include "nodes.h"
+#include "common/rules.h"
 #include "common/snapshot.h"
 #include "store/collect.h"
 #include "store/store.h"
@@ -362,10 +363,13 @@ note_committed(KnownTable *kt, const RowBuilder *b, const int64 *deleted,
 		k->bytes = row->bytes;
 		k->own = true;
 		k->held = 0;
+		k->hole_ts = MANTIS_RULES_NO_HOLE;
 		k->unreadable = false;
 	}
 	/* our ids come from the sequence, but a row added by hand may be ahead */
 	qsort(kt->rows, kt->nrows, sizeof(KnownRow), known_row_cmp);
+	if (kt->nrows > 0 && kt->rows[kt->nrows - 1].id > 0)
+		mantis_collect_note_generation((uint64) kt->rows[kt->nrows - 1].id);
 }
 
 /*

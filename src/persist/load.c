@@ -62,6 +62,8 @@ publish_load_hole(const KnownTable *kt)
 {
 	uint64		hole = MANTIS_RULES_NO_HOLE;
 
+	if (kt->nrows > 0 && kt->rows[kt->nrows - 1].id > 0)
+		mantis_collect_note_generation((uint64) kt->rows[kt->nrows - 1].id);
 	for (int i = 0; i < kt->nrows; i++)
 	{
 		if (kt->rows[i].unreadable)

@@ -51,6 +51,7 @@ typedef struct CollectShared
 	pg_atomic_uint64 gathered;	/* persistence: passes that took dirty leaves */
 	pg_atomic_uint64 durable;	/* the last such pass whose changes are flushed */
 	pg_atomic_uint32 compaction_asked;	/* registers dropped outside the sweep */
+	pg_atomic_uint64 generation;	/* the greatest row id of mantis_stores */
 } CollectShared;
 
 static CollectShared *collect = NULL;
@@ -87,6 +88,7 @@ mantis_collect_shmem_init(void *place, bool found)
 	pg_atomic_init_u64(&collect->gathered, 0);
 	pg_atomic_init_u64(&collect->durable, 0);
 	pg_atomic_init_u32(&collect->compaction_asked, 0);
+	pg_atomic_init_u64(&collect->generation, 0);
 }
 
 /*
@@ -106,6 +108,27 @@ bool
 mantis_collect_compaction_asked(void)
 {
 	return pg_atomic_exchange_u32(&collect->compaction_asked, 0) != 0;
+}
+
+/*
+ * The generation of our durable store: the greatest id of a row of
+ * mantis_stores the persistence worker has loaded or written.  Ids come
+ * from the table's identity sequence and only grow while the server lives
+ * on; a server restored from a backup, recovered to a point in time, or
+ * promoted from a standby that had not replayed every flush comes back
+ * with a lower one, which its peers notice in its greetings
+ * (replication/horizon.c).  0 until persistence has run.
+ */
+void
+mantis_collect_note_generation(uint64 generation)
+{
+	raise_to(&collect->generation, generation);
+}
+
+uint64
+mantis_collect_generation(void)
+{
+	return pg_atomic_read_u64(&collect->generation);
 }
 
 /*

@@ -24,6 +24,10 @@ extern void mantis_collect_publish(uint64 stable_ts, uint64 lifetime_ts, uint64 
 extern void mantis_collect_horizons(uint64 *stable_ts, uint64 *lifetime_ts);
 extern uint64 mantis_collect_hole(void);
 extern void mantis_collect_set_load_hole(uint64 hole_ts);
+
+/* the generation of what mantis_stores holds, for greetings */
+extern void mantis_collect_note_generation(uint64 generation);
+extern uint64 mantis_collect_generation(void);
 extern uint64 mantis_collect_refusal_horizon(void);
 extern void mantis_collect_raise_refusal_horizon(uint64 ts);
 extern uint64 mantis_collect_refuse_upto(void);
