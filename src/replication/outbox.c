@@ -90,6 +90,7 @@ our_header(void)
 {
 	MantisFrameHeader h;
 
+	h.version = MANTIS_FRAME_VERSION_MIN;
 	h.sender = mantis_self_node_id();
 	h.incarnation = my_incarnation;
 	h.hlc = mantis_clock_peek();
@@ -115,6 +116,7 @@ our_greeting(const Peer *to)
 {
 	MantisGreeting g;
 
+	memset(&g, 0, sizeof(g));
 	g.name = mantis_self_node_name();
 	g.name_len = strlen(g.name);
 	g.max_key_size = (uint32) mantis_max_key_size;
@@ -130,7 +132,7 @@ mantis_outbox_hello(const Peer *to)
 {
 	MantisFrameHeader h = our_header();
 	MantisGreeting g = our_greeting(to);
-	unsigned char *p = frame_reset(mantis_frame_greeting_frame_size(&g));
+	unsigned char *p = frame_reset(mantis_frame_greeting_frame_size(h.version, &g));
 
 	frame.len = (int) mantis_frame_put_hello(p, &h, &g);
 }
@@ -140,7 +142,7 @@ mantis_outbox_welcome(const Peer *to)
 {
 	MantisFrameHeader h = our_header();
 	MantisGreeting g = our_greeting(to);
-	unsigned char *p = frame_reset(mantis_frame_greeting_frame_size(&g));
+	unsigned char *p = frame_reset(mantis_frame_greeting_frame_size(h.version, &g));
 
 	frame.len = (int) mantis_frame_put_welcome(p, &h, &g);
 }
