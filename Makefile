@@ -15,7 +15,9 @@ SCRIPTS_built = mantis_keygen
 
 EXTENSION = mantis
 DATA = sql/mantis--1.0.sql sql/mantis--1.1.sql sql/mantis--1.2.sql sql/mantis--1.3.sql \
-	sql/mantis--1.0--1.1.sql sql/mantis--1.1--1.2.sql sql/mantis--1.2--1.3.sql
+	sql/mantis--1.4.sql \
+	sql/mantis--1.0--1.1.sql sql/mantis--1.1--1.2.sql sql/mantis--1.2--1.3.sql \
+	sql/mantis--1.3--1.4.sql sql/mantis--1.4--1.3.sql
 PGFILEDESC = "mantis - replicated key-value store in shared memory"
 
 # pg_regress: "make installcheck" (PGXS's rule) runs REGRESS against the

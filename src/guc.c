@@ -36,6 +36,7 @@ int			mantis_sync_interval_ms = 15000;
 int			mantis_max_clock_offset_ms = 500;
 int			mantis_peer_timeout_ms = 5000;
 int			mantis_tombstone_lifetime_s = 3600;
+int			mantis_protocol_max = MANTIS_FRAME_VERSION_MAX;
 int			mantis_debug_clock_offset_ms = 0;
 bool		mantis_debug_fail_flush = false;
 char	   *mantis_curve_secret_key_file = NULL;
@@ -352,6 +353,16 @@ mantis_define_gucs(void)
 							1, 365 * 86400,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mantis.protocol_max",
+							"Highest replication protocol version this server speaks.",
+							"Set it to 3 on every server before going back to a library older than 1.4; a lower value takes effect at the next greeting of each peer.",
+							&mantis_protocol_max,
+							MANTIS_FRAME_VERSION_MAX,
+							MANTIS_FRAME_VERSION_MIN, MANTIS_FRAME_VERSION_MAX,
+							PGC_SIGHUP,
+							0,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("mantis.max_clock_offset",

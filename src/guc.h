@@ -26,6 +26,7 @@ extern int	mantis_sync_interval_ms;
 extern int	mantis_max_clock_offset_ms;
 extern int	mantis_peer_timeout_ms;
 extern int	mantis_tombstone_lifetime_s;
+extern int	mantis_protocol_max;
 extern int	mantis_debug_clock_offset_ms;
 extern bool mantis_debug_fail_flush;
 extern char *mantis_curve_secret_key_file;

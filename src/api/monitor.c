@@ -197,7 +197,7 @@ peer_state_name(MantisPeerState state)
 	return "unknown";
 }
 
-#define PEERS_COLUMNS 23
+#define PEERS_COLUMNS 25
 
 /*
  * mantis_peers() returns a row per peer of this server's replication
@@ -255,6 +255,13 @@ mantis_peers(PG_FUNCTION_ARGS)
 			row_set_hlc_time(&row, col, v->acked);
 		col++;
 		row_set_uint64(&row, col++, c->collected);
+		/* 1.4: the protocol version in use, and the versions it advertised */
+		if (v->protocol != 0)
+			row.cols[col] = psprintf("%d", v->protocol);
+		col++;
+		if (v->proto_min != 0)
+			row.cols[col] = psprintf("%d-%d", v->proto_min, v->proto_max);
+		col++;
 		Assert(col == PEERS_COLUMNS);
 		row_emit(&row, rsinfo, attinmeta);
 	}

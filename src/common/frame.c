@@ -10,6 +10,9 @@
  * what the remaining bytes could hold, and any violation returns a static
  * message naming it.
  *
+ * The decoder takes frames of versions 3 and 4 (MANTIS_FRAME_VERSION_MIN
+ * .. _MAX); only a greeting's layout differs between them.
+ *
  * Tested by test/unit/test_frame.c (every type encoded, decoded back, and
  * cut short) and fuzzed by test/fuzz/fuzz_frame.c.
  *
@@ -222,6 +225,11 @@ _Static_assert(MANTIS_LIVE_GROUP >= MANTIS_DIGEST_GROUPS &&
 			   MANTIS_LIVE_GROUP <= UINT16_MAX,
 			   "the live group is no repair group, and fits the u16 field");
 
+_Static_assert(MANTIS_GREETING_V4_SIZE == 1 + 1 + 8 + 2 + 8,
+			   "version-4 greeting: proto min, proto max, members, member count, generation");
+_Static_assert(MANTIS_FRAME_VERSION_MIN <= MANTIS_FRAME_VERSION_MAX &&
+			   MANTIS_FRAME_VERSION_MAX <= UINT8_MAX, "a version fits its byte");
+
 /* An encoding name's length travels in one byte, and so does a type. */
 _Static_assert(MANTIS_FRAME_ENCODING_MAX <= UINT8_MAX,
 			   "an encoding name length fits its length byte");
@@ -233,7 +241,7 @@ static unsigned char *
 put_header(unsigned char *p, int type, const MantisFrameHeader *h)
 {
 	memcpy(p, MANTIS_FRAME_MAGIC, 4);
-	p[4] = MANTIS_FRAME_VERSION;
+	p[4] = h->version;
 	p[5] = (unsigned char) type;
 	mantis_put_u16(p + 6, h->flags);
 	mantis_put_u64(p + 8, h->sender);
@@ -248,8 +256,9 @@ decode_header(const unsigned char *p, MantisFrame *f)
 {
 	if (memcmp(p, MANTIS_FRAME_MAGIC, 4) != 0)
 		return "bad magic bytes";
-	if (p[4] != MANTIS_FRAME_VERSION)
+	if (p[4] < MANTIS_FRAME_VERSION_MIN || p[4] > MANTIS_FRAME_VERSION_MAX)
 		return "unsupported protocol version";
+	f->version = p[4];
 	f->flags = mantis_get_u16(p + 6);
 	if ((f->flags & ~MANTIS_FRAME_FLAGS_KNOWN) != 0)
 		return "unknown frame flags";
@@ -284,16 +293,36 @@ encoding_is_valid(const char *name, size_t len)
 /* what follows the encoding: acked, stable, collected */
 #define GREETING_HORIZONS_SIZE	(8 + 8 + 8)
 
+/* what follows the horizons: nothing in version 3 */
+static size_t
+greeting_tail_size(int version)
+{
+	return version >= 4 ? MANTIS_GREETING_V4_SIZE : 0;
+}
+
 /* the body alone */
 static size_t
-greeting_size(const MantisGreeting *g)
+greeting_size(int version, const MantisGreeting *g)
 {
-	return 1 + g->name_len + 4 + 4 + 1 + g->encoding_len + GREETING_HORIZONS_SIZE;
+	return 1 + g->name_len + 4 + 4 + 1 + g->encoding_len + GREETING_HORIZONS_SIZE +
+		greeting_tail_size(version);
+}
+
+/* the fields of version 4, after the horizons */
+static unsigned char *
+put_greeting_v4(unsigned char *p, const MantisGreeting *g)
+{
+	p[0] = g->proto_min;
+	p[1] = g->proto_max;
+	mantis_put_u64(p + 2, g->members);
+	mantis_put_u16(p + 10, g->member_count);
+	mantis_put_u64(p + 12, g->generation);
+	return p + MANTIS_GREETING_V4_SIZE;
 }
 
 /* the body alone */
 static unsigned char *
-put_greeting(unsigned char *p, const MantisGreeting *g)
+put_greeting(unsigned char *p, int version, const MantisGreeting *g)
 {
 	p[0] = (unsigned char) g->name_len;
 	memcpy(p + 1, g->name, g->name_len);
@@ -306,21 +335,22 @@ put_greeting(unsigned char *p, const MantisGreeting *g)
 	mantis_put_u64(p, g->acked);
 	mantis_put_u64(p + 8, g->stable);
 	mantis_put_u64(p + 16, g->collected);
-	return p + GREETING_HORIZONS_SIZE;
+	p += GREETING_HORIZONS_SIZE;
+	return version >= 4 ? put_greeting_v4(p, g) : p;
 }
 
-/* a whole HELLO or WELCOME */
+/* a whole HELLO or WELCOME in this version */
 size_t
-mantis_frame_greeting_frame_size(const MantisGreeting *g)
+mantis_frame_greeting_frame_size(uint8_t version, const MantisGreeting *g)
 {
-	return MANTIS_FRAME_HEADER_SIZE + greeting_size(g);
+	return MANTIS_FRAME_HEADER_SIZE + greeting_size(version, g);
 }
 
 static size_t
 put_greeting_frame(unsigned char *p, int type, const MantisFrameHeader *h,
 				   const MantisGreeting *g)
 {
-	return (size_t) (put_greeting(put_header(p, type, h), g) - p);
+	return (size_t) (put_greeting(put_header(p, type, h), h->version, g) - p);
 }
 
 size_t
@@ -335,6 +365,32 @@ mantis_frame_put_welcome(unsigned char *p, const MantisFrameHeader *h,
 						 const MantisGreeting *g)
 {
 	return put_greeting_frame(p, MANTIS_FRAME_WELCOME, h, g);
+}
+
+/*
+ * The fields of version 4 (the caller checked their size): the versions
+ * the sender speaks include the one it wrote this frame in, and a known
+ * member set has members.
+ */
+static const char *
+decode_greeting_v4(const unsigned char *p, MantisFrame *f)
+{
+	MantisGreeting *g = &f->greeting;
+
+	g->proto_min = p[0];
+	g->proto_max = p[1];
+	g->members = mantis_get_u64(p + 2);
+	g->member_count = mantis_get_u16(p + 10);
+	g->generation = mantis_get_u64(p + 12);
+	if (g->proto_min < MANTIS_FRAME_VERSION_MIN)
+		return "greeting protocol range below version 3";
+	if (g->proto_min > g->proto_max)
+		return "greeting protocol range is empty";
+	if (f->version < g->proto_min || f->version > g->proto_max)
+		return "greeting version outside its protocol range";
+	if (g->members != 0 && g->member_count == 0)
+		return "greeting member digest without a member count";
+	return NULL;
 }
 
 static const char *
@@ -360,7 +416,7 @@ decode_greeting(const unsigned char *p, const unsigned char *end, MantisFrame *f
 	g->max_value_size = mantis_get_u32(p + 4);
 	len = p[8];
 	p += 9;
-	if ((size_t) (end - p) != len + GREETING_HORIZONS_SIZE)
+	if ((size_t) (end - p) != len + GREETING_HORIZONS_SIZE + greeting_tail_size(f->version))
 		return "encoding length does not match the frame";
 	if (!encoding_is_valid((const char *) p, len))
 		return "invalid encoding name";
@@ -374,6 +430,8 @@ decode_greeting(const unsigned char *p, const unsigned char *end, MantisFrame *f
 		mantis_hlc_ms(g->stable) > MANTIS_HLC_MAX_MS ||
 		mantis_hlc_ms(g->collected) > MANTIS_HLC_MAX_MS)
 		return "greeting horizon beyond year 9999";
+	if (f->version >= 4)
+		return decode_greeting_v4(p + GREETING_HORIZONS_SIZE, f);
 	return NULL;
 }
 

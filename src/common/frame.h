@@ -112,10 +112,11 @@ mantis_get_u64(const unsigned char *p)
 }
 
 /*
- * Replication frames, protocol version 3.  One ZeroMQ message each:
+ * Replication frames, protocol versions 3 and 4.  One ZeroMQ message each:
  *
- *	 header (32 bytes): magic "MNTZ" | version u8 (3) | type u8 | flags u16
- *			| sender node id u64 | sender incarnation u64 | sender HLC time u64
+ *	 header (32 bytes): magic "MNTZ" | version u8 (3 or 4) | type u8 |
+ *			flags u16 | sender node id u64 | sender incarnation u64 |
+ *			sender HLC time u64
  *
  *	 HELLO	   greeting						  (connector -> listener, each second)
  *	 WELCOME   greeting						  (listener -> connector, the answer)
@@ -142,6 +143,16 @@ mantis_get_u64(const unsigned char *p)
  *			   peer of the sender holds the sender's own writes, and the
  *			   HLC at or below which the sender may have collected a
  *			   deletion without every peer's acknowledgement; 0: none)
+ *			   and in version 4 only, after those:
+ *			   proto min u8 | proto max u8 | members u64 | member count u16 |
+ *			   generation u64
+ *			   (the versions the sender speaks, 3 <= min <= the frame's
+ *			   version <= max; the digest of the member set it counts,
+ *			   common/rules.h, 0: not known yet, and how many members that
+ *			   is, at least 1 when the digest is known; the generation of
+ *			   its durable store, which only grows, so that a server that
+ *			   went back in time - restored, promoted from a lagging standby -
+ *			   can be told; 0: not known)
  *
  *	 mark:	   live sequence u32 | watermark u64: the sender's last live
  *			   frame when it answered, and the HLC through which every
@@ -153,11 +164,22 @@ mantis_get_u64(const unsigned char *p)
  * repair LEAVES answer whose sender held back live values it had of a leaf
  * that differs (replication/repair.c).
  *
- * Version 2 had no watermarks, marks or collection fields, version 1 no
- * limits in the greeting; a frame of either is malformed.
+ * Versions.  Every type but the greetings has the same layout in versions 3
+ * and 4, so a sender writes them as version 3 for every peer (one live
+ * frame serves them all), and the decoder takes either.  A version-3
+ * server (libraries 1.2 and 1.3) takes version 3 alone: anything else is
+ * malformed there.  So a server greets each peer in the version in use with
+ * it (replication/protocol.c), 3 until the peer has shown it speaks 4,
+ * and finds that out with an occasional version-4 HELLO, its probe; a
+ * HELLO is answered in its own version, at most the answerer's
+ * mantis.protocol_max.  A version-3 greeting decodes with the fields of
+ * version 4 all 0.  Version 2 had no watermarks, marks or collection
+ * fields, version 1 no limits in the greeting; a frame of either is
+ * malformed.
  */
 #define MANTIS_FRAME_MAGIC			"MNTZ"
-#define MANTIS_FRAME_VERSION		3
+#define MANTIS_FRAME_VERSION_MIN	3	/* the versions the decoder takes */
+#define MANTIS_FRAME_VERSION_MAX	4
 #define MANTIS_FRAME_HEADER_SIZE	32
 
 #define MANTIS_FRAME_BATCH_END		0x0001
@@ -187,6 +209,9 @@ typedef enum MantisFrameType
 
 #define MANTIS_FRAME_ENCODING_MAX	31
 
+/* what a version-4 greeting adds: proto min and max, members, member count, generation */
+#define MANTIS_GREETING_V4_SIZE		(1 + 1 + 8 + 2 + 8)
+
 /*
  * Whole frames of a fixed size, and the head of an UPDATES frame (header and
  * prefix, before the registers).  common/frame.c checks each against the sum
@@ -200,12 +225,13 @@ typedef enum MantisFrameType
 #define MANTIS_FRAME_LEAVES_SIZE	(MANTIS_FRAME_HEADER_SIZE + 4 + 2 + 8 * MANTIS_DIGEST_GROUP_LEAVES)
 
 /*
- * What a sender puts in the header of every frame it sends: who it is and
- * when, and the frame's flags.  The encoders write the rest (magic,
- * version, their own type).
+ * What a sender puts in the header of every frame it sends: its version,
+ * who it is and when, and the frame's flags.  The encoders write the rest
+ * (magic, their own type).
  */
 typedef struct MantisFrameHeader
 {
+	uint8_t		version;		/* 3 or 4; a greeting's layout follows it */
 	uint64_t	sender;			/* node id */
 	uint64_t	incarnation;
 	uint64_t	hlc;			/* the sender's HLC time */
@@ -231,6 +257,12 @@ typedef struct MantisGreeting
 	uint64_t	acked;			/* HLCs; see "greeting" above */
 	uint64_t	stable;
 	uint64_t	collected;
+	/* version 4 only (0 in a version-3 greeting); see "greeting" above */
+	uint8_t		proto_min;		/* the versions the sender speaks */
+	uint8_t		proto_max;
+	uint64_t	members;		/* digest of its member set, 0: not known */
+	uint16_t	member_count;	/* members in that set */
+	uint64_t	generation;		/* of its durable store, 0: not known */
 } MantisGreeting;
 
 /* A decoded frame: pointers refer to the decoded input */
@@ -238,6 +270,7 @@ typedef struct MantisFrame
 {
 	/* header: its type, then the fields of a MantisFrameHeader */
 	int			type;
+	uint8_t		version;		/* MANTIS_FRAME_VERSION_MIN .. _MAX */
 	uint64_t	sender;
 	uint64_t	incarnation;
 	uint64_t	hlc;
@@ -270,6 +303,7 @@ mantis_frame_header(const MantisFrame *f)
 {
 	MantisFrameHeader h;
 
+	h.version = f->version;
 	h.sender = f->sender;
 	h.incarnation = f->incarnation;
 	h.hlc = f->hlc;
@@ -283,9 +317,10 @@ mantis_frame_header(const MantisFrame *f)
  * the number of bytes written (that size).  They check nothing: the
  * decoder is the one judge of what is well-formed (which lets the tests
  * encode malformed frames too).  Name and encoding lengths must fit their
- * length byte.
+ * length byte.  A greeting's size and layout depend on the version it is
+ * written in (h->version): version 4 adds MANTIS_GREETING_V4_SIZE bytes.
  */
-extern size_t mantis_frame_greeting_frame_size(const MantisGreeting *g);
+extern size_t mantis_frame_greeting_frame_size(uint8_t version, const MantisGreeting *g);
 extern size_t mantis_frame_put_hello(unsigned char *p, const MantisFrameHeader *h,
 									 const MantisGreeting *g);
 extern size_t mantis_frame_put_welcome(unsigned char *p, const MantisFrameHeader *h,

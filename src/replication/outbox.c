@@ -7,7 +7,15 @@
  * Every frame carries our node id, this run's incarnation (a random number
  * drawn when the worker starts, so that peers notice a restart however
  * fast) and our clock.  Greetings also carry our limits and the database
- * encoding.
+ * encoding, and in version 4 the versions we speak (3 to
+ * mantis.protocol_max) and what replication/horizon.c fills in.
+ *
+ * Versions.  A greeting is built in the version its caller gives
+ * (replication/protocol.c: the one in use with the peer, or the version of
+ * the HELLO it answers).  Every other frame is version 3, whoever it goes
+ * to: its layout is the same in version 4, every server of this library or
+ * an older one takes it, and so one live UPDATES frame still serves every
+ * peer (replication/live.c builds it once and sends it to all).
  *
  * An UPDATES frame is closed once it passes UPDATES_TARGET_BYTES, unless a
  * single register is larger still; so mantis_outbox_max_frame(), which
@@ -85,11 +93,13 @@ mantis_outbox_max_frame(void)
 
 /* ---- building ---- */
 
+/* the header of our frames: version 3 but for greetings of version 4 */
 static MantisFrameHeader
-our_header(void)
+our_header(int version)
 {
 	MantisFrameHeader h;
 
+	h.version = (uint8) version;
 	h.sender = mantis_self_node_id();
 	h.incarnation = my_incarnation;
 	h.hlc = mantis_clock_peek();
@@ -115,32 +125,36 @@ our_greeting(const Peer *to)
 {
 	MantisGreeting g;
 
+	memset(&g, 0, sizeof(g));
 	g.name = mantis_self_node_name();
 	g.name_len = strlen(g.name);
 	g.max_key_size = (uint32) mantis_max_key_size;
 	g.max_value_size = (uint32) mantis_max_value_size;
 	g.encoding = my_encoding;
 	g.encoding_len = strlen(my_encoding);
+	/* written in version 4 only, which is sent only up to this */
+	g.proto_min = MANTIS_FRAME_VERSION_MIN;
+	g.proto_max = (uint8) mantis_protocol_max;
 	mantis_horizon_fill_greeting(to, &g);
 	return g;
 }
 
 void
-mantis_outbox_hello(const Peer *to)
+mantis_outbox_hello(const Peer *to, int version)
 {
-	MantisFrameHeader h = our_header();
+	MantisFrameHeader h = our_header(version);
 	MantisGreeting g = our_greeting(to);
-	unsigned char *p = frame_reset(mantis_frame_greeting_frame_size(&g));
+	unsigned char *p = frame_reset(mantis_frame_greeting_frame_size(h.version, &g));
 
 	frame.len = (int) mantis_frame_put_hello(p, &h, &g);
 }
 
 void
-mantis_outbox_welcome(const Peer *to)
+mantis_outbox_welcome(const Peer *to, int version)
 {
-	MantisFrameHeader h = our_header();
+	MantisFrameHeader h = our_header(version);
 	MantisGreeting g = our_greeting(to);
-	unsigned char *p = frame_reset(mantis_frame_greeting_frame_size(&g));
+	unsigned char *p = frame_reset(mantis_frame_greeting_frame_size(h.version, &g));
 
 	frame.len = (int) mantis_frame_put_welcome(p, &h, &g);
 }
@@ -148,7 +162,7 @@ mantis_outbox_welcome(const Peer *to)
 void
 mantis_outbox_summary(uint32 round, uint64 root)
 {
-	MantisFrameHeader h = our_header();
+	MantisFrameHeader h = our_header(MANTIS_FRAME_VERSION_MIN);
 	unsigned char *p = frame_reset(MANTIS_FRAME_SUMMARY_SIZE);
 
 	frame.len = (int) mantis_frame_put_summary(p, &h, round, root);
@@ -157,7 +171,7 @@ mantis_outbox_summary(uint32 round, uint64 root)
 void
 mantis_outbox_insync(uint32 round, const MantisLiveMark *mark)
 {
-	MantisFrameHeader h = our_header();
+	MantisFrameHeader h = our_header(MANTIS_FRAME_VERSION_MIN);
 	unsigned char *p = frame_reset(MANTIS_FRAME_INSYNC_SIZE);
 
 	frame.len = (int) mantis_frame_put_insync(p, &h, round, mark);
@@ -167,7 +181,7 @@ mantis_outbox_insync(uint32 round, const MantisLiveMark *mark)
 void
 mantis_outbox_groups(uint32 round, const MantisLiveMark *mark, const uint64 *digests)
 {
-	MantisFrameHeader h = our_header();
+	MantisFrameHeader h = our_header(MANTIS_FRAME_VERSION_MIN);
 	unsigned char *p = frame_reset(MANTIS_FRAME_GROUPS_SIZE);
 
 	frame.len = (int) mantis_frame_put_groups(p, &h, round, mark, digests);
@@ -180,7 +194,7 @@ mantis_outbox_groups(uint32 round, const MantisLiveMark *mark, const uint64 *dig
 void
 mantis_outbox_leaves(uint32 round, uint16 group, const uint64 *digests, uint16 flags)
 {
-	MantisFrameHeader h = our_header();
+	MantisFrameHeader h = our_header(MANTIS_FRAME_VERSION_MIN);
 	unsigned char *p = frame_reset(MANTIS_FRAME_LEAVES_SIZE);
 
 	h.flags = flags;
@@ -205,7 +219,7 @@ mantis_outbox_len(void)
 void
 mantis_updates_begin(MantisUpdates *u)
 {
-	MantisFrameHeader h = our_header();
+	MantisFrameHeader h = our_header(MANTIS_FRAME_VERSION_MIN);
 	unsigned char *p = frame_reset(MANTIS_FRAME_UPDATES_HEAD_SIZE);
 
 	frame.len = (int) mantis_frame_put_updates_head(p, &h, u->round, u->group);

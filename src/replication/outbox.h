@@ -17,9 +17,12 @@ extern uint64 mantis_outbox_incarnation(void);
 extern const char *mantis_outbox_encoding(void);
 extern size_t mantis_outbox_max_frame(void);
 
-/* build one frame, replacing the one built before */
-extern void mantis_outbox_hello(const Peer *to);
-extern void mantis_outbox_welcome(const Peer *to);
+/*
+ * build one frame, replacing the one built before: a greeting in the
+ * version given, every other frame in version 3
+ */
+extern void mantis_outbox_hello(const Peer *to, int version);
+extern void mantis_outbox_welcome(const Peer *to, int version);
 extern void mantis_outbox_summary(uint32 round, uint64 root);
 extern void mantis_outbox_insync(uint32 round, const MantisLiveMark *mark);
 extern void mantis_outbox_groups(uint32 round, const MantisLiveMark *mark,

@@ -59,6 +59,10 @@ typedef struct MantisPeerView
 	bool		offset_known;
 	int64		clock_offset_ms;
 	uint64		acked;			/* it holds our writes through this HLC */
+	int			protocol;		/* the version in use with it; 0: nothing
+								 * heard from it yet */
+	uint8		proto_min;		/* the versions it advertised; 0: not known */
+	uint8		proto_max;
 	char		last_error[MANTIS_ERROR_TEXT_SIZE];
 } MantisPeerView;
 

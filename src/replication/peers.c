@@ -72,6 +72,8 @@ peer_new(void)
 			mantis_peer_table[i].used = true;
 			mantis_peer_table[i].conn = -1;
 			mantis_peer_table[i].acks.hole_ts = MANTIS_RULES_NO_HOLE;
+			mantis_peer_table[i].proto = MANTIS_FRAME_VERSION_MIN;
+			mantis_peer_table[i].proto_heard = MANTIS_FRAME_VERSION_MIN;
 			return &mantis_peer_table[i];
 		}
 	}
@@ -189,7 +191,8 @@ counters_add(MantisPeerCounters *to, const MantisPeerCounters *from)
 
 /*
  * A configured peer turned out to be a node that had an inbound-only peer
- * of its own: take over its counters, and its refusal, and free it.
+ * of its own: take over its counters, its refusal and what it learnt of the
+ * node's protocol in the same incarnation, and free it.
  */
 void
 mantis_peer_absorb(Peer *peer, Peer *other)
@@ -200,6 +203,13 @@ mantis_peer_absorb(Peer *peer, Peer *other)
 	{
 		peer->acks.hole_ts = mantis_rules_hole_after(peer->acks.hole_ts, other->acks.hole_ts);
 		peer->acks.hole_count++;
+	}
+	if (other->proto_known && other->proto_incarnation == peer->proto_incarnation &&
+		other->proto_heard > peer->proto_heard)
+	{
+		peer->proto_heard = other->proto_heard;
+		peer->proto_min = other->proto_min;
+		peer->proto_max = other->proto_max;
 	}
 	if (other->greeting == GREETING_REFUSED)
 	{
@@ -382,6 +392,9 @@ mantis_peers_publish(TimestampTz now, bool force)
 		v->offset_known = peer->offset_known;
 		v->clock_offset_ms = peer->offset_ms;
 		v->acked = peer->acks.acked;
+		v->protocol = peer->last_recv != 0 ? peer->proto : 0;
+		v->proto_min = peer->proto_min;
+		v->proto_max = peer->proto_max;
 		strlcpy(v->last_error, peer->last_error, sizeof(v->last_error));
 		n++;
 	}

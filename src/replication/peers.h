@@ -8,9 +8,9 @@
  * connects to us is "inbound-only" (conn -1).  Either speaks for a node: a
  * node id and name, learnt from its greetings.  replication/live.c keeps the
  * peer's queue of live frames, replication/repair.c its repair round and the
- * leaves it refused, replication/protocol.c its greeting and identity;
- * replication/peers.c owns the table, the counters and what mantis_peers
- * shows.
+ * leaves it refused, replication/protocol.c its greeting, identity and the
+ * protocol version in use with it; replication/peers.c owns the table, the
+ * counters and what mantis_peers shows.
  *
  * IDENTIFICATION	src/replication/peers.h
  *-------------------------------------------------------------------------
@@ -106,6 +106,20 @@ typedef struct Peer
 	uint64		incarnation;
 	char		name[MANTIS_NODE_NAME_MAX + 1];
 	GreetingVerdict greeting;	/* its last greeting against our limits */
+
+	/*
+	 * The protocol version in use with it (replication/protocol.c): we greet
+	 * it in "proto", 3 until a frame of version 4 came from it in its
+	 * current incarnation, and never above mantis.protocol_max.
+	 */
+	int			proto;
+	int			proto_heard;	/* what its frames show it speaks to us */
+	bool		proto_known;	/* a frame of it came, in proto_incarnation */
+	uint64		proto_incarnation;
+	TimestampTz proto_since;	/* when proto last rose */
+	TimestampTz last_probe;		/* our last version-4 HELLO to it while at 3 */
+	uint8		proto_min;		/* the range of its last version-4 greeting */
+	uint8		proto_max;		/* (0: not known, or a version-3 peer) */
 
 	PeerQueue	queue;			/* replication/live.c */
 	PeerRepair	repair;			/* replication/repair.c */

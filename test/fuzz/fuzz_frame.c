@@ -14,8 +14,10 @@
  * its batch when it has BATCH_END), into memory of the size common/frame.h
  * gives, which must give back the input byte for byte: the flags of the header
  * with it, the watermark of UPDATES, the mark of INSYNC and GROUPS and the
- * horizons of a greeting.  Every HLC a frame carries is at most the last of
- * 9999, and the input minus its last byte must be rejected.
+ * horizons of a greeting (and in version 4 its protocol range, member set
+ * and generation).  Every HLC a frame carries is at most the last of 9999, a
+ * version-4 greeting's range holds its version, and the input minus its last
+ * byte must be rejected.
  *
  * IDENTIFICATION	test/fuzz/fuzz_frame.c
  *-------------------------------------------------------------------------
@@ -29,6 +31,9 @@
 
 /* what follows the encoding of a greeting: acked, stable, collected */
 #define HORIZONS_SIZE	(8 + 8 + 8)
+
+/* what follows the horizons: in version 4, the range, members and generation */
+#define TAIL_SIZE(f)	((f)->version >= 4 ? MANTIS_GREETING_V4_SIZE : 0)
 
 /* the re-encoding of a frame, of "size" bytes, must be the input */
 static void
@@ -54,7 +59,8 @@ check_greeting(const uint8_t *data, size_t size, const MantisFrame *f)
 {
 	const MantisGreeting *g = &f->greeting;
 	MantisFrameHeader h = mantis_frame_header(f);
-	size_t		frame_size = mantis_frame_greeting_frame_size(g);
+	size_t		frame_size = mantis_frame_greeting_frame_size(f->version, g);
+	const uint8_t *tail = data + size - TAIL_SIZE(f);
 	unsigned char *copy;
 
 	FUZZ_CHECK(g->name == (const char *) BODY(data) + 1);
@@ -64,10 +70,23 @@ check_greeting(const uint8_t *data, size_t size, const MantisFrame *f)
 	fuzz_touch(g->encoding, g->encoding_len);
 	FUZZ_CHECK(mantis_codec_name_is_valid(g->name, g->name_len));
 	FUZZ_CHECK(g->encoding_len >= 1 && g->encoding_len <= MANTIS_FRAME_ENCODING_MAX);
-	FUZZ_CHECK(g->encoding + g->encoding_len == (const char *) data + size - HORIZONS_SIZE);
-	FUZZ_CHECK(g->acked == mantis_get_u64(data + size - 24));
-	FUZZ_CHECK(g->stable == mantis_get_u64(data + size - 16));
-	FUZZ_CHECK(g->collected == mantis_get_u64(data + size - 8));
+	FUZZ_CHECK(g->encoding + g->encoding_len == (const char *) tail - HORIZONS_SIZE);
+	FUZZ_CHECK(g->acked == mantis_get_u64(tail - 24));
+	FUZZ_CHECK(g->stable == mantis_get_u64(tail - 16));
+	FUZZ_CHECK(g->collected == mantis_get_u64(tail - 8));
+	if (f->version >= 4)
+	{
+		FUZZ_CHECK(g->proto_min == tail[0] && g->proto_max == tail[1]);
+		FUZZ_CHECK(g->members == mantis_get_u64(tail + 2));
+		FUZZ_CHECK(g->member_count == mantis_get_u16(tail + 10));
+		FUZZ_CHECK(g->generation == mantis_get_u64(tail + 12));
+		FUZZ_CHECK(MANTIS_FRAME_VERSION_MIN <= g->proto_min && g->proto_min <= f->version &&
+				   f->version <= g->proto_max);
+		FUZZ_CHECK(g->members == 0 || g->member_count > 0);
+	}
+	else
+		FUZZ_CHECK(g->proto_min == 0 && g->proto_max == 0 && g->members == 0 &&
+				   g->member_count == 0 && g->generation == 0);
 	FUZZ_CHECK(mantis_hlc_ms(g->acked) <= MANTIS_HLC_MAX_MS);
 	FUZZ_CHECK(mantis_hlc_ms(g->stable) <= MANTIS_HLC_MAX_MS);
 	FUZZ_CHECK(mantis_hlc_ms(g->collected) <= MANTIS_HLC_MAX_MS);
@@ -251,7 +270,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FUZZ_CHECK(size >= MANTIS_FRAME_HEADER_SIZE);
-	FUZZ_CHECK(data[4] == MANTIS_FRAME_VERSION);
+	FUZZ_CHECK(data[4] == f.version);
+	FUZZ_CHECK(f.version >= MANTIS_FRAME_VERSION_MIN && f.version <= MANTIS_FRAME_VERSION_MAX);
 	FUZZ_CHECK(f.flags == mantis_get_u16(data + 6));
 	FUZZ_CHECK((f.flags & ~MANTIS_FRAME_FLAGS_KNOWN) == 0);
 	FUZZ_CHECK(mantis_hlc_ms(f.hlc) <= MANTIS_HLC_MAX_MS);

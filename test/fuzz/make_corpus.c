@@ -199,15 +199,31 @@ snapshot_header_v1(Buf *b, uint16_t nodes, uint32_t registers)
 	b->len = MANTIS_SNAPSHOT_V1_HEADER_SIZE;
 }
 
-/* a HELLO or WELCOME of these limits and horizons */
+/* a HELLO or WELCOME of this greeting in this version */
+static void
+frame_greeting_version(Buf *b, int type, uint8_t version, const MantisGreeting *g)
+{
+	MantisFrameHeader h = header;
+	unsigned char *p;
+
+	h.version = version;
+	buf_reset(b);
+	p = buf_grow(b, mantis_frame_greeting_frame_size(version, g));
+	if (type == MANTIS_FRAME_HELLO)
+		mantis_frame_put_hello(p, &h, g);
+	else
+		mantis_frame_put_welcome(p, &h, g);
+}
+
+/* a HELLO or WELCOME of these limits and horizons, of version 3 */
 static void
 frame_greeting_horizons(Buf *b, int type, const char *name, uint32_t max_key_size,
 						uint32_t max_value_size, const char *encoding,
 						uint64_t acked, uint64_t stable, uint64_t collected)
 {
 	MantisGreeting g;
-	unsigned char *p;
 
+	memset(&g, 0, sizeof(g));
 	g.name = name;
 	g.name_len = strlen(name);
 	g.max_key_size = max_key_size;
@@ -217,12 +233,35 @@ frame_greeting_horizons(Buf *b, int type, const char *name, uint32_t max_key_siz
 	g.acked = acked;
 	g.stable = stable;
 	g.collected = collected;
-	buf_reset(b);
-	p = buf_grow(b, mantis_frame_greeting_frame_size(&g));
-	if (type == MANTIS_FRAME_HELLO)
-		mantis_frame_put_hello(p, &header, &g);
-	else
-		mantis_frame_put_welcome(p, &header, &g);
+	frame_greeting_version(b, type, 3, &g);
+}
+
+/*
+ * A version-4 HELLO or WELCOME from "alpha" with the default limits, the
+ * seed horizons and these fields of version 4
+ */
+static void
+frame_greeting_v4(Buf *b, int type, uint8_t proto_min, uint8_t proto_max,
+				  uint64_t members, uint16_t member_count, uint64_t generation)
+{
+	MantisGreeting g;
+
+	memset(&g, 0, sizeof(g));
+	g.name = "alpha";
+	g.name_len = 5;
+	g.max_key_size = 1024;
+	g.max_value_size = 1024 * 1024;
+	g.encoding = "UTF8";
+	g.encoding_len = 4;
+	g.acked = SEED_ACKED;
+	g.stable = SEED_STABLE;
+	g.collected = SEED_COLLECTED;
+	g.proto_min = proto_min;
+	g.proto_max = proto_max;
+	g.members = members;
+	g.member_count = member_count;
+	g.generation = generation;
+	frame_greeting_version(b, type, 4, &g);
 }
 
 /* a HELLO or WELCOME of these limits, and the seed horizons */
@@ -790,7 +829,7 @@ frame_header_faults(Buf *b)
 	frame_seed("bad-magic", b, "bad magic bytes");
 
 	frame_insync(b, 7);
-	b->data[AT_VERSION] = MANTIS_FRAME_VERSION + 1;
+	b->data[AT_VERSION] = MANTIS_FRAME_VERSION_MAX + 1;
 	frame_seed("bad-version", b, "unsupported protocol version");
 
 	/* a version-1 HELLO: no limits in its greeting */
@@ -1017,7 +1056,7 @@ frame_v3_faults(Buf *b)
 	b->len = AT_MARK;
 	b->data[AT_VERSION] = 2;
 	frame_seed("bad-version-2-insync", b, "unsupported protocol version");
-	b->data[AT_VERSION] = MANTIS_FRAME_VERSION;
+	b->data[AT_VERSION] = 3;
 	frame_seed("bad-insync-no-mark", b, "insync of the wrong size");
 
 	frame_groups(b, 7);
@@ -1026,12 +1065,98 @@ frame_v3_faults(Buf *b)
 	b->len -= MANTIS_FRAME_MARK_SIZE;
 	b->data[AT_VERSION] = 2;
 	frame_seed("bad-version-2-groups", b, "unsupported protocol version");
-	b->data[AT_VERSION] = MANTIS_FRAME_VERSION;
+	b->data[AT_VERSION] = 3;
 	frame_seed("bad-groups-no-mark", b, "groups of the wrong size");
 
 	frame_leaves(b, 7, 255);
 	b->data[AT_VERSION] = 2;
 	frame_seed("bad-version-2-leaves", b, "unsupported protocol version");
+}
+
+/*
+ * Version 4: greetings with the protocol range, member set and generation
+ * after the horizons, each of their faults, a greeting of the length of
+ * the other version; and frames of the other types, whose layout is that
+ * of version 3.
+ */
+static void
+frame_v4(Buf *b)
+{
+	static const char length[] = "encoding length does not match the frame";
+	const uint64_t members = UINT64_C(0x5eedc0de5eedc0de);
+	const uint64_t generation = 42;
+
+	frame_greeting_v4(b, MANTIS_FRAME_HELLO, 3, 4, members, 3, generation);
+	frame_seed("ok-hello-v4", b, NULL);
+	frame_seed_plus("bad-hello-v4-trailing", b, length);
+	frame_seed_minus("bad-hello-v4-cut", b, length);
+	b->len -= MANTIS_GREETING_V4_SIZE;
+	frame_seed("bad-hello-v4-without-its-fields", b, length);
+	b->len += MANTIS_GREETING_V4_SIZE;
+	b->data[AT_VERSION] = 3;
+	frame_seed("bad-hello-v4-as-v3", b, length);
+
+	/* a member set not known yet, of any count; no generation yet */
+	frame_greeting_v4(b, MANTIS_FRAME_WELCOME, 3, 4, 0, 0, 0);
+	frame_seed("ok-welcome-v4-members-unknown", b, NULL);
+	frame_greeting_v4(b, MANTIS_FRAME_HELLO, 3, 4, 0, 2, 7);
+	frame_seed("ok-hello-v4-count-members-unknown", b, NULL);
+
+	/* a server of the future: no longer 3, up to 255 */
+	frame_greeting_v4(b, MANTIS_FRAME_HELLO, 4, 255, members, 1, UINT64_MAX);
+	frame_seed("ok-hello-v4-range-4-255", b, NULL);
+	frame_greeting_v4(b, MANTIS_FRAME_WELCOME, 4, 4, UINT64_MAX, UINT16_MAX, generation);
+	frame_seed("ok-welcome-v4-extreme-members", b, NULL);
+
+	frame_greeting_v4(b, MANTIS_FRAME_HELLO, 2, 4, members, 3, generation);
+	frame_seed("bad-hello-v4-range-from-2", b, "greeting protocol range below version 3");
+	frame_greeting_v4(b, MANTIS_FRAME_WELCOME, 0, 0, members, 3, generation);
+	frame_seed("bad-welcome-v4-range-0", b, "greeting protocol range below version 3");
+	frame_greeting_v4(b, MANTIS_FRAME_WELCOME, 4, 3, members, 3, generation);
+	frame_seed("bad-welcome-v4-range-empty", b, "greeting protocol range is empty");
+	frame_greeting_v4(b, MANTIS_FRAME_HELLO, 3, 3, members, 3, generation);
+	frame_seed("bad-hello-v4-range-3-3", b, "greeting version outside its protocol range");
+	frame_greeting_v4(b, MANTIS_FRAME_WELCOME, 5, 9, members, 3, generation);
+	frame_seed("bad-welcome-v4-range-5-9", b, "greeting version outside its protocol range");
+	frame_greeting_v4(b, MANTIS_FRAME_HELLO, 3, 4, members, 0, generation);
+	frame_seed("bad-hello-v4-members-no-count", b,
+			   "greeting member digest without a member count");
+
+	/* the checks of version 3 come first */
+	frame_greeting_v4(b, MANTIS_FRAME_WELCOME, 3, 4, members, 3, generation);
+	mantis_put_u64(b->data + b->len - MANTIS_GREETING_V4_SIZE - 16, PAST_9999);
+	frame_seed("bad-welcome-v4-stable-past-9999", b, "greeting horizon beyond year 9999");
+
+	/* a version-3 greeting relabelled 4: its fields of version 4 are missing */
+	frame_greeting(b, MANTIS_FRAME_WELCOME, "alpha", "UTF8");
+	b->data[AT_VERSION] = 4;
+	frame_seed("bad-welcome-v3-as-v4", b, length);
+
+	/* the other types: version 3's layout under a version-4 header */
+	updates_head(b, 8, MANTIS_LIVE_GROUP);
+	put_value(b, "k4", "v4", 2);
+	put_expiring(b, "k5", "v5", 3);
+	updates_count(b, 2);
+	updates_end_batch(b, SEED_WATERMARK);
+	b->data[AT_VERSION] = 4;
+	frame_seed("ok-updates-live-batch-end-v4", b, NULL);
+
+	frame_summary(b, 7, UINT64_C(0x0badc0ffee0ddf00));
+	b->data[AT_VERSION] = 4;
+	frame_seed("ok-summary-v4", b, NULL);
+
+	frame_insync(b, 7);
+	b->data[AT_VERSION] = 4;
+	frame_seed("ok-insync-v4", b, NULL);
+	frame_seed_minus("bad-insync-v4-short", b, "insync of the wrong size");
+
+	frame_groups(b, 7);
+	b->data[AT_VERSION] = 4;
+	frame_seed("ok-groups-v4", b, NULL);
+
+	frame_leaves_flags(b, 7, 0, MANTIS_FRAME_HELD_BACK);
+	b->data[AT_VERSION] = 4;
+	frame_seed("ok-leaves-held-back-v4", b, NULL);
 }
 
 static void
@@ -1090,6 +1215,7 @@ main(int argc, char **argv)
 	if (argc == 2)
 		outdir = argv[1];
 	make_dir(outdir);
+	header.version = 3;
 	header.sender = NODE_A;
 	header.incarnation = UINT64_C(1764123000000);
 	header.hlc = mantis_hlc_pack(SEED_MS, 7);
@@ -1104,6 +1230,7 @@ main(int argc, char **argv)
 	frame_body_faults(&b);
 	frame_updates_faults(&b);
 	frame_v3_faults(&b);
+	frame_v4(&b);
 	hlc_seeds();
 	free(b.data);
 

@@ -1,8 +1,8 @@
-# Upgrade from extension 1.0 (through 1.1 and 1.2) to 1.3 with the 1.3
+# Upgrade from extension 1.0 (through 1.1, 1.2 and 1.3) to 1.4 with the 1.4
 # library: the 1.0 SQL definitions still work on the new library (text
 # monitoring columns included; a NULL value refused as by 1.3's); ALTER
-# EXTENSION mantis UPDATE, from 1.0, from 1.1 and from 1.2, gives exactly
-# the catalog of a fresh CREATE EXTENSION mantis (functions, views, columns,
+# EXTENSION mantis UPDATE, from 1.0, from 1.1, from 1.2 and from 1.3, gives
+# exactly the catalog of a fresh CREATE EXTENSION mantis (functions, views, columns,
 # privileges, comments, pg_init_privs, what pg_dump writes), the privileges
 # given on the functions 1.2 makes again included; every value written
 # under 1.0 reads back, and after a restart, through 1.3's readers too; the group roles are made once per
@@ -164,7 +164,7 @@ like($err, qr/cannot drop view mantis_status because other objects depend on it/
 is(sql('blocked', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.0',
 	'the failed upgrade left 1.0 as it was');
 sql('blocked', q{DROP VIEW my_keys; ALTER EXTENSION mantis UPDATE});
-is(sql('blocked', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.3',
+is(sql('blocked', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.4',
 	'once the user view is dropped the upgrade goes through');
 sql('blocked', q{DROP EXTENSION mantis});
 
@@ -174,8 +174,8 @@ sql('postgres', q{SELECT mantis_flush()});
 my $stores_oid = sql('postgres', q{SELECT 'mantis_stores'::regclass::oid});
 my $stores_rows = sql('postgres', q{SELECT count(*) || ' ' || max(id) FROM mantis_stores});
 sql('postgres', q{ALTER EXTENSION mantis UPDATE});
-is(sql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.3',
-	'ALTER EXTENSION mantis UPDATE goes to 1.3');
+is(sql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.4',
+	'ALTER EXTENSION mantis UPDATE goes to 1.4');
 is(sql('postgres', q{SELECT 'mantis_stores'::regclass::oid}), $stores_oid, 'mantis_stores is the same table');
 is(sql('postgres', q{SELECT count(*) || ' ' || max(id) FROM mantis_stores}), $stores_rows,
 	'holding the same rows: the upgrade wrote nothing');
@@ -184,7 +184,7 @@ is(registers_dump($node), $dump, 'every register (deletion markers, HLCs) reads 
 # the new library on the new definitions: the catalog of a fresh install
 sql('postgres', q{CREATE DATABASE fresh});
 sql('fresh', q{CREATE EXTENSION mantis});
-is(sql('fresh', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.3', 'a fresh install is 1.3');
+is(sql('fresh', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.4', 'a fresh install is 1.4');
 
 # Every member of the extension with what defines it: a function's whole
 # definition (arguments, defaults, result, language, symbol, volatility,
@@ -237,10 +237,12 @@ sub members
 	return \%m;
 }
 
+# compare_members(db, what, reference): db's members against those of the
+# reference database (default: "fresh", a fresh install of the latest version)
 sub compare_members
 {
-	my ($db, $what) = @_;
-	my ($got, $want) = (members($db), members('fresh'));
+	my ($db, $what, $reference) = @_;
+	my ($got, $want) = (members($db), members($reference // 'fresh'));
 	is(join(', ', sort keys %$got), join(', ', sort keys %$want), "$what: the same objects as a fresh install");
 	for my $object (sort keys %$want)
 	{
@@ -262,16 +264,16 @@ sql('mid', q{CREATE EXTENSION mantis VERSION '1.1'});
 sql('mid', q{GRANT EXECUTE ON FUNCTION mantis_registers(text, boolean), mantis_decode(bytea) TO app;
 GRANT EXECUTE ON FUNCTION mantis_registers(boolean) TO app WITH GRANT OPTION});
 sql('mid', q{SET search_path = public, pg_catalog; ALTER EXTENSION mantis UPDATE});
-is(sql('mid', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.3', '1.1 updates to 1.3');
+is(sql('mid', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.4', '1.1 updates to 1.4');
 compare_members('mid', 'upgraded from 1.1');
 is(sql('mid', q{SELECT string_agg(p.oid::regprocedure || ':' || x.privilege_type || ':' || x.is_grantable, ' ' ORDER BY p.oid::regprocedure::text)
   FROM pg_proc p, aclexplode(p.proacl) x WHERE x.grantee = 'app'::regrole}),
 	'mantis_decode(bytea):EXECUTE:false mantis_registers(boolean):EXECUTE:true mantis_registers(text,boolean):EXECUTE:false',
 	'the grants given under 1.1 on the functions made again are kept, grant option too');
 is(sql('mid', q{SELECT count(*) FROM pg_proc WHERE proname LIKE 'mantis\_%\_1\_1'}), '0', 'the renamed 1.1 functions are gone');
-is(sql('mid', q{SELECT count(*) >= 0 FROM mantis_registers('up.', true)}, 'app'), 't', 'app lists registers under 1.3');
+is(sql('mid', q{SELECT count(*) >= 0 FROM mantis_registers('up.', true)}, 'app'), 't', 'app lists registers under 1.4');
 
-# From 1.2 to 1.3: the typed readers and mantis_ttl_ms are added, for
+# From 1.2 (through 1.3): the typed readers and mantis_ttl_ms are added, for
 # mantis_reader; mantis_set's comments no longer say that NULL deletes
 sql('postgres', q{CREATE DATABASE late});
 sql('late', q{CREATE EXTENSION mantis VERSION '1.2'});
@@ -279,10 +281,53 @@ sql('late', q{GRANT EXECUTE ON FUNCTION mantis_get(text, anyelement) TO app});
 is(sql('late', q{SELECT count(*) FROM pg_proc WHERE proname IN ('mantis_get_bool', 'mantis_ttl_ms')}), '0',
 	'1.2 has no typed readers');
 sql('late', q{SET search_path = public, pg_catalog; ALTER EXTENSION mantis UPDATE});
-is(sql('late', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.3', '1.2 updates to 1.3');
+is(sql('late', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.4', '1.2 updates to 1.4');
 compare_members('late', 'upgraded from 1.2');
 is(sql('late', q{SELECT mantis_get('up.7', 0), mantis_get('up.nothing', false)}, 'app'), '0|f',
 	'a grant given under 1.2 stays');
+
+# From 1.3 to 1.4: mantis_peers (function and view) is made again with the
+# columns protocol and protocols; the 1.3 definition works on the 1.4
+# library meanwhile, with its fewer columns
+my $peers_columns = q{SELECT count(*) || ' ' || string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
+  FILTER (WHERE attnum > 21) FROM pg_attribute WHERE attrelid = 'mantis_peers'::regclass AND attnum > 0};
+sql('postgres', q{CREATE DATABASE recent});
+sql('recent', q{CREATE EXTENSION mantis VERSION '1.3'});
+is(sql('recent', $peers_columns), '23 acknowledged timestamp with time zone, rejected_collected bigint',
+	'1.3: mantis_peers has 23 columns');
+is(sql('recent', q{SELECT count(*) || ' ' || string_agg(state, ',') FROM mantis_peers}), '1 connecting',
+	'and the 1.4 library fills them: the peer that never answers');
+sql('recent', q{CREATE VIEW my_peers AS SELECT state FROM mantis_peers});
+($rc, $out, $err) = $node->psql('recent', 'ALTER EXTENSION mantis UPDATE');
+isnt($rc, 0, 'a user view on mantis_peers blocks the update from 1.3');
+like($err, qr/cannot drop view mantis_peers because other objects depend on it/, 'and says why');
+sql('recent', q{DROP VIEW my_peers});
+sql('recent', q{GRANT EXECUTE ON FUNCTION mantis_get(text) TO app});
+sql('recent', q{SET search_path = public, pg_catalog; ALTER EXTENSION mantis UPDATE});
+is(sql('recent', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.4', '1.3 updates to 1.4');
+compare_members('recent', 'upgraded from 1.3');
+is(sql('recent', $peers_columns),
+	'25 acknowledged timestamp with time zone, rejected_collected bigint, protocol integer, protocols text',
+	'1.4: mantis_peers has protocol (integer) and protocols (text) at its end');
+is(sql('recent', q{SELECT state || ' ' || coalesce(protocol::text, 'NULL') || ' ' || coalesce(protocols, 'NULL') FROM mantis_peers}),
+	'connecting NULL NULL', 'a peer never heard from: protocol and protocols NULL');
+is(sql('recent', q{SELECT mantis_get('up.nothing') IS NULL}, 'app'), 't',
+	'a grant given under 1.3 on another function stays');
+
+# and back: ALTER EXTENSION mantis UPDATE TO '1.3' gives 1.3's catalog, for
+# going back to a 1.3 library; then forward again
+sql('postgres', q{CREATE DATABASE fresh13});
+sql('fresh13', q{CREATE EXTENSION mantis VERSION '1.3'});
+sql('recent', q{SET search_path = public, pg_catalog; ALTER EXTENSION mantis UPDATE TO '1.3'});
+is(sql('recent', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.3', '1.4 goes back to 1.3');
+compare_members('recent', 'back from 1.4 to 1.3', 'fresh13');
+is(sql('recent', $peers_columns), '23 acknowledged timestamp with time zone, rejected_collected bigint',
+	'mantis_peers has its 23 columns of 1.3 again');
+sql('recent', q{SET search_path = public, pg_catalog; ALTER EXTENSION mantis UPDATE});
+is(sql('recent', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.4', 'and forward to 1.4 again');
+compare_members('recent', 'from 1.4 to 1.3 and back');
+sql('fresh13', q{DROP EXTENSION mantis});
+sql('postgres', q{DROP DATABASE fresh13});
 
 # the monitoring views are typed now
 is(sql('postgres', q{
@@ -305,7 +350,7 @@ SELECT keys + deleted_keys = (SELECT count(*) FROM mantis_registers(true)), last
 	't|t|t', 'and compute: keys + deleted_keys, last_flush < now(), sum(messages_out), max(since)');
 
 # nobody but superusers and the three roles: PUBLIC holds nothing
-for my $db ('postgres', 'fresh', 'hostile', 'mid', 'late')
+for my $db ('postgres', 'fresh', 'hostile', 'mid', 'late', 'recent')
 {
 	is(sql($db, q{
 SELECT string_agg(pg_describe_object(m.classid, m.objid, 0), ', ')
@@ -446,7 +491,7 @@ for my $q (sort keys %queries)
 }
 
 # --- with no extension left, the full script makes the roles again -----------
-for my $db ('postgres', 'fresh', 'hostile', 'mid', 'late')
+for my $db ('postgres', 'fresh', 'hostile', 'mid', 'late', 'recent')
 {
 	sql($db, q{DROP OWNED BY app, app2, monitoring, exporter; DROP EXTENSION mantis});
 }

@@ -164,6 +164,7 @@ header(void)
 {
 	MantisFrameHeader h;
 
+	h.version = 3;				/* what every server takes */
 	h.sender = mantis_hash(node_name, strlen(node_name));
 	h.incarnation = UINT64_C(0x1234);
 	h.hlc = mantis_hlc_pack((uint64_t) time(NULL) * 1000, 0);
@@ -183,6 +184,7 @@ greeting_frame(int type, size_t *len)
 	MantisGreeting g;
 	unsigned char *buf;
 
+	memset(&g, 0, sizeof(g));
 	g.name = node_name;
 	g.name_len = strlen(node_name);
 	g.max_key_size = max_key_size;
@@ -198,7 +200,7 @@ greeting_frame(int type, size_t *len)
 		fprintf(stderr, "invalid --name or --encoding\n");
 		exit(2);
 	}
-	buf = must_malloc(mantis_frame_greeting_frame_size(&g));
+	buf = must_malloc(mantis_frame_greeting_frame_size(h.version, &g));
 	*len = type == MANTIS_FRAME_HELLO ? mantis_frame_put_hello(buf, &h, &g) :
 		mantis_frame_put_welcome(buf, &h, &g);
 	return buf;

@@ -10,9 +10,12 @@
  * version 3 too: the header flags, the watermark of a batch-end live UPDATES,
  * the mark of INSYNC and GROUPS and the three horizons of a greeting; what the
  * decoder must refuse of them (unknown flags, a watermark outside the end of a
- * live batch, an HLC past 9999, a frame of version 2) is refused.  A few
- * frames are also compared with bytes written out by hand, which pins the wire
- * format.
+ * live batch, an HLC past 9999, a frame of version 2) is refused.  Every
+ * type is written in versions 3 and 4 (random headers take either): a
+ * greeting of version 4 carries the protocol range, member set and
+ * generation after the horizons, and each of their faults is refused, as is
+ * a greeting whose length is that of the other version.  A few frames are
+ * also compared with bytes written out by hand, which pins the wire format.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,12 +67,14 @@ random_hlc(void)
 	}
 }
 
-/* a header of no flags: the tests set those a frame type carries */
+/* a header of no flags, of version 3 or 4: the tests set the flags a type carries */
 static MantisFrameHeader
 random_header(void)
 {
 	MantisFrameHeader h;
 
+	h.version = (uint8_t) (MANTIS_FRAME_VERSION_MIN +
+						   rnd() % (MANTIS_FRAME_VERSION_MAX - MANTIS_FRAME_VERSION_MIN + 1));
 	h.sender = rnd();
 	h.incarnation = rnd();
 	h.hlc = mantis_hlc_pack(rnd() % (MANTIS_HLC_MAX_MS + 1), rnd());
@@ -103,6 +108,7 @@ check_header(const char *what, const MantisFrame *f, int type,
 			 const MantisFrameHeader *h)
 {
 	CHECK(f->type == type, "%s: type %d, not %d", what, f->type, type);
+	CHECK(f->version == h->version, "%s: version %d, not %d", what, f->version, h->version);
 	CHECK(f->sender == h->sender, "%s: sender", what);
 	CHECK(f->incarnation == h->incarnation, "%s: incarnation", what);
 	CHECK(f->hlc == h->hlc, "%s: hlc", what);
@@ -147,27 +153,38 @@ check_exact(const char *what, const unsigned char *frame, size_t size)
 
 /* ---- HELLO and WELCOME ---- */
 
+/* the bytes of a greeting after the horizons: none in version 3 */
+static size_t
+tail_size(int version)
+{
+	return version >= 4 ? MANTIS_GREETING_V4_SIZE : 0;
+}
+
 static void
 check_greeting_frame(int type, const MantisFrameHeader *h, const MantisGreeting *g)
 {
 	const char *what = type == MANTIS_FRAME_HELLO ? "hello" : "welcome";
-	size_t		size = mantis_frame_greeting_frame_size(g);
+	size_t		size = mantis_frame_greeting_frame_size(h->version, g);
+	size_t		tail = tail_size(h->version);
 	unsigned char *p = frame_alloc(size);
 	unsigned char *again = frame_alloc(size);
+	const unsigned char *t = p + size - tail;	/* the fields of version 4 */
 	MantisFrameHeader h2;
 	MantisFrame f;
 	const char *err;
 	size_t		n;
 
 	CHECK(size == MANTIS_FRAME_HEADER_SIZE + 1 + g->name_len + 4 + 4 + 1 + g->encoding_len +
-		  8 + 8 + 8, "%s: size %zu", what, size);
+		  8 + 8 + 8 + (h->version >= 4 ? 1 + 1 + 8 + 2 + 8 : 0),
+		  "%s v%d: size %zu", what, h->version, size);
 	n = type == MANTIS_FRAME_HELLO ? mantis_frame_put_hello(p, h, g) :
 		mantis_frame_put_welcome(p, h, g);
 	CHECK(n == size, "%s: wrote %zu bytes of %zu", what, n, size);
 	CHECK(guard_intact(p, size), "%s: wrote past its size", what);
+	CHECK(p[4] == h->version, "%s: version byte %d", what, p[4]);
 
 	err = mantis_frame_decode(p, size, &f);
-	CHECK(err == NULL, "%s: %s", what, err);
+	CHECK(err == NULL, "%s v%d: %s", what, h->version, err);
 	check_header(what, &f, type, h);
 	CHECK(f.greeting.name_len == g->name_len &&
 		  memcmp(f.greeting.name, g->name, g->name_len) == 0, "%s: name", what);
@@ -178,15 +195,34 @@ check_greeting_frame(int type, const MantisFrameHeader *h, const MantisGreeting 
 	CHECK(f.greeting.encoding_len == g->encoding_len &&
 		  memcmp(f.greeting.encoding, g->encoding, g->encoding_len) == 0,
 		  "%s: encoding", what);
-	CHECK(f.greeting.encoding + f.greeting.encoding_len == (const char *) p + size - 24,
+	CHECK(f.greeting.encoding + f.greeting.encoding_len == (const char *) t - 24,
 		  "%s: the horizons follow the encoding", what);
 	CHECK(f.greeting.acked == g->acked, "%s: acked", what);
 	CHECK(f.greeting.stable == g->stable, "%s: stable", what);
 	CHECK(f.greeting.collected == g->collected, "%s: collected", what);
-	CHECK(mantis_get_u64(p + size - 24) == g->acked &&
-		  mantis_get_u64(p + size - 16) == g->stable &&
-		  mantis_get_u64(p + size - 8) == g->collected,
-		  "%s: the horizons end the frame: acked, stable, collected", what);
+	CHECK(mantis_get_u64(t - 24) == g->acked &&
+		  mantis_get_u64(t - 16) == g->stable &&
+		  mantis_get_u64(t - 8) == g->collected,
+		  "%s: the horizons: acked, stable, collected", what);
+	if (h->version >= 4)
+	{
+		CHECK(f.greeting.proto_min == g->proto_min && f.greeting.proto_max == g->proto_max,
+			  "%s: protocol range", what);
+		CHECK(f.greeting.members == g->members, "%s: members", what);
+		CHECK(f.greeting.member_count == g->member_count, "%s: member count", what);
+		CHECK(f.greeting.generation == g->generation, "%s: generation", what);
+		CHECK(t[0] == g->proto_min && t[1] == g->proto_max &&
+			  mantis_get_u64(t + 2) == g->members &&
+			  mantis_get_u16(t + 10) == g->member_count &&
+			  mantis_get_u64(t + 12) == g->generation,
+			  "%s: the fields of version 4 end the frame: range, members, count, generation",
+			  what);
+	}
+	else
+		CHECK(f.greeting.proto_min == 0 && f.greeting.proto_max == 0 &&
+			  f.greeting.members == 0 && f.greeting.member_count == 0 &&
+			  f.greeting.generation == 0,
+			  "%s: version 3 decodes the fields of version 4 as 0", what);
 
 	/* the decoded frame encodes to the same bytes */
 	h2 = mantis_frame_header(&f);
@@ -204,16 +240,51 @@ greeting(const char *name, uint32_t max_key, uint32_t max_value, const char *enc
 {
 	MantisGreeting g;
 
+	memset(&g, 0, sizeof(g));
 	g.name = name;
 	g.name_len = strlen(name);
 	g.max_key_size = max_key;
 	g.max_value_size = max_value;
 	g.encoding = encoding;
 	g.encoding_len = strlen(encoding);
-	g.acked = 0;
-	g.stable = 0;
-	g.collected = 0;
 	return g;
+}
+
+/*
+ * Valid fields of version 4 for a greeting written in "version": a range
+ * from 3 that holds it (up to 255, a server of the future), a member set
+ * known or not, any generation.
+ */
+static void
+random_v4_fields(MantisGreeting *g, int version)
+{
+	g->proto_min = (uint8_t) (MANTIS_FRAME_VERSION_MIN + rnd() % (version - MANTIS_FRAME_VERSION_MIN + 1));
+	switch (rnd() % 4)
+	{
+		case 0:
+			g->proto_max = (uint8_t) version;
+			break;
+		case 1:
+			g->proto_max = UINT8_MAX;
+			break;
+		default:
+			g->proto_max = (uint8_t) (version + rnd() % (UINT8_MAX - version + 1));
+	}
+	switch (rnd() % 4)
+	{
+		case 0:
+			g->members = 0;		/* not known yet: any count */
+			g->member_count = (uint16_t) (rnd() % 3);
+			break;
+		case 1:
+			g->members = UINT64_MAX;
+			g->member_count = UINT16_MAX;
+			break;
+		default:
+			g->members = rnd() | 1;
+			g->member_count = (uint16_t) (1 + rnd() % 40);
+	}
+	g->generation = rnd() % 4 == 0 ? 0 : rnd() % 3 == 0 ? UINT64_MAX : rnd();
 }
 
 /* a greeting whose horizon at "at" (0, 8 or 16 after the encoding) is ts */
@@ -229,6 +300,7 @@ decode_greeting_horizon(size_t at, uint64_t ts)
 	g.acked = at == 0 ? ts : random_hlc();
 	g.stable = at == 8 ? ts : random_hlc();
 	g.collected = at == 16 ? ts : random_hlc();
+	random_v4_fields(&g, h.version);
 	n = rnd() % 2 ? mantis_frame_put_hello(buf, &h, &g) : mantis_frame_put_welcome(buf, &h, &g);
 	return mantis_frame_decode(buf, n, &f);
 }
@@ -252,19 +324,32 @@ test_greetings(void)
 	CHECK(strlen(enc31) == MANTIS_FRAME_ENCODING_MAX, "enc31");
 	for (int i = 0; i < 4; i++)
 	{
-		check_greeting_frame(MANTIS_FRAME_HELLO, &h, &gs[i]);
-		check_greeting_frame(MANTIS_FRAME_WELCOME, &h, &gs[i]);
+		for (int v = MANTIS_FRAME_VERSION_MIN; v <= MANTIS_FRAME_VERSION_MAX; v++)
+		{
+			MantisGreeting g = gs[i];
+
+			h.version = (uint8_t) v;
+			if (v >= 4)
+			{
+				g.proto_min = MANTIS_FRAME_VERSION_MIN;
+				g.proto_max = MANTIS_FRAME_VERSION_MAX;
+			}
+			check_greeting_frame(MANTIS_FRAME_HELLO, &h, &g);
+			check_greeting_frame(MANTIS_FRAME_WELCOME, &h, &g);
+		}
 		h = random_header();
 	}
 
-	/* random horizons: none, the last HLC allowed, any between */
-	for (int round = 0; round < 64; round++)
+	/* random horizons, and in version 4 random ranges, members and generations */
+	for (int round = 0; round < 128; round++)
 	{
 		MantisGreeting g = gs[round % 4];
 
 		g.acked = random_hlc();
 		g.stable = random_hlc();
 		g.collected = random_hlc();
+		if (h.version >= 4)
+			random_v4_fields(&g, h.version);
 		check_greeting_frame(round % 2 ? MANTIS_FRAME_HELLO : MANTIS_FRAME_WELCOME, &h, &g);
 		h = random_header();
 	}
@@ -272,39 +357,164 @@ test_greetings(void)
 	/* each horizon: up to the last HLC of 9999, no further */
 	for (size_t at = 0; at <= 16; at += 8)
 	{
-		const char *err;
+		for (int i = 0; i < 4; i++)
+		{
+			const char *err;
 
-		err = decode_greeting_horizon(at, mantis_hlc_pack(MANTIS_HLC_MAX_MS, 0xFFFF));
-		CHECK(err == NULL, "greeting: horizon at %zu of 9999: %s", at, err);
-		err = decode_greeting_horizon(at, mantis_hlc_pack(MANTIS_HLC_MAX_MS + 1, 0));
-		CHECK(err && strcmp(err, "greeting horizon beyond year 9999") == 0,
-			  "greeting: horizon at %zu past 9999: %s", at, err ? err : "accepted");
-		err = decode_greeting_horizon(at, UINT64_MAX);
-		CHECK(err && strcmp(err, "greeting horizon beyond year 9999") == 0,
-			  "greeting: horizon at %zu of all ones: %s", at, err ? err : "accepted");
+			err = decode_greeting_horizon(at, mantis_hlc_pack(MANTIS_HLC_MAX_MS, 0xFFFF));
+			CHECK(err == NULL, "greeting: horizon at %zu of 9999: %s", at, err);
+			err = decode_greeting_horizon(at, mantis_hlc_pack(MANTIS_HLC_MAX_MS + 1, 0));
+			CHECK(err && strcmp(err, "greeting horizon beyond year 9999") == 0,
+				  "greeting: horizon at %zu past 9999: %s", at, err ? err : "accepted");
+			err = decode_greeting_horizon(at, UINT64_MAX);
+			CHECK(err && strcmp(err, "greeting horizon beyond year 9999") == 0,
+				  "greeting: horizon at %zu of all ones: %s", at, err ? err : "accepted");
+		}
 	}
 
 	/* a version-2 greeting body (no horizons) behind a version-3 header */
 	gs[0] = greeting("alpha", 1024, 1024, "UTF8");
+	h.version = 3;
 	n = mantis_frame_put_hello(buf, &h, &gs[0]);
 	CHECK(strcmp(mantis_frame_decode(buf, n - 24, &f),
 				 "encoding length does not match the frame") == 0,
 		  "hello without horizons accepted");
 
 	/* the encoders check nothing: the decoder rejects what they were given */
-	gs[0] = greeting("al ha", 1024, 1024, "UTF8");
-	n = mantis_frame_put_hello(buf, &h, &gs[0]);
-	CHECK(n == mantis_frame_greeting_frame_size(&gs[0]), "bad name: size");
-	CHECK(strcmp(mantis_frame_decode(buf, n, &f), "invalid node name") == 0,
-		  "bad name accepted");
-	gs[0] = greeting("alpha", 1024, 1024, "UTF-8");
-	n = mantis_frame_put_welcome(buf, &h, &gs[0]);
-	CHECK(strcmp(mantis_frame_decode(buf, n, &f), "invalid encoding name") == 0,
-		  "bad encoding accepted");
-	gs[0] = greeting("alpha", 1024, 1024, "");
-	n = mantis_frame_put_welcome(buf, &h, &gs[0]);
-	CHECK(strcmp(mantis_frame_decode(buf, n, &f), "invalid encoding name") == 0,
-		  "empty encoding accepted");
+	for (int v = MANTIS_FRAME_VERSION_MIN; v <= MANTIS_FRAME_VERSION_MAX; v++)
+	{
+		h.version = (uint8_t) v;
+		gs[0] = greeting("al ha", 1024, 1024, "UTF8");
+		gs[0].proto_min = 3;
+		gs[0].proto_max = 4;
+		n = mantis_frame_put_hello(buf, &h, &gs[0]);
+		CHECK(n == mantis_frame_greeting_frame_size(h.version, &gs[0]), "bad name: size");
+		CHECK(strcmp(mantis_frame_decode(buf, n, &f), "invalid node name") == 0,
+			  "bad name accepted");
+		gs[0] = greeting("alpha", 1024, 1024, "UTF-8");
+		gs[0].proto_min = 3;
+		gs[0].proto_max = 4;
+		n = mantis_frame_put_welcome(buf, &h, &gs[0]);
+		CHECK(strcmp(mantis_frame_decode(buf, n, &f), "invalid encoding name") == 0,
+			  "bad encoding accepted");
+		gs[0] = greeting("alpha", 1024, 1024, "");
+		gs[0].proto_min = 3;
+		gs[0].proto_max = 4;
+		n = mantis_frame_put_welcome(buf, &h, &gs[0]);
+		CHECK(strcmp(mantis_frame_decode(buf, n, &f), "invalid encoding name") == 0,
+			  "empty encoding accepted");
+	}
+}
+
+/* a version-4 greeting of these fields of version 4, decoded */
+static const char *
+decode_v4(int type, uint8_t version, uint8_t proto_min, uint8_t proto_max,
+		  uint64_t members, uint16_t member_count)
+{
+	MantisGreeting g = greeting("alpha", 1024, 1024 * 1024, "UTF8");
+	MantisFrameHeader h = random_header();
+	unsigned char buf[128];
+	MantisFrame f;
+	size_t		n;
+
+	h.version = version;
+	g.proto_min = proto_min;
+	g.proto_max = proto_max;
+	g.members = members;
+	g.member_count = member_count;
+	g.generation = rnd();
+	n = type == MANTIS_FRAME_HELLO ? mantis_frame_put_hello(buf, &h, &g) :
+		mantis_frame_put_welcome(buf, &h, &g);
+	return mantis_frame_decode(buf, n, &f);
+}
+
+/* the verdict on such a greeting, as a HELLO and as a WELCOME, is "expected" (NULL: valid) */
+static void
+check_v4(const char *expected, uint8_t version, uint8_t proto_min, uint8_t proto_max,
+		 uint64_t members, uint16_t member_count)
+{
+	for (int type = MANTIS_FRAME_HELLO; type <= MANTIS_FRAME_WELCOME; type++)
+	{
+		const char *err = decode_v4(type, version, proto_min, proto_max, members, member_count);
+
+		CHECK(expected == NULL ? err == NULL : err != NULL && strcmp(err, expected) == 0,
+			  "v4 greeting (range %d-%d, members %016llx, count %u): %s, not %s",
+			  proto_min, proto_max, (unsigned long long) members, member_count,
+			  err ? err : "accepted", expected ? expected : "accepted");
+	}
+}
+
+/*
+ * What the decoder checks of the fields of version 4, each fault alone; and
+ * a greeting whose length is that of the other version.
+ */
+static void
+test_greeting_v4_faults(void)
+{
+	static const char below[] = "greeting protocol range below version 3";
+	static const char empty[] = "greeting protocol range is empty";
+	static const char outside[] = "greeting version outside its protocol range";
+	static const char no_count[] = "greeting member digest without a member count";
+	static const char length[] = "encoding length does not match the frame";
+	MantisGreeting g = greeting("alpha", 1024, 1024 * 1024, "UTF8");
+	MantisFrameHeader h = random_header();
+	unsigned char buf[128];
+	MantisFrame f;
+	size_t		n3;
+	size_t		n4;
+
+	/* good: the range 3-4, 4-4, 3-255, members unknown (any count) or counted */
+	check_v4(NULL, 4, 3, 4, 0, 0);
+	check_v4(NULL, 4, 4, 4, 0, 0);
+	check_v4(NULL, 4, 3, 255, 0, 7);
+	check_v4(NULL, 4, 4, 9, UINT64_C(0x0123456789abcdef), 1);
+	check_v4(NULL, 4, 3, 4, UINT64_MAX, UINT16_MAX);
+
+	/* a range starting below 3 */
+	check_v4(below, 4, 0, 4, 0, 0);
+	check_v4(below, 4, 2, 4, 0, 0);
+	check_v4(below, 4, 0, 0, 0, 0);
+	/* an empty range */
+	check_v4(empty, 4, 5, 4, 0, 0);
+	check_v4(empty, 4, 255, 3, 0, 0);
+	check_v4(empty, 4, 4, 3, 1, 1);
+	/* a range that does not hold the frame's version */
+	check_v4(outside, 4, 3, 3, 0, 0);
+	check_v4(outside, 4, 5, 9, 0, 0);
+	check_v4(outside, 4, 5, 255, 0, 0);
+	/* members without a count */
+	check_v4(no_count, 4, 3, 4, 1, 0);
+	check_v4(no_count, 4, 3, 4, UINT64_MAX, 0);
+
+	/* the first fault found is the range's */
+	check_v4(below, 4, 1, 0, 1, 0);
+
+	/*
+	 * The same body in the other version: a version-4 greeting relabelled 3
+	 * has 20 bytes too many, a version-3 one relabelled 4 20 too few, and a
+	 * version-4 greeting cut to the length of version 3 is refused.
+	 */
+	g.proto_min = 3;
+	g.proto_max = 4;
+	g.members = 42;
+	g.member_count = 2;
+	h.version = 4;
+	n4 = mantis_frame_put_hello(buf, &h, &g);
+	CHECK(mantis_frame_decode(buf, n4, &f) == NULL, "v4 hello refused");
+	buf[4] = 3;
+	CHECK(strcmp(mantis_frame_decode(buf, n4, &f), length) == 0,
+		  "a version-4 greeting relabelled 3 accepted");
+	buf[4] = 4;
+	CHECK(strcmp(mantis_frame_decode(buf, n4 - MANTIS_GREETING_V4_SIZE, &f), length) == 0,
+		  "a version-4 greeting without the fields of version 4 accepted");
+	h.version = 3;
+	n3 = mantis_frame_put_welcome(buf, &h, &g);
+	CHECK(n3 + MANTIS_GREETING_V4_SIZE == n4, "version 4 adds %d bytes", MANTIS_GREETING_V4_SIZE);
+	CHECK(mantis_frame_decode(buf, n3, &f) == NULL && f.greeting.members == 0 &&
+		  f.greeting.proto_max == 0, "v3 welcome: the fields of version 4 are not written");
+	buf[4] = 4;
+	CHECK(strcmp(mantis_frame_decode(buf, n3, &f), length) == 0,
+		  "a version-3 greeting relabelled 4 accepted");
 }
 
 /* ---- UPDATES ---- */
@@ -921,12 +1131,21 @@ test_known_bytes(void)
 		0x01, 0x9a, 0xbd, 0xec, 0xbc, 0xc0, 0x00, 0x00,
 		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00
 	};
+	/*
+	 * what version 4 adds: the range 3-4, members 0x0123456789abcdef (3 of
+	 * them), generation 0x1122334455667788
+	 */
+	static const unsigned char hello_v4_tail[MANTIS_GREETING_V4_SIZE] = {
+		3, 4, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x00, 0x03,
+		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88
+	};
 	MantisFrameHeader h;
 	MantisGreeting g = greeting("alpha", 1024, 1024 * 1024, "UTF8");
 	MantisLiveMark mark;
 	unsigned char buf[MANTIS_FRAME_GROUPS_SIZE];
 	size_t		n;
 
+	h.version = 3;
 	h.sender = UINT64_C(0x0123456789abcdef);
 	h.incarnation = UINT64_C(1764123000000);
 	h.hlc = mantis_hlc_pack(UINT64_C(1764123093123), 7);
@@ -959,6 +1178,27 @@ test_known_bytes(void)
 		  "hello: wire bytes");
 	mantis_frame_put_welcome(buf, &h, &g);
 	CHECK(buf[5] == MANTIS_FRAME_WELCOME, "welcome: type byte");
+
+	/* the same HELLO in version 4: version byte 4, and its fields after the horizons */
+	h.version = 4;
+	g.proto_min = 3;
+	g.proto_max = 4;
+	g.members = UINT64_C(0x0123456789abcdef);
+	g.member_count = 3;
+	g.generation = UINT64_C(0x1122334455667788);
+	n = mantis_frame_put_hello(buf, &h, &g);
+	CHECK(n == MANTIS_FRAME_HEADER_SIZE + sizeof(hello_body) + sizeof(hello_v4_tail) &&
+		  buf[4] == 4 && memcmp(buf + 5, insync + 5, 1) != 0 &&
+		  memcmp(buf + 6, insync + 6, MANTIS_FRAME_HEADER_SIZE - 6) == 0 &&
+		  memcmp(buf + MANTIS_FRAME_HEADER_SIZE, hello_body, sizeof(hello_body)) == 0 &&
+		  memcmp(buf + MANTIS_FRAME_HEADER_SIZE + sizeof(hello_body), hello_v4_tail,
+				 sizeof(hello_v4_tail)) == 0,
+		  "hello v4: wire bytes");
+	/* any other frame of version 4 is the one of version 3 but for that byte */
+	n = mantis_frame_put_insync(buf, &h, 42, &mark);
+	CHECK(n == sizeof(insync) && buf[4] == 4 && memcmp(buf, insync, 4) == 0 &&
+		  memcmp(buf + 5, insync + 5, n - 5) == 0, "insync v4: wire bytes");
+	h.version = 3;
 
 	n = mantis_frame_put_summary(buf, &h, 42, UINT64_C(0x0102030405060708));
 	CHECK(buf[5] == MANTIS_FRAME_SUMMARY &&
@@ -1031,9 +1271,9 @@ typedef struct Sample
 	size_t		len;
 } Sample;
 
-/* a valid frame of each type, with the flags each may carry */
+/* a valid frame of each type in this version, with the flags each may carry */
 static void
-make_samples(Sample *s)
+make_samples(Sample *s, uint8_t version)
 {
 	MantisFrameHeader h = random_header();
 	MantisGreeting g = greeting("alpha", 1024, 1024 * 1024, "UTF8");
@@ -1048,6 +1288,9 @@ make_samples(Sample *s)
 	g.acked = random_hlc();
 	g.stable = random_hlc();
 	g.collected = random_hlc();
+	h.version = version;
+	if (version >= 4)
+		random_v4_fields(&g, version);
 	memset(&rec, 0, sizeof(rec));
 	rec.key = "k";
 	rec.key_len = 1;
@@ -1086,19 +1329,23 @@ make_samples(Sample *s)
 		abort();
 }
 
+/* the flags and versions of each sample of a version */
 static void
-test_flags_and_versions(void)
+check_flags_and_versions(uint8_t version)
 {
-	static const unsigned versions[] = {0, 1, 2, 4, 255};
+	static const unsigned versions[] = {0, 1, 2, 5, 254, 255};
 	Sample	   *s = malloc(SAMPLES * sizeof(Sample));
 	MantisFrame f;
 	const char *err;
 
 	if (s == NULL)
 		exit(2);
-	make_samples(s);
+	make_samples(s, version);
 	for (int i = 0; i < SAMPLES; i++)
 	{
+		int			greeting = s[i].bytes[5] == MANTIS_FRAME_HELLO ||
+			s[i].bytes[5] == MANTIS_FRAME_WELCOME;
+
 		uint16_t	flags = mantis_get_u16(s[i].bytes + 6);
 
 		err = mantis_frame_decode(s[i].bytes, s[i].len, &f);
@@ -1145,7 +1392,7 @@ test_flags_and_versions(void)
 		}
 		mantis_put_u16(s[i].bytes + 6, flags);
 
-		/* any version but 3 */
+		/* any version but 3 and 4 */
 		for (size_t v = 0; v < sizeof(versions) / sizeof(versions[0]); v++)
 		{
 			s[i].bytes[4] = (unsigned char) versions[v];
@@ -1153,10 +1400,31 @@ test_flags_and_versions(void)
 			CHECK(err && strcmp(err, "unsupported protocol version") == 0,
 				  "%s: version %u: %s", s[i].what, versions[v], err ? err : "accepted");
 		}
-		s[i].bytes[4] = MANTIS_FRAME_VERSION;
-		CHECK(mantis_frame_decode(s[i].bytes, s[i].len, &f) == NULL, "%s: restored", s[i].what);
+
+		/*
+		 * the other of 3 and 4: the same frame but for a greeting, whose
+		 * length is then wrong
+		 */
+		s[i].bytes[4] = (unsigned char) (version == 3 ? 4 : 3);
+		err = mantis_frame_decode(s[i].bytes, s[i].len, &f);
+		if (greeting)
+			CHECK(err && strcmp(err, "encoding length does not match the frame") == 0,
+				  "%s of version %d as the other: %s", s[i].what, version, err ? err : "accepted");
+		else
+			CHECK(err == NULL && f.version == s[i].bytes[4],
+				  "%s of version %d as the other: %s", s[i].what, version, err);
+		s[i].bytes[4] = version;
+		err = mantis_frame_decode(s[i].bytes, s[i].len, &f);
+		CHECK(err == NULL && f.version == version, "%s: restored", s[i].what);
 	}
 	free(s);
+}
+
+static void
+test_flags_and_versions(void)
+{
+	for (int v = MANTIS_FRAME_VERSION_MIN; v <= MANTIS_FRAME_VERSION_MAX; v++)
+		check_flags_and_versions((uint8_t) v);
 }
 
 /*
@@ -1174,7 +1442,7 @@ test_version_2(void)
 
 	if (s == NULL)
 		exit(2);
-	make_samples(s);
+	make_samples(s, 3);
 	for (int i = 0; i < SAMPLES; i++)
 	{
 		unsigned char *b = s[i].bytes;
@@ -1206,7 +1474,7 @@ test_version_2(void)
 		err = mantis_frame_decode(b, s[i].len, &f);
 		CHECK(err && strcmp(err, "unsupported protocol version") == 0,
 			  "version 2 %s: %s", s[i].what, err ? err : "accepted");
-		b[4] = MANTIS_FRAME_VERSION;
+		b[4] = 3;
 		err = mantis_frame_decode(b, s[i].len, &f);
 		if (same_layout)
 			CHECK(err == NULL, "version 2 %s as version 3: %s", s[i].what, err);
@@ -1222,6 +1490,7 @@ main(void)
 {
 	rng_state = UINT64_C(0x9e3779b97f4a7c15);
 	test_greetings();
+	test_greeting_v4_faults();
 	test_updates();
 	test_expiring_entry();
 	test_updates_watermarks();

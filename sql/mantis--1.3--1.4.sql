@@ -1,0 +1,45 @@
+/* mantis--1.3--1.4.sql */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION mantis UPDATE TO '1.4'" to load this file. \quit
+
+-- mantis_peers gains two columns at its end: the replication protocol
+-- version in use with each peer, and the versions the peer advertised.
+-- The function and its view are made again, as in 1.1--1.2; grants given
+-- directly on them (rather than through mantis_monitor) must be given
+-- again, and a view of yours on mantis_peers blocks the update.  The
+-- library serves the 1.3 definition too, with its fewer columns.
+DROP VIEW mantis_peers;
+DROP FUNCTION mantis_peers();
+
+CREATE FUNCTION mantis_peers(
+	OUT endpoint pg_catalog.text, OUT node_name pg_catalog.text,
+	OUT node_id pg_catalog.text, OUT state pg_catalog.text,
+	OUT since pg_catalog.timestamptz, OUT last_message pg_catalog.timestamptz,
+	OUT messages_in pg_catalog.int8, OUT bytes_in pg_catalog.int8,
+	OUT messages_out pg_catalog.int8, OUT bytes_out pg_catalog.int8,
+	OUT dropped pg_catalog.int8, OUT registers_applied pg_catalog.int8,
+	OUT rejected_malformed pg_catalog.int8, OUT rejected_skewed pg_catalog.int8,
+	OUT rejected_stale pg_catalog.int8, OUT rejected_no_room pg_catalog.int8,
+	OUT clock_offset_ms pg_catalog.int8, OUT last_error pg_catalog.text,
+	OUT direction pg_catalog.text, OUT rejected_limits pg_catalog.int8,
+	OUT repair_held pg_catalog.int8,
+	OUT acknowledged pg_catalog.timestamptz, OUT rejected_collected pg_catalog.int8,
+	OUT protocol pg_catalog.int4, OUT protocols pg_catalog.text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'mantis_peers'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+COMMENT ON FUNCTION mantis_peers() IS
+'a row per replication peer of this server: state, traffic, rejections, clock offset, protocol version';
+
+CREATE VIEW mantis_peers AS SELECT * FROM mantis_peers();
+
+COMMENT ON VIEW mantis_peers IS
+'a row per replication peer of this server: state, traffic, rejections, clock offset, protocol version';
+
+REVOKE ALL ON FUNCTION mantis_peers() FROM PUBLIC;
+REVOKE ALL ON mantis_peers FROM PUBLIC;
+
+GRANT SELECT ON mantis_peers TO mantis_monitor;
+GRANT EXECUTE ON FUNCTION mantis_peers() TO mantis_monitor;
