@@ -225,8 +225,8 @@ _Static_assert(MANTIS_LIVE_GROUP >= MANTIS_DIGEST_GROUPS &&
 			   MANTIS_LIVE_GROUP <= UINT16_MAX,
 			   "the live group is no repair group, and fits the u16 field");
 
-_Static_assert(MANTIS_GREETING_V4_SIZE == 1 + 1 + 8 + 2 + 8,
-			   "version-4 greeting: proto min, proto max, members, member count, generation");
+_Static_assert(MANTIS_GREETING_V4_SIZE == 1 + 1 + 8 + 2 + 8 + 8,
+			   "version-4 greeting: proto min, proto max, members, member count, generation, acked incarnation");
 _Static_assert(MANTIS_FRAME_VERSION_MIN <= MANTIS_FRAME_VERSION_MAX &&
 			   MANTIS_FRAME_VERSION_MAX <= UINT8_MAX, "a version fits its byte");
 
@@ -317,6 +317,7 @@ put_greeting_v4(unsigned char *p, const MantisGreeting *g)
 	mantis_put_u64(p + 2, g->members);
 	mantis_put_u16(p + 10, g->member_count);
 	mantis_put_u64(p + 12, g->generation);
+	mantis_put_u64(p + 20, g->acked_incarnation);
 	return p + MANTIS_GREETING_V4_SIZE;
 }
 
@@ -382,6 +383,7 @@ decode_greeting_v4(const unsigned char *p, MantisFrame *f)
 	g->members = mantis_get_u64(p + 2);
 	g->member_count = mantis_get_u16(p + 10);
 	g->generation = mantis_get_u64(p + 12);
+	g->acked_incarnation = mantis_get_u64(p + 20);
 	if (g->proto_min < MANTIS_FRAME_VERSION_MIN)
 		return "greeting protocol range below version 3";
 	if (g->proto_min > g->proto_max)

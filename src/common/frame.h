@@ -145,14 +145,17 @@ mantis_get_u64(const unsigned char *p)
  *			   deletion without every peer's acknowledgement; 0: none)
  *			   and in version 4 only, after those:
  *			   proto min u8 | proto max u8 | members u64 | member count u16 |
- *			   generation u64
+ *			   generation u64 | acked incarnation u64
  *			   (the versions the sender speaks, 3 <= min <= the frame's
  *			   version <= max; the digest of the member set it counts,
  *			   common/rules.h, 0: not known yet, and how many members that
  *			   is, at least 1 when the digest is known; the generation of
  *			   its durable store, which only grows, so that a server that
  *			   went back in time - restored, promoted from a lagging standby -
- *			   can be told; 0: not known)
+ *			   can be told; 0: not known; the incarnation of the addressee
+ *			   whose writes "acked" is about, so that a server restarted
+ *			   never takes an acknowledgement of its previous run for one of
+ *			   this run; 0: none)
  *
  *	 mark:	   live sequence u32 | watermark u64: the sender's last live
  *			   frame when it answered, and the HLC through which every
@@ -209,8 +212,11 @@ typedef enum MantisFrameType
 
 #define MANTIS_FRAME_ENCODING_MAX	31
 
-/* what a version-4 greeting adds: proto min and max, members, member count, generation */
-#define MANTIS_GREETING_V4_SIZE		(1 + 1 + 8 + 2 + 8)
+/*
+ * what a version-4 greeting adds: proto min and max, members, member count,
+ * generation, acked incarnation
+ */
+#define MANTIS_GREETING_V4_SIZE		(1 + 1 + 8 + 2 + 8 + 8)
 
 /*
  * Whole frames of a fixed size, and the head of an UPDATES frame (header and
@@ -263,6 +269,7 @@ typedef struct MantisGreeting
 	uint64_t	members;		/* digest of its member set, 0: not known */
 	uint16_t	member_count;	/* members in that set */
 	uint64_t	generation;		/* of its durable store, 0: not known */
+	uint64_t	acked_incarnation;	/* the addressee's run "acked" is about */
 } MantisGreeting;
 
 /* A decoded frame: pointers refer to the decoded input */

@@ -14,10 +14,10 @@
  * its batch when it has BATCH_END), into memory of the size common/frame.h
  * gives, which must give back the input byte for byte: the flags of the header
  * with it, the watermark of UPDATES, the mark of INSYNC and GROUPS and the
- * horizons of a greeting (and in version 4 its protocol range, member set
- * and generation).  Every HLC a frame carries is at most the last of 9999, a
- * version-4 greeting's range holds its version, and the input minus its last
- * byte must be rejected.
+ * horizons of a greeting (and in version 4 its protocol range, member set,
+ * generation and acked incarnation).  Every HLC a frame carries is at most
+ * the last of 9999, a version-4 greeting's range holds its version, and the
+ * input minus its last byte must be rejected.
  *
  * IDENTIFICATION	test/fuzz/fuzz_frame.c
  *-------------------------------------------------------------------------
@@ -32,7 +32,7 @@
 /* what follows the encoding of a greeting: acked, stable, collected */
 #define HORIZONS_SIZE	(8 + 8 + 8)
 
-/* what follows the horizons: in version 4, the range, members and generation */
+/* what follows the horizons: in version 4, the range, members, generation, acked incarnation */
 #define TAIL_SIZE(f)	((f)->version >= 4 ? MANTIS_GREETING_V4_SIZE : 0)
 
 /* the re-encoding of a frame, of "size" bytes, must be the input */
@@ -80,13 +80,15 @@ check_greeting(const uint8_t *data, size_t size, const MantisFrame *f)
 		FUZZ_CHECK(g->members == mantis_get_u64(tail + 2));
 		FUZZ_CHECK(g->member_count == mantis_get_u16(tail + 10));
 		FUZZ_CHECK(g->generation == mantis_get_u64(tail + 12));
+		FUZZ_CHECK(g->acked_incarnation == mantis_get_u64(tail + 20));
 		FUZZ_CHECK(MANTIS_FRAME_VERSION_MIN <= g->proto_min && g->proto_min <= f->version &&
 				   f->version <= g->proto_max);
 		FUZZ_CHECK(g->members == 0 || g->member_count > 0);
 	}
 	else
 		FUZZ_CHECK(g->proto_min == 0 && g->proto_max == 0 && g->members == 0 &&
-				   g->member_count == 0 && g->generation == 0);
+				   g->member_count == 0 && g->generation == 0 &&
+				   g->acked_incarnation == 0);
 	FUZZ_CHECK(mantis_hlc_ms(g->acked) <= MANTIS_HLC_MAX_MS);
 	FUZZ_CHECK(mantis_hlc_ms(g->stable) <= MANTIS_HLC_MAX_MS);
 	FUZZ_CHECK(mantis_hlc_ms(g->collected) <= MANTIS_HLC_MAX_MS);

@@ -261,6 +261,7 @@ frame_greeting_v4(Buf *b, int type, uint8_t proto_min, uint8_t proto_max,
 	g.members = members;
 	g.member_count = member_count;
 	g.generation = generation;
+	g.acked_incarnation = generation == 0 ? 0 : UINT64_C(0x0102030405060708);
 	frame_greeting_version(b, type, 4, &g);
 }
 

@@ -175,7 +175,7 @@ check_greeting_frame(int type, const MantisFrameHeader *h, const MantisGreeting 
 	size_t		n;
 
 	CHECK(size == MANTIS_FRAME_HEADER_SIZE + 1 + g->name_len + 4 + 4 + 1 + g->encoding_len +
-		  8 + 8 + 8 + (h->version >= 4 ? 1 + 1 + 8 + 2 + 8 : 0),
+		  8 + 8 + 8 + (h->version >= 4 ? 1 + 1 + 8 + 2 + 8 + 8 : 0),
 		  "%s v%d: size %zu", what, h->version, size);
 	n = type == MANTIS_FRAME_HELLO ? mantis_frame_put_hello(p, h, g) :
 		mantis_frame_put_welcome(p, h, g);
@@ -211,17 +211,19 @@ check_greeting_frame(int type, const MantisFrameHeader *h, const MantisGreeting 
 		CHECK(f.greeting.members == g->members, "%s: members", what);
 		CHECK(f.greeting.member_count == g->member_count, "%s: member count", what);
 		CHECK(f.greeting.generation == g->generation, "%s: generation", what);
+		CHECK(f.greeting.acked_incarnation == g->acked_incarnation, "%s: acked incarnation", what);
 		CHECK(t[0] == g->proto_min && t[1] == g->proto_max &&
 			  mantis_get_u64(t + 2) == g->members &&
 			  mantis_get_u16(t + 10) == g->member_count &&
-			  mantis_get_u64(t + 12) == g->generation,
-			  "%s: the fields of version 4 end the frame: range, members, count, generation",
+			  mantis_get_u64(t + 12) == g->generation &&
+			  mantis_get_u64(t + 20) == g->acked_incarnation,
+			  "%s: the fields of version 4 end the frame: range, members, count, generation, acked incarnation",
 			  what);
 	}
 	else
 		CHECK(f.greeting.proto_min == 0 && f.greeting.proto_max == 0 &&
 			  f.greeting.members == 0 && f.greeting.member_count == 0 &&
-			  f.greeting.generation == 0,
+			  f.greeting.generation == 0 && f.greeting.acked_incarnation == 0,
 			  "%s: version 3 decodes the fields of version 4 as 0", what);
 
 	/* the decoded frame encodes to the same bytes */
@@ -285,6 +287,7 @@ random_v4_fields(MantisGreeting *g, int version)
 			g->member_count = (uint16_t) (1 + rnd() % 40);
 	}
 	g->generation = rnd() % 4 == 0 ? 0 : rnd() % 3 == 0 ? UINT64_MAX : rnd();
+	g->acked_incarnation = rnd() % 4 == 0 ? 0 : rnd();
 }
 
 /* a greeting whose horizon at "at" (0, 8 or 16 after the encoding) is ts */
@@ -1133,11 +1136,13 @@ test_known_bytes(void)
 	};
 	/*
 	 * what version 4 adds: the range 3-4, members 0x0123456789abcdef (3 of
-	 * them), generation 0x1122334455667788
+	 * them), generation 0x1122334455667788, acked incarnation
+	 * 0x99aabbccddeeff00
 	 */
 	static const unsigned char hello_v4_tail[MANTIS_GREETING_V4_SIZE] = {
 		3, 4, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x00, 0x03,
-		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88
+		0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
+		0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00
 	};
 	MantisFrameHeader h;
 	MantisGreeting g = greeting("alpha", 1024, 1024 * 1024, "UTF8");
@@ -1186,6 +1191,7 @@ test_known_bytes(void)
 	g.members = UINT64_C(0x0123456789abcdef);
 	g.member_count = 3;
 	g.generation = UINT64_C(0x1122334455667788);
+	g.acked_incarnation = UINT64_C(0x99aabbccddeeff00);
 	n = mantis_frame_put_hello(buf, &h, &g);
 	CHECK(n == MANTIS_FRAME_HEADER_SIZE + sizeof(hello_body) + sizeof(hello_v4_tail) &&
 		  buf[4] == 4 && memcmp(buf + 5, insync + 5, 1) != 0 &&
