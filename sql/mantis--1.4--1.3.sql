@@ -43,3 +43,40 @@ REVOKE ALL ON mantis_peers FROM PUBLIC;
 
 GRANT SELECT ON mantis_peers TO mantis_monitor;
 GRANT EXECUTE ON FUNCTION mantis_peers() TO mantis_monitor;
+
+-- mantis_status as 1.3 defined it.
+DROP VIEW mantis_status;
+DROP FUNCTION mantis_status();
+
+CREATE FUNCTION mantis_status(
+	OUT node_name pg_catalog.text, OUT node_id pg_catalog.text,
+	OUT keys pg_catalog.int8, OUT deleted_keys pg_catalog.int8,
+	OUT memory_used pg_catalog.int8, OUT memory_available pg_catalog.int8,
+	OUT persistence pg_catalog.text,
+	OUT last_flush pg_catalog.timestamptz, OUT last_flush_registers pg_catalog.int8,
+	OUT flush_failures pg_catalog.int8, OUT last_flush_error pg_catalog.text,
+	OUT stored_rows pg_catalog.int8,
+	OUT listen pg_catalog.text, OUT rejected_unknown pg_catalog.int8,
+	OUT refused_connections pg_catalog.int8, OUT held_back pg_catalog.int8,
+	OUT expired_keys pg_catalog.int8, OUT collected_deletions pg_catalog.int8,
+	OUT collected_expired pg_catalog.int8,
+	OUT collection_horizon pg_catalog.timestamptz,
+	OUT lifetime_horizon pg_catalog.timestamptz,
+	OUT refused_collected pg_catalog.int8)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'mantis_status'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+COMMENT ON FUNCTION mantis_status() IS
+'the state of this server''s mantis store and worker, as one row';
+
+CREATE VIEW mantis_status AS SELECT * FROM mantis_status();
+
+COMMENT ON VIEW mantis_status IS
+'the state of this server''s mantis store and worker: identity, registers, memory, persistence';
+
+REVOKE ALL ON FUNCTION mantis_status() FROM PUBLIC;
+REVOKE ALL ON mantis_status FROM PUBLIC;
+
+GRANT SELECT ON mantis_status TO mantis_monitor;
+GRANT EXECUTE ON FUNCTION mantis_status() TO mantis_monitor;

@@ -201,8 +201,9 @@ CREATE FUNCTION mantis_status(
 	OUT expired_keys pg_catalog.int8, OUT collected_deletions pg_catalog.int8,
 	OUT collected_expired pg_catalog.int8,
 	OUT collection_horizon pg_catalog.timestamptz,
-	OUT lifetime_horizon pg_catalog.timestamptz,
-	OUT refused_collected pg_catalog.int8)
+	OUT refusal_horizon pg_catalog.timestamptz,
+	OUT refused_collected pg_catalog.int8,
+	OUT collection pg_catalog.text, OUT members pg_catalog.int4)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'mantis_status'
 LANGUAGE C VOLATILE PARALLEL SAFE;

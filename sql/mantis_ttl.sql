@@ -160,7 +160,7 @@ SELECT * FROM mantis_decode('\x4d4e5453020000000000000100000000000000000000001f0
 SELECT expired_keys >= 0 AS expired_keys, collected_deletions >= 0 AS collected_deletions,
        collected_expired >= 0 AS collected_expired,
        collection_horizon IS NULL OR collection_horizon <= clock_timestamp() AS collection_horizon,
-       lifetime_horizon IS NULL OR lifetime_horizon <= now() AS lifetime_horizon,
+       refusal_horizon IS NULL OR refusal_horizon <= now() AS refusal_horizon,
        refused_collected >= 0 AS refused_collected
   FROM mantis_status;
 SELECT pg_typeof(expired_keys) AS expired_keys, pg_typeof(collection_horizon) AS collection_horizon,

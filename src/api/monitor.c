@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "access/xlog.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
@@ -24,6 +25,7 @@
 #include "guc.h"
 #include "nodes.h"
 #include "common/hlc.h"
+#include "common/rules.h"
 #include "store/collect.h"
 #include "store/store.h"
 #include "persist/worker.h"
@@ -106,12 +108,46 @@ row_emit(TextRow *row, ReturnSetInfo *rsinfo, AttInMetadata *attinmeta)
 }
 
 /*
+ * How deletion markers are collected (common/rules.h), and the member that
+ * keeps them from being collected by acknowledgement; then how many members
+ * this server counts.  Without replication, the server's own clock
+ * collects; on a standby, the lifetime alone.
+ */
+static void
+set_collection(TextRow *row, int col)
+{
+	int			mode;
+	int			members;
+	char		who[MANTIS_NODE_NAME_MAX + 1];
+
+	if (RecoveryInProgress())
+	{
+		row_set(row, col, "lifetime only: a standby");
+		return;
+	}
+	if (!mantis_replication_enabled())
+	{
+		row_set(row, col, "by this server alone: no replication");
+		row_set(row, col + 1, "1");
+		return;
+	}
+	mantis_collect_mode(&mode, who, sizeof(who), &members);
+	if (mode < 0)
+		return;					/* no replication worker has said yet */
+	if (who[0] != '\0')
+		row_set(row, col, psprintf("%s (%s)", mantis_rules_mode_text((MantisCollectMode) mode), who));
+	else
+		row_set(row, col, mantis_rules_mode_text((MantisCollectMode) mode));
+	row_set(row, col + 1, psprintf("%d", members));
+}
+
+/*
  * mantis_status() returns one row describing this server's store and
  * worker; the mantis_status view shows it.
  */
 PG_FUNCTION_INFO_V1(mantis_status);
 
-#define STATUS_COLUMNS 22
+#define STATUS_COLUMNS 24
 
 /* An HLC time of the collection horizons as a time, or NULL for 0 */
 static void
@@ -174,6 +210,7 @@ mantis_status(PG_FUNCTION_ARGS)
 	row_set_hlc_time(&row, 19, mantis_replication_enabled() ? stable_ts : mantis_clock_peek());
 	row_set_hlc_time(&row, 20, mantis_collect_refusal_horizon());
 	row_set_uint64(&row, 21, mantis_collect_refused());
+	set_collection(&row, 22);
 	row_emit(&row, rsinfo, TupleDescGetAttInMetadata(rsinfo->setDesc));
 	return (Datum) 0;
 }

@@ -71,6 +71,7 @@
 #include "mantis.h"
 #include "clock.h"
 #include "guc.h"
+#include "nodes.h"
 #include "common/hlc.h"
 #include "common/rules.h"
 #include "store/collect.h"
@@ -81,6 +82,7 @@
 
 /* the collection horizon published last, and whether lifetime may collect */
 static uint64 published_stable = 0;
+static int	published_mode = -1;	/* the MantisCollectMode logged last */
 static uint64 caught_up_ms = 0;	/* when this run first caught up */
 static uint64 started_ms = 0;
 
@@ -259,9 +261,33 @@ mantis_horizon_round_end(Peer *peer, bool completed)
 	a->run_valid = false;
 }
 
-/* A peer's greeting: what it says it holds, and its horizons. */
+/*
+ * The generation a peer greets with only grows while its store lives on; a
+ * lower one means it went back in time: restored from a backup, recovered
+ * to a point in time, promoted from a standby that had not replayed every
+ * flush, or its mantis_stores made anew.  Nothing is lost by it: what it
+ * lacks comes back by repair, and what we collected it cannot give back
+ * (the rule R4); say so, once for each such return.
+ */
+static void
+note_generation(Peer *peer, uint64 generation)
+{
+	if (generation == 0)
+		return;
+	if (generation < peer->acks.generation)
+		mantis_peer_problem(peer, WARNING,
+							"peer %s came back with an older store (generation %llu after %llu): restored, recovered to a point in time, promoted from a lagging standby, or its mantis_stores made anew; what it lacks comes back by repair, and what was collected it gives up",
+							mantis_peer_label(peer), (unsigned long long) generation,
+							(unsigned long long) peer->acks.generation);
+	peer->acks.generation = generation;
+}
+
+/*
+ * A peer's greeting: what it says it holds, and its horizons.  "ours" is
+ * this run's incarnation, which an acknowledgement of protocol 4 names.
+ */
 void
-mantis_horizon_on_greeting(Peer *peer, const MantisFrame *f)
+mantis_horizon_on_greeting(Peer *peer, const MantisFrame *f, uint64 ours)
 {
 	uint64		acked = f->greeting.acked;
 	uint64		stable = f->greeting.stable;
@@ -285,6 +311,12 @@ mantis_horizon_on_greeting(Peer *peer, const MantisFrame *f)
 							MANTIS_HLC_LOGICAL_MASK);
 	if (acked > mantis_clock_peek())
 		acked = 0;
+	/* an acknowledgement of our previous run is none of this one's */
+	if (f->version >= MANTIS_RULES_PROTOCOL &&
+		f->greeting.acked_incarnation != ours)
+		acked = 0;
+	peer->acks.members = f->version >= MANTIS_RULES_PROTOCOL ? f->greeting.members : 0;
+	note_generation(peer, f->greeting.generation);
 	if (stable > limit)
 		stable = 0;
 	if (collected > limit)
@@ -312,35 +344,96 @@ acked_by(const Peer *peer)
 	return peer->acks.acked;
 }
 
-/*
- * The least acknowledgement of our peers (every one of them holds our own
- * writes through it), and through *horizon the collection horizon: the
- * least of that and of every peer's own "stable".  Every peer counts: the
- * configured ones (0 until identified) and those that connect to us.  With
- * no peer at all, both are 0: a server may join later.
- */
-static uint64
-our_stable(uint64 *horizon)
+/* Our member set as the rules see it (R1 of common/rules.h) */
+typedef struct Members
 {
-	uint64		stable = PG_UINT64_MAX;
-	uint64		least = PG_UINT64_MAX;
-	bool		any = false;
+	int			n;				/* peers that count */
+	MantisMemberView views[MANTIS_MAX_PEERS];
+	const Peer *peers[MANTIS_MAX_PEERS];
+	uint64		digest;			/* of the set with us in it, 0: not known */
+} Members;
 
+/*
+ * Gather our members: ourselves, every peer we list (whose name is known
+ * once it has greeted us; until then the set is not known) and every
+ * identified peer that connects to us.
+ */
+static void
+gather_members(Members *m)
+{
+	uint64		hashes[MANTIS_MAX_PEERS + 1];
+	const char *self = mantis_self_node_name();
+	bool		known = true;
+
+	m->n = 0;
+	hashes[0] = mantis_rules_member_hash(self, strlen(self));
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
 		const Peer *peer = &mantis_peer_table[i];
+		MantisMemberView *v = &m->views[m->n];
 
 		if (!peer->used || (peer->conn < 0 && !peer->identified))
 			continue;
-		any = true;
-		stable = Min(stable, acked_by(peer));
-		least = Min(least, acked_by(peer) == 0 ? 0 : peer->acks.stable);
+		v->identified = peer->identified;
+		v->greeted = peer->identified && peer->greeting == GREETING_OK;
+		v->protocol = peer->proto;
+		v->members = peer->acks.members;
+		v->acked = acked_by(peer);
+		v->stable = v->acked == 0 ? 0 : peer->acks.stable;
+		if (peer->identified)
+			hashes[m->n + 1] = mantis_rules_member_hash(peer->name, strlen(peer->name));
+		else
+			known = false;
+		m->peers[m->n++] = peer;
 	}
-	if (!any)
-		stable = least = 0;
-	if (horizon)
-		*horizon = Min(stable, least);
-	return stable;
+	m->digest = known ? mantis_rules_members_digest(hashes, m->n + 1) : 0;
+}
+
+/*
+ * Whether acknowledgements may collect (R2), and the member that stops it
+ * (NULL if none).  A server held back to protocol 3 by mantis.protocol_max
+ * keeps to the rules of protocol 3's peers: lifetime only.
+ */
+static MantisCollectMode
+agreement(const Members *m, const Peer **who)
+{
+	int			culprit;
+	MantisCollectMode mode;
+
+	*who = NULL;
+	if (mantis_protocol_max < MANTIS_RULES_PROTOCOL)
+		return MANTIS_COLLECT_OLD_PROTOCOL;
+	mode = mantis_rules_agreement(m->digest, m->views, m->n, &culprit);
+	if (culprit >= 0)
+		*who = m->peers[culprit];
+	return mode;
+}
+
+/*
+ * The collection horizon (R2): the least "stable" of us and of every
+ * member, while every member agrees; else 0.  Publishes how collection goes
+ * for mantis_status, and logs each change of it.
+ */
+static uint64
+collection_horizon(void)
+{
+	Members		m;
+	const Peer *who;
+	MantisCollectMode mode;
+	uint64		horizon;
+
+	gather_members(&m);
+	mode = agreement(&m, &who);
+	horizon = mode == MANTIS_COLLECT_AGREED ? mantis_rules_horizon(m.views, m.n, NULL) : 0;
+	if ((int) mode != published_mode)
+	{
+		ereport(LOG,
+				(errmsg("mantis: collection is now %s%s%s%s", mantis_rules_mode_text(mode),
+						who ? " (" : "", who ? mantis_peer_label(who) : "", who ? ")" : "")));
+		published_mode = (int) mode;
+	}
+	mantis_collect_publish_mode((int) mode, who ? mantis_peer_label(who) : NULL, m.n + 1);
+	return horizon;
 }
 
 /*
@@ -367,12 +460,26 @@ durable_note(PeerAcks *a, uint64 durable)
 	}
 }
 
-/* Our greeting to a peer: what we hold of its writes, and our horizons. */
+/*
+ * Our greeting to a peer: what we hold of its writes, and our horizons; in
+ * protocol 4, our member set and generation.  To a peer of protocol 3,
+ * whose rules collect without agreement, we acknowledge nothing.
+ */
 void
 mantis_horizon_fill_greeting(const Peer *to, MantisGreeting *g)
 {
-	g->acked = to ? to->acks.in_durable : 0;
-	g->stable = our_stable(NULL);
+	Members		m;
+
+	gather_members(&m);
+	g->members = m.digest;
+	g->member_count = (uint16) (m.n + 1);
+	g->generation = mantis_collect_generation();
+	if (to != NULL && to->proto >= MANTIS_RULES_PROTOCOL)
+	{
+		g->acked = to->acks.in_durable;
+		g->acked_incarnation = to->acks.in_incarnation;
+		(void) mantis_rules_horizon(m.views, m.n, &g->stable);
+	}
 	g->collected = mantis_rules_announced(mantis_collect_refusal_horizon(),
 										  mantis_collect_hole());
 }
@@ -404,7 +511,7 @@ mantis_horizon_tick(void)
 		durable_note(&mantis_peer_table[i].acks, mantis_collect_durable_upto());
 		hole = Min(hole, mantis_peer_table[i].acks.hole_ts);
 	}
-	(void) our_stable(&horizon);
+	horizon = collection_horizon();
 	published_stable = Max(published_stable, horizon);
 	if (started_ms == 0)
 		started_ms = now_ms;

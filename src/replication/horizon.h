@@ -32,8 +32,10 @@ typedef struct PeerAcks
 
 	/* its last greeting */
 	uint64		acked;			/* it holds our writes through this HLC */
-	uint64		stable;			/* its peers hold its writes through this */
+	uint64		stable;			/* its members hold its writes through this */
 	uint64		collected;		/* it may have collected at or below this */
+	uint64		members;		/* its member set's digest (protocol 4), 0 */
+	uint64		generation;		/* the greatest generation it greeted with */
 	uint64		collected_rejected; /* the last one past our clock, ignored */
 
 	/* our repair round with it */
@@ -57,7 +59,8 @@ extern void mantis_horizon_round_taint(struct Peer *peer);
 extern void mantis_horizon_round_end(struct Peer *peer, bool completed);
 extern void mantis_horizon_hole(struct Peer *peer, uint64 refused_ts);
 extern uint64 mantis_horizon_adopt_upto(const struct Peer *peer);
-extern void mantis_horizon_on_greeting(struct Peer *peer, const MantisFrame *f);
+extern void mantis_horizon_on_greeting(struct Peer *peer, const MantisFrame *f,
+									   uint64 ours);
 extern void mantis_horizon_fill_greeting(const struct Peer *to, MantisGreeting *g);
 extern void mantis_horizon_tick(void);
 

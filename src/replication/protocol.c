@@ -470,7 +470,7 @@ handle_request(Peer *from, const MantisMessage *m, const MantisFrame *f, Timesta
 				from->incarnation = f->incarnation;
 			mantis_repair_note_incarnation(from, f->incarnation);
 			if (check_greeting(from, f, now))
-				mantis_horizon_on_greeting(from, f);
+				mantis_horizon_on_greeting(from, f, mantis_outbox_incarnation());
 			/* answered even when refused: so the peer learns why */
 			mantis_outbox_welcome(from, Min(f->version, mantis_protocol_max));
 			mantis_outbox_reply(from, m);
@@ -508,7 +508,7 @@ handle_answer(Peer *via, const MantisFrame *f, TimestampTz now)
 				mantis_repair_note_incarnation(via, f->incarnation);
 				if (check_greeting(via, f, now))
 				{
-					mantis_horizon_on_greeting(via, f);
+					mantis_horizon_on_greeting(via, f, mantis_outbox_incarnation());
 					on_connection_alive(via, rejoin, now);
 				}
 				return true;

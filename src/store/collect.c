@@ -28,6 +28,7 @@
 
 #include "access/xlog.h"
 #include "port/atomics.h"
+#include "storage/spin.h"
 #include "utils/timestamp.h"
 
 #include "mantis.h"
@@ -52,6 +53,12 @@ typedef struct CollectShared
 	pg_atomic_uint64 durable;	/* the last such pass whose changes are flushed */
 	pg_atomic_uint32 compaction_asked;	/* registers dropped outside the sweep */
 	pg_atomic_uint64 generation;	/* the greatest row id of mantis_stores */
+
+	/* how collection goes, for mantis_status; under mutex */
+	slock_t		mutex;
+	int			mode;			/* a MantisCollectMode, or -1: no worker */
+	int			members;		/* in our member set, us included */
+	char		who[MANTIS_NODE_NAME_MAX + 1];	/* the member that stops it */
 } CollectShared;
 
 static CollectShared *collect = NULL;
@@ -89,6 +96,10 @@ mantis_collect_shmem_init(void *place, bool found)
 	pg_atomic_init_u64(&collect->durable, 0);
 	pg_atomic_init_u32(&collect->compaction_asked, 0);
 	pg_atomic_init_u64(&collect->generation, 0);
+	SpinLockInit(&collect->mutex);
+	collect->mode = -1;
+	collect->members = 0;
+	collect->who[0] = '\0';
 }
 
 /*
@@ -108,6 +119,33 @@ bool
 mantis_collect_compaction_asked(void)
 {
 	return pg_atomic_exchange_u32(&collect->compaction_asked, 0) != 0;
+}
+
+/*
+ * How collection goes, published by the replication worker each time it
+ * works out the collection horizon (replication/horizon.c): a
+ * MantisCollectMode (-1 while no replication worker has), the member that
+ * stops collection by acknowledgement ("" if none), and how many members
+ * we count.
+ */
+void
+mantis_collect_publish_mode(int mode, const char *who, int members)
+{
+	SpinLockAcquire(&collect->mutex);
+	collect->mode = mode;
+	collect->members = members;
+	strlcpy(collect->who, who ? who : "", sizeof(collect->who));
+	SpinLockRelease(&collect->mutex);
+}
+
+void
+mantis_collect_mode(int *mode, char *who, size_t who_size, int *members)
+{
+	SpinLockAcquire(&collect->mutex);
+	*mode = collect->mode;
+	*members = collect->members;
+	strlcpy(who, collect->who, who_size);
+	SpinLockRelease(&collect->mutex);
 }
 
 /*

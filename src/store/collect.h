@@ -25,6 +25,10 @@ extern void mantis_collect_horizons(uint64 *stable_ts, uint64 *lifetime_ts);
 extern uint64 mantis_collect_hole(void);
 extern void mantis_collect_set_load_hole(uint64 hole_ts);
 
+/* how collection goes (common/rules.h), for mantis_status */
+extern void mantis_collect_publish_mode(int mode, const char *who, int members);
+extern void mantis_collect_mode(int *mode, char *who, size_t who_size, int *members);
+
 /* the generation of what mantis_stores holds, for greetings */
 extern void mantis_collect_note_generation(uint64 generation);
 extern uint64 mantis_collect_generation(void);

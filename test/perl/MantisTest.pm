@@ -307,7 +307,7 @@ sub wait_converged
 	{
 		Test::More::diag($node->name . ': ' . $node->safe_psql('postgres',
 			q{SELECT format('keys %s, markers %s, expired %s, horizon %s, lifetime horizon %s',
-			   keys, deleted_keys, expired_keys, collection_horizon, lifetime_horizon) FROM mantis_status}));
+			   keys, deleted_keys, expired_keys, collection_horizon, refusal_horizon) FROM mantis_status}));
 		Test::More::diag($node->safe_psql('postgres',
 			q{SELECT string_agg(format('  peer %s %s %s: acknowledged %s', node_name, direction, state,
 			   acknowledged), E'\n') FROM mantis_peers}));

@@ -337,8 +337,9 @@ SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER
 	. 'persistence text, last_flush timestamp with time zone, last_flush_registers bigint, flush_failures bigint, '
 	. 'last_flush_error text, stored_rows bigint, listen text, rejected_unknown bigint, refused_connections bigint, held_back bigint, '
 	. 'expired_keys bigint, collected_deletions bigint, collected_expired bigint, '
-	. 'collection_horizon timestamp with time zone, lifetime_horizon timestamp with time zone, refused_collected bigint',
-	'mantis_status columns: bigint counters, a timestamptz time');
+	. 'collection_horizon timestamp with time zone, refusal_horizon timestamp with time zone, refused_collected bigint, '
+	. 'collection text, members integer',
+	'mantis_status columns: bigint counters, a timestamptz time; 1.4 names the refusal horizon and adds collection and members');
 is(sql('postgres', q{
 SELECT string_agg(DISTINCT format_type(atttypid, atttypmod), ', ') FROM pg_attribute
  WHERE attrelid = 'mantis_peers'::regclass AND attnum > 0 AND attname IN ('since', 'last_message')}),

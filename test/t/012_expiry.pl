@@ -253,9 +253,9 @@ for my $n ($n1, $n2)
 {
 	# the sweep counts what it collected as it drops it: a few seconds at most
 	my ($ok, $deadline) = (0, time() + 5);
-	$ok = sql($n, qq{SELECT collected_deletions > $base5{$n->name} AND lifetime_horizon IS NOT NULL FROM mantis_status}) eq 't'
+	$ok = sql($n, qq{SELECT collected_deletions > $base5{$n->name} AND refusal_horizon IS NOT NULL FROM mantis_status}) eq 't'
 	  until $ok || time() > $deadline;
-	ok($ok, $n->name . ' counts it collected (collected_deletions grew) and has a lifetime_horizon')
+	ok($ok, $n->name . ' counts it collected (collected_deletions grew) and has a refusal_horizon')
 	  or diag($n->name . ': ' . sql($n, q{SELECT row_to_json(s) FROM mantis_status s}));
 }
 restart_loaded($n3);
