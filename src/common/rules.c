@@ -132,15 +132,17 @@ mantis_rules_refuse(bool held, uint64_t hlc_ts, uint64_t refuse_upto)
 /*
  * How far a round may adopt (R6): the peer's refusal horizon when the
  * round began, unless it has since been lowered (a restart of the peer
- * whose rows had not yet carried it), and never past our clock bound.
+ * whose rows had not yet carried it), never past our clock bound, and
+ * below our least hole (R5): what we adopt raises our own refusal horizon.
  */
 uint64_t
 mantis_rules_adopt_upto(uint64_t collected_at_start, uint64_t collected_now,
-						uint64_t clock_bound)
+						uint64_t clock_bound, uint64_t hole_ts)
 {
 	uint64_t	upto = collected_at_start < collected_now ? collected_at_start : collected_now;
 
-	return upto < clock_bound ? upto : clock_bound;
+	upto = upto < clock_bound ? upto : clock_bound;
+	return mantis_rules_announced(upto, hole_ts);
 }
 
 /* Whether a register we hold is adopted away in a round (R6) */
@@ -160,6 +162,21 @@ mantis_rules_announced(uint64_t refusal_horizon, uint64_t hole_ts)
 	if (hole_ts == MANTIS_RULES_NO_HOLE || refusal_horizon < hole_ts)
 		return refusal_horizon;
 	return hole_ts == 0 ? 0 : hole_ts - 1;
+}
+
+/*
+ * How far registers adopted away raise the refusal horizon (R4): to the
+ * greatest of them, no further than the collection horizon or the lifetime
+ * bound (0: none), whichever is later, and below the least hole.
+ */
+uint64_t
+mantis_rules_adopted_raise(uint64_t adopted_max_ts, uint64_t horizon_ts,
+						   uint64_t lifetime_ts, uint64_t hole_ts)
+{
+	uint64_t	known = horizon_ts > lifetime_ts ? horizon_ts : lifetime_ts;
+	uint64_t	raise = adopted_max_ts < known ? adopted_max_ts : known;
+
+	return mantis_rules_announced(raise, hole_ts);
 }
 
 /* The least hole after a register at refused_ts was refused (R5) */

@@ -27,9 +27,12 @@
  *	  at or below the horizon, or when it has been dead longer than
  *	  mantis.tombstone_lifetime and lies below every hole (R5).
  *
- * R4 Refusal.  Every collection, by acknowledgement or lifetime, and every
- *	  adoption (R6) raises the refusal horizon to the register's HLC; it is
- *	  persisted with every row and never lowered.  A register from a peer at
+ * R4 Refusal.  Every collection, by acknowledgement or lifetime, raises
+ *	  the refusal horizon to the register's HLC, and so does an adoption
+ *	  (R6), but no further than what this server knows it holds: its
+ *	  collection horizon, or the lifetime bound (it may lack younger writes
+ *	  that have not reached it yet).  It is persisted with every row and
+ *	  never lowered.  A register from a peer at
  *	  or below it, for a key held nothing of, is refused: it is an older
  *	  copy of something collected.  Whoever sends it - a member that missed
  *	  the deletion while it was removed from mantis.peers, forgotten,
@@ -53,8 +56,12 @@
  *	  what we hold that the answer did not hold and that lies at or below
  *	  the peer's refusal horizon as it was when the round began (a horizon
  *	  raised later could cover a register the answer was taken too early to
- *	  hold), and no further ahead of our clock than a peer's register may
- *	  be.  The peer collected it or would refuse it.
+ *	  hold), no further ahead of our clock than a peer's register may be,
+ *	  and below our own least hole (what we adopt raises our refusal
+ *	  horizon, R4, which must not cover a hole, R5).  Only from an answer
+ *	  proven whole: the fingerprints of the registers the peer sent of the
+ *	  leaf add up to its digest of the leaf.  The peer collected it or
+ *	  would refuse it.
  *
  * The price.  A server's writes that no member held while it was not
  *	  counted - made before it first reached the cluster, while it was
@@ -140,9 +147,11 @@ extern bool mantis_rules_sweep_raises(MantisSweepVerdict v, bool replicated);
 extern bool mantis_rules_refuse(bool held, uint64_t hlc_ts, uint64_t refuse_upto);
 extern uint64_t mantis_rules_adopt_upto(uint64_t collected_at_start,
 										uint64_t collected_now,
-										uint64_t clock_bound);
+										uint64_t clock_bound, uint64_t hole_ts);
 extern bool mantis_rules_adopt(bool seen, bool owed, uint64_t hlc_ts, uint64_t upto);
 extern uint64_t mantis_rules_announced(uint64_t refusal_horizon, uint64_t hole_ts);
+extern uint64_t mantis_rules_adopted_raise(uint64_t adopted_max_ts, uint64_t horizon_ts,
+										   uint64_t lifetime_ts, uint64_t hole_ts);
 extern uint64_t mantis_rules_hole_after(uint64_t hole_ts, uint64_t refused_ts);
 extern const char *mantis_rules_mode_text(MantisCollectMode mode);
 

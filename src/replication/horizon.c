@@ -176,6 +176,7 @@ mantis_horizon_round_start(Peer *peer)
 {
 	peer->acks.round_marked = false;
 	peer->acks.round_tainted = false;
+	peer->acks.round_held_back = false;
 	peer->acks.round_collected = peer->acks.collected;
 	peer->acks.round_hole_count = peer->acks.hole_count;
 }
@@ -199,14 +200,18 @@ mantis_horizon_hole(Peer *peer, uint64 refused_ts)
 /*
  * How far our round with a peer may adopt (the rule R6): its refusal
  * horizon as the round began, never past what a register of it may be ahead
- * of our clock.
+ * of our clock, and below our own least hole: an adoption raises our
+ * refusal horizon, which must not cover a register we refused (R5), or we
+ * would refuse it again as collected once we have room, and announce a
+ * horizon past it for peers to adopt it away by.
  */
 uint64
 mantis_horizon_adopt_upto(const Peer *peer)
 {
 	uint64		bound = mantis_hlc_pack(mantis_clock_wall_ms() + (uint64) mantis_max_clock_offset_ms, 0);
 
-	return mantis_rules_adopt_upto(peer->acks.round_collected, peer->acks.collected, bound);
+	return mantis_rules_adopt_upto(peer->acks.round_collected, peer->acks.collected, bound,
+								   mantis_collect_hole());
 }
 
 /* The peer's answer to our SUMMARY, with its live mark */
@@ -215,6 +220,40 @@ mantis_horizon_round_mark(Peer *peer, const MantisLiveMark *mark)
 {
 	peer->acks.round_marked = true;
 	peer->acks.round_mark = *mark;
+}
+
+/*
+ * The peer held registers back in its answer (replication/repair.c): ones
+ * we refused before, which it sends again only now and then.  The round
+ * still mends its live stream (it holds back live values only, and a live
+ * value we lack brings nothing back), but it does not show that we hold all
+ * the peer holds: a hole stays open.
+ */
+void
+mantis_horizon_round_held_back(Peer *peer)
+{
+	peer->acks.round_held_back = true;
+}
+
+/*
+ * How far registers we adopted away raise our refusal horizon (R4): to the
+ * greatest of them, but no further than we know we hold everything we
+ * should - our collection horizon, or the lifetime bound once it applies -
+ * and below our least hole.  We may lack other writes older than what we
+ * dropped simply because they have not reached us yet (a topology that is
+ * not a full mesh, a server just restarted or come back from an older
+ * store); a horizon past them would have them refused as collected here,
+ * and adopted away by the peers we announce it to.
+ */
+uint64
+mantis_horizon_adopted_raise(uint64 adopted_max_ts)
+{
+	uint64		stable_ts;
+	uint64		lifetime_ts;
+
+	mantis_collect_horizons(&stable_ts, &lifetime_ts);
+	return mantis_rules_adopted_raise(adopted_max_ts, stable_ts, lifetime_ts,
+									  mantis_collect_hole());
 }
 
 /* Something the peer sent in the round could not be merged. */
@@ -242,7 +281,7 @@ mantis_horizon_round_end(Peer *peer, bool completed)
 		return;
 	}
 	a->round_marked = false;
-	if (a->hole_count == a->round_hole_count)
+	if (a->hole_count == a->round_hole_count && !a->round_held_back)
 		a->hole_ts = MANTIS_RULES_NO_HOLE;	/* we hold all it holds: closed */
 	if (caught_up_ms == 0)
 		caught_up_ms = mantis_clock_wall_ms();

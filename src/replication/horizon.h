@@ -41,6 +41,7 @@ typedef struct PeerAcks
 	/* our repair round with it */
 	bool		round_marked;	/* its answer gave its live mark */
 	bool		round_tainted;	/* something it sent was not merged */
+	bool		round_held_back;	/* its answer held registers back */
 	MantisLiveMark round_mark;
 	uint64		round_collected;	/* its "collected" when the round began */
 
@@ -56,9 +57,11 @@ extern void mantis_horizon_on_live(struct Peer *peer, const MantisFrame *f, bool
 extern void mantis_horizon_round_start(struct Peer *peer);
 extern void mantis_horizon_round_mark(struct Peer *peer, const MantisLiveMark *mark);
 extern void mantis_horizon_round_taint(struct Peer *peer);
+extern void mantis_horizon_round_held_back(struct Peer *peer);
 extern void mantis_horizon_round_end(struct Peer *peer, bool completed);
 extern void mantis_horizon_hole(struct Peer *peer, uint64 refused_ts);
 extern uint64 mantis_horizon_adopt_upto(const struct Peer *peer);
+extern uint64 mantis_horizon_adopted_raise(uint64 adopted_max_ts);
 extern void mantis_horizon_on_greeting(struct Peer *peer, const MantisFrame *f,
 									   uint64 ours);
 extern void mantis_horizon_fill_greeting(const struct Peer *to, MantisGreeting *g);

@@ -369,8 +369,8 @@ adopt_collected(Peer *peer, const MantisFrame *f, const uint64 *leaves)
 	}
 	if (dropped == 0)
 		return;
-	/* collected here too (the rule R4): refuse their copies */
-	mantis_collect_raise_refusal_horizon(max_ts);
+	/* collected here too (the rule R4): refuse their copies, as far as we may */
+	mantis_collect_raise_refusal_horizon(mantis_horizon_adopted_raise(max_ts));
 	digests_fresh = false;
 	mantis_peer_counters(peer)->adopted += dropped;
 	mantis_collect_ask_compaction();
@@ -402,6 +402,8 @@ mantis_repair_on_leaves(Peer *peer, const MantisFrame *f, TimestampTz now)
 	peer->repair.asked[f->group] = false;
 	peer->repair.deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
 	leaves = digests();
+	if (f->flags & MANTIS_FRAME_HELD_BACK)
+		mantis_horizon_round_held_back(peer);
 
 	/*
 	 * Adopt only from a complete answer: registers the peer held back, or

@@ -151,9 +151,23 @@ test_refuse_adopt(void)
 	CHECK(!mantis_rules_refuse(false, 11, 10), "above: taken");
 	CHECK(!mantis_rules_refuse(false, 1, 0), "no horizon");
 
-	CHECK(mantis_rules_adopt_upto(50, 80, 100) == 50, "the horizon at the round's start");
-	CHECK(mantis_rules_adopt_upto(50, 30, 100) == 30, "lowered since: the lower");
-	CHECK(mantis_rules_adopt_upto(500, 800, 100) == 100, "never past our clock bound");
+	CHECK(mantis_rules_adopt_upto(50, 80, 100, MANTIS_RULES_NO_HOLE) == 50,
+		  "the horizon at the round's start");
+	CHECK(mantis_rules_adopt_upto(50, 30, 100, MANTIS_RULES_NO_HOLE) == 30,
+		  "lowered since: the lower");
+	CHECK(mantis_rules_adopt_upto(500, 800, 100, MANTIS_RULES_NO_HOLE) == 100,
+		  "never past our clock bound");
+	CHECK(mantis_rules_adopt_upto(50, 80, 100, 40) == 39, "below our least hole");
+	CHECK(mantis_rules_adopt_upto(50, 80, 100, 0) == 0, "anything missing here: nothing");
+	CHECK(mantis_rules_adopted_raise(50, 80, 0, MANTIS_RULES_NO_HOLE) == 50,
+		  "adopted under the horizon: raised to it");
+	CHECK(mantis_rules_adopted_raise(50, 30, 0, MANTIS_RULES_NO_HOLE) == 30,
+		  "past the horizon: only to the horizon");
+	CHECK(mantis_rules_adopted_raise(50, 30, 40, MANTIS_RULES_NO_HOLE) == 40,
+		  "or to the lifetime bound, if later");
+	CHECK(mantis_rules_adopted_raise(50, 0, 0, MANTIS_RULES_NO_HOLE) == 0,
+		  "just started, nothing known: not raised");
+	CHECK(mantis_rules_adopted_raise(50, 80, 0, 20) == 19, "below the least hole");
 	CHECK(mantis_rules_adopt(false, false, 50, 50), "unseen, at the bound: dropped");
 	CHECK(!mantis_rules_adopt(true, false, 10, 50), "seen: kept");
 	CHECK(!mantis_rules_adopt(false, true, 10, 50), "owed: kept");
