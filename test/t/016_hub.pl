@@ -1,0 +1,116 @@
+# Servers that list only a hub never bring a deleted key back (issue 18,
+# case 2).  n1 lists n2 and n3; n2 and n3 list only n1.  A deletion made on
+# n2 reaches n1 live, but n1 does not relay what it merges, so n3 gets it
+# only from a repair round with n1.  Each server's acknowledgements cover
+# only its own peers, so if n1 and n2 collected the marker by
+# acknowledgement, n3's old value would come back at its next round with n1,
+# and from n1 to n2.  The member sets differ (n1 counts three servers, n2 and
+# n3 two), so only mantis.tombstone_lifetime may collect the marker, and a
+# server that collected it refuses the old copy: the key stays deleted on
+# every server.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+use MantisTest;
+
+my $t_start = time();
+# Repair rounds only when a link (re)connects: n3 cannot get the deletion
+# from n1 by a periodic round before the marker is collected.
+my $c = mantis_cluster(3, qq{
+mantis.sync_interval = '1h'
+mantis.peer_timeout = '1s'
+mantis.flush_interval = '100ms'
+mantis.tombstone_lifetime = '10s'
+});
+my ($n1, $n2, $n3) = @{ $c->{nodes} }[ 1 .. 3 ];
+my @all = ($n1, $n2, $n3);
+
+sub sql { my ($n, $q) = @_; return $n->safe_psql('postgres', $q) }
+
+sub restart_loaded
+{
+	my ($n) = @_;
+	$n->restart;
+	$n->poll_query_until('postgres', q{SELECT persistence = 'ready' FROM mantis_status})
+	  or die $n->name . ' did not load its store';
+}
+
+for my $n (@all)
+{
+	$n->poll_query_until('postgres', q{SELECT count(*) = 2 FROM mantis_peers WHERE state = 'connected'})
+	  or die $n->name . ' did not connect to its peers';
+}
+
+# --- the hub: n2 and n3 list only n1 -----------------------------------------
+# (their links cut first, so that neither connects to the other again and
+# counts as an inbound peer there)
+cut_link($c, 2, 3);
+cut_link($c, 3, 2);
+for my $i (2, 3)
+{
+	my $n = $c->{nodes}[$i];
+	sql($n, qq{ALTER SYSTEM SET mantis.peers = 'tcp://127.0.0.1:$c->{proxy}{"$i>1"}[0]'; SELECT pg_reload_conf()});
+	my $other = $i == 2 ? 'n3' : 'n2';
+	ok($n->poll_query_until('postgres',
+		qq{SELECT count(*) = 0 FROM mantis_peers WHERE node_name = '$other'}),
+		$n->name . " lists only n1, and has no row for $other");
+}
+ok($n1->poll_query_until('postgres', q{SELECT count(*) = 2 FROM mantis_peers WHERE state = 'connected'}),
+	'n1 is connected to n2 and n3');
+
+# --- an old value everywhere, deleted on n2 ---------------------------------
+sql($n1, q{SELECT mantis_set('k', 'old')});
+for my $n ($n2, $n3)
+{
+	ok($n->poll_query_until('postgres', q{SELECT mantis_get('k') = 'old'}), $n->name . ' reads k = old');
+}
+sql($n2, q{SELECT mantis_delete('k')});
+ok($n1->poll_query_until('postgres', q{SELECT mantis_get('k') IS NULL}), "n2's deletion reaches n1 live");
+
+# n1 and n2 collect the marker: by acknowledgement at main (within seconds),
+# by the 10 s lifetime where only the lifetime may collect
+for my $n ($n1, $n2)
+{
+	ok($n->poll_query_until('postgres', q{SELECT NOT EXISTS (SELECT FROM mantis_registers('k', true) WHERE key = 'k')}),
+		$n->name . ' collects the marker of k');
+	note($n->name . ': ' . sql($n, q{SELECT format('refusal (lifetime) horizon %s, collection horizon %s',
+		lifetime_horizon, collection_horizon) FROM mantis_status}));
+}
+note('n3 reads k as ' . sql($n3, q{SELECT coalesce(mantis_get('k'), '<deleted>')})
+	. ' (no repair round with n1 since the deletion)');
+
+# --- repair rounds: n3 with n1, then n2 with n1 ------------------------------
+restart_loaded($n3);
+ok($n3->poll_query_until('postgres', q{SELECT count(*) = 1 FROM mantis_peers WHERE state = 'connected'}),
+	'n3 restarted and reconnected to n1 (a repair round each way)');
+ok(wait_converged($n1, $n3), 'n1 and n3 converge');
+is(sql($_, q{SELECT coalesce(mantis_get('k'), '<deleted>')}), '<deleted>',
+	$_->name . ' reads k deleted after the round of n1 and n3') for ($n1, $n3);
+# (n2 is not restarted: its rows may still hold the marker, and loading them
+# would put it back in n2's memory, which is not the case to test; its
+# links to n1 are cut instead until each counts the other down, and healed)
+cut_link($c, 2, 1);
+cut_link($c, 1, 2);
+ok($n2->poll_query_until('postgres', q{SELECT state = 'down' FROM mantis_peers WHERE node_name = 'n1'})
+	  && $n1->poll_query_until('postgres', q{SELECT state = 'down' FROM mantis_peers WHERE node_name = 'n2'}),
+	'n1 and n2, cut apart, count each other down');
+heal_link($c, 2, 1);
+heal_link($c, 1, 2);
+ok($n2->poll_query_until('postgres', q{SELECT state = 'connected' FROM mantis_peers WHERE node_name = 'n1'})
+	  && $n1->poll_query_until('postgres', q{SELECT state = 'connected' FROM mantis_peers WHERE node_name = 'n2'}),
+	'n1 and n2 reconnect (a repair round each way)');
+ok(wait_converged(@all), 'the three converge');
+is(sql($_, q{SELECT coalesce(mantis_get('k'), '<deleted>')}), '<deleted>',
+	$_->name . ' reads k deleted') for @all;
+
+for my $n (@all)
+{
+	unlike(slurp_file($n->logfile), qr/PANIC|terminated by signal/, $n->name . ' logged no crash');
+}
+$_->stop for @all;
+note(sprintf('total %.0f s', time() - $t_start));
+done_testing();
