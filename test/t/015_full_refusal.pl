@@ -148,6 +148,8 @@ for my $n ($n1, $n2, $n3)
 {
 	is(sql($n, q{SELECT coalesce(mantis_get('k'), '<none>')}), 'committed', $n->name . ' reads k');
 	is(sql($n, q{SELECT mantis_get('fill.01') IS NULL}), 't', $n->name . ' reads fill.01 deleted');
+	is(sql($n, q{SELECT string_agg(value, ' ' ORDER BY key) FROM mantis_registers('fill.')}),
+		'p q' . ' v' x 12, $n->name . ' reads every other key of n1: p, q and 12 v (fill.02 expired)');
 }
 
 for my $n ($n1, $n2, $n3)

@@ -7,7 +7,9 @@
 # and from n1 to n2.  The member sets differ (n1 counts three servers, n2 and
 # n3 two), so only mantis.tombstone_lifetime may collect the marker, and a
 # server that collected it refuses the old copy: the key stays deleted on
-# every server.
+# every server.  And nothing committed is given up on the way: a write each
+# server made before the deletion is on all three at the end (n2's reaches
+# n3 only through repair rounds with n1, after n3 has given k up).
 use strict;
 use warnings;
 
@@ -62,9 +64,10 @@ for my $i (2, 3)
 ok($n1->poll_query_until('postgres', q{SELECT count(*) = 2 FROM mantis_peers WHERE state = 'connected'}),
 	'n1 is connected to n2 and n3');
 
-# Until a repair round has mended a peer's live stream (the first ones
-# after a start), every frame of it asks for another round; wait until each
-# link's stream is whole - its writes acknowledged - so that no round runs
+# A write on each server (to be found on all three at the end).  Until a
+# repair round has mended a peer's live stream (the first ones after a
+# start), every frame of it asks for another round; wait until each link's
+# stream is whole - these writes acknowledged - so that no round runs
 # between n1 and n3 from now on until n3 restarts.
 for my $i (1, 2, 3)
 {
@@ -128,6 +131,10 @@ ok($n2->poll_query_until('postgres', q{SELECT state = 'connected' FROM mantis_pe
 ok(wait_converged(@all), 'the three converge');
 is(sql($_, q{SELECT coalesce(mantis_get('k'), '<deleted>')}), '<deleted>',
 	$_->name . ' reads k deleted') for @all;
+# nothing committed is lost on the way: the writes made on each server
+# before k (n2's reach n3, and n3's n2, only through rounds with n1)
+is(sql($_, q{SELECT string_agg(key || '=' || value, ' ' ORDER BY key) FROM mantis_registers('warm.')}),
+	'warm.n1=w warm.n2=w warm.n3=w', $_->name . ' holds the writes of all three made before k') for @all;
 
 for my $n (@all)
 {
