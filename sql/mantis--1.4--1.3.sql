@@ -7,8 +7,8 @@
 -- "Upgrading from 1.3"): a 1.3 library refuses the 1.4 mantis_peers, whose
 -- columns it does not know.  mantis_peers is made again without protocol
 -- and protocols; grants given directly on it must be given again, and a
--- view of yours on it blocks the change, as for the update.  Nothing else
--- differs.
+-- view of yours on it blocks the change, as for the update.  mantis_status
+-- is made again as 1.3 had it, below.  Nothing else differs.
 DROP VIEW mantis_peers;
 DROP FUNCTION mantis_peers();
 
@@ -39,7 +39,6 @@ COMMENT ON VIEW mantis_peers IS
 
 REVOKE ALL ON FUNCTION mantis_peers() FROM PUBLIC;
 REVOKE ALL ON mantis_peers FROM PUBLIC;
-
 
 GRANT SELECT ON mantis_peers TO mantis_monitor;
 GRANT EXECUTE ON FUNCTION mantis_peers() TO mantis_monitor;

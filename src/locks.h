@@ -21,7 +21,8 @@
  * else taken and nothing that can raise an ERROR while held:
  *
  *	the node directory's (nodes.c), the persistence worker's status
- *	(persist/status.c) and the latch table's (wakeup.c).
+ *	(persist/status.c), the latch table's (wakeup.c) and how collection
+ *	goes (store/collect.c: a mode, a count and one bounded strlcpy).
  *
  * Condition variables: the store's loaded_cv (the registers became
  * readable or writable), the persistence worker's flush_cv (a mantis_flush()

@@ -108,6 +108,25 @@ row_emit(TextRow *row, ReturnSetInfo *rsinfo, AttInMetadata *attinmeta)
 }
 
 /*
+ * A collection mode's text, and the hole it stops at if one is open (the
+ * rule R5 of common/rules.h): a register refused (no room, limits, a clock
+ * far ahead) or held back at load, which nothing at or above is collected
+ * past until it is merged.
+ */
+static const char *
+with_hole(const char *text)
+{
+	uint64		hole = mantis_collect_hole();
+
+	if (hole == MANTIS_RULES_NO_HOLE)
+		return text;
+	if (hole == 0)
+		return psprintf("%s; nothing collected: a row of mantis_stores cannot be read", text);
+	return psprintf("%s; nothing collected at or after %s: a register refused or held back",
+					text, timestamptz_to_str(mantis_ms_timestamptz(mantis_hlc_ms(hole))));
+}
+
+/*
  * How deletion markers are collected (common/rules.h), and the member that
  * keeps them from being collected by acknowledgement; then how many members
  * this server counts.  Without replication, the server's own clock
@@ -118,26 +137,27 @@ set_collection(TextRow *row, int col)
 {
 	int			mode;
 	int			members;
-	char		who[MANTIS_NODE_NAME_MAX + 1];
+	char		who[128];
+	const char *text;
 
 	if (RecoveryInProgress())
 	{
-		row_set(row, col, "lifetime only: a standby");
+		row_set(row, col, with_hole("lifetime only: a standby"));
 		return;
 	}
 	if (!mantis_replication_enabled())
 	{
-		row_set(row, col, "by this server alone: no replication");
+		row_set(row, col, with_hole("by this server alone: no replication"));
 		row_set(row, col + 1, "1");
 		return;
 	}
 	mantis_collect_mode(&mode, who, sizeof(who), &members);
 	if (mode < 0)
 		return;					/* no replication worker has said yet */
+	text = mantis_rules_mode_text((MantisCollectMode) mode);
 	if (who[0] != '\0')
-		row_set(row, col, psprintf("%s (%s)", mantis_rules_mode_text((MantisCollectMode) mode), who));
-	else
-		row_set(row, col, mantis_rules_mode_text((MantisCollectMode) mode));
+		text = psprintf("%s (%s)", text, who);
+	row_set(row, col, with_hole(text));
 	row_set(row, col + 1, psprintf("%d", members));
 }
 

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "common/frame.h"
+#include "common/rules.h"
 
 /* The entry sizes common/frame.h gives are the sums of the fields written here. */
 _Static_assert(MANTIS_CODEC_REGISTER_OVERHEAD == 4 + 1 + 8 + 8 + 4,
@@ -227,6 +228,9 @@ _Static_assert(MANTIS_LIVE_GROUP >= MANTIS_DIGEST_GROUPS &&
 
 _Static_assert(MANTIS_GREETING_V4_SIZE == 1 + 1 + 8 + 2 + 8 + 8,
 			   "version-4 greeting: proto min, proto max, members, member count, generation, acked incarnation");
+_Static_assert(MANTIS_RULES_PROTOCOL >= MANTIS_FRAME_VERSION_MIN &&
+			   MANTIS_RULES_PROTOCOL <= MANTIS_FRAME_VERSION_MAX,
+			   "the member set travels in a protocol the codec speaks");
 _Static_assert(MANTIS_FRAME_VERSION_MIN <= MANTIS_FRAME_VERSION_MAX &&
 			   MANTIS_FRAME_VERSION_MAX <= UINT8_MAX, "a version fits its byte");
 

@@ -141,8 +141,8 @@ mantis_get_u64(const unsigned char *p)
  *			   needs, see replication/horizon.c: the HLC through which the sender holds
  *			   every write of the addressee, the HLC through which every
  *			   peer of the sender holds the sender's own writes, and the
- *			   HLC at or below which the sender may have collected a
- *			   deletion without every peer's acknowledgement; 0: none)
+ *			   sender's refusal horizon as it announces it, for adoption
+ *			   (common/rules.h, R4-R6); 0: none)
  *			   and in version 4 only, after those:
  *			   proto min u8 | proto max u8 | members u64 | member count u16 |
  *			   generation u64 | acked incarnation u64

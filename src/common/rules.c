@@ -4,7 +4,8 @@
  *	  common/rules.h, each a pure function.
  *
  * The server calls them where it decides (replication/horizon.c,
- * store/sweep.c, store/write.c, replication/repair.c, replication/live.c);
+ * store/sweep.c, store/collect.c, store/write.c, replication/repair.c,
+ * replication/live.c, persist/load.c);
  * test/sim calls the same functions for its simulated servers, so what the
  * simulator proves is what the server does.
  *
@@ -97,15 +98,19 @@ mantis_rules_horizon(const MantisMemberView *members, int n, uint64_t *our_stabl
 	return stable < least ? stable : least;
 }
 
-/* Whether a dead register may be collected, and by which bound (R3, R5) */
+/*
+ * Whether a dead register may be collected, and by which bound (R3): never
+ * at or above the least hole (R5), whatever the bound, since collecting
+ * raises the refusal horizon (R4).
+ */
 MantisSweepVerdict
 mantis_rules_sweep(const MantisDeadRegister *r, const MantisSweepBounds *b)
 {
-	if (r->owed)
+	if (r->owed || r->hlc_ts >= b->hole_ts)
 		return MANTIS_SWEEP_KEEP;
 	if (r->hlc_ts <= b->horizon_ts)
 		return MANTIS_SWEEP_BY_HORIZON;
-	if (b->lifetime_ms != 0 && r->death_ms <= b->lifetime_ms && r->hlc_ts < b->hole_ts)
+	if (b->lifetime_ms != 0 && r->death_ms <= b->lifetime_ms)
 		return MANTIS_SWEEP_BY_LIFETIME;
 	return MANTIS_SWEEP_KEEP;
 }

@@ -23,9 +23,9 @@
  *	  it has flushed (a crash restart cannot lose it).
  *
  * R3 Collection.  A dead register (a deletion, or an expired value) that
- *	  the workers owe nothing (flushed, sent) is collected when its HLC is
- *	  at or below the horizon, or when it has been dead longer than
- *	  mantis.tombstone_lifetime and lies below every hole (R5).
+ *	  the workers owe nothing (flushed, sent) and that lies below every
+ *	  hole (R5) is collected when its HLC is at or below the horizon, or
+ *	  when it has been dead longer than mantis.tombstone_lifetime.
  *
  * R4 Refusal.  Every collection, by acknowledgement or lifetime, raises
  *	  the refusal horizon to the register's HLC, and so does an adoption
@@ -44,12 +44,14 @@
  *	  server's limits, a clock too far ahead - is a hole: something a peer
  *	  holds that we do not; so is a register of mantis_stores held back at
  *	  load (no room, limits lowered), and an unreadable row may hold
- *	  anything.  Lifetime collection stops below the least hole, so the
- *	  refusal horizon does not pass it, and the refusal horizon we announce
- *	  to peers stops below it too (a hole may lie under a horizon reached
- *	  before it opened), so that no peer adopts it away.  A peer's hole
- *	  closes when a repair round with it, begun after the refusal, merges
- *	  everything it holds; a row's, when the row merges.
+ *	  anything.  Collection stops below the least hole, so the refusal
+ *	  horizon does not pass it, and so does the refusal horizon we announce
+ *	  to peers (a hole may lie under a horizon reached before it opened),
+ *	  so that no peer adopts it away; nor do we acknowledge a peer's writes
+ *	  past a register of it we refused.  A peer's hole closes when a repair
+ *	  round with it, begun after the refusal, merges everything it holds
+ *	  (holding nothing back); a row's, when the row merges; a hole of a
+ *	  peer that left, when every member has had such a round since.
  *
  * R6 Adoption.  In a repair round we pull from a peer, for a leaf whose
  *	  digests still differ after merging the peer's whole answer, we drop

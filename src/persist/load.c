@@ -165,7 +165,8 @@ load_row(const KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 		ereport(WARNING,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("mantis skipped row %lld of %s (node \"%s\"): %s",
-						(long long) row->id, kt->name, node, err)));
+						(long long) row->id, kt->name, node, err),
+				 errhint("Until that row is deleted, no deletion marker is collected on this server: it may hold anything.")));
 		row->unreadable = true;
 		return;
 	}
@@ -173,8 +174,13 @@ load_row(const KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 	st->row_id = row->id;
 	st->hole_ts = MANTIS_RULES_NO_HOLE;
 	(void) mantis_snapshot_decode(data, len, load_node, load_register, st, NULL);
-	/* what was collected by lifetime before this start is refused still */
+	/*
+	 * What was collected before this start is refused still; and our clock
+	 * starts past it, so that no write made here falls under it.
+	 */
 	mantis_collect_raise_refusal_horizon(horizon);
+	if (horizon != 0)
+		mantis_clock_witness(horizon);
 	row->held = (uint32) Min(st->refused + st->merged.no_room - before, PG_UINT32_MAX);
 	row->hole_ts = st->hole_ts;
 	row->unreadable = false;
@@ -236,7 +242,8 @@ load_rows(const KnownTable *kt, KnownRow **rows, int n, LoadState *st)
 			ereport(WARNING,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("mantis skipped row %lld of %s (node \"%s\"): larger than %d bytes",
-							(long long) id, kt->name, node ? node : "", ROW_MAX_BYTES)));
+							(long long) id, kt->name, node ? node : "", ROW_MAX_BYTES),
+					 errhint("Until that row is deleted, no deletion marker is collected on this server: it may hold anything.")));
 			rows[next]->unreadable = true;
 		}
 		else

@@ -68,6 +68,8 @@
  */
 #include "postgres.h"
 
+#include "utils/timestamp.h"
+
 #include "mantis.h"
 #include "clock.h"
 #include "guc.h"
@@ -177,6 +179,7 @@ mantis_horizon_round_start(Peer *peer)
 	peer->acks.round_marked = false;
 	peer->acks.round_tainted = false;
 	peer->acks.round_held_back = false;
+	peer->acks.round_started_at = GetCurrentTimestamp();
 	peer->acks.round_collected = peer->acks.collected;
 	peer->acks.round_hole_count = peer->acks.hole_count;
 }
@@ -192,9 +195,14 @@ void
 mantis_horizon_hole(Peer *peer, uint64 refused_ts)
 {
 	if (peer == NULL)
+	{
+		mantis_peers_orphan_hole(refused_ts);	/* from a sender not known */
+		mantis_collect_note_hole(refused_ts);
 		return;
+	}
 	peer->acks.hole_ts = mantis_rules_hole_after(peer->acks.hole_ts, refused_ts);
 	peer->acks.hole_count++;
+	mantis_collect_note_hole(refused_ts);	/* for the sweep, at once */
 }
 
 /*
@@ -224,10 +232,11 @@ mantis_horizon_round_mark(Peer *peer, const MantisLiveMark *mark)
 
 /*
  * The peer held registers back in its answer (replication/repair.c): ones
- * we refused before, which it sends again only now and then.  The round
- * still mends its live stream (it holds back live values only, and a live
- * value we lack brings nothing back), but it does not show that we hold all
- * the peer holds: a hole stays open.
+ * we refused before, which it sends again only now and then.  Such a round
+ * shows neither that we hold every write of the peer through its mark (we
+ * must not acknowledge past a register we refused: the horizon would rise
+ * past it, and with it our refusal horizon), nor that we hold all it holds:
+ * its live stream stays broken, and the hole open.
  */
 void
 mantis_horizon_round_held_back(Peer *peer)
@@ -274,14 +283,15 @@ mantis_horizon_round_end(Peer *peer, bool completed)
 	PeerAcks   *a = &peer->acks;
 	const MantisLiveMark *m = &a->round_mark;
 
-	if (!completed || !a->round_marked || a->round_tainted ||
+	if (!completed || !a->round_marked || a->round_tainted || a->round_held_back ||
 		peer->incarnation != a->in_incarnation)
 	{
 		a->round_marked = false;
 		return;
 	}
 	a->round_marked = false;
-	if (a->hole_count == a->round_hole_count && !a->round_held_back)
+	a->clean_round_at = a->round_started_at;
+	if (a->hole_count == a->round_hole_count)
 		a->hole_ts = MANTIS_RULES_NO_HOLE;	/* we hold all it holds: closed */
 	if (caught_up_ms == 0)
 		caught_up_ms = mantis_clock_wall_ms();
@@ -370,6 +380,9 @@ mantis_horizon_on_greeting(Peer *peer, const MantisFrame *f, uint64 ours)
 	peer->acks.acked = acked;
 	peer->acks.stable = stable;
 	peer->acks.collected = collected;
+	/* our next writes come after what the peer refuses, or it would refuse them */
+	if (collected != 0)
+		mantis_clock_witness(collected);
 	if (peer->acks.in_incarnation != f->incarnation)
 		sender_restarted(&peer->acks, f->incarnation);
 }
@@ -524,6 +537,31 @@ mantis_horizon_fill_greeting(const Peer *to, MantisGreeting *g)
 }
 
 /*
+ * The holes of peers whose entries were freed (replication/peers.c): closed
+ * once every member has completed a round with us, holding nothing back,
+ * begun after the last of them was left.
+ */
+static uint64
+orphan_hole(void)
+{
+	TimestampTz since;
+	uint64		hole = mantis_peers_orphan(&since);
+
+	if (hole == MANTIS_RULES_NO_HOLE)
+		return hole;
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
+	{
+		const Peer *peer = &mantis_peer_table[i];
+
+		if (peer->used && (peer->conn >= 0 || peer->identified) &&
+			peer->acks.clean_round_at <= since)
+			return hole;
+	}
+	mantis_peers_orphan_closed();
+	return MANTIS_RULES_NO_HOLE;
+}
+
+/*
  * Publish the collection horizon and the lifetime bound for the sweep.
  * The lifetime bound stays 0 until a lifetime has passed since this run
  * first caught up with a peer (a completed repair round), or since it
@@ -550,6 +588,7 @@ mantis_horizon_tick(void)
 		durable_note(&mantis_peer_table[i].acks, mantis_collect_durable_upto());
 		hole = Min(hole, mantis_peer_table[i].acks.hole_ts);
 	}
+	hole = Min(hole, orphan_hole());
 	horizon = collection_horizon();
 	published_stable = Max(published_stable, horizon);
 	if (started_ms == 0)

@@ -44,6 +44,8 @@ typedef struct PeerAcks
 	bool		round_held_back;	/* its answer held registers back */
 	MantisLiveMark round_mark;
 	uint64		round_collected;	/* its "collected" when the round began */
+	TimestampTz round_started_at;
+	TimestampTz clean_round_at; /* the start of its last round that merged all */
 
 	/* a hole: registers it sent that we refused for room, limits or skew */
 	uint64		hole_ts;		/* the least HLC refused, or NO_HOLE */

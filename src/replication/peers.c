@@ -222,6 +222,44 @@ mantis_peer_absorb(Peer *peer, Peer *other)
 	changed_since_publish = true;
 }
 
+/*
+ * Holes of peers that gave their place back (replication/horizon.c): what
+ * we refused of them we still lack, so the hole stays, until every member
+ * has completed a round with us since, holding nothing back.
+ */
+static uint64 orphan_hole_ts = MANTIS_RULES_NO_HOLE;
+static TimestampTz orphan_hole_at = 0;
+
+void
+mantis_peers_orphan_hole(uint64 hole_ts)
+{
+	if (hole_ts == MANTIS_RULES_NO_HOLE)
+		return;
+	orphan_hole_ts = mantis_rules_hole_after(orphan_hole_ts, hole_ts);
+	orphan_hole_at = GetCurrentTimestamp();
+}
+
+uint64
+mantis_peers_orphan(TimestampTz *since)
+{
+	*since = orphan_hole_at;
+	return orphan_hole_ts;
+}
+
+void
+mantis_peers_orphan_closed(void)
+{
+	orphan_hole_ts = MANTIS_RULES_NO_HOLE;
+}
+
+/* A peer's entry is freed: its hole stays ours */
+static void
+peer_free(Peer *peer)
+{
+	mantis_peers_orphan_hole(peer->acks.hole_ts);
+	peer->used = false;
+}
+
 /* An inbound-only node silent for long gives its place back. */
 void
 mantis_peers_forget_silent(TimestampTz now)
@@ -233,7 +271,7 @@ mantis_peers_forget_silent(TimestampTz now)
 		if (peer->used && peer->conn < 0 &&
 			TimestampDifferenceExceeds(peer->last_recv, now, INBOUND_FORGET_MS))
 		{
-			peer->used = false;
+			peer_free(peer);
 			changed_since_publish = true;
 		}
 	}
@@ -306,7 +344,7 @@ mantis_peers_configure(void)
 		ereport(LOG, (errmsg("mantis: peer %s removed", peer->endpoint)));
 		mantis_peer_drop_queue(peer);
 		mantis_transport_disconnect(peer->conn);
-		peer->used = false;
+		peer_free(peer);
 		changed = true;
 	}
 

@@ -142,6 +142,9 @@ extern void mantis_peers_publish(TimestampTz now, bool force);
 extern TimestampTz mantis_peers_publish_due(void);
 
 extern Peer *mantis_peer_for_conn(int conn);
+extern void mantis_peers_orphan_hole(uint64 hole_ts);
+extern uint64 mantis_peers_orphan(TimestampTz *since);
+extern void mantis_peers_orphan_closed(void);
 extern Peer *mantis_peer_for_node(uint64 node_id, TimestampTz now);
 extern MantisPeerCounters *mantis_peer_counters(Peer *peer);
 extern void mantis_peer_changed(void);

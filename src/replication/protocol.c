@@ -65,7 +65,9 @@
 #include "mantis.h"
 #include "clock.h"
 #include "guc.h"
+#include "log_limit.h"
 #include "nodes.h"
+#include "store/collect.h"
 #include "replication/horizon.h"
 #include "replication/live.h"
 #include "replication/outbox.h"
@@ -294,9 +296,12 @@ proto_update(Peer *peer, TimestampTz now)
 		peer->proto_since = now;
 	peer->proto = proto;
 	mantis_peer_changed();
-	ereport(LOG,
-			(errmsg("mantis: replication protocol with peer %s is now version %d",
-					mantis_peer_label(peer), proto)));
+	/* at most once a minute: frames of new incarnations could flip it */
+	if (mantis_log_due(peer, "protocol"))
+		ereport(LOG,
+				(errmsg("mantis: replication protocol with peer %s is now version %d",
+						mantis_peer_label(peer), proto),
+				 errdetail("mantis_peers shows the version in use; a change within a minute of this one is not logged.")));
 }
 
 /* Back to version 3, until the peer's next frame starts over. */
@@ -702,4 +707,5 @@ void
 mantis_protocol_stop(void)
 {
 	mantis_peers_stop();
+	mantis_collect_publish_mode(-1, NULL, 0);
 }

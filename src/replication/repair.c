@@ -24,9 +24,9 @@
  * which our answer to a SUMMARY carries: the puller holds every write of ours
  * through it once its round completes (replication/horizon.c).  A round of
  * ours is "tainted" when something the peer sent could not be merged; only an
- * untainted one mends its live stream.  (Values the peer held back do not
- * taint it: the peer holds back live values only, never a dead register, and a
- * live value we lack brings nothing back.)
+ * untainted one that held nothing back mends its live stream: a register we
+ * refused and the peer held back is one we must not acknowledge past
+ * (replication/horizon.c).
  *
  * Adopting what the peer collected.  A peer refuses registers at or below its
  * refusal horizon (its greeting's "collected") for keys it holds nothing of:

@@ -39,6 +39,7 @@
 #include "store/store.h"
 
 #define SWEEP_INTERVAL_MS	1000
+#define MANTIS_COLLECT_WHO_SIZE	128	/* a peer's label: its name or endpoint */
 
 /* The horizons in shared memory; HLC times, 0 for none */
 typedef struct CollectShared
@@ -58,7 +59,7 @@ typedef struct CollectShared
 	slock_t		mutex;
 	int			mode;			/* a MantisCollectMode, or -1: no worker */
 	int			members;		/* in our member set, us included */
-	char		who[MANTIS_NODE_NAME_MAX + 1];	/* the member that stops it */
+	char		who[MANTIS_COLLECT_WHO_SIZE];	/* the member that stops it */
 } CollectShared;
 
 static CollectShared *collect = NULL;
@@ -229,6 +230,16 @@ mantis_collect_hole(void)
 			   pg_atomic_read_u64(&collect->load_hole_ts));
 }
 
+/* A hole just opened: lower the published least hole at once (any process) */
+void
+mantis_collect_note_hole(uint64 hole_ts)
+{
+	uint64		old = pg_atomic_read_u64(&collect->hole_ts);
+
+	while (old > hole_ts && !pg_atomic_compare_exchange_u64(&collect->hole_ts, &old, hole_ts))
+		;
+}
+
 void
 mantis_collect_set_load_hole(uint64 hole_ts)
 {
@@ -298,14 +309,14 @@ sweep_horizon(MantisSweepHorizon *h)
 		h->stable_ts = 0;
 		h->lifetime_ts = h->now_ms > lifetime_ms ?
 			mantis_hlc_pack(h->now_ms - lifetime_ms, 0) : 0;
-		h->hole_ts = MANTIS_RULES_NO_HOLE;
+		h->hole_ts = pg_atomic_read_u64(&collect->load_hole_ts);
 		return;
 	}
 	if (!mantis_replication_enabled())
 	{
 		h->stable_ts = mantis_clock_peek();
 		h->lifetime_ts = 0;
-		h->hole_ts = MANTIS_RULES_NO_HOLE;
+		h->hole_ts = pg_atomic_read_u64(&collect->load_hole_ts);
 		return;
 	}
 	mantis_collect_horizons(&h->stable_ts, &h->lifetime_ts);

@@ -254,15 +254,11 @@ mantis_store_get_many(const char *const *keys, const uint32 *key_lens, int n,
 }
 
 /*
- * Whether the store holds, for this key, a register with an HLC equal to
- * or greater than "hlc" (a value or a deletion marker): then a register
- * with that HLC is beaten here, whatever it holds.
- */
-/*
  * The digest leaf of a register from a peer, and its repair fingerprint as
- * a store holding it would count it: the XOR of the fingerprints of every
- * register a peer sent of a leaf equals that peer's digest of the leaf
- * exactly when it sent the whole leaf (replication/repair.c).
+ * a store holding it would count it: when the XOR of the fingerprints of
+ * the registers a peer sent of a leaf equals that peer's digest of the leaf,
+ * it sent the whole leaf, but for a 64-bit coincidence
+ * (replication/repair.c).
  */
 uint64
 mantis_store_record_fingerprint(const MantisRecord *rec, int *leaf)
@@ -275,6 +271,11 @@ mantis_store_record_fingerprint(const MantisRecord *rec, int *leaf)
 								rec->deleted ? 0 : rec->expires_ms);
 }
 
+/*
+ * Whether the store holds, for this key, a register with an HLC equal to
+ * or greater than "hlc" (a value or a deletion marker): then a register
+ * with that HLC is beaten here, whatever it holds.
+ */
 bool
 mantis_store_beats(const char *key, uint32 key_len, const MantisHLC *hlc)
 {

@@ -151,8 +151,9 @@ typedef struct MantisSweepHorizon
 								 * death = the HLC's ms for a deletion,
 								 * expires_ms for an expired register;
 								 * compared in ms: mantis_hlc_ms(lifetime_ts) */
-	uint64		hole_ts;		/* ... if its hlc.ts is below this: the least
-								 * register refused for room or limits
+	uint64		hole_ts;		/* both only if its hlc.ts is below this: the
+								 * least register refused (room, limits,
+								 * skew) or held back at load
 								 * (MANTIS_RULES_NO_HOLE: none) */
 } MantisSweepHorizon;
 

@@ -9,9 +9,10 @@
  * copies still on their way from peers or in mantis_stores.  The sweep
  * removes it once the caller's horizon says that is safe: its HLC is at or
  * before stable_ts (every member has everything up to there), or its death
- * is at or before lifetime_ts (older than any copy may live) and its HLC
- * below hole_ts (no register refused here lies under it); the rule R3 of
- * common/rules.h, decided by mantis_rules_sweep().  It never removes a register that the
+ * is at or before lifetime_ts (older than any copy may live); and in both
+ * cases only below hole_ts (no register refused here lies under it): the
+ * rules R3 and R5 of common/rules.h, decided by mantis_rules_sweep().  It
+ * never removes a register that the
  * persistence or replication worker still owes to its table or to its
  * peers (flagged UNFLUSHED or UNSENT): the marker must reach them first,
  * or an older copy there would come back.  (UNFLUSHED is cleared only by

@@ -201,6 +201,12 @@ my @FAULTS = (
 	truncate_stores => { inject => \&truncate_stores, heal => \&node_flushed },
 	fail_flush => { inject => \&fail_flushes, lasts => 1, heal => \&restore_flushes },
 	failover => { inject => sub { $_[0]->failover($_[1]) } },
+	# membership (issue 18): a server stopped, taken out of its peers'
+	# mantis.peers and put back; its standby, cut off from its WAL so that it
+	# misses flushes, promoted in its place; the others listing only it (a hub)
+	remove_peer => { inject => \&remove_peer, lasts => 1, heal => \&readd_peer },
+	failover_lagging => { inject => sub { $_[0]->failover($_[1], lagging => 1) } },
+	hub => { inject => \&make_hub, lasts => 1, heal => \&end_hub },
 );
 my %FAULT = @FAULTS;
 # Every kind of fault the nemesis knows.
@@ -317,6 +323,68 @@ sub start_node
 {
 	my ($self, $i) = @_;
 	$self->node($i)->start;
+}
+
+# peers_without(node index j, node index i) — node j's mantis.peers without i
+sub peers_without
+{
+	my ($self, $j, $i) = @_;
+	my $c = $self->{c};
+	return join(',', map { "tcp://127.0.0.1:$c->{proxy}{\"$j>$_\"}[0]" }
+		  grep { $_ != $j && $_ != $i } 1 .. $#{ $c->{nodes} });
+}
+
+# set_peers(node index, peers or undef) — ALTER SYSTEM mantis.peers and
+# reload; undef goes back to the list of postgresql.conf
+sub set_peers
+{
+	my ($self, $j, $peers) = @_;
+	my $set = defined $peers ? "SET mantis.peers = '$peers'" : 'RESET mantis.peers';
+	$self->node($j)->safe_psql('postgres', "ALTER SYSTEM $set; SELECT pg_reload_conf()");
+}
+
+# remove_peer(node index) — stop the server, then take it out of the
+# mantis.peers of the others, which then count each other alone and may
+# collect by acknowledgement without it; readd_peer(node index) — put it
+# back in their lists, and start it with what it missed meanwhile
+sub remove_peer
+{
+	my ($self, $i) = @_;
+	my $name = $self->node($i)->name;
+	$self->node($i)->stop('fast');
+	for my $j (grep { $_ != $i } 1 .. $#{ $self->{c}{nodes} })
+	{
+		$self->set_peers($j, $self->peers_without($j, $i));
+		$self->node($j)->poll_query_until('postgres',
+			qq{SELECT count(*) = 0 FROM mantis_peers WHERE node_name = '$name'})
+		  or die $self->node($j)->name . " still counts $name";
+	}
+}
+
+sub readd_peer
+{
+	my ($self, $i) = @_;
+	$self->set_peers($_, undef) for grep { $_ != $i } 1 .. $#{ $self->{c}{nodes} };
+	$self->node($i)->start;
+}
+
+# make_hub(node index) — the others list only this node (and it lists them
+# all): their member sets differ, so no server may collect by
+# acknowledgement; end_hub(node index) — the full mesh again
+sub make_hub
+{
+	my ($self, $i) = @_;
+	my $c = $self->{c};
+	for my $j (grep { $_ != $i } 1 .. $#{ $c->{nodes} })
+	{
+		$self->set_peers($j, "tcp://127.0.0.1:$c->{proxy}{\"$j>$i\"}[0]");
+	}
+}
+
+sub end_hub
+{
+	my ($self, $i) = @_;
+	$self->set_peers($_, undef) for grep { $_ != $i } 1 .. $#{ $self->{c}{nodes} };
 }
 
 # cut_off(node index), reconnect(node index) — cut the node's links to its
@@ -437,7 +505,7 @@ sub restore_flushes
 # on; needs servers made with init => { allows_streaming => 1 }.
 sub failover
 {
-	my ($self, $i) = @_;
+	my ($self, $i, %o) = @_;
 	my $c = $self->{c};
 	my $node = $c->{nodes}[$i];
 	my $name = $node->name;
@@ -450,6 +518,18 @@ sub failover
 	$standby->poll_query_until('postgres', q{SELECT persistence = 'standby' FROM mantis_status})
 	  or die "the standby of $name did not load mantis_stores";
 	$node->wait_for_catchup($standby, 'replay', $node->lsn('insert'));
+	if ($o{lagging})
+	{
+		# cut the standby off its WAL, and let the primary flush once more
+		# (mantis_flush() waits for a flush of the worker): the standby
+		# promoted misses what the primary persisted - and acknowledged - last
+		$standby->safe_psql('postgres',
+			q{ALTER SYSTEM SET primary_conninfo = ''; SELECT pg_reload_conf()});
+		$standby->poll_query_until('postgres', 'SELECT count(*) = 0 FROM pg_stat_wal_receiver')
+		  or die "the standby of $name still receives WAL";
+		flushed($node);
+		flushed($node);
+	}
 
 	my ($pm, @children) = server_pids($node);
 	my $t0 = time();

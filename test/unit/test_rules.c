@@ -121,6 +121,10 @@ test_sweep(void)
 	CHECK(mantis_rules_sweep(&r, &b) == MANTIS_SWEEP_BY_LIFETIME, "dead for a lifetime");
 	b.hole_ts = 200;
 	CHECK(mantis_rules_sweep(&r, &b) == MANTIS_SWEEP_KEEP, "at a hole: kept");
+	b.horizon_ts = 300;
+	CHECK(mantis_rules_sweep(&r, &b) == MANTIS_SWEEP_KEEP,
+		  "at a hole, even under the horizon: kept");
+	b.horizon_ts = 100;
 	b.hole_ts = 201;
 	CHECK(mantis_rules_sweep(&r, &b) == MANTIS_SWEEP_BY_LIFETIME, "below the hole");
 	r.death_ms = 5001;
