@@ -120,8 +120,6 @@ with_hole(const char *text)
 
 	if (hole == MANTIS_RULES_NO_HOLE)
 		return text;
-	if (hole == 0)
-		return psprintf("%s; nothing collected: a row of mantis_stores cannot be read", text);
 	return psprintf("%s; nothing collected at or after %s: a register refused or held back",
 					text, timestamptz_to_str(mantis_ms_timestamptz(mantis_hlc_ms(hole))));
 }

@@ -43,8 +43,7 @@
  * R5 Holes.  A register refused for another reason - no room, over this
  *	  server's limits, a clock too far ahead - is a hole: something a peer
  *	  holds that we do not; so is a register of mantis_stores held back at
- *	  load (no room, limits lowered), and an unreadable row may hold
- *	  anything.  Collection stops below the least hole, so the refusal
+ *	  load (no room, limits lowered).  Collection stops below the least hole, so the refusal
  *	  horizon does not pass it, and so does the refusal horizon we announce
  *	  to peers (a hole may lie under a horizon reached before it opened),
  *	  so that no peer adopts it away; nor do we acknowledge a peer's writes

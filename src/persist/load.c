@@ -52,10 +52,11 @@
 /*
  * What the rows hold that memory does not: registers held back (over this
  * server's limits, from the far future, or no room) are holes (the rule R5
- * of common/rules.h), and a row that cannot be read may hold anything.
- * Until they are merged, peers must not adopt away what lies at or above the
- * least of them on our word (replication/horizon.c), nor may the lifetime
- * collect there.
+ * of common/rules.h).  Until they are merged, peers must not adopt away
+ * what lies at or above the least of them on our word
+ * (replication/horizon.c), nor may we collect there.  A row that cannot be
+ * read is no hole: it is never merged, so nothing it holds can come back
+ * from it, and a hole would stop collection for as long as it stays.
  */
 static void
 publish_load_hole(const KnownTable *kt)
@@ -66,9 +67,7 @@ publish_load_hole(const KnownTable *kt)
 		mantis_collect_note_generation((uint64) kt->rows[kt->nrows - 1].id);
 	for (int i = 0; i < kt->nrows; i++)
 	{
-		if (kt->rows[i].unreadable)
-			hole = 0;
-		else if (kt->rows[i].held > 0)
+		if (kt->rows[i].held > 0 && !kt->rows[i].unreadable)
 			hole = mantis_rules_hole_after(hole, kt->rows[i].hole_ts);
 	}
 	mantis_collect_set_load_hole(hole);
@@ -165,8 +164,7 @@ load_row(const KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 		ereport(WARNING,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("mantis skipped row %lld of %s (node \"%s\"): %s",
-						(long long) row->id, kt->name, node, err),
-				 errhint("Until that row is deleted, no deletion marker is collected on this server: it may hold anything.")));
+						(long long) row->id, kt->name, node, err)));
 		row->unreadable = true;
 		return;
 	}
@@ -242,8 +240,7 @@ load_rows(const KnownTable *kt, KnownRow **rows, int n, LoadState *st)
 			ereport(WARNING,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("mantis skipped row %lld of %s (node \"%s\"): larger than %d bytes",
-							(long long) id, kt->name, node ? node : "", ROW_MAX_BYTES),
-					 errhint("Until that row is deleted, no deletion marker is collected on this server: it may hold anything.")));
+							(long long) id, kt->name, node ? node : "", ROW_MAX_BYTES)));
 			rows[next]->unreadable = true;
 		}
 		else
