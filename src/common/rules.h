@@ -42,15 +42,19 @@
  *
  * R5 Holes.  A register refused for another reason - no room, over this
  *	  server's limits, a clock too far ahead - is a hole: something a peer
- *	  holds that we do not; so is a register of mantis_stores held back at
- *	  load (no room, limits lowered).  Collection stops below the least hole, so the refusal
- *	  horizon does not pass it, and so does the refusal horizon we announce
- *	  to peers (a hole may lie under a horizon reached before it opened),
- *	  so that no peer adopts it away; nor do we acknowledge a peer's writes
- *	  past a register of it we refused.  A peer's hole closes when a repair
- *	  round with it, begun after the refusal, merges everything it holds
- *	  (holding nothing back); a row's, when the row merges; a hole of a
- *	  peer that left, when every member has had such a round since.
+ *	  holds that we do not.  Collection stops below the least such hole, so
+ *	  our refusal horizon does not pass it (we would refuse it as collected
+ *	  once we had room), and we acknowledge no peer's writes past a
+ *	  register of it we refused.  A register of mantis_stores held back at
+ *	  load (no room, limits lowered) is a hole too, but it merges from our
+ *	  own rows, which refuse nothing: only its key's dead register must
+ *	  wait for it.  The refusal horizon we announce to peers stops below
+ *	  every hole (one may lie under a horizon reached before it opened), so
+ *	  that no peer adopts a register we lack away.  A peer's hole closes
+ *	  when a repair round with it, begun after the refusal, merges
+ *	  everything it holds (holding nothing back); a row's, when the row
+ *	  merges; a hole of a peer that left, when every member has had such a
+ *	  round since.
  *
  * R6 Adoption.  In a repair round we pull from a peer, for a leaf whose
  *	  digests still differ after merging the peer's whole answer, we drop

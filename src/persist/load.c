@@ -33,6 +33,7 @@
 #include "clock.h"
 #include "guc.h"
 #include "nodes.h"
+#include "common/keyhash.h"
 #include "common/rules.h"
 #include "common/snapshot.h"
 #include "store/collect.h"
@@ -48,6 +49,23 @@
 #define LOAD_MAX_AHEAD_MS	(24 * 3600 * 1000)
 
 /* ---- loading rows ---- */
+
+/* The keys of registers held back since every row last merged */
+static struct
+{
+	uint64	   *keys;
+	int			n;
+	int			max;
+}			held;
+
+static int
+hash_cmp(const void *a, const void *b)
+{
+	uint64		x = *(const uint64 *) a;
+	uint64		y = *(const uint64 *) b;
+
+	return x < y ? -1 : x > y;
+}
 
 /*
  * What the rows hold that memory does not: registers held back (over this
@@ -71,6 +89,11 @@ publish_load_hole(const KnownTable *kt)
 			hole = mantis_rules_hole_after(hole, kt->rows[i].hole_ts);
 	}
 	mantis_collect_set_load_hole(hole);
+	if (hole == MANTIS_RULES_NO_HOLE)
+		held.n = 0;				/* every row merged: none held back */
+	if (held.n > 1)
+		qsort(held.keys, held.n, sizeof(uint64), hash_cmp);
+	mantis_collect_set_held_keys(held.keys, held.n);
 }
 
 typedef struct LoadState
@@ -107,6 +130,24 @@ register_acceptable(const MantisRecord *rec, uint64 now_ms)
 	return mantis_store_admits(rec);
 }
 
+/*
+ * A register of a row stays in mantis_stores, not in memory: a hole, and
+ * a key whose dead register must wait for it (publish_load_hole()).
+ */
+static void
+hold_back(LoadState *st, const MantisRecord *rec)
+{
+	st->hole_ts = mantis_rules_hole_after(st->hole_ts, rec->hlc.ts);
+	if (held.n == held.max)
+	{
+		held.max = held.max == 0 ? 64 : held.max * 2;
+		held.keys = held.keys == NULL ?
+			MemoryContextAlloc(TopMemoryContext, sizeof(uint64) * held.max) :
+			repalloc(held.keys, sizeof(uint64) * held.max);
+	}
+	held.keys[held.n++] = mantis_hash(rec->key, rec->key_len);
+}
+
 static void
 load_register(void *arg, const MantisRecord *rec)
 {
@@ -131,14 +172,14 @@ load_register(void *arg, const MantisRecord *rec)
 			mantis_hlc_ms(rec->hlc.ts) <= st->now_ms + LOAD_MAX_AHEAD_MS)
 			mantis_clock_witness(rec->hlc.ts);
 		st->refused++;
-		st->hole_ts = mantis_rules_hole_after(st->hole_ts, rec->hlc.ts);
+		hold_back(st, rec);
 		return;
 	}
 	switch (mantis_store_merge(rec, 0, 0, &st->merged))
 	{
 		case MANTIS_PUT_NO_KEYS:
 		case MANTIS_PUT_NO_MEMORY:
-			st->hole_ts = mantis_rules_hole_after(st->hole_ts, rec->hlc.ts);
+			hold_back(st, rec);
 			break;
 		default:
 			break;

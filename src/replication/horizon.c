@@ -117,6 +117,9 @@ sender_restarted(PeerAcks *a, uint64 incarnation)
 	a->in_held = 0;
 	a->in_durable = 0;
 	a->in_pending = 0;
+	/* and what its previous run said: it may have lost what it held then */
+	a->acked = 0;
+	a->stable = 0;
 	chain_break(a);
 }
 
@@ -360,10 +363,15 @@ mantis_horizon_on_greeting(Peer *peer, const MantisFrame *f, uint64 ours)
 							MANTIS_HLC_LOGICAL_MASK);
 	if (acked > mantis_clock_peek())
 		acked = 0;
-	/* an acknowledgement of our previous run is none of this one's */
+	/*
+	 * An acknowledgement of our previous run is none of this one's, and so
+	 * is a "stable" counted before the peer heard of this run: it may count
+	 * an acknowledgement we gave before a restore that lost what we held.
+	 * (Found by test/sim.)
+	 */
 	if (f->version >= MANTIS_RULES_PROTOCOL &&
 		f->greeting.acked_incarnation != ours)
-		acked = 0;
+		acked = stable = 0;
 	peer->acks.members = f->version >= MANTIS_RULES_PROTOCOL ? f->greeting.members : 0;
 	note_generation(peer, f->greeting.generation);
 	if (stable > limit)
@@ -377,14 +385,14 @@ mantis_horizon_on_greeting(Peer *peer, const MantisFrame *f, uint64 ours)
 		peer->acks.collected_rejected = collected;
 		collected = 0;
 	}
+	if (peer->acks.in_incarnation != f->incarnation)
+		sender_restarted(&peer->acks, f->incarnation);
 	peer->acks.acked = acked;
 	peer->acks.stable = stable;
 	peer->acks.collected = collected;
 	/* our next writes come after what the peer refuses, or it would refuse them */
 	if (collected != 0)
 		mantis_clock_witness(collected);
-	if (peer->acks.in_incarnation != f->incarnation)
-		sender_restarted(&peer->acks, f->incarnation);
 }
 
 /* What a peer says it holds of our writes, 0 while it cannot be trusted */

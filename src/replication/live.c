@@ -185,7 +185,15 @@ batch_watermark(TimestampTz now)
 	if (!TimestampDifferenceExceeds(last_barrier, now, WATERMARK_MS))
 		return sent.watermark;
 	last_barrier = now;
-	watermark = mantis_clock_peek();
+
+	/*
+	 * Issued, not read: a reading of the clock (the wall clock's millisecond
+	 * with logical 0) is the very HLC the next write of that millisecond
+	 * gets, after the barrier and outside this batch.  An HLC issued here
+	 * is one no write has, and every later write's is greater.  (Found by
+	 * test/sim.)
+	 */
+	watermark = mantis_clock_now().ts;
 	mantis_store_write_barrier();
 	return watermark;
 }

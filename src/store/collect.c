@@ -221,13 +221,38 @@ mantis_collect_publish(uint64 stable_ts, uint64 lifetime_ts, uint64 hole_ts)
 /*
  * The least hole (the rule R5 of common/rules.h): a register refused from a
  * peer (published by the replication worker), or held back in the rows of
- * mantis_stores (by the persistence worker, persist/load.c).
+ * mantis_stores (by the persistence worker, persist/load.c).  It bounds the
+ * refusal horizon we announce and what we adopt.
  */
 uint64
 mantis_collect_hole(void)
 {
 	return Min(pg_atomic_read_u64(&collect->hole_ts),
 			   pg_atomic_read_u64(&collect->load_hole_ts));
+}
+
+/*
+ * The least register refused from a peer: the sweep collects nothing at or
+ * above it, so that our refusal horizon never covers it (else we would
+ * refuse it as collected once we have room).  A register held back at load
+ * needs less: it merges from our own rows, which refuse nothing, so only
+ * its own key's dead register must wait for it (the held keys below).
+ */
+static uint64
+peer_hole(void)
+{
+	return pg_atomic_read_u64(&collect->hole_ts);
+}
+
+/* The persistence worker's keys held back in its rows (persist/load.c) */
+static const uint64 *held_keys = NULL;
+static int	held_nkeys = 0;
+
+void
+mantis_collect_set_held_keys(const uint64 *hashes, int n)
+{
+	held_keys = hashes;
+	held_nkeys = n;
 }
 
 /* A hole just opened: lower the published least hole at once (any process) */
@@ -309,18 +334,18 @@ sweep_horizon(MantisSweepHorizon *h)
 		h->stable_ts = 0;
 		h->lifetime_ts = h->now_ms > lifetime_ms ?
 			mantis_hlc_pack(h->now_ms - lifetime_ms, 0) : 0;
-		h->hole_ts = pg_atomic_read_u64(&collect->load_hole_ts);
+		h->hole_ts = MANTIS_RULES_NO_HOLE;
 		return;
 	}
 	if (!mantis_replication_enabled())
 	{
 		h->stable_ts = mantis_clock_peek();
 		h->lifetime_ts = 0;
-		h->hole_ts = pg_atomic_read_u64(&collect->load_hole_ts);
+		h->hole_ts = MANTIS_RULES_NO_HOLE;
 		return;
 	}
 	mantis_collect_horizons(&h->stable_ts, &h->lifetime_ts);
-	h->hole_ts = mantis_collect_hole();
+	h->hole_ts = peer_hole();
 }
 
 /*
@@ -337,6 +362,8 @@ mantis_collect_sweep(void)
 
 	next_sweep_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), SWEEP_INTERVAL_MS);
 	sweep_horizon(&h);
+	h.held_keys = held_keys;
+	h.held_nkeys = held_nkeys;
 	mantis_store_sweep(&h, &stats);
 	if (mantis_rules_sweep_raises(MANTIS_SWEEP_BY_LIFETIME, replicated))
 		mantis_collect_raise_refusal_horizon(stats.lifetime_max_ts);

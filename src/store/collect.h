@@ -24,6 +24,7 @@ extern void mantis_collect_publish(uint64 stable_ts, uint64 lifetime_ts, uint64 
 extern void mantis_collect_horizons(uint64 *stable_ts, uint64 *lifetime_ts);
 extern uint64 mantis_collect_hole(void);
 extern void mantis_collect_set_load_hole(uint64 hole_ts);
+extern void mantis_collect_set_held_keys(const uint64 *hashes, int n);
 extern void mantis_collect_note_hole(uint64 hole_ts);
 
 /* how collection goes (common/rules.h), for mantis_status */

@@ -152,9 +152,12 @@ typedef struct MantisSweepHorizon
 								 * expires_ms for an expired register;
 								 * compared in ms: mantis_hlc_ms(lifetime_ts) */
 	uint64		hole_ts;		/* both only if its hlc.ts is below this: the
-								 * least register refused (room, limits,
-								 * skew) or held back at load
-								 * (MANTIS_RULES_NO_HOLE: none) */
+								 * least register refused from a peer (room,
+								 * limits, skew; MANTIS_RULES_NO_HOLE: none) */
+	const uint64 *held_keys;	/* and never a key whose hash is among these
+								 * (sorted): a register of it is held back
+								 * in mantis_stores */
+	int			held_nkeys;
 } MantisSweepHorizon;
 
 /* One sweep's findings */

@@ -80,6 +80,35 @@ register_collect(StoreRef *link, StoreRegister *reg)
 }
 
 /*
+ * Whether a register of this key is held back in mantis_stores (not
+ * loaded: over this server's limits, or no room): its dead register here
+ * must outlive it, or the held-back value would come back when it merges.
+ */
+static bool
+key_held_back(const MantisSweepHorizon *h, const StoreRegister *reg)
+{
+	uint64		hash;
+	int			lo = 0;
+	int			hi = h->held_nkeys;
+
+	if (h->held_nkeys == 0)
+		return false;
+	hash = mantis_hash(reg->data, reg->key_len);
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (h->held_keys[mid] == hash)
+			return true;
+		if (h->held_keys[mid] < hash)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/*
  * Sweep one leaf: collect what the horizon allows, count what stays, and
  * set the leaf's due time from what is left.
  */
@@ -125,7 +154,7 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, const MantisSweepBounds *bound
 			dead.death_ms = mantis_hlc_ms(reg->hlc.ts);
 			if (!deleted)
 				dead.death_ms = Max(dead.death_ms, register_expires(reg));
-			dead.owed = (reg->flags & OWED_FLAGS) != 0;
+			dead.owed = (reg->flags & OWED_FLAGS) != 0 || key_held_back(h, reg);
 			verdict = mantis_rules_sweep(&dead, bounds);
 			if (verdict != MANTIS_SWEEP_KEEP)
 			{
