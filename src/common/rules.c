@@ -143,6 +143,21 @@ mantis_rules_adopt_upto(uint64_t collected_at_start, uint64_t collected_now,
 	return upto < clock_bound ? upto : clock_bound;
 }
 
+/*
+ * Whether a round may adopt in a leaf (R6), from the leaf's digest as we
+ * sent it in our LEAVES, the peer's digest in its answer, and ours now: only
+ * where the answer held the peer's registers of the leaf (the peer sends
+ * them when its digest differs from the one we sent) and the leaf still
+ * differs.  A leaf that was equal when we sent it, and changed here since
+ * (a live frame, a write), came with none of the peer's registers: nothing
+ * in it is SEEN, and every register the peer holds there would be dropped.
+ */
+bool
+mantis_rules_adopt_leaf(uint64_t sent, uint64_t theirs, uint64_t ours)
+{
+	return theirs != sent && theirs != ours;
+}
+
 /* Whether a register we hold is adopted away in a round (R6) */
 bool
 mantis_rules_adopt(bool seen, bool owed, uint64_t hlc_ts, uint64_t upto)

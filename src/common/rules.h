@@ -44,13 +44,18 @@
  *	  A hole closes when a repair round with the peer that sent it, begun
  *	  after the refusal, merges everything that peer holds.
  *
- * R6 Adoption.  In a repair round we pull from a peer, for a leaf whose
- *	  digests still differ after merging the peer's whole answer, we drop
- *	  what we hold that the answer did not hold and that lies at or below
- *	  the peer's refusal horizon as it was when the round began (a horizon
+ * R6 Adoption.  In a repair round we pull from a peer, for a leaf the
+ *	  answer covered (the peer's digest of it differs from the one we sent,
+ *	  so the peer sent every register it holds there) and whose digests
+ *	  still differ after merging the peer's whole answer, we drop what we
+ *	  hold that the answer did not hold and that lies at or below the
+ *	  peer's refusal horizon as it was when the round began (a horizon
  *	  raised later could cover a register the answer was taken too early to
  *	  hold), and no further ahead of our clock than a peer's register may
- *	  be.  The peer collected it or would refuse it.
+ *	  be.  The peer collected it or would refuse it.  A leaf that was equal
+ *	  when we sent our digests and has changed here since (a write, a live
+ *	  batch) came with none of the peer's registers: nothing in it may be
+ *	  dropped, the peer may hold all of it (mantis_rules_adopt_leaf).
  *
  * The price.  A server's writes that no member held while it was not
  *	  counted - made before it first reached the cluster, while it was
@@ -137,6 +142,7 @@ extern bool mantis_rules_refuse(bool held, uint64_t hlc_ts, uint64_t refuse_upto
 extern uint64_t mantis_rules_adopt_upto(uint64_t collected_at_start,
 										uint64_t collected_now,
 										uint64_t clock_bound);
+extern bool mantis_rules_adopt_leaf(uint64_t sent, uint64_t theirs, uint64_t ours);
 extern bool mantis_rules_adopt(bool seen, bool owed, uint64_t hlc_ts, uint64_t upto);
 extern uint64_t mantis_rules_hole_after(uint64_t hole_ts, uint64_t refused_ts);
 extern const char *mantis_rules_mode_text(MantisCollectMode mode);

@@ -115,17 +115,6 @@ sim_on_summary(int b, int a, const Msg *m)
 }
 
 /*
- * R6 as this simulator proposes it: adopt only in a leaf the answer covered
- * (its digest differs from the one we sent: the peer sent all of it) that
- * still differs.
- */
-static bool
-answered_leaf(uint64_t sent, uint64_t theirs, uint64_t ours)
-{
-	return theirs != sent && theirs != ours;
-}
-
-/*
  * The puller merges the answer, adopts what the peer collected (R6), sends
  * back what still differs, and ends the round (repair.c).
  */
@@ -160,7 +149,7 @@ sim_on_answer(int a, int b, const Msg *m)
 		{
 			ours[l] = sim_leaf_digest(s, l);
 			if (!(W.unfixed & U_LEAF))
-				adopt[l] = answered_leaf(e->round_sent[l], m->digest[l], ours[l]);
+				adopt[l] = mantis_rules_adopt_leaf(e->round_sent[l], m->digest[l], ours[l]);
 			else
 				adopt[l] = m->digest[l] != ours[l];	/* R6 as repair.c has it */
 		}

@@ -11,7 +11,7 @@
  * THE MODEL (model.c, repair.c, events.c; the random side is gen.c).  Every
  * decision is taken by the server's pure functions: mantis_rules_agreement,
  * _horizon, _members_digest, _sweep, _sweep_raises, _refuse, _adopt_upto,
- * _adopt, _hole_after (rules.c), mantis_lww_merge and
+ * _adopt_leaf, _adopt, _hole_after (rules.c), mantis_lww_merge and
  * mantis_register_cmp (hlc.c, every merge and every order), mantis_hlc_next
  * (every HLC issued).  Around them the model follows the server's files:
  *  - a server (3 to 5, and maybe one that joins later, empty) has a node
@@ -109,7 +109,7 @@
  *			   digests and changed since (a write, a live batch): the
  *			   answer holds none of the peer's registers there, and every
  *			   register of the leaf at or below its horizon is dropped,
- *			   those the peer holds too (repair.c's answered_leaf());
+ *			   those the peer holds too (mantis_rules_adopt_leaf);
  *  hole	   R5's holes live in the peer's entry: removing or forgetting
  *			   the peer forgets them, and the lifetime passes the register
  *			   refused;
