@@ -13,14 +13,20 @@
  *	  digest travels in its greetings (protocol 4).
  *
  * R2 Agreement.  A server collects by acknowledgement only while every
- *	  member speaks protocol 4, has greeted it in this run, and reports the
- *	  same member set.  Then every member counts every other, so "stable"
- *	  (the least acknowledgement a member has from its members) and the
- *	  collection horizon (the least "stable" of all members) mean that every
- *	  member holds every member's writes through the horizon.  In a topology
- *	  that is not a full mesh the sets differ: only the lifetime collects.
- *	  The horizon only rises; a member's acknowledgement covers only what
- *	  it has flushed (a crash restart cannot lose it).
+ *	  member speaks protocol 4, has greeted it in this run knowing this run
+ *	  (its greeting names our incarnation), and reports the same member
+ *	  set.  Then every member counts every other, so "stable" (the least
+ *	  acknowledgement a member has from its members) and the collection
+ *	  horizon (the least "stable" of all members) mean that every member
+ *	  holds every member's writes through the horizon.  In a topology that
+ *	  is not a full mesh the sets differ: only the lifetime collects.  The
+ *	  horizon only rises; a member's acknowledgement covers only what it
+ *	  has flushed (a crash restart cannot lose it), and counts for the run
+ *	  that gave it: a new incarnation of a member starts its "acked" and
+ *	  "stable" over at 0 (restored from a backup, or a standby promoted, it
+ *	  lost what it had flushed, and its "stable" counted it).  A watermark
+ *	  is an HLC the clock issued, never one read: a write of the same
+ *	  millisecond could take the value read, and be acknowledged unheld.
  *
  * R3 Collection.  A dead register (a deletion, or an expired value) that
  *	  the workers owe nothing (flushed, sent) is collected when its HLC is
@@ -42,7 +48,11 @@
  *	  holds that we do not.  Lifetime collection stops below the least hole,
  *	  so the refusal horizon never passes it, and no peer adopts it away.
  *	  A hole closes when a repair round with the peer that sent it, begun
- *	  after the refusal, merges everything that peer holds.
+ *	  after the refusal, merges everything that peer holds, or when we hold
+ *	  the refused register or a newer one of its key.  It is the server's,
+ *	  not the peer entry's: removing the peer from mantis.peers, forgetting
+ *	  or renaming it does not close it.  A restart forgets the holes: the
+ *	  lifetime waits a lifetime after the first catching up again.
  *
  * R6 Adoption.  In a repair round we pull from a peer, for a leaf the
  *	  answer covered (the peer's digest of it differs from the one we sent,
@@ -61,9 +71,12 @@
  *	  counted - made before it first reached the cluster, while it was
  *	  removed or forgotten, or while it was away longer than the lifetime -
  *	  and that lie at or below a peer's refusal horizon are refused there
- *	  and adopted away here (R4, R6).  While members disagree, while one
- *	  is away, or while a hole is open, dead registers wait for the lifetime
- *	  (or, above a hole, until it closes), holding their room.
+ *	  and adopted away here (R4, R6); so are the registers a server lost
+ *	  to a crash before its flush or to a restore, when every server that
+ *	  holds them stays away from it for a lifetime after its start.  While
+ *	  members disagree, while one is away, or while a hole is open, dead
+ *	  registers wait for the lifetime (or, above a hole, until it closes),
+ *	  holding their room.
  *
  * Pure C: no server headers, no allocation.  Tested by test/unit/test_rules.c
  * and by the simulator test/sim.
@@ -96,7 +109,7 @@ typedef enum MantisCollectMode
 typedef struct MantisMemberView
 {
 	bool		identified;		/* it said its name */
-	bool		greeted;		/* a valid greeting of it arrived in this run */
+	bool		greeted;		/* a valid greeting of it, naming this run, arrived in it */
 	int			protocol;		/* the version in use with it */
 	uint64_t	members;		/* its member set's digest, 0: not known */
 	uint64_t	acked;			/* it holds our writes through this HLC */
