@@ -5,7 +5,8 @@
 # Each suite runs through the Makefile's targets (test/README.md), one item at
 # a time so that each counts on its own:
 #	unit	 make unit UNIT_TESTS=<program>, for each program of UNIT_TESTS,
-#		 then make check-layers (the module graph)
+#		 then make sim and make sim-old (the simulator of the collection
+#		 rules, test/sim), then make check-layers (the module graph)
 #	regress	 make check-regress-preloaded, then check-regress-not-preloaded
 #		 (temporary instances); one item per test of REGRESS and of
 #		 REGRESS_NOT_PRELOADED
@@ -49,6 +50,14 @@ if wants unit; then
 		rc=$?
 		record "unit/$name" $rc
 		if [ $rc = 0 ]; then grep -h 'checks' "unit_$name.log"; else tail -n 40 "unit_$name.log"; fi
+	done
+	# the simulator of the collection rules: the rules hold over SIM_SEEDS
+	# seeds, and the old rules fail (the simulator can find what it checks)
+	for target in sim sim-old; do
+		mk "$target" >"unit_$target.log" 2>&1
+		rc=$?
+		record "unit/$target" $rc
+		if [ $rc = 0 ]; then grep -h '^sim: [0-9]* seeds' "unit_$target.log"; else tail -n 40 "unit_$target.log"; fi
 	done
 	# the module graph of the built objects (src/README.md's rules)
 	mk check-layers >unit_layers.log 2>&1

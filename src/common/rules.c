@@ -150,11 +150,32 @@ mantis_rules_adopt_upto(uint64_t collected_at_start, uint64_t collected_now,
 	return mantis_rules_announced(upto, hole_ts);
 }
 
-/* Whether a register we hold is adopted away in a round (R6) */
+/*
+ * Whether a round may adopt in a leaf (R6), from the leaf's digest as we
+ * sent it in our LEAVES, the peer's digest in its answer, and ours now: only
+ * where the answer held the peer's registers of the leaf (the peer sends
+ * them when its digest differs from the one we sent) and the leaf still
+ * differs.  A leaf that was equal when we sent it, and changed here since
+ * (a live frame, a write), came with none of the peer's registers: nothing
+ * in it is SEEN, and every register the peer holds there would be dropped.
+ */
 bool
-mantis_rules_adopt(bool seen, bool owed, uint64_t hlc_ts, uint64_t upto)
+mantis_rules_adopt_leaf(uint64_t sent, uint64_t theirs, uint64_t ours)
 {
-	return !seen && !owed && hlc_ts <= upto;
+	return theirs != sent && theirs != ours;
+}
+
+/*
+ * Whether a register we hold is adopted away in a round (R6): a live one
+ * only.  A dead register the peer collected is ours to collect in turn, by
+ * our own bounds: dropped now, it would no longer stop an older copy of its
+ * key that reaches us before our refusal horizon covers it (one from a
+ * server restored from a backup, say).
+ */
+bool
+mantis_rules_adopt(bool seen, bool owed, bool dead, uint64_t hlc_ts, uint64_t upto)
+{
+	return !seen && !owed && !dead && hlc_ts <= upto;
 }
 
 /*

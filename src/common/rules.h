@@ -13,14 +13,20 @@
  *	  digest travels in its greetings (protocol 4).
  *
  * R2 Agreement.  A server collects by acknowledgement only while every
- *	  member speaks protocol 4, has greeted it in this run, and reports the
- *	  same member set.  Then every member counts every other, so "stable"
- *	  (the least acknowledgement a member has from its members) and the
- *	  collection horizon (the least "stable" of all members) mean that every
- *	  member holds every member's writes through the horizon.  In a topology
- *	  that is not a full mesh the sets differ: only the lifetime collects.
- *	  The horizon only rises; a member's acknowledgement covers only what
- *	  it has flushed (a crash restart cannot lose it).
+ *	  member speaks protocol 4, has greeted it in this run knowing this run
+ *	  (its greeting names our incarnation), and reports the same member
+ *	  set.  Then every member counts every other, so "stable" (the least
+ *	  acknowledgement a member has from its members) and the collection
+ *	  horizon (the least "stable" of all members) mean that every member
+ *	  holds every member's writes through the horizon.  In a topology that
+ *	  is not a full mesh the sets differ: only the lifetime collects.  The
+ *	  horizon only rises; a member's acknowledgement covers only what it
+ *	  has flushed (a crash restart cannot lose it), and counts for the run
+ *	  that gave it: a new incarnation of a member starts its "acked" and
+ *	  "stable" over at 0 (restored from a backup, or a standby promoted, it
+ *	  lost what it had flushed, and its "stable" counted it).  A watermark
+ *	  is an HLC the clock issued, never one read: a write of the same
+ *	  millisecond could take the value read, and be acknowledged unheld.
  *
  * R3 Collection.  A dead register (a deletion, or an expired value) that
  *	  the workers owe nothing (flushed, sent) and that lies below every
@@ -54,27 +60,31 @@
  *	  when a repair round with it, begun after the refusal, merges
  *	  everything it holds (holding nothing back); a row's, when the row
  *	  merges; a hole of a peer that left, when every member has had such a
- *	  round since.
+ *	  round since.  A restart forgets the holes of peers: the lifetime then
+ *	  waits a lifetime after the first catching up.
  *
- * R6 Adoption.  In a repair round we pull from a peer, for a leaf whose
- *	  digests still differ after merging the peer's whole answer, we drop
- *	  what we hold that the answer did not hold and that lies at or below
- *	  the peer's refusal horizon as it was when the round began (a horizon
- *	  raised later could cover a register the answer was taken too early to
- *	  hold), no further ahead of our clock than a peer's register may be,
+ * R6 Adoption.  In a repair round we pull from a peer, for a leaf the
+ *	  answer covered (the peer's digest of it differs from the one we sent,
+ *	  so it sent every register it holds there: not a leaf that was equal
+ *	  then and changed here since, which came with none of them) and whose
+ *	  digests still differ after merging, we drop what we hold that the answer did not hold and
+ *	  that lies at or below the peer's refusal horizon as it was when the
+ *	  round began (a horizon raised later could cover a register the answer
+ *	  was taken too early to hold), no further ahead of our clock than a peer's register may be,
  *	  and below our own least hole (what we adopt raises our refusal
- *	  horizon, R4, which must not cover a hole, R5).  Only from an answer
- *	  proven whole: the fingerprints of the registers the peer sent of the
- *	  leaf add up to its digest of the leaf.  The peer collected it or
- *	  would refuse it.
+ *	  horizon, R4, which must not cover a hole, R5).  The peer collected it
+ *	  or would refuse it (mantis_rules_adopt_leaf, mantis_rules_adopt).
  *
  * The price.  A server's writes that no member held while it was not
  *	  counted - made before it first reached the cluster, while it was
  *	  removed or forgotten, or while it was away longer than the lifetime -
  *	  and that lie at or below a peer's refusal horizon are refused there
- *	  and adopted away here (R4, R6).  While members disagree, while one
- *	  is away, or while a hole is open, dead registers wait for the lifetime
- *	  (or, above a hole, until it closes), holding their room.
+ *	  and adopted away here (R4, R6); so are the registers a server lost
+ *	  to a crash before its flush or to a restore, when every server that
+ *	  holds them stays away from it for a lifetime after its start.  While
+ *	  members disagree, while one is away, or while a hole is open, dead
+ *	  registers wait for the lifetime (or, above a hole, until it closes),
+ *	  holding their room.
  *
  * Pure C: no server headers, no allocation.  Tested by test/unit/test_rules.c
  * and by the simulator test/sim.
@@ -107,7 +117,7 @@ typedef enum MantisCollectMode
 typedef struct MantisMemberView
 {
 	bool		identified;		/* it said its name */
-	bool		greeted;		/* a valid greeting of it arrived in this run */
+	bool		greeted;		/* a valid greeting of it, naming this run, arrived in it */
 	int			protocol;		/* the version in use with it */
 	uint64_t	members;		/* its member set's digest, 0: not known */
 	uint64_t	acked;			/* it holds our writes through this HLC */
@@ -153,7 +163,9 @@ extern bool mantis_rules_refuse(bool held, uint64_t hlc_ts, uint64_t refuse_upto
 extern uint64_t mantis_rules_adopt_upto(uint64_t collected_at_start,
 										uint64_t collected_now,
 										uint64_t clock_bound, uint64_t hole_ts);
-extern bool mantis_rules_adopt(bool seen, bool owed, uint64_t hlc_ts, uint64_t upto);
+extern bool mantis_rules_adopt_leaf(uint64_t sent, uint64_t theirs, uint64_t ours);
+extern bool mantis_rules_adopt(bool seen, bool owed, bool dead, uint64_t hlc_ts,
+							   uint64_t upto);
 extern uint64_t mantis_rules_announced(uint64_t refusal_horizon, uint64_t hole_ts);
 extern uint64_t mantis_rules_adopted_raise(uint64_t adopted_max_ts, uint64_t horizon_ts,
 										   uint64_t lifetime_ts, uint64_t hole_ts);

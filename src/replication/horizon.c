@@ -322,16 +322,29 @@ mantis_horizon_round_end(Peer *peer, bool completed)
  * (the rule R4); say so, once for each such return.
  */
 static void
-note_generation(Peer *peer, uint64 generation)
+note_generation(Peer *peer, uint64 incarnation, uint64 generation)
 {
+	PeerAcks   *a = &peer->acks;
+
 	if (generation == 0)
 		return;
-	if (generation < peer->acks.generation)
+	/*
+	 * Within one run, greetings come over two connections (its HELLOs, its
+	 * WELCOMEs) and may cross a flush in either order: only a new run can
+	 * go back.
+	 */
+	if (incarnation == a->generation_incarnation)
+	{
+		a->generation = Max(a->generation, generation);
+		return;
+	}
+	if (generation < a->generation)
 		mantis_peer_problem(peer, WARNING,
 							"peer %s came back with an older store (generation %llu after %llu): restored, recovered to a point in time, promoted from a lagging standby, or its mantis_stores made anew; what it lacks comes back by repair, and what was collected it gives up",
 							mantis_peer_label(peer), (unsigned long long) generation,
-							(unsigned long long) peer->acks.generation);
-	peer->acks.generation = generation;
+							(unsigned long long) a->generation);
+	a->generation = generation;
+	a->generation_incarnation = incarnation;
 }
 
 /*
@@ -373,7 +386,7 @@ mantis_horizon_on_greeting(Peer *peer, const MantisFrame *f, uint64 ours)
 		f->greeting.acked_incarnation != ours)
 		acked = stable = 0;
 	peer->acks.members = f->version >= MANTIS_RULES_PROTOCOL ? f->greeting.members : 0;
-	note_generation(peer, f->greeting.generation);
+	note_generation(peer, f->incarnation, f->greeting.generation);
 	if (stable > limit)
 		stable = 0;
 	if (collected > limit)

@@ -35,7 +35,8 @@ typedef struct PeerAcks
 	uint64		stable;			/* its members hold its writes through this */
 	uint64		collected;		/* it may have collected at or below this */
 	uint64		members;		/* its member set's digest (protocol 4), 0 */
-	uint64		generation;		/* the greatest generation it greeted with */
+	uint64		generation;		/* the greatest generation of its run ... */
+	uint64		generation_incarnation; /* ... this one */
 	uint64		collected_rejected; /* the last one past our clock, ignored */
 
 	/* our repair round with it */

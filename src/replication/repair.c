@@ -71,6 +71,7 @@
 #include "mantis.h"
 #include "clock.h"
 #include "guc.h"
+#include "common/rules.h"
 #include "store/collect.h"
 #include "store/store.h"
 #include "replication/horizon.h"
@@ -110,6 +111,9 @@ static Peer *adopter = NULL;
  */
 static uint64 *answer_fingerprints = NULL;
 
+/* the adopter's round: our leaf digests as we sent them, group by group */
+static uint64 *sent_digests = NULL;
+
 static void round_fill_window(Peer *peer, TimestampTz now);
 static bool send_differing_leaves(MantisUpdates *b, const MantisFrame *f,
 								  const uint64 *leaves);
@@ -121,6 +125,8 @@ mantis_repair_start(void)
 		leaf_digests = MemoryContextAlloc(TopMemoryContext, sizeof(uint64) * MANTIS_LEAVES);
 	if (answer_fingerprints == NULL)
 		answer_fingerprints = MemoryContextAllocZero(TopMemoryContext, sizeof(uint64) * MANTIS_LEAVES);
+	if (sent_digests == NULL)
+		sent_digests = MemoryContextAllocZero(TopMemoryContext, sizeof(uint64) * MANTIS_LEAVES);
 	digests_fresh = false;
 }
 
@@ -236,8 +242,13 @@ round_fill_window(Peer *peer, TimestampTz now)
 		mantis_outbox_leaves(peer->repair.round, (uint16) g,
 							 leaves + g * MANTIS_DIGEST_GROUP_LEAVES, 0);
 		if (adopter == peer)
+		{
 			memset(answer_fingerprints + g * MANTIS_DIGEST_GROUP_LEAVES, 0,
 				   sizeof(uint64) * MANTIS_DIGEST_GROUP_LEAVES);
+			memcpy(sent_digests + g * MANTIS_DIGEST_GROUP_LEAVES,
+				   leaves + g * MANTIS_DIGEST_GROUP_LEAVES,
+				   sizeof(uint64) * MANTIS_DIGEST_GROUP_LEAVES);
+		}
 		if (!mantis_outbox_send(peer))
 		{
 			mantis_repair_end_round(peer, now, false);
@@ -363,8 +374,11 @@ adopt_collected(Peer *peer, const MantisFrame *f, const uint64 *leaves)
 	{
 		int			leaf = f->group * MANTIS_DIGEST_GROUP_LEAVES + i;
 
-		if (mantis_frame_digest(f, i) != leaves[leaf] &&
-			mantis_frame_digest(f, i) == answer_fingerprints[leaf])
+		uint64		theirs = mantis_frame_digest(f, i);
+
+		/* a leaf the answer covered, and whose every register came */
+		if (mantis_rules_adopt_leaf(sent_digests[leaf], theirs, leaves[leaf]) &&
+			theirs == answer_fingerprints[leaf])
 			dropped += mantis_store_adopt_leaf(leaf, upto, &max_ts);
 	}
 	if (dropped == 0)

@@ -214,21 +214,20 @@ mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out)
 }
 
 /*
- * Drop the registers of a leaf that a peer's repair answer did not hold (not
- * flagged SEEN) and that lie at or below the peer's refusal horizon: the peer
- * collected them, or would refuse them (replication/repair.c; the rule R6
- * of common/rules.h, decided by mantis_rules_adopt()).  Clears SEEN on
- * the rest.  Returns how many were dropped, raising *max_ts to the greatest
- * HLC among them; the dead ones count as collected.
+ * Drop the live registers of a leaf that a peer's repair answer did not hold
+ * (not flagged SEEN) and that lie at or below the peer's refusal horizon:
+ * the peer collected their keys' deaths, or would refuse them
+ * (replication/repair.c; the rule R6 of common/rules.h, decided by
+ * mantis_rules_adopt()).  Dead ones stay, for our own sweep.  Clears SEEN
+ * on the rest.  Returns how many were dropped, raising *max_ts to the
+ * greatest HLC among them.
  */
 int
 mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 *max_ts)
 {
 	LWLock	   *lock = leaf_lock(leaf);
 	int			dropped = 0;
-	uint64		deletions = 0;
-	uint64		expired = 0;
-	uint64		now_ms = 0;
+	uint64		now_ms = mantis_clock_wall_ms();
 
 	store_attach();
 	LWLockAcquire(lock, LW_EXCLUSIVE);
@@ -242,17 +241,9 @@ mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 *max_ts)
 			bool		seen = (reg->flags & MANTIS_REG_SEEN) != 0;
 
 			reg->flags &= ~MANTIS_REG_SEEN;
-			if (mantis_rules_adopt(seen, (reg->flags & OWED_FLAGS) != 0, reg->hlc.ts, upto_ts))
+			if (mantis_rules_adopt(seen, (reg->flags & OWED_FLAGS) != 0,
+								   register_is_dead(reg, now_ms), reg->hlc.ts, upto_ts))
 			{
-				if (reg->flags & MANTIS_REG_DELETED)
-					deletions++;
-				else if (register_expires(reg) != 0)
-				{
-					if (now_ms == 0)
-						now_ms = mantis_clock_wall_ms();
-					if (register_expires(reg) <= now_ms)
-						expired++;
-				}
 				*max_ts = Max(*max_ts, reg->hlc.ts);
 				register_collect(link, reg);	/* *link is the next one now */
 				dropped++;
@@ -262,7 +253,5 @@ mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 *max_ts)
 		}
 	}
 	LWLockRelease(lock);
-	pg_atomic_fetch_add_u64(&store_mem.control->collected_deletions, deletions);
-	pg_atomic_fetch_add_u64(&store_mem.control->collected_expired, expired);
 	return dropped;
 }

@@ -2,8 +2,9 @@
  * test_rules.c
  *	  Unit tests of the collection, refusal and adoption rules
  *	  (src/common/rules.c): the member set digest, agreement, the horizon,
- *	  the sweep's verdict with holes, refusal and adoption bounds.  The
- *	  rules' interplay over many servers is test/sim's.
+ *	  the sweep's verdict with holes, refusal and adoption bounds, the
+ *	  leaves a round may adopt in.  The rules' interplay over many servers
+ *	  is test/sim's.
  */
 #include <stdio.h>
 #include <string.h>
@@ -172,10 +173,17 @@ test_refuse_adopt(void)
 	CHECK(mantis_rules_adopted_raise(50, 0, 0, MANTIS_RULES_NO_HOLE) == 0,
 		  "just started, nothing known: not raised");
 	CHECK(mantis_rules_adopted_raise(50, 80, 0, 20) == 19, "below the least hole");
-	CHECK(mantis_rules_adopt(false, false, 50, 50), "unseen, at the bound: dropped");
-	CHECK(!mantis_rules_adopt(true, false, 10, 50), "seen: kept");
-	CHECK(!mantis_rules_adopt(false, true, 10, 50), "owed: kept");
-	CHECK(!mantis_rules_adopt(false, false, 51, 50), "above: kept");
+	CHECK(mantis_rules_adopt_leaf(1, 2, 3), "answered and still different: may adopt");
+	CHECK(!mantis_rules_adopt_leaf(1, 2, 2), "equal now: nothing to adopt");
+	CHECK(!mantis_rules_adopt_leaf(1, 1, 3),
+		  "equal when we sent it, changed here since: the answer held none of the leaf");
+	CHECK(!mantis_rules_adopt_leaf(0, 0, 3), "an empty leaf then, one register now: not adopted");
+	CHECK(mantis_rules_adopt_leaf(3, 0, 3),
+		  "the peer emptied a leaf we sent: everything there is unseen");
+	CHECK(mantis_rules_adopt(false, false, false, 50, 50), "unseen, at the bound: dropped");
+	CHECK(!mantis_rules_adopt(true, false, false, 10, 50), "seen: kept");
+	CHECK(!mantis_rules_adopt(false, true, false, 10, 50), "owed: kept");
+	CHECK(!mantis_rules_adopt(false, false, false, 51, 50), "above: kept");
 }
 
 int

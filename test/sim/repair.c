@@ -1,0 +1,343 @@
+/*-------------------------------------------------------------------------
+ * repair.c
+ *	  The simulated repair rounds (replication/repair.c, the rule R6), and
+ *	  the persistence worker's flush and sweep (persist/flush.c,
+ *	  store/sweep.c, the rules R3 and R4).
+ *
+ * IDENTIFICATION	test/sim/repair.c
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "sim.h"
+
+static uint64_t lifetime_bound_ms(const Server *s);
+
+/* Our round with a peer ended (mantis_horizon_round_end) */
+void
+sim_round_end(int a, int b, bool completed, bool tainted, const Msg *m)
+{
+	Server	   *s = &W.s[a];
+	Entry	   *e = &s->peer[b];
+
+	if (!e->round_active)
+		return;
+	e->round_active = false;
+	if (!completed || tainted || m == NULL || m->incarnation != e->in_incarnation)
+	{
+		sim_log("%s: round with %s ends without mending (%s)", s->name, W.s[b].name,
+				!completed ? "given up" : tainted ? "tainted" : "other incarnation");
+		return;
+	}
+	if (sim_new_rules(s) && e->hole_count == e->round_hole_count && e->hole_ts != MANTIS_RULES_NO_HOLE)
+	{
+		sim_log("%s: the hole from %s closes", s->name, W.s[b].name);
+		e->hole_ts = MANTIS_RULES_NO_HOLE;
+	}
+	for (int k = 0; k < W.cfg.keys; k++)
+	{
+		Hole	   *h = &s->hole[b][k];
+
+		if (h->open && h->step < e->round_begun_step)
+		{
+			sim_log("%s: the hole from %s for k%d closes", s->name, W.s[b].name, k);
+			h->open = false;
+		}
+	}
+	if (s->caught_up_ms == 0)
+		s->caught_up_ms = s->wall;
+	e->in_held = MAX(e->in_held, m->watermark);
+	if (e->in_unbroken && !sim_seq_after(m->seq, e->in_seq))
+		return;
+	if (e->run_valid && !sim_seq_after(e->run_start, m->seq + 1) && sim_seq_after(e->run_end, m->seq))
+	{
+		e->in_seq = e->run_end;
+		e->in_held = MAX(e->in_held, e->run_watermark);
+	}
+	else
+		e->in_seq = m->seq;
+	e->in_unbroken = true;
+	e->run_valid = false;
+}
+
+void
+sim_round_begin(int a, int b)
+{
+	Server	   *s = &W.s[a];
+	Entry	   *e = &s->peer[b];
+	Msg			m;
+
+	if (!sim_connected(a, b) || !s->listed[b] || !e->used || !e->greeted || e->round_active)
+		return;
+	e->round_active = true;
+	e->round_id = ++W.rounds;
+	e->round_deadline = W.T + W.cfg.round_timeout_ms;
+	e->round_begun_T = W.T;
+	e->round_begun_step = W.step;
+	e->round_collected = e->collected;
+	e->round_hole_count = e->hole_count;
+	memset(&m, 0, sizeof(m));
+	m.type = M_SUMMARY;
+	m.hlc = sim_clock_peek(s);
+	m.incarnation = s->incarnation;
+	m.round = e->round_id;
+	for (int l = 0; l < W.cfg.leaves; l++)
+		e->round_sent[l] = m.digest[l] = sim_leaf_digest(s, l);
+	sim_link_push(a, b, &m);
+}
+
+/* The peer answers a SUMMARY: its registers that differ, its digests, its mark */
+void
+sim_on_summary(int b, int a, const Msg *m)
+{
+	Server	   *s = &W.s[b];
+	Msg			ans;
+
+	memset(&ans, 0, sizeof(ans));
+	ans.type = M_ANSWER;
+	ans.hlc = sim_clock_peek(s);
+	ans.incarnation = s->incarnation;
+	ans.round = m->round;
+	ans.seq = s->live_seq;
+	ans.watermark = s->live_wm;
+	for (int l = 0; l < W.cfg.leaves; l++)
+		ans.digest[l] = sim_leaf_digest(s, l);
+	for (int k = 0; k < W.cfg.keys; k++)
+	{
+		int			l = k % W.cfg.leaves;
+
+		if (ans.digest[l] != m->digest[l] && s->mem[k].present)
+		{
+			ans.regs[ans.nregs] = s->mem[k];
+			ans.regs[ans.nregs++].flags = 0;
+		}
+	}
+	sim_link_push(b, a, &ans);
+}
+
+/*
+ * The puller merges the answer, adopts what the peer collected (R6), sends
+ * back what still differs, and ends the round (repair.c).
+ */
+void
+sim_on_answer(int a, int b, const Msg *m)
+{
+	Server	   *s = &W.s[a];
+	Entry	   *e = &s->peer[b];
+	bool		seen[SIM_KEYS] = {false};
+	bool		clean;
+	Msg			back;
+
+	if (!e->round_active || e->round_id != m->round)
+		return;
+	clean = sim_merge_frame(a, b, m->regs, m->nregs, seen);
+	if (clean)
+	{
+		uint64_t	bound = mantis_hlc_pack(s->wall + W.cfg.max_offset_ms, 0);
+		uint64_t	upto;
+		uint64_t	max_ts = 0;
+		bool		dropped[SIM_KEYS] = {false};
+		int			n = 0;
+
+		if (sim_new_rules(s))
+			upto = mantis_rules_adopt_upto(e->round_collected, e->collected, bound,
+										   sim_least_hole(s));
+		else
+			upto = e->round_collected != 0 ? MIN(e->collected, bound) : 0;
+		uint64_t	ours[SIM_KEYS];
+		bool		adopt[SIM_KEYS];
+
+		for (int l = 0; l < W.cfg.leaves; l++)
+		{
+			ours[l] = sim_leaf_digest(s, l);
+			if (!(W.unfixed & U_LEAF))
+				adopt[l] = mantis_rules_adopt_leaf(e->round_sent[l], m->digest[l], ours[l]);
+			else
+				adopt[l] = m->digest[l] != ours[l];	/* R6 as repair.c has it */
+		}
+		for (int k = 0; k < W.cfg.keys; k++)
+		{
+			Reg		   *r = &s->mem[k];
+			char		bb[96];
+
+			if (!r->present || !adopt[k % W.cfg.leaves])
+				continue;
+			if (mantis_rules_adopt(seen[k], sim_owed(r), sim_new_rules(s) && reg_dead(r, s->wall),
+								   r->ts, upto))
+			{
+				sim_log("%s: adopts away %s (%s's horizon covers it)", s->name,
+						reg_text(r, bb), W.s[b].name);
+				max_ts = MAX(max_ts, r->ts);
+				memset(r, 0, sizeof(*r));
+				W.kver[k]++;
+				dropped[k] = true;
+				n++;
+			}
+		}
+		if (n > 0)
+		{
+			uint64_t	lifetime_ms = lifetime_bound_ms(s);
+
+			W.n_adopted += n;
+			if (sim_new_rules(s))
+				max_ts = mantis_rules_adopted_raise(max_ts, s->published,
+													lifetime_ms ? mantis_hlc_pack(lifetime_ms, 0) : 0,
+													sim_least_hole(s));
+			s->R = MAX(s->R, max_ts);
+			s->compaction_asked = true;
+			for (int k = 0; k < W.cfg.keys; k++)
+				if (dropped[k])
+					check_dropped(a, k);
+			check_raised(a);
+		}
+	}
+	memset(&back, 0, sizeof(back));
+	back.type = M_PUSH;
+	back.hlc = sim_clock_peek(s);
+	back.incarnation = s->incarnation;
+	for (int k = 0; k < W.cfg.keys; k++)
+	{
+		if (s->mem[k].present && sim_leaf_digest(s, k % W.cfg.leaves) != m->digest[k % W.cfg.leaves])
+		{
+			back.regs[back.nregs] = s->mem[k];
+			back.regs[back.nregs++].flags = 0;
+		}
+	}
+	if (back.nregs > 0)
+		sim_link_push(a, b, &back);
+	sim_round_end(a, b, true, !clean, m);
+}
+
+void
+sim_flush(int i, bool compact)
+{
+	Server	   *s = &W.s[i];
+
+	if (!s->up)
+		return;
+	compact |= s->compaction_asked;
+	for (int k = 0; k < W.cfg.keys; k++)
+	{
+		Reg		   *r = &s->mem[k];
+
+		if (r->present && (r->flags & RF_UNFLUSHED))
+		{
+			/* a row more: loading merges the rows by LWW */
+			MantisRegisterView vr = sim_view(r);
+			MantisRegisterView vrow = sim_view(&s->rows[k]);
+
+			if (!s->rows[k].present || mantis_lww_merge(&vrow, &vr) == &vr)
+			{
+				s->rows[k] = *r;
+				s->rows[k].flags = 0;
+				W.kver[k]++;
+			}
+			r->flags &= ~RF_UNFLUSHED;
+		}
+		if (compact)
+		{
+			s->rows[k] = *r;
+			s->rows[k].flags = 0;
+			W.kver[k]++;
+		}
+		if (reg_cmp(&s->floor[k], &s->floor_durable[k]) > 0)
+			s->floor_durable[k] = s->floor[k];
+	}
+	s->compaction_asked = false;
+	s->rows_R = MAX(s->rows_R, s->R);
+	for (int j = 0; j < W.cfg.slots; j++)
+		s->peer[j].in_durable = MAX(s->peer[j].in_durable, s->peer[j].in_held);
+}
+
+/*
+ * A server's least hole (R5): of its peers' entries, and of the registers it
+ * refused (a hole closes once it holds that register or a newer one).
+ * NO_HOLE under the old rules.
+ */
+uint64_t
+sim_least_hole(Server *s)
+{
+	uint64_t	hole = MANTIS_RULES_NO_HOLE;
+
+	if (!sim_new_rules(s))
+		return hole;
+	for (int j = 0; j < W.cfg.slots; j++)
+	{
+		if (s->peer[j].used)
+			hole = MIN(hole, s->peer[j].hole_ts);
+		for (int k = 0; k < W.cfg.keys; k++)
+		{
+			Hole	   *h = &s->hole[j][k];
+
+			/* held now, that register or a newer one: closed */
+			if (h->open && reg_cmp(&s->mem[k], &h->greatest) >= 0)
+				h->open = false;
+			if (h->open)
+				hole = MIN(hole, h->least_ts);
+		}
+	}
+	return hole;
+}
+
+/* The lifetime bound as an HLC, 0 while the lifetime may not collect */
+static uint64_t
+lifetime_bound_ms(const Server *s)
+{
+	return s->caught_up_ms != 0 && s->wall >= s->caught_up_ms + W.cfg.lifetime_ms ?
+		s->wall - W.cfg.lifetime_ms : 0;
+}
+
+void
+sim_sweep(int i)
+{
+	Server	   *s = &W.s[i];
+	MantisSweepBounds bounds;
+	bool		dropped[SIM_KEYS] = {false};
+	uint64_t	raise = 0;
+	int			n = 0;
+
+	if (!s->up)
+		return;
+	sim_horizon_tick(i);
+	bounds.horizon_ts = s->published;
+	bounds.lifetime_ms = lifetime_bound_ms(s);
+	bounds.hole_ts = sim_least_hole(s);
+	for (int k = 0; k < W.cfg.keys; k++)
+	{
+		Reg		   *r = &s->mem[k];
+		MantisDeadRegister d;
+		MantisSweepVerdict v;
+		bool		raises;
+		char		b[96];
+
+		if (!reg_dead(r, s->wall))
+			continue;
+		d.hlc_ts = r->ts;
+		d.death_ms = mantis_hlc_ms(r->ts);
+		if (!r->deleted)
+			d.death_ms = MAX(d.death_ms, r->expires);
+		d.owed = sim_owed(r);
+		v = mantis_rules_sweep(&d, &bounds);
+		if (v == MANTIS_SWEEP_KEEP)
+			continue;
+		raises = sim_new_rules(s) ? mantis_rules_sweep_raises(v, true) : v == MANTIS_SWEEP_BY_LIFETIME;
+		sim_log("%s: collects %s by %s%s", s->name, reg_text(r, b),
+				v == MANTIS_SWEEP_BY_HORIZON ? "horizon" : "lifetime",
+				raises ? ", raising R" : "");
+		if (raises)
+			raise = MAX(raise, r->ts);
+		memset(r, 0, sizeof(*r));
+		W.kver[k]++;
+		dropped[k] = true;
+		n++;
+	}
+	if (n == 0)
+		return;
+	W.n_collected += n;
+	s->R = MAX(s->R, raise);
+	for (int k = 0; k < W.cfg.keys; k++)
+		if (dropped[k])
+			check_dropped(i, k);
+	check_raised(i);
+}
