@@ -35,7 +35,8 @@ use MantisTest;
 
 my $release = 'b84750e';
 my $t_start = time();
-my $old = build_release($release);
+my $old = eval { build_release($release) };
+ok(defined $old, "the $release library is built") or diag($@), BAIL_OUT("cannot build the $release library");
 note(sprintf('the %s library is in %s (%.0f s)', $release, $old, time() - $t_start));
 
 my $lifetime = '5s';

@@ -29,8 +29,9 @@ if [ -f "$dest/.complete" ] && [ "$(cat "$dest/.complete")" = "$commit" ]; then
 fi
 
 # the tree may be a copy owned by another user than its .git (a worktree's
-# .git names the main repository's): git's ownership check does not apply
-git_() { git -c safe.directory='*' -C "$src" "$@"; }
+# .git names the main repository's): git's ownership check does not apply;
+# and only the tree's own repository, not one it may lie in
+git_() { GIT_CEILING_DIRECTORIES=$(dirname "$src") git -c safe.directory='*' -C "$src" "$@"; }
 if ! git_ rev-parse --git-dir >/dev/null 2>&1; then
 	echo "build_release.sh: $src is no git repository (a tarball?): the release $commit is built from the repository's history, clone it instead" >&2
 	exit 1
