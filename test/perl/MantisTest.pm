@@ -19,7 +19,7 @@ use Time::HiRes qw(usleep);
 use Exporter 'import';
 our @EXPORT = qw(mantis_node registers_dump worker_pid wait_for_worker kill_and_start alive
   mantis_cluster cut_link heal_link isolate rejoin wait_converged
-  start_proxy stop_proxy peer_row build_probe keygen);
+  start_proxy stop_proxy peer_row build_probe keygen build_release set_install_path);
 
 my $proxy_script = dirname(__FILE__) . '/../tcp_proxy.pl';
 my %proxy_pids;    # port => pid of a running proxy
@@ -29,11 +29,14 @@ my %proxy_pids;    # port => pid of a running proxy
 # env => { VAR => value }, the server runs with those variables set (for
 # example libfaketime's); init => { ... } is passed to Cluster->init (for
 # example allows_streaming => 1), and with initdb => [ options ], initdb
-# gets them too (for example another encoding).
+# gets them too (for example another encoding).  With install_path => dir,
+# the server runs that PostgreSQL installation (and its mantis): see
+# build_release.
 sub mantis_node
 {
 	my ($name, $conf, %opts) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
+	my $node = PostgreSQL::Test::Cluster->new($name,
+		$opts{install_path} ? (install_path => $opts{install_path}) : ());
 
 	$node->init(%{ $opts{init} // {} }, extra => $opts{initdb} // []);
 	$node->append_conf(
@@ -178,6 +181,36 @@ sub build_probe
 	return $bin;
 }
 
+# build_release(commit) — mantis as it was at commit (a release), built by
+# test/tools/build_release.sh into a PostgreSQL installation of its own,
+# kept in tmp_check/release-<commit> for the next runs; returns the
+# installation's root, for install_path.  Dies, saying why, if it cannot be
+# built (a tree without its git history, say): a test that needs it fails.
+sub build_release
+{
+	my ($commit) = @_;
+	my $dir = dirname($ENV{TESTDIR} // $PostgreSQL::Test::Utils::tmp_check) . "/release-$commit";
+	my $out = `bash $src_dir/test/tools/build_release.sh $commit $dir 2>&1`;
+	die "could not build mantis $commit:\n$out" if $? != 0;
+	my ($root) = $out =~ /([^\n]+)\n?\z/;
+	die "build_release.sh printed no installation: $out" unless $root && -x "$root/bin/postgres";
+	return $root;
+}
+
+# set_install_path(node, dir) — the PostgreSQL installation the (stopped)
+# node runs from its next start, undef for that of PATH (the installed
+# mantis): an upgrade, or a downgrade, of its library.  PostgreSQL 15's
+# Cluster.pm has no setter, and new() refuses a node's existing base
+# directory, so this sets the field install_path => gives new() (its
+# commands read it each time) and reads the version again.
+sub set_install_path
+{
+	my ($node, $dir) = @_;
+	die $node->name . ' is running' if defined $node->{_pid};
+	if (defined $dir) { $node->{_install_path} = $dir } else { delete $node->{_install_path} }
+	$node->_set_pg_version;
+}
+
 # keygen(name, path) — a CURVE key pair file made by mantis_keygen;
 # returns the public key.
 sub keygen
@@ -291,7 +324,7 @@ sub rejoin
 
 # wait_converged(nodes...) — wait until every node holds the same registers,
 # HLCs and deletion markers included; returns true if they did within the
-# default timeout.
+# default timeout.  (Nodes of any release since 1.2.)
 sub wait_converged
 {
 	my @nodes = @_;
@@ -307,7 +340,9 @@ sub wait_converged
 	{
 		Test::More::diag($node->name . ': ' . $node->safe_psql('postgres',
 			q{SELECT format('keys %s, markers %s, expired %s, horizon %s, lifetime horizon %s',
-			   keys, deleted_keys, expired_keys, collection_horizon, refusal_horizon) FROM mantis_status}));
+			   keys, deleted_keys, expired_keys, collection_horizon,
+			   coalesce(to_jsonb(s) ->> 'refusal_horizon', to_jsonb(s) ->> 'lifetime_horizon'))
+			    FROM mantis_status s}));
 		Test::More::diag($node->safe_psql('postgres',
 			q{SELECT string_agg(format('  peer %s %s %s: acknowledged %s', node_name, direction, state,
 			   acknowledged), E'\n') FROM mantis_peers}));
