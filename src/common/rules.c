@@ -192,14 +192,16 @@ mantis_rules_announced(uint64_t refusal_horizon, uint64_t hole_ts)
 
 /*
  * How far registers adopted away raise the refusal horizon (R4): to the
- * greatest of them, no further than the collection horizon or the lifetime
- * bound (0: none), whichever is later, and below the least hole.
+ * greatest of them once we hold everything our members hold ("whole": a
+ * round with each of them since we started has merged all it holds);
+ * until then no further than the collection horizon or the lifetime bound
+ * (0: none), whichever is later; and always below the least hole.
  */
 uint64_t
 mantis_rules_adopted_raise(uint64_t adopted_max_ts, uint64_t horizon_ts,
-						   uint64_t lifetime_ts, uint64_t hole_ts)
+						   uint64_t lifetime_ts, uint64_t hole_ts, bool whole)
 {
-	uint64_t	known = horizon_ts > lifetime_ts ? horizon_ts : lifetime_ts;
+	uint64_t	known = whole ? UINT64_MAX : horizon_ts > lifetime_ts ? horizon_ts : lifetime_ts;
 	uint64_t	raise = adopted_max_ts < known ? adopted_max_ts : known;
 
 	return mantis_rules_announced(raise, hole_ts);

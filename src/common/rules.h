@@ -35,9 +35,10 @@
  *
  * R4 Refusal.  Every collection, by acknowledgement or lifetime, raises
  *	  the refusal horizon to the register's HLC, and so does an adoption
- *	  (R6), but no further than what this server knows it holds: its
- *	  collection horizon, or the lifetime bound (it may lack younger writes
- *	  that have not reached it yet).  It is persisted with every row and
+ *	  (R6), which happens only once a round with each member since this
+ *	  server started has merged all that member holds (before that it may
+ *	  lack writes others hold, lost by a restore: covered by its horizon,
+ *	  they would be refused here and adopted away there).  It is persisted with every row and
  *	  never lowered.  A register from a peer at
  *	  or below it, for a key held nothing of, is refused: it is an older
  *	  copy of something collected.  Whoever sends it - a member that missed
@@ -63,7 +64,8 @@
  *	  round since.  A restart forgets the holes of peers: the lifetime then
  *	  waits a lifetime after the first catching up.
  *
- * R6 Adoption.  In a repair round we pull from a peer, for a leaf the
+ * R6 Adoption.  Once caught up with every member (R4), in a repair round
+ *	  we pull from a peer, for a leaf the
  *	  answer covered (the peer's digest of it differs from the one we sent,
  *	  so it sent every register it holds there: not a leaf that was equal
  *	  then and changed here since, which came with none of them) and whose
@@ -168,7 +170,8 @@ extern bool mantis_rules_adopt(bool seen, bool owed, bool dead, uint64_t hlc_ts,
 							   uint64_t upto);
 extern uint64_t mantis_rules_announced(uint64_t refusal_horizon, uint64_t hole_ts);
 extern uint64_t mantis_rules_adopted_raise(uint64_t adopted_max_ts, uint64_t horizon_ts,
-										   uint64_t lifetime_ts, uint64_t hole_ts);
+										   uint64_t lifetime_ts, uint64_t hole_ts,
+										   bool whole);
 extern uint64_t mantis_rules_hole_after(uint64_t hole_ts, uint64_t refused_ts);
 extern const char *mantis_rules_mode_text(MantisCollectMode mode);
 

@@ -85,6 +85,8 @@
 /* the collection horizon published last, and whether lifetime may collect */
 static uint64 published_stable = 0;
 static int	published_mode = -1;	/* the MantisCollectMode logged last */
+
+static bool caught_up_with_all(void);
 static uint64 caught_up_ms = 0;	/* when this run first caught up */
 static uint64 started_ms = 0;
 
@@ -248,6 +250,28 @@ mantis_horizon_round_held_back(Peer *peer)
 }
 
 /*
+ * Whether a round with each member, since this run started, has merged
+ * all that member holds (the peer table starts empty with each run).
+ */
+static bool
+caught_up_with_all(void)
+{
+	bool		any = false;
+
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
+	{
+		const Peer *peer = &mantis_peer_table[i];
+
+		if (!peer->used || (peer->conn < 0 && !peer->identified))
+			continue;
+		if (peer->acks.clean_round_at == 0)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+/*
  * How far registers we adopted away raise our refusal horizon (R4): to the
  * greatest of them, but no further than we know we hold everything we
  * should - our collection horizon, or the lifetime bound once it applies -
@@ -257,15 +281,33 @@ mantis_horizon_round_held_back(Peer *peer)
  * store); a horizon past them would have them refused as collected here,
  * and adopted away by the peers we announce it to.
  */
-uint64
-mantis_horizon_adopted_raise(uint64 adopted_max_ts)
+/*
+ * Whether a round may adopt now (R6): only once a round with each member,
+ * since this run started, has merged all that member holds.  Before that we
+ * may lack writes the others hold (lost by a restore, a standby promoted
+ * behind): a refusal horizon raised by an adoption would cover them, they
+ * would be refused here and adopted away there.  And dropped without its
+ * refusal horizon, a register could come back from a server restored from
+ * an older backup: so no adoption at all until then.
+ */
+bool
+mantis_horizon_may_adopt(void)
+{
+	return caught_up_with_all();
+}
+
+/* Registers were adopted away, the greatest at adopted_max_ts (R4) */
+void
+mantis_horizon_adopted(uint64 adopted_max_ts)
 {
 	uint64		stable_ts;
 	uint64		lifetime_ts;
 
 	mantis_collect_horizons(&stable_ts, &lifetime_ts);
-	return mantis_rules_adopted_raise(adopted_max_ts, stable_ts, lifetime_ts,
-									  mantis_collect_hole());
+	mantis_collect_raise_refusal_horizon(mantis_rules_adopted_raise(adopted_max_ts, stable_ts,
+																	lifetime_ts,
+																	mantis_collect_hole(),
+																	caught_up_with_all()));
 }
 
 /* Something the peer sent in the round could not be merged. */

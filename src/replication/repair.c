@@ -384,7 +384,7 @@ adopt_collected(Peer *peer, const MantisFrame *f, const uint64 *leaves)
 	if (dropped == 0)
 		return;
 	/* collected here too (the rule R4): refuse their copies, as far as we may */
-	mantis_collect_raise_refusal_horizon(mantis_horizon_adopted_raise(max_ts));
+	mantis_horizon_adopted(max_ts);
 	digests_fresh = false;
 	mantis_peer_counters(peer)->adopted += dropped;
 	mantis_collect_ask_compaction();
@@ -425,7 +425,7 @@ mantis_repair_on_leaves(Peer *peer, const MantisFrame *f, TimestampTz now)
 	 * we would drop registers the peer holds.
 	 */
 	if (adopter == peer && !(f->flags & MANTIS_FRAME_HELD_BACK) &&
-		!peer->acks.round_tainted)
+		!peer->acks.round_tainted && mantis_horizon_may_adopt())
 	{
 		adopt_collected(peer, f, leaves);
 		leaves = digests();

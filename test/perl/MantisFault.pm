@@ -551,6 +551,10 @@ sub failover
 	$standby->{_port} = $node->port;
 	$standby->start;
 	$standby->promote;
+	# (postgresql.auto.conf would carry the cut-off into the base backups of
+	# later failovers, whose standbys would then never stream)
+	$standby->safe_psql('postgres', 'ALTER SYSTEM RESET primary_conninfo; SELECT pg_reload_conf()')
+	  if $o{lagging};
 	push @{ $self->{retired} }, $node;
 	$c->{nodes}[$i] = $standby;
 	$self->event("$name: standby ${name}_standby$n promoted in its place");

@@ -92,6 +92,7 @@ typedef struct Entry
 	uint64_t	round_begun_T;
 	long		round_begun_step;
 	uint64_t	round_sent[SIM_KEYS];	/* the leaf digests we sent */
+	bool		caught_up;		/* a round merged all it holds, in this run */
 } Entry;
 
 /*
@@ -133,6 +134,7 @@ typedef struct Server
 	Reg			rows[SIM_KEYS]; /* mantis_stores: every row merged */
 	uint64_t	rows_R;			/* the refusal horizon the rows carry */
 	uint64_t	R;				/* the refusal horizon (R4) */
+	uint64_t	adopted_pending;	/* adopted, R not yet raised past it */
 	uint64_t	published;		/* the collection horizon published */
 	uint64_t	started_ms;
 	uint64_t	caught_up_ms;
@@ -414,5 +416,7 @@ extern bool check_counts(int p, int s);
 extern void violation(ViolationKind kind, const char *fmt,...) __attribute__((format(printf, 2, 3)));
 
 extern uint64_t sim_least_hole(Server *s);
+extern bool sim_caught_up_with_all(Server *s);
+extern void sim_raise_for_adopted(Server *s);
 
 #endif							/* MANTIS_SIM_H */

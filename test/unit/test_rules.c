@@ -164,15 +164,18 @@ test_refuse_adopt(void)
 		  "never past our clock bound");
 	CHECK(mantis_rules_adopt_upto(50, 80, 100, 40) == 39, "below our least hole");
 	CHECK(mantis_rules_adopt_upto(50, 80, 100, 0) == 0, "anything missing here: nothing");
-	CHECK(mantis_rules_adopted_raise(50, 80, 0, MANTIS_RULES_NO_HOLE) == 50,
+	CHECK(mantis_rules_adopted_raise(50, 80, 0, MANTIS_RULES_NO_HOLE, false) == 50,
 		  "adopted under the horizon: raised to it");
-	CHECK(mantis_rules_adopted_raise(50, 30, 0, MANTIS_RULES_NO_HOLE) == 30,
+	CHECK(mantis_rules_adopted_raise(50, 30, 0, MANTIS_RULES_NO_HOLE, false) == 30,
 		  "past the horizon: only to the horizon");
-	CHECK(mantis_rules_adopted_raise(50, 30, 40, MANTIS_RULES_NO_HOLE) == 40,
+	CHECK(mantis_rules_adopted_raise(50, 30, 40, MANTIS_RULES_NO_HOLE, false) == 40,
 		  "or to the lifetime bound, if later");
-	CHECK(mantis_rules_adopted_raise(50, 0, 0, MANTIS_RULES_NO_HOLE) == 0,
+	CHECK(mantis_rules_adopted_raise(50, 0, 0, MANTIS_RULES_NO_HOLE, false) == 0,
 		  "just started, nothing known: not raised");
-	CHECK(mantis_rules_adopted_raise(50, 80, 0, 20) == 19, "below the least hole");
+	CHECK(mantis_rules_adopted_raise(50, 80, 0, 20, false) == 19, "below the least hole");
+	CHECK(mantis_rules_adopted_raise(50, 0, 0, MANTIS_RULES_NO_HOLE, true) == 50,
+		  "holding all every member holds: to the greatest adopted");
+	CHECK(mantis_rules_adopted_raise(50, 0, 0, 20, true) == 19, "whole, below the least hole");
 	CHECK(mantis_rules_adopt_leaf(1, 2, 3), "answered and still different: may adopt");
 	CHECK(!mantis_rules_adopt_leaf(1, 2, 2), "equal now: nothing to adopt");
 	CHECK(!mantis_rules_adopt_leaf(1, 1, 3),
