@@ -108,20 +108,23 @@ row_emit(TextRow *row, ReturnSetInfo *rsinfo, AttInMetadata *attinmeta)
 }
 
 /*
- * A collection mode's text, and the hole it stops at if one is open (the
- * rule R5 of common/rules.h): a register refused (no room, limits, a clock
- * far ahead) or held back at load, which nothing at or above is collected
- * past until it is merged.
+ * A collection mode's text, and the holes if any are open (the rule R5 of
+ * common/rules.h): a register refused from a peer (no room, limits, a
+ * clock far ahead), at or above which nothing is collected until it is
+ * merged; registers held back in mantis_stores, whose keys' dead registers
+ * wait for them.
  */
 static const char *
 with_hole(const char *text)
 {
-	uint64		hole = mantis_collect_hole();
+	uint64		hole = mantis_collect_peer_hole();
 
-	if (hole == MANTIS_RULES_NO_HOLE)
-		return text;
-	return psprintf("%s; nothing collected at or after %s: a register refused or held back",
-					text, timestamptz_to_str(mantis_ms_timestamptz(mantis_hlc_ms(hole))));
+	if (hole != MANTIS_RULES_NO_HOLE)
+		text = psprintf("%s; nothing collected at or after %s: a register refused from a peer",
+						text, timestamptz_to_str(mantis_ms_timestamptz(mantis_hlc_ms(hole))));
+	if (mantis_collect_rows_held_back())
+		text = psprintf("%s; keys held back in mantis_stores wait", text);
+	return text;
 }
 
 /*

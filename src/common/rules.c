@@ -56,12 +56,19 @@ mantis_rules_agreement(uint64_t our_members, const MantisMemberView *members,
 
 	if (n == 0)
 		mode = MANTIS_COLLECT_NO_PEERS;
+	else if (our_members == 0)
+	{
+		/* our set is not known: a listed peer has not said its name */
+		mode = MANTIS_COLLECT_UNIDENTIFIED;
+		for (who = 0; who < n - 1 && members[who].identified; who++)
+			;
+	}
 	for (int i = 0; i < n && mode == MANTIS_COLLECT_AGREED; i++)
 	{
 		const MantisMemberView *m = &members[i];
 
 		who = i;
-		if (!m->identified || our_members == 0)
+		if (!m->identified)
 			mode = MANTIS_COLLECT_UNIDENTIFIED;
 		else if (!m->greeted)
 			mode = MANTIS_COLLECT_UNGREETED;
@@ -229,7 +236,7 @@ mantis_rules_mode_text(MantisCollectMode mode)
 		case MANTIS_COLLECT_OLD_PROTOCOL:
 			return "lifetime only: a peer speaks protocol 3";
 		case MANTIS_COLLECT_UNGREETED:
-			return "lifetime only: a peer has not greeted us";
+			return "lifetime only: a peer is down or has not greeted us";
 		case MANTIS_COLLECT_DISAGREE:
 			return "lifetime only: peers count other members";
 	}

@@ -490,7 +490,9 @@ gather_members(Members *m)
 		if (!peer->used || (peer->conn < 0 && !peer->identified))
 			continue;
 		v->identified = peer->identified;
-		v->greeted = peer->identified && peer->greeting == GREETING_OK;
+		/* a peer down forgets its protocol: say it is down, not old */
+		v->greeted = peer->identified && peer->greeting == GREETING_OK &&
+			peer->state != MANTIS_PEER_DOWN;
 		v->protocol = peer->proto;
 		v->members = peer->acks.members;
 		v->acked = acked_by(peer);

@@ -238,10 +238,17 @@ mantis_collect_hole(void)
  * needs less: it merges from our own rows, which refuse nothing, so only
  * its own key's dead register must wait for it (the held keys below).
  */
-static uint64
-peer_hole(void)
+uint64
+mantis_collect_peer_hole(void)
 {
 	return pg_atomic_read_u64(&collect->hole_ts);
+}
+
+/* Whether registers of mantis_stores are held back at load */
+bool
+mantis_collect_rows_held_back(void)
+{
+	return pg_atomic_read_u64(&collect->load_hole_ts) != MANTIS_RULES_NO_HOLE;
 }
 
 /* The persistence worker's keys held back in its rows (persist/load.c) */
@@ -345,7 +352,7 @@ sweep_horizon(MantisSweepHorizon *h)
 		return;
 	}
 	mantis_collect_horizons(&h->stable_ts, &h->lifetime_ts);
-	h->hole_ts = peer_hole();
+	h->hole_ts = mantis_collect_peer_hole();
 }
 
 /*

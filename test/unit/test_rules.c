@@ -72,8 +72,10 @@ test_agreement(void)
 	m[1] = member(7, 10, 10);
 	CHECK(mantis_rules_agreement(7, m, 2, &who) == MANTIS_COLLECT_AGREED && who == -1,
 		  "same sets agree");
-	CHECK(mantis_rules_agreement(0, m, 2, &who) == MANTIS_COLLECT_UNIDENTIFIED,
-		  "our own set not known");
+	m[1].identified = false;
+	CHECK(mantis_rules_agreement(0, m, 2, &who) == MANTIS_COLLECT_UNIDENTIFIED && who == 1,
+		  "our own set not known: the member that has not said its name is named");
+	m[1].identified = true;
 	m[1].members = 8;
 	CHECK(mantis_rules_agreement(7, m, 2, &who) == MANTIS_COLLECT_DISAGREE && who == 1,
 		  "a member counting another set stops it, and is named");
