@@ -237,11 +237,14 @@ mantis_horizon_round_mark(Peer *peer, const MantisLiveMark *mark)
 
 /*
  * The peer held registers back in its answer (replication/repair.c): ones
- * we refused before, which it sends again only now and then.  Such a round
- * shows neither that we hold every write of the peer through its mark (we
- * must not acknowledge past a register we refused: the horizon would rise
- * past it, and with it our refusal horizon), nor that we hold all it holds:
- * its live stream stays broken, and the hole open.
+ * we did not take before, which it sends again only now and then.  While a
+ * hole of that peer is open (we refused some for room, limits or skew),
+ * such a round shows neither that we hold every write of the peer through
+ * its mark (we must not acknowledge past a register we refused: the horizon
+ * would rise past it, and with it our refusal horizon), nor that we hold
+ * all it holds: its live stream stays broken, and the hole open.  Without
+ * a hole, what it held back we refused as copies of what we collected: the
+ * round mends the stream as any other.
  */
 void
 mantis_horizon_round_held_back(Peer *peer)
@@ -328,7 +331,8 @@ mantis_horizon_round_end(Peer *peer, bool completed)
 	PeerAcks   *a = &peer->acks;
 	const MantisLiveMark *m = &a->round_mark;
 
-	if (!completed || !a->round_marked || a->round_tainted || a->round_held_back ||
+	if (!completed || !a->round_marked || a->round_tainted ||
+		(a->round_held_back && a->hole_ts != MANTIS_RULES_NO_HOLE) ||
 		peer->incarnation != a->in_incarnation)
 	{
 		a->round_marked = false;
