@@ -138,7 +138,7 @@ set_collection(TextRow *row, int col)
 {
 	int			mode;
 	int			members;
-	char		who[128];
+	char		who[MANTIS_COLLECT_WHO_SIZE];
 	const char *text;
 
 	if (RecoveryInProgress())

@@ -92,7 +92,18 @@ publish_load_hole(const KnownTable *kt)
 	if (hole == MANTIS_RULES_NO_HOLE)
 		held.n = 0;				/* every row merged: none held back */
 	if (held.n > 1)
+	{
+		int			unique = 1;
+
+		/* each retry decodes the held rows again: keep each key once */
 		qsort(held.keys, held.n, sizeof(uint64), hash_cmp);
+		for (int i = 1; i < held.n; i++)
+		{
+			if (held.keys[i] != held.keys[unique - 1])
+				held.keys[unique++] = held.keys[i];
+		}
+		held.n = unique;
+	}
 	mantis_collect_set_held_keys(held.keys, held.n);
 }
 

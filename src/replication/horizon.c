@@ -87,6 +87,13 @@ static uint64 published_stable = 0;
 static int	published_mode = -1;	/* the MantisCollectMode logged last */
 
 static bool caught_up_with_all(void);
+
+/* A peer counts as a member (R1): one we list, or one identified that connects */
+static inline bool
+counts_as_member(const Peer *peer)
+{
+	return peer->used && (peer->conn >= 0 || peer->identified);
+}
 static uint64 caught_up_ms = 0;	/* when this run first caught up */
 static uint64 started_ms = 0;
 
@@ -265,7 +272,7 @@ caught_up_with_all(void)
 	{
 		const Peer *peer = &mantis_peer_table[i];
 
-		if (!peer->used || (peer->conn < 0 && !peer->identified))
+		if (!counts_as_member(peer))
 			continue;
 		if (peer->acks.clean_round_at == 0)
 			return false;
@@ -491,7 +498,7 @@ gather_members(Members *m)
 		const Peer *peer = &mantis_peer_table[i];
 		MantisMemberView *v = &m->views[m->n];
 
-		if (!peer->used || (peer->conn < 0 && !peer->identified))
+		if (!counts_as_member(peer))
 			continue;
 		v->identified = peer->identified;
 		/* a peer down forgets its protocol: say it is down, not old */
@@ -622,7 +629,7 @@ orphan_hole(void)
 	{
 		const Peer *peer = &mantis_peer_table[i];
 
-		if (peer->used && (peer->conn >= 0 || peer->identified) &&
+		if (counts_as_member(peer) &&
 			peer->acks.clean_round_at <= since)
 			return hole;
 	}

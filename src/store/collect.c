@@ -39,7 +39,6 @@
 #include "store/store.h"
 
 #define SWEEP_INTERVAL_MS	1000
-#define MANTIS_COLLECT_WHO_SIZE	128	/* a peer's label: its name or endpoint */
 
 /* The horizons in shared memory; HLC times, 0 for none */
 typedef struct CollectShared

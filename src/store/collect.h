@@ -30,6 +30,7 @@ extern void mantis_collect_set_held_keys(const uint64 *hashes, int n);
 extern void mantis_collect_note_hole(uint64 hole_ts);
 
 /* how collection goes (common/rules.h), for mantis_status */
+#define MANTIS_COLLECT_WHO_SIZE	128 /* a peer's label: its name or endpoint */
 extern void mantis_collect_publish_mode(int mode, const char *who, int members);
 extern void mantis_collect_mode(int *mode, char *who, size_t who_size, int *members);
 

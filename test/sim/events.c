@@ -32,7 +32,6 @@ sim_start_server(int i, bool crashed)
 		s->floor[k] = s->floor_durable[k];
 	}
 	s->R = s->rows_R;
-	s->adopted_pending = 0;
 	s->published = 0;
 	s->started_ms = s->wall;
 	s->caught_up_ms = 0;

@@ -370,8 +370,6 @@ sim_horizon_tick(int i)
 	else
 		(void) old_stable(s, &horizon);
 	s->published = MAX(s->published, horizon);
-	if (sim_new_rules(s))
-		sim_raise_for_adopted(s);
 	if (s->caught_up_ms == 0 && s->wall >= s->started_ms + W.cfg.lifetime_ms)
 		s->caught_up_ms = s->wall;
 	for (int j = 0; j < W.cfg.slots; j++)

@@ -48,8 +48,6 @@ sim_round_end(int a, int b, bool completed, bool tainted, const Msg *m)
 	if (s->caught_up_ms == 0)
 		s->caught_up_ms = s->wall;
 	e->caught_up = true;
-	if (sim_new_rules(s))
-		sim_raise_for_adopted(s);
 	e->in_held = MAX(e->in_held, m->watermark);
 	if (e->in_unbroken && !sim_seq_after(m->seq, e->in_seq))
 		return;
@@ -184,11 +182,13 @@ sim_on_answer(int a, int b, const Msg *m)
 			W.n_adopted += n;
 			if (sim_new_rules(s))
 			{
-				s->adopted_pending = MAX(s->adopted_pending, max_ts);
-				sim_raise_for_adopted(s);
+				uint64_t	lifetime_ms = lifetime_bound_ms(s);
+
+				max_ts = mantis_rules_adopted_raise(max_ts, s->published,
+													lifetime_ms ? mantis_hlc_pack(lifetime_ms, 0) : 0,
+													sim_least_hole(s), sim_caught_up_with_all(s));
 			}
-			else
-				s->R = MAX(s->R, max_ts);	/* the old rules: all the way */
+			s->R = MAX(s->R, max_ts);
 			s->compaction_asked = true;
 			for (int k = 0; k < W.cfg.keys; k++)
 				if (dropped[k])
@@ -282,26 +282,6 @@ sim_least_hole(Server *s)
 		}
 	}
 	return hole;
-}
-
-/*
- * The refusal horizon for what was adopted (R4, mantis_horizon_adopted()):
- * as far as known held now, all the way once caught up with every member.
- */
-void
-sim_raise_for_adopted(Server *s)
-{
-	uint64_t	lifetime_ms = lifetime_bound_ms(s);
-	bool		whole = sim_caught_up_with_all(s);
-
-	if (s->adopted_pending == 0)
-		return;
-	s->R = MAX(s->R, mantis_rules_adopted_raise(s->adopted_pending, s->published,
-												lifetime_ms ? mantis_hlc_pack(lifetime_ms, 0) : 0,
-												sim_least_hole(s), whole));
-	if (whole)
-		s->adopted_pending = 0;
-	check_raised((int) (s - W.s));
 }
 
 /* Whether a round with each peer entry in this run merged all it holds */

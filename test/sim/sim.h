@@ -134,7 +134,6 @@ typedef struct Server
 	Reg			rows[SIM_KEYS]; /* mantis_stores: every row merged */
 	uint64_t	rows_R;			/* the refusal horizon the rows carry */
 	uint64_t	R;				/* the refusal horizon (R4) */
-	uint64_t	adopted_pending;	/* adopted, R not yet raised past it */
 	uint64_t	published;		/* the collection horizon published */
 	uint64_t	started_ms;
 	uint64_t	caught_up_ms;
@@ -417,6 +416,5 @@ extern void violation(ViolationKind kind, const char *fmt,...) __attribute__((fo
 
 extern uint64_t sim_least_hole(Server *s);
 extern bool sim_caught_up_with_all(Server *s);
-extern void sim_raise_for_adopted(Server *s);
 
 #endif							/* MANTIS_SIM_H */
