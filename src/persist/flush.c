@@ -13,11 +13,14 @@
  * the last full snapshot, a flush writes every register instead and deletes
  * this node's older rows in the same transaction.
  *
- * A compaction first merges again the rows held back (persist/load.c), and
- * deletes only this node's rows known to be merged, each only if it is
- * still the version merged.  So a persisted register is deleted only by a
- * compaction that has merged it and written, in the same transaction, a
- * snapshot holding it or a register with a greater HLC for its key.
+ * A compaction first merges again what the rows held back (persist/load.c),
+ * rewriting each held row that gave something as a row of only what it
+ * still holds back, and deletes the rows known to be merged and the rows
+ * rewritten, each only if it is still the version merged.  So a persisted
+ * register is deleted only by a compaction that has merged it and written,
+ * in the same transaction, a snapshot holding it or a register with a
+ * greater HLC for its key (or that register was collected since, and must
+ * not come back).
  *
  * IDENTIFICATION	src/persist/flush.c
  *-------------------------------------------------------------------------
@@ -49,14 +52,6 @@
 
 /* snapshot bytes below which the bytes rule never asks for compaction */
 #define COMPACT_MIN_BYTES	(1024 * 1024)
-
-/* Rows inserted by the flush under way; known once it commits. */
-typedef struct NewRow
-{
-	int64		id;
-	TransactionId xmin;
-	int64		bytes;
-} NewRow;
 
 /* Rows under construction: the one being filled, inserted once full. */
 typedef struct RowBuilder
@@ -107,31 +102,6 @@ builder_open_row(RowBuilder *b)
 	b->cur_registers = 0;
 }
 
-/* Insert one row; fills in its id and xmin. */
-static void
-insert_row(const KnownTable *kt, const char *clock, bytea *registers,
-		   NewRow *row)
-{
-	char	   *sql = psprintf("INSERT INTO %s (clock, node, registers) VALUES ($1, $2, $3) RETURNING id, xmin",
-							   kt->name);
-	Oid			types[3] = {TEXTOID, TEXTOID, BYTEAOID};
-	Datum		values[3];
-	bool		isnull;
-
-	values[0] = CStringGetTextDatum(clock);
-	values[1] = CStringGetTextDatum(mantis_self_node_name());
-	values[2] = PointerGetDatum(registers);
-	statement_begin();
-	if (SPI_execute_with_args(sql, 3, types, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
-		SPI_processed != 1)
-		elog(ERROR, "could not insert into %s", kt->name);
-	statement_end();
-	row->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	row->xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	SPI_freetuptable(SPI_tuptable);
-	pfree(sql);
-}
-
 /* Close the row being filled, if any, and insert it. */
 static void
 builder_close_row(RowBuilder *b)
@@ -151,8 +121,8 @@ builder_close_row(RowBuilder *b)
 	b->inserted = lappend(b->inserted, row);
 	MemoryContextSwitchTo(oldcxt);
 	insert_row(b->kt, b->clock, (bytea *) b->cur.data, row);
-	row->bytes = b->cur.len;
-	b->kt->sequence_floor = Max(b->kt->sequence_floor, row->id);
+	row->held = 0;
+	row->hole_ts = MANTIS_RULES_NO_HOLE;
 	b->bytes += b->cur.len;
 	pfree(b->cur.data);
 	b->cur.data = NULL;
@@ -240,8 +210,10 @@ delete_rows(const KnownTable *kt, const KnownRow *rows, int n)
  * redundant: every row merged, which it now covers (whatever node name
  * wrote it: this node's, one under a former name, one restored from
  * another server), and the delta rows this flush inserted before it found
- * compaction due.  Rows holding registers back stay.  Returns the ids
- * deleted, in the builder's context.
+ * compaction due.  Rows holding registers back stay, each rewritten to
+ * hold only those if it held more (persist/load.c: what it held besides
+ * may have been deleted and collected since, and must not come back).
+ * Returns the ids deleted, in the builder's context.
  */
 static int64 *
 compact(KnownTable *kt, RowBuilder *b, MantisLeafSet *pending, int *ndeleted)
@@ -250,14 +222,9 @@ compact(KnownTable *kt, RowBuilder *b, MantisLeafSet *pending, int *ndeleted)
 	int64	   *ids;
 	int			n = 0;
 	ListCell   *lc;
+	RowRewrites rw = {0};
 
-	retry_held_back(kt);
 	gone = palloc(sizeof(KnownRow) * (kt->nrows + list_length(b->inserted) + 1));
-	for (int i = 0; i < kt->nrows; i++)
-	{
-		if (ROW_MERGED(&kt->rows[i]))
-			gone[n++] = kt->rows[i];
-	}
 	foreach(lc, b->inserted)
 	{
 		NewRow	   *row = (NewRow *) lfirst(lc);
@@ -270,10 +237,23 @@ compact(KnownTable *kt, RowBuilder *b, MantisLeafSet *pending, int *ndeleted)
 	b->registers = 0;
 	b->bytes = 0;
 
+	rw.clock = b->clock;
+	rw.cxt = b->cxt;
+	retry_held_back(kt, &rw);
+	for (int i = 0; i < kt->nrows; i++)
+	{
+		if (ROW_MERGED(&kt->rows[i]))
+			gone[n++] = kt->rows[i];
+	}
+	/* a row rewritten still holds something back: never merged, not above */
+	foreach(lc, rw.replaced)
+		gone[n++] = *(KnownRow *) lfirst(lc);
+	b->inserted = rw.inserted;	/* known, with what they hold back, at commit */
+
 	/* what changed is in the snapshot: clear the flags first */
 	take_pending(pending, NULL, NULL);
 	mantis_store_scan(true, builder_add, b);
-	if (b->inserted == NIL && b->cur.data == NULL)
+	if (b->cur.data == NULL && b->registers == 0)
 		builder_open_row(b);	/* an empty store still gets its row */
 	builder_close_row(b);
 	delete_rows(kt, gone, n);
@@ -362,8 +342,8 @@ note_committed(KnownTable *kt, const RowBuilder *b, const int64 *deleted,
 		k->xmin = row->xmin;
 		k->bytes = row->bytes;
 		k->own = true;
-		k->held = 0;
-		k->hole_ts = MANTIS_RULES_NO_HOLE;
+		k->held = row->held;
+		k->hole_ts = row->hole_ts;
 		k->unreadable = false;
 	}
 	/* our ids come from the sequence, but a row added by hand may be ahead */

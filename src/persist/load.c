@@ -18,6 +18,26 @@
  * compaction tries it again (retry_held_back()), so it comes back once the
  * limits allow.
  *
+ * Only what is held back.  Such a row holds other registers too, merged
+ * like any; one of their keys may be deleted since, and its marker
+ * collected and compacted out of the rows.  Merged again, the row's old
+ * register of that key would bring the key back (and replicate it).  So a
+ * held row must give only what it still holds back:
+ *	- in this run, the worker remembers each register it held back (key
+ *	  hash, HLC: the held set) and a retry merges only those of the row;
+ *	- across a restart, which merges every row whole, the compaction that
+ *	  retries a row rewrites it, in its own transaction, as a new row
+ *	  holding only the registers still held back, and deletes the old one.
+ *	  Every register it leaves out was merged (or beaten) here, so the
+ *	  compaction's snapshot holds it or a newer register of its key, or
+ *	  that register was collected - which is why it must go.  A row whose
+ *	  registers are all still held back stays as it is.
+ * Whatever node name wrote the held row (a restored row, a former name),
+ * its rewrite is written under ours, with the row's node entries and
+ * refusal horizon, as the compaction's snapshot replaces every merged row
+ * (persist/flush.c).  A standby, which never compacts, never retries: it
+ * merges the primary's rewritten rows as it follows the table.
+ *
  * IDENTIFICATION	src/persist/load.c
  *-------------------------------------------------------------------------
  */
@@ -25,6 +45,7 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -50,21 +71,87 @@
 
 /* ---- loading rows ---- */
 
-/* The keys of registers held back since every row last merged */
+/*
+ * A register held back: its key's hash and its HLC.  Two registers of one
+ * key in different rows are the same one only with the same HLC.
+ */
+typedef struct HeldRegister
+{
+	uint64		hash;
+	uint64		ts;
+	uint64		node;
+} HeldRegister;
+
+/*
+ * The registers held back by the rows, and their keys (sorted, each once)
+ * for the sweep: a dead register of such a key must outlive the held one
+ * (store/sweep.c).  Rebuilt by each retry of the held rows (it holds
+ * nothing merged since); emptied once no row holds anything back.  The
+ * price: 24 bytes of the worker's memory per register held back.
+ */
 static struct
 {
-	uint64	   *keys;
+	HeldRegister *regs;			/* sorted, each once, but for a tail added
+								 * since the last held_sort() */
 	int			n;
 	int			max;
+	uint64	   *keys;
+	int			nkeys;
+	int			maxkeys;
 }			held;
 
 static int
-hash_cmp(const void *a, const void *b)
+held_cmp(const void *a, const void *b)
 {
-	uint64		x = *(const uint64 *) a;
-	uint64		y = *(const uint64 *) b;
+	const HeldRegister *x = (const HeldRegister *) a;
+	const HeldRegister *y = (const HeldRegister *) b;
 
-	return x < y ? -1 : x > y;
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return (x->node > y->node) - (x->node < y->node);
+}
+
+/* Sort the held set, keep each register once, and derive its keys */
+static void
+held_sort(void)
+{
+	int			unique = 0;
+
+	if (held.n > 1)
+		qsort(held.regs, held.n, sizeof(HeldRegister), held_cmp);
+	for (int i = 0; i < held.n; i++)
+	{
+		if (unique == 0 || held_cmp(&held.regs[i], &held.regs[unique - 1]) != 0)
+			held.regs[unique++] = held.regs[i];
+	}
+	held.n = unique;
+	if (held.n > held.maxkeys)
+	{
+		held.maxkeys = held.n;
+		held.keys = held.keys == NULL ?
+			MemoryContextAlloc(TopMemoryContext, sizeof(uint64) * held.maxkeys) :
+			repalloc(held.keys, sizeof(uint64) * held.maxkeys);
+	}
+	held.nkeys = 0;
+	for (int i = 0; i < held.n; i++)
+	{
+		if (held.nkeys == 0 || held.keys[held.nkeys - 1] != held.regs[i].hash)
+			held.keys[held.nkeys++] = held.regs[i].hash;
+	}
+}
+
+/* Whether the first "n" of the held set (sorted) hold this register */
+static bool
+held_contains(int n, const MantisRecord *rec)
+{
+	HeldRegister r;
+
+	r.hash = mantis_hash(rec->key, rec->key_len);
+	r.ts = rec->hlc.ts;
+	r.node = rec->hlc.node;
+	return n > 0 && bsearch(&r, held.regs, n, sizeof(HeldRegister), held_cmp) != NULL;
 }
 
 /*
@@ -91,20 +178,8 @@ publish_load_hole(const KnownTable *kt)
 	mantis_collect_set_load_hole(hole);
 	if (hole == MANTIS_RULES_NO_HOLE)
 		held.n = 0;				/* every row merged: none held back */
-	if (held.n > 1)
-	{
-		int			unique = 1;
-
-		/* each retry decodes the held rows again: keep each key once */
-		qsort(held.keys, held.n, sizeof(uint64), hash_cmp);
-		for (int i = 1; i < held.n; i++)
-		{
-			if (held.keys[i] != held.keys[unique - 1])
-				held.keys[unique++] = held.keys[i];
-		}
-		held.n = unique;
-	}
-	mantis_collect_set_held_keys(held.keys, held.n);
+	held_sort();
+	mantis_collect_set_held_keys(held.keys, held.nkeys);
 }
 
 typedef struct LoadState
@@ -114,16 +189,39 @@ typedef struct LoadState
 	MantisMergeTally merged;
 	uint64		refused;		/* size, encoding or clock */
 	uint64		hole_ts;		/* the least HLC held back in this row */
+
+	/* a retry (retry_held_back()): */
+	bool		retry;
+	int			only;			/* merge only the first "only" of the held set */
+	RowRewrites *rw;			/* where rewritten rows go */
+	StringInfoData kept;		/* the row's rewrite so far: VARHDRSZ, header,
+								 * its nodes, the registers still held back */
+	uint32		row_registers;	/* of the row */
+	uint32		row_kept;		/* of those, still held back */
+	uint16		row_nodes;
+	int			rewritten;		/* rows */
 } LoadState;
 
 static void
 load_node(void *arg, uint64_t id, const char *name, size_t name_len)
 {
+	LoadState  *st = (LoadState *) arg;
 	char		buf[MANTIS_NODE_NAME_MAX + 1];
 
 	memcpy(buf, name, name_len);
 	buf[name_len] = '\0';
 	mantis_nodes_remember(id, buf);
+	if (st->retry)
+	{
+		/* a rewrite keeps the row's node entries, whichever it still needs */
+		size_t		size = mantis_codec_node_size(name_len);
+
+		enlargeStringInfo(&st->kept, (int) size);
+		mantis_codec_put_node((unsigned char *) st->kept.data + st->kept.len,
+							  id, name, name_len);
+		st->kept.len += (int) size;
+		st->row_nodes++;
+	}
 }
 
 /*
@@ -148,15 +246,29 @@ register_acceptable(const MantisRecord *rec, uint64 now_ms)
 static void
 hold_back(LoadState *st, const MantisRecord *rec)
 {
+	HeldRegister *r;
+
 	st->hole_ts = mantis_rules_hole_after(st->hole_ts, rec->hlc.ts);
 	if (held.n == held.max)
 	{
 		held.max = held.max == 0 ? 64 : held.max * 2;
-		held.keys = held.keys == NULL ?
-			MemoryContextAlloc(TopMemoryContext, sizeof(uint64) * held.max) :
-			repalloc(held.keys, sizeof(uint64) * held.max);
+		held.regs = held.regs == NULL ?
+			MemoryContextAlloc(TopMemoryContext, sizeof(HeldRegister) * held.max) :
+			repalloc(held.regs, sizeof(HeldRegister) * held.max);
 	}
-	held.keys[held.n++] = mantis_hash(rec->key, rec->key_len);
+	r = &held.regs[held.n++];
+	r->hash = mantis_hash(rec->key, rec->key_len);
+	r->ts = rec->hlc.ts;
+	r->node = rec->hlc.node;
+	if (st->retry)
+	{
+		size_t		size = mantis_codec_register_size(rec);
+
+		enlargeStringInfo(&st->kept, (int) size);
+		mantis_codec_put_register((unsigned char *) st->kept.data + st->kept.len, rec);
+		st->kept.len += (int) size;
+		st->row_kept++;
+	}
 }
 
 static void
@@ -164,6 +276,10 @@ load_register(void *arg, const MantisRecord *rec)
 {
 	LoadState  *st = (LoadState *) arg;
 
+	st->row_registers++;
+	/* merged, or beaten, when the row was loaded: see the file header */
+	if (st->retry && !held_contains(st->only, rec))
+		return;
 	if (!register_acceptable(rec, st->now_ms))
 	{
 		/* beaten here by a later write of its key: nothing to hold back */
@@ -198,11 +314,46 @@ load_register(void *arg, const MantisRecord *rec)
 }
 
 /*
- * Merge one row's registers into memory, unless any part of the row is
- * malformed; fills in row->held and row->unreadable.
+ * In a retry: a row that gave something now (or before) and holds
+ * something back still is replaced by a new row holding only that, in the
+ * compaction's transaction (see the file header).  Its old version goes
+ * with the merged rows; both are known once the compaction commits.
  */
 static void
-load_row(const KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
+rewrite_row(KnownTable *kt, LoadState *st, const KnownRow *row, uint64 horizon)
+{
+	RowRewrites *rw = st->rw;
+	MemoryContext oldcxt;
+	NewRow	   *fresh;
+	KnownRow   *old;
+
+	if (row->held == 0 || st->row_kept == st->row_registers)
+		return;
+	mantis_snapshot_put_header((unsigned char *) st->kept.data + VARHDRSZ,
+							   st->row_nodes, st->row_kept, horizon);
+	SET_VARSIZE(st->kept.data, st->kept.len);
+	oldcxt = MemoryContextSwitchTo(rw->cxt);
+	fresh = palloc(sizeof(NewRow));
+	old = palloc(sizeof(KnownRow));
+	MemoryContextSwitchTo(oldcxt);
+	insert_row(kt, rw->clock, (bytea *) st->kept.data, fresh);
+	fresh->held = row->held;
+	fresh->hole_ts = row->hole_ts;
+	*old = *row;
+	oldcxt = MemoryContextSwitchTo(rw->cxt);
+	rw->inserted = lappend(rw->inserted, fresh);
+	rw->replaced = lappend(rw->replaced, old);
+	MemoryContextSwitchTo(oldcxt);
+	st->rewritten++;
+}
+
+/*
+ * Merge one row's registers into memory, unless any part of the row is
+ * malformed; fills in row->held and row->unreadable.  In a retry, merges
+ * only what the row held back, and rewrites it (rewrite_row()).
+ */
+static void
+load_row(KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 		 bytea *registers)
 {
 	const char *data = VARDATA_ANY(registers);
@@ -223,6 +374,13 @@ load_row(const KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 	before = st->refused + st->merged.no_room;
 	st->row_id = row->id;
 	st->hole_ts = MANTIS_RULES_NO_HOLE;
+	st->row_registers = st->row_kept = st->row_nodes = 0;
+	if (st->retry)
+	{
+		/* in the row's memory context (load_rows()) */
+		initStringInfo(&st->kept);
+		appendStringInfoSpaces(&st->kept, VARHDRSZ + MANTIS_SNAPSHOT_HEADER_SIZE);
+	}
 	(void) mantis_snapshot_decode(data, len, load_node, load_register, st, NULL);
 	/*
 	 * What was collected before this start is refused still; and our clock
@@ -234,6 +392,8 @@ load_row(const KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 	row->held = (uint32) Min(st->refused + st->merged.no_room - before, PG_UINT32_MAX);
 	row->hole_ts = st->hole_ts;
 	row->unreadable = false;
+	if (st->retry)
+		rewrite_row(kt, st, row, horizon);
 }
 
 /*
@@ -241,7 +401,7 @@ load_row(const KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
  * time through a cursor.  Rows that vanished meanwhile stay as they were.
  */
 static void
-load_rows(const KnownTable *kt, KnownRow **rows, int n, LoadState *st)
+load_rows(KnownTable *kt, KnownRow **rows, int n, LoadState *st)
 {
 	Oid			types[2] = {INT8ARRAYOID, INT4OID};
 	Datum		values[2];
@@ -264,6 +424,7 @@ load_rows(const KnownTable *kt, KnownRow **rows, int n, LoadState *st)
 									   2, types, values, NULL, true, 0);
 	for (;;)
 	{
+		SPITupleTable *fetched;
 		HeapTuple	tuple;
 		TupleDesc	desc;
 		bool		isnull;
@@ -276,8 +437,10 @@ load_rows(const KnownTable *kt, KnownRow **rows, int n, LoadState *st)
 		statement_end();
 		if (SPI_processed == 0)
 			break;
-		tuple = SPI_tuptable->vals[0];
-		desc = SPI_tuptable->tupdesc;
+		/* a retry's rewrite (an INSERT) replaces SPI_tuptable */
+		fetched = SPI_tuptable;
+		tuple = fetched->vals[0];
+		desc = fetched->tupdesc;
 		id = DatumGetInt64(SPI_getbinval(tuple, desc, 1, &isnull));
 		while (next < n && rows[next]->id < id)
 			next++;
@@ -299,7 +462,7 @@ load_rows(const KnownTable *kt, KnownRow **rows, int n, LoadState *st)
 			load_row(kt, st, rows[next], node ? node : "", DatumGetByteaPP(d));
 		MemoryContextSwitchTo(outer);
 		MemoryContextReset(row_cxt);
-		SPI_freetuptable(SPI_tuptable);
+		SPI_freetuptable(fetched);
 		CHECK_FOR_INTERRUPTS();
 	}
 	SPI_cursor_close(portal);
@@ -449,12 +612,16 @@ mantis_persist_follow(KnownTable *kt)
 }
 
 /*
- * Merge again the rows that were held back: the store may have room now,
- * or the clock may have caught up.  Before a compaction's snapshot, so
- * that whatever merges is in it.
+ * Merge again what the rows held back: the store may have room now, or the
+ * clock may have caught up.  Only that: a register of theirs merged before
+ * may have been deleted and collected since (see the file header).  Each
+ * row that has given something is rewritten to hold only what it still
+ * holds back, its rewrite and the old row added to "rw"; the compaction
+ * inserts the rewrites and deletes the old rows in its transaction.  Before
+ * its snapshot, so that whatever merges is in it.
  */
 void
-retry_held_back(KnownTable *kt)
+retry_held_back(KnownTable *kt, RowRewrites *rw)
 {
 	KnownRow  **retry = palloc(sizeof(KnownRow *) * Max(kt->nrows, 1));
 	int			n = 0;
@@ -465,6 +632,11 @@ retry_held_back(KnownTable *kt)
 		if (kt->rows[i].held > 0)
 			retry[n++] = &kt->rows[i];
 	}
+	/* a retry that failed (ERROR) left what it found held after the set */
+	held_sort();
+	st.retry = true;
+	st.only = held.n;
+	st.rw = rw;
 	if (n > 0)
 	{
 		st.now_ms = mantis_clock_wall_ms();
@@ -473,6 +645,16 @@ retry_held_back(KnownTable *kt)
 			ereport(LOG,
 					(errmsg("mantis loaded %llu registers held back in %s",
 							(unsigned long long) st.merged.applied, kt->name)));
+		if (st.rewritten > 0)
+			ereport(LOG,
+					(errmsg("mantis rewrote %d rows of %s to hold only the registers they hold back",
+							st.rewritten, kt->name)));
+	}
+	/* what the rows hold back now was added after the first "only" */
+	if (st.only > 0)
+	{
+		memmove(held.regs, held.regs + st.only, sizeof(HeldRegister) * (held.n - st.only));
+		held.n -= st.only;
 	}
 	pfree(retry);
 	publish_load_hole(kt);

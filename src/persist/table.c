@@ -44,6 +44,7 @@
 #include "utils/snapmgr.h"
 
 #include "mantis.h"
+#include "nodes.h"
 #include "persist/persist.h"
 #include "persist/table.h"
 
@@ -215,6 +216,35 @@ mantis_persist_counts(const KnownTable *kt, uint64 *held_back, int64 *own_rows)
 				merged_bytes;
 
 	count_rows(kt, held_back, own_rows, &merged_rows, &merged_bytes);
+}
+
+/*
+ * Insert one row under this server's node name; fills in its id, xmin and
+ * bytes, and moves what the id sequence is known to be past.
+ */
+void
+insert_row(KnownTable *kt, const char *clock, bytea *registers, NewRow *row)
+{
+	char	   *sql = psprintf("INSERT INTO %s (clock, node, registers) VALUES ($1, $2, $3) RETURNING id, xmin",
+							   kt->name);
+	Oid			types[3] = {TEXTOID, TEXTOID, BYTEAOID};
+	Datum		values[3];
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(clock);
+	values[1] = CStringGetTextDatum(mantis_self_node_name());
+	values[2] = PointerGetDatum(registers);
+	statement_begin();
+	if (SPI_execute_with_args(sql, 3, types, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "could not insert into %s", kt->name);
+	statement_end();
+	row->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	row->xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	row->bytes = VARSIZE(registers);
+	SPI_freetuptable(SPI_tuptable);
+	pfree(sql);
+	kt->sequence_floor = Max(kt->sequence_floor, row->id);
 }
 
 /* An int8[] of ids, to pass to a statement */

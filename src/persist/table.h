@@ -39,6 +39,21 @@ typedef struct KnownRow
 #define ROW_MERGED(r)	((r)->held == 0 && !(r)->unreadable)
 
 /*
+ * A row the worker inserted in the transaction under way: known once it
+ * commits (persist/flush.c).  A flush's rows hold nothing back; a row a
+ * compaction rewrote from a held-back one (persist/load.c) holds only
+ * registers held back.
+ */
+typedef struct NewRow
+{
+	int64		id;
+	TransactionId xmin;
+	int64		bytes;
+	uint32		held;			/* as KnownRow */
+	uint64		hole_ts;
+} NewRow;
+
+/*
  * What the worker knows of mantis_stores; in TopMemoryContext.  The worker
  * owns it (mantis_persist_table_create()) and passes it down explicitly.
  */
@@ -64,6 +79,8 @@ extern MANTIS_PRIVATE void count_rows(const KnownTable *kt, uint64 *held_back,
 									  int64 *own_rows, int64 *merged_rows,
 									  int64 *merged_bytes);
 extern MANTIS_PRIVATE Datum int8_array(const int64 *ids, int n);
+extern MANTIS_PRIVATE void insert_row(KnownTable *kt, const char *clock,
+									  bytea *registers, NewRow *row);
 
 /*
  * statement_timeout is armed by PostgreSQL for client statements only: the
