@@ -6,7 +6,9 @@
 # collected by acknowledgement on both servers; then each server compacts,
 # which merges the held row again, and restarts, which loads it again: k
 # stays deleted on both, and no row holds its old value any more.  With the
-# limit raised, big is back on both.
+# limit raised, big is back on both.  A hot standby of n1, which follows
+# its table but never writes, holds the row back too, and a restart of it
+# does not bring k back either.
 use strict;
 use warnings;
 
@@ -21,7 +23,7 @@ mantis.peer_timeout = '2s'
 mantis.flush_interval = '100ms'
 mantis.max_value_size = '4kB'
 mantis.compact_rows = 1
-});
+}, init => { allows_streaming => 1 });
 my ($n1, $n2) = @{ $c->{nodes} }[ 1 .. 2 ];
 my @all = ($n1, $n2);
 
@@ -80,6 +82,14 @@ for my $n (@all)
 	is(sql($n, q{SELECT mantis_get('k')}), 'old value', $n->name . ': k is loaded from the same row');
 }
 
+# n1's standby, with the lower limit too (the backup holds its settings)
+$n1->backup('b');
+my $sb = PostgreSQL::Test::Cluster->new('sb');
+$sb->init_from_backup($n1, 'b', has_streaming => 1);
+$sb->start;
+ok($sb->poll_query_until('postgres', q{SELECT persistence = 'standby' AND held_back = 1 FROM mantis_status}),
+	'the standby loads the rows, holding the large value back');
+
 # --- k is deleted; its marker is collected by acknowledgement on both -------
 my %collected = map { ($_->name => status($_, 'collected_deletions')) } @all;
 is(sql($n1, q{SELECT mantis_delete('k')}), 't', 'k is deleted on n1');
@@ -107,6 +117,17 @@ for my $n (@all)
 	is(stored_count($n, 'big'), '1', $n->name . ': while the large value is still there, once');
 	is(status($n, 'held_back'), '1', $n->name . ': still counted held back');
 }
+
+# the standby follows n1's compaction; a restart loads the rows again
+$n1->wait_for_catchup($sb, 'replay', sql($n1, q{SELECT pg_current_wal_lsn()}));
+ok($sb->poll_query_until('postgres', q{SELECT mantis_get('tick.n1') = 'b'}), 'the standby follows n1');
+$sb->restart;
+$sb->poll_query_until('postgres', q{SELECT persistence = 'standby' FROM mantis_status})
+  or die 'the standby did not load its store';
+is(sql($sb, q{SELECT mantis_get('k') IS NULL}), 't', 'after a restart of the standby k stays deleted there');
+is(sql($sb, q{SELECT mantis_get('kept')}), 'v1', 'and the rest is there');
+is(status($sb, 'held_back'), '1', 'the standby holds the large value back still');
+$sb->stop;
 
 # --- a restart loads the held row again --------------------------------------
 restart_all();
