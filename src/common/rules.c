@@ -77,6 +77,18 @@ mantis_rules_agreement(uint64_t our_members, const MantisMemberView *members,
 		else if (m->members != our_members)
 			mode = MANTIS_COLLECT_DISAGREE;
 	}
+	/*
+	 * Agreed, but acknowledgements collect nothing until every member has
+	 * sent one and said how far its own members hold its writes: say so,
+	 * and name the member (a peer that lists us only one way, or has not
+	 * flushed yet), rather than claim collection by acknowledgement.
+	 */
+	for (int i = 0; i < n && mode == MANTIS_COLLECT_AGREED; i++)
+	{
+		who = i;
+		if (members[i].acked == 0 || members[i].stable == 0)
+			mode = MANTIS_COLLECT_UNACKED;
+	}
 	if (culprit)
 		*culprit = mode == MANTIS_COLLECT_AGREED ? -1 : who;
 	return mode;
@@ -239,6 +251,8 @@ mantis_rules_mode_text(MantisCollectMode mode)
 			return "lifetime only: a peer is down or has not greeted us";
 		case MANTIS_COLLECT_DISAGREE:
 			return "lifetime only: peers count other members";
+		case MANTIS_COLLECT_UNACKED:
+			return "lifetime only: waiting for a peer's acknowledgement";
 	}
 	return "unknown";
 }

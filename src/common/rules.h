@@ -112,7 +112,8 @@ typedef enum MantisCollectMode
 	MANTIS_COLLECT_UNIDENTIFIED,	/* a listed peer has not said its name */
 	MANTIS_COLLECT_OLD_PROTOCOL,	/* a member speaks protocol 3 */
 	MANTIS_COLLECT_UNGREETED,	/* a member has not greeted us in this run */
-	MANTIS_COLLECT_DISAGREE		/* a member counts another set */
+	MANTIS_COLLECT_DISAGREE,	/* a member counts another set */
+	MANTIS_COLLECT_UNACKED		/* all agree, but a member has not acknowledged yet */
 } MantisCollectMode;
 
 /* What a server knows of one of its members (itself excluded) */

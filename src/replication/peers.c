@@ -312,6 +312,25 @@ mantis_peer_label(const Peer *peer)
 }
 
 /*
+ * A listed endpoint that is our own mantis.listen: we would greet
+ * ourselves, and count ourselves twice among the members (R1 of
+ * common/rules.h), so that collection by acknowledgement never starts.
+ * Warn, and leave it out.  (Another spelling of our address is caught when
+ * our greeting comes back to us: replication/protocol.c logs it, and
+ * mantis_status.collection names the endpoint that never answers.)
+ */
+static bool
+lists_ourselves(const char *endpoint)
+{
+	if (mantis_listen == NULL || strcmp(endpoint, mantis_listen) != 0)
+		return false;
+	ereport(WARNING,
+			(errmsg("mantis: \"mantis.peers\" lists this server's own address %s; ignoring it", endpoint),
+			 errhint("List only the other servers in \"mantis.peers\".")));
+	return true;
+}
+
+/*
  * Make the peers match mantis.peers: connect new endpoints, drop removed
  * ones (their counters go with them).  Returns true if the set of
  * connections changed.
@@ -358,7 +377,7 @@ mantis_peers_configure(void)
 		for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 			known |= mantis_peer_table[i].used && mantis_peer_table[i].conn >= 0 &&
 				strcmp(mantis_peer_table[i].endpoint, endpoints[j]) == 0;
-		if (known)
+		if (known || lists_ourselves(endpoints[j]))
 			continue;
 		peer = peer_new();
 		if (peer == NULL)

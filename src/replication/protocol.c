@@ -436,7 +436,7 @@ refuse_own_id(Peer *via, const MantisFrame *f, TimestampTz now)
 	if (via)
 		mantis_peer_set_state(via, MANTIS_PEER_REFUSED, now);
 	if (f->incarnation == mantis_outbox_incarnation())
-		mantis_peer_problem(via, LOG, "peer %s is this server itself; ignoring it",
+		mantis_peer_problem(via, LOG, "peer %s is this server itself; ignoring it (remove this server's own address from \"mantis.peers\")",
 							via ? via->endpoint : "(inbound)");
 	else
 		mantis_peer_problem(via, WARNING,

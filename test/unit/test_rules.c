@@ -89,7 +89,15 @@ test_agreement(void)
 	m[0].identified = false;
 	CHECK(mantis_rules_agreement(7, m, 2, &who) == MANTIS_COLLECT_UNIDENTIFIED && who == 0,
 		  "the first member that stops it is named");
-	for (int i = MANTIS_COLLECT_AGREED; i <= MANTIS_COLLECT_DISAGREE; i++)
+	m[0] = member(7, 10, 10);
+	m[1] = member(7, 10, 10);
+	m[1].stable = 0;
+	CHECK(mantis_rules_agreement(7, m, 2, &who) == MANTIS_COLLECT_UNACKED && who == 1,
+		  "agreed, but a member that has not acknowledged is named, not \"by acknowledgement\"");
+	m[1] = member(7, 0, 0);
+	CHECK(mantis_rules_agreement(7, m, 2, &who) == MANTIS_COLLECT_UNACKED && who == 1,
+		  "a member that never acknowledged our writes is named");
+	for (int i = MANTIS_COLLECT_AGREED; i <= MANTIS_COLLECT_UNACKED; i++)
 		CHECK(strcmp(mantis_rules_mode_text((MantisCollectMode) i), "unknown") != 0,
 			  "mode %d has a text", i);
 }
