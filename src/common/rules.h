@@ -83,7 +83,8 @@
  *	  it back, but it never stopped being read; a crash after it loads
  *	  neither it nor a horizon that would let its copies in.  A compaction
  *	  leaves out only what is still live and below our least hole
- *	  (mantis_rules_adoption_covered): else it waits.
+ *	  (mantis_rules_adoption_covered), and nothing while rows of ours are
+ *	  held back (they stay, and may hold it): else it waits.
  *
  * The price.  A server's writes that no member held while it was not
  *	  counted - made before it first reached the cluster, while it was
