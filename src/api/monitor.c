@@ -112,7 +112,8 @@ row_emit(TextRow *row, ReturnSetInfo *rsinfo, AttInMetadata *attinmeta)
  * common/rules.h): a register refused from a peer (no room, limits, a
  * clock far ahead), at or above which nothing is collected until it is
  * merged; registers held back in mantis_stores, whose keys' dead registers
- * wait for them.
+ * wait for them.  Then the registers adopted away (R6) that are still read
+ * until a compaction has rewritten mantis_stores without them.
  */
 static const char *
 with_hole(const char *text)
@@ -124,6 +125,9 @@ with_hole(const char *text)
 						text, timestamptz_to_str(mantis_ms_timestamptz(mantis_hlc_ms(hole))));
 	if (mantis_collect_rows_held_back())
 		text = psprintf("%s; keys held back in mantis_stores wait", text);
+	if (mantis_store_adopting() > 0)
+		text = psprintf("%s; " UINT64_FORMAT " registers adopted away wait for a compaction",
+						text, mantis_store_adopting());
 	return text;
 }
 

@@ -198,6 +198,21 @@ mantis_rules_adopt(bool seen, bool owed, bool dead, uint64_t hlc_ts, uint64_t up
 }
 
 /*
+ * Whether a compaction makes a register adopted away durably gone (R6): it
+ * is left out of the compaction's snapshot, and dropped once that commits,
+ * if it is still live and below our least hole as the compaction scans it.
+ * Otherwise it is written as any other register and stays: a dead one is
+ * our sweep's to collect (see mantis_rules_adopt()), and one at or above a
+ * hole that opened since it was adopted waits for the hole to close (what
+ * we drop raises our refusal horizon, which must not cover a hole, R5).
+ */
+bool
+mantis_rules_adoption_covered(bool dead, uint64_t hlc_ts, uint64_t hole_ts)
+{
+	return !dead && hlc_ts < hole_ts;
+}
+
+/*
  * The refusal horizon we announce to peers, for them to adopt by (R5, R6):
  * below the least hole, whatever our own refusal horizon.
  */

@@ -76,6 +76,15 @@
  *	  and below our own least hole (what we adopt raises our refusal
  *	  horizon, R4, which must not cover a hole, R5).  The peer collected it
  *	  or would refuse it (mantis_rules_adopt_leaf, mantis_rules_adopt).
+ *	  An adoption is durable before it is visible: what we adopt stays, and
+ *	  is read, until a compaction has rewritten our rows without it and
+ *	  committed; only then is it dropped and our refusal horizon raised,
+ *	  which the compaction's rows already carry.  A crash before that loads
+ *	  it back, but it never stopped being read; a crash after it loads
+ *	  neither it nor a horizon that would let its copies in.  A compaction
+ *	  leaves out only what is still live and below our least hole
+ *	  (mantis_rules_adoption_covered), and nothing while rows of ours are
+ *	  held back (they stay, and may hold it): else it waits.
  *
  * The price.  A server's writes that no member held while it was not
  *	  counted - made before it first reached the cluster, while it was
@@ -169,6 +178,7 @@ extern uint64_t mantis_rules_adopt_upto(uint64_t collected_at_start,
 extern bool mantis_rules_adopt_leaf(uint64_t sent, uint64_t theirs, uint64_t ours);
 extern bool mantis_rules_adopt(bool seen, bool owed, bool dead, uint64_t hlc_ts,
 							   uint64_t upto);
+extern bool mantis_rules_adoption_covered(bool dead, uint64_t hlc_ts, uint64_t hole_ts);
 extern uint64_t mantis_rules_announced(uint64_t refusal_horizon, uint64_t hole_ts);
 extern uint64_t mantis_rules_adopted_raise(uint64_t adopted_max_ts, uint64_t horizon_ts,
 										   uint64_t lifetime_ts, uint64_t hole_ts,

@@ -22,6 +22,11 @@
  * greater HLC for its key (or that register was collected since, and must
  * not come back).
  *
+ * Adoption.  A compaction also makes adoptions durable (store/sweep.c):
+ * its snapshot leaves out the registers adopted away, its last row carries
+ * the refusal horizon their adoption raises, and only once it has committed
+ * are they dropped from the store and the horizon raised there.
+ *
  * IDENTIFICATION	src/persist/flush.c
  *-------------------------------------------------------------------------
  */
@@ -62,6 +67,8 @@ typedef struct RowBuilder
 	int			nodes;
 	MantisNodeEntry node_table[MANTIS_MAX_NODES];
 	const char *clock;			/* the flush's HLC, as text */
+	uint64		adopted_raise;	/* the refusal horizon the adoptions a
+								 * compaction covers raise, 0: none */
 	uint64		registers;		/* in all rows */
 	int64		bytes;			/* of all inserted rows */
 	MemoryContext cxt;			/* outlives the transaction: for "inserted" */
@@ -111,10 +118,14 @@ builder_close_row(RowBuilder *b)
 
 	if (b->cur.data == NULL)
 		return;
-	/* the refusal horizon travels with every row (store/collect.c) */
+	/*
+	 * The refusal horizon travels with every row (store/collect.c); the last
+	 * row of a compaction also carries what the adoptions it covers raise,
+	 * before the server's own horizon does (after the commit).
+	 */
 	mantis_snapshot_put_header((unsigned char *) b->cur.data + VARHDRSZ,
 							   (uint16) b->nodes, b->cur_registers,
-							   mantis_collect_refusal_horizon());
+							   Max(mantis_collect_refusal_horizon(), b->adopted_raise));
 	SET_VARSIZE(b->cur.data, b->cur.len);
 	oldcxt = MemoryContextSwitchTo(b->cxt);
 	row = palloc(sizeof(NewRow));
@@ -214,9 +225,18 @@ delete_rows(const KnownTable *kt, const KnownRow *rows, int n)
  * hold only those if it held more (persist/load.c: what it held besides
  * may have been deleted and collected since, and must not come back).
  * Returns the ids deleted, in the builder's context.
+ *
+ * Registers adopted away (store/sweep.c) are left out of the snapshot,
+ * flagged as covered by it (*cover); the last row carries the refusal
+ * horizon their adoption raises (R4 of common/rules.h), so that the rows
+ * refuse their copies from the moment they no longer hold them.  Only
+ * once the transaction commits does the caller drop them from the store
+ * and raise the horizon there: an adoption is durable before it is
+ * visible, or announced to peers.
  */
 static int64 *
-compact(KnownTable *kt, RowBuilder *b, MantisLeafSet *pending, int *ndeleted)
+compact(KnownTable *kt, RowBuilder *b, MantisLeafSet *pending, int *ndeleted,
+		MantisAdoptCover *cover)
 {
 	KnownRow   *gone;
 	int64	   *ids;
@@ -252,9 +272,17 @@ compact(KnownTable *kt, RowBuilder *b, MantisLeafSet *pending, int *ndeleted)
 
 	/* what changed is in the snapshot: clear the flags first */
 	take_pending(pending, NULL, NULL);
-	mantis_store_scan(true, builder_add, b);
-	if (b->cur.data == NULL && b->registers == 0)
-		builder_open_row(b);	/* an empty store still gets its row */
+	/*
+	 * Adoptions are covered below our least hole (R6), and only while no
+	 * row holds registers back: such a row is not deleted, may hold one of
+	 * them, and would bring it back with a crash restart.  They wait, still
+	 * read, until it has merged (0: cover none).
+	 */
+	cover->hole_ts = mantis_collect_rows_held_back() ? 0 : mantis_collect_hole();
+	mantis_store_scan_compaction(builder_add, b, cover);
+	b->adopted_raise = mantis_collect_adopted_raise(cover->max_ts);
+	if (b->cur.data == NULL && (b->registers == 0 || b->adopted_raise != 0))
+		builder_open_row(b);	/* an empty store gets its row; the raise its own */
 	builder_close_row(b);
 	delete_rows(kt, gone, n);
 	ids = MemoryContextAlloc(b->cxt, sizeof(int64) * (n + 1));
@@ -353,6 +381,24 @@ note_committed(KnownTable *kt, const RowBuilder *b, const int64 *deleted,
 }
 
 /*
+ * A compaction that covered registers adopted away has committed: raise
+ * the refusal horizon as its rows do, then drop them from the store (in
+ * that order: dropped first, a copy from a peer could slip in between).
+ */
+static void
+drop_adopted(const RowBuilder *b, const MantisAdoptCover *cover)
+{
+	int			dropped;
+
+	mantis_collect_raise_refusal_horizon(b->adopted_raise);
+	dropped = mantis_store_drop_covered(&cover->leaves);
+	if (dropped > 0)
+		ereport(LOG,
+				(errmsg("mantis dropped %d registers adopted away, now that mantis_stores no longer holds them",
+						dropped)));
+}
+
+/*
  * Write the registers changed since the last flush, in a transaction of
  * its own: follow the table, then take the changes (clearing their
  * UNFLUSHED flags) from the leaves set in "pending", which is emptied, and
@@ -370,8 +416,10 @@ mantis_persist_flush(KnownTable *kt, MantisLeafSet *pending, bool compact_asked,
 	MantisHLC	now;
 	int64	   *deleted = NULL;
 	int			ndeleted = 0;
+	MantisAdoptCover cover;
 
 	memset(result, 0, sizeof(*result));
+	memset(&cover, 0, sizeof(cover));
 	builder_init(&b, kt, clock, CurrentMemoryContext);
 	begin_work("mantis: flushing to mantis_stores");
 	if (!follow_table(kt))
@@ -396,7 +444,7 @@ mantis_persist_flush(KnownTable *kt, MantisLeafSet *pending, bool compact_asked,
 		result->compacted = compaction_due(kt, &b);
 	}
 	if (result->compacted)
-		deleted = compact(kt, &b, pending, &ndeleted);
+		deleted = compact(kt, &b, pending, &ndeleted, &cover);
 	end_work();
 
 	/* committed */
@@ -405,6 +453,8 @@ mantis_persist_flush(KnownTable *kt, MantisLeafSet *pending, bool compact_asked,
 		kt->rewrite = false;
 		kt->snapshot_bytes = b.bytes;
 	}
+	if (cover.covered > 0)
+		drop_adopted(&b, &cover);
 	note_committed(kt, &b, deleted, ndeleted);
 	memset(&taken_leaves, 0, sizeof(taken_leaves));
 	result->registers = b.registers;

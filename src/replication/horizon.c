@@ -41,8 +41,9 @@
  * The refusal horizon.  Whatever is collected - by the horizon, by the
  * lifetime (a marker dead longer than mantis.tombstone_lifetime, so that
  * markers do not pile up while a peer stays away), or adopted away from a
- * peer's answer (replication/repair.c) - raises it to the register's HLC
- * (the rule R4).  It is persisted with the store (persist/flush.c), and a
+ * peer's answer (replication/repair.c; raised by the persistence worker
+ * once the compaction that drops it has committed, persist/flush.c) -
+ * raises it to the register's HLC (the rule R4).  It is persisted with the store (persist/flush.c), and a
  * register from a peer for a key we hold nothing of, at or below it, is
  * refused as a copy of something collected here (store/write.c).  Peers
  * learn it from our greetings ("collected"), and drop what they hold at or
@@ -85,8 +86,6 @@
 /* the collection horizon published last, and whether lifetime may collect */
 static uint64 published_stable = 0;
 static int	published_mode = -1;	/* the MantisCollectMode logged last */
-
-static bool caught_up_with_all(void);
 
 /* A peer counts as a member (R1): one we list, or one identified that connects */
 static inline bool
@@ -282,16 +281,6 @@ caught_up_with_all(void)
 }
 
 /*
- * How far registers we adopted away raise our refusal horizon (R4): to the
- * greatest of them, but no further than we know we hold everything we
- * should - our collection horizon, or the lifetime bound once it applies -
- * and below our least hole.  We may lack other writes older than what we
- * dropped simply because they have not reached us yet (a topology that is
- * not a full mesh, a server just restarted or come back from an older
- * store); a horizon past them would have them refused as collected here,
- * and adopted away by the peers we announce it to.
- */
-/*
  * Whether a round may adopt now (R6): only once a round with each member,
  * since this run started, has merged all that member holds.  Before that we
  * may lack writes the others hold (lost by a restore, a standby promoted
@@ -304,20 +293,6 @@ bool
 mantis_horizon_may_adopt(void)
 {
 	return caught_up_with_all();
-}
-
-/* Registers were adopted away, the greatest at adopted_max_ts (R4) */
-void
-mantis_horizon_adopted(uint64 adopted_max_ts)
-{
-	uint64		stable_ts;
-	uint64		lifetime_ts;
-
-	mantis_collect_horizons(&stable_ts, &lifetime_ts);
-	mantis_collect_raise_refusal_horizon(mantis_rules_adopted_raise(adopted_max_ts, stable_ts,
-																	lifetime_ts,
-																	mantis_collect_hole(),
-																	caught_up_with_all()));
 }
 
 /* Something the peer sent in the round could not be merged. */

@@ -65,7 +65,6 @@ extern void mantis_horizon_round_end(struct Peer *peer, bool completed);
 extern void mantis_horizon_hole(struct Peer *peer, uint64 refused_ts);
 extern uint64 mantis_horizon_adopt_upto(const struct Peer *peer);
 extern bool mantis_horizon_may_adopt(void);
-extern void mantis_horizon_adopted(uint64 adopted_max_ts);
 extern void mantis_horizon_on_greeting(struct Peer *peer, const MantisFrame *f,
 									   uint64 ours);
 extern void mantis_horizon_fill_greeting(const struct Peer *to, MantisGreeting *g);

@@ -35,9 +35,11 @@
  * merging the peer's answer - the peer sent every register it has of that
  * leaf, each marked SEEN as it was merged, and this one was not among them -
  * we hold something the peer collected the deletion of, or a register the peer
- * would never take: we drop it (a server back from a long absence, or from a
- * crash that lost what it had acknowledged, gives up what the others
- * collected), and ask for a compaction so that mantis_stores forgets it too.
+ * would never take: we give it up (a server back from a long absence, or from
+ * a crash that lost what it had acknowledged, gives up what the others
+ * collected).  It is flagged, and asks for a compaction: once that has
+ * rewritten mantis_stores without it and committed, it is dropped, and our
+ * refusal horizon raised (store/sweep.c, persist/flush.c).
  * Only from an answer proven whole: the fingerprints of the registers the
  * peer sent of the leaf add up to its digest of the leaf (a frame lost on
  * the way would otherwise look like a register it does not hold), and only
@@ -360,37 +362,42 @@ mantis_repair_on_updates(Peer *peer, const MantisFrame *f, TimestampTz now)
 }
 
 /*
- * Drop our registers the peer collected, from the leaves of the group
- * that still differ; see the file header.
+ * Adopt away our registers the peer collected, from the leaves of the
+ * group that still differ; see the file header.  They stay, and are read,
+ * until a compaction has rewritten mantis_stores without them
+ * (store/sweep.c): we ask for one, and it raises our refusal horizon.
  */
 static void
 adopt_collected(Peer *peer, const MantisFrame *f, const uint64 *leaves)
 {
 	uint64		upto = mantis_horizon_adopt_upto(peer);
-	uint64		max_ts = 0;
-	int			dropped = 0;
+	int			adopted = 0;
+	int			flagged = 0;
 
 	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
 	{
 		int			leaf = f->group * MANTIS_DIGEST_GROUP_LEAVES + i;
-
 		uint64		theirs = mantis_frame_digest(f, i);
 
 		/* a leaf the answer covered, and whose every register came */
 		if (mantis_rules_adopt_leaf(sent_digests[leaf], theirs, leaves[leaf]) &&
 			theirs == answer_fingerprints[leaf])
-			dropped += mantis_store_adopt_leaf(leaf, upto, &max_ts);
+		{
+			int			now;
+
+			adopted += mantis_store_adopt_leaf(leaf, upto, &now);
+			flagged += now;
+		}
 	}
-	if (dropped == 0)
+	if (adopted == 0)
 		return;
-	/* collected here too (the rule R4): refuse their copies, as far as we may */
-	mantis_horizon_adopted(max_ts);
-	digests_fresh = false;
-	mantis_peer_counters(peer)->adopted += dropped;
 	mantis_collect_ask_compaction();
+	if (flagged == 0)
+		return;
+	mantis_peer_counters(peer)->adopted += flagged;
 	mantis_peer_problem(peer, LOG,
-						"gave up %d registers that peer %s has collected the deletion of (its refusal horizon is past them)",
-						dropped, mantis_peer_label(peer));
+						"gives up %d registers that peer %s has collected the deletion of (its refusal horizon is past them), once mantis_stores no longer holds them",
+						flagged, mantis_peer_label(peer));
 }
 
 static void

@@ -14,7 +14,8 @@
  *
  * Every sweep that collects raises the refusal horizon to the greatest HLC
  * it collected (the rule R4 of common/rules.h), as does every adoption
- * (replication/repair.c); every row the persistence worker writes from then
+ * (replication/repair.c), once the compaction that drops what it adopted
+ * has committed (persist/flush.c); every row the persistence worker writes from then
  * on carries it (persist/flush.c), and loading takes the greatest
  * (persist/load.c), so a restart keeps refusing what was collected before
  * it.  Without replication the sweep's horizon is our own clock, and raises
@@ -103,10 +104,11 @@ mantis_collect_shmem_init(void *place, bool found)
 }
 
 /*
- * Registers were dropped from the store outside the sweep (adopted away by
- * replication/repair.c: a peer collected their deaths) while older rows of
- * mantis_stores still hold them: ask the persistence worker for a
- * compaction, so that the next flush rewrites the rows.  Any process.
+ * Registers were adopted away (replication/repair.c: a peer collected their
+ * deaths) while the rows of mantis_stores still hold them: ask the
+ * persistence worker for a compaction, which rewrites the rows without
+ * them and, once committed, drops them from the store (persist/flush.c).
+ * Any process.
  */
 void
 mantis_collect_ask_compaction(void)
@@ -296,6 +298,30 @@ void
 mantis_collect_raise_refusal_horizon(uint64 ts)
 {
 	raise_to(&collect->refusal_horizon, ts);
+}
+
+/*
+ * How far the registers a compaction leaves out as adopted away, the
+ * greatest at covered_max_ts (0: none), raise the refusal horizon (R4 of
+ * common/rules.h): to that greatest one, below our least hole.  Each was
+ * adopted only once a round with every member since this run began had
+ * merged all it holds (R6, replication/horizon.c's mantis_horizon_may_adopt),
+ * so we held then everything our members hold ("whole"); the compaction
+ * covers none at or above our least hole (mantis_rules_adoption_covered()).
+ * The compaction's rows carry the raise, and the persistence worker makes
+ * it here once they have committed (persist/flush.c).
+ */
+uint64
+mantis_collect_adopted_raise(uint64 covered_max_ts)
+{
+	uint64		stable_ts;
+	uint64		lifetime_ts;
+
+	if (covered_max_ts == 0)
+		return 0;
+	mantis_collect_horizons(&stable_ts, &lifetime_ts);
+	return mantis_rules_adopted_raise(covered_max_ts, stable_ts, lifetime_ts,
+									  mantis_collect_hole(), true);
 }
 
 /* Registers from peers refused as copies of collected ones: count, total */

@@ -102,6 +102,9 @@ typedef struct StoreControl
 	pg_atomic_uint64 expired_held;	/* by the last sweep */
 	pg_atomic_uint64 collected_deletions;	/* since startup */
 	pg_atomic_uint64 collected_expired;	/* since startup */
+
+	/* registers flagged MANTIS_REG_ADOPTED (store/sweep.c) */
+	pg_atomic_uint64 adopting;
 } StoreControl;
 
 /*
@@ -546,6 +549,16 @@ copybuf_put(CopyBuf *b, const StoreRegister *reg)
 	rec->key = b->data + b->used;
 	rec->value = rec->key + rec->key_len;
 	b->used += len;
+}
+
+/* Empty a buffer for the next pass or bucket */
+static inline void
+copybuf_reset(CopyBuf *b)
+{
+	b->used = 0;
+	b->nrecs = 0;
+	b->need_bytes = 0;
+	b->need_recs = 0;
 }
 
 extern MANTIS_PRIVATE void copybuf_init(CopyBuf *b);

@@ -75,15 +75,6 @@ copybuf_free(CopyBuf *b)
 	pfree(b->recs);
 }
 
-static inline void
-copybuf_reset(CopyBuf *b)
-{
-	b->used = 0;
-	b->nrecs = 0;
-	b->need_bytes = 0;
-	b->need_recs = 0;
-}
-
 /* Make room for what the last pass could not copy; no lock held. */
 void
 copybuf_grow(CopyBuf *b)

@@ -196,6 +196,7 @@ mantis_store_shmem_init(void *place, bool found)
 	pg_atomic_init_u64(&ctl->expired_held, 0);
 	pg_atomic_init_u64(&ctl->collected_deletions, 0);
 	pg_atomic_init_u64(&ctl->collected_expired, 0);
+	pg_atomic_init_u64(&ctl->adopting, 0);
 	for (uint64 i = 0; i < nbuckets; i++)
 		store_mem.buckets[i] = InvalidStoreRef;
 	for (int i = 0; i < MANTIS_LEAVES; i++)

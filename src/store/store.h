@@ -22,6 +22,8 @@
 #define MANTIS_REG_UNFLUSHED	0x0004	/* not yet written to mantis_stores */
 #define MANTIS_REG_SEEN		0x0008	/* in a peer's repair answer (replication/repair.c) */
 #define MANTIS_REG_EXPIRING	0x0010	/* an expiry follows the value (store/internal.h) */
+#define MANTIS_REG_ADOPTED	0x0020	/* adopted away, not yet durably (store/sweep.c) */
+#define MANTIS_REG_COVERED	0x0040	/* ... and left out of the compaction under way */
 
 typedef enum MantisPutResult
 {
@@ -177,6 +179,20 @@ typedef struct MantisSweepStats
 } MantisSweepStats;
 
 extern void mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out);
-extern int	mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 *max_ts);
+extern int	mantis_store_adopt_leaf(int leaf, uint64 upto_ts, int *flagged);
+
+/* What a compaction's snapshot left out: registers adopted away (sweep.c) */
+typedef struct MantisAdoptCover
+{
+	uint64		hole_ts;		/* in: only registers below it are covered */
+	MantisLeafSet leaves;		/* out: the leaves holding covered ones */
+	uint64		max_ts;			/* out: the greatest HLC covered, 0: none */
+	int			covered;		/* out: how many */
+} MantisAdoptCover;
+
+extern void mantis_store_scan_compaction(MantisRecordCallback callback, void *arg,
+										 MantisAdoptCover *cover);
+extern int	mantis_store_drop_covered(const MantisLeafSet *leaves);
+extern uint64 mantis_store_adopting(void);
 
 #endif							/* MANTIS_STORE_H */

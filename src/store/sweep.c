@@ -2,7 +2,7 @@
  * store/sweep.c
  *	  The local sweep: collecting expired registers and deletion markers
  *	  once every server that could hold an older copy of their key has
- *	  seen them.
+ *	  seen them; and adoption, which gives up what a peer collected.
  *
  * A dead register (a deletion marker, or a value whose expiry has passed)
  * stays in the store after it dies: it protects its key against older
@@ -39,11 +39,31 @@
  * under the partition lock held exclusively, with plain stores, atomics
  * and dsa_free(), which store/store.c's locking rules allow under it.
  *
+ * Adoption (the rule R6 of common/rules.h, replication/repair.c) drops
+ * live registers a peer collected the deaths of: our rows still hold them,
+ * and dropped from memory at once, they would come back with a crash
+ * restart before a compaction rewrote the rows, and be read again (for
+ * ever, while a member stays down: no round adopts them again).  So an
+ * adoption is durable before it is visible.  mantis_store_adopt_leaf()
+ * only flags a register ADOPTED: every reader, digest, count and repair
+ * still sees it, and a write or merge that replaces it clears the flag.
+ * A compaction's scan (mantis_store_scan_compaction()) leaves them out of
+ * its snapshot and flags them COVERED under the same hold of their lock;
+ * once its transaction has committed, the persistence worker raises the
+ * refusal horizon (its rows carry the raise) and mantis_store_drop_covered()
+ * drops them (persist/flush.c).  A compaction that fails leaves them
+ * flagged, and the next one covers them again.  Why not hide them at once
+ * and drop them later: hidden before the rows forget them, they would come
+ * back into view with a crash restart.  So readers keep seeing a value
+ * until its absence is durable, and never see it again after.
+ *
  * IDENTIFICATION	src/store/sweep.c
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
+#include "port/pg_bitutils.h"
 #include "storage/lwlock.h"
 #include "utils/dsa.h"
 
@@ -74,6 +94,8 @@ register_collect(StoreRef *link, StoreRegister *reg)
 	/* deletion markers first: a reader of the two sees registers >= deleted */
 	if (reg->flags & MANTIS_REG_DELETED)
 		pg_atomic_fetch_sub_u64(&store_mem.control->deleted, 1);
+	if (reg->flags & MANTIS_REG_ADOPTED)
+		pg_atomic_fetch_sub_u64(&store_mem.control->adopting, 1);
 	pg_atomic_fetch_sub_u64(&store_mem.control->registers, 1);
 	dsa_free(store_mem.area, dsa_pointer_of(ref));
 	pg_atomic_fetch_sub_u64(&store_mem.control->bytes_used, size);
@@ -214,44 +236,198 @@ mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out)
 }
 
 /*
- * Drop the live registers of a leaf that a peer's repair answer did not hold
- * (not flagged SEEN) and that lie at or below the peer's refusal horizon:
- * the peer collected their keys' deaths, or would refuse them
+ * Adopt away the live registers of a leaf that a peer's repair answer did
+ * not hold (not flagged SEEN) and that lie at or below the peer's refusal
+ * horizon: the peer collected their keys' deaths, or would refuse them
  * (replication/repair.c; the rule R6 of common/rules.h, decided by
  * mantis_rules_adopt()).  Dead ones stay, for our own sweep.  Clears SEEN
- * on the rest.  Returns how many were dropped, raising *max_ts to the
- * greatest HLC among them.
+ * on the rest.
+ *
+ * An adoption is durable before it is visible: the registers are only
+ * flagged ADOPTED here, and every reader still sees them, until a
+ * compaction has rewritten mantis_stores without them (see the file
+ * header).  Returns how many registers the rule adopts, flagged now or
+ * before (the caller asks for a compaction if any); *flagged is how many
+ * of them were flagged now.
  */
 int
-mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 *max_ts)
+mantis_store_adopt_leaf(int leaf, uint64 upto_ts, int *flagged)
 {
 	LWLock	   *lock = leaf_lock(leaf);
-	int			dropped = 0;
+	int			adopted = 0;
 	uint64		now_ms = mantis_clock_wall_ms();
 
+	*flagged = 0;
 	store_attach();
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	for (uint64 bucket = leaf; bucket <= store_mem.control->bucket_mask; bucket += MANTIS_LEAVES)
 	{
-		StoreRef   *link = &store_mem.buckets[bucket];
-
-		while (*link != InvalidStoreRef)
+		for (StoreRef ref = store_mem.buckets[bucket]; ref != InvalidStoreRef;)
 		{
-			StoreRegister *reg = register_at(*link);
+			StoreRegister *reg = register_at(ref);
 			bool		seen = (reg->flags & MANTIS_REG_SEEN) != 0;
 
+			ref = reg->next;
 			reg->flags &= ~MANTIS_REG_SEEN;
-			if (mantis_rules_adopt(seen, (reg->flags & OWED_FLAGS) != 0,
-								   register_is_dead(reg, now_ms), reg->hlc.ts, upto_ts))
-			{
-				*max_ts = Max(*max_ts, reg->hlc.ts);
-				register_collect(link, reg);	/* *link is the next one now */
-				dropped++;
+			if (!mantis_rules_adopt(seen, (reg->flags & OWED_FLAGS) != 0,
+									register_is_dead(reg, now_ms), reg->hlc.ts, upto_ts))
 				continue;
-			}
-			link = &reg->next;
+			adopted++;
+			if (reg->flags & MANTIS_REG_ADOPTED)
+				continue;
+			reg->flags |= MANTIS_REG_ADOPTED;
+			pg_atomic_fetch_add_u64(&store_mem.control->adopting, 1);
+			(*flagged)++;
 		}
 	}
 	LWLockRelease(lock);
+	return adopted;
+}
+
+/*
+ * Copy every register of one bucket for a compaction (see
+ * mantis_store_scan_compaction()).  With "adopting", under the lock held
+ * exclusively: the registers adopted away that the compaction may make
+ * durable are flagged COVERED instead of copied, in the same hold of the
+ * lock, so that what the snapshot leaves out is exactly what it covers (a
+ * retry, the buffer grown, covers them again; a register replaced between
+ * the passes has lost both flags).  Without, shared, copying every one.
+ */
+static void
+bucket_copy_compaction(uint64 bucket, bool adopting, MantisAdoptCover *cover,
+					   uint64 now_ms, CopyBuf *b)
+{
+	LWLock	   *lock = &store_mem.control->locks[bucket & (MANTIS_PARTITIONS - 1)].lock;
+	int			leaf = (int) (bucket & (MANTIS_LEAVES - 1));
+
+	for (;;)
+	{
+		int			covered = 0;
+		uint64		max_ts = 0;
+
+		LWLockAcquire(lock, adopting ? LW_EXCLUSIVE : LW_SHARED);
+		for (StoreRef ref = store_mem.buckets[bucket]; ref != InvalidStoreRef;)
+		{
+			StoreRegister *reg = register_at(ref);
+
+			ref = reg->next;
+			if (adopting)
+			{
+				reg->flags &= ~MANTIS_REG_COVERED;
+				if ((reg->flags & MANTIS_REG_ADOPTED) &&
+					mantis_rules_adoption_covered(register_is_dead(reg, now_ms), reg->hlc.ts,
+												  cover->hole_ts))
+				{
+					reg->flags |= MANTIS_REG_COVERED;
+					covered++;
+					max_ts = Max(max_ts, reg->hlc.ts);
+					continue;
+				}
+			}
+			copybuf_put(b, reg);
+		}
+		LWLockRelease(lock);
+		if (copybuf_fits(b))
+		{
+			if (covered > 0)
+			{
+				cover->leaves.words[leaf / 32] |= (uint32) 1 << (leaf % 32);
+				cover->max_ts = Max(cover->max_ts, max_ts);
+				cover->covered += covered;
+			}
+			return;
+		}
+		copybuf_grow(b);
+	}
+}
+
+/*
+ * The scan of a compaction (persist/flush.c): every register, dead ones
+ * too, as mantis_store_scan(true, ...) passes them, one copied bucket at a
+ * time with no lock held during the callback, but those adopted away that
+ * mantis_rules_adoption_covered() lets the compaction make durable, which
+ * it leaves out and flags COVERED: *cover says which leaves hold them, how
+ * many, and the greatest HLC among them.  Once the compaction has
+ * committed, mantis_store_drop_covered() drops them.  While registers are
+ * adopted away the buckets are locked exclusively, to set the flag;
+ * otherwise shared, as any scan, and a register adopted meanwhile is
+ * copied, for the next compaction to cover.
+ */
+void
+mantis_store_scan_compaction(MantisRecordCallback callback, void *arg,
+							 MantisAdoptCover *cover)
+{
+	bool		adopting = mantis_store_adopting() > 0;
+	uint64		now_ms = mantis_clock_wall_ms();
+	CopyBuf		b;
+
+	memset(&cover->leaves, 0, sizeof(cover->leaves));
+	cover->max_ts = 0;
+	cover->covered = 0;
+	store_attach();
+	copybuf_init(&b);
+	for (uint64 bucket = 0; bucket <= store_mem.control->bucket_mask; bucket++)
+	{
+		/* an unlocked peek: a bucket empty now has nothing to copy */
+		if (((volatile StoreRef *) store_mem.buckets)[bucket] == InvalidStoreRef)
+			continue;
+		copybuf_reset(&b);
+		bucket_copy_compaction(bucket, adopting, cover, now_ms, &b);
+		copybuf_call(&b, callback, arg);
+		CHECK_FOR_INTERRUPTS();
+	}
+	copybuf_free(&b);
+}
+
+/*
+ * Once the compaction that covered them has committed (persist/flush.c):
+ * drop the registers flagged ADOPTED and COVERED in the given leaves.  Only
+ * the compaction's scan sets COVERED, on an ADOPTED register it left out of
+ * its snapshot, and a write that replaces a register clears both, so each
+ * of them is still the register the committed rows no longer hold.  Returns
+ * how many were dropped.
+ */
+int
+mantis_store_drop_covered(const MantisLeafSet *leaves)
+{
+	const uint16 both = MANTIS_REG_ADOPTED | MANTIS_REG_COVERED;
+	int			dropped = 0;
+
+	store_attach();
+	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
+	{
+		for (uint32 bits = leaves->words[w]; bits != 0; bits &= bits - 1)
+		{
+			int			leaf = w * 32 + pg_rightmost_one_pos32(bits);
+			LWLock	   *lock = leaf_lock(leaf);
+
+			LWLockAcquire(lock, LW_EXCLUSIVE);
+			for (uint64 bucket = leaf; bucket <= store_mem.control->bucket_mask; bucket += MANTIS_LEAVES)
+			{
+				StoreRef   *link = &store_mem.buckets[bucket];
+
+				while (*link != InvalidStoreRef)
+				{
+					StoreRegister *reg = register_at(*link);
+
+					if ((reg->flags & both) != both)
+					{
+						link = &reg->next;
+						continue;
+					}
+					register_collect(link, reg);	/* *link is the next one now */
+					dropped++;
+				}
+			}
+			LWLockRelease(lock);
+		}
+	}
 	return dropped;
+}
+
+/* How many registers are adopted away, waiting for a compaction */
+uint64
+mantis_store_adopting(void)
+{
+	return pg_atomic_read_u64(&store_mem.control->adopting);
 }

@@ -232,7 +232,10 @@ put_apply(const StorePut *put, StoreRegister *reg, StoreRef *link,
 		digest_toggle(hash, held_fingerprint(hash, reg));
 		if (reg->flags & MANTIS_REG_DELETED)
 			pg_atomic_fetch_sub_u64(&store_mem.control->deleted, 1);
-		target->flags = reg->flags;
+		/* a newer register is no longer the one adopted away (sweep.c) */
+		if (reg->flags & MANTIS_REG_ADOPTED)
+			pg_atomic_fetch_sub_u64(&store_mem.control->adopting, 1);
+		target->flags = reg->flags & ~(MANTIS_REG_ADOPTED | MANTIS_REG_COVERED);
 	}
 	target->hlc = *hlc;
 	target->value_len = value_len;

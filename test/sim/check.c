@@ -584,6 +584,10 @@ check_step(void)
 				}
 				continue;
 			}
+			if (s->gone[k].present && reg_cmp(r, &s->gone[k]) <= 0)
+				violation(V_UNDONE_LOCAL,
+						  "(a) adoption undone: %s serves %s after dropping %s, adopted away",
+						  s->name, reg_text(r, b1), reg_text(&s->gone[k], b2));
 			if (s->floor[k].present && reg_cmp(r, &s->floor[k]) < 0)
 				violation(V_UNDONE_LOCAL,
 						  "(a) deletion undone: %s serves %s after serving k%d as dead by %s",

@@ -99,6 +99,7 @@ rewind_server(int i, int c)
 	memcpy(pre, s->up ? s->mem : s->rows, sizeof(pre));
 	memcpy(s->rows, snap->rows, sizeof(s->rows));
 	memcpy(s->floor_durable, snap->floor, sizeof(s->floor_durable));
+	memset(s->gone, 0, sizeof(s->gone));	/* a restore may bring them back */
 	s->rows_R = snap->rows_R;
 	sim_link_clear_all(i);
 	for (int j = 0; j < W.cfg.slots; j++)

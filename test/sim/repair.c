@@ -141,6 +141,7 @@ sim_on_answer(int a, int b, const Msg *m)
 		uint64_t	max_ts = 0;
 		bool		dropped[SIM_KEYS] = {false};
 		int			n = 0;
+		bool		deferred = sim_new_rules(s) && !(W.unfixed & U_ADOPT);
 
 		if (sim_new_rules(s))
 			upto = mantis_rules_adopt_upto(e->round_collected, e->collected, bound,
@@ -166,10 +167,22 @@ sim_on_answer(int a, int b, const Msg *m)
 			if (!r->present || !adopt[k % W.cfg.leaves])
 				continue;
 			if (mantis_rules_adopt(seen[k], sim_owed(r), sim_new_rules(s) && reg_dead(r, s->wall),
-								   r->ts, upto))
+								   r->ts, upto) && deferred)
+			{
+				/* flagged, still read, until a compaction drops it (sim_flush) */
+				if (!(r->flags & RF_ADOPTED))
+					sim_log("%s: adopts away %s (%s's horizon covers it), once compacted",
+							s->name, reg_text(r, bb), W.s[b].name);
+				r->flags |= RF_ADOPTED;
+				s->compaction_asked = true;
+			}
+			else if (mantis_rules_adopt(seen[k], sim_owed(r), sim_new_rules(s) && reg_dead(r, s->wall),
+										r->ts, upto))
 			{
 				sim_log("%s: adopts away %s (%s's horizon covers it)", s->name,
 						reg_text(r, bb), W.s[b].name);
+				if (sim_new_rules(s))
+					s->gone[k] = *r;
 				max_ts = MAX(max_ts, r->ts);
 				memset(r, 0, sizeof(*r));
 				W.kver[k]++;
@@ -213,10 +226,42 @@ sim_on_answer(int a, int b, const Msg *m)
 	sim_round_end(a, b, true, !clean, m);
 }
 
+/*
+ * A compaction that left registers adopted away out of the rows committed
+ * (persist/flush.c): the rows carry the raise, and they are dropped.
+ */
+static void
+drop_covered(int i, const bool *covered, uint64_t covered_max)
+{
+	Server	   *s = &W.s[i];
+	uint64_t	lifetime_ms = lifetime_bound_ms(s);
+	char		bb[96];
+
+	s->R = MAX(s->R, mantis_rules_adopted_raise(covered_max, s->published,
+												lifetime_ms ? mantis_hlc_pack(lifetime_ms, 0) : 0,
+												sim_least_hole(s), true));
+	for (int k = 0; k < W.cfg.keys; k++)
+	{
+		if (!covered[k])
+			continue;
+		sim_log("%s: drops %s, adopted away, its rows compacted", s->name,
+				reg_text(&s->mem[k], bb));
+		s->gone[k] = s->mem[k];
+		s->gone[k].flags = 0;
+		memset(&s->mem[k], 0, sizeof(s->mem[k]));
+		W.n_adopted++;
+		check_dropped(i, k);
+	}
+	check_raised(i);
+}
+
 void
 sim_flush(int i, bool compact)
 {
 	Server	   *s = &W.s[i];
+
+	uint64_t	covered_max = 0;
+	bool		covered[SIM_KEYS] = {false};
 
 	if (!s->up)
 		return;
@@ -239,7 +284,16 @@ sim_flush(int i, bool compact)
 			}
 			r->flags &= ~RF_UNFLUSHED;
 		}
-		if (compact)
+		if (compact && r->present && (r->flags & RF_ADOPTED) &&
+			mantis_rules_adoption_covered(reg_dead(r, s->wall), r->ts, sim_least_hole(s)))
+		{
+			/* left out of the rows: dropped once they are written (below) */
+			memset(&s->rows[k], 0, sizeof(s->rows[k]));
+			covered[k] = true;
+			covered_max = MAX(covered_max, r->ts);
+			W.kver[k]++;
+		}
+		else if (compact)
 		{
 			s->rows[k] = *r;
 			s->rows[k].flags = 0;
@@ -249,6 +303,8 @@ sim_flush(int i, bool compact)
 			s->floor_durable[k] = s->floor[k];
 	}
 	s->compaction_asked = false;
+	if (covered_max != 0)
+		drop_covered(i, covered, covered_max);
 	s->rows_R = MAX(s->rows_R, s->R);
 	for (int j = 0; j < W.cfg.slots; j++)
 		s->peer[j].in_durable = MAX(s->peer[j].in_durable, s->peer[j].in_held);

@@ -69,7 +69,9 @@
  *	  register dead (a deletion, or a value past its expiry by its clock),
  *	  it never serves a live value older (LWW) than that register; a crash
  *	  or a rewind starts it again from what its rows made durable (the
- *	  floor as of its last flush, or of the backup).  Globally: once every
+ *	  floor as of its last flush, or of the backup); and once it has
+ *	  dropped a value it adopted away, it never serves it, or an older one,
+ *	  again, crash restart included (but after a rewind).  Globally: once every
  *	  server holds a deletion d of k, or newer, in its rows and its store,
  *	  none of them ever serves a value of k older than d written before
  *	  then, but the copies a rewind brought back.
@@ -116,13 +118,19 @@
  *  greeting   R2 counts a member's greeting made before it knew this run,
  *			   and acknowledgements of its earlier run: restored from a
  *			   backup, a server counts the acks it gave before the restore,
- *			   collects, and refuses what it lost.
+ *			   collects, and refuses what it lost;
+ *  adopt	   R6 drops what it adopts at once, and raises the refusal
+ *			   horizon, while the rows still hold it until the compaction
+ *			   it asks for: a crash before that brings the value back, read
+ *			   again after the server stopped reading it (the fix: flagged,
+ *			   still read, until a compaction leaves it out of the rows and
+ *			   drops it, its rows carrying the raise).
  * And, with protocol-3 servers left in a cluster (--scenario mixed-room): a
  * protocol-3 server with a full store collects by lifetime past what it
  * refused (the old rules have no holes), and every peer adopts that away.
  *
  * Usage: sim [--seeds N] [--first N] [--seed N] [--steps N] [--trace]
- *			  [--shrink] [--old] [--unfixed watermark,leaf,hole,greeting|all]
+ *			  [--shrink] [--old] [--unfixed watermark,leaf,hole,greeting,adopt|all]
  *			  [--scenario all|hub|readd|rewind|room|mixed|mixed-room]
  *			  [--quiesce-every N] [--expect-violations] [--quiet]
  * It prints one line, "sim: N seeds x N steps, N violations (...)", after a
@@ -316,12 +324,12 @@ usage(void)
 			"usage: sim [--seeds N] [--first N] [--seed N] [--steps N] [--trace]\n"
 			"           [--old] [--scenario all|hub|readd|rewind|room|mixed|mixed-room]\n"
 			"           [--quiesce-every N] [--shrink]\n"
-			"           [--unfixed watermark,leaf,hole,greeting|all] [--expect-violations]\n"
+			"           [--unfixed watermark,leaf,hole,greeting,adopt|all] [--expect-violations]\n"
 			"           [--quiet]\n");
 	exit(2);
 }
 
-/* --unfixed watermark,leaf,hole,greeting or all */
+/* --unfixed watermark,leaf,hole,greeting,adopt or all */
 static void
 unfixed(const char *list)
 {
@@ -331,7 +339,7 @@ unfixed(const char *list)
 		unsigned	bit;
 	}			names[] = {
 		{"watermark", U_WATERMARK}, {"leaf", U_LEAF}, {"hole", U_HOLE},
-		{"greeting", U_GREETING}, {"all", U_ALL}
+		{"greeting", U_GREETING}, {"adopt", U_ADOPT}, {"all", U_ALL}
 	};
 	char		buf[128];
 

@@ -38,6 +38,7 @@
 /* register flags: what the workers still owe it ("owed", R3 and R6) */
 #define RF_UNFLUSHED	0x01
 #define RF_UNSENT		0x02
+#define RF_ADOPTED		0x04	/* adopted away, until a compaction drops it (R6) */
 
 /* One register as a simulated store holds it; value = the write's id */
 typedef struct Reg
@@ -155,6 +156,7 @@ typedef struct Server
 	/* the checker's */
 	Reg			floor[SIM_KEYS];	/* greatest dead register served */
 	Reg			floor_durable[SIM_KEYS];	/* as of the last flush */
+	Reg			gone[SIM_KEYS];	/* the greatest register it adopted away */
 	Snapshot	snap[SIM_SNAPS];
 	int			renames;
 } Server;
@@ -286,7 +288,8 @@ typedef struct Event
 #define U_LEAF			0x02	/* R6 adopts in leaves the answer did not cover */
 #define U_HOLE			0x04	/* R5's holes live in the peer's entry */
 #define U_GREETING		0x08	/* R2 counts greetings of an earlier run */
-#define U_ALL			0x0F
+#define U_ADOPT			0x10	/* R6 drops at once, before a compaction */
+#define U_ALL			0x1F
 
 /* The violations, by invariant */
 typedef enum ViolationKind

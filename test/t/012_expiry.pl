@@ -290,7 +290,7 @@ ok($poll->(sub { $refused->() > $r0 || sql($n3, q{SELECT count(*) FROM mantis_re
 	'after healing, a repair round with n3 ran (n1/n2 refused its copy of p5.k, or n3 gave it up)');
 ok($poll->(sub { sql($n3, q{SELECT count(*) FROM mantis_registers('p5.k', true)}) eq '0' }),
 	'n3, the returner, gives up p5.k too');
-like(slurp_file($n3->logfile), qr/gave up \d+ registers that peer \S+ has collected/, 'and logs it');
+like(slurp_file($n3->logfile), qr/gives up \d+ registers that peer \S+ has collected/, 'and logs it');
 ok(wait_converged(@all), 'the three converge');
 note('refused_collected on n1 + n2: ' . ($refused->() - $r0) . ', '
 	. join(', ', map { my $q = q{SELECT coalesce(sum(rejected_collected), 0) FROM mantis_peers WHERE node_name = 'n3'};

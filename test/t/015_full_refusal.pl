@@ -130,7 +130,7 @@ is(sql($n2, q{SELECT mantis_get('fill.03')}), 'p', 'n2 reads p');
 
 is(sql($n2, q{SELECT coalesce(mantis_get('k'), '<none>')}), 'committed',
 	'n2 still holds its committed, flushed k after its round with the full n1')
-  or diag('n2 log: ' . join(' | ', grep { /gave up/ } split /\n/, slurp_file($n2->logfile)));
+  or diag('n2 log: ' . join(' | ', grep { /gives up/ } split /\n/, slurp_file($n2->logfile)));
 
 # --- n1 gets room, n3 comes back: k everywhere --------------------------------
 $n1->append_conf('postgresql.conf', "mantis.max_keys = 1000\n");

@@ -197,6 +197,13 @@ test_refuse_adopt(void)
 	CHECK(!mantis_rules_adopt(true, false, false, 10, 50), "seen: kept");
 	CHECK(!mantis_rules_adopt(false, true, false, 10, 50), "owed: kept");
 	CHECK(!mantis_rules_adopt(false, false, false, 51, 50), "above: kept");
+	CHECK(mantis_rules_adoption_covered(false, 50, MANTIS_RULES_NO_HOLE),
+		  "adopted, live, no hole: the compaction leaves it out");
+	CHECK(mantis_rules_adoption_covered(false, 50, 51), "below the least hole: left out");
+	CHECK(!mantis_rules_adoption_covered(false, 50, 50),
+		  "a hole opened at it since: written, it waits for the hole to close");
+	CHECK(!mantis_rules_adoption_covered(true, 50, MANTIS_RULES_NO_HOLE),
+		  "expired since: written, the sweep's to collect");
 }
 
 int
