@@ -57,7 +57,8 @@ test/unit/test_%: test/unit/test_%.c $(PURE_SRCS) $(MANTIS_HEADERS) test/unit/un
 # test/sim/sim --seed N --trace, or --shrink for a short trace.  "make
 # sim-old" checks that the simulator can fail: with the old rules
 # (protocol 3) it must find violations in each of the four cases of
-# issue 18 within SIM_OLD_SEEDS seeds.
+# issue 18, and with a clock run ahead past the lifetime and put right
+# (scenario clock), within SIM_OLD_SEEDS seeds.
 SIM_SEEDS = 1000
 SIM_STEPS = 20000
 SIM_FLAGS =
@@ -71,7 +72,7 @@ sim: test/sim/sim
 	./test/sim/sim --seeds $(SIM_SEEDS) --steps $(SIM_STEPS) $(SIM_FLAGS)
 
 sim-old: test/sim/sim
-	@for s in hub readd rewind room; do \
+	@for s in hub readd rewind room clock; do \
 		echo "sim-old: $$s"; \
 		./test/sim/sim --old --scenario $$s --seeds $(SIM_OLD_SEEDS) --steps $(SIM_STEPS) \
 			--quiet --expect-violations || exit 1; \

@@ -18,6 +18,7 @@
 #include "postgres.h"
 
 #include <sys/time.h>
+#include <time.h>
 
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
@@ -58,6 +59,21 @@ mantis_clock_wall_ms(void)
 	gettimeofday(&tv, NULL);
 	ms = (int64) tv.tv_sec * 1000 + tv.tv_usec / 1000 + mantis_debug_clock_offset_ms;
 	return ms > 0 ? (uint64) ms : 0;
+}
+
+/*
+ * Milliseconds on a clock that no setting of the wall clock moves (nor
+ * mantis.debug_clock_offset), never 0: for waits that a clock set ahead
+ * must not cut short, and for the time passed since a peer's clock was
+ * read (replication/horizon.c, replication/peer_clock.c).
+ */
+uint64
+mantis_clock_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64) ts.tv_sec * 1000 + (uint64) ts.tv_nsec / 1000000 + 1;
 }
 
 /*

@@ -16,6 +16,7 @@ extern Size mantis_clock_shmem_size(void);
 extern void mantis_clock_shmem_init(void *place, bool found);
 
 extern uint64 mantis_clock_wall_ms(void);
+extern uint64 mantis_clock_monotonic_ms(void);
 extern MantisHLC mantis_clock_now(void);
 extern void mantis_clock_witness(uint64 ts);
 extern uint64 mantis_clock_peek(void);

@@ -135,6 +135,39 @@ mantis_rules_sweep(const MantisDeadRegister *r, const MantisSweepBounds *b)
 }
 
 /*
+ * How far the lifetime collects (R3): the death time at or before which a
+ * dead register is collected by the lifetime, in ms, 0 for nothing.  The
+ * lifetime is measured on the least clock among ours (now_ms) and those of
+ * the members heard from in this run (members_ms, each estimated from its
+ * last frame; UINT64_MAX if none was heard): what the lifetime collects
+ * raises the refusal horizon (R4), which must stay behind every member's
+ * clock, or the writes that member makes next would be refused as
+ * collected, and adopted away by the others.  Our clock alone would do
+ * while it is right; ahead of the members' by more than the lifetime, it
+ * would collect registers of the real future.
+ */
+uint64_t
+mantis_rules_lifetime_bound(uint64_t now_ms, uint64_t members_ms, uint64_t lifetime_ms)
+{
+	uint64_t	least = members_ms < now_ms ? members_ms : now_ms;
+
+	return least > lifetime_ms ? least - lifetime_ms : 0;
+}
+
+/*
+ * Whether our clock (the greater of our HLC and our wall clock, in ms) is
+ * ahead of a member's, estimated from its last frame, by more than
+ * mantis.max_clock_offset: then the member refuses our writes as skewed, and
+ * the lifetime waits for its clock (mantis_rules_lifetime_bound); worth a
+ * warning.
+ */
+bool
+mantis_rules_clock_ahead(uint64_t ours_ms, uint64_t member_ms, uint64_t max_offset_ms)
+{
+	return ours_ms > member_ms && ours_ms - member_ms > max_offset_ms;
+}
+
+/*
  * Whether a collection raises the refusal horizon (R4): every one does,
  * except on a server without replication, whose horizon is its own clock
  * (raising it there would refuse every older register of the peers it may

@@ -31,7 +31,16 @@
  * R3 Collection.  A dead register (a deletion, or an expired value) that
  *	  the workers owe nothing (flushed, sent) and that lies below every
  *	  hole (R5) is collected when its HLC is at or below the horizon, or
- *	  when it has been dead longer than mantis.tombstone_lifetime.
+ *	  when it has been dead longer than mantis.tombstone_lifetime by the
+ *	  least clock among ours and those of the members heard from in this
+ *	  run (each as its last frame read it, plus the time passed since):
+ *	  what the lifetime collects raises the refusal horizon (R4), which
+ *	  must stay behind every member's clock, or the writes that member
+ *	  makes next would be refused here as collected, and adopted away
+ *	  wherever we announce it (R6).  Our clock alone, run ahead by more
+ *	  than the lifetime and then put right, would do just that
+ *	  (mantis_rules_lifetime_bound).  The horizon needs no such bound: a
+ *	  watermark is an HLC its member's clock issued (R2).
  *
  * R4 Refusal.  Every collection, by acknowledgement or lifetime, raises
  *	  the refusal horizon to the register's HLC, and so does an adoption
@@ -92,10 +101,20 @@
  *	  and that lie at or below a peer's refusal horizon are refused there
  *	  and adopted away here (R4, R6); so are the registers a server lost
  *	  to a crash before its flush or to a restore, when every server that
- *	  holds them stays away from it for a lifetime after its start.  While
+ *	  holds them stays away from it for a lifetime after its start.  A
+ *	  server that has heard from no member in this run (alone for a
+ *	  lifetime, or a standby) measures the lifetime by its own clock: run
+ *	  ahead of the members' by more than the lifetime, it may raise its
+ *	  refusal horizon past their clocks, and what they write below it,
+ *	  before real time passes it, is refused there and adopted away once
+ *	  they meet (R3); so may a member not heard from in this run whose
+ *	  clock lags that much, and two clocks ahead at once (a member's HLC
+ *	  stands still until its wall clock catches up with it, while we
+ *	  count its clock as going on).  While
  *	  members disagree, while one is away, or while a hole is open, dead
  *	  registers wait for the lifetime (or, above a hole, until it closes),
- *	  holding their room.
+ *	  holding their room; a member whose clock lags holds the lifetime
+ *	  back by as much.
  *
  * Pure C: no server headers, no allocation.  Tested by test/unit/test_rules.c
  * and by the simulator test/sim.
@@ -170,6 +189,10 @@ extern uint64_t mantis_rules_horizon(const MantisMemberView *members, int n,
 									 uint64_t *our_stable);
 extern MantisSweepVerdict mantis_rules_sweep(const MantisDeadRegister *r,
 											 const MantisSweepBounds *b);
+extern uint64_t mantis_rules_lifetime_bound(uint64_t now_ms, uint64_t members_ms,
+										   uint64_t lifetime_ms);
+extern bool mantis_rules_clock_ahead(uint64_t ours_ms, uint64_t member_ms,
+									 uint64_t max_offset_ms);
 extern bool mantis_rules_sweep_raises(MantisSweepVerdict v, bool replicated);
 extern bool mantis_rules_refuse(bool held, uint64_t hlc_ts, uint64_t refuse_upto);
 extern uint64_t mantis_rules_adopt_upto(uint64_t collected_at_start,

@@ -55,7 +55,10 @@
  * refusal horizon never covers a register that was refused, not collected.
  * A server collects nothing by lifetime until a lifetime after it first
  * caught up with a peer (see mantis_horizon_tick()), so that it never
- * refuses the old keys of its first full transfer.
+ * refuses the old keys of its first full transfer; and then only what is
+ * dead a lifetime by the least clock among ours and the members' we heard
+ * in this run (replication/peer_clock.c), so that a clock of ours run ahead
+ * never raises the refusal horizon past theirs (R3).
  *
  * A server that only accepts connections (lists no peers) runs no repair
  * rounds, so it can never mend the live streams it receives, never
@@ -81,6 +84,7 @@
 #include "store/store.h"
 #include "replication/horizon.h"
 #include "replication/live.h"
+#include "replication/peer_clock.h"
 #include "replication/peers.h"
 
 /* the collection horizon published last, and whether lifetime may collect */
@@ -93,7 +97,9 @@ counts_as_member(const Peer *peer)
 {
 	return peer->used && (peer->conn >= 0 || peer->identified);
 }
-static uint64 caught_up_ms = 0;	/* when this run first caught up */
+
+/* when this run started, and first caught up: monotonic ms (see the tick) */
+static uint64 caught_up_ms = 0;
 static uint64 started_ms = 0;
 
 static inline bool
@@ -271,7 +277,7 @@ caught_up_with_all(void)
 	{
 		const Peer *peer = &mantis_peer_table[i];
 
-		if (!counts_as_member(peer))
+		if (!mantis_peer_counts_as_member(peer))
 			continue;
 		if (peer->acks.clean_round_at == 0)
 			return false;
@@ -325,7 +331,7 @@ mantis_horizon_round_end(Peer *peer, bool completed)
 	if (a->hole_count == a->round_hole_count)
 		a->hole_ts = MANTIS_RULES_NO_HOLE;	/* we hold all it holds: closed */
 	if (caught_up_ms == 0)
-		caught_up_ms = mantis_clock_wall_ms();
+		caught_up_ms = mantis_clock_monotonic_ms();
 	a->in_held = Max(a->in_held, m->watermark);
 	if (a->in_unbroken && !seq_after(m->seq, a->in_seq))
 		return;
@@ -473,7 +479,7 @@ gather_members(Members *m)
 		const Peer *peer = &mantis_peer_table[i];
 		MantisMemberView *v = &m->views[m->n];
 
-		if (!counts_as_member(peer))
+		if (!mantis_peer_counts_as_member(peer))
 			continue;
 		v->identified = peer->identified;
 		/* a peer down forgets its protocol: say it is down, not old */
@@ -604,7 +610,7 @@ orphan_hole(void)
 	{
 		const Peer *peer = &mantis_peer_table[i];
 
-		if (counts_as_member(peer) &&
+		if (mantis_peer_counts_as_member(peer) &&
 			peer->acks.clean_round_at <= since)
 			return hole;
 	}
@@ -620,7 +626,10 @@ orphan_hole(void)
  * without one catching it up: a server that has just joined,
  * or come back, receives old deletion markers with its first transfer,
  * and must not collect them - and then refuse the old keys that arrive
- * after them - before it has all of its peers' registers.
+ * after them - before it has all of its peers' registers.  These waits
+ * are timed on a monotonic clock: a wall clock set ahead would cut them
+ * short.  The bound is a lifetime behind the least clock among ours and
+ * our members' (R3 of common/rules.h).
  */
 void
 mantis_horizon_tick(void)
@@ -628,7 +637,9 @@ mantis_horizon_tick(void)
 	uint64		horizon;
 	uint64		lifetime_ts = 0;
 	uint64		now_ms = mantis_clock_wall_ms();
+	uint64		mono_ms = mantis_clock_monotonic_ms();
 	uint64		lifetime_ms = (uint64) mantis_tombstone_lifetime_s * 1000;
+	uint64		least_ms;
 	uint64		hole = MANTIS_RULES_NO_HOLE;
 	bool		configured = false;
 
@@ -643,17 +654,18 @@ mantis_horizon_tick(void)
 	horizon = collection_horizon();
 	published_stable = Max(published_stable, horizon);
 	if (started_ms == 0)
-		started_ms = now_ms;
-	if (caught_up_ms == 0 && now_ms >= started_ms + lifetime_ms)
-		caught_up_ms = now_ms;	/* no peer came in a lifetime */
+		started_ms = mono_ms;
+	if (caught_up_ms == 0 && mono_ms >= started_ms + lifetime_ms)
+		caught_up_ms = mono_ms; /* no peer came in a lifetime */
 	if (caught_up_ms == 0)
 	{
 		for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 			configured |= mantis_peer_table[i].used && mantis_peer_table[i].conn >= 0;
 		if (!configured)
-			caught_up_ms = now_ms;
+			caught_up_ms = mono_ms;
 	}
-	if (caught_up_ms != 0 && now_ms >= caught_up_ms + lifetime_ms)
-		lifetime_ts = mantis_hlc_pack(now_ms - lifetime_ms, 0);
+	least_ms = mantis_rules_lifetime_bound(now_ms, mantis_peer_clocks_least(), lifetime_ms);
+	if (caught_up_ms != 0 && mono_ms >= caught_up_ms + lifetime_ms && least_ms != 0)
+		lifetime_ts = mantis_hlc_pack(least_ms, 0);
 	mantis_collect_publish(published_stable, lifetime_ts, hole);
 }

@@ -211,6 +211,14 @@ mantis_peer_absorb(Peer *peer, Peer *other)
 		peer->proto_min = other->proto_min;
 		peer->proto_max = other->proto_max;
 	}
+	/* the later reading of its clock (replication/peer_clock.c) */
+	if (other->offset_known &&
+		(!peer->offset_known || other->clock.read_at > peer->clock.read_at))
+	{
+		peer->offset_known = true;
+		peer->offset_ms = other->offset_ms;
+		peer->clock = other->clock;
+	}
 	if (other->greeting == GREETING_REFUSED)
 	{
 		/* refused already, and logged: not twice */

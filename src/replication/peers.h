@@ -86,6 +86,14 @@ typedef struct PeerRepair
 	uint64		held_incarnation;	/* the peer's, when they were noted */
 } PeerRepair;
 
+/* The peer's clock as its last frame read it (replication/peer_clock.c) */
+typedef struct PeerClock
+{
+	uint64		read_ms;		/* its clock, ms */
+	uint64		read_at;		/* when, on our monotonic clock, ms */
+	bool		ahead;			/* ours is ahead of it: warned */
+} PeerClock;
+
 typedef struct Peer
 {
 	bool		used;
@@ -126,13 +134,21 @@ typedef struct Peer
 	PeerAcks	acks;			/* replication/horizon.c */
 
 	MantisPeerCounters c;		/* through mantis_peer_counters() */
-	bool		offset_known;
-	int64		offset_ms;
+	bool		offset_known;	/* a frame of it came: its clock is known */
+	int64		offset_ms;		/* its clock less our wall clock, then */
+	PeerClock	clock;			/* replication/peer_clock.c */
 	char		last_error[MANTIS_ERROR_TEXT_SIZE];
 } Peer;
 
 /* MANTIS_MAX_PEERS entries, in TopMemoryContext; unused ones have !used */
 extern Peer *mantis_peer_table;
+
+/* A peer counts as a member (R1): one we list, or one identified that connects */
+static inline bool
+mantis_peer_counts_as_member(const Peer *peer)
+{
+	return peer->used && (peer->conn >= 0 || peer->identified);
+}
 
 extern void mantis_peers_start(void);
 extern void mantis_peers_stop(void);

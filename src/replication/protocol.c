@@ -71,6 +71,7 @@
 #include "replication/horizon.h"
 #include "replication/live.h"
 #include "replication/outbox.h"
+#include "replication/peer_clock.h"
 #include "replication/peers.h"
 #include "replication/protocol.h"
 #include "replication/repair.h"
@@ -452,10 +453,7 @@ observe_clock(Peer *peer, uint64 hlc)
 	int64		offset = (int64) mantis_hlc_ms(hlc) - (int64) mantis_clock_wall_ms();
 
 	if (peer)
-	{
-		peer->offset_known = true;
-		peer->offset_ms = offset;
-	}
+		mantis_peer_clock_heard(peer, hlc);
 	if (offset <= mantis_max_clock_offset_ms)
 		mantis_clock_witness(hlc);
 }

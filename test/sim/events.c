@@ -33,7 +33,7 @@ sim_start_server(int i, bool crashed)
 	}
 	s->R = s->rows_R;
 	s->published = 0;
-	s->started_ms = s->wall;
+	s->started_ms = sim_wait_clock(s);
 	s->caught_up_ms = 0;
 	s->compaction_asked = false;
 	s->live_seq = 0;
@@ -214,7 +214,8 @@ sim_format_event(const Event *e, char *buf, size_t size)
 			snprintf(buf, size, "cut %s - %s (for %lld ms)", a, b, (long long) e->d);
 			break;
 		case E_SKEW:
-			snprintf(buf, size, "skew %s %+lld ms", a, (long long) e->d);
+		case E_JUMP:
+			snprintf(buf, size, "%s %s %+lld ms", sim_event_name(e->type), a, (long long) e->d);
 			break;
 		case E_FLUSH:
 			snprintf(buf, size, "flush %s%s", a, e->c ? " (compaction)" : "");
@@ -356,6 +357,11 @@ sim_apply(const Event *e)
 		case E_SKEW:
 			W.s[a].skew = e->d;
 			W.s[a].wall = MAX(W.s[a].wall, W.T + (uint64_t) e->d);
+			break;
+		case E_JUMP:
+			/* a clock set ahead, or put right: the wall steps with it */
+			W.s[a].skew = e->d;
+			W.s[a].wall = W.T + (uint64_t) e->d;
 			break;
 		case E_UPGRADE:
 			if (W.s[a].up && W.s[a].version < MANTIS_RULES_PROTOCOL)

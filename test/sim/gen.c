@@ -100,6 +100,16 @@ sim_gen_config(uint64_t seed)
 			c->initial_listed[i][(i + 1) % c->initial] = true;
 	}
 	mixed = !c->old_rules && ((sim_opt.forced & F_MIXED) || ((f & F_MIXED) && chance(25)));
+
+	/*
+	 * A clock jumps ahead past the lifetime and is put right (R3's least
+	 * clock): not among protocol-3 servers, whose old rules measure the
+	 * lifetime on their own clock, and without expiries, which a wall
+	 * stepping back would bring back to life by that clock.
+	 */
+	c->jumps = !mixed && ((sim_opt.forced & F_JUMP) || ((f & F_JUMP) && chance(25)));
+	if (c->jumps)
+		c->features &= ~F_EXPIRY;
 	for (int i = 0; i < c->slots; i++)
 	{
 		Server	   *s = &W.s[i];
@@ -202,6 +212,39 @@ pick_link(int *a, int *b)
 	return false;
 }
 
+/* Whether a's clock is jumped ahead, past the skew bound */
+static bool
+jumped(int a)
+{
+	return a >= 0 && W.s[a].skew > (int64_t) W.cfg.skew_bound;
+}
+
+/*
+ * Whether a's clock reads ahead of true time past the skew bound: jumped,
+ * or its HLC not yet caught up with since it was put right.  One clock at
+ * a time: with two ahead (one by its wall, one by its HLC, which stands
+ * still until its wall catches up), the least clock of the members a
+ * server hears may be ahead too, rules.h's price.
+ */
+static bool
+reads_ahead(int a)
+{
+	return W.s[a].exists && (jumped(a) ||
+							 mantis_hlc_ms(W.s[a].hlc) > W.T + W.cfg.skew_bound + W.cfg.max_offset_ms);
+}
+
+/*
+ * Whether a server has heard from a member in this run: only such a one
+ * jumps, and a jumped one is not left alone (crashed, restarted, renamed,
+ * rewound, its peers unlisted or forgotten).  Alone, it measures the
+ * lifetime on its own clock: the price of rules.h, not modelled.
+ */
+static bool
+hears_members(int a)
+{
+	return sim_members_clock(&W.s[a]) != UINT64_MAX;
+}
+
 /* ---- the timers: what the workers do by themselves as time passes ---- */
 
 static void
@@ -261,7 +304,7 @@ timers(void)
 				s->next_round[j] = W.T + c->round_ms * 3 / 4 + below(c->round_ms / 2 + 1);
 				sim_emit(E_ROUND, i, j, 0, 0);
 			}
-			if (e->used && !s->listed[j] && W.T - e->last_heard >= c->forget_ms)
+			if (e->used && !s->listed[j] && W.T - e->last_heard >= c->forget_ms && !jumped(i))
 				sim_emit(E_FORGET, i, j, 0, 0);
 		}
 	}
@@ -283,7 +326,7 @@ static const Weight weights[] = {
 	{E_CRASH, 2, F_CRASH}, {E_CLEAN_RESTART, 2, F_CRASH}, {E_UNLIST, 3, F_MEMBERSHIP},
 	{E_LIST, 4, F_MEMBERSHIP}, {E_RENAME, 1, F_RENAME}, {E_SNAPSHOT, 4, F_REWIND},
 	{E_REWIND, 2, F_REWIND}, {E_JOIN, 2, F_JOIN}, {E_SKEW, 3, F_SKEW},
-	{E_UPGRADE, 2, F_MIXED}
+	{E_UPGRADE, 2, F_MIXED}, {E_JUMP, 2, F_JUMP}
 };
 
 void
@@ -332,7 +375,7 @@ sim_gen_step(void)
 		case E_SWEEP:
 		case E_CLEAN_RESTART:
 		case E_RENAME:
-			if ((a = pick_server(true)) < 0)
+			if ((a = pick_server(true)) < 0 || jumped(a))
 				break;
 			sim_emit(type, a, -1, 0, 0);
 			return;
@@ -374,13 +417,13 @@ sim_gen_step(void)
 			sim_emit(E_HEAL, a, b, 0, 0);
 			return;
 		case E_CRASH:
-			if ((a = pick_server(true)) < 0)
+			if ((a = pick_server(true)) < 0 || jumped(a))
 				break;
 			sim_emit(E_CRASH, a, -1, 0, chance(70) ? (int64_t) below(500) :
 				 (int64_t) below(2 * c->lifetime_ms));
 			return;
 		case E_UNLIST:
-			if (!pick_pair(2, &a, &b))
+			if (!pick_pair(2, &a, &b) || jumped(a))
 				break;
 			sim_emit(E_UNLIST, a, b, 0, 0);
 			return;
@@ -391,7 +434,7 @@ sim_gen_step(void)
 			return;
 		case E_SNAPSHOT:
 		case E_REWIND:
-			if ((a = pick_server(false)) < 0)
+			if ((a = pick_server(false)) < 0 || (type == E_REWIND && jumped(a)))
 				break;
 			sim_emit(type, a, -1, (int) below(SIM_SNAPS), 0);
 			return;
@@ -401,9 +444,26 @@ sim_gen_step(void)
 			sim_emit(E_JOIN, c->slots - 1, -1, 0, 0);
 			return;
 		case E_SKEW:
-			if ((a = pick_server(false)) < 0 || c->skew_bound == 0)
+			if ((a = pick_server(false)) < 0 || c->skew_bound == 0 || jumped(a))
 				break;
 			sim_emit(E_SKEW, a, -1, 0, (int64_t) below(2 * c->skew_bound + 1) - (int64_t) c->skew_bound);
+			return;
+		case E_JUMP:
+			if (!c->jumps || (a = pick_server(true)) < 0)
+				break;
+			if (jumped(a))
+			{
+				/* put right */
+				sim_emit(E_JUMP, a, -1, 0, c->skew_bound ?
+					 (int64_t) below(2 * c->skew_bound + 1) - (int64_t) c->skew_bound : 0);
+				return;
+			}
+			for (int i = 0; i < c->slots; i++)
+				if (reads_ahead(i))
+					a = -1;		/* one at a time: the others' clocks are right */
+			if (a < 0 || !hears_members(a))
+				break;
+			sim_emit(E_JUMP, a, -1, 0, (int64_t) (c->lifetime_ms + 1 + below(c->lifetime_ms)));
 			return;
 		case E_UPGRADE:
 			for (int i = 0; i < c->slots; i++)
@@ -489,10 +549,25 @@ sim_quiesce(void)
 	bool		added[SIM_SERVERS][SIM_SERVERS] = {{false}};
 	int			stable = 0;
 
+	uint64_t	ahead = 0;
+
 	for (int i = 0; i < c->slots; i++)
 		for (int j = i + 1; j < c->slots; j++)
 			if (W.cut[i][j])
 				sub(E_HEAL, i, j, 0, 0);
+
+	/*
+	 * Jumped clocks put right, and time past their HLCs, which the others
+	 * refuse as skewed until then.
+	 */
+	for (int i = 0; i < c->slots; i++)
+		if (jumped(i))
+			sub(E_JUMP, i, -1, 0, 0);
+	for (int i = 0; i < c->slots; i++)
+		if (W.s[i].exists)
+			ahead = MAX(ahead, mantis_hlc_ms(W.s[i].hlc));
+	if (ahead > W.T + c->skew_bound)
+		sub(E_TICK, -1, -1, 0, (int64_t) (ahead + c->skew_bound - W.T));
 	for (int i = 0; i < c->slots; i++)
 	{
 		if (W.s[i].exists && !W.s[i].up)

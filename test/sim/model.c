@@ -23,7 +23,7 @@ static const char *const event_names[E_COUNT] = {
 	"tick", "write", "live", "deliver", "drop", "greet", "round", "round-timeout",
 	"flush", "sweep", "cut", "heal", "crash", "restart", "clean-restart",
 	"unlist", "list", "forget", "rename", "snapshot", "rewind", "join", "skew",
-	"upgrade", "quiesce"
+	"upgrade", "jump", "quiesce"
 };
 
 const char *
@@ -191,6 +191,17 @@ sim_witness(Server *s, uint64_t ts)
 {
 	if (ts > s->hlc)
 		s->hlc = ts;
+}
+
+/*
+ * The clock that times the lifetime's waits after a start and a catch-up
+ * (replication/horizon.c): a monotonic one, true time here; the old rules,
+ * and --unfixed clock, the wall clock, which a jump cuts short.
+ */
+uint64_t
+sim_wait_clock(const Server *s)
+{
+	return sim_new_rules(s) && !(W.unfixed & U_CLOCK) ? W.T : s->wall;
 }
 
 /* Every frame carries the sender's clock: ours moves past it if not too far */
@@ -370,12 +381,12 @@ sim_horizon_tick(int i)
 	else
 		(void) old_stable(s, &horizon);
 	s->published = MAX(s->published, horizon);
-	if (s->caught_up_ms == 0 && s->wall >= s->started_ms + W.cfg.lifetime_ms)
-		s->caught_up_ms = s->wall;
+	if (s->caught_up_ms == 0 && sim_wait_clock(s) >= s->started_ms + W.cfg.lifetime_ms)
+		s->caught_up_ms = sim_wait_clock(s);
 	for (int j = 0; j < W.cfg.slots; j++)
 		configured |= s->listed[j];
 	if (s->caught_up_ms == 0 && !configured)
-		s->caught_up_ms = s->wall;
+		s->caught_up_ms = sim_wait_clock(s);
 }
 
 /* ---- merging registers from a peer (live.c, write.c) ---- */
@@ -687,6 +698,34 @@ on_greeting(int b, int a, const Msg *m)
 	}
 }
 
+/* A frame's clock, for R3's least clock (replication/peer_clock.c) */
+static void
+heard_clock(Entry *e, const Msg *m)
+{
+	e->clock_known = true;
+	e->clock_ms = mantis_hlc_ms(m->hlc);
+	e->clock_T = W.T;
+}
+
+/*
+ * The least clock among a server's members heard from in this run, as it
+ * reads now by estimate (mantis_peer_clocks_least); UINT64_MAX if none.
+ */
+uint64_t
+sim_members_clock(const Server *s)
+{
+	uint64_t	least = UINT64_MAX;
+
+	for (int j = 0; j < W.cfg.slots; j++)
+	{
+		const Entry *e = &s->peer[j];
+
+		if (e->used && e->clock_known)
+			least = MIN(least, e->clock_ms + (W.T - e->clock_T));
+	}
+	return least;
+}
+
 void
 sim_deliver(int from, int to)
 {
@@ -707,6 +746,7 @@ sim_deliver(int from, int to)
 	{
 		on_greeting(to, from, &m);
 		e->last_heard = W.T;
+		heard_clock(e, &m);
 		return;
 	}
 	if (!e->used || !e->greeted)
@@ -715,6 +755,7 @@ sim_deliver(int from, int to)
 		return;
 	}
 	e->last_heard = W.T;
+	heard_clock(e, &m);
 	switch (m.type)
 	{
 		case M_LIVE:

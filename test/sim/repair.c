@@ -46,7 +46,7 @@ sim_round_end(int a, int b, bool completed, bool tainted, const Msg *m)
 		}
 	}
 	if (s->caught_up_ms == 0)
-		s->caught_up_ms = s->wall;
+		s->caught_up_ms = sim_wait_clock(s);
 	e->caught_up = true;
 	e->in_held = MAX(e->in_held, m->watermark);
 	if (e->in_unbroken && !sim_seq_after(m->seq, e->in_seq))
@@ -357,12 +357,21 @@ sim_caught_up_with_all(Server *s)
 	return any;
 }
 
-/* The lifetime bound as an HLC, 0 while the lifetime may not collect */
+/*
+ * The lifetime bound in ms, 0 while the lifetime may not collect (until a
+ * lifetime after the first catch-up, by sim_wait_clock()):
+ * on the least clock among ours and our members' (R3); the old rules, and
+ * --unfixed clock, on ours alone.
+ */
 static uint64_t
 lifetime_bound_ms(const Server *s)
 {
-	return s->caught_up_ms != 0 && s->wall >= s->caught_up_ms + W.cfg.lifetime_ms ?
-		s->wall - W.cfg.lifetime_ms : 0;
+	uint64_t	members = sim_new_rules(s) && !(W.unfixed & U_CLOCK) ?
+		sim_members_clock(s) : UINT64_MAX;
+
+	if (s->caught_up_ms == 0 || sim_wait_clock(s) < s->caught_up_ms + W.cfg.lifetime_ms)
+		return 0;
+	return mantis_rules_lifetime_bound(s->wall, members, W.cfg.lifetime_ms);
 }
 
 void

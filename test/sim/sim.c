@@ -22,7 +22,7 @@
  *	  (mantis_stores: every flushed register merged by LWW as loading does,
  *	  rewritten from the store by a compaction) with the refusal horizon R
  *	  they carry, an HLC over a wall clock skewed within a bound (never
- *	  stepping back), mantis.peers by endpoint (a full mesh, a hub, or
+ *	  stepping back, but when a jump is put right), mantis.peers by endpoint (a full mesh, a hub, or
  *	  partial), and per peer, listed or inbound, an entry: identity and
  *	  greeting of this run, protocol, member digest, acked, stable,
  *	  collected, the live chain (in_seq, in_held, runs: horizon.c),
@@ -45,8 +45,9 @@
  *	  and ends the round: the chain mended, holes closed, caught up;
  *  - a sweep publishes the horizon (R2: only while the members agree; the
  *	  old rules: the least acknowledgement of every peer) and collects by
- *	  R3 with the lifetime bound (a lifetime after the first catch-up) and
- *	  the least hole, raising R by every collection (old: lifetime only);
+ *	  R3 with the lifetime bound (a lifetime after the first catch-up, on
+ *	  the least clock among its own and the ones its members' frames
+ *	  carried in this run, each plus the true time since) and the least hole, raising R by every collection (old: lifetime only);
  *  - a flush writes the unflushed registers and R to the rows, and makes
  *	  the chains durable (in_durable = in_held);
  *  - faults: messages delayed (FIFO per link), dropped, lost with a
@@ -56,8 +57,15 @@
  *	  restarts; peers removed from mantis.peers and added back, silent
  *	  inbound peers forgotten; renames (a restart under a new name); rewinds
  *	  (the rows replaced by an older backup: a restore, a PITR, a lagging
- *	  standby promoted); a server joining empty; skew changes; a rolling
- *	  upgrade from protocol 3 to 4.
+ *	  standby promoted); a server joining empty; skew changes; a clock
+ *	  jump ahead by more than the lifetime, later put right (the wall steps
+ *	  back; one server at a time, one that has heard from a member in this
+ *	  run and is not left alone while ahead - no crash, rename, rewind,
+ *	  unlisting or forgetting of its peers - for alone it measures the
+ *	  lifetime on its own clock, rules.h's price; not among protocol-3
+ *	  servers; no expiries in such a run, which the wall stepping back
+ *	  would revive; quiescence puts it right and waits past its HLC); a
+ *	  rolling upgrade from protocol 3 to 4.
  * Abstracted: the digest tree's groups and windows, frames per batch,
  * held-back leaves, limits other than max_keys, values of one size, the
  * persistence worker's two-phase durability (a flush is atomic),
@@ -124,14 +132,19 @@
  *			   it asks for: a crash before that brings the value back, read
  *			   again after the server stopped reading it (the fix: flagged,
  *			   still read, until a compaction leaves it out of the rows and
- *			   drops it, its rows carrying the raise).
+ *			   drops it, its rows carrying the raise);
+ *  clock	   R3's lifetime on a server's own clock alone (--scenario
+ *			   clock): ahead of the others' by more than the lifetime, it
+ *			   collects its own marker of the real future, and its refusal
+ *			   horizon covers the writes the others make next
+ *			   (mantis_rules_lifetime_bound; the operator's review).
  * And, with protocol-3 servers left in a cluster (--scenario mixed-room): a
  * protocol-3 server with a full store collects by lifetime past what it
  * refused (the old rules have no holes), and every peer adopts that away.
  *
  * Usage: sim [--seeds N] [--first N] [--seed N] [--steps N] [--trace]
- *			  [--shrink] [--old] [--unfixed watermark,leaf,hole,greeting,adopt|all]
- *			  [--scenario all|hub|readd|rewind|room|mixed|mixed-room]
+ *			  [--shrink] [--old] [--unfixed watermark,leaf,hole,greeting,adopt,clock|all]
+ *			  [--scenario all|hub|readd|rewind|room|mixed|mixed-room|clock]
  *			  [--quiesce-every N] [--expect-violations] [--quiet]
  * It prints one line, "sim: N seeds x N steps, N violations (...)", after a
  * line per violation (seed, step, invariant, key, evidence) and the command
@@ -322,14 +335,14 @@ usage(void)
 {
 	fprintf(stderr,
 			"usage: sim [--seeds N] [--first N] [--seed N] [--steps N] [--trace]\n"
-			"           [--old] [--scenario all|hub|readd|rewind|room|mixed|mixed-room]\n"
+			"           [--old] [--scenario all|hub|readd|rewind|room|mixed|mixed-room|clock]\n"
 			"           [--quiesce-every N] [--shrink]\n"
-			"           [--unfixed watermark,leaf,hole,greeting,adopt|all] [--expect-violations]\n"
+			"           [--unfixed watermark,leaf,hole,greeting,adopt,clock|all] [--expect-violations]\n"
 			"           [--quiet]\n");
 	exit(2);
 }
 
-/* --unfixed watermark,leaf,hole,greeting,adopt or all */
+/* --unfixed watermark,leaf,hole,greeting,adopt,clock or all */
 static void
 unfixed(const char *list)
 {
@@ -339,7 +352,7 @@ unfixed(const char *list)
 		unsigned	bit;
 	}			names[] = {
 		{"watermark", U_WATERMARK}, {"leaf", U_LEAF}, {"hole", U_HOLE},
-		{"greeting", U_GREETING}, {"adopt", U_ADOPT}, {"all", U_ALL}
+		{"greeting", U_GREETING}, {"adopt", U_ADOPT}, {"clock", U_CLOCK}, {"all", U_ALL}
 	};
 	char		buf[128];
 
@@ -373,6 +386,8 @@ scenario(const char *name)
 	else if (strcmp(name, "mixed") == 0)
 		sim_opt.features = F_MIXED | F_PARTITION | F_CRASH | F_DROP | F_EXPIRY | F_ROOM,
 			sim_opt.forced = F_MIXED;
+	else if (strcmp(name, "clock") == 0)
+		sim_opt.features = F_JUMP | F_PARTITION | F_DROP, sim_opt.forced = F_JUMP;
 	else if (strcmp(name, "mixed-room") == 0)
 		sim_opt.features = F_MIXED | F_DROP | F_EXPIRY | F_ROOM,
 			sim_opt.forced = F_MIXED | F_ROOM | F_MIXED_ROOM;

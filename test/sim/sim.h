@@ -68,6 +68,9 @@ typedef struct Entry
 	uint64_t	stable;
 	uint64_t	collected;		/* its refusal horizon */
 	uint64_t	last_heard;		/* T of its last message */
+	bool		clock_known;	/* its clock, as its last frame read it */
+	uint64_t	clock_ms;
+	uint64_t	clock_T;		/* when (true time: a monotonic clock) */
 
 	/* its live stream (replication/horizon.c) */
 	uint64_t	in_incarnation;
@@ -126,7 +129,8 @@ typedef struct Server
 	char		name[SIM_NAME];
 	uint64_t	id;
 	int64_t		skew;
-	uint64_t	wall;			/* its wall clock, ms (never steps back) */
+	uint64_t	wall;			/* its wall clock, ms (steps back only when a
+								 * jump is put right) */
 	uint64_t	hlc;			/* last HLC issued or witnessed */
 	uint64_t	incarnation;
 	int			capacity;		/* mantis.max_keys */
@@ -136,7 +140,7 @@ typedef struct Server
 	uint64_t	rows_R;			/* the refusal horizon the rows carry */
 	uint64_t	R;				/* the refusal horizon (R4) */
 	uint64_t	published;		/* the collection horizon published */
-	uint64_t	started_ms;
+	uint64_t	started_ms;		/* by sim_wait_clock() */
 	uint64_t	caught_up_ms;
 	bool		compaction_asked;
 	uint32_t	live_seq;
@@ -214,7 +218,8 @@ typedef struct Link
 #define F_JOIN			0x0200
 #define F_EXPIRY		0x0400
 #define F_DROP			0x0800
-#define F_ALL			0x0FFF
+#define F_JUMP			0x2000	/* a clock ahead past the lifetime, put right */
+#define F_ALL			(0x0FFF | F_JUMP)
 #define F_MIXED_ROOM	0x1000	/* a protocol-3 server's store too small */
 
 typedef struct Config
@@ -227,7 +232,8 @@ typedef struct Config
 	bool		old_rules;		/* every server speaks 3 */
 	uint64_t	lifetime_ms;	/* mantis.tombstone_lifetime */
 	uint64_t	max_offset_ms;	/* mantis.max_clock_offset */
-	uint64_t	skew_bound;		/* |skew| of any clock */
+	uint64_t	skew_bound;		/* |skew| of any clock, but a jumped one */
+	bool		jumps;			/* a clock may jump ahead past the lifetime */
 	uint64_t	forget_ms;		/* silence after which inbound is forgotten */
 	uint64_t	round_ms;		/* mantis.sync_interval */
 	uint64_t	round_timeout_ms;
@@ -267,6 +273,7 @@ typedef enum EventType
 	E_JOIN,						/* a: a new server, empty */
 	E_SKEW,						/* a, d: skew (signed) */
 	E_UPGRADE,					/* a: restarted with protocol 4 */
+	E_JUMP,						/* a, d: skew (signed), the wall set to it */
 	E_QUIESCE,					/* heal all, full mesh, converge, check */
 	E_COUNT
 } EventType;
@@ -289,7 +296,8 @@ typedef struct Event
 #define U_HOLE			0x04	/* R5's holes live in the peer's entry */
 #define U_GREETING		0x08	/* R2 counts greetings of an earlier run */
 #define U_ADOPT			0x10	/* R6 drops at once, before a compaction */
-#define U_ALL			0x1F
+#define U_CLOCK			0x20	/* R3's lifetime on our clock alone */
+#define U_ALL			0x3F
 
 /* The violations, by invariant */
 typedef enum ViolationKind
@@ -348,6 +356,8 @@ extern uint64_t sim_leaf_digest(const Server *s, int leaf);
 extern int	sim_count_regs(const Server *s);
 extern bool sim_owed(const Reg *r);
 extern uint64_t sim_wall(int i);
+extern uint64_t sim_members_clock(const Server *s);
+extern uint64_t sim_wait_clock(const Server *s);
 extern uint64_t sim_clock_peek(const Server *s);
 extern void sim_witness(Server *s, uint64_t ts);
 extern bool sim_connected(int a, int b);

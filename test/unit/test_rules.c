@@ -2,7 +2,7 @@
  * test_rules.c
  *	  Unit tests of the collection, refusal and adoption rules
  *	  (src/common/rules.c): the member set digest, agreement, the horizon,
- *	  the sweep's verdict with holes, refusal and adoption bounds, the
+ *	  the sweep's verdict with holes, the lifetime's bound on the least clock, refusal and adoption bounds, the
  *	  leaves a round may adopt in.  The rules' interplay over many servers
  *	  is test/sim's.
  */
@@ -158,6 +158,55 @@ test_sweep(void)
 	CHECK(mantis_rules_hole_after(40, 50) == 40, "the least hole stays");
 }
 
+/*
+ * The lifetime's bound on the least clock (R3): a clock ahead of every
+ * member's by more than the lifetime, then put right, must not collect a
+ * register of the real future (issue 18, the operator's review).
+ */
+static void
+test_lifetime_bound(void)
+{
+	const uint64_t life = 3600000;	/* an hour */
+	const uint64_t real = 1800000000000;	/* the members' clocks */
+	const uint64_t ahead = real + 2 * life; /* ours, two hours ahead */
+	MantisSweepBounds b = {0, 0, MANTIS_RULES_NO_HOLE};
+	MantisDeadRegister ours = {(ahead - life) << 16, ahead - life, false};	/* deleted here, an hour ago by our clock */
+
+	CHECK(mantis_rules_lifetime_bound(real, UINT64_MAX, life) == real - life,
+		  "no member heard: our clock less the lifetime");
+	CHECK(mantis_rules_lifetime_bound(real, real + 400, life) == real - life,
+		  "a member ahead: still ours");
+	CHECK(mantis_rules_lifetime_bound(ahead, real, life) == real - life,
+		  "ours ahead of a member: the member's");
+	CHECK(mantis_rules_lifetime_bound(life, UINT64_MAX, life) == 0, "a clock at the lifetime: nothing");
+	CHECK(mantis_rules_lifetime_bound(ahead, 10, life) == 0, "a member's clock near 0: nothing");
+
+	/* our marker, dead a lifetime by our clock two hours ahead */
+	b.lifetime_ms = mantis_rules_lifetime_bound(ahead, UINT64_MAX, life);
+	CHECK(mantis_rules_sweep(&ours, &b) == MANTIS_SWEEP_BY_LIFETIME,
+		  "by our clock alone it would go, an hour into the members' future");
+	b.lifetime_ms = mantis_rules_lifetime_bound(ahead, real, life);
+	CHECK(mantis_rules_sweep(&ours, &b) == MANTIS_SWEEP_KEEP,
+		  "with the members' clocks it waits");
+	/* what the lifetime collects stays a lifetime behind every member's clock */
+	for (uint64_t death = real - 2 * life; death < ahead + life; death += life / 7)
+	{
+		MantisDeadRegister r = {death << 16, death, false};
+
+		b.lifetime_ms = mantis_rules_lifetime_bound(ahead, real, life);
+		if (mantis_rules_sweep(&r, &b) != MANTIS_SWEEP_KEEP)
+			CHECK((r.hlc_ts >> 16) + life <= real, "collected: a lifetime behind the members");
+	}
+	/* put right, and time passing: collected once past every clock by a lifetime */
+	b.lifetime_ms = mantis_rules_lifetime_bound(ours.death_ms + life, ours.death_ms + life, life);
+	CHECK(mantis_rules_sweep(&ours, &b) == MANTIS_SWEEP_BY_LIFETIME,
+		  "a lifetime past its death by every clock: collected");
+
+	CHECK(mantis_rules_clock_ahead(real + 501, real, 500), "ahead past the bound: warn");
+	CHECK(!mantis_rules_clock_ahead(real + 500, real, 500), "at the bound: no warning");
+	CHECK(!mantis_rules_clock_ahead(real, real + 5000, 500), "behind: no warning");
+}
+
 static void
 test_refuse_adopt(void)
 {
@@ -214,6 +263,7 @@ main(void)
 	test_agreement();
 	test_horizon();
 	test_sweep();
+	test_lifetime_bound();
 	test_refuse_adopt();
 	return unit_report("test_rules");
 }
