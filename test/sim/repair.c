@@ -250,6 +250,7 @@ sim_flush(int i, bool compact)
 	}
 	s->compaction_asked = false;
 	s->rows_R = MAX(s->rows_R, s->R);
+	check_durable(i, false);
 	for (int j = 0; j < W.cfg.slots; j++)
 		s->peer[j].in_durable = MAX(s->peer[j].in_durable, s->peer[j].in_held);
 }
