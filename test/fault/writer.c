@@ -35,7 +35,9 @@
  * The HLC of a deletion and the expiry of an expiring write are read back the
  * way a user would, in the same statement, right after the write:
  * mantis_delete returns a boolean, so its HLC is that of the deletion marker
- * of this node that mantis_registers(key, true) shows for the key; the expiry
+ * that mantis_registers(key, true) shows for the key from the server's own
+ * node name as mantis_status gives it (not NODE: a server renamed by the test
+ * writes under its new name, while the writer keeps its NODE); the expiry
  * is the expires_at column of mantis_registers(key) for the register with the
  * HLC mantis_set returned.  Both are then exactly what the server stored
  * (not an estimate from a clock: no bound needed); when a write from a peer
@@ -240,7 +242,8 @@ wait_result(PGconn *conn, int *timed_out)
 #define SQL_DEL \
 	"WITH d AS MATERIALIZED (SELECT mantis_delete($1::text) AS was) " \
 	"SELECT (SELECT r.hlc FROM mantis_registers($1::text, true) r " \
-	"WHERE r.key = $1::text AND r.value IS NULL AND r.node = $2::text), " \
+	"WHERE r.key = $1::text AND r.value IS NULL " \
+	"AND r.node = (SELECT node_name FROM mantis_status)), " \
 	"d.was FROM d"
 #define SQL_GET		"SELECT mantis_get($1::text)"
 
@@ -408,8 +411,7 @@ main(int argc, char **argv)
 		{
 			op = "del";
 			sql = SQL_DEL;
-			params[1] = node;
-			nparams = 2;
+			nparams = 1;
 		}
 		else if ((int) (next_random() % 100) < ttl_pct)
 		{

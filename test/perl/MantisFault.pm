@@ -146,8 +146,13 @@ sub new
 	my ($class, $c) = @_;
 	return bless {
 		c => $c,
-		# mantis node names, which a promoted standby keeps
+		# the nodes' first mantis node names, which name their writers (a
+		# promoted standby, a renamed server, writes for the same writer)
 		names => [ undef, map { $_->name } @{ $c->{nodes} }[ 1 .. $#{ $c->{nodes} } ] ],
+		# their mantis node names now (a rename changes one)
+		mantis_names => [ undef, map { $_->name } @{ $c->{nodes} }[ 1 .. $#{ $c->{nodes} } ] ],
+		renames => [],    # { node, name, id, from, to }: every rename (MantisHistory.pm)
+		rename_checks => 0,    # renames whose deletion stayed deleted across a restart
 		crashes => [],    # { node, kind, from, to }: when acked writes may be lost
 		faults => [],     # { node, kind, from, to }: every fault, begun to healed
 		killed => {},     # pid => 1 for every process we sent SIGKILL
@@ -207,6 +212,10 @@ my @FAULTS = (
 	remove_peer => { inject => \&remove_peer, lasts => 1, heal => \&readd_peer },
 	failover_lagging => { inject => sub { $_[0]->failover($_[1], lagging => 1) } },
 	hub => { inject => \&make_hub, lasts => 1, heal => \&end_hub },
+	# a server renamed (a new mantis.node_name, restarted): a deletion it
+	# makes under its new name, of a key it wrote under its former one,
+	# collected and compacted away, stays deleted across its next restart
+	rename => { inject => \&rename_node, heal => \&check_renamed },
 );
 my %FAULT = @FAULTS;
 # Every kind of fault the nemesis knows.
@@ -350,7 +359,7 @@ sub set_peers
 sub remove_peer
 {
 	my ($self, $i) = @_;
-	my $name = $self->node($i)->name;
+	my $name = $self->{mantis_names}[$i];
 	$self->node($i)->stop('fast');
 	for my $j (grep { $_ != $i } 1 .. $#{ $self->{c}{nodes} })
 	{
@@ -366,6 +375,83 @@ sub readd_peer
 	my ($self, $i) = @_;
 	$self->set_peers($_, undef) for grep { $_ != $i } 1 .. $#{ $self->{c}{nodes} };
 	$self->node($i)->start;
+}
+
+# rename_node(node index) — a rename: the server writes a key under its
+# name and flushes it (a row under that name), then restarts (fast: nothing
+# lost) under a new mantis.node_name, "<first name>-r<n>", and must have
+# loaded that key.  Returns the key.  check_renamed(node index, key) — the
+# renamed server, healthy with its peers, deletes the key under its new
+# name; once every server has collected the marker and a compaction of the
+# renamed server (mantis.compact_rows = 1 meanwhile) has written a snapshot
+# without it, the server restarts again: the key's value must not be back,
+# and no row under a former name left in mantis_stores (issue 18, a node
+# renamed; 014_rename.pl is the same without peers).  Either dies, with
+# what it found, when not.
+sub rename_node
+{
+	my ($self, $i) = @_;
+	my $node = $self->node($i);
+	my $writer = $self->{names}[$i];
+	my $n = ++$self->{renamed}{$i};
+	my ($old, $new) = ($self->{mantis_names}[$i], "$writer-r$n");
+	my ($key, $value) = ("nemesis.rename.$writer.$n", "$writer.rename$n");
+	$self->{probes}{$key}{$value} = $writer;
+	$node->safe_psql('postgres', "SELECT mantis_set('$key', '$value')");
+	flushed($node);
+	my $t0 = time();
+	$node->append_conf('postgresql.conf', "mantis.node_name = '$new'\n");
+	$node->restart;
+	$node->poll_query_until('postgres', q{SELECT persistence = 'ready' FROM mantis_status})
+	  or die "$new (was $old) did not load mantis_stores";
+	my ($name, $id) = split /\|/,
+	  $node->safe_psql('postgres', 'SELECT node_name, node_id FROM mantis_status');
+	die "$old restarted as $name, not $new" unless $name eq $new;
+	die "$new lost $key, written and flushed as $old"
+	  unless $node->safe_psql('postgres', "SELECT mantis_get('$key')") eq $value;
+	push @{ $self->{renames} }, { node => $writer, name => $new, id => $id, from => $t0, to => time() };
+	$self->{mantis_names}[$i] = $new;
+	$self->event("$old renamed $new (node id $id)");
+	return $key;
+}
+
+sub check_renamed
+{
+	my ($self, $i, $key) = @_;
+	my $node = $self->node($i);
+	my $name = $self->{mantis_names}[$i];
+	my @nodes = @{ $self->{c}{nodes} }[ 1 .. $#{ $self->{c}{nodes} } ];
+	$self->wait_healthy;
+	$node->safe_psql('postgres', "SELECT mantis_delete('$key')");
+	for my $other (@nodes)
+	{
+		$other->poll_query_until('postgres',
+			"SELECT count(*) = 0 FROM mantis_registers(true) WHERE key = '$key'")
+		  or die $other->name . " did not collect the deletion of $key by $name";
+	}
+	$self->event("$name: its deletion of $key collected everywhere");
+	# the marker was flushed before it was collected: once no row of this
+	# name holds the key, a compaction has written a snapshot without it
+	$node->safe_psql('postgres',
+		'ALTER SYSTEM SET mantis.compact_rows = 1; SELECT pg_reload_conf()');
+	$node->poll_query_until('postgres', qq{
+SELECT mantis_flush() >= 0
+   AND NOT EXISTS (SELECT FROM mantis_stores s, mantis_decode(s.registers) d
+                    WHERE s.node = '$name' AND d.key = '$key')})
+	  or die "no compaction of $name left $key out";
+	$node->safe_psql('postgres', 'ALTER SYSTEM RESET mantis.compact_rows; SELECT pg_reload_conf()');
+	$self->event("$name: compacted");
+	$node->restart;
+	$node->poll_query_until('postgres', q{SELECT persistence = 'ready' FROM mantis_status})
+	  or die "$name did not load mantis_stores";
+	# (a peer may still send the marker back before its own sweep: only a
+	# value is wrong)
+	my $back = $node->safe_psql('postgres',
+		"SELECT string_agg(value || ' ' || hlc || ' ' || node, ', ') FROM mantis_registers(true) WHERE key = '$key' AND value IS NOT NULL");
+	die "$name, restarted, holds $key again ($back): deleted after its rename and collected" if $back ne '';
+	my $old = $node->safe_psql('postgres', qq{SELECT string_agg(node || ' ' || id, ', ') FROM mantis_stores WHERE node <> '$name'});
+	die "rows of $name under a former name outlived its compactions: $old" if $old ne '';
+	$self->{rename_checks}++;
 }
 
 # make_hub(node index) — the others list only this node (and it lists them

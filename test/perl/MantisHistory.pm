@@ -78,6 +78,46 @@ sub read_writer_log
 # hlc_node(hlc) — the node id part of an HLC's text form
 sub hlc_node { my ($h) = @_; return lc((split /-/, $h)[-1]) }
 
+# A writer's node may be renamed (a new mantis.node_name and a restart): it
+# then writes under another node id, and its registers show another name,
+# while what it acknowledged under its former name keeps that name's id.
+# The checker attributes a register to a writer by the node id of its HLC:
+# every id a writer's server has had (node_ids, then renames) is that
+# writer's.  A register's node name must be the one of its HLC's id (or,
+# from a server that never learned that name, the id in hex).
+
+# index_identities(h) — owner{id} => writer, name_of{id} => the node name
+# that id stands for, ids_of{writer} => its ids in the order it had them;
+# dies on an id claimed by two writers
+sub index_identities
+{
+	my ($h) = @_;
+	my @ids = map { { node => $_, name => $_, id => $h->{a}{node_ids}{$_} } }
+	  sort keys %{ $h->{a}{node_ids} // {} };
+	push @ids, sort { $a->{from} <=> $b->{from} } @{ $h->{a}{renames} // [] };
+	for (@ids)
+	{
+		my $id = lc($_->{id});
+		die "node id $id is both $h->{owner}{$id}'s and $_->{node}'s"
+		  if defined $h->{owner}{$id} && $h->{owner}{$id} ne $_->{node};
+		$h->{owner}{$id} = $_->{node};
+		$h->{name_of}{$id} = $_->{name};
+		push @{ $h->{ids_of}{ $_->{node} } }, $id;
+	}
+}
+
+# owner(h, hlc) — the writer whose server wrote with that HLC's node id, or
+# undef
+sub owner { my ($h, $hlc) = @_; return $h->{owner}{ hlc_node($hlc) } }
+
+# named_right(h, f) — the register f shows the node name of its HLC's id
+sub named_right
+{
+	my ($h, $f) = @_;
+	my $id = hlc_node($f->{hlc});
+	return $f->{node} eq ($h->{name_of}{$id} // '') || lc($f->{node}) eq $id;
+}
+
 # is_deletion(op) — a write that leaves a deletion marker
 sub is_deletion { my ($op) = @_; return $op->{op} eq 'del' }
 
@@ -96,7 +136,11 @@ my @PROBLEMS = qw(diverged lost mismatch phantom hlc_order expired read_deleted
 #   finals     => dump text of the converged registers (registers_dump_expiry:
 #                 "key|value|hlc|node|expiry"; or without the expiry)
 #   final_time => when they were dumped (Unix seconds)
-#   node_ids   => { node name => node id in hex }
+#   node_ids   => { node name => node id in hex }: each writer's node as it
+#                 started (named after the writer)
+#   renames    => [ { node, name, id, from, to } ]: node (a writer's) renamed
+#                 to name, with node id id, by a restart from..to
+#                 (optional; see index_identities)
 #   logs       => { node name => ops from read_writer_log }
 #   probes     => { key => { value => node name } }: other writes made (the
 #                 nemesis's probes), accepted as the origin of a register
@@ -117,7 +161,7 @@ my @PROBLEMS = qw(diverged lost mismatch phantom hlc_order expired read_deleted
 #   hlc_order     check_hlc_order
 #   mismatch      check_held_writes
 #   lost          check_lost_writes
-#   phantom       check_phantom_registers, phantom_read
+#   phantom       check_phantom_registers, phantom_read, check_hlc_order
 #   expired       check_expired_registers
 #   read_expired  read_after_its_expiry, read_after_hiding_write
 #   read_deleted  read_after_hiding_write
@@ -161,6 +205,7 @@ sub index_history
 	};
 	$h->{final} = parse_finals($h, $a{finals} // '');
 	push @{ $h->{crashes_of}{ $_->{node} } }, $_ for @{ $a{crashes} };
+	index_identities($h);
 	index_logs($h);
 	return $h;
 }
@@ -337,18 +382,32 @@ sub dump_differences
 }
 
 # check_hlc_order(h) — rule: the HLCs one writer sees acknowledged strictly
-# increase (hlc_order).
+# increase, and carry the node ids its server had, in the order it had them
+# (hlc_order); an HLC of an id not its server's is a phantom.
 sub check_hlc_order
 {
 	my ($h) = @_;
 	for my $name (@{ $h->{names} })
 	{
 		my $prev;    # this writer's previous acknowledged HLC
+		my %rank;    # its ids, by the order its server had them
+		@rank{ @{ $h->{ids_of}{$name} // [] } } = 0 .. $#{ $h->{ids_of}{$name} // [] };
 		for my $op (grep { $_->{kind} eq 'ok' && defined $_->{hlc} } @{ $h->{a}{logs}{$name} })
 		{
+			my ($id, $was) = (hlc_node($op->{hlc}), defined $prev ? hlc_node($prev) : undef);
 			note($h, 'hlc_order', sprintf('%s line %d at %.3f: ok HLC %s after %s',
 				$name, $op->{line}, $op->{t}, $op->{hlc}, $prev))
 			  if defined $prev && $op->{hlc} le $prev;
+			if (!defined $rank{$id})
+			{
+				note($h, 'phantom', sprintf('%s line %d at %.3f: ok HLC %s, of a node id its server never had',
+					$name, $op->{line}, $op->{t}, $op->{hlc}));
+			}
+			elsif (defined $was && defined $rank{$was} && $rank{$id} < $rank{$was})
+			{
+				note($h, 'hlc_order', sprintf('%s line %d at %.3f: ok HLC %s under a former name (%s), after %s',
+					$name, $op->{line}, $op->{t}, $op->{hlc}, $h->{name_of}{$id}, $prev));
+			}
 			$prev = $op->{hlc};
 		}
 	}
@@ -367,8 +426,8 @@ sub check_held_writes
 		my $f = $h->{final}{$k} or next;
 		for my $op (grep { $_->{hlc} eq $f->{hlc} } @{ $h->{writes}{$k} })
 		{
-			my $problem = $f->{expired} ? expired_register_mismatch($op, $f)
-			  : held_register_mismatch($op, $f);
+			my $problem = $f->{expired} ? expired_register_mismatch($h, $op, $f)
+			  : held_register_mismatch($h, $op, $f);
 			if ($problem) { note($h, 'mismatch', $problem) }
 			elsif ($f->{expired} || $op->{op} ne 'ttl' || !expired_at_end($h, $op))
 			{
@@ -378,14 +437,16 @@ sub check_held_writes
 	}
 }
 
-# expired_register_mismatch(w, f) — why the expired register f, with the HLC
-# of the acknowledged write w, is not w's, or undef: it must be a ttl
-# write's, from the same node, with the same expiry.
+# expired_register_mismatch(h, w, f) — why the expired register f, with the
+# HLC of the acknowledged write w, is not w's, or undef: it must be a ttl
+# write's, from the same node (by the HLC's id, named as that id), with the
+# same expiry.
 sub expired_register_mismatch
 {
-	my ($op, $f) = @_;
+	my ($h, $op, $f) = @_;
 	return undef
-	  unless $op->{op} ne 'ttl' || $f->{node} ne $op->{node}
+	  unless $op->{op} ne 'ttl' || !named_right($h, $f)
+	  || (owner($h, $f->{hlc}) // '') ne $op->{node}
 	  || (defined $op->{expires} && defined $f->{expires}
 		&& abs($op->{expires} - $f->{expires}) > 0.0015);
 	return sprintf(
@@ -395,14 +456,16 @@ sub expired_register_mismatch
 		$f->{node}, defined $f->{expires} ? sprintf(' at %.3f', $f->{expires}) : '');
 }
 
-# held_register_mismatch(w, f) — why the register f, with the HLC of the
+# held_register_mismatch(h, w, f) — why the register f, with the HLC of the
 # acknowledged write w, is not w's, or undef: same value (or deletion) and
-# node.
+# node (by the HLC's id, named as that id).
 sub held_register_mismatch
 {
-	my ($op, $f) = @_;
+	my ($h, $op, $f) = @_;
 	my $v = $op->{value} // '<deleted>';
-	return undef if ($f->{value} // '<deleted>') eq $v && $f->{node} eq $op->{node};
+	return undef
+	  if ($f->{value} // '<deleted>') eq $v && named_right($h, $f)
+	  && (owner($h, $f->{hlc}) // '') eq $op->{node};
 	return sprintf('%s %s=%s at %s, but the register with that HLC holds %s from %s',
 		$op->{node}, $op->{key}, $v, $op->{hlc}, $f->{value} // '<deleted>', $f->{node});
 }
@@ -472,7 +535,8 @@ sub excuse_loss
 # writer (or a probe), with the HLC of its node (phantom): a value someone
 # attempted, acknowledged (if at all) with that HLC, not refused with 55000;
 # an expired register from a writer that wrote the key with a ttl; a
-# deletion marker from a writer that deleted the key.
+# deletion marker from a writer that deleted the key.  Its HLC's node id is
+# one its writer's server had, and it shows that id's name.
 sub check_phantom_registers
 {
 	my ($h) = @_;
@@ -481,11 +545,11 @@ sub check_phantom_registers
 		my $f = $h->{final}{$k};
 		my $writer = register_writer($h, $k, $f);
 		next unless defined $writer;
-		my $id = $h->{a}{node_ids}{ $f->{node} } // '?';
+		my $owner = owner($h, $f->{hlc});
 		note($h, 'phantom', "$k=" . ($f->{value} // '<deleted>')
-			  . " written through $writer, held as from $f->{node} with HLC $f->{hlc} (node $id)")
-		  if $f->{node} ne $writer
-		  || hlc_node($f->{hlc}) ne lc($h->{a}{node_ids}{$writer} // '');
+			  . " written through $writer, held as from $f->{node} with HLC $f->{hlc} (node of "
+			  . ($owner // 'no writer') . ')')
+		  if !named_right($h, $f) || ($owner // '') ne $writer;
 	}
 }
 
@@ -495,17 +559,18 @@ sub check_phantom_registers
 sub register_writer
 {
 	my ($h, $k, $f) = @_;
+	my $owner = owner($h, $f->{hlc}) // $f->{node};
 	if ($f->{expired})
 	{
 		note($h, 'phantom', "$k expired $f->{hlc} from $f->{node}: that writer never wrote it with a ttl")
-		  unless $h->{ttl_by}{$k}{ $f->{node} };
-		return $f->{node};
+		  unless $h->{ttl_by}{$k}{$owner};
+		return $owner;
 	}
 	if (!defined $f->{value})
 	{
 		note($h, 'phantom', "$k deleted $f->{hlc} by $f->{node}: that writer never deleted it")
-		  unless $h->{deleted_by}{$k}{ $f->{node} };
-		return $f->{node};
+		  unless $h->{deleted_by}{$k}{$owner};
+		return $owner;
 	}
 	my $v = $f->{value};
 	my $writer = $h->{attempted}{$k}{$v};

@@ -22,7 +22,9 @@ typedef struct Write
 	long		step;
 	uint64_t	T;
 	bool		priced;			/* the rules may give it up: the price */
-	bool		excused;		/* lost with a crash or a restore */
+	bool		excused;		/* lost with a crash or a restore, which
+								 * took the last copy of it none other had
+								 * made durable (check_lost) */
 	bool		exposed;		/* only its writer held it, while uncounted */
 	bool		closed;			/* its lifetime window has passed */
 	bool		in_pending;
@@ -62,6 +64,8 @@ static Reg gfloor[SIM_KEYS];	/* the greatest deletion every server held */
 static long gfloor_step[SIM_KEYS];
 static uint32_t gfloor_servers[SIM_KEYS];	/* the servers that held it */
 static Reg gmin[SIM_KEYS];
+/* the greatest register each server's rows held since its last rewind */
+static Reg durable_max[SIM_SERVERS][SIM_KEYS];
 static uint32_t frontier[SIM_KEYS];	/* the newest write of each key */
 static uint64_t floor_seen[SIM_KEYS];	/* W.kver when last looked at */
 static uint64_t exposure_seen[SIM_KEYS];
@@ -113,6 +117,7 @@ check_reset(void)
 	window_next = 1;
 	memset(gfloor, 0, sizeof(gfloor));
 	memset(gmin, 0, sizeof(gmin));
+	memset(durable_max, 0, sizeof(durable_max));
 	memset(gfloor_step, 0, sizeof(gfloor_step));
 	memset(gfloor_servers, 0, sizeof(gfloor_servers));
 	memset(frontier, 0, sizeof(frontier));
@@ -325,10 +330,45 @@ keeps(const Reg *held, uint64_t R, const Write *w)
 }
 
 /*
+ * p's rows changed (a flush, a compaction), or were replaced by a backup
+ * (rewound: what they held before is no longer durable there).
+ */
+void
+check_durable(int p, bool rewound)
+{
+	for (int k = 0; k < W.cfg.keys; k++)
+		if (rewound || reg_cmp(&W.s[p].rows[k], &durable_max[p][k]) > 0)
+		{
+			durable_max[p][k] = W.s[p].rows[k];
+			durable_max[p][k].flags = 0;
+		}
+}
+
+/*
+ * Whether a server other than x made w durable (w or newer in its rows, or,
+ * w dead, its rows' refusal horizon covering it) since that server's last
+ * rewind: whatever it did with w since, it was not a crash or restore of x
+ * that took w from it.
+ */
+static bool
+durable_elsewhere(int x, const Write *w)
+{
+	for (int p = 0; p < W.cfg.slots; p++)
+		if (p != x && W.s[p].exists &&
+			keeps(&durable_max[p][w->reg.key], W.s[p].rows_R, w))
+			return true;
+	return false;
+}
+
+/*
  * A crash or a restore of x: the acknowledged writes it kept (held, or for
- * a collected deletion, refused) that no server keeps any more are lost with
- * it (the documented loss of unflushed writes, or of a restore), not by the
- * rules.
+ * a collected deletion, refused) that no server keeps any more, and that no
+ * other server ever made durable (but in rows a restore of that server took
+ * back since), are lost with it: the documented loss of unflushed writes
+ * (a crash loses what no peer holds), or of a restore.  A write that another
+ * server made durable and that is gone all the same was given up by the
+ * rules, whatever crash or restore came last (say, a rewound server's old
+ * state adopted by its peers): the price must cover it, or (b) fails.
  */
 void
 check_lost(int x, const Reg *before, uint64_t before_R)
@@ -348,6 +388,13 @@ check_lost(int x, const Reg *before, uint64_t before_R)
 					keeps(holding(p, k), W.s[p].up ? W.s[p].R : W.s[p].rows_R, w);
 			if (kept)
 				continue;
+			if (durable_elsewhere(x, w))
+			{
+				W.n_unexcused++;
+				sim_log("not excused by %s's crash or restore, made durable elsewhere: %s",
+						W.s[x].name, reg_text(&w->reg, b));
+				continue;
+			}
 			w->excused = true;
 			w->pending = 0;
 			W.n_excused++;

@@ -101,6 +101,7 @@ rewind_server(int i, int c)
 	memcpy(s->floor_durable, snap->floor, sizeof(s->floor_durable));
 	memset(s->gone, 0, sizeof(s->gone));	/* a restore may bring them back */
 	s->rows_R = snap->rows_R;
+	check_durable(i, true);
 	sim_link_clear_all(i);
 	for (int j = 0; j < W.cfg.slots; j++)
 		sim_entry_reset(&s->peer[j], false);

@@ -306,6 +306,7 @@ sim_flush(int i, bool compact)
 	if (covered_max != 0)
 		drop_covered(i, covered, covered_max);
 	s->rows_R = MAX(s->rows_R, s->R);
+	check_durable(i, false);
 	for (int j = 0; j < W.cfg.slots; j++)
 		s->peer[j].in_durable = MAX(s->peer[j].in_durable, s->peer[j].in_held);
 }

@@ -107,7 +107,13 @@
  * and w is priced once such a P holds nothing of its key while R_P >= w.
  * A write that a crash (unflushed) or a restore took from the only server
  * keeping it (holding it, or refusing older copies once it collected it)
- * is lost with it: the persistence's documented loss, not the rules'.
+ * is lost with it: the persistence's documented loss, not the rules' -
+ * but only if no other server had made it durable (its rows held it or
+ * newer, or covered it dead, since that server's last rewind): a write
+ * another server had flushed and then gave up, before the last copy went
+ * with a crash or restore, was given up by the rules (say, a cascade of
+ * adoptions that a rewound server's old state started), and counts as
+ * lost unless priced.
  *
  * WHAT IT FOUND in the rules and the server as they were, each kept as an
  * option (--unfixed) that models it as it was; the default models the fix
@@ -404,7 +410,7 @@ main(int argc, char **argv)
 	long		failed = 0;
 	char		failures[512] = "";
 	char		flags[256] = "";	/* what a replay needs besides the seed */
-	long		totals[6] = {0};
+	long		totals[7] = {0};
 
 	for (int i = 1; i < argc; i++)
 	{
@@ -456,6 +462,7 @@ main(int argc, char **argv)
 		totals[3] += W.n_refused;
 		totals[4] += W.n_priced;
 		totals[5] += W.n_excused;
+		totals[6] += W.n_unexcused;
 		if (kind == V_NONE)
 			continue;
 		if (failed++ < 20)
@@ -478,9 +485,9 @@ main(int argc, char **argv)
 			W.trace = trace;
 		}
 	}
-	printf("sim: %ld seeds x %ld steps, %ld violations%s%s%s (%ld writes, %ld collected, %ld adopted, %ld refused, %ld priced, %ld lost with a crash or restore)\n",
+	printf("sim: %ld seeds x %ld steps, %ld violations%s%s%s (%ld writes, %ld collected, %ld adopted, %ld refused, %ld priced, %ld lost with a crash or restore, %ld gone at one but made durable elsewhere)\n",
 		   seeds, sim_opt.steps, failed, failed ? " (seeds" : "", failures, failed ? ")" : "",
-		   totals[0], totals[1], totals[2], totals[3], totals[4], totals[5]);
+		   totals[0], totals[1], totals[2], totals[3], totals[4], totals[5], totals[6]);
 	check_free();
 	free(recorded);
 	if (sim_opt.expect_violations)

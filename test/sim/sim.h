@@ -338,6 +338,7 @@ typedef struct World
 	long		n_holes;
 	long		n_priced;
 	long		n_excused;
+	long		n_unexcused;	/* gone at a crash or restore, durable elsewhere */
 } World;
 
 extern World W;
@@ -418,6 +419,7 @@ extern void check_hold(int server, int key);
 extern void check_dropped(int server, int key);
 extern void check_offered(int server, const Reg *r);
 extern void check_raised(int server);
+extern void check_durable(int server, bool rewound);
 extern void check_lost(int server, const Reg *before, uint64_t before_R);
 extern void check_revived(int server);
 extern void check_started(int server);

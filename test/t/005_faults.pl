@@ -2,8 +2,10 @@
 # every operation (test/fault/writer.c: writes, expiring writes, deletions,
 # and reads of keys it wrote), and a nemesis that, one fault at a time,
 # kills mantis workers and postmasters, restarts servers fast and
-# immediately, partitions a node, pauses a whole server, and skews a clock
-# within bound; each fault is healed before the next.  Afterwards the
+# immediately, partitions a node, pauses a whole server, skews a clock
+# within bound, and changes who is in the cluster (a peer removed and added
+# back, a lagging standby promoted, a hub, a node renamed: MantisFault.pm
+# lists every kind); each fault is healed before the next.  Afterwards the
 # cluster must converge, and a checker compares the writers' histories with
 # the final registers: nothing acknowledged is lost (except what the README
 # says a crash may lose), nothing is invented, nothing expired outlives its
@@ -19,6 +21,8 @@
 #   MANTIS_FAULT_SEED=S    replay the fault sequence of seed S (every run
 #                          notes its seed); the timing of the writes still
 #                          differs from run to run.
+#   MANTIS_FAULT_KINDS=k,..  draw only these kinds of fault (names as
+#                          MantisFault.pm has them), to soak one or a few.
 use strict;
 use warnings;
 
@@ -31,6 +35,11 @@ use MantisFault;
 use MantisHistory;
 
 my $fault_seconds = $ENV{MANTIS_SOAK_SECONDS} // 60;
+my @kinds = $ENV{MANTIS_FAULT_KINDS} ? split(/,/, $ENV{MANTIS_FAULT_KINDS}) : @MantisFault::FAULT_KINDS;
+for my $kind (@kinds)
+{
+	die "MANTIS_FAULT_KINDS: no fault kind $kind" unless grep { $_ eq $kind } @MantisFault::FAULT_KINDS;
+}
 my $seed = $ENV{MANTIS_FAULT_SEED} // (int(time() * 1000) ^ ($$ << 12)) % 1_000_000_000;
 note("fault seed $seed (replay with MANTIS_FAULT_SEED=$seed), fault phase $fault_seconds s");
 srand($seed);
@@ -111,7 +120,7 @@ my $t_faults = time();
 my @bag;
 while (time() < $t_faults + $fault_seconds)
 {
-	@bag = shuffled(@MantisFault::FAULT_KINDS) unless @bag;
+	@bag = shuffled(@kinds) unless @bag;
 	my $kind = shift @bag;
 	my $i = 1 + int(rand(3));
 	my $secs = 1 + rand(2);
@@ -161,17 +170,21 @@ my $nfaults = 0;
 $nfaults += $_ for values %faults;
 note(sprintf('faults survived: %d in %.0f s: %s', $nfaults, $t_fault_phase,
 	join(', ', map { "$_ " . ($faults{$_} // 0) } @MantisFault::FAULT_KINDS)));
+note(sprintf('renames: %d (%s), each with a deletion under the new name collected, compacted away and still deleted after a restart',
+	$nemesis->{rename_checks}, join(', ', map { "$_->{node} to $_->{name}" } @{ $nemesis->{renames} }) || 'none'));
 note("$nemesis->{unreaped} killed postmasters were still unreaped zombies after 5 s: their postmaster.pid was removed")
   if $nemesis->{unreaped};
 cmp_ok($nfaults, '>=', 1, 'the nemesis injected faults');
 
 # --- the checker (MantisHistory.pm) -----------------------------------------
-# by mantis node name: a promoted standby writes as the node it replaced
+# by the writer's (the node's first mantis node name): a promoted standby
+# writes as the node it replaced, a renamed node under its new name
 my %logs = map { ("n$_") => read_writer_log($writers->{$_}[1], "n$_") } 1 .. 3;
 my $r = check_history(
 	dumps => { map { ("n$_") => $dumps[ $_ - 1 ] } 1 .. 3 },
 	finals => $dumps[0],
 	node_ids => \%node_id,
+	renames => $nemesis->{renames},
 	logs => \%logs,
 	probes => $nemesis->{probes},
 	crashes => $nemesis->{crashes},

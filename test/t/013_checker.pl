@@ -4,7 +4,8 @@
 # acknowledged write, a register holding another value under a write's HLC,
 # a register or a read of a value nobody wrote, HLCs going back, a read
 # after a deletion or an expiry, a register held after its expiry, nodes
-# that did not converge) is reported as exactly that problem.  Near misses
+# that did not converge) is reported as exactly that problem; the writes of a
+# renamed node are its writer's under either name.  Near misses
 # (a loss a crash excuses, a read of a deleted value on another node within
 # the replication allowance or during a fault, a read while limits are
 # lowered, a stale read) are not problems.
@@ -21,6 +22,9 @@ use Test::More;
 use MantisHistory;
 
 my %NODE_ID = (n1 => '00000000000000a1', n2 => '00000000000000b2', n3 => '00000000000000c3');
+# n3 renamed (mantis.node_name) in some cases: it then writes as n3-r1
+my %RENAMED_ID = ('n3-r1' => '00000000000000d4');
+my %NAME_OF = reverse(%NODE_ID, %RENAMED_ID);
 my $T0 = 1_900_000_000;    # the histories' time 0, in Unix seconds
 my $FINAL_TIME = 10;       # when the registers are dumped
 my %OPTIONS = (offset => 0.5, replication => 4, window => 1.5);
@@ -29,13 +33,14 @@ my @PROBLEMS = qw(diverged lost mismatch phantom hlc_order expired read_deleted 
 # ms(s) — the Unix milliseconds of time s of a history
 sub ms { my ($s) = @_; return sprintf('%.0f', ($T0 + $s) * 1000) }
 
-# hlc(node, s) — the text form of an HLC of that node at time s
+# hlc(node, s) — the text form of an HLC of that node (or renamed node) at
+# time s
 sub hlc
 {
 	my ($node, $s) = @_;
 	my $ms = ms($s);
 	return strftime('%Y-%m-%dT%H:%M:%S', gmtime(int($ms / 1000)))
-	  . sprintf('.%03dZ-0000-%s', $ms % 1000, $NODE_ID{$node});
+	  . sprintf('.%03dZ-0000-%s', $ms % 1000, $NODE_ID{$node} // $RENAMED_ID{$node});
 }
 
 # Events of a history, each an array:
@@ -67,8 +72,8 @@ sub log_lines
 }
 
 # registers(events) — key => the register the last acknowledged write of
-# the key by HLC leaves: { value (undef: a deletion marker), hlc, node,
-# expires (s) }
+# the key by HLC leaves: { value (undef: a deletion marker), hlc, node (the
+# name of the HLC's node id), expires (s) }
 sub registers
 {
 	my %reg;
@@ -77,7 +82,7 @@ sub registers
 		my (undef, $node, $s, $op, $key, $value, $ttl, $hlc) = @$_;
 		$hlc //= hlc($node, $s);
 		next if $reg{$key} && $reg{$key}{hlc} ge $hlc;
-		$reg{$key} = { value => $value, hlc => $hlc, node => $node,
+		$reg{$key} = { value => $value, hlc => $hlc, node => $NAME_OF{ (split /-/, $hlc)[-1] },
 			expires => $op eq 'ttl' ? $s + $ttl / 1000 : undef };
 	}
 	return \%reg;
@@ -119,8 +124,8 @@ my %PROBE_REGISTER =
 
 # check(case) — check_history on the clean history with the case's events
 # added (events), its final registers changed by change(registers), on every
-# node unless dumps(dump) gives each node's, with its crashes and faults
-# (times in s); returns the result.
+# node unless dumps(dump) gives each node's, with its crashes, faults and
+# renames (times in s); returns the result.
 sub check
 {
 	my (%case) = @_;
@@ -143,7 +148,8 @@ sub check
 		logs => \%logs,
 		probes => \%PROBE,
 		crashes => $at->($case{crashes}),
-		faults => $at->($case{faults}));
+		faults => $at->($case{faults}),
+		renames => $at->($case{renames}));
 }
 
 # problems(result) — kind => count, of the kinds that have any
@@ -258,5 +264,29 @@ $r = is_verdict({ dumps => sub {
 like($r->{diverged}[0], qr/^n3 differs from n1: f\.1: f\.1\|n2\.1\|.* \/ none$/, 'the difference names the node and the key');
 is_verdict({ dumps => sub { my ($d) = @_; return { n1 => $d, n2 => "$d\n", n3 => $d } } },
 	{ diverged => 1 }, 'dumps that differ only in their listing did not converge');
+
+# a renamed node: what its server acknowledged under its former name (old
+# node id, registers showing the old name) and under its new one is its
+# writer's
+my @RENAME = ({ node => 'n3', name => 'n3-r1', id => $RENAMED_ID{'n3-r1'}, from => 2.0, to => 2.2 });
+my @renamed = ([ ok => n3 => 1.95, set => 'u.n3.20', 'n3.20' ],
+	[ ok => n3 => 2.5, set => 'u.n3.21', 'n3.21', undef, hlc('n3-r1' => 2.5) ],
+	[ ok => n3 => 2.6, set => 'f.6', 'n3.22', undef, hlc('n3-r1' => 2.6) ],
+	[ ok => n3 => 2.7, del => 'u.n3.20', undef, undef, hlc('n3-r1' => 2.7) ]);
+is_verdict({ events => \@renamed, renames => \@RENAME },
+	{}, 'the writes of a renamed node, under its former name and its new one, are its writer\'s',
+	survived => 8, beaten => 2);
+is_verdict({ events => \@renamed, renames => \@RENAME,
+		change => sub { $_[0]{'u.n3.20'}{node} = '00000000000000d4' } },
+	{}, 'a register may show its node id in hex (a server that never learned the name)');
+is_verdict({ events => \@renamed, renames => \@RENAME, change => sub { $_[0]{'f.6'}{node} = 'n3' } },
+	{ mismatch => 1, phantom => 1 },
+	'a register written under the new name but showing the former name is a mismatch (and a phantom)');
+is_verdict({ events => [ $renamed[1] ] },
+	{ phantom => 2, mismatch => 1 },
+	'an HLC of a node id its writer\'s server never had is a phantom, acknowledged or held');
+is_verdict({ events => [ @renamed, [ ok => n3 => 2.8, set => 'u.n3.23', 'n3.23', undef, hlc(n3 => 2.8) ] ],
+		renames => \@RENAME },
+	{ hlc_order => 1 }, 'an HLC under the former name after one under the new name is out of order');
 
 done_testing();
