@@ -361,6 +361,39 @@ durable_elsewhere(int x, const Write *w)
 }
 
 /*
+ * w, lost with x's state, had superseded older writes of its key: those x
+ * no longer kept once w took their place (a set followed by a write with an
+ * expiry, which x collected; its refusal horizon keeps only dead ones).
+ * That no server keeps them now, and none other made them durable, is the
+ * same loss as w's: it is what x alone held of the key.
+ */
+static void
+excuse_superseded(int x, const Write *w)
+{
+	int			k = w->reg.key;
+
+	for (uint32_t i = 0; i < by_key[k].n; i++)
+	{
+		Write	   *older = &writes[by_key[k].ids[i]];
+		bool		kept = false;
+		char		b[96];
+
+		if (older->excused || older->priced || reg_cmp(&older->reg, &w->reg) >= 0)
+			continue;
+		for (int p = 0; p < W.cfg.slots && !kept; p++)
+			kept = W.s[p].exists &&
+				keeps(holding(p, k), W.s[p].up ? W.s[p].R : W.s[p].rows_R, older);
+		if (kept || durable_elsewhere(x, older))
+			continue;
+		older->excused = true;
+		older->pending = 0;
+		W.n_excused++;
+		sim_log("lost with %s's state, superseded by a write lost with it: %s",
+				W.s[x].name, reg_text(&older->reg, b));
+	}
+}
+
+/*
  * A crash or a restore of x: the acknowledged writes it kept (held, or for
  * a collected deletion, refused) that no server keeps any more, and that no
  * other server ever made durable (but in rows a restore of that server took
@@ -399,6 +432,7 @@ check_lost(int x, const Reg *before, uint64_t before_R)
 			w->pending = 0;
 			W.n_excused++;
 			sim_log("lost with %s's state: %s", W.s[x].name, reg_text(&w->reg, b));
+			excuse_superseded(x, w);
 		}
 	}
 }
