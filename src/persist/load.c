@@ -473,6 +473,49 @@ load_rows(KnownTable *kt, KnownRow **rows, int n, LoadState *st)
 /* ---- following the table ---- */
 
 /*
+ * A row we knew is gone from the table: one of ours means the next flush
+ * writes every register; one that held registers back (whoever wrote it)
+ * took them with it, the least of them noted in *lost_hole.
+ */
+static void
+row_gone(KnownTable *kt, const KnownRow *row, uint64 *lost_hole)
+{
+	if (row->own)
+		kt->rewrite = true;
+	if (row->held > 0 && !row->unreadable)
+		*lost_hole = mantis_rules_hole_after(*lost_hole, row->hole_ts);
+}
+
+/*
+ * Rows that held registers back are gone while we run, not by our own
+ * compaction: what they held is ours no more, and our refusal horizon must
+ * not cover it, or we would refuse it from the peers that hold it and they
+ * would adopt it away (store/collect.c).  Before the load hole that kept
+ * them from doing so is lifted (publish_load_hole()).
+ */
+static void
+lost_held_back(uint64 lost_hole)
+{
+	ereport(WARNING,
+			(errmsg("mantis: rows of mantis_stores that held registers back are gone"),
+			 errdetail("The registers they held are no longer in this server: it lowers its refusal horizon below them, to take them back from its peers."),
+			 errhint("Raise the limits that held them back (see mantis_status.held_back) before removing rows of mantis_stores.")));
+	mantis_collect_lower_refusal_horizon(lost_hole);
+}
+
+/* The table was replaced (persist/table.c): every row we knew is gone */
+void
+mantis_load_table_replaced(KnownTable *kt)
+{
+	uint64		lost_hole = MANTIS_RULES_NO_HOLE;
+
+	for (int i = 0; i < kt->nrows; i++)
+		row_gone(kt, &kt->rows[i], &lost_hole);
+	if (lost_hole != MANTIS_RULES_NO_HOLE)
+		lost_held_back(lost_hole);
+}
+
+/*
  * Compare the table with the rows we know, merge the rows we do not, and
  * note when rows of ours are gone.  Returns how many rows were merged.
  * Inside begin_work/end_work, after find_table().
@@ -489,6 +532,7 @@ sync_table(KnownTable *kt, LoadState *st)
 	int			nnow;
 	int			nfresh = 0;
 	int			k = 0;
+	uint64		lost_hole = MANTIS_RULES_NO_HOLE;
 
 	statement_begin();
 	if (SPI_execute_with_args(sql, 1, types, values, NULL, true, 0) != SPI_OK_SELECT)
@@ -514,11 +558,7 @@ sync_table(KnownTable *kt, LoadState *st)
 
 		/* walk the known rows alongside: both are sorted by id */
 		while (k < kt->nrows && kt->rows[k].id < row->id)
-		{
-			if (kt->rows[k].own)
-				kt->rewrite = true;	/* a row of ours is gone */
-			k++;
-		}
+			row_gone(kt, &kt->rows[k++], &lost_hole);
 		if (k < kt->nrows && kt->rows[k].id == row->id &&
 			kt->rows[k].xmin == row->xmin)
 		{
@@ -531,20 +571,15 @@ sync_table(KnownTable *kt, LoadState *st)
 		{
 			/* an id we knew with other contents: that row is gone too */
 			if (k < kt->nrows && kt->rows[k].id == row->id)
-			{
-				if (kt->rows[k].own)
-					kt->rewrite = true;
-				k++;
-			}
+				row_gone(kt, &kt->rows[k++], &lost_hole);
 			fresh[nfresh++] = row;
 		}
 	}
 	for (; k < kt->nrows; k++)
-	{
-		if (kt->rows[k].own)
-			kt->rewrite = true;
-	}
+		row_gone(kt, &kt->rows[k], &lost_hole);
 	SPI_freetuptable(SPI_tuptable);
+	if (lost_hole != MANTIS_RULES_NO_HOLE)
+		lost_held_back(lost_hole);
 
 	if (nfresh > 0)
 		load_rows(kt, fresh, nfresh, st);

@@ -45,6 +45,7 @@
 
 #include "mantis.h"
 #include "nodes.h"
+#include "persist/load.h"
 #include "persist/persist.h"
 #include "persist/table.h"
 
@@ -161,6 +162,7 @@ find_table(KnownTable *kt)
 					 errdetail("The table is oid %u, relfilenode %u; it was oid %u, relfilenode %u.",
 							   relid, relfilenode, kt->relid, kt->relfilenode)));
 			kt->rewrite = true;
+			mantis_load_table_replaced(kt);
 		}
 		kt->relid = relid;
 		kt->relfilenode = relfilenode;

@@ -301,6 +301,27 @@ mantis_collect_raise_refusal_horizon(uint64 ts)
 }
 
 /*
+ * Rows of mantis_stores that held registers back are gone (a TRUNCATE, a
+ * DELETE, the extension dropped and created again) while the server runs:
+ * what they held is no longer ours, yet our refusal horizon may cover it,
+ * and we would refuse it as collected from the peers that hold it and
+ * announce a horizon over it, for them to adopt it away (a committed write
+ * lost on every server).  Lower the horizon below the least of it: we take
+ * it back from them.  The price: a stale copy of a key collected above
+ * that point is no longer refused here (R4 of common/rules.h).  The
+ * persistence worker; the next flush, a full snapshot, persists it.
+ */
+void
+mantis_collect_lower_refusal_horizon(uint64 below_ts)
+{
+	uint64		old = pg_atomic_read_u64(&collect->refusal_horizon);
+
+	while (below_ts > 0 && old >= below_ts &&
+		   !pg_atomic_compare_exchange_u64(&collect->refusal_horizon, &old, below_ts - 1))
+		;
+}
+
+/*
  * How far the registers a compaction leaves out as adopted away, the
  * greatest at covered_max_ts (0: none), raise the refusal horizon (R4 of
  * common/rules.h): to that greatest one, below our least hole.  Each was
