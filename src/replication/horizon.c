@@ -91,13 +91,6 @@
 static uint64 published_stable = 0;
 static int	published_mode = -1;	/* the MantisCollectMode logged last */
 
-/* A peer counts as a member (R1): one we list, or one identified that connects */
-static inline bool
-counts_as_member(const Peer *peer)
-{
-	return peer->used && (peer->conn >= 0 || peer->identified);
-}
-
 /* when this run started, and first caught up: monotonic ms (see the tick) */
 static uint64 caught_up_ms = 0;
 static uint64 started_ms = 0;

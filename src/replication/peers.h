@@ -114,6 +114,8 @@ typedef struct Peer
 	uint64		incarnation;
 	char		name[MANTIS_NODE_NAME_MAX + 1];
 	GreetingVerdict greeting;	/* its last greeting against our limits */
+	bool		is_self;		/* it is this server, listed under another
+								 * address: never a member (horizon.c) */
 
 	/*
 	 * The protocol version in use with it (replication/protocol.c): we greet
@@ -143,11 +145,14 @@ typedef struct Peer
 /* MANTIS_MAX_PEERS entries, in TopMemoryContext; unused ones have !used */
 extern Peer *mantis_peer_table;
 
-/* A peer counts as a member (R1): one we list, or one identified that connects */
+/*
+ * A peer counts as a member (R1): one we list (unless it turned out to be
+ * ourselves), or one identified that connects
+ */
 static inline bool
 mantis_peer_counts_as_member(const Peer *peer)
 {
-	return peer->used && (peer->conn >= 0 || peer->identified);
+	return peer->used && !peer->is_self && (peer->conn >= 0 || peer->identified);
 }
 
 extern void mantis_peers_start(void);

@@ -425,9 +425,16 @@ refused_frame(Peer *from, const MantisFrame *f)
 	return true;
 }
 
-/* Frames whose sender claims our own node id never get further. */
+/*
+ * Frames whose sender claims our own node id never get further.  Our own
+ * greeting, come back to our listener because mantis.peers lists us under
+ * another address than mantis.listen (peers.c catches that one), is
+ * answered, so that the link it came by learns it leads to us and counts
+ * as no member (replication/horizon.c): else our member set would stay
+ * unknown, and collection by acknowledgement never start, anywhere.
+ */
 static bool
-refuse_own_id(Peer *via, const MantisFrame *f, TimestampTz now)
+refuse_own_id(Peer *via, const MantisMessage *m, const MantisFrame *f, TimestampTz now)
 {
 	char		id[MANTIS_NODE_ID_TEXT_SIZE];
 
@@ -437,8 +444,17 @@ refuse_own_id(Peer *via, const MantisFrame *f, TimestampTz now)
 	if (via)
 		mantis_peer_set_state(via, MANTIS_PEER_REFUSED, now);
 	if (f->incarnation == mantis_outbox_incarnation())
+	{
+		if (via)
+			via->is_self = true;
+		else if (f->type == MANTIS_FRAME_HELLO)
+		{
+			mantis_outbox_welcome(NULL, Min(f->version, mantis_protocol_max));
+			(void) mantis_outbox_reply(NULL, m);
+		}
 		mantis_peer_problem(via, LOG, "peer %s is this server itself; ignoring it (remove this server's own address from \"mantis.peers\")",
 							via ? via->endpoint : "(inbound)");
+	}
 	else
 		mantis_peer_problem(via, WARNING,
 							"refusing node %s%s: it has the same node id as this server (%s); give each server its own \"mantis.node_name\"",
@@ -560,7 +576,7 @@ handle_message(const MantisMessage *m, TimestampTz now)
 							via ? mantis_peer_label(via) : "an unknown sender", err);
 		return;
 	}
-	if (refuse_own_id(via, &f, now) || !sender_authentic(via, m, &f))
+	if (refuse_own_id(via, m, &f, now) || !sender_authentic(via, m, &f))
 		return;
 
 	from = via ? via : mantis_peer_for_node(f.sender, now);
