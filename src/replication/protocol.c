@@ -630,7 +630,24 @@ hello_interval(const Peer *peer)
 		HELLO_INTERVAL_MS : HELLO_RETRY_MS;
 }
 
-/* A connected peer fell silent: a partition, or it stopped. */
+/*
+ * Whether a peer fell silent for mantis.peer_timeout: a connected one, or
+ * a refused one (which only answers our greetings, once a second: it gets
+ * a few of them), else mantis_peers would show it refused, for reasons of
+ * a server that is no longer there.  Never the link to ourselves.
+ */
+static bool
+fell_silent(const Peer *peer, TimestampTz now)
+{
+	if (peer->state == MANTIS_PEER_CONNECTED)
+		return TimestampDifferenceExceeds(peer->last_recv, now, mantis_peer_timeout_ms);
+	if (peer->state == MANTIS_PEER_REFUSED && !peer->is_self)
+		return TimestampDifferenceExceeds(peer->last_recv, now,
+										  Max(mantis_peer_timeout_ms, 3 * HELLO_INTERVAL_MS));
+	return false;
+}
+
+/* A connected or refused peer fell silent: a partition, or it stopped. */
 static void
 peer_down(Peer *peer, TimestampTz now)
 {
@@ -669,8 +686,7 @@ mantis_protocol_tick(void)
 			greet(peer, now);
 			peer->last_hello = now;
 		}
-		if (peer->state == MANTIS_PEER_CONNECTED &&
-			TimestampDifferenceExceeds(peer->last_recv, now, mantis_peer_timeout_ms))
+		if (fell_silent(peer, now))
 			peer_down(peer, now);
 		if (peer->state == MANTIS_PEER_CONNECTED)
 			mantis_repair_tick(peer, now);
