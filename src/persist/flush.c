@@ -274,11 +274,10 @@ compact(KnownTable *kt, RowBuilder *b, MantisLeafSet *pending, int *ndeleted,
 	take_pending(pending, NULL, NULL);
 	/*
 	 * Adoptions are covered below our least hole (R6), and only while no
-	 * row holds registers back: such a row is not deleted, may hold one of
-	 * them, and would bring it back with a crash restart.  They wait, still
-	 * read, until it has merged (0: cover none).
+	 * row holds registers back (mantis_collect_cover_hole()).  The others
+	 * wait, still read, until the hole closes or the row has merged.
 	 */
-	cover->hole_ts = mantis_collect_rows_held_back() ? 0 : mantis_collect_hole();
+	cover->hole_ts = mantis_collect_cover_hole();
 	mantis_store_scan_compaction(builder_add, b, cover);
 	b->adopted_raise = mantis_collect_adopted_raise(cover->max_ts);
 	if (b->cur.data == NULL && (b->registers == 0 || b->adopted_raise != 0))

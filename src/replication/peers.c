@@ -333,7 +333,8 @@ lists_ourselves(const char *endpoint)
 	if (mantis_listen == NULL || strcmp(endpoint, mantis_listen) != 0)
 		return false;
 	ereport(WARNING,
-			(errmsg("mantis: \"mantis.peers\" lists this server's own address %s; ignoring it", endpoint),
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("mantis: \"mantis.peers\" lists this server's own address %s; ignoring it", endpoint),
 			 errhint("List only the other servers in \"mantis.peers\".")));
 	return true;
 }

@@ -365,13 +365,16 @@ mantis_repair_on_updates(Peer *peer, const MantisFrame *f, TimestampTz now)
  * Adopt away our registers the peer collected, from the leaves of the
  * group that still differ; see the file header.  They stay, and are read,
  * until a compaction has rewritten mantis_stores without them
- * (store/sweep.c): we ask for one, and it raises our refusal horizon.
+ * (store/sweep.c): we ask for one, and it raises our refusal horizon.  Not
+ * while none could cover them (a hole under them, rows held back): each
+ * round would ask again for a full rewrite of the rows, to no effect.
  */
 static void
 adopt_collected(Peer *peer, const MantisFrame *f, const uint64 *leaves)
 {
 	uint64		upto = mantis_horizon_adopt_upto(peer);
-	int			adopted = 0;
+	uint64		cover_hole = mantis_collect_cover_hole();
+	int			coverable = 0;
 	int			flagged = 0;
 
 	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
@@ -385,13 +388,12 @@ adopt_collected(Peer *peer, const MantisFrame *f, const uint64 *leaves)
 		{
 			int			now;
 
-			adopted += mantis_store_adopt_leaf(leaf, upto, &now);
+			coverable += mantis_store_adopt_leaf(leaf, upto, cover_hole, &now);
 			flagged += now;
 		}
 	}
-	if (adopted == 0)
-		return;
-	mantis_collect_ask_compaction();
+	if (coverable > 0)
+		mantis_collect_ask_compaction();
 	if (flagged == 0)
 		return;
 	mantis_peer_counters(peer)->adopted += flagged;

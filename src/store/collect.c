@@ -252,6 +252,21 @@ mantis_collect_rows_held_back(void)
 	return pg_atomic_read_u64(&collect->load_hole_ts) != MANTIS_RULES_NO_HOLE;
 }
 
+/*
+ * Below which HLC a compaction starting now makes adoptions durable (R6 of
+ * common/rules.h, mantis_rules_adoption_covered()): our least hole, or 0
+ * (none at all) while rows of mantis_stores hold registers back - such a
+ * row is not deleted, may hold what was adopted, and would bring it back
+ * with a crash restart.  persist/flush.c covers by it, and
+ * replication/repair.c asks for a compaction only when it would cover
+ * something.
+ */
+uint64
+mantis_collect_cover_hole(void)
+{
+	return mantis_collect_rows_held_back() ? 0 : mantis_collect_hole();
+}
+
 /* The persistence worker's keys held back in its rows (persist/load.c) */
 static const uint64 *held_keys = NULL;
 static int	held_nkeys = 0;

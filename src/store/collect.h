@@ -25,6 +25,7 @@ extern void mantis_collect_horizons(uint64 *stable_ts, uint64 *lifetime_ts);
 extern uint64 mantis_collect_hole(void);
 extern uint64 mantis_collect_peer_hole(void);
 extern bool mantis_collect_rows_held_back(void);
+extern uint64 mantis_collect_cover_hole(void);
 extern void mantis_collect_set_load_hole(uint64 hole_ts);
 extern void mantis_collect_set_held_keys(const uint64 *hashes, int n);
 extern void mantis_collect_note_hole(uint64 hole_ts);

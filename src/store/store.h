@@ -179,7 +179,8 @@ typedef struct MantisSweepStats
 } MantisSweepStats;
 
 extern void mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out);
-extern int	mantis_store_adopt_leaf(int leaf, uint64 upto_ts, int *flagged);
+extern int	mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 cover_hole_ts,
+									int *flagged);
 
 /* What a compaction's snapshot left out: registers adopted away (sweep.c) */
 typedef struct MantisAdoptCover

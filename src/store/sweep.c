@@ -247,14 +247,17 @@ mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out)
  * flagged ADOPTED here, and every reader still sees them, until a
  * compaction has rewritten mantis_stores without them (see the file
  * header).  Returns how many registers the rule adopts, flagged now or
- * before (the caller asks for a compaction if any); *flagged is how many
- * of them were flagged now.
+ * before, that a compaction covering below cover_hole_ts
+ * (mantis_collect_cover_hole()) would make durable: the caller asks for
+ * one if any, and not otherwise - it would cover nothing, and a round
+ * adopts them again after the hole has closed.  *flagged is how many
+ * registers were flagged now.
  */
 int
-mantis_store_adopt_leaf(int leaf, uint64 upto_ts, int *flagged)
+mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 cover_hole_ts, int *flagged)
 {
 	LWLock	   *lock = leaf_lock(leaf);
-	int			adopted = 0;
+	int			coverable = 0;
 	uint64		now_ms = mantis_clock_wall_ms();
 
 	*flagged = 0;
@@ -272,7 +275,8 @@ mantis_store_adopt_leaf(int leaf, uint64 upto_ts, int *flagged)
 			if (!mantis_rules_adopt(seen, (reg->flags & OWED_FLAGS) != 0,
 									register_is_dead(reg, now_ms), reg->hlc.ts, upto_ts))
 				continue;
-			adopted++;
+			if (mantis_rules_adoption_covered(false, reg->hlc.ts, cover_hole_ts))
+				coverable++;
 			if (reg->flags & MANTIS_REG_ADOPTED)
 				continue;
 			reg->flags |= MANTIS_REG_ADOPTED;
@@ -281,7 +285,7 @@ mantis_store_adopt_leaf(int leaf, uint64 upto_ts, int *flagged)
 		}
 	}
 	LWLockRelease(lock);
-	return adopted;
+	return coverable;
 }
 
 /*
