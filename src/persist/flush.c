@@ -383,14 +383,19 @@ note_committed(KnownTable *kt, const RowBuilder *b, const int64 *deleted,
  * A compaction that covered registers adopted away has committed: raise
  * the refusal horizon as its rows do, then drop them from the store (in
  * that order: dropped first, a copy from a peer could slip in between).
+ * A hole opened since its scan (a register refused from a peer) bounds
+ * both again: the horizon must not pass it, and a covered register above
+ * the raise stays, still read, for a later compaction (the rows no longer
+ * hold it: a crash restart forgets it, as the adoption meant).
  */
 static void
-drop_adopted(const RowBuilder *b, const MantisAdoptCover *cover)
+drop_adopted(const MantisAdoptCover *cover)
 {
+	uint64		raise = mantis_collect_adopted_raise(cover->max_ts);
 	int			dropped;
 
-	mantis_collect_raise_refusal_horizon(b->adopted_raise);
-	dropped = mantis_store_drop_covered(&cover->leaves);
+	mantis_collect_raise_refusal_horizon(raise);
+	dropped = mantis_store_drop_covered(&cover->leaves, raise);
 	if (dropped > 0)
 		ereport(LOG,
 				(errmsg("mantis dropped %d registers adopted away, now that mantis_stores no longer holds them",
@@ -453,7 +458,7 @@ mantis_persist_flush(KnownTable *kt, MantisLeafSet *pending, bool compact_asked,
 		kt->snapshot_bytes = b.bytes;
 	}
 	if (cover.covered > 0)
-		drop_adopted(&b, &cover);
+		drop_adopted(&cover);
 	note_committed(kt, &b, deleted, ndeleted);
 	memset(&taken_leaves, 0, sizeof(taken_leaves));
 	result->registers = b.registers;

@@ -669,6 +669,8 @@ retry_held_back(KnownTable *kt, RowRewrites *rw)
 	}
 	/* a retry that failed (ERROR) left what it found held after the set */
 	held_sort();
+	/* (which may have moved the keys the sweep reads: publish them again) */
+	mantis_collect_set_held_keys(held.keys, held.nkeys);
 	st.retry = true;
 	st.only = held.n;
 	st.rw = rw;

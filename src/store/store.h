@@ -193,7 +193,7 @@ typedef struct MantisAdoptCover
 
 extern void mantis_store_scan_compaction(MantisRecordCallback callback, void *arg,
 										 MantisAdoptCover *cover);
-extern int	mantis_store_drop_covered(const MantisLeafSet *leaves);
+extern int	mantis_store_drop_covered(const MantisLeafSet *leaves, uint64 upto_ts);
 extern uint64 mantis_store_adopting(void);
 
 #endif							/* MANTIS_STORE_H */

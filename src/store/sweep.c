@@ -388,11 +388,12 @@ mantis_store_scan_compaction(MantisRecordCallback callback, void *arg,
  * drop the registers flagged ADOPTED and COVERED in the given leaves.  Only
  * the compaction's scan sets COVERED, on an ADOPTED register it left out of
  * its snapshot, and a write that replaces a register clears both, so each
- * of them is still the register the committed rows no longer hold.  Returns
+ * of them is still the register the committed rows no longer hold.  Only
+ * those at or below upto_ts, the refusal horizon raised for them.  Returns
  * how many were dropped.
  */
 int
-mantis_store_drop_covered(const MantisLeafSet *leaves)
+mantis_store_drop_covered(const MantisLeafSet *leaves, uint64 upto_ts)
 {
 	const uint16 both = MANTIS_REG_ADOPTED | MANTIS_REG_COVERED;
 	int			dropped = 0;
@@ -414,7 +415,7 @@ mantis_store_drop_covered(const MantisLeafSet *leaves)
 				{
 					StoreRegister *reg = register_at(*link);
 
-					if ((reg->flags & both) != both)
+					if ((reg->flags & both) != both || reg->hlc.ts > upto_ts)
 					{
 						link = &reg->next;
 						continue;
