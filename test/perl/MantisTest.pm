@@ -19,7 +19,8 @@ use Time::HiRes qw(usleep);
 use Exporter 'import';
 our @EXPORT = qw(mantis_node registers_dump worker_pid wait_for_worker kill_and_start alive
   mantis_cluster cut_link heal_link isolate rejoin wait_converged
-  start_proxy stop_proxy peer_row build_probe keygen build_release set_install_path);
+  start_proxy stop_proxy peer_row build_probe keygen build_release set_install_path
+  wait_loaded wait_peers_connected);
 
 my $proxy_script = dirname(__FILE__) . '/../tcp_proxy.pl';
 my %proxy_pids;    # port => pid of a running proxy
@@ -364,6 +365,28 @@ sub peer_row
 		$h{$k} = $v eq 'null' ? undef : $v;
 	}
 	return \%h;
+}
+
+
+# wait_loaded(node) — until the node's persistence worker has loaded its
+# store (mantis_status.persistence = 'ready'); dies if it never does.
+sub wait_loaded
+{
+	my ($node) = @_;
+	$node->poll_query_until('postgres', q{SELECT persistence = 'ready' FROM mantis_status})
+	  or die $node->name . ' did not load its store';
+}
+
+# wait_peers_connected(count, nodes...) — until each node has count peers
+# connected; dies if one never has.
+sub wait_peers_connected
+{
+	my ($count, @nodes) = @_;
+	for my $n (@nodes)
+	{
+		$n->poll_query_until('postgres', qq{SELECT count(*) = $count FROM mantis_peers WHERE state = 'connected'})
+		  or die $n->name . " did not connect to its $count peers";
+	}
 }
 
 1;

@@ -47,22 +47,7 @@ sub wait_adopted
 		     FROM mantis_status});
 }
 
-sub wait_connected
-{
-	my ($count, @nodes) = @_;
-	for my $n (@nodes)
-	{
-		$n->poll_query_until('postgres', qq{SELECT count(*) = $count FROM mantis_peers WHERE state = 'connected'})
-		  or die $n->name . ' did not connect to its peers';
-	}
-}
 
-sub wait_ready
-{
-	my ($n) = @_;
-	$n->poll_query_until('postgres', q{SELECT persistence = 'ready' FROM mantis_status})
-	  or die $n->name . ' did not load its store';
-}
 
 # Once n3 has stopped reading k, it must never read it again.
 my $k_gone = 0;
@@ -120,10 +105,10 @@ sub bring_back
 	}
 	sql($_, q{ALTER SYSTEM SET mantis.sync_interval = '300ms'; SELECT pg_reload_conf()}) for @all;
 	rejoin($c, 3);
-	wait_connected(2, @all);
+	wait_peers_connected(2, @all);
 }
 
-wait_connected(2, @all);
+wait_peers_connected(2, @all);
 # a key every server keeps: a compaction has a register to write, and fails
 sql($n1, q{SELECT mantis_set('kept', 'v')});
 ok($_->poll_query_until('postgres', q{SELECT mantis_get('kept') = 'v'}), $_->name . ' reads kept') for @all;
@@ -144,7 +129,7 @@ $n3->poll_query_until('postgres', q{SELECT state = 'down' FROM mantis_peers WHER
   or die 'n3 never counted n2 down';
 check_k('with n2 down');
 kill_and_start($n3);
-wait_ready($n3);
+wait_loaded($n3);
 check_k('after a crash restart with its flushes failing');
 $n3->poll_query_until('postgres', q{SELECT count(*) = 1 FROM mantis_peers WHERE state = 'connected'})
   or die 'n3 did not connect to n1';
@@ -152,8 +137,8 @@ check_k('connected to n1 again, n2 still down');
 
 # --- 2. the same, and the compaction commits --------------------------------
 $n2->start;
-wait_ready($n2);
-wait_connected(2, @all);
+wait_loaded($n2);
+wait_peers_connected(2, @all);
 sql($n3, q{ALTER SYSTEM RESET mantis.debug_fail_flush; SELECT pg_reload_conf()});
 ok($n3->poll_query_until('postgres', q{SELECT mantis_get('k') IS NULL}),
 	'n3 stops reading k (a round gives it up, or n2 restarted sends its marker back from its rows)');
@@ -176,14 +161,14 @@ ok(sql($n3, qq{SELECT refusal_horizon > coalesce(nullif('$horizon_before', '')::
 	"the adoption raised n3's refusal horizon ($horizon_before -> $horizon)");
 $n2->stop;
 kill_and_start($n3);
-wait_ready($n3);
+wait_loaded($n3);
 is(value($n3, 'k2'), '<deleted>', 'after a crash restart n3 still reads k2 deleted: its rows no longer hold it');
 check_k('after a second crash restart');
 ok(sql($n3, qq{SELECT refusal_horizon >= '$horizon'::timestamptz FROM mantis_status}) eq 't',
 	'the refusal horizon the adoption raised survives the crash (the compaction wrote it)');
 $n2->start;
-wait_ready($n2);
-wait_connected(2, @all);
+wait_loaded($n2);
+wait_peers_connected(2, @all);
 ok(wait_converged(@all), 'the three converge');
 is(value($_, 'k'), '<deleted>', $_->name . ' reads k deleted') for @all;
 is(value($_, 'k2'), '<deleted>', $_->name . ' reads k2 deleted') for @all;

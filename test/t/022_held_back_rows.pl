@@ -38,17 +38,6 @@ sub stored_count
 	return sql($n, qq{SELECT count(*) FROM mantis_stores, mantis_decode(registers) d WHERE d.key = '$key'});
 }
 
-sub wait_connected
-{
-	for my $n (@all)
-	{
-		$n->poll_query_until('postgres', q{SELECT persistence = 'ready' FROM mantis_status})
-		  or die $n->name . ' did not load its store';
-		$n->poll_query_until('postgres', q{SELECT count(*) = 1 FROM mantis_peers WHERE state = 'connected'})
-		  or die $n->name . ' did not connect to its peer';
-	}
-}
-
 sub restart_all
 {
 	my ($conf) = @_;
@@ -57,10 +46,12 @@ sub restart_all
 		$n->append_conf('postgresql.conf', $conf) if defined $conf;
 		$n->restart;
 	}
-	wait_connected();
+	wait_loaded($_) for @all;
+	wait_peers_connected(1, @all);
 }
 
-wait_connected();
+wait_loaded($_) for @all;
+wait_peers_connected(1, @all);
 
 # --- one row holding both a large value and k, on each server ---------------
 sql($n1, q{SELECT mantis_set('big', repeat('b', 3000)), mantis_set('k', 'old value'), mantis_set('kept', 'v1')});

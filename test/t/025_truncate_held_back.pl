@@ -40,18 +40,9 @@ sub a_count
 	return sql($n, q{SELECT count(*) FROM mantis_registers('a', false) WHERE key ~ '^a[0-9]+$'});
 }
 
-sub wait_connected
-{
-	for my $n (@_)
-	{
-		$n->poll_query_until('postgres', q{SELECT persistence = 'ready' FROM mantis_status})
-		  or die $n->name . ' did not load its store';
-		$n->poll_query_until('postgres', q{SELECT count(*) = 1 FROM mantis_peers WHERE state = 'connected'})
-		  or die $n->name . ' did not connect to its peer';
-	}
-}
 
-wait_connected(@all);
+wait_loaded($_) for @all;
+wait_peers_connected(1, @all);
 
 # --- a1..a40 on both servers, flushed ----------------------------------------
 sql($n1, q{SELECT count(mantis_set('a' || g, 'value ' || g)) FROM generate_series(1, 40) g});
@@ -106,7 +97,8 @@ note('n1 after the TRUNCATE: '
 # --- mantis.max_keys raised again ---------------------------------------------
 $n1->append_conf('postgresql.conf', "mantis.max_keys = 100000\n");
 $n1->restart;
-wait_connected(@all);
+wait_loaded($_) for @all;
+wait_peers_connected(1, @all);
 
 # repair rounds both ways (every 500 ms): wait until n1 holds the 40 keys
 # (then n2 has nothing to give up), or n2 no longer does

@@ -34,22 +34,7 @@ my @all = ($n1, $n2, $n3);
 
 sub sql { my ($n, $q) = @_; return $n->safe_psql('postgres', $q) }
 
-sub wait_connected
-{
-	my ($count, @nodes) = @_;
-	for my $n (@nodes)
-	{
-		$n->poll_query_until('postgres', qq{SELECT count(*) = $count FROM mantis_peers WHERE state = 'connected'})
-		  or die $n->name . ' did not connect to its peers';
-	}
-}
 
-sub wait_ready
-{
-	my ($n) = @_;
-	$n->poll_query_until('postgres', q{SELECT persistence = 'ready' FROM mantis_status})
-	  or die $n->name . ' did not load its store';
-}
 
 # registers n1 refused from n3 as copies of collected ones: each repair
 # round between them adds at most the registers n3 adopted away (the only
@@ -74,7 +59,7 @@ sub wait_rounds
 
 sub rows_max_id { return sql($n3, q{SELECT coalesce(max(id), 0) FROM mantis_stores}) }
 
-wait_connected(2, @all);
+wait_peers_connected(2, @all);
 # k first, in a row of its own: what n3 adopts lies below what it holds back
 my $fkeys = q{SELECT 'f' || i FROM generate_series(1, 16) i};
 sql($n1, q{SELECT mantis_set('k', 'old')});
@@ -105,7 +90,7 @@ ok(!grep({ sql($_, $held) eq 't' } $n1, $n2), 'n1 and n2 collect the markers');
 # n3, still cut off, restarts with room for 16 keys: its rows hold one back
 $n3->append_conf('postgresql.conf', "mantis.max_keys = 16\n");
 $n3->restart;
-wait_ready($n3);
+wait_loaded($n3);
 ok(sql($n3, q{SELECT held_back > 0 FROM mantis_status}) eq 't', 'n3 holds a register of its rows back');
 is(sql($n3, q{SELECT mantis_get('k')}), 'old', 'n3 still reads k');
 
@@ -113,7 +98,7 @@ is(sql($n3, q{SELECT mantis_get('k')}), 'old', 'n3 still reads k');
 sql($_, q{ALTER SYSTEM RESET mantis.peers; SELECT pg_reload_conf()}) for ($n1, $n2);
 sql($_, q{ALTER SYSTEM SET mantis.sync_interval = '300ms'; SELECT pg_reload_conf()}) for @all;
 rejoin($c, 3);
-wait_connected(2, @all);
+wait_peers_connected(2, @all);
 ok($n3->poll_query_until('postgres',
 		q{SELECT collection LIKE '%adopted away wait for a compaction%' FROM mantis_status}),
 	'n3 adopts k away');
@@ -127,8 +112,8 @@ is(sql($n3, q{SELECT mantis_get('k')}), 'old', 'n3 still reads k: its rows still
 # room for all: nothing is held back, and every one goes
 $n3->adjust_conf('postgresql.conf', 'mantis.max_keys', undef);
 $n3->restart;
-wait_ready($n3);
-wait_connected(2, @all);
+wait_loaded($n3);
+wait_peers_connected(2, @all);
 ok($n3->poll_query_until('postgres', $held =~ s/EXISTS/NOT EXISTS/r),
 	'n3 gives up k and the f keys once no row holds anything back');
 ok($n3->poll_query_until('postgres',
