@@ -43,6 +43,7 @@
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
@@ -496,6 +497,12 @@ row_gone(KnownTable *kt, const KnownRow *row, uint64 *lost_hole)
 static void
 lost_held_back(uint64 lost_hole)
 {
+	/*
+	 * A standby sees rows go as its primary compacts them (a held row
+	 * rewritten as a row of what it still holds back): the primary decides.
+	 */
+	if (RecoveryInProgress())
+		return;
 	ereport(WARNING,
 			(errmsg("mantis: rows of mantis_stores that held registers back are gone"),
 			 errdetail("The registers they held are no longer in this server: it lowers its refusal horizon below them, to take them back from its peers."),
