@@ -67,6 +67,7 @@ struct KnownTable
 	int			maxrows;
 	int64		snapshot_bytes; /* of the last full snapshot we wrote */
 	bool		rewrite;		/* rows holding registers are gone */
+	bool		replaced;		/* the table is a new one: its rows not yet forgotten */
 	int64		sequence_floor; /* the id sequence is known to be past this */
 };
 
