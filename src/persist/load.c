@@ -510,9 +510,12 @@ lost_held_back(uint64 lost_hole)
 	mantis_collect_lower_refusal_horizon(lost_hole);
 }
 
-/* The table was replaced (persist/table.c): every row we knew is gone */
-void
-mantis_load_table_replaced(KnownTable *kt)
+/*
+ * The table was replaced (persist/table.c's find_table()): every row we
+ * knew is gone, and forgotten.
+ */
+static void
+table_replaced(KnownTable *kt)
 {
 	uint64		lost_hole = MANTIS_RULES_NO_HOLE;
 
@@ -520,6 +523,8 @@ mantis_load_table_replaced(KnownTable *kt)
 		row_gone(kt, &kt->rows[i], &lost_hole);
 	if (lost_hole != MANTIS_RULES_NO_HOLE)
 		lost_held_back(lost_hole);
+	kt->nrows = 0;
+	kt->replaced = false;
 }
 
 /*
@@ -630,6 +635,8 @@ follow_table(KnownTable *kt)
 
 	if (!find_table(kt))
 		return false;
+	if (kt->replaced)
+		table_replaced(kt);
 	st.now_ms = mantis_clock_wall_ms();
 	rows = sync_table(kt, &st);
 	log_load(kt, &st, rows);

@@ -31,6 +31,5 @@ typedef struct RowRewrites
 
 extern MANTIS_PRIVATE bool follow_table(KnownTable *kt);
 extern MANTIS_PRIVATE void retry_held_back(KnownTable *kt, RowRewrites *rw);
-extern MANTIS_PRIVATE void mantis_load_table_replaced(KnownTable *kt);
 
 #endif							/* MANTIS_PERSIST_LOAD_H */

@@ -45,7 +45,6 @@
 
 #include "mantis.h"
 #include "nodes.h"
-#include "persist/load.h"
 #include "persist/persist.h"
 #include "persist/table.h"
 
@@ -162,11 +161,10 @@ find_table(KnownTable *kt)
 					 errdetail("The table is oid %u, relfilenode %u; it was oid %u, relfilenode %u.",
 							   relid, relfilenode, kt->relid, kt->relfilenode)));
 			kt->rewrite = true;
-			mantis_load_table_replaced(kt);
+			kt->replaced = true;	/* persist/load.c forgets its rows */
 		}
 		kt->relid = relid;
 		kt->relfilenode = relfilenode;
-		kt->nrows = 0;
 		kt->sequence_floor = 0;
 	}
 	return true;
