@@ -110,7 +110,7 @@ row_emit(TextRow *row, ReturnSetInfo *rsinfo, AttInMetadata *attinmeta)
 /*
  * A collection mode's text, and the holes if any are open (the rule R5 of
  * common/rules.h): a register refused from a peer (no room, limits, a
- * clock far ahead), at or above which nothing is collected until it is
+ * clock far ahead) or lost with rows of mantis_stores, at or above which nothing is collected until it is
  * merged; registers held back in mantis_stores, whose keys' dead registers
  * wait for them.  Then the registers adopted away (R6) that are still read
  * until a compaction has rewritten mantis_stores without them.
@@ -121,7 +121,7 @@ with_hole(const char *text)
 	uint64		hole = mantis_collect_peer_hole();
 
 	if (hole != MANTIS_RULES_NO_HOLE)
-		text = psprintf("%s; nothing collected at or after %s: a register refused from a peer",
+		text = psprintf("%s; nothing collected at or after %s: a register refused from a peer, or lost with rows of mantis_stores",
 						text, timestamptz_to_str(mantis_ms_timestamptz(mantis_hlc_ms(hole))));
 	if (mantis_collect_rows_held_back())
 		text = psprintf("%s; keys held back in mantis_stores wait", text);

@@ -64,7 +64,10 @@
  *	  register of it we refused.  A register of mantis_stores held back at
  *	  load (no room, limits lowered) is a hole too, but it merges from our
  *	  own rows, which refuse nothing: only its key's dead register must
- *	  wait for it (and its row gives nothing else again: persist/load.c).  The refusal horizon we announce to peers stops below
+ *	  wait for it (and its row gives nothing else again: persist/load.c).
+	  Registers held back by rows that go while the server runs (TRUNCATE,
+	  DELETE) are a hole as of a peer that left, our refusal horizon
+	  lowered below them (store/collect.c).  The refusal horizon we announce to peers stops below
  *	  every hole (one may lie under a horizon reached before it opened), so
  *	  that no peer adopts a register we lack away.  A peer's hole closes
  *	  when a repair round with it, begun after the refusal, merges

@@ -510,7 +510,10 @@ lost_held_back(uint64 lost_hole)
 	mantis_collect_lower_refusal_horizon(lost_hole);
 }
 
-/* The table was replaced (find_table()): every row we knew is gone */
+/*
+ * The table was replaced (persist/table.c's find_table()): every row we
+ * knew is gone, and forgotten.
+ */
 static void
 table_replaced(KnownTable *kt)
 {

@@ -161,10 +161,8 @@ find_table(KnownTable *kt)
 					 errdetail("The table is oid %u, relfilenode %u; it was oid %u, relfilenode %u.",
 							   relid, relfilenode, kt->relid, kt->relfilenode)));
 			kt->rewrite = true;
-			kt->replaced = true;	/* persist/load.c forgets the rows */
+			kt->replaced = true;	/* persist/load.c forgets its rows */
 		}
-		else
-			kt->nrows = 0;
 		kt->relid = relid;
 		kt->relfilenode = relfilenode;
 		kt->sequence_floor = 0;

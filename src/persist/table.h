@@ -67,7 +67,8 @@ struct KnownTable
 	int			maxrows;
 	int64		snapshot_bytes; /* of the last full snapshot we wrote */
 	bool		rewrite;		/* rows holding registers are gone */
-	bool		replaced;		/* the table is a new one: its rows not yet forgotten */
+	bool		replaced;		/* find_table() found another table: the
+								 * rows known are the old one's */
 	int64		sequence_floor; /* the id sequence is known to be past this */
 };
 

@@ -587,7 +587,27 @@ mantis_horizon_fill_greeting(const Peer *to, MantisGreeting *g)
 }
 
 /*
- * The holes of peers whose entries were freed (replication/peers.c): closed
+ * Registers lost with rows of mantis_stores that held them back
+ * (store/collect.c's mantis_collect_lower_refusal_horizon()): a hole as of
+ * a peer that left, for our peers hold them and we do not.  Published as
+ * ours before the persistence worker's note of it is cleared, so that the
+ * sweep never misses it.
+ */
+static void
+take_lost_hole(void)
+{
+	uint64		lost = mantis_collect_lost_hole();
+
+	if (lost == MANTIS_RULES_NO_HOLE)
+		return;
+	mantis_peers_orphan_hole(lost);
+	mantis_collect_note_hole(lost);
+	mantis_collect_lost_hole_taken(lost);
+}
+
+/*
+ * The holes of peers whose entries were freed (replication/peers.c), and of
+ * registers lost with rows of mantis_stores (take_lost_hole()): closed
  * once every member has completed a round with us, holding nothing back,
  * begun after the last of them was left.
  */
@@ -643,6 +663,7 @@ mantis_horizon_tick(void)
 		durable_note(&mantis_peer_table[i].acks, mantis_collect_durable_upto());
 		hole = Min(hole, mantis_peer_table[i].acks.hole_ts);
 	}
+	take_lost_hole();
 	hole = Min(hole, orphan_hole());
 	horizon = collection_horizon();
 	published_stable = Max(published_stable, horizon);

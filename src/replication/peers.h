@@ -115,7 +115,8 @@ typedef struct Peer
 	char		name[MANTIS_NODE_NAME_MAX + 1];
 	GreetingVerdict greeting;	/* its last greeting against our limits */
 	bool		is_self;		/* it is this server, listed under another
-								 * address: never a member (horizon.c) */
+								 * address: no member (horizon.c) until
+								 * another node answers by it */
 
 	/*
 	 * The protocol version in use with it (replication/protocol.c): we greet

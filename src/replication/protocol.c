@@ -431,7 +431,9 @@ refused_frame(Peer *from, const MantisFrame *f)
  * another address than mantis.listen (peers.c catches that one), is
  * answered, so that the link it came by learns it leads to us and counts
  * as no member (replication/horizon.c): else our member set would stay
- * unknown, and collection by acknowledgement never start, anywhere.
+ * unknown, and collection by acknowledgement never start, anywhere.  Until
+ * a frame of another node comes by it (handle_message()): the address
+ * moved (a proxy, a virtual IP), and the link counts again.
  */
 static bool
 refuse_own_id(Peer *via, const MantisMessage *m, const MantisFrame *f, TimestampTz now)
@@ -578,6 +580,12 @@ handle_message(const MantisMessage *m, TimestampTz now)
 	}
 	if (refuse_own_id(via, m, &f, now) || !sender_authentic(via, m, &f))
 		return;
+	/* another node by a link that led to us: the address has moved */
+	if (via && via->is_self)
+	{
+		via->is_self = false;
+		mantis_peer_changed();
+	}
 
 	from = via ? via : mantis_peer_for_node(f.sender, now);
 	c = mantis_peer_counters(from);

@@ -48,6 +48,8 @@ typedef struct CollectShared
 	pg_atomic_uint64 lifetime_ts;	/* ditto: the lifetime bound, or 0 */
 	pg_atomic_uint64 hole_ts;	/* ditto: the least hole, or NO_HOLE */
 	pg_atomic_uint64 load_hole_ts;	/* the persistence worker's: held back rows */
+	pg_atomic_uint64 lost_hole_ts;	/* ditto: lost with rows, until the
+									 * replication worker takes it over */
 	pg_atomic_uint64 refusal_horizon;	/* greatest HLC collected or adopted */
 	pg_atomic_uint64 refused;	/* registers refused as collected */
 	pg_atomic_uint64 gathered;	/* persistence: passes that took dirty leaves */
@@ -91,6 +93,7 @@ mantis_collect_shmem_init(void *place, bool found)
 	pg_atomic_init_u64(&collect->lifetime_ts, 0);
 	pg_atomic_init_u64(&collect->hole_ts, MANTIS_RULES_NO_HOLE);
 	pg_atomic_init_u64(&collect->load_hole_ts, MANTIS_RULES_NO_HOLE);
+	pg_atomic_init_u64(&collect->lost_hole_ts, MANTIS_RULES_NO_HOLE);
 	pg_atomic_init_u64(&collect->refusal_horizon, 0);
 	pg_atomic_init_u64(&collect->refused, 0);
 	pg_atomic_init_u64(&collect->gathered, 0);
@@ -221,20 +224,22 @@ mantis_collect_publish(uint64 stable_ts, uint64 lifetime_ts, uint64 hole_ts)
 
 /*
  * The least hole (the rule R5 of common/rules.h): a register refused from a
- * peer (published by the replication worker), or held back in the rows of
- * mantis_stores (by the persistence worker, persist/load.c).  It bounds the
+ * peer (published by the replication worker) or lost with rows of
+ * mantis_stores, or held back in the rows of mantis_stores (by the
+ * persistence worker, persist/load.c).  It bounds the
  * refusal horizon we announce and what we adopt.
  */
 uint64
 mantis_collect_hole(void)
 {
-	return Min(pg_atomic_read_u64(&collect->hole_ts),
+	return Min(mantis_collect_peer_hole(),
 			   pg_atomic_read_u64(&collect->load_hole_ts));
 }
 
 /*
- * The least register refused from a peer: the sweep collects nothing at or
- * above it, so that our refusal horizon never covers it (else we would
+ * The least register refused from a peer, or lost with rows of
+ * mantis_stores (mantis_collect_lower_refusal_horizon()): the sweep collects
+ * nothing at or above it, so that our refusal horizon never covers it (else we would
  * refuse it as collected once we have room).  A register held back at load
  * needs less: it merges from our own rows, which refuse nothing, so only
  * its own key's dead register must wait for it (the held keys below).
@@ -242,7 +247,8 @@ mantis_collect_hole(void)
 uint64
 mantis_collect_peer_hole(void)
 {
-	return pg_atomic_read_u64(&collect->hole_ts);
+	return Min(pg_atomic_read_u64(&collect->hole_ts),
+			   pg_atomic_read_u64(&collect->lost_hole_ts));
 }
 
 /* Whether registers of mantis_stores are held back at load */
@@ -321,19 +327,51 @@ mantis_collect_raise_refusal_horizon(uint64 ts)
  * what they held is no longer ours, yet our refusal horizon may cover it,
  * and we would refuse it as collected from the peers that hold it and
  * announce a horizon over it, for them to adopt it away (a committed write
- * lost on every server).  Lower the horizon below the least of it: we take
- * it back from them.  The price: a stale copy of a key collected above
- * that point is no longer refused here (R4 of common/rules.h).  The
- * persistence worker; the next flush, a full snapshot, persists it.
+ * lost on every server).  It is a hole (R5 of common/rules.h): something
+ * our peers hold and we do not, at or above below_ts.  Noted first, so
+ * that nothing we announce, adopt or collect passes it from now on (the
+ * sweep would raise the horizon past it again at once), then the horizon
+ * lowered below it: we take it back from them.  The replication worker
+ * takes the hole over as one of a peer that left, closed once every member
+ * has completed a round with us since (mantis_collect_take_lost_hole()).
+ * The price: a stale copy of a key collected above that point is no
+ * longer refused here (R4).  The persistence worker; the next flush, a
+ * full snapshot, persists the lowered horizon.
  */
 void
 mantis_collect_lower_refusal_horizon(uint64 below_ts)
 {
-	uint64		old = pg_atomic_read_u64(&collect->refusal_horizon);
+	uint64		old = pg_atomic_read_u64(&collect->lost_hole_ts);
 
-	while (below_ts > 0 && old >= below_ts &&
+	if (below_ts == 0 || below_ts == MANTIS_RULES_NO_HOLE)
+		return;
+	while (old > below_ts &&
+		   !pg_atomic_compare_exchange_u64(&collect->lost_hole_ts, &old, below_ts))
+		;
+	old = pg_atomic_read_u64(&collect->refusal_horizon);
+	while (old >= below_ts &&
 		   !pg_atomic_compare_exchange_u64(&collect->refusal_horizon, &old, below_ts - 1))
 		;
+}
+
+/*
+ * The replication worker (replication/horizon.c): the hole of registers
+ * lost with rows since its last call, NO_HOLE if none.  The caller has
+ * published it as a hole of its own (mantis_collect_note_hole()) before it
+ * calls mantis_collect_lost_hole_taken(), so that the sweep never misses it.
+ */
+uint64
+mantis_collect_lost_hole(void)
+{
+	return pg_atomic_read_u64(&collect->lost_hole_ts);
+}
+
+void
+mantis_collect_lost_hole_taken(uint64 hole_ts)
+{
+	/* lowered again meanwhile: a new loss, for the next call */
+	(void) pg_atomic_compare_exchange_u64(&collect->lost_hole_ts, &hole_ts,
+										  MANTIS_RULES_NO_HOLE);
 }
 
 /*
