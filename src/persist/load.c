@@ -385,9 +385,15 @@ load_row(KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 	(void) mantis_snapshot_decode(data, len, load_node, load_register, st, NULL);
 	/*
 	 * What was collected before this start is refused still; and our clock
-	 * starts past it, so that no write made here falls under it.
+	 * starts past it, so that no write made here falls under it.  Not again
+	 * at a retry: the row's horizon was taken when it first merged, and ours
+	 * may have been lowered since, below what held rows lost took with them
+	 * (lost_held_back()); the rewrite keeps no more than ours.
 	 */
-	mantis_collect_raise_refusal_horizon(horizon);
+	if (!st->retry)
+		mantis_collect_raise_refusal_horizon(horizon);
+	else
+		horizon = Min(horizon, mantis_collect_refusal_horizon());
 	if (horizon != 0)
 		mantis_clock_witness(horizon);
 	row->held = (uint32) Min(st->refused + st->merged.no_room - before, PG_UINT32_MAX);
@@ -476,7 +482,8 @@ load_rows(KnownTable *kt, KnownRow **rows, int n, LoadState *st)
 /*
  * A row we knew is gone from the table: one of ours means the next flush
  * writes every register; one that held registers back (whoever wrote it)
- * took them with it, the least of them noted in *lost_hole.
+ * took them with it, the least of them noted in *lost_hole, and the next
+ * flush writes every register too, under the horizon that lowers.
  */
 static void
 row_gone(KnownTable *kt, const KnownRow *row, uint64 *lost_hole)
@@ -484,7 +491,10 @@ row_gone(KnownTable *kt, const KnownRow *row, uint64 *lost_hole)
 	if (row->own)
 		kt->rewrite = true;
 	if (row->held > 0 && !row->unreadable)
+	{
 		*lost_hole = mantis_rules_hole_after(*lost_hole, row->hole_ts);
+		kt->rewrite = true;		/* our rows carry the horizon it lowers */
+	}
 }
 
 /*
