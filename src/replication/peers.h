@@ -72,6 +72,7 @@ typedef struct HeldLeaf
 typedef struct PeerRepair
 {
 	uint32		round;			/* 0: none running */
+	uint64		round_incarnation;	/* the peer's, when the round began */
 	TimestampTz deadline;
 	TimestampTz next_round_at;
 	TimestampTz asap_after;		/* no round "at once" before this */

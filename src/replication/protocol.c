@@ -388,18 +388,22 @@ handle_answer(Peer *via, const MantisFrame *f, TimestampTz now)
 				return true;
 			}
 		case MANTIS_FRAME_INSYNC:
-			mantis_repair_on_insync(via, f, now);
+			if (mantis_repair_answer_current(via, f, now))
+				mantis_repair_on_insync(via, f, now);
 			return true;
 		case MANTIS_FRAME_GROUPS:
-			mantis_repair_on_groups(via, f, now);
+			if (mantis_repair_answer_current(via, f, now))
+				mantis_repair_on_groups(via, f, now);
 			return true;
 		case MANTIS_FRAME_UPDATES:
 			if (f->group == MANTIS_LIVE_GROUP)
 				return false;
-			mantis_repair_on_updates(via, f, now);
+			if (mantis_repair_answer_current(via, f, now))
+				mantis_repair_on_updates(via, f, now);
 			return true;
 		case MANTIS_FRAME_LEAVES:
-			mantis_repair_on_leaves(via, f, now);
+			if (mantis_repair_answer_current(via, f, now))
+				mantis_repair_on_leaves(via, f, now);
 			return true;
 	}
 	return false;

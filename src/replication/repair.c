@@ -204,6 +204,24 @@ mantis_repair_end_round(Peer *peer, TimestampTz now, bool completed)
 	peer->repair.asap_after = TimestampTzPlusMilliseconds(now, ROUND_RETRY_MS);
 }
 
+/*
+ * Whether an answer to our round comes from the run of the peer the round
+ * began with.  Our requests outlive a restart of the peer (ZeroMQ delivers
+ * them to its new run, which answers them before its greeting has told us
+ * it restarted): an answer from another run ends the round.  Adopting from
+ * it would measure what that run holds against the refusal horizon of the
+ * one before, which held more (a restart with lower limits holds back what
+ * the rows hold: its peers would adopt it all away).
+ */
+bool
+mantis_repair_answer_current(Peer *peer, const MantisFrame *f, TimestampTz now)
+{
+	if (peer->repair.round == 0 || f->incarnation == peer->repair.round_incarnation)
+		return true;
+	mantis_repair_end_round(peer, now, false);
+	return false;
+}
+
 /* Start a round with a peer: our root digest goes out in a SUMMARY. */
 void
 mantis_repair_start_round(Peer *peer, TimestampTz now)
@@ -211,6 +229,7 @@ mantis_repair_start_round(Peer *peer, TimestampTz now)
 	if (++round_counter == 0)
 		round_counter = 1;
 	peer->repair.round = round_counter;
+	peer->repair.round_incarnation = peer->incarnation;
 	peer->repair.deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
 	peer->repair.in_flight = 0;
 	if (adopter != NULL && (!adopter->used || adopter->repair.round == 0))

@@ -20,6 +20,7 @@ extern void mantis_repair_start_round(Peer *peer, TimestampTz now);
 extern void mantis_repair_end_round(Peer *peer, TimestampTz now, bool completed);
 extern void mantis_repair_tick(Peer *peer, TimestampTz now);
 extern TimestampTz mantis_repair_wake_at(const Peer *peer);
+extern bool mantis_repair_answer_current(Peer *peer, const MantisFrame *f, TimestampTz now);
 extern void mantis_repair_on_insync(Peer *peer, const MantisFrame *f, TimestampTz now);
 extern void mantis_repair_on_groups(Peer *peer, const MantisFrame *f, TimestampTz now);
 extern void mantis_repair_on_updates(Peer *peer, const MantisFrame *f, TimestampTz now);
