@@ -3,8 +3,10 @@
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION mantis UPDATE TO '1.4'" to load this file. \quit
 
--- mantis_peers gains two columns at its end: the replication protocol
--- version in use with each peer, and the versions the peer advertised.
+-- mantis_peers gains five columns at its end: the replication protocol
+-- version in use with each peer, the versions the peer advertised, our
+-- completed repair rounds with it and when the last one completed, and
+-- the registers adopted away from it (it had collected them).
 -- The function and its view are made again, as in 1.1--1.2; grants given
 -- directly on them (rather than through mantis_monitor) must be given
 -- again, and a view of yours on mantis_peers blocks the update.  The
@@ -25,18 +27,20 @@ CREATE FUNCTION mantis_peers(
 	OUT direction pg_catalog.text, OUT rejected_limits pg_catalog.int8,
 	OUT repair_held pg_catalog.int8,
 	OUT acknowledged pg_catalog.timestamptz, OUT rejected_collected pg_catalog.int8,
-	OUT protocol pg_catalog.int4, OUT protocols pg_catalog.text)
+	OUT protocol pg_catalog.int4, OUT protocols pg_catalog.text,
+	OUT repair_rounds pg_catalog.int8, OUT last_repair pg_catalog.timestamptz,
+	OUT adopted pg_catalog.int8)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'mantis_peers'
 LANGUAGE C VOLATILE PARALLEL SAFE;
 
 COMMENT ON FUNCTION mantis_peers() IS
-'a row per replication peer of this server: state, traffic, rejections, clock offset, protocol version';
+'a row per replication peer of this server: state, traffic, rejections, clock offset, protocol version, repair rounds';
 
 CREATE VIEW mantis_peers AS SELECT * FROM mantis_peers();
 
 COMMENT ON VIEW mantis_peers IS
-'a row per replication peer of this server: state, traffic, rejections, clock offset, protocol version';
+'a row per replication peer of this server: state, traffic, rejections, clock offset, protocol version, repair rounds';
 
 REVOKE ALL ON FUNCTION mantis_peers() FROM PUBLIC;
 REVOKE ALL ON mantis_peers FROM PUBLIC;

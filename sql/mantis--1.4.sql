@@ -275,18 +275,20 @@ CREATE FUNCTION mantis_peers(
 	OUT direction pg_catalog.text, OUT rejected_limits pg_catalog.int8,
 	OUT repair_held pg_catalog.int8,
 	OUT acknowledged pg_catalog.timestamptz, OUT rejected_collected pg_catalog.int8,
-	OUT protocol pg_catalog.int4, OUT protocols pg_catalog.text)
+	OUT protocol pg_catalog.int4, OUT protocols pg_catalog.text,
+	OUT repair_rounds pg_catalog.int8, OUT last_repair pg_catalog.timestamptz,
+	OUT adopted pg_catalog.int8)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'mantis_peers'
 LANGUAGE C VOLATILE PARALLEL SAFE;
 
 COMMENT ON FUNCTION mantis_peers() IS
-'a row per replication peer of this server: state, traffic, rejections, clock offset, protocol version';
+'a row per replication peer of this server: state, traffic, rejections, clock offset, protocol version, repair rounds';
 
 CREATE VIEW mantis_peers AS SELECT * FROM mantis_peers();
 
 COMMENT ON VIEW mantis_peers IS
-'a row per replication peer of this server: state, traffic, rejections, clock offset, protocol version';
+'a row per replication peer of this server: state, traffic, rejections, clock offset, protocol version, repair rounds';
 
 REVOKE ALL ON FUNCTION mantis_peers() FROM PUBLIC;
 REVOKE ALL ON mantis_peers FROM PUBLIC;

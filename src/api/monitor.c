@@ -259,7 +259,7 @@ peer_state_name(MantisPeerState state)
 	return "unknown";
 }
 
-#define PEERS_COLUMNS 25
+#define PEERS_COLUMNS 28
 
 /*
  * mantis_peers() returns a row per peer of this server's replication
@@ -317,13 +317,17 @@ mantis_peers(PG_FUNCTION_ARGS)
 			row_set_hlc_time(&row, col, v->acked);
 		col++;
 		row_set_uint64(&row, col++, c->collected);
-		/* 1.4: the protocol version in use, and the versions it advertised */
+		/* 1.4: the protocol version in use, the versions it advertised, our
+		 * repair rounds with it, and the registers adopted away from it */
 		if (v->protocol != 0)
 			row.cols[col] = psprintf("%d", v->protocol);
 		col++;
 		if (v->proto_min != 0)
 			row.cols[col] = psprintf("%d-%d", v->proto_min, v->proto_max);
 		col++;
+		row_set_uint64(&row, col++, c->rounds);
+		row_set_time(&row, col++, v->last_repair);
+		row_set_uint64(&row, col++, c->adopted);
 		Assert(col == PEERS_COLUMNS);
 		row_emit(&row, rsinfo, attinmeta);
 	}

@@ -44,6 +44,7 @@ typedef struct MantisPeerCounters
 								 * collected here (replication/horizon.c) */
 	uint64		adopted;		/* registers of ours dropped: the peer had
 								 * collected them (replication/repair.c) */
+	uint64		rounds;			/* our repair rounds with it that completed */
 } MantisPeerCounters;
 
 /* One row of mantis_peers, as the replication worker last published it */
@@ -63,6 +64,7 @@ typedef struct MantisPeerView
 								 * heard from it yet */
 	uint8		proto_min;		/* the versions it advertised; 0: not known */
 	uint8		proto_max;
+	TimestampTz last_repair;	/* our last completed round with it; 0: none */
 	char		last_error[MANTIS_ERROR_TEXT_SIZE];
 } MantisPeerView;
 

@@ -187,6 +187,9 @@ counters_add(MantisPeerCounters *to, const MantisPeerCounters *from)
 	to->refused += from->refused;
 	to->mismatched += from->mismatched;
 	to->held += from->held;
+	to->collected += from->collected;
+	to->adopted += from->adopted;
+	to->rounds += from->rounds;
 }
 
 /*
@@ -461,6 +464,7 @@ mantis_peers_publish(TimestampTz now, bool force)
 		v->protocol = peer->last_recv != 0 ? peer->proto : 0;
 		v->proto_min = peer->proto_min;
 		v->proto_max = peer->proto_max;
+		v->last_repair = peer->repair.completed_at;
 		strlcpy(v->last_error, peer->last_error, sizeof(v->last_error));
 		n++;
 	}

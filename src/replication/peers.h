@@ -73,6 +73,7 @@ typedef struct PeerRepair
 {
 	uint32		round;			/* 0: none running */
 	uint64		round_incarnation;	/* the peer's, when the round began */
+	TimestampTz completed_at;	/* when our last round completed; 0: never */
 	TimestampTz deadline;
 	TimestampTz next_round_at;
 	TimestampTz asap_after;		/* no round "at once" before this */

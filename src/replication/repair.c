@@ -193,7 +193,14 @@ void
 mantis_repair_end_round(Peer *peer, TimestampTz now, bool completed)
 {
 	if (peer->repair.round != 0)
+	{
 		mantis_horizon_round_end(peer, completed);
+		if (completed)
+		{
+			mantis_peer_counters(peer)->rounds++;
+			peer->repair.completed_at = now;
+		}
+	}
 	if (adopter == peer)
 		adopter = NULL;
 	peer->repair.round = 0;

@@ -287,7 +287,7 @@ is(sql('late', q{SELECT mantis_get('up.7', 0), mantis_get('up.nothing', false)},
 	'a grant given under 1.2 stays');
 
 # From 1.3 to 1.4: mantis_peers (function and view) is made again with the
-# columns protocol and protocols; the 1.3 definition works on the 1.4
+# columns protocol, protocols, repair_rounds, last_repair and adopted; the 1.3 definition works on the 1.4
 # library meanwhile, with its fewer columns
 my $peers_columns = q{SELECT count(*) || ' ' || string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
   FILTER (WHERE attnum > 21) FROM pg_attribute WHERE attrelid = 'mantis_peers'::regclass AND attnum > 0};
@@ -307,10 +307,12 @@ sql('recent', q{SET search_path = public, pg_catalog; ALTER EXTENSION mantis UPD
 is(sql('recent', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.4', '1.3 updates to 1.4');
 compare_members('recent', 'upgraded from 1.3');
 is(sql('recent', $peers_columns),
-	'25 acknowledged timestamp with time zone, rejected_collected bigint, protocol integer, protocols text',
-	'1.4: mantis_peers has protocol (integer) and protocols (text) at its end');
-is(sql('recent', q{SELECT state || ' ' || coalesce(protocol::text, 'NULL') || ' ' || coalesce(protocols, 'NULL') FROM mantis_peers}),
-	'connecting NULL NULL', 'a peer never heard from: protocol and protocols NULL');
+	'28 acknowledged timestamp with time zone, rejected_collected bigint, protocol integer, protocols text, '
+	  . 'repair_rounds bigint, last_repair timestamp with time zone, adopted bigint',
+	'1.4: mantis_peers has protocol, protocols, repair_rounds, last_repair and adopted at its end');
+is(sql('recent', q{SELECT state || ' ' || coalesce(protocol::text, 'NULL') || ' ' || coalesce(protocols, 'NULL')
+  || ' ' || repair_rounds || ' ' || coalesce(last_repair::text, 'NULL') || ' ' || adopted FROM mantis_peers}),
+	'connecting NULL NULL 0 NULL 0', 'a peer never heard from: protocol and protocols NULL, no repair round');
 is(sql('recent', q{SELECT mantis_get('up.nothing') IS NULL}, 'app'), 't',
 	'a grant given under 1.3 on another function stays');
 
