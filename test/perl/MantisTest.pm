@@ -20,7 +20,7 @@ use Exporter 'import';
 our @EXPORT = qw(mantis_node registers_dump worker_pid wait_for_worker kill_and_start alive
   mantis_cluster cut_link heal_link isolate rejoin wait_converged
   start_proxy stop_proxy peer_row build_probe keygen build_release set_install_path
-  wait_loaded wait_peers_connected);
+  wait_loaded wait_peers_connected hold_answers release_answers wait_proxy_log);
 
 my $proxy_script = dirname(__FILE__) . '/../tcp_proxy.pl';
 my %proxy_pids;    # port => pid of a running proxy
@@ -131,6 +131,13 @@ sub alive
 	return $stat =~ /\)\s+([A-Za-z])\s/ && $1 ne 'Z' && $1 ne 'X';
 }
 
+# proxy_log(listen_port) — where the proxy on that port notes its events.
+sub proxy_log
+{
+	my ($port) = @_;
+	return "$PostgreSQL::Test::Utils::tmp_check/proxy-$port.log";
+}
+
 # start_proxy(listen_port, target_port) — a TCP proxy on 127.0.0.1.
 sub start_proxy
 {
@@ -140,7 +147,7 @@ sub start_proxy
 	die "fork: $!" unless defined $pid;
 	if ($pid == 0)
 	{
-		exec($^X, $proxy_script, $port, $target) or die "exec: $!";
+		exec($^X, $proxy_script, $port, $target, proxy_log($port)) or die "exec: $!";
 	}
 	$proxy_pids{$port} = $pid;
 	for (1 .. 200)
@@ -298,6 +305,65 @@ sub heal_link
 {
 	my ($c, $i, $j) = @_;
 	start_proxy(@{ $c->{proxy}{"$i>$j"} });
+}
+
+# wait_proxy_log(port, regex, count) — until the log of the proxy on that
+# port has count lines (1 if not given) matching regex since it began;
+# dies if it does not within the default timeout.
+sub wait_proxy_log
+{
+	my ($port, $re, $count) = @_;
+	$count //= 1;
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+	while (time() < $deadline)
+	{
+		if (open(my $f, '<', proxy_log($port)))
+		{
+			my $seen = grep { /$re/ } <$f>;
+			close $f;
+			return 1 if $seen >= $count;
+		}
+		usleep(50_000);
+	}
+	die "proxy on port $port logged no $count lines like $re";
+}
+
+# hold_answers(cluster, i, j, types...) / release_answers — the proxy of
+# n_i's connection to n_j keeps n_j's answers (those of the mantis frame
+# types given, or all), the connection staying up (see tcp_proxy.pl), from
+# when it returns; then forwards them.
+sub hold_answers
+{
+	my ($c, $i, $j, @types) = @_;
+	my $port = $c->{proxy}{"$i>$j"}[0];
+	unlink(proxy_log($port) . '.hold');
+	if (@types)
+	{
+		open(my $f, '>', proxy_log($port) . '.hold') or die "cannot write the hold file: $!";
+		print $f join(' ', @types), "\n";
+		close $f;
+	}
+	my $before = proxy_log_count($port, qr/^holding$/);
+	kill 'USR1', $proxy_pids{$port} or die "no proxy on port $port";
+	wait_proxy_log($port, qr/^holding$/, $before + 1);
+}
+
+sub release_answers
+{
+	my ($c, $i, $j) = @_;
+	my $port = $c->{proxy}{"$i>$j"}[0];
+	my $before = proxy_log_count($port, qr/^released /);
+	kill 'USR2', $proxy_pids{$port} or die "no proxy on port $port";
+	wait_proxy_log($port, qr/^released /, $before + 1);
+}
+
+sub proxy_log_count
+{
+	my ($port, $re) = @_;
+	open(my $f, '<', proxy_log($port)) or return 0;
+	my $n = grep { /$re/ } <$f>;
+	close $f;
+	return $n;
 }
 
 # isolate(cluster, k) / rejoin — cut / heal every link to and from n_k.
