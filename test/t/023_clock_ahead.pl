@@ -111,10 +111,11 @@ for my $k (@keys)
 }
 note('n2 wrote its keys by ' . sql($n2, q{SELECT clock_timestamp()}));
 
-# Until every refusal horizon lies in the past, and a few repair rounds
-# (mantis.sync_interval is 1 s) after: a peer adopts by a refusal horizon
-# only once it is within mantis.max_clock_offset of its clock, so this is
-# when n2's keys would go if n1 refused them.
+# Until every refusal horizon lies in the past, then until each server has
+# completed two more repair rounds with each peer (so one began after): a
+# peer adopts by a refusal horizon only once it is within
+# mantis.max_clock_offset of its clock, so these rounds are when n2's keys
+# would go if n1 refused them.
 my $horizon = 0;
 for my $n (@all)
 {
@@ -127,7 +128,19 @@ my $count = sub {
 	return sql($n, q{SELECT count(*) FROM mantis_registers('new') WHERE value IS NOT NULL});
 };
 my $all_hold = sub { !grep { $count->($_) != @keys } @all };
-wait_until(sub { 0 }, $horizon + 3);
+wait_until(sub { time() > $horizon }, $horizon + 30) or die 'the clock did not pass the refusal horizons';
+for my $n (@all)
+{
+	my $rounds = sql($n, q{SELECT string_agg(node_name || ' ' || repair_rounds, ',') FROM mantis_peers
+	  WHERE direction = 'outbound'});
+	for (split /,/, $rounds)
+	{
+		my ($peer, $r) = split / /;
+		$n->poll_query_until('postgres',
+			qq{SELECT repair_rounds >= $r + 2 FROM mantis_peers WHERE node_name = '$peer' AND direction = 'outbound'})
+		  or die $n->name . " completed no more repair rounds with $peer";
+	}
+}
 ok(wait_until($all_hold, time() + 30), "every server holds n2's " . scalar(@keys) . ' new keys');
 is($count->($_), scalar(@keys), $_->name . " holds n2's new keys") for @all;
 note($_->name . ': refused as collected ' . status($_, 'refused_collected')) for @all;
