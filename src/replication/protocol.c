@@ -194,6 +194,15 @@ on_connection_alive(Peer *peer, bool rejoin, TimestampTz now)
 		mantis_peer_set_state(peer, MANTIS_PEER_CONNECTED, now);
 		rejoin = true;
 	}
+	/*
+	 * A round begun with its previous run (or another node at that endpoint)
+	 * would end only on an answer of this one (replication/repair.c) or at
+	 * its deadline, and the next begin a retry interval later: end it now,
+	 * and begin one with this run at once.
+	 */
+	if (rejoin && peer->repair.round != 0 &&
+		peer->repair.round_incarnation != peer->incarnation)
+		mantis_repair_end_round(peer, now, false);
 	if (rejoin && peer->repair.round == 0)
 		mantis_repair_start_round(peer, now);
 }
