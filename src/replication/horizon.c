@@ -183,6 +183,21 @@ mantis_horizon_on_live(Peer *peer, const MantisFrame *f, bool clean)
 	run_note(a, f);
 }
 
+/*
+ * The peer's refusal horizon, if the run our round is with announced it;
+ * else 0, and the round adopts nothing (R6).  Greetings come by two
+ * connections, the answers by one: a greeting of its previous run read
+ * after the WELCOME of the new one would otherwise have the new run's
+ * answers measured against what the previous one held.
+ */
+static uint64
+collected_of_round(const Peer *peer)
+{
+	if (peer->acks.collected_incarnation != peer->repair.round_incarnation)
+		return 0;
+	return peer->acks.collected;
+}
+
 void
 mantis_horizon_round_start(Peer *peer)
 {
@@ -190,7 +205,7 @@ mantis_horizon_round_start(Peer *peer)
 	peer->acks.round_tainted = false;
 	peer->acks.round_held_back = false;
 	peer->acks.round_started_at = GetCurrentTimestamp();
-	peer->acks.round_collected = peer->acks.collected;
+	peer->acks.round_collected = collected_of_round(peer);
 	peer->acks.round_hole_count = peer->acks.hole_count;
 }
 
@@ -228,7 +243,7 @@ mantis_horizon_adopt_upto(const Peer *peer)
 {
 	uint64		bound = mantis_hlc_pack(mantis_clock_wall_ms() + (uint64) mantis_max_clock_offset_ms, 0);
 
-	return mantis_rules_adopt_upto(peer->acks.round_collected, peer->acks.collected, bound,
+	return mantis_rules_adopt_upto(peer->acks.round_collected, collected_of_round(peer), bound,
 								   mantis_collect_hole());
 }
 
@@ -430,6 +445,7 @@ mantis_horizon_on_greeting(Peer *peer, const MantisFrame *f, uint64 ours)
 	peer->acks.acked = acked;
 	peer->acks.stable = stable;
 	peer->acks.collected = collected;
+	peer->acks.collected_incarnation = f->incarnation;
 	/* our next writes come after what the peer refuses, or it would refuse them */
 	if (collected != 0)
 		mantis_clock_witness(collected);

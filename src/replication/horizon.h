@@ -34,6 +34,7 @@ typedef struct PeerAcks
 	uint64		acked;			/* it holds our writes through this HLC */
 	uint64		stable;			/* its members hold its writes through this */
 	uint64		collected;		/* it may have collected at or below this */
+	uint64		collected_incarnation;	/* the run that said so */
 	uint64		members;		/* its member set's digest (protocol 4), 0 */
 	uint64		generation;		/* the greatest generation of its run ... */
 	uint64		generation_incarnation; /* ... this one */
