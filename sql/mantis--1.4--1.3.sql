@@ -5,8 +5,8 @@
 
 -- Back to 1.3's definitions before going back to a 1.3 library (README,
 -- "Upgrading from 1.3"): a 1.3 library refuses the 1.4 mantis_peers, whose
--- columns it does not know.  mantis_peers is made again without protocol
--- and protocols; grants given directly on it must be given again, and a
+-- columns it does not know.  mantis_peers is made again without protocol,
+-- protocols, repair_rounds, last_repair and adopted; grants given directly on it must be given again, and a
 -- view of yours on it blocks the change, as for the update.  mantis_status
 -- is made again as 1.3 had it, below.  Nothing else differs.
 DROP VIEW mantis_peers;

@@ -12,8 +12,13 @@
 # If the file LOG.hold exists when SIGUSR1 comes, only mantis frames of the
 # types it names (e.g. "WELCOME") are kept, and the others pass: a peer
 # whose greeting reaches us after its other answers.  The ZMTP greeting and
-# commands (the handshake, heartbeats) always pass, so the connector's
-# socket sees a working connection whose answers are late.  With LOG, the
+# commands (the handshake, heartbeats) pass, so the connector's socket sees
+# a working connection whose answers are late; but while every type is
+# kept, a command behind a kept message waits with it (the order stays), so
+# such a hold outlasting the heartbeat timeout (5 s) drops the connection.
+# With CURVE the messages are encrypted: no type is seen, and a hold of
+# given types keeps nothing.  Not holding, the greeting passes as it comes
+# and each frame once it is whole.  With LOG, the
 # proxy appends a line "holding" when a hold begins, "held TYPE" for each
 # mantis frame kept and "passed TYPE" for each one forwarded during the
 # hold (TYPE its name: WELCOME, GROUPS, ...), and "released N" when it
@@ -82,6 +87,7 @@ sub write_all
 	while ($off < length $buf)
 	{
 		my $w = syswrite($s, $buf, length($buf) - $off, $off);
+		next if !defined $w && $!{EINTR};    # SIGUSR1/2 while blocked
 		return 0 unless defined $w;
 		$off += $w;
 	}

@@ -84,7 +84,9 @@
  *	  digests still differ after merging, we drop what we hold that the answer did not hold and
  *	  that lies at or below the peer's refusal horizon as it was when the
  *	  round began (a horizon raised later could cover a register the answer
- *	  was taken too early to hold), no further ahead of our clock than a peer's register may be,
+ *	  was taken too early to hold), and only from an answer of the peer's
+ *	  run the round began with (another run may hold less: a restart with
+ *	  lower limits holds back what its rows hold), no further ahead of our clock than a peer's register may be,
  *	  and below our own least hole (what we adopt raises our refusal
  *	  horizon, R4, which must not cover a hole, R5).  The peer collected it
  *	  or would refuse it (mantis_rules_adopt_leaf, mantis_rules_adopt).

@@ -42,9 +42,10 @@
  * refusal horizon raised (store/sweep.c, persist/flush.c).
  * Only from an answer proven whole: the fingerprints of the registers the
  * peer sent of the leaf add up to its digest of the leaf (a frame lost on
- * the way would otherwise look like a register it does not hold), and only
- * up to its refusal horizon as it was when the round began (the rule R6 of
- * common/rules.h).
+ * the way would otherwise look like a register it does not hold), only
+ * up to its refusal horizon as it was when the round began, and only from
+ * the run of the peer the round began with (the rule R6 of common/rules.h;
+ * mantis_repair_answer_current()).
  *
  * Registers a peer refused are not sent again every round.  A peer with
  * our limits can still refuse registers (its store is full, or its clock
