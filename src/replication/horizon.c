@@ -272,6 +272,13 @@ mantis_horizon_round_held_back(Peer *peer)
 	peer->acks.round_held_back = true;
 }
 
+/* Another node answers at the peer's endpoint: we have caught up with none of it */
+void
+mantis_horizon_other_node(Peer *peer)
+{
+	peer->acks.clean_round_at = 0;
+}
+
 /*
  * Whether a round with each member, since this run started, has merged
  * all that member holds (the peer table starts empty with each run).

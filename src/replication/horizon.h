@@ -65,6 +65,7 @@ extern void mantis_horizon_round_held_back(struct Peer *peer);
 extern void mantis_horizon_round_end(struct Peer *peer, bool completed);
 extern void mantis_horizon_hole(struct Peer *peer, uint64 refused_ts);
 extern uint64 mantis_horizon_adopt_upto(const struct Peer *peer);
+extern void mantis_horizon_other_node(struct Peer *peer);
 extern bool mantis_horizon_may_adopt(void);
 extern void mantis_horizon_on_greeting(struct Peer *peer, const MantisFrame *f,
 									   uint64 ours);

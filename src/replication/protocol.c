@@ -166,6 +166,7 @@ identify(Peer *peer, const MantisFrame *f)
 					(errmsg("mantis: peer %s is now node %s (was %s)", peer->endpoint,
 							mantis_node_id_text(f->sender, now_id),
 							mantis_node_id_text(peer->node_id, was_id))));
+			mantis_horizon_other_node(peer);
 		}
 		peer->identified = true;
 		peer->node_id = f->sender;
