@@ -5,24 +5,33 @@
 # proxy resets every connection through it (a partition), starting it again
 # on the same port heals the link.  One process, one select loop, no forks.
 #
-# It can also hold back what the target answers, message by message, while
-# the connections stay up: after SIGUSR1 every ZeroMQ message (ZMTP 3 frame
-# that is not a command) coming back from the target is kept, in order,
-# instead of forwarded; SIGUSR2 forwards what was kept and ends the hold.
-# If the file LOG.hold exists when SIGUSR1 comes, only mantis frames of the
-# types it names (e.g. "WELCOME") are kept, and the others pass: a peer
-# whose greeting reaches us after its other answers.  The ZMTP greeting and
-# commands (the handshake, heartbeats) pass, so the connector's socket sees
-# a working connection whose answers are late; but while every type is
-# kept, a command behind a kept message waits with it (the order stays), so
-# such a hold outlasting the heartbeat timeout (5 s) drops the connection.
-# With CURVE the messages are encrypted: no type is seen, and a hold of
-# given types keeps nothing.  Not holding, the greeting passes as it comes
-# and each frame once it is whole.  With LOG, the
-# proxy appends a line "holding" when a hold begins, "held TYPE" for each
-# mantis frame kept and "passed TYPE" for each one forwarded during the
-# hold (TYPE its name: WELCOME, GROUPS, ...), and "released N" when it
-# forwards the N kept, so that a test waits for each event.
+# It can also hold ZeroMQ messages back, message by message, while the
+# connections stay up.  It reads both streams of each connection as ZMTP 3
+# (a 64-byte greeting, then frames).  After SIGUSR1 it keeps the messages
+# (frames that are not commands) going one way instead of forwarding them:
+# the target's answers, or with the word "requests" in the file LOG.hold
+# what the connector sends; if LOG.hold names mantis frame types (e.g.
+# "WELCOME"), only frames of those types are kept, and the others pass: a
+# peer whose greeting reaches us after its other messages.  SIGUSR2
+# forwards what was kept and ends the hold.  Commands (the handshake,
+# heartbeats) always pass, so both ends see a working connection whose
+# messages are late; but while every type is kept, a command behind a kept
+# message waits with it (the order stays), so such a hold outlasting the
+# heartbeat timeout (5 s) drops the connection.  With CURVE the messages
+# are encrypted: no type is seen, and a hold of given types keeps nothing.
+#
+# A connector that goes away while requests of it are kept leaves its
+# connection to the target open: the proxy answers the target's heartbeats
+# itself, and forwards the kept requests at SIGUSR2, as the network does
+# with what a process sent before it died.  While the file LOG.refuse
+# exists, new connections are accepted and closed at once.
+#
+# With LOG, the proxy appends a line for each event, so that a test waits
+# for it: "holding" when a hold begins, "held TYPE" for each mantis frame
+# kept and "passed TYPE" for each one forwarded during the hold (TYPE its
+# name: HELLO, WELCOME, GROUPS, ...), "released N" when it forwards the N
+# kept, "orphaned TYPE" for a message the target sends to a connector gone
+# away, and "refused a connection".
 #
 use strict;
 use warnings;
@@ -56,27 +65,31 @@ sub note { print $log "$_[0]\n" if $log }
 
 my @frame_types = qw(? HELLO WELCOME UPDATES SUMMARY INSYNC GROUPS LEAVES);
 my $holding = 0;
-my %hold_types;    # while holding: the frame types kept; empty: every one
+my $hold_dir = 'answers';    # while holding: the stream kept
+my %hold_types;              # while holding: the frame types kept; empty: every one
 my $select = IO::Select->new($server);
 my %peer;      # socket => the socket at the other end
-my %stream;    # target socket => { sock => it, in => bytes not yet parsed,
-               #   greeting => bytes of the ZMTP greeting still to pass,
-               #   held => [units kept] }
+my %stream;    # socket => what it sends: { sock => it, dir => 'answers'
+               #   (a target's) or 'requests' (a connector's), in => bytes
+               #   not yet parsed, greeting => bytes of the ZMTP greeting
+               #   still to pass, held => [units kept], orphan => its
+               #   connector went away (a target's) }
+
+sub close_socket
+{
+	my ($s) = @_;
+	delete $peer{$s};
+	delete $stream{$s};
+	$select->remove($s);
+	close $s;
+}
 
 sub close_pair
 {
 	my ($s) = @_;
-	my $o = delete $peer{$s};
-	delete $stream{$s};
-	$select->remove($s);
-	close $s;
-	if ($o)
-	{
-		delete $peer{$o};
-		delete $stream{$o};
-		$select->remove($o);
-		close $o;
-	}
+	my $o = $peer{$s};
+	close_socket($s);
+	close_socket($o) if $o;
 }
 
 # write all of $buf to $s; false if the connection failed
@@ -94,8 +107,9 @@ sub write_all
 	return 1;
 }
 
-# The next whole unit of a target's stream (the greeting, or one ZMTP
-# frame), and whether it is a message; undef while incomplete.
+# The next whole unit of a stream: [bytes, is a message, body]; undef
+# while incomplete.  The greeting passes as it comes (libzmq sends it in
+# two parts and waits for the other end's between them).
 sub next_unit
 {
 	my ($st) = @_;
@@ -104,7 +118,7 @@ sub next_unit
 		my $n = length $st->{in} < $st->{greeting} ? length $st->{in} : $st->{greeting};
 		return undef if $n == 0;
 		$st->{greeting} -= $n;
-		return [ substr($st->{in}, 0, $n, ''), 0 ];
+		return [ substr($st->{in}, 0, $n, ''), 0, '' ];
 	}
 	return undef if length $st->{in} < 2;
 	my $flags = ord substr($st->{in}, 0, 1);
@@ -117,55 +131,113 @@ sub next_unit
 	}
 	return undef if length $st->{in} < $head + $size;
 	my $unit = substr($st->{in}, 0, $head + $size, '');
-	return [ $unit, !($flags & 0x04), substr($unit, $head, 8) ];
+	return [ $unit, !($flags & 0x04), substr($unit, $head) ];
 }
 
-# what the target sent: forwarded, or kept while holding
-sub from_target
+sub frame_type
+{
+	my ($body) = @_;
+	return 'unknown' unless length($body) >= 6 && substr($body, 0, 4) eq 'MNTZ';
+	return $frame_types[ ord substr($body, 5, 1) ] // 'unknown';
+}
+
+# A target's command to a connector gone away: a PING is answered with a
+# PONG of its context, so that the target keeps the connection.
+sub answer_orphan_command
+{
+	my ($s, $body) = @_;
+	return 1 unless length($body) >= 7 && substr($body, 0, 5) eq "\x04PING";
+	my $pong = "\x04PONG" . substr($body, 7);
+	return write_all($s, chr(0x04) . chr(length $pong) . $pong);
+}
+
+# what a socket sent: forwarded, or kept while holding
+sub from_socket
 {
 	my ($s, $buf) = @_;
 	my $st = $stream{$s};
 	$st->{in} .= $buf;
 	while (my $u = next_unit($st))
 	{
-		my $type = !$u->[1] ? undef
-		  : length($u->[2]) >= 6 && substr($u->[2], 0, 4) eq 'MNTZ'
-		  ? $frame_types[ ord substr($u->[2], 5, 1) ] // 'unknown' : 'unknown';
-		if ($holding && defined $type && (!%hold_types || $hold_types{$type}))
+		my $type = $u->[1] ? frame_type($u->[2]) : undef;
+		if ($st->{orphan})
+		{
+			if (defined $type) { note("orphaned $type") }
+			else { return 0 unless answer_orphan_command($s, $u->[2]) }
+			next;
+		}
+		my $kept_way = $holding && $st->{dir} eq $hold_dir;
+		if ($kept_way && defined $type && (!%hold_types || $hold_types{$type}))
 		{
 			push @{ $st->{held} }, $u->[0];
 			note("held $type");
 			next;
 		}
 		# behind a kept message, everything waits when every type is kept
-		if ($holding && !%hold_types && @{ $st->{held} })
+		if ($kept_way && !%hold_types && @{ $st->{held} })
 		{
 			push @{ $st->{held} }, $u->[0];
 			next;
 		}
-		note("passed $type") if $holding && defined $type;
+		note("passed $type") if $kept_way && defined $type;
 		return 0 unless write_all($peer{$s}, $u->[0]);
 	}
 	return 1;
 }
 
+# A connector went away: its connection to the target stays if requests of
+# it are kept, else both close.
+sub connector_gone
+{
+	my ($s) = @_;
+	my $target = $peer{$s};
+	my $st = $stream{$s};
+	if (!$target || !$st || !@{ $st->{held} })
+	{
+		close_pair($s);
+		return;
+	}
+	$stream{$target}{orphan} = 1;
+	delete $peer{$target};
+	delete $peer{$s};
+	$select->remove($s);
+	close $s;
+	$st->{sock} = undef;    # its kept requests stay, for the target
+	$stream{"orphaned $s"} = $st;
+	delete $stream{$s};
+}
+
 sub release
 {
 	my $n = 0;
-	for my $st (values %stream)
+	for my $key (keys %stream)
 	{
-		my $s = $st->{sock};
+		my $st = $stream{$key} or next;
 		my $units = $st->{held};
 		$st->{held} = [];
+		my $to = $st->{dest} // ($st->{sock} ? $peer{ $st->{sock} } : undef);
 		for my $u (@$units)
 		{
 			$n++;
-			last if !$peer{$s};
-			close_pair($s) unless write_all($peer{$s}, $u);
+			last if !$to || !write_all($to, $u);
 		}
+		delete $stream{$key} unless $st->{sock};
 	}
 	$holding = 0;
 	note("released $n");
+}
+
+sub read_hold_file
+{
+	$hold_dir = 'answers';
+	%hold_types = ();
+	return unless defined $log_path && open(my $f, '<', "$log_path.hold");
+	for my $word (split ' ', join(' ', <$f>))
+	{
+		if ($word eq 'requests') { $hold_dir = 'requests' }
+		else { $hold_types{$word} = 1 }
+	}
+	close $f;
 }
 
 while (1)
@@ -174,12 +246,7 @@ while (1)
 	{
 		$hold_asked = 0;
 		$holding = 1;
-		%hold_types = ();
-		if (defined $log_path && open(my $f, '<', "$log_path.hold"))
-		{
-			%hold_types = map { $_ => 1 } split ' ', join(' ', <$f>);
-			close $f;
-		}
+		read_hold_file();
 		note('holding');
 	}
 	if ($release_asked)
@@ -193,6 +260,12 @@ while (1)
 		if ($s == $server)
 		{
 			my $client = $server->accept or next;
+			if (defined $log_path && -e "$log_path.refuse")
+			{
+				note('refused a connection');
+				close $client;
+				next;
+			}
 			my $target = IO::Socket::INET->new(
 				PeerAddr => '127.0.0.1',
 				PeerPort => $target_port,
@@ -204,19 +277,22 @@ while (1)
 			}
 			$peer{$client} = $target;
 			$peer{$target} = $client;
-			$stream{$target} = { sock => $target, in => '', greeting => 64, held => [] };
+			$stream{$client} = { sock => $client, dir => 'requests', in => '', greeting => 64, held => [],
+				dest => $target };
+			$stream{$target} = { sock => $target, dir => 'answers', in => '', greeting => 64, held => [] };
 			$select->add($client, $target);
 			next;
 		}
-		next unless $peer{$s};
+		next unless $stream{$s};
 		my $buf;
 		my $n = sysread($s, $buf, 65536);
 		if (!$n)
 		{
-			close_pair($s);
+			next if !defined $n && $!{EINTR};
+			if ($stream{$s}{dir} eq 'requests') { connector_gone($s) }
+			else { close_pair($s) }
 			next;
 		}
-		my $ok = $stream{$s} ? from_target($s, $buf) : write_all($peer{$s}, $buf);
-		close_pair($s) unless $ok;
+		close_pair($s) unless from_socket($s, $buf);
 	}
 }

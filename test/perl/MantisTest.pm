@@ -20,7 +20,8 @@ use Exporter 'import';
 our @EXPORT = qw(mantis_node registers_dump worker_pid wait_for_worker kill_and_start alive
   mantis_cluster cut_link heal_link isolate rejoin wait_converged
   start_proxy stop_proxy peer_row build_probe keygen build_release set_install_path
-  wait_loaded wait_peers_connected hold_answers release_answers wait_proxy_log);
+  wait_loaded wait_peers_connected hold_answers hold_requests release_answers wait_proxy_log
+  refuse_connections signal_proxy);
 
 my $proxy_script = dirname(__FILE__) . '/../tcp_proxy.pl';
 my %proxy_pids;    # port => pid of a running proxy
@@ -331,16 +332,28 @@ sub wait_proxy_log
 # hold_answers(cluster, i, j, types...) / release_answers — the proxy of
 # n_i's connection to n_j keeps n_j's answers (those of the mantis frame
 # types given, or all), the connection staying up (see tcp_proxy.pl), from
-# when it returns; then forwards them.
+# when it returns; then forwards them.  hold_requests keeps what n_i sends
+# instead, also once n_i has gone away.
 sub hold_answers
 {
 	my ($c, $i, $j, @types) = @_;
-	my $port = $c->{proxy}{"$i>$j"}[0];
+	hold_messages($c->{proxy}{"$i>$j"}[0], @types);
+}
+
+sub hold_requests
+{
+	my ($c, $i, $j, @types) = @_;
+	hold_messages($c->{proxy}{"$i>$j"}[0], 'requests', @types);
+}
+
+sub hold_messages
+{
+	my ($port, @words) = @_;
 	unlink(proxy_log($port) . '.hold');
-	if (@types)
+	if (@words)
 	{
 		open(my $f, '>', proxy_log($port) . '.hold') or die "cannot write the hold file: $!";
-		print $f join(' ', @types), "\n";
+		print $f join(' ', @words), "\n";
 		close $f;
 	}
 	my $before = proxy_log_count($port, qr/^holding$/);
@@ -355,6 +368,32 @@ sub release_answers
 	my $before = proxy_log_count($port, qr/^released /);
 	kill 'USR2', $proxy_pids{$port} or die "no proxy on port $port";
 	wait_proxy_log($port, qr/^released /, $before + 1);
+}
+
+# refuse_connections(cluster, i, j, on) — while on, the proxy of n_i's
+# connection to n_j closes new connections at once (those up go on).
+sub refuse_connections
+{
+	my ($c, $i, $j, $on) = @_;
+	my $file = proxy_log($c->{proxy}{"$i>$j"}[0]) . '.refuse';
+	if ($on)
+	{
+		open(my $f, '>', $file) or die "cannot write $file: $!";
+		close $f;
+	}
+	else
+	{
+		unlink($file);
+	}
+}
+
+# signal_proxy(cluster, i, j, signal) — sends a signal (e.g. STOP, CONT)
+# to the proxy of n_i's connection to n_j.
+sub signal_proxy
+{
+	my ($c, $i, $j, $sig) = @_;
+	my $port = $c->{proxy}{"$i>$j"}[0];
+	kill $sig, $proxy_pids{$port} or die "no proxy on port $port";
 }
 
 sub proxy_log_count
