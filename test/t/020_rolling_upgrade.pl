@@ -92,6 +92,39 @@ ok(wait_converged(@nodes), 'the 1.2 cluster converged on the base keys');
 my $base = sql($nodes[0], $base_query);
 is(scalar(split /\n/, $base), 3 * 172, '516 live base registers written under 1.2');
 
+# The 1.2 library can itself adopt a live register away (from an answer
+# not proven whole, the loss issue 18 fixed in 1.4; seen once in about ten
+# runs, n2 and n3 still on 1.2).  A base register missing from a server
+# running 1.2, seen so before it stopped or at a check, is then no longer
+# asked of any server: what 1.4 does with it follows the rules (a 1.4 peer
+# gives it up too, by the horizon the 1.2 server announced).  Every other
+# base register must stay as it was on every server.
+my %lost_by_old;    # base key => the old server it was first seen missing on
+my %base_of = map { (split /\|/)[0] => $_ } split /\n/, $base;
+
+sub note_lost_by_old
+{
+	for my $n (grep { library($_) eq 'old' } @nodes)
+	{
+		my %held = map { ((split /\|/)[0] => 1) } split /\n/, sql($n, $base_query);
+		for my $key (grep { !$held{$_} && !$lost_by_old{$_} } sort keys %base_of)
+		{
+			$lost_by_old{$key} = $n->name;
+			diag("$key is missing from " . $n->name . ', which runs the 1.2 library');
+		}
+	}
+}
+
+# the base registers a server holds, but those an old server lost
+sub base_of
+{
+	my ($n) = @_;
+	my %line = map { ((split /\|/)[0] => $_) } split /\n/, sql($n, $base_query);
+	return join("\n", map { $line{$_} } grep { !$lost_by_old{$_} } sort keys %line);
+}
+
+sub base_expected { return join("\n", map { $base_of{$_} } grep { !$lost_by_old{$_} } sort keys %base_of) }
+
 # --- the load: writes and deletions on every server -------------------------
 # A child process writes keys load.n<h>.<0..59>, each always on its home
 # server n<h> (so that its writes follow one another in HLC order), in
@@ -278,7 +311,8 @@ sub check_state
 		}
 		is(scalar(@bad), 0, "$what: " . $n->name . ': every load key holds its last acknowledged value, or none when deleted')
 		  or diag(join("\n", @bad[ 0 .. ($#bad < 19 ? $#bad : 19) ]));
-		is(sql($n, $base_query), $base, "$what: " . $n->name . ': the base keys written under 1.2 are as they were');
+		note_lost_by_old();
+		is(base_of($n), base_expected(), "$what: " . $n->name . ': the base keys written under 1.2 are as they were');
 	}
 }
 
@@ -318,6 +352,7 @@ for my $i (1 .. 3)
 	my $n = $nodes[ $i - 1 ];
 	my $name = $n->name;
 	$mixed_since //= sql($n, q{SELECT clock_timestamp()});
+	note_lost_by_old();
 	$n->stop;
 	set_install_path($n, undef);
 	# down until its peers count it down and have taken more writes
@@ -378,7 +413,7 @@ for my $n (@nodes)
 	sql($n, q{ALTER EXTENSION mantis UPDATE});
 	is(sql($n, q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.4',
 		$n->name . ': ALTER EXTENSION mantis UPDATE reaches 1.4');
-	is(sql($n, $base_query), $base, $n->name . ': every register written under 1.2 is there, HLC, writer and expiry alike');
+	is(base_of($n), base_expected(), $n->name . ': every register written under 1.2 is there, HLC, writer and expiry alike');
 	is(sql($n, q{SELECT collection || ' ' || members FROM mantis_status}), 'by acknowledgement 3',
 		$n->name . ': mantis_status says so in database postgres too, with 3 members');
 	protocols_are($n, 'postgres', expected_protocols($n), 'after the update');
