@@ -42,6 +42,7 @@ bool		mantis_debug_fail_flush = false;
 char	   *mantis_curve_secret_key_file = NULL;
 char	   *mantis_curve_peers_file = NULL;
 bool		mantis_insecure_network = false;
+int			mantis_max_inbound_connections = 64;
 
 /*
  * A node name is 1 to MANTIS_NODE_NAME_MAX characters out of letters,
@@ -414,6 +415,16 @@ mantis_define_gucs(void)
 							 PGC_POSTMASTER,
 							 GUC_SUPERUSER_ONLY,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mantis.max_inbound_connections",
+							"Most connections to \"mantis.listen\" open at once.",
+							"A connection beyond it is refused at its handshake and counted. Each peer that lists this server holds one.",
+							&mantis_max_inbound_connections,
+							64,
+							1, 100000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("mantis.debug_clock_offset",
 							"For tests: shifts the wall clock mantis reads by this much.",
