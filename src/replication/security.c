@@ -1,7 +1,13 @@
 /*-------------------------------------------------------------------------
  * replication/security.c
  *	  CURVE key material for replication: this server's key pair file, the
- *	  allow-list of peer keys, and the checks that keep secrets secret.
+ *	  allow-list of peer keys, the checks that keep secrets secret, and
+ *	  the one that keeps a server without CURVE on loopback.
+ *
+ * Closed by default: without CURVE, the postmaster refuses to start when
+ * mantis.listen is not provably loopback, unless mantis.insecure_network
+ * says every host that can reach it is trusted (mantis_endpoint_is_loopback
+ * and check_listen_closed below).
  *
  * Settings name files, never key material: mantis.curve_secret_key_file
  * holds this server's key pair (written by the mantis_keygen command) and
