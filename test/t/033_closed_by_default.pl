@@ -87,7 +87,7 @@ my $endpoint = "tcp://127.0.0.1:$zmq";
 is(status($capped, 'inbound_connections'), '0', 'no connection yet');
 
 my ($out, $err) = ('', '');
-my $h = IPC::Run::start([ $probe, @greeting, '--wait', '4000', $endpoint, 'hold', '5' ],
+my $h = IPC::Run::start([ $probe, @greeting, '--wait', '6000', $endpoint, 'hold', '5' ],
 	'>', \$out, '2>', \$err);
 ok($capped->poll_query_until('postgres',
 	q{SELECT inbound_connections = 3 AND refused_over_limit >= 2 FROM mantis_status}),
