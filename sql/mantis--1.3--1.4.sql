@@ -51,7 +51,9 @@ GRANT EXECUTE ON FUNCTION mantis_peers() TO mantis_monitor;
 -- mantis_status: lifetime_horizon is now refusal_horizon (every collection
 -- raises it, not the lifetime's alone), and two columns end it: how
 -- deletion markers are collected now, and why not by acknowledgement, and
--- how many members this server counts.  Made again, as mantis_peers.
+-- how many members this server counts; then the connections open on
+-- mantis.listen and those refused past mantis.max_inbound_connections.
+-- Made again, as mantis_peers.
 DROP VIEW mantis_status;
 DROP FUNCTION mantis_status();
 
@@ -70,7 +72,8 @@ CREATE FUNCTION mantis_status(
 	OUT collection_horizon pg_catalog.timestamptz,
 	OUT refusal_horizon pg_catalog.timestamptz,
 	OUT refused_collected pg_catalog.int8,
-	OUT collection pg_catalog.text, OUT members pg_catalog.int4)
+	OUT collection pg_catalog.text, OUT members pg_catalog.int4,
+	OUT inbound_connections pg_catalog.int4, OUT refused_over_limit pg_catalog.int8)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'mantis_status'
 LANGUAGE C VOLATILE PARALLEL SAFE;

@@ -8,7 +8,9 @@
 -- columns it does not know.  mantis_peers is made again without protocol,
 -- protocols, repair_rounds, last_repair and adopted; grants given directly on it must be given again, and a
 -- view of yours on it blocks the change, as for the update.  mantis_status
--- is made again as 1.3 had it, below.  Nothing else differs.
+-- is made again as 1.3 had it, below (without collection, members,
+-- inbound_connections and refused_over_limit, and with lifetime_horizon
+-- for refusal_horizon).  Nothing else differs.
 DROP VIEW mantis_peers;
 DROP FUNCTION mantis_peers();
 

@@ -203,7 +203,8 @@ CREATE FUNCTION mantis_status(
 	OUT collection_horizon pg_catalog.timestamptz,
 	OUT refusal_horizon pg_catalog.timestamptz,
 	OUT refused_collected pg_catalog.int8,
-	OUT collection pg_catalog.text, OUT members pg_catalog.int4)
+	OUT collection pg_catalog.text, OUT members pg_catalog.int4,
+	OUT inbound_connections pg_catalog.int4, OUT refused_over_limit pg_catalog.int8)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'mantis_status'
 LANGUAGE C VOLATILE PARALLEL SAFE;

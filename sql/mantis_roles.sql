@@ -152,7 +152,9 @@ SELECT node_name,
        extract(epoch FROM last_flush) AS last_flush_time_seconds,
        last_flush_registers, flush_failures, stored_rows, held_back,
        coalesce(rejected_unknown, 0) AS rejected_unknown,
-       coalesce(refused_connections, 0) AS refused_connections
+       coalesce(refused_connections, 0) AS refused_connections,
+       coalesce(inbound_connections, 0) AS inbound_connections,
+       coalesce(refused_over_limit, 0) AS refused_over_limit
   FROM mantis_status
 \gset exporter_
 SELECT :'exporter_node_name' = 'regress' AS label, :exporter_ready AS ready,
@@ -161,7 +163,8 @@ SELECT :'exporter_node_name' = 'regress' AS label, :exporter_ready AS ready,
        :exporter_last_flush_time_seconds > extract(epoch FROM now() - interval '1 hour') AS last_flush,
        :exporter_last_flush_registers >= 0 AS last_flush_registers, :exporter_flush_failures AS flush_failures,
        :exporter_stored_rows >= 0 AS stored_rows, :exporter_held_back AS held_back,
-       :exporter_rejected_unknown AS rejected_unknown, :exporter_refused_connections AS refused_connections;
+       :exporter_rejected_unknown AS rejected_unknown, :exporter_refused_connections AS refused_connections,
+       :exporter_inbound_connections AS inbound_connections, :exporter_refused_over_limit AS refused_over_limit;
 SELECT coalesce(node_name, endpoint, node_id) AS peer, direction,
        (state = 'connected')::int AS connected,
        messages_in, bytes_in, messages_out, bytes_out, dropped, registers_applied,

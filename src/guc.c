@@ -41,6 +41,8 @@ int			mantis_debug_clock_offset_ms = 0;
 bool		mantis_debug_fail_flush = false;
 char	   *mantis_curve_secret_key_file = NULL;
 char	   *mantis_curve_peers_file = NULL;
+bool		mantis_insecure_network = false;
+int			mantis_max_inbound_connections = 64;
 
 /*
  * A node name is 1 to MANTIS_NODE_NAME_MAX characters out of letters,
@@ -402,6 +404,27 @@ mantis_define_gucs(void)
 							   PGC_SIGHUP,
 							   GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("mantis.insecure_network",
+							 "Whether replication may listen beyond loopback without CURVE.",
+							 "Without CURVE, anyone who can reach \"mantis.listen\" can read and write the whole store. "
+							 "Off, a server whose \"mantis.listen\" is not a loopback address refuses to start unless "
+							 "\"mantis.curve_secret_key_file\" is set; turn it on only on a network where every host is trusted.",
+							 &mantis_insecure_network,
+							 false,
+							 PGC_POSTMASTER,
+							 GUC_SUPERUSER_ONLY,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mantis.max_inbound_connections",
+							"Most connections to \"mantis.listen\" open at once.",
+							"A connection beyond it is refused at its handshake and counted. Each peer that lists this server holds one.",
+							&mantis_max_inbound_connections,
+							64,
+							1, 100000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("mantis.debug_clock_offset",
 							"For tests: shifts the wall clock mantis reads by this much.",

@@ -31,6 +31,8 @@ extern int	mantis_debug_clock_offset_ms;
 extern bool mantis_debug_fail_flush;
 extern char *mantis_curve_secret_key_file;
 extern char *mantis_curve_peers_file;
+extern bool mantis_insecure_network;
+extern int	mantis_max_inbound_connections;
 
 extern void mantis_define_gucs(void);
 extern bool mantis_node_name_is_valid(const char *name);

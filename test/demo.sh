@@ -5,6 +5,10 @@
 # own port and ZeroMQ endpoint), set a value on n1 and read it on n3.  The
 # servers keep running; "bash test/demo.sh stop" stops them.
 #
+# The cluster is the secure one the README's Setup describes: every link is
+# encrypted and authenticated with CURVE, each server with a key pair made
+# by mantis_keygen and a peers file listing the other two.
+#
 # As root on a fresh Debian 12 it installs what it needs from Debian first
 # and runs the server as the "postgres" user.
 #
@@ -48,11 +52,20 @@ rm -rf "$DEMO"
 mkdir -p "$DEMO"
 [ "$(id -u)" = 0 ] && chown postgres: "$DEMO"
 
+# a CURVE key pair per server (mantis_keygen prints "NAME PUBLIC_KEY")
+declare -A public
+for n in 1 2 3; do
+	public[$n]=$(as_pg "$BIN/mantis_keygen" "n$n" "$DEMO/n$n.key" | cut -d' ' -f2)
+done
+
 # three servers on loopback: PostgreSQL on $PORT.., ZeroMQ on $ZMQ..
 for n in 1 2 3; do
 	peers=""
+	: >"$DEMO/n$n.peers"
 	for m in 1 2 3; do
-		[ $m = $n ] || peers="$peers${peers:+,}tcp://127.0.0.1:$((ZMQ + m - 1))"
+		[ $m = $n ] && continue
+		peers="$peers${peers:+,}tcp://127.0.0.1:$((ZMQ + m - 1))"
+		echo "n$m ${public[$m]} tcp://127.0.0.1:$((ZMQ + m - 1))" >>"$DEMO/n$n.peers"
 	done
 	as_pg "$BIN/initdb" -D "$DEMO/n$n" -A trust -U postgres >/dev/null
 	cat >>"$DEMO/n$n/postgresql.conf" <<CONF
@@ -64,6 +77,8 @@ shared_preload_libraries = 'mantis'
 mantis.node_name = 'n$n'
 mantis.listen = 'tcp://127.0.0.1:$((ZMQ + n - 1))'
 mantis.peers = '$peers'
+mantis.curve_secret_key_file = '$DEMO/n$n.key'
+mantis.curve_peers_file = '$DEMO/n$n.peers'
 CONF
 	as_pg "$BIN/pg_ctl" -D "$DEMO/n$n" -l "$DEMO/n$n.log" -w start >/dev/null
 	$BIN/psql -X -q -h 127.0.0.1 -p $((PORT + n - 1)) -U postgres -d postgres -c "CREATE EXTENSION mantis"
@@ -91,7 +106,7 @@ echo
 sleep 0.2	# mantis_peers is republished every 100 ms
 echo "n3> SELECT node_name, state, messages_in, registers_applied FROM mantis_peers;"
 psql_n 3 -c "SELECT node_name, state, messages_in, registers_applied FROM mantis_peers"
-echo "A 3-node mantis cluster is running on 127.0.0.1 (data and logs in $DEMO):"
+echo "A 3-node mantis cluster is running on 127.0.0.1, its links encrypted with CURVE (data, keys and logs in $DEMO):"
 for n in 1 2 3; do
 	echo "  n$n: psql -h 127.0.0.1 -p $((PORT + n - 1)) -U postgres    (ZeroMQ tcp://127.0.0.1:$((ZMQ + n - 1)))"
 done

@@ -172,7 +172,7 @@ set_collection(TextRow *row, int col)
  */
 PG_FUNCTION_INFO_V1(mantis_status);
 
-#define STATUS_COLUMNS 24
+#define STATUS_COLUMNS 26
 
 /* An HLC time of the collection horizons as a time, or NULL for 0 */
 static void
@@ -224,6 +224,9 @@ mantis_status(PG_FUNCTION_ARGS)
 		(void) mantis_peer_view_copy(&views, &unknown);
 		row_set_uint64(&row, 13, unknown.malformed);
 		row_set_uint64(&row, 14, unknown.refused);
+		/* 1.4: the listener's connections, those refused past the limit */
+		row_set_uint64(&row, 24, unknown.inbound);
+		row_set_uint64(&row, 25, unknown.over_limit);
 	}
 	/* columns added later come last: an older definition takes a prefix */
 	row_set_uint64(&row, 15, w.held_back);

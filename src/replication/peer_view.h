@@ -45,6 +45,10 @@ typedef struct MantisPeerCounters
 	uint64		adopted;		/* registers of ours dropped: the peer had
 								 * collected them (replication/repair.c) */
 	uint64		rounds;			/* our repair rounds with it that completed */
+	/* unattributed only: our listener's connections */
+	uint64		inbound;		/* open now */
+	uint64		over_limit;		/* refused: mantis.max_inbound_connections
+								 * were open */
 } MantisPeerCounters;
 
 /* One row of mantis_peers, as the replication worker last published it */

@@ -90,6 +90,17 @@ connection_refused(const char *address, const char *why)
 						address[0] ? address : "an unknown address", why);
 }
 
+/* MantisInboundFn: the connections to our listener changed. */
+static void
+inbound_changed(int open, bool over_limit)
+{
+	MantisPeerCounters *c = mantis_peer_counters(NULL);
+
+	c->inbound = (uint64) open;
+	if (over_limit)
+		c->over_limit++;
+}
+
 /*
  * With CURVE, whether a frame may speak for the node it claims: on our
  * listener, the node its key is bound to (and still allowed); on our
@@ -602,7 +613,8 @@ mantis_protocol_start(void)
 	mantis_repair_start();
 	mantis_curve_load();
 	mantis_transport_start(mantis_listen, mantis_outbox_max_frame(),
-						   mantis_curve_keys(), authorize_key, connection_refused);
+						   mantis_curve_keys(), authorize_key, connection_refused,
+						   inbound_changed);
 	(void) mantis_peers_configure();
 	mantis_peers_publish(GetCurrentTimestamp(), true);
 }

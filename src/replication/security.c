@@ -1,7 +1,13 @@
 /*-------------------------------------------------------------------------
  * replication/security.c
  *	  CURVE key material for replication: this server's key pair file, the
- *	  allow-list of peer keys, and the checks that keep secrets secret.
+ *	  allow-list of peer keys, the checks that keep secrets secret, and
+ *	  the one that keeps a server without CURVE on loopback.
+ *
+ * Closed by default: without CURVE, the postmaster refuses to start when
+ * mantis.listen is not provably loopback, unless mantis.insecure_network
+ * says every host that can reach it is trusted (mantis_endpoint_is_loopback
+ * and check_listen_closed below).
  *
  * Settings name files, never key material: mantis.curve_secret_key_file
  * holds this server's key pair (written by the mantis_keygen command) and
@@ -27,6 +33,8 @@
  */
 #include "postgres.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -254,8 +262,72 @@ mantis_curve_enabled(void)
 }
 
 /*
- * At server start: with CURVE configured, the key pair must be private and
- * readable, and the allow-list readable, or the server does not start.
+ * Whether only this machine can reach an endpoint we bind: ipc:// and
+ * inproc://, or tcp:// on an address of 127.0.0.0/8, on ::1 (or
+ * ::ffff:127.x.x.x) or on "localhost".  Only what is provably loopback
+ * counts: "*", 0.0.0.0, any other host name (which libzmq may also take
+ * for an interface name) and an interface name are not.
+ */
+bool
+mantis_endpoint_is_loopback(const char *endpoint)
+{
+	const char *host;
+	const char *colon;
+	char		name[MANTIS_ENDPOINT_MAX];
+	size_t		len;
+	unsigned char addr[16];
+
+	if (strncmp(endpoint, "ipc://", 6) == 0 || strncmp(endpoint, "inproc://", 9) == 0)
+		return true;
+	if (strncmp(endpoint, "tcp://", 6) != 0)
+		return false;
+	host = endpoint + 6;
+	colon = strrchr(host, ':');
+	if (colon == NULL || colon - host >= (ptrdiff_t) sizeof(name))
+		return false;
+	len = colon - host;
+	memcpy(name, host, len);
+	name[len] = '\0';
+	if (strcmp(name, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, name, addr) == 1)
+		return addr[0] == 127;
+	if (len > 2 && name[0] == '[' && name[len - 1] == ']')
+	{
+		name[len - 1] = '\0';
+		if (inet_pton(AF_INET6, name + 1, addr) != 1)
+			return false;
+		return IN6_IS_ADDR_LOOPBACK((struct in6_addr *) addr) ||
+			(IN6_IS_ADDR_V4MAPPED((struct in6_addr *) addr) && addr[12] == 127);
+	}
+	return false;
+}
+
+/*
+ * Closed by default: without CURVE, replication is neither authenticated
+ * nor encrypted, so it may listen only where nobody but this machine can
+ * connect, unless mantis.insecure_network says the network is trusted.
+ */
+static void
+check_listen_closed(void)
+{
+	if (!mantis_replication_enabled() || mantis_curve_enabled() ||
+		mantis_insecure_network || mantis_endpoint_is_loopback(mantis_listen))
+		return;
+	ereport(FATAL,
+			(errcode(ERRCODE_CONFIG_FILE_ERROR),
+			 errmsg("mantis replication would listen on \"%s\", which is not a loopback address, without CURVE",
+					mantis_listen),
+			 errdetail("Anyone who can reach it could read and write the whole store."),
+			 errhint("Set \"mantis.curve_secret_key_file\" and \"mantis.curve_peers_file\" (keys made by mantis_keygen), "
+					 "or, only on a network where every host is trusted, \"mantis.insecure_network = on\".")));
+}
+
+/*
+ * At server start: replication without CURVE listens on loopback only
+ * (unless the network is declared trusted); with CURVE configured, the key
+ * pair must be private and readable, and the allow-list readable, or the
+ * server does not start.
  */
 void
 mantis_security_check_at_start(void)
@@ -264,6 +336,7 @@ mantis_security_check_at_start(void)
 	MantisPeerKey *peers;
 	char		error[MANTIS_ERROR_TEXT_SIZE * 2];
 
+	check_listen_closed();
 	if (!mantis_curve_enabled())
 		return;
 	if (!mantis_replication_enabled())

@@ -27,6 +27,7 @@ typedef struct MantisPeerKey
 } MantisPeerKey;
 
 extern bool mantis_curve_enabled(void);
+extern bool mantis_endpoint_is_loopback(const char *endpoint);
 extern void mantis_security_check_at_start(void);
 extern bool mantis_z85_decode_key(const char *text, unsigned char *key);
 extern bool mantis_security_read_keypair(const char *path, MantisKeyPair *keys,

@@ -18,14 +18,31 @@
  * ZMQ_MAXMSGSIZE makes libzmq drop a connection that announces a message
  * larger than the largest frame we could send.
  *
+ * A ZAP handler of ours (RFC 27), bound before any socket exists, answers
+ * for every handshake on the listener, with or without CURVE (libzmq asks
+ * it for the NULL mechanism too, since the listener has a ZAP domain), and
+ * ZMQ_ZAP_ENFORCE_DOMAIN makes libzmq refuse every client if no handler
+ * answers: it fails closed.  A socket monitor on the listener follows its
+ * connections (accepted and gone, by file descriptor) and reports the
+ * handshakes that failed (no encryption, a wrong key, garbage instead of
+ * ZMTP).  libzmq cannot close one connection of a ROUTER, nor refuse one at
+ * accept, so mantis.max_inbound_connections is kept at the handshake: with
+ * that many connections admitted, the handler refuses the next (status
+ * 300), and libzmq closes it.  Connections still in their handshake do not
+ * count, so that clients arriving together are admitted up to the limit
+ * rather than all refused, and strangers who never finish a handshake
+ * (the 5 s limit drops them) take no peer's place.  No event ties a
+ * handshake to its connection, so the count of admitted connections is
+ * kept at most the count of open ones at each disconnection: exact when
+ * none is in its handshake, at worst too high (refusing, never admitting
+ * too many) while some are.
+ *
  * With CURVE (mantis.curve_secret_key_file), every connection is encrypted
  * and both ends authenticated: we know the server key of each peer we
- * connect to, and a ZAP handler of ours, bound before any socket exists,
- * lets in only the client keys the caller's "authorize" accepts, naming
- * the node each key speaks for (ZAP user id, attached to every message).
- * ZMQ_ZAP_ENFORCE_DOMAIN makes libzmq refuse every client if no handler
- * answers: it fails closed.  A socket monitor counts the handshakes that
- * failed (no encryption, a wrong key, garbage instead of ZMTP).
+ * connect to, and the ZAP handler lets in only the client keys the
+ * caller's "authorize" accepts, naming the node each key speaks for (ZAP
+ * user id, attached to every message).  Without CURVE it lets in every
+ * NULL handshake within the limit.
  *
  * The context and its I/O thread exist only in the replication worker
  * (libzmq blocks signals in its own threads), never in the postmaster.
@@ -38,8 +55,10 @@
 #include <zmq.h>
 
 #include "storage/ipc.h"
+#include "utils/memutils.h"
 
 #include "mantis.h"
+#include "guc.h"
 #include "replication/security.h"
 #include "replication/transport.h"
 
@@ -64,11 +83,21 @@ typedef struct Socket
 
 static void *zctx = NULL;
 static Socket listener = {NULL, -1};
-static Socket zap = {NULL, -1};		/* ZAP handler, CURVE only */
-static Socket monitor = {NULL, -1};	/* the listener's handshake failures */
+static Socket zap = {NULL, -1};		/* ZAP handler */
+static Socket monitor = {NULL, -1};	/* the listener's connections */
 static const MantisKeyPair *curve_keys = NULL;
 static MantisAuthorizeFn authorize = NULL;
 static MantisRefusedFn refused = NULL;
+static MantisInboundFn inbound_changed = NULL;
+
+/*
+ * the listener's open connections: a bit per file descriptor, their count,
+ * and (at most that) the count of those the ZAP handler admitted
+ */
+static uint64 *open_fds = NULL;
+static int	open_fds_words = 0;
+static int	inbound = 0;
+static int	admitted = 0;
 static Socket peers[MANTIS_MAX_CONFIGURED_PEERS];
 static size_t max_message = 0;
 
@@ -152,11 +181,16 @@ start_zap(void)
 	zap.fd = socket_fd(zap.zsock);
 }
 
-/* Watch the listener for failed handshakes. */
+/*
+ * Watch the listener's connections and failed handshakes.  The monitor's
+ * queue has no bound: a lost event would make the count of connections
+ * wrong, and the worker reads them all before each ZAP answer.
+ */
 static void
 start_monitor(void)
 {
 	if (zmq_socket_monitor(listener.zsock, MONITOR_ENDPOINT,
+						   ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
 						   ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
 						   ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
 						   ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
@@ -165,6 +199,7 @@ start_monitor(void)
 	if (monitor.zsock == NULL)
 		transport_fail("create the monitor socket", NULL);
 	set_int(monitor.zsock, ZMQ_LINGER, 0);
+	set_int(monitor.zsock, ZMQ_RCVHWM, 0);
 	if (zmq_connect(monitor.zsock, MONITOR_ENDPOINT) != 0)
 		transport_fail("connect the monitor socket", NULL);
 	monitor.fd = socket_fd(monitor.zsock);
@@ -175,17 +210,23 @@ start_monitor(void)
  * fails (the worker then restarts and tries again).  Messages larger than
  * "max_message_size" bytes are refused by libzmq on every socket.  With
  * "keys", CURVE is on: "authorize_fn" decides which client keys get in.
- * "refused_fn" hears of every failed handshake.
+ * "refused_fn" hears of every failed handshake, "inbound_fn" of every
+ * change in the number of connections to the listener.
  */
 void
 mantis_transport_start(const char *endpoint, size_t max_message_size,
 					   const MantisKeyPair *keys, MantisAuthorizeFn authorize_fn,
-					   MantisRefusedFn refused_fn)
+					   MantisRefusedFn refused_fn, MantisInboundFn inbound_fn)
 {
 	max_message = max_message_size;
 	curve_keys = keys;
 	authorize = authorize_fn;
 	refused = refused_fn;
+	inbound_changed = inbound_fn;
+	open_fds_words = 0;
+	open_fds = NULL;
+	inbound = 0;
+	admitted = 0;
 	for (int i = 0; i < MANTIS_MAX_CONFIGURED_PEERS; i++)
 	{
 		peers[i].zsock = NULL;
@@ -198,8 +239,7 @@ mantis_transport_start(const char *endpoint, size_t max_message_size,
 	zmq_ctx_set(zctx, ZMQ_IO_THREADS, 1);
 	zmq_ctx_set(zctx, ZMQ_BLOCKY, 0);
 	on_proc_exit(transport_shutdown, (Datum) 0);
-	if (curve_keys)
-		start_zap();
+	start_zap();
 
 	listener.zsock = zmq_socket(zctx, ZMQ_ROUTER);
 	if (listener.zsock == NULL)
@@ -211,9 +251,10 @@ mantis_transport_start(const char *endpoint, size_t max_message_size,
 	{
 		set_int(listener.zsock, ZMQ_CURVE_SERVER, 1);
 		set_string(listener.zsock, ZMQ_CURVE_SECRETKEY, curve_keys->secret_key);
-		set_string(listener.zsock, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN);
-		set_int(listener.zsock, ZMQ_ZAP_ENFORCE_DOMAIN, 1);
 	}
+	/* every handshake, NULL or CURVE, asks our ZAP handler */
+	set_string(listener.zsock, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN);
+	set_int(listener.zsock, ZMQ_ZAP_ENFORCE_DOMAIN, 1);
 	start_monitor();
 	if (zmq_bind(listener.zsock, endpoint) != 0)
 		transport_fail("listen on \"mantis.listen\"", endpoint);
@@ -245,6 +286,12 @@ mantis_transport_stop(void)
 	if (zctx)
 		zmq_ctx_term(zctx);
 	zctx = NULL;
+	if (open_fds)
+		pfree(open_fds);
+	open_fds = NULL;
+	open_fds_words = 0;
+	inbound = 0;
+	admitted = 0;
 }
 
 /*
@@ -308,7 +355,7 @@ mantis_transport_disconnect(int slot)
 
 /*
  * The file descriptors to wait on: the listener's, the monitor's, the ZAP
- * handler's (with CURVE), then one per connected slot.
+ * handler's, then one per connected slot.
  */
 int
 mantis_transport_fds(int *fds)
@@ -317,8 +364,7 @@ mantis_transport_fds(int *fds)
 
 	fds[n++] = listener.fd;
 	fds[n++] = monitor.fd;
-	if (zap.zsock)
-		fds[n++] = zap.fd;
+	fds[n++] = zap.fd;
 	for (int i = 0; i < MANTIS_MAX_CONFIGURED_PEERS; i++)
 	{
 		if (peers[i].zsock != NULL)
@@ -383,10 +429,144 @@ send_part(void *zsock, const char *text, size_t len, bool more)
 }
 
 /*
- * Answer the ZAP requests libzmq has queued (RFC 27): version, request id,
- * domain, address, routing id, mechanism, credentials.  Only a CURVE client
- * whose key "authorize" accepts gets status 200, with the node name it
- * speaks for as user id.
+ * A connection of the listener was accepted ("open") or is gone, by its
+ * file descriptor: a descriptor already open is not counted twice, so a
+ * count stays right even across a reused descriptor.
+ */
+static void
+note_connection(int fd, bool open)
+{
+	int			word = fd / 64;
+	uint64		bit = UINT64CONST(1) << (fd % 64);
+
+	if (fd < 0 || fd >= (1 << 24))
+		return;
+	if (word >= open_fds_words)
+	{
+		int			words = Max(word + 1, open_fds_words * 2);
+
+		if (!open)
+			return;
+		if (open_fds == NULL)
+			open_fds = MemoryContextAllocZero(TopMemoryContext, words * sizeof(uint64));
+		else
+		{
+			open_fds = repalloc(open_fds, words * sizeof(uint64));
+			memset(open_fds + open_fds_words, 0, (words - open_fds_words) * sizeof(uint64));
+		}
+		open_fds_words = words;
+	}
+	if (((open_fds[word] & bit) != 0) == open)
+		return;
+	open_fds[word] ^= bit;
+	inbound += open ? 1 : -1;
+	if (!open && admitted > inbound)
+	{
+		admitted = inbound;
+		if (inbound_changed)
+			inbound_changed(admitted, false);
+	}
+}
+
+/*
+ * Read the listener's events: connections opened and gone, and failed
+ * handshakes.  A refusal of ours for too many connections (ZAP status 300)
+ * was reported when we gave it.
+ */
+static void
+serve_monitor(void)
+{
+	while (has_input(monitor.zsock))
+	{
+		zmq_msg_t	event;
+		zmq_msg_t	address;
+		char		where[128] = "";
+		uint16		kind = 0;
+		uint32		value = 0;
+
+		zmq_msg_init(&event);
+		zmq_msg_init(&address);
+		if (zmq_msg_recv(&event, monitor.zsock, ZMQ_DONTWAIT) < 0)
+		{
+			zmq_msg_close(&event);
+			zmq_msg_close(&address);
+			return;
+		}
+		if (zmq_msg_size(&event) >= 6)
+		{
+			memcpy(&kind, zmq_msg_data(&event), 2);
+			memcpy(&value, (char *) zmq_msg_data(&event) + 2, 4);
+		}
+		if (recv_more(monitor.zsock) &&
+			zmq_msg_recv(&address, monitor.zsock, ZMQ_DONTWAIT) >= 0)
+			snprintf(where, sizeof(where), "%.*s",
+					 (int) Min(zmq_msg_size(&address), sizeof(where) - 1),
+					 (char *) zmq_msg_data(&address));
+		drain_parts(monitor.zsock);
+		if (kind == ZMQ_EVENT_ACCEPTED || kind == ZMQ_EVENT_DISCONNECTED)
+			note_connection((int) value, kind == ZMQ_EVENT_ACCEPTED);
+		else if (kind == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && value == 300)
+			;					/* too many connections: reported already */
+		else if (refused)
+			refused(where, kind == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "authentication failed" :
+					kind == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error in the handshake (no or wrong encryption, or not ZeroMQ)" :
+					"handshake failed");
+		zmq_msg_close(&event);
+		zmq_msg_close(&address);
+	}
+}
+
+/*
+ * Decide one ZAP request (parts: version, request id, domain, address,
+ * routing id, mechanism, credentials): "200" lets the client in, "300"
+ * refuses it for too many connections, "400" for anything else.  With
+ * CURVE, *name gets the node its key speaks for.
+ */
+static const char *
+zap_decide(zmq_msg_t *parts, int n, const char *address, char *name, size_t name_size)
+{
+	if (n < 6 || !part_is(&parts[0], "1.0") || !part_is(&parts[2], ZAP_DOMAIN))
+	{
+		if (refused)
+			refused(address, "a malformed ZAP request");
+		return "400";
+	}
+	/* the disconnections queued before this request: count them */
+	serve_monitor();
+	if (admitted >= mantis_max_inbound_connections)
+	{
+		char		why[128];
+
+		snprintf(why, sizeof(why), "%d connections are admitted, the limit of \"mantis.max_inbound_connections\" (%d)",
+				 admitted, mantis_max_inbound_connections);
+		if (refused)
+			refused(address, why);
+		if (inbound_changed)
+			inbound_changed(admitted, true);
+		return "300";
+	}
+	if (curve_keys ?
+		n == 7 && part_is(&parts[5], "CURVE") && zmq_msg_size(&parts[6]) == 32 &&
+		authorize(zmq_msg_data(&parts[6]), name, name_size, address) :
+		n == 6 && part_is(&parts[5], "NULL"))
+	{
+		admitted++;
+		if (inbound_changed)
+			inbound_changed(admitted, false);
+		return "200";
+	}
+	if (curve_keys && n == 7 && part_is(&parts[5], "CURVE"))
+		return "400";			/* an unknown key: "authorize" said so */
+	if (refused)
+		refused(address, curve_keys ? "a client without CURVE" : "a client with a security mechanism");
+	return "400";
+}
+
+/*
+ * Answer the ZAP requests libzmq has queued (RFC 27).  Only a client
+ * within mantis.max_inbound_connections gets status 200: with CURVE, one
+ * whose key "authorize" accepts, with the node name it speaks for as user
+ * id; without, any NULL handshake.
  */
 static void
 serve_zap(void)
@@ -399,7 +579,7 @@ serve_zap(void)
 		bool		more = true;
 		char		name[MANTIS_NODE_NAME_MAX + 1] = "";
 		char		address[64] = "";
-		bool		ok = false;
+		const char *status;
 
 		while (more)
 		{
@@ -423,60 +603,21 @@ serve_zap(void)
 				zmq_msg_close(&parts[i]);
 			continue;			/* cannot even answer; libzmq never sends this */
 		}
-		if (n >= 7)
+		if (n >= 4)
 			snprintf(address, sizeof(address), "%.*s",
 					 (int) Min(zmq_msg_size(&parts[3]), sizeof(address) - 1),
 					 (char *) zmq_msg_data(&parts[3]));
-		if (n == 7 && part_is(&parts[0], "1.0") && part_is(&parts[2], ZAP_DOMAIN) &&
-			part_is(&parts[5], "CURVE") && zmq_msg_size(&parts[6]) == 32)
-			ok = authorize(zmq_msg_data(&parts[6]), name, sizeof(name), address);
-		else if (refused)
-			refused(address, "a client without CURVE, or with a malformed ZAP request");
+		status = zap_decide(parts, n, address, name, sizeof(name));
 
 		send_part(zap.zsock, "1.0", 3, true);
 		(void) zmq_send(zap.zsock, zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), ZMQ_SNDMORE);
-		send_part(zap.zsock, ok ? "200" : "400", 3, true);
-		send_part(zap.zsock, ok ? "OK" : "unknown key", ok ? 2 : 11, true);
+		send_part(zap.zsock, status, 3, true);
+		send_part(zap.zsock, status[0] == '2' ? "OK" : status[0] == '3' ? "too many connections" : "refused",
+				  status[0] == '2' ? 2 : status[0] == '3' ? 20 : 7, true);
 		send_part(zap.zsock, name, strlen(name), true);
 		send_part(zap.zsock, "", 0, false);
 		for (int i = 0; i < n; i++)
 			zmq_msg_close(&parts[i]);
-	}
-}
-
-/* Report the listener's failed handshakes. */
-static void
-serve_monitor(void)
-{
-	while (has_input(monitor.zsock))
-	{
-		zmq_msg_t	event;
-		zmq_msg_t	address;
-		char		where[128] = "";
-		uint16		kind = 0;
-
-		zmq_msg_init(&event);
-		zmq_msg_init(&address);
-		if (zmq_msg_recv(&event, monitor.zsock, ZMQ_DONTWAIT) < 0)
-		{
-			zmq_msg_close(&event);
-			zmq_msg_close(&address);
-			return;
-		}
-		if (zmq_msg_size(&event) >= 2)
-			memcpy(&kind, zmq_msg_data(&event), 2);
-		if (recv_more(monitor.zsock) &&
-			zmq_msg_recv(&address, monitor.zsock, ZMQ_DONTWAIT) >= 0)
-			snprintf(where, sizeof(where), "%.*s",
-					 (int) Min(zmq_msg_size(&address), sizeof(where) - 1),
-					 (char *) zmq_msg_data(&address));
-		drain_parts(monitor.zsock);
-		if (refused)
-			refused(where, kind == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "authentication failed" :
-					kind == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error in the handshake (no or wrong encryption, or not ZeroMQ)" :
-					"handshake failed");
-		zmq_msg_close(&event);
-		zmq_msg_close(&address);
 	}
 }
 
@@ -497,9 +638,8 @@ mantis_transport_recv(MantisMessage *msg)
 		zmq_msg_close(&body_msg);
 		holding = false;
 	}
-	if (zap.zsock)
-		serve_zap();
 	serve_monitor();
+	serve_zap();
 
 	/* source -1 is the listener, 0.. the peer slots: take turns */
 	for (tried = 0; tried <= MANTIS_MAX_CONFIGURED_PEERS; tried++)

@@ -32,10 +32,17 @@ typedef bool (*MantisAuthorizeFn) (const unsigned char *key, char *name,
 /* A connection to our listener was refused during its handshake. */
 typedef void (*MantisRefusedFn) (const char *address, const char *why);
 
+/*
+ * The connections open on our listener are now "open"; "over_limit": one
+ * was refused for mantis.max_inbound_connections.
+ */
+typedef void (*MantisInboundFn) (int open, bool over_limit);
+
 extern void mantis_transport_start(const char *endpoint, size_t max_message_size,
 								   const struct MantisKeyPair *keys,
 								   MantisAuthorizeFn authorize_fn,
-								   MantisRefusedFn refused_fn);
+								   MantisRefusedFn refused_fn,
+								   MantisInboundFn inbound_fn);
 extern void mantis_transport_stop(void);
 extern int	mantis_transport_connect(const char *endpoint, const char *server_key,
 									 char *error, size_t error_size);

@@ -122,15 +122,12 @@ mantis_replication_worker_main(Datum main_arg)
 			(errmsg("mantis replication listening on %s as node \"%s\"%s",
 					mantis_listen, mantis_self_node_name(),
 					mantis_curve_enabled() ? " with CURVE" : "")));
-	if (!mantis_curve_enabled() &&
-		strncmp(mantis_listen, "tcp://127.", 10) != 0 &&
-		strncmp(mantis_listen, "tcp://localhost:", 16) != 0 &&
-		strncmp(mantis_listen, "tcp://[::1]:", 12) != 0 &&
-		strncmp(mantis_listen, "ipc://", 6) != 0)
+	/* only with mantis.insecure_network (replication/security.c) */
+	if (!mantis_curve_enabled() && !mantis_endpoint_is_loopback(mantis_listen))
 		ereport(WARNING,
 				(errmsg("mantis replication listens on %s, which is not a loopback address, without authentication or encryption",
 						mantis_listen),
-				 errhint("Anyone who can reach it can read and write the store; listen on a private network only.")));
+				 errhint("\"mantis.insecure_network\" is on: anyone who can reach it can read and write the store.")));
 
 	set_cxt = AllocSetContextCreate(TopMemoryContext, "mantis wait set",
 									ALLOCSET_SMALL_SIZES);

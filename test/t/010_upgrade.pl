@@ -340,8 +340,8 @@ SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER
 	. 'last_flush_error text, stored_rows bigint, listen text, rejected_unknown bigint, refused_connections bigint, held_back bigint, '
 	. 'expired_keys bigint, collected_deletions bigint, collected_expired bigint, '
 	. 'collection_horizon timestamp with time zone, refusal_horizon timestamp with time zone, refused_collected bigint, '
-	. 'collection text, members integer',
-	'mantis_status columns: bigint counters, a timestamptz time; 1.4 names the refusal horizon and adds collection and members');
+	. 'collection text, members integer, inbound_connections integer, refused_over_limit bigint',
+	'mantis_status columns: bigint counters, a timestamptz time; 1.4 names the refusal horizon and adds collection, members, inbound_connections and refused_over_limit');
 is(sql('postgres', q{
 SELECT string_agg(DISTINCT format_type(atttypid, atttypmod), ', ') FROM pg_attribute
  WHERE attrelid = 'mantis_peers'::regclass AND attnum > 0 AND attname IN ('since', 'last_message')}),

@@ -19,6 +19,9 @@
  *				a live batch of its own (BATCH_END, the write's HLC as its
  *				watermark), speaking as --name (default "probe"), then wait
  *				--wait ms
+ *	  hold N	open N connections at once (N DEALER sockets), send a HELLO
+ *				on each, as --name-1 .. --name-N (as --name if N is 1), keep
+ *				them --wait ms and count what comes back
  * Options:
  *	  --name NAME		node name the frames claim (its id is hashed from it)
  *	  --server-key Z85	CURVE: the server's public key
@@ -30,7 +33,9 @@
  *						its horizons (acked, stable, collected) are 0: none
  *	  --seed N			random seed (1)
  *
- * Prints one line: how many messages were sent.  Exit status 0 unless the
+ * Prints one line: how many messages were sent (for "hold", also how many
+ * connections got an answer and how many messages came back: "sent S
+ * answered A received R").  Exit status 0 unless the
  * probe itself failed (a refused connection is not a failure: it is what
  * the tests look for on the server side).
  *
@@ -417,6 +422,82 @@ probe_junk(void *ctx, const char *endpoint)
 	free(valid);
 }
 
+/*
+ * Open n connections, greet on each, and count the answers for wait_ms
+ * (at most 64 connections).
+ */
+static void
+probe_hold(void *ctx, const char *endpoint, int n)
+{
+	void	   *socks[64];
+	int			received[64];
+	const char *name = node_name;
+	char		names[64][32];
+	int			answered = 0;
+	int			total = 0;
+	struct timespec start,
+				now;
+
+	n = n < 1 ? 1 : n > 64 ? 64 : n;
+	for (int i = 0; i < n; i++)
+	{
+		unsigned char *buf;
+		size_t		len;
+
+		received[i] = 0;
+		socks[i] = open_socket(ctx, ZMQ_DEALER, endpoint);
+		if (!socks[i])
+			continue;
+		/* one connection speaks as --name itself, as its key may require */
+		if (n == 1)
+			snprintf(names[i], sizeof(names[i]), "%.31s", name);
+		else
+			snprintf(names[i], sizeof(names[i]), "%.20s-%d", name, i + 1);
+		node_name = names[i];
+		buf = greeting_frame(MANTIS_FRAME_HELLO, &len);
+		send_bytes(socks[i], buf, len, 0);
+		free(buf);
+	}
+	node_name = name;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;)
+	{
+		zmq_pollitem_t items[64];
+		long		left;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = wait_ms - ((now.tv_sec - start.tv_sec) * 1000 +
+						  (now.tv_nsec - start.tv_nsec) / 1000000);
+		if (left <= 0)
+			break;
+		for (int i = 0; i < n; i++)
+		{
+			items[i].socket = socks[i];
+			items[i].fd = -1;
+			items[i].events = socks[i] ? ZMQ_POLLIN : 0;
+			items[i].revents = 0;
+		}
+		if (zmq_poll(items, n, left) <= 0)
+			continue;
+		for (int i = 0; i < n; i++)
+		{
+			char		buf[1024];
+
+			while (socks[i] && zmq_recv(socks[i], buf, sizeof(buf), ZMQ_DONTWAIT) >= 0)
+				received[i]++;
+		}
+	}
+	for (int i = 0; i < n; i++)
+	{
+		answered += received[i] > 0;
+		total += received[i];
+		if (socks[i])
+			zmq_close(socks[i]);
+	}
+	printf("sent %d answered %d received %d\n", sent, answered, total);
+	fflush(stdout);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -449,7 +530,7 @@ main(int argc, char **argv)
 	if (argc - i < 2)
 	{
 		fprintf(stderr, "usage: %s [--name N] [--server-key K --key-file F] [--wait MS] [--seed N]\n"
-				"\t[--max-key-size N] [--max-value-size N] [--encoding NAME] ENDPOINT raw|junk|set KEY VALUE\n", argv[0]);
+				"\t[--max-key-size N] [--max-value-size N] [--encoding NAME] ENDPOINT raw|junk|set KEY VALUE|hold N\n", argv[0]);
 		return 2;
 	}
 	endpoint = argv[i];
@@ -462,6 +543,12 @@ main(int argc, char **argv)
 		probe_raw(endpoint);
 	else if (strcmp(command, "junk") == 0)
 		probe_junk(ctx, endpoint);
+	else if (strcmp(command, "hold") == 0 && argc - i == 3)
+	{
+		probe_hold(ctx, endpoint, atoi(argv[i + 2]));
+		zmq_ctx_term(ctx);
+		return 0;
+	}
 	else if (strcmp(command, "set") == 0 && argc - i == 4)
 	{
 		void	   *s = open_socket(ctx, ZMQ_DEALER, endpoint);
