@@ -230,7 +230,7 @@ write_value(text *key, const char *value, uint32 value_len, uint64 expires_ms,
 	result = mantis_store_set(key_data, key_len, value, value ? value_len : 0,
 							  value == NULL, value ? expires_ms : 0, &hlc, replaced_live);
 	mantis_store_raise_put_failure(result);
-	mantis_txn_require_postmaster();
+	mantis_txn_require_postmaster(true);
 	return mantis_clock_hlc_text(&hlc);
 }
 
@@ -349,7 +349,7 @@ mantis_expire(PG_FUNCTION_ARGS)
 	{
 		bool		expired = mantis_store_expire(key, key_len, expires_ms, NULL);
 
-		mantis_txn_require_postmaster();
+		mantis_txn_require_postmaster(true);
 		PG_RETURN_BOOL(expired);
 	}
 	value = read_value(key, key_len);

@@ -274,7 +274,7 @@ xact_callback(XactEvent event, void *arg)
 			if (npending > 0)
 			{
 				pending_prepare();
-				mantis_txn_require_postmaster();
+				mantis_txn_require_postmaster(false);
 			}
 			break;
 		case XACT_EVENT_PRE_PREPARE:
@@ -387,22 +387,25 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 /*
  * Refuse to acknowledge a write once the postmaster is gone (see the
- * header): called after a write applied at once, and at PRE_COMMIT.  With
- * the death signal (Linux, FreeBSD) PostmasterIsAlive() reads a flag its
- * handler sets; the pipe is read only once the flag is up.  57P01
+ * header): called after a write applied at once (applied), and at
+ * PRE_COMMIT, where the ERROR rolls the transaction back.  With the death
+ * signal (Linux, FreeBSD) PostmasterIsAlive() reads a flag its handler
+ * sets; the pipe is read only once the flag is up.  57P01
  * (ERRCODE_ADMIN_SHUTDOWN) is what PostgreSQL itself raises on the
  * postmaster's death ("terminating connection due to unexpected postmaster
  * exit").
  */
 void
-mantis_txn_require_postmaster(void)
+mantis_txn_require_postmaster(bool applied)
 {
 	if (likely(PostmasterIsAlive()))
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_ADMIN_SHUTDOWN),
 			 errmsg("the postmaster died: this write may be lost"),
-			 errdetail("The processes that replicate and persist mantis writes are gone with the postmaster; the write may or may not have been applied, and will not outlive this server's processes unless a peer received it."),
+			 applied ?
+			 errdetail("The write is in this server's shared memory, but the processes that replicate and persist it are gone with the postmaster: it outlives this server's processes only if a peer received it.") :
+			 errdetail("The processes that replicate and persist mantis writes are gone with the postmaster; the transaction is rolled back."),
 			 errhint("Write again once the server has been restarted.")));
 }
 
