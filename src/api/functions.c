@@ -6,7 +6,9 @@
  * (and, to write, writable: not on a standby), that the database speaks the
  * store's encoding, validates its arguments, and calls the store
  * (store/store.h; or api/txn.c, which buffers a transaction's writes until
- * COMMIT); none of them touches a lock, the network or the disk.  Values of
+ * COMMIT); none of them touches a lock, the network or the disk.  A write
+ * applied at once is not acknowledged by a backend whose postmaster has
+ * died (an ERROR after it, 57P01: see api/txn.c).  Values of
  * other types than text, and TTLs, are converted by api/values.c.  The
  * readers named after their type and those of the time left (mantis_ttl())
  * are in api/readers.c, over the reads exported here (api/functions.h).
@@ -228,6 +230,7 @@ write_value(text *key, const char *value, uint32 value_len, uint64 expires_ms,
 	result = mantis_store_set(key_data, key_len, value, value ? value_len : 0,
 							  value == NULL, value ? expires_ms : 0, &hlc, replaced_live);
 	mantis_store_raise_put_failure(result);
+	mantis_txn_require_postmaster(true);
 	return mantis_clock_hlc_text(&hlc);
 }
 
@@ -343,7 +346,12 @@ mantis_expire(PG_FUNCTION_ARGS)
 	key_arg = PG_GETARG_TEXT_PP(0);
 	key_bytes(key_arg, &key, &key_len);
 	if (!mantis_txn_buffers_writes())
-		PG_RETURN_BOOL(mantis_store_expire(key, key_len, expires_ms, NULL));
+	{
+		bool		expired = mantis_store_expire(key, key_len, expires_ms, NULL);
+
+		mantis_txn_require_postmaster(true);
+		PG_RETURN_BOOL(expired);
+	}
 	value = read_value(key, key_len);
 	if (value == NULL)
 		PG_RETURN_BOOL(false);

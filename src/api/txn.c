@@ -37,6 +37,9 @@
 
 #include "access/xact.h"
 #include "common/hashfn.h"
+#include "miscadmin.h"
+#include "storage/pmsignal.h"
+#include "tcop/tcopprot.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
@@ -235,6 +238,26 @@ pending_prepare(void)
 }
 
 /*
+ * The postmaster died after PRE_COMMIT: the writes are applied, but nothing
+ * will replicate or persist them, and the transaction has committed, so an
+ * ERROR is too late.  Do what SyncRepWaitForLSN() does when the postmaster
+ * dies under a synchronous commit: warn, send the client nothing more (no
+ * COMMIT), and end the backend at its next CHECK_FOR_INTERRUPTS().  The
+ * client sees the connection lost: an unknown outcome, not a success.
+ */
+static void
+dying_after_commit(void)
+{
+	ereport(WARNING,
+			(errcode(ERRCODE_ADMIN_SHUTDOWN),
+			 errmsg("the postmaster died: this transaction's mantis writes may be lost"),
+			 errdetail("The postmaster died while the transaction committed; the processes that replicate and persist mantis writes are gone.")));
+	whereToSendOutput = DestNone;
+	ProcDiePending = true;
+	InterruptPending = true;
+}
+
+/*
  * The xact callback.  The writes are made visible at COMMIT, once the
  * commit record is written, not at PRE_COMMIT: the transaction can still
  * fail between the two (a serialization failure, another callback), and
@@ -249,7 +272,10 @@ xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PARALLEL_PRE_COMMIT:
 			if (npending > 0)
+			{
 				pending_prepare();
+				mantis_txn_require_postmaster(false);
+			}
 			break;
 		case XACT_EVENT_PRE_PREPARE:
 			if (npending > 0)
@@ -261,7 +287,11 @@ xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 			if (prepared_batch != NULL)
+			{
 				mantis_store_batch_apply(prepared_batch, NULL);
+				if (unlikely(!PostmasterIsAlive()))
+					dying_after_commit();
+			}
 			pending_forget();
 			break;
 		case XACT_EVENT_ABORT:
@@ -353,6 +383,30 @@ subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		}
 		npending = keep;
 	}
+}
+
+/*
+ * Refuse to acknowledge a write once the postmaster is gone (see the
+ * header): called after a write applied at once (applied), and at
+ * PRE_COMMIT, where the ERROR rolls the transaction back.  With the death
+ * signal (Linux, FreeBSD) PostmasterIsAlive() reads a flag its handler
+ * sets; the pipe is read only once the flag is up.  57P01
+ * (ERRCODE_ADMIN_SHUTDOWN) is what PostgreSQL itself raises on the
+ * postmaster's death ("terminating connection due to unexpected postmaster
+ * exit").
+ */
+void
+mantis_txn_require_postmaster(bool applied)
+{
+	if (likely(PostmasterIsAlive()))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_ADMIN_SHUTDOWN),
+			 errmsg("the postmaster died: this write may be lost"),
+			 applied ?
+			 errdetail("The write is in this server's shared memory, but the processes that replicate and persist it are gone with the postmaster: it outlives this server's processes only if a peer received it.") :
+			 errdetail("The processes that replicate and persist mantis writes are gone with the postmaster; the transaction is rolled back."),
+			 errhint("Write again once the server has been restarted.")));
 }
 
 /*

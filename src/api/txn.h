@@ -22,6 +22,7 @@ typedef void (*MantisTxnWriteFn) (const char *key, uint32 key_len,
 								  const char *value, uint32 value_len,
 								  uint64 expires_ms, void *arg);
 
+extern void mantis_txn_require_postmaster(bool applied);
 extern bool mantis_txn_buffers_writes(void);
 extern void mantis_txn_write(const char *key, uint32 key_len,
 							 const char *value, uint32 value_len,

@@ -153,7 +153,8 @@ sub new
 		mantis_names => [ undef, map { $_->name } @{ $c->{nodes} }[ 1 .. $#{ $c->{nodes} } ] ],
 		renames => [],    # { node, name, id, from, to }: every rename (MantisHistory.pm)
 		rename_checks => 0,    # renames whose deletion stayed deleted across a restart
-		crashes => [],    # { node, kind, from, to }: when acked writes may be lost
+		crashes => [],    # { node, kind, from, to[, dead] }: when acked writes may be lost
+		                  # (dead: when a killed postmaster was seen dead)
 		faults => [],     # { node, kind, from, to }: every fault, begun to healed
 		killed => {},     # pid => 1 for every process we sent SIGKILL
 		counts => {},     # kind => number injected and healed
@@ -255,9 +256,24 @@ sub node
 # now: the acknowledged writes it may have lost.
 sub crashed
 {
-	my ($self, $i, $kind, $t0) = @_;
+	my ($self, $i, $kind, $t0, %more) = @_;
 	push @{ $self->{crashes} },
-	  { node => $self->{names}[$i], kind => $kind, from => $t0, to => time() };
+	  { node => $self->{names}[$i], kind => $kind, from => $t0, to => time(), %more };
+}
+
+# seen_dead(pid) — wait until the killed postmaster pid is a zombie or gone,
+# polling every 0.2 ms; returns when it was seen so.  The kernel makes it a
+# zombie only after it has closed the postmaster's end of the pipe its
+# children watch and sent them the death signal (PR_SET_PDEATHSIG): from
+# then on every PostmasterIsAlive() of a child says no, and no backend
+# acknowledges a mantis write (MantisHistory.pm, check_acked_after_death).
+sub seen_dead
+{
+	my ($pid) = @_;
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+	usleep(200) while alive($pid) && time() < $deadline;
+	die "the killed postmaster $pid lives on" if alive($pid);
+	return time();
 }
 
 # kill_backend(node index, kind, backend type) — SIGKILL of that mantis
@@ -294,6 +310,7 @@ sub kill_postmaster
 	my $t0 = time();
 	$node->kill9;
 	$self->{killed}{$pm} = 1;
+	my $t_dead = seen_dead($pm);
 	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
 	while (grep { alive($_) } @children)
 	{
@@ -302,7 +319,7 @@ sub kill_postmaster
 		  if time() > $deadline;
 		usleep(20_000);
 	}
-	$self->crashed($i, 'kill_postmaster', $t0);
+	$self->crashed($i, 'kill_postmaster', $t0, dead => $t_dead);
 	# until its parent reaps it, the dead postmaster is a zombie that
 	# kill(pid, 0) still finds, and the new postmaster would take the
 	# lock file for that of a running server: wait, then remove the
@@ -621,6 +638,7 @@ sub failover
 	my $t0 = time();
 	$node->kill9;
 	$self->{killed}{$pm} = 1;
+	my $t_dead = seen_dead($pm);
 	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
 	while (grep { alive($_) } $pm, @children)
 	{
@@ -628,7 +646,7 @@ sub failover
 		usleep(20_000);
 	}
 	push @{ $self->{crashes} },
-	  { node => $self->{names}[$i], kind => 'failover', from => $t0, to => time() };
+	  { node => $self->{names}[$i], kind => 'failover', from => $t0, to => time(), dead => $t_dead };
 	# a zombie postmaster's socket lock would keep the port
 	unlink($node->host . '/.s.PGSQL.' . $node->port . '.lock') if -e "/proc/$pm";
 

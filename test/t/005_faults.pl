@@ -10,9 +10,10 @@
 # the final registers: nothing acknowledged is lost (except what the README
 # says a crash may lose), nothing is invented, nothing expired outlives its
 # expiry, HLCs from one node increase, no read returned a value after a
-# deletion or an expiry that happened before it, every deletion marker and
-# expired register is collected once every peer acknowledged it, and no
-# server crashed by itself.
+# deletion or an expiry that happened before it, no write sent to a server
+# whose postmaster was killed and seen dead was acknowledged, every
+# deletion marker and expired register is collected once every peer
+# acknowledged it, and no server crashed by itself.
 #
 # Environment:
 #   MANTIS_SOAK_SECONDS=N  the fault phase lasts N seconds instead of the
@@ -47,6 +48,12 @@ srand($seed);
 # what a crash may lose: the writes of the last flush interval, plus a margin
 my $flush_interval = 1;
 my $loss_window = $flush_interval + 0.5;
+# a write sent this long after a killed postmaster was seen dead must not
+# have been acknowledged (MantisHistory.pm, check_acked_after_death: the
+# writer logs its attempt before sending it, and the nemesis sees the death
+# after it happened, so in principle no margin is needed; 5 ms spare for
+# reading one clock in two processes)
+my $death_margin = 0.005;
 # a server hides a register at its expiry, +- this
 my $max_clock_offset = 0.5;
 # the read check's allowance for replication across nodes (MantisHistory.pm,
@@ -189,6 +196,7 @@ my $r = check_history(
 	probes => $nemesis->{probes},
 	crashes => $nemesis->{crashes},
 	window => $loss_window,
+	death_margin => $death_margin,
 	final_time => $t_final // time(),
 	faults => $nemesis->{faults},
 	offset => $max_clock_offset,
@@ -216,7 +224,22 @@ for my $crash (grep { $_->{lost} } @{ $nemesis->{crashes} })
 		: sprintf('acknowledged %.0f ms after the signal, before the server went down',
 			-1000 * $crash->{oldest})));
 }
+for my $crash (grep { defined $_->{dead} } @{ $nemesis->{crashes} })
+{
+	note(sprintf('  %s of %s at %.1f s: seen dead %.1f ms after the kill; %d writes acknowledged after the kill%s',
+		$crash->{kind}, $crash->{node}, $crash->{from} - $t_faults,
+		1000 * ($crash->{dead} - $crash->{from}), $crash->{acked_after},
+		$crash->{acked_after}
+		? sprintf(', the last %.0f ms after it, the latest sent %+.1f ms from the death', 1000 * $crash->{last_ack},
+			1000 * $crash->{last_sent})
+		: ''));
+}
 cmp_ok($r->{ok}, '>', 1000, 'the writers made acknowledged writes');
+
+# (0) a server whose postmaster is dead acknowledges no write
+is($r->{n_acked_dead}, 0,
+	sprintf('no write sent more than %.0f ms after a killed postmaster was seen dead was acknowledged', 1000 * $death_margin))
+  or diag(join("\n", @{ $r->{acked_dead} }));
 
 # (1) converged: identical registers, HLCs and nodes included, everywhere
 is($r->{n_diverged}, 0, 'n2 and n3 hold exactly the registers of n1')

@@ -4,7 +4,8 @@
 # acknowledged write, a register holding another value under a write's HLC,
 # a register or a read of a value nobody wrote, HLCs going back, a read
 # after a deletion or an expiry, a register held after its expiry, nodes
-# that did not converge) is reported as exactly that problem; the writes of a
+# that did not converge, a write sent to a server whose postmaster was seen
+# dead acknowledged) is reported as exactly that problem; the writes of a
 # renamed node are its writer's under either name.  Near misses
 # (a loss a crash excuses, a read of a deleted value on another node within
 # the replication allowance or during a fault, a read while limits are
@@ -28,7 +29,8 @@ my %NAME_OF = reverse(%NODE_ID, %RENAMED_ID);
 my $T0 = 1_900_000_000;    # the histories' time 0, in Unix seconds
 my $FINAL_TIME = 10;       # when the registers are dumped
 my %OPTIONS = (offset => 0.5, replication => 4, window => 1.5);
-my @PROBLEMS = qw(diverged lost mismatch phantom hlc_order expired read_deleted read_expired);
+my @PROBLEMS = qw(diverged lost mismatch phantom hlc_order expired read_deleted read_expired
+  acked_dead);
 
 # ms(s) — the Unix milliseconds of time s of a history
 sub ms { my ($s) = @_; return sprintf('%.0f', ($T0 + $s) * 1000) }
@@ -139,7 +141,9 @@ sub check
 	my $reg = { %{ registers(@events) }, %PROBE_REGISTER };
 	$case{change}->($reg) if $case{change};
 	my $dump = register_dump($reg);
-	my $at = sub { [ map { { %$_, from => $T0 + $_->{from}, to => $T0 + $_->{to} } } @{ $_[0] // [] } ] };
+	my $at = sub {
+		[ map { { %$_, from => $T0 + $_->{from}, to => $T0 + $_->{to},
+			  defined $_->{dead} ? (dead => $T0 + $_->{dead}) : () } } @{ $_[0] // [] } ] };
 	return check_history(%OPTIONS,
 		dumps => $case{dumps} ? $case{dumps}->($dump) : { map { $_ => $dump } sort keys %NODE_ID },
 		finals => $dump,
@@ -200,6 +204,20 @@ is_verdict({ events => [ [ ok => n2 => 2.0, set => 'u.n2.9', 'n2.9' ] ],
 		change => sub { delete $_[0]{'u.n2.9'} },
 		crashes => [ { node => 'n2', kind => 'kill_postmaster', from => 3.0, to => 3.2 } ] },
 	{}, 'a write lost by a crash of its node within the window is excused', excused => 1);
+
+# acked_dead: a write sent to a server after its postmaster was seen dead
+# (killed at 3.0, seen dead at 3.004, the server down until 3.5) was
+# acknowledged; one sent before it died, acknowledged after the kill, is
+# not, nor one acknowledged by the server started again
+my @killed = ({ node => 'n2', kind => 'kill_postmaster', from => 3.0, dead => 3.004, to => 3.5 });
+is_verdict({ events => [ [ ok => n2 => 3.1, set => 'u.n2.9', 'n2.9' ] ], crashes => \@killed },
+	{ acked_dead => 1 }, 'a write sent after its postmaster was seen dead and acknowledged is acked_dead');
+is_verdict({ events => [ [ ok => n2 => 3.011, set => 'u.n2.9', 'n2.9' ] ], crashes => \@killed },
+	{ acked_dead => 1 }, 'so is one sent 6 ms after');
+is_verdict({ events => [ [ ok => n2 => 3.003, set => 'u.n2.9', 'n2.9' ] ], crashes => \@killed },
+	{}, 'a write sent before the postmaster was seen dead may be acknowledged after the kill');
+is_verdict({ events => [ [ ok => n2 => 3.6, set => 'u.n2.9', 'n2.9' ] ], crashes => \@killed },
+	{}, 'a write acknowledged once the server is up again is no problem');
 
 # mismatch: the register with an acknowledged write's HLC holds another value
 is_verdict({ events => [ [ unknown => n1 => 2.0, set => 'f.4', 'n1.8' ],
