@@ -103,7 +103,8 @@ register_worker(const char *function, const char *name)
  * The first mantis call of a backend in a database other than
  * mantis.database, while the persistence worker waits for CREATE
  * EXTENSION in that one: the extension was created in the wrong database,
- * and no register is saved.  Warn, once per backend.
+ * and no register is saved.  Tell the worker, which warns once in the
+ * server log (persist/worker.c), not every session.
  */
 static void
 check_database(void)
@@ -119,13 +120,7 @@ check_database(void)
 	here = get_database_name(MyDatabaseId);
 	if (here == NULL || mantis_database == NULL || strcmp(here, mantis_database) == 0)
 		return;
-	ereport(WARNING,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("mantis persistence is off: it waits for CREATE EXTENSION mantis in database \"%s\" (\"mantis.database\"), not \"%s\"",
-					mantis_database, here),
-			 errdetail("No register is saved in mantis_stores until then: a restart loses them all."),
-			 errhint("Run CREATE EXTENSION mantis in database \"%s\", or set \"mantis.database\" = '%s' and restart.",
-					 mantis_database, here)));
+	mantis_persist_extension_elsewhere(here);
 }
 
 /*

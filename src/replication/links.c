@@ -335,8 +335,9 @@ check_listing(Peer *peer, TimestampTz now)
 	mantis_peer_changed();
 	if (listing == MANTIS_LISTING_HERE_ONLY)
 		ereport(WARNING,
-				(errmsg("mantis: peer %s (%s) answers but never connects to this server: it does not list this server in its \"mantis.peers\"",
-						peer->endpoint, label(peer)),
+				(errmsg("mantis: peer %s (node %s) answers but has not greeted this server for %d s: it does not list this server in its \"mantis.peers\", or its connection to this server fails (see its mantis_peers.last_error)",
+						peer->endpoint, label(peer),
+						Max(3 * mantis_peer_timeout_ms, LISTING_GRACE_MS) / 1000),
 				 errdetail("Collection by acknowledgement stops on every server, and that server starts no repair rounds with this one: what it missed while away, deletions included, stays there."),
 				 errhint("Add this server's endpoint (\"mantis.listen\" = %s) to \"mantis.peers\" on %s, and reload it.",
 						 mantis_listen, label(peer))));

@@ -319,11 +319,19 @@ mantis_peer_problem(Peer *peer, int elevel, const char *fmt,...)
 
 /*
  * Another server greets with our node id ("where" it is): shown in
- * mantis_status.node_id_clash until none has come for a minute.
+ * mantis_status.node_id_clash until none has come for a minute.  A peer's
+ * endpoint (its answer to our connection) says more than the address its
+ * own connection comes from: it is kept while it keeps coming.
  */
 void
-mantis_peers_note_clash(const char *where, TimestampTz now)
+mantis_peers_note_clash(const char *where, bool endpoint, TimestampTz now)
 {
+	static bool clash_endpoint = false;
+
+	if (!endpoint && clash_endpoint &&
+		!TimestampDifferenceExceeds(clash_at, now, 5000))
+		return;
+	clash_endpoint = endpoint;
 	if (strcmp(clash, where) != 0)
 		changed_since_publish = true;
 	strlcpy(clash, where, sizeof(clash));

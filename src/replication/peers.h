@@ -178,7 +178,7 @@ extern void mantis_peer_set_state(Peer *peer, MantisPeerState state, TimestampTz
 extern void mantis_peer_absorb(Peer *peer, Peer *other);
 extern void mantis_peer_drop_queue(Peer *peer);
 extern const char *mantis_peer_label(const Peer *peer);
-extern void mantis_peers_note_clash(const char *where, TimestampTz now);
+extern void mantis_peers_note_clash(const char *where, bool endpoint, TimestampTz now);
 extern void mantis_peer_problem(Peer *peer, int elevel, const char *fmt,...) pg_attribute_printf(3, 4);
 
 #endif							/* MANTIS_PEERS_H */

@@ -348,7 +348,13 @@ refuse_own_id(Peer *via, const MantisMessage *m, const MantisFrame *f, Timestamp
 		else
 			snprintf(where, sizeof(where), "a server at %s that connected to us",
 					 m->peer_address ? m->peer_address : "an unknown address");
-		mantis_peers_note_clash(where, now);
+		mantis_peers_note_clash(where, via != NULL, now);
+		/* answered, so that it finds the clash too, naming our endpoint */
+		if (!via && f->type == MANTIS_FRAME_HELLO)
+		{
+			mantis_outbox_welcome(NULL, Min(f->version, mantis_protocol_max));
+			(void) mantis_outbox_reply(NULL, m);
+		}
 		mantis_peer_problem(via, WARNING,
 							"refusing %s: it has the same node id as this server (%s, node name \"%s\") and another run; give each server its own \"mantis.node_name\" (servers cloned with pg_basebackup share the default, node-<system identifier>)",
 							where, mantis_node_id_text(mantis_self_node_id(), id),
