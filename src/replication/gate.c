@@ -2,7 +2,8 @@
  * replication/gate.c
  *	  The gate of the replication listener: the ZAP handler every
  *	  handshake passes, and the listener's monitor (with
- *	  replication/transport.c, the only files that include <zmq.h>).
+ *	  replication/transport.c and replication/zsock.c, the only files that
+ *	  include <zmq.h>).
  *
  * A ZAP handler of ours (RFC 27), bound before any socket exists, answers
  * for every handshake on the listener, with or without CURVE (libzmq asks

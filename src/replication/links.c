@@ -48,7 +48,6 @@
 #include "replication/security.h"
 #include "replication/transport.h"
 
-#define BACKOFF_FIRST_MS		1000
 #define BACKOFF_MAX_MS			30000
 #define HANDSHAKE_LIMIT_MS		6000
 #define LISTING_GRACE_MS		35000	/* longer than a backoff of 30 s */
@@ -75,27 +74,12 @@ answer_limit_ms(const Peer *peer)
 	return peer->link.handshaken ? limit : Max(limit, HANDSHAKE_LIMIT_MS);
 }
 
-/* The socket of a peer was made (again): nothing known of it yet. */
-void
-mantis_link_opened(Peer *peer, TimestampTz now)
-{
-	PeerLink   *l = &peer->link;
-
-	l->tcp_up = false;
-	l->handshaken = false;
-	l->given_up = false;
-	l->opened_at = now;
-	l->retry_at = 0;
-	if (l->backoff_ms == 0)
-		l->backoff_ms = BACKOFF_FIRST_MS;
-}
-
 /* A frame came on our connection to the peer: it works. */
 void
 mantis_link_answered(Peer *peer, TimestampTz now)
 {
 	peer->link.last_answer = now;
-	peer->link.backoff_ms = BACKOFF_FIRST_MS;
+	peer->link.backoff_ms = MANTIS_LINK_BACKOFF_FIRST_MS;
 	peer->link.retry_at = 0;
 }
 
@@ -244,7 +228,7 @@ relink(Peer *peer, TimestampTz now)
 	if (peer->repair.round != 0)
 		mantis_repair_end_round(peer, now, false);
 	peer->link.reconnects++;
-	mantis_link_opened(peer, now);
+	mantis_link_opened(&peer->link, now);
 	mantis_peer_changed();
 	sockets_changed = true;
 }
@@ -381,7 +365,7 @@ mantis_links_reload(TimestampTz now)
 		if (!peer->used || peer->conn < 0 || peer->is_self ||
 			peer->state == MANTIS_PEER_CONNECTED || peer->state == MANTIS_PEER_REFUSED)
 			continue;
-		peer->link.backoff_ms = BACKOFF_FIRST_MS;
+		peer->link.backoff_ms = MANTIS_LINK_BACKOFF_FIRST_MS;
 		relink(peer, now);
 	}
 }

@@ -37,10 +37,24 @@ typedef struct PeerLink
 	MantisListing listing;		/* warned of when it became one-sided */
 } PeerLink;
 
+#define MANTIS_LINK_BACKOFF_FIRST_MS	1000
+
+/* The socket of a peer was made (again): nothing known of it yet. */
+static inline void
+mantis_link_opened(PeerLink *l, TimestampTz now)
+{
+	l->tcp_up = false;
+	l->handshaken = false;
+	l->given_up = false;
+	l->opened_at = now;
+	l->retry_at = 0;
+	if (l->backoff_ms == 0)
+		l->backoff_ms = MANTIS_LINK_BACKOFF_FIRST_MS;
+}
+
 struct Peer;
 
 extern void mantis_links_start(void);
-extern void mantis_link_opened(struct Peer *peer, TimestampTz now);
 extern void mantis_link_answered(struct Peer *peer, TimestampTz now);
 extern void mantis_link_greeted_us(struct Peer *peer, TimestampTz now);
 extern bool mantis_link_silent(const struct Peer *peer, TimestampTz now);

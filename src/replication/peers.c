@@ -447,7 +447,7 @@ mantis_peers_configure(void)
 			peer->used = false;
 			continue;
 		}
-		mantis_link_opened(peer, now);
+		mantis_link_opened(&peer->link, now);
 		ereport(LOG, (errmsg("mantis: peer %s added", peer->endpoint)));
 		changed = true;
 	}

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  * replication/transport_zmq.h
  *	  What replication/transport.c and replication/gate.c share: helpers
- *	  around libzmq sockets, and the listener's gate.  Only those two files
- *	  include it (and <zmq.h>).
+ *	  around libzmq sockets (replication/zsock.c), and the listener's gate.
+ *	  Only those three files include it (and <zmq.h>).
  *
  * IDENTIFICATION	src/replication/transport_zmq.h
  *-------------------------------------------------------------------------
@@ -12,7 +12,7 @@
 
 #include "replication/transport.h"
 
-/* replication/transport.c */
+/* replication/zsock.c */
 extern void mantis_zmq_fail(const char *what, const char *detail) pg_attribute_noreturn();
 extern void mantis_zmq_set_int(void *zsock, int option, int value);
 extern void mantis_zmq_set_string(void *zsock, int option, const char *value);
