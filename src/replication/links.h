@@ -46,6 +46,7 @@ mantis_link_opened(PeerLink *l, TimestampTz now)
 	l->tcp_up = false;
 	l->handshaken = false;
 	l->given_up = false;
+	l->closed = false;
 	l->opened_at = now;
 	l->retry_at = 0;
 	if (l->backoff_ms == 0)
