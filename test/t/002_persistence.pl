@@ -198,7 +198,7 @@ is($late->safe_psql('app', 'SELECT persistence FROM mantis_status'),
 	'waiting for CREATE EXTENSION in database "postgres"', 'the worker waits for the extension in mantis.database, and says which');
 ok(!$late->log_contains('ERROR'), 'without an error');
 ok($late->wait_for_log(qr/WARNING:  mantis persistence is off: it waits for CREATE EXTENSION mantis in database "postgres"/),
-	'the worker warns that the extension is in another database (036 checks it)');
+	'the worker warns that the extension is in another database (037 checks it)');
 $late->safe_psql('postgres', 'CREATE EXTENSION mantis');
 $late->poll_query_until('postgres',
 	q{SELECT count(*) > 0 FROM mantis_stores, mantis_decode(registers) d WHERE d.key = 'early'})
