@@ -3,10 +3,11 @@
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION mantis UPDATE TO '1.4'" to load this file. \quit
 
--- mantis_peers gains five columns at its end: the replication protocol
+-- mantis_peers gains seven columns at its end: the replication protocol
 -- version in use with each peer, the versions the peer advertised, our
--- completed repair rounds with it and when the last one completed, and
--- the registers adopted away from it (it had collected them).
+-- completed repair rounds with it and when the last one completed, the
+-- registers adopted away from it (it had collected them), how many times
+-- our connection to it was made again, and whether both list each other.
 -- The function and its view are made again, as in 1.1--1.2; grants given
 -- directly on them (rather than through mantis_monitor) must be given
 -- again, and a view of yours on mantis_peers blocks the update.  The
@@ -29,7 +30,8 @@ CREATE FUNCTION mantis_peers(
 	OUT acknowledged pg_catalog.timestamptz, OUT rejected_collected pg_catalog.int8,
 	OUT protocol pg_catalog.int4, OUT protocols pg_catalog.text,
 	OUT repair_rounds pg_catalog.int8, OUT last_repair pg_catalog.timestamptz,
-	OUT adopted pg_catalog.int8)
+	OUT adopted pg_catalog.int8, OUT reconnects pg_catalog.int8,
+	OUT listing pg_catalog.text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'mantis_peers'
 LANGUAGE C VOLATILE PARALLEL SAFE;
@@ -52,7 +54,8 @@ GRANT EXECUTE ON FUNCTION mantis_peers() TO mantis_monitor;
 -- raises it, not the lifetime's alone), and two columns end it: how
 -- deletion markers are collected now, and why not by acknowledgement, and
 -- how many members this server counts; then the connections open on
--- mantis.listen and those refused past mantis.max_inbound_connections.
+-- mantis.listen and those refused past mantis.max_inbound_connections;
+-- last, another server greeting with this one's node id.
 -- Made again, as mantis_peers.
 DROP VIEW mantis_status;
 DROP FUNCTION mantis_status();
@@ -73,7 +76,8 @@ CREATE FUNCTION mantis_status(
 	OUT refusal_horizon pg_catalog.timestamptz,
 	OUT refused_collected pg_catalog.int8,
 	OUT collection pg_catalog.text, OUT members pg_catalog.int4,
-	OUT inbound_connections pg_catalog.int4, OUT refused_over_limit pg_catalog.int8)
+	OUT inbound_connections pg_catalog.int4, OUT refused_over_limit pg_catalog.int8,
+	OUT node_id_clash pg_catalog.text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'mantis_status'
 LANGUAGE C VOLATILE PARALLEL SAFE;

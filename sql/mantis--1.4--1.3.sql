@@ -6,10 +6,10 @@
 -- Back to 1.3's definitions before going back to a 1.3 library (README,
 -- "Upgrading from 1.3"): a 1.3 library refuses the 1.4 mantis_peers, whose
 -- columns it does not know.  mantis_peers is made again without protocol,
--- protocols, repair_rounds, last_repair and adopted; grants given directly on it must be given again, and a
+-- protocols, repair_rounds, last_repair, adopted, reconnects and listing; grants given directly on it must be given again, and a
 -- view of yours on it blocks the change, as for the update.  mantis_status
 -- is made again as 1.3 had it, below (without collection, members,
--- inbound_connections and refused_over_limit, and with lifetime_horizon
+-- inbound_connections, refused_over_limit and node_id_clash, and with lifetime_horizon
 -- for refusal_horizon).  Nothing else differs.
 DROP VIEW mantis_peers;
 DROP FUNCTION mantis_peers();

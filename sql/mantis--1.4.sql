@@ -204,7 +204,8 @@ CREATE FUNCTION mantis_status(
 	OUT refusal_horizon pg_catalog.timestamptz,
 	OUT refused_collected pg_catalog.int8,
 	OUT collection pg_catalog.text, OUT members pg_catalog.int4,
-	OUT inbound_connections pg_catalog.int4, OUT refused_over_limit pg_catalog.int8)
+	OUT inbound_connections pg_catalog.int4, OUT refused_over_limit pg_catalog.int8,
+	OUT node_id_clash pg_catalog.text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'mantis_status'
 LANGUAGE C VOLATILE PARALLEL SAFE;
@@ -278,7 +279,8 @@ CREATE FUNCTION mantis_peers(
 	OUT acknowledged pg_catalog.timestamptz, OUT rejected_collected pg_catalog.int8,
 	OUT protocol pg_catalog.int4, OUT protocols pg_catalog.text,
 	OUT repair_rounds pg_catalog.int8, OUT last_repair pg_catalog.timestamptz,
-	OUT adopted pg_catalog.int8)
+	OUT adopted pg_catalog.int8, OUT reconnects pg_catalog.int8,
+	OUT listing pg_catalog.text)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'mantis_peers'
 LANGUAGE C VOLATILE PARALLEL SAFE;

@@ -154,7 +154,8 @@ SELECT node_name,
        coalesce(rejected_unknown, 0) AS rejected_unknown,
        coalesce(refused_connections, 0) AS refused_connections,
        coalesce(inbound_connections, 0) AS inbound_connections,
-       coalesce(refused_over_limit, 0) AS refused_over_limit
+       coalesce(refused_over_limit, 0) AS refused_over_limit,
+       (node_id_clash IS NOT NULL)::int AS node_id_clash
   FROM mantis_status
 \gset exporter_
 SELECT :'exporter_node_name' = 'regress' AS label, :exporter_ready AS ready,
@@ -164,12 +165,15 @@ SELECT :'exporter_node_name' = 'regress' AS label, :exporter_ready AS ready,
        :exporter_last_flush_registers >= 0 AS last_flush_registers, :exporter_flush_failures AS flush_failures,
        :exporter_stored_rows >= 0 AS stored_rows, :exporter_held_back AS held_back,
        :exporter_rejected_unknown AS rejected_unknown, :exporter_refused_connections AS refused_connections,
-       :exporter_inbound_connections AS inbound_connections, :exporter_refused_over_limit AS refused_over_limit;
+       :exporter_inbound_connections AS inbound_connections, :exporter_refused_over_limit AS refused_over_limit,
+       :exporter_node_id_clash AS node_id_clash;
 SELECT coalesce(node_name, endpoint, node_id) AS peer, direction,
        (state = 'connected')::int AS connected,
        messages_in, bytes_in, messages_out, bytes_out, dropped, registers_applied,
        rejected_malformed + rejected_skewed + rejected_stale + rejected_no_room
          + rejected_limits AS rejected,
        extract(epoch FROM last_message) AS last_message_time_seconds,
-       clock_offset_ms
+       clock_offset_ms,
+       coalesce(reconnects, 0) AS reconnects,
+       (listing IN ('here only', 'there only'))::int AS one_sided
   FROM mantis_peers;

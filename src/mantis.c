@@ -21,12 +21,15 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "access/xact.h"
+#include "commands/dbcommands.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 
 #include "mantis.h"
 #include "guc.h"
 #include "shmem.h"
+#include "persist/worker.h"
 #include "replication/security.h"
 
 PG_MODULE_MAGIC;
@@ -97,15 +100,47 @@ register_worker(const char *function, const char *name)
 }
 
 /*
+ * The first mantis call of a backend in a database other than
+ * mantis.database, while the persistence worker waits for CREATE
+ * EXTENSION in that one: the extension was created in the wrong database,
+ * and no register is saved.  Tell the worker, which warns once in the
+ * server log (persist/worker.c), not every session.
+ */
+static void
+check_database(void)
+{
+	MantisPersistStatus w;
+	char	   *here;
+
+	if (!IsTransactionState())
+		return;
+	mantis_persist_worker_status(&w);
+	if (w.persist != MANTIS_PERSIST_NO_EXTENSION)
+		return;
+	here = get_database_name(MyDatabaseId);
+	if (here == NULL || mantis_database == NULL || strcmp(here, mantis_database) == 0)
+		return;
+	mantis_persist_extension_elsewhere(here);
+}
+
+/*
  * Raise an ERROR unless mantis was preloaded; every SQL function calls this
- * first.
+ * first.  The first call of a backend also checks that persistence does
+ * not wait for the extension in another database.
  */
 void
 mantis_check_loaded(void)
 {
+	static bool database_checked = false;
+
 	if (unlikely(!mantis_shmem_attached))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("mantis must be loaded via shared_preload_libraries"),
 				 errhint("Add mantis to \"shared_preload_libraries\" in postgresql.conf and restart the server.")));
+	if (unlikely(!database_checked))
+	{
+		database_checked = true;
+		check_database();
+	}
 }

@@ -29,6 +29,7 @@
 #include "store/collect.h"
 #include "store/store.h"
 #include "persist/worker.h"
+#include "replication/links.h"
 #include "replication/peer_view.h"
 #include "api/values.h"
 
@@ -42,7 +43,8 @@ persist_state_name(MantisPersistState state)
 		case MANTIS_PERSIST_STARTING:
 			return "loading";
 		case MANTIS_PERSIST_NO_EXTENSION:
-			return "waiting for CREATE EXTENSION";
+			/* 1.4: naming the database it waits in (mantis.database) */
+			return psprintf("waiting for CREATE EXTENSION in database \"%s\"", mantis_database);
 		case MANTIS_PERSIST_READY:
 			return "ready";
 		case MANTIS_PERSIST_STANDBY:
@@ -172,7 +174,7 @@ set_collection(TextRow *row, int col)
  */
 PG_FUNCTION_INFO_V1(mantis_status);
 
-#define STATUS_COLUMNS 26
+#define STATUS_COLUMNS 27
 
 /* An HLC time of the collection horizons as a time, or NULL for 0 */
 static void
@@ -239,6 +241,14 @@ mantis_status(PG_FUNCTION_ARGS)
 	row_set_hlc_time(&row, 20, mantis_collect_refusal_horizon());
 	row_set_uint64(&row, 21, mantis_collect_refused());
 	set_collection(&row, 22);
+	/* 1.4: another server greeting with our node id */
+	if (mantis_replication_enabled())
+	{
+		char		clash[MANTIS_ERROR_TEXT_SIZE];
+
+		mantis_peer_view_clash(clash, sizeof(clash));
+		row_set(&row, 26, clash[0] ? clash : NULL);
+	}
 	row_emit(&row, rsinfo, TupleDescGetAttInMetadata(rsinfo->setDesc));
 	return (Datum) 0;
 }
@@ -262,7 +272,24 @@ peer_state_name(MantisPeerState state)
 	return "unknown";
 }
 
-#define PEERS_COLUMNS 28
+#define PEERS_COLUMNS 30
+
+static const char *
+listing_name(int listing)
+{
+	switch ((MantisListing) listing)
+	{
+		case MANTIS_LISTING_UNKNOWN:
+			return NULL;
+		case MANTIS_LISTING_BOTH:
+			return "both";
+		case MANTIS_LISTING_HERE_ONLY:
+			return "here only";
+		case MANTIS_LISTING_THERE_ONLY:
+			return "there only";
+	}
+	return NULL;
+}
 
 /*
  * mantis_peers() returns a row per peer of this server's replication
@@ -331,6 +358,11 @@ mantis_peers(PG_FUNCTION_ARGS)
 		row_set_uint64(&row, col++, c->rounds);
 		row_set_time(&row, col++, v->last_repair);
 		row_set_uint64(&row, col++, c->adopted);
+		/* 1.4: our connection made again; whether both list each other */
+		if (v->endpoint[0])
+			row_set_uint64(&row, col, v->reconnects);
+		col++;
+		row_set(&row, col++, listing_name(v->listing));
 		Assert(col == PEERS_COLUMNS);
 		row_emit(&row, rsinfo, attinmeta);
 	}

@@ -59,6 +59,19 @@ mantis_persist_worker_shmem_init(void *place, bool found)
 	ConditionVariableInit(&pw->flush_cv);
 }
 
+/*
+ * A backend found the extension in "database", other than mantis.database,
+ * while the worker waits for it there: the worker warns (persist/worker.c).
+ */
+void
+mantis_persist_extension_elsewhere(const char *database)
+{
+	SpinLockAcquire(&pw->mutex);
+	if (pw->status.extension_elsewhere[0] == '\0')
+		strlcpy(pw->status.extension_elsewhere, database, NAMEDATALEN);
+	SpinLockRelease(&pw->mutex);
+}
+
 /* ---- the worker's side ---- */
 
 /* before_shmem_exit: nobody may wake or wait for a worker that is gone */

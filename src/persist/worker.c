@@ -101,6 +101,31 @@ static TimestampTz next_flush_at = 0;
 static int	failures_in_a_row = 0;
 static uint64 flush_requests_served = 0;
 
+/*
+ * Waiting for CREATE EXTENSION in mantis.database while a backend found the
+ * extension in another database (mantis.c): warn, once per run.
+ */
+static void
+warn_if_elsewhere(void)
+{
+	static bool warned = false;
+	MantisPersistStatus w;
+
+	if (warned)
+		return;
+	mantis_persist_worker_status(&w);
+	if (w.extension_elsewhere[0] == '\0')
+		return;
+	warned = true;
+	ereport(WARNING,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("mantis persistence is off: it waits for CREATE EXTENSION mantis in database \"%s\" (\"mantis.database\"), but the extension is in database \"%s\"",
+					mantis_database, w.extension_elsewhere),
+			 errdetail("No register is saved in mantis_stores until then: a restart loses them all."),
+			 errhint("Run CREATE EXTENSION mantis in database \"%s\", or set \"mantis.database\" = '%s' and restart.",
+					 mantis_database, w.extension_elsewhere)));
+}
+
 static void
 set_persist_state(MantisPersistState state)
 {
@@ -109,6 +134,8 @@ set_persist_state(MantisPersistState state)
 
 	mantis_persist_counts(known, &held_back, &own_rows);
 	status_set_state(state, held_back, own_rows);
+	if (state == MANTIS_PERSIST_NO_EXTENSION)
+		warn_if_elsewhere();
 }
 
 /*

@@ -41,11 +41,15 @@ typedef struct MantisPersistStatus
 	uint64		flush_served;	/* requests answered by a flush */
 	bool		flush_ok;		/* how the flush that answered them went */
 	uint64		flush_result;	/* registers it wrote */
+
+	/* a database a backend found the extension in, while the worker waits */
+	char		extension_elsewhere[NAMEDATALEN];
 } MantisPersistStatus;
 
 extern Size mantis_persist_worker_shmem_size(void);
 extern void mantis_persist_worker_shmem_init(void *place, bool found);
 extern uint64 mantis_request_flush(void);
 extern void mantis_persist_worker_status(MantisPersistStatus *out);
+extern void mantis_persist_extension_elsewhere(const char *database);
 
 #endif							/* MANTIS_PERSIST_WORKER_H */

@@ -24,6 +24,8 @@ typedef struct PeerViewShared
 	LWLock	   *lock;
 	int			count;
 	MantisPeerCounters unattributed;
+	char		clash[MANTIS_ERROR_TEXT_SIZE];	/* "" or where our node id
+												 * is used by another server */
 	MantisPeerView views[MANTIS_MAX_PEERS];
 } PeerViewShared;
 
@@ -54,13 +56,23 @@ mantis_peer_view_shmem_init(void *place, bool found)
 /* Replace the published rows with these n (at most MANTIS_MAX_PEERS). */
 void
 mantis_peer_view_publish(const MantisPeerView *views, int n,
-						 const MantisPeerCounters *unattributed)
+						 const MantisPeerCounters *unattributed, const char *clash)
 {
 	Assert(n >= 0 && n <= MANTIS_MAX_PEERS);
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	memcpy(shared->views, views, sizeof(MantisPeerView) * n);
 	shared->count = n;
 	shared->unattributed = *unattributed;
+	strlcpy(shared->clash, clash, sizeof(shared->clash));
+	LWLockRelease(shared->lock);
+}
+
+/* Where another server greets with our node id, or "" (mantis_status) */
+void
+mantis_peer_view_clash(char *clash, size_t size)
+{
+	LWLockAcquire(shared->lock, LW_SHARED);
+	strlcpy(clash, shared->clash, size);
 	LWLockRelease(shared->lock);
 }
 

@@ -69,6 +69,8 @@ typedef struct MantisPeerView
 	uint8		proto_min;		/* the versions it advertised; 0: not known */
 	uint8		proto_max;
 	TimestampTz last_repair;	/* our last completed round with it; 0: none */
+	uint64		reconnects;		/* our connection made again (links.c) */
+	int			listing;		/* MantisListing (replication/links.h) */
 	char		last_error[MANTIS_ERROR_TEXT_SIZE];
 } MantisPeerView;
 
@@ -76,7 +78,9 @@ extern Size mantis_peer_view_shmem_size(void);
 extern void mantis_peer_view_shmem_request(void);
 extern void mantis_peer_view_shmem_init(void *place, bool found);
 extern void mantis_peer_view_publish(const MantisPeerView *views, int n,
-									 const MantisPeerCounters *unattributed);
+									 const MantisPeerCounters *unattributed,
+									 const char *clash);
+extern void mantis_peer_view_clash(char *clash, size_t size);
 extern int	mantis_peer_view_copy(MantisPeerView **views,
 								  MantisPeerCounters *unattributed);
 

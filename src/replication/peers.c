@@ -37,10 +37,13 @@
 
 #define PUBLISH_INTERVAL_MS		100
 #define INBOUND_FORGET_MS		600000	/* silent inbound-only peers are freed */
+#define CLASH_SHOWN_MS			60000	/* a node id clash is shown this long */
 
 Peer	   *mantis_peer_table = NULL;
 
 static MantisPeerCounters unattributed;
+static char clash[MANTIS_ERROR_TEXT_SIZE];	/* another server with our node id */
+static TimestampTz clash_at = 0;
 static bool changed_since_publish = true;
 static TimestampTz last_publish = 0;
 
@@ -314,6 +317,27 @@ mantis_peer_problem(Peer *peer, int elevel, const char *fmt,...)
 			 errdetail("The same problem with this peer is logged at most once a minute; mantis_peers and mantis_status count every occurrence.")));
 }
 
+/*
+ * Another server greets with our node id ("where" it is): shown in
+ * mantis_status.node_id_clash until none has come for a minute.  A peer's
+ * endpoint (its answer to our connection) says more than the address its
+ * own connection comes from: it is kept while it keeps coming.
+ */
+void
+mantis_peers_note_clash(const char *where, bool endpoint, TimestampTz now)
+{
+	static bool clash_endpoint = false;
+
+	if (!endpoint && clash_endpoint &&
+		!TimestampDifferenceExceeds(clash_at, now, 5000))
+		return;
+	clash_endpoint = endpoint;
+	if (strcmp(clash, where) != 0)
+		changed_since_publish = true;
+	strlcpy(clash, where, sizeof(clash));
+	clash_at = now;
+}
+
 const char *
 mantis_peer_label(const Peer *peer)
 {
@@ -423,6 +447,7 @@ mantis_peers_configure(void)
 			peer->used = false;
 			continue;
 		}
+		mantis_link_opened(&peer->link, now);
 		ereport(LOG, (errmsg("mantis: peer %s added", peer->endpoint)));
 		changed = true;
 	}
@@ -465,10 +490,17 @@ mantis_peers_publish(TimestampTz now, bool force)
 		v->proto_min = peer->proto_min;
 		v->proto_max = peer->proto_max;
 		v->last_repair = peer->repair.completed_at;
+		v->reconnects = peer->link.reconnects;
+		v->listing = (int) peer->link.listing;
 		strlcpy(v->last_error, peer->last_error, sizeof(v->last_error));
 		n++;
 	}
-	mantis_peer_view_publish(views, n, &unattributed);
+	if (clash_at != 0 && TimestampDifferenceExceeds(clash_at, now, CLASH_SHOWN_MS))
+	{
+		clash[0] = '\0';
+		clash_at = 0;
+	}
+	mantis_peer_view_publish(views, n, &unattributed, clash);
 	last_publish = now;
 	changed_since_publish = false;
 }

@@ -23,6 +23,7 @@
 #include "mantis.h"
 #include "common/frame.h"
 #include "replication/horizon.h"
+#include "replication/links.h"
 #include "replication/peer_view.h"
 #include "replication/security.h"
 
@@ -134,6 +135,7 @@ typedef struct Peer
 	uint8		proto_min;		/* the range of its last version-4 greeting */
 	uint8		proto_max;		/* (0: not known, or a version-3 peer) */
 
+	PeerLink	link;			/* replication/links.c: our connection */
 	PeerQueue	queue;			/* replication/live.c */
 	PeerRepair	repair;			/* replication/repair.c */
 	PeerAcks	acks;			/* replication/horizon.c */
@@ -176,6 +178,7 @@ extern void mantis_peer_set_state(Peer *peer, MantisPeerState state, TimestampTz
 extern void mantis_peer_absorb(Peer *peer, Peer *other);
 extern void mantis_peer_drop_queue(Peer *peer);
 extern const char *mantis_peer_label(const Peer *peer);
+extern void mantis_peers_note_clash(const char *where, bool endpoint, TimestampTz now);
 extern void mantis_peer_problem(Peer *peer, int elevel, const char *fmt,...) pg_attribute_printf(3, 4);
 
 #endif							/* MANTIS_PEERS_H */

@@ -76,18 +76,26 @@ authorize_key(const unsigned char *key, char *name, size_t name_size,
 {
 	if (mantis_curve_key_allowed(key, name, name_size))
 		return true;
+	mantis_peer_counters(NULL)->refused++;
 	mantis_peer_problem(NULL, LOG, "refused a client at %s whose CURVE key is not in \"mantis.curve_peers_file\"",
 						address[0] ? address : "an unknown address");
 	return false;
 }
 
-/* MantisRefusedFn: a handshake with our listener failed. */
+/*
+ * MantisRefusedFn: a handshake with our listener failed.  libzmq tells the
+ * client's address only to the ZAP handler; else (NULL) we name none.
+ */
 static void
 connection_refused(const char *address, const char *why)
 {
 	mantis_peer_counters(NULL)->refused++;
-	mantis_peer_problem(NULL, LOG, "refused a connection from %s: %s",
-						address[0] ? address : "an unknown address", why);
+	if (address == NULL)
+		mantis_peer_problem(NULL, LOG, "refused a connection to this server's \"mantis.listen\" (%s): %s",
+							mantis_listen, why);
+	else
+		mantis_peer_problem(NULL, LOG, "refused a connection from %s: %s",
+							address[0] ? address : "an unknown address", why);
 }
 
 /* MantisInboundFn: the connections to our listener changed. */
@@ -332,10 +340,26 @@ refuse_own_id(Peer *via, const MantisMessage *m, const MantisFrame *f, Timestamp
 							via ? via->endpoint : "(inbound)");
 	}
 	else
+	{
+		char		where[MANTIS_ERROR_TEXT_SIZE];
+
+		if (via)
+			snprintf(where, sizeof(where), "peer %s", via->endpoint);
+		else
+			snprintf(where, sizeof(where), "a server at %s that connected to us",
+					 m->peer_address ? m->peer_address : "an unknown address");
+		mantis_peers_note_clash(where, via != NULL, now);
+		/* answered, so that it finds the clash too, naming our endpoint */
+		if (!via && f->type == MANTIS_FRAME_HELLO)
+		{
+			mantis_outbox_welcome(NULL, Min(f->version, mantis_protocol_max));
+			(void) mantis_outbox_reply(NULL, m);
+		}
 		mantis_peer_problem(via, WARNING,
-							"refusing node %s%s: it has the same node id as this server (%s); give each server its own \"mantis.node_name\"",
-							via ? "at " : "", via ? via->endpoint : "that connected to us",
-							mantis_node_id_text(mantis_self_node_id(), id));
+							"refusing %s: it has the same node id as this server (%s, node name \"%s\") and another run; give each server its own \"mantis.node_name\" (servers cloned with pg_basebackup share the default, node-<system identifier>)",
+							where, mantis_node_id_text(mantis_self_node_id(), id),
+							mantis_self_node_name());
+	}
 	return true;
 }
 
@@ -361,6 +385,8 @@ handle_request(Peer *from, const MantisMessage *m, const MantisFrame *f, Timesta
 	{
 		case MANTIS_FRAME_HELLO:
 			remember_name(from, f);
+			if (from)
+				mantis_link_greeted_us(from, now);
 			if (from && from->conn < 0)
 				from->incarnation = f->incarnation;
 			mantis_repair_note_incarnation(from, f->incarnation);
@@ -471,6 +497,8 @@ handle_message(const MantisMessage *m, TimestampTz now)
 	c->bytes_in += m->len;
 	if (from)
 		from->last_recv = now;
+	if (via)
+		mantis_link_answered(via, now);
 	observe_clock(from, f.hlc);
 	mantis_version_note(from, &f, now);
 	if (refused_frame(from, &f))
@@ -525,10 +553,10 @@ hello_interval(const Peer *peer)
 static bool
 fell_silent(const Peer *peer, TimestampTz now)
 {
-	if (peer->state == MANTIS_PEER_CONNECTED)
-		return TimestampDifferenceExceeds(peer->last_recv, now, mantis_peer_timeout_ms);
+	if (mantis_link_silent(peer, now))
+		return true;
 	if (peer->state == MANTIS_PEER_REFUSED && !peer->is_self)
-		return TimestampDifferenceExceeds(peer->last_recv, now,
+		return TimestampDifferenceExceeds(peer->link.last_answer, now,
 										  Max(mantis_peer_timeout_ms, 3 * HELLO_INTERVAL_MS));
 	return false;
 }
@@ -541,6 +569,7 @@ peer_down(Peer *peer, TimestampTz now)
 			(errmsg("mantis: peer %s (%s) is down: nothing heard for %d ms",
 					peer->endpoint, mantis_peer_label(peer), mantis_peer_timeout_ms)));
 	mantis_peer_set_state(peer, MANTIS_PEER_DOWN, now);
+	peer->link.was_connected = false;
 	mantis_peer_drop_queue(peer);
 	/* it may come back restarted with another library: greet it in 3 */
 	mantis_version_forget(peer, now);
@@ -560,6 +589,7 @@ mantis_protocol_tick(void)
 	mantis_repair_digests_changed();
 	mantis_peers_forget_silent(now);
 	mantis_version_apply_max(now);
+	mantis_links_tick(now);
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
 		Peer	   *peer = &mantis_peer_table[i];
@@ -601,6 +631,7 @@ mantis_protocol_sleep_ms(void)
 	}
 	if (publish_at != 0)
 		wake = Min(wake, publish_at);
+	wake = mantis_links_wake_at(wake);
 	return mantis_clock_ms_until(wake);
 }
 
@@ -612,6 +643,7 @@ mantis_protocol_start(void)
 	mantis_live_start();
 	mantis_repair_start();
 	mantis_curve_load();
+	mantis_links_start();
 	mantis_transport_start(mantis_listen, mantis_outbox_max_frame(),
 						   mantis_curve_keys(), authorize_key, connection_refused,
 						   inbound_changed);

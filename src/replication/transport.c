@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * replication/transport.c
- *	  ZeroMQ sockets of the replication worker: the only file that
- *	  includes <zmq.h>.
+ *	  ZeroMQ sockets of the replication worker; with replication/gate.c
+ *	  and replication/zsock.c, the only files that include <zmq.h>.
  *
  * One ROUTER socket is bound at mantis.listen and receives what peers'
  * connections send (it answers on the same connection); one DEALER socket
@@ -18,24 +18,14 @@
  * ZMQ_MAXMSGSIZE makes libzmq drop a connection that announces a message
  * larger than the largest frame we could send.
  *
- * A ZAP handler of ours (RFC 27), bound before any socket exists, answers
- * for every handshake on the listener, with or without CURVE (libzmq asks
- * it for the NULL mechanism too, since the listener has a ZAP domain), and
- * ZMQ_ZAP_ENFORCE_DOMAIN makes libzmq refuse every client if no handler
- * answers: it fails closed.  A socket monitor on the listener follows its
- * connections (accepted and gone, by file descriptor) and reports the
- * handshakes that failed (no encryption, a wrong key, garbage instead of
- * ZMTP).  libzmq cannot close one connection of a ROUTER, nor refuse one at
- * accept, so mantis.max_inbound_connections is kept at the handshake: with
- * that many connections admitted, the handler refuses the next (status
- * 300), and libzmq closes it.  Connections still in their handshake do not
- * count, so that clients arriving together are admitted up to the limit
- * rather than all refused, and strangers who never finish a handshake
- * (the 5 s limit drops them) take no peer's place.  No event ties a
- * handshake to its connection, so the count of admitted connections is
- * kept at most the count of open ones at each disconnection: exact when
- * none is in its handshake, at worst too high (refusing, never admitting
- * too many) while some are.
+ * Every handshake on the listener passes our ZAP handler, within
+ * mantis.max_inbound_connections (replication/gate.c).
+ *
+ * Each connection of ours has a socket monitor: libzmq 4.3 gives up for
+ * good on a connection whose handshake the peer refused (our key not
+ * allowed there, its connection limit), and says so only to a monitor.
+ * What it says goes to the caller's link callback (replication/links.c
+ * decides when to connect again).
  *
  * With CURVE (mantis.curve_secret_key_file), every connection is encrypted
  * and both ends authenticated: we know the server key of each peer we
@@ -61,43 +51,25 @@
 #include "guc.h"
 #include "replication/security.h"
 #include "replication/transport.h"
+#include "replication/transport_zmq.h"
 
 /* queue bounds, in messages, per connection */
 #define SEND_HWM			256
 #define RECV_HWM			256
 
-/* a stable libzmq option kept in the draft section of Debian's zmq.h */
-#ifndef ZMQ_ZAP_ENFORCE_DOMAIN
-#define ZMQ_ZAP_ENFORCE_DOMAIN 93
-#endif
-
-#define ZAP_ENDPOINT		"inproc://zeromq.zap.01"
-#define ZAP_DOMAIN			"mantis"
-#define MONITOR_ENDPOINT	"inproc://mantis.monitor"
-
 typedef struct Socket
 {
 	void	   *zsock;
 	int			fd;
+	void	   *mon;			/* a connection of ours: its monitor */
+	int			mon_fd;
 } Socket;
 
 static void *zctx = NULL;
-static Socket listener = {NULL, -1};
-static Socket zap = {NULL, -1};		/* ZAP handler */
-static Socket monitor = {NULL, -1};	/* the listener's connections */
+static Socket listener = {NULL, -1, NULL, -1};
 static const MantisKeyPair *curve_keys = NULL;
-static MantisAuthorizeFn authorize = NULL;
-static MantisRefusedFn refused = NULL;
-static MantisInboundFn inbound_changed = NULL;
-
-/*
- * the listener's open connections: a bit per file descriptor, their count,
- * and (at most that) the count of those the ZAP handler admitted
- */
-static uint64 *open_fds = NULL;
-static int	open_fds_words = 0;
-static int	inbound = 0;
-static int	admitted = 0;
+static MantisLinkFn link_event = NULL;
+static uint32 monitors_made = 0;	/* names each connection's monitor */
 static Socket peers[MANTIS_MAX_CONFIGURED_PEERS];
 static size_t max_message = 0;
 
@@ -108,48 +80,21 @@ static bool holding = false;
 static int	next_source = 0;
 
 static void
-transport_fail(const char *what, const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_CONNECTION_FAILURE),
-			 errmsg("mantis could not %s: %s", what, zmq_strerror(zmq_errno())),
-			 detail ? errdetail("%s", detail) : 0));
-}
-
-static void
-set_int(void *zsock, int option, int value)
-{
-	if (zmq_setsockopt(zsock, option, &value, sizeof(value)) != 0)
-		transport_fail("set a ZeroMQ socket option", NULL);
-}
-
-static void
 set_common_options(void *zsock)
 {
 	int64		maxmsg = (int64) max_message;
 
-	set_int(zsock, ZMQ_LINGER, 0);
-	set_int(zsock, ZMQ_SNDHWM, SEND_HWM);
-	set_int(zsock, ZMQ_RCVHWM, RECV_HWM);
+	mantis_zmq_set_int(zsock, ZMQ_LINGER, 0);
+	mantis_zmq_set_int(zsock, ZMQ_SNDHWM, SEND_HWM);
+	mantis_zmq_set_int(zsock, ZMQ_RCVHWM, RECV_HWM);
 	if (zmq_setsockopt(zsock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) != 0)
-		transport_fail("set ZMQ_MAXMSGSIZE", NULL);
+		mantis_zmq_fail("set ZMQ_MAXMSGSIZE", NULL);
 	/* ZMTP heartbeats find dead connections that TCP would keep for hours */
-	set_int(zsock, ZMQ_HEARTBEAT_IVL, 1000);
-	set_int(zsock, ZMQ_HEARTBEAT_TIMEOUT, 5000);
+	mantis_zmq_set_int(zsock, ZMQ_HEARTBEAT_IVL, 1000);
+	mantis_zmq_set_int(zsock, ZMQ_HEARTBEAT_TIMEOUT, 5000);
 	/* a client that never finishes the handshake is dropped */
-	set_int(zsock, ZMQ_HANDSHAKE_IVL, 5000);
-	set_int(zsock, ZMQ_TCP_KEEPALIVE, 1);
-}
-
-static int
-socket_fd(void *zsock)
-{
-	int			fd;
-	size_t		size = sizeof(fd);
-
-	if (zmq_getsockopt(zsock, ZMQ_FD, &fd, &size) != 0)
-		transport_fail("get a ZeroMQ socket's file descriptor", NULL);
-	return fd;
+	mantis_zmq_set_int(zsock, ZMQ_HANDSHAKE_IVL, 5000);
+	mantis_zmq_set_int(zsock, ZMQ_TCP_KEEPALIVE, 1);
 }
 
 /* on_proc_exit: close everything without waiting */
@@ -157,52 +102,6 @@ static void
 transport_shutdown(int code, Datum arg)
 {
 	mantis_transport_stop();
-}
-
-static void
-set_string(void *zsock, int option, const char *value)
-{
-	if (zmq_setsockopt(zsock, option, value, strlen(value)) != 0)
-		transport_fail("set a ZeroMQ socket option", NULL);
-}
-
-/*
- * Bind the ZAP handler, before any socket that could ask it anything.
- */
-static void
-start_zap(void)
-{
-	zap.zsock = zmq_socket(zctx, ZMQ_REP);
-	if (zap.zsock == NULL)
-		transport_fail("create the ZAP handler socket", NULL);
-	set_int(zap.zsock, ZMQ_LINGER, 0);
-	if (zmq_bind(zap.zsock, ZAP_ENDPOINT) != 0)
-		transport_fail("bind the ZAP handler", NULL);
-	zap.fd = socket_fd(zap.zsock);
-}
-
-/*
- * Watch the listener's connections and failed handshakes.  The monitor's
- * queue has no bound: a lost event would make the count of connections
- * wrong, and the worker reads them all before each ZAP answer.
- */
-static void
-start_monitor(void)
-{
-	if (zmq_socket_monitor(listener.zsock, MONITOR_ENDPOINT,
-						   ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED |
-						   ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-						   ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-						   ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
-		transport_fail("monitor the ROUTER socket", NULL);
-	monitor.zsock = zmq_socket(zctx, ZMQ_PAIR);
-	if (monitor.zsock == NULL)
-		transport_fail("create the monitor socket", NULL);
-	set_int(monitor.zsock, ZMQ_LINGER, 0);
-	set_int(monitor.zsock, ZMQ_RCVHWM, 0);
-	if (zmq_connect(monitor.zsock, MONITOR_ENDPOINT) != 0)
-		transport_fail("connect the monitor socket", NULL);
-	monitor.fd = socket_fd(monitor.zsock);
 }
 
 /*
@@ -220,45 +119,45 @@ mantis_transport_start(const char *endpoint, size_t max_message_size,
 {
 	max_message = max_message_size;
 	curve_keys = keys;
-	authorize = authorize_fn;
-	refused = refused_fn;
-	inbound_changed = inbound_fn;
-	open_fds_words = 0;
-	open_fds = NULL;
-	inbound = 0;
-	admitted = 0;
 	for (int i = 0; i < MANTIS_MAX_CONFIGURED_PEERS; i++)
 	{
 		peers[i].zsock = NULL;
 		peers[i].fd = -1;
+		peers[i].mon = NULL;
+		peers[i].mon_fd = -1;
 	}
 
 	zctx = zmq_ctx_new();
 	if (zctx == NULL)
-		transport_fail("create a ZeroMQ context", NULL);
+		mantis_zmq_fail("create a ZeroMQ context", NULL);
 	zmq_ctx_set(zctx, ZMQ_IO_THREADS, 1);
 	zmq_ctx_set(zctx, ZMQ_BLOCKY, 0);
 	on_proc_exit(transport_shutdown, (Datum) 0);
-	start_zap();
+	mantis_gate_start(zctx, curve_keys != NULL, authorize_fn, refused_fn, inbound_fn);
 
 	listener.zsock = zmq_socket(zctx, ZMQ_ROUTER);
 	if (listener.zsock == NULL)
-		transport_fail("create the ZeroMQ ROUTER socket", NULL);
+		mantis_zmq_fail("create the ZeroMQ ROUTER socket", NULL);
 	set_common_options(listener.zsock);
 	/* answering a connection that is gone fails instead of vanishing */
-	set_int(listener.zsock, ZMQ_ROUTER_MANDATORY, 1);
+	mantis_zmq_set_int(listener.zsock, ZMQ_ROUTER_MANDATORY, 1);
 	if (curve_keys)
 	{
-		set_int(listener.zsock, ZMQ_CURVE_SERVER, 1);
-		set_string(listener.zsock, ZMQ_CURVE_SECRETKEY, curve_keys->secret_key);
+		mantis_zmq_set_int(listener.zsock, ZMQ_CURVE_SERVER, 1);
+		mantis_zmq_set_string(listener.zsock, ZMQ_CURVE_SECRETKEY, curve_keys->secret_key);
 	}
 	/* every handshake, NULL or CURVE, asks our ZAP handler */
-	set_string(listener.zsock, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN);
-	set_int(listener.zsock, ZMQ_ZAP_ENFORCE_DOMAIN, 1);
-	start_monitor();
+	mantis_gate_watch(zctx, listener.zsock);
 	if (zmq_bind(listener.zsock, endpoint) != 0)
-		transport_fail("listen on \"mantis.listen\"", endpoint);
-	listener.fd = socket_fd(listener.zsock);
+		mantis_zmq_fail("listen on \"mantis.listen\"", endpoint);
+	listener.fd = mantis_zmq_socket_fd(listener.zsock);
+}
+
+/* Who hears what our connections' monitors say */
+void
+mantis_transport_on_link(MantisLinkFn fn)
+{
+	link_event = fn;
 }
 
 void
@@ -276,22 +175,41 @@ mantis_transport_stop(void)
 		zmq_close(listener.zsock);
 	listener.zsock = NULL;
 	listener.fd = -1;
-	if (monitor.zsock)
-		zmq_close(monitor.zsock);
-	monitor.zsock = NULL;
-	if (zap.zsock)
-		zmq_close(zap.zsock);
-	zap.zsock = NULL;
+	mantis_gate_stop();
 	curve_keys = NULL;
 	if (zctx)
 		zmq_ctx_term(zctx);
 	zctx = NULL;
-	if (open_fds)
-		pfree(open_fds);
-	open_fds = NULL;
-	open_fds_words = 0;
-	inbound = 0;
-	admitted = 0;
+}
+
+/*
+ * Watch a connection of ours (a slot's DEALER socket): its TCP connection
+ * made, failed and lost, and its handshake done or refused, for
+ * replication/links.c.  libzmq 4.3 gives up for good on a connection
+ * whose handshake the peer refused: only these events tell.
+ */
+static void
+watch_link(int slot)
+{
+	char		name[64];
+
+	snprintf(name, sizeof(name), "inproc://mantis.link.%u", monitors_made++);
+	if (zmq_socket_monitor(peers[slot].zsock, name,
+						   ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
+						   ZMQ_EVENT_DISCONNECTED |
+						   ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+						   ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+						   ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+						   ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
+		mantis_zmq_fail("monitor a DEALER socket", NULL);
+	peers[slot].mon = zmq_socket(zctx, ZMQ_PAIR);
+	if (peers[slot].mon == NULL)
+		mantis_zmq_fail("create a monitor socket", NULL);
+	mantis_zmq_set_int(peers[slot].mon, ZMQ_LINGER, 0);
+	mantis_zmq_set_int(peers[slot].mon, ZMQ_RCVHWM, 0);
+	if (zmq_connect(peers[slot].mon, name) != 0)
+		mantis_zmq_fail("connect a monitor socket", NULL);
+	peers[slot].mon_fd = mantis_zmq_socket_fd(peers[slot].mon);
 }
 
 /*
@@ -319,27 +237,28 @@ mantis_transport_connect(const char *endpoint, const char *server_key,
 	}
 	zsock = zmq_socket(zctx, ZMQ_DEALER);
 	if (zsock == NULL)
-		transport_fail("create a ZeroMQ DEALER socket", NULL);
+		mantis_zmq_fail("create a ZeroMQ DEALER socket", NULL);
 	set_common_options(zsock);
 	/* queue nothing for a peer we are not connected to: repair catches up */
-	set_int(zsock, ZMQ_IMMEDIATE, 1);
-	set_int(zsock, ZMQ_RECONNECT_IVL, 100);
-	set_int(zsock, ZMQ_RECONNECT_IVL_MAX, 250);
+	mantis_zmq_set_int(zsock, ZMQ_IMMEDIATE, 1);
+	mantis_zmq_set_int(zsock, ZMQ_RECONNECT_IVL, 100);
+	mantis_zmq_set_int(zsock, ZMQ_RECONNECT_IVL_MAX, 250);
 	if (curve_keys)
 	{
 		Assert(server_key != NULL);
-		set_string(zsock, ZMQ_CURVE_SERVERKEY, server_key);
-		set_string(zsock, ZMQ_CURVE_PUBLICKEY, curve_keys->public_key);
-		set_string(zsock, ZMQ_CURVE_SECRETKEY, curve_keys->secret_key);
+		mantis_zmq_set_string(zsock, ZMQ_CURVE_SERVERKEY, server_key);
+		mantis_zmq_set_string(zsock, ZMQ_CURVE_PUBLICKEY, curve_keys->public_key);
+		mantis_zmq_set_string(zsock, ZMQ_CURVE_SECRETKEY, curve_keys->secret_key);
 	}
+	peers[slot].zsock = zsock;
+	peers[slot].fd = mantis_zmq_socket_fd(zsock);
+	watch_link(slot);
 	if (zmq_connect(zsock, endpoint) != 0)
 	{
 		snprintf(error, error_size, "%s", zmq_strerror(zmq_errno()));
-		zmq_close(zsock);
+		mantis_transport_disconnect(slot);
 		return -1;
 	}
-	peers[slot].zsock = zsock;
-	peers[slot].fd = socket_fd(zsock);
 	return slot;
 }
 
@@ -351,11 +270,16 @@ mantis_transport_disconnect(int slot)
 	zmq_close(peers[slot].zsock);
 	peers[slot].zsock = NULL;
 	peers[slot].fd = -1;
+	if (peers[slot].mon)
+		zmq_close(peers[slot].mon);
+	peers[slot].mon = NULL;
+	peers[slot].mon_fd = -1;
 }
 
 /*
  * The file descriptors to wait on: the listener's, the monitor's, the ZAP
- * handler's, then one per connected slot.
+ * handler's, then two per connected slot (its socket, its monitor): at
+ * most MANTIS_TRANSPORT_MAX_FDS.
  */
 int
 mantis_transport_fds(int *fds)
@@ -363,261 +287,60 @@ mantis_transport_fds(int *fds)
 	int			n = 0;
 
 	fds[n++] = listener.fd;
-	fds[n++] = monitor.fd;
-	fds[n++] = zap.fd;
+	n += mantis_gate_fds(fds + n);
 	for (int i = 0; i < MANTIS_MAX_CONFIGURED_PEERS; i++)
 	{
 		if (peers[i].zsock != NULL)
 			fds[n++] = peers[i].fd;
+		if (peers[i].mon != NULL)
+			fds[n++] = peers[i].mon_fd;
 	}
 	return n;
 }
 
-static bool
-has_input(void *zsock)
-{
-	int			events = 0;
-	size_t		size = sizeof(events);
-
-	if (zmq_getsockopt(zsock, ZMQ_EVENTS, &events, &size) != 0)
-		return false;
-	return (events & ZMQ_POLLIN) != 0;
-}
-
-/* Receive and throw away the rest of a multi-part message. */
+/* What our connections' monitors say, for the link callback. */
 static void
-drain_parts(void *zsock)
+serve_links(void)
 {
-	int			more = 1;
-	size_t		size = sizeof(more);
-
-	while (zmq_getsockopt(zsock, ZMQ_RCVMORE, &more, &size) == 0 && more)
+	for (int slot = 0; slot < MANTIS_MAX_CONFIGURED_PEERS; slot++)
 	{
-		zmq_msg_t	part;
+		uint16		kind;
+		uint32		value;
+		char		where[128];
 
-		zmq_msg_init(&part);
-		if (zmq_msg_recv(&part, zsock, ZMQ_DONTWAIT) < 0)
+		while (peers[slot].mon != NULL &&
+			   mantis_zmq_read_event(peers[slot].mon, &kind, &value, where, sizeof(where)))
 		{
-			zmq_msg_close(&part);
-			break;
-		}
-		zmq_msg_close(&part);
-	}
-}
+			MantisLinkEvent e;
 
-static bool
-recv_more(void *zsock)
-{
-	int			more = 0;
-	size_t		size = sizeof(more);
-
-	return zmq_getsockopt(zsock, ZMQ_RCVMORE, &more, &size) == 0 && more;
-}
-
-static bool
-part_is(zmq_msg_t *part, const char *text)
-{
-	size_t		len = strlen(text);
-
-	return zmq_msg_size(part) == len && memcmp(zmq_msg_data(part), text, len) == 0;
-}
-
-static void
-send_part(void *zsock, const char *text, size_t len, bool more)
-{
-	(void) zmq_send(zsock, text, len, more ? ZMQ_SNDMORE : 0);
-}
-
-/*
- * A connection of the listener was accepted ("open") or is gone, by its
- * file descriptor: a descriptor already open is not counted twice, so a
- * count stays right even across a reused descriptor.
- */
-static void
-note_connection(int fd, bool open)
-{
-	int			word = fd / 64;
-	uint64		bit = UINT64CONST(1) << (fd % 64);
-
-	if (fd < 0 || fd >= (1 << 24))
-		return;
-	if (word >= open_fds_words)
-	{
-		int			words = Max(word + 1, open_fds_words * 2);
-
-		if (!open)
-			return;
-		if (open_fds == NULL)
-			open_fds = MemoryContextAllocZero(TopMemoryContext, words * sizeof(uint64));
-		else
-		{
-			open_fds = repalloc(open_fds, words * sizeof(uint64));
-			memset(open_fds + open_fds_words, 0, (words - open_fds_words) * sizeof(uint64));
-		}
-		open_fds_words = words;
-	}
-	if (((open_fds[word] & bit) != 0) == open)
-		return;
-	open_fds[word] ^= bit;
-	inbound += open ? 1 : -1;
-	if (!open && admitted > inbound)
-	{
-		admitted = inbound;
-		if (inbound_changed)
-			inbound_changed(admitted, false);
-	}
-}
-
-/*
- * Read the listener's events: connections opened and gone, and failed
- * handshakes.  A refusal of ours for too many connections (ZAP status 300)
- * was reported when we gave it.
- */
-static void
-serve_monitor(void)
-{
-	while (has_input(monitor.zsock))
-	{
-		zmq_msg_t	event;
-		zmq_msg_t	address;
-		char		where[128] = "";
-		uint16		kind = 0;
-		uint32		value = 0;
-
-		zmq_msg_init(&event);
-		zmq_msg_init(&address);
-		if (zmq_msg_recv(&event, monitor.zsock, ZMQ_DONTWAIT) < 0)
-		{
-			zmq_msg_close(&event);
-			zmq_msg_close(&address);
-			return;
-		}
-		if (zmq_msg_size(&event) >= 6)
-		{
-			memcpy(&kind, zmq_msg_data(&event), 2);
-			memcpy(&value, (char *) zmq_msg_data(&event) + 2, 4);
-		}
-		if (recv_more(monitor.zsock) &&
-			zmq_msg_recv(&address, monitor.zsock, ZMQ_DONTWAIT) >= 0)
-			snprintf(where, sizeof(where), "%.*s",
-					 (int) Min(zmq_msg_size(&address), sizeof(where) - 1),
-					 (char *) zmq_msg_data(&address));
-		drain_parts(monitor.zsock);
-		if (kind == ZMQ_EVENT_ACCEPTED || kind == ZMQ_EVENT_DISCONNECTED)
-			note_connection((int) value, kind == ZMQ_EVENT_ACCEPTED);
-		else if (kind == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && value == 300)
-			;					/* too many connections: reported already */
-		else if (refused)
-			refused(where, kind == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "authentication failed" :
-					kind == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error in the handshake (no or wrong encryption, or not ZeroMQ)" :
-					"handshake failed");
-		zmq_msg_close(&event);
-		zmq_msg_close(&address);
-	}
-}
-
-/*
- * Decide one ZAP request (parts: version, request id, domain, address,
- * routing id, mechanism, credentials): "200" lets the client in, "300"
- * refuses it for too many connections, "400" for anything else.  With
- * CURVE, *name gets the node its key speaks for.
- */
-static const char *
-zap_decide(zmq_msg_t *parts, int n, const char *address, char *name, size_t name_size)
-{
-	if (n < 6 || !part_is(&parts[0], "1.0") || !part_is(&parts[2], ZAP_DOMAIN))
-	{
-		if (refused)
-			refused(address, "a malformed ZAP request");
-		return "400";
-	}
-	/* the disconnections queued before this request: count them */
-	serve_monitor();
-	if (admitted >= mantis_max_inbound_connections)
-	{
-		char		why[128];
-
-		snprintf(why, sizeof(why), "%d connections are admitted, the limit of \"mantis.max_inbound_connections\" (%d)",
-				 admitted, mantis_max_inbound_connections);
-		if (refused)
-			refused(address, why);
-		if (inbound_changed)
-			inbound_changed(admitted, true);
-		return "300";
-	}
-	if (curve_keys ?
-		n == 7 && part_is(&parts[5], "CURVE") && zmq_msg_size(&parts[6]) == 32 &&
-		authorize(zmq_msg_data(&parts[6]), name, name_size, address) :
-		n == 6 && part_is(&parts[5], "NULL"))
-	{
-		admitted++;
-		if (inbound_changed)
-			inbound_changed(admitted, false);
-		return "200";
-	}
-	if (curve_keys && n == 7 && part_is(&parts[5], "CURVE"))
-		return "400";			/* an unknown key: "authorize" said so */
-	if (refused)
-		refused(address, curve_keys ? "a client without CURVE" : "a client with a security mechanism");
-	return "400";
-}
-
-/*
- * Answer the ZAP requests libzmq has queued (RFC 27).  Only a client
- * within mantis.max_inbound_connections gets status 200: with CURVE, one
- * whose key "authorize" accepts, with the node name it speaks for as user
- * id; without, any NULL handshake.
- */
-static void
-serve_zap(void)
-{
-#define ZAP_PARTS 8
-	while (has_input(zap.zsock))
-	{
-		zmq_msg_t	parts[ZAP_PARTS];
-		int			n = 0;
-		bool		more = true;
-		char		name[MANTIS_NODE_NAME_MAX + 1] = "";
-		char		address[64] = "";
-		const char *status;
-
-		while (more)
-		{
-			zmq_msg_t	part;
-
-			zmq_msg_init(&part);
-			if (zmq_msg_recv(&part, zap.zsock, ZMQ_DONTWAIT) < 0)
+			switch (kind)
 			{
-				zmq_msg_close(&part);
-				break;
+				case ZMQ_EVENT_CONNECTED:
+					e = MANTIS_LINK_TCP_UP;
+					break;
+				case ZMQ_EVENT_CONNECT_RETRIED:
+					e = MANTIS_LINK_TCP_FAILED;
+					break;
+				case ZMQ_EVENT_DISCONNECTED:
+					e = MANTIS_LINK_LOST;
+					break;
+				case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+					e = MANTIS_LINK_UP;
+					break;
+				case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+					e = MANTIS_LINK_REFUSED;
+					break;
+				case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+					e = value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH ?
+						MANTIS_LINK_MECHANISM : MANTIS_LINK_FAILED;
+					break;
+				default:
+					e = MANTIS_LINK_FAILED;
+					break;
 			}
-			more = recv_more(zap.zsock);
-			if (n < ZAP_PARTS)
-				parts[n++] = part;
-			else
-				zmq_msg_close(&part);
+			if (link_event)
+				link_event(slot, e, (int) value);
 		}
-		if (n < 2)
-		{
-			for (int i = 0; i < n; i++)
-				zmq_msg_close(&parts[i]);
-			continue;			/* cannot even answer; libzmq never sends this */
-		}
-		if (n >= 4)
-			snprintf(address, sizeof(address), "%.*s",
-					 (int) Min(zmq_msg_size(&parts[3]), sizeof(address) - 1),
-					 (char *) zmq_msg_data(&parts[3]));
-		status = zap_decide(parts, n, address, name, sizeof(name));
-
-		send_part(zap.zsock, "1.0", 3, true);
-		(void) zmq_send(zap.zsock, zmq_msg_data(&parts[1]), zmq_msg_size(&parts[1]), ZMQ_SNDMORE);
-		send_part(zap.zsock, status, 3, true);
-		send_part(zap.zsock, status[0] == '2' ? "OK" : status[0] == '3' ? "too many connections" : "refused",
-				  status[0] == '2' ? 2 : status[0] == '3' ? 20 : 7, true);
-		send_part(zap.zsock, name, strlen(name), true);
-		send_part(zap.zsock, "", 0, false);
-		for (int i = 0; i < n; i++)
-			zmq_msg_close(&parts[i]);
 	}
 }
 
@@ -638,8 +361,8 @@ mantis_transport_recv(MantisMessage *msg)
 		zmq_msg_close(&body_msg);
 		holding = false;
 	}
-	serve_monitor();
-	serve_zap();
+	mantis_gate_serve();
+	serve_links();
 
 	/* source -1 is the listener, 0.. the peer slots: take turns */
 	for (tried = 0; tried <= MANTIS_MAX_CONFIGURED_PEERS; tried++)
@@ -648,7 +371,7 @@ mantis_transport_recv(MantisMessage *msg)
 		void	   *zsock = source < 0 ? listener.zsock : peers[source].zsock;
 
 		next_source = (next_source + 1) % (MANTIS_MAX_CONFIGURED_PEERS + 1);
-		if (zsock == NULL || !has_input(zsock))
+		if (zsock == NULL || !mantis_zmq_has_input(zsock))
 			continue;
 
 		memset(msg, 0, sizeof(*msg));
@@ -662,7 +385,7 @@ mantis_transport_recv(MantisMessage *msg)
 			/* ROUTER: routing id, then the frame */
 			if (zmq_msg_recv(&route_msg, zsock, ZMQ_DONTWAIT) < 0)
 				continue;
-			if (!recv_more(zsock))
+			if (!mantis_zmq_recv_more(zsock))
 			{
 				msg->malformed = true;
 				return true;
@@ -670,9 +393,9 @@ mantis_transport_recv(MantisMessage *msg)
 		}
 		if (zmq_msg_recv(&body_msg, zsock, ZMQ_DONTWAIT) < 0)
 			continue;
-		if (recv_more(zsock))
+		if (mantis_zmq_recv_more(zsock))
 		{
-			drain_parts(zsock);
+			mantis_zmq_drain_parts(zsock);
 			msg->malformed = true;
 		}
 		msg->data = zmq_msg_data(&body_msg);
@@ -684,6 +407,7 @@ mantis_transport_recv(MantisMessage *msg)
 			/* with CURVE, the node name the ZAP handler bound to its key */
 			if (curve_keys)
 				msg->user_id = zmq_msg_gets(&body_msg, "User-Id");
+			msg->peer_address = zmq_msg_gets(&body_msg, "Peer-Address");
 		}
 		return true;
 	}

@@ -21,6 +21,7 @@ typedef struct MantisMessage
 	size_t		route_len;
 	bool		malformed;		/* not a single-part message */
 	const char *user_id;		/* listener with CURVE: the key's node name */
+	const char *peer_address;	/* listener: the client's IP address, or NULL */
 } MantisMessage;
 
 struct MantisKeyPair;
@@ -29,8 +30,31 @@ struct MantisKeyPair;
 typedef bool (*MantisAuthorizeFn) (const unsigned char *key, char *name,
 								   size_t name_size, const char *address);
 
-/* A connection to our listener was refused during its handshake. */
+/*
+ * A connection to our listener was refused during its handshake; "address"
+ * is the client's, or NULL when libzmq does not tell it.
+ */
 typedef void (*MantisRefusedFn) (const char *address, const char *why);
+
+/* What a connection of ours (a slot) went through (replication/links.c) */
+typedef enum MantisLinkEvent
+{
+	MANTIS_LINK_TCP_UP,			/* a TCP connection is made */
+	MANTIS_LINK_TCP_FAILED,		/* none could be made: libzmq retries */
+	MANTIS_LINK_LOST,			/* the connection closed */
+	MANTIS_LINK_UP,				/* its handshake succeeded */
+	MANTIS_LINK_REFUSED,		/* the peer refused the handshake: value is
+								 * the ZAP status (300: its connection
+								 * limit, 400: our key); libzmq gives up */
+	MANTIS_LINK_MECHANISM,		/* one of us uses CURVE, the other not */
+	MANTIS_LINK_FAILED			/* the handshake failed otherwise (the
+								 * peer closed it: a wrong server key) */
+} MantisLinkEvent;
+
+typedef void (*MantisLinkFn) (int slot, MantisLinkEvent event, int value);
+
+/* file descriptors mantis_transport_fds() can return */
+#define MANTIS_TRANSPORT_MAX_FDS	(3 + 2 * MANTIS_MAX_CONFIGURED_PEERS)
 
 /*
  * The connections open on our listener are now "open"; "over_limit": one
@@ -43,6 +67,7 @@ extern void mantis_transport_start(const char *endpoint, size_t max_message_size
 								   MantisAuthorizeFn authorize_fn,
 								   MantisRefusedFn refused_fn,
 								   MantisInboundFn inbound_fn);
+extern void mantis_transport_on_link(MantisLinkFn fn);
 extern void mantis_transport_stop(void);
 extern int	mantis_transport_connect(const char *endpoint, const char *server_key,
 									 char *error, size_t error_size);

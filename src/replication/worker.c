@@ -10,8 +10,9 @@
  * timeout can take 10 s) never delays a replicated write.  Its life:
  *	- it starts once the persistence worker has loaded mantis_stores, so
  *	  repair compares the real store, not a half-loaded one;
- *	- SIGTERM ends the loop; SIGHUP reloads the settings and reconnects to
- *	  the peers of the new mantis.peers; postmaster death ends it at once;
+ *	- SIGTERM ends the loop; SIGHUP reloads the settings, connects to the
+ *	  peers of the new mantis.peers, and makes again at once every
+ *	  connection that does not work (replication/links.c); postmaster death ends it at once;
  *	  an ERROR (e.g. mantis.listen cannot be bound) exits, and the
  *	  postmaster starts it again 5 seconds later.
  *
@@ -34,12 +35,14 @@
 #include "storage/latch.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "mantis.h"
 #include "guc.h"
 #include "nodes.h"
 #include "wakeup.h"
 #include "store/store.h"
+#include "replication/links.h"
 #include "replication/live.h"
 #include "replication/peers.h"
 #include "replication/protocol.h"
@@ -86,7 +89,7 @@ wait_until_writable(void)
 static WaitEventSet *
 build_wait_set(MemoryContext cxt)
 {
-	int			fds[MANTIS_MAX_CONFIGURED_PEERS + 3];
+	int			fds[MANTIS_TRANSPORT_MAX_FDS];
 	int			n = mantis_transport_fds(fds);
 	WaitEventSet *set = CreateWaitEventSet(cxt, n + 2);
 
@@ -95,6 +98,14 @@ build_wait_set(MemoryContext cxt)
 	for (int i = 0; i < n; i++)
 		AddWaitEventToSet(set, WL_SOCKET_READABLE, fds[i], NULL, NULL);
 	return set;
+}
+
+static WaitEventSet *
+rebuild_wait_set(WaitEventSet *set, MemoryContext cxt)
+{
+	FreeWaitEventSet(set);
+	MemoryContextReset(cxt);
+	return build_wait_set(cxt);
 }
 
 void
@@ -159,15 +170,18 @@ mantis_replication_worker_main(Datum main_arg)
 			break;
 		if (ConfigReloadPending)
 		{
+			bool		changed;
+
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
-			if (mantis_peers_configure())
-			{
-				FreeWaitEventSet(set);
-				MemoryContextReset(set_cxt);
-				set = build_wait_set(set_cxt);
-			}
+			/* connections refused or unanswered: again now, the cause may be fixed */
+			mantis_links_reload(GetCurrentTimestamp());
+			changed = mantis_peers_configure();
+			if (mantis_links_sockets_changed() || changed)
+				set = rebuild_wait_set(set, set_cxt);
 		}
+		else if (mantis_links_sockets_changed())
+			set = rebuild_wait_set(set, set_cxt);
 	}
 
 	/* hand what is left to the peers, then close without lingering */

@@ -287,7 +287,7 @@ is(sql('late', q{SELECT mantis_get('up.7', 0), mantis_get('up.nothing', false)},
 	'a grant given under 1.2 stays');
 
 # From 1.3 to 1.4: mantis_peers (function and view) is made again with the
-# columns protocol, protocols, repair_rounds, last_repair and adopted; the 1.3 definition works on the 1.4
+# columns protocol, protocols, repair_rounds, last_repair, adopted, reconnects and listing; the 1.3 definition works on the 1.4
 # library meanwhile, with its fewer columns
 my $peers_columns = q{SELECT count(*) || ' ' || string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
   FILTER (WHERE attnum > 21) FROM pg_attribute WHERE attrelid = 'mantis_peers'::regclass AND attnum > 0};
@@ -307,9 +307,9 @@ sql('recent', q{SET search_path = public, pg_catalog; ALTER EXTENSION mantis UPD
 is(sql('recent', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.4', '1.3 updates to 1.4');
 compare_members('recent', 'upgraded from 1.3');
 is(sql('recent', $peers_columns),
-	'28 acknowledged timestamp with time zone, rejected_collected bigint, protocol integer, protocols text, '
-	  . 'repair_rounds bigint, last_repair timestamp with time zone, adopted bigint',
-	'1.4: mantis_peers has protocol, protocols, repair_rounds, last_repair and adopted at its end');
+	'30 acknowledged timestamp with time zone, rejected_collected bigint, protocol integer, protocols text, '
+	  . 'repair_rounds bigint, last_repair timestamp with time zone, adopted bigint, reconnects bigint, listing text',
+	'1.4: mantis_peers has protocol, protocols, repair_rounds, last_repair, adopted, reconnects and listing at its end');
 is(sql('recent', q{SELECT state || ' ' || coalesce(protocol::text, 'NULL') || ' ' || coalesce(protocols, 'NULL')
   || ' ' || repair_rounds || ' ' || coalesce(last_repair::text, 'NULL') || ' ' || adopted FROM mantis_peers}),
 	'connecting NULL NULL 0 NULL 0', 'a peer never heard from: protocol and protocols NULL, no repair round');
@@ -340,8 +340,8 @@ SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER
 	. 'last_flush_error text, stored_rows bigint, listen text, rejected_unknown bigint, refused_connections bigint, held_back bigint, '
 	. 'expired_keys bigint, collected_deletions bigint, collected_expired bigint, '
 	. 'collection_horizon timestamp with time zone, refusal_horizon timestamp with time zone, refused_collected bigint, '
-	. 'collection text, members integer, inbound_connections integer, refused_over_limit bigint',
-	'mantis_status columns: bigint counters, a timestamptz time; 1.4 names the refusal horizon and adds collection, members, inbound_connections and refused_over_limit');
+	. 'collection text, members integer, inbound_connections integer, refused_over_limit bigint, node_id_clash text',
+	'mantis_status columns: bigint counters, a timestamptz time; 1.4 names the refusal horizon and adds collection, members, inbound_connections, refused_over_limit and node_id_clash');
 is(sql('postgres', q{
 SELECT string_agg(DISTINCT format_type(atttypid, atttypmod), ', ') FROM pg_attribute
  WHERE attrelid = 'mantis_peers'::regclass AND attnum > 0 AND attname IN ('since', 'last_message')}),
