@@ -263,10 +263,12 @@ mantis_curve_enabled(void)
 
 /*
  * Whether only this machine can reach an endpoint we bind: ipc:// and
- * inproc://, or tcp:// on an address of 127.0.0.0/8, on ::1 (or
- * ::ffff:127.x.x.x) or on "localhost".  Only what is provably loopback
- * counts: "*", 0.0.0.0, any other host name (which libzmq may also take
- * for an interface name) and an interface name are not.
+ * inproc://, or tcp:// on an address of 127.0.0.0/8 or on ::1 (or
+ * ::ffff:127.x.x.x).  Only what is provably loopback counts: "*",
+ * 0.0.0.0, an interface name and any host name are not, "localhost"
+ * included: libzmq binds an address or an interface, never a host name,
+ * so it takes "localhost" for the name of an interface (which may be any)
+ * and, without one so named, fails to listen at all.
  */
 bool
 mantis_endpoint_is_loopback(const char *endpoint)
@@ -288,8 +290,6 @@ mantis_endpoint_is_loopback(const char *endpoint)
 	len = colon - host;
 	memcpy(name, host, len);
 	name[len] = '\0';
-	if (strcmp(name, "localhost") == 0)
-		return true;
 	if (inet_pton(AF_INET, name, addr) == 1)
 		return addr[0] == 127;
 	if (len > 2 && name[0] == '[' && name[len - 1] == ']')

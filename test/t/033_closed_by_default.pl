@@ -1,8 +1,10 @@
 # Closed by default (issue 20):
 #  - without CURVE, a server whose mantis.listen is not provably loopback
-#    (a wildcard, 0.0.0.0, its own address, a host name, an interface name)
-#    refuses to start and says why and how to fix it; it starts on loopback,
-#    with mantis.insecure_network = on (warning), or with CURVE;
+#    (a wildcard, 0.0.0.0, its own address, a host name, localhost
+#    included, which libzmq cannot bind, an interface name)
+#    refuses to start and says why and how to fix it; it starts on loopback
+#    (and its replication listens there), with mantis.insecure_network = on
+#    (warning), or with CURVE;
 #  - mantis.max_inbound_connections: connections past it are refused at
 #    their handshake and counted (mantis_status.inbound_connections,
 #    refused_over_limit), and their room comes back when they go; a reload
@@ -34,7 +36,7 @@ $own = undef if defined $own && ($own =~ /^127\./ || $own eq '0.0.0.0');
 # --- without CURVE: only loopback, unless the network is declared trusted ----
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 my @open = ("tcp://*:$port", "tcp://0.0.0.0:$port", "tcp://127.1:$port",
-	"tcp://db1.example.com:$port", "tcp://eth0:$port");
+	"tcp://db1.example.com:$port", "tcp://eth0:$port", "tcp://localhost:$port");
 push @open, "tcp://$own:$port" if defined $own;
 my $i = 0;
 for my $listen (@open)
@@ -63,7 +65,7 @@ mantis.listen = '$listen'
 		$node->stop;
 	}
 }
-for my $listen ("tcp://localhost:$port", "tcp://127.0.0.2:$port", "ipc://$PostgreSQL::Test::Utils::tmp_check/clsd.$port")
+for my $listen ("tcp://127.0.0.2:$port", "ipc://$PostgreSQL::Test::Utils::tmp_check/clsd.$port")
 {
 	my $node = PostgreSQL::Test::Cluster->new('loop' . ++$i);
 	$node->init;
@@ -73,6 +75,9 @@ shared_buffers = 32MB
 mantis.listen = '$listen'
 });
 	ok($node->start(fail_ok => 1), "without CURVE, listening on loopback ($listen) starts");
+	my $replication = $node->wait_for_log(qr/mantis replication listening on \Q$listen\E|mantis could not listen/);
+	ok($replication && slurp_file($node->logfile) =~ /mantis replication listening on \Q$listen\E/,
+		'and its replication listens there');
 	$node->stop;
 }
 
