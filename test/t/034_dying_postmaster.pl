@@ -98,7 +98,9 @@ my $pm = $node->{_pid} or die 'no postmaster pid';
 my @children = grep { /^\d+$/ } split /\s+/, `pgrep -P $pm`;
 my $t_kill = time();
 $node->kill9;
-usleep(100) while alive($pm);
+my $dead_by = time() + $PostgreSQL::Test::Utils::timeout_default;
+usleep(100) while alive($pm) && time() < $dead_by;
+die "the killed postmaster $pm is still alive" if alive($pm);
 my $t_dead = time();
 note(sprintf('the postmaster seen dead %.1f ms after the kill', 1000 * ($t_dead - $t_kill)));
 
