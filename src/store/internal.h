@@ -162,6 +162,15 @@ typedef struct StoreMemory
 	pg_atomic_uint64 *leaf_due;
 
 	/*
+	 * MANTIS_LEAVES least HLC times of a dead register each leaf holds (a
+	 * deletion marker, or an expired register the sweep has seen and kept),
+	 * PG_UINT64_MAX for none: the sweep visits a leaf for them only once a
+	 * horizon has reached it (store/sweep.c).  Kept like leaf_due
+	 * (leaf_dead_lower()).
+	 */
+	pg_atomic_uint64 *leaf_dead;
+
+	/*
 	 * Per consumer (MantisConsumer): a bitmap of dirty leaves
 	 * (MANTIS_LEAVES / 32 words) and, per leaf, a 64-bit mask of its dirty
 	 * buckets (MANTIS_LEAVES words).  Atomics: set by writers under the
@@ -328,6 +337,15 @@ leaf_due_lower(int leaf, uint64 due)
 	Assert(LWLockHeldByMeInMode(leaf_lock(leaf), LW_EXCLUSIVE));
 	if (due < pg_atomic_read_u64(&store_mem.leaf_due[leaf]))
 		pg_atomic_write_u64(&store_mem.leaf_due[leaf], due);
+}
+
+/* The same for the least HLC of a dead register the leaf holds */
+static inline void
+leaf_dead_lower(int leaf, uint64 ts)
+{
+	Assert(LWLockHeldByMeInMode(leaf_lock(leaf), LW_EXCLUSIVE));
+	if (ts < pg_atomic_read_u64(&store_mem.leaf_dead[leaf]))
+		pg_atomic_write_u64(&store_mem.leaf_dead[leaf], ts);
 }
 
 /* ---- repair digests (store/write.c, store/sweep.c) ---- */
