@@ -95,6 +95,10 @@ static int	published_mode = -1;	/* the MantisCollectMode logged last */
 static uint64 caught_up_ms = 0;
 static uint64 started_ms = 0;
 
+/* our "stable" as of the last tick, and whether a greeting came since */
+static uint64 our_stable = 0;
+static bool greeted_since_tick = false;
+
 static inline bool
 seq_after(uint32 a, uint32 b)
 {
@@ -449,6 +453,8 @@ mantis_horizon_on_greeting(Peer *peer, const MantisFrame *f, uint64 ours)
 	}
 	if (peer->acks.in_incarnation != f->incarnation)
 		sender_restarted(&peer->acks, f->incarnation);
+	if (acked != peer->acks.acked || stable != peer->acks.stable)
+		greeted_since_tick = true;
 	peer->acks.acked = acked;
 	peer->acks.stable = stable;
 	peer->acks.collected = collected;
@@ -549,7 +555,9 @@ collection_horizon(void)
 
 	gather_members(&m);
 	mode = agreement(&m, &who);
-	horizon = mode == MANTIS_COLLECT_AGREED ? mantis_rules_horizon(m.views, m.n, NULL) : 0;
+	horizon = mantis_rules_horizon(m.views, m.n, &our_stable);
+	if (mode != MANTIS_COLLECT_AGREED)
+		horizon = 0;
 	if ((int) mode != published_mode)
 	{
 		ereport(LOG,
@@ -583,6 +591,54 @@ durable_note(PeerAcks *a, uint64 durable)
 		a->in_pending = a->in_held;
 		a->in_pending_after = mantis_collect_gathered_now() + 1;
 	}
+	else if (a->in_pending != 0 && a->in_held > a->in_pending &&
+			 mantis_collect_gathered_now() < a->in_pending_after)
+	{
+		/*
+		 * The take it waits for has not begun (the count rises before the
+		 * take, store/collect.c): it will also take what was merged since,
+		 * so the newer in_held waits for the same take, not for the one
+		 * after it - an acknowledgement one flush sooner.
+		 */
+		a->in_pending = a->in_held;
+	}
+}
+
+/*
+ * Whether a greeting to a peer would tell it something new: an
+ * acknowledgement of its writes, or our "stable", changed since our last
+ * HELLO to it.  The replication worker then greets it at once
+ * (replication/protocol.c), rather than at the next second: a dead register
+ * is collected once every member's "stable" has passed it (R2, R3), which
+ * takes a greeting each way; waiting for the periodic ones kept expired
+ * registers a second or two longer, holding their room.
+ */
+bool
+mantis_horizon_news(const Peer *peer)
+{
+	if (peer->proto < MANTIS_RULES_PROTOCOL)
+		return false;
+	return peer->acks.in_durable != peer->acks.told_acked ||
+		our_stable != peer->acks.told_stable;
+}
+
+/* A HELLO went to the peer: what it said (see mantis_horizon_news()) */
+void
+mantis_horizon_told(Peer *peer)
+{
+	peer->acks.told_acked = peer->acks.in_durable;
+	peer->acks.told_stable = our_stable;
+}
+
+/*
+ * Whether a greeting changed what a peer acknowledged since the last tick:
+ * the worker ticks again at once, so that our "stable" and the collection
+ * horizon follow, and the news goes on to the other peers.
+ */
+bool
+mantis_horizon_retick(void)
+{
+	return greeted_since_tick;
 }
 
 /*
@@ -679,6 +735,7 @@ mantis_horizon_tick(void)
 	uint64		hole = MANTIS_RULES_NO_HOLE;
 	bool		configured = false;
 
+	greeted_since_tick = false;
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
 		if (!mantis_peer_table[i].used)

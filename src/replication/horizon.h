@@ -40,6 +40,10 @@ typedef struct PeerAcks
 	uint64		generation_incarnation; /* ... this one */
 	uint64		collected_rejected; /* the last one past our clock, ignored */
 
+	/* our last HELLO to it: what it said, so that news goes out at once */
+	uint64		told_acked;		/* in_durable */
+	uint64		told_stable;	/* our "stable" */
+
 	/* our repair round with it */
 	bool		round_marked;	/* its answer gave its live mark */
 	bool		round_tainted;	/* something it sent was not merged */
@@ -71,5 +75,8 @@ extern void mantis_horizon_on_greeting(struct Peer *peer, const MantisFrame *f,
 									   uint64 ours);
 extern void mantis_horizon_fill_greeting(const struct Peer *to, MantisGreeting *g);
 extern void mantis_horizon_tick(void);
+extern bool mantis_horizon_news(const struct Peer *peer);
+extern void mantis_horizon_told(struct Peer *peer);
+extern bool mantis_horizon_retick(void);
 
 #endif							/* MANTIS_HORIZON_H */
