@@ -665,6 +665,7 @@ mantis_protocol_sleep_ms(void)
 	if (publish_at != 0)
 		wake = Min(wake, publish_at);
 	wake = mantis_links_wake_at(wake);
+	wake = Min(wake, mantis_live_wake_at());
 	return mantis_clock_ms_until(wake);
 }
 
