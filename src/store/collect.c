@@ -41,7 +41,7 @@
 #include "store/store.h"
 
 #define SWEEP_INTERVAL_MS	1000	/* the longest time between two sweeps */
-#define SWEEP_MIN_INTERVAL_MS	20	/* the shortest */
+#define SWEEP_MIN_INTERVAL_MS	100	/* the shortest */
 
 /* The horizons in shared memory; HLC times, 0 for none */
 typedef struct CollectShared

@@ -127,6 +127,7 @@ mantis_store_shmem_size(void)
 	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64))));
 	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64))));
 	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64))));
+	size = add_size(size, MAXALIGN(mul_size(2 * MANTIS_SWEEP_GROUPS, sizeof(pg_atomic_uint64))));
 	size = add_size(size, mul_size(MANTIS_CONSUMERS,
 								   MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32)))));
 	size = add_size(size, mul_size(MANTIS_CONSUMERS,
@@ -155,6 +156,9 @@ store_locate(char *base)
 	base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
 	store_mem.leaf_dead = (pg_atomic_uint64 *) base;
 	base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
+	store_mem.group_due = (pg_atomic_uint64 *) base;
+	store_mem.group_dead = store_mem.group_due + MANTIS_SWEEP_GROUPS;
+	base += MAXALIGN(mul_size(2 * MANTIS_SWEEP_GROUPS, sizeof(pg_atomic_uint64)));
 	for (int c = 0; c < MANTIS_CONSUMERS; c++)
 	{
 		store_mem.dirty[c] = (pg_atomic_uint32 *) base;
@@ -208,6 +212,11 @@ mantis_store_shmem_init(void *place, bool found)
 		pg_atomic_init_u64(&store_mem.digests[i], 0);
 		pg_atomic_init_u64(&store_mem.leaf_due[i], PG_UINT64_MAX);	/* nothing due */
 		pg_atomic_init_u64(&store_mem.leaf_dead[i], PG_UINT64_MAX);	/* nothing dead */
+	}
+	for (int i = 0; i < MANTIS_SWEEP_GROUPS; i++)
+	{
+		pg_atomic_init_u64(&store_mem.group_due[i], PG_UINT64_MAX);
+		pg_atomic_init_u64(&store_mem.group_dead[i], PG_UINT64_MAX);
 	}
 	for (int c = 0; c < MANTIS_CONSUMERS; c++)
 	{

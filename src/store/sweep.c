@@ -29,7 +29,10 @@
  * lowers them in O(1) under the partition lock (leaf_due_lower(),
  * leaf_dead_lower(), store/internal.h); the sweep visits only the leaves
  * where an expiry has passed or whose least dead HLC a bound of this sweep
- * reaches (leaf_is_due()), and recomputes both exactly.  A dead register
+ * reaches (is_due()), and recomputes both exactly; it finds them through a
+ * summary of each MANTIS_SWEEP_GROUP leaves (store_mem.group_due,
+ * group_dead: at most their least), so a sweep with little due reads
+ * little more than the summaries.  A dead register
  * waiting for the horizon costs nothing until the horizon passes it: the
  * sweep's work is what is due, not what is held.  A write that replaces
  * an expiring register with one that never expires leaves the leaf due
@@ -234,24 +237,22 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, const MantisSweepBounds *bound
 }
 
 /*
- * Whether a leaf may hold something to do (read without its lock: a value
- * a moment old only moves the visit to the next sweep).  A live register's
- * expiry has passed; or the least HLC of its dead registers is one that a
- * bound of this sweep can collect: below the least hole, and at or below
- * the horizon, or of a millisecond the lifetime has passed (a register's
- * death is never before its HLC's millisecond).  What is kept for other
- * reasons (owed to a worker, its key held back) is visited again at every
- * sweep while a bound covers it: until the flush that clears it, or the
- * row that merges.
+ * Whether a leaf, or a group of them, may hold something to do, from its
+ * next due time and least dead HLC (read without a lock: a value a moment
+ * old only moves the visit to the next sweep).  A live register's expiry
+ * has passed; or the least HLC of its dead registers is one that a bound
+ * of this sweep can collect: below the least hole, and at or below the
+ * horizon, or of a millisecond the lifetime has passed (a register's death
+ * is never before its HLC's millisecond).  What is kept for other reasons
+ * (owed to a worker, its key held back) is visited again at every sweep
+ * while a bound covers it: until the flush that clears it, or the row that
+ * merges.
  */
 static bool
-leaf_is_due(int leaf, const MantisSweepHorizon *h, const MantisSweepBounds *b)
+is_due(uint64 due_ms, uint64 dead_ts, const MantisSweepHorizon *h, const MantisSweepBounds *b)
 {
-	uint64		dead_ts;
-
-	if (pg_atomic_read_u64(&store_mem.leaf_due[leaf]) <= h->now_ms)
+	if (due_ms <= h->now_ms)
 		return true;
-	dead_ts = pg_atomic_read_u64(&store_mem.leaf_dead[leaf]);
 	if (dead_ts == PG_UINT64_MAX)
 		return false;
 	if (!counted_all)
@@ -263,14 +264,48 @@ leaf_is_due(int leaf, const MantisSweepHorizon *h, const MantisSweepBounds *b)
 }
 
 /*
- * Sweep the store: visit every leaf that leaf_is_due(), collecting the
- * dead registers the horizon allows; *out says what was found, and when
- * the next sweep has something to do (next_due_ms, least_dead_ts).  The
- * counters of mantis_status are updated: expired registers held as of this
- * sweep, and the collected ones since startup.  Called by the persistence
- * worker (store/collect.c says when); one partition lock is held at a
- * time, for one leaf.  The cost: a read of two atomics per leaf, and the
- * registers of the leaves that have something due.
+ * Sweep the leaves of one group that are due, and set the group's summary
+ * again.  It is reset before its leaves are read, and lowered to their
+ * least after: a write that lowers a leaf lowers the group after it
+ * (leaf_due_lower()), so either its lowering comes after the reset, or the
+ * reset (a full barrier) comes after it and the read of the leaf sees the
+ * leaf lowered.  Either way the summary is never above a leaf's value.
+ */
+static void
+sweep_group(int group, const MantisSweepHorizon *h, const MantisSweepBounds *b,
+			MantisSweepStats *out)
+{
+	uint64		due = PG_UINT64_MAX;
+	uint64		dead = PG_UINT64_MAX;
+
+	(void) pg_atomic_exchange_u64(&store_mem.group_due[group], PG_UINT64_MAX);
+	(void) pg_atomic_exchange_u64(&store_mem.group_dead[group], PG_UINT64_MAX);
+	for (int leaf = group * MANTIS_SWEEP_GROUP; leaf < (group + 1) * MANTIS_SWEEP_GROUP; leaf++)
+	{
+		if (is_due(pg_atomic_read_u64(&store_mem.leaf_due[leaf]),
+				   pg_atomic_read_u64(&store_mem.leaf_dead[leaf]), h, b))
+		{
+			sweep_leaf(leaf, h, b, out);
+			out->leaves_visited++;
+		}
+		due = Min(due, pg_atomic_read_u64(&store_mem.leaf_due[leaf]));
+		dead = Min(dead, pg_atomic_read_u64(&store_mem.leaf_dead[leaf]));
+	}
+	atomic_lower(&store_mem.group_due[group], due);
+	atomic_lower(&store_mem.group_dead[group], dead);
+}
+
+/*
+ * Sweep the store: visit every leaf that is_due(), in the groups whose
+ * summary is_due(), collecting the dead registers the horizon allows; *out
+ * says what was found, and when the next sweep has something to do
+ * (next_due_ms, least_dead_ts).  The counters of mantis_status are
+ * updated: expired registers held as of this sweep, and the collected ones
+ * since startup.  Called by the persistence worker (store/collect.c says
+ * when); one partition lock is held at a time, for one leaf.  The cost: a
+ * read of two atomics per group of MANTIS_SWEEP_GROUP leaves, of two per
+ * leaf in a group with something due, and the registers of the leaves
+ * that have something due.
  */
 void
 mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out)
@@ -287,17 +322,15 @@ mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out)
 	if (leaf_expired == NULL)
 		leaf_expired = MemoryContextAllocZero(TopMemoryContext,
 											  sizeof(uint16) * MANTIS_LEAVES);
-	for (int leaf = 0; leaf < MANTIS_LEAVES; leaf++)
+	for (int group = 0; group < MANTIS_SWEEP_GROUPS; group++)
 	{
-		if (leaf_is_due(leaf, h, &bounds))
-		{
-			sweep_leaf(leaf, h, &bounds, out);
-			out->leaves_visited++;
-		}
+		if (is_due(pg_atomic_read_u64(&store_mem.group_due[group]),
+				   pg_atomic_read_u64(&store_mem.group_dead[group]), h, &bounds))
+			sweep_group(group, h, &bounds, out);
 		out->next_due_ms = Min(out->next_due_ms,
-							   pg_atomic_read_u64(&store_mem.leaf_due[leaf]));
+							   pg_atomic_read_u64(&store_mem.group_due[group]));
 		out->least_dead_ts = Min(out->least_dead_ts,
-								 pg_atomic_read_u64(&store_mem.leaf_dead[leaf]));
+								 pg_atomic_read_u64(&store_mem.group_dead[group]));
 	}
 	counted_all = true;
 	out->expired_held = expired_total;
