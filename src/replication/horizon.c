@@ -20,8 +20,9 @@
  * compares, so once the round completes with everything merged, it holds our
  * writes through that mark, and the frames after it continue the chain.
  *
- * Acknowledgements travel in the greetings each peer sends every second:
- * "acked" is what the sender holds of the addressee's writes; "stable" is
+ * Acknowledgements travel in the greetings each peer sends every second,
+ * and at once when its "acked" or "stable" for the peer it goes to has
+ * changed (mantis_horizon_news()): "acked" is what the sender holds of the addressee's writes; "stable" is
  * the least "acked" the sender has from its members (every one of them
  * holds the sender's writes through it); "collected" is the sender's
  * refusal horizon (below).  The collection horizon here is the least

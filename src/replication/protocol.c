@@ -6,7 +6,8 @@
  *	  (the version in use with each peer is replication/version.c's).
  *
  * Runs in the replication worker (replication/worker.c), over
- * replication/transport.c.  On our connection to a peer P: HELLO every second;
+ * replication/transport.c.  On our connection to a peer P: HELLO every second,
+ * and sooner when it carries news for P (an acknowledgement, news_due());
  * P answers WELCOME (name, node id, incarnation, limits).  The first answer,
  * an answer after mantis.peer_timeout of silence (a healed partition) and an
  * answer with a new incarnation (a restart, however fast) each start a repair

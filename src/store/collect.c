@@ -22,6 +22,19 @@
  * nothing: there is no peer to refuse, and a peer added later must not see
  * its older registers refused.
  *
+ * When.  A dead register waits for what the rules of common/rules.h need,
+ * and for no timer: its flush and its send here (R3: an older copy in our
+ * rows, or on its way, must be superseded first), and the horizon (R2:
+ * every member holds it or newer, flushed, which costs each member a flush
+ * after it arrived and a greeting each way, sent as soon as they change:
+ * replication/horizon.c).  The sweep runs as soon as one of those has
+ * happened for a register it kept, or an expiry has passed (sweep_due()),
+ * at most every SWEEP_MIN_INTERVAL_MS; the once-a-second sweep that was
+ * here added up to a second to every collection, and an expired register
+ * kept its room that much longer.  A register already flushed as the very
+ * register it is (an expiry changes no byte of it, and sets no flag) waits
+ * for no further flush: only a write sets UNFLUSHED.
+ *
  * IDENTIFICATION	src/store/collect.c
  *-------------------------------------------------------------------------
  */
