@@ -22,7 +22,7 @@
  *
  * Acknowledgements travel in the greetings each peer sends every second,
  * and at once when its "acked" or "stable" for the peer it goes to has
- * changed (mantis_horizon_news()): "acked" is what the sender holds of the addressee's writes; "stable" is
+ * changed (replication/news.c): "acked" is what the sender holds of the addressee's writes; "stable" is
  * the least "acked" the sender has from its members (every one of them
  * holds the sender's writes through it); "collected" is the sender's
  * refusal horizon (below).  The collection horizon here is the least
@@ -85,6 +85,7 @@
 #include "store/store.h"
 #include "replication/horizon.h"
 #include "replication/live.h"
+#include "replication/news.h"
 #include "replication/peer_clock.h"
 #include "replication/peers.h"
 
@@ -95,10 +96,6 @@ static int	published_mode = -1;	/* the MantisCollectMode logged last */
 /* when this run started, and first caught up: monotonic ms (see the tick) */
 static uint64 caught_up_ms = 0;
 static uint64 started_ms = 0;
-
-/* our "stable" as of the last tick, and whether a greeting came since */
-static uint64 our_stable = 0;
-static bool greeted_since_tick = false;
 
 static inline bool
 seq_after(uint32 a, uint32 b)
@@ -455,7 +452,7 @@ mantis_horizon_on_greeting(Peer *peer, const MantisFrame *f, uint64 ours)
 	if (peer->acks.in_incarnation != f->incarnation)
 		sender_restarted(&peer->acks, f->incarnation);
 	if (acked != peer->acks.acked || stable != peer->acks.stable)
-		greeted_since_tick = true;
+		mantis_news_greeted();
 	peer->acks.acked = acked;
 	peer->acks.stable = stable;
 	peer->acks.collected = collected;
@@ -553,10 +550,12 @@ collection_horizon(void)
 	const Peer *who;
 	MantisCollectMode mode;
 	uint64		horizon;
+	uint64		our_stable;
 
 	gather_members(&m);
 	mode = agreement(&m, &who);
 	horizon = mantis_rules_horizon(m.views, m.n, &our_stable);
+	mantis_news_stable(our_stable);
 	if (mode != MANTIS_COLLECT_AGREED)
 		horizon = 0;
 	if ((int) mode != published_mode)
@@ -603,43 +602,6 @@ durable_note(PeerAcks *a, uint64 durable)
 		 */
 		a->in_pending = a->in_held;
 	}
-}
-
-/*
- * Whether a greeting to a peer would tell it something new: an
- * acknowledgement of its writes, or our "stable", changed since our last
- * HELLO to it.  The replication worker then greets it at once
- * (replication/protocol.c), rather than at the next second: a dead register
- * is collected once every member's "stable" has passed it (R2, R3), which
- * takes a greeting each way; waiting for the periodic ones kept expired
- * registers a second or two longer, holding their room.
- */
-bool
-mantis_horizon_news(const Peer *peer)
-{
-	if (peer->proto < MANTIS_RULES_PROTOCOL)
-		return false;
-	return peer->acks.in_durable != peer->acks.told_acked ||
-		our_stable != peer->acks.told_stable;
-}
-
-/* A HELLO went to the peer: what it said (see mantis_horizon_news()) */
-void
-mantis_horizon_told(Peer *peer)
-{
-	peer->acks.told_acked = peer->acks.in_durable;
-	peer->acks.told_stable = our_stable;
-}
-
-/*
- * Whether a greeting changed what a peer acknowledged since the last tick:
- * the worker ticks again at once, so that our "stable" and the collection
- * horizon follow, and the news goes on to the other peers.
- */
-bool
-mantis_horizon_retick(void)
-{
-	return greeted_since_tick;
 }
 
 /*
@@ -736,7 +698,7 @@ mantis_horizon_tick(void)
 	uint64		hole = MANTIS_RULES_NO_HOLE;
 	bool		configured = false;
 
-	greeted_since_tick = false;
+	mantis_news_ticked();
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
 		if (!mantis_peer_table[i].used)

@@ -75,8 +75,5 @@ extern void mantis_horizon_on_greeting(struct Peer *peer, const MantisFrame *f,
 									   uint64 ours);
 extern void mantis_horizon_fill_greeting(const struct Peer *to, MantisGreeting *g);
 extern void mantis_horizon_tick(void);
-extern bool mantis_horizon_news(const struct Peer *peer);
-extern void mantis_horizon_told(struct Peer *peer);
-extern bool mantis_horizon_retick(void);
 
 #endif							/* MANTIS_HORIZON_H */

@@ -56,6 +56,7 @@
 #include "store/collect.h"
 #include "replication/horizon.h"
 #include "replication/live.h"
+#include "replication/news.h"
 #include "replication/outbox.h"
 #include "replication/peer_clock.h"
 #include "replication/peers.h"
@@ -583,13 +584,13 @@ static void
 greet(Peer *peer, TimestampTz now)
 {
 	mantis_version_greet(peer, now);
-	mantis_horizon_told(peer);
+	mantis_news_told(peer);
 	peer->last_hello = now;
 }
 
 /*
  * Whether a connected peer is owed a greeting now for what it would learn
- * from it (mantis_horizon_news()): an acknowledgement, or our "stable".  At
+ * from it (mantis_news_for()): an acknowledgement, or our "stable".  At
  * most one each NEWS_HELLO_MS, so that a stream of writes, which moves
  * both all the time, costs a few greetings a second and no more.
  */
@@ -597,7 +598,7 @@ static bool
 news_due(const Peer *peer, TimestampTz now)
 {
 	return peer->used && peer->conn >= 0 && peer->state == MANTIS_PEER_CONNECTED &&
-		peer->greeting == GREETING_OK && mantis_horizon_news(peer) &&
+		peer->greeting == GREETING_OK && mantis_news_for(peer) &&
 		TimestampDifferenceExceeds(peer->last_hello, now, NEWS_HELLO_MS);
 }
 
@@ -648,7 +649,7 @@ mantis_protocol_sleep_ms(void)
 	TimestampTz wake = TimestampTzPlusMilliseconds(now, HELLO_INTERVAL_MS);
 	TimestampTz publish_at = mantis_peers_publish_due();
 
-	if (mantis_horizon_retick())
+	if (mantis_news_retick())
 		return 0;				/* a greeting moved an acknowledgement: tick now */
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
@@ -658,7 +659,7 @@ mantis_protocol_sleep_ms(void)
 			continue;
 		wake = Min(wake, TimestampTzPlusMilliseconds(peer->last_hello, hello_interval(peer)));
 		if (peer->state == MANTIS_PEER_CONNECTED && peer->greeting == GREETING_OK &&
-			mantis_horizon_news(peer))
+			mantis_news_for(peer))
 			wake = Min(wake, TimestampTzPlusMilliseconds(peer->last_hello, NEWS_HELLO_MS));
 		if (peer->state == MANTIS_PEER_CONNECTED)
 			wake = Min(wake, mantis_repair_wake_at(peer));
