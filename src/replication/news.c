@@ -23,6 +23,7 @@
 
 #include "mantis.h"
 #include "common/rules.h"
+#include "store/collect.h"
 #include "replication/horizon.h"
 #include "replication/news.h"
 #include "replication/peers.h"
@@ -60,13 +61,17 @@ mantis_news_retick(void)
 }
 
 /*
- * Whether a greeting to a peer would tell it something new.  Peers of
- * protocol 3 are acknowledged nothing (replication/horizon.c): never.
+ * Whether a greeting to a peer would tell it something new that collection
+ * waits for.  Peers of protocol 3 are acknowledged nothing
+ * (replication/horizon.c): never.  Nor while no dead register waits, here
+ * or, as every register goes everywhere, anywhere (mantis_collect_busy()):
+ * idle, acknowledgements rise with the watermarks of the empty batches,
+ * and greeting for that alone would double the traffic of an idle server.
  */
 bool
 mantis_news_for(const Peer *peer)
 {
-	if (peer->proto < MANTIS_RULES_PROTOCOL)
+	if (peer->proto < MANTIS_RULES_PROTOCOL || !mantis_collect_busy())
 		return false;
 	return peer->acks.in_durable != peer->acks.told_acked ||
 		our_stable != peer->acks.told_stable;

@@ -55,6 +55,7 @@
 
 #define SWEEP_INTERVAL_MS	1000	/* the longest time between two sweeps */
 #define SWEEP_MIN_INTERVAL_MS	100	/* the shortest */
+#define BUSY_MS					2000	/* see mantis_collect_busy() */
 
 /* The horizons in shared memory; HLC times, 0 for none */
 typedef struct CollectShared
@@ -72,6 +73,7 @@ typedef struct CollectShared
 	pg_atomic_uint32 compaction_asked;	/* registers dropped outside the sweep */
 	pg_atomic_uint64 generation;	/* the greatest row id of mantis_stores */
 	pg_atomic_uint64 least_dead_ts; /* the sweep's: least dead HLC it kept */
+	pg_atomic_uint64 busy_until_ms; /* ... and until when collection is busy */
 
 	/* how collection goes, for mantis_status; under mutex */
 	slock_t		mutex;
@@ -117,6 +119,7 @@ mantis_collect_shmem_init(void *place, bool found)
 	pg_atomic_init_u32(&collect->compaction_asked, 0);
 	pg_atomic_init_u64(&collect->generation, 0);
 	pg_atomic_init_u64(&collect->least_dead_ts, PG_UINT64_MAX);
+	pg_atomic_init_u64(&collect->busy_until_ms, 0);
 	SpinLockInit(&collect->mutex);
 	collect->mode = -1;
 	collect->members = 0;
@@ -513,10 +516,27 @@ mantis_collect_sweep(void)
 	next_due_ms = stats.next_due_ms;
 	least_dead_ts = stats.least_dead_ts;
 	pg_atomic_write_u64(&collect->least_dead_ts, least_dead_ts);
+	if (least_dead_ts != PG_UINT64_MAX || next_due_ms < h.now_ms + BUSY_MS ||
+		stats.collected_deletions + stats.collected_expired > 0)
+		pg_atomic_write_u64(&collect->busy_until_ms, h.now_ms + BUSY_MS);
 	if (mantis_rules_sweep_raises(MANTIS_SWEEP_BY_LIFETIME, replicated))
 		mantis_collect_raise_refusal_horizon(stats.lifetime_max_ts);
 	if (mantis_rules_sweep_raises(MANTIS_SWEEP_BY_HORIZON, replicated))
 		mantis_collect_raise_refusal_horizon(stats.stable_max_ts);
+}
+
+/*
+ * Whether collection is busy: the last sweeps kept a dead register, found
+ * an expiry due within BUSY_MS, or collected one, less than BUSY_MS ago.
+ * Only then does the replication worker greet its peers at once with news
+ * (replication/news.c): an idle store, whose acknowledgements rise each
+ * second only with the empty batches that move the watermarks, has nothing
+ * to collect sooner, and keeps its greetings to one a second.  Any process.
+ */
+bool
+mantis_collect_busy(void)
+{
+	return mantis_clock_wall_ms() < pg_atomic_read_u64(&collect->busy_until_ms);
 }
 
 /* A flush committed: what it wrote no longer waits for it (the sweep's R3) */
