@@ -63,6 +63,7 @@
 #include "guc.h"
 #include "log_limit.h"
 #include "nodes.h"
+#include "wakeup.h"
 #include "store/collect.h"
 #include "store/store.h"
 #include "persist/persist.h"
@@ -338,8 +339,15 @@ flush_now(uint64 *written, char *message, size_t message_size)
 
 	if (ok)
 	{
-		/* what was gathered so far is in mantis_stores: it may be acked */
+		/*
+		 * What was gathered so far is in mantis_stores: it may be acked, at
+		 * once (the replication worker greets the peers it now owes an
+		 * acknowledgement, replication/horizon.c), and what it wrote no
+		 * longer waits for a flush to be collected.
+		 */
 		mantis_collect_durable(last_gathered);
+		mantis_collect_note_flush();
+		mantis_wake_worker(MANTIS_REPLICATION_WORKER);
 		failures_in_a_row = 0;
 		compact_next = false;
 		*written = result.registers;

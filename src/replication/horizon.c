@@ -20,8 +20,9 @@
  * compares, so once the round completes with everything merged, it holds our
  * writes through that mark, and the frames after it continue the chain.
  *
- * Acknowledgements travel in the greetings each peer sends every second:
- * "acked" is what the sender holds of the addressee's writes; "stable" is
+ * Acknowledgements travel in the greetings each peer sends every second,
+ * and at once when its "acked" or "stable" for the peer it goes to has
+ * changed (replication/news.c): "acked" is what the sender holds of the addressee's writes; "stable" is
  * the least "acked" the sender has from its members (every one of them
  * holds the sender's writes through it); "collected" is the sender's
  * refusal horizon (below).  The collection horizon here is the least
@@ -84,6 +85,7 @@
 #include "store/store.h"
 #include "replication/horizon.h"
 #include "replication/live.h"
+#include "replication/news.h"
 #include "replication/peer_clock.h"
 #include "replication/peers.h"
 
@@ -449,6 +451,8 @@ mantis_horizon_on_greeting(Peer *peer, const MantisFrame *f, uint64 ours)
 	}
 	if (peer->acks.in_incarnation != f->incarnation)
 		sender_restarted(&peer->acks, f->incarnation);
+	if (acked != peer->acks.acked || stable != peer->acks.stable)
+		mantis_news_greeted();
 	peer->acks.acked = acked;
 	peer->acks.stable = stable;
 	peer->acks.collected = collected;
@@ -546,10 +550,14 @@ collection_horizon(void)
 	const Peer *who;
 	MantisCollectMode mode;
 	uint64		horizon;
+	uint64		our_stable;
 
 	gather_members(&m);
 	mode = agreement(&m, &who);
-	horizon = mode == MANTIS_COLLECT_AGREED ? mantis_rules_horizon(m.views, m.n, NULL) : 0;
+	horizon = mantis_rules_horizon(m.views, m.n, &our_stable);
+	mantis_news_stable(our_stable);
+	if (mode != MANTIS_COLLECT_AGREED)
+		horizon = 0;
 	if ((int) mode != published_mode)
 	{
 		ereport(LOG,
@@ -582,6 +590,17 @@ durable_note(PeerAcks *a, uint64 durable)
 	{
 		a->in_pending = a->in_held;
 		a->in_pending_after = mantis_collect_gathered_now() + 1;
+	}
+	else if (a->in_pending != 0 && a->in_held > a->in_pending &&
+			 mantis_collect_gathered_now() < a->in_pending_after)
+	{
+		/*
+		 * The take it waits for has not begun (the count rises before the
+		 * take, store/collect.c): it will also take what was merged since,
+		 * so the newer in_held waits for the same take, not for the one
+		 * after it - an acknowledgement one flush sooner.
+		 */
+		a->in_pending = a->in_held;
 	}
 }
 
@@ -679,6 +698,7 @@ mantis_horizon_tick(void)
 	uint64		hole = MANTIS_RULES_NO_HOLE;
 	bool		configured = false;
 
+	mantis_news_ticked();
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
 		if (!mantis_peer_table[i].used)

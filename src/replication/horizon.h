@@ -40,6 +40,10 @@ typedef struct PeerAcks
 	uint64		generation_incarnation; /* ... this one */
 	uint64		collected_rejected; /* the last one past our clock, ignored */
 
+	/* our last HELLO to it: what it said, so that news goes out at once */
+	uint64		told_acked;		/* in_durable */
+	uint64		told_stable;	/* our "stable" */
+
 	/* our repair round with it */
 	bool		round_marked;	/* its answer gave its live mark */
 	bool		round_tainted;	/* something it sent was not merged */

@@ -53,6 +53,7 @@
 #define PEER_QUEUE_BYTES		(8 * 1024 * 1024)	/* live frames held per peer */
 #define WATERMARK_MS			10	/* least time between two barriers */
 #define HEARTBEAT_MS			1000	/* an empty batch, to move the watermark */
+#define WITNESS_MS				50	/* ... sooner, past a peer's registers merged */
 
 /* leaves with registers still to send, and when a batch last went out */
 static MantisLeafSet send_pending;
@@ -60,6 +61,9 @@ static TimestampTz last_live_send = 0;
 
 /* the last frame sent and the last batch's watermark; see replication/horizon.c */
 static MantisLiveMark sent = {0, 0};
+
+/* a peer's registers were merged since the last batch (see mantis_live_wake_at()) */
+static bool witnessed = false;
 static TimestampTz last_barrier = 0;
 
 void
@@ -198,6 +202,21 @@ batch_watermark(TimestampTz now)
 	return watermark;
 }
 
+/*
+ * When the next empty batch is due, to move our watermark: each
+ * HEARTBEAT_MS, and WITNESS_MS after we merged registers of a peer.  Our
+ * clock has passed them then, and a watermark past them lets our peers'
+ * acknowledgements of us pass them: a dead register of theirs is collected
+ * only once every member's "stable" has (replication/horizon.c), and a
+ * server that only receives would otherwise hold it back for up to a
+ * second.
+ */
+TimestampTz
+mantis_live_wake_at(void)
+{
+	return TimestampTzPlusMilliseconds(last_live_send, witnessed ? WITNESS_MS : HEARTBEAT_MS);
+}
+
 /* Where our live stream stands: the last frame and watermark sent */
 MantisLiveMark
 mantis_live_mark(void)
@@ -239,7 +258,8 @@ mantis_live_send_changes(void)
 	uint64		watermark;
 	TimestampTz now = GetCurrentTimestamp();
 
-	bool		heartbeat = TimestampDifferenceExceeds(last_live_send, now, HEARTBEAT_MS);
+	bool		heartbeat = TimestampDifferenceExceeds(last_live_send, now,
+													   witnessed ? WITNESS_MS : HEARTBEAT_MS);
 
 	if (!heartbeat && !mantis_store_has_dirty(MANTIS_CONSUMER_REPLICATION))
 		return;
@@ -250,6 +270,7 @@ mantis_live_send_changes(void)
 		return;
 
 	last_live_send = now;
+	witnessed = false;
 	b.group = MANTIS_LIVE_GROUP;
 	b.round = sent.seq + 1 == 0 ? 1 : sent.seq + 1;
 	b.flush = broadcast_full;
@@ -318,6 +339,7 @@ mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 	if (hole != MANTIS_RULES_NO_HOLE)
 		mantis_horizon_hole(peer, hole);
 	c->applied += merged.applied;
+	witnessed |= merged.applied > 0;
 	c->stale += merged.stale;
 	c->no_room += merged.no_room;
 	c->collected += merged.collected;

@@ -17,5 +17,6 @@ extern void mantis_live_send_changes(void);
 extern void mantis_live_drain(Peer *peer);
 extern bool mantis_live_merge(Peer *from, const MantisFrame *f, int extra_flags);
 extern MantisLiveMark mantis_live_mark(void);
+extern TimestampTz mantis_live_wake_at(void);
 
 #endif							/* MANTIS_LIVE_H */

@@ -6,7 +6,8 @@
  *	  (the version in use with each peer is replication/version.c's).
  *
  * Runs in the replication worker (replication/worker.c), over
- * replication/transport.c.  On our connection to a peer P: HELLO every second;
+ * replication/transport.c.  On our connection to a peer P: HELLO every second,
+ * and sooner when it carries news for P (an acknowledgement, news_due());
  * P answers WELCOME (name, node id, incarnation, limits).  The first answer,
  * an answer after mantis.peer_timeout of silence (a healed partition) and an
  * answer with a new incarnation (a restart, however fast) each start a repair
@@ -55,6 +56,7 @@
 #include "store/collect.h"
 #include "replication/horizon.h"
 #include "replication/live.h"
+#include "replication/news.h"
 #include "replication/outbox.h"
 #include "replication/peer_clock.h"
 #include "replication/peers.h"
@@ -66,6 +68,7 @@
 
 #define HELLO_INTERVAL_MS		1000	/* to a connected peer */
 #define HELLO_RETRY_MS			100 /* to one we have not heard from */
+#define NEWS_HELLO_MS			50	/* the least time between greetings with news */
 
 /* ---- CURVE: what replication/transport.c asks, and what it tells ---- */
 
@@ -577,9 +580,32 @@ peer_down(Peer *peer, TimestampTz now)
 		mantis_repair_end_round(peer, now, false);
 }
 
+static void
+greet(Peer *peer, TimestampTz now)
+{
+	mantis_version_greet(peer, now);
+	mantis_news_told(peer);
+	peer->last_hello = now;
+}
+
+/*
+ * Whether a connected peer is owed a greeting now for what it would learn
+ * from it (mantis_news_for()): an acknowledgement, or our "stable".  At
+ * most one each NEWS_HELLO_MS, so that a stream of writes, which moves
+ * both all the time, costs a few greetings a second and no more.
+ */
+static bool
+news_due(const Peer *peer, TimestampTz now)
+{
+	return peer->used && peer->conn >= 0 && peer->state == MANTIS_PEER_CONNECTED &&
+		peer->greeting == GREETING_OK && mantis_news_for(peer) &&
+		TimestampDifferenceExceeds(peer->last_hello, now, NEWS_HELLO_MS);
+}
+
 /*
  * Greet peers, notice silent ones, run the repair timers, and publish the
- * view when it is due.
+ * view when it is due; then greet at once the peers that have news coming
+ * (news_due()).
  */
 void
 mantis_protocol_tick(void)
@@ -598,16 +624,20 @@ mantis_protocol_tick(void)
 			continue;
 		mantis_live_drain(peer);
 		if (TimestampDifferenceExceeds(peer->last_hello, now, hello_interval(peer)))
-		{
-			mantis_version_greet(peer, now);
-			peer->last_hello = now;
-		}
+			greet(peer, now);
 		if (fell_silent(peer, now))
 			peer_down(peer, now);
 		if (peer->state == MANTIS_PEER_CONNECTED)
 			mantis_repair_tick(peer, now);
 	}
 	mantis_horizon_tick();
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
+	{
+		Peer	   *peer = &mantis_peer_table[i];
+
+		if (news_due(peer, now))
+			greet(peer, now);
+	}
 	mantis_peers_publish(now, false);
 }
 
@@ -619,6 +649,8 @@ mantis_protocol_sleep_ms(void)
 	TimestampTz wake = TimestampTzPlusMilliseconds(now, HELLO_INTERVAL_MS);
 	TimestampTz publish_at = mantis_peers_publish_due();
 
+	if (mantis_news_retick())
+		return 0;				/* a greeting moved an acknowledgement: tick now */
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
 		Peer	   *peer = &mantis_peer_table[i];
@@ -626,12 +658,16 @@ mantis_protocol_sleep_ms(void)
 		if (!peer->used || peer->conn < 0)
 			continue;
 		wake = Min(wake, TimestampTzPlusMilliseconds(peer->last_hello, hello_interval(peer)));
+		if (peer->state == MANTIS_PEER_CONNECTED && peer->greeting == GREETING_OK &&
+			mantis_news_for(peer))
+			wake = Min(wake, TimestampTzPlusMilliseconds(peer->last_hello, NEWS_HELLO_MS));
 		if (peer->state == MANTIS_PEER_CONNECTED)
 			wake = Min(wake, mantis_repair_wake_at(peer));
 	}
 	if (publish_at != 0)
 		wake = Min(wake, publish_at);
 	wake = mantis_links_wake_at(wake);
+	wake = Min(wake, mantis_live_wake_at());
 	return mantis_clock_ms_until(wake);
 }
 

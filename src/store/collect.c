@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  * store/collect.c
  *	  When the store is swept, and with what horizons: the persistence
- *	  worker's once-a-second collection of deletion markers and expired
- *	  registers.
+ *	  worker's collection of deletion markers and expired registers, as
+ *	  soon as one is due.
  *
  * The sweep itself is store/sweep.c; the horizons come from the replication
  * worker (replication/horizon.c), which publishes them in shared memory.
@@ -22,6 +22,19 @@
  * nothing: there is no peer to refuse, and a peer added later must not see
  * its older registers refused.
  *
+ * When.  A dead register waits for what the rules of common/rules.h need,
+ * and for no timer: its flush and its send here (R3: an older copy in our
+ * rows, or on its way, must be superseded first), and the horizon (R2:
+ * every member holds it or newer, flushed, which costs each member a flush
+ * after it arrived and a greeting each way, sent as soon as they change:
+ * replication/horizon.c).  The sweep runs as soon as one of those has
+ * happened for a register it kept, or an expiry has passed (sweep_due()),
+ * at most every SWEEP_MIN_INTERVAL_MS; the once-a-second sweep that was
+ * here added up to a second to every collection, and an expired register
+ * kept its room that much longer.  A register already flushed as the very
+ * register it is (an expiry changes no byte of it, and sets no flag) waits
+ * for no further flush: only a write sets UNFLUSHED.
+ *
  * IDENTIFICATION	src/store/collect.c
  *-------------------------------------------------------------------------
  */
@@ -35,11 +48,14 @@
 #include "mantis.h"
 #include "clock.h"
 #include "guc.h"
+#include "wakeup.h"
 #include "common/rules.h"
 #include "store/collect.h"
 #include "store/store.h"
 
-#define SWEEP_INTERVAL_MS	1000
+#define SWEEP_INTERVAL_MS	1000	/* the longest time between two sweeps */
+#define SWEEP_MIN_INTERVAL_MS	100	/* the shortest */
+#define BUSY_MS					2000	/* see mantis_collect_busy() */
 
 /* The horizons in shared memory; HLC times, 0 for none */
 typedef struct CollectShared
@@ -56,6 +72,8 @@ typedef struct CollectShared
 	pg_atomic_uint64 durable;	/* the last such pass whose changes are flushed */
 	pg_atomic_uint32 compaction_asked;	/* registers dropped outside the sweep */
 	pg_atomic_uint64 generation;	/* the greatest row id of mantis_stores */
+	pg_atomic_uint64 least_dead_ts; /* the sweep's: least dead HLC it kept */
+	pg_atomic_uint64 busy_until_ms; /* ... and until when collection is busy */
 
 	/* how collection goes, for mantis_status; under mutex */
 	slock_t		mutex;
@@ -100,6 +118,8 @@ mantis_collect_shmem_init(void *place, bool found)
 	pg_atomic_init_u64(&collect->durable, 0);
 	pg_atomic_init_u32(&collect->compaction_asked, 0);
 	pg_atomic_init_u64(&collect->generation, 0);
+	pg_atomic_init_u64(&collect->least_dead_ts, PG_UINT64_MAX);
+	pg_atomic_init_u64(&collect->busy_until_ms, 0);
 	SpinLockInit(&collect->mutex);
 	collect->mode = -1;
 	collect->members = 0;
@@ -217,9 +237,14 @@ mantis_collect_durable_upto(void)
 void
 mantis_collect_publish(uint64 stable_ts, uint64 lifetime_ts, uint64 hole_ts)
 {
+	uint64		old_stable = pg_atomic_read_u64(&collect->stable_ts);
+
 	raise_to(&collect->stable_ts, stable_ts);
 	pg_atomic_write_u64(&collect->hole_ts, hole_ts);
 	pg_atomic_write_u64(&collect->lifetime_ts, lifetime_ts);
+	/* the horizon passed a dead register the sweep kept: sweep now */
+	if (stable_ts > old_stable && stable_ts >= pg_atomic_read_u64(&collect->least_dead_ts))
+		mantis_wake_worker(MANTIS_PERSIST_WORKER);
 }
 
 /*
@@ -455,6 +480,20 @@ sweep_horizon(MantisSweepHorizon *h)
 }
 
 /*
+ * When the sweep has something to do (see mantis_collect_tick()): as of
+ * the last sweep, the earliest expiry of a live register and the least HLC
+ * of a dead one kept, with the bounds it ran with and the flushes done
+ * before it.  The persistence worker's own.
+ */
+static uint64 next_due_ms = 0;
+static uint64 least_dead_ts = 0;
+static uint64 swept_stable_ts = 0;
+static uint64 swept_lifetime_ts = 0;
+static uint64 flushes = 0;
+static uint64 swept_flushes = 0;
+static TimestampTz last_sweep_at = 0;
+
+/*
  * Sweep the store now: also once loading has merged the rows, before the
  * registers may be read, so that markers the rows still hold but that were
  * collected before a restart are not seen again.
@@ -466,11 +505,20 @@ mantis_collect_sweep(void)
 	MantisSweepStats stats;
 	bool		replicated = mantis_replication_enabled();
 
-	next_sweep_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), SWEEP_INTERVAL_MS);
+	last_sweep_at = GetCurrentTimestamp();
+	next_sweep_at = TimestampTzPlusMilliseconds(last_sweep_at, SWEEP_INTERVAL_MS);
+	mantis_collect_horizons(&swept_stable_ts, &swept_lifetime_ts);
+	swept_flushes = flushes;
 	sweep_horizon(&h);
 	h.held_keys = held_keys;
 	h.held_nkeys = held_nkeys;
 	mantis_store_sweep(&h, &stats);
+	next_due_ms = stats.next_due_ms;
+	least_dead_ts = stats.least_dead_ts;
+	pg_atomic_write_u64(&collect->least_dead_ts, least_dead_ts);
+	if (least_dead_ts != PG_UINT64_MAX || next_due_ms < h.now_ms + BUSY_MS ||
+		stats.collected_deletions + stats.collected_expired > 0)
+		pg_atomic_write_u64(&collect->busy_until_ms, h.now_ms + BUSY_MS);
 	if (mantis_rules_sweep_raises(MANTIS_SWEEP_BY_LIFETIME, replicated))
 		mantis_collect_raise_refusal_horizon(stats.lifetime_max_ts);
 	if (mantis_rules_sweep_raises(MANTIS_SWEEP_BY_HORIZON, replicated))
@@ -478,20 +526,94 @@ mantis_collect_sweep(void)
 }
 
 /*
- * Sweep the store if a second has passed since the last sweep; called by
- * the persistence worker's loop, once the store is loaded.
+ * Whether collection is busy: the last sweeps kept a dead register, found
+ * an expiry due within BUSY_MS, or collected one, less than BUSY_MS ago.
+ * Only then does the replication worker greet its peers at once with news
+ * (replication/news.c): an idle store, whose acknowledgements rise each
+ * second only with the empty batches that move the watermarks, has nothing
+ * to collect sooner, and keeps its greetings to one a second.  Any process.
+ */
+bool
+mantis_collect_busy(void)
+{
+	return mantis_clock_wall_ms() < pg_atomic_read_u64(&collect->busy_until_ms);
+}
+
+/* A flush committed: what it wrote no longer waits for it (the sweep's R3) */
+void
+mantis_collect_note_flush(void)
+{
+	flushes++;
+}
+
+/*
+ * Whether a sweep now would find something to do: an expiry has passed,
+ * or a bound has moved since the last sweep (the horizon or the lifetime
+ * risen, or a flush that may have cleared what a register owed) and
+ * reaches the least dead register kept.  Without replication the horizon
+ * is our clock, which reaches every dead register at once: only the flush
+ * that clears UNFLUSHED lets one go.  A leaf due now only by its own
+ * writes since (a deletion marker below the horizon) waits for the next
+ * such event, or for the sweep each SWEEP_INTERVAL_MS.
+ */
+static bool
+sweep_due(void)
+{
+	uint64		stable_ts;
+	uint64		lifetime_ts;
+	bool		moved;
+
+	if (mantis_clock_wall_ms() >= next_due_ms)
+		return true;
+	if (least_dead_ts == PG_UINT64_MAX)
+		return false;
+	mantis_collect_horizons(&stable_ts, &lifetime_ts);
+	moved = stable_ts > swept_stable_ts || lifetime_ts > swept_lifetime_ts ||
+		flushes != swept_flushes;
+	if (!moved)
+		return false;
+	if (!mantis_replication_enabled() || RecoveryInProgress())
+		return flushes != swept_flushes || lifetime_ts > swept_lifetime_ts;
+	return least_dead_ts <= stable_ts ||
+		(lifetime_ts != 0 && mantis_hlc_ms(least_dead_ts) <= mantis_hlc_ms(lifetime_ts));
+}
+
+/*
+ * Sweep the store when it has something to do, at most every
+ * SWEEP_MIN_INTERVAL_MS, and at least every SWEEP_INTERVAL_MS; called by
+ * the persistence worker's loop, once the store is loaded.  An expired
+ * register's room comes back as soon as its expiry has passed and the
+ * horizon has reached it (the rule R3 of common/rules.h), not at the next
+ * whole second: the replication worker wakes us when it raises the horizon
+ * past the least dead register (mantis_collect_publish()), and
+ * mantis_collect_sleep_ms() wakes us at the next expiry.
  */
 void
 mantis_collect_tick(void)
 {
-	if (GetCurrentTimestamp() < next_sweep_at || !mantis_store_is_loaded())
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (!mantis_store_is_loaded() ||
+		now < TimestampTzPlusMilliseconds(last_sweep_at, SWEEP_MIN_INTERVAL_MS))
 		return;
-	mantis_collect_sweep();
+	if (now >= next_sweep_at || sweep_due())
+		mantis_collect_sweep();
 }
 
-/* Milliseconds until the next sweep is due */
+/* Milliseconds until the next sweep may be due */
 long
 mantis_collect_sleep_ms(void)
 {
-	return mantis_clock_ms_until(next_sweep_at);
+	TimestampTz wake = next_sweep_at;
+	uint64		now_ms = mantis_clock_wall_ms();
+
+	if (next_due_ms < now_ms + SWEEP_INTERVAL_MS)
+	{
+		TimestampTz due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													  next_due_ms > now_ms ? next_due_ms - now_ms : 0);
+
+		wake = Min(wake, due);
+	}
+	wake = Max(wake, TimestampTzPlusMilliseconds(last_sweep_at, SWEEP_MIN_INTERVAL_MS));
+	return mantis_clock_ms_until(wake);
 }

@@ -18,6 +18,8 @@ extern void mantis_collect_shmem_init(void *place, bool found);
 extern void mantis_collect_tick(void);
 extern void mantis_collect_sweep(void);
 extern long mantis_collect_sleep_ms(void);
+extern void mantis_collect_note_flush(void);
+extern bool mantis_collect_busy(void);
 
 /* the horizons */
 extern void mantis_collect_publish(uint64 stable_ts, uint64 lifetime_ts, uint64 hole_ts);

@@ -61,6 +61,10 @@ typedef struct StoreRegister
 
 #define REGISTER_HEADER_SIZE	offsetof(StoreRegister, data)
 
+/* leaves per summary of the sweep's (store/sweep.c) */
+#define MANTIS_SWEEP_GROUP		64
+#define MANTIS_SWEEP_GROUPS		(MANTIS_LEAVES / MANTIS_SWEEP_GROUP)
+
 /*
  * A register's expiry (0: never; see MantisRegisterView, common/hlc.h).  It
  * follows the value, and only in registers that have one, so that a
@@ -160,6 +164,23 @@ typedef struct StoreMemory
 	 * atomically by anyone.
 	 */
 	pg_atomic_uint64 *leaf_due;
+
+	/*
+	 * MANTIS_LEAVES least HLC times of a dead register each leaf holds (a
+	 * deletion marker, or an expired register the sweep has seen and kept),
+	 * PG_UINT64_MAX for none: the sweep visits a leaf for them only once a
+	 * horizon has reached it (store/sweep.c).  Kept like leaf_due
+	 * (leaf_dead_lower()).
+	 */
+	pg_atomic_uint64 *leaf_dead;
+
+	/*
+	 * MANTIS_LEAVES / MANTIS_SWEEP_GROUP summaries of both: at most the
+	 * least of the group's leaves (store/sweep.c), so that the sweep reads
+	 * a leaf's only when its group may have something due.
+	 */
+	pg_atomic_uint64 *group_due;
+	pg_atomic_uint64 *group_dead;
 
 	/*
 	 * Per consumer (MantisConsumer): a bitmap of dirty leaves
@@ -318,16 +339,46 @@ register_is_dead_now(const StoreRegister *reg)
 }
 
 /*
+ * Lower an atomic to v if it is higher, whoever else writes it: the sweep's
+ * summaries of MANTIS_SWEEP_GROUP leaves each, which span partitions.
+ */
+static inline void
+atomic_lower(pg_atomic_uint64 *a, uint64 v)
+{
+	uint64		old = pg_atomic_read_u64(a);
+
+	while (v < old && !pg_atomic_compare_exchange_u64(a, &old, v))
+		;
+}
+
+/*
  * Note that a leaf has something for the sweep to do at "due" (0: at
  * once); the caller holds the leaf's partition lock exclusively, so, as
- * with digests, a plain read-min-write suffices.
+ * with digests, a plain read-min-write suffices for the leaf.  Its group's
+ * summary, shared with leaves of other partitions, is lowered after it
+ * (store/sweep.c says why in that order).
  */
 static inline void
 leaf_due_lower(int leaf, uint64 due)
 {
 	Assert(LWLockHeldByMeInMode(leaf_lock(leaf), LW_EXCLUSIVE));
 	if (due < pg_atomic_read_u64(&store_mem.leaf_due[leaf]))
+	{
 		pg_atomic_write_u64(&store_mem.leaf_due[leaf], due);
+		atomic_lower(&store_mem.group_due[leaf / MANTIS_SWEEP_GROUP], due);
+	}
+}
+
+/* The same for the least HLC of a dead register the leaf holds */
+static inline void
+leaf_dead_lower(int leaf, uint64 ts)
+{
+	Assert(LWLockHeldByMeInMode(leaf_lock(leaf), LW_EXCLUSIVE));
+	if (ts < pg_atomic_read_u64(&store_mem.leaf_dead[leaf]))
+	{
+		pg_atomic_write_u64(&store_mem.leaf_dead[leaf], ts);
+		atomic_lower(&store_mem.group_dead[leaf / MANTIS_SWEEP_GROUP], ts);
+	}
 }
 
 /* ---- repair digests (store/write.c, store/sweep.c) ---- */

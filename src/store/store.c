@@ -41,8 +41,9 @@
  * from then on every read treats it as absent, like a deletion marker,
  * and it stays, protecting its key against older copies, until the sweep
  * (store/sweep.c) collects it.  Every write lowers its leaf's due time
- * (store_mem.leaf_due) to the register's expiry, or to 0 for a deletion
- * marker, so the sweep visits only the leaves that have something to do.
+ * (store_mem.leaf_due) to the register's expiry, and a deletion marker
+ * its least dead HLC (store_mem.leaf_dead) to the marker's, so the sweep
+ * visits only the leaves that have something to do.
  *
  * State.  A new store (at start, and after every crash restart) is not
  * readable until the persistence worker has loaded mantis_stores
@@ -125,6 +126,8 @@ mantis_store_shmem_size(void)
 	size = add_size(size, MAXALIGN(mul_size(bucket_count(), sizeof(StoreRef))));
 	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64))));
 	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64))));
+	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64))));
+	size = add_size(size, MAXALIGN(mul_size(2 * MANTIS_SWEEP_GROUPS, sizeof(pg_atomic_uint64))));
 	size = add_size(size, mul_size(MANTIS_CONSUMERS,
 								   MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32)))));
 	size = add_size(size, mul_size(MANTIS_CONSUMERS,
@@ -151,6 +154,11 @@ store_locate(char *base)
 	base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
 	store_mem.leaf_due = (pg_atomic_uint64 *) base;
 	base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
+	store_mem.leaf_dead = (pg_atomic_uint64 *) base;
+	base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
+	store_mem.group_due = (pg_atomic_uint64 *) base;
+	store_mem.group_dead = store_mem.group_due + MANTIS_SWEEP_GROUPS;
+	base += MAXALIGN(mul_size(2 * MANTIS_SWEEP_GROUPS, sizeof(pg_atomic_uint64)));
 	for (int c = 0; c < MANTIS_CONSUMERS; c++)
 	{
 		store_mem.dirty[c] = (pg_atomic_uint32 *) base;
@@ -203,6 +211,12 @@ mantis_store_shmem_init(void *place, bool found)
 	{
 		pg_atomic_init_u64(&store_mem.digests[i], 0);
 		pg_atomic_init_u64(&store_mem.leaf_due[i], PG_UINT64_MAX);	/* nothing due */
+		pg_atomic_init_u64(&store_mem.leaf_dead[i], PG_UINT64_MAX);	/* nothing dead */
+	}
+	for (int i = 0; i < MANTIS_SWEEP_GROUPS; i++)
+	{
+		pg_atomic_init_u64(&store_mem.group_due[i], PG_UINT64_MAX);
+		pg_atomic_init_u64(&store_mem.group_dead[i], PG_UINT64_MAX);
 	}
 	for (int c = 0; c < MANTIS_CONSUMERS; c++)
 	{

@@ -165,8 +165,8 @@ typedef struct MantisSweepHorizon
 /* One sweep's findings */
 typedef struct MantisSweepStats
 {
-	uint64		expired_held;	/* expired registers seen and kept (not yet
-								 * collectible) */
+	uint64		expired_held;	/* expired registers kept (not yet
+								 * collectible), in the whole store */
 	uint64		deleted_held;	/* deletion markers seen and kept */
 	uint64		collected_deletions;	/* removed this sweep */
 	uint64		collected_expired;
@@ -176,6 +176,10 @@ typedef struct MantisSweepStats
 									 * by lifetime only */
 	uint64		stable_max_ts;	/* ... of one collected by stable_ts */
 	uint64		leaves_visited;
+	uint64		next_due_ms;	/* the earliest expiry of a live register, as
+								 * of the sweep (PG_UINT64_MAX: none) */
+	uint64		least_dead_ts;	/* the least HLC of a dead register kept
+								 * (PG_UINT64_MAX: none) */
 } MantisSweepStats;
 
 extern void mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out);

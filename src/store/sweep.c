@@ -22,14 +22,20 @@
  * dump, may hold older values of those keys.)
  *
  * Finding the work without scanning the store: each digest leaf keeps the
- * time it is next due (store_mem.leaf_due, store/internal.h): the earliest
- * expiry of its registers that have one, or 0 when it holds a deletion
- * marker or an expired register not yet collected, or PG_UINT64_MAX when
- * nothing.
- * Every write lowers it in O(1) under the partition lock
- * (leaf_due_lower(), store/internal.h); the sweep visits only the leaves
- * due by now and recomputes theirs exactly.  A write that replaces an
- * expiring register with one that never expires leaves the leaf due
+ * time it is next due (store_mem.leaf_due, store/internal.h), the earliest
+ * expiry of its live registers that have one, and the least HLC of the
+ * dead registers it holds (store_mem.leaf_dead): deletion markers, and the
+ * expired registers a visit kept.  PG_UINT64_MAX for none.  Every write
+ * lowers them in O(1) under the partition lock (leaf_due_lower(),
+ * leaf_dead_lower(), store/internal.h); the sweep visits only the leaves
+ * where an expiry has passed or whose least dead HLC a bound of this sweep
+ * reaches (is_due()), and recomputes both exactly; it finds them through a
+ * summary of each MANTIS_SWEEP_GROUP leaves (store_mem.group_due,
+ * group_dead: at most their least), so a sweep with little due reads
+ * little more than the summaries.  A dead register
+ * waiting for the horizon costs nothing until the horizon passes it: the
+ * sweep's work is what is due, not what is held.  A write that replaces
+ * an expiring register with one that never expires leaves the leaf due
  * early; the visit that finds nothing to do puts it right.
  *
  * Collecting a register unlinks it from its bucket, takes its fingerprint
@@ -66,6 +72,7 @@
 #include "port/pg_bitutils.h"
 #include "storage/lwlock.h"
 #include "utils/dsa.h"
+#include "utils/memutils.h"
 
 #include "mantis.h"
 #include "common/keyhash.h"
@@ -131,8 +138,21 @@ key_held_back(const MantisSweepHorizon *h, const StoreRegister *reg)
 }
 
 /*
+ * The expired registers the sweep holds, per leaf and in all, as of its
+ * last visit of each leaf: in the sweeping process's memory (the
+ * persistence worker's), for mantis_status's expired_keys.  A write that
+ * replaces an expired register, or a compaction's drop of one, sets its
+ * leaf's least dead HLC to 0 (store/write.c, mantis_store_drop_covered()),
+ * so the next sweep visits the leaf and counts again.  A new process
+ * counts every leaf that holds anything dead once ("counted_all").
+ */
+static uint16 *leaf_expired = NULL;
+static uint64 expired_total = 0;
+static bool counted_all = false;
+
+/*
  * Sweep one leaf: collect what the horizon allows, count what stays, and
- * set the leaf's due time from what is left.
+ * set the leaf's due time and least dead HLC from what is left.
  */
 static void
 sweep_leaf(int leaf, const MantisSweepHorizon *h, const MantisSweepBounds *bounds,
@@ -140,6 +160,8 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, const MantisSweepBounds *bound
 {
 	LWLock	   *lock = leaf_lock(leaf);
 	uint64		due = PG_UINT64_MAX;
+	uint64		dead_ts = PG_UINT64_MAX;
+	uint32		expired = 0;
 
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	for (uint64 bucket = leaf; bucket <= store_mem.control->bucket_mask; bucket += MANTIS_LEAVES)
@@ -197,21 +219,93 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, const MantisSweepBounds *bound
 			if (deleted)
 				out->deleted_held++;
 			else
+			{
 				out->expired_held++;
-			due = 0;
+				expired++;
+			}
+			dead_ts = Min(dead_ts, reg->hlc.ts);
 			link = &reg->next;
 		}
 	}
 	pg_atomic_write_u64(&store_mem.leaf_due[leaf], due);
+	pg_atomic_write_u64(&store_mem.leaf_dead[leaf], dead_ts);
 	LWLockRelease(lock);
+	expired = Min(expired, PG_UINT16_MAX);
+	expired_total += expired;
+	expired_total -= Min(expired_total, leaf_expired[leaf]);
+	leaf_expired[leaf] = (uint16) expired;
 }
 
 /*
- * Sweep the store: visit every leaf due by h->now_ms, collecting the dead
- * registers the horizon allows; *out says what was found.  The counters of
- * mantis_status are updated: expired registers held as of this sweep, and
- * the collected ones since startup.  Called by the persistence worker, once
- * a second; one partition lock is held at a time, for one leaf.
+ * Whether a leaf, or a group of them, may hold something to do, from its
+ * next due time and least dead HLC (read without a lock: a value a moment
+ * old only moves the visit to the next sweep).  A live register's expiry
+ * has passed; or the least HLC of its dead registers is one that a bound
+ * of this sweep can collect: below the least hole, and at or below the
+ * horizon, or of a millisecond the lifetime has passed (a register's death
+ * is never before its HLC's millisecond).  What is kept for other reasons
+ * (owed to a worker, its key held back) is visited again at every sweep
+ * while a bound covers it: until the flush that clears it, or the row that
+ * merges.
+ */
+static bool
+is_due(uint64 due_ms, uint64 dead_ts, const MantisSweepHorizon *h, const MantisSweepBounds *b)
+{
+	if (due_ms <= h->now_ms)
+		return true;
+	if (dead_ts == PG_UINT64_MAX)
+		return false;
+	if (!counted_all)
+		return true;
+	if (dead_ts >= b->hole_ts)
+		return false;
+	return dead_ts <= b->horizon_ts ||
+		(b->lifetime_ms != 0 && mantis_hlc_ms(dead_ts) <= b->lifetime_ms);
+}
+
+/*
+ * Sweep the leaves of one group that are due, and set the group's summary
+ * again.  It is reset before its leaves are read, and lowered to their
+ * least after: a write that lowers a leaf lowers the group after it
+ * (leaf_due_lower()), so either its lowering comes after the reset, or the
+ * reset (a full barrier) comes after it and the read of the leaf sees the
+ * leaf lowered.  Either way the summary is never above a leaf's value.
+ */
+static void
+sweep_group(int group, const MantisSweepHorizon *h, const MantisSweepBounds *b,
+			MantisSweepStats *out)
+{
+	uint64		due = PG_UINT64_MAX;
+	uint64		dead = PG_UINT64_MAX;
+
+	(void) pg_atomic_exchange_u64(&store_mem.group_due[group], PG_UINT64_MAX);
+	(void) pg_atomic_exchange_u64(&store_mem.group_dead[group], PG_UINT64_MAX);
+	for (int leaf = group * MANTIS_SWEEP_GROUP; leaf < (group + 1) * MANTIS_SWEEP_GROUP; leaf++)
+	{
+		if (is_due(pg_atomic_read_u64(&store_mem.leaf_due[leaf]),
+				   pg_atomic_read_u64(&store_mem.leaf_dead[leaf]), h, b))
+		{
+			sweep_leaf(leaf, h, b, out);
+			out->leaves_visited++;
+		}
+		due = Min(due, pg_atomic_read_u64(&store_mem.leaf_due[leaf]));
+		dead = Min(dead, pg_atomic_read_u64(&store_mem.leaf_dead[leaf]));
+	}
+	atomic_lower(&store_mem.group_due[group], due);
+	atomic_lower(&store_mem.group_dead[group], dead);
+}
+
+/*
+ * Sweep the store: visit every leaf that is_due(), in the groups whose
+ * summary is_due(), collecting the dead registers the horizon allows; *out
+ * says what was found, and when the next sweep has something to do
+ * (next_due_ms, least_dead_ts).  The counters of mantis_status are
+ * updated: expired registers held as of this sweep, and the collected ones
+ * since startup.  Called by the persistence worker (store/collect.c says
+ * when); one partition lock is held at a time, for one leaf.  The cost: a
+ * read of two atomics per group of MANTIS_SWEEP_GROUP leaves, of two per
+ * leaf in a group with something due, and the registers of the leaves
+ * that have something due.
  */
 void
 mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out)
@@ -222,15 +316,25 @@ mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out)
 	bounds.lifetime_ms = h->lifetime_ts != 0 ? mantis_hlc_ms(h->lifetime_ts) : 0;
 	bounds.hole_ts = h->hole_ts;
 	memset(out, 0, sizeof(*out));
+	out->next_due_ms = PG_UINT64_MAX;
+	out->least_dead_ts = PG_UINT64_MAX;
 	store_attach();
-	for (int leaf = 0; leaf < MANTIS_LEAVES; leaf++)
+	if (leaf_expired == NULL)
+		leaf_expired = MemoryContextAllocZero(TopMemoryContext,
+											  sizeof(uint16) * MANTIS_LEAVES);
+	for (int group = 0; group < MANTIS_SWEEP_GROUPS; group++)
 	{
-		if (pg_atomic_read_u64(&store_mem.leaf_due[leaf]) > h->now_ms)
-			continue;
-		sweep_leaf(leaf, h, &bounds, out);
-		out->leaves_visited++;
+		if (is_due(pg_atomic_read_u64(&store_mem.group_due[group]),
+				   pg_atomic_read_u64(&store_mem.group_dead[group]), h, &bounds))
+			sweep_group(group, h, &bounds, out);
+		out->next_due_ms = Min(out->next_due_ms,
+							   pg_atomic_read_u64(&store_mem.group_due[group]));
+		out->least_dead_ts = Min(out->least_dead_ts,
+								 pg_atomic_read_u64(&store_mem.group_dead[group]));
 	}
-	pg_atomic_write_u64(&store_mem.control->expired_held, out->expired_held);
+	counted_all = true;
+	out->expired_held = expired_total;
+	pg_atomic_write_u64(&store_mem.control->expired_held, expired_total);
 	pg_atomic_fetch_add_u64(&store_mem.control->collected_deletions, out->collected_deletions);
 	pg_atomic_fetch_add_u64(&store_mem.control->collected_expired, out->collected_expired);
 }
@@ -424,6 +528,8 @@ mantis_store_drop_covered(const MantisLeafSet *leaves, uint64 upto_ts)
 					dropped++;
 				}
 			}
+			/* one may have expired since, and be counted by the sweep */
+			leaf_dead_lower(leaf, 0);
 			LWLockRelease(lock);
 		}
 	}

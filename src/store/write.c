@@ -229,6 +229,12 @@ put_apply(const StorePut *put, StoreRegister *reg, StoreRef *link,
 
 	if (reg != NULL)
 	{
+		/*
+		 * An expired register the sweep counted (expired_held) goes: have
+		 * the next sweep visit its leaf and count again (store/sweep.c).
+		 */
+		if ((reg->flags & MANTIS_REG_EXPIRING) && !plan->was_live)
+			leaf_dead_lower(leaf_of(hash), 0);
 		digest_toggle(hash, held_fingerprint(hash, reg));
 		if (reg->flags & MANTIS_REG_DELETED)
 			pg_atomic_fetch_sub_u64(&store_mem.control->deleted, 1);
@@ -251,7 +257,7 @@ put_apply(const StorePut *put, StoreRegister *reg, StoreRef *link,
 	digest_toggle(hash, register_fingerprint(hash, hlc, put->deleted,
 											 put->value, value_len, expires_ms));
 	if (put->deleted)
-		leaf_due_lower(leaf_of(hash), 0);
+		leaf_dead_lower(leaf_of(hash), hlc->ts);
 	else if (expires_ms != 0)
 		leaf_due_lower(leaf_of(hash), expires_ms);
 	if (target != reg)
