@@ -74,6 +74,7 @@ SAMPLE=${SAMPLE_OUTAGE:-5}
 RATE_MAX=${RATE_MAX:-0}
 LOAD_NODES="1 2"
 CSV="$HERE/results/$BENCH_NAME.csv"
+# shellcheck disable=SC2034 # read by start_node in session.sh
 EXTRA_CONF="mantis.tombstone_lifetime = $LIFETIME
 mantis.sync_interval = $SYNC_MS"
 
