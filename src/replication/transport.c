@@ -19,7 +19,9 @@
  * larger than the largest frame we could send.
  *
  * Every handshake on the listener passes our ZAP handler, within
- * mantis.max_inbound_connections (replication/gate.c).
+ * mantis.max_inbound_connections (replication/gate.c); each message the
+ * listener receives tells the gate which connection spoke, by the file
+ * descriptor it came from, so that it knows that connection admitted.
  *
  * Each connection of ours has a socket monitor: libzmq 4.3 gives up for
  * good on a connection whose handshake the peer refused (our key not
@@ -408,6 +410,8 @@ mantis_transport_recv(MantisMessage *msg)
 			if (curve_keys)
 				msg->user_id = zmq_msg_gets(&body_msg, "User-Id");
 			msg->peer_address = zmq_msg_gets(&body_msg, "Peer-Address");
+			/* the connection it came from was admitted (gate.c) */
+			mantis_gate_heard(zmq_msg_get(&body_msg, ZMQ_SRCFD));
 		}
 		return true;
 	}
