@@ -19,10 +19,11 @@
  *	- a register held back for mantis.max_keys needs a key's slot: due once
  *	  more slots are free than after the last load or retry (dead registers
  *	  collected, registers adopted away);
- *	- one held back for mantis.store_memory needs memory: due once more is
- *	  free than then, and at least the key and value of the smallest of
- *	  them.  (Memory also frees as values are overwritten by shorter ones:
- *	  "more" alone would ask at almost every write.)
+ *	- one held back for mantis.store_memory needs memory: due once at least
+ *	  the key and value of the smallest of them has been freed since.
+ *	  (Memory also frees as values are overwritten by shorter ones: any
+ *	  byte freed would ask at almost every write; and the allocator may
+ *	  fail with bytes free, so "enough free" would ask while none frees.)
  * What a retry merged filled the store again, or it holds nothing back for
  * room any more: a store that stays full never asks.  One that frees room
  * and fills it again (keys expiring as fast as others are written) may ask
@@ -130,8 +131,7 @@ mantis_persist_retry_due(TimestampTz now, TimestampTz *wake)
 		return false;
 	room_free(&keys, &bytes);
 	if (!(room.held.keys > 0 && keys > room.free_keys) &&
-		!(room.held.memory > 0 && bytes > room.free_bytes &&
-		  bytes >= room.held.least_bytes))
+		!(room.held.memory > 0 && bytes >= room.free_bytes + room.held.least_bytes))
 		return false;
 	allowed = TimestampTzPlusMilliseconds(room.last_retry, RETRY_INTERVAL_MS);
 	if (room.last_retry != 0 && now < allowed)
