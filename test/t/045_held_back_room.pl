@@ -8,7 +8,9 @@
 # asked, and b.* is back (10,000 still held back: the store is full
 # again).  Then every b.* is deleted, and c.* is back: nothing is held
 # back, and mantis_status.collection no longer says that keys wait.  The
-# deleted keys stay deleted, also after a restart.
+# deleted keys stay deleted, also after a restart.  And on a server alone,
+# values held back for mantis.store_memory come back once deletions have
+# freed memory for them.
 use strict;
 use warnings;
 
@@ -130,4 +132,32 @@ for my $n (@all)
 }
 
 $_->stop for @all;
+
+# --- for mantis.store_memory too, on a server alone (it collects by its own
+# clock): 1,500 values of 2,000 bytes, restarted with 1 MB ----------------------
+my $m = mantis_node('m1', qq{
+mantis.store_memory = '4MB'
+mantis.flush_interval = '100ms'
+});
+wait_loaded($m);
+sql($m, q{SELECT count(mantis_set('m.' || i, repeat('x', 1990) || lpad(i::text, 10, '0'))) FROM generate_series(1, 1500) i});
+sql($m, q{SELECT mantis_flush()});
+$m->append_conf('postgresql.conf', "mantis.store_memory = '1MB'\n");
+$m->restart;
+wait_loaded($m);
+my $held = status($m, 'held_back');
+my $loaded = sql($m, q{SELECT count(*) FROM mantis_registers('m.')});
+ok($held > 0 && $loaded > 0 && $held + $loaded == 1500,
+	"m1: with 1 MB, $loaded values are loaded and $held held back");
+is(sql($m, q{SELECT count(*) FROM mantis_registers('m.') r WHERE mantis_delete(r.key)}), $loaded,
+	'm1: every value loaded is deleted, though no memory is left for a marker (in place)');
+ok($m->poll_query_until('postgres', qq{SELECT held_back < $held FROM mantis_status}),
+	'm1: once their memory is freed, held_back falls');
+is(sql($m, q{SELECT count(*) FROM mantis_registers('m.') r
+             WHERE r.value <> repeat('x', 1990) || lpad(substr(r.key, 3), 10, '0')}),
+	'0', 'm1: the values back are whole');
+is(sql($m, qq{SELECT count(*) - $held + (SELECT held_back FROM mantis_status) FROM mantis_registers('m.')}),
+	'0', 'm1: as many values are back as held_back fell by');
+$m->stop;
+
 done_testing();
