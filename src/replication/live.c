@@ -258,8 +258,7 @@ mantis_live_send_changes(void)
 	uint64		watermark;
 	TimestampTz now = GetCurrentTimestamp();
 
-	bool		heartbeat = TimestampDifferenceExceeds(last_live_send, now,
-													   witnessed ? WITNESS_MS : HEARTBEAT_MS);
+	bool		heartbeat = now >= mantis_live_wake_at();
 
 	if (!heartbeat && !mantis_store_has_dirty(MANTIS_CONSUMER_REPLICATION))
 		return;
