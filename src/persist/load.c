@@ -59,6 +59,7 @@
 #include "common/rules.h"
 #include "common/snapshot.h"
 #include "store/collect.h"
+#include "store/held.h"
 #include "store/store.h"
 #include "persist/load.h"
 #include "persist/persist.h"
@@ -76,12 +77,7 @@
  * A register held back: its key's hash and its HLC.  Two registers of one
  * key in different rows are the same one only with the same HLC.
  */
-typedef struct HeldRegister
-{
-	uint64		hash;
-	uint64		ts;
-	uint64		node;
-} HeldRegister;
+typedef MantisHeldRegister HeldRegister;
 
 /*
  * The registers held back by the rows, and their keys (sorted, each once)
@@ -89,6 +85,14 @@ typedef struct HeldRegister
  * (store/sweep.c).  Rebuilt by each retry of the held rows (it holds
  * nothing merged since); emptied once no row holds anything back.  The
  * price: 24 bytes of the worker's memory per register held back.
+ *
+ * Published in shared memory too (store/held.c), for the replication
+ * worker: a peer's register refused for room whose key our rows hold back
+ * at the same or a newer HLC is no hole.  So it must hold only what the
+ * rows still hold: once rows that held registers back are gone (a
+ * TRUNCATE, lost_held_back()), the set may name registers no row holds,
+ * and nothing is published ("lost") until a retry has rebuilt it from the
+ * rows that are left.
  */
 static struct
 {
@@ -99,6 +103,7 @@ static struct
 	uint64	   *keys;
 	int			nkeys;
 	int			maxkeys;
+	bool		lost;			/* rows holding some are gone: publish none */
 }			held;
 
 static int
@@ -156,6 +161,23 @@ held_contains(int n, const MantisRecord *rec)
 }
 
 /*
+ * The held set, for the replication worker (store/held.c); past its bound
+ * a refusal of a key left out stays a hole, which may stop collection.
+ */
+static void
+publish_held(void)
+{
+	int			left_out = mantis_held_publish(held.regs, held.lost ? 0 : held.n);
+
+	if (left_out > 0)
+		ereport(LOG,
+				(errmsg("mantis: %d keys held back in mantis_stores are too many to publish to replication",
+						left_out),
+				 errdetail("A peer's register of such a key that the full store refuses is a hole: collection may stop until the rows are loaded."),
+				 errhint("Raise \"mantis.max_keys\" or \"mantis.store_memory\" and restart the server.")));
+}
+
+/*
  * What the rows hold that memory does not: registers held back (over this
  * server's limits, from the far future, or no room) are holes (the rule R5
  * of common/rules.h).  Until they are merged, peers must not adopt away
@@ -178,9 +200,13 @@ publish_load_hole(const KnownTable *kt)
 	}
 	mantis_collect_set_load_hole(hole);
 	if (hole == MANTIS_RULES_NO_HOLE)
+	{
 		held.n = 0;				/* every row merged: none held back */
+		held.lost = false;
+	}
 	held_sort();
 	mantis_collect_set_held_keys(held.keys, held.nkeys);
+	publish_held();
 }
 
 typedef struct LoadState
@@ -507,6 +533,7 @@ row_gone(KnownTable *kt, const KnownRow *row, uint64 *lost_hole)
 static void
 lost_held_back(uint64 lost_hole)
 {
+	held.lost = true;			/* until a retry rebuilds the held set */
 	/*
 	 * A standby sees rows go as its primary compacts them (a held row
 	 * rewritten as a row of what it still holds back): the primary decides.
@@ -717,6 +744,7 @@ retry_held_back(KnownTable *kt, RowRewrites *rw)
 		memmove(held.regs, held.regs + st.only, sizeof(HeldRegister) * (held.n - st.only));
 		held.n -= st.only;
 	}
+	held.lost = false;			/* rebuilt from the rows that are left */
 	pfree(retry);
 	publish_load_hole(kt);
 }
