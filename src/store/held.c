@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * store/held.c
  *	  The registers the rows of mantis_stores hold back, in shared memory:
- *	  the persistence worker publishes them (persist/load.c), the
+ *	  the persistence worker publishes them (persist/heldset.c), the
  *	  replication worker reads them when the full store refuses a peer's
  *	  register (replication/live.c).
  *

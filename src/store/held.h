@@ -24,7 +24,7 @@ typedef struct MantisHeldRegister
 extern Size mantis_held_shmem_size(void);
 extern void mantis_held_shmem_init(void *place, bool found);
 
-/* the persistence worker (persist/load.c) */
+/* the persistence worker (persist/heldset.c) */
 extern int	mantis_held_publish(const MantisHeldRegister *regs, int n);
 
 /* any process */
