@@ -65,9 +65,19 @@
  *	  load (no room, limits lowered) is a hole too, but it merges from our
  *	  own rows, which refuse nothing: only its key's dead register must
  *	  wait for it (and its row gives nothing else again: persist/load.c).
-	  Registers held back by rows that go while the server runs (TRUNCATE,
-	  DELETE) are a hole as of a peer that left, our refusal horizon
-	  lowered below them (store/collect.c).  The refusal horizon we announce to peers stops below
+ *	  So a register refused for room whose key our rows hold back at the
+ *	  same or a newer HLC is no hole either, and stops no acknowledgement:
+ *	  what the rows hold back supersedes it, is durable there, and merges
+ *	  from them; refused as collected meanwhile, or adopted away by a peer,
+ *	  it loses nothing (store/held.c, which knows a bounded number of such
+ *	  keys: a refusal of a key past the bound is a hole).  Else a server
+ *	  restarted with lower limits refuses its peers' copies of the keys it
+ *	  holds back in every round, acknowledges nothing, and collection stops
+ *	  on every server.  Registers held back by rows that go while the
+ *	  server runs (TRUNCATE, DELETE) are a hole as of a peer that left, our
+ *	  refusal horizon lowered below them (store/collect.c), and the held
+ *	  set tells replication nothing until a retry has rebuilt it from the
+ *	  rows left (persist/heldset.c).  The refusal horizon we announce to peers stops below
  *	  every hole (one may lie under a horizon reached before it opened), so
  *	  that no peer adopts a register we lack away.  A peer's hole closes
  *	  when a repair round with it, begun after the refusal, merges
