@@ -65,12 +65,15 @@
  *	  load (no room, limits lowered) is a hole too, but it merges from our
  *	  own rows, which refuse nothing: only its key's dead register must
  *	  wait for it (and its row gives nothing else again: persist/load.c).
- *	  So a register refused for room whose key our rows hold back at the
- *	  same or a newer HLC is no hole either, and stops no acknowledgement:
- *	  what the rows hold back supersedes it, is durable there, and merges
- *	  from them; refused as collected meanwhile, or adopted away by a peer,
- *	  it loses nothing (store/held.c, which knows a bounded number of such
- *	  keys: a refusal of a key past the bound is a hole).  Else a server
+ *	  So a register refused for room that our rows hold back (its key at
+ *	  its HLC) is no hole either, and stops no acknowledgement: it is
+ *	  durable there, merges from them, and the load hole keeps the
+ *	  refusal horizon we announce below it (store/held.c, which knows a
+ *	  bounded number of such keys: a refusal of a key past the bound is a
+ *	  hole).  A peer's older copy of a key our rows hold back newer is a
+ *	  hole: else our announced horizon could pass it, the peer adopt it
+ *	  away, and the key read as absent everywhere while the newer one
+ *	  stays in our rows.  Else a server
  *	  restarted with lower limits refuses its peers' copies of the keys it
  *	  holds back in every round, acknowledges nothing, and collection stops
  *	  on every server.  Registers held back by rows that go while the

@@ -17,7 +17,7 @@
  *	  held one (store/sweep.c).  All of them, always: an unbounded array.
  *	- each key with the greatest HLC held back for it, in shared memory
  *	  (store/held.c), for the replication worker: a peer's register refused
- *	  for room whose key our rows hold back at the same or a newer HLC is
+ *	  for room that our rows hold back (its key at its HLC) is
  *	  no hole (the rule R5 of common/rules.h).  So it must name only what
  *	  the rows still hold: once rows that held registers back are gone (a
  *	  TRUNCATE, persist/load.c's lost_held_back()), the set may name

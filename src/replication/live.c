@@ -30,8 +30,8 @@
  * the rest are merged, and move our clock past them.  A register for a key
  * we hold nothing of, at or below the refusal horizon, is a copy of
  * something collected here and is refused (replication/horizon.c).  One the
- * full store refuses for room is a hole, unless our rows hold its key back
- * at that HLC or a newer one (store/held.c).
+ * full store refuses for room is a hole, unless our rows hold that very
+ * register back (store/held.c).
  *
  * IDENTIFICATION	src/replication/live.c
  *-------------------------------------------------------------------------
@@ -292,10 +292,10 @@ mantis_live_send_changes(void)
  * Returns true when every register was stored or superseded (or refused as
  * collected).  What is refused for another reason (no room, our limits, a
  * clock too far ahead) is a hole the peer holds and we do not
- * (replication/horizon.c); but a register refused for room whose key our
- * rows hold back at the same or a newer HLC (store/held.c) is no hole, and
- * leaves the frame clean: it merges from our rows, which refuse nothing,
- * and supersedes what we refused (the rule R5 of common/rules.h).  It is
+ * (replication/horizon.c); but a register refused for room that our rows
+ * hold back, its key at its HLC (store/held.c), is no hole, and leaves the
+ * frame clean: it merges from our rows, which refuse nothing (the rule R5
+ * of common/rules.h).  It is
  * still counted as no room (mantis_peers.rejected_no_room), without the
  * warning: the load said it held the rows back.
  */
@@ -339,7 +339,7 @@ mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 		{
 			case MANTIS_PUT_NO_KEYS:
 			case MANTIS_PUT_NO_MEMORY:
-				/* no hole if our rows hold it back, or newer (store/held.c) */
+				/* no hole if our rows hold it back (store/held.c) */
 				if (mantis_held_covers(&rec))
 					held++;
 				else

@@ -268,8 +268,8 @@ mantis_collect_hole(void)
  * refuse it as collected once we have room).  A register held back at load
  * needs less: it merges from our own rows, which refuse nothing, so only
  * its own key's dead register must wait for it (the held keys below); and
- * a peer's register refused for room whose key those rows hold back at
- * that HLC or a newer one is no hole (store/held.c, replication/live.c).
+ * a peer's register refused for room that those rows hold back is no
+ * hole (store/held.c, replication/live.c).
  */
 uint64
 mantis_collect_peer_hole(void)

@@ -7,9 +7,18 @@
  *
  * A peer's register refused for room (no key slot, no memory) is a hole
  * (R5 of common/rules.h): something the peer holds and we do not.  Not
- * when our own rows hold back a register of its key at the same or a newer
- * HLC: that one merges from our rows, which refuse nothing, and is durable
- * there, so the peer holds nothing of that key we lack.  Without this, a
+ * when our own rows hold back that very register (its key, its HLC): it
+ * merges from our rows, which refuse nothing, and is durable there, so the
+ * peer holds nothing of that key we lack; and our rows' load hole keeps
+ * the refusal horizon we announce below it, so no peer adopts it away.  A
+ * peer's older copy of a key we hold back newer stays a hole: nothing
+ * else would keep the announced horizon below it, the peer would adopt
+ * its copy away, and the key would read as absent everywhere until our
+ * newer one left the rows - for registers held back for their size or a
+ * clock far ahead, until an operator raises a limit
+ * (test/t/045_held_for_size_covers.pl).  Comparing the HLC, not only the
+ * key's hash, also makes a collision of two keys' hashes all but
+ * harmless (their registers would need one HLC too).  Without this, a
  * server restarted with lower limits refused its peers' copies of the very
  * keys it held back, in every repair round, acknowledged nothing of them,
  * and collection stopped on every server.
@@ -141,8 +150,8 @@ held_find(uint64 hash, MantisHLC *hlc)
 }
 
 /*
- * Whether our rows hold back a register of rec's key at the same or a
- * newer HLC than rec's: it will merge from our rows and supersede rec.
+ * Whether our rows hold back rec itself (the greatest register held back
+ * of its key has rec's HLC): it will merge from our rows.
  */
 bool
 mantis_held_covers(const MantisRecord *rec)
@@ -165,7 +174,7 @@ mantis_held_covers(const MantisRecord *rec)
 		pg_read_barrier();
 		if (pg_atomic_read_u32(&held_shared->seq) != before)
 			continue;
-		return found && mantis_hlc_cmp(&held, &rec->hlc) >= 0;
+		return found && mantis_hlc_cmp(&held, &rec->hlc) == 0;
 	}
 	return false;
 }
