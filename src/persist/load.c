@@ -16,7 +16,9 @@
  * more than a day ahead, no room in the store) is "held back": it is never
  * deleted, its registers are counted in mantis_status.held_back, and each
  * compaction tries it again (retry_held_back()), so it comes back once the
- * limits allow.
+ * limits allow.  What was held back for room asks for a compaction itself
+ * once room is freed for it (persist/retry.c): a store that is not busy
+ * might otherwise compact never.
  *
  * Only what is held back.  Such a row holds other registers too, merged
  * like any; one of their keys may be deleted since, and its marker
@@ -24,7 +26,8 @@
  * register of that key would bring the key back (and replicate it).  So a
  * held row must give only what it still holds back:
  *	- in this run, the worker remembers each register it held back (key
- *	  hash, HLC: the held set) and a retry merges only those of the row;
+ *	  hash, HLC: the held set, persist/heldset.c) and a retry merges only
+ *	  those of the row;
  *	- across a restart, which merges every row whole, the compaction that
  *	  retries a row rewrites it, in its own transaction, as a new row
  *	  holding only the registers still held back, and deletes the old one.
@@ -55,13 +58,14 @@
 #include "clock.h"
 #include "guc.h"
 #include "nodes.h"
-#include "common/keyhash.h"
 #include "common/rules.h"
 #include "common/snapshot.h"
 #include "store/collect.h"
 #include "store/store.h"
+#include "persist/heldset.h"
 #include "persist/load.h"
 #include "persist/persist.h"
+#include "persist/retry.h"
 #include "persist/table.h"
 
 /* rows larger than this are not even read */
@@ -71,89 +75,6 @@
 #define LOAD_MAX_AHEAD_MS	(24 * 3600 * 1000)
 
 /* ---- loading rows ---- */
-
-/*
- * A register held back: its key's hash and its HLC.  Two registers of one
- * key in different rows are the same one only with the same HLC.
- */
-typedef struct HeldRegister
-{
-	uint64		hash;
-	uint64		ts;
-	uint64		node;
-} HeldRegister;
-
-/*
- * The registers held back by the rows, and their keys (sorted, each once)
- * for the sweep: a dead register of such a key must outlive the held one
- * (store/sweep.c).  Rebuilt by each retry of the held rows (it holds
- * nothing merged since); emptied once no row holds anything back.  The
- * price: 24 bytes of the worker's memory per register held back.
- */
-static struct
-{
-	HeldRegister *regs;			/* sorted, each once, but for a tail added
-								 * since the last held_sort() */
-	int			n;
-	int			max;
-	uint64	   *keys;
-	int			nkeys;
-	int			maxkeys;
-}			held;
-
-static int
-held_cmp(const void *a, const void *b)
-{
-	const HeldRegister *x = (const HeldRegister *) a;
-	const HeldRegister *y = (const HeldRegister *) b;
-
-	if (x->hash != y->hash)
-		return x->hash < y->hash ? -1 : 1;
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return (x->node > y->node) - (x->node < y->node);
-}
-
-/* Sort the held set, keep each register once, and derive its keys */
-static void
-held_sort(void)
-{
-	int			unique = 0;
-
-	if (held.n > 1)
-		qsort(held.regs, held.n, sizeof(HeldRegister), held_cmp);
-	for (int i = 0; i < held.n; i++)
-	{
-		if (unique == 0 || held_cmp(&held.regs[i], &held.regs[unique - 1]) != 0)
-			held.regs[unique++] = held.regs[i];
-	}
-	held.n = unique;
-	if (held.n > held.maxkeys)
-	{
-		held.maxkeys = held.n;
-		held.keys = held.keys == NULL ?
-			MemoryContextAlloc(TopMemoryContext, sizeof(uint64) * held.maxkeys) :
-			repalloc(held.keys, sizeof(uint64) * held.maxkeys);
-	}
-	held.nkeys = 0;
-	for (int i = 0; i < held.n; i++)
-	{
-		if (held.nkeys == 0 || held.keys[held.nkeys - 1] != held.regs[i].hash)
-			held.keys[held.nkeys++] = held.regs[i].hash;
-	}
-}
-
-/* Whether the first "n" of the held set (sorted) hold this register */
-static bool
-held_contains(int n, const MantisRecord *rec)
-{
-	HeldRegister r;
-
-	r.hash = mantis_hash(rec->key, rec->key_len);
-	r.ts = rec->hlc.ts;
-	r.node = rec->hlc.node;
-	return n > 0 && bsearch(&r, held.regs, n, sizeof(HeldRegister), held_cmp) != NULL;
-}
 
 /*
  * What the rows hold that memory does not: registers held back (over this
@@ -177,10 +98,8 @@ publish_load_hole(const KnownTable *kt)
 			hole = mantis_rules_hole_after(hole, kt->rows[i].hole_ts);
 	}
 	mantis_collect_set_load_hole(hole);
-	if (hole == MANTIS_RULES_NO_HOLE)
-		held.n = 0;				/* every row merged: none held back */
-	held_sort();
-	mantis_collect_set_held_keys(held.keys, held.nkeys);
+	/* every row merged: none held back */
+	held_publish(hole == MANTIS_RULES_NO_HOLE);
 }
 
 typedef struct LoadState
@@ -190,6 +109,7 @@ typedef struct LoadState
 	MantisMergeTally merged;
 	uint64		refused;		/* size, encoding or clock */
 	uint64		hole_ts;		/* the least HLC held back in this row */
+	HeldForRoom room;			/* of those held back, for lack of room */
 
 	/* a retry (retry_held_back()): */
 	bool		retry;
@@ -247,20 +167,8 @@ register_acceptable(const MantisRecord *rec, uint64 now_ms)
 static void
 hold_back(LoadState *st, const MantisRecord *rec)
 {
-	HeldRegister *r;
-
 	st->hole_ts = mantis_rules_hole_after(st->hole_ts, rec->hlc.ts);
-	if (held.n == held.max)
-	{
-		held.max = held.max == 0 ? 64 : held.max * 2;
-		held.regs = held.regs == NULL ?
-			MemoryContextAlloc(TopMemoryContext, sizeof(HeldRegister) * held.max) :
-			repalloc(held.regs, sizeof(HeldRegister) * held.max);
-	}
-	r = &held.regs[held.n++];
-	r->hash = mantis_hash(rec->key, rec->key_len);
-	r->ts = rec->hlc.ts;
-	r->node = rec->hlc.node;
+	held_add(rec);
 	if (st->retry)
 	{
 		size_t		size = mantis_codec_register_size(rec);
@@ -276,6 +184,7 @@ static void
 load_register(void *arg, const MantisRecord *rec)
 {
 	LoadState  *st = (LoadState *) arg;
+	MantisPutResult result;
 
 	st->row_registers++;
 	/* merged, or beaten, when the row was loaded: see the file header */
@@ -303,14 +212,13 @@ load_register(void *arg, const MantisRecord *rec)
 		hold_back(st, rec);
 		return;
 	}
-	switch (mantis_store_merge(rec, 0, 0, &st->merged))
+	result = mantis_store_merge(rec, 0, 0, &st->merged);
+	if (result == MANTIS_PUT_NO_KEYS || result == MANTIS_PUT_NO_MEMORY)
 	{
-		case MANTIS_PUT_NO_KEYS:
-		case MANTIS_PUT_NO_MEMORY:
-			hold_back(st, rec);
-			break;
-		default:
-			break;
+		/* it comes back once there is room (persist/retry.c) */
+		held_for_room_add(&st->room, result == MANTIS_PUT_NO_KEYS,
+						  (uint64) rec->key_len + rec->value_len);
+		hold_back(st, rec);
 	}
 }
 
@@ -507,6 +415,7 @@ row_gone(KnownTable *kt, const KnownRow *row, uint64 *lost_hole)
 static void
 lost_held_back(uint64 lost_hole)
 {
+	held_lost();				/* until a retry rebuilds the held set */
 	/*
 	 * A standby sees rows go as its primary compacts them (a held row
 	 * rewritten as a row of what it still holds back): the primary decides.
@@ -632,8 +541,8 @@ log_load(const KnownTable *kt, const LoadState *st, int rows)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("mantis store filled up while loading: %llu registers were not loaded",
 						(unsigned long long) st->merged.no_room),
-				 errdetail("They stay in mantis_stores, counted in mantis_status.held_back."),
-				 errhint("Raise \"mantis.max_keys\" or \"mantis.store_memory\" and restart the server.")));
+				 errdetail("They stay in mantis_stores, counted in mantis_status.held_back, and are loaded as room is freed for them (registers collected)."),
+				 errhint("Delete keys to make room, or raise \"mantis.max_keys\" or \"mantis.store_memory\" and restart the server.")));
 }
 
 /* Find the table and merge the rows we do not know; false if no table. */
@@ -650,6 +559,8 @@ follow_table(KnownTable *kt)
 	st.now_ms = mantis_clock_wall_ms();
 	rows = sync_table(kt, &st);
 	log_load(kt, &st, rows);
+	if (st.room.keys > 0 || st.room.memory > 0)
+		retry_note_held(&st.room, false);
 	return true;
 }
 
@@ -693,10 +604,8 @@ retry_held_back(KnownTable *kt, RowRewrites *rw)
 	}
 	/* a retry that failed (ERROR) left what it found held after the set */
 	held_sort();
-	/* (which may have moved the keys the sweep reads: publish them again) */
-	mantis_collect_set_held_keys(held.keys, held.nkeys);
 	st.retry = true;
-	st.only = held.n;
+	st.only = held_count();
 	st.rw = rw;
 	if (n > 0)
 	{
@@ -712,11 +621,8 @@ retry_held_back(KnownTable *kt, RowRewrites *rw)
 							st.rewritten, kt->name)));
 	}
 	/* what the rows hold back now was added after the first "only" */
-	if (st.only > 0)
-	{
-		memmove(held.regs, held.regs + st.only, sizeof(HeldRegister) * (held.n - st.only));
-		held.n -= st.only;
-	}
+	held_rebuilt(st.only);
 	pfree(retry);
 	publish_load_hole(kt);
+	retry_note_held(&st.room, true);
 }

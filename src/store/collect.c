@@ -267,7 +267,9 @@ mantis_collect_hole(void)
  * nothing at or above it, so that our refusal horizon never covers it (else we would
  * refuse it as collected once we have room).  A register held back at load
  * needs less: it merges from our own rows, which refuse nothing, so only
- * its own key's dead register must wait for it (the held keys below).
+ * its own key's dead register must wait for it (the held keys below); and
+ * a peer's register refused for room that those rows hold back is no
+ * hole (store/held.c, replication/live.c).
  */
 uint64
 mantis_collect_peer_hole(void)
@@ -298,7 +300,10 @@ mantis_collect_cover_hole(void)
 	return mantis_collect_rows_held_back() ? 0 : mantis_collect_hole();
 }
 
-/* The persistence worker's keys held back in its rows (persist/load.c) */
+/*
+ * The persistence worker's keys held back in its rows (persist/heldset.c),
+ * for its sweep; replication reads a bounded copy in store/held.c.
+ */
 static const uint64 *held_keys = NULL;
 static int	held_nkeys = 0;
 
