@@ -81,6 +81,9 @@ PGDLLEXPORT void mantis_persist_worker_main(Datum main_arg);
 /* the longest pause between retries of a failing flush */
 #define MAX_BACKOFF_MS		60000
 
+/* the flush interval while the store runs out of room (flush_is_pressed()) */
+#define PRESSED_FLUSH_MS	100
+
 /* leaves with registers this worker still has to flush */
 static MantisLeafSet flush_pending;
 
@@ -102,6 +105,7 @@ static volatile sig_atomic_t final_flush = false;
 
 static TimestampTz next_check_at = 0;
 static TimestampTz next_flush_at = 0;
+static TimestampTz last_flush_at = 0;	/* the last flush that committed */
 static TimestampTz next_retry_at = 0;	/* room freed, a retry too recent: 0 if not */
 static int	failures_in_a_row = 0;
 static uint64 flush_requests_served = 0;
@@ -355,6 +359,7 @@ flush_now(uint64 *written, char *message, size_t message_size)
 		failures_in_a_row = 0;
 		compact_next = false;
 		*written = result.registers;
+		last_flush_at = now;
 		next_flush_at = TimestampTzPlusMilliseconds(now, mantis_flush_interval_ms > 0 ?
 													mantis_flush_interval_ms : CHECK_INTERVAL_MS);
 		return true;
@@ -377,6 +382,39 @@ gather_changes(void)
 
 	mantis_store_take_dirty(MANTIS_CONSUMER_PERSIST, &flush_pending);
 	last_gathered = n;
+}
+
+/*
+ * The store is three quarters full (of mantis.max_keys or of
+ * mantis.store_memory) while dead registers wait to be collected.  Their
+ * room comes back once every member has acknowledged them, and a member
+ * acknowledges only what it has flushed (replication/horizon.c's
+ * durable_note()): with everyone up, the flush interval is most of the
+ * wait between an expiry and its room.  So a store running out of room
+ * flushes every PRESSED_FLUSH_MS, and so do its peers, whose stores hold
+ * the same registers.  Cheap to ask: a few atomic reads.
+ */
+static bool
+flush_is_pressed(void)
+{
+	MantisStoreStats stats;
+
+	if (mantis_flush_interval_ms <= PRESSED_FLUSH_MS || !mantis_collect_busy())
+		return false;
+	mantis_store_stats(&stats);
+	return stats.registers >= (uint64) mantis_max_keys / 4 * 3 ||
+		stats.bytes_used >= stats.bytes_total / 4 * 3;
+}
+
+/* When the next flush is due: see flush_is_pressed() */
+static TimestampTz
+flush_due_at(void)
+{
+	if (last_flush_at != 0 && failures_in_a_row == 0 && !RecoveryInProgress() &&
+		flush_is_pressed())
+		return Min(next_flush_at,
+				   TimestampTzPlusMilliseconds(last_flush_at, PRESSED_FLUSH_MS));
+	return next_flush_at;
 }
 
 /*
@@ -415,7 +453,7 @@ maybe_flush(void)
 		return;
 	}
 
-	if (!persist_ready || GetCurrentTimestamp() < next_flush_at)
+	if (!persist_ready || GetCurrentTimestamp() < flush_due_at())
 		return;
 	if (RecoveryInProgress() || !mantis_store_is_writable())
 		follow_now();
@@ -462,7 +500,7 @@ sleep_ms(void)
 	if (!persist_ready)
 		wake = Min(wake, next_check_at);
 	else
-		wake = Min(wake, next_flush_at);
+		wake = Min(wake, flush_due_at());
 	if (next_retry_at != 0)
 		wake = Min(wake, next_retry_at);
 	return mantis_clock_ms_until(wake);
