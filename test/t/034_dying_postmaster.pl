@@ -36,7 +36,7 @@ my $margin = 0.005;
 my $nsessions = 4;
 # writes per session: far more than run before the kill (those applied at
 # once go about three times faster)
-my %nwrites = (1 => 10000, 0 => 30000);
+my %nwrites = (1 => 20000, 0 => 40000);
 
 my $node = mantis_node('n1', qq{
 mantis.max_keys = 100000
@@ -89,10 +89,20 @@ $node->poll_query_until('postgres',
 $gate->query_safe('SELECT pg_advisory_unlock(4242)');
 $gate->quit;
 
-# every session has written, and none has finished
-$node->poll_query_until('postgres',
-	'SELECT ' . join(' AND ', map { "(SELECT count(*) >= 100 FROM mantis_registers('dying.$_.'))" } 1 .. $nsessions))
-  or die 'the sessions did not write';
+# every session has written its 200th write, and none has finished: the
+# kill must come before the quickest has written its whole stream, so the
+# wait reads one key a session (no scan) in a tight loop, not every 100 ms
+# (on a loaded machine both transactional sessions once finished their
+# 10,000 writes before poll_query_until had seen the last one reach 100)
+my $written = $node->background_psql('postgres');
+my $begun = 'SELECT ' . join(' AND ', map { "mantis_get('dying.$_.200') IS NOT NULL" } 1 .. $nsessions);
+my $write_by = time() + $PostgreSQL::Test::Utils::timeout_default;
+until ($written->query_safe($begun) =~ /t/)
+{
+	die 'the sessions did not write' if time() > $write_by;
+	usleep(1000);
+}
+$written->quit;
 
 my $pm = $node->{_pid} or die 'no postmaster pid';
 my @children = grep { /^\d+$/ } split /\s+/, `pgrep -P $pm`;
