@@ -346,14 +346,24 @@ mantis_rules_tombstone(bool held, uint64_t held_ts, uint64_t held_node,
 /*
  * A record collapses into its leaf's bound (R7): the bound rises to it,
  * its fingerprint stays in the leaf's digest through the collapsed one,
- * its death joins the group's latest.
+ * its death joins the group's latest.  The bound refuses the keys held
+ * nothing of as a refusal horizon does (R4), so only a record below
+ * clock_ts, the least clock among ours and our members' (as an HLC: above
+ * a member's clock it would refuse the new keys that member writes next,
+ * R3), and below our least hole (it would refuse as collected the register
+ * we refused for room once we have room, R5).  False, and nothing done,
+ * if not.
  */
-void
-mantis_rules_collapse(MantisLeafBound *b, const MantisRecordView *rec)
+bool
+mantis_rules_collapse(MantisLeafBound *b, const MantisRecordView *rec, uint64_t clock_ts,
+					  uint64_t hole_ts)
 {
+	if (rec->ts >= clock_ts || rec->ts >= hole_ts)
+		return false;
 	b->bound_ts = rec->ts > b->bound_ts ? rec->ts : b->bound_ts;
 	b->fingerprint ^= rec->fingerprint;
 	b->death_ms = rec->death_ms > b->death_ms ? rec->death_ms : b->death_ms;
+	return true;
 }
 
 /*

@@ -121,8 +121,15 @@
  *	  it holds nothing of, replaces with it its older register or record of
  *	  that hash, ignores it when it holds newer, and counts the hash as
  *	  held by the peer (R6 does not adopt it away) (mantis_rules_tombstone).
- *	  When the budget is full, the oldest record owed nothing collapses
- *	  into its leaf's bound: the bound rises to its HLC, its fingerprint
+ *	  A tombstone with no room for its record (below) is refused, and the
+ *	  answer does not count as merged (nothing is acknowledged by it), but
+ *	  it is no hole: a dead register is never adopted away, and refusing it
+ *	  later as collected loses nothing, while a hole would stop the very
+ *	  collection that makes room.
+ *	  When the budget is full, the oldest record owed nothing, if below
+ *	  the least clock among ours and our members' (R3: the bound must not
+ *	  refuse what a member writes next) and below every hole (R5: nor what
+ *	  we refused for room), collapses into its leaf's bound: the bound rises to its HLC, its fingerprint
  *	  joins the leaf's collapsed fingerprint (the digest stays), its death
  *	  the group's latest; a register from a peer for a key held nothing of
  *	  (in full or as a record) in that leaf, at or below the bound, is
@@ -313,7 +320,8 @@ extern MantisTombstoneAction mantis_rules_tombstone(bool held, uint64_t held_ts,
 													uint64_t held_node,
 													uint64_t leaf_bound_ts,
 													const MantisRecordView *t);
-extern void mantis_rules_collapse(MantisLeafBound *b, const MantisRecordView *rec);
+extern bool mantis_rules_collapse(MantisLeafBound *b, const MantisRecordView *rec,
+								  uint64_t clock_ts, uint64_t hole_ts);
 extern MantisSweepVerdict mantis_rules_bound_sweep(const MantisLeafBound *b,
 												   const MantisSweepBounds *sb);
 

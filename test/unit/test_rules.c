@@ -360,14 +360,18 @@ test_collapse(void)
 	MantisSweepBounds sb = {0, 0, MANTIS_RULES_NO_HOLE};
 
 	CHECK(mantis_rules_bound_sweep(&b, &sb) == MANTIS_SWEEP_KEEP, "nothing collapsed: nothing to do");
-	mantis_rules_collapse(&b, &r1);
-	mantis_rules_collapse(&b, &r2);
+	CHECK(!mantis_rules_collapse(&b, &r1, 100, MANTIS_RULES_NO_HOLE) && b.bound_ts == 0,
+		  "at the least clock: not collapsed (the bound would refuse a member's next writes)");
+	CHECK(!mantis_rules_collapse(&b, &r1, 101, 100) && b.bound_ts == 0,
+		  "at a hole: not collapsed (the bound would refuse what we refused for room)");
+	CHECK(mantis_rules_collapse(&b, &r1, 101, 101), "below both: collapsed");
+	CHECK(mantis_rules_collapse(&b, &r2, 101, MANTIS_RULES_NO_HOLE), "another");
 	CHECK(b.bound_ts == 100, "the bound: the greatest collapsed HLC");
 	CHECK(b.fingerprint == (0x0F0F ^ 0x3300), "their fingerprints stay in the digest");
 	CHECK(b.death_ms == 4500, "the latest death of the group");
-	mantis_rules_collapse(&b, &r2);
+	(void) mantis_rules_collapse(&b, &r2, 101, MANTIS_RULES_NO_HOLE);
 	CHECK(b.fingerprint == 0x0F0F, "XOR: a fingerprint collapsed twice cancels, as in a digest");
-	mantis_rules_collapse(&b, &r2);
+	(void) mantis_rules_collapse(&b, &r2, 101, MANTIS_RULES_NO_HOLE);
 
 	sb.horizon_ts = 99;
 	CHECK(mantis_rules_bound_sweep(&b, &sb) == MANTIS_SWEEP_KEEP,
