@@ -22,6 +22,7 @@
 
 char	   *mantis_node_name = NULL;
 int			mantis_max_keys = 100000;
+int			mantis_max_dead_records = 0;
 int			mantis_store_memory_kb = 64 * 1024;
 int			mantis_max_key_size = 1024;
 int			mantis_max_value_size = 1024 * 1024;
@@ -237,6 +238,18 @@ mantis_define_gucs(void)
 							&mantis_max_keys,
 							100000,
 							16, INT_MAX / 4,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mantis.max_dead_records",
+							"Most records of dead registers held off mantis.max_keys (issue 20, R7).",
+							"0 (the default) holds none.  Each takes about 60 bytes of shared "
+							"memory.  Nothing makes records yet: the table is the foundation "
+							"of the work in src/store/DEAD.md.",
+							&mantis_max_dead_records,
+							0,
+							0, INT_MAX / 4,
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);

@@ -12,6 +12,7 @@
 
 extern char *mantis_node_name;
 extern int	mantis_max_keys;
+extern int	mantis_max_dead_records;
 extern int	mantis_store_memory_kb;
 extern int	mantis_max_key_size;
 extern int	mantis_max_value_size;

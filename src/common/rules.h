@@ -177,9 +177,11 @@
  *	  arriving meanwhile, the chance of either is about n*m/2^64 (14
  *	  million records and as many writes, an hour of 4,000 deletions a
  *	  second: 1e-5).  A collapsed bound refuses the registers of keys held
- *	  nothing of in its leaf below it: a member's writes that no other held
- *	  - made while partitioned, or unsent when it stopped - are refused
- *	  and adopted away where they were written once the bound is
+ *	  nothing of in its leaf below it: a write that has not reached this
+ *	  server when the bound passes it - made while partitioned from it, or
+ *	  unsent when its writer stopped - is refused here once this server
+ *	  holds nothing of its key (it may hold an older register of it, to be
+ *	  collected), and adopted away wherever it is held once the bound is
  *	  collected: the lifetime's price, paid once the budget is full, for
  *	  writes older than the oldest records kept (the budget over the rate
  *	  of deaths).  A member that does not read records (protocol 4) learns

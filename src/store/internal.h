@@ -10,8 +10,9 @@
  * read and written yet, limits and counters), store/write.c (every write:
  * one register, a committed transaction's, a peer's or a row's),
  * store/read.c (reads, iterators, and the changes and digests the workers
- * take) and store/sweep.c (collecting dead registers).  Only they include
- * this header; every other file calls store/store.h.
+ * take), store/sweep.c (collecting dead registers) and store/dead.c (the
+ * records of dead registers, R7).  Only they include this header; every
+ * other file calls store/store.h.
  *
  * The files reach the store's shared memory through one struct,
  * store_mem (StoreMemory below), which says what each part is, when it is
@@ -36,6 +37,7 @@
 #include "mantis.h"
 #include "clock.h"
 #include "common/keyhash.h"
+#include "common/rules.h"
 #include "store/store.h"
 
 /* A register: header, then key bytes, then value bytes, in one DSA chunk. */
@@ -109,6 +111,10 @@ typedef struct StoreControl
 
 	/* registers flagged MANTIS_REG_ADOPTED (store/sweep.c) */
 	pg_atomic_uint64 adopting;
+
+	/* records of dead registers (store/dead.c), and those collapsed */
+	pg_atomic_uint64 records;
+	pg_atomic_uint64 collapsed;
 } StoreControl;
 
 /*
@@ -191,6 +197,17 @@ typedef struct StoreMemory
 	 */
 	pg_atomic_uint32 *dirty[MANTIS_CONSUMERS];
 	pg_atomic_uint64 *dirty_buckets[MANTIS_CONSUMERS];
+
+	/*
+	 * Records of dead registers (store/dead.c, R7): MANTIS_PARTITIONS
+	 * tables of dead_stride bytes each (common/records.h), a partition's
+	 * guarded by its lock, and MANTIS_LEAVES collapsed bounds, a leaf's
+	 * guarded by its partition's lock.  NULL when mantis.max_dead_records
+	 * is 0.
+	 */
+	char	   *dead_tables;
+	Size		dead_stride;
+	MantisLeafBound *leaf_bounds;
 
 	/* Where the DSA area was created in place; store/store.c's own use */
 	void	   *dsa_place;

@@ -14,7 +14,9 @@
  * Layout.  The store's part of shared memory (shmem.c) holds, in order:
  * the store's control block, the hash buckets, the repair digests, the
  * time each leaf is next due for the sweep (store/sweep.c), two bitmaps
- * of dirty digest leaves, and a DSA area created in place, from
+ * of dirty digest leaves, the records of dead registers and their leaves'
+ * bounds when mantis.max_dead_records is set (store/dead.c), and a DSA
+ * area created in place, from
  * which every register (header, key and value in one chunk) is allocated.
  * The DSA's size limit is the size of that place, so the store never maps
  * dynamic segments: its memory is fixed at startup by mantis.store_memory.
@@ -92,11 +94,66 @@
 #include "mantis.h"
 #include "guc.h"
 #include "locks.h"
+#include "common/records.h"
+#include "store/dead.h"
 #include "store/internal.h"
 #include "store/store.h"
 
 /* Where the store's shared memory lies in this process: see internal.h */
 StoreMemory store_mem;
+
+/* ---- the records of dead registers (store/dead.c) ---- */
+
+/* Records a partition's table has room for */
+static uint32
+per_partition(void)
+{
+	uint64		per = ((uint64) mantis_max_dead_records + MANTIS_PARTITIONS - 1) /
+		MANTIS_PARTITIONS;
+
+	return (uint32) per;
+}
+
+/* The bytes of shared memory the records take (0: none kept) */
+static Size
+dead_shmem_size(void)
+{
+	if (mantis_max_dead_records <= 0)
+		return 0;
+	return add_size(mul_size(MANTIS_PARTITIONS, MAXALIGN(mantis_records_size(per_partition()))),
+					MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(MantisLeafBound))));
+}
+
+/* Point store_mem at the records from base; the address after them */
+static char *
+dead_locate(char *base)
+{
+	if (mantis_max_dead_records <= 0)
+	{
+		store_mem.dead_tables = NULL;
+		store_mem.leaf_bounds = NULL;
+		return base;
+	}
+	store_mem.dead_stride = MAXALIGN(mantis_records_size(per_partition()));
+	store_mem.dead_tables = base;
+	base += mul_size(MANTIS_PARTITIONS, store_mem.dead_stride);
+	store_mem.leaf_bounds = (MantisLeafBound *) base;
+	return base + MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(MantisLeafBound)));
+}
+
+/* Empty tables and bounds (a new store: at start, and after a crash restart) */
+static void
+dead_init(void)
+{
+	pg_atomic_init_u64(&store_mem.control->records, 0);
+	pg_atomic_init_u64(&store_mem.control->collapsed, 0);
+	if (!dead_enabled())
+		return;
+	for (int p = 0; p < MANTIS_PARTITIONS; p++)
+		(void) mantis_records_init(store_mem.dead_tables + p * store_mem.dead_stride,
+								   per_partition());
+	memset(store_mem.leaf_bounds, 0, MANTIS_LEAVES * sizeof(MantisLeafBound));
+}
 
 /* ---- layout, and this process's attachment ---- */
 
@@ -132,6 +189,7 @@ mantis_store_shmem_size(void)
 								   MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32)))));
 	size = add_size(size, mul_size(MANTIS_CONSUMERS,
 								   MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)))));
+	size = add_size(size, dead_shmem_size());
 	size = add_size(size, store_dsa_size());
 	return size;
 }
@@ -166,6 +224,7 @@ store_locate(char *base)
 		store_mem.dirty_buckets[c] = (pg_atomic_uint64 *) base;
 		base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
 	}
+	base = dead_locate(base);
 	store_mem.dsa_place = base;
 }
 
@@ -205,6 +264,7 @@ mantis_store_shmem_init(void *place, bool found)
 	pg_atomic_init_u64(&ctl->collected_deletions, 0);
 	pg_atomic_init_u64(&ctl->collected_expired, 0);
 	pg_atomic_init_u64(&ctl->adopting, 0);
+	dead_init();
 	for (uint64 i = 0; i < nbuckets; i++)
 		store_mem.buckets[i] = InvalidStoreRef;
 	for (int i = 0; i < MANTIS_LEAVES; i++)

@@ -322,9 +322,9 @@ check_raised(int p)
 /*
  * p collapsed records into a leaf's bound (R7), which refuses every
  * register of a key it holds nothing of at or below it: the newest write
- * of such a key there, live, that p does not hold is R7's price (a
- * member's write no other held, refused here, adopted away where it was
- * written once the bound is collected; an older write is beaten by it).
+ * of a key there, live, that has not reached p is R7's price (refused here
+ * once p holds nothing of its key, adopted away where it is held once the
+ * bound is collected; an older write is beaten by it).
  * Counted apart, to be measured.  A write made after the collapse at or
  * below the bound is not priced: (b) catches it.
  */
@@ -338,8 +338,12 @@ check_collapsed(int p, int leaf)
 	{
 		Write	   *w = frontier[k] ? &writes[frontier[k]] : NULL;
 
-		/* the newest write of the key, live: an older one is beaten by it */
-		if (s->mem[k].present || w == NULL || w->priced || w->excused ||
+		/*
+		 * The newest write of the key, live (an older one is beaten by it),
+		 * not held: refused once p holds nothing of its key, which may be
+		 * later (what p holds of it is collected).
+		 */
+		if (w == NULL || w->priced || w->excused ||
 			w->reg.ts > bound || reg_dead(&w->reg, W.T + W.cfg.skew_bound) || holds(p, w))
 			continue;
 		price(w, p);

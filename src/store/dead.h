@@ -1,0 +1,33 @@
+/*-------------------------------------------------------------------------
+ * store/dead.h
+ *	  Records of dead registers in shared memory (store/dead.c, R7 of
+ *	  common/rules.h): for the files of the store alone, as internal.h.
+ *
+ * IDENTIFICATION	src/store/dead.h
+ *-------------------------------------------------------------------------
+ */
+#ifndef MANTIS_STORE_DEAD_H
+#define MANTIS_STORE_DEAD_H
+
+#include "common/rules.h"
+#include "store/internal.h"
+
+/* under the key's partition lock (exclusive for the changes) */
+extern MANTIS_PRIVATE bool dead_refuses(uint64 hash, const StorePut *put);
+extern MANTIS_PRIVATE void dead_supersede(uint64 hash);
+extern MANTIS_PRIVATE bool dead_insert(const MantisRecordView *rec, uint64 clock_ts,
+									   uint64 hole_ts);
+extern MANTIS_PRIVATE bool dead_find(uint64 hash, MantisRecordView *out);
+extern MANTIS_PRIVATE void dead_leaf_bound(int leaf, MantisLeafBound *out);
+
+/* no lock */
+extern MANTIS_PRIVATE uint64 dead_count(void);
+
+/* Whether records are kept at all (mantis.max_dead_records > 0) */
+static inline bool
+dead_enabled(void)
+{
+	return store_mem.dead_tables != NULL;
+}
+
+#endif							/* MANTIS_STORE_DEAD_H */
