@@ -4,8 +4,8 @@
  *	  R1-R7 of common/rules.h, each a pure function.
  *
  * The server calls them where it decides (replication/horizon.c,
- * store/sweep.c, store/collect.c, store/write.c, replication/repair.c,
- * replication/live.c, persist/load.c);
+ * store/sweep.c, store/collect.c, store/write.c, store/dead.c,
+ * replication/repair.c, replication/live.c, persist/load.c);
  * test/sim calls the same functions for its simulated servers, so what the
  * simulator proves is what the server does.
  *
