@@ -112,8 +112,9 @@
  *	  or newer, or refuses it as collected (R4, or R7's bound), between
  *	  servers that both read records.
  * R7's price: when a collapse raises a leaf's bound at P, the newest write
- * of a key there, live, that P holds nothing of and lies at or below the
- * bound is priced (counted apart: "writes priced by a bound").
+ * of a key there, live, that has not reached P and lies at or below the
+ * bound is priced (counted apart: "writes priced by a bound"); a write
+ * below a bound raised before it was made is not, and fails (b).
  * The price (rules.h), tracked as the run goes, never from the outcome: a
  * write w of server S is exposed to a server P when
  *  (i) at some moment only S holds w (or newer) while a server does not
