@@ -141,7 +141,7 @@
  *	  written as one, and load routes record rows to the records (a crash
  *	  before that flush loads the register in full, and it is compacted
  *	  again).  The promise: a dead register waiting for an absent member
- *	  costs a record (about 48 bytes) off max_keys, dead registers cost
+ *	  costs a record (about 60 bytes) off max_keys, dead registers cost
  *	  no more than the budget and a bound per leaf, and nothing deleted or
  *	  expired comes back (a record refuses what its register refused, a
  *	  bound refuses more).  No "present horizon" is needed: compaction
