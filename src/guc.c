@@ -40,6 +40,7 @@ int			mantis_tombstone_lifetime_s = 3600;
 int			mantis_protocol_max = MANTIS_FRAME_VERSION_MAX;
 int			mantis_debug_clock_offset_ms = 0;
 bool		mantis_debug_fail_flush = false;
+bool		mantis_debug_compact_records = false;
 char	   *mantis_curve_secret_key_file = NULL;
 char	   *mantis_curve_peers_file = NULL;
 bool		mantis_insecure_network = false;
@@ -245,8 +246,9 @@ mantis_define_gucs(void)
 	DefineCustomIntVariable("mantis.max_dead_records",
 							"Most records of dead registers held off mantis.max_keys (issue 20, R7).",
 							"0 (the default) holds none.  Each takes about 60 bytes of shared "
-							"memory.  Nothing makes records yet: the table is the foundation "
-							"of the work in src/store/DEAD.md.",
+							"memory.  Records are made only on a server that speaks protocol 5, "
+							"which none does yet, or with mantis.debug_compact_records "
+							"(src/store/DEAD.md).",
 							&mantis_max_dead_records,
 							0,
 							0, INT_MAX / 4,
@@ -453,6 +455,15 @@ mantis_define_gucs(void)
 							 "For tests: every flush fails as if out of memory while building its rows.",
 							 "Shows that a failed flush loses nothing and leaves no lock behind; leave it off.",
 							 &mantis_debug_fail_flush,
+							 false,
+							 PGC_SIGHUP,
+							 GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("mantis.debug_compact_records",
+							 "For tests: the sweep compacts dead registers into records (R7) although this server speaks no protocol 5.",
+							 "A peer then learns of a deletion compacted while it was away only once the record is collected, as a protocol-4 member does (src/store/DEAD.md); leave it off.",
+							 &mantis_debug_compact_records,
 							 false,
 							 PGC_SIGHUP,
 							 GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,

@@ -22,6 +22,10 @@
  * greater HLC for its key (or that register was collected since, and must
  * not come back).
  *
+ * Records.  A compaction also writes the records of dead registers and the
+ * leaves' collapsed bounds (R7 of common/rules.h), in rows of their own
+ * (persist/dead_rows.c), before it scans the registers.
+ *
  * Adoption.  A compaction also makes adoptions durable (store/sweep.c):
  * its snapshot leaves out the registers adopted away, its last row carries
  * the refusal horizon their adoption raises, and only once it has committed
@@ -48,6 +52,7 @@
 #include "common/snapshot.h"
 #include "store/collect.h"
 #include "store/store.h"
+#include "persist/dead_rows.h"
 #include "persist/load.h"
 #include "persist/persist.h"
 #include "persist/table.h"
@@ -70,6 +75,7 @@ typedef struct RowBuilder
 	uint64		adopted_raise;	/* the refusal horizon the adoptions a
 								 * compaction covers raise, 0: none */
 	uint64		registers;		/* in all rows */
+	uint64		records;		/* of dead registers (R7), in a compaction's */
 	int64		bytes;			/* of all inserted rows */
 	MemoryContext cxt;			/* outlives the transaction: for "inserted" */
 	List	   *inserted;		/* NewRow * */
@@ -278,6 +284,9 @@ compact(KnownTable *kt, RowBuilder *b, MantisLeafSet *pending, int *ndeleted,
 	 * wait, still read, until the hole closes or the row has merged.
 	 */
 	cover->hole_ts = mantis_collect_cover_hole();
+	/* records first (persist/dead_rows.c): the rows then never miss a key */
+	b->bytes += write_dead_rows(kt, b->clock, mantis_collect_refusal_horizon(), b->cxt,
+								&b->inserted, &b->records);
 	mantis_store_scan_compaction(builder_add, b, cover);
 	b->adopted_raise = mantis_collect_adopted_raise(cover->max_ts);
 	if (b->cur.data == NULL && (b->registers == 0 || b->adopted_raise != 0))

@@ -60,6 +60,7 @@
 #include "common/snapshot.h"
 #include "store/collect.h"
 #include "store/store.h"
+#include "persist/dead_rows.h"
 #include "persist/load.h"
 #include "persist/persist.h"
 #include "persist/table.h"
@@ -183,25 +184,6 @@ publish_load_hole(const KnownTable *kt)
 	mantis_collect_set_held_keys(held.keys, held.nkeys);
 }
 
-typedef struct LoadState
-{
-	int64		row_id;
-	uint64		now_ms;
-	MantisMergeTally merged;
-	uint64		refused;		/* size, encoding or clock */
-	uint64		hole_ts;		/* the least HLC held back in this row */
-
-	/* a retry (retry_held_back()): */
-	bool		retry;
-	int			only;			/* merge only the first "only" of the held set */
-	RowRewrites *rw;			/* where rewritten rows go */
-	StringInfoData kept;		/* the row's rewrite so far: VARHDRSZ, header,
-								 * its nodes, the registers still held back */
-	uint32		row_registers;	/* of the row */
-	uint32		row_kept;		/* of those, still held back */
-	uint16		row_nodes;
-	int			rewritten;		/* rows */
-} LoadState;
 
 static void
 load_node(void *arg, uint64_t id, const char *name, size_t name_len)
@@ -328,8 +310,8 @@ rewrite_row(KnownTable *kt, LoadState *st, const KnownRow *row, uint64 horizon)
 	NewRow	   *fresh;
 	KnownRow   *old;
 
-	if (row->held == 0 || st->row_kept == st->row_registers)
-		return;
+	if (row->held == 0 || st->row_kept == st->row_registers || st->row_dead_kept > 0)
+		return;					/* records held back: the row stays whole */
 	mantis_snapshot_put_header((unsigned char *) st->kept.data + VARHDRSZ,
 							   st->row_nodes, st->row_kept, horizon);
 	SET_VARSIZE(st->kept.data, st->kept.len);
@@ -362,6 +344,7 @@ load_row(KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 	uint64		horizon = 0;
 	const char *err = mantis_snapshot_decode(data, len, NULL, NULL, NULL, &horizon);
 	uint64		before;
+	uint64		dead_before;
 
 	if (err != NULL)
 	{
@@ -372,7 +355,8 @@ load_row(KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 		row->unreadable = true;
 		return;
 	}
-	before = st->refused + st->merged.no_room;
+	before = st->refused + st->merged.no_room + st->dead_no_room;
+	dead_before = st->dead_no_room;
 	st->row_id = row->id;
 	st->hole_ts = MANTIS_RULES_NO_HOLE;
 	st->row_registers = st->row_kept = st->row_nodes = 0;
@@ -382,7 +366,9 @@ load_row(KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 		initStringInfo(&st->kept);
 		appendStringInfoSpaces(&st->kept, VARHDRSZ + MANTIS_SNAPSHOT_HEADER_SIZE);
 	}
-	(void) mantis_snapshot_decode(data, len, load_node, load_register, st, NULL);
+	(void) mantis_snapshot_decode_all(data, len, load_node, load_register, load_dead, load_bound,
+									  st, NULL);
+	st->row_dead_kept = st->dead_no_room - dead_before;
 	/*
 	 * What was collected before this start is refused still; and our clock
 	 * starts past it, so that no write made here falls under it.  Not again
@@ -396,7 +382,8 @@ load_row(KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 		horizon = Min(horizon, mantis_collect_refusal_horizon());
 	if (horizon != 0)
 		mantis_clock_witness(horizon);
-	row->held = (uint32) Min(st->refused + st->merged.no_room - before, PG_UINT32_MAX);
+	row->held = (uint32) Min(st->refused + st->merged.no_room + st->dead_no_room - before,
+							 PG_UINT32_MAX);
 	row->hole_ts = st->hole_ts;
 	row->unreadable = false;
 	if (st->retry)
@@ -478,64 +465,6 @@ load_rows(KnownTable *kt, KnownRow **rows, int n, LoadState *st)
 }
 
 /* ---- following the table ---- */
-
-/*
- * A row we knew is gone from the table: one of ours means the next flush
- * writes every register; one that held registers back (whoever wrote it)
- * took them with it, the least of them noted in *lost_hole, and the next
- * flush writes every register too, under the horizon that lowers.
- */
-static void
-row_gone(KnownTable *kt, const KnownRow *row, uint64 *lost_hole)
-{
-	if (row->own)
-		kt->rewrite = true;
-	if (row->held > 0 && !row->unreadable)
-	{
-		*lost_hole = mantis_rules_hole_after(*lost_hole, row->hole_ts);
-		kt->rewrite = true;		/* our rows carry the horizon it lowers */
-	}
-}
-
-/*
- * Rows that held registers back are gone while we run, not by our own
- * compaction: what they held is ours no more, and our refusal horizon must
- * not cover it, or we would refuse it from the peers that hold it and they
- * would adopt it away (store/collect.c).  Before the load hole that kept
- * them from doing so is lifted (publish_load_hole()).
- */
-static void
-lost_held_back(uint64 lost_hole)
-{
-	/*
-	 * A standby sees rows go as its primary compacts them (a held row
-	 * rewritten as a row of what it still holds back): the primary decides.
-	 */
-	if (RecoveryInProgress())
-		return;
-	ereport(WARNING,
-			(errmsg("mantis: rows of mantis_stores that held registers back are gone"),
-			 errdetail("The registers they held are no longer in this server: it lowers its refusal horizon below them, to take them back from its peers."),
-			 errhint("Raise the limits that held them back (see mantis_status.held_back) before removing rows of mantis_stores.")));
-	mantis_collect_lower_refusal_horizon(lost_hole);
-}
-
-/*
- * The table was replaced (persist/table.c's find_table()): every row we
- * knew is gone, and forgotten.
- */
-static void
-table_replaced(KnownTable *kt)
-{
-	uint64		lost_hole = MANTIS_RULES_NO_HOLE;
-
-	for (int i = 0; i < kt->nrows; i++)
-		row_gone(kt, &kt->rows[i], &lost_hole);
-	if (lost_hole != MANTIS_RULES_NO_HOLE)
-		lost_held_back(lost_hole);
-	kt->nrows = 0;
-	kt->replaced = false;
-}
 
 /*
  * Compare the table with the rows we know, merge the rows we do not, and
@@ -627,6 +556,7 @@ log_load(const KnownTable *kt, const LoadState *st, int rows)
 			 errdetail("%llu registers superseded, %llu held back (size, encoding or clock), %llu found no room.",
 					   (unsigned long long) st->merged.stale, (unsigned long long) st->refused,
 					   (unsigned long long) st->merged.no_room)));
+	log_load_dead(kt, st);
 	if (st->merged.no_room > 0)
 		ereport(WARNING,
 				(errcode(ERRCODE_OUT_OF_MEMORY),

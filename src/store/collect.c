@@ -56,6 +56,7 @@
 #define SWEEP_INTERVAL_MS	1000	/* the longest time between two sweeps */
 #define SWEEP_MIN_INTERVAL_MS	100	/* the shortest */
 #define BUSY_MS					2000	/* see mantis_collect_busy() */
+#define COMPACT_GRACE_INTERVALS	4	/* see compact_bound() */
 
 /* The horizons in shared memory; HLC times, 0 for none */
 typedef struct CollectShared
@@ -448,6 +449,29 @@ mantis_collect_refuse_upto(void)
 	return pg_atomic_read_u64(&collect->refusal_horizon);
 }
 
+/*
+ * The compaction bound of a sweep (R7 of common/rules.h): a dead register
+ * kept COMPACT_GRACE_INTERVALS sync intervals, after which the horizon,
+ * every member up, would have collected it, becomes a record, off
+ * mantis.max_keys.  Only on a primary with replication (elsewhere the
+ * horizon or the lifetime collects alone), with records kept
+ * (mantis.max_dead_records), and on a server that speaks protocol 5
+ * (mantis_rules_compact()): until hash tombstones are built, none does,
+ * but for tests with mantis.debug_compact_records, which pays the price
+ * of a protocol-4 member with every peer (src/store/DEAD.md).
+ */
+static void
+compact_bound(MantisSweepHorizon *h)
+{
+	uint64		grace_ms = (uint64) mantis_sync_interval_ms * COMPACT_GRACE_INTERVALS;
+
+	h->compact_ms = 0;
+	h->compact_protocol = mantis_debug_compact_records ?
+		MANTIS_RULES_RECORDS_PROTOCOL : mantis_protocol_max;
+	if (mantis_max_dead_records > 0 && h->now_ms > grace_ms)
+		h->compact_ms = h->now_ms - grace_ms;
+}
+
 /* The horizons of a sweep starting now */
 static void
 sweep_horizon(MantisSweepHorizon *h)
@@ -455,6 +479,8 @@ sweep_horizon(MantisSweepHorizon *h)
 	uint64		lifetime_ms = (uint64) mantis_tombstone_lifetime_s * 1000;
 
 	h->now_ms = mantis_clock_wall_ms();
+	h->compact_ms = 0;
+	h->compact_protocol = 0;
 	if (RecoveryInProgress())
 	{
 		/*
@@ -477,6 +503,7 @@ sweep_horizon(MantisSweepHorizon *h)
 	}
 	mantis_collect_horizons(&h->stable_ts, &h->lifetime_ts);
 	h->hole_ts = mantis_collect_peer_hole();
+	compact_bound(h);
 }
 
 /*

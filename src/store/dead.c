@@ -20,10 +20,14 @@
  * What is built (src/store/DEAD.md): the table, the refusal of a peer's or
  * a row's register by a record or a bound (store/write.c's store_put()),
  * the drop of a record that a newer register of its hash replaces
- * (put_apply()), and insertion with collapse.  What is not: compaction by
- * the sweep, collection of records and bounds, their rows, hash tombstones
- * in repair (protocol 5) and monitoring; until then nothing inserts, and
- * the table stays empty.
+ * (put_apply()), insertion (a record at or below its leaf's bound joins
+ * the bound at once, so every record held lies above it) with collapse,
+ * compaction by the sweep (store/sweep.c: on a server of protocol 5, which
+ * none is yet, or with mantis.debug_compact_records), and the copy and
+ * merge of records and bounds for mantis_stores (persist/dead_rows.c).
+ * What is not: collapse in the sweep (it needs our members' least clock,
+ * which only the replication worker knows), collection of records and
+ * bounds, hash tombstones in repair (protocol 5) and monitoring.
  *
  * Locking: a partition's table, and the bounds of its leaves, are guarded
  * by the partition's lock (partition_lock()): shared to find, exclusive to
@@ -109,11 +113,27 @@ bool
 dead_insert(const MantisRecordView *rec, uint64 clock_ts, uint64 hole_ts)
 {
 	MantisRecordTable *t;
+	MantisLeafBound *bound;
 
 	if (!dead_enabled())
 		return false;
 	Assert(LWLockHeldByMeInMode(partition_lock(rec->hash), LW_EXCLUSIVE));
 	t = table_of(rec->hash);
+	bound = &store_mem.leaf_bounds[leaf_of(rec->hash)];
+	if (bound->bound_ts != 0 && rec->ts <= bound->bound_ts &&
+		mantis_records_find(t, rec->hash) == NULL)
+	{
+		/*
+		 * At or below its leaf's bound, which refuses all it would: it
+		 * joins the bound at once.  So every record held lies above its
+		 * leaf's bound, and a record row loaded at or below the bound is one
+		 * collapsed into it (mantis_store_dead_load()).
+		 */
+		bound->fingerprint ^= rec->fingerprint;
+		bound->death_ms = Max(bound->death_ms, rec->death_ms);
+		pg_atomic_fetch_add_u64(&store_mem.control->collapsed, 1);
+		return true;
+	}
 	if (mantis_records_find(t, rec->hash) == NULL)
 	{
 		const MantisRecordView *oldest = mantis_records_oldest(t);
@@ -173,4 +193,169 @@ uint64
 dead_count(void)
 {
 	return pg_atomic_read_u64(&store_mem.control->records);
+}
+
+/* ---- records and bounds in mantis_stores (persist/dead_rows.c) ---- */
+
+/* Records a partition's table holds at most: 0 when records are off */
+uint32
+mantis_store_dead_capacity(void)
+{
+	if (!dead_enabled())
+		return 0;
+	return ((MantisRecordTable *) store_mem.dead_tables)->capacity;
+}
+
+/*
+ * Copy a partition's records (room for mantis_store_dead_capacity()) and
+ * the bounds of its leaves that have one (room for MANTIS_LEAVES /
+ * MANTIS_PARTITIONS) under its lock held shared: plain stores only.
+ * Returns the records copied; *nbounds is the bounds.
+ */
+uint32
+mantis_store_dead_copy(int partition, MantisRecordView *recs, int *leaves,
+					   MantisLeafBound *bounds, int *nbounds)
+{
+	LWLock	   *lock = &store_mem.control->locks[partition].lock;
+	const MantisRecordTable *t;
+	uint32		n = 0;
+
+	*nbounds = 0;
+	if (!dead_enabled())
+		return 0;
+	store_attach();
+	LWLockAcquire(lock, LW_SHARED);
+	t = (const MantisRecordTable *) (store_mem.dead_tables + partition * store_mem.dead_stride);
+	for (uint32 slot = 1; slot <= t->capacity; slot++)
+	{
+		const MantisRecordView *rec = mantis_records_at(t, slot);
+
+		if (rec != NULL)
+			recs[n++] = *rec;
+	}
+	for (int leaf = partition; leaf < MANTIS_LEAVES; leaf += MANTIS_PARTITIONS)
+	{
+		if (store_mem.leaf_bounds[leaf].bound_ts == 0)
+			continue;
+		leaves[*nbounds] = leaf;
+		bounds[(*nbounds)++] = store_mem.leaf_bounds[leaf];
+	}
+	LWLockRelease(lock);
+	return n;
+}
+
+/*
+ * The register held of a key's full hash, *link set to what links to it;
+ * NULL if none.  A record knows its key by hash alone: two keys of one
+ * hash are the price of R7 (common/rules.h).  Under the partition lock.
+ */
+static StoreRegister *
+register_of_hash(uint64 hash, StoreRef **link)
+{
+	StoreRef   *prev = &store_mem.buckets[hash & store_mem.control->bucket_mask];
+
+	while (*prev != InvalidStoreRef)
+	{
+		StoreRegister *reg = register_at(*prev);
+
+		if (reg->hash == (uint32) hash && mantis_hash(reg->data, reg->key_len) == hash)
+		{
+			*link = prev;
+			return reg;
+		}
+		prev = &reg->next;
+	}
+	return NULL;
+}
+
+/* Whether an HLC (ts, node) is at or after another */
+static inline bool
+hlc_at_or_after(uint64 ts, uint64 node, uint64 than_ts, uint64 than_node)
+{
+	return ts > than_ts || (ts == than_ts && node >= than_node);
+}
+
+/*
+ * Merge a record of a row (persist/dead_rows.c): what a register or record
+ * of its hash would do, by LWW.  A register or record of the hash at or
+ * after it beats it (STALE); an older one is replaced by it, its
+ * fingerprint leaving the digest and the record's joining; one at or below
+ * its leaf's bound is already in the bound (dead_insert() keeps every
+ * record above it).  NO_ROOM when the budget is full (or records are off):
+ * a load collapses nothing (it knows no member's clock yet, R3), and the
+ * row holds the record back, as a register with no room.
+ */
+MantisDeadLoad
+mantis_store_dead_load(const MantisRecordView *rec)
+{
+	LWLock	   *lock;
+	StoreRegister *reg;
+	StoreRef   *link;
+	MantisRecordView old;
+	MantisDeadLoad result = MANTIS_DEAD_HELD;
+
+	if (!dead_enabled())
+		return MANTIS_DEAD_NO_ROOM;
+	store_attach();
+	lock = partition_lock(rec->hash);
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	reg = register_of_hash(rec->hash, &link);
+	if (reg != NULL)
+	{
+		if (hlc_at_or_after(reg->hlc.ts, reg->hlc.node, rec->ts, rec->node))
+			result = MANTIS_DEAD_STALE;
+		else if (!dead_insert(rec, 0, MANTIS_RULES_NO_HOLE))
+			result = MANTIS_DEAD_NO_ROOM;
+		else
+		{
+			register_remove(link, reg, true);
+			digest_toggle(rec->hash, rec->fingerprint);
+		}
+	}
+	else if (dead_find(rec->hash, &old))
+	{
+		if (hlc_at_or_after(old.ts, old.node, rec->ts, rec->node))
+			result = MANTIS_DEAD_STALE;
+		else
+		{
+			(void) dead_insert(rec, 0, MANTIS_RULES_NO_HOLE);	/* replaces it */
+			digest_toggle(rec->hash, old.fingerprint ^ rec->fingerprint);
+		}
+	}
+	else if (rec->ts <= store_mem.leaf_bounds[leaf_of(rec->hash)].bound_ts)
+		result = MANTIS_DEAD_STALE;
+	else if (!dead_insert(rec, 0, MANTIS_RULES_NO_HOLE))
+		result = MANTIS_DEAD_NO_ROOM;
+	else
+		digest_toggle(rec->hash, rec->fingerprint);
+	LWLockRelease(lock);
+	return result;
+}
+
+/*
+ * Merge a leaf's bound of a row: the union with the bound held (the
+ * greater bound, the latest death, and its collapsed fingerprint joining
+ * the leaf's digest and the bound's).  One compaction writes each leaf's
+ * bound once, and deletes the rows of the one before: two bounds of a leaf
+ * meet only in rows restored or added by hand.  False when records are
+ * off: the row holds the bound back.
+ */
+bool
+mantis_store_dead_load_bound(int leaf, const MantisLeafBound *b)
+{
+	LWLock	   *lock;
+	MantisLeafBound *held;
+
+	if (!dead_enabled())
+		return false;
+	store_attach();
+	lock = leaf_lock(leaf);
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	held = &store_mem.leaf_bounds[leaf];
+	held->bound_ts = Max(held->bound_ts, b->bound_ts);
+	held->death_ms = Max(held->death_ms, b->death_ms);
+	held->fingerprint ^= b->fingerprint;
+	digest_toggle((uint64) leaf, b->fingerprint);
+	LWLockRelease(lock);
+	return true;
 }

@@ -526,6 +526,8 @@ extern MANTIS_PRIVATE void put_release(PutPlan *plan);
 extern MANTIS_PRIVATE void put_finish(const StorePut *put, PutPlan *plan);
 extern MANTIS_PRIVATE MantisPutResult store_put(const StorePut *put, MantisHLC *hlc_out,
 												bool *replaced_live);
+/* store/store.c: unlink and free a register (its digest too, if "digest") */
+extern MANTIS_PRIVATE void register_remove(StoreRef *link, StoreRegister *reg, bool digest);
 
 /* ---- sets of partitions (a batch, store/write.c; a multi-key read) ---- */
 

@@ -94,6 +94,7 @@
 #include "mantis.h"
 #include "guc.h"
 #include "locks.h"
+#include "common/keyhash.h"
 #include "common/records.h"
 #include "store/dead.h"
 #include "store/internal.h"
@@ -440,6 +441,36 @@ mantis_store_set_writable(void)
 {
 	pg_atomic_write_u32(&store_mem.control->writable, 1);
 	ConditionVariableBroadcast(&store_mem.control->loaded_cv);
+}
+
+/* ---- removing a register (store/sweep.c, store/dead.c) ---- */
+
+/*
+ * Remove a register from the store: *link is the ref that links to it.
+ * Its fingerprint leaves its leaf's digest, unless "digest" is false (a
+ * register compacted into a record, which keeps it: store/dead.c).  The
+ * caller holds its partition lock exclusively.
+ */
+void
+register_remove(StoreRef *link, StoreRegister *reg, bool digest)
+{
+	StoreRef	ref = *link;
+	uint64		hash = mantis_hash(reg->data, reg->key_len);
+	Size		size = REGISTER_HEADER_SIZE + reg->capacity;
+
+	Assert(LWLockHeldByMeInMode(partition_lock(hash), LW_EXCLUSIVE));
+	Assert(register_at(ref) == reg);
+	*link = reg->next;
+	if (digest)
+		digest_toggle(hash, held_fingerprint(hash, reg));
+	/* deletion markers first: a reader of the two sees registers >= deleted */
+	if (reg->flags & MANTIS_REG_DELETED)
+		pg_atomic_fetch_sub_u64(&store_mem.control->deleted, 1);
+	if (reg->flags & MANTIS_REG_ADOPTED)
+		pg_atomic_fetch_sub_u64(&store_mem.control->adopting, 1);
+	pg_atomic_fetch_sub_u64(&store_mem.control->registers, 1);
+	dsa_free(store_mem.area, dsa_pointer_of(ref));
+	pg_atomic_fetch_sub_u64(&store_mem.control->bytes_used, size);
 }
 
 /* ---- limits and counters ---- */

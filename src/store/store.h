@@ -15,6 +15,7 @@
 
 #include "mantis.h"
 #include "common/hlc.h"
+#include "common/rules.h"
 
 /* Register flags */
 #define MANTIS_REG_DELETED		0x0001	/* a deletion marker (tombstone) */
@@ -160,6 +161,10 @@ typedef struct MantisSweepHorizon
 								 * (sorted): a register of it is held back
 								 * in mantis_stores */
 	int			held_nkeys;
+	uint64		compact_ms;		/* a dead register kept, owed nothing, dead
+								 * at or before this becomes a record (R7,
+								 * store/dead.c); 0: none */
+	int			compact_protocol;	/* for mantis_rules_compact() */
 } MantisSweepHorizon;
 
 /* One sweep's findings */
@@ -176,6 +181,7 @@ typedef struct MantisSweepStats
 									 * by lifetime only */
 	uint64		stable_max_ts;	/* ... of one collected by stable_ts */
 	uint64		leaves_visited;
+	uint64		compacted;		/* dead registers made records (R7) */
 	uint64		next_due_ms;	/* the earliest expiry of a live register, as
 								 * of the sweep (PG_UINT64_MAX: none) */
 	uint64		least_dead_ts;	/* the least HLC of a dead register kept
@@ -183,6 +189,20 @@ typedef struct MantisSweepStats
 } MantisSweepStats;
 
 extern void mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out);
+
+/* Records of dead registers and collapsed bounds (R7, store/dead.c) */
+typedef enum MantisDeadLoad
+{
+	MANTIS_DEAD_HELD = 0,		/* held as a record (or in its leaf's bound) */
+	MANTIS_DEAD_STALE,			/* beaten by a register, record or bound held */
+	MANTIS_DEAD_NO_ROOM			/* no room (or records off): held back */
+} MantisDeadLoad;
+
+extern uint32 mantis_store_dead_capacity(void);
+extern uint32 mantis_store_dead_copy(int partition, MantisRecordView *recs, int *leaves,
+									 MantisLeafBound *bounds, int *nbounds);
+extern MantisDeadLoad mantis_store_dead_load(const MantisRecordView *rec);
+extern bool mantis_store_dead_load_bound(int leaf, const MantisLeafBound *b);
 extern int	mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 cover_hole_ts,
 									int *flagged);
 
