@@ -64,6 +64,8 @@ typedef struct CollectShared
 	pg_atomic_uint64 stable_ts; /* published by the replication worker */
 	pg_atomic_uint64 lifetime_ts;	/* ditto: the lifetime bound, or 0 */
 	pg_atomic_uint64 hole_ts;	/* ditto: the least hole, or NO_HOLE */
+	pg_atomic_uint64 clock_ms;	/* ditto: the least clock among ours and our
+								 * members', as estimated, or 0 (R7) */
 	pg_atomic_uint64 load_hole_ts;	/* the persistence worker's: held back rows */
 	pg_atomic_uint64 lost_hole_ts;	/* ditto: lost with rows, until the
 									 * replication worker takes it over */
@@ -110,6 +112,7 @@ mantis_collect_shmem_init(void *place, bool found)
 		return;
 	pg_atomic_init_u64(&collect->stable_ts, 0);
 	pg_atomic_init_u64(&collect->lifetime_ts, 0);
+	pg_atomic_init_u64(&collect->clock_ms, 0);
 	pg_atomic_init_u64(&collect->hole_ts, MANTIS_RULES_NO_HOLE);
 	pg_atomic_init_u64(&collect->load_hole_ts, MANTIS_RULES_NO_HOLE);
 	pg_atomic_init_u64(&collect->lost_hole_ts, MANTIS_RULES_NO_HOLE);
@@ -236,10 +239,14 @@ mantis_collect_durable_upto(void)
  * common/rules.h) below which alone the lifetime collects.
  */
 void
-mantis_collect_publish(uint64 stable_ts, uint64 lifetime_ts, uint64 hole_ts)
+mantis_collect_publish(uint64 stable_ts, uint64 lifetime_ts, uint64 hole_ts,
+					   uint64 lifetime_bound_ms)
 {
 	uint64		old_stable = pg_atomic_read_u64(&collect->stable_ts);
 
+	/* the least clock, a lifetime ahead of the lifetime's bound */
+	pg_atomic_write_u64(&collect->clock_ms, lifetime_bound_ms == 0 ? 0 :
+						lifetime_bound_ms + (uint64) mantis_tombstone_lifetime_s * 1000);
 	raise_to(&collect->stable_ts, stable_ts);
 	pg_atomic_write_u64(&collect->hole_ts, hole_ts);
 	pg_atomic_write_u64(&collect->lifetime_ts, lifetime_ts);
@@ -458,13 +465,26 @@ mantis_collect_refuse_upto(void)
  * (mantis.max_dead_records), and on a server that speaks protocol 5
  * (mantis_rules_compact()): until hash tombstones are built, none does,
  * but for tests with mantis.debug_compact_records, which pays the price
- * of a protocol-4 member with every peer (src/store/DEAD.md).
+ * of a protocol-4 member with every peer (src/store/DEAD.md).  When the
+ * budget is full, the oldest record collapses into its leaf's bound only
+ * below the least clock among ours and our members' (R3: the bound must
+ * not refuse what a member writes next), as the replication worker last
+ * estimated it, less mantis.max_clock_offset: an estimate runs each
+ * member's last reading on at the pace of our clock.
  */
 static void
 compact_bound(MantisSweepHorizon *h)
 {
 	uint64		grace_ms = (uint64) mantis_sync_interval_ms * COMPACT_GRACE_INTERVALS;
+	uint64		clock_ms = pg_atomic_read_u64(&collect->clock_ms);
 
+	/*
+	 * Collapse below it, less the clocks' tolerated offset, and below every
+	 * hole, the rows' held back too: a bound refuses a row's register as a
+	 * peer's (R7)
+	 */
+	h->collapse_ts = clock_ms > (uint64) mantis_max_clock_offset_ms ?
+		Min(mantis_hlc_pack(clock_ms - mantis_max_clock_offset_ms, 0), mantis_collect_hole()) : 0;
 	h->compact_ms = 0;
 	h->compact_protocol = mantis_debug_compact_records ?
 		MANTIS_RULES_RECORDS_PROTOCOL : mantis_protocol_max;
@@ -481,6 +501,7 @@ sweep_horizon(MantisSweepHorizon *h)
 	h->now_ms = mantis_clock_wall_ms();
 	h->compact_ms = 0;
 	h->compact_protocol = 0;
+	h->collapse_ts = 0;
 	if (RecoveryInProgress())
 	{
 		/*
@@ -544,8 +565,12 @@ mantis_collect_sweep(void)
 	least_dead_ts = stats.least_dead_ts;
 	pg_atomic_write_u64(&collect->least_dead_ts, least_dead_ts);
 	if (least_dead_ts != PG_UINT64_MAX || next_due_ms < h.now_ms + BUSY_MS ||
-		stats.collected_deletions + stats.collected_expired > 0)
+		stats.collected_deletions + stats.collected_expired +
+		stats.records_collected + stats.bounds_collected > 0)
 		pg_atomic_write_u64(&collect->busy_until_ms, h.now_ms + BUSY_MS);
+	/* a collapse: the bound goes into mantis_stores with the next compaction */
+	if (stats.collapsed > 0)
+		mantis_collect_ask_compaction();
 	if (mantis_rules_sweep_raises(MANTIS_SWEEP_BY_LIFETIME, replicated))
 		mantis_collect_raise_refusal_horizon(stats.lifetime_max_ts);
 	if (mantis_rules_sweep_raises(MANTIS_SWEEP_BY_HORIZON, replicated))

@@ -47,6 +47,16 @@
 #include "store/internal.h"
 
 /* The table of a hash's partition; the caller holds its lock */
+/* Note a record or bound at ts in a hash's partition; under its lock */
+static inline void
+dead_least_lower(uint64 hash, uint64 ts)
+{
+	pg_atomic_uint64 *least = &store_mem.dead_least[hash & (MANTIS_PARTITIONS - 1)];
+
+	if (ts < pg_atomic_read_u64(least))
+		pg_atomic_write_u64(least, ts);
+}
+
 static MantisRecordTable *
 table_of(uint64 hash)
 {
@@ -108,9 +118,13 @@ dead_supersede(uint64 hash)
  * room and the oldest may not collapse: the caller keeps the register in
  * full, or refuses the tombstone (no hole: R7).  The digest is the
  * caller's: a compacted register's fingerprint stays, a tombstone's joins.
+ * *collapsed (if not NULL) counts a record collapsed.  A record collapsed
+ * before a compaction has written the bound is still in mantis_stores as
+ * a record or a dead register (persist/dead_rows.c): a crash restart
+ * loads it so, which is why a collapse asks for a compaction.
  */
 bool
-dead_insert(const MantisRecordView *rec, uint64 clock_ts, uint64 hole_ts)
+dead_insert(const MantisRecordView *rec, uint64 clock_ts, uint64 hole_ts, uint64 *collapsed)
 {
 	MantisRecordTable *t;
 	MantisLeafBound *bound;
@@ -132,6 +146,9 @@ dead_insert(const MantisRecordView *rec, uint64 clock_ts, uint64 hole_ts)
 		bound->fingerprint ^= rec->fingerprint;
 		bound->death_ms = Max(bound->death_ms, rec->death_ms);
 		pg_atomic_fetch_add_u64(&store_mem.control->collapsed, 1);
+		dead_least_lower(rec->hash, bound->bound_ts);
+		if (collapsed)
+			(*collapsed)++;
 		return true;
 	}
 	if (mantis_records_find(t, rec->hash) == NULL)
@@ -151,6 +168,10 @@ dead_insert(const MantisRecordView *rec, uint64 clock_ts, uint64 hole_ts)
 			(void) mantis_records_remove(t, victim.hash, NULL);
 			pg_atomic_fetch_sub_u64(&store_mem.control->records, 1);
 			pg_atomic_fetch_add_u64(&store_mem.control->collapsed, 1);
+			if (collapsed)
+				(*collapsed)++;
+			dead_least_lower(victim.hash,
+							 store_mem.leaf_bounds[leaf_of(victim.hash)].bound_ts);
 		}
 		pg_atomic_fetch_add_u64(&store_mem.control->records, 1);
 	}
@@ -160,6 +181,7 @@ dead_insert(const MantisRecordView *rec, uint64 clock_ts, uint64 hole_ts)
 		pg_atomic_fetch_sub_u64(&store_mem.control->records, 1);
 		return false;
 	}
+	dead_least_lower(rec->hash, rec->ts);
 	return true;
 }
 
@@ -193,6 +215,120 @@ uint64
 dead_count(void)
 {
 	return pg_atomic_read_u64(&store_mem.control->records);
+}
+
+/* ---- collection (store/sweep.c) ---- */
+
+/* The least HLC of a record or bound in a partition, PG_UINT64_MAX: none */
+uint64
+dead_partition_least(int partition)
+{
+	if (!dead_enabled())
+		return PG_UINT64_MAX;
+	return pg_atomic_read_u64(&store_mem.dead_least[partition]);
+}
+
+/* Whether a hash is among the sorted keys held back in mantis_stores */
+static bool
+hash_held_back(const MantisSweepHorizon *h, uint64 hash)
+{
+	int			lo = 0;
+	int			hi = h->held_nkeys;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (h->held_keys[mid] == hash)
+			return true;
+		if (h->held_keys[mid] < hash)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* Note a collection for the refusal horizon's raise (store/collect.c) */
+static void
+note_collected(MantisSweepVerdict v, uint64 ts, MantisSweepStats *out)
+{
+	if (v == MANTIS_SWEEP_BY_LIFETIME)
+	{
+		out->lifetime_collected++;
+		out->lifetime_max_ts = Max(out->lifetime_max_ts, ts);
+	}
+	else
+		out->stable_max_ts = Max(out->stable_max_ts, ts);
+}
+
+/*
+ * Collect a partition's records and bounds as its dead registers are
+ * (R3 of common/rules.h): a record as the register it stands for (never
+ * one whose key is held back in mantis_stores: the row would bring the
+ * older register back, rows refusing nothing), a leaf's bound as one
+ * register at the bound that died last (mantis_rules_bound_sweep()).  Each
+ * leaves its leaf's digest; the caller raises the refusal horizon to what
+ * *out says was collected.  Sets the partition's least HLC again.  Under
+ * the partition's lock, exclusive: a visit of its table's slots and its
+ * leaves' bounds, plain stores only.
+ */
+void
+dead_sweep_partition(int partition, const MantisSweepBounds *b, const MantisSweepHorizon *h,
+					 MantisSweepStats *out)
+{
+	LWLock	   *lock = &store_mem.control->locks[partition].lock;
+	MantisRecordTable *t;
+	uint64		least = PG_UINT64_MAX;
+
+	if (!dead_enabled())
+		return;
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	t = (MantisRecordTable *) (store_mem.dead_tables + partition * store_mem.dead_stride);
+	for (uint32 slot = 1; slot <= t->capacity; slot++)
+	{
+		const MantisRecordView *rec = mantis_records_at(t, slot);
+		MantisDeadRegister dead;
+		MantisSweepVerdict v;
+		MantisRecordView gone;
+
+		if (rec == NULL)
+			continue;
+		dead.hlc_ts = rec->ts;
+		dead.death_ms = rec->death_ms;
+		dead.owed = h->held_nkeys > 0 && hash_held_back(h, rec->hash);
+		v = mantis_rules_sweep(&dead, b);
+		if (v == MANTIS_SWEEP_KEEP)
+		{
+			least = Min(least, rec->ts);
+			continue;
+		}
+		(void) mantis_records_remove(t, rec->hash, &gone);
+		digest_toggle(gone.hash, gone.fingerprint);
+		pg_atomic_fetch_sub_u64(&store_mem.control->records, 1);
+		out->records_collected++;
+		note_collected(v, gone.ts, out);
+	}
+	for (int leaf = partition; leaf < MANTIS_LEAVES; leaf += MANTIS_PARTITIONS)
+	{
+		MantisLeafBound *bound = &store_mem.leaf_bounds[leaf];
+		MantisSweepVerdict v;
+
+		if (bound->bound_ts == 0)
+			continue;
+		v = mantis_rules_bound_sweep(bound, b);
+		if (v == MANTIS_SWEEP_KEEP)
+		{
+			least = Min(least, bound->bound_ts);
+			continue;
+		}
+		digest_toggle((uint64) leaf, bound->fingerprint);
+		out->bounds_collected++;
+		note_collected(v, bound->bound_ts, out);
+		memset(bound, 0, sizeof(*bound));
+	}
+	pg_atomic_write_u64(&store_mem.dead_least[partition], least);
+	LWLockRelease(lock);
 }
 
 /* ---- records and bounds in mantis_stores (persist/dead_rows.c) ---- */
@@ -304,7 +440,7 @@ mantis_store_dead_load(const MantisRecordView *rec)
 	{
 		if (hlc_at_or_after(reg->hlc.ts, reg->hlc.node, rec->ts, rec->node))
 			result = MANTIS_DEAD_STALE;
-		else if (!dead_insert(rec, 0, MANTIS_RULES_NO_HOLE))
+		else if (!dead_insert(rec, 0, MANTIS_RULES_NO_HOLE, NULL))
 			result = MANTIS_DEAD_NO_ROOM;
 		else
 		{
@@ -318,13 +454,13 @@ mantis_store_dead_load(const MantisRecordView *rec)
 			result = MANTIS_DEAD_STALE;
 		else
 		{
-			(void) dead_insert(rec, 0, MANTIS_RULES_NO_HOLE);	/* replaces it */
+			(void) dead_insert(rec, 0, MANTIS_RULES_NO_HOLE, NULL);	/* replaces it */
 			digest_toggle(rec->hash, old.fingerprint ^ rec->fingerprint);
 		}
 	}
 	else if (rec->ts <= store_mem.leaf_bounds[leaf_of(rec->hash)].bound_ts)
 		result = MANTIS_DEAD_STALE;
-	else if (!dead_insert(rec, 0, MANTIS_RULES_NO_HOLE))
+	else if (!dead_insert(rec, 0, MANTIS_RULES_NO_HOLE, NULL))
 		result = MANTIS_DEAD_NO_ROOM;
 	else
 		digest_toggle(rec->hash, rec->fingerprint);
@@ -356,6 +492,7 @@ mantis_store_dead_load_bound(int leaf, const MantisLeafBound *b)
 	held->death_ms = Max(held->death_ms, b->death_ms);
 	held->fingerprint ^= b->fingerprint;
 	digest_toggle((uint64) leaf, b->fingerprint);
+	dead_least_lower((uint64) leaf, held->bound_ts);
 	LWLockRelease(lock);
 	return true;
 }

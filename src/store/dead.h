@@ -16,12 +16,16 @@
 extern MANTIS_PRIVATE bool dead_refuses(uint64 hash, const StorePut *put);
 extern MANTIS_PRIVATE void dead_supersede(uint64 hash);
 extern MANTIS_PRIVATE bool dead_insert(const MantisRecordView *rec, uint64 clock_ts,
-									   uint64 hole_ts);
+									   uint64 hole_ts, uint64 *collapsed);
 extern MANTIS_PRIVATE bool dead_find(uint64 hash, MantisRecordView *out);
 extern MANTIS_PRIVATE void dead_leaf_bound(int leaf, MantisLeafBound *out);
 
-/* no lock */
+/* no lock: the sweep (store/sweep.c), each partition under its lock */
 extern MANTIS_PRIVATE uint64 dead_count(void);
+extern MANTIS_PRIVATE uint64 dead_partition_least(int partition);
+extern MANTIS_PRIVATE void dead_sweep_partition(int partition, const MantisSweepBounds *b,
+												const MantisSweepHorizon *h,
+												MantisSweepStats *out);
 
 /* Whether records are kept at all (mantis.max_dead_records > 0) */
 static inline bool

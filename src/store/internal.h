@@ -209,6 +209,13 @@ typedef struct StoreMemory
 	Size		dead_stride;
 	MantisLeafBound *leaf_bounds;
 
+	/*
+	 * MANTIS_PARTITIONS least HLCs of a record or bound each partition
+	 * holds (PG_UINT64_MAX: none), for the sweep (store/dead.c); kept like
+	 * leaf_dead, under the partition's lock held exclusively.
+	 */
+	pg_atomic_uint64 *dead_least;
+
 	/* Where the DSA area was created in place; store/store.c's own use */
 	void	   *dsa_place;
 

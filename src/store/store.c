@@ -121,8 +121,10 @@ dead_shmem_size(void)
 {
 	if (mantis_max_dead_records <= 0)
 		return 0;
-	return add_size(mul_size(MANTIS_PARTITIONS, MAXALIGN(mantis_records_size(per_partition()))),
-					MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(MantisLeafBound))));
+	return add_size(add_size(mul_size(MANTIS_PARTITIONS,
+									  MAXALIGN(mantis_records_size(per_partition()))),
+							 MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(MantisLeafBound)))),
+					MAXALIGN(mul_size(MANTIS_PARTITIONS, sizeof(pg_atomic_uint64))));
 }
 
 /* Point store_mem at the records from base; the address after them */
@@ -133,13 +135,16 @@ dead_locate(char *base)
 	{
 		store_mem.dead_tables = NULL;
 		store_mem.leaf_bounds = NULL;
+		store_mem.dead_least = NULL;
 		return base;
 	}
 	store_mem.dead_stride = MAXALIGN(mantis_records_size(per_partition()));
 	store_mem.dead_tables = base;
 	base += mul_size(MANTIS_PARTITIONS, store_mem.dead_stride);
 	store_mem.leaf_bounds = (MantisLeafBound *) base;
-	return base + MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(MantisLeafBound)));
+	base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(MantisLeafBound)));
+	store_mem.dead_least = (pg_atomic_uint64 *) base;
+	return base + MAXALIGN(mul_size(MANTIS_PARTITIONS, sizeof(pg_atomic_uint64)));
 }
 
 /* Empty tables and bounds (a new store: at start, and after a crash restart) */
@@ -154,6 +159,8 @@ dead_init(void)
 		(void) mantis_records_init(store_mem.dead_tables + p * store_mem.dead_stride,
 								   per_partition());
 	memset(store_mem.leaf_bounds, 0, MANTIS_LEAVES * sizeof(MantisLeafBound));
+	for (int p = 0; p < MANTIS_PARTITIONS; p++)
+		pg_atomic_init_u64(&store_mem.dead_least[p], PG_UINT64_MAX);
 }
 
 /* ---- layout, and this process's attachment ---- */

@@ -165,6 +165,8 @@ typedef struct MantisSweepHorizon
 								 * at or before this becomes a record (R7,
 								 * store/dead.c); 0: none */
 	int			compact_protocol;	/* for mantis_rules_compact() */
+	uint64		collapse_ts;	/* a full budget collapses records only
+								 * below this HLC (R7); 0: none */
 } MantisSweepHorizon;
 
 /* One sweep's findings */
@@ -182,6 +184,10 @@ typedef struct MantisSweepStats
 	uint64		stable_max_ts;	/* ... of one collected by stable_ts */
 	uint64		leaves_visited;
 	uint64		compacted;		/* dead registers made records (R7) */
+	uint64		collapsed;		/* records collapsed to make room for them */
+	uint64		records_collected;	/* records collected (R7, also in the
+									 * lifetime and stable fields) */
+	uint64		bounds_collected;	/* leaves' collapsed bounds collected */
 	uint64		next_due_ms;	/* the earliest expiry of a live register, as
 								 * of the sweep (PG_UINT64_MAX: none) */
 	uint64		least_dead_ts;	/* the least HLC of a dead register kept

@@ -148,14 +148,14 @@ static bool compact_full[MANTIS_PARTITIONS];
  * Compact a dead register kept into a record (R7 of common/rules.h,
  * store/dead.c), if the rule lets it and the partition's budget has room:
  * it leaves the registers (and max_keys), its fingerprint staying in the
- * leaf's digest as the record's.  No collapse here: that needs the least
- * clock of our members (R3), which the replication worker alone knows
- * (src/store/DEAD.md, what remains).  True if it went; *link then links
- * the next register.
+ * leaf's digest as the record's.  A full budget collapses the partition's
+ * oldest record below h->collapse_ts (store/collect.c), counted in
+ * *collapsed.  True if it went; *link then links the next register.
  */
 static bool
 compact_register(StoreRef *link, StoreRegister *reg, const MantisDeadRegister *dead,
-				 const MantisSweepHorizon *h, const MantisSweepBounds *bounds)
+				 const MantisSweepHorizon *h, const MantisSweepBounds *bounds,
+				 uint64 *collapsed)
 {
 	MantisRecordView rec;
 	int			partition;
@@ -170,7 +170,7 @@ compact_register(StoreRef *link, StoreRegister *reg, const MantisDeadRegister *d
 	rec.node = reg->hlc.node;
 	rec.fingerprint = held_fingerprint(rec.hash, reg);
 	rec.death_ms = dead->death_ms;
-	if (!dead_insert(&rec, 0, bounds->hole_ts))
+	if (!dead_insert(&rec, h->collapse_ts, bounds->hole_ts, collapsed))
 	{
 		compact_full[partition] = true;
 		return false;
@@ -245,7 +245,7 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, const MantisSweepBounds *bound
 				register_remove(link, reg, true);	/* *link is the next one now */
 				continue;
 			}
-			if (compact_register(link, reg, &dead, h, bounds))
+			if (compact_register(link, reg, &dead, h, bounds, &out->collapsed))
 			{
 				out->compacted++;
 				continue;
@@ -335,6 +335,29 @@ sweep_group(int group, const MantisSweepHorizon *h, const MantisSweepBounds *b,
 }
 
 /*
+ * Collect the records of dead registers and the collapsed bounds (R7,
+ * store/dead.c) of each partition whose least HLC a bound of this sweep
+ * reaches (as is_due() for a leaf's dead registers), and note the least
+ * left for the next sweep.
+ */
+static void
+sweep_dead(const MantisSweepHorizon *h, const MantisSweepBounds *b, MantisSweepStats *out)
+{
+	for (int p = 0; p < MANTIS_PARTITIONS; p++)
+	{
+		uint64		least = dead_partition_least(p);
+
+		if (least == PG_UINT64_MAX)
+			continue;
+		if (least < b->hole_ts &&
+			(least <= b->horizon_ts ||
+			 (b->lifetime_ms != 0 && mantis_hlc_ms(least) <= b->lifetime_ms)))
+			dead_sweep_partition(p, b, h, out);
+		out->least_dead_ts = Min(out->least_dead_ts, dead_partition_least(p));
+	}
+}
+
+/*
  * Sweep the store: visit every leaf that is_due(), in the groups whose
  * summary is_due(), collecting the dead registers the horizon allows; *out
  * says what was found, and when the next sweep has something to do
@@ -372,6 +395,7 @@ mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out)
 		out->least_dead_ts = Min(out->least_dead_ts,
 								 pg_atomic_read_u64(&store_mem.group_dead[group]));
 	}
+	sweep_dead(h, &bounds, out);
 	counted_all = true;
 	out->expired_held = expired_total;
 	pg_atomic_write_u64(&store_mem.control->expired_held, expired_total);
