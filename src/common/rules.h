@@ -136,11 +136,11 @@
  *	  refused; the group is collected as one by R3 (the bound at or below
  *	  the horizon, or the latest death a lifetime old, below every hole),
  *	  raising R4 to the bound (mantis_rules_collapse, _bound_sweep).
- *	  Records and bounds are persisted: a compacted register's row is
- *	  rewritten as a record row by the next flush, a tombstone merged is
- *	  written as one, and load routes record rows to the records (a crash
- *	  before that flush loads the register in full, and it is compacted
- *	  again).  The promise: a dead register waiting for an absent member
+ *	  Records and bounds are persisted: every compaction of the rows
+ *	  writes them all, and load routes record rows to the records; until
+ *	  a compaction has written a record, the rows hold it as they held it
+ *	  before (its dead register in full, or an older record, which a crash
+ *	  restart loads so, to be compacted or collapsed again).  The promise: a dead register waiting for an absent member
  *	  costs a record (about 60 bytes) off max_keys, dead registers cost
  *	  no more than the budget and a bound per leaf, and nothing deleted or
  *	  expired comes back (a record refuses what its register refused, a
