@@ -15,7 +15,8 @@
  *
  * A compaction first merges again what the rows held back (persist/load.c),
  * rewriting each held row that gave something as a row of only what it
- * still holds back, and deletes the rows known to be merged and the rows
+ * still holds back (so a compaction is also how held rows are retried: the
+ * worker asks one once room is freed for them, persist/retry.c), and deletes the rows known to be merged and the rows
  * rewritten, each only if it is still the version merged.  So a persisted
  * register is deleted only by a compaction that has merged it and written,
  * in the same transaction, a snapshot holding it or a register with a

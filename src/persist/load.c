@@ -16,7 +16,9 @@
  * more than a day ahead, no room in the store) is "held back": it is never
  * deleted, its registers are counted in mantis_status.held_back, and each
  * compaction tries it again (retry_held_back()), so it comes back once the
- * limits allow.
+ * limits allow.  What was held back for room asks for a compaction itself
+ * once room is freed for it (persist/retry.c): a store that is not busy
+ * might otherwise compact never.
  *
  * Only what is held back.  Such a row holds other registers too, merged
  * like any; one of their keys may be deleted since, and its marker
@@ -63,6 +65,7 @@
 #include "persist/dead_rows.h"
 #include "persist/load.h"
 #include "persist/persist.h"
+#include "persist/retry.h"
 #include "persist/table.h"
 
 /* rows larger than this are not even read */
@@ -258,6 +261,7 @@ static void
 load_register(void *arg, const MantisRecord *rec)
 {
 	LoadState  *st = (LoadState *) arg;
+	MantisPutResult result;
 
 	st->row_registers++;
 	/* merged, or beaten, when the row was loaded: see the file header */
@@ -285,14 +289,13 @@ load_register(void *arg, const MantisRecord *rec)
 		hold_back(st, rec);
 		return;
 	}
-	switch (mantis_store_merge(rec, 0, 0, &st->merged))
+	result = mantis_store_merge(rec, 0, 0, &st->merged);
+	if (result == MANTIS_PUT_NO_KEYS || result == MANTIS_PUT_NO_MEMORY)
 	{
-		case MANTIS_PUT_NO_KEYS:
-		case MANTIS_PUT_NO_MEMORY:
-			hold_back(st, rec);
-			break;
-		default:
-			break;
+		/* it comes back once there is room (persist/retry.c) */
+		held_for_room_add(&st->room, result == MANTIS_PUT_NO_KEYS,
+						  (uint64) rec->key_len + rec->value_len);
+		hold_back(st, rec);
 	}
 }
 
@@ -562,8 +565,8 @@ log_load(const KnownTable *kt, const LoadState *st, int rows)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("mantis store filled up while loading: %llu registers were not loaded",
 						(unsigned long long) st->merged.no_room),
-				 errdetail("They stay in mantis_stores, counted in mantis_status.held_back."),
-				 errhint("Raise \"mantis.max_keys\" or \"mantis.store_memory\" and restart the server.")));
+				 errdetail("They stay in mantis_stores, counted in mantis_status.held_back, and are loaded as room is freed for them (registers collected)."),
+				 errhint("Delete keys to make room, or raise \"mantis.max_keys\" or \"mantis.store_memory\" and restart the server.")));
 }
 
 /* Find the table and merge the rows we do not know; false if no table. */
@@ -580,6 +583,8 @@ follow_table(KnownTable *kt)
 	st.now_ms = mantis_clock_wall_ms();
 	rows = sync_table(kt, &st);
 	log_load(kt, &st, rows);
+	if (st.room.keys > 0 || st.room.memory > 0)
+		retry_note_held(&st.room, false);
 	return true;
 }
 
@@ -649,4 +654,5 @@ retry_held_back(KnownTable *kt, RowRewrites *rw)
 	}
 	pfree(retry);
 	publish_load_hole(kt);
+	retry_note_held(&st.room, true);
 }

@@ -18,6 +18,7 @@
 
 #include "store/store.h"
 
+#include "persist/retry.h"
 #include "persist/table.h"
 
 /*
@@ -40,6 +41,7 @@ typedef struct LoadState
 	MantisMergeTally merged;
 	uint64		refused;		/* size, encoding or clock */
 	uint64		hole_ts;		/* the least HLC held back in this row */
+	HeldForRoom room;			/* of those held back, for lack of room */
 
 	/* records of dead registers, and leaves' bounds (R7) */
 	uint64		dead_held;

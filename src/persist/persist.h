@@ -1,12 +1,16 @@
 /*-------------------------------------------------------------------------
  * persist/persist.h
  *	  What the persistence worker calls to load, follow and flush
- *	  mantis_stores (persist/table.c, persist/load.c, persist/flush.c).
+ *	  mantis_stores (persist/table.c, persist/load.c, persist/flush.c),
+ *	  and to know when the rows held back for room are due for a retry
+ *	  (persist/retry.c).
  *
- * Those three files include this header for their own entry points (and
- * persist/table.h for the name KnownTable), and none of them calls the
- * entry point of another: they call down through persist/table.h and
- * persist/load.h, in layers (see persist/table.h).
+ * Those four files include this header for their own entry points (the
+ * first three persist/table.h for the name KnownTable), and none of them
+ * calls the entry point of another: they call down through
+ * persist/table.h and persist/load.h, in layers (see persist/table.h), and
+ * persist/load.c tells persist/retry.c what it held back
+ * (persist/retry.h).
  *
  * IDENTIFICATION	src/persist/persist.h
  *-------------------------------------------------------------------------
@@ -15,6 +19,8 @@
 #define MANTIS_PERSIST_H
 
 #include <signal.h>
+
+#include "datatype/timestamp.h"
 
 #include "mantis.h"
 #include "store/store.h"
@@ -40,6 +46,9 @@ extern void mantis_persist_counts(const KnownTable *kt, uint64 *held_back,
 
 /* ---- persist/load.c ---- */
 extern bool mantis_persist_follow(KnownTable *kt);
+
+/* ---- persist/retry.c ---- */
+extern bool mantis_persist_retry_due(TimestampTz now, TimestampTz *wake);
 
 /* ---- persist/flush.c ---- */
 extern bool mantis_persist_flush(KnownTable *kt, MantisLeafSet *pending,

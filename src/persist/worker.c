@@ -30,7 +30,10 @@
  * readable at once and the worker looks for the extension each second, and
  * loads and starts flushing as soon as it appears.  Every flush interval
  * (each second when flushes are off) the worker follows the table
- * (persist/load.c), so rows restored or added by hand are merged.
+ * (persist/load.c), so rows restored or added by hand are merged.  Rows
+ * that hold registers back for lack of room are retried by a compaction
+ * the worker makes as soon as room is freed for them (persist/retry.c),
+ * and not only when one is due.
  *
  * Standby.  On a hot standby the worker loads mantis_stores and follows it,
  * so reads see the primary's flushes within a flush interval; writes fail
@@ -99,6 +102,7 @@ static volatile sig_atomic_t final_flush = false;
 
 static TimestampTz next_check_at = 0;
 static TimestampTz next_flush_at = 0;
+static TimestampTz next_retry_at = 0;	/* room freed, a retry too recent: 0 if not */
 static int	failures_in_a_row = 0;
 static uint64 flush_requests_served = 0;
 
@@ -424,6 +428,30 @@ maybe_flush(void)
 	}
 }
 
+/*
+ * The rows hold registers back for lack of room, and room has been freed
+ * for them (persist/retry.c): flush now, as a compaction, which retries
+ * them.  Not while a flush fails (its backoff stands), nor on a standby,
+ * which never compacts (it follows the primary's retries).  With periodic
+ * flushes off and changes pending, the compaction waits for the next
+ * mantis_flush(), which alone writes those (maybe_flush()).
+ */
+static void
+maybe_retry_held_back(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	next_retry_at = 0;
+	if (!persist_ready || compact_next || failures_in_a_row > 0 ||
+		ShutdownRequestPending || RecoveryInProgress() || !mantis_store_is_writable())
+		return;
+	if (mantis_persist_retry_due(now, &next_retry_at))
+	{
+		compact_next = true;
+		next_flush_at = now;
+	}
+}
+
 /* How long the loop may sleep before something is due. */
 static long
 sleep_ms(void)
@@ -435,6 +463,8 @@ sleep_ms(void)
 		wake = Min(wake, next_check_at);
 	else
 		wake = Min(wake, next_flush_at);
+	if (next_retry_at != 0)
+		wake = Min(wake, next_retry_at);
 	return mantis_clock_ms_until(wake);
 }
 
@@ -541,6 +571,8 @@ mantis_persist_worker_main(Datum main_arg)
 		}
 		maybe_flush();
 		mantis_collect_tick();
+		/* after the sweep, which frees room */
+		maybe_retry_held_back();
 
 		MemoryContextSwitchTo(TopMemoryContext);
 		MemoryContextReset(loop_cxt);

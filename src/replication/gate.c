@@ -22,10 +22,12 @@
  * still in their handshake do not count, so that clients arriving together
  * are admitted up to the limit rather than all refused, and strangers who
  * never finish a handshake (the 5 s limit drops them) take no peer's place.
- * No event ties a handshake to its connection, so the count of admitted
- * connections is kept at most the count of open ones at each
- * disconnection: exact when none is in its handshake, at worst too high
- * (refusing, never admitting too many) while some are.
+ * No event ties a handshake to its connection: the count of admitted
+ * connections (replication/inbound.c) is kept from the monitor's events,
+ * the handler's admissions and the descriptor each message the listener
+ * receives came from (mantis_gate_heard, called by
+ * replication/transport.c), so that each connection gives its place back
+ * when it closes, whatever else is open.
  *
  * A refusal is reported once, with the client's address as the ZAP request
  * gives it; the monitor's event of the same refusal names only our own
@@ -42,6 +44,7 @@
 
 #include "mantis.h"
 #include "guc.h"
+#include "replication/inbound.h"
 #include "replication/transport_zmq.h"
 
 /* a stable libzmq option kept in the draft section of Debian's zmq.h */
@@ -60,14 +63,7 @@ static MantisAuthorizeFn authorize = NULL;
 static MantisRefusedFn refused = NULL;
 static MantisInboundFn inbound_changed = NULL;
 
-/*
- * the listener's open connections: a bit per file descriptor, their count,
- * and (at most that) the count of those the ZAP handler admitted
- */
-static uint64 *open_fds = NULL;
-static int	open_fds_words = 0;
-static int	inbound = 0;
-static int	admitted = 0;
+static MantisInbound admitted;	/* the listener's admitted connections */
 
 /*
  * Bind the ZAP handler, before any socket that could ask it anything.
@@ -120,44 +116,12 @@ send_part(void *zsock, const char *text, size_t len, bool more)
 	(void) zmq_send(zsock, text, len, more ? ZMQ_SNDMORE : 0);
 }
 
-/*
- * A connection of the listener was accepted ("open") or is gone, by its
- * file descriptor: a descriptor already open is not counted twice, so a
- * count stays right even across a reused descriptor.
- */
+/* Tell the caller the count of admitted connections changed, or is full. */
 static void
-note_connection(int fd, bool open)
+report_inbound(bool changed, bool over_limit)
 {
-	int			word = fd / 64;
-	uint64		bit = UINT64CONST(1) << (fd % 64);
-
-	if (fd < 0 || fd >= (1 << 24))
-		return;
-	if (word >= open_fds_words)
-	{
-		int			words = Max(word + 1, open_fds_words * 2);
-
-		if (!open)
-			return;
-		if (open_fds == NULL)
-			open_fds = MemoryContextAllocZero(TopMemoryContext, words * sizeof(uint64));
-		else
-		{
-			open_fds = repalloc(open_fds, words * sizeof(uint64));
-			memset(open_fds + open_fds_words, 0, (words - open_fds_words) * sizeof(uint64));
-		}
-		open_fds_words = words;
-	}
-	if (((open_fds[word] & bit) != 0) == open)
-		return;
-	open_fds[word] ^= bit;
-	inbound += open ? 1 : -1;
-	if (!open && admitted > inbound)
-	{
-		admitted = inbound;
-		if (inbound_changed)
-			inbound_changed(admitted, false);
-	}
+	if ((changed || over_limit) && inbound_changed)
+		inbound_changed(mantis_inbound_count(&admitted), over_limit);
 }
 
 /*
@@ -176,8 +140,10 @@ serve_monitor(void)
 
 	while (mantis_zmq_read_event(monitor, &kind, &value, where, sizeof(where)))
 	{
-		if (kind == ZMQ_EVENT_ACCEPTED || kind == ZMQ_EVENT_DISCONNECTED)
-			note_connection((int) value, kind == ZMQ_EVENT_ACCEPTED);
+		if (kind == ZMQ_EVENT_ACCEPTED)
+			mantis_inbound_accepted(&admitted, (int) value);
+		else if (kind == ZMQ_EVENT_DISCONNECTED)
+			report_inbound(mantis_inbound_closed(&admitted, (int) value), false);
 		else if (kind == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 			;					/* the ZAP handler's refusal: reported already */
 		else if (refused)
@@ -204,16 +170,15 @@ zap_decide(zmq_msg_t *parts, int n, const char *address, char *name, size_t name
 	}
 	/* the disconnections queued before this request: count them */
 	serve_monitor();
-	if (admitted >= mantis_max_inbound_connections)
+	if (mantis_inbound_count(&admitted) >= mantis_max_inbound_connections)
 	{
 		char		why[128];
 
 		snprintf(why, sizeof(why), "%d connections are admitted, the limit of \"mantis.max_inbound_connections\" (%d)",
-				 admitted, mantis_max_inbound_connections);
+				 mantis_inbound_count(&admitted), mantis_max_inbound_connections);
 		if (refused)
 			refused(address, why);
-		if (inbound_changed)
-			inbound_changed(admitted, true);
+		report_inbound(false, true);
 		return "300";
 	}
 	if (curve ?
@@ -221,9 +186,8 @@ zap_decide(zmq_msg_t *parts, int n, const char *address, char *name, size_t name
 		authorize(zmq_msg_data(&parts[6]), name, name_size, address) :
 		n == 6 && part_is(&parts[5], "NULL"))
 	{
-		admitted++;
-		if (inbound_changed)
-			inbound_changed(admitted, false);
+		mantis_inbound_admitted(&admitted);
+		report_inbound(true, false);
 		return "200";
 	}
 	if (curve && n == 7 && part_is(&parts[5], "CURVE"))
@@ -305,10 +269,7 @@ mantis_gate_start(void *zctx, bool with_curve, MantisAuthorizeFn authorize_fn,
 	authorize = authorize_fn;
 	refused = refused_fn;
 	inbound_changed = inbound_fn;
-	open_fds_words = 0;
-	open_fds = NULL;
-	inbound = 0;
-	admitted = 0;
+	mantis_inbound_reset(&admitted);
 	start_zap(zctx);
 }
 
@@ -331,6 +292,16 @@ mantis_gate_serve(void)
 		serve_zap();
 }
 
+/*
+ * The listener read a message from the connection on file descriptor fd
+ * (ZMQ_SRCFD): that connection was admitted (replication/inbound.c).
+ */
+void
+mantis_gate_heard(int fd)
+{
+	report_inbound(mantis_inbound_spoke(&admitted, fd), false);
+}
+
 /* The monitor's and the handler's file descriptors, to wait on */
 int
 mantis_gate_fds(int *fds)
@@ -349,10 +320,5 @@ mantis_gate_stop(void)
 	if (zap)
 		zmq_close(zap);
 	zap = NULL;
-	if (open_fds)
-		pfree(open_fds);
-	open_fds = NULL;
-	open_fds_words = 0;
-	inbound = 0;
-	admitted = 0;
+	mantis_inbound_reset(&admitted);
 }

@@ -17,9 +17,13 @@
  * it sleeps.  Linger is 0 so that closing never waits for a dead peer, and
  * ZMQ_MAXMSGSIZE makes libzmq drop a connection that announces a message
  * larger than the largest frame we could send.
+ * A socket bound or connected to an IPv6 literal (tcp://[::1]:PORT) gets
+ * ZMQ_IPV6, without which libzmq resolves tcp:// as IPv4 only.
  *
  * Every handshake on the listener passes our ZAP handler, within
- * mantis.max_inbound_connections (replication/gate.c).
+ * mantis.max_inbound_connections (replication/gate.c); each message the
+ * listener receives tells the gate which connection spoke, by the file
+ * descriptor it came from, so that it knows that connection admitted.
  *
  * Each connection of ours has a socket monitor: libzmq 4.3 gives up for
  * good on a connection whose handshake the peer refused (our key not
@@ -148,6 +152,7 @@ mantis_transport_start(const char *endpoint, size_t max_message_size,
 	}
 	/* every handshake, NULL or CURVE, asks our ZAP handler */
 	mantis_gate_watch(zctx, listener.zsock);
+	mantis_zmq_ipv6_for(listener.zsock, endpoint);
 	if (zmq_bind(listener.zsock, endpoint) != 0)
 		mantis_zmq_fail("listen on \"mantis.listen\"", endpoint);
 	listener.fd = mantis_zmq_socket_fd(listener.zsock);
@@ -250,6 +255,7 @@ mantis_transport_connect(const char *endpoint, const char *server_key,
 		mantis_zmq_set_string(zsock, ZMQ_CURVE_PUBLICKEY, curve_keys->public_key);
 		mantis_zmq_set_string(zsock, ZMQ_CURVE_SECRETKEY, curve_keys->secret_key);
 	}
+	mantis_zmq_ipv6_for(zsock, endpoint);
 	peers[slot].zsock = zsock;
 	peers[slot].fd = mantis_zmq_socket_fd(zsock);
 	watch_link(slot);
@@ -408,6 +414,8 @@ mantis_transport_recv(MantisMessage *msg)
 			if (curve_keys)
 				msg->user_id = zmq_msg_gets(&body_msg, "User-Id");
 			msg->peer_address = zmq_msg_gets(&body_msg, "Peer-Address");
+			/* the connection it came from was admitted (gate.c) */
+			mantis_gate_heard(zmq_msg_get(&body_msg, ZMQ_SRCFD));
 		}
 		return true;
 	}

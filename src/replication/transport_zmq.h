@@ -16,6 +16,7 @@
 extern void mantis_zmq_fail(const char *what, const char *detail) pg_attribute_noreturn();
 extern void mantis_zmq_set_int(void *zsock, int option, int value);
 extern void mantis_zmq_set_string(void *zsock, int option, const char *value);
+extern void mantis_zmq_ipv6_for(void *zsock, const char *endpoint);
 extern int	mantis_zmq_socket_fd(void *zsock);
 extern bool mantis_zmq_has_input(void *zsock);
 extern bool mantis_zmq_recv_more(void *zsock);
@@ -28,6 +29,7 @@ extern void mantis_gate_start(void *zctx, bool curve, MantisAuthorizeFn authoriz
 							  MantisRefusedFn refused_fn, MantisInboundFn inbound_fn);
 extern void mantis_gate_watch(void *zctx, void *listener);
 extern void mantis_gate_serve(void);
+extern void mantis_gate_heard(int fd);
 extern int	mantis_gate_fds(int *fds);
 extern void mantis_gate_stop(void);
 

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  * replication/zsock.c
  *	  Helpers around libzmq sockets for replication/transport.c and
- *	  replication/gate.c: options, file descriptors, reading what is queued
- *	  and a monitor's events.  With those two, the only files that include
+ *	  replication/gate.c: options (ZMQ_IPV6 for an IPv6 endpoint), file
+ *	  descriptors, reading what is queued and a monitor's events.  With those two, the only files that include
  *	  <zmq.h>.
  *
  * IDENTIFICATION	src/replication/zsock.c
@@ -29,6 +29,38 @@ mantis_zmq_set_int(void *zsock, int option, int value)
 {
 	if (zmq_setsockopt(zsock, option, &value, sizeof(value)) != 0)
 		mantis_zmq_fail("set a ZeroMQ socket option", NULL);
+}
+
+/*
+ * libzmq resolves a tcp:// endpoint as IPv4 only unless ZMQ_IPV6 is set on
+ * the socket: an IPv6 literal ("tcp://[::1]:7701") then cannot be bound
+ * nor dialled.  Set it for such an endpoint (the host, after any source
+ * address "SRC;", has a ':' of its own), and only then: on the wildcard "*"
+ * it would also make the listener take IPv6 connections.
+ */
+void
+mantis_zmq_ipv6_for(void *zsock, const char *endpoint)
+{
+	const char *host;
+	const char *port;
+	const char *c;
+
+	if (strncmp(endpoint, "tcp://", 6) != 0)
+		return;
+	host = endpoint + 6;
+	if ((c = strrchr(host, ';')) != NULL)
+		host = c + 1;
+	port = strrchr(host, ':');
+	if (port == NULL)
+		return;
+	for (c = host; c < port; c++)
+	{
+		if (*c == ':')
+		{
+			mantis_zmq_set_int(zsock, ZMQ_IPV6, 1);
+			return;
+		}
+	}
 }
 
 int

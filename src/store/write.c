@@ -141,7 +141,8 @@ plan_take_chunk(PutPlan *plan, uint32 need)
 /*
  * Reserve what a write needs: a new chunk unless the held register can be
  * overwritten in place (the spare chunk allocated beforehand, if the
- * caller made one, else one allocated now), and a slot under
+ * caller made one, else one allocated now; with no memory left, a held
+ * register the write shrinks is overwritten in place), and a slot under
  * mantis.max_keys for a new key.  Nothing visible changes;
  * put_unprepare() gives the reservation back.
  */
@@ -170,6 +171,13 @@ put_prepare(const StorePut *put, StoreRegister *reg, PutPlan *plan)
 	{
 		if (reg == NULL)
 			pg_atomic_fetch_sub_u64(&store_mem.control->registers, 1);
+		/*
+		 * A full store still takes a write that shrinks a register it holds
+		 * (a deletion, a shorter value), in place: else no key could be
+		 * deleted to make room.  The chunk keeps its size until it goes.
+		 */
+		else if (need <= reg->capacity)
+			return MANTIS_PUT_APPLIED;
 		return MANTIS_PUT_NO_MEMORY;
 	}
 	return MANTIS_PUT_APPLIED;
@@ -584,9 +592,18 @@ plan_reconcile(const StorePut *put, StoreRegister *reg, PutPlan *plan)
 	if (reg != NULL && fits_in_place(reg, put_need(put)))
 		return true;
 
-	/* the register it would overwrite in place was replaced meanwhile */
+	/*
+	 * The register it would overwrite in place was replaced meanwhile, or
+	 * put_prepare() planned to shrink it in place, the store being full:
+	 * in place still if the store is full and the write shrinks it.
+	 */
 	if (!plan_take_chunk(plan, put_need(put)))
-		return false;
+	{
+		if (reg == NULL || put_need(put) > reg->capacity)
+			return false;
+		plan->existed = true;
+		return true;
+	}
 	if (reg == NULL)
 		pg_atomic_fetch_add_u64(&store_mem.control->registers, 1);
 	plan->existed = reg != NULL;

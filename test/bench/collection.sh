@@ -34,6 +34,11 @@
 #   * "store is full" in the logs (must be 0), and the most expired
 #     registers n1 held at once.
 #
+# BURST=1 bash test/bench/collection.sh: instead of the two phases, the case
+# of issue 20 at one batch a second, with mantis.max_keys = 20000 (the part
+# is test/bench/collection-burst.sh, sourced after the servers are up; its
+# header says what it reports).  Report in results/collection-burst.txt.
+#
 # Usage: bash test/bench/collection.sh [seconds per phase, default 30]
 #   RATE=4000 (sets/s, whole cluster)  CLIENTS=2 (per server)
 #   BENCH_PORT=57300 (servers on BENCH_PORT+1..2, replication on +51..52)
@@ -42,8 +47,11 @@
 # "postgres".  Writes a report to test/bench/results/collection.txt.
 #
 set -eu
+BURST=${BURST:-0}
 BENCH_NAME=collection
+[ "$BURST" = 1 ] && BENCH_NAME=collection-burst
 source "$(dirname "$0")/common.sh"
+if [ "$BURST" = 1 ]; then MAX_KEYS=20000; else MAX_KEYS=200000; fi
 DUR=$SECS
 BASE=${BENCH_PORT:-57300}
 RATE=${RATE:-4000}
@@ -56,6 +64,8 @@ port() { echo $((BASE + $1)); }
 zmq() { echo $((BASE + 50 + $1)); }
 psql_n() { local n=$1; shift; as_pg "$BIN/psql" -X -q -At -F' ' -h "$WORK" -p "$(port "$n")" -d postgres "$@"; }
 say() { echo "$@" | tee -a "$OUT"; }
+# shellcheck disable=SC2059
+sayf() { printf "$@" | tee -a "$OUT"; }
 
 SAMPLER=""
 stop_node() { as_pg "$BIN/pg_ctl" -D "$WORK/n$1" -m immediate stop >/dev/null 2>&1 || true; }
@@ -79,15 +89,15 @@ shared_preload_libraries = 'mantis'
 mantis.node_name = 'n$n'
 mantis.listen = 'tcp://127.0.0.1:$(zmq "$n")'
 mantis.peers = 'tcp://127.0.0.1:$(zmq "$m")'
-mantis.max_keys = 200000
+mantis.max_keys = $MAX_KEYS
 CONF
 	as_pg "$BIN/pg_ctl" -D "$WORK/n$n" -l "$WORK/n$n.log" -w start >/dev/null
 	psql_n "$n" -c "CREATE EXTENSION mantis"
 }
 
 wait_for() {	# wait_for <seconds> <node> <query>: until the query says t
-	local i
-	for i in $(seq $(($1 * 10))); do
+	local _
+	for _ in $(seq $(($1 * 10))); do
 		[ "$(psql_n "$2" -c "$3")" = t ] && return 0
 		sleep 0.1
 	done
@@ -125,13 +135,21 @@ run_phase() {	# run_phase <script>: pgbench on both nodes at once for DUR s
 : >"$OUT"
 say "mantis collection benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), loopback"
 say "$(uname -srm); $("$BIN/postgres" --version); $(git -C "$HERE" describe --always --dirty 2>/dev/null || echo '?')"
-say "2 servers, replication and persistence on (flush_interval 1 s); pgbench -M prepared -R $RATE_N per server, $CLIENTS clients each; phases of $DUR s"
+if [ "$BURST" = 1 ]; then
+	say "2 servers, replication and persistence on (flush_interval 1 s)"
+else
+	say "2 servers, replication and persistence on (flush_interval 1 s); pgbench -M prepared -R $RATE_N per server, $CLIENTS clients each; phases of $DUR s"
+fi
 
 for n in $NODES; do start_node "$n"; done
 for n in $NODES; do
 	wait_for 60 "$n" "SELECT count(*) = 1 FROM mantis_peers WHERE state = 'connected'"
 	wait_for 60 "$n" "SELECT collection_horizon IS NOT NULL FROM mantis_status"
 done
+if [ "$BURST" = 1 ]; then
+	source "$HERE/collection-burst.sh"
+	exit 0
+fi
 for n in $NODES; do
 	printf '\\set k random(1, 20000)\nSELECT mantis_set('"'"'floor-'"'"' || :k, '"'"'v'"'"');\n' >"$WORK/floor.n$n.sql"
 	printf '\\set c :c + 1\nSELECT mantis_set('"'"'s-n%s-'"'"' || :client_id || '"'"'-'"'"' || :c, '"'"'v'"'"', ttl => interval '"'"'1 second'"'"');\n' \

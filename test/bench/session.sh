@@ -43,15 +43,24 @@
 # Needs mantis >= 1.2 installed there.  As root, servers run as "postgres".
 # Writes a report to test/bench/results/session.txt.
 #
+# OUTAGE=1 bash test/bench/session.sh: one of the three servers stopped for
+# a whole mantis.tombstone_lifetime while the other two take unique 5-s
+# keys (issue 20, item 1), run by test/bench/session-outage.sh, which this
+# script sources after its helpers; its header says what it measures and
+# how it is set (LIFETIME, OUTAGE_S, TTL_RATE, ...).  BENCH_PORT defaults to
+# 57100 then; the report goes to test/bench/results/session-outage.txt.
+#
 set -eu
 MINUTES=${1:-10}
+OUTAGE=${OUTAGE:-0}
 BENCH_NAME=session
+[ "$OUTAGE" = 1 ] && BENCH_NAME=session-outage
 source "$(dirname "$0")/common.sh"
-BASE=${BENCH_PORT:-57000}
+if [ "$OUTAGE" = 1 ]; then BASE=${BENCH_PORT:-57100}; else BASE=${BENCH_PORT:-57000}; fi
 CLIENTS=${CLIENTS:-2}
 SAMPLE=${SAMPLE:-2}
 MAX_KEYS=100000
-STORE_MEMORY=64MB
+STORE_MEMORY=${STORE_MEMORY:-64MB}
 TTL_S=5
 FLOOR_KEYS=50000
 LIVE_TARGET=$((MAX_KEYS * 60 / 100))	# keys live per node when capped
@@ -75,10 +84,13 @@ say() { echo "$@" | tee -a "$OUT"; }
 sayf() { local f=$1; shift; printf "$f" "$@" | tee -a "$OUT"; }
 
 SAMPLER=""
+LOAD_PIDS=""	# pgbench runs left in the background (outage mode)
 RATE_N=""
+EXTRA_CONF=""	# more postgresql.conf lines for start_node
 stop_node() { as_pg "$BIN/pg_ctl" -D "$WORK/n$1" -m immediate stop >/dev/null 2>&1 || true; }
 cleanup() {
 	if [ -n "$SAMPLER" ]; then kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true; fi
+	for p in $LOAD_PIDS; do kill "$p" 2>/dev/null || true; done
 	for n in $NODES; do stop_node "$n"; done
 	# keep the servers' logs beside the report
 	for n in $NODES; do [ -f "$WORK/n$n.log" ] && cp "$WORK/n$n.log" "$HERE/results/$BENCH_NAME.n$n.log"; done
@@ -110,6 +122,7 @@ mantis.listen = 'tcp://127.0.0.1:$(zmq "$n")'
 mantis.peers = '$peers'
 mantis.max_keys = $MAX_KEYS
 mantis.store_memory = $STORE_MEMORY
+$EXTRA_CONF
 CONF
 	as_pg "$BIN/pg_ctl" -D "$WORK/n$n" -l "$WORK/n$n.log" -w start >/dev/null
 	psql_n "$n" -c "CREATE EXTENSION mantis"
@@ -172,6 +185,11 @@ log_errors() {	# "store full" and "memory exhausted" in every log: errors of
 	# sets, and registers from peers not stored ("the store is full: N ...")
 	cat "$WORK"/n*.log | grep -c -E 'store is full|store memory is exhausted' || true
 }
+
+if [ "$OUTAGE" = 1 ]; then
+	source "$HERE/session-outage.sh"
+	exit 0
+fi
 
 # ---- the sampler: a CSV row per node every $SAMPLE seconds, labelled with
 # the phase written in $WORK/phase

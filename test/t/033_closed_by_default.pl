@@ -5,6 +5,9 @@
 #    refuses to start and says why and how to fix it; it starts on loopback
 #    (and its replication listens there), with mantis.insecure_network = on
 #    (warning), or with CURVE;
+#  - on IPv6 loopback (tcp://[::1]:PORT), two servers listen and dial each
+#    other, and a value written on either reaches the other (skipped if
+#    this machine has no ::1);
 #  - mantis.max_inbound_connections: connections past it are refused at
 #    their handshake and counted (mantis_status.inbound_connections,
 #    refused_over_limit), and their room comes back when they go; a reload
@@ -79,6 +82,38 @@ mantis.listen = '$listen'
 	ok($replication && slurp_file($node->logfile) =~ /mantis replication listening on \Q$listen\E/,
 		'and its replication listens there');
 	$node->stop;
+}
+
+# --- IPv6 loopback: listened on, dialled, replicating ------------------------
+SKIP:
+{
+	my $lo = `ip -6 addr show lo 2>/dev/null` // '';
+	skip 'this machine has no IPv6 loopback (ip -6 addr show lo gives no ::1)', 5
+	  unless $lo =~ m{inet6 ::1/};
+	my @v6port = map { PostgreSQL::Test::Cluster::get_free_port() } 1 .. 2;
+	my @v6 = map {
+		my ($me, $other) = ($_, 1 - $_);
+		mantis_node('six' . ($me + 1), qq{
+mantis.listen = 'tcp://[::1]:$v6port[$me]'
+mantis.peers = 'tcp://[::1]:$v6port[$other]'
+});
+	} 0 .. 1;
+	$v6[0]->wait_for_log(qr/mantis replication listening on|mantis could not listen/);
+	ok($v6[0]->log_contains(qr/mantis replication listening on \Qtcp:\/\/[::1]:$v6port[0]\E/),
+		'without CURVE, a server listens on tcp://[::1]');
+	ok($v6[0]->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM mantis_peers WHERE node_name = 'six2' AND state = 'connected'}),
+		'it reaches its peer on tcp://[::1]');
+	ok($v6[1]->poll_query_until('postgres',
+		q{SELECT count(*) = 1 FROM mantis_peers WHERE node_name = 'six1' AND state = 'connected'}),
+		'and its peer reaches it');
+	$v6[1]->safe_psql('postgres', q{SELECT mantis_set('six.from2', 'over ::1')});
+	ok($v6[0]->poll_query_until('postgres', q{SELECT mantis_get('six.from2') = 'over ::1'}),
+		'a value written on one reaches the other over IPv6');
+	$v6[0]->safe_psql('postgres', q{SELECT mantis_set('six.from1', 'back')});
+	ok($v6[1]->poll_query_until('postgres', q{SELECT mantis_get('six.from1') = 'back'}),
+		'and back');
+	$_->stop for @v6;
 }
 
 # --- the inbound cap ---------------------------------------------------------
