@@ -40,7 +40,6 @@ int			mantis_tombstone_lifetime_s = 3600;
 int			mantis_protocol_max = MANTIS_FRAME_VERSION_MAX;
 int			mantis_debug_clock_offset_ms = 0;
 bool		mantis_debug_fail_flush = false;
-bool		mantis_debug_compact_records = false;
 char	   *mantis_curve_secret_key_file = NULL;
 char	   *mantis_curve_peers_file = NULL;
 bool		mantis_insecure_network = false;
@@ -245,10 +244,10 @@ mantis_define_gucs(void)
 
 	DefineCustomIntVariable("mantis.max_dead_records",
 							"Most records of dead registers held off mantis.max_keys (issue 20, R7).",
-							"0 (the default) holds none.  Each takes about 60 bytes of shared "
-							"memory.  Records are made only on a server that speaks protocol 5, "
-							"which none does yet, or with mantis.debug_compact_records "
-							"(src/store/DEAD.md).",
+							"0 (the default) holds none, and the server then speaks protocol 4 at "
+							"most.  Each takes about 60 bytes of shared memory, and the budget is "
+							"shared evenly by 128 partitions.  Records are made only with "
+							"mantis.protocol_max 5 (src/store/DEAD.md).",
 							&mantis_max_dead_records,
 							0,
 							0, INT_MAX / 4,
@@ -374,7 +373,7 @@ mantis_define_gucs(void)
 
 	DefineCustomIntVariable("mantis.protocol_max",
 							"Highest replication protocol version this server speaks.",
-							"Set it to 3 on every server before going back to a library older than 1.4; a lower value takes effect at the next greeting of each peer.",
+							"Version 5 (hash tombstones of dead registers) only with mantis.max_dead_records above 0.  Set it to 4 before going back to a library older than 1.5, 3 before one older than 1.4; a lower value takes effect at the next greeting of each peer.",
 							&mantis_protocol_max,
 							MANTIS_FRAME_VERSION_MAX,
 							MANTIS_FRAME_VERSION_MIN, MANTIS_FRAME_VERSION_MAX,
@@ -455,15 +454,6 @@ mantis_define_gucs(void)
 							 "For tests: every flush fails as if out of memory while building its rows.",
 							 "Shows that a failed flush loses nothing and leaves no lock behind; leave it off.",
 							 &mantis_debug_fail_flush,
-							 false,
-							 PGC_SIGHUP,
-							 GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
-							 NULL, NULL, NULL);
-
-	DefineCustomBoolVariable("mantis.debug_compact_records",
-							 "For tests: the sweep compacts dead registers into records (R7) although this server speaks no protocol 5.",
-							 "A peer then learns of a deletion compacted while it was away only once the record is collected, as a protocol-4 member does (src/store/DEAD.md); leave it off.",
-							 &mantis_debug_compact_records,
 							 false,
 							 PGC_SIGHUP,
 							 GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,

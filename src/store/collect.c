@@ -457,15 +457,33 @@ mantis_collect_refuse_upto(void)
 }
 
 /*
+ * Below what a full budget of records may collapse one (R7; 0: nothing):
+ * the least clock among ours and our members' as the replication worker
+ * last estimated it (see compact_bound()), less the clocks' tolerated
+ * offset, and below every hole, the rows' held back too: a bound refuses
+ * a row's register as a peer's.  The sweep's compaction and a hash
+ * tombstone taken (replication/tombs.c) collapse below it.
+ */
+uint64
+mantis_collect_collapse_below(void)
+{
+	uint64		clock_ms = pg_atomic_read_u64(&collect->clock_ms);
+
+	if (clock_ms <= (uint64) mantis_max_clock_offset_ms)
+		return 0;
+	return Min(mantis_hlc_pack(clock_ms - mantis_max_clock_offset_ms, 0), mantis_collect_hole());
+}
+
+/*
  * The compaction bound of a sweep (R7 of common/rules.h): a dead register
  * kept COMPACT_GRACE_INTERVALS sync intervals, after which the horizon,
  * every member up, would have collected it, becomes a record, off
  * mantis.max_keys.  Only on a primary with replication (elsewhere the
  * horizon or the lifetime collects alone), with records kept
- * (mantis.max_dead_records), and on a server that speaks protocol 5
- * (mantis_rules_compact()): until hash tombstones are built, none does,
- * but for tests with mantis.debug_compact_records, which pays the price
- * of a protocol-4 member with every peer (src/store/DEAD.md).  When the
+ * (mantis.max_dead_records), and on a server whose mantis.protocol_max
+ * is 5 (mantis_rules_compact()), whose repair answers carry records as
+ * hash tombstones to peers at 5 (replication/tombs.c); a peer at 4 pays
+ * the price (src/store/DEAD.md).  When the
  * budget is full, the oldest record collapses into its leaf's bound only
  * below the least clock among ours and our members' (R3: the bound must
  * not refuse what a member writes next), as the replication worker last
@@ -476,18 +494,10 @@ static void
 compact_bound(MantisSweepHorizon *h)
 {
 	uint64		grace_ms = (uint64) mantis_sync_interval_ms * COMPACT_GRACE_INTERVALS;
-	uint64		clock_ms = pg_atomic_read_u64(&collect->clock_ms);
 
-	/*
-	 * Collapse below it, less the clocks' tolerated offset, and below every
-	 * hole, the rows' held back too: a bound refuses a row's register as a
-	 * peer's (R7)
-	 */
-	h->collapse_ts = clock_ms > (uint64) mantis_max_clock_offset_ms ?
-		Min(mantis_hlc_pack(clock_ms - mantis_max_clock_offset_ms, 0), mantis_collect_hole()) : 0;
+	h->collapse_ts = mantis_collect_collapse_below();
 	h->compact_ms = 0;
-	h->compact_protocol = mantis_debug_compact_records ?
-		MANTIS_RULES_RECORDS_PROTOCOL : mantis_protocol_max;
+	h->compact_protocol = mantis_protocol_max;
 	if (mantis_max_dead_records > 0 && h->now_ms > grace_ms)
 		h->compact_ms = h->now_ms - grace_ms;
 }

@@ -22,12 +22,11 @@
  * the drop of a record that a newer register of its hash replaces
  * (put_apply()), insertion (a record at or below its leaf's bound joins
  * the bound at once, so every record held lies above it) with collapse,
- * compaction by the sweep (store/sweep.c: on a server of protocol 5, which
- * none is yet, or with mantis.debug_compact_records), and the copy and
+ * compaction by the sweep (store/sweep.c: on a server of protocol 5), hash
+ * tombstones sent and taken (replication/tombs.c), and the copy and
  * merge of records and bounds for mantis_stores (persist/dead_rows.c).
- * What is not: collapse in the sweep (it needs our members' least clock,
- * which only the replication worker knows), collection of records and
- * bounds, hash tombstones in repair (protocol 5) and monitoring.
+ * collapse by the sweep below our members' least clock, and collection of
+ * records and bounds (dead_sweep_partition()).  What is not: monitoring.
  *
  * Locking: a partition's table, and the bounds of its leaves, are guarded
  * by the partition's lock (partition_lock()): shared to find, exclusive to
@@ -42,6 +41,7 @@
 #include "storage/lwlock.h"
 
 #include "mantis.h"
+#include "common/frame.h"
 #include "common/records.h"
 #include "store/dead.h"
 #include "store/internal.h"
@@ -495,4 +495,137 @@ mantis_store_dead_load_bound(int leaf, const MantisLeafBound *b)
 	dead_least_lower((uint64) leaf, held->bound_ts);
 	LWLockRelease(lock);
 	return true;
+}
+
+/* ---- hash tombstones (protocol 5, replication/tombs.c) ---- */
+
+/* a partition's table: for readers that take its lock themselves */
+static inline const MantisRecordTable *
+table_at(int partition)
+{
+	return (const MantisRecordTable *) (store_mem.dead_tables +
+										partition * store_mem.dead_stride);
+}
+
+/*
+ * The records and collapsed bounds of the leaves of a group that "wanted"
+ * marks (MANTIS_DIGEST_GROUP_LEAVES flags, by leaf within the group), for
+ * a repair answer or push: each partition's share copied under its lock
+ * held shared into "buf" (room for mantis_store_dead_capacity() records),
+ * and handed to the sink after the lock is released.  A group's leaves
+ * lie in every partition (two each), so this visits the whole budget once.
+ * Returns the records handed on.
+ */
+int
+mantis_store_group_tombs(int group, const bool *wanted, MantisRecordView *buf,
+						 const MantisTombSink *sink)
+{
+	int			total = 0;
+
+	if (!dead_enabled())
+		return 0;
+	store_attach();
+	for (int partition = 0; partition < MANTIS_PARTITIONS; partition++)
+	{
+		LWLock	   *lock = &store_mem.control->locks[partition].lock;
+		const MantisRecordTable *t;
+		MantisLeafBound bounds[2];
+		int			leaves[2];
+		int			nbounds = 0;
+		uint32		n = 0;
+
+		LWLockAcquire(lock, LW_SHARED);
+		t = table_at(partition);
+		for (uint32 slot = 1; slot <= t->capacity && mantis_records_count(t) > 0; slot++)
+		{
+			const MantisRecordView *rec = mantis_records_at(t, slot);
+			int			leaf;
+
+			if (rec == NULL)
+				continue;
+			leaf = leaf_of(rec->hash);
+			if (leaf / MANTIS_DIGEST_GROUP_LEAVES == group &&
+				wanted[leaf % MANTIS_DIGEST_GROUP_LEAVES])
+				buf[n++] = *rec;
+		}
+		for (int half = 0; half < 2; half++)
+		{
+			int			leaf = group * MANTIS_DIGEST_GROUP_LEAVES + partition +
+				half * MANTIS_PARTITIONS;
+
+			if (wanted[leaf % MANTIS_DIGEST_GROUP_LEAVES] &&
+				store_mem.leaf_bounds[leaf].bound_ts != 0)
+			{
+				leaves[nbounds] = leaf;
+				bounds[nbounds++] = store_mem.leaf_bounds[leaf];
+			}
+		}
+		LWLockRelease(lock);
+		for (uint32 i = 0; i < n; i++)
+			sink->record(&buf[i], sink->arg);
+		for (int i = 0; i < nbounds; i++)
+			sink->bound(leaves[i], &bounds[i], sink->arg);
+		total += (int) n;
+	}
+	return total;
+}
+
+/*
+ * A hash tombstone from a peer (R7, mantis_rules_tombstone()), through the
+ * refusal horizon refuse_upto_ts as a register is: kept as a record when
+ * nothing of its hash is held, in place of an older register or record of
+ * it, ignored when what is held is newer or the same HLC, or when its
+ * leaf's bound covers it.  A register held that it does not replace gets
+ * seen_flag (MANTIS_REG_SEEN: the peer holds something of it, R6).  A
+ * record taken may collapse the oldest below collapse_ts and hole_ts to
+ * make room; with none, NO_ROOM (no hole: R7).  Its fingerprint joins the
+ * leaf's digest, what it replaces leaves it.
+ */
+MantisTombResult
+mantis_store_tombstone(const MantisRecordView *t, uint64 refuse_upto_ts, uint64 collapse_ts,
+					   uint64 hole_ts, int seen_flag)
+{
+	LWLock	   *lock;
+	StoreRegister *reg;
+	StoreRef   *link;
+	MantisRecordView old = {0};
+	bool		record = false;
+	MantisTombstoneAction act;
+	MantisTombResult result = MANTIS_TOMB_TAKEN;
+
+	if (!dead_enabled())
+		return MANTIS_TOMB_NO_ROOM;
+	store_attach();
+	lock = partition_lock(t->hash);
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	reg = register_of_hash(t->hash, &link);
+	if (reg == NULL)
+		record = dead_find(t->hash, &old);
+	if (mantis_rules_refuse(reg != NULL, t->ts, refuse_upto_ts))
+	{
+		/* its dead register was collected here: nothing to keep */
+		LWLockRelease(lock);
+		return MANTIS_TOMB_COLLECTED;
+	}
+	act = mantis_rules_tombstone(reg != NULL || record,
+								 reg ? reg->hlc.ts : old.ts, reg ? reg->hlc.node : old.node,
+								 store_mem.leaf_bounds[leaf_of(t->hash)].bound_ts, t);
+	if (act == MANTIS_TOMB_IGNORE)
+	{
+		if (reg != NULL)
+			reg->flags |= seen_flag;
+		result = MANTIS_TOMB_STALE;
+	}
+	else if (!dead_insert(t, collapse_ts, hole_ts, NULL))
+		result = MANTIS_TOMB_NO_ROOM;	/* nothing changed: a record replaces in place */
+	else
+	{
+		if (reg != NULL)
+			register_remove(link, reg, true);
+		else if (record)
+			digest_toggle(t->hash, old.fingerprint);
+		digest_toggle(t->hash, t->fingerprint);
+	}
+	LWLockRelease(lock);
+	return result;
 }

@@ -212,6 +212,28 @@ extern bool mantis_store_dead_load_bound(int leaf, const MantisLeafBound *b);
 extern int	mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 cover_hole_ts,
 									int *flagged);
 
+/* Hash tombstones of protocol 5 (R7, store/dead.c; replication/tombs.c) */
+typedef struct MantisTombSink
+{
+	void		(*record) (const MantisRecordView *rec, void *arg);
+	void		(*bound) (int leaf, const MantisLeafBound *b, void *arg);
+	void	   *arg;
+} MantisTombSink;
+
+typedef enum MantisTombResult
+{
+	MANTIS_TOMB_TAKEN = 0,		/* held as a record now */
+	MANTIS_TOMB_STALE,			/* newer or the same held, or the bound's */
+	MANTIS_TOMB_COLLECTED,		/* at or below the refusal horizon */
+	MANTIS_TOMB_NO_ROOM			/* no room for its record: no hole (R7) */
+} MantisTombResult;
+
+extern int	mantis_store_group_tombs(int group, const bool *wanted, MantisRecordView *buf,
+									 const MantisTombSink *sink);
+extern MantisTombResult mantis_store_tombstone(const MantisRecordView *t,
+											   uint64 refuse_upto_ts, uint64 collapse_ts,
+											   uint64 hole_ts, int seen_flag);
+
 /* What a compaction's snapshot left out: registers adopted away (sweep.c) */
 typedef struct MantisAdoptCover
 {

@@ -3,10 +3,9 @@
 #
 # n1 lists a peer that never comes, so no dead register of n1 is ever
 # collected (its peer acknowledges nothing, and the lifetime is a day):
-# without records, a deletion waits in full in the store.  With
-# mantis.debug_compact_records (the sweep compacts although this server
-# speaks no protocol 5 yet), the deletion of k becomes a record a few sync
-# intervals later: it leaves the registers, and the next compaction of
+# without records, a deletion waits in full in the store.  With records
+# (mantis.max_dead_records, and mantis.protocol_max 5, the default), the
+# deletion of k becomes a record a few sync intervals later: it leaves the registers, and the next compaction of
 # mantis_stores drops the rows that held k in full and writes the record
 # in a row of its own (flags bit 0).  n1 is killed and started twice (a
 # compaction in between, which must write the record it loaded), then a
@@ -32,7 +31,6 @@ mantis.flush_interval = '100ms'
 mantis.compact_rows = 1
 mantis.tombstone_lifetime = '1d'
 mantis.max_dead_records = 64
-mantis.debug_compact_records = on
 });
 
 sub sql { my ($q) = @_; return $n1->safe_psql('postgres', $q) }

@@ -2,8 +2,8 @@
 # as the dead registers they stand for (R3), raising the refusal horizon
 # (R4): here by the lifetime, since n1's one peer never comes.
 #
-# n1 compacts the deletion of k into a record (mantis.debug_compact_records)
-# a few sync intervals after it; a compaction of mantis_stores writes the
+# n1 compacts the deletion of k into a record (mantis.max_dead_records) a
+# few sync intervals after it; a compaction of mantis_stores writes the
 # record in a row of its own.  Once the lifetime has passed (it collects a
 # lifetime after a lifetime of no peer coming: R3's wait after a start),
 # the record is collected: the refusal horizon rises to k's deletion, and
@@ -28,7 +28,6 @@ mantis.flush_interval = '100ms'
 mantis.compact_rows = 1
 mantis.tombstone_lifetime = '8s'
 mantis.max_dead_records = 64
-mantis.debug_compact_records = on
 });
 
 sub sql { my ($q) = @_; return $n1->safe_psql('postgres', $q) }

@@ -29,7 +29,6 @@ mantis.flush_interval = '100ms'
 mantis.compact_rows = 1
 mantis.tombstone_lifetime = '10s'
 mantis.max_dead_records = 128
-mantis.debug_compact_records = on
 });
 
 sub sql { my ($q) = @_; return $n1->safe_psql('postgres', $q) }
