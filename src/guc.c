@@ -461,3 +461,17 @@ mantis_define_gucs(void)
 
 	MarkGUCPrefixReserved("mantis");
 }
+
+/*
+ * The highest version we speak: mantis.protocol_max, but 4 at most while
+ * records are off (mantis.max_dead_records = 0): version 5 is the one whose
+ * repair answers carry hash tombstones (R7), and a server that could not
+ * hold them would refuse each one, for lack of room, in every round.
+ */
+int
+mantis_protocol_spoken(void)
+{
+	if (mantis_max_dead_records == 0)
+		return Min(mantis_protocol_max, MANTIS_FRAME_VERSION_TOMBS - 1);
+	return mantis_protocol_max;
+}

@@ -43,4 +43,6 @@ extern int	mantis_parse_peers(const char *list,
 							   char (*endpoints)[MANTIS_ENDPOINT_MAX],
 							   const char **error);
 
+extern int	mantis_protocol_spoken(void);
+
 #endif							/* MANTIS_GUC_H */

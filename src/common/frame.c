@@ -242,19 +242,6 @@ _Static_assert(MANTIS_FRAME_TOMBS <= UINT8_MAX, "a frame type fits its byte");
 
 /* ---- header ---- */
 
-unsigned char *
-mantis_frame_put_header(unsigned char *p, int type, const MantisFrameHeader *h)
-{
-	memcpy(p, MANTIS_FRAME_MAGIC, 4);
-	p[4] = h->version;
-	p[5] = (unsigned char) type;
-	mantis_put_u16(p + 6, h->flags);
-	mantis_put_u64(p + 8, h->sender);
-	mantis_put_u64(p + 16, h->incarnation);
-	mantis_put_u64(p + 24, h->hlc);
-	return p + MANTIS_FRAME_HEADER_SIZE;
-}
-
 /* The header of every frame: the caller gave at least its size. */
 static const char *
 decode_header(const unsigned char *p, MantisFrame *f)

@@ -16,6 +16,8 @@
 #ifndef MANTIS_FRAME_H
 #define MANTIS_FRAME_H
 
+#include <string.h>
+
 #include "common/hlc.h"
 
 /*
@@ -354,9 +356,22 @@ mantis_frame_header(const MantisFrame *f)
  * length byte.  A greeting's size and layout depend on the version it is
  * written in (h->version): version 4 adds MANTIS_GREETING_V4_SIZE bytes.
  */
-/* the header of any frame (the encoders' and common/tombs.c's): returns its end */
-extern unsigned char *mantis_frame_put_header(unsigned char *p, int type,
-											  const MantisFrameHeader *h);
+/*
+ * The header of any frame (the encoders', and common/tombs.c's, which
+ * common/frame.c calls and so may not call back): returns its end
+ */
+static inline unsigned char *
+mantis_frame_put_header(unsigned char *p, int type, const MantisFrameHeader *h)
+{
+	memcpy(p, MANTIS_FRAME_MAGIC, 4);
+	p[4] = h->version;
+	p[5] = (unsigned char) type;
+	mantis_put_u16(p + 6, h->flags);
+	mantis_put_u64(p + 8, h->sender);
+	mantis_put_u64(p + 16, h->incarnation);
+	mantis_put_u64(p + 24, h->hlc);
+	return p + MANTIS_FRAME_HEADER_SIZE;
+}
 extern size_t mantis_frame_greeting_frame_size(uint8_t version, const MantisGreeting *g);
 extern size_t mantis_frame_put_hello(unsigned char *p, const MantisFrameHeader *h,
 									 const MantisGreeting *g);

@@ -27,6 +27,9 @@ _Static_assert(MANTIS_TOMB_RECORD_SIZE == 5 * 8,
 _Static_assert(MANTIS_TOMB_BOUND_SIZE == 2 + 3 * 8,
 			   "tomb bound: leaf, bound, fingerprint, latest death");
 
+_Static_assert(MANTIS_FRAME_VERSION_TOMBS == MANTIS_RULES_RECORDS_PROTOCOL,
+			   "the first protocol of R7 is the first with TOMBS");
+
 #define TOMBS_COUNT_AT		(MANTIS_FRAME_HEADER_SIZE + 4 + 2)
 
 size_t

@@ -42,7 +42,6 @@
 #include "nodes.h"
 #include "common/tombs.h"
 #include "replication/outbox.h"
-#include "replication/version.h"
 
 #define UPDATES_TARGET_BYTES	(256 * 1024)
 
@@ -137,7 +136,7 @@ our_greeting(const Peer *to)
 	g.encoding_len = strlen(my_encoding);
 	/* written in version 4 only, which is sent only up to this */
 	g.proto_min = MANTIS_FRAME_VERSION_MIN;
-	g.proto_max = (uint8) mantis_version_max();
+	g.proto_max = (uint8) mantis_protocol_spoken();
 	mantis_horizon_fill_greeting(to, &g);
 	return g;
 }

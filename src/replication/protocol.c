@@ -337,7 +337,7 @@ refuse_own_id(Peer *via, const MantisMessage *m, const MantisFrame *f, Timestamp
 			via->is_self = true;
 		else if (f->type == MANTIS_FRAME_HELLO)
 		{
-			mantis_outbox_welcome(NULL, Min(f->version, mantis_version_max()));
+			mantis_outbox_welcome(NULL, Min(f->version, mantis_protocol_spoken()));
 			(void) mantis_outbox_reply(NULL, m);
 		}
 		mantis_peer_problem(via, LOG, "peer %s is this server itself; ignoring it (remove this server's own address from \"mantis.peers\")",
@@ -356,7 +356,7 @@ refuse_own_id(Peer *via, const MantisMessage *m, const MantisFrame *f, Timestamp
 		/* answered, so that it finds the clash too, naming our endpoint */
 		if (!via && f->type == MANTIS_FRAME_HELLO)
 		{
-			mantis_outbox_welcome(NULL, Min(f->version, mantis_version_max()));
+			mantis_outbox_welcome(NULL, Min(f->version, mantis_protocol_spoken()));
 			(void) mantis_outbox_reply(NULL, m);
 		}
 		mantis_peer_problem(via, WARNING,
@@ -397,7 +397,7 @@ handle_request(Peer *from, const MantisMessage *m, const MantisFrame *f, Timesta
 			if (check_greeting(from, f, now))
 				mantis_horizon_on_greeting(from, f, mantis_outbox_incarnation());
 			/* answered even when refused: so the peer learns why */
-			mantis_outbox_welcome(from, Min(f->version, mantis_version_max()));
+			mantis_outbox_welcome(from, Min(f->version, mantis_protocol_spoken()));
 			mantis_outbox_reply(from, m);
 			return true;
 		case MANTIS_FRAME_UPDATES:

@@ -11,7 +11,6 @@
 #include "common/frame.h"
 #include "replication/peers.h"
 
-extern int	mantis_version_max(void);
 extern void mantis_version_note(Peer *peer, const MantisFrame *f, TimestampTz now);
 extern void mantis_version_forget(Peer *peer, TimestampTz now);
 extern void mantis_version_apply_max(TimestampTz now);
