@@ -191,12 +191,15 @@ mantis_outbox_groups(uint32 round, const MantisLiveMark *mark, const uint64 *dig
 
 /*
  * LEAVES: the MANTIS_DIGEST_GROUP_LEAVES leaf digests of a group; flags
- * MANTIS_FRAME_HELD_BACK on an answer that held registers back
+ * MANTIS_FRAME_HELD_BACK on an answer that held registers back.  Version 3,
+ * but 5 for an answer that carried the group's hash tombstones (to a peer
+ * at 5: replication/tombs.c), which the puller may then acknowledge.
  */
 void
-mantis_outbox_leaves(uint32 round, uint16 group, const uint64 *digests, uint16 flags)
+mantis_outbox_leaves(uint32 round, uint16 group, const uint64 *digests, uint16 flags,
+					 int version)
 {
-	MantisFrameHeader h = our_header(MANTIS_FRAME_VERSION_MIN);
+	MantisFrameHeader h = our_header(version);
 	unsigned char *p = frame_reset(MANTIS_FRAME_LEAVES_SIZE);
 
 	h.flags = flags;

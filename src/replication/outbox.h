@@ -29,7 +29,7 @@ extern void mantis_outbox_insync(uint32 round, const MantisLiveMark *mark);
 extern void mantis_outbox_groups(uint32 round, const MantisLiveMark *mark,
 								 const uint64 *digests);
 extern void mantis_outbox_leaves(uint32 round, uint16 group, const uint64 *digests,
-								 uint16 flags);
+								 uint16 flags, int version);
 
 /* TOMBS (version 5): begun, filled (records first, then bounds), ended */
 extern void mantis_outbox_tombs_begin(uint32 round, uint16 group);

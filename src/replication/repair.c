@@ -256,7 +256,7 @@ round_fill_window(Peer *peer, TimestampTz now)
 		peer->repair.wanted[g] = false;
 		peer->repair.wanted_count--;
 		mantis_outbox_leaves(peer->repair.round, (uint16) g,
-							 leaves + g * MANTIS_DIGEST_GROUP_LEAVES, 0);
+							 leaves + g * MANTIS_DIGEST_GROUP_LEAVES, 0, MANTIS_FRAME_VERSION_MIN);
 		if (adopter == peer)
 		{
 			memset(answer_fingerprints + g * MANTIS_DIGEST_GROUP_LEAVES, 0,
@@ -467,6 +467,8 @@ mantis_repair_on_leaves(Peer *peer, const MantisFrame *f, TimestampTz now)
 	leaves = digests();
 	if (f->flags & MANTIS_FRAME_HELD_BACK)
 		mantis_horizon_round_held_back(peer);
+	if (mantis_tombs_missing(peer, f))
+		mantis_horizon_round_taint(peer);	/* it may lack tombstones (R7) */
 
 	/*
 	 * Adopt only from a complete answer: registers the peer held back, or
@@ -613,6 +615,6 @@ mantis_repair_answer_leaves(Peer *peer, const MantisMessage *m, const MantisFram
 
 	/* then our digests of the group, which end the answer */
 	mantis_outbox_leaves(f->round, f->group, leaves + f->group * MANTIS_DIGEST_GROUP_LEAVES,
-						 held ? MANTIS_FRAME_HELD_BACK : 0);
+						 held ? MANTIS_FRAME_HELD_BACK : 0, mantis_tombs_version(peer));
 	mantis_outbox_reply(peer, m);
 }

@@ -11,9 +11,14 @@
  * after the group's UPDATES and before its LEAVES, with the bound of each
  * of those leaves that has one.  Only to a peer whose version in use is 5
  * (replication/version.c): a server of version 4 would drop TOMBS as
- * malformed, and one of 5 has records on.  A peer at 4 learns of a
- * deletion compacted while it was away only by adoption, once the record
- * is collected (the price, src/store/DEAD.md).
+ * malformed, and one of 5 has records on.  The LEAVES that ends such an
+ * answer is of version 5; a puller of 5 taints its round (no
+ * acknowledgement from it, replication/horizon.c) when a peer not known to
+ * speak 4 at most answers in a lower version, hence without tombstones
+ * (mantis_tombs_missing()): the round would acknowledge deletions we do
+ * not hold.  A
+ * peer at 4 learns of a deletion compacted while it was away only by
+ * adoption, once the record is collected (the price, src/store/DEAD.md).
  *
  * On receipt (mantis_store_tombstone(), mantis_rules_tombstone()) a
  * tombstone is kept as a record where nothing of its hash is held, replaces
@@ -123,7 +128,7 @@ mantis_tombs_send(Peer *peer, const MantisMessage *reply_to, uint32 round, uint1
 	MantisTombSink sink;
 	bool		ok;
 
-	if (peer == NULL || peer->proto < MANTIS_FRAME_VERSION_TOMBS || capacity == 0)
+	if (mantis_tombs_version(peer) < MANTIS_FRAME_VERSION_TOMBS)
 		return true;
 	if (copy_buf == NULL)
 		copy_buf = MemoryContextAlloc(TopMemoryContext, sizeof(MantisRecordView) * capacity);
@@ -142,6 +147,43 @@ mantis_tombs_send(Peer *peer, const MantisMessage *reply_to, uint32 round, uint1
 	ok = !o->dropped;
 	pfree(o);
 	return ok;
+}
+
+/*
+ * The version of our LEAVES answer to a peer: 5 when the answer carried
+ * the group's tombstones (mantis_tombs_send() sends them), else 3.
+ */
+int
+mantis_tombs_version(const Peer *peer)
+{
+	if (peer != NULL && peer->proto >= MANTIS_FRAME_VERSION_TOMBS &&
+		mantis_store_dead_capacity() > 0)
+		return MANTIS_FRAME_VERSION_TOMBS;
+	return MANTIS_FRAME_VERSION_MIN;
+}
+
+/*
+ * Whether a LEAVES answer to our round may lack the group's tombstones: we
+ * speak 5, it came below 5, and the peer is not known to speak 4 at most.
+ * A peer of 5 answers below 5 until it has learned our version: a
+ * connection's first round starts at the first WELCOME, when either may
+ * still hold the other's run at 3, and we may not yet know the peer's
+ * versions either.  Acknowledging such a round would acknowledge deletions
+ * we do not hold (R7: the records get collected, and our older values go
+ * by adoption instead); the round is tainted, and the next one, a sync
+ * interval later, counts.  A peer whose greeting says it speaks 4 at most
+ * never sends tombstones: its rounds count (the price of a member at 4,
+ * src/store/DEAD.md).  A version-3 peer (1.3) advertises nothing, so its
+ * rounds never count here, but with a peer at 3 collection is by the
+ * lifetime alone.
+ */
+bool
+mantis_tombs_missing(const Peer *peer, const MantisFrame *leaves)
+{
+	bool		at_most_4 = peer->proto_max != 0 && peer->proto_max < MANTIS_FRAME_VERSION_TOMBS;
+
+	return mantis_protocol_spoken() >= MANTIS_FRAME_VERSION_TOMBS && !at_most_4 &&
+		leaves->version < MANTIS_FRAME_VERSION_TOMBS;
 }
 
 /* What a frame's tombstones came to */

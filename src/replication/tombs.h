@@ -16,6 +16,8 @@
 /* what a tombstone or bound adds to its leaf's digest (the puller's proof) */
 typedef void (*MantisTombNote) (int leaf, uint64 fingerprint);
 
+extern int	mantis_tombs_version(const Peer *peer);
+extern bool mantis_tombs_missing(const Peer *peer, const MantisFrame *leaves);
 extern bool mantis_tombs_send(Peer *peer, const MantisMessage *reply_to, uint32 round,
 							  uint16 group, const bool *wanted);
 extern bool mantis_tombs_merge(Peer *peer, const MantisFrame *f, int seen_flag,

@@ -1,5 +1,8 @@
-# Replication protocol version 4 between two servers of this build: they
-# negotiate 4 (mantis_peers.protocol and protocols on both); with
+# Replication protocol version 4 between two servers of this build: with
+# records off (mantis.max_dead_records = 0, the default) a server speaks 4
+# at most whatever mantis.protocol_max (default 5) says, so they negotiate 4
+# (mantis_peers.protocol and protocols on both; version 5 between servers
+# with records: 044_records_outage, 045_records_mixed); with
 # mantis.protocol_max = 3 on one (a reload) both show 3 and replication still
 # works both ways; raising it back gives 4 again; a restart of one is greeted
 # in 3 and brought back to 4 by its probe; a client that greets in version 3
@@ -64,7 +67,7 @@ sub set_protocol_max
 is($n1->safe_psql('postgres', q{SELECT extversion FROM pg_extension WHERE extname = 'mantis'}), '1.4',
 	'the extension is 1.4');
 is($n1->safe_psql('postgres', q{SELECT setting || ' ' || min_val || ' ' || max_val || ' ' || context FROM pg_settings WHERE name = 'mantis.protocol_max'}),
-	'4 3 4 sighup', 'mantis.protocol_max: 3 to 4, default 4, on reload');
+	'5 3 5 sighup', 'mantis.protocol_max: 3 to 5, default 5, on reload');
 
 both(4, 'once they met', '3-4', '3-4');
 replicates('in protocol 4');
