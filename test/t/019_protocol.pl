@@ -2,7 +2,7 @@
 # records off (mantis.max_dead_records = 0, the default) a server speaks 4
 # at most whatever mantis.protocol_max (default 5) says, so they negotiate 4
 # (mantis_peers.protocol and protocols on both; version 5 between servers
-# with records: 044_records_outage, 045_records_mixed); with
+# with records: 049_records_outage, 050_records_mixed); with
 # mantis.protocol_max = 3 on one (a reload) both show 3 and replication still
 # works both ways; raising it back gives 4 again; a restart of one is greeted
 # in 3 and brought back to 4 by its probe; a client that greets in version 3
