@@ -26,6 +26,10 @@
  *	(persist/status.c), the latch table's (wakeup.c) and how collection
  *	goes (store/collect.c: a mode, a count and one bounded strlcpy).
  *
+ * A seqlock: the registers held back (store/held.c), written by the
+ * persistence worker alone, read by any process without a lock (a read
+ * that overlaps a write starts over, and gives up as "not held").
+ *
  * Condition variables: the store's loaded_cv (the registers became
  * readable or writable), the persistence worker's flush_cv (a mantis_flush()
  * request was served).  Nobody sleeps on one holding a lock.

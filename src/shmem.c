@@ -27,6 +27,7 @@
 #include "shmem.h"
 #include "wakeup.h"
 #include "store/collect.h"
+#include "store/held.h"
 #include "store/store.h"
 #include "persist/worker.h"
 #include "replication/peer_view.h"
@@ -44,6 +45,7 @@ static const ShmemPart parts[] = {
 	{"node identity and directory", mantis_nodes_shmem_size, NULL, mantis_nodes_shmem_init},
 	{"clock", mantis_clock_shmem_size, NULL, mantis_clock_shmem_init},
 	{"collection horizons", mantis_collect_shmem_size, NULL, mantis_collect_shmem_init},
+	{"registers held back", mantis_held_shmem_size, NULL, mantis_held_shmem_init},
 	{"worker latches", mantis_latches_shmem_size, NULL, mantis_latches_shmem_init},
 	{"persistence worker", mantis_persist_worker_shmem_size, NULL, mantis_persist_worker_shmem_init},
 	{"peer view", mantis_peer_view_shmem_size, mantis_peer_view_shmem_request, mantis_peer_view_shmem_init},

@@ -65,9 +65,22 @@
  *	  load (no room, limits lowered) is a hole too, but it merges from our
  *	  own rows, which refuse nothing: only its key's dead register must
  *	  wait for it (and its row gives nothing else again: persist/load.c).
-	  Registers held back by rows that go while the server runs (TRUNCATE,
-	  DELETE) are a hole as of a peer that left, our refusal horizon
-	  lowered below them (store/collect.c).  The refusal horizon we announce to peers stops below
+ *	  So a register refused for room that our rows hold back (its key at
+ *	  its HLC) is no hole either, and stops no acknowledgement: it is
+ *	  durable there, merges from them, and the load hole keeps the
+ *	  refusal horizon we announce below it (store/held.c, which knows a
+ *	  bounded number of such keys: a refusal of a key past the bound is a
+ *	  hole).  A peer's older copy of a key our rows hold back newer is a
+ *	  hole: else our announced horizon could pass it, the peer adopt it
+ *	  away, and the key read as absent everywhere while the newer one
+ *	  stays in our rows.  Else a server
+ *	  restarted with lower limits refuses its peers' copies of the keys it
+ *	  holds back in every round, acknowledges nothing, and collection stops
+ *	  on every server.  Registers held back by rows that go while the
+ *	  server runs (TRUNCATE, DELETE) are a hole as of a peer that left, our
+ *	  refusal horizon lowered below them (store/collect.c), and the held
+ *	  set tells replication nothing until a retry has rebuilt it from the
+ *	  rows left (persist/heldset.c).  The refusal horizon we announce to peers stops below
  *	  every hole (one may lie under a horizon reached before it opened), so
  *	  that no peer adopts a register we lack away.  A peer's hole closes
  *	  when a repair round with it, begun after the refusal, merges

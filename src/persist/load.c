@@ -26,7 +26,8 @@
  * register of that key would bring the key back (and replicate it).  So a
  * held row must give only what it still holds back:
  *	- in this run, the worker remembers each register it held back (key
- *	  hash, HLC: the held set) and a retry merges only those of the row;
+ *	  hash, HLC: the held set, persist/heldset.c) and a retry merges only
+ *	  those of the row;
  *	- across a restart, which merges every row whole, the compaction that
  *	  retries a row rewrites it, in its own transaction, as a new row
  *	  holding only the registers still held back, and deletes the old one.
@@ -57,12 +58,12 @@
 #include "clock.h"
 #include "guc.h"
 #include "nodes.h"
-#include "common/keyhash.h"
 #include "common/rules.h"
 #include "common/snapshot.h"
 #include "store/collect.h"
 #include "store/store.h"
 #include "persist/dead_rows.h"
+#include "persist/heldset.h"
 #include "persist/load.h"
 #include "persist/persist.h"
 #include "persist/retry.h"
@@ -75,89 +76,6 @@
 #define LOAD_MAX_AHEAD_MS	(24 * 3600 * 1000)
 
 /* ---- loading rows ---- */
-
-/*
- * A register held back: its key's hash and its HLC.  Two registers of one
- * key in different rows are the same one only with the same HLC.
- */
-typedef struct HeldRegister
-{
-	uint64		hash;
-	uint64		ts;
-	uint64		node;
-} HeldRegister;
-
-/*
- * The registers held back by the rows, and their keys (sorted, each once)
- * for the sweep: a dead register of such a key must outlive the held one
- * (store/sweep.c).  Rebuilt by each retry of the held rows (it holds
- * nothing merged since); emptied once no row holds anything back.  The
- * price: 24 bytes of the worker's memory per register held back.
- */
-static struct
-{
-	HeldRegister *regs;			/* sorted, each once, but for a tail added
-								 * since the last held_sort() */
-	int			n;
-	int			max;
-	uint64	   *keys;
-	int			nkeys;
-	int			maxkeys;
-}			held;
-
-static int
-held_cmp(const void *a, const void *b)
-{
-	const HeldRegister *x = (const HeldRegister *) a;
-	const HeldRegister *y = (const HeldRegister *) b;
-
-	if (x->hash != y->hash)
-		return x->hash < y->hash ? -1 : 1;
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return (x->node > y->node) - (x->node < y->node);
-}
-
-/* Sort the held set, keep each register once, and derive its keys */
-static void
-held_sort(void)
-{
-	int			unique = 0;
-
-	if (held.n > 1)
-		qsort(held.regs, held.n, sizeof(HeldRegister), held_cmp);
-	for (int i = 0; i < held.n; i++)
-	{
-		if (unique == 0 || held_cmp(&held.regs[i], &held.regs[unique - 1]) != 0)
-			held.regs[unique++] = held.regs[i];
-	}
-	held.n = unique;
-	if (held.n > held.maxkeys)
-	{
-		held.maxkeys = held.n;
-		held.keys = held.keys == NULL ?
-			MemoryContextAlloc(TopMemoryContext, sizeof(uint64) * held.maxkeys) :
-			repalloc(held.keys, sizeof(uint64) * held.maxkeys);
-	}
-	held.nkeys = 0;
-	for (int i = 0; i < held.n; i++)
-	{
-		if (held.nkeys == 0 || held.keys[held.nkeys - 1] != held.regs[i].hash)
-			held.keys[held.nkeys++] = held.regs[i].hash;
-	}
-}
-
-/* Whether the first "n" of the held set (sorted) hold this register */
-static bool
-held_contains(int n, const MantisRecord *rec)
-{
-	HeldRegister r;
-
-	r.hash = mantis_hash(rec->key, rec->key_len);
-	r.ts = rec->hlc.ts;
-	r.node = rec->hlc.node;
-	return n > 0 && bsearch(&r, held.regs, n, sizeof(HeldRegister), held_cmp) != NULL;
-}
 
 /*
  * What the rows hold that memory does not: registers held back (over this
@@ -181,10 +99,8 @@ publish_load_hole(const KnownTable *kt)
 			hole = mantis_rules_hole_after(hole, kt->rows[i].hole_ts);
 	}
 	mantis_collect_set_load_hole(hole);
-	if (hole == MANTIS_RULES_NO_HOLE)
-		held.n = 0;				/* every row merged: none held back */
-	held_sort();
-	mantis_collect_set_held_keys(held.keys, held.nkeys);
+	/* every row merged: none held back */
+	held_publish(hole == MANTIS_RULES_NO_HOLE);
 }
 
 
@@ -232,20 +148,8 @@ register_acceptable(const MantisRecord *rec, uint64 now_ms)
 static void
 hold_back(LoadState *st, const MantisRecord *rec)
 {
-	HeldRegister *r;
-
 	st->hole_ts = mantis_rules_hole_after(st->hole_ts, rec->hlc.ts);
-	if (held.n == held.max)
-	{
-		held.max = held.max == 0 ? 64 : held.max * 2;
-		held.regs = held.regs == NULL ?
-			MemoryContextAlloc(TopMemoryContext, sizeof(HeldRegister) * held.max) :
-			repalloc(held.regs, sizeof(HeldRegister) * held.max);
-	}
-	r = &held.regs[held.n++];
-	r->hash = mantis_hash(rec->key, rec->key_len);
-	r->ts = rec->hlc.ts;
-	r->node = rec->hlc.node;
+	held_add(rec);
 	if (st->retry)
 	{
 		size_t		size = mantis_codec_register_size(rec);
@@ -628,10 +532,8 @@ retry_held_back(KnownTable *kt, RowRewrites *rw)
 	}
 	/* a retry that failed (ERROR) left what it found held after the set */
 	held_sort();
-	/* (which may have moved the keys the sweep reads: publish them again) */
-	mantis_collect_set_held_keys(held.keys, held.nkeys);
 	st.retry = true;
-	st.only = held.n;
+	st.only = held_count();
 	st.rw = rw;
 	if (n > 0)
 	{
@@ -647,11 +549,7 @@ retry_held_back(KnownTable *kt, RowRewrites *rw)
 							st.rewritten, kt->name)));
 	}
 	/* what the rows hold back now was added after the first "only" */
-	if (st.only > 0)
-	{
-		memmove(held.regs, held.regs + st.only, sizeof(HeldRegister) * (held.n - st.only));
-		held.n -= st.only;
-	}
+	held_rebuilt(st.only);
 	pfree(retry);
 	publish_load_hole(kt);
 	retry_note_held(&st.room, true);

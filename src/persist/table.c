@@ -48,6 +48,7 @@
 
 #include "mantis.h"
 #include "nodes.h"
+#include "persist/heldset.h"
 #include "persist/persist.h"
 #include "persist/table.h"
 #include "store/collect.h"
@@ -254,6 +255,7 @@ row_gone(KnownTable *kt, const KnownRow *row, uint64 *lost_hole)
 void
 lost_held_back(uint64 lost_hole)
 {
+	held_lost();				/* until a retry rebuilds the held set */
 	/*
 	 * A standby sees rows go as its primary compacts them (a held row
 	 * rewritten as a row of what it still holds back): the primary decides.

@@ -302,6 +302,17 @@ mantis_gate_heard(int fd)
 	report_inbound(mantis_inbound_spoke(&admitted, fd), false);
 }
 
+/*
+ * The listener has no message left to read since the monitor was last
+ * served (replication/transport.c): the connections closed so far have no
+ * message still to come (replication/inbound.c).
+ */
+void
+mantis_gate_drained(void)
+{
+	report_inbound(mantis_inbound_settled(&admitted), false);
+}
+
 /* The monitor's and the handler's file descriptors, to wait on */
 int
 mantis_gate_fds(int *fds)

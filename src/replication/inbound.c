@@ -18,10 +18,18 @@
  * from: admitted) or GONE (closed before we read a message from it).  The
  * count is the SPOKE descriptors plus the tokens.  A token whose
  * connection closed before we read its first message is used up by that
- * message, read later (GONE, then FREE); one whose connection closed
- * silent is dropped when the tokens outnumber the silent connections still
- * open.  So strangers who never finish a handshake, however many, hold no
- * peer's place, and peers that come and go do not leak places.
+ * message, read later (GONE, then FREE).  Tokens never outnumber the
+ * descriptors that may hold one, OPEN and GONE: a GONE one holds its place
+ * until the listener has been read empty since its closing was told
+ * (mantis_inbound_settled(): libzmq queues a connection's messages before
+ * it tells its closing, so none can come after), then its token, if it
+ * had one, is dropped.  So strangers who never finish a handshake, however
+ * many, hold no peer's place, peers that come and go do not leak places,
+ * and a connection that speaks and leaves at once does not take the place
+ * of another still open (it did when the tokens were cut to the OPEN ones
+ * at its closing, before its message was read: its message then used up
+ * a token of a silent admitted connection, and the limit admitted one
+ * connection more each time).
  *
  * What stays inexact, and how it heals: a message read after its
  * descriptor was closed and reused takes the new connection for admitted
@@ -84,6 +92,12 @@ mantis_inbound_accepted(MantisInbound *in, int fd)
 {
 	if (!room_for(in, fd) || in->state[fd] == FD_OPEN || in->state[fd] == FD_SPOKE)
 		return;
+	if (in->state[fd] == FD_GONE)
+	{
+		/* reused: no message of the old connection is still to come */
+		in->gone--;
+		in->pending = Min(in->pending, in->open - in->spoke + in->gone);
+	}
 	in->state[fd] = FD_OPEN;
 	in->open++;
 }
@@ -104,8 +118,32 @@ mantis_inbound_closed(MantisInbound *in, int fd)
 		in->state[fd] = FD_FREE;
 	}
 	else
+	{
 		in->state[fd] = FD_GONE;
-	/* no more tokens than silent connections still open */
+		in->gone++;
+	}
+	return mantis_inbound_count(in) != before;
+}
+
+/*
+ * The listener has no message left to read, and every closing the monitor
+ * told so far was served before: no GONE descriptor has a message still to
+ * come, and a token none can use up goes (no more tokens than silent
+ * connections still open).  Returns whether the count changed.
+ */
+bool
+mantis_inbound_settled(MantisInbound *in)
+{
+	int			before = mantis_inbound_count(in);
+
+	if (in->gone == 0)
+		return false;
+	for (int fd = 0; fd < in->size; fd++)
+	{
+		if (in->state[fd] == FD_GONE)
+			in->state[fd] = FD_FREE;
+	}
+	in->gone = 0;
 	in->pending = Min(in->pending, in->open - in->spoke);
 	return mantis_inbound_count(in) != before;
 }
@@ -137,8 +175,9 @@ mantis_inbound_spoke(MantisInbound *in, int fd)
 				in->pending--;
 			break;
 		case FD_GONE:
-			/* closed before we heard it: its token, if left, is used up */
+			/* closed before we heard it: its token is used up */
 			in->state[fd] = FD_FREE;
+			in->gone--;
 			if (in->pending > 0)
 				in->pending--;
 			break;

@@ -16,6 +16,7 @@ typedef struct MantisInbound
 	int			size;			/* descriptors "state" covers */
 	int			open;			/* OPEN and SPOKE */
 	int			spoke;			/* SPOKE */
+	int			gone;			/* GONE */
 	int			pending;		/* admissions not matched to a descriptor */
 } MantisInbound;
 
@@ -24,6 +25,7 @@ extern void mantis_inbound_accepted(MantisInbound *in, int fd);
 extern bool mantis_inbound_closed(MantisInbound *in, int fd);
 extern void mantis_inbound_admitted(MantisInbound *in);
 extern bool mantis_inbound_spoke(MantisInbound *in, int fd);
+extern bool mantis_inbound_settled(MantisInbound *in);
 extern int	mantis_inbound_count(const MantisInbound *in);
 
 #endif							/* MANTIS_INBOUND_H */

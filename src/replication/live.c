@@ -29,7 +29,9 @@
  * is rejected and counted, so that one fast clock cannot win every write;
  * the rest are merged, and move our clock past them.  A register for a key
  * we hold nothing of, at or below the refusal horizon, is a copy of
- * something collected here and is refused (replication/horizon.c).
+ * something collected here and is refused (replication/horizon.c).  One the
+ * full store refuses for room is a hole, unless our rows hold that very
+ * register back (store/held.c).
  *
  * IDENTIFICATION	src/replication/live.c
  *-------------------------------------------------------------------------
@@ -44,6 +46,7 @@
 #include "guc.h"
 #include "common/rules.h"
 #include "store/collect.h"
+#include "store/held.h"
 #include "store/store.h"
 #include "replication/horizon.h"
 #include "replication/live.h"
@@ -258,8 +261,7 @@ mantis_live_send_changes(void)
 	uint64		watermark;
 	TimestampTz now = GetCurrentTimestamp();
 
-	bool		heartbeat = TimestampDifferenceExceeds(last_live_send, now,
-													   witnessed ? WITNESS_MS : HEARTBEAT_MS);
+	bool		heartbeat = now >= mantis_live_wake_at();
 
 	if (!heartbeat && !mantis_store_has_dirty(MANTIS_CONSUMER_REPLICATION))
 		return;
@@ -289,7 +291,12 @@ mantis_live_send_changes(void)
  * Returns true when every register was stored or superseded (or refused as
  * collected).  What is refused for another reason (no room, our limits, a
  * clock too far ahead) is a hole the peer holds and we do not
- * (replication/horizon.c).
+ * (replication/horizon.c); but a register refused for room that our rows
+ * hold back, its key at its HLC (store/held.c), is no hole, and leaves the
+ * frame clean: it merges from our rows, which refuse nothing (the rule R5
+ * of common/rules.h).  It is
+ * still counted as no room (mantis_peers.rejected_no_room), without the
+ * warning: the load said it held the rows back.
  */
 bool
 mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
@@ -303,6 +310,7 @@ mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 	uint64		ahead_ms = 0;
 	MantisMergeTally merged = {0};
 	uint64		hole = MANTIS_RULES_NO_HOLE;
+	uint64		held = 0;		/* refused for room, but held in our rows */
 	bool		clean;
 
 	for (uint32 i = 0; i < f->count; i++)
@@ -330,7 +338,11 @@ mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 		{
 			case MANTIS_PUT_NO_KEYS:
 			case MANTIS_PUT_NO_MEMORY:
-				hole = mantis_rules_hole_after(hole, rec.hlc.ts);
+				/* no hole if our rows hold it back (store/held.c) */
+				if (mantis_held_covers(&rec))
+					held++;
+				else
+					hole = mantis_rules_hole_after(hole, rec.hlc.ts);
 				break;
 			default:
 				break;
@@ -346,7 +358,7 @@ mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 	mantis_collect_count_refused(merged.collected);
 	c->malformed += malformed;
 	c->skewed += skewed;
-	clean = skewed == 0 && malformed == 0 && merged.no_room == 0;
+	clean = skewed == 0 && malformed == 0 && merged.no_room == held;
 	if (f->group == MANTIS_LIVE_GROUP)
 		mantis_horizon_on_live(peer, f, clean);
 	if (skewed > 0)
@@ -354,10 +366,10 @@ mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 							"rejected %llu registers from %s with clocks up to %llu ms ahead of ours (\"mantis.max_clock_offset\" is %d ms)",
 							(unsigned long long) skewed, peer ? mantis_peer_label(peer) : "an unknown node",
 							(unsigned long long) ahead_ms, mantis_max_clock_offset_ms);
-	if (merged.no_room > 0)
+	if (merged.no_room > held)
 		mantis_peer_problem(peer, WARNING,
 							"the store is full: %llu registers from %s were not stored; raise \"mantis.max_keys\" or \"mantis.store_memory\"",
-							(unsigned long long) merged.no_room, peer ? mantis_peer_label(peer) : "an unknown node");
+							(unsigned long long) (merged.no_room - held), peer ? mantis_peer_label(peer) : "an unknown node");
 	return clean;
 }
 

@@ -378,7 +378,12 @@ mantis_transport_recv(MantisMessage *msg)
 
 		next_source = (next_source + 1) % (MANTIS_MAX_CONFIGURED_PEERS + 1);
 		if (zsock == NULL || !mantis_zmq_has_input(zsock))
+		{
+			/* read empty since mantis_gate_serve() above (gate.c) */
+			if (source < 0 && zsock != NULL)
+				mantis_gate_drained();
 			continue;
+		}
 
 		memset(msg, 0, sizeof(*msg));
 		msg->source = source;

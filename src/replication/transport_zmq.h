@@ -30,6 +30,7 @@ extern void mantis_gate_start(void *zctx, bool curve, MantisAuthorizeFn authoriz
 extern void mantis_gate_watch(void *zctx, void *listener);
 extern void mantis_gate_serve(void);
 extern void mantis_gate_heard(int fd);
+extern void mantis_gate_drained(void);
 extern int	mantis_gate_fds(int *fds);
 extern void mantis_gate_stop(void);
 

@@ -34,33 +34,16 @@ mantis_zmq_set_int(void *zsock, int option, int value)
 /*
  * libzmq resolves a tcp:// endpoint as IPv4 only unless ZMQ_IPV6 is set on
  * the socket: an IPv6 literal ("tcp://[::1]:7701") then cannot be bound
- * nor dialled.  Set it for such an endpoint (the host, after any source
- * address "SRC;", has a ':' of its own), and only then: on the wildcard "*"
- * it would also make the listener take IPv6 connections.
+ * nor dialled.  Set it for such an endpoint, and only then: on the wildcard
+ * "*" it would also make the listener take IPv6 connections.  Endpoints
+ * are checked when set (mantis_endpoint_is_valid(), guc.c): a host with a
+ * ':' of its own is always written in brackets.
  */
 void
 mantis_zmq_ipv6_for(void *zsock, const char *endpoint)
 {
-	const char *host;
-	const char *port;
-	const char *c;
-
-	if (strncmp(endpoint, "tcp://", 6) != 0)
-		return;
-	host = endpoint + 6;
-	if ((c = strrchr(host, ';')) != NULL)
-		host = c + 1;
-	port = strrchr(host, ':');
-	if (port == NULL)
-		return;
-	for (c = host; c < port; c++)
-	{
-		if (*c == ':')
-		{
-			mantis_zmq_set_int(zsock, ZMQ_IPV6, 1);
-			return;
-		}
-	}
+	if (strncmp(endpoint, "tcp://[", 7) == 0)
+		mantis_zmq_set_int(zsock, ZMQ_IPV6, 1);
 }
 
 int
@@ -96,10 +79,7 @@ mantis_zmq_has_input(void *zsock)
 void
 mantis_zmq_drain_parts(void *zsock)
 {
-	int			more = 1;
-	size_t		size = sizeof(more);
-
-	while (zmq_getsockopt(zsock, ZMQ_RCVMORE, &more, &size) == 0 && more)
+	while (mantis_zmq_recv_more(zsock))
 	{
 		zmq_msg_t	part;
 

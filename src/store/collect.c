@@ -275,7 +275,9 @@ mantis_collect_hole(void)
  * nothing at or above it, so that our refusal horizon never covers it (else we would
  * refuse it as collected once we have room).  A register held back at load
  * needs less: it merges from our own rows, which refuse nothing, so only
- * its own key's dead register must wait for it (the held keys below).
+ * its own key's dead register must wait for it (the held keys below); and
+ * a peer's register refused for room that those rows hold back is no
+ * hole (store/held.c, replication/live.c).
  */
 uint64
 mantis_collect_peer_hole(void)
@@ -306,7 +308,10 @@ mantis_collect_cover_hole(void)
 	return mantis_collect_rows_held_back() ? 0 : mantis_collect_hole();
 }
 
-/* The persistence worker's keys held back in its rows (persist/load.c) */
+/*
+ * The persistence worker's keys held back in its rows (persist/heldset.c),
+ * for its sweep; replication reads a bounded copy in store/held.c.
+ */
 static const uint64 *held_keys = NULL;
 static int	held_nkeys = 0;
 
@@ -662,14 +667,26 @@ mantis_collect_tick(void)
 		mantis_collect_sweep();
 }
 
-/* Milliseconds until the next sweep may be due */
+/*
+ * Milliseconds until the next sweep may be due.  A sweep due now but
+ * refused by SWEEP_MIN_INTERVAL_MS (the replication worker's wake for a
+ * horizon that passed a dead register, a flush, arriving just after a
+ * sweep) is due at its end: its wake was used up by the tick that refused
+ * it, and waiting for next_sweep_at kept the register up to a second.
+ * Nothing while the store is not loaded: mantis_collect_tick() would not
+ * sweep, and the worker's own timers wake it to load.
+ */
 long
 mantis_collect_sleep_ms(void)
 {
 	TimestampTz wake = next_sweep_at;
 	uint64		now_ms = mantis_clock_wall_ms();
 
-	if (next_due_ms < now_ms + SWEEP_INTERVAL_MS)
+	if (!mantis_store_is_loaded())
+		return SWEEP_INTERVAL_MS;
+	if (sweep_due())
+		wake = Min(wake, TimestampTzPlusMilliseconds(last_sweep_at, SWEEP_MIN_INTERVAL_MS));
+	else if (next_due_ms < now_ms + SWEEP_INTERVAL_MS)
 	{
 		TimestampTz due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 													  next_due_ms > now_ms ? next_due_ms - now_ms : 0);

@@ -380,7 +380,13 @@ atomic_lower(pg_atomic_uint64 *a, uint64 v)
  * once); the caller holds the leaf's partition lock exclusively, so, as
  * with digests, a plain read-min-write suffices for the leaf.  Its group's
  * summary, shared with leaves of other partitions, is lowered after it
- * (store/sweep.c says why in that order).
+ * (store/sweep.c says why in that order).  pg_atomic_write_u64() and
+ * pg_atomic_read_u64() are no barriers: without one between the leaf's
+ * store and the group's read, the CPU may read the group before the store
+ * is seen (x86 too reorders a load before an earlier store), take it for
+ * low enough while the sweep resets it and reads the leaf unlowered, and
+ * the group's summary ends above the leaf: the leaf is not visited again
+ * until another write in its group lowers the summary.
  */
 static inline void
 leaf_due_lower(int leaf, uint64 due)
@@ -389,6 +395,7 @@ leaf_due_lower(int leaf, uint64 due)
 	if (due < pg_atomic_read_u64(&store_mem.leaf_due[leaf]))
 	{
 		pg_atomic_write_u64(&store_mem.leaf_due[leaf], due);
+		pg_memory_barrier();	/* the leaf's store before the group's read */
 		atomic_lower(&store_mem.group_due[leaf / MANTIS_SWEEP_GROUP], due);
 	}
 }
@@ -401,6 +408,7 @@ leaf_dead_lower(int leaf, uint64 ts)
 	if (ts < pg_atomic_read_u64(&store_mem.leaf_dead[leaf]))
 	{
 		pg_atomic_write_u64(&store_mem.leaf_dead[leaf], ts);
+		pg_memory_barrier();	/* as in leaf_due_lower() */
 		atomic_lower(&store_mem.group_dead[leaf / MANTIS_SWEEP_GROUP], ts);
 	}
 }

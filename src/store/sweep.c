@@ -305,10 +305,12 @@ is_due(uint64 due_ms, uint64 dead_ts, const MantisSweepHorizon *h, const MantisS
 /*
  * Sweep the leaves of one group that are due, and set the group's summary
  * again.  It is reset before its leaves are read, and lowered to their
- * least after: a write that lowers a leaf lowers the group after it
- * (leaf_due_lower()), so either its lowering comes after the reset, or the
- * reset (a full barrier) comes after it and the read of the leaf sees the
- * leaf lowered.  Either way the summary is never above a leaf's value.
+ * least after: a write that lowers a leaf lowers the group after it, with
+ * a full barrier between its store to the leaf and its read of the group
+ * (leaf_due_lower()), and the reset is a full barrier before our read of
+ * the leaf; so either the write's read of the group sees the reset (and
+ * lowers it again), or our read of the leaf sees the leaf lowered.  Either
+ * way the summary is never above a leaf's value.
  */
 static void
 sweep_group(int group, const MantisSweepHorizon *h, const MantisSweepBounds *b,

@@ -7,8 +7,10 @@
 # then refuses the lost registers from n2 as collected again, its rows
 # carry that horizon, and n2, pulling from n1, adopts them away: committed
 # writes gone from every server, as in 025.  n2 is stopped over the
-# TRUNCATE so that no repair round opens a hole first (with the default
-# mantis.sync_interval of 15 s the sweep, once a second, mostly wins anyway).
+# TRUNCATE so that no repair round opens a hole first; n1 then collects by
+# the lifetime only, set to 1 s over the TRUNCATE so that the sweep would
+# collect the marker (with the lifetime of an hour nothing is collected,
+# and the test checked nothing).
 # n1 holds a17..a40 (100 kB each) back for mantis.store_memory, with key
 # slots free for the marker: registers held back for want of a slot come
 # back as soon as one frees (persist/retry.c), and so would the key deleted.
@@ -104,13 +106,17 @@ $n2->stop;
 sql($n1, q{TRUNCATE mantis_stores});
 $n1->poll_query_until('postgres', q{SELECT count(*) > 0 FROM mantis_stores})
   or die 'n1 wrote no rows after the TRUNCATE';
-# the sweep (once a second) may collect the marker of k now: give it time
+# with n2 away n1 collects by the lifetime only: a lifetime of 1 s lets the
+# sweep collect the marker of k now, unless the registers the TRUNCATE took
+# are a hole below it; give it time
+sql($n1, q{ALTER SYSTEM SET mantis.tombstone_lifetime = '1s'; SELECT pg_reload_conf()});
 my $deadline = time() + 5;
 while (time() < $deadline)
 {
 	last if sql($n1, qq{SELECT NOT EXISTS (SELECT FROM mantis_registers('$k', true) WHERE key = '$k')}) eq 't';
 	usleep(100_000);
 }
+sql($n1, q{ALTER SYSTEM RESET mantis.tombstone_lifetime; SELECT pg_reload_conf()});
 # a write (to a key n1 holds: the store is full) and a flush: rows carry it
 my $t = sql($n1, q{SELECT key FROM mantis_registers('a', false) WHERE key ~ '^a[0-9]+$' ORDER BY key LIMIT 1});
 sql($n1, qq{SELECT mantis_set('$t', 'again')});

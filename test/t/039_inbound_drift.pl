@@ -63,5 +63,41 @@ ok($node->poll_query_until('postgres', 'SELECT refused_over_limit >= 1 FROM mant
 $h1->finish;
 $h2->finish;
 like($late, qr/answered 1 /, 'and admitted once there is room, without a restart');
+
+# a connection that speaks and leaves at once, whose message the worker
+# reads only after it has served the connection's closing, takes no other
+# connection's place: it used to use up the token of one of two silent
+# admitted connections (its own dropped at its closing), leaving the count
+# at 1 with 2 open, and the limit admitting one more than it allows.  The
+# replication worker is stopped while the quick one speaks and leaves, so
+# that both wait for it when it goes on; whether libzmq's thread has told
+# the closing when the worker first looks is a race (about one time in
+# three here), so eight quick ones come and go, one after the other.
+ok($node->poll_query_until('postgres', 'SELECT inbound_connections = 0 FROM mantis_status'), 'nobody admitted again');
+my $silent = IPC::Run::start([ $probe, '--wait', '120000', $endpoint, 'silent', '2' ]);
+ok($node->poll_query_until('postgres', 'SELECT inbound_connections = 2 FROM mantis_status'),
+	'two silent connections admitted');
+my $worker = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'mantis replication'");
+my @counts;
+for my $round (1 .. 8)
+{
+	my $before = $node->safe_psql('postgres', 'SELECT inbound_connections FROM mantis_status');
+	my $quick = IPC::Run::start([ $probe, @greeting, '--name', "quick$round", '--wait', '500', $endpoint, 'late' ],
+		'>', \my $quick_out);
+	$node->poll_query_until('postgres', "SELECT inbound_connections = $before + 1 FROM mantis_status")
+	  or die "round $round: the quick one was not admitted";
+	kill 'STOP', $worker;
+	$quick->finish;			# it spoke and left while the worker stood still
+	kill 'CONT', $worker;
+	$node->poll_query_until('postgres', "SELECT count(*) = 1 FROM mantis_peers WHERE node_name = 'quick$round'")
+	  or die "round $round: its greeting was not read";
+	$node->poll_query_until('postgres', "SELECT inbound_connections <= $before FROM mantis_status")
+	  or die "round $round: its place was not given back";
+	push @counts, $node->safe_psql('postgres', 'SELECT inbound_connections FROM mantis_status');
+}
+is("@counts", join(' ', ('2') x 8),
+	'after each quick one, the two silent connections still hold their places');
+$silent->kill_kill;
 $node->stop;
 done_testing();

@@ -19,6 +19,10 @@
  *				a live batch of its own (BATCH_END, the write's HLC as its
  *				watermark), speaking as --name (default "probe"), then wait
  *				--wait ms
+ *	  silent N	open N connections at once (N DEALER sockets) that finish
+ *				their handshake and send nothing, and keep them --wait ms
+ *	  late		connect, wait --wait ms, then send a HELLO and close at once
+ *				(the server reads the HELLO of a connection already gone)
  *	  hold N	open N connections at once (N DEALER sockets), send a HELLO
  *				on each, as --name-1 .. --name-N (as --name if N is 1), keep
  *				them --wait ms and count what comes back
@@ -530,7 +534,7 @@ main(int argc, char **argv)
 	if (argc - i < 2)
 	{
 		fprintf(stderr, "usage: %s [--name N] [--server-key K --key-file F] [--wait MS] [--seed N]\n"
-				"\t[--max-key-size N] [--max-value-size N] [--encoding NAME] ENDPOINT raw|junk|set KEY VALUE|hold N\n", argv[0]);
+				"\t[--max-key-size N] [--max-value-size N] [--encoding NAME] ENDPOINT raw|junk|set KEY VALUE|hold N|silent N|late\n", argv[0]);
 		return 2;
 	}
 	endpoint = argv[i];
@@ -543,6 +547,35 @@ main(int argc, char **argv)
 		probe_raw(endpoint);
 	else if (strcmp(command, "junk") == 0)
 		probe_junk(ctx, endpoint);
+	else if (strcmp(command, "silent") == 0 && argc - i == 3)
+	{
+		void	   *socks[64];
+		int			n = atoi(argv[i + 2]);
+
+		n = n < 1 ? 1 : n > 64 ? 64 : n;
+		for (int k = 0; k < n; k++)
+			socks[k] = open_socket(ctx, ZMQ_DEALER, endpoint);
+		usleep(wait_ms * 1000);
+		for (int k = 0; k < n; k++)
+			if (socks[k])
+				zmq_close(socks[k]);
+	}
+	else if (strcmp(command, "late") == 0 && argc - i == 2)
+	{
+		void	   *s = open_socket(ctx, ZMQ_DEALER, endpoint);
+		unsigned char *buf;
+		size_t		n;
+		int			linger = 5000;
+
+		if (!s)
+			return 1;
+		usleep(wait_ms * 1000);
+		buf = greeting_frame(MANTIS_FRAME_HELLO, &n);
+		send_bytes(s, buf, n, 0);
+		free(buf);
+		zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+		zmq_close(s);
+	}
 	else if (strcmp(command, "hold") == 0 && argc - i == 3)
 	{
 		probe_hold(ctx, endpoint, atoi(argv[i + 2]));
