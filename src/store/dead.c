@@ -26,12 +26,16 @@
  * tombstones sent and taken (replication/tombs.c), and the copy and
  * merge of records and bounds for mantis_stores (persist/dead_rows.c).
  * collapse by the sweep below our members' least clock, and collection of
- * records and bounds (dead_sweep_partition()).  What is not: monitoring.
+ * records and bounds (dead_sweep_partition()).  Monitoring: the counters of
+ * StoreControl (records held, collapsed, leaves holding a bound, records
+ * collected) that mantis_status shows, and a LOG line at the first
+ * collapse of a run (dead_check_collapses()).
  *
  * Locking: a partition's table, and the bounds of its leaves, are guarded
  * by the partition's lock (partition_lock()): shared to find, exclusive to
  * change.  Plain stores and atomics only under it, as everywhere in the
- * store: nothing here allocates or raises an ERROR.
+ * store: nothing here allocates or raises an ERROR, and only
+ * dead_check_collapses(), under no lock, logs.
  *
  * IDENTIFICATION	src/store/dead.c
  *-------------------------------------------------------------------------
@@ -45,6 +49,9 @@
 #include "common/records.h"
 #include "store/dead.h"
 #include "store/internal.h"
+
+/* how long without a collapse before the next one is logged again */
+#define COLLAPSE_LOG_QUIET_MS	(3600 * 1000)
 
 /* The table of a hash's partition; the caller holds its lock */
 /* Note a record or bound at ts in a hash's partition; under its lock */
@@ -158,20 +165,24 @@ dead_insert(const MantisRecordView *rec, uint64 clock_ts, uint64 hole_ts, uint64
 		if (mantis_records_count(t) >= t->capacity)
 		{
 			MantisRecordView victim;
+			MantisLeafBound *into;
+			bool		had_bound;
 
 			if (oldest == NULL)
 				return false;	/* a budget of less than one record each */
 			victim = *oldest;
-			if (!mantis_rules_collapse(&store_mem.leaf_bounds[leaf_of(victim.hash)], &victim,
-									   clock_ts, hole_ts))
+			into = &store_mem.leaf_bounds[leaf_of(victim.hash)];
+			had_bound = into->bound_ts != 0;
+			if (!mantis_rules_collapse(into, &victim, clock_ts, hole_ts))
 				return false;
+			if (!had_bound)
+				pg_atomic_fetch_add_u64(&store_mem.control->bounds, 1);
 			(void) mantis_records_remove(t, victim.hash, NULL);
 			pg_atomic_fetch_sub_u64(&store_mem.control->records, 1);
 			pg_atomic_fetch_add_u64(&store_mem.control->collapsed, 1);
 			if (collapsed)
 				(*collapsed)++;
-			dead_least_lower(victim.hash,
-							 store_mem.leaf_bounds[leaf_of(victim.hash)].bound_ts);
+			dead_least_lower(victim.hash, into->bound_ts);
 		}
 		pg_atomic_fetch_add_u64(&store_mem.control->records, 1);
 	}
@@ -215,6 +226,41 @@ uint64
 dead_count(void)
 {
 	return pg_atomic_read_u64(&store_mem.control->records);
+}
+
+/*
+ * Log the first collapse of this server's run, and the first after an
+ * hour without one: from then on R7's price of a full budget is paid (a
+ * leaf's bound refuses old writes of keys held nothing of here).  Called
+ * by the sweep (store/sweep.c) in the persistence worker alone, under no
+ * lock (the one function here that may log); a collapse made by a
+ * tombstone taken (the replication worker) is seen by the next sweep.
+ */
+void
+dead_check_collapses(uint64 now_ms)
+{
+	StoreControl *ctl = store_mem.control;
+	uint64		collapsed = pg_atomic_read_u64(&ctl->collapsed);
+	uint64		seen_ms;
+
+	if (!dead_enabled() || collapsed == pg_atomic_read_u64(&ctl->collapsed_seen))
+		return;
+	seen_ms = pg_atomic_read_u64(&ctl->collapsed_seen_ms);
+	pg_atomic_write_u64(&ctl->collapsed_seen, collapsed);
+	pg_atomic_write_u64(&ctl->collapsed_seen_ms, now_ms);
+	if (seen_ms != 0 && now_ms < seen_ms + COLLAPSE_LOG_QUIET_MS)
+		return;
+	ereport(LOG,
+			(errmsg("mantis collapsed records of dead registers into their leaves' bounds: the budget of records is full"),
+			 errdetail("%llu records are held, room for %llu shared evenly by %d partitions (one whose share is full collapses); %llu collapsed since the server started. "
+					   "A write older than the oldest record kept may now be refused, once this server holds nothing of its key: "
+					   "one made while partitioned from this server, or unsent when its writer stopped.",
+					   (unsigned long long) pg_atomic_read_u64(&ctl->records),
+					   (unsigned long long) ((uint64) ((MantisRecordTable *) store_mem.dead_tables)->capacity *
+											 MANTIS_PARTITIONS),
+					   MANTIS_PARTITIONS, (unsigned long long) collapsed),
+			 errhint("Raise \"mantis.max_dead_records\" (restart) if a peer is to be away longer than the budget lasts at this rate of deletions and expiries. "
+					 "This is logged again after an hour without a collapse.")));
 }
 
 /* ---- collection (store/sweep.c) ---- */
@@ -280,6 +326,8 @@ dead_sweep_partition(int partition, const MantisSweepBounds *b, const MantisSwee
 	LWLock	   *lock = &store_mem.control->locks[partition].lock;
 	MantisRecordTable *t;
 	uint64		least = PG_UINT64_MAX;
+	uint64		records = 0;
+	uint64		bounds = 0;
 
 	if (!dead_enabled())
 		return;
@@ -305,8 +353,7 @@ dead_sweep_partition(int partition, const MantisSweepBounds *b, const MantisSwee
 		}
 		(void) mantis_records_remove(t, rec->hash, &gone);
 		digest_toggle(gone.hash, gone.fingerprint);
-		pg_atomic_fetch_sub_u64(&store_mem.control->records, 1);
-		out->records_collected++;
+		records++;
 		note_collected(v, gone.ts, out);
 	}
 	for (int leaf = partition; leaf < MANTIS_LEAVES; leaf += MANTIS_PARTITIONS)
@@ -323,12 +370,18 @@ dead_sweep_partition(int partition, const MantisSweepBounds *b, const MantisSwee
 			continue;
 		}
 		digest_toggle((uint64) leaf, bound->fingerprint);
-		out->bounds_collected++;
+		bounds++;
 		note_collected(v, bound->bound_ts, out);
 		memset(bound, 0, sizeof(*bound));
 	}
 	pg_atomic_write_u64(&store_mem.dead_least[partition], least);
+	/* what mantis_status counts: held now, and collected since startup */
+	pg_atomic_fetch_sub_u64(&store_mem.control->records, records);
+	pg_atomic_fetch_add_u64(&store_mem.control->records_collected, records);
+	pg_atomic_fetch_sub_u64(&store_mem.control->bounds, bounds);
 	LWLockRelease(lock);
+	out->records_collected += records;
+	out->bounds_collected += bounds;
 }
 
 /* ---- records and bounds in mantis_stores (persist/dead_rows.c) ---- */
@@ -488,6 +541,8 @@ mantis_store_dead_load_bound(int leaf, const MantisLeafBound *b)
 	lock = leaf_lock(leaf);
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	held = &store_mem.leaf_bounds[leaf];
+	if (held->bound_ts == 0 && b->bound_ts != 0)
+		pg_atomic_fetch_add_u64(&store_mem.control->bounds, 1);
 	held->bound_ts = Max(held->bound_ts, b->bound_ts);
 	held->death_ms = Max(held->death_ms, b->death_ms);
 	held->fingerprint ^= b->fingerprint;

@@ -22,6 +22,7 @@ extern MANTIS_PRIVATE void dead_leaf_bound(int leaf, MantisLeafBound *out);
 
 /* no lock: the sweep (store/sweep.c), each partition under its lock */
 extern MANTIS_PRIVATE uint64 dead_count(void);
+extern MANTIS_PRIVATE void dead_check_collapses(uint64 now_ms);
 extern MANTIS_PRIVATE uint64 dead_partition_least(int partition);
 extern MANTIS_PRIVATE void dead_sweep_partition(int partition, const MantisSweepBounds *b,
 												const MantisSweepHorizon *h,

@@ -112,9 +112,14 @@ typedef struct StoreControl
 	/* registers flagged MANTIS_REG_ADOPTED (store/sweep.c) */
 	pg_atomic_uint64 adopting;
 
-	/* records of dead registers (store/dead.c), and those collapsed */
-	pg_atomic_uint64 records;
-	pg_atomic_uint64 collapsed;
+	/* records of dead registers (store/dead.c), for mantis_status */
+	pg_atomic_uint64 records;	/* held now */
+	pg_atomic_uint64 collapsed;	/* into leaves' bounds, since startup */
+	pg_atomic_uint64 bounds;	/* leaves holding a collapsed bound now */
+	pg_atomic_uint64 records_collected; /* since startup */
+	/* the check for a first collapse, to log it (dead_check_collapses()) */
+	pg_atomic_uint64 collapsed_seen;	/* collapsed, as the check last saw it */
+	pg_atomic_uint64 collapsed_seen_ms; /* when it last saw it rise; 0: never */
 } StoreControl;
 
 /*

@@ -153,6 +153,10 @@ dead_init(void)
 {
 	pg_atomic_init_u64(&store_mem.control->records, 0);
 	pg_atomic_init_u64(&store_mem.control->collapsed, 0);
+	pg_atomic_init_u64(&store_mem.control->bounds, 0);
+	pg_atomic_init_u64(&store_mem.control->records_collected, 0);
+	pg_atomic_init_u64(&store_mem.control->collapsed_seen, 0);
+	pg_atomic_init_u64(&store_mem.control->collapsed_seen_ms, 0);
 	if (!dead_enabled())
 		return;
 	for (int p = 0; p < MANTIS_PARTITIONS; p++)
@@ -551,4 +555,11 @@ mantis_store_stats(MantisStoreStats *stats)
 	stats->expired_held = pg_atomic_read_u64(&ctl->expired_held);
 	stats->collected_deletions = pg_atomic_read_u64(&ctl->collected_deletions);
 	stats->collected_expired = pg_atomic_read_u64(&ctl->collected_expired);
+	/* records of dead registers (R7): 0 when none are kept */
+	stats->dead_records = pg_atomic_read_u64(&ctl->records);
+	stats->dead_records_max = dead_enabled() ?
+		(uint64) per_partition() * MANTIS_PARTITIONS : 0;
+	stats->collapsed_records = pg_atomic_read_u64(&ctl->collapsed);
+	stats->leaves_with_bound = pg_atomic_read_u64(&ctl->bounds);
+	stats->collected_records = pg_atomic_read_u64(&ctl->records_collected);
 }

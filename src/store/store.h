@@ -46,6 +46,12 @@ typedef struct MantisStoreStats
 	uint64		expired_held;	/* expired registers the last sweep kept */
 	uint64		collected_deletions;	/* deletion markers swept, since startup */
 	uint64		collected_expired;	/* expired registers swept, since startup */
+	uint64		dead_records;	/* records of dead registers held (R7) */
+	uint64		dead_records_max;	/* room for them: mantis.max_dead_records
+									 * rounded up to the partitions' shares */
+	uint64		collapsed_records;	/* into leaves' bounds, since startup */
+	uint64		leaves_with_bound;	/* leaves holding a collapsed bound */
+	uint64		collected_records;	/* records collected, since startup */
 } MantisStoreStats;
 
 typedef void (*MantisRecordCallback) (const MantisRecord *rec, void *arg);

@@ -398,6 +398,7 @@ mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out)
 								 pg_atomic_read_u64(&store_mem.group_dead[group]));
 	}
 	sweep_dead(h, &bounds, out);
+	dead_check_collapses(h->now_ms);
 	counted_all = true;
 	out->expired_held = expired_total;
 	pg_atomic_write_u64(&store_mem.control->expired_held, expired_total);

@@ -11,6 +11,8 @@
 # leaf's bound.  Once the lifetime has passed, records and bounds are
 # collected (the refusal horizon reaches the deletions) and a compaction
 # writes none.  Without collapse, 172 deletions or more would stay in full.
+# mantis_status counts it all (records held, their room, collapsed, leaves
+# with a bound, collected), and the first collapse is logged once.
 use strict;
 use warnings;
 
@@ -72,6 +74,19 @@ $n1->poll_query_until('postgres', q{SELECT deleted_keys = 0 FROM mantis_status})
   or diag('deletions still in full: ' . sql(q{SELECT deleted_keys FROM mantis_status}));
 is(sql(q{SELECT deleted_keys FROM mantis_status}), '0',
 	'every deletion left the registers: records collapsed to make room');
+# every deletion was compacted into a record (or, late, collected in full):
+# a record is held, collapsed or collected
+is(sql(q{SELECT dead_records_max || ' ' || (dead_records > 0 AND dead_records <= dead_records_max) || ' ' ||
+	            (collapsed_records > 0) || ' ' || (leaves_with_bound > 0) || ' ' ||
+	            (dead_records + collapsed_records + collected_records + collected_deletions)
+	       FROM mantis_status}),
+	'128 true true true 300',
+	'mantis_status: records held within their room of 128, collapsed, leaves with a bound; each deletion counted once');
+$n1->wait_for_log(qr/LOG:  mantis collapsed records of dead registers into their leaves' bounds: the budget of records is full/);
+my @collapse_logs = slurp_file($n1->logfile) =~ /mantis collapsed records of dead registers/g;
+is(scalar(@collapse_logs), 1, 'the first collapse is logged, once for all the collapses that follow');
+like(slurp_file($n1->logfile), qr/DETAIL:  \d+ records are held, room for 128 shared evenly by 128 partitions \(one whose share is full collapses\); \d+ collapsed since the server started\. A write older than the oldest record kept may now be refused/,
+	'saying what it costs');
 compact_and_wait();
 my ($nrec, $nbounds) = split / /, stored_dead();
 ok($nrec > 0 && $nrec <= 128, "a compaction wrote the records ($nrec, at most the budget)");
@@ -83,6 +98,9 @@ kill_and_start($n1);
 wait_loaded($n1);
 like(slurp_file($n1->logfile, $log_at), qr/mantis loaded $nrec records of dead registers/,
 	'the crash restart loaded the records');
+# the lifetime may already be collecting them: each is held or collected
+is(sql(qq{SELECT dead_records + collected_records = $nrec AND leaves_with_bound <= $nbounds FROM mantis_status}), 't',
+	'mantis_status after the restart: the records loaded are held or collected, the bounds loaded counted');
 $log_at = -s $n1->logfile;
 sql(qq{INSERT INTO mantis_stores (clock, node, registers)
        VALUES ('$row_clock', 'restored', decode('$row_hex', 'hex'))});
@@ -98,6 +116,8 @@ $n1->poll_query_until('postgres',
   or diag('the refusal horizon never reached the deletions');
 compact_and_wait();
 is(stored_dead(), '0 0', 'collected: the next compaction writes no record and no bound');
+is(sql(q{SELECT dead_records || ' ' || leaves_with_bound || ' ' || collected_records FROM mantis_status}),
+	"0 0 $nrec", 'mantis_status: no record held, no leaf with a bound, every record loaded counted collected');
 is(sql(q{SELECT count(*) FROM generate_series(1, 300) i WHERE mantis_get('k' || i) IS NOT NULL}), '0',
 	'and the keys stay deleted');
 
