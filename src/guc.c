@@ -22,7 +22,7 @@
 
 char	   *mantis_node_name = NULL;
 int			mantis_max_keys = 100000;
-int			mantis_max_dead_records = 0;
+int			mantis_max_dead_records = 100000;
 int			mantis_store_memory_kb = 64 * 1024;
 int			mantis_max_key_size = 1024;
 int			mantis_max_value_size = 1024 * 1024;
@@ -244,12 +244,12 @@ mantis_define_gucs(void)
 
 	DefineCustomIntVariable("mantis.max_dead_records",
 							"Most records of dead registers held off mantis.max_keys (issue 20, R7).",
-							"0 (the default) holds none, and the server then speaks protocol 4 at "
-							"most.  Each takes about 60 bytes of shared memory, and the budget is "
-							"shared evenly by 128 partitions.  Records are made only with "
+							"Each takes about 60 bytes of shared memory, and the budget is "
+							"shared evenly by 128 partitions.  0 holds none, and the server then "
+							"speaks protocol 4 at most.  Records are made only with "
 							"mantis.protocol_max 5 (src/store/DEAD.md).",
 							&mantis_max_dead_records,
-							0,
+							100000,
 							0, INT_MAX / 4,
 							PGC_POSTMASTER,
 							0,

@@ -1,5 +1,5 @@
 # Replication protocol version 4 between two servers of this build: with
-# records off (mantis.max_dead_records = 0, the default) a server speaks 4
+# records off (mantis.max_dead_records = 0; the default is 100000) a server speaks 4
 # at most whatever mantis.protocol_max (default 5) says, so they negotiate 4
 # (mantis_peers.protocol and protocols on both; version 5 between servers
 # with records: 049_records_outage, 050_records_mixed); with
@@ -16,7 +16,9 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use MantisTest;
 
-my $c = mantis_cluster(2);
+my $c = mantis_cluster(2, q{
+mantis.max_dead_records = 0
+});
 my ($n1, $n2) = @{ $c->{nodes} }[ 1, 2 ];
 my %name = ($n1 => 'n1', $n2 => 'n2');
 my $key = 0;
