@@ -41,6 +41,7 @@
 #include "storage/lwlock.h"
 
 #include "mantis.h"
+#include "clock.h"
 #include "common/frame.h"
 #include "common/records.h"
 #include "store/dead.h"
@@ -579,7 +580,10 @@ mantis_store_group_tombs(int group, const bool *wanted, MantisRecordView *buf,
  * seen_flag (MANTIS_REG_SEEN: the peer holds something of it, R6).  A
  * record taken may collapse the oldest below collapse_ts and hole_ts to
  * make room; with none, NO_ROOM (no hole: R7).  Its fingerprint joins the
- * leaf's digest, what it replaces leaves it.
+ * leaf's digest, what it replaces leaves it; and our clock moves past it,
+ * as past a register merged (store/write.c), under the lock: a write of
+ * its key that follows replaces the record only if newer (the frame's
+ * header, beyond mantis.max_clock_offset, may have moved the clock not).
  */
 MantisTombResult
 mantis_store_tombstone(const MantisRecordView *t, uint64 refuse_upto_ts, uint64 collapse_ts,
@@ -625,6 +629,8 @@ mantis_store_tombstone(const MantisRecordView *t, uint64 refuse_upto_ts, uint64 
 		else if (record)
 			digest_toggle(t->hash, old.fingerprint);
 		digest_toggle(t->hash, t->fingerprint);
+		/* a write of its key here must be newer (dead_supersede()) */
+		mantis_clock_witness(t->ts);
 	}
 	LWLockRelease(lock);
 	return result;
