@@ -470,12 +470,18 @@ mantis_store_dead_load(const MantisRecordView *rec)
 }
 
 /*
- * Merge a leaf's bound of a row: the union with the bound held (the
- * greater bound, the latest death, and its collapsed fingerprint joining
- * the leaf's digest and the bound's).  One compaction writes each leaf's
- * bound once, and deletes the rows of the one before: two bounds of a leaf
- * meet only in rows restored or added by hand.  False when records are
- * off: the row holds the bound back.
+ * Merge a leaf's bound of a row.  A bound is not a set of registers to
+ * merge by XOR: the same bound loaded twice would be none, its fingerprint
+ * out of the leaf's digest again.  Two rows hold one leaf's bound when a
+ * row of records held back for room stays beside a later compaction's
+ * (persist/dead_rows.c), when a standby follows its primary's compactions,
+ * or when a row is restored by hand; rows load in the order they were
+ * written.  So a bound above the one held, or of its HLC and a death as
+ * late (a later compaction's: a record older than the bound collapsed into
+ * it since), replaces the one held, its fingerprint in the leaf's digest
+ * in place of the held one's; one below is covered, and the same bound
+ * again changes nothing.  The bound held never goes down, nor the latest
+ * death.  False when records are off: the row holds the bound back.
  */
 bool
 mantis_store_dead_load_bound(int leaf, const MantisLeafBound *b)
@@ -489,10 +495,14 @@ mantis_store_dead_load_bound(int leaf, const MantisLeafBound *b)
 	lock = leaf_lock(leaf);
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	held = &store_mem.leaf_bounds[leaf];
-	held->bound_ts = Max(held->bound_ts, b->bound_ts);
+	if (b->bound_ts > held->bound_ts ||
+		(b->bound_ts == held->bound_ts && b->death_ms >= held->death_ms))
+	{
+		digest_toggle((uint64) leaf, held->fingerprint ^ b->fingerprint);
+		held->fingerprint = b->fingerprint;
+		held->bound_ts = b->bound_ts;
+	}
 	held->death_ms = Max(held->death_ms, b->death_ms);
-	held->fingerprint ^= b->fingerprint;
-	digest_toggle((uint64) leaf, b->fingerprint);
 	dead_least_lower((uint64) leaf, held->bound_ts);
 	LWLockRelease(lock);
 	return true;
