@@ -24,7 +24,7 @@
  * the bound at once, so every record held lies above it) with collapse,
  * compaction by the sweep (store/sweep.c: on a server of protocol 5), hash
  * tombstones sent and taken (replication/tombs.c), and the copy and
- * merge of records and bounds for mantis_stores (persist/dead_rows.c).
+ * merge of records and bounds for mantis_stores (persist/dead_rows.c),
  * collapse by the sweep below our members' least clock, and collection of
  * records and bounds (dead_sweep_partition()).  What is not: monitoring.
  *
@@ -44,10 +44,14 @@
 #include "clock.h"
 #include "common/frame.h"
 #include "common/records.h"
+#include "common/snapshot.h"
 #include "store/dead.h"
 #include "store/internal.h"
 
-/* The table of a hash's partition; the caller holds its lock */
+/* a row's bound names its leaf (persist/dead_rows.c checks no more) */
+StaticAssertDecl(MANTIS_SNAPSHOT_MAX_LEAVES == MANTIS_LEAVES,
+				 "a bound's leaf in a row is one of the store's leaves");
+
 /* Note a record or bound at ts in a hash's partition; under its lock */
 static inline void
 dead_least_lower(uint64 hash, uint64 ts)
@@ -58,6 +62,7 @@ dead_least_lower(uint64 hash, uint64 ts)
 		pg_atomic_write_u64(least, ts);
 }
 
+/* The table of a hash's partition; the caller holds its lock */
 static MantisRecordTable *
 table_of(uint64 hash)
 {
