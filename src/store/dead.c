@@ -145,9 +145,10 @@ dead_insert(const MantisRecordView *rec, uint64 clock_ts, uint64 hole_ts, uint64
 	{
 		/*
 		 * At or below its leaf's bound, which refuses all it would: it
-		 * joins the bound at once.  So every record held lies above its
-		 * leaf's bound, and a record row loaded at or below the bound is one
-		 * collapsed into it (mantis_store_dead_load()).
+		 * joins the bound at once.  (Records held may still lie below the
+		 * bound: a collapse raises it to the record that came in first,
+		 * not to the least, and those of its leaf that came in later stay
+		 * records, in the digest as such, refusing as records do.)
 		 */
 		bound->fingerprint ^= rec->fingerprint;
 		bound->death_ms = Max(bound->death_ms, rec->death_ms);
@@ -421,9 +422,13 @@ hlc_at_or_after(uint64 ts, uint64 node, uint64 than_ts, uint64 than_node)
  * Merge a record of a row (persist/dead_rows.c): what a register or record
  * of its hash would do, by LWW.  A register or record of the hash at or
  * after it beats it (STALE); an older one is replaced by it, its
- * fingerprint leaving the digest and the record's joining; one at or below
- * its leaf's bound is already in the bound (dead_insert() keeps every
- * record above it).  NO_ROOM when the budget is full (or records are off):
+ * fingerprint leaving the digest and the record's joining.  One at or
+ * below its leaf's bound, of a hash held nothing of, is covered by the
+ * bound, which refuses what it would, and counts as STALE: it may have
+ * collapsed into the bound since its row was written (a row held back
+ * stays beside later ones), and joining the bound again would take its
+ * fingerprint out; if it had not, the leaf's digest lacks it until the
+ * bound is collected.  NO_ROOM when the budget is full (or records are off):
  * a load collapses nothing (it knows no member's clock yet, R3), and the
  * row holds the record back, as a register with no room.
  */
