@@ -245,8 +245,9 @@ mantis_define_gucs(void)
 	DefineCustomIntVariable("mantis.max_dead_records",
 							"Most records of dead registers held off mantis.max_keys (issue 20, R7).",
 							"Each takes about 60 bytes of shared memory, and the budget is "
-							"shared evenly by 128 partitions.  0 holds none, and the server then "
-							"speaks protocol 4 at most.  Records are made only with "
+							"shared evenly by 128 partitions (rounded up to a multiple of 128).  "
+							"0 holds none, and the server then speaks protocol 4 at most.  "
+							"Records are made only with "
 							"mantis.protocol_max 5 (src/store/DEAD.md).",
 							&mantis_max_dead_records,
 							100000,

@@ -23,7 +23,8 @@
  * Load.  A record merges as its register would, by LWW over what is held
  * of its hash (mantis_store_dead_load()); with no room it is held back in
  * its row, a hole (R5), the row kept whole and retried by each compaction.
- * A bound joins the leaf's bound held; once per row.
+ * A bound replaces the leaf's bound held when it is the later one
+ * (mantis_store_dead_load_bound(): the same bound twice changes nothing).
  *
  * A release before records refuses a flagged row (common/snapshot.h) and
  * keeps it: a downgrade loses no row, only the refusals of the records.
@@ -203,9 +204,9 @@ load_dead(void *arg, const MantisRecordView *rec)
 }
 
 /*
- * A leaf's collapsed bound: joins the bound held.  Not at a retry: it
- * merged when the row first loaded (a bound joins by XOR, twice is none),
- * or records are off, which only a restart changes.
+ * A leaf's collapsed bound: replaces the bound held if later.  Not at a
+ * retry: it merged when the row first loaded (a later bound may have
+ * replaced it since), or records are off, which only a restart changes.
  */
 void
 load_bound(void *arg, uint32_t leaf, const MantisLeafBound *b)

@@ -503,7 +503,14 @@ compact_bound(MantisSweepHorizon *h)
 	h->collapse_ts = mantis_collect_collapse_below();
 	h->compact_ms = 0;
 	h->compact_protocol = mantis_protocol_max;
-	if (mantis_max_dead_records > 0 && h->now_ms > grace_ms)
+	/*
+	 * No bound where the rule compacts nothing (mantis.protocol_max below
+	 * 5): the bound makes every leaf holding a register dead past it due
+	 * at each sweep (store/sweep.c's is_due()), and each sweep would visit
+	 * them all to compact none.
+	 */
+	if (mantis_max_dead_records > 0 && mantis_protocol_max >= MANTIS_RULES_RECORDS_PROTOCOL &&
+		h->now_ms > grace_ms)
 		h->compact_ms = h->now_ms - grace_ms;
 }
 
@@ -576,6 +583,11 @@ mantis_collect_sweep(void)
 	h.held_keys = held_keys;
 	h.held_nkeys = held_nkeys;
 	mantis_store_sweep(&h, &stats);
+	if (stats.leaves_visited > 0)
+		ereport(DEBUG2,
+				(errmsg_internal("mantis sweep visited %llu leaves, compacted %llu dead registers",
+								 (unsigned long long) stats.leaves_visited,
+								 (unsigned long long) stats.compacted)));
 	next_due_ms = stats.next_due_ms;
 	least_dead_ts = stats.least_dead_ts;
 	pg_atomic_write_u64(&collect->least_dead_ts, least_dead_ts);

@@ -24,7 +24,7 @@
  * the bound at once, so every record held lies above it) with collapse,
  * compaction by the sweep (store/sweep.c: on a server of protocol 5), hash
  * tombstones sent and taken (replication/tombs.c), and the copy and
- * merge of records and bounds for mantis_stores (persist/dead_rows.c).
+ * merge of records and bounds for mantis_stores (persist/dead_rows.c),
  * collapse by the sweep below our members' least clock, and collection of
  * records and bounds (dead_sweep_partition()).  Monitoring: the counters of
  * StoreControl (records held, collapsed, leaves holding a bound, records
@@ -45,15 +45,20 @@
 #include "storage/lwlock.h"
 
 #include "mantis.h"
+#include "clock.h"
 #include "common/frame.h"
 #include "common/records.h"
+#include "common/snapshot.h"
 #include "store/dead.h"
 #include "store/internal.h"
 
 /* how long without a collapse before the next one is logged again */
 #define COLLAPSE_LOG_QUIET_MS	(3600 * 1000)
 
-/* The table of a hash's partition; the caller holds its lock */
+/* a row's bound names its leaf (persist/dead_rows.c checks no more) */
+StaticAssertDecl(MANTIS_SNAPSHOT_MAX_LEAVES == MANTIS_LEAVES,
+				 "a bound's leaf in a row is one of the store's leaves");
+
 /* Note a record or bound at ts in a hash's partition; under its lock */
 static inline void
 dead_least_lower(uint64 hash, uint64 ts)
@@ -64,6 +69,7 @@ dead_least_lower(uint64 hash, uint64 ts)
 		pg_atomic_write_u64(least, ts);
 }
 
+/* The table of a hash's partition; the caller holds its lock */
 static MantisRecordTable *
 table_of(uint64 hash)
 {
@@ -146,9 +152,10 @@ dead_insert(const MantisRecordView *rec, uint64 clock_ts, uint64 hole_ts, uint64
 	{
 		/*
 		 * At or below its leaf's bound, which refuses all it would: it
-		 * joins the bound at once.  So every record held lies above its
-		 * leaf's bound, and a record row loaded at or below the bound is one
-		 * collapsed into it (mantis_store_dead_load()).
+		 * joins the bound at once.  (Records held may still lie below the
+		 * bound: a collapse raises it to the record that came in first,
+		 * not to the least, and those of its leaf that came in later stay
+		 * records, in the digest as such, refusing as records do.)
 		 */
 		bound->fingerprint ^= rec->fingerprint;
 		bound->death_ms = Max(bound->death_ms, rec->death_ms);
@@ -468,9 +475,13 @@ hlc_at_or_after(uint64 ts, uint64 node, uint64 than_ts, uint64 than_node)
  * Merge a record of a row (persist/dead_rows.c): what a register or record
  * of its hash would do, by LWW.  A register or record of the hash at or
  * after it beats it (STALE); an older one is replaced by it, its
- * fingerprint leaving the digest and the record's joining; one at or below
- * its leaf's bound is already in the bound (dead_insert() keeps every
- * record above it).  NO_ROOM when the budget is full (or records are off):
+ * fingerprint leaving the digest and the record's joining.  One at or
+ * below its leaf's bound, of a hash held nothing of, is covered by the
+ * bound, which refuses what it would, and counts as STALE: it may have
+ * collapsed into the bound since its row was written (a row held back
+ * stays beside later ones), and joining the bound again would take its
+ * fingerprint out; if it had not, the leaf's digest lacks it until the
+ * bound is collected.  NO_ROOM when the budget is full (or records are off):
  * a load collapses nothing (it knows no member's clock yet, R3), and the
  * row holds the record back, as a register with no room.
  */
@@ -522,12 +533,18 @@ mantis_store_dead_load(const MantisRecordView *rec)
 }
 
 /*
- * Merge a leaf's bound of a row: the union with the bound held (the
- * greater bound, the latest death, and its collapsed fingerprint joining
- * the leaf's digest and the bound's).  One compaction writes each leaf's
- * bound once, and deletes the rows of the one before: two bounds of a leaf
- * meet only in rows restored or added by hand.  False when records are
- * off: the row holds the bound back.
+ * Merge a leaf's bound of a row.  A bound is not a set of registers to
+ * merge by XOR: the same bound loaded twice would be none, its fingerprint
+ * out of the leaf's digest again.  Two rows hold one leaf's bound when a
+ * row of records held back for room stays beside a later compaction's
+ * (persist/dead_rows.c), when a standby follows its primary's compactions,
+ * or when a row is restored by hand; rows load in the order they were
+ * written.  So a bound above the one held, or of its HLC and a death as
+ * late (a later compaction's: a record older than the bound collapsed into
+ * it since), replaces the one held, its fingerprint in the leaf's digest
+ * in place of the held one's; one below is covered, and the same bound
+ * again changes nothing.  The bound held never goes down, nor the latest
+ * death.  False when records are off: the row holds the bound back.
  */
 bool
 mantis_store_dead_load_bound(int leaf, const MantisLeafBound *b)
@@ -543,10 +560,14 @@ mantis_store_dead_load_bound(int leaf, const MantisLeafBound *b)
 	held = &store_mem.leaf_bounds[leaf];
 	if (held->bound_ts == 0 && b->bound_ts != 0)
 		pg_atomic_fetch_add_u64(&store_mem.control->bounds, 1);
-	held->bound_ts = Max(held->bound_ts, b->bound_ts);
+	if (b->bound_ts > held->bound_ts ||
+		(b->bound_ts == held->bound_ts && b->death_ms >= held->death_ms))
+	{
+		digest_toggle((uint64) leaf, held->fingerprint ^ b->fingerprint);
+		held->fingerprint = b->fingerprint;
+		held->bound_ts = b->bound_ts;
+	}
 	held->death_ms = Max(held->death_ms, b->death_ms);
-	held->fingerprint ^= b->fingerprint;
-	digest_toggle((uint64) leaf, b->fingerprint);
 	dead_least_lower((uint64) leaf, held->bound_ts);
 	LWLockRelease(lock);
 	return true;
@@ -634,7 +655,10 @@ mantis_store_group_tombs(int group, const bool *wanted, MantisRecordView *buf,
  * seen_flag (MANTIS_REG_SEEN: the peer holds something of it, R6).  A
  * record taken may collapse the oldest below collapse_ts and hole_ts to
  * make room; with none, NO_ROOM (no hole: R7).  Its fingerprint joins the
- * leaf's digest, what it replaces leaves it.
+ * leaf's digest, what it replaces leaves it; and our clock moves past it,
+ * as past a register merged (store/write.c), under the lock: a write of
+ * its key that follows replaces the record only if newer (the frame's
+ * header, beyond mantis.max_clock_offset, may have moved the clock not).
  */
 MantisTombResult
 mantis_store_tombstone(const MantisRecordView *t, uint64 refuse_upto_ts, uint64 collapse_ts,
@@ -680,6 +704,8 @@ mantis_store_tombstone(const MantisRecordView *t, uint64 refuse_upto_ts, uint64 
 		else if (record)
 			digest_toggle(t->hash, old.fingerprint);
 		digest_toggle(t->hash, t->fingerprint);
+		/* a write of its key here must be newer (dead_supersede()) */
+		mantis_clock_witness(t->ts);
 	}
 	LWLockRelease(lock);
 	return result;
