@@ -25,7 +25,8 @@
  *
  * Records.  A compaction also writes the records of dead registers and the
  * leaves' collapsed bounds (R7 of common/rules.h), in rows of their own
- * (persist/dead_rows.c), before it scans the registers.
+ * (persist/dead_rows.c), before it scans the registers; a flush writes the
+ * bounds changed since the last flush in its first row.
  *
  * Adoption.  A compaction also makes adoptions durable (store/sweep.c):
  * its snapshot leaves out the registers adopted away, its last row carries
@@ -77,6 +78,9 @@ typedef struct RowBuilder
 								 * compaction covers raise, 0: none */
 	uint64		registers;		/* in all rows */
 	uint64		records;		/* of dead registers (R7), in a compaction's */
+	int			nbounds;		/* changed bounds (R7) the first row closes with */
+	int		   *bound_leaves;
+	MantisLeafBound *bounds;
 	int64		bytes;			/* of all inserted rows */
 	MemoryContext cxt;			/* outlives the transaction: for "inserted" */
 	List	   *inserted;		/* NewRow * */
@@ -133,6 +137,12 @@ builder_close_row(RowBuilder *b)
 	mantis_snapshot_put_header((unsigned char *) b->cur.data + VARHDRSZ,
 							   (uint16) b->nodes, b->cur_registers,
 							   Max(mantis_collect_refusal_horizon(), b->adopted_raise));
+	/* a flush's changed bounds go in its first row (persist/dead_rows.c) */
+	if (b->nbounds > 0)
+	{
+		put_bounds(&b->cur, b->bound_leaves, b->bounds, b->nbounds);
+		b->nbounds = 0;
+	}
 	SET_VARSIZE(b->cur.data, b->cur.len);
 	oldcxt = MemoryContextSwitchTo(b->cxt);
 	row = palloc(sizeof(NewRow));
@@ -443,7 +453,8 @@ mantis_persist_flush(KnownTable *kt, MantisLeafSet *pending, bool compact_asked,
 	}
 
 	result->compacted = compact_asked || kt->rewrite;
-	if (!result->compacted && mantis_leafset_is_empty(pending))
+	if (!result->compacted && mantis_leafset_is_empty(pending) &&
+		!mantis_store_dead_has_changed())
 	{
 		end_work();
 		return true;
@@ -453,7 +464,10 @@ mantis_persist_flush(KnownTable *kt, MantisLeafSet *pending, bool compact_asked,
 	mantis_hlc_format(&now, clock);
 	if (!result->compacted)
 	{
+		b.nbounds = take_changed_bounds(&b.bound_leaves, &b.bounds);
 		take_pending(pending, builder_add, &b);
+		if (b.nbounds > 0 && b.cur.data == NULL && b.inserted == NIL)
+			builder_open_row(&b);	/* bounds alone: a row with no register */
 		builder_close_row(&b);
 		result->compacted = compaction_due(kt, &b);
 	}
@@ -471,6 +485,7 @@ mantis_persist_flush(KnownTable *kt, MantisLeafSet *pending, bool compact_asked,
 		drop_adopted(&cover);
 	note_committed(kt, &b, deleted, ndeleted);
 	memset(&taken_leaves, 0, sizeof(taken_leaves));
+	dead_rows_committed();
 	result->registers = b.registers;
 	result->rows = list_length(b.inserted);
 	return true;
@@ -502,4 +517,5 @@ mantis_persist_abort(void)
 {
 	abort_work();
 	give_back_taken();
+	dead_rows_abort();
 }

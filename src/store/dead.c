@@ -24,7 +24,8 @@
  * the bound at once, so every record held lies above it) with collapse,
  * compaction by the sweep (store/sweep.c: on a server of protocol 5), hash
  * tombstones sent and taken (replication/tombs.c), and the copy and
- * merge of records and bounds for mantis_stores (persist/dead_rows.c).
+ * merge of records and bounds for mantis_stores (store/dead_rows.c, for
+ * persist/dead_rows.c).
  * collapse by the sweep below our members' least clock, and collection of
  * records and bounds (dead_sweep_partition()).  What is not: monitoring.
  *
@@ -84,7 +85,8 @@ dead_refuses(uint64 hash, const StorePut *put)
 	rec = mantis_records_find(table_of(hash), hash);
 	fingerprint = register_fingerprint(hash, put->hlc, put->deleted, put->value, value_len,
 									   expires_ms);
-	return mantis_rules_record_refuses(false, rec, store_mem.leaf_bounds[leaf_of(hash)].bound_ts,
+	return mantis_rules_record_refuses(false, rec,
+									   dead_rows_trusted ? 0 : store_mem.leaf_bounds[leaf_of(hash)].bound_ts,
 									   put->hlc->ts, put->hlc->node, fingerprint);
 }
 
@@ -118,10 +120,10 @@ dead_supersede(uint64 hash)
  * room and the oldest may not collapse: the caller keeps the register in
  * full, or refuses the tombstone (no hole: R7).  The digest is the
  * caller's: a compacted register's fingerprint stays, a tombstone's joins.
- * *collapsed (if not NULL) counts a record collapsed.  A record collapsed
- * before a compaction has written the bound is still in mantis_stores as
- * a record or a dead register (persist/dead_rows.c): a crash restart
- * loads it so, which is why a collapse asks for a compaction.
+ * *collapsed (if not NULL) counts a record collapsed.  Either marks the
+ * leaf's bound changed: the next flush writes it (persist/dead_rows.c).
+ * Until then the record is still in mantis_stores as a record or a dead
+ * register, and a crash restart loads it so.
  */
 bool
 dead_insert(const MantisRecordView *rec, uint64 clock_ts, uint64 hole_ts, uint64 *collapsed)
@@ -145,6 +147,7 @@ dead_insert(const MantisRecordView *rec, uint64 clock_ts, uint64 hole_ts, uint64
 		 */
 		bound->fingerprint ^= rec->fingerprint;
 		bound->death_ms = Max(bound->death_ms, rec->death_ms);
+		dead_bound_changed(leaf_of(rec->hash));
 		pg_atomic_fetch_add_u64(&store_mem.control->collapsed, 1);
 		dead_least_lower(rec->hash, bound->bound_ts);
 		if (collapsed)
@@ -166,6 +169,7 @@ dead_insert(const MantisRecordView *rec, uint64 clock_ts, uint64 hole_ts, uint64
 									   clock_ts, hole_ts))
 				return false;
 			(void) mantis_records_remove(t, victim.hash, NULL);
+			dead_bound_changed(leaf_of(victim.hash));
 			pg_atomic_fetch_sub_u64(&store_mem.control->records, 1);
 			pg_atomic_fetch_add_u64(&store_mem.control->collapsed, 1);
 			if (collapsed)
@@ -331,62 +335,13 @@ dead_sweep_partition(int partition, const MantisSweepBounds *b, const MantisSwee
 	LWLockRelease(lock);
 }
 
-/* ---- records and bounds in mantis_stores (persist/dead_rows.c) ---- */
-
-/* Records a partition's table holds at most: 0 when records are off */
-uint32
-mantis_store_dead_capacity(void)
-{
-	if (!dead_enabled())
-		return 0;
-	return ((MantisRecordTable *) store_mem.dead_tables)->capacity;
-}
-
-/*
- * Copy a partition's records (room for mantis_store_dead_capacity()) and
- * the bounds of its leaves that have one (room for MANTIS_LEAVES /
- * MANTIS_PARTITIONS) under its lock held shared: plain stores only.
- * Returns the records copied; *nbounds is the bounds.
- */
-uint32
-mantis_store_dead_copy(int partition, MantisRecordView *recs, int *leaves,
-					   MantisLeafBound *bounds, int *nbounds)
-{
-	LWLock	   *lock = &store_mem.control->locks[partition].lock;
-	const MantisRecordTable *t;
-	uint32		n = 0;
-
-	*nbounds = 0;
-	if (!dead_enabled())
-		return 0;
-	store_attach();
-	LWLockAcquire(lock, LW_SHARED);
-	t = (const MantisRecordTable *) (store_mem.dead_tables + partition * store_mem.dead_stride);
-	for (uint32 slot = 1; slot <= t->capacity; slot++)
-	{
-		const MantisRecordView *rec = mantis_records_at(t, slot);
-
-		if (rec != NULL)
-			recs[n++] = *rec;
-	}
-	for (int leaf = partition; leaf < MANTIS_LEAVES; leaf += MANTIS_PARTITIONS)
-	{
-		if (store_mem.leaf_bounds[leaf].bound_ts == 0)
-			continue;
-		leaves[*nbounds] = leaf;
-		bounds[(*nbounds)++] = store_mem.leaf_bounds[leaf];
-	}
-	LWLockRelease(lock);
-	return n;
-}
-
 /*
  * The register held of a key's full hash, *link set to what links to it;
  * NULL if none.  A record knows its key by hash alone: two keys of one
  * hash are the price of R7 (common/rules.h).  Under the partition lock.
  */
-static StoreRegister *
-register_of_hash(uint64 hash, StoreRef **link)
+StoreRegister *
+dead_register_of_hash(uint64 hash, StoreRef **link)
 {
 	StoreRef   *prev = &store_mem.buckets[hash & store_mem.control->bucket_mask];
 
@@ -402,99 +357,6 @@ register_of_hash(uint64 hash, StoreRef **link)
 		prev = &reg->next;
 	}
 	return NULL;
-}
-
-/* Whether an HLC (ts, node) is at or after another */
-static inline bool
-hlc_at_or_after(uint64 ts, uint64 node, uint64 than_ts, uint64 than_node)
-{
-	return ts > than_ts || (ts == than_ts && node >= than_node);
-}
-
-/*
- * Merge a record of a row (persist/dead_rows.c): what a register or record
- * of its hash would do, by LWW.  A register or record of the hash at or
- * after it beats it (STALE); an older one is replaced by it, its
- * fingerprint leaving the digest and the record's joining; one at or below
- * its leaf's bound is already in the bound (dead_insert() keeps every
- * record above it).  NO_ROOM when the budget is full (or records are off):
- * a load collapses nothing (it knows no member's clock yet, R3), and the
- * row holds the record back, as a register with no room.
- */
-MantisDeadLoad
-mantis_store_dead_load(const MantisRecordView *rec)
-{
-	LWLock	   *lock;
-	StoreRegister *reg;
-	StoreRef   *link;
-	MantisRecordView old;
-	MantisDeadLoad result = MANTIS_DEAD_HELD;
-
-	if (!dead_enabled())
-		return MANTIS_DEAD_NO_ROOM;
-	store_attach();
-	lock = partition_lock(rec->hash);
-	LWLockAcquire(lock, LW_EXCLUSIVE);
-	reg = register_of_hash(rec->hash, &link);
-	if (reg != NULL)
-	{
-		if (hlc_at_or_after(reg->hlc.ts, reg->hlc.node, rec->ts, rec->node))
-			result = MANTIS_DEAD_STALE;
-		else if (!dead_insert(rec, 0, MANTIS_RULES_NO_HOLE, NULL))
-			result = MANTIS_DEAD_NO_ROOM;
-		else
-		{
-			register_remove(link, reg, true);
-			digest_toggle(rec->hash, rec->fingerprint);
-		}
-	}
-	else if (dead_find(rec->hash, &old))
-	{
-		if (hlc_at_or_after(old.ts, old.node, rec->ts, rec->node))
-			result = MANTIS_DEAD_STALE;
-		else
-		{
-			(void) dead_insert(rec, 0, MANTIS_RULES_NO_HOLE, NULL);	/* replaces it */
-			digest_toggle(rec->hash, old.fingerprint ^ rec->fingerprint);
-		}
-	}
-	else if (rec->ts <= store_mem.leaf_bounds[leaf_of(rec->hash)].bound_ts)
-		result = MANTIS_DEAD_STALE;
-	else if (!dead_insert(rec, 0, MANTIS_RULES_NO_HOLE, NULL))
-		result = MANTIS_DEAD_NO_ROOM;
-	else
-		digest_toggle(rec->hash, rec->fingerprint);
-	LWLockRelease(lock);
-	return result;
-}
-
-/*
- * Merge a leaf's bound of a row: the union with the bound held (the
- * greater bound, the latest death, and its collapsed fingerprint joining
- * the leaf's digest and the bound's).  One compaction writes each leaf's
- * bound once, and deletes the rows of the one before: two bounds of a leaf
- * meet only in rows restored or added by hand.  False when records are
- * off: the row holds the bound back.
- */
-bool
-mantis_store_dead_load_bound(int leaf, const MantisLeafBound *b)
-{
-	LWLock	   *lock;
-	MantisLeafBound *held;
-
-	if (!dead_enabled())
-		return false;
-	store_attach();
-	lock = leaf_lock(leaf);
-	LWLockAcquire(lock, LW_EXCLUSIVE);
-	held = &store_mem.leaf_bounds[leaf];
-	held->bound_ts = Max(held->bound_ts, b->bound_ts);
-	held->death_ms = Max(held->death_ms, b->death_ms);
-	held->fingerprint ^= b->fingerprint;
-	digest_toggle((uint64) leaf, b->fingerprint);
-	dead_least_lower((uint64) leaf, held->bound_ts);
-	LWLockRelease(lock);
-	return true;
 }
 
 /* ---- hash tombstones (protocol 5, replication/tombs.c) ---- */
@@ -598,7 +460,7 @@ mantis_store_tombstone(const MantisRecordView *t, uint64 refuse_upto_ts, uint64 
 	store_attach();
 	lock = partition_lock(t->hash);
 	LWLockAcquire(lock, LW_EXCLUSIVE);
-	reg = register_of_hash(t->hash, &link);
+	reg = dead_register_of_hash(t->hash, &link);
 	if (reg == NULL)
 		record = dead_find(t->hash, &old);
 	if (mantis_rules_refuse(reg != NULL, t->ts, refuse_upto_ts))
