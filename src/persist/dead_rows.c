@@ -20,8 +20,8 @@
  *
  * Bounds.  A flush also writes the whole bound of each leaf whose bound
  * changed since the last flush (a collapse, a record folded into it:
- * store/dead_rows.c marks the leaf), in the first row it inserts, flagged
- * as a row of records with none (take_changed_bounds(), put_bounds()).
+ * store/dead_rows.c marks the leaf), in a row of records with none,
+ * inserted before its registers' rows (write_bounds_row()).
  * So a collapse needs no compaction: its bound is in the rows a flush
  * interval later, while the record collapsed is still there as a record
  * (of the last compaction) or a dead register in full (of a later flush).
@@ -82,33 +82,12 @@
 static MantisLeafSet taken_bounds;
 
 /*
- * Append "0 records, n bounds" to a snapshot under construction, whose
- * header (VARHDRSZ after buf->data) gets the records flag.
- */
-void
-put_bounds(StringInfo buf, const int *leaves, const MantisLeafBound *bounds, int n)
-{
-	mantis_snapshot_set_flags((unsigned char *) buf->data + VARHDRSZ,
-							  MANTIS_SNAPSHOT_FLAG_RECORDS);
-	enlargeStringInfo(buf, 8 + n * MANTIS_SNAPSHOT_BOUND_SIZE);
-	mantis_put_u32((unsigned char *) buf->data + buf->len, 0);
-	mantis_put_u32((unsigned char *) buf->data + buf->len + 4, (uint32) n);
-	buf->len += 8;
-	for (int i = 0; i < n; i++)
-	{
-		mantis_snapshot_put_bound((unsigned char *) buf->data + buf->len,
-								  (uint32) leaves[i], &bounds[i]);
-		buf->len += MANTIS_SNAPSHOT_BOUND_SIZE;
-	}
-}
-
-/*
  * Take the leaves whose bound changed since the last flush, and copy their
  * bounds (those not collected since) into *leaves and *bounds (palloc'd,
  * MANTIS_LEAVES each); returns how many.  What is taken is given back if
  * the flush fails (dead_rows_abort()).
  */
-int
+static int
 take_changed_bounds(int **leaves, MantisLeafBound **bounds)
 {
 	MantisLeafSet changed;
@@ -270,6 +249,43 @@ write_dead_rows(KnownTable *kt, const char *clock, uint64 horizon, MemoryContext
 	else if (d.cur.data != NULL)
 		pfree(d.cur.data);
 	pfree(recs);
+	pfree(d.leaves);
+	pfree(d.bounds);
+	*inserted = d.inserted;
+	return d.bytes;
+}
+
+/*
+ * A flush (not a compaction): write the bounds changed since the last
+ * flush in a row of their own, before the flush's registers (so that none
+ * of them lies in an older row than the bound: see the file header), a
+ * row of records with none, carrying "horizon".  A row of registers is
+ * never flagged: a release before records, which skips flagged rows, then
+ * loses no register.  Appends the row to *inserted (NewRow *, in cxt);
+ * returns the bytes written.
+ */
+int64
+write_bounds_row(KnownTable *kt, const char *clock, uint64 horizon, MemoryContext cxt,
+				 List **inserted)
+{
+	DeadRows	d;
+	int			n;
+
+	if (!mantis_store_dead_has_changed())
+		return 0;
+	memset(&d, 0, sizeof(d));
+	d.kt = kt;
+	d.clock = clock;
+	d.horizon = horizon;
+	d.cxt = cxt;
+	d.inserted = *inserted;
+	n = take_changed_bounds(&d.leaves, &d.bounds);
+	if (n > 0)
+	{
+		dead_row_open(&d);
+		d.nbounds = n;
+		dead_row_close(&d);
+	}
 	pfree(d.leaves);
 	pfree(d.bounds);
 	*inserted = d.inserted;

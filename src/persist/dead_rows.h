@@ -9,7 +9,6 @@
 #ifndef MANTIS_PERSIST_DEAD_ROWS_H
 #define MANTIS_PERSIST_DEAD_ROWS_H
 
-#include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 
 #include "common/rules.h"
@@ -19,9 +18,8 @@
 extern MANTIS_PRIVATE int64 write_dead_rows(KnownTable *kt, const char *clock, uint64 horizon,
 											MemoryContext cxt, List **inserted,
 											uint64 *records);
-extern MANTIS_PRIVATE void put_bounds(StringInfo buf, const int *leaves,
-									   const MantisLeafBound *bounds, int n);
-extern MANTIS_PRIVATE int take_changed_bounds(int **leaves, MantisLeafBound **bounds);
+extern MANTIS_PRIVATE int64 write_bounds_row(KnownTable *kt, const char *clock, uint64 horizon,
+											 MemoryContext cxt, List **inserted);
 extern MANTIS_PRIVATE void dead_rows_abort(void);
 extern MANTIS_PRIVATE void dead_rows_committed(void);
 extern MANTIS_PRIVATE void dead_load_begin(LoadState *st);

@@ -26,7 +26,7 @@
  * Records.  A compaction also writes the records of dead registers and the
  * leaves' collapsed bounds (R7 of common/rules.h), in rows of their own
  * (persist/dead_rows.c), before it scans the registers; a flush writes the
- * bounds changed since the last flush in its first row.
+ * bounds changed since the last flush in a row of their own, first.
  *
  * Adoption.  A compaction also makes adoptions durable (store/sweep.c):
  * its snapshot leaves out the registers adopted away, its last row carries
@@ -78,9 +78,6 @@ typedef struct RowBuilder
 								 * compaction covers raise, 0: none */
 	uint64		registers;		/* in all rows */
 	uint64		records;		/* of dead registers (R7), in a compaction's */
-	int			nbounds;		/* changed bounds (R7) the first row closes with */
-	int		   *bound_leaves;
-	MantisLeafBound *bounds;
 	int64		bytes;			/* of all inserted rows */
 	MemoryContext cxt;			/* outlives the transaction: for "inserted" */
 	List	   *inserted;		/* NewRow * */
@@ -137,12 +134,6 @@ builder_close_row(RowBuilder *b)
 	mantis_snapshot_put_header((unsigned char *) b->cur.data + VARHDRSZ,
 							   (uint16) b->nodes, b->cur_registers,
 							   Max(mantis_collect_refusal_horizon(), b->adopted_raise));
-	/* a flush's changed bounds go in its first row (persist/dead_rows.c) */
-	if (b->nbounds > 0)
-	{
-		put_bounds(&b->cur, b->bound_leaves, b->bounds, b->nbounds);
-		b->nbounds = 0;
-	}
 	SET_VARSIZE(b->cur.data, b->cur.len);
 	oldcxt = MemoryContextSwitchTo(b->cxt);
 	row = palloc(sizeof(NewRow));
@@ -464,10 +455,10 @@ mantis_persist_flush(KnownTable *kt, MantisLeafSet *pending, bool compact_asked,
 	mantis_hlc_format(&now, clock);
 	if (!result->compacted)
 	{
-		b.nbounds = take_changed_bounds(&b.bound_leaves, &b.bounds);
+		/* the bounds changed since the last flush first (R7) */
+		b.bytes += write_bounds_row(kt, clock, mantis_collect_refusal_horizon(), b.cxt,
+									&b.inserted);
 		take_pending(pending, builder_add, &b);
-		if (b.nbounds > 0 && b.cur.data == NULL && b.inserted == NIL)
-			builder_open_row(&b);	/* bounds alone: a row with no register */
 		builder_close_row(&b);
 		result->compacted = compaction_due(kt, &b);
 	}

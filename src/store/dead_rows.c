@@ -192,9 +192,13 @@ hlc_after(uint64 ts, uint64 node, uint64 than_ts, uint64 than_node)
  * Merge a record of a row (persist/dead_rows.c): what a register or record
  * of its hash would do, by LWW.  A register or record of the hash at or
  * after it beats it (STALE); an older one is replaced by it, its
- * fingerprint leaving the digest and the record's joining; one at or below
- * its leaf's bound is already in the bound (dead_insert() keeps every
- * record above it).  NO_ROOM when the budget is full (or records are off):
+ * fingerprint leaving the digest and the record's joining.  One at or
+ * below its leaf's bound with nothing of its hash held: at a run's first
+ * load, a record kept beside the bound when its row was written (one that
+ * collapsed since was taken as collapsed already, persist/dead_rows.c),
+ * which joins the bound now (dead_insert()), its fingerprint joining the
+ * digest; later, one of a row restored or added by hand, taken as in the
+ * bound already (STALE).  NO_ROOM when the budget is full (or records are off):
  * a load collapses nothing (it knows no member's clock yet, R3), and the
  * row holds the record back, as a register with no room.
  */
@@ -235,7 +239,8 @@ mantis_store_dead_load(const MantisRecordView *rec)
 			digest_toggle(rec->hash, old.fingerprint ^ rec->fingerprint);
 		}
 	}
-	else if (rec->ts <= store_mem.leaf_bounds[leaf_of(rec->hash)].bound_ts)
+	else if (!dead_rows_trusted &&
+			 rec->ts <= store_mem.leaf_bounds[leaf_of(rec->hash)].bound_ts)
 		result = MANTIS_DEAD_STALE;
 	else if (!dead_insert(rec, 0, MANTIS_RULES_NO_HOLE, NULL))
 		result = MANTIS_DEAD_NO_ROOM;
