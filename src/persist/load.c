@@ -414,25 +414,25 @@ load_rows(KnownTable *kt, KnownRow **rows, int n, LoadState *st, bool bounds_onl
 
 /* ---- following the table ---- */
 
-/* Whether this run has loaded the table once: its first load trusts the rows */
-static bool loaded_once = false;
-
 /*
  * Merge rows the worker did not know: their bounds first, then each row
- * (persist/dead_rows.c).  At the first load of a run, no bound refuses a
- * register of the rows (mantis_store_dead_trust_rows()).
+ * (persist/dead_rows.c).  Into a store that holds nothing (a start, a
+ * crash restart), no bound refuses a register of the rows
+ * (mantis_store_dead_trust_rows()); into one that holds something, what
+ * it holds decides, as for a peer's register.
  */
 static void
 load_fresh(KnownTable *kt, KnownRow **fresh, int nfresh, LoadState *st)
 {
 	bool		records = mantis_store_dead_capacity() > 0;
+	bool		history = mantis_store_holds_nothing();
 
 	if (records)
 	{
 		dead_load_begin(st);
 		load_rows(kt, fresh, nfresh, st, true);
 	}
-	mantis_store_dead_trust_rows(!loaded_once);
+	mantis_store_dead_trust_rows(history);
 	PG_TRY();
 	{
 		load_rows(kt, fresh, nfresh, st, false);
@@ -520,7 +520,6 @@ sync_table(KnownTable *kt, LoadState *st)
 	pfree(fresh);
 	pfree(sql);
 	publish_load_hole(kt);
-	loaded_once = true;
 	return nfresh;
 }
 

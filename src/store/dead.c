@@ -47,7 +47,6 @@
 #include "store/dead.h"
 #include "store/internal.h"
 
-/* The table of a hash's partition; the caller holds its lock */
 /* Note a record or bound at ts in a hash's partition; under its lock */
 static inline void
 dead_least_lower(uint64 hash, uint64 ts)
@@ -58,12 +57,37 @@ dead_least_lower(uint64 hash, uint64 ts)
 		pg_atomic_write_u64(least, ts);
 }
 
+/* The table of a hash's partition; the caller holds its lock */
 static MantisRecordTable *
 table_of(uint64 hash)
 {
 	Assert(LWLockHeldByMe(partition_lock(hash)));
 	return (MantisRecordTable *) (store_mem.dead_tables +
 								  (hash & (MANTIS_PARTITIONS - 1)) * store_mem.dead_stride);
+}
+
+/*
+ * While the persistence worker loads rows into a store that held nothing
+ * (its first load, after a start or a crash restart): the rows are the
+ * store's whole history, and a register of theirs at or below its leaf's
+ * bound is refused by no bound (dead_refuses()): it was held when the bound was
+ * written, or it collapsed since, which the load sees by the rows' order
+ * (mantis_store_dead_fold()).
+ */
+static bool dead_rows_trusted = false;
+
+/* Set while the persistence worker loads into a store that holds nothing */
+void
+mantis_store_dead_trust_rows(bool trusted)
+{
+	dead_rows_trusted = trusted;
+}
+
+/* Whether a load trusts the rows (mantis_store_dead_trust_rows()) */
+bool
+dead_rows_trusted_now(void)
+{
+	return dead_rows_trusted;
 }
 
 /*

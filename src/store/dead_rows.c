@@ -31,19 +31,25 @@
 #include "store/internal.h"
 
 /*
- * At the persistence worker's first load only: the rows are the store's
- * whole history, and a register of theirs at or below its leaf's bound is
- * refused by no bound (dead_refuses()): it was held when the bound was
- * written, or it collapsed since, which the load sees by the rows' order
- * (mantis_store_dead_fold()).
+ * Whether the store holds nothing: no register, no record, no bound (each
+ * partition's least HLC of a record or bound is "none"; the sweep resets
+ * it).  Such a store takes the rows it loads as its history
+ * (mantis_store_dead_trust_rows()).
  */
-bool		dead_rows_trusted = false;
-
-/* Set for the persistence worker's first load (persist/load.c) */
-void
-mantis_store_dead_trust_rows(bool trusted)
+bool
+mantis_store_holds_nothing(void)
 {
-	dead_rows_trusted = trusted;
+	store_attach();
+	if (pg_atomic_read_u64(&store_mem.control->registers) != 0)
+		return false;
+	if (!dead_enabled())
+		return true;
+	for (int p = 0; p < MANTIS_PARTITIONS; p++)
+	{
+		if (pg_atomic_read_u64(&store_mem.dead_least[p]) != PG_UINT64_MAX)
+			return false;
+	}
+	return true;
 }
 
 /* Note a record or bound at ts in a hash's partition; under its lock */
@@ -239,7 +245,7 @@ mantis_store_dead_load(const MantisRecordView *rec)
 			digest_toggle(rec->hash, old.fingerprint ^ rec->fingerprint);
 		}
 	}
-	else if (!dead_rows_trusted &&
+	else if (!dead_rows_trusted_now() &&
 			 rec->ts <= store_mem.leaf_bounds[leaf_of(rec->hash)].bound_ts)
 		result = MANTIS_DEAD_STALE;
 	else if (!dead_insert(rec, 0, MANTIS_RULES_NO_HOLE, NULL))
