@@ -173,7 +173,8 @@ load_register(void *arg, const MantisRecord *rec)
 	if (st->retry && !held_contains(st->only, rec))
 		return;
 	/* collapsed into its leaf's bound since its row was written (R7) */
-	if (dead_load_folds(st, mantis_hash(rec->key, rec->key_len), rec->hlc.ts, rec->hlc.node,
+	if (st->bounds_first &&
+		dead_load_folds(st, mantis_hash(rec->key, rec->key_len), rec->hlc.ts, rec->hlc.node,
 						rec->deleted))
 	{
 		st->merged.stale++;

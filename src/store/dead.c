@@ -165,9 +165,9 @@ dead_insert(const MantisRecordView *rec, uint64 clock_ts, uint64 hole_ts, uint64
 	{
 		/*
 		 * At or below its leaf's bound, which refuses all it would: it
-		 * joins the bound at once.  So every record held lies above its
-		 * leaf's bound, and a record row loaded at or below the bound is one
-		 * collapsed into it (mantis_store_dead_load()).
+		 * joins the bound at once.  So no record is inserted at or below
+		 * its leaf's bound (one held may come to lie below it, when a
+		 * younger record collapses: collapse takes the oldest by arrival).
 		 */
 		bound->fingerprint ^= rec->fingerprint;
 		bound->death_ms = Max(bound->death_ms, rec->death_ms);
