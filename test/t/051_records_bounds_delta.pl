@@ -61,6 +61,9 @@ is(sql(q{SELECT min(id) FROM mantis_stores}), $first_row,
 	'the collapses asked for no compaction: the first row is still there');
 ok(sql(q{SELECT count(*) FROM mantis_stores WHERE get_byte(registers, 5) & 1 = 1}) > 0,
 	'a flush wrote the bounds (a row flagged with records)');
+diag('rows of bounds: ' . sql(q{SELECT count(*) || ' rows, ' || sum(octet_length(registers)) || ' bytes'
+	FROM mantis_stores WHERE get_byte(registers, 5) & 1 = 1}) . '; all rows: ' .
+	sql(q{SELECT count(*) || ' rows, ' || sum(octet_length(registers)) || ' bytes' FROM mantis_stores}));
 
 # --- a crash restart before any compaction ------------------------------------
 my $log_at = -s $n1->logfile;
