@@ -25,7 +25,8 @@
  *
  * Records.  A compaction also writes the records of dead registers and the
  * leaves' collapsed bounds (R7 of common/rules.h), in rows of their own
- * (persist/dead_rows.c), before it scans the registers.
+ * (persist/dead_rows.c), before it scans the registers; a flush writes the
+ * bounds changed since the last flush in a row of their own, first.
  *
  * Adoption.  A compaction also makes adoptions durable (store/sweep.c):
  * its snapshot leaves out the registers adopted away, its last row carries
@@ -443,7 +444,8 @@ mantis_persist_flush(KnownTable *kt, MantisLeafSet *pending, bool compact_asked,
 	}
 
 	result->compacted = compact_asked || kt->rewrite;
-	if (!result->compacted && mantis_leafset_is_empty(pending))
+	if (!result->compacted && mantis_leafset_is_empty(pending) &&
+		!mantis_store_dead_has_changed())
 	{
 		end_work();
 		return true;
@@ -453,6 +455,9 @@ mantis_persist_flush(KnownTable *kt, MantisLeafSet *pending, bool compact_asked,
 	mantis_hlc_format(&now, clock);
 	if (!result->compacted)
 	{
+		/* the bounds changed since the last flush first (R7) */
+		b.bytes += write_bounds_row(kt, clock, mantis_collect_refusal_horizon(), b.cxt,
+									&b.inserted);
 		take_pending(pending, builder_add, &b);
 		builder_close_row(&b);
 		result->compacted = compaction_due(kt, &b);
@@ -471,6 +476,7 @@ mantis_persist_flush(KnownTable *kt, MantisLeafSet *pending, bool compact_asked,
 		drop_adopted(&cover);
 	note_committed(kt, &b, deleted, ndeleted);
 	memset(&taken_leaves, 0, sizeof(taken_leaves));
+	dead_rows_committed();
 	result->registers = b.registers;
 	result->rows = list_length(b.inserted);
 	return true;
@@ -502,4 +508,5 @@ mantis_persist_abort(void)
 {
 	abort_work();
 	give_back_taken();
+	dead_rows_abort();
 }

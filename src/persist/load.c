@@ -58,6 +58,7 @@
 #include "clock.h"
 #include "guc.h"
 #include "nodes.h"
+#include "common/keyhash.h"
 #include "common/rules.h"
 #include "common/snapshot.h"
 #include "store/collect.h"
@@ -171,6 +172,14 @@ load_register(void *arg, const MantisRecord *rec)
 	/* merged, or beaten, when the row was loaded: see the file header */
 	if (st->retry && !held_contains(st->only, rec))
 		return;
+	/* collapsed into its leaf's bound since its row was written (R7) */
+	if (st->bounds_first &&
+		dead_load_folds(st, mantis_hash(rec->key, rec->key_len), rec->hlc.ts, rec->hlc.node,
+						rec->deleted))
+	{
+		st->merged.stale++;
+		return;
+	}
 	if (!register_acceptable(rec, st->now_ms))
 	{
 		/* beaten here by a later write of its key: nothing to hold back */
@@ -298,11 +307,39 @@ load_row(KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 }
 
 /*
- * Merge the rows of "rows" (n of them, sorted by id) into memory, one at a
- * time through a cursor.  Rows that vanished meanwhile stay as they were.
+ * The rows flagged as holding records (and bounds): the flags byte of the
+ * snapshot header, read without reading the whole row where it is stored
+ * out of line.
+ */
+#define ROWS_WITH_RECORDS \
+	" AND CASE WHEN pg_catalog.octet_length(registers) OPERATOR(pg_catalog.>) 5" \
+	" THEN pg_catalog.get_byte(pg_catalog.substring(registers, 6, 1), 0) OPERATOR(pg_catalog.&) 1 OPERATOR(pg_catalog.=) 1" \
+	" ELSE false END"
+
+/*
+ * The first pass of a load: merge the bounds a row carries
+ * (persist/dead_rows.c, gather_bound()), before any row's records and
+ * registers.  A malformed row gives nothing: the second pass skips it.
  */
 static void
-load_rows(KnownTable *kt, KnownRow **rows, int n, LoadState *st)
+gather_row(LoadState *st, const KnownRow *row, bytea *registers)
+{
+	const char *data = VARDATA_ANY(registers);
+	size_t		len = VARSIZE_ANY_EXHDR(registers);
+
+	if (mantis_snapshot_decode_all(data, len, NULL, NULL, NULL, NULL, NULL, NULL) != NULL)
+		return;
+	st->row_id = row->id;
+	(void) mantis_snapshot_decode_all(data, len, NULL, NULL, NULL, gather_bound, st, NULL);
+}
+
+/*
+ * Merge the rows of "rows" (n of them, sorted by id) into memory, one at a
+ * time through a cursor, or with bounds_only their bounds alone (the first
+ * pass).  Rows that vanished meanwhile stay as they were.
+ */
+static void
+load_rows(KnownTable *kt, KnownRow **rows, int n, LoadState *st, bool bounds_only)
 {
 	Oid			types[2] = {INT8ARRAYOID, INT4OID};
 	Datum		values[2];
@@ -320,8 +357,8 @@ load_rows(KnownTable *kt, KnownRow **rows, int n, LoadState *st)
 									ALLOCSET_DEFAULT_SIZES);
 	portal = SPI_cursor_open_with_args(NULL,
 									   psprintf("SELECT id, node, CASE WHEN pg_catalog.octet_length(registers) OPERATOR(pg_catalog.<=) $2 THEN registers END"
-												" FROM %s WHERE id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY id",
-												kt->name),
+												" FROM %s WHERE id OPERATOR(pg_catalog.=) ANY ($1)%s ORDER BY id",
+												kt->name, bounds_only ? ROWS_WITH_RECORDS : ""),
 									   2, types, values, NULL, true, 0);
 	for (;;)
 	{
@@ -351,7 +388,12 @@ load_rows(KnownTable *kt, KnownRow **rows, int n, LoadState *st)
 		MemoryContextSwitchTo(row_cxt);
 		node = SPI_getvalue(tuple, desc, 2);
 		d = SPI_getbinval(tuple, desc, 3, &isnull);
-		if (isnull)
+		if (bounds_only)
+		{
+			if (!isnull)
+				gather_row(st, rows[next], DatumGetByteaPP(d));
+		}
+		else if (isnull)
 		{
 			ereport(WARNING,
 					(errcode(ERRCODE_DATA_CORRUPTED),
@@ -372,6 +414,36 @@ load_rows(KnownTable *kt, KnownRow **rows, int n, LoadState *st)
 }
 
 /* ---- following the table ---- */
+
+/*
+ * Merge rows the worker did not know: their bounds first, then each row
+ * (persist/dead_rows.c).  Into a store that holds nothing (a start, a
+ * crash restart), no bound refuses a register of the rows
+ * (mantis_store_dead_trust_rows()); into one that holds something, what
+ * it holds decides, as for a peer's register.
+ */
+static void
+load_fresh(KnownTable *kt, KnownRow **fresh, int nfresh, LoadState *st)
+{
+	bool		records = mantis_store_dead_capacity() > 0;
+	bool		history = mantis_store_holds_nothing();
+
+	if (records)
+	{
+		dead_load_begin(st);
+		load_rows(kt, fresh, nfresh, st, true);
+	}
+	mantis_store_dead_trust_rows(history);
+	PG_TRY();
+	{
+		load_rows(kt, fresh, nfresh, st, false);
+	}
+	PG_FINALLY();
+	{
+		mantis_store_dead_trust_rows(false);
+	}
+	PG_END_TRY();
+}
 
 /*
  * Compare the table with the rows we know, merge the rows we do not, and
@@ -440,7 +512,7 @@ sync_table(KnownTable *kt, LoadState *st)
 		lost_held_back(lost_hole);
 
 	if (nfresh > 0)
-		load_rows(kt, fresh, nfresh, st);
+		load_fresh(kt, fresh, nfresh, st);
 
 	known_reserve(kt, nnow);
 	memcpy(kt->rows, now, sizeof(KnownRow) * nnow);
@@ -538,7 +610,7 @@ retry_held_back(KnownTable *kt, RowRewrites *rw)
 	if (n > 0)
 	{
 		st.now_ms = mantis_clock_wall_ms();
-		load_rows(kt, retry, n, &st);
+		load_rows(kt, retry, n, &st, false);
 		if (st.merged.applied > 0)
 			ereport(LOG,
 					(errmsg("mantis loaded %llu registers held back in %s",

@@ -47,6 +47,13 @@ typedef struct LoadState
 	uint64		dead_held;
 	uint64		dead_stale;
 	uint64		dead_no_room;	/* held back: no room, or records off */
+	uint64		dead_folded;	/* collapsed since their rows were written */
+
+	/* the rows' bounds merged first (persist/dead_rows.c, dead_load_begin()) */
+	bool		bounds_first;
+	int64	   *bound_row;		/* per leaf: the newest row with its bound */
+	uint64	   *bound_ts;		/* per leaf: the greatest bound of the rows */
+	struct HTAB *folded;		/* hash: the newest HLC taken as collapsed */
 
 	/* a retry (retry_held_back()): */
 	bool		retry;

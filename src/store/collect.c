@@ -595,9 +595,7 @@ mantis_collect_sweep(void)
 		stats.collected_deletions + stats.collected_expired +
 		stats.records_collected + stats.bounds_collected > 0)
 		pg_atomic_write_u64(&collect->busy_until_ms, h.now_ms + BUSY_MS);
-	/* a collapse: the bound goes into mantis_stores with the next compaction */
-	if (stats.collapsed > 0)
-		mantis_collect_ask_compaction();
+	/* a collapse needs no compaction: the next flush writes its bound */
 	if (mantis_rules_sweep_raises(MANTIS_SWEEP_BY_LIFETIME, replicated))
 		mantis_collect_raise_refusal_horizon(stats.lifetime_max_ts);
 	if (mantis_rules_sweep_raises(MANTIS_SWEEP_BY_HORIZON, replicated))

@@ -21,10 +21,11 @@
  * a row's register by a record or a bound (store/write.c's store_put()),
  * the drop of a record that a newer register of its hash replaces
  * (put_apply()), insertion (a record at or below its leaf's bound joins
- * the bound at once, so every record held lies above it) with collapse,
+ * the bound at once) with collapse,
  * compaction by the sweep (store/sweep.c: on a server of protocol 5), hash
  * tombstones sent and taken (replication/tombs.c), and the copy and
- * merge of records and bounds for mantis_stores (persist/dead_rows.c),
+ * merge of records and bounds for mantis_stores (store/dead_rows.c, for
+ * persist/dead_rows.c),
  * collapse by the sweep below our members' least clock, and collection of
  * records and bounds (dead_sweep_partition()).  Monitoring: the counters of
  * StoreControl (records held, collapsed, leaves holding a bound, records
@@ -79,6 +80,30 @@ table_of(uint64 hash)
 }
 
 /*
+ * While the persistence worker loads rows into a store that held nothing
+ * (its first load, after a start or a crash restart): the rows are the
+ * store's whole history, and a register of theirs at or below its leaf's
+ * bound is refused by no bound (dead_refuses()): it was held when the bound was
+ * written, or it collapsed since, which the load sees by the rows' order
+ * (mantis_store_dead_fold()).
+ */
+static bool dead_rows_trusted = false;
+
+/* Set while the persistence worker loads into a store that holds nothing */
+void
+mantis_store_dead_trust_rows(bool trusted)
+{
+	dead_rows_trusted = trusted;
+}
+
+/* Whether a load trusts the rows (mantis_store_dead_trust_rows()) */
+bool
+dead_rows_trusted_now(void)
+{
+	return dead_rows_trusted;
+}
+
+/*
  * Whether a register from a peer or a row (put->hlc set), for a key with
  * no register held, is refused by a record of its hash or by its leaf's
  * collapsed bound (mantis_rules_record_refuses()): an older copy, or the
@@ -97,7 +122,8 @@ dead_refuses(uint64 hash, const StorePut *put)
 	rec = mantis_records_find(table_of(hash), hash);
 	fingerprint = register_fingerprint(hash, put->hlc, put->deleted, put->value, value_len,
 									   expires_ms);
-	return mantis_rules_record_refuses(false, rec, store_mem.leaf_bounds[leaf_of(hash)].bound_ts,
+	return mantis_rules_record_refuses(false, rec,
+									   dead_rows_trusted ? 0 : store_mem.leaf_bounds[leaf_of(hash)].bound_ts,
 									   put->hlc->ts, put->hlc->node, fingerprint);
 }
 
@@ -131,10 +157,10 @@ dead_supersede(uint64 hash)
  * room and the oldest may not collapse: the caller keeps the register in
  * full, or refuses the tombstone (no hole: R7).  The digest is the
  * caller's: a compacted register's fingerprint stays, a tombstone's joins.
- * *collapsed (if not NULL) counts a record collapsed.  A record collapsed
- * before a compaction has written the bound is still in mantis_stores as
- * a record or a dead register (persist/dead_rows.c): a crash restart
- * loads it so, which is why a collapse asks for a compaction.
+ * *collapsed (if not NULL) counts a record collapsed.  Either marks the
+ * leaf's bound changed: the next flush writes it (persist/dead_rows.c).
+ * Until then the record is still in mantis_stores as a record or a dead
+ * register, and a crash restart loads it so.
  */
 bool
 dead_insert(const MantisRecordView *rec, uint64 clock_ts, uint64 hole_ts, uint64 *collapsed)
@@ -159,6 +185,7 @@ dead_insert(const MantisRecordView *rec, uint64 clock_ts, uint64 hole_ts, uint64
 		 */
 		bound->fingerprint ^= rec->fingerprint;
 		bound->death_ms = Max(bound->death_ms, rec->death_ms);
+		dead_bound_changed(leaf_of(rec->hash));
 		pg_atomic_fetch_add_u64(&store_mem.control->collapsed, 1);
 		dead_least_lower(rec->hash, bound->bound_ts);
 		if (collapsed)
@@ -185,6 +212,7 @@ dead_insert(const MantisRecordView *rec, uint64 clock_ts, uint64 hole_ts, uint64
 			if (!had_bound)
 				pg_atomic_fetch_add_u64(&store_mem.control->bounds, 1);
 			(void) mantis_records_remove(t, victim.hash, NULL);
+			dead_bound_changed(leaf_of(victim.hash));
 			pg_atomic_fetch_sub_u64(&store_mem.control->records, 1);
 			pg_atomic_fetch_add_u64(&store_mem.control->collapsed, 1);
 			if (collapsed)
@@ -391,62 +419,13 @@ dead_sweep_partition(int partition, const MantisSweepBounds *b, const MantisSwee
 	out->bounds_collected += bounds;
 }
 
-/* ---- records and bounds in mantis_stores (persist/dead_rows.c) ---- */
-
-/* Records a partition's table holds at most: 0 when records are off */
-uint32
-mantis_store_dead_capacity(void)
-{
-	if (!dead_enabled())
-		return 0;
-	return ((MantisRecordTable *) store_mem.dead_tables)->capacity;
-}
-
-/*
- * Copy a partition's records (room for mantis_store_dead_capacity()) and
- * the bounds of its leaves that have one (room for MANTIS_LEAVES /
- * MANTIS_PARTITIONS) under its lock held shared: plain stores only.
- * Returns the records copied; *nbounds is the bounds.
- */
-uint32
-mantis_store_dead_copy(int partition, MantisRecordView *recs, int *leaves,
-					   MantisLeafBound *bounds, int *nbounds)
-{
-	LWLock	   *lock = &store_mem.control->locks[partition].lock;
-	const MantisRecordTable *t;
-	uint32		n = 0;
-
-	*nbounds = 0;
-	if (!dead_enabled())
-		return 0;
-	store_attach();
-	LWLockAcquire(lock, LW_SHARED);
-	t = (const MantisRecordTable *) (store_mem.dead_tables + partition * store_mem.dead_stride);
-	for (uint32 slot = 1; slot <= t->capacity; slot++)
-	{
-		const MantisRecordView *rec = mantis_records_at(t, slot);
-
-		if (rec != NULL)
-			recs[n++] = *rec;
-	}
-	for (int leaf = partition; leaf < MANTIS_LEAVES; leaf += MANTIS_PARTITIONS)
-	{
-		if (store_mem.leaf_bounds[leaf].bound_ts == 0)
-			continue;
-		leaves[*nbounds] = leaf;
-		bounds[(*nbounds)++] = store_mem.leaf_bounds[leaf];
-	}
-	LWLockRelease(lock);
-	return n;
-}
-
 /*
  * The register held of a key's full hash, *link set to what links to it;
  * NULL if none.  A record knows its key by hash alone: two keys of one
  * hash are the price of R7 (common/rules.h).  Under the partition lock.
  */
-static StoreRegister *
-register_of_hash(uint64 hash, StoreRef **link)
+StoreRegister *
+dead_register_of_hash(uint64 hash, StoreRef **link)
 {
 	StoreRef   *prev = &store_mem.buckets[hash & store_mem.control->bucket_mask];
 
@@ -462,115 +441,6 @@ register_of_hash(uint64 hash, StoreRef **link)
 		prev = &reg->next;
 	}
 	return NULL;
-}
-
-/* Whether an HLC (ts, node) is at or after another */
-static inline bool
-hlc_at_or_after(uint64 ts, uint64 node, uint64 than_ts, uint64 than_node)
-{
-	return ts > than_ts || (ts == than_ts && node >= than_node);
-}
-
-/*
- * Merge a record of a row (persist/dead_rows.c): what a register or record
- * of its hash would do, by LWW.  A register or record of the hash at or
- * after it beats it (STALE); an older one is replaced by it, its
- * fingerprint leaving the digest and the record's joining.  One at or
- * below its leaf's bound, of a hash held nothing of, is covered by the
- * bound, which refuses what it would, and counts as STALE: it may have
- * collapsed into the bound since its row was written (a row held back
- * stays beside later ones), and joining the bound again would take its
- * fingerprint out; if it had not, the leaf's digest lacks it until the
- * bound is collected.  NO_ROOM when the budget is full (or records are off):
- * a load collapses nothing (it knows no member's clock yet, R3), and the
- * row holds the record back, as a register with no room.
- */
-MantisDeadLoad
-mantis_store_dead_load(const MantisRecordView *rec)
-{
-	LWLock	   *lock;
-	StoreRegister *reg;
-	StoreRef   *link;
-	MantisRecordView old;
-	MantisDeadLoad result = MANTIS_DEAD_HELD;
-
-	if (!dead_enabled())
-		return MANTIS_DEAD_NO_ROOM;
-	store_attach();
-	lock = partition_lock(rec->hash);
-	LWLockAcquire(lock, LW_EXCLUSIVE);
-	reg = register_of_hash(rec->hash, &link);
-	if (reg != NULL)
-	{
-		if (hlc_at_or_after(reg->hlc.ts, reg->hlc.node, rec->ts, rec->node))
-			result = MANTIS_DEAD_STALE;
-		else if (!dead_insert(rec, 0, MANTIS_RULES_NO_HOLE, NULL))
-			result = MANTIS_DEAD_NO_ROOM;
-		else
-		{
-			register_remove(link, reg, true);
-			digest_toggle(rec->hash, rec->fingerprint);
-		}
-	}
-	else if (dead_find(rec->hash, &old))
-	{
-		if (hlc_at_or_after(old.ts, old.node, rec->ts, rec->node))
-			result = MANTIS_DEAD_STALE;
-		else
-		{
-			(void) dead_insert(rec, 0, MANTIS_RULES_NO_HOLE, NULL);	/* replaces it */
-			digest_toggle(rec->hash, old.fingerprint ^ rec->fingerprint);
-		}
-	}
-	else if (rec->ts <= store_mem.leaf_bounds[leaf_of(rec->hash)].bound_ts)
-		result = MANTIS_DEAD_STALE;
-	else if (!dead_insert(rec, 0, MANTIS_RULES_NO_HOLE, NULL))
-		result = MANTIS_DEAD_NO_ROOM;
-	else
-		digest_toggle(rec->hash, rec->fingerprint);
-	LWLockRelease(lock);
-	return result;
-}
-
-/*
- * Merge a leaf's bound of a row.  A bound is not a set of registers to
- * merge by XOR: the same bound loaded twice would be none, its fingerprint
- * out of the leaf's digest again.  Two rows hold one leaf's bound when a
- * row of records held back for room stays beside a later compaction's
- * (persist/dead_rows.c), when a standby follows its primary's compactions,
- * or when a row is restored by hand; rows load in the order they were
- * written.  So a bound above the one held, or of its HLC and a death as
- * late (a later compaction's: a record older than the bound collapsed into
- * it since), replaces the one held, its fingerprint in the leaf's digest
- * in place of the held one's; one below is covered, and the same bound
- * again changes nothing.  The bound held never goes down, nor the latest
- * death.  False when records are off: the row holds the bound back.
- */
-bool
-mantis_store_dead_load_bound(int leaf, const MantisLeafBound *b)
-{
-	LWLock	   *lock;
-	MantisLeafBound *held;
-
-	if (!dead_enabled())
-		return false;
-	store_attach();
-	lock = leaf_lock(leaf);
-	LWLockAcquire(lock, LW_EXCLUSIVE);
-	held = &store_mem.leaf_bounds[leaf];
-	if (held->bound_ts == 0 && b->bound_ts != 0)
-		pg_atomic_fetch_add_u64(&store_mem.control->bounds, 1);
-	if (b->bound_ts > held->bound_ts ||
-		(b->bound_ts == held->bound_ts && b->death_ms >= held->death_ms))
-	{
-		digest_toggle((uint64) leaf, held->fingerprint ^ b->fingerprint);
-		held->fingerprint = b->fingerprint;
-		held->bound_ts = b->bound_ts;
-	}
-	held->death_ms = Max(held->death_ms, b->death_ms);
-	dead_least_lower((uint64) leaf, held->bound_ts);
-	LWLockRelease(lock);
-	return true;
 }
 
 /* ---- hash tombstones (protocol 5, replication/tombs.c) ---- */
@@ -677,7 +547,7 @@ mantis_store_tombstone(const MantisRecordView *t, uint64 refuse_upto_ts, uint64 
 	store_attach();
 	lock = partition_lock(t->hash);
 	LWLockAcquire(lock, LW_EXCLUSIVE);
-	reg = register_of_hash(t->hash, &link);
+	reg = dead_register_of_hash(t->hash, &link);
 	if (reg == NULL)
 		record = dead_find(t->hash, &old);
 	if (mantis_rules_refuse(reg != NULL, t->ts, refuse_upto_ts))

@@ -221,6 +221,13 @@ typedef struct StoreMemory
 	 */
 	pg_atomic_uint64 *dead_least;
 
+	/*
+	 * MANTIS_LEAVES / 32 words: the leaves whose bound changed (a collapse,
+	 * a record folded into it) since the persistence worker last took them
+	 * (store/dead_rows.c): the next flush writes their bounds.
+	 */
+	pg_atomic_uint32 *dead_changed;
+
 	/* Where the DSA area was created in place; store/store.c's own use */
 	void	   *dsa_place;
 

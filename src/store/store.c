@@ -124,7 +124,8 @@ dead_shmem_size(void)
 	return add_size(add_size(mul_size(MANTIS_PARTITIONS,
 									  MAXALIGN(mantis_records_size(per_partition()))),
 							 MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(MantisLeafBound)))),
-					MAXALIGN(mul_size(MANTIS_PARTITIONS, sizeof(pg_atomic_uint64))));
+					add_size(MAXALIGN(mul_size(MANTIS_PARTITIONS, sizeof(pg_atomic_uint64))),
+							 MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32)))));
 }
 
 /* Point store_mem at the records from base; the address after them */
@@ -136,6 +137,7 @@ dead_locate(char *base)
 		store_mem.dead_tables = NULL;
 		store_mem.leaf_bounds = NULL;
 		store_mem.dead_least = NULL;
+		store_mem.dead_changed = NULL;
 		return base;
 	}
 	store_mem.dead_stride = MAXALIGN(mantis_records_size(per_partition()));
@@ -144,7 +146,9 @@ dead_locate(char *base)
 	store_mem.leaf_bounds = (MantisLeafBound *) base;
 	base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(MantisLeafBound)));
 	store_mem.dead_least = (pg_atomic_uint64 *) base;
-	return base + MAXALIGN(mul_size(MANTIS_PARTITIONS, sizeof(pg_atomic_uint64)));
+	base += MAXALIGN(mul_size(MANTIS_PARTITIONS, sizeof(pg_atomic_uint64)));
+	store_mem.dead_changed = (pg_atomic_uint32 *) base;
+	return base + MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32)));
 }
 
 /* Empty tables and bounds (a new store: at start, and after a crash restart) */
@@ -165,6 +169,8 @@ dead_init(void)
 	memset(store_mem.leaf_bounds, 0, MANTIS_LEAVES * sizeof(MantisLeafBound));
 	for (int p = 0; p < MANTIS_PARTITIONS; p++)
 		pg_atomic_init_u64(&store_mem.dead_least[p], PG_UINT64_MAX);
+	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
+		pg_atomic_init_u32(&store_mem.dead_changed[w], 0);
 }
 
 /* ---- layout, and this process's attachment ---- */

@@ -215,6 +215,13 @@ extern uint32 mantis_store_dead_copy(int partition, MantisRecordView *recs, int 
 									 MantisLeafBound *bounds, int *nbounds);
 extern MantisDeadLoad mantis_store_dead_load(const MantisRecordView *rec);
 extern bool mantis_store_dead_load_bound(int leaf, const MantisLeafBound *b);
+extern bool mantis_store_dead_fold(uint64 hash, uint64 ts, uint64 node);
+extern void mantis_store_dead_trust_rows(bool trusted);
+extern bool mantis_store_holds_nothing(void);
+extern void mantis_store_dead_take_changed(MantisLeafSet *taken);
+extern void mantis_store_dead_give_back_changed(const MantisLeafSet *taken);
+extern bool mantis_store_dead_has_changed(void);
+extern bool mantis_store_dead_bound(int leaf, MantisLeafBound *out);
 extern int	mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 cover_hole_ts,
 									int *flagged);
 
