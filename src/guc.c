@@ -374,7 +374,7 @@ mantis_define_gucs(void)
 
 	DefineCustomIntVariable("mantis.protocol_max",
 							"Highest replication protocol version this server speaks.",
-							"Version 5 (hash tombstones of dead registers) only with mantis.max_dead_records above 0.  Set it to 4 before going back to a library older than 1.5, 3 before one older than 1.4; a lower value takes effect at the next greeting of each peer.",
+							"Version 5 (hash tombstones of dead registers) only with mantis.max_dead_records above 0.  Set it to 4 before going back to a library without protocol 5, 3 before one older than 1.4; a lower value takes effect at the next greeting of each peer.",
 							&mantis_protocol_max,
 							MANTIS_FRAME_VERSION_MAX,
 							MANTIS_FRAME_VERSION_MIN, MANTIS_FRAME_VERSION_MAX,
