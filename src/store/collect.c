@@ -57,6 +57,7 @@
 #define SWEEP_MIN_INTERVAL_MS	100	/* the shortest */
 #define BUSY_MS					2000	/* see mantis_collect_busy() */
 #define COMPACT_GRACE_INTERVALS	4	/* see compact_bound() */
+#define COMPACT_GRACE_MAX_MS	5000	/* ditto */
 
 /* The horizons in shared memory; HLC times, 0 for none */
 typedef struct CollectShared
@@ -481,9 +482,14 @@ mantis_collect_collapse_below(void)
 
 /*
  * The compaction bound of a sweep (R7 of common/rules.h): a dead register
- * kept COMPACT_GRACE_INTERVALS sync intervals, after which the horizon,
- * every member up, would have collected it, becomes a record, off
- * mantis.max_keys.  Only on a primary with replication (elsewhere the
+ * kept COMPACT_GRACE_INTERVALS sync intervals (the repair rounds that mend
+ * a lost frame), after which the horizon, every member up, would have
+ * collected it, becomes a record, off mantis.max_keys.  At most
+ * COMPACT_GRACE_MAX_MS: the grace costs room under mantis.max_keys at the
+ * rate registers die (four intervals of the default 15 s at 4,000 deaths
+ * a second would be 240,000 registers, where a store sized for three times
+ * its 5-s sessions holds 60,000), while a register compacted that the
+ * horizon then collects costs only its record for a moment.  Only on a primary with replication (elsewhere the
  * horizon or the lifetime collects alone), with records kept
  * (mantis.max_dead_records), and on a server whose mantis.protocol_max
  * is 5 (mantis_rules_compact()), whose repair answers carry records as
@@ -498,7 +504,8 @@ mantis_collect_collapse_below(void)
 static void
 compact_bound(MantisSweepHorizon *h)
 {
-	uint64		grace_ms = (uint64) mantis_sync_interval_ms * COMPACT_GRACE_INTERVALS;
+	uint64		grace_ms = Min((uint64) mantis_sync_interval_ms * COMPACT_GRACE_INTERVALS,
+							   COMPACT_GRACE_MAX_MS);
 
 	h->collapse_ts = mantis_collect_collapse_below();
 	h->compact_ms = 0;
