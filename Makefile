@@ -71,6 +71,17 @@ test/sim/sim: $(SIM_SRCS) $(srcdir)/test/sim/sim.h $(PURE_SRCS) $(MANTIS_HEADERS
 sim: test/sim/sim
 	./test/sim/sim --seeds $(SIM_SEEDS) --steps $(SIM_STEPS) $(SIM_FLAGS)
 
+# "make sim-wrong": each wrong variant of R7 (test/sim/sim.c: records
+# that refuse nothing, no tombstones, collapse with no bound, records not
+# persisted, expired registers with no marker) must fail within
+# SIM_OLD_SEEDS seeds of the scenario outage.
+sim-wrong: test/sim/sim
+	@for w in refuse tombstone collapse persist marker; do \
+		echo "sim-wrong: $$w"; \
+		./test/sim/sim --wrong $$w --scenario outage --seeds $(SIM_OLD_SEEDS) --steps $(SIM_STEPS) \
+			--quiet --expect-violations || exit 1; \
+	done
+
 sim-old: test/sim/sim
 	@for s in hub readd rewind room clock; do \
 		echo "sim-old: $$s"; \
@@ -185,5 +196,5 @@ clean-unit:
 	rm -f $(UNIT_TESTS) test/sim/sim
 	rm -rf tmp_check_regress tmp_check_not_preloaded tmp_check
 
-.PHONY: unit sim sim-old check-layers clean-unit installcheck-prep check-regress check-regress-preloaded \
+.PHONY: unit sim sim-old sim-wrong check-layers clean-unit installcheck-prep check-regress check-regress-preloaded \
 	check-regress-not-preloaded prove_installcheck fuzz

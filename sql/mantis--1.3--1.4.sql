@@ -55,7 +55,9 @@ GRANT EXECUTE ON FUNCTION mantis_peers() TO mantis_monitor;
 -- deletion markers are collected now, and why not by acknowledgement, and
 -- how many members this server counts; then the connections open on
 -- mantis.listen and those refused past mantis.max_inbound_connections;
--- last, another server greeting with this one's node id.
+-- another server greeting with this one's node id; last, the records of
+-- dead registers (held, their budget, collapsed into leaves' bounds,
+-- leaves holding a bound, collected).
 -- Made again, as mantis_peers.
 DROP VIEW mantis_status;
 DROP FUNCTION mantis_status();
@@ -77,7 +79,10 @@ CREATE FUNCTION mantis_status(
 	OUT refused_collected pg_catalog.int8,
 	OUT collection pg_catalog.text, OUT members pg_catalog.int4,
 	OUT inbound_connections pg_catalog.int4, OUT refused_over_limit pg_catalog.int8,
-	OUT node_id_clash pg_catalog.text)
+	OUT node_id_clash pg_catalog.text,
+	OUT dead_records pg_catalog.int8, OUT dead_records_max pg_catalog.int8,
+	OUT collapsed_records pg_catalog.int8, OUT leaves_with_bound pg_catalog.int8,
+	OUT collected_records pg_catalog.int8)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'mantis_status'
 LANGUAGE C VOLATILE PARALLEL SAFE;

@@ -9,8 +9,10 @@
 -- protocols, repair_rounds, last_repair, adopted, reconnects and listing; grants given directly on it must be given again, and a
 -- view of yours on it blocks the change, as for the update.  mantis_status
 -- is made again as 1.3 had it, below (without collection, members,
--- inbound_connections, refused_over_limit and node_id_clash, and with lifetime_horizon
--- for refusal_horizon).  Nothing else differs.
+-- inbound_connections, refused_over_limit, node_id_clash, dead_records,
+-- dead_records_max, collapsed_records, leaves_with_bound and
+-- collected_records, and with lifetime_horizon for refusal_horizon).
+-- Nothing else differs.
 DROP VIEW mantis_peers;
 DROP FUNCTION mantis_peers();
 

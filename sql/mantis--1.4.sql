@@ -205,7 +205,10 @@ CREATE FUNCTION mantis_status(
 	OUT refused_collected pg_catalog.int8,
 	OUT collection pg_catalog.text, OUT members pg_catalog.int4,
 	OUT inbound_connections pg_catalog.int4, OUT refused_over_limit pg_catalog.int8,
-	OUT node_id_clash pg_catalog.text)
+	OUT node_id_clash pg_catalog.text,
+	OUT dead_records pg_catalog.int8, OUT dead_records_max pg_catalog.int8,
+	OUT collapsed_records pg_catalog.int8, OUT leaves_with_bound pg_catalog.int8,
+	OUT collected_records pg_catalog.int8)
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'mantis_status'
 LANGUAGE C VOLATILE PARALLEL SAFE;

@@ -155,7 +155,9 @@ SELECT node_name,
        coalesce(refused_connections, 0) AS refused_connections,
        coalesce(inbound_connections, 0) AS inbound_connections,
        coalesce(refused_over_limit, 0) AS refused_over_limit,
-       (node_id_clash IS NOT NULL)::int AS node_id_clash
+       (node_id_clash IS NOT NULL)::int AS node_id_clash,
+       dead_records, dead_records_max, collapsed_records, leaves_with_bound,
+       collected_records
   FROM mantis_status
 \gset exporter_
 SELECT :'exporter_node_name' = 'regress' AS label, :exporter_ready AS ready,
@@ -166,7 +168,9 @@ SELECT :'exporter_node_name' = 'regress' AS label, :exporter_ready AS ready,
        :exporter_stored_rows >= 0 AS stored_rows, :exporter_held_back AS held_back,
        :exporter_rejected_unknown AS rejected_unknown, :exporter_refused_connections AS refused_connections,
        :exporter_inbound_connections AS inbound_connections, :exporter_refused_over_limit AS refused_over_limit,
-       :exporter_node_id_clash AS node_id_clash;
+       :exporter_node_id_clash AS node_id_clash, :exporter_dead_records AS dead_records,
+       :exporter_dead_records_max AS dead_records_max, :exporter_collapsed_records AS collapsed_records,
+       :exporter_leaves_with_bound AS leaves_with_bound, :exporter_collected_records AS collected_records;
 SELECT coalesce(node_name, endpoint, node_id) AS peer, direction,
        (state = 'connected')::int AS connected,
        messages_in, bytes_in, messages_out, bytes_out, dropped, registers_applied,

@@ -22,6 +22,7 @@
 
 char	   *mantis_node_name = NULL;
 int			mantis_max_keys = 100000;
+int			mantis_max_dead_records = 100000;
 int			mantis_store_memory_kb = 64 * 1024;
 int			mantis_max_key_size = 1024;
 int			mantis_max_value_size = 1024 * 1024;
@@ -241,6 +242,20 @@ mantis_define_gucs(void)
 							0,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("mantis.max_dead_records",
+							"Most records of dead registers held off mantis.max_keys (issue 20, R7).",
+							"Each takes about 60 bytes of shared memory, and the budget is "
+							"shared evenly by 128 partitions (rounded up to a multiple of 128).  "
+							"0 holds none, and the server then speaks protocol 4 at most.  "
+							"Records are made only with "
+							"mantis.protocol_max 5 (src/store/DEAD.md).",
+							&mantis_max_dead_records,
+							100000,
+							0, INT_MAX / 4,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
 	DefineCustomIntVariable("mantis.store_memory",
 							"Shared memory for the keys and values of the registers.",
 							"Each register also takes about 50 bytes of it for its header.",
@@ -359,7 +374,7 @@ mantis_define_gucs(void)
 
 	DefineCustomIntVariable("mantis.protocol_max",
 							"Highest replication protocol version this server speaks.",
-							"Set it to 3 on every server before going back to a library older than 1.4; a lower value takes effect at the next greeting of each peer.",
+							"Version 5 (hash tombstones of dead registers) only with mantis.max_dead_records above 0.  Set it to 4 before going back to a library without protocol 5, 3 before one older than 1.4; a lower value takes effect at the next greeting of each peer.",
 							&mantis_protocol_max,
 							MANTIS_FRAME_VERSION_MAX,
 							MANTIS_FRAME_VERSION_MIN, MANTIS_FRAME_VERSION_MAX,
@@ -446,4 +461,18 @@ mantis_define_gucs(void)
 							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("mantis");
+}
+
+/*
+ * The highest version we speak: mantis.protocol_max, but 4 at most while
+ * records are off (mantis.max_dead_records = 0): version 5 is the one whose
+ * repair answers carry hash tombstones (R7), and a server that could not
+ * hold them would refuse each one, for lack of room, in every round.
+ */
+int
+mantis_protocol_spoken(void)
+{
+	if (mantis_max_dead_records == 0)
+		return Min(mantis_protocol_max, MANTIS_FRAME_VERSION_TOMBS - 1);
+	return mantis_protocol_max;
 }

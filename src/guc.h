@@ -12,6 +12,7 @@
 
 extern char *mantis_node_name;
 extern int	mantis_max_keys;
+extern int	mantis_max_dead_records;
 extern int	mantis_store_memory_kb;
 extern int	mantis_max_key_size;
 extern int	mantis_max_value_size;
@@ -41,5 +42,7 @@ extern bool mantis_endpoint_is_valid(const char *endpoint, bool for_bind);
 extern int	mantis_parse_peers(const char *list,
 							   char (*endpoints)[MANTIS_ENDPOINT_MAX],
 							   const char **error);
+
+extern int	mantis_protocol_spoken(void);
 
 #endif							/* MANTIS_GUC_H */

@@ -7,7 +7,9 @@
  *
  *	mantis_store_partition	MANTIS_PARTITIONS locks, one per partition of
  *		the registers (store/store.c): shared to read a register, exclusive to
- *		change one, its digest leaf or its flags.  A process holds one at a
+ *		change one, its digest leaf or its flags, and likewise for the
+ *		partition's records of dead registers and its leaves' collapsed
+ *		bounds (store/dead.c).  A process holds one at a
  *		time, except a batch (a committed transaction's writes, a multi-key
  *		read), which takes the locks of all its partitions in ascending
  *		order and releases them together.

@@ -5,7 +5,7 @@
 # Each suite runs through the Makefile's targets (test/README.md), one item at
 # a time so that each counts on its own:
 #	unit	 make unit UNIT_TESTS=<program>, for each program of UNIT_TESTS,
-#		 then make sim and make sim-old (the simulator of the collection
+#		 then make sim, sim-old and sim-wrong (the simulator of the collection
 #		 rules, test/sim), then make check-layers (the module graph)
 #	regress	 make check-regress-preloaded, then check-regress-not-preloaded
 #		 (temporary instances); one item per test of REGRESS and of
@@ -52,8 +52,9 @@ if wants unit; then
 		if [ $rc = 0 ]; then grep -h 'checks' "unit_$name.log"; else tail -n 40 "unit_$name.log"; fi
 	done
 	# the simulator of the collection rules: the rules hold over SIM_SEEDS
-	# seeds, and the old rules fail (the simulator can find what it checks)
-	for target in sim sim-old; do
+	# seeds, and the old rules, and each wrong variant of R7, fail (the
+	# simulator can find what it checks)
+	for target in sim sim-old sim-wrong; do
 		mk "$target" >"unit_$target.log" 2>&1
 		rc=$?
 		record "unit/$target" $rc

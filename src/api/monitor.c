@@ -174,7 +174,7 @@ set_collection(TextRow *row, int col)
  */
 PG_FUNCTION_INFO_V1(mantis_status);
 
-#define STATUS_COLUMNS 27
+#define STATUS_COLUMNS 32
 
 /* An HLC time of the collection horizons as a time, or NULL for 0 */
 static void
@@ -249,6 +249,12 @@ mantis_status(PG_FUNCTION_ARGS)
 		mantis_peer_view_clash(clash, sizeof(clash));
 		row_set(&row, 26, clash[0] ? clash : NULL);
 	}
+	/* 1.4: the records of dead registers (R7; 0 when none are kept) */
+	row_set_uint64(&row, 27, stats.dead_records);
+	row_set_uint64(&row, 28, stats.dead_records_max);
+	row_set_uint64(&row, 29, stats.collapsed_records);
+	row_set_uint64(&row, 30, stats.leaves_with_bound);
+	row_set_uint64(&row, 31, stats.collected_records);
 	row_emit(&row, rsinfo, TupleDescGetAttInMetadata(rsinfo->setDesc));
 	return (Datum) 0;
 }

@@ -10,8 +10,9 @@
  * what the remaining bytes could hold, and any violation returns a static
  * message naming it.
  *
- * The decoder takes frames of versions 3 and 4 (MANTIS_FRAME_VERSION_MIN
- * .. _MAX); only a greeting's layout differs between them.
+ * The decoder takes frames of versions 3 to 5 (MANTIS_FRAME_VERSION_MIN
+ * .. _MAX); only a greeting's layout differs between 3 and 4 (5 has 4's),
+ * and TOMBS is of version 5 alone (its codec: common/tombs.c).
  *
  * Tested by test/unit/test_frame.c (every type encoded, decoded back, and
  * cut short) and fuzzed by test/fuzz/fuzz_frame.c.
@@ -237,22 +238,9 @@ _Static_assert(MANTIS_FRAME_VERSION_MIN <= MANTIS_FRAME_VERSION_MAX &&
 /* An encoding name's length travels in one byte, and so does a type. */
 _Static_assert(MANTIS_FRAME_ENCODING_MAX <= UINT8_MAX,
 			   "an encoding name length fits its length byte");
-_Static_assert(MANTIS_FRAME_LEAVES <= UINT8_MAX, "a frame type fits its byte");
+_Static_assert(MANTIS_FRAME_TOMBS <= UINT8_MAX, "a frame type fits its byte");
 
 /* ---- header ---- */
-
-static unsigned char *
-put_header(unsigned char *p, int type, const MantisFrameHeader *h)
-{
-	memcpy(p, MANTIS_FRAME_MAGIC, 4);
-	p[4] = h->version;
-	p[5] = (unsigned char) type;
-	mantis_put_u16(p + 6, h->flags);
-	mantis_put_u64(p + 8, h->sender);
-	mantis_put_u64(p + 16, h->incarnation);
-	mantis_put_u64(p + 24, h->hlc);
-	return p + MANTIS_FRAME_HEADER_SIZE;
-}
 
 /* The header of every frame: the caller gave at least its size. */
 static const char *
@@ -355,7 +343,7 @@ static size_t
 put_greeting_frame(unsigned char *p, int type, const MantisFrameHeader *h,
 				   const MantisGreeting *g)
 {
-	return (size_t) (put_greeting(put_header(p, type, h), h->version, g) - p);
+	return (size_t) (put_greeting(mantis_frame_put_header(p, type, h), h->version, g) - p);
 }
 
 size_t
@@ -456,7 +444,7 @@ size_t
 mantis_frame_put_updates_head(unsigned char *p, const MantisFrameHeader *h,
 							  uint32_t round, uint16_t group)
 {
-	unsigned char *q = put_header(p, MANTIS_FRAME_UPDATES, h);
+	unsigned char *q = mantis_frame_put_header(p, MANTIS_FRAME_UPDATES, h);
 
 	mantis_put_u32(q, round);
 	mantis_put_u16(q + 4, group);
@@ -523,7 +511,7 @@ size_t
 mantis_frame_put_summary(unsigned char *p, const MantisFrameHeader *h,
 						 uint32_t round, uint64_t root)
 {
-	unsigned char *q = put_header(p, MANTIS_FRAME_SUMMARY, h);
+	unsigned char *q = mantis_frame_put_header(p, MANTIS_FRAME_SUMMARY, h);
 
 	mantis_put_u32(q, round);
 	mantis_put_u64(q + 4, root);
@@ -564,7 +552,7 @@ size_t
 mantis_frame_put_insync(unsigned char *p, const MantisFrameHeader *h,
 						uint32_t round, const MantisLiveMark *mark)
 {
-	unsigned char *q = put_header(p, MANTIS_FRAME_INSYNC, h);
+	unsigned char *q = mantis_frame_put_header(p, MANTIS_FRAME_INSYNC, h);
 
 	mantis_put_u32(q, round);
 	q = put_mark(q + 4, mark);
@@ -605,7 +593,7 @@ mantis_frame_put_groups(unsigned char *p, const MantisFrameHeader *h,
 						uint32_t round, const MantisLiveMark *mark,
 						const uint64_t digests[MANTIS_DIGEST_GROUPS])
 {
-	unsigned char *q = put_header(p, MANTIS_FRAME_GROUPS, h);
+	unsigned char *q = mantis_frame_put_header(p, MANTIS_FRAME_GROUPS, h);
 
 	mantis_put_u32(q, round);
 	q = put_mark(q + 4, mark);
@@ -628,7 +616,7 @@ mantis_frame_put_leaves(unsigned char *p, const MantisFrameHeader *h,
 						uint32_t round, uint16_t group,
 						const uint64_t digests[MANTIS_DIGEST_GROUP_LEAVES])
 {
-	unsigned char *q = put_header(p, MANTIS_FRAME_LEAVES, h);
+	unsigned char *q = mantis_frame_put_header(p, MANTIS_FRAME_LEAVES, h);
 
 	mantis_put_u32(q, round);
 	mantis_put_u16(q + 4, group);
@@ -694,6 +682,10 @@ mantis_frame_decode(const void *data, size_t len, MantisFrame *f)
 			return decode_groups(p, rest, f);
 		case MANTIS_FRAME_LEAVES:
 			return decode_leaves(p, rest, f);
+		case MANTIS_FRAME_TOMBS:
+			if (f->version < MANTIS_FRAME_VERSION_TOMBS)
+				return "hash tombstones before protocol version 5";
+			return mantis_frame_decode_tombs(p, end, f);
 	}
 	return "unknown frame type";
 }

@@ -16,6 +16,8 @@
 #ifndef MANTIS_FRAME_H
 #define MANTIS_FRAME_H
 
+#include <string.h>
+
 #include "common/hlc.h"
 
 /*
@@ -112,9 +114,9 @@ mantis_get_u64(const unsigned char *p)
 }
 
 /*
- * Replication frames, protocol versions 3 and 4.  One ZeroMQ message each:
+ * Replication frames, protocol versions 3, 4 and 5.  One ZeroMQ message each:
  *
- *	 header (32 bytes): magic "MNTZ" | version u8 (3 or 4) | type u8 |
+ *	 header (32 bytes): magic "MNTZ" | version u8 (3, 4 or 5) | type u8 |
  *			flags u16 | sender node id u64 | sender incarnation u64 |
  *			sender HLC time u64
  *
@@ -131,6 +133,17 @@ mantis_get_u64(const unsigned char *p)
  *			   puller -> peer: "send me your registers of the leaves that
  *			   differ from these"; peer -> puller, after those UPDATES: "and
  *			   here are mine", so the puller sends back what it holds newer
+ *	 TOMBS	   round u32 | group u16 | record count u32 | bound count u16 |
+ *			   records | bounds					  (version 5 only)
+ *			   the hash tombstones of a repair answer or of the puller's push
+ *			   (R7 of common/rules.h), after its UPDATES of the group, of the
+ *			   same leaves: the records of dead registers (hash u64 | HLC time
+ *			   u64 | HLC node u64 | fingerprint u64 | death u64, ms since the
+ *			   Unix epoch), then the leaves' collapsed bounds (leaf u16 |
+ *			   bound u64 | fingerprint u64 | latest death u64); each record's
+ *			   hash and each bound's leaf lies in the group (a record's leaf
+ *			   is its hash's low 16 bits), HLCs and deaths are at most the
+ *			   last of 9999, and neither an HLC time nor a bound is 0
  *
  *	 greeting: name length u8 (1..63) | name | max key size u32 |
  *			   max value size u32 | encoding length u8 (1..31) | encoding |
@@ -168,8 +181,11 @@ mantis_get_u64(const unsigned char *p)
  * that differs (replication/repair.c).
  *
  * Versions.  Every type but the greetings has the same layout in versions 3
- * and 4, so a sender writes them as version 3 for every peer (one live
- * frame serves them all), and the decoder takes either.  A version-3
+ * to 5, so a sender writes them as version 3 for every peer (one live
+ * frame serves them all), and the decoder takes any; but TOMBS, which only
+ * version 5 has (it is malformed in 3 or 4, and unknown to a server of
+ * version 4), goes only to a peer of version 5.  A version-5 greeting has
+ * the layout of version 4.  A version-3
  * server (libraries 1.2 and 1.3) takes version 3 alone: anything else is
  * malformed there.  So a server greets each peer in the version in use with
  * it (replication/protocol.c), 3 until the peer has shown it speaks 4,
@@ -182,7 +198,8 @@ mantis_get_u64(const unsigned char *p)
  */
 #define MANTIS_FRAME_MAGIC			"MNTZ"
 #define MANTIS_FRAME_VERSION_MIN	3	/* the versions the decoder takes */
-#define MANTIS_FRAME_VERSION_MAX	4
+#define MANTIS_FRAME_VERSION_MAX	5
+#define MANTIS_FRAME_VERSION_TOMBS	5	/* the first with TOMBS (R7) */
 #define MANTIS_FRAME_HEADER_SIZE	32
 
 #define MANTIS_FRAME_BATCH_END		0x0001
@@ -201,7 +218,8 @@ typedef enum MantisFrameType
 	MANTIS_FRAME_SUMMARY = 4,
 	MANTIS_FRAME_INSYNC = 5,
 	MANTIS_FRAME_GROUPS = 6,
-	MANTIS_FRAME_LEAVES = 7
+	MANTIS_FRAME_LEAVES = 7,
+	MANTIS_FRAME_TOMBS = 8
 } MantisFrameType;
 
 /* the body of UPDATES before its registers: round, group, register count, watermark */
@@ -230,6 +248,11 @@ typedef enum MantisFrameType
 									 8 * MANTIS_DIGEST_GROUPS)
 #define MANTIS_FRAME_LEAVES_SIZE	(MANTIS_FRAME_HEADER_SIZE + 4 + 2 + 8 * MANTIS_DIGEST_GROUP_LEAVES)
 
+/* TOMBS: its head (header, round, group, counts), a record, a bound */
+#define MANTIS_FRAME_TOMBS_HEAD_SIZE	(MANTIS_FRAME_HEADER_SIZE + 4 + 2 + 4 + 2)
+#define MANTIS_TOMB_RECORD_SIZE		(8 + 8 + 8 + 8 + 8)
+#define MANTIS_TOMB_BOUND_SIZE		(2 + 8 + 8 + 8)
+
 /*
  * What a sender puts in the header of every frame it sends: its version,
  * who it is and when, and the frame's flags.  The encoders write the rest
@@ -237,7 +260,7 @@ typedef enum MantisFrameType
  */
 typedef struct MantisFrameHeader
 {
-	uint8_t		version;		/* 3 or 4; a greeting's layout follows it */
+	uint8_t		version;		/* 3 to 5; a greeting's layout follows it */
 	uint64_t	sender;			/* node id */
 	uint64_t	incarnation;
 	uint64_t	hlc;			/* the sender's HLC time */
@@ -288,7 +311,7 @@ typedef struct MantisFrame
 	uint32_t	round;
 	/* UPDATES, LEAVES */
 	uint16_t	group;
-	/* UPDATES */
+	/* UPDATES; TOMBS (its records) */
 	uint32_t	count;
 	uint64_t	watermark;		/* 0 unless BATCH_END */
 	const unsigned char *registers; /* count entries, checked, up to end */
@@ -302,6 +325,12 @@ typedef struct MantisFrame
 	 * read them with mantis_frame_digest()
 	 */
 	const unsigned char *digests;
+	/*
+	 * TOMBS: "count" records, then "nbounds" bounds, checked; read them with
+	 * mantis_frame_tomb() and mantis_frame_tomb_bound() (common/tombs.h)
+	 */
+	const unsigned char *tombs;
+	uint16_t	nbounds;
 } MantisFrame;
 
 /* the header fields of a decoded frame, to answer or re-encode it */
@@ -327,6 +356,22 @@ mantis_frame_header(const MantisFrame *f)
  * length byte.  A greeting's size and layout depend on the version it is
  * written in (h->version): version 4 adds MANTIS_GREETING_V4_SIZE bytes.
  */
+/*
+ * The header of any frame (the encoders', and common/tombs.c's, which
+ * common/frame.c calls and so may not call back): returns its end
+ */
+static inline unsigned char *
+mantis_frame_put_header(unsigned char *p, int type, const MantisFrameHeader *h)
+{
+	memcpy(p, MANTIS_FRAME_MAGIC, 4);
+	p[4] = h->version;
+	p[5] = (unsigned char) type;
+	mantis_put_u16(p + 6, h->flags);
+	mantis_put_u64(p + 8, h->sender);
+	mantis_put_u64(p + 16, h->incarnation);
+	mantis_put_u64(p + 24, h->hlc);
+	return p + MANTIS_FRAME_HEADER_SIZE;
+}
 extern size_t mantis_frame_greeting_frame_size(uint8_t version, const MantisGreeting *g);
 extern size_t mantis_frame_put_hello(unsigned char *p, const MantisFrameHeader *h,
 									 const MantisGreeting *g);
@@ -357,9 +402,15 @@ extern size_t mantis_frame_put_leaves(unsigned char *p, const MantisFrameHeader 
 									  uint32_t round, uint16_t group,
 									  const uint64_t digests[MANTIS_DIGEST_GROUP_LEAVES]);
 
-/* The decoder, of untrusted bytes; and digest i of a decoded GROUPS or LEAVES */
+/*
+ * The decoder, of untrusted bytes (TOMBS: common/tombs.c's
+ * mantis_frame_decode_tombs()); and digest i of a decoded GROUPS or LEAVES
+ */
 extern const char *mantis_frame_decode(const void *data, size_t len,
 									   MantisFrame *frame);
+extern const char *mantis_frame_decode_tombs(const unsigned char *p,
+											 const unsigned char *end,
+											 MantisFrame *f);
 extern uint64_t mantis_frame_digest(const MantisFrame *f, int i);
 
 #endif							/* MANTIS_FRAME_H */

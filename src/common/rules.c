@@ -1,11 +1,11 @@
 /*-------------------------------------------------------------------------
  * common/rules.c
- *	  The decisions of collection, refusal and adoption: the rules R1-R6 of
- *	  common/rules.h, each a pure function.
+ *	  The decisions of collection, refusal, adoption and records: the rules
+ *	  R1-R7 of common/rules.h, each a pure function.
  *
  * The server calls them where it decides (replication/horizon.c,
- * store/sweep.c, store/collect.c, store/write.c, replication/repair.c,
- * replication/live.c, persist/load.c);
+ * store/sweep.c, store/collect.c, store/write.c, store/dead.c,
+ * replication/repair.c, replication/live.c, persist/load.c);
  * test/sim calls the same functions for its simulated servers, so what the
  * simulator proves is what the server does.
  *
@@ -279,6 +279,110 @@ uint64_t
 mantis_rules_hole_after(uint64_t hole_ts, uint64_t refused_ts)
 {
 	return refused_ts < hole_ts ? refused_ts : hole_ts;
+}
+
+/* ---- records (R7) ---- */
+
+/*
+ * Whether a dead register becomes a record (R7): owed nothing (a record
+ * cannot travel in the live stream, nor be flushed as the register), dead
+ * since at or before the compaction bound (compact_ms, 0: none), on a
+ * server that sends records in its answers (protocol_max: its
+ * mantis.protocol_max).
+ */
+bool
+mantis_rules_compact(const MantisDeadRegister *r, uint64_t compact_ms, int protocol_max)
+{
+	return !r->owed && protocol_max >= MANTIS_RULES_RECORDS_PROTOCOL &&
+		compact_ms != 0 && r->death_ms <= compact_ms;
+}
+
+/*
+ * Whether a register from a peer is refused by a record of its key's hash
+ * (rec, NULL: none) or by its leaf's collapsed bound (0: none), when no
+ * register of its key is held in full (held: LWW decides).  A record
+ * refuses a register older than itself, and the same register (equal HLC
+ * and fingerprint); another register of its HLC (a node id on two
+ * servers) replaces it, as does a newer one.  The bound refuses only keys
+ * held nothing of: a record is what we know of its key.
+ */
+bool
+mantis_rules_record_refuses(bool held, const MantisRecordView *rec, uint64_t leaf_bound_ts,
+							uint64_t in_ts, uint64_t in_node, uint64_t in_fingerprint)
+{
+	if (held)
+		return false;
+	if (rec != NULL)
+	{
+		if (in_ts != rec->ts)
+			return in_ts < rec->ts;
+		if (in_node != rec->node)
+			return in_node < rec->node;
+		return in_fingerprint == rec->fingerprint;
+	}
+	return leaf_bound_ts != 0 && in_ts <= leaf_bound_ts;
+}
+
+/*
+ * What a hash tombstone from a peer's answer does (R7), given what we hold
+ * of its hash (held: a register in full or a record, with its HLC) and
+ * its leaf's collapsed bound.  Of one HLC, what we hold is kept: the same
+ * register, or one of a node id on two servers (the peer, given ours,
+ * takes it: mantis_rules_record_refuses()).
+ */
+MantisTombstoneAction
+mantis_rules_tombstone(bool held, uint64_t held_ts, uint64_t held_node,
+					   uint64_t leaf_bound_ts, const MantisRecordView *t)
+{
+	if (!held)
+		return leaf_bound_ts != 0 && t->ts <= leaf_bound_ts ? MANTIS_TOMB_IGNORE : MANTIS_TOMB_KEEP;
+	if (t->ts != held_ts)
+		return t->ts > held_ts ? MANTIS_TOMB_REPLACE : MANTIS_TOMB_IGNORE;
+	if (t->node != held_node)
+		return t->node > held_node ? MANTIS_TOMB_REPLACE : MANTIS_TOMB_IGNORE;
+	return MANTIS_TOMB_IGNORE;
+}
+
+/*
+ * A record collapses into its leaf's bound (R7): the bound rises to it,
+ * its fingerprint stays in the leaf's digest through the collapsed one,
+ * its death joins the group's latest.  The bound refuses the keys held
+ * nothing of as a refusal horizon does (R4), so only a record below
+ * clock_ts, the least clock among ours and our members' (as an HLC: above
+ * a member's clock it would refuse the new keys that member writes next,
+ * R3), and below our least hole (it would refuse as collected the register
+ * we refused for room once we have room, R5).  False, and nothing done,
+ * if not.
+ */
+bool
+mantis_rules_collapse(MantisLeafBound *b, const MantisRecordView *rec, uint64_t clock_ts,
+					  uint64_t hole_ts)
+{
+	if (rec->ts >= clock_ts || rec->ts >= hole_ts)
+		return false;
+	b->bound_ts = rec->ts > b->bound_ts ? rec->ts : b->bound_ts;
+	b->fingerprint ^= rec->fingerprint;
+	b->death_ms = rec->death_ms > b->death_ms ? rec->death_ms : b->death_ms;
+	return true;
+}
+
+/*
+ * Whether a leaf's collapsed records are collected, as one dead register
+ * at the bound that died last (R3); the collection raises the refusal
+ * horizon to the bound (R4) and takes the collapsed fingerprint out of the
+ * leaf's digest.
+ */
+MantisSweepVerdict
+mantis_rules_bound_sweep(const MantisLeafBound *b, const MantisSweepBounds *sb)
+{
+	MantisDeadRegister r;
+
+	if (b->bound_ts == 0)
+		return MANTIS_SWEEP_KEEP;
+	r.hlc_ts = b->bound_ts;
+	r.death_ms = b->death_ms;
+	r.owed = false;
+	return mantis_rules_sweep(&r, sb);
 }
 
 /* What mantis_status says of a mode */

@@ -113,6 +113,64 @@
  *	  (mantis_rules_adoption_covered), and nothing while rows of ours are
  *	  held back (they stay, and may hold it): else it waits.
  *
+ * R7 Records.  A dead register that the workers owe nothing (flushed,
+ *	  sent), dead since at or before the compaction bound (a grace after
+ *	  which the horizon, every member up, would have collected it), on a
+ *	  server that speaks protocol 5, becomes a record: its key's 64-bit
+ *	  hash, its HLC, its fingerprint (exactly what it added to its leaf's
+ *	  digest, so compacting changes no digest) and its death.  Records lie
+ *	  outside the registers, under a budget of their own (not max_keys),
+ *	  and keep of the dead register all that R3-R6 read: its HLC refuses
+ *	  (a register from a peer for a key held nothing of in full, at or
+ *	  below a record of its hash, is an older copy, or the same write, of
+ *	  something dead: refused, not a hole; at an equal HLC only the same
+ *	  register, by fingerprint, is refused), a newer register of its hash
+ *	  (a write, a peer's, a row's) replaces it as it would the dead
+ *	  register, and it is collected exactly by R3, raising R4
+ *	  (mantis_rules_compact, mantis_rules_record_refuses).  What it loses is
+ *	  the key, needed only to send the register in full to a peer that
+ *	  lacks it: a repair answer of protocol 5 carries a leaf's records
+ *	  (hash tombstones) with its registers; the puller keeps one whose hash
+ *	  it holds nothing of, replaces with it its older register or record of
+ *	  that hash, ignores it when it holds newer, and counts the hash as
+ *	  held by the peer (R6 does not adopt it away) (mantis_rules_tombstone).
+ *	  A tombstone with no room for its record (below) is refused, and the
+ *	  answer does not count as merged (nothing is acknowledged by it), but
+ *	  it is no hole: a dead register is never adopted away, and refusing it
+ *	  later as collected loses nothing, while a hole would stop the very
+ *	  collection that makes room.
+ *	  When the budget is full, the oldest record owed nothing, if below
+ *	  the least clock among ours and our members' (R3: the bound must not
+ *	  refuse what a member writes next) and below every hole (R5: nor what
+ *	  we refused for room), collapses into its leaf's bound: the bound rises to its HLC, its fingerprint
+ *	  joins the leaf's collapsed fingerprint (the digest stays), its death
+ *	  the group's latest; a register from a peer for a key held nothing of
+ *	  (in full or as a record) in that leaf, at or below the bound, is
+ *	  refused; the group is collected as one by R3 (the bound at or below
+ *	  the horizon, or the latest death a lifetime old, below every hole),
+ *	  raising R4 to the bound (mantis_rules_collapse, _bound_sweep).
+ *	  Records and bounds are persisted: every compaction of the rows
+ *	  writes them all, every flush the bounds changed since the last, and
+ *	  load routes record rows to the records; until a compaction has
+ *	  written a record, the rows hold it as they held it before (its dead
+ *	  register in full, or an older record, which a crash restart loads
+ *	  so, to be compacted or collapsed again).  A load merges the rows'
+ *	  bounds first, and a dead register or record at or below its leaf's
+ *	  bound, in a row older than the newest that carries the bound,
+ *	  collapsed since: it is not held again (nor any older copy of its key
+ *	  in the rows); no bound refuses a live register of the rows loaded
+ *	  into a store that holds nothing (it was held when the bound was
+ *	  written).  The promise: a dead register waiting for an absent member
+ *	  costs a record (about 60 bytes) off max_keys, dead registers cost
+ *	  no more than the budget and a bound per leaf, and nothing deleted or
+ *	  expired comes back (a record refuses what its register refused, a
+ *	  bound refuses more).  No "present horizon" is needed: compaction
+ *	  keeps everything but the key, and the key is replaced by the hash
+ *	  tombstone for whoever lacks the register, present or returning.  Nor
+ *	  can an expired register go with no marker: a member that missed it
+ *	  may hold an older write of its key (made before it, or while
+ *	  partitioned), which would come back; only R3 may drop it.
+ *
  * The price.  A server's writes that no member held while it was not
  *	  counted - made before it first reached the cluster, while it was
  *	  removed or forgotten, or while it was away longer than the lifetime -
@@ -132,7 +190,24 @@
  *	  members disagree, while one is away, or while a hole is open, dead
  *	  registers wait for the lifetime (or, above a hole, until it closes),
  *	  holding their room; a member whose clock lags holds the lifetime
- *	  back by as much.
+ *	  back by as much.  Records (R7): a record refuses an older register
+ *	  of another key with the same 64-bit hash held nothing of here, and a
+ *	  write of that other key replaces it, so that an older copy of the
+ *	  deleted key may return: with n records and m keys written or
+ *	  arriving meanwhile, the chance of either is about n*m/2^64 (14
+ *	  million records and as many writes, an hour of 4,000 deletions a
+ *	  second: 1e-5).  A collapsed bound refuses the registers of keys held
+ *	  nothing of in its leaf below it: a write that has not reached this
+ *	  server when the bound passes it - made while partitioned from it, or
+ *	  unsent when its writer stopped - is refused here once this server
+ *	  holds nothing of its key (it may hold an older register of it, to be
+ *	  collected), and adopted away wherever it is held once the bound is
+ *	  collected: the lifetime's price, paid once the budget is full, for
+ *	  writes older than the oldest records kept (the budget over the rate
+ *	  of deaths).  A member that does not read records (protocol 4) learns
+ *	  of deletions compacted while it was away only by adoption once they
+ *	  are collected (R6); until then it serves what it held of them, and
+ *	  its digests of their leaves differ.
  *
  * Pure C: no server headers, no allocation.  Tested by test/unit/test_rules.c
  * and by the simulator test/sim.
@@ -226,5 +301,51 @@ extern uint64_t mantis_rules_adopted_raise(uint64_t adopted_max_ts, uint64_t hor
 										   bool whole);
 extern uint64_t mantis_rules_hole_after(uint64_t hole_ts, uint64_t refused_ts);
 extern const char *mantis_rules_mode_text(MantisCollectMode mode);
+
+/* ---- records (R7) ---- */
+
+/* The first protocol whose repair answers carry records (R7) */
+#define MANTIS_RULES_RECORDS_PROTOCOL	5
+
+/* A record, or a hash tombstone in an answer (R7) */
+typedef struct MantisRecordView
+{
+	uint64_t	hash;			/* its key's 64-bit hash */
+	uint64_t	ts;				/* its HLC */
+	uint64_t	node;
+	uint64_t	fingerprint;	/* what it adds to its leaf's digest */
+	uint64_t	death_ms;		/* its deletion, or its expiry */
+} MantisRecordView;
+
+/* A leaf's collapsed records (R7): one bound, their digest, latest death */
+typedef struct MantisLeafBound
+{
+	uint64_t	bound_ts;		/* 0: none collapsed */
+	uint64_t	fingerprint;	/* the XOR of theirs */
+	uint64_t	death_ms;		/* the latest of their deaths */
+} MantisLeafBound;
+
+/* What a hash tombstone does to the register or record held of its hash */
+typedef enum MantisTombstoneAction
+{
+	MANTIS_TOMB_IGNORE = 0,		/* newer or the same held, or covered by the bound */
+	MANTIS_TOMB_KEEP,			/* nothing held of it: kept as a record */
+	MANTIS_TOMB_REPLACE			/* an older register or record: replaced by it */
+} MantisTombstoneAction;
+
+extern bool mantis_rules_compact(const MantisDeadRegister *r, uint64_t compact_ms,
+								 int protocol_max);
+extern bool mantis_rules_record_refuses(bool held, const MantisRecordView *rec,
+										uint64_t leaf_bound_ts, uint64_t in_ts,
+										uint64_t in_node, uint64_t in_fingerprint);
+extern MantisTombstoneAction mantis_rules_tombstone(bool held, uint64_t held_ts,
+													uint64_t held_node,
+													uint64_t leaf_bound_ts,
+													const MantisRecordView *t);
+extern bool mantis_rules_collapse(MantisLeafBound *b, const MantisRecordView *rec,
+								  uint64_t clock_ts, uint64_t hole_ts);
+extern MantisSweepVerdict mantis_rules_bound_sweep(const MantisLeafBound *b,
+												   const MantisSweepBounds *sb);
+
 
 #endif							/* MANTIS_RULES_H */

@@ -40,13 +40,107 @@ mantis_snapshot_put_header(unsigned char *p, uint16_t nodes, uint32_t registers,
 	mantis_put_u64(p + 12, horizon);
 }
 
+/* Set a header's flags (MANTIS_SNAPSHOT_FLAG_*) */
+void
+mantis_snapshot_set_flags(unsigned char *p, uint8_t flags)
+{
+	p[5] = flags;
+}
+
+/* Write a record: MANTIS_SNAPSHOT_RECORD_SIZE bytes */
+void
+mantis_snapshot_put_dead(unsigned char *p, const MantisRecordView *rec)
+{
+	mantis_put_u64(p, rec->hash);
+	mantis_put_u64(p + 8, rec->ts);
+	mantis_put_u64(p + 16, rec->node);
+	mantis_put_u64(p + 24, rec->fingerprint);
+	mantis_put_u64(p + 32, rec->death_ms);
+}
+
+/* Write a leaf's bound: MANTIS_SNAPSHOT_BOUND_SIZE bytes */
+void
+mantis_snapshot_put_bound(unsigned char *p, uint32_t leaf, const MantisLeafBound *b)
+{
+	mantis_put_u32(p, leaf);
+	mantis_put_u64(p + 4, b->bound_ts);
+	mantis_put_u64(p + 12, b->fingerprint);
+	mantis_put_u64(p + 20, b->death_ms);
+}
+
+/* An HLC time or a death no writer could have written */
+static int
+time_bad(uint64_t ts, uint64_t death_ms)
+{
+	return ts == 0 || mantis_hlc_ms(ts) > MANTIS_HLC_MAX_MS || death_ms > MANTIS_HLC_MAX_MS;
+}
+
+/*
+ * Decode the records and bounds after the registers (the flag
+ * MANTIS_SNAPSHOT_FLAG_RECORDS), up to *pp; the counts are checked against
+ * the bytes left, as the registers' are.
+ */
+static const char *
+decode_dead(const unsigned char **pp, const unsigned char *end,
+			MantisSnapshotDeadFn on_dead, MantisSnapshotBoundFn on_bound, void *arg)
+{
+	const unsigned char *p = *pp;
+	uint32_t	n;
+
+	if (end - p < 4)
+		return "records truncated";
+	n = mantis_get_u32(p);
+	p += 4;
+	if (n > (size_t) (end - p) / MANTIS_SNAPSHOT_RECORD_SIZE)
+		return "record count larger than the snapshot";
+	for (uint32_t i = 0; i < n; i++, p += MANTIS_SNAPSHOT_RECORD_SIZE)
+	{
+		MantisRecordView rec;
+
+		rec.hash = mantis_get_u64(p);
+		rec.ts = mantis_get_u64(p + 8);
+		rec.node = mantis_get_u64(p + 16);
+		rec.fingerprint = mantis_get_u64(p + 24);
+		rec.death_ms = mantis_get_u64(p + 32);
+		if (time_bad(rec.ts, rec.death_ms))
+			return "record time out of range";
+		if (on_dead)
+			on_dead(arg, &rec);
+	}
+	if (end - p < 4)
+		return "bounds truncated";
+	n = mantis_get_u32(p);
+	p += 4;
+	if (n > (size_t) (end - p) / MANTIS_SNAPSHOT_BOUND_SIZE)
+		return "bound count larger than the snapshot";
+	for (uint32_t i = 0; i < n; i++, p += MANTIS_SNAPSHOT_BOUND_SIZE)
+	{
+		uint32_t	leaf = mantis_get_u32(p);
+		MantisLeafBound b;
+
+		b.bound_ts = mantis_get_u64(p + 4);
+		b.fingerprint = mantis_get_u64(p + 12);
+		b.death_ms = mantis_get_u64(p + 20);
+		if (leaf >= MANTIS_SNAPSHOT_MAX_LEAVES)
+			return "bound of a leaf out of range";
+		if (time_bad(b.bound_ts, b.death_ms))
+			return "bound time out of range";
+		if (on_bound)
+			on_bound(arg, leaf, &b);
+	}
+	*pp = p;
+	return NULL;
+}
+
 /*
  * Decode a whole snapshot of version 1 or 2, calling on_node / on_register
  * (either may be NULL) for each entry, and setting *horizon_out (if not
  * NULL) to its horizon, 0 for version 1.  Returns NULL if the snapshot is
  * well-formed to its last byte, else what is wrong; callbacks may already
  * have run for the entries before the fault, so a caller that must not act
- * on part of a bad snapshot decodes it once without callbacks first.
+ * on part of a bad snapshot decodes it once without callbacks first.  The
+ * records and bounds of a snapshot that has them are checked, not passed:
+ * mantis_snapshot_decode_all() passes them too.
  */
 const char *
 mantis_snapshot_decode(const void *data, size_t len,
@@ -54,11 +148,25 @@ mantis_snapshot_decode(const void *data, size_t len,
 					   MantisSnapshotRegisterFn on_register, void *arg,
 					   uint64_t *horizon_out)
 {
+	return mantis_snapshot_decode_all(data, len, on_node, on_register, NULL, NULL, arg,
+									  horizon_out);
+}
+
+/* The same, with the records and bounds (on_dead, on_bound: may be NULL) */
+const char *
+mantis_snapshot_decode_all(const void *data, size_t len,
+						   MantisSnapshotNodeFn on_node,
+						   MantisSnapshotRegisterFn on_register,
+						   MantisSnapshotDeadFn on_dead,
+						   MantisSnapshotBoundFn on_bound, void *arg,
+						   uint64_t *horizon_out)
+{
 	const unsigned char *p = data;
 	const unsigned char *end;
 	uint32_t	nodes;
 	uint32_t	registers;
 	uint64_t	horizon = 0;
+	uint8_t		flags;
 
 	if (horizon_out)
 		*horizon_out = 0;
@@ -69,7 +177,9 @@ mantis_snapshot_decode(const void *data, size_t len,
 		return "not a mantis snapshot (bad magic bytes)";
 	if (p[4] != 1 && p[4] != MANTIS_SNAPSHOT_VERSION)
 		return "unsupported snapshot format version";
-	if (p[5] != 0)
+	flags = p[5];
+	if ((flags & ~MANTIS_SNAPSHOT_FLAG_RECORDS) != 0 ||
+		(flags != 0 && p[4] == 1))
 		return "unknown snapshot flags";
 	nodes = mantis_get_u16(p + 6);
 	registers = mantis_get_u32(p + 8);
@@ -111,6 +221,13 @@ mantis_snapshot_decode(const void *data, size_t len,
 			return err;
 		if (on_register)
 			on_register(arg, &rec);
+	}
+	if (flags & MANTIS_SNAPSHOT_FLAG_RECORDS)
+	{
+		const char *err = decode_dead(&p, end, on_dead, on_bound, arg);
+
+		if (err)
+			return err;
 	}
 	if (p != end)
 		return "trailing bytes after the last register";

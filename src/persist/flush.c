@@ -23,6 +23,11 @@
  * greater HLC for its key (or that register was collected since, and must
  * not come back).
  *
+ * Records.  A compaction also writes the records of dead registers and the
+ * leaves' collapsed bounds (R7 of common/rules.h), in rows of their own
+ * (persist/dead_rows.c), before it scans the registers; a flush writes the
+ * bounds changed since the last flush in a row of their own, first.
+ *
  * Adoption.  A compaction also makes adoptions durable (store/sweep.c):
  * its snapshot leaves out the registers adopted away, its last row carries
  * the refusal horizon their adoption raises, and only once it has committed
@@ -49,6 +54,7 @@
 #include "common/snapshot.h"
 #include "store/collect.h"
 #include "store/store.h"
+#include "persist/dead_rows.h"
 #include "persist/load.h"
 #include "persist/persist.h"
 #include "persist/table.h"
@@ -71,6 +77,7 @@ typedef struct RowBuilder
 	uint64		adopted_raise;	/* the refusal horizon the adoptions a
 								 * compaction covers raise, 0: none */
 	uint64		registers;		/* in all rows */
+	uint64		records;		/* of dead registers (R7), in a compaction's */
 	int64		bytes;			/* of all inserted rows */
 	MemoryContext cxt;			/* outlives the transaction: for "inserted" */
 	List	   *inserted;		/* NewRow * */
@@ -279,6 +286,9 @@ compact(KnownTable *kt, RowBuilder *b, MantisLeafSet *pending, int *ndeleted,
 	 * wait, still read, until the hole closes or the row has merged.
 	 */
 	cover->hole_ts = mantis_collect_cover_hole();
+	/* records first (persist/dead_rows.c): the rows then never miss a key */
+	b->bytes += write_dead_rows(kt, b->clock, mantis_collect_refusal_horizon(), b->cxt,
+								&b->inserted, &b->records);
 	mantis_store_scan_compaction(builder_add, b, cover);
 	b->adopted_raise = mantis_collect_adopted_raise(cover->max_ts);
 	if (b->cur.data == NULL && (b->registers == 0 || b->adopted_raise != 0))
@@ -434,7 +444,8 @@ mantis_persist_flush(KnownTable *kt, MantisLeafSet *pending, bool compact_asked,
 	}
 
 	result->compacted = compact_asked || kt->rewrite;
-	if (!result->compacted && mantis_leafset_is_empty(pending))
+	if (!result->compacted && mantis_leafset_is_empty(pending) &&
+		!mantis_store_dead_has_changed())
 	{
 		end_work();
 		return true;
@@ -444,6 +455,9 @@ mantis_persist_flush(KnownTable *kt, MantisLeafSet *pending, bool compact_asked,
 	mantis_hlc_format(&now, clock);
 	if (!result->compacted)
 	{
+		/* the bounds changed since the last flush first (R7) */
+		b.bytes += write_bounds_row(kt, clock, mantis_collect_refusal_horizon(), b.cxt,
+									&b.inserted);
 		take_pending(pending, builder_add, &b);
 		builder_close_row(&b);
 		result->compacted = compaction_due(kt, &b);
@@ -462,6 +476,7 @@ mantis_persist_flush(KnownTable *kt, MantisLeafSet *pending, bool compact_asked,
 		drop_adopted(&cover);
 	note_committed(kt, &b, deleted, ndeleted);
 	memset(&taken_leaves, 0, sizeof(taken_leaves));
+	dead_rows_committed();
 	result->registers = b.registers;
 	result->rows = list_length(b.inserted);
 	return true;
@@ -493,4 +508,5 @@ mantis_persist_abort(void)
 {
 	abort_work();
 	give_back_taken();
+	dead_rows_abort();
 }

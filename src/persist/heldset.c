@@ -20,7 +20,7 @@
  *	  for room that our rows hold back (its key at its HLC) is
  *	  no hole (the rule R5 of common/rules.h).  So it must name only what
  *	  the rows still hold: once rows that held registers back are gone (a
- *	  TRUNCATE, persist/load.c's lost_held_back()), the set may name
+ *	  TRUNCATE, persist/table.c's lost_held_back()), the set may name
  *	  registers no row holds, and nothing is published there ("lost")
  *	  until a retry has rebuilt it from the rows that are left.  Bounded:
  *	  past the bound a refusal stays a hole, and the worker logs it.

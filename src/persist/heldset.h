@@ -3,7 +3,7 @@
  *	  The held set: the registers the rows of mantis_stores hold back, in
  *	  the persistence worker's memory (persist/heldset.c).
  *
- * Only persist/load.c includes this header.
+ * Only persist/load.c and persist/table.c include this header.
  *
  * IDENTIFICATION	src/persist/heldset.h
  *-------------------------------------------------------------------------

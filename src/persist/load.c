@@ -58,10 +58,12 @@
 #include "clock.h"
 #include "guc.h"
 #include "nodes.h"
+#include "common/keyhash.h"
 #include "common/rules.h"
 #include "common/snapshot.h"
 #include "store/collect.h"
 #include "store/store.h"
+#include "persist/dead_rows.h"
 #include "persist/heldset.h"
 #include "persist/load.h"
 #include "persist/persist.h"
@@ -102,26 +104,6 @@ publish_load_hole(const KnownTable *kt)
 	held_publish(hole == MANTIS_RULES_NO_HOLE);
 }
 
-typedef struct LoadState
-{
-	int64		row_id;
-	uint64		now_ms;
-	MantisMergeTally merged;
-	uint64		refused;		/* size, encoding or clock */
-	uint64		hole_ts;		/* the least HLC held back in this row */
-	HeldForRoom room;			/* of those held back, for lack of room */
-
-	/* a retry (retry_held_back()): */
-	bool		retry;
-	int			only;			/* merge only the first "only" of the held set */
-	RowRewrites *rw;			/* where rewritten rows go */
-	StringInfoData kept;		/* the row's rewrite so far: VARHDRSZ, header,
-								 * its nodes, the registers still held back */
-	uint32		row_registers;	/* of the row */
-	uint32		row_kept;		/* of those, still held back */
-	uint16		row_nodes;
-	int			rewritten;		/* rows */
-} LoadState;
 
 static void
 load_node(void *arg, uint64_t id, const char *name, size_t name_len)
@@ -190,6 +172,14 @@ load_register(void *arg, const MantisRecord *rec)
 	/* merged, or beaten, when the row was loaded: see the file header */
 	if (st->retry && !held_contains(st->only, rec))
 		return;
+	/* collapsed into its leaf's bound since its row was written (R7) */
+	if (st->bounds_first &&
+		dead_load_folds(st, mantis_hash(rec->key, rec->key_len), rec->hlc.ts, rec->hlc.node,
+						rec->deleted))
+	{
+		st->merged.stale++;
+		return;
+	}
 	if (!register_acceptable(rec, st->now_ms))
 	{
 		/* beaten here by a later write of its key: nothing to hold back */
@@ -236,8 +226,8 @@ rewrite_row(KnownTable *kt, LoadState *st, const KnownRow *row, uint64 horizon)
 	NewRow	   *fresh;
 	KnownRow   *old;
 
-	if (row->held == 0 || st->row_kept == st->row_registers)
-		return;
+	if (row->held == 0 || st->row_kept == st->row_registers || st->row_dead_kept > 0)
+		return;					/* records held back: the row stays whole */
 	mantis_snapshot_put_header((unsigned char *) st->kept.data + VARHDRSZ,
 							   st->row_nodes, st->row_kept, horizon);
 	SET_VARSIZE(st->kept.data, st->kept.len);
@@ -270,6 +260,7 @@ load_row(KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 	uint64		horizon = 0;
 	const char *err = mantis_snapshot_decode(data, len, NULL, NULL, NULL, &horizon);
 	uint64		before;
+	uint64		dead_before;
 
 	if (err != NULL)
 	{
@@ -280,7 +271,8 @@ load_row(KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 		row->unreadable = true;
 		return;
 	}
-	before = st->refused + st->merged.no_room;
+	before = st->refused + st->merged.no_room + st->dead_no_room;
+	dead_before = st->dead_no_room;
 	st->row_id = row->id;
 	st->hole_ts = MANTIS_RULES_NO_HOLE;
 	st->row_registers = st->row_kept = st->row_nodes = 0;
@@ -290,7 +282,9 @@ load_row(KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 		initStringInfo(&st->kept);
 		appendStringInfoSpaces(&st->kept, VARHDRSZ + MANTIS_SNAPSHOT_HEADER_SIZE);
 	}
-	(void) mantis_snapshot_decode(data, len, load_node, load_register, st, NULL);
+	(void) mantis_snapshot_decode_all(data, len, load_node, load_register, load_dead, load_bound,
+									  st, NULL);
+	st->row_dead_kept = st->dead_no_room - dead_before;
 	/*
 	 * What was collected before this start is refused still; and our clock
 	 * starts past it, so that no write made here falls under it.  Not again
@@ -304,7 +298,8 @@ load_row(KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 		horizon = Min(horizon, mantis_collect_refusal_horizon());
 	if (horizon != 0)
 		mantis_clock_witness(horizon);
-	row->held = (uint32) Min(st->refused + st->merged.no_room - before, PG_UINT32_MAX);
+	row->held = (uint32) Min(st->refused + st->merged.no_room + st->dead_no_room - before,
+							 PG_UINT32_MAX);
 	row->hole_ts = st->hole_ts;
 	row->unreadable = false;
 	if (st->retry)
@@ -312,11 +307,39 @@ load_row(KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 }
 
 /*
- * Merge the rows of "rows" (n of them, sorted by id) into memory, one at a
- * time through a cursor.  Rows that vanished meanwhile stay as they were.
+ * The rows flagged as holding records (and bounds): the flags byte of the
+ * snapshot header, read without reading the whole row where it is stored
+ * out of line.
+ */
+#define ROWS_WITH_RECORDS \
+	" AND CASE WHEN pg_catalog.octet_length(registers) OPERATOR(pg_catalog.>) 5" \
+	" THEN pg_catalog.get_byte(pg_catalog.substring(registers, 6, 1), 0) OPERATOR(pg_catalog.&) 1 OPERATOR(pg_catalog.=) 1" \
+	" ELSE false END"
+
+/*
+ * The first pass of a load: merge the bounds a row carries
+ * (persist/dead_rows.c, gather_bound()), before any row's records and
+ * registers.  A malformed row gives nothing: the second pass skips it.
  */
 static void
-load_rows(KnownTable *kt, KnownRow **rows, int n, LoadState *st)
+gather_row(LoadState *st, const KnownRow *row, bytea *registers)
+{
+	const char *data = VARDATA_ANY(registers);
+	size_t		len = VARSIZE_ANY_EXHDR(registers);
+
+	if (mantis_snapshot_decode_all(data, len, NULL, NULL, NULL, NULL, NULL, NULL) != NULL)
+		return;
+	st->row_id = row->id;
+	(void) mantis_snapshot_decode_all(data, len, NULL, NULL, NULL, gather_bound, st, NULL);
+}
+
+/*
+ * Merge the rows of "rows" (n of them, sorted by id) into memory, one at a
+ * time through a cursor, or with bounds_only their bounds alone (the first
+ * pass).  Rows that vanished meanwhile stay as they were.
+ */
+static void
+load_rows(KnownTable *kt, KnownRow **rows, int n, LoadState *st, bool bounds_only)
 {
 	Oid			types[2] = {INT8ARRAYOID, INT4OID};
 	Datum		values[2];
@@ -334,8 +357,8 @@ load_rows(KnownTable *kt, KnownRow **rows, int n, LoadState *st)
 									ALLOCSET_DEFAULT_SIZES);
 	portal = SPI_cursor_open_with_args(NULL,
 									   psprintf("SELECT id, node, CASE WHEN pg_catalog.octet_length(registers) OPERATOR(pg_catalog.<=) $2 THEN registers END"
-												" FROM %s WHERE id OPERATOR(pg_catalog.=) ANY ($1) ORDER BY id",
-												kt->name),
+												" FROM %s WHERE id OPERATOR(pg_catalog.=) ANY ($1)%s ORDER BY id",
+												kt->name, bounds_only ? ROWS_WITH_RECORDS : ""),
 									   2, types, values, NULL, true, 0);
 	for (;;)
 	{
@@ -365,7 +388,12 @@ load_rows(KnownTable *kt, KnownRow **rows, int n, LoadState *st)
 		MemoryContextSwitchTo(row_cxt);
 		node = SPI_getvalue(tuple, desc, 2);
 		d = SPI_getbinval(tuple, desc, 3, &isnull);
-		if (isnull)
+		if (bounds_only)
+		{
+			if (!isnull)
+				gather_row(st, rows[next], DatumGetByteaPP(d));
+		}
+		else if (isnull)
 		{
 			ereport(WARNING,
 					(errcode(ERRCODE_DATA_CORRUPTED),
@@ -388,62 +416,33 @@ load_rows(KnownTable *kt, KnownRow **rows, int n, LoadState *st)
 /* ---- following the table ---- */
 
 /*
- * A row we knew is gone from the table: one of ours means the next flush
- * writes every register; one that held registers back (whoever wrote it)
- * took them with it, the least of them noted in *lost_hole, and the next
- * flush writes every register too, under the horizon that lowers.
+ * Merge rows the worker did not know: their bounds first, then each row
+ * (persist/dead_rows.c).  Into a store that holds nothing (a start, a
+ * crash restart), no bound refuses a register of the rows
+ * (mantis_store_dead_trust_rows()); into one that holds something, what
+ * it holds decides, as for a peer's register.
  */
 static void
-row_gone(KnownTable *kt, const KnownRow *row, uint64 *lost_hole)
+load_fresh(KnownTable *kt, KnownRow **fresh, int nfresh, LoadState *st)
 {
-	if (row->own)
-		kt->rewrite = true;
-	if (row->held > 0 && !row->unreadable)
+	bool		records = mantis_store_dead_capacity() > 0;
+	bool		history = mantis_store_holds_nothing();
+
+	if (records)
 	{
-		*lost_hole = mantis_rules_hole_after(*lost_hole, row->hole_ts);
-		kt->rewrite = true;		/* our rows carry the horizon it lowers */
+		dead_load_begin(st);
+		load_rows(kt, fresh, nfresh, st, true);
 	}
-}
-
-/*
- * Rows that held registers back are gone while we run, not by our own
- * compaction: what they held is ours no more, and our refusal horizon must
- * not cover it, or we would refuse it from the peers that hold it and they
- * would adopt it away (store/collect.c).  Before the load hole that kept
- * them from doing so is lifted (publish_load_hole()).
- */
-static void
-lost_held_back(uint64 lost_hole)
-{
-	held_lost();				/* until a retry rebuilds the held set */
-	/*
-	 * A standby sees rows go as its primary compacts them (a held row
-	 * rewritten as a row of what it still holds back): the primary decides.
-	 */
-	if (RecoveryInProgress())
-		return;
-	ereport(WARNING,
-			(errmsg("mantis: rows of mantis_stores that held registers back are gone"),
-			 errdetail("The registers they held are no longer in this server: it lowers its refusal horizon below them, to take them back from its peers."),
-			 errhint("Raise the limits that held them back (see mantis_status.held_back) before removing rows of mantis_stores.")));
-	mantis_collect_lower_refusal_horizon(lost_hole);
-}
-
-/*
- * The table was replaced (persist/table.c's find_table()): every row we
- * knew is gone, and forgotten.
- */
-static void
-table_replaced(KnownTable *kt)
-{
-	uint64		lost_hole = MANTIS_RULES_NO_HOLE;
-
-	for (int i = 0; i < kt->nrows; i++)
-		row_gone(kt, &kt->rows[i], &lost_hole);
-	if (lost_hole != MANTIS_RULES_NO_HOLE)
-		lost_held_back(lost_hole);
-	kt->nrows = 0;
-	kt->replaced = false;
+	mantis_store_dead_trust_rows(history);
+	PG_TRY();
+	{
+		load_rows(kt, fresh, nfresh, st, false);
+	}
+	PG_FINALLY();
+	{
+		mantis_store_dead_trust_rows(false);
+	}
+	PG_END_TRY();
 }
 
 /*
@@ -513,7 +512,7 @@ sync_table(KnownTable *kt, LoadState *st)
 		lost_held_back(lost_hole);
 
 	if (nfresh > 0)
-		load_rows(kt, fresh, nfresh, st);
+		load_fresh(kt, fresh, nfresh, st);
 
 	known_reserve(kt, nnow);
 	memcpy(kt->rows, now, sizeof(KnownRow) * nnow);
@@ -536,6 +535,7 @@ log_load(const KnownTable *kt, const LoadState *st, int rows)
 			 errdetail("%llu registers superseded, %llu held back (size, encoding or clock), %llu found no room.",
 					   (unsigned long long) st->merged.stale, (unsigned long long) st->refused,
 					   (unsigned long long) st->merged.no_room)));
+	log_load_dead(kt, st);
 	if (st->merged.no_room > 0)
 		ereport(WARNING,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -610,7 +610,7 @@ retry_held_back(KnownTable *kt, RowRewrites *rw)
 	if (n > 0)
 	{
 		st.now_ms = mantis_clock_wall_ms();
-		load_rows(kt, retry, n, &st);
+		load_rows(kt, retry, n, &st, false);
 		if (st.merged.applied > 0)
 			ereport(LOG,
 					(errmsg("mantis loaded %llu registers held back in %s",

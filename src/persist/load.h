@@ -13,8 +13,12 @@
 #ifndef MANTIS_PERSIST_LOAD_H
 #define MANTIS_PERSIST_LOAD_H
 
+#include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 
+#include "store/store.h"
+
+#include "persist/retry.h"
 #include "persist/table.h"
 
 /*
@@ -28,6 +32,41 @@ typedef struct RowRewrites
 	List	   *inserted;		/* NewRow * */
 	List	   *replaced;		/* KnownRow *: to delete with the merged rows */
 } RowRewrites;
+
+/* What a load of rows found (persist/load.c, persist/dead_rows.c) */
+typedef struct LoadState
+{
+	int64		row_id;
+	uint64		now_ms;
+	MantisMergeTally merged;
+	uint64		refused;		/* size, encoding or clock */
+	uint64		hole_ts;		/* the least HLC held back in this row */
+	HeldForRoom room;			/* of those held back, for lack of room */
+
+	/* records of dead registers, and leaves' bounds (R7) */
+	uint64		dead_held;
+	uint64		dead_stale;
+	uint64		dead_no_room;	/* held back: no room, or records off */
+	uint64		dead_folded;	/* collapsed since their rows were written */
+
+	/* the rows' bounds merged first (persist/dead_rows.c, dead_load_begin()) */
+	bool		bounds_first;
+	int64	   *bound_row;		/* per leaf: the newest row with its bound */
+	uint64	   *bound_ts;		/* per leaf: the greatest bound of the rows */
+	struct HTAB *folded;		/* hash: the newest HLC taken as collapsed */
+
+	/* a retry (retry_held_back()): */
+	bool		retry;
+	int			only;			/* merge only the first "only" of the held set */
+	RowRewrites *rw;			/* where rewritten rows go */
+	StringInfoData kept;		/* the row's rewrite so far: VARHDRSZ, header,
+								 * its nodes, the registers still held back */
+	uint32		row_registers;	/* of the row */
+	uint32		row_kept;		/* of those, still held back */
+	uint64		row_dead_kept;	/* records or bounds of the row held back */
+	uint16		row_nodes;
+	int			rewritten;		/* rows */
+} LoadState;
 
 extern MANTIS_PRIVATE bool follow_table(KnownTable *kt);
 extern MANTIS_PRIVATE void retry_held_back(KnownTable *kt, RowRewrites *rw);

@@ -5,8 +5,8 @@
  *	  the room free then; the worker (persist/persist.h) asks whether room
  *	  has been freed for them since.
  *
- * Only persist/load.c includes this header.  What is declared here is
- * MANTIS_PRIVATE (mantis.h).
+ * Only persist/load.c (through persist/load.h) includes this header.
+ * What is declared here is MANTIS_PRIVATE (mantis.h).
  *
  * IDENTIFICATION	src/persist/retry.h
  *-------------------------------------------------------------------------

@@ -23,6 +23,9 @@
  * register with a greater HLC.  persist/load.c compares the table with
  * what the worker knows and merges what it does not; persist/flush.c adds
  * the rows a flush inserted and drops those it deleted once it commits.
+ * A row known that is gone (row_gone(), table_replaced()) means the next
+ * flush writes every register; one that held registers back lowers our
+ * refusal horizon below them (lost_held_back()).
  * All this is one KnownTable, which the worker creates
  * (mantis_persist_table_create()), keeps, and passes to each function that
  * reads or changes it: none of the persistence's files has a copy.
@@ -45,8 +48,12 @@
 
 #include "mantis.h"
 #include "nodes.h"
+#include "persist/heldset.h"
 #include "persist/persist.h"
 #include "persist/table.h"
+#include "store/collect.h"
+#include "common/rules.h"
+#include "access/xlog.h"
 
 /* ---- the transaction bracket ---- */
 
@@ -216,6 +223,67 @@ mantis_persist_counts(const KnownTable *kt, uint64 *held_back, int64 *own_rows)
 				merged_bytes;
 
 	count_rows(kt, held_back, own_rows, &merged_rows, &merged_bytes);
+}
+
+/* ---- rows gone ---- */
+
+/*
+ * A row we knew is gone from the table: one of ours means the next flush
+ * writes every register; one that held registers back (whoever wrote it)
+ * took them with it, the least of them noted in *lost_hole, and the next
+ * flush writes every register too, under the horizon that lowers.
+ */
+void
+row_gone(KnownTable *kt, const KnownRow *row, uint64 *lost_hole)
+{
+	if (row->own)
+		kt->rewrite = true;
+	if (row->held > 0 && !row->unreadable)
+	{
+		*lost_hole = mantis_rules_hole_after(*lost_hole, row->hole_ts);
+		kt->rewrite = true;		/* our rows carry the horizon it lowers */
+	}
+}
+
+/*
+ * Rows that held registers back are gone while we run, not by our own
+ * compaction: what they held is ours no more, and our refusal horizon must
+ * not cover it, or we would refuse it from the peers that hold it and they
+ * would adopt it away (store/collect.c).  Before the load hole that kept
+ * them from doing so is lifted (publish_load_hole()).
+ */
+void
+lost_held_back(uint64 lost_hole)
+{
+	held_lost();				/* until a retry rebuilds the held set */
+	/*
+	 * A standby sees rows go as its primary compacts them (a held row
+	 * rewritten as a row of what it still holds back): the primary decides.
+	 */
+	if (RecoveryInProgress())
+		return;
+	ereport(WARNING,
+			(errmsg("mantis: rows of mantis_stores that held registers back are gone"),
+			 errdetail("The registers they held are no longer in this server: it lowers its refusal horizon below them, to take them back from its peers."),
+			 errhint("Raise the limits that held them back (see mantis_status.held_back) before removing rows of mantis_stores.")));
+	mantis_collect_lower_refusal_horizon(lost_hole);
+}
+
+/*
+ * The table was replaced (persist/table.c's find_table()): every row we
+ * knew is gone, and forgotten.
+ */
+void
+table_replaced(KnownTable *kt)
+{
+	uint64		lost_hole = MANTIS_RULES_NO_HOLE;
+
+	for (int i = 0; i < kt->nrows; i++)
+		row_gone(kt, &kt->rows[i], &lost_hole);
+	if (lost_hole != MANTIS_RULES_NO_HOLE)
+		lost_held_back(lost_hole);
+	kt->nrows = 0;
+	kt->replaced = false;
 }
 
 /*

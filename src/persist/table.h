@@ -81,6 +81,9 @@ extern MANTIS_PRIVATE void count_rows(const KnownTable *kt, uint64 *held_back,
 									  int64 *own_rows, int64 *merged_rows,
 									  int64 *merged_bytes);
 extern MANTIS_PRIVATE Datum int8_array(const int64 *ids, int n);
+extern MANTIS_PRIVATE void row_gone(KnownTable *kt, const KnownRow *row, uint64 *lost_hole);
+extern MANTIS_PRIVATE void lost_held_back(uint64 lost_hole);
+extern MANTIS_PRIVATE void table_replaced(KnownTable *kt);
 extern MANTIS_PRIVATE void insert_row(KnownTable *kt, const char *clock,
 									  bytea *registers, NewRow *row);
 

@@ -724,5 +724,5 @@ mantis_horizon_tick(void)
 	least_ms = mantis_rules_lifetime_bound(now_ms, mantis_peer_clocks_least(), lifetime_ms);
 	if (caught_up_ms != 0 && mono_ms >= caught_up_ms + lifetime_ms && least_ms != 0)
 		lifetime_ts = mantis_hlc_pack(least_ms, 0);
-	mantis_collect_publish(published_stable, lifetime_ts, hole);
+	mantis_collect_publish(published_stable, lifetime_ts, hole, least_ms);
 }

@@ -12,7 +12,8 @@
  *
  * Versions.  A greeting is built in the version its caller gives
  * (replication/protocol.c: the one in use with the peer, or the version of
- * the HELLO it answers).  Every other frame is version 3, whoever it goes
+ * the HELLO it answers).  TOMBS is version 5, and goes only to a peer at 5
+ * (replication/tombs.c).  Every other frame is version 3, whoever it goes
  * to: its layout is the same in version 4, every server of this library or
  * an older one takes it, and so one live UPDATES frame still serves every
  * peer (replication/live.c builds it once and sends it to all).
@@ -39,6 +40,7 @@
 #include "clock.h"
 #include "guc.h"
 #include "nodes.h"
+#include "common/tombs.h"
 #include "replication/outbox.h"
 
 #define UPDATES_TARGET_BYTES	(256 * 1024)
@@ -134,7 +136,7 @@ our_greeting(const Peer *to)
 	g.encoding_len = strlen(my_encoding);
 	/* written in version 4 only, which is sent only up to this */
 	g.proto_min = MANTIS_FRAME_VERSION_MIN;
-	g.proto_max = (uint8) mantis_protocol_max;
+	g.proto_max = (uint8) mantis_protocol_spoken();
 	mantis_horizon_fill_greeting(to, &g);
 	return g;
 }
@@ -189,12 +191,15 @@ mantis_outbox_groups(uint32 round, const MantisLiveMark *mark, const uint64 *dig
 
 /*
  * LEAVES: the MANTIS_DIGEST_GROUP_LEAVES leaf digests of a group; flags
- * MANTIS_FRAME_HELD_BACK on an answer that held registers back
+ * MANTIS_FRAME_HELD_BACK on an answer that held registers back.  Version 3,
+ * but 5 for an answer that carried the group's hash tombstones (to a peer
+ * at 5: replication/tombs.c), which the puller may then acknowledge.
  */
 void
-mantis_outbox_leaves(uint32 round, uint16 group, const uint64 *digests, uint16 flags)
+mantis_outbox_leaves(uint32 round, uint16 group, const uint64 *digests, uint16 flags,
+					 int version)
 {
-	MantisFrameHeader h = our_header(MANTIS_FRAME_VERSION_MIN);
+	MantisFrameHeader h = our_header(version);
 	unsigned char *p = frame_reset(MANTIS_FRAME_LEAVES_SIZE);
 
 	h.flags = flags;
@@ -258,6 +263,43 @@ mantis_updates_add(const MantisRecord *rec, void *arg)
 	mantis_codec_put_register((unsigned char *) frame.data + frame.len, rec);
 	frame.len += (int) size;
 	u->count++;
+}
+
+/* ---- TOMBS (protocol 5, replication/tombs.c) ---- */
+
+/* Begin a TOMBS frame: the head, its counts 0 */
+void
+mantis_outbox_tombs_begin(uint32 round, uint16 group)
+{
+	MantisFrameHeader h = our_header(MANTIS_FRAME_VERSION_TOMBS);
+	unsigned char *p = frame_reset(MANTIS_FRAME_TOMBS_HEAD_SIZE);
+
+	frame.len = (int) mantis_frame_put_tombs_head(p, &h, round, group);
+}
+
+void
+mantis_outbox_tombs_record(const MantisRecordView *r)
+{
+	enlargeStringInfo(&frame, MANTIS_TOMB_RECORD_SIZE);
+	mantis_tomb_put_record((unsigned char *) frame.data + frame.len, r);
+	frame.len += MANTIS_TOMB_RECORD_SIZE;
+}
+
+void
+mantis_outbox_tombs_bound(int leaf, const MantisLeafBound *b)
+{
+	MantisTombBound t = {(uint16) leaf, *b};
+
+	enlargeStringInfo(&frame, MANTIS_TOMB_BOUND_SIZE);
+	mantis_tomb_put_bound((unsigned char *) frame.data + frame.len, &t);
+	frame.len += MANTIS_TOMB_BOUND_SIZE;
+}
+
+/* Close the frame with what it holds */
+void
+mantis_outbox_tombs_end(uint32 records, uint16 bounds)
+{
+	mantis_frame_tombs_set_counts((unsigned char *) frame.data, records, bounds);
 }
 
 /* ---- sending ---- */

@@ -9,6 +9,7 @@
 #ifndef MANTIS_OUTBOX_H
 #define MANTIS_OUTBOX_H
 
+#include "common/rules.h"
 #include "replication/peers.h"
 #include "replication/transport.h"
 
@@ -28,7 +29,13 @@ extern void mantis_outbox_insync(uint32 round, const MantisLiveMark *mark);
 extern void mantis_outbox_groups(uint32 round, const MantisLiveMark *mark,
 								 const uint64 *digests);
 extern void mantis_outbox_leaves(uint32 round, uint16 group, const uint64 *digests,
-								 uint16 flags);
+								 uint16 flags, int version);
+
+/* TOMBS (version 5): begun, filled (records first, then bounds), ended */
+extern void mantis_outbox_tombs_begin(uint32 round, uint16 group);
+extern void mantis_outbox_tombs_record(const MantisRecordView *r);
+extern void mantis_outbox_tombs_bound(int leaf, const MantisLeafBound *b);
+extern void mantis_outbox_tombs_end(uint32 records, uint16 bounds);
 
 /* the frame built last */
 extern const char *mantis_outbox_data(void);

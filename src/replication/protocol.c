@@ -63,6 +63,7 @@
 #include "replication/protocol.h"
 #include "replication/repair.h"
 #include "replication/security.h"
+#include "replication/tombs.h"
 #include "replication/transport.h"
 #include "replication/version.h"
 
@@ -336,7 +337,7 @@ refuse_own_id(Peer *via, const MantisMessage *m, const MantisFrame *f, Timestamp
 			via->is_self = true;
 		else if (f->type == MANTIS_FRAME_HELLO)
 		{
-			mantis_outbox_welcome(NULL, Min(f->version, mantis_protocol_max));
+			mantis_outbox_welcome(NULL, Min(f->version, mantis_protocol_spoken()));
 			(void) mantis_outbox_reply(NULL, m);
 		}
 		mantis_peer_problem(via, LOG, "peer %s is this server itself; ignoring it (remove this server's own address from \"mantis.peers\")",
@@ -355,7 +356,7 @@ refuse_own_id(Peer *via, const MantisMessage *m, const MantisFrame *f, Timestamp
 		/* answered, so that it finds the clash too, naming our endpoint */
 		if (!via && f->type == MANTIS_FRAME_HELLO)
 		{
-			mantis_outbox_welcome(NULL, Min(f->version, mantis_protocol_max));
+			mantis_outbox_welcome(NULL, Min(f->version, mantis_protocol_spoken()));
 			(void) mantis_outbox_reply(NULL, m);
 		}
 		mantis_peer_problem(via, WARNING,
@@ -396,12 +397,17 @@ handle_request(Peer *from, const MantisMessage *m, const MantisFrame *f, Timesta
 			if (check_greeting(from, f, now))
 				mantis_horizon_on_greeting(from, f, mantis_outbox_incarnation());
 			/* answered even when refused: so the peer learns why */
-			mantis_outbox_welcome(from, Min(f->version, mantis_protocol_max));
+			mantis_outbox_welcome(from, Min(f->version, mantis_protocol_spoken()));
 			mantis_outbox_reply(from, m);
 			return true;
 		case MANTIS_FRAME_UPDATES:
 			/* live changes, or registers a puller found we lack */
 			(void) mantis_live_merge(from, f, 0);
+			mantis_repair_digests_changed();
+			return true;
+		case MANTIS_FRAME_TOMBS:
+			/* hash tombstones a puller found we lack (R7) */
+			(void) mantis_tombs_merge(from, f, 0, NULL);
 			mantis_repair_digests_changed();
 			return true;
 		case MANTIS_FRAME_SUMMARY:
@@ -454,6 +460,10 @@ handle_answer(Peer *via, const MantisFrame *f, TimestampTz now)
 		case MANTIS_FRAME_LEAVES:
 			if (mantis_repair_answer_current(via, f, now))
 				mantis_repair_on_leaves(via, f, now);
+			return true;
+		case MANTIS_FRAME_TOMBS:
+			if (mantis_repair_answer_current(via, f, now))
+				mantis_repair_on_tombs(via, f, now);
 			return true;
 	}
 	return false;

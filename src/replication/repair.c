@@ -47,20 +47,9 @@
  * the run of the peer the round began with (the rule R6 of common/rules.h;
  * mantis_repair_answer_current()).
  *
- * Registers a peer refused are not sent again every round.  A peer with
- * our limits can still refuse registers (its store is full, or its clock
- * is far behind the registers' HLCs), and then the digests of their leaves
- * stay different and every round would send the same registers again.  So
- * each peer remembers the leaves whose registers it sent in a repair, with
- * our leaf digest and the peer's at that time (HELD_SETS x HELD_WAYS
- * leaves; a leaf's set is the leaf modulo HELD_SETS, and its least
- * recently used entry makes room).  When a leaf comes up again with both
- * digests unchanged, the peer took none of them: its registers are held
- * (counted in repair_held) for 1 occasion, then sent again, then held for
- * 2, 4 ... up to HELD_MAX_BACKOFF occasions - an occasion being each repair
- * round, ours or the peer's, that finds the leaf different.  A change of
- * either digest, or a new incarnation of the peer (a restart, say with a
- * larger store), starts over.
+ * Registers a peer refused are not sent again every round: the leaves
+ * whose registers it took none of are held back a while
+ * (replication/held.c).
  *
  * IDENTIFICATION	src/replication/repair.c
  *-------------------------------------------------------------------------
@@ -77,20 +66,18 @@
 #include "common/rules.h"
 #include "store/collect.h"
 #include "store/store.h"
+#include "replication/held.h"
 #include "replication/horizon.h"
 #include "replication/live.h"
 #include "replication/outbox.h"
 #include "replication/repair.h"
+#include "replication/tombs.h"
 
 #define REPAIR_WINDOW			8
 #define ROUND_TIMEOUT_MS		10000
 #define ROUND_RETRY_MS			1000
-#define HELD_MAX_BACKOFF		64	/* most occasions a leaf is held */
-
-StaticAssertDecl(MANTIS_LEAVES <= 65536, "HeldLeaf.leaf is a uint16");
 
 static uint32 round_counter = 0;
-static uint32 held_clock = 0;
 
 /* leaf digests, read once per pass when first needed */
 static uint64 *leaf_digests = NULL;
@@ -269,7 +256,7 @@ round_fill_window(Peer *peer, TimestampTz now)
 		peer->repair.wanted[g] = false;
 		peer->repair.wanted_count--;
 		mantis_outbox_leaves(peer->repair.round, (uint16) g,
-							 leaves + g * MANTIS_DIGEST_GROUP_LEAVES, 0);
+							 leaves + g * MANTIS_DIGEST_GROUP_LEAVES, 0, MANTIS_FRAME_VERSION_MIN);
 		if (adopter == peer)
 		{
 			memset(answer_fingerprints + g * MANTIS_DIGEST_GROUP_LEAVES, 0,
@@ -388,6 +375,32 @@ mantis_repair_on_updates(Peer *peer, const MantisFrame *f, TimestampTz now)
 	}
 }
 
+/* MantisTombNote: a tombstone's or bound's share of the adopter's answer */
+static void
+note_tomb(int leaf, uint64 fingerprint)
+{
+	answer_fingerprints[leaf] ^= fingerprint;
+}
+
+/* TOMBS of an answer (protocol 5): as UPDATES, through replication/tombs.c */
+void
+mantis_repair_on_tombs(Peer *peer, const MantisFrame *f, TimestampTz now)
+{
+	bool		ours = peer->repair.round != 0 && f->round == peer->repair.round;
+	bool		adopting = ours && adopter == peer;
+	bool		clean = mantis_tombs_merge(peer, f, adopting ? MANTIS_REG_SEEN : 0,
+										   adopting && peer->repair.asked[f->group] ?
+										   note_tomb : NULL);
+
+	digests_fresh = false;
+	if (ours)
+	{
+		peer->repair.deadline = TimestampTzPlusMilliseconds(now, ROUND_TIMEOUT_MS);
+		if (!clean)
+			mantis_horizon_round_taint(peer);
+	}
+}
+
 /*
  * Adopt away our registers the peer collected, from the leaves of the
  * group that still differ; see the file header.  They stay, and are read,
@@ -454,6 +467,8 @@ mantis_repair_on_leaves(Peer *peer, const MantisFrame *f, TimestampTz now)
 	leaves = digests();
 	if (f->flags & MANTIS_FRAME_HELD_BACK)
 		mantis_horizon_round_held_back(peer);
+	if (mantis_tombs_missing(peer, f))
+		mantis_horizon_round_taint(peer);	/* it may lack tombstones (R7) */
 
 	/*
 	 * Adopt only from a complete answer: registers the peer held back, or
@@ -475,92 +490,7 @@ mantis_repair_on_leaves(Peer *peer, const MantisFrame *f, TimestampTz now)
 	round_fill_window(peer, now);
 }
 
-/* ---- registers the peer refused before ---- */
-
-/* The entry of a leaf in a peer's table, or NULL */
-static HeldLeaf *
-held_find(Peer *peer, int leaf)
-{
-	HeldLeaf   *set = &peer->repair.held[(leaf % HELD_SETS) * HELD_WAYS];
-
-	for (int w = 0; w < HELD_WAYS; w++)
-	{
-		if (set[w].backoff != 0 && set[w].leaf == leaf)
-			return &set[w];
-	}
-	return NULL;
-}
-
-/* A place for a leaf: a free one of its set, else the least recently used */
-static HeldLeaf *
-held_place(Peer *peer, int leaf)
-{
-	HeldLeaf   *set = &peer->repair.held[(leaf % HELD_SETS) * HELD_WAYS];
-	HeldLeaf   *victim = &set[0];
-
-	for (int w = 0; w < HELD_WAYS; w++)
-	{
-		if (set[w].backoff == 0)
-			return &set[w];
-		if (held_clock - set[w].used_at > held_clock - victim->used_at)
-			victim = &set[w];
-	}
-	return victim;
-}
-
-/*
- * Whether to hold back the registers of a leaf that differs: we sent them
- * before, from the same leaf digests on both sides as now, so the peer took
- * none of them, and the backoff has not run out.  Counts what is held.
- */
-static bool
-held_skip(Peer *peer, int leaf, uint64 ours, uint64 theirs)
-{
-	HeldLeaf   *h = held_find(peer, leaf);
-
-	if (h == NULL || h->ours != ours || h->theirs != theirs || h->skip == 0)
-		return false;
-	h->skip--;
-	h->used_at = ++held_clock;
-	mantis_peer_counters(peer)->held += h->count;
-	return true;
-}
-
-/* We are sending "count" registers of a leaf: note it, with both digests. */
-static void
-held_note(Peer *peer, int leaf, uint64 ours, uint64 theirs, int count)
-{
-	HeldLeaf   *h = held_find(peer, leaf);
-
-	if (h && h->ours == ours && h->theirs == theirs)
-	{
-		/* sent again after being held: if refused again, hold twice as long */
-		h->skip = h->backoff;
-		h->backoff = Min(h->backoff * 2, HELD_MAX_BACKOFF);
-	}
-	else
-	{
-		if (h == NULL)
-			h = held_place(peer, leaf);
-		h->leaf = (uint16) leaf;
-		h->ours = ours;
-		h->theirs = theirs;
-		h->skip = 1;
-		h->backoff = 2;
-	}
-	h->count = (uint32) count;
-	h->used_at = ++held_clock;
-}
-
-/* A new incarnation of the peer (a restart, maybe with room) starts afresh. */
-void
-mantis_repair_note_incarnation(Peer *peer, uint64 incarnation)
-{
-	if (peer == NULL || peer->repair.held_incarnation == incarnation)
-		return;
-	memset(peer->repair.held, 0, sizeof(peer->repair.held));
-	peer->repair.held_incarnation = incarnation;
-}
+/* ---- registers the peer refused before: replication/held.c ---- */
 
 /*
  * A leaf held back still sends its dead registers (deletion markers,
@@ -592,7 +522,9 @@ held_dead_only(const MantisRecord *rec, void *arg)
 /*
  * Send, through b->flush, every register of the leaves of group f->group whose
  * digest differs from the one in the frame f, but those the peer refused
- * before (b->to: the peer, or NULL if it has no peer).  Returns true if any
+ * before (b->to: the peer, or NULL if it has no peer); then, to a peer at
+ * protocol 5, their records and bounds as hash tombstones
+ * (replication/tombs.c; never held back: they are dead registers).  Returns true if any
  * live value was held back.  An answer that held values back says so with
  * HELD_BACK: the puller then drops nothing it does not see in it
  * (replication/repair.c's adoption).  An answer whose frames were lost on the
@@ -604,6 +536,7 @@ send_differing_leaves(MantisUpdates *b, const MantisFrame *f, const uint64 *leav
 {
 	Peer	   *peer = b->to;
 	bool		held = false;
+	bool		differ[MANTIS_DIGEST_GROUP_LEAVES];
 
 	mantis_updates_begin(b);
 	for (int i = 0; i < MANTIS_DIGEST_GROUP_LEAVES; i++)
@@ -612,9 +545,10 @@ send_differing_leaves(MantisUpdates *b, const MantisFrame *f, const uint64 *leav
 		uint64		theirs = mantis_frame_digest(f, i);
 		int			n;
 
-		if (theirs == leaves[leaf])
+		differ[i] = theirs != leaves[leaf];
+		if (!differ[i])
 			continue;
-		if (peer && held_skip(peer, leaf, leaves[leaf], theirs))
+		if (peer && mantis_held_skip(peer, leaf, leaves[leaf], theirs))
 		{
 			/* dead registers go all the same: see held_dead_only() */
 			HeldSend	h = {b, mantis_clock_wall_ms(), 0};
@@ -625,10 +559,13 @@ send_differing_leaves(MantisUpdates *b, const MantisFrame *f, const uint64 *leav
 		}
 		n = mantis_store_collect_leaf(leaf, mantis_updates_add, b);
 		if (peer && n > 0)
-			held_note(peer, leaf, leaves[leaf], theirs, n);
+			mantis_held_note(peer, leaf, leaves[leaf], theirs, n);
 	}
 	mantis_updates_end(b);
 	b->flush(b);
+	/* then the records and bounds of those leaves, to a peer at 5 (R7) */
+	if (!mantis_tombs_send(peer, b->msg, b->round, b->group, differ) && b->msg)
+		answer_incomplete = true;
 	return held;
 }
 
@@ -678,6 +615,6 @@ mantis_repair_answer_leaves(Peer *peer, const MantisMessage *m, const MantisFram
 
 	/* then our digests of the group, which end the answer */
 	mantis_outbox_leaves(f->round, f->group, leaves + f->group * MANTIS_DIGEST_GROUP_LEAVES,
-						 held ? MANTIS_FRAME_HELD_BACK : 0);
+						 held ? MANTIS_FRAME_HELD_BACK : 0, mantis_tombs_version(peer));
 	mantis_outbox_reply(peer, m);
 }

@@ -25,6 +25,7 @@ extern void mantis_repair_on_insync(Peer *peer, const MantisFrame *f, TimestampT
 extern void mantis_repair_on_groups(Peer *peer, const MantisFrame *f, TimestampTz now);
 extern void mantis_repair_on_updates(Peer *peer, const MantisFrame *f, TimestampTz now);
 extern void mantis_repair_on_leaves(Peer *peer, const MantisFrame *f, TimestampTz now);
+extern void mantis_repair_on_tombs(Peer *peer, const MantisFrame *f, TimestampTz now);
 
 /* answerer */
 extern void mantis_repair_answer_summary(Peer *from, const MantisMessage *m,

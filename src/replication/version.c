@@ -4,23 +4,30 @@
  *	  greetings that find it out (replication/protocol.c's conversation).
  *
  * Protocol versions.  A peer may run a library that speaks only version 3
- * (1.2, 1.3), and such a server drops anything else as malformed; so we greet
- * each peer in the version in use with it, Peer.proto: 3 until a frame of
- * version 4 comes from it in its current incarnation (a restart, or a silence
- * that made it "down", starts over at 3), and never above
- * mantis.protocol_max.  To find out, a peer at 3 gets, besides its greetings,
- * one version-4 HELLO, a probe: at our first greeting after we hear from an
- * incarnation of it, then at most every PROBE_INTERVAL_MS while it stays at
- * 3.  A HELLO is answered in its own version, at most our
+ * (1.2, 1.3), and such a server drops anything else as malformed; so we
+ * greet each peer in the version in use with it, Peer.proto: 3 until a frame
+ * of higher version comes from it in its current incarnation (a restart, or
+ * a silence that made it "down", starts over at 3), and never above
+ * mantis.protocol_max.  To find out, a peer at 3 gets, besides its
+ * greetings, one version-4 HELLO, a probe: at our first greeting after we
+ * hear from an incarnation of it, then at most every PROBE_INTERVAL_MS while
+ * it stays at 3.  A HELLO is answered in its own version, at most our
  * mantis.protocol_max; a version-4 peer answers the probe in 4, and from
  * then on both greet each other in 4 (a version-3 peer counts one malformed
  * message per probe).  Frames other than greetings are version 3 for every
- * peer (replication/outbox.c).  A peer that lowers its mantis.protocol_max
- * greets us in 3 again (and answers our version-4 HELLOs in 3): a greeting
- * of version 3 from a peer we have greeted in 4 for more than
- * PROTO_SETTLE_MS (so not one sent before it went to 4 and delivered late)
- * brings it back to 3.  Lowering our own mantis.protocol_max takes effect at
- * the next greeting; raising it probes every peer left at 3 at once.
+ * peer (replication/outbox.c), but TOMBS, which goes only to a peer at 5.
+ * Version 5 came the same way: a peer below our version (3 or 4) is probed
+ * with a HELLO of our version; a server of version 4 (1.4) drops a version-5
+ * probe as malformed, but probes us in 4 itself, and we answer in 4, so two
+ * servers settle on the higher version both speak.  A server whose records
+ * are off (mantis.max_dead_records = 0) speaks 4 at most (guc.c's
+ * mantis_protocol_spoken()).  A peer that lowers its mantis.protocol_max
+ * greets us in a lower version again (and answers our HELLOs in it): a
+ * greeting of a version below the one in use, from a peer we have greeted in
+ * it for more than PROTO_SETTLE_MS (so not one sent before it went up and
+ * delivered late), brings it down to that version.  Lowering our own
+ * mantis.protocol_max takes effect at the next greeting; raising it probes
+ * every peer left below it at once.
  *
  * Runs in the replication worker.  Locking: none.
  *
@@ -39,18 +46,18 @@
 #include "replication/peers.h"
 #include "replication/version.h"
 
-#define PROBE_INTERVAL_MS		60000	/* version-4 HELLOs to a peer at 3 */
+#define PROBE_INTERVAL_MS		60000	/* HELLOs of our version to a peer below it */
 #define PROTO_SETTLE_MS			5000	/* a version-3 greeting sooner after we
 										 * went to 4 may predate it */
 
-/* the mantis.protocol_max the peers' versions were last capped at */
+/* the mantis_protocol_spoken() (guc.c) the peers' versions were last capped at */
 static int	protocol_max_applied = 0;
 
 /* Set Peer.proto from what the peer speaks and mantis.protocol_max. */
 static void
 proto_update(Peer *peer, TimestampTz now)
 {
-	int			proto = Min(peer->proto_heard, mantis_protocol_max);
+	int			proto = Min(peer->proto_heard, mantis_protocol_spoken());
 
 	if (proto == peer->proto)
 		return;
@@ -80,8 +87,9 @@ mantis_version_forget(Peer *peer, TimestampTz now)
 /*
  * What a frame from a peer tells of the versions it speaks: a new
  * incarnation starts over at 3 (and is probed at our next greeting); a
- * frame of version 4 raises it; a greeting of version 3, from a peer we
- * have greeted in 4 for a while, lowers it (see the file header).
+ * frame of a higher version raises it; a greeting of a lower version,
+ * from a peer we have greeted in ours for a while, lowers it (see the
+ * file header).
  */
 void
 mantis_version_note(Peer *peer, const MantisFrame *f, TimestampTz now)
@@ -108,13 +116,16 @@ mantis_version_note(Peer *peer, const MantisFrame *f, TimestampTz now)
 			mantis_peer_changed();
 		}
 	}
-	else if (greeting && peer->proto > MANTIS_FRAME_VERSION_MIN &&
-			 TimestampDifferenceExceeds(peer->proto_since, now, PROTO_SETTLE_MS))
+	if (greeting && f->version < peer->proto &&
+		TimestampDifferenceExceeds(peer->proto_since, now, PROTO_SETTLE_MS))
 	{
 		/* its mantis.protocol_max went down: what it advertised before goes */
-		peer->proto_heard = MANTIS_FRAME_VERSION_MIN;
-		peer->proto_min = 0;
-		peer->proto_max = 0;
+		peer->proto_heard = f->version;
+		if (f->version == MANTIS_FRAME_VERSION_MIN)
+		{
+			peer->proto_min = 0;
+			peer->proto_max = 0;
+		}
 	}
 	proto_update(peer, now);
 }
@@ -126,9 +137,9 @@ mantis_version_note(Peer *peer, const MantisFrame *f, TimestampTz now)
 void
 mantis_version_apply_max(TimestampTz now)
 {
-	bool		raised = mantis_protocol_max > protocol_max_applied;
+	bool		raised = mantis_protocol_spoken() > protocol_max_applied;
 
-	if (mantis_protocol_max == protocol_max_applied)
+	if (mantis_protocol_spoken() == protocol_max_applied)
 		return;
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
@@ -140,7 +151,7 @@ mantis_version_apply_max(TimestampTz now)
 			peer->last_probe = 0;
 		proto_update(peer, now);
 	}
-	protocol_max_applied = mantis_protocol_max;
+	protocol_max_applied = mantis_protocol_spoken();
 }
 
 /*
@@ -151,7 +162,7 @@ mantis_version_apply_max(TimestampTz now)
 static bool
 probe_due(const Peer *peer, TimestampTz now)
 {
-	return peer->proto < mantis_protocol_max && peer->proto_known &&
+	return peer->proto < mantis_protocol_spoken() && peer->proto_known &&
 		(peer->last_probe == 0 ||
 		 TimestampDifferenceExceeds(peer->last_probe, now, PROBE_INTERVAL_MS));
 }
@@ -165,7 +176,7 @@ mantis_version_greet(Peer *peer, TimestampTz now)
 	mantis_outbox_send(peer);
 	if (probe_due(peer, now))
 	{
-		mantis_outbox_hello(peer, mantis_protocol_max);
+		mantis_outbox_hello(peer, mantis_protocol_spoken());
 		mantis_outbox_send(peer);
 		peer->last_probe = now;
 	}

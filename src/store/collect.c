@@ -56,6 +56,8 @@
 #define SWEEP_INTERVAL_MS	1000	/* the longest time between two sweeps */
 #define SWEEP_MIN_INTERVAL_MS	100	/* the shortest */
 #define BUSY_MS					2000	/* see mantis_collect_busy() */
+#define COMPACT_GRACE_INTERVALS	4	/* see compact_bound() */
+#define COMPACT_GRACE_MAX_MS	5000	/* ditto */
 
 /* The horizons in shared memory; HLC times, 0 for none */
 typedef struct CollectShared
@@ -63,6 +65,8 @@ typedef struct CollectShared
 	pg_atomic_uint64 stable_ts; /* published by the replication worker */
 	pg_atomic_uint64 lifetime_ts;	/* ditto: the lifetime bound, or 0 */
 	pg_atomic_uint64 hole_ts;	/* ditto: the least hole, or NO_HOLE */
+	pg_atomic_uint64 clock_ms;	/* ditto: the least clock among ours and our
+								 * members', as estimated, or 0 (R7) */
 	pg_atomic_uint64 load_hole_ts;	/* the persistence worker's: held back rows */
 	pg_atomic_uint64 lost_hole_ts;	/* ditto: lost with rows, until the
 									 * replication worker takes it over */
@@ -109,6 +113,7 @@ mantis_collect_shmem_init(void *place, bool found)
 		return;
 	pg_atomic_init_u64(&collect->stable_ts, 0);
 	pg_atomic_init_u64(&collect->lifetime_ts, 0);
+	pg_atomic_init_u64(&collect->clock_ms, 0);
 	pg_atomic_init_u64(&collect->hole_ts, MANTIS_RULES_NO_HOLE);
 	pg_atomic_init_u64(&collect->load_hole_ts, MANTIS_RULES_NO_HOLE);
 	pg_atomic_init_u64(&collect->lost_hole_ts, MANTIS_RULES_NO_HOLE);
@@ -235,10 +240,14 @@ mantis_collect_durable_upto(void)
  * common/rules.h) below which alone the lifetime collects.
  */
 void
-mantis_collect_publish(uint64 stable_ts, uint64 lifetime_ts, uint64 hole_ts)
+mantis_collect_publish(uint64 stable_ts, uint64 lifetime_ts, uint64 hole_ts,
+					   uint64 lifetime_bound_ms)
 {
 	uint64		old_stable = pg_atomic_read_u64(&collect->stable_ts);
 
+	/* the least clock, a lifetime ahead of the lifetime's bound */
+	pg_atomic_write_u64(&collect->clock_ms, lifetime_bound_ms == 0 ? 0 :
+						lifetime_bound_ms + (uint64) mantis_tombstone_lifetime_s * 1000);
 	raise_to(&collect->stable_ts, stable_ts);
 	pg_atomic_write_u64(&collect->hole_ts, hole_ts);
 	pg_atomic_write_u64(&collect->lifetime_ts, lifetime_ts);
@@ -453,6 +462,65 @@ mantis_collect_refuse_upto(void)
 	return pg_atomic_read_u64(&collect->refusal_horizon);
 }
 
+/*
+ * Below what a full budget of records may collapse one (R7; 0: nothing):
+ * the least clock among ours and our members' as the replication worker
+ * last estimated it (see compact_bound()), less the clocks' tolerated
+ * offset, and below every hole, the rows' held back too: a bound refuses
+ * a row's register as a peer's.  The sweep's compaction and a hash
+ * tombstone taken (replication/tombs.c) collapse below it.
+ */
+uint64
+mantis_collect_collapse_below(void)
+{
+	uint64		clock_ms = pg_atomic_read_u64(&collect->clock_ms);
+
+	if (clock_ms <= (uint64) mantis_max_clock_offset_ms)
+		return 0;
+	return Min(mantis_hlc_pack(clock_ms - mantis_max_clock_offset_ms, 0), mantis_collect_hole());
+}
+
+/*
+ * The compaction bound of a sweep (R7 of common/rules.h): a dead register
+ * kept COMPACT_GRACE_INTERVALS sync intervals (the repair rounds that mend
+ * a lost frame), after which the horizon, every member up, would have
+ * collected it, becomes a record, off mantis.max_keys.  At most
+ * COMPACT_GRACE_MAX_MS: the grace costs room under mantis.max_keys at the
+ * rate registers die (four intervals of the default 15 s at 4,000 deaths
+ * a second would be 240,000 registers, where a store sized for three times
+ * its 5-s sessions holds 60,000), while a register compacted that the
+ * horizon then collects costs only its record for a moment.  Only on a primary with replication (elsewhere the
+ * horizon or the lifetime collects alone), with records kept
+ * (mantis.max_dead_records), and on a server whose mantis.protocol_max
+ * is 5 (mantis_rules_compact()), whose repair answers carry records as
+ * hash tombstones to peers at 5 (replication/tombs.c); a peer at 4 pays
+ * the price (src/store/DEAD.md).  When the
+ * budget is full, the oldest record collapses into its leaf's bound only
+ * below the least clock among ours and our members' (R3: the bound must
+ * not refuse what a member writes next), as the replication worker last
+ * estimated it, less mantis.max_clock_offset: an estimate runs each
+ * member's last reading on at the pace of our clock.
+ */
+static void
+compact_bound(MantisSweepHorizon *h)
+{
+	uint64		grace_ms = Min((uint64) mantis_sync_interval_ms * COMPACT_GRACE_INTERVALS,
+							   COMPACT_GRACE_MAX_MS);
+
+	h->collapse_ts = mantis_collect_collapse_below();
+	h->compact_ms = 0;
+	h->compact_protocol = mantis_protocol_max;
+	/*
+	 * No bound where the rule compacts nothing (mantis.protocol_max below
+	 * 5): the bound makes every leaf holding a register dead past it due
+	 * at each sweep (store/sweep.c's is_due()), and each sweep would visit
+	 * them all to compact none.
+	 */
+	if (mantis_max_dead_records > 0 && mantis_protocol_max >= MANTIS_RULES_RECORDS_PROTOCOL &&
+		h->now_ms > grace_ms)
+		h->compact_ms = h->now_ms - grace_ms;
+}
+
 /* The horizons of a sweep starting now */
 static void
 sweep_horizon(MantisSweepHorizon *h)
@@ -460,6 +528,9 @@ sweep_horizon(MantisSweepHorizon *h)
 	uint64		lifetime_ms = (uint64) mantis_tombstone_lifetime_s * 1000;
 
 	h->now_ms = mantis_clock_wall_ms();
+	h->compact_ms = 0;
+	h->compact_protocol = 0;
+	h->collapse_ts = 0;
 	if (RecoveryInProgress())
 	{
 		/*
@@ -482,6 +553,7 @@ sweep_horizon(MantisSweepHorizon *h)
 	}
 	mantis_collect_horizons(&h->stable_ts, &h->lifetime_ts);
 	h->hole_ts = mantis_collect_peer_hole();
+	compact_bound(h);
 }
 
 /*
@@ -518,12 +590,19 @@ mantis_collect_sweep(void)
 	h.held_keys = held_keys;
 	h.held_nkeys = held_nkeys;
 	mantis_store_sweep(&h, &stats);
+	if (stats.leaves_visited > 0)
+		ereport(DEBUG2,
+				(errmsg_internal("mantis sweep visited %llu leaves, compacted %llu dead registers",
+								 (unsigned long long) stats.leaves_visited,
+								 (unsigned long long) stats.compacted)));
 	next_due_ms = stats.next_due_ms;
 	least_dead_ts = stats.least_dead_ts;
 	pg_atomic_write_u64(&collect->least_dead_ts, least_dead_ts);
 	if (least_dead_ts != PG_UINT64_MAX || next_due_ms < h.now_ms + BUSY_MS ||
-		stats.collected_deletions + stats.collected_expired > 0)
+		stats.collected_deletions + stats.collected_expired +
+		stats.records_collected + stats.bounds_collected > 0)
 		pg_atomic_write_u64(&collect->busy_until_ms, h.now_ms + BUSY_MS);
+	/* a collapse needs no compaction: the next flush writes its bound */
 	if (mantis_rules_sweep_raises(MANTIS_SWEEP_BY_LIFETIME, replicated))
 		mantis_collect_raise_refusal_horizon(stats.lifetime_max_ts);
 	if (mantis_rules_sweep_raises(MANTIS_SWEEP_BY_HORIZON, replicated))

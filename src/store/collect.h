@@ -22,9 +22,11 @@ extern void mantis_collect_note_flush(void);
 extern bool mantis_collect_busy(void);
 
 /* the horizons */
-extern void mantis_collect_publish(uint64 stable_ts, uint64 lifetime_ts, uint64 hole_ts);
+extern void mantis_collect_publish(uint64 stable_ts, uint64 lifetime_ts, uint64 hole_ts,
+								   uint64 lifetime_bound_ms);
 extern void mantis_collect_horizons(uint64 *stable_ts, uint64 *lifetime_ts);
 extern uint64 mantis_collect_hole(void);
+extern uint64 mantis_collect_collapse_below(void);
 extern uint64 mantis_collect_peer_hole(void);
 extern bool mantis_collect_rows_held_back(void);
 extern uint64 mantis_collect_cover_hole(void);

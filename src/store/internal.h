@@ -10,8 +10,9 @@
  * read and written yet, limits and counters), store/write.c (every write:
  * one register, a committed transaction's, a peer's or a row's),
  * store/read.c (reads, iterators, and the changes and digests the workers
- * take) and store/sweep.c (collecting dead registers).  Only they include
- * this header; every other file calls store/store.h.
+ * take), store/sweep.c (collecting dead registers) and store/dead.c (the
+ * records of dead registers, R7).  Only they include this header; every
+ * other file calls store/store.h.
  *
  * The files reach the store's shared memory through one struct,
  * store_mem (StoreMemory below), which says what each part is, when it is
@@ -36,6 +37,7 @@
 #include "mantis.h"
 #include "clock.h"
 #include "common/keyhash.h"
+#include "common/rules.h"
 #include "store/store.h"
 
 /* A register: header, then key bytes, then value bytes, in one DSA chunk. */
@@ -109,6 +111,15 @@ typedef struct StoreControl
 
 	/* registers flagged MANTIS_REG_ADOPTED (store/sweep.c) */
 	pg_atomic_uint64 adopting;
+
+	/* records of dead registers (store/dead.c), for mantis_status */
+	pg_atomic_uint64 records;	/* held now */
+	pg_atomic_uint64 collapsed;	/* into leaves' bounds, since startup */
+	pg_atomic_uint64 bounds;	/* leaves holding a collapsed bound now */
+	pg_atomic_uint64 records_collected; /* since startup */
+	/* the check for a first collapse, to log it (dead_check_collapses()) */
+	pg_atomic_uint64 collapsed_seen;	/* collapsed, as the check last saw it */
+	pg_atomic_uint64 collapsed_seen_ms; /* when it last saw it rise; 0: never */
 } StoreControl;
 
 /*
@@ -191,6 +202,31 @@ typedef struct StoreMemory
 	 */
 	pg_atomic_uint32 *dirty[MANTIS_CONSUMERS];
 	pg_atomic_uint64 *dirty_buckets[MANTIS_CONSUMERS];
+
+	/*
+	 * Records of dead registers (store/dead.c, R7): MANTIS_PARTITIONS
+	 * tables of dead_stride bytes each (common/records.h), a partition's
+	 * guarded by its lock, and MANTIS_LEAVES collapsed bounds, a leaf's
+	 * guarded by its partition's lock.  NULL when mantis.max_dead_records
+	 * is 0.
+	 */
+	char	   *dead_tables;
+	Size		dead_stride;
+	MantisLeafBound *leaf_bounds;
+
+	/*
+	 * MANTIS_PARTITIONS least HLCs of a record or bound each partition
+	 * holds (PG_UINT64_MAX: none), for the sweep (store/dead.c); kept like
+	 * leaf_dead, under the partition's lock held exclusively.
+	 */
+	pg_atomic_uint64 *dead_least;
+
+	/*
+	 * MANTIS_LEAVES / 32 words: the leaves whose bound changed (a collapse,
+	 * a record folded into it) since the persistence worker last took them
+	 * (store/dead_rows.c): the next flush writes their bounds.
+	 */
+	pg_atomic_uint32 *dead_changed;
 
 	/* Where the DSA area was created in place; store/store.c's own use */
 	void	   *dsa_place;
@@ -517,6 +553,8 @@ extern MANTIS_PRIVATE void put_release(PutPlan *plan);
 extern MANTIS_PRIVATE void put_finish(const StorePut *put, PutPlan *plan);
 extern MANTIS_PRIVATE MantisPutResult store_put(const StorePut *put, MantisHLC *hlc_out,
 												bool *replaced_live);
+/* store/store.c: unlink and free a register (its digest too, if "digest") */
+extern MANTIS_PRIVATE void register_remove(StoreRef *link, StoreRegister *reg, bool digest);
 
 /* ---- sets of partitions (a batch, store/write.c; a multi-key read) ---- */
 

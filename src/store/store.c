@@ -14,7 +14,9 @@
  * Layout.  The store's part of shared memory (shmem.c) holds, in order:
  * the store's control block, the hash buckets, the repair digests, the
  * time each leaf is next due for the sweep (store/sweep.c), two bitmaps
- * of dirty digest leaves, and a DSA area created in place, from
+ * of dirty digest leaves, the records of dead registers and their leaves'
+ * bounds when mantis.max_dead_records is set (store/dead.c), and a DSA
+ * area created in place, from
  * which every register (header, key and value in one chunk) is allocated.
  * The DSA's size limit is the size of that place, so the store never maps
  * dynamic segments: its memory is fixed at startup by mantis.store_memory.
@@ -92,11 +94,84 @@
 #include "mantis.h"
 #include "guc.h"
 #include "locks.h"
+#include "common/keyhash.h"
+#include "common/records.h"
+#include "store/dead.h"
 #include "store/internal.h"
 #include "store/store.h"
 
 /* Where the store's shared memory lies in this process: see internal.h */
 StoreMemory store_mem;
+
+/* ---- the records of dead registers (store/dead.c) ---- */
+
+/* Records a partition's table has room for */
+static uint32
+per_partition(void)
+{
+	uint64		per = ((uint64) mantis_max_dead_records + MANTIS_PARTITIONS - 1) /
+		MANTIS_PARTITIONS;
+
+	return (uint32) per;
+}
+
+/* The bytes of shared memory the records take (0: none kept) */
+static Size
+dead_shmem_size(void)
+{
+	if (mantis_max_dead_records <= 0)
+		return 0;
+	return add_size(add_size(mul_size(MANTIS_PARTITIONS,
+									  MAXALIGN(mantis_records_size(per_partition()))),
+							 MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(MantisLeafBound)))),
+					add_size(MAXALIGN(mul_size(MANTIS_PARTITIONS, sizeof(pg_atomic_uint64))),
+							 MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32)))));
+}
+
+/* Point store_mem at the records from base; the address after them */
+static char *
+dead_locate(char *base)
+{
+	if (mantis_max_dead_records <= 0)
+	{
+		store_mem.dead_tables = NULL;
+		store_mem.leaf_bounds = NULL;
+		store_mem.dead_least = NULL;
+		store_mem.dead_changed = NULL;
+		return base;
+	}
+	store_mem.dead_stride = MAXALIGN(mantis_records_size(per_partition()));
+	store_mem.dead_tables = base;
+	base += mul_size(MANTIS_PARTITIONS, store_mem.dead_stride);
+	store_mem.leaf_bounds = (MantisLeafBound *) base;
+	base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(MantisLeafBound)));
+	store_mem.dead_least = (pg_atomic_uint64 *) base;
+	base += MAXALIGN(mul_size(MANTIS_PARTITIONS, sizeof(pg_atomic_uint64)));
+	store_mem.dead_changed = (pg_atomic_uint32 *) base;
+	return base + MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32)));
+}
+
+/* Empty tables and bounds (a new store: at start, and after a crash restart) */
+static void
+dead_init(void)
+{
+	pg_atomic_init_u64(&store_mem.control->records, 0);
+	pg_atomic_init_u64(&store_mem.control->collapsed, 0);
+	pg_atomic_init_u64(&store_mem.control->bounds, 0);
+	pg_atomic_init_u64(&store_mem.control->records_collected, 0);
+	pg_atomic_init_u64(&store_mem.control->collapsed_seen, 0);
+	pg_atomic_init_u64(&store_mem.control->collapsed_seen_ms, 0);
+	if (!dead_enabled())
+		return;
+	for (int p = 0; p < MANTIS_PARTITIONS; p++)
+		(void) mantis_records_init(store_mem.dead_tables + p * store_mem.dead_stride,
+								   per_partition());
+	memset(store_mem.leaf_bounds, 0, MANTIS_LEAVES * sizeof(MantisLeafBound));
+	for (int p = 0; p < MANTIS_PARTITIONS; p++)
+		pg_atomic_init_u64(&store_mem.dead_least[p], PG_UINT64_MAX);
+	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
+		pg_atomic_init_u32(&store_mem.dead_changed[w], 0);
+}
 
 /* ---- layout, and this process's attachment ---- */
 
@@ -132,6 +207,7 @@ mantis_store_shmem_size(void)
 								   MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32)))));
 	size = add_size(size, mul_size(MANTIS_CONSUMERS,
 								   MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)))));
+	size = add_size(size, dead_shmem_size());
 	size = add_size(size, store_dsa_size());
 	return size;
 }
@@ -166,6 +242,7 @@ store_locate(char *base)
 		store_mem.dirty_buckets[c] = (pg_atomic_uint64 *) base;
 		base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
 	}
+	base = dead_locate(base);
 	store_mem.dsa_place = base;
 }
 
@@ -205,6 +282,7 @@ mantis_store_shmem_init(void *place, bool found)
 	pg_atomic_init_u64(&ctl->collected_deletions, 0);
 	pg_atomic_init_u64(&ctl->collected_expired, 0);
 	pg_atomic_init_u64(&ctl->adopting, 0);
+	dead_init();
 	for (uint64 i = 0; i < nbuckets; i++)
 		store_mem.buckets[i] = InvalidStoreRef;
 	for (int i = 0; i < MANTIS_LEAVES; i++)
@@ -382,6 +460,36 @@ mantis_store_set_writable(void)
 	ConditionVariableBroadcast(&store_mem.control->loaded_cv);
 }
 
+/* ---- removing a register (store/sweep.c, store/dead.c) ---- */
+
+/*
+ * Remove a register from the store: *link is the ref that links to it.
+ * Its fingerprint leaves its leaf's digest, unless "digest" is false (a
+ * register compacted into a record, which keeps it: store/dead.c).  The
+ * caller holds its partition lock exclusively.
+ */
+void
+register_remove(StoreRef *link, StoreRegister *reg, bool digest)
+{
+	StoreRef	ref = *link;
+	uint64		hash = mantis_hash(reg->data, reg->key_len);
+	Size		size = REGISTER_HEADER_SIZE + reg->capacity;
+
+	Assert(LWLockHeldByMeInMode(partition_lock(hash), LW_EXCLUSIVE));
+	Assert(register_at(ref) == reg);
+	*link = reg->next;
+	if (digest)
+		digest_toggle(hash, held_fingerprint(hash, reg));
+	/* deletion markers first: a reader of the two sees registers >= deleted */
+	if (reg->flags & MANTIS_REG_DELETED)
+		pg_atomic_fetch_sub_u64(&store_mem.control->deleted, 1);
+	if (reg->flags & MANTIS_REG_ADOPTED)
+		pg_atomic_fetch_sub_u64(&store_mem.control->adopting, 1);
+	pg_atomic_fetch_sub_u64(&store_mem.control->registers, 1);
+	dsa_free(store_mem.area, dsa_pointer_of(ref));
+	pg_atomic_fetch_sub_u64(&store_mem.control->bytes_used, size);
+}
+
 /* ---- limits and counters ---- */
 
 /*
@@ -453,4 +561,11 @@ mantis_store_stats(MantisStoreStats *stats)
 	stats->expired_held = pg_atomic_read_u64(&ctl->expired_held);
 	stats->collected_deletions = pg_atomic_read_u64(&ctl->collected_deletions);
 	stats->collected_expired = pg_atomic_read_u64(&ctl->collected_expired);
+	/* records of dead registers (R7): 0 when none are kept */
+	stats->dead_records = pg_atomic_read_u64(&ctl->records);
+	stats->dead_records_max = dead_enabled() ?
+		(uint64) per_partition() * MANTIS_PARTITIONS : 0;
+	stats->collapsed_records = pg_atomic_read_u64(&ctl->collapsed);
+	stats->leaves_with_bound = pg_atomic_read_u64(&ctl->bounds);
+	stats->collected_records = pg_atomic_read_u64(&ctl->records_collected);
 }

@@ -15,6 +15,7 @@
 
 #include "mantis.h"
 #include "common/hlc.h"
+#include "common/rules.h"
 
 /* Register flags */
 #define MANTIS_REG_DELETED		0x0001	/* a deletion marker (tombstone) */
@@ -45,6 +46,12 @@ typedef struct MantisStoreStats
 	uint64		expired_held;	/* expired registers the last sweep kept */
 	uint64		collected_deletions;	/* deletion markers swept, since startup */
 	uint64		collected_expired;	/* expired registers swept, since startup */
+	uint64		dead_records;	/* records of dead registers held (R7) */
+	uint64		dead_records_max;	/* room for them: mantis.max_dead_records
+									 * rounded up to the partitions' shares */
+	uint64		collapsed_records;	/* into leaves' bounds, since startup */
+	uint64		leaves_with_bound;	/* leaves holding a collapsed bound */
+	uint64		collected_records;	/* records collected, since startup */
 } MantisStoreStats;
 
 typedef void (*MantisRecordCallback) (const MantisRecord *rec, void *arg);
@@ -160,6 +167,12 @@ typedef struct MantisSweepHorizon
 								 * (sorted): a register of it is held back
 								 * in mantis_stores */
 	int			held_nkeys;
+	uint64		compact_ms;		/* a dead register kept, owed nothing, dead
+								 * at or before this becomes a record (R7,
+								 * store/dead.c); 0: none */
+	int			compact_protocol;	/* for mantis_rules_compact() */
+	uint64		collapse_ts;	/* a full budget collapses records only
+								 * below this HLC (R7); 0: none */
 } MantisSweepHorizon;
 
 /* One sweep's findings */
@@ -176,6 +189,11 @@ typedef struct MantisSweepStats
 									 * by lifetime only */
 	uint64		stable_max_ts;	/* ... of one collected by stable_ts */
 	uint64		leaves_visited;
+	uint64		compacted;		/* dead registers made records (R7) */
+	uint64		collapsed;		/* records collapsed to make room for them */
+	uint64		records_collected;	/* records collected (R7, also in the
+									 * lifetime and stable fields) */
+	uint64		bounds_collected;	/* leaves' collapsed bounds collected */
 	uint64		next_due_ms;	/* the earliest expiry of a live register, as
 								 * of the sweep (PG_UINT64_MAX: none) */
 	uint64		least_dead_ts;	/* the least HLC of a dead register kept
@@ -183,8 +201,51 @@ typedef struct MantisSweepStats
 } MantisSweepStats;
 
 extern void mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out);
+
+/* Records of dead registers and collapsed bounds (R7, store/dead.c) */
+typedef enum MantisDeadLoad
+{
+	MANTIS_DEAD_HELD = 0,		/* held as a record (or in its leaf's bound) */
+	MANTIS_DEAD_STALE,			/* beaten by a register, record or bound held */
+	MANTIS_DEAD_NO_ROOM			/* no room (or records off): held back */
+} MantisDeadLoad;
+
+extern uint32 mantis_store_dead_capacity(void);
+extern uint32 mantis_store_dead_copy(int partition, MantisRecordView *recs, int *leaves,
+									 MantisLeafBound *bounds, int *nbounds);
+extern MantisDeadLoad mantis_store_dead_load(const MantisRecordView *rec);
+extern bool mantis_store_dead_load_bound(int leaf, const MantisLeafBound *b);
+extern bool mantis_store_dead_fold(uint64 hash, uint64 ts, uint64 node);
+extern void mantis_store_dead_trust_rows(bool trusted);
+extern bool mantis_store_holds_nothing(void);
+extern void mantis_store_dead_take_changed(MantisLeafSet *taken);
+extern void mantis_store_dead_give_back_changed(const MantisLeafSet *taken);
+extern bool mantis_store_dead_has_changed(void);
+extern bool mantis_store_dead_bound(int leaf, MantisLeafBound *out);
 extern int	mantis_store_adopt_leaf(int leaf, uint64 upto_ts, uint64 cover_hole_ts,
 									int *flagged);
+
+/* Hash tombstones of protocol 5 (R7, store/dead.c; replication/tombs.c) */
+typedef struct MantisTombSink
+{
+	void		(*record) (const MantisRecordView *rec, void *arg);
+	void		(*bound) (int leaf, const MantisLeafBound *b, void *arg);
+	void	   *arg;
+} MantisTombSink;
+
+typedef enum MantisTombResult
+{
+	MANTIS_TOMB_TAKEN = 0,		/* held as a record now */
+	MANTIS_TOMB_STALE,			/* newer or the same held, or the bound's */
+	MANTIS_TOMB_COLLECTED,		/* at or below the refusal horizon */
+	MANTIS_TOMB_NO_ROOM			/* no room for its record: no hole (R7) */
+} MantisTombResult;
+
+extern int	mantis_store_group_tombs(int group, const bool *wanted, MantisRecordView *buf,
+									 const MantisTombSink *sink);
+extern MantisTombResult mantis_store_tombstone(const MantisRecordView *t,
+											   uint64 refuse_upto_ts, uint64 collapse_ts,
+											   uint64 hole_ts, int seen_flag);
 
 /* What a compaction's snapshot left out: registers adopted away (sweep.c) */
 typedef struct MantisAdoptCover

@@ -38,6 +38,16 @@
  * an expiring register with one that never expires leaves the leaf due
  * early; the visit that finds nothing to do puts it right.
  *
+ * Compaction (R7 of common/rules.h, store/dead.c).  A dead register the
+ * sweep keeps, owed nothing, dead at or before the caller's compaction
+ * bound (MantisSweepHorizon.compact_ms, store/collect.c), becomes a record
+ * of its key's hash, HLC, fingerprint and death, off mantis.max_keys: it
+ * leaves its bucket but not the digest (the record keeps its
+ * fingerprint).  With no room under mantis.max_dead_records it stays in
+ * full, and the partition is not tried again in this sweep.  The rows of
+ * mantis_stores hold it in full until a compaction writes its record
+ * (persist/dead_rows.c).
+ *
  * Collecting a register unlinks it from its bucket, takes its fingerprint
  * out of its leaf's digest (so peers' repair sees the difference until they
  * collect it too, and refuses their copies: StorePut.refuse_upto_ts), and
@@ -77,36 +87,12 @@
 #include "mantis.h"
 #include "common/keyhash.h"
 #include "common/rules.h"
+#include "store/dead.h"
 #include "store/internal.h"
 #include "store/store.h"
 
 /* What the workers still owe a register: while flagged, it is kept. */
 #define OWED_FLAGS	(MANTIS_REG_UNFLUSHED | MANTIS_REG_UNSENT)
-
-/*
- * Remove a register from the store: *link is the ref that links to it.
- * The caller holds its partition lock exclusively.
- */
-static void
-register_collect(StoreRef *link, StoreRegister *reg)
-{
-	StoreRef	ref = *link;
-	uint64		hash = mantis_hash(reg->data, reg->key_len);
-	Size		size = REGISTER_HEADER_SIZE + reg->capacity;
-
-	Assert(LWLockHeldByMeInMode(partition_lock(hash), LW_EXCLUSIVE));
-	Assert(register_at(ref) == reg);
-	*link = reg->next;
-	digest_toggle(hash, held_fingerprint(hash, reg));
-	/* deletion markers first: a reader of the two sees registers >= deleted */
-	if (reg->flags & MANTIS_REG_DELETED)
-		pg_atomic_fetch_sub_u64(&store_mem.control->deleted, 1);
-	if (reg->flags & MANTIS_REG_ADOPTED)
-		pg_atomic_fetch_sub_u64(&store_mem.control->adopting, 1);
-	pg_atomic_fetch_sub_u64(&store_mem.control->registers, 1);
-	dsa_free(store_mem.area, dsa_pointer_of(ref));
-	pg_atomic_fetch_sub_u64(&store_mem.control->bytes_used, size);
-}
 
 /*
  * Whether a register of this key is held back in mantis_stores (not
@@ -149,6 +135,49 @@ key_held_back(const MantisSweepHorizon *h, const StoreRegister *reg)
 static uint16 *leaf_expired = NULL;
 static uint64 expired_total = 0;
 static bool counted_all = false;
+
+/*
+ * The partitions whose share of mantis.max_dead_records this sweep found
+ * full: it compacts no more there (is_due() visits no leaf for it), so that
+ * a full budget costs a sweep one failed insert per partition, not a visit
+ * of every dead register past the grace.
+ */
+static bool compact_full[MANTIS_PARTITIONS];
+
+/*
+ * Compact a dead register kept into a record (R7 of common/rules.h,
+ * store/dead.c), if the rule lets it and the partition's budget has room:
+ * it leaves the registers (and max_keys), its fingerprint staying in the
+ * leaf's digest as the record's.  A full budget collapses the partition's
+ * oldest record below h->collapse_ts (store/collect.c), counted in
+ * *collapsed.  True if it went; *link then links the next register.
+ */
+static bool
+compact_register(StoreRef *link, StoreRegister *reg, const MantisDeadRegister *dead,
+				 const MantisSweepHorizon *h, const MantisSweepBounds *bounds,
+				 uint64 *collapsed)
+{
+	MantisRecordView rec;
+	int			partition;
+
+	if (h->compact_ms == 0 || !mantis_rules_compact(dead, h->compact_ms, h->compact_protocol))
+		return false;
+	rec.hash = mantis_hash(reg->data, reg->key_len);
+	partition = (int) (rec.hash & (MANTIS_PARTITIONS - 1));
+	if (compact_full[partition])
+		return false;
+	rec.ts = reg->hlc.ts;
+	rec.node = reg->hlc.node;
+	rec.fingerprint = held_fingerprint(rec.hash, reg);
+	rec.death_ms = dead->death_ms;
+	if (!dead_insert(&rec, h->collapse_ts, bounds->hole_ts, collapsed))
+	{
+		compact_full[partition] = true;
+		return false;
+	}
+	register_remove(link, reg, false);
+	return true;
+}
 
 /*
  * Sweep one leaf: collect what the horizon allows, count what stays, and
@@ -213,7 +242,12 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, const MantisSweepBounds *bound
 				}
 				else
 					out->stable_max_ts = Max(out->stable_max_ts, reg->hlc.ts);
-				register_collect(link, reg);	/* *link is the next one now */
+				register_remove(link, reg, true);	/* *link is the next one now */
+				continue;
+			}
+			if (compact_register(link, reg, &dead, h, bounds, &out->collapsed))
+			{
+				out->compacted++;
 				continue;
 			}
 			if (deleted)
@@ -249,13 +283,18 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, const MantisSweepBounds *bound
  * merges.
  */
 static bool
-is_due(uint64 due_ms, uint64 dead_ts, const MantisSweepHorizon *h, const MantisSweepBounds *b)
+is_due(uint64 due_ms, uint64 dead_ts, const MantisSweepHorizon *h, const MantisSweepBounds *b,
+	   int leaf)
 {
 	if (due_ms <= h->now_ms)
 		return true;
 	if (dead_ts == PG_UINT64_MAX)
 		return false;
 	if (!counted_all)
+		return true;
+	/* a dead register past the compaction bound (R7), its budget not full */
+	if (h->compact_ms != 0 && mantis_hlc_ms(dead_ts) <= h->compact_ms &&
+		(leaf < 0 || !compact_full[leaf & (MANTIS_PARTITIONS - 1)]))
 		return true;
 	if (dead_ts >= b->hole_ts)
 		return false;
@@ -285,7 +324,7 @@ sweep_group(int group, const MantisSweepHorizon *h, const MantisSweepBounds *b,
 	for (int leaf = group * MANTIS_SWEEP_GROUP; leaf < (group + 1) * MANTIS_SWEEP_GROUP; leaf++)
 	{
 		if (is_due(pg_atomic_read_u64(&store_mem.leaf_due[leaf]),
-				   pg_atomic_read_u64(&store_mem.leaf_dead[leaf]), h, b))
+				   pg_atomic_read_u64(&store_mem.leaf_dead[leaf]), h, b, leaf))
 		{
 			sweep_leaf(leaf, h, b, out);
 			out->leaves_visited++;
@@ -295,6 +334,29 @@ sweep_group(int group, const MantisSweepHorizon *h, const MantisSweepBounds *b,
 	}
 	atomic_lower(&store_mem.group_due[group], due);
 	atomic_lower(&store_mem.group_dead[group], dead);
+}
+
+/*
+ * Collect the records of dead registers and the collapsed bounds (R7,
+ * store/dead.c) of each partition whose least HLC a bound of this sweep
+ * reaches (as is_due() for a leaf's dead registers), and note the least
+ * left for the next sweep.
+ */
+static void
+sweep_dead(const MantisSweepHorizon *h, const MantisSweepBounds *b, MantisSweepStats *out)
+{
+	for (int p = 0; p < MANTIS_PARTITIONS; p++)
+	{
+		uint64		least = dead_partition_least(p);
+
+		if (least == PG_UINT64_MAX)
+			continue;
+		if (least < b->hole_ts &&
+			(least <= b->horizon_ts ||
+			 (b->lifetime_ms != 0 && mantis_hlc_ms(least) <= b->lifetime_ms)))
+			dead_sweep_partition(p, b, h, out);
+		out->least_dead_ts = Min(out->least_dead_ts, dead_partition_least(p));
+	}
 }
 
 /*
@@ -318,6 +380,7 @@ mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out)
 	bounds.lifetime_ms = h->lifetime_ts != 0 ? mantis_hlc_ms(h->lifetime_ts) : 0;
 	bounds.hole_ts = h->hole_ts;
 	memset(out, 0, sizeof(*out));
+	memset(compact_full, 0, sizeof(compact_full));
 	out->next_due_ms = PG_UINT64_MAX;
 	out->least_dead_ts = PG_UINT64_MAX;
 	store_attach();
@@ -327,13 +390,15 @@ mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out)
 	for (int group = 0; group < MANTIS_SWEEP_GROUPS; group++)
 	{
 		if (is_due(pg_atomic_read_u64(&store_mem.group_due[group]),
-				   pg_atomic_read_u64(&store_mem.group_dead[group]), h, &bounds))
+				   pg_atomic_read_u64(&store_mem.group_dead[group]), h, &bounds, -1))
 			sweep_group(group, h, &bounds, out);
 		out->next_due_ms = Min(out->next_due_ms,
 							   pg_atomic_read_u64(&store_mem.group_due[group]));
 		out->least_dead_ts = Min(out->least_dead_ts,
 								 pg_atomic_read_u64(&store_mem.group_dead[group]));
 	}
+	sweep_dead(h, &bounds, out);
+	dead_check_collapses(h->now_ms);
 	counted_all = true;
 	out->expired_held = expired_total;
 	pg_atomic_write_u64(&store_mem.control->expired_held, expired_total);
@@ -526,7 +591,7 @@ mantis_store_drop_covered(const MantisLeafSet *leaves, uint64 upto_ts)
 						link = &reg->next;
 						continue;
 					}
-					register_collect(link, reg);	/* *link is the next one now */
+					register_remove(link, reg, true);	/* *link is the next one now */
 					dropped++;
 				}
 			}

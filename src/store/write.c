@@ -35,7 +35,9 @@
  * Merges.  A register from a peer or from mantis_stores goes through
  * store_put() with its own HLC: the one held for its key may win
  * (MANTIS_PUT_STALE), and the clock moves past the one that is stored.  A
- * stale copy of a key whose death was collected here is refused.
+ * stale copy of a key whose death was collected here, or compacted into a
+ * record (store/dead.c), is refused; a register written where only a
+ * record of its hash is held replaces the record.
  *
  * Locking: a write holds its key's partition lock exclusively from
  * put_prepare() through put_apply(); a batch holds the locks of all its
@@ -61,6 +63,7 @@
 #include "wakeup.h"
 #include "common/keyhash.h"
 #include "common/rules.h"
+#include "store/dead.h"
 #include "store/internal.h"
 #include "store/store.h"
 
@@ -235,6 +238,8 @@ put_apply(const StorePut *put, StoreRegister *reg, StoreRef *link,
 	else
 		target = reg;
 
+	if (reg == NULL)
+		dead_supersede(hash);	/* a record of its hash goes (store/dead.c) */
 	if (reg != NULL)
 	{
 		/*
@@ -333,6 +338,12 @@ store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
 	if (put->hlc != NULL && mantis_rules_refuse(reg != NULL, put->hlc->ts, put->refuse_upto_ts))
 	{
 		/* its key's deletion or expiry was collected here: a stale copy */
+		LWLockRelease(lock);
+		return MANTIS_PUT_COLLECTED;
+	}
+	if (reg == NULL && dead_refuses(hash, put))
+	{
+		/* ... or compacted into a record, or collapsed (store/dead.c) */
 		LWLockRelease(lock);
 		return MANTIS_PUT_COLLECTED;
 	}

@@ -17,7 +17,10 @@
  * horizons of a greeting (and in version 4 its protocol range, member set,
  * generation and acked incarnation).  Every HLC a frame carries is at most
  * the last of 9999, a version-4 greeting's range holds its version, and the
- * input minus its last byte must be rejected.
+ * input minus its last byte must be rejected.  A TOMBS frame (version 5
+ * only) has its records and bounds read with mantis_frame_tomb() and
+ * mantis_frame_tomb_bound(): each lies in the frame's group, no HLC or bound
+ * is 0, and it re-encodes the same with common/tombs.c's encoder.
  *
  * IDENTIFICATION	test/fuzz/fuzz_frame.c
  *-------------------------------------------------------------------------
@@ -25,6 +28,7 @@
 #include <string.h>
 
 #include "common/frame.h"
+#include "common/tombs.h"
 #include "fuzz_util.h"
 
 #define BODY(data) ((data) + MANTIS_FRAME_HEADER_SIZE)
@@ -200,6 +204,45 @@ check_digests(const uint8_t *data, size_t size, const MantisFrame *f,
 	free(copy);
 }
 
+/* TOMBS: every record and bound read, checked, and re-encoded */
+static void
+check_tombs(const uint8_t *data, size_t size, const MantisFrame *f)
+{
+	MantisFrameHeader h = mantis_frame_header(f);
+	unsigned char *copy = copy_alloc(size);
+	unsigned char *out = copy + mantis_frame_put_tombs_head(copy, &h, f->round, f->group);
+
+	FUZZ_CHECK(f->version >= MANTIS_FRAME_VERSION_TOMBS);
+	FUZZ_CHECK(f->group < MANTIS_DIGEST_GROUPS && f->nbounds <= MANTIS_DIGEST_GROUP_LEAVES);
+	FUZZ_CHECK(f->tombs == BODY(data) + MANTIS_FRAME_TOMBS_HEAD_SIZE - MANTIS_FRAME_HEADER_SIZE);
+	FUZZ_CHECK(size == MANTIS_FRAME_TOMBS_HEAD_SIZE + (size_t) f->count * MANTIS_TOMB_RECORD_SIZE +
+			   (size_t) f->nbounds * MANTIS_TOMB_BOUND_SIZE);
+	for (uint32_t i = 0; i < f->count; i++)
+	{
+		MantisRecordView r;
+
+		mantis_frame_tomb(f, i, &r);
+		FUZZ_CHECK(mantis_tomb_leaf(r.hash) / MANTIS_DIGEST_GROUP_LEAVES == f->group);
+		FUZZ_CHECK(r.ts != 0 && mantis_hlc_ms(r.ts) <= MANTIS_HLC_MAX_MS);
+		FUZZ_CHECK(r.death_ms <= MANTIS_HLC_MAX_MS);
+		fuzz_sink += (unsigned) (r.node ^ r.fingerprint);
+		out = mantis_tomb_put_record(out, &r);
+	}
+	for (uint16_t i = 0; i < f->nbounds; i++)
+	{
+		MantisTombBound b;
+
+		mantis_frame_tomb_bound(f, i, &b);
+		FUZZ_CHECK(b.leaf / MANTIS_DIGEST_GROUP_LEAVES == f->group);
+		FUZZ_CHECK(b.bound.bound_ts != 0 && mantis_hlc_ms(b.bound.bound_ts) <= MANTIS_HLC_MAX_MS);
+		FUZZ_CHECK(b.bound.death_ms <= MANTIS_HLC_MAX_MS);
+		out = mantis_tomb_put_bound(out, &b);
+	}
+	mantis_frame_tombs_set_counts(copy, f->count, f->nbounds);
+	check_same(data, size, copy, (size_t) (out - copy));
+	free(copy);
+}
+
 /* the mark of INSYNC and GROUPS, after the round */
 static void
 check_mark(const uint8_t *data, const MantisFrame *f)
@@ -252,6 +295,10 @@ check_body(const uint8_t *data, size_t size, const MantisFrame *f)
 			FUZZ_CHECK(f->round == mantis_get_u32(BODY(data)));
 			FUZZ_CHECK(f->group < MANTIS_DIGEST_GROUPS);
 			check_digests(data, size, f, 6);
+			break;
+		case MANTIS_FRAME_TOMBS:
+			FUZZ_CHECK(f->round == mantis_get_u32(BODY(data)));
+			check_tombs(data, size, f);
 			break;
 		default:
 			FUZZ_CHECK(!"a frame of unknown type decoded");

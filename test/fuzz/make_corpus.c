@@ -29,6 +29,7 @@
 #include "common/frame.h"
 #include "common/keyhash.h"
 #include "common/snapshot.h"
+#include "common/tombs.h"
 
 /* a growable byte buffer; allocation failure ends the program */
 typedef struct Buf
@@ -593,8 +594,9 @@ snapshot_header_faults(Buf *b)
 	snapshot_header_horizon(b, 0, 0, mantis_hlc_pack(MANTIS_HLC_MAX_MS + 1, 0));
 	snapshot_seed("bad-horizon-past-9999", b, "horizon beyond year 9999");
 
+	/* bit 0 says records follow the registers (R7): the first bit after it */
 	snapshot_header(b, 0, 0);
-	b->data[5] = 1;
+	b->data[5] = 2;
 	snapshot_seed("bad-flags", b, "unknown snapshot flags");
 
 	snapshot_header(b, 0, 0xFFFFFFFF);
@@ -862,8 +864,8 @@ frame_header_faults(Buf *b)
 	frame_seed("bad-type-0", b, "unknown frame type");
 
 	frame_insync(b, 7);
-	b->data[AT_TYPE] = 8;
-	frame_seed("bad-type-8", b, "unknown frame type");
+	b->data[AT_TYPE] = MANTIS_FRAME_TOMBS + 1;
+	frame_seed("bad-type-9", b, "unknown frame type");
 }
 
 static void
@@ -1160,6 +1162,113 @@ frame_v4(Buf *b)
 	frame_seed("ok-leaves-held-back-v4", b, NULL);
 }
 
+/*
+ * Version 5: a greeting of the range 3-5 (version 4's layout), and TOMBS,
+ * the hash tombstones of R7, with each fault of its decoder.
+ */
+static void
+frame_tombs(Buf *b, uint16_t group, int nrec, int nbound)
+{
+	MantisFrameHeader h = header;
+	unsigned char *p;
+
+	h.version = MANTIS_FRAME_VERSION_TOMBS;
+	buf_reset(b);
+	p = buf_grow(b, MANTIS_FRAME_TOMBS_HEAD_SIZE);
+	mantis_frame_put_tombs_head(p, &h, 7, group);
+	for (int i = 0; i < nrec; i++)
+	{
+		MantisRecordView r;
+
+		r.hash = (UINT64_C(0x9e3779b97f4a7c15) * (uint64_t) (i + 1)) << 16 |
+			(uint64_t) group << 8 | (uint64_t) (i * 37 % 256);
+		r.ts = mantis_hlc_pack(SEED_MS - 60000 + (uint64_t) i, (uint16_t) i);
+		r.node = NODE_B;
+		r.fingerprint = UINT64_C(0x0f1e2d3c4b5a6978) ^ (uint64_t) i;
+		r.death_ms = SEED_MS - 60000 + (uint64_t) i;
+		mantis_tomb_put_record(buf_grow(b, MANTIS_TOMB_RECORD_SIZE), &r);
+	}
+	for (int i = 0; i < nbound; i++)
+	{
+		MantisTombBound t;
+
+		t.leaf = (uint16_t) (group * MANTIS_DIGEST_GROUP_LEAVES + i * 5 % 256);
+		t.bound.bound_ts = mantis_hlc_pack(SEED_MS - 120000, (uint16_t) i);
+		t.bound.fingerprint = UINT64_C(0x1122334455667788) + (uint64_t) i;
+		t.bound.death_ms = SEED_MS - 120000;
+		mantis_tomb_put_bound(buf_grow(b, MANTIS_TOMB_BOUND_SIZE), &t);
+	}
+	mantis_frame_tombs_set_counts(b->data, (uint32_t) nrec, (uint16_t) nbound);
+}
+
+#define AT_TOMBS		MANTIS_FRAME_TOMBS_HEAD_SIZE
+
+static void
+frame_v5(Buf *b)
+{
+	frame_greeting_v4(b, MANTIS_FRAME_HELLO, 3, 5, UINT64_C(0x0123456789abcdef), 3, 42);
+	b->data[AT_VERSION] = 5;
+	frame_seed("ok-hello-v5", b, NULL);
+	frame_greeting_v4(b, MANTIS_FRAME_WELCOME, 3, 4, UINT64_C(0x0123456789abcdef), 3, 42);
+	b->data[AT_VERSION] = 5;
+	frame_seed("bad-welcome-v5-range-3-4", b, "greeting version outside its protocol range");
+
+	frame_tombs(b, 3, 3, 2);
+	frame_seed("ok-tombs", b, NULL);
+	frame_seed_plus("bad-tombs-long", b, "tombstone counts do not match the frame");
+	frame_seed_minus("bad-tombs-short", b, "tombstone counts do not match the frame");
+	b->data[AT_VERSION] = 4;
+	frame_seed("bad-tombs-v4", b, "hash tombstones before protocol version 5");
+	frame_tombs(b, 255, 0, 0);
+	frame_seed("ok-tombs-empty", b, NULL);
+	frame_tombs(b, 0, 40, 0);
+	frame_seed("ok-tombs-records", b, NULL);
+	frame_tombs(b, 9, 0, 256);
+	frame_seed("ok-tombs-every-bound", b, NULL);
+
+	frame_tombs(b, 256, 0, 0);
+	frame_seed("bad-tombs-group-256", b, "invalid group");
+	frame_tombs(b, 3, 3, 2);
+	b->data[AT_TOMBS + 6] ^= 1;	/* the first record's hash: leaf of group 2 */
+	frame_seed("bad-tombs-record-other-group", b, "tombstone outside its group");
+	frame_tombs(b, 3, 3, 2);
+	memset(b->data + AT_TOMBS + MANTIS_TOMB_RECORD_SIZE + 8, 0, 8);
+	frame_seed("bad-tombs-clock-0", b, "tombstone clock 0 or beyond year 9999");
+	frame_tombs(b, 3, 3, 2);
+	mantis_put_u64(b->data + AT_TOMBS + 8, PAST_9999);
+	frame_seed("bad-tombs-clock-past-9999", b, "tombstone clock 0 or beyond year 9999");
+	frame_tombs(b, 3, 3, 2);
+	mantis_put_u64(b->data + AT_TOMBS + 32, UINT64_MAX);
+	frame_seed("bad-tombs-death-ffffffffffffffff", b, "tombstone death beyond year 9999");
+	frame_tombs(b, 3, 1, 2);
+	b->data[AT_TOMBS + MANTIS_TOMB_RECORD_SIZE] = 4;
+	frame_seed("bad-tombs-bound-other-group", b, "bound outside its group");
+	frame_tombs(b, 3, 1, 2);
+	memset(b->data + AT_TOMBS + MANTIS_TOMB_RECORD_SIZE + MANTIS_TOMB_BOUND_SIZE + 2, 0, 8);
+	frame_seed("bad-tombs-bound-0", b, "bound 0 or beyond year 9999");
+	frame_tombs(b, 3, 1, 1);
+	mantis_put_u64(b->data + AT_TOMBS + MANTIS_TOMB_RECORD_SIZE + 18, PAST_9999);
+	frame_seed("bad-tombs-bound-death-past-9999", b, "bound death beyond year 9999");
+	frame_tombs(b, 3, 3, 0);
+	mantis_frame_tombs_set_counts(b->data, UINT32_MAX, 0);
+	frame_seed("bad-tombs-count-ffffffff", b, "tombstone count larger than the frame");
+	frame_tombs(b, 3, 3, 2);
+	mantis_frame_tombs_set_counts(b->data, 2, 3);	/* 158 bytes of 172 */
+	frame_seed("bad-tombs-counts-swapped", b, "tombstone counts do not match the frame");
+	frame_tombs(b, 0, 0, 256);
+	{
+		unsigned char first[MANTIS_TOMB_BOUND_SIZE];
+
+		memcpy(first, b->data + AT_TOMBS, sizeof(first));
+		put_bytes(b, first, sizeof(first));
+	}
+	mantis_frame_tombs_set_counts(b->data, 0, 257);
+	frame_seed("bad-tombs-257-bounds", b, "more bounds than the group has leaves");
+	frame_tombs(b, 3, 1, 0);
+	b->data[AT_FLAGS + 1] = MANTIS_FRAME_HELD_BACK;
+	frame_seed("bad-tombs-held-back", b, "held-back flag on a frame other than LEAVES");
+}
+
 static void
 hlc_seeds(void)
 {
@@ -1232,6 +1341,7 @@ main(int argc, char **argv)
 	frame_updates_faults(&b);
 	frame_v3_faults(&b);
 	frame_v4(&b);
+	frame_v5(&b);
 	hlc_seeds();
 	free(b.data);
 

@@ -220,7 +220,8 @@ try_pass(Write *w, int p)
 {
 	const Server *s = &W.s[p];
 
-	if ((w->pending & BIT(p)) && s->up && !s->mem[w->reg.key].present && s->R >= w->reg.ts)
+	if ((w->pending & BIT(p)) && s->up && !s->mem[w->reg.key].present &&
+		(s->R >= w->reg.ts || s->bound[w->reg.key % W.cfg.leaves].bound_ts >= w->reg.ts))
 		price(w, p);
 }
 
@@ -319,14 +320,87 @@ check_raised(int p)
 }
 
 /*
+ * p collapsed records into a leaf's bound (R7), which refuses every
+ * register of a key it holds nothing of at or below it: the newest write
+ * of a key there, live, that has not reached p is R7's price (refused here
+ * once p holds nothing of its key, adopted away where it is held once the
+ * bound is collected; an older write is beaten by it).
+ * Counted apart, to be measured.  A write made after the collapse at or
+ * below the bound is not priced: (b) catches it.
+ */
+void
+check_collapsed(int p, int leaf)
+{
+	const Server *s = &W.s[p];
+	uint64_t	bound = s->bound[leaf].bound_ts;
+
+	for (int k = leaf; k < W.cfg.keys; k += W.cfg.leaves)
+	{
+		Write	   *w = frontier[k] ? &writes[frontier[k]] : NULL;
+
+		/*
+		 * The newest write of the key, live (an older one is beaten by it),
+		 * not held: refused once p holds nothing of its key, which may be
+		 * later (what p holds of it is collected).
+		 */
+		if (w == NULL || w->priced || w->excused ||
+			w->reg.ts > bound || reg_dead(&w->reg, W.T + W.cfg.skew_bound) || holds(p, w))
+			continue;
+		price(w, p);
+		W.n_collapse_priced++;
+	}
+}
+
+/*
+ * (d) A round acknowledges what it merged (replication/horizon.c): once the
+ * puller has merged an answer cleanly, it holds, for every key of a leaf
+ * the answer covered, what the peer held there or newer, or refuses it as
+ * collected (its refusal horizon or, R7, its leaf's bound covers it and it
+ * holds nothing of the key).  Between servers that both read records.
+ */
+void
+check_answer(int puller, int peer, const Msg *m, const uint64_t *sent)
+{
+	const Server *s = &W.s[puller];
+
+	for (int k = 0; k < W.cfg.keys; k++)
+	{
+		const Reg  *t = &m->truth[k];
+		const Reg  *held = &s->mem[k];
+		int			l = k % W.cfg.leaves;
+		char		b1[96],
+					b2[96];
+
+		if (m->digest[l] == sent[l] || !t->present || reg_cmp(held, t) >= 0)
+			continue;
+		if (!held->present && (s->R >= t->ts || s->bound[l].bound_ts >= t->ts))
+			continue;
+		violation(V_INCOMPLETE,
+				  "(d) repair incomplete: %s merged %s's answer cleanly, holding %s of k%d where %s held %s",
+				  s->name, W.s[peer].name, reg_text(held, b1), k, W.s[peer].name,
+				  reg_text(t, b2));
+		return;
+	}
+}
+
+/*
  * Whether server p keeps w: it holds w or newer, or w is dead and p, holding
- * nothing of its key, refuses it (its horizon covers it: collected there).
+ * nothing of its key, refuses it (its horizon covers it: collected there;
+ * or its leaf's collapsed bound does, R7: refuse_of()).
  */
 static bool
 keeps(const Reg *held, uint64_t R, const Write *w)
 {
+	/* R: the refusal horizon, or R7's bound of the key's leaf if higher */
 	return reg_cmp(held, &w->reg) >= 0 ||
 		(!held->present && R >= w->reg.ts && reg_dead(&w->reg, W.T));
+}
+
+/* What refuses a key held nothing of: R, or its leaf's bound (R7) */
+static uint64_t
+refuse_of(uint64_t R, const MantisLeafBound *bounds, int k)
+{
+	return MAX(R, bounds[k % W.cfg.leaves].bound_ts);
 }
 
 /*
@@ -355,7 +429,8 @@ durable_elsewhere(int x, const Write *w)
 {
 	for (int p = 0; p < W.cfg.slots; p++)
 		if (p != x && W.s[p].exists &&
-			keeps(&durable_max[p][w->reg.key], W.s[p].rows_R, w))
+			keeps(&durable_max[p][w->reg.key],
+				  refuse_of(W.s[p].rows_R, W.s[p].rows_bound, w->reg.key), w))
 			return true;
 	return false;
 }
@@ -382,7 +457,8 @@ excuse_superseded(int x, const Write *w)
 			continue;
 		for (int p = 0; p < W.cfg.slots && !kept; p++)
 			kept = W.s[p].exists &&
-				keeps(holding(p, k), W.s[p].up ? W.s[p].R : W.s[p].rows_R, older);
+				keeps(holding(p, k), W.s[p].up ? refuse_of(W.s[p].R, W.s[p].bound, k) :
+					  refuse_of(W.s[p].rows_R, W.s[p].rows_bound, k), older);
 		if (kept || durable_elsewhere(x, older))
 			continue;
 		older->excused = true;
@@ -404,7 +480,7 @@ excuse_superseded(int x, const Write *w)
  * state adopted by its peers): the price must cover it, or (b) fails.
  */
 void
-check_lost(int x, const Reg *before, uint64_t before_R)
+check_lost(int x, const Reg *before, uint64_t before_R, const MantisLeafBound *before_bound)
 {
 	for (int k = 0; k < W.cfg.keys; k++)
 	{
@@ -414,11 +490,13 @@ check_lost(int x, const Reg *before, uint64_t before_R)
 			bool		kept = false;
 			char		b[96];
 
-			if (w->excused || w->priced || !keeps(&before[k], before_R, w))
+			if (w->excused || w->priced ||
+				!keeps(&before[k], refuse_of(before_R, before_bound, k), w))
 				continue;
 			for (int p = 0; p < W.cfg.slots && !kept; p++)
 				kept = W.s[p].exists &&
-					keeps(holding(p, k), W.s[p].up ? W.s[p].R : W.s[p].rows_R, w);
+					keeps(holding(p, k), W.s[p].up ? refuse_of(W.s[p].R, W.s[p].bound, k) :
+						  refuse_of(W.s[p].rows_R, W.s[p].rows_bound, k), w);
 			if (kept)
 				continue;
 			if (durable_elsewhere(x, w))
@@ -701,7 +779,8 @@ check_step(void)
 			const Server *s = &W.s[p];
 			char		b[96];
 
-			if (s->exists && s->up && !s->mem[k].present && s->R >= f->reg.ts)
+			if (s->exists && s->up && !s->mem[k].present &&
+				(s->R >= f->reg.ts || s->bound[k % W.cfg.leaves].bound_ts >= f->reg.ts))
 				violation(V_LOST,
 						  "(b) acknowledged write given up: %s holds nothing of k%d and its refusal horizon covers %s (by %s, event %ld), the newest write of k%d%s",
 						  s->name, k, reg_text(&f->reg, b), W.s[f->server].name, f->step, k,

@@ -32,6 +32,7 @@ sim_start_server(int i, bool crashed)
 		s->floor[k] = s->floor_durable[k];
 	}
 	s->R = s->rows_R;
+	memcpy(s->bound, s->rows_bound, sizeof(s->bound));	/* R7: and the records, above */
 	s->published = 0;
 	s->started_ms = sim_wait_clock(s);
 	s->caught_up_ms = 0;
@@ -60,20 +61,23 @@ crash(int i, uint64_t down_ms)
 {
 	Server	   *s = &W.s[i];
 	Reg			pre[SIM_KEYS];
+	MantisLeafBound pre_bound[SIM_KEYS];
 	uint64_t	pre_R = s->R;
 
 	if (!s->up)
 		return;
 	memcpy(pre, s->mem, sizeof(pre));
+	memcpy(pre_bound, s->bound, sizeof(pre_bound));
 	s->up = false;
 	s->down_until = W.T + down_ms;
 	sim_link_clear_all(i);
 	memset(s->mem, 0, sizeof(s->mem));
+	memset(s->bound, 0, sizeof(s->bound));
 	for (int k = 0; k < W.cfg.keys; k++)
 		W.kver[k]++;
 	for (int j = 0; j < W.cfg.slots; j++)
 		sim_entry_reset(&s->peer[j], false);
-	check_lost(i, pre, pre_R);
+	check_lost(i, pre, pre_R, pre_bound);
 }
 
 static void
@@ -92,15 +96,18 @@ rewind_server(int i, int c)
 	Server	   *s = &W.s[i];
 	Snapshot   *snap = &s->snap[c % SIM_SNAPS];
 	Reg			pre[SIM_KEYS];
+	MantisLeafBound pre_bound[SIM_KEYS];
 	uint64_t	pre_R = s->up ? s->R : s->rows_R;
 
 	if (!s->exists || !snap->valid)
 		return;
 	memcpy(pre, s->up ? s->mem : s->rows, sizeof(pre));
+	memcpy(pre_bound, s->up ? s->bound : s->rows_bound, sizeof(pre_bound));
 	memcpy(s->rows, snap->rows, sizeof(s->rows));
 	memcpy(s->floor_durable, snap->floor, sizeof(s->floor_durable));
 	memset(s->gone, 0, sizeof(s->gone));	/* a restore may bring them back */
 	s->rows_R = snap->rows_R;
+	memcpy(s->rows_bound, snap->bound, sizeof(s->rows_bound));
 	check_durable(i, true);
 	sim_link_clear_all(i);
 	for (int j = 0; j < W.cfg.slots; j++)
@@ -108,7 +115,7 @@ rewind_server(int i, int c)
 	sim_log("%s: restored from its backup of T+%llu", s->name,
 			(unsigned long long) (snap->T - EPOCH_MS));
 	sim_start_server(i, true);
-	check_lost(i, pre, pre_R);
+	check_lost(i, pre, pre_R, pre_bound);
 	check_revived(i);
 }
 
@@ -345,6 +352,7 @@ sim_apply(const Event *e)
 				snap->valid = true;
 				snap->T = W.T;
 				snap->rows_R = W.s[a].rows_R;
+				memcpy(snap->bound, W.s[a].rows_bound, sizeof(snap->bound));
 				memcpy(snap->rows, W.s[a].rows, sizeof(snap->rows));
 				memcpy(snap->floor, W.s[a].floor_durable, sizeof(snap->floor));
 			}

@@ -137,6 +137,17 @@ sim_gen_config(uint64_t seed)
 			W.s[j].capacity = c->keys - 2 - (int) below(2);
 		}
 	}
+
+	/*
+	 * R7: registers dead a little while become records, under a budget
+	 * small enough that most seeds collapse records into bounds (drawn
+	 * last, so that the draws above stay those of the seeds before R7).
+	 */
+	c->compact_ms = 200 + below(800);
+	for (int i = 0; i < c->slots; i++)
+		W.s[i].max_records = (int[]) {1, 2, 3, 1000}[below(4)];
+	for (int i = 0; i < c->slots && sim_opt.records > 0; i++)
+		W.s[i].max_records = sim_opt.records;
 }
 
 /* ---- picking ---- */

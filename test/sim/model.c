@@ -153,7 +153,7 @@ sim_leaf_digest(const Server *s, int leaf)
 
 	for (int k = leaf; k < W.cfg.keys; k += W.cfg.leaves)
 		d ^= sim_fingerprint(&s->mem[k]);
-	return d;
+	return d ^ s->bound[leaf].fingerprint;	/* R7: collapsed, still in it */
 }
 
 int
@@ -162,8 +162,71 @@ sim_count_regs(const Server *s)
 	int			n = 0;
 
 	for (int k = 0; k < W.cfg.keys; k++)
-		n += s->mem[k].present;
+		n += s->mem[k].present && !s->mem[k].record;	/* R7: records are not */
 	return n;
+}
+
+/* A register or record as R7's functions see it (the key for its hash) */
+MantisRecordView
+sim_record_view(const Reg *r)
+{
+	MantisRecordView v;
+
+	v.hash = r->key;
+	v.ts = r->ts;
+	v.node = r->node;
+	v.fingerprint = sim_fingerprint(r);
+	v.death_ms = r->deleted ? mantis_hlc_ms(r->ts) : MAX(mantis_hlc_ms(r->ts), r->expires);
+	return v;
+}
+
+/*
+ * Room for one more record (R7): under the budget, or made by collapsing
+ * the oldest record owed nothing, below the least clock and the least
+ * hole, into its leaf's bound; false if there is none (the caller keeps
+ * its register in full, or refuses the tombstone as a hole).
+ */
+bool
+sim_record_room(int i)
+{
+	Server	   *s = &W.s[i];
+	int			n = 0;
+	int			oldest = -1;
+	uint64_t	clock_ts = mantis_hlc_pack(MIN(s->wall, sim_members_clock(s)), 0);
+	uint64_t	hole = sim_least_hole(s);
+	char		b[96];
+
+	for (int k = 0; k < W.cfg.keys; k++)
+	{
+		const Reg  *r = &s->mem[k];
+
+		if (!r->present || !r->record)
+			continue;
+		n++;
+		if (!sim_owed(r) && r->ts < clock_ts && r->ts < hole &&
+			(oldest < 0 || reg_cmp(r, &s->mem[oldest]) < 0))
+			oldest = k;
+	}
+	if (n < s->max_records)
+		return true;
+	if (oldest < 0)
+		return false;
+	if (!(W.wrong & X_COLLAPSE))
+	{
+		MantisRecordView v = sim_record_view(&s->mem[oldest]);
+
+		if (!mantis_rules_collapse(&s->bound[oldest % W.cfg.leaves], &v, clock_ts, hole))
+			return false;
+	}
+	sim_log("%s: collapses %s into the bound of leaf %d", s->name,
+			reg_text(&s->mem[oldest], b), oldest % W.cfg.leaves);
+	memset(&s->mem[oldest], 0, sizeof(s->mem[oldest]));
+	W.kver[oldest]++;
+	W.n_collapsed++;
+	s->compaction_asked = true; /* the rows drop its row and take the bound at once */
+	check_dropped(i, oldest);
+	check_collapsed(i, oldest % W.cfg.leaves);
+	return true;
 }
 
 bool
@@ -397,8 +460,43 @@ typedef enum PutResult
 	PUT_STALE,
 	PUT_COLLECTED,
 	PUT_NO_ROOM,
-	PUT_SKEWED
+	PUT_SKEWED,
+	PUT_NO_RECORD_ROOM			/* R7: a tombstone with no room: not a hole */
 } PutResult;
+
+/* A hash tombstone from a peer's answer or push (R7) */
+static PutResult
+merge_tombstone(int i, const Reg *in, bool *seen)
+{
+	Server	   *s = &W.s[i];
+	Reg		   *held = &s->mem[in->key];
+	MantisRecordView t = sim_record_view(in);
+	MantisTombstoneAction act;
+	char		b[96];
+
+	act = mantis_rules_tombstone(held->present, held->ts, held->node,
+								 s->bound[in->key % W.cfg.leaves].bound_ts, &t);
+	if (seen)
+		seen[in->key] = true;	/* the peer holds something of it */
+	if (act == MANTIS_TOMB_IGNORE)
+		return PUT_STALE;
+	if (!(held->present && held->record) && !sim_record_room(i))
+	{
+		sim_log("%s: tombstone %s refused: no room for records", s->name, reg_text(in, b));
+		check_offered(i, in);
+		return PUT_NO_RECORD_ROOM;
+	}
+	sim_log("%s: takes tombstone %s%s", s->name, reg_text(in, b),
+			act == MANTIS_TOMB_REPLACE ? ", replacing what it held" : "");
+	*held = *in;
+	held->record = true;
+	held->flags = RF_UNFLUSHED;
+	W.kver[in->key]++;
+	W.n_tombstones++;
+	sim_witness(s, in->ts);
+	check_hold(i, in->key);
+	return PUT_APPLIED;
+}
 
 static PutResult
 merge_one(int i, const Reg *in, bool *seen)
@@ -420,7 +518,26 @@ merge_one(int i, const Reg *in, bool *seen)
 				held->present ? "" : "covers it");
 		return PUT_COLLECTED;
 	}
-	if (held->present)
+	if (in->record)
+		return merge_tombstone(i, in, seen);
+	if (!(W.wrong & X_REFUSE))
+	{
+		MantisRecordView rv = sim_record_view(held);
+
+		if (mantis_rules_record_refuses(held->present && !held->record,
+										held->present ? &rv : NULL,
+										s->bound[in->key % W.cfg.leaves].bound_ts,
+										in->ts, in->node, sim_fingerprint(in)))
+		{
+			W.n_refused++;
+			sim_log("%s: %s refused by %s", s->name, reg_text(in, b),
+					held->present ? "a record" : "the leaf's collapsed bound");
+			if (seen && held->present)
+				seen[in->key] = true;
+			return PUT_COLLECTED;
+		}
+	}
+	if (held->present && !held->record)
 	{
 		MantisRegisterView vh = sim_view(held);
 		MantisRegisterView vi = sim_view(in);
@@ -465,7 +582,9 @@ sim_merge_frame(int i, int from, const Reg *regs, int n, bool *seen)
 	{
 		PutResult	res = merge_one(i, &regs[r], seen);
 
-		if (res == PUT_NO_ROOM || res == PUT_SKEWED)
+		if (res == PUT_NO_RECORD_ROOM)
+			clean = false;		/* not acknowledged, but no hole (R7) */
+		else if (res == PUT_NO_ROOM || res == PUT_SKEWED)
 		{
 			clean = false;
 			was_refused[r] = true;
@@ -568,7 +687,7 @@ sim_local_write(int i, int k, int kind, int64_t ttl)
 
 	if (!s->up || !s->exists)
 		return;
-	if (!s->mem[k].present && sim_count_regs(s) >= s->capacity)
+	if ((!s->mem[k].present || s->mem[k].record) && sim_count_regs(s) >= s->capacity)
 	{
 		sim_log("%s: write to k%d fails: the store is full", s->name, k);
 		return;

@@ -14,6 +14,17 @@
 
 static uint64_t lifetime_bound_ms(const Server *s);
 
+/*
+ * Whether a repair frame to server "to" carries a register: a record goes
+ * as a hash tombstone only to a server that reads them (protocol 5 here:
+ * the new rules), and not at all with --wrong tombstone.
+ */
+static bool
+sim_frame_carries(const Reg *r, int to)
+{
+	return !r->record || (sim_new_rules(&W.s[to]) && !(W.wrong & X_TOMBSTONE));
+}
+
 /* Our round with a peer ended (mantis_horizon_round_end) */
 void
 sim_round_end(int a, int b, bool completed, bool tainted, const Msg *m)
@@ -104,11 +115,13 @@ sim_on_summary(int b, int a, const Msg *m)
 	ans.watermark = s->live_wm;
 	for (int l = 0; l < W.cfg.leaves; l++)
 		ans.digest[l] = sim_leaf_digest(s, l);
+	memcpy(ans.truth, s->mem, sizeof(ans.truth));
 	for (int k = 0; k < W.cfg.keys; k++)
 	{
 		int			l = k % W.cfg.leaves;
 
-		if (ans.digest[l] != m->digest[l] && s->mem[k].present)
+		if (ans.digest[l] != m->digest[l] && s->mem[k].present &&
+			sim_frame_carries(&s->mem[k], a))
 		{
 			ans.regs[ans.nregs] = s->mem[k];
 			ans.regs[ans.nregs++].flags = 0;
@@ -133,6 +146,8 @@ sim_on_answer(int a, int b, const Msg *m)
 	if (!e->round_active || e->round_id != m->round)
 		return;
 	clean = sim_merge_frame(a, b, m->regs, m->nregs, seen);
+	if (clean && sim_new_rules(s) && sim_new_rules(&W.s[b]))
+		check_answer(a, b, m, e->round_sent);
 	/* R6: no adoption before a round with each member merged all it holds */
 	if (clean && (!sim_new_rules(s) || sim_caught_up_with_all(s)))
 	{
@@ -215,7 +230,8 @@ sim_on_answer(int a, int b, const Msg *m)
 	back.incarnation = s->incarnation;
 	for (int k = 0; k < W.cfg.keys; k++)
 	{
-		if (s->mem[k].present && sim_leaf_digest(s, k % W.cfg.leaves) != m->digest[k % W.cfg.leaves])
+		if (s->mem[k].present && sim_leaf_digest(s, k % W.cfg.leaves) != m->digest[k % W.cfg.leaves] &&
+			sim_frame_carries(&s->mem[k], b))
 		{
 			back.regs[back.nregs] = s->mem[k];
 			back.regs[back.nregs++].flags = 0;
@@ -270,6 +286,8 @@ sim_flush(int i, bool compact)
 	{
 		Reg		   *r = &s->mem[k];
 
+		if (r->present && r->record && (r->flags & RF_UNFLUSHED) && (W.wrong & X_PERSIST))
+			r->flags &= ~RF_UNFLUSHED;	/* wrong: the record row never written */
 		if (r->present && (r->flags & RF_UNFLUSHED))
 		{
 			/* a row more: loading merges the rows by LWW */
@@ -293,7 +311,7 @@ sim_flush(int i, bool compact)
 			covered_max = MAX(covered_max, r->ts);
 			W.kver[k]++;
 		}
-		else if (compact)
+		else if (compact && !(r->record && (W.wrong & X_PERSIST)))
 		{
 			s->rows[k] = *r;
 			s->rows[k].flags = 0;
@@ -303,6 +321,9 @@ sim_flush(int i, bool compact)
 			s->floor_durable[k] = s->floor[k];
 	}
 	s->compaction_asked = false;
+	/* R7: the bounds go with a compaction, which drops the rows collapsed */
+	if (compact)
+		memcpy(s->rows_bound, s->bound, sizeof(s->rows_bound));
 	if (covered_max != 0)
 		drop_covered(i, covered, covered_max);
 	s->rows_R = MAX(s->rows_R, s->R);
@@ -375,6 +396,56 @@ lifetime_bound_ms(const Server *s)
 	return mantis_rules_lifetime_bound(s->wall, members, W.cfg.lifetime_ms);
 }
 
+/*
+ * R7: a dead register kept becomes a record once dead since the compaction
+ * bound, owed nothing, if the budget has room (a collapse may make it).
+ */
+static void
+compact(int i, int k, const MantisDeadRegister *d)
+{
+	Server	   *s = &W.s[i];
+	Reg		   *r = &s->mem[k];
+	char		b[96];
+
+	if (r->record || s->wall <= W.cfg.compact_ms)
+		return;
+	if (!mantis_rules_compact(d, s->wall - W.cfg.compact_ms,
+							  sim_new_rules(s) ? MANTIS_RULES_RECORDS_PROTOCOL : 3))
+		return;
+	if (!sim_record_room(i))
+		return;
+	sim_log("%s: compacts %s into a record", s->name, reg_text(r, b));
+	r->record = true;
+	r->flags |= RF_UNFLUSHED;	/* its row is rewritten as a record row */
+	W.kver[k]++;
+	W.n_compacted++;
+}
+
+/* R7: collapsed bounds collected as one register each; the raise */
+static uint64_t
+sweep_bounds(int i, const MantisSweepBounds *bounds)
+{
+	Server	   *s = &W.s[i];
+	uint64_t	raise = 0;
+
+	for (int l = 0; l < W.cfg.leaves; l++)
+	{
+		MantisSweepVerdict v = mantis_rules_bound_sweep(&s->bound[l], bounds);
+
+		if (v == MANTIS_SWEEP_KEEP)
+			continue;
+		sim_log("%s: collects the bound of leaf %d (+%lld ms) by %s, raising R", s->name, l,
+				(long long) (mantis_hlc_ms(s->bound[l].bound_ts) - EPOCH_MS),
+				v == MANTIS_SWEEP_BY_HORIZON ? "horizon" : "lifetime");
+		raise = MAX(raise, s->bound[l].bound_ts);
+		memset(&s->bound[l], 0, sizeof(s->bound[l]));
+		s->compaction_asked = true;
+		for (int k = l; k < W.cfg.keys; k += W.cfg.leaves)
+			W.kver[k]++;
+	}
+	return raise;
+}
+
 void
 sim_sweep(int i)
 {
@@ -382,6 +453,7 @@ sim_sweep(int i)
 	MantisSweepBounds bounds;
 	bool		dropped[SIM_KEYS] = {false};
 	uint64_t	raise = 0;
+	uint64_t	bound_raise;
 	int			n = 0;
 
 	if (!s->up)
@@ -405,9 +477,22 @@ sim_sweep(int i)
 		if (!r->deleted)
 			d.death_ms = MAX(d.death_ms, r->expires);
 		d.owed = sim_owed(r);
+		if ((W.wrong & X_MARKER) && !r->deleted && !d.owed && sim_new_rules(s))
+		{
+			/* wrong: an expired register needs no marker */
+			sim_log("%s: drops %s, expired, with no marker", s->name, reg_text(r, b));
+			memset(r, 0, sizeof(*r));
+			W.kver[k]++;
+			dropped[k] = true;
+			n++;
+			continue;
+		}
 		v = mantis_rules_sweep(&d, &bounds);
 		if (v == MANTIS_SWEEP_KEEP)
+		{
+			compact(i, k, &d);
 			continue;
+		}
 		raises = sim_new_rules(s) ? mantis_rules_sweep_raises(v, true) : v == MANTIS_SWEEP_BY_LIFETIME;
 		sim_log("%s: collects %s by %s%s", s->name, reg_text(r, b),
 				v == MANTIS_SWEEP_BY_HORIZON ? "horizon" : "lifetime",
@@ -419,7 +504,9 @@ sim_sweep(int i)
 		dropped[k] = true;
 		n++;
 	}
-	if (n == 0)
+	bound_raise = sweep_bounds(i, &bounds);	/* once: MAX() evaluates twice */
+	raise = MAX(raise, bound_raise);
+	if (n == 0 && raise == 0)
 		return;
 	W.n_collected += n;
 	s->R = MAX(s->R, raise);

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  * sim.c
  *	  A deterministic simulator of the rules of collection, refusal and
- *	  adoption (src/common/rules.h, R1-R6) over a cluster of simulated
+ *	  adoption (src/common/rules.h, R1-R7) over a cluster of simulated
  *	  servers, in the manner of FoundationDB's simulation and TigerBeetle's
  *	  VOPR: one seed gives one run, event by event, with its own random
  *	  numbers (no clock, no rand()); a failing seed replays exactly
@@ -66,6 +66,17 @@
  *	  servers; no expiries in such a run, which the wall stepping back
  *	  would revive; quiescence puts it right and waits past its HLC); a
  *	  rolling upgrade from protocol 3 to 4.
+ * Records (R7): a dead register kept dead since the compaction bound
+ *	  (compact_ms, 200-1000 ms) and owed nothing becomes a record (the key
+ *	  standing for its hash: no collision is modelled), off max_keys, under
+ *	  a budget per server of 1, 2, 3 or 1000 records; a full budget
+ *	  collapses the oldest record owed nothing, below the least clock, into
+ *	  its leaf's bound; records refuse older registers of their key, bounds
+ *	  those of keys held nothing of; answers and pushes carry records as
+ *	  tombstones to servers of the new rules (protocol 3 ones read none);
+ *	  a compaction's flush writes records as record rows and the bounds
+ *	  (which a start loads), the sweep collects records as dead registers
+ *	  and bounds as one, raising R.
  * Abstracted: the digest tree's groups and windows, frames per batch,
  * held-back leaves, limits other than max_keys, values of one size, the
  * persistence worker's two-phase durability (a flush is atomic),
@@ -95,6 +106,15 @@
  *	  dead, priced, or lost with a crash or restore.
  *  (c) Convergence: at quiescence every server reads the same live
  *	  register for every key (but keys expiring within the skew bound).
+ *  (d) A round holds what it acknowledges: a puller that merged an answer
+ *	  cleanly (which mends the chain, and is acknowledged: horizon.c) holds
+ *	  for every key of a leaf the answer covered what the peer held there,
+ *	  or newer, or refuses it as collected (R4, or R7's bound), between
+ *	  servers that both read records.
+ * R7's price: when a collapse raises a leaf's bound at P, the newest write
+ * of a key there, live, that has not reached P and lies at or below the
+ * bound is priced (counted apart: "writes priced by a bound"); a write
+ * below a bound raised before it was made is not, and fails (b).
  * The price (rules.h), tracked as the run goes, never from the outcome: a
  * write w of server S is exposed to a server P when
  *  (i) at some moment only S holds w (or newer) while a server does not
@@ -144,13 +164,27 @@
  *			   collects its own marker of the real future, and its refusal
  *			   horizon covers the writes the others make next
  *			   (mantis_rules_lifetime_bound; the operator's review).
+ * And R7 done wrong (--wrong, each of which "make sim-wrong" checks fails):
+ *  refuse	   records refuse nothing: an older copy of a deleted key comes
+ *			   back from a member that missed the deletion ((a));
+ *  tombstone  answers carry no records: a member that missed a deletion
+ *			   compacted elsewhere acknowledges it unheld ((d)), and serves
+ *			   the older value until the record is collected and adopted
+ *			   away; no deletion comes back ((a) holds without them);
+ *  collapse   a full budget drops the oldest record with no bound ((a));
+ *  persist	   records never reach the rows: a crash restart brings back
+ *			   the value a tombstone replaced ((a));
+ *  marker	   an expired register goes with no marker (the rule judged
+ *			   unsound): a member that missed it brings back an older
+ *			   write of its key ((a)).
  * And, with protocol-3 servers left in a cluster (--scenario mixed-room): a
  * protocol-3 server with a full store collects by lifetime past what it
  * refused (the old rules have no holes), and every peer adopts that away.
  *
  * Usage: sim [--seeds N] [--first N] [--seed N] [--steps N] [--trace]
  *			  [--shrink] [--old] [--unfixed watermark,leaf,hole,greeting,adopt,clock|all]
- *			  [--scenario all|hub|readd|rewind|room|mixed|mixed-room|clock]
+ *			  [--scenario all|hub|readd|rewind|room|mixed|mixed-room|clock|outage]
+ *			  [--wrong refuse,tombstone,collapse,persist,marker] [--records N]
  *			  [--quiesce-every N] [--expect-violations] [--quiet]
  * It prints one line, "sim: N seeds x N steps, N violations (...)", after a
  * line per violation (seed, step, invariant, key, evidence) and the command
@@ -168,7 +202,7 @@
 
 /* ---- options ---- */
 
-Options		sim_opt = {20000, 10000, F_ALL, 0, false, false, false};
+Options		sim_opt = {20000, 10000, F_ALL, 0, false, false, false, 0};
 
 /* ---- recording, for shrinking ---- */
 
@@ -227,11 +261,13 @@ world_reset(uint64_t seed)
 	bool		trace = W.trace;
 	bool		quiet = W.quiet;
 	unsigned	unfixed = W.unfixed;
+	unsigned	wrong_ = W.wrong;
 
 	memset(&W, 0, sizeof(W));
 	W.trace = trace;
 	W.quiet = quiet;
 	W.unfixed = unfixed;
+	W.wrong = wrong_;
 	W.seed = seed;
 	W.T = UINT64_C(1800000000000);
 	check_reset();
@@ -330,6 +366,8 @@ kind_name(ViolationKind k)
 			return "(b) acknowledged write lost";
 		case V_DIVERGED:
 			return "(c) diverged";
+		case V_INCOMPLETE:
+			return "(d) repair incomplete";
 		case V_NONE:
 			break;
 	}
@@ -341,9 +379,10 @@ usage(void)
 {
 	fprintf(stderr,
 			"usage: sim [--seeds N] [--first N] [--seed N] [--steps N] [--trace]\n"
-			"           [--old] [--scenario all|hub|readd|rewind|room|mixed|mixed-room|clock]\n"
+			"           [--old] [--scenario all|hub|readd|rewind|room|mixed|mixed-room|clock|outage]\n"
 			"           [--quiesce-every N] [--shrink]\n"
 			"           [--unfixed watermark,leaf,hole,greeting,adopt,clock|all] [--expect-violations]\n"
+			"           [--wrong refuse,tombstone,collapse,persist,marker] [--records N]\n"
 			"           [--quiet]\n");
 	exit(2);
 }
@@ -376,6 +415,34 @@ unfixed(const char *list)
 	}
 }
 
+/* --wrong refuse,tombstone,collapse,persist,marker: a wrong R7 (sim.h) */
+static void
+wrong(const char *list)
+{
+	static const struct
+	{
+		const char *name;
+		unsigned	bit;
+	}			names[] = {
+		{"refuse", X_REFUSE}, {"tombstone", X_TOMBSTONE}, {"collapse", X_COLLAPSE},
+		{"persist", X_PERSIST}, {"marker", X_MARKER}
+	};
+	char		buf[128];
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *t = strtok(buf, ","); t; t = strtok(NULL, ","))
+	{
+		size_t		i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strcmp(t, names[i].name) == 0)
+				break;
+		if (i == sizeof(names) / sizeof(names[0]))
+			usage();
+		W.wrong |= names[i].bit;
+	}
+}
+
 static void
 scenario(const char *name)
 {
@@ -392,6 +459,8 @@ scenario(const char *name)
 	else if (strcmp(name, "mixed") == 0)
 		sim_opt.features = F_MIXED | F_PARTITION | F_CRASH | F_DROP | F_EXPIRY | F_ROOM,
 			sim_opt.forced = F_MIXED;
+	else if (strcmp(name, "outage") == 0)
+		sim_opt.features = F_CRASH | F_PARTITION | F_DROP | F_EXPIRY;
 	else if (strcmp(name, "clock") == 0)
 		sim_opt.features = F_JUMP | F_PARTITION | F_DROP, sim_opt.forced = F_JUMP;
 	else if (strcmp(name, "mixed-room") == 0)
@@ -410,7 +479,7 @@ main(int argc, char **argv)
 	long		failed = 0;
 	char		failures[512] = "";
 	char		flags[256] = "";	/* what a replay needs besides the seed */
-	long		totals[7] = {0};
+	long		totals[11] = {0};
 
 	for (int i = 1; i < argc; i++)
 	{
@@ -418,7 +487,8 @@ main(int argc, char **argv)
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (strcmp(a, "--steps") == 0 || strcmp(a, "--quiesce-every") == 0 ||
-			strcmp(a, "--scenario") == 0 || strcmp(a, "--unfixed") == 0)
+			strcmp(a, "--scenario") == 0 || strcmp(a, "--unfixed") == 0 ||
+			strcmp(a, "--wrong") == 0 || strcmp(a, "--records") == 0)
 			snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags), " %s %s", a, v ? v : "");
 		else if (strcmp(a, "--old") == 0)
 			snprintf(flags + strlen(flags), sizeof(flags) - strlen(flags), " %s", a);
@@ -445,6 +515,10 @@ main(int argc, char **argv)
 			sim_opt.shrink = true;
 		else if (strcmp(a, "--unfixed") == 0 && v)
 			unfixed(v), i++;
+		else if (strcmp(a, "--wrong") == 0 && v)
+			wrong(v), i++;
+		else if (strcmp(a, "--records") == 0 && v)
+			sim_opt.records = atoi(v), i++;
 		else if (strcmp(a, "--expect-violations") == 0)
 			sim_opt.expect_violations = true;
 		else
@@ -463,6 +537,10 @@ main(int argc, char **argv)
 		totals[4] += W.n_priced;
 		totals[5] += W.n_excused;
 		totals[6] += W.n_unexcused;
+		totals[7] += W.n_compacted;
+		totals[8] += W.n_tombstones;
+		totals[9] += W.n_collapsed;
+		totals[10] += W.n_collapse_priced;
 		if (kind == V_NONE)
 			continue;
 		if (failed++ < 20)
@@ -488,6 +566,8 @@ main(int argc, char **argv)
 	printf("sim: %ld seeds x %ld steps, %ld violations%s%s%s (%ld writes, %ld collected, %ld adopted, %ld refused, %ld priced, %ld lost with a crash or restore, %ld gone at one but made durable elsewhere)\n",
 		   seeds, sim_opt.steps, failed, failed ? " (seeds" : "", failures, failed ? ")" : "",
 		   totals[0], totals[1], totals[2], totals[3], totals[4], totals[5], totals[6]);
+	printf("sim: records (R7): %ld compacted, %ld taken as tombstones, %ld collapsed into bounds, %ld writes priced by a bound\n",
+		   totals[7], totals[8], totals[9], totals[10]);
 	check_free();
 	free(recorded);
 	if (sim_opt.expect_violations)

@@ -51,6 +51,10 @@ typedef struct Reg
 	uint64_t	node;
 	uint64_t	expires;		/* ms, 0: never */
 	uint32_t	value;			/* the id of the write that made it */
+	bool		record;			/* R7: a record (in a frame, a hash tombstone;
+								 * in the rows, a record row): the key stands
+								 * for its hash, the rest for its HLC,
+								 * fingerprint and death */
 } Reg;
 
 /* What a server knows of another (one entry per slot: listed or inbound) */
@@ -119,6 +123,7 @@ typedef struct Snapshot
 	uint64_t	rows_R;
 	Reg			rows[SIM_KEYS];
 	Reg			floor[SIM_KEYS];
+	MantisLeafBound bound[SIM_KEYS];
 } Snapshot;
 
 typedef struct Server
@@ -149,6 +154,9 @@ typedef struct Server
 	Entry		peer[SIM_SERVERS];
 	Hole		hole[SIM_SERVERS][SIM_KEYS];	/* by sender and key */
 	uint64_t	down_until;		/* T, when down after a crash */
+	int			max_records;	/* R7: the records' budget */
+	MantisLeafBound bound[SIM_KEYS];	/* R7: the collapsed bounds, by leaf */
+	MantisLeafBound rows_bound[SIM_KEYS];	/* ... as the rows carry them */
 
 	/* timers (the random generator's, never read by the model) */
 	uint64_t	next_live;
@@ -196,6 +204,8 @@ typedef struct Msg
 	int			nregs;
 	Reg			regs[SIM_KEYS];
 	uint64_t	digest[SIM_KEYS];	/* by leaf */
+	/* the checker's, never read by the model: what an answer's sender held */
+	Reg			truth[SIM_KEYS];
 } Msg;
 
 typedef struct Link
@@ -242,6 +252,7 @@ typedef struct Config
 	uint64_t	sweep_ms;
 	uint64_t	live_ms;
 	uint64_t	max_delay_ms;	/* a message older than this is delivered */
+	uint64_t	compact_ms;		/* R7: dead this long, a register becomes a record */
 	int			topology;		/* 0 full mesh, 1 hub, 2 partial */
 	int			hub;
 	bool		initial_listed[SIM_SERVERS][SIM_SERVERS];
@@ -299,6 +310,18 @@ typedef struct Event
 #define U_CLOCK			0x20	/* R3's lifetime on our clock alone */
 #define U_ALL			0x3F
 
+/*
+ * Wrong variants of R7 (--wrong), each of which must fail a seed: records
+ * that refuse nothing, answers without hash tombstones, collapse without a
+ * bound, records the flush does not write, and an expired register
+ * dropped with no marker while a member is away.
+ */
+#define X_REFUSE		0x01
+#define X_TOMBSTONE		0x02
+#define X_COLLAPSE		0x04
+#define X_PERSIST		0x08
+#define X_MARKER		0x10
+
 /* The violations, by invariant */
 typedef enum ViolationKind
 {
@@ -306,7 +329,8 @@ typedef enum ViolationKind
 	V_UNDONE_LOCAL,				/* (a) a server served an older value after a deletion */
 	V_UNDONE_GLOBAL,			/* (a) after every member held the deletion */
 	V_LOST,						/* (b) */
-	V_DIVERGED					/* (c) */
+	V_DIVERGED,					/* (c) */
+	V_INCOMPLETE				/* (d) */
 } ViolationKind;
 
 typedef struct World
@@ -326,6 +350,7 @@ typedef struct World
 	bool		trace;
 	bool		quiet;
 	unsigned	unfixed;		/* U_*: the findings modelled as they are */
+	unsigned	wrong;			/* X_*: a wrong variant of R7 */
 	/* the first violation */
 	ViolationKind violation;
 	long		violation_step;
@@ -339,6 +364,10 @@ typedef struct World
 	long		n_priced;
 	long		n_excused;
 	long		n_unexcused;	/* gone at a crash or restore, durable elsewhere */
+	long		n_compacted;	/* R7: registers become records */
+	long		n_tombstones;	/* records taken from a peer's frame */
+	long		n_collapsed;	/* records collapsed into a bound */
+	long		n_collapse_priced;	/* writes a bound refuses (R7's price) */
 } World;
 
 extern World W;
@@ -355,6 +384,8 @@ extern const char *reg_text(const Reg *r, char *buf);
 extern uint64_t sim_fingerprint(const Reg *r);
 extern uint64_t sim_leaf_digest(const Server *s, int leaf);
 extern int	sim_count_regs(const Server *s);
+extern bool sim_record_room(int i);
+extern MantisRecordView sim_record_view(const Reg *r);
 extern bool sim_owed(const Reg *r);
 extern uint64_t sim_wall(int i);
 extern uint64_t sim_members_clock(const Server *s);
@@ -399,6 +430,7 @@ typedef struct Options
 	bool		old_rules;
 	bool		shrink;
 	bool		expect_violations;
+	int			records;		/* R7: every server's budget, 0: drawn */
 } Options;
 
 extern Options sim_opt;
@@ -419,8 +451,11 @@ extern void check_hold(int server, int key);
 extern void check_dropped(int server, int key);
 extern void check_offered(int server, const Reg *r);
 extern void check_raised(int server);
+extern void check_collapsed(int server, int leaf);
+extern void check_answer(int puller, int peer, const Msg *m, const uint64_t *sent);
 extern void check_durable(int server, bool rewound);
-extern void check_lost(int server, const Reg *before, uint64_t before_R);
+extern void check_lost(int server, const Reg *before, uint64_t before_R,
+					   const MantisLeafBound *before_bound);
 extern void check_revived(int server);
 extern void check_started(int server);
 extern void check_tick(void);

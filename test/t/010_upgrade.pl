@@ -340,8 +340,13 @@ SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER
 	. 'last_flush_error text, stored_rows bigint, listen text, rejected_unknown bigint, refused_connections bigint, held_back bigint, '
 	. 'expired_keys bigint, collected_deletions bigint, collected_expired bigint, '
 	. 'collection_horizon timestamp with time zone, refusal_horizon timestamp with time zone, refused_collected bigint, '
-	. 'collection text, members integer, inbound_connections integer, refused_over_limit bigint, node_id_clash text',
-	'mantis_status columns: bigint counters, a timestamptz time; 1.4 names the refusal horizon and adds collection, members, inbound_connections, refused_over_limit and node_id_clash');
+	. 'collection text, members integer, inbound_connections integer, refused_over_limit bigint, node_id_clash text, '
+	. 'dead_records bigint, dead_records_max bigint, collapsed_records bigint, leaves_with_bound bigint, collected_records bigint',
+	'mantis_status columns: bigint counters, a timestamptz time; 1.4 names the refusal horizon and adds collection, members, '
+	  . 'inbound_connections, refused_over_limit, node_id_clash and the records of dead registers');
+is(sql('postgres', q{SELECT dead_records || ' ' || dead_records_max || ' ' || collapsed_records || ' ' || leaves_with_bound
+  || ' ' || collected_records FROM mantis_status}),
+	'0 0 0 0 0', 'with mantis.max_dead_records 0 (the default) no record is held and there is no room for one');
 is(sql('postgres', q{
 SELECT string_agg(DISTINCT format_type(atttypid, atttypmod), ', ') FROM pg_attribute
  WHERE attrelid = 'mantis_peers'::regclass AND attnum > 0 AND attname IN ('since', 'last_message')}),

@@ -11,7 +11,8 @@
  * the mark of INSYNC and GROUPS and the three horizons of a greeting; what the
  * decoder must refuse of them (unknown flags, a watermark outside the end of a
  * live batch, an HLC past 9999, a frame of version 2) is refused.  Every
- * type is written in versions 3 and 4 (random headers take either): a
+ * type is written in versions 3 to 5 (random headers take any; TOMBS,
+ * of version 5 alone, is test_tombs.c's): a
  * greeting of version 4 carries the protocol range, member set and
  * generation after the horizons, and each of their faults is refused, as is
  * a greeting whose length is that of the other version.  A few frames are
@@ -1259,9 +1260,12 @@ test_header_faults(void)
 		mantis_frame_put_insync(buf, &h, 1, &mark);
 		buf[5] = (unsigned char) type;
 		err = mantis_frame_decode(buf, sizeof(buf), &f);
-		if (type < MANTIS_FRAME_HELLO || type > MANTIS_FRAME_LEAVES)
+		if (type < MANTIS_FRAME_HELLO || type > MANTIS_FRAME_TOMBS)
 			CHECK(err && strcmp(err, "unknown frame type") == 0,
 				  "type %d: %s", type, err ? err : "accepted");
+		/* TOMBS (test_tombs.c): only of version 5, and no INSYNC body */
+		if (type == MANTIS_FRAME_TOMBS)
+			CHECK(err != NULL, "an INSYNC body as TOMBS accepted");
 	}
 }
 
@@ -1339,7 +1343,7 @@ make_samples(Sample *s, uint8_t version)
 static void
 check_flags_and_versions(uint8_t version)
 {
-	static const unsigned versions[] = {0, 1, 2, 5, 254, 255};
+	static const unsigned versions[] = {0, 1, 2, 6, 254, 255};
 	Sample	   *s = malloc(SAMPLES * sizeof(Sample));
 	MantisFrame f;
 	const char *err;
@@ -1398,7 +1402,7 @@ check_flags_and_versions(uint8_t version)
 		}
 		mantis_put_u16(s[i].bytes + 6, flags);
 
-		/* any version but 3 and 4 */
+		/* any version but 3 to 5 */
 		for (size_t v = 0; v < sizeof(versions) / sizeof(versions[0]); v++)
 		{
 			s[i].bytes[4] = (unsigned char) versions[v];

@@ -3,7 +3,9 @@
  *	  Unit tests of the collection, refusal and adoption rules
  *	  (src/common/rules.c): the member set digest, agreement, the horizon,
  *	  the sweep's verdict with holes, the lifetime's bound on the least clock, refusal and adoption bounds, the
- *	  leaves a round may adopt in.  The rules' interplay over many servers
+ *	  leaves a round may adopt in, and records (R7): compaction, refusal by a
+ *	  record or a collapsed bound, hash tombstones, collapse and its
+ *	  collection.  The rules' interplay over many servers
  *	  is test/sim's.
  */
 #include <stdio.h>
@@ -63,7 +65,7 @@ member(uint64_t digest, uint64_t acked, uint64_t stable)
 static void
 test_agreement(void)
 {
-	MantisMemberView m[3];
+	MantisMemberView m[3] = {{0}};
 	int			who;
 
 	CHECK(mantis_rules_agreement(7, m, 0, &who) == MANTIS_COLLECT_NO_PEERS && who == -1,
@@ -255,6 +257,140 @@ test_refuse_adopt(void)
 		  "expired since: written, the sweep's to collect");
 }
 
+static MantisRecordView
+record(uint64_t ts, uint64_t node, uint64_t fp, uint64_t death)
+{
+	MantisRecordView r = {0xABCDEF, ts, node, fp, death};
+
+	return r;
+}
+
+static void
+test_compact(void)
+{
+	MantisDeadRegister r = {100, 5000, false};
+
+	CHECK(mantis_rules_compact(&r, 5000, 5), "dead since the bound, owed nothing: compacted");
+	CHECK(!mantis_rules_compact(&r, 4999, 5), "dead since after the bound: kept in full");
+	CHECK(!mantis_rules_compact(&r, 0, 5), "no bound: kept");
+	CHECK(!mantis_rules_compact(&r, 5000, 4),
+		  "protocol 4 at most: its answers cannot carry records, kept");
+	r.owed = true;
+	CHECK(!mantis_rules_compact(&r, 9000, 5),
+		  "owed (unsent, unflushed): the stream and the flush need it in full");
+}
+
+static void
+test_record_refuses(void)
+{
+	MantisRecordView rec = record(100, 7, 0x1111, 5000);
+
+	CHECK(mantis_rules_record_refuses(false, &rec, 0, 99, 9, 0x2222),
+		  "an older register of its hash: refused (an older copy of something dead)");
+	CHECK(mantis_rules_record_refuses(false, &rec, 0, 100, 6, 0x2222),
+		  "the same ms, a lesser node: older, refused");
+	CHECK(mantis_rules_record_refuses(false, &rec, 0, 100, 7, 0x1111),
+		  "the same register again: refused");
+	CHECK(!mantis_rules_record_refuses(false, &rec, 0, 100, 7, 0x2222),
+		  "another register of its HLC (a node id on two servers): it replaces the record");
+	CHECK(!mantis_rules_record_refuses(false, &rec, 0, 101, 1, 0x2222),
+		  "a newer register: replaces the record");
+	CHECK(!mantis_rules_record_refuses(false, &rec, 500, 101, 1, 0x2222),
+		  "a record is what we know of its key: the leaf's bound does not refuse past it");
+	CHECK(!mantis_rules_record_refuses(true, &rec, 500, 1, 1, 0x2222),
+		  "held in full: LWW decides");
+	CHECK(mantis_rules_record_refuses(false, NULL, 500, 500, 1, 0x2222),
+		  "nothing held, at the collapsed bound: refused");
+	CHECK(!mantis_rules_record_refuses(false, NULL, 500, 501, 1, 0x2222),
+		  "above the bound: taken");
+	CHECK(!mantis_rules_record_refuses(false, NULL, 0, 1, 1, 0x2222),
+		  "no record, no bound: taken");
+	CHECK(!mantis_rules_record_refuses(true, NULL, 500, 1, 1, 0x2222),
+		  "held in full, under the bound: LWW decides");
+}
+
+static void
+test_tombstone(void)
+{
+	MantisRecordView t = record(100, 7, 0x1111, 5000);
+
+	CHECK(mantis_rules_tombstone(false, 0, 0, 0, &t) == MANTIS_TOMB_KEEP,
+		  "nothing held of its hash: kept as a record");
+	CHECK(mantis_rules_tombstone(false, 0, 0, 100, &t) == MANTIS_TOMB_IGNORE,
+		  "nothing held, covered by our collapsed bound: it already refuses the key");
+	CHECK(mantis_rules_tombstone(false, 0, 0, 99, &t) == MANTIS_TOMB_KEEP,
+		  "above our bound: kept");
+	CHECK(mantis_rules_tombstone(true, 50, 9, 0, &t) == MANTIS_TOMB_REPLACE,
+		  "an older register held (a copy the returning member kept): replaced");
+	CHECK(mantis_rules_tombstone(true, 100, 6, 0, &t) == MANTIS_TOMB_REPLACE,
+		  "the same ms, a lesser node: replaced");
+	CHECK(mantis_rules_tombstone(true, 100, 7, 0, &t) == MANTIS_TOMB_IGNORE,
+		  "the same HLC: ours kept");
+	CHECK(mantis_rules_tombstone(true, 101, 1, 0, &t) == MANTIS_TOMB_IGNORE,
+		  "newer held (written since): ignored");
+
+	/* a tombstone and a register of one hash meet in either order, one outcome */
+	for (int i = 0; i < 2000; i++)
+	{
+		MantisRecordView a = record(1 + rnd() % 8, 1 + rnd() % 3, 1 + rnd() % 2, 0);
+		uint64_t	ts = 1 + rnd() % 8,
+					node = 1 + rnd() % 3,
+					fp = 1 + rnd() % 2;
+		bool		refused = mantis_rules_record_refuses(false, &a, 0, ts, node, fp);
+		MantisTombstoneAction act = mantis_rules_tombstone(true, ts, node, 0, &a);
+
+		/* X holds record a, receives the register; Y holds the register, receives a */
+		CHECK(refused == (act == MANTIS_TOMB_REPLACE) ||
+			  (ts == a.ts && node == a.node),
+			  "the record wins on both sides or on neither (%llu.%llu vs %llu.%llu)",
+			  (unsigned long long) ts, (unsigned long long) node,
+			  (unsigned long long) a.ts, (unsigned long long) a.node);
+		if (ts == a.ts && node == a.node && fp != a.fingerprint)
+			CHECK(!refused && act == MANTIS_TOMB_IGNORE,
+				  "one HLC, two registers: the register is kept on both sides");
+	}
+}
+
+static void
+test_collapse(void)
+{
+	MantisLeafBound b = {0, 0, 0};
+	MantisRecordView r1 = record(100, 1, 0x0F0F, 4000);
+	MantisRecordView r2 = record(80, 2, 0x3300, 4500);
+	MantisSweepBounds sb = {0, 0, MANTIS_RULES_NO_HOLE};
+
+	CHECK(mantis_rules_bound_sweep(&b, &sb) == MANTIS_SWEEP_KEEP, "nothing collapsed: nothing to do");
+	CHECK(!mantis_rules_collapse(&b, &r1, 100, MANTIS_RULES_NO_HOLE) && b.bound_ts == 0,
+		  "at the least clock: not collapsed (the bound would refuse a member's next writes)");
+	CHECK(!mantis_rules_collapse(&b, &r1, 101, 100) && b.bound_ts == 0,
+		  "at a hole: not collapsed (the bound would refuse what we refused for room)");
+	CHECK(mantis_rules_collapse(&b, &r1, 101, 101), "below both: collapsed");
+	CHECK(mantis_rules_collapse(&b, &r2, 101, MANTIS_RULES_NO_HOLE), "another");
+	CHECK(b.bound_ts == 100, "the bound: the greatest collapsed HLC");
+	CHECK(b.fingerprint == (0x0F0F ^ 0x3300), "their fingerprints stay in the digest");
+	CHECK(b.death_ms == 4500, "the latest death of the group");
+	(void) mantis_rules_collapse(&b, &r2, 101, MANTIS_RULES_NO_HOLE);
+	CHECK(b.fingerprint == 0x0F0F, "XOR: a fingerprint collapsed twice cancels, as in a digest");
+	(void) mantis_rules_collapse(&b, &r2, 101, MANTIS_RULES_NO_HOLE);
+
+	sb.horizon_ts = 99;
+	CHECK(mantis_rules_bound_sweep(&b, &sb) == MANTIS_SWEEP_KEEP,
+		  "the horizon below the bound: kept (one record of the group is not held by all)");
+	sb.horizon_ts = 100;
+	CHECK(mantis_rules_bound_sweep(&b, &sb) == MANTIS_SWEEP_BY_HORIZON, "the horizon at the bound");
+	sb.hole_ts = 100;
+	CHECK(mantis_rules_bound_sweep(&b, &sb) == MANTIS_SWEEP_KEEP,
+		  "a hole at the bound: kept (the refusal horizon would cover it)");
+	sb = (MantisSweepBounds) {0, 4499, MANTIS_RULES_NO_HOLE};
+	CHECK(mantis_rules_bound_sweep(&b, &sb) == MANTIS_SWEEP_KEEP,
+		  "the last death not a lifetime old: kept");
+	sb.lifetime_ms = 4500;
+	CHECK(mantis_rules_bound_sweep(&b, &sb) == MANTIS_SWEEP_BY_LIFETIME,
+		  "every death of the group a lifetime old: collected");
+	CHECK(mantis_rules_sweep_raises(mantis_rules_bound_sweep(&b, &sb), true),
+		  "and it raises the refusal horizon (to the bound)");
+}
+
 int
 main(void)
 {
@@ -265,5 +401,9 @@ main(void)
 	test_sweep();
 	test_lifetime_bound();
 	test_refuse_adopt();
+	test_compact();
+	test_record_refuses();
+	test_tombstone();
+	test_collapse();
 	return unit_report("test_rules");
 }

@@ -391,12 +391,119 @@ test_random(void)
 	}
 }
 
+/* what the records' callbacks saw */
+typedef struct SeenDead
+{
+	int			records;
+	int			bounds;
+	MantisRecordView rec[4];
+	uint32_t	leaf[4];
+	MantisLeafBound bound[4];
+} SeenDead;
+
+static void
+on_dead(void *arg, const MantisRecordView *rec)
+{
+	SeenDead   *seen = arg;
+
+	if (seen->records < 4)
+		seen->rec[seen->records] = *rec;
+	seen->records++;
+}
+
+static void
+on_bound(void *arg, uint32_t leaf, const MantisLeafBound *b)
+{
+	SeenDead   *seen = arg;
+
+	if (seen->bounds < 4)
+	{
+		seen->leaf[seen->bounds] = leaf;
+		seen->bound[seen->bounds] = *b;
+	}
+	seen->bounds++;
+}
+
+/*
+ * Records and bounds after the registers (R7): a round trip of two records
+ * and a bound, flagged; every cut refused; the flag unknown to version 1
+ * and other flag bits refused; a record of HLC 0 or a bound of a leaf out
+ * of range refused.  A reader that knows no records (flags must be 0)
+ * refuses the row whole: mantis_snapshot_decode() of releases before.
+ */
+static void
+test_records(void)
+{
+	unsigned char buf[MANTIS_SNAPSHOT_HEADER_SIZE + 4 + 2 * MANTIS_SNAPSHOT_RECORD_SIZE +
+					  4 + MANTIS_SNAPSHOT_BOUND_SIZE];
+	unsigned char *p = buf + MANTIS_SNAPSHOT_HEADER_SIZE;
+	MantisRecordView r[2] = {
+		{UINT64_C(0x1122334455667788), mantis_hlc_pack(1764123093123, 1), 7, 99, 1764123093123},
+		{UINT64_MAX, mantis_hlc_pack(MANTIS_HLC_MAX_MS, 0xFFFF), UINT64_MAX, 0, MANTIS_HLC_MAX_MS}
+	};
+	MantisLeafBound b = {mantis_hlc_pack(1764123090000, 3), UINT64_C(0xdeadbeef), 1764123091000};
+	SeenDead	seen;
+	uint64_t	horizon = 0;
+
+	mantis_snapshot_put_header(buf, 0, 0, mantis_hlc_pack(1764123000000, 0));
+	mantis_snapshot_set_flags(buf, MANTIS_SNAPSHOT_FLAG_RECORDS);
+	mantis_put_u32(p, 2);
+	mantis_snapshot_put_dead(p + 4, &r[0]);
+	mantis_snapshot_put_dead(p + 4 + MANTIS_SNAPSHOT_RECORD_SIZE, &r[1]);
+	p += 4 + 2 * MANTIS_SNAPSHOT_RECORD_SIZE;
+	mantis_put_u32(p, 1);
+	mantis_snapshot_put_bound(p + 4, MANTIS_SNAPSHOT_MAX_LEAVES - 1, &b);
+
+	memset(&seen, 0, sizeof(seen));
+	CHECK(mantis_snapshot_decode_all(buf, sizeof(buf), NULL, NULL, on_dead, on_bound, &seen,
+									 &horizon) == NULL, "records: decode");
+	CHECK(seen.records == 2 && seen.bounds == 1 &&
+		  memcmp(&seen.rec[0], &r[0], sizeof(r[0])) == 0 &&
+		  memcmp(&seen.rec[1], &r[1], sizeof(r[1])) == 0 &&
+		  seen.leaf[0] == MANTIS_SNAPSHOT_MAX_LEAVES - 1 &&
+		  memcmp(&seen.bound[0], &b, sizeof(b)) == 0 &&
+		  horizon == mantis_hlc_pack(1764123000000, 0), "records: round trip");
+	CHECK(mantis_snapshot_decode(buf, sizeof(buf), NULL, NULL, NULL, NULL) == NULL,
+		  "records: checked by the decoder without their callbacks");
+	for (size_t cut = 0; cut < sizeof(buf); cut++)
+		CHECK(mantis_snapshot_decode_all(buf, cut, NULL, NULL, NULL, NULL, NULL, NULL) != NULL,
+			  "records: a cut snapshot decodes");
+
+	/* a release before records: flags 0 only (its check) */
+	CHECK(buf[5] != 0, "records: flagged");
+	mantis_snapshot_set_flags(buf, 0x02);
+	CHECK(mantis_snapshot_decode(buf, sizeof(buf), NULL, NULL, NULL, NULL) != NULL,
+		  "records: an unknown flag decodes");
+	mantis_snapshot_set_flags(buf, 0);
+	CHECK(mantis_snapshot_decode(buf, sizeof(buf), NULL, NULL, NULL, NULL) != NULL,
+		  "records: unflagged, the records read as trailing bytes");
+	mantis_snapshot_set_flags(buf, MANTIS_SNAPSHOT_FLAG_RECORDS);
+	buf[4] = 1;
+	CHECK(mantis_snapshot_decode(buf, sizeof(buf), NULL, NULL, NULL, NULL) != NULL,
+		  "records: version 1 with the flag decodes");
+	buf[4] = MANTIS_SNAPSHOT_VERSION;
+
+	r[0].ts = 0;
+	mantis_snapshot_put_dead(buf + MANTIS_SNAPSHOT_HEADER_SIZE + 4, &r[0]);
+	CHECK(mantis_snapshot_decode(buf, sizeof(buf), NULL, NULL, NULL, NULL) != NULL,
+		  "records: a record of HLC 0 decodes");
+	r[0].ts = mantis_hlc_pack(1764123093123, 1);
+	mantis_snapshot_put_dead(buf + MANTIS_SNAPSHOT_HEADER_SIZE + 4, &r[0]);
+	mantis_snapshot_put_bound(p + 4, MANTIS_SNAPSHOT_MAX_LEAVES, &b);
+	CHECK(mantis_snapshot_decode(buf, sizeof(buf), NULL, NULL, NULL, NULL) != NULL,
+		  "records: a bound of leaf 65536 decodes");
+	mantis_snapshot_put_bound(p + 4, 0, &b);
+	CHECK(mantis_snapshot_decode(buf, sizeof(buf), NULL, NULL, NULL, NULL) == NULL,
+		  "records: put right, decodes again");
+}
+
 int
 main(void)
 {
 	rng_state = UINT64_C(0x2545f4914f6cdd1d);
 	test_fixed();
 	test_random();
+	test_records();
 
 	return unit_report("test_snapshot");
 }
