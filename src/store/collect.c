@@ -489,7 +489,11 @@ mantis_collect_collapse_below(void)
  * rate registers die (four intervals of the default 15 s at 4,000 deaths
  * a second would be 240,000 registers, where a store sized for three times
  * its 5-s sessions holds 60,000), while a register compacted that the
- * horizon then collects costs only its record for a moment.  Only on a primary with replication (elsewhere the
+ * horizon then collects costs only its record for a moment.  And none
+ * while a member is down or has not greeted us in this run (or a listed
+ * peer has never said its name): the horizon stands still until it
+ * returns, and every dead register kept in full meanwhile only takes room
+ * from live ones (compact_grace_ms()).  Only on a primary with replication (elsewhere the
  * horizon or the lifetime collects alone), with records kept
  * (mantis.max_dead_records), and on a server whose mantis.protocol_max
  * is 5 (mantis_rules_compact()), whose repair answers carry records as
@@ -501,11 +505,24 @@ mantis_collect_collapse_below(void)
  * estimated it, less mantis.max_clock_offset: an estimate runs each
  * member's last reading on at the pace of our clock.
  */
+static uint64
+compact_grace_ms(void)
+{
+	int			mode;
+
+	SpinLockAcquire(&collect->mutex);
+	mode = collect->mode;
+	SpinLockRelease(&collect->mutex);
+	if (mode == MANTIS_COLLECT_UNGREETED || mode == MANTIS_COLLECT_UNIDENTIFIED)
+		return 0;
+	return Min((uint64) mantis_sync_interval_ms * COMPACT_GRACE_INTERVALS,
+			   COMPACT_GRACE_MAX_MS);
+}
+
 static void
 compact_bound(MantisSweepHorizon *h)
 {
-	uint64		grace_ms = Min((uint64) mantis_sync_interval_ms * COMPACT_GRACE_INTERVALS,
-							   COMPACT_GRACE_MAX_MS);
+	uint64		grace_ms = compact_grace_ms();
 
 	h->collapse_ts = mantis_collect_collapse_below();
 	h->compact_ms = 0;
