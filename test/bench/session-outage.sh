@@ -33,7 +33,9 @@
 # Sampled every SAMPLE seconds (default 5) on each node that is up, into
 # test/bench/results/session-outage.csv, and reported per sample: sets/s
 # achieved and "store full" refusals (the sequences' deltas), registers held
-# (keys live, expired_keys, deleted_keys: all count against max_keys today),
+# (keys live, expired_keys, deleted_keys: all count against max_keys; and the
+# records of dead registers, which do not: dead_records, collapsed_records,
+# leaves_with_bound),
 # memory_used (the store's registers and values: the shared segment is
 # sized at start, so the processes' RSS would say nothing more), live
 # markers (mantis_registers('mark:')) and mantis_status.collection.  On
@@ -141,7 +143,7 @@ load_wait() {	# load_wait <name>: the aborted clients, reported
 }
 
 # ---- the sampler: a row per node that answers, every $SAMPLE s
-echo "t,phase,node,ok,full,nomem,keys,expired_keys,deleted_keys,memory_used,collected_expired,collected_deletions,refused_collected,dead_marks_live,collection" >"$CSV"
+echo "t,phase,node,ok,full,nomem,keys,expired_keys,deleted_keys,memory_used,collected_expired,collected_deletions,refused_collected,dead_marks_live,collection,dead_records,collapsed_records,leaves_with_bound" >"$CSV"
 T_START=$(now)
 sampler() {
 	local n row phase
@@ -150,7 +152,9 @@ sampler() {
 		for n in $NODES; do
 			row=$(psql_n "$n" -c "SELECT (SELECT last_value FROM bench_ok), (SELECT last_value FROM bench_full), (SELECT last_value FROM bench_nomem),
 				keys, expired_keys, deleted_keys, memory_used, collected_expired, collected_deletions, refused_collected,
-				(SELECT count(*) FROM mantis_registers('mark:') WHERE key NOT LIKE 'mark:exp:%'), translate(collection, ',', ';') FROM mantis_status" 2>/dev/null) || continue
+				(SELECT count(*) FROM mantis_registers('mark:') WHERE key NOT LIKE 'mark:exp:%'), translate(collection, ',', ';'),
+				coalesce((to_jsonb(s)->>'dead_records')::bigint, 0), coalesce((to_jsonb(s)->>'collapsed_records')::bigint, 0),
+				coalesce((to_jsonb(s)->>'leaves_with_bound')::bigint, 0) FROM mantis_status s" 2>/dev/null) || continue
 			printf '%s,%s,n%s,%s\n' "$(elapsed)" "$phase" "$n" "$row" >>"$CSV"
 		done
 		sleep "$SAMPLE"
@@ -307,6 +311,7 @@ awk -F, -v ts="$T_STOP" -v tr="$T_RET" -v mk="$MAX_KEYS" -v rate="$RATE" -v life
 		if (t >= ts && t < tr) { if (d > dmax[n]) dmax[n] = d; if (h > hmax[n]) hmax[n] = h; mo[n, ++no[n]] = $10 }
 		if (t < ts && t >= ts - 10) { pre[n] += $10; npre[n]++ }
 		if (($2 == "outage" || $2 == "return" || $2 == "drain" || $2 == "after") && $14 > 0 + res[n]) res[n] = $14
+		if (t >= ts && t < tr) { if ($16 > rmax[n]) rmax[n] = $16; if ($17 > cmax[n]) cmax[n] = $17; if ($18 > bmax[n]) bmax[n] = $18 }
 	}
 	END {
 		printf "dead registers peak during the outage: n1 %d, n2 %d (held at most n1 %d, n2 %d, of max_keys %d; a lifetime of %d s at %d sets/s is %d dead registers)\n",
@@ -322,6 +327,8 @@ awk -F, -v ts="$T_STOP" -v tr="$T_RET" -v mk="$MAX_KEYS" -v rate="$RATE" -v life
 		}
 		printf "memory_used: %s\nmemory: %s\n", line, flat ? "flat (the last 20% of the outage within 10% of the 10 s before it)" : "NOT flat (the last 20% of the outage more than 10% above the 10 s before it)"
 		printf "resurrected on n1/n2 (mark:pre/mark:del keys live in any sample after the stop): n1 %d, n2 %d\n", res["n1"], res["n2"]
+		printf "records of dead registers during the outage (mantis.max_dead_records; 0 before 1.4): held at most n1 %d, n2 %d; collapsed by its end n1 %d, n2 %d; leaves with a bound at most n1 %d, n2 %d\n",
+			rmax["n1"], rmax["n2"], cmax["n1"], cmax["n2"], bmax["n1"], bmax["n2"]
 	}' "$CSV" | tee -a "$OUT"
 read -r fm1 fm2 fm3 <<<"$FINAL_MARKS"
 say "n3 back (times from its start): connected to both peers after ${T_CONN:-never} s, a repair round with each after ${T_ROUNDS:-never} s"
