@@ -10,16 +10,19 @@
 # MANTIS_053_STANDBY_RECORDS sets the standby's mantis.max_dead_records
 # (default 0: a standby configured without records, which DEAD.md says
 # holds the records back as a hole).  With 1024, as its primary, every
-# check passes.  With 0 it FAILS today (3 checks): the promoted n1 holds
-# back the 100 records of its rows, a load hole, and nothing it holds
-# refuses n3's old values of their keys (held-back records are in no set
-# a peer's register is checked against: persist/dead_rows.c load_dead(),
-# store/write.c store_put()), so it takes them and serves all 50 deleted
-# keys; it then decides to adopt them away (n2's refusal horizon covers
-# them), but "50 registers adopted away wait for a compaction", which
-# never runs while rows are held back (R6), and the records' rows never
-# merge (mantis.max_dead_records is 0 until a restart): it serves them
-# indefinitely (3 minutes in the run).
+# check passed before and passes.  With 0, before held-back records
+# refused anything (store/dead.c dead_held_refuses()), 3 checks failed: the
+# promoted n1 held back the 100 records of its rows, and nothing it held
+# refused n3's old values of their keys, so it took them and served all 50
+# deleted keys; it then decided to adopt them away (n2's refusal horizon
+# covered them), but "50 registers adopted away wait for a compaction",
+# which never runs while rows are held back (R6), and the records' rows
+# never merge (mantis.max_dead_records is 0 until a restart): it served
+# them indefinitely (3 minutes in the run).  Now the held-back records
+# refuse them (n3 speaks 4 with it: no tombstone is involved), and the
+# dead registers the standby followed in full (b1..b50) are not made to
+# wait for their held-back records (persist/heldset.c), or the three
+# would never converge.
 use strict;
 use warnings;
 

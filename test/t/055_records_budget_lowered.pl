@@ -8,21 +8,24 @@
 # (DEAD.md, "What remains" 2: a hole, the rows kept whole).  n3 comes back
 # holding its old values.  No server may serve a deleted key, n1 included.
 #
-# FAILS today (3 checks).  n1 loads 121 records (one a partition) and holds
-# back 179; nothing refuses n3's old values of those 179 keys (held-back
-# records are in no set a peer's register is checked against:
-# persist/dead_rows.c load_dead(), store/write.c store_put()), so n1 takes
-# and serves them.  And n1 acknowledges nothing from then on: every repair
-# answer of n2 and n3 carries tombstones of those deletions, which find no
-# room (the table is full and no record may collapse, all lying above the
-# load hole, R5), so each round is tainted ("took 0 hash tombstones ...
-# (1 refused for room)"), and n2 and n3 report "lifetime only: waiting for
-# a peer's acknowledgement (n1)": collection by acknowledgement stops in
-# the whole cluster until their lifetime (an hour here) collects their
-# records.  n1 serves the 179 deleted keys past that too: with a lifetime of
-# 15 s, 105 s after it n1 still held back 179 records and said "179
-# registers adopted away wait for a compaction" (no compaction runs while
-# rows are held back, R6, and no retry found room).
+# n1 loads 121 records (one a partition) and holds back 179.  Before
+# held-back records refused anything (store/dead.c dead_held_refuses(),
+# mantis_store_tombstone()), 3 checks failed: nothing refused n3's old
+# values of those 179 keys, so n1 took and served them; and n1
+# acknowledged nothing from then on: every repair answer of n2 and n3
+# carried tombstones of those deletions, which found no room (the table is
+# full and no record may collapse, all lying above the load hole, R5), so
+# each round was tainted ("took 0 hash tombstones ... (1 refused for
+# room)"), and n2 and n3 reported "lifetime only: waiting for a peer's
+# acknowledgement (n1)": collection by acknowledgement stopped in the whole
+# cluster until their lifetime (an hour here) collected their records.
+# n1 served the 179 deleted keys past that too: with a lifetime of 15 s,
+# 105 s after it n1 still held back 179 records and said "179 registers
+# adopted away wait for a compaction" (no compaction runs while rows are
+# held back, R6, and no retry found room).  Now the held-back records
+# refuse the old values, and a tombstone whose record (or a newer one) our
+# rows hold back counts as held, not as refused for room.  Left (a TODO):
+# n1 still holds the 179 back at the end, compactions and all.
 use strict;
 use warnings;
 
@@ -112,6 +115,24 @@ for my $n ($n1, $n2, $n3)
 	is(served($n, 'a', 300), '0', $n->name . ': nothing deleted comes back');
 }
 ok(wait_converged($n1, $n2, $n3), 'the three converge');
+# the horizon collects the records everywhere (n1 acknowledges again), and
+# a retry of n1's rows (with a compaction) finds room for what they held back
+{
+	# 20 s: it stays so (the TODO below), and the full timeout is long
+	my $deadline = time() + 20;
+	while (sql($n1, q{SELECT held_back FROM mantis_status}) != 0 && time() < $deadline)
+	{
+		# a write and a flush ask for a compaction (mantis.compact_rows = 1),
+		# which retries the held rows (the rows holding records back stay)
+		sql($n1, q{SELECT mantis_set('tick', clock_timestamp()::text), mantis_flush()});
+		usleep(200_000);
+	}
+}
+TODO:
+{
+	local $TODO = 'records held back at load stay so: the load hole stops collection of the loaded ones above it (DEAD.md, What remains 2)';
+	is(sql($n1, q{SELECT held_back FROM mantis_status}), '0', 'n1 holds nothing back in the end');
+}
 note('n1 at the end: ' . status($n1));
 $_->stop for ($n1, $n2, $n3);
 done_testing();
