@@ -74,7 +74,7 @@ table_of(uint64 hash)
  * compare fingerprints, which the held set does not keep; a copy of the
  * dead register itself serves nothing).  Without it a returning member's
  * old value of the deleted key was taken and served for as long as the
- * record stayed held back (TAP 053, 055).  Any budget, 0 included.
+ * record stayed held back (TAP 058, 060).  Any budget, 0 included.
  */
 static bool
 dead_held_refuses(uint64 hash, const MantisHLC *hlc)
@@ -651,7 +651,7 @@ mantis_store_tombstone(const MantisRecordView *t, uint64 refuse_upto_ts, uint64 
 		 * held here: that merges from them (store/held.c), as a register
 		 * refused for room that our rows hold back is no hole; else every
 		 * round would be tainted until room came, which the held-back
-		 * records themselves may stop (TAP 055).
+		 * records themselves may stop (TAP 060).
 		 */
 		if (reg == NULL && !record && mantis_held_dead(t->hash, &held) &&
 			mantis_hlc_cmp(&held, &tomb) >= 0)

@@ -204,7 +204,7 @@ mantis_held_covers(const MantisRecord *rec)
  * mantis.max_dead_records), and its HLC.  Such a record refuses what it
  * would refuse were it loaded (store/write.c, store/dead.c): without this
  * a peer's older copy of the deleted key was taken and served, with no
- * end while the record stayed held back (TAP 053, 055).
+ * end while the record stayed held back (TAP 058, 060).
  */
 bool
 mantis_held_dead(uint64 hash, MantisHLC *hlc)

@@ -7,7 +7,7 @@
 # values.  No server may serve a deleted key once the three converge, and
 # the promoted n1 must never serve one.
 #
-# MANTIS_053_STANDBY_RECORDS sets the standby's mantis.max_dead_records
+# MANTIS_058_STANDBY_RECORDS sets the standby's mantis.max_dead_records
 # (default 0: a standby configured without records, which DEAD.md says
 # holds the records back as a hole).  With 1024, as its primary, every
 # check passed before and passes.  With 0, before held-back records
@@ -32,7 +32,7 @@ use Test::More;
 use Time::HiRes qw(usleep);
 use MantisTest;
 
-my $standby_records = $ENV{MANTIS_053_STANDBY_RECORDS} // 0;
+my $standby_records = $ENV{MANTIS_058_STANDBY_RECORDS} // 0;
 
 my $c = mantis_cluster(3, q{
 mantis.sync_interval = '200ms'
