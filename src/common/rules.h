@@ -138,7 +138,11 @@
  *	  answer does not count as merged (nothing is acknowledged by it), but
  *	  it is no hole: a dead register is never adopted away, and refusing it
  *	  later as collected loses nothing, while a hole would stop the very
- *	  collection that makes room.
+ *	  collection that makes room.  A record our rows hold back at load (no
+ *	  room) refuses as it would loaded, a peer's older register of its
+ *	  hash held nothing of, and a tombstone of it (or an older one) is held
+ *	  there, not refused for room (as R5's register held back by our rows):
+ *	  else a returning member's old value came back, and no round counted.
  *	  When the budget is full, the oldest record owed nothing, if below
  *	  the least clock among ours and our members' (R3: the bound must not
  *	  refuse what a member writes next) and below every hole (R5: nor what

@@ -70,6 +70,7 @@
 #include "common/snapshot.h"
 #include "store/store.h"
 #include "persist/dead_rows.h"
+#include "persist/heldset.h"
 #include "persist/load.h"
 #include "persist/table.h"
 
@@ -402,6 +403,7 @@ load_dead(void *arg, const MantisRecordView *rec)
 		case MANTIS_DEAD_NO_ROOM:
 			st->dead_no_room++;
 			st->hole_ts = mantis_rules_hole_after(st->hole_ts, rec->ts);
+			held_add_dead(rec);	/* it refuses still (store/held.c) */
 			break;
 	}
 }

@@ -8,13 +8,15 @@
  * of the held rows merges only the registers of the set (held_contains()),
  * and rebuilds it from what the rows still hold back (held_rebuilt()).  Two
  * registers of one key in different rows are the same one only with the
- * same HLC.  The price: 24 bytes of the worker's memory per register held
+ * same HLC.  The price: 32 bytes of the worker's memory per register held
  * back.
  *
  * Published twice (held_publish()):
  *	- its keys (sorted, each once) for the sweep, in the worker itself
  *	  (store/collect.c): a dead register of such a key must outlive the
  *	  held one (store/sweep.c).  All of them, always: an unbounded array.
+ *	  Not the hashes of records held back (held_add_dead()): dead
+ *	  themselves, they bring nothing back.
  *	- each key with the greatest HLC held back for it, in shared memory
  *	  (store/held.c), for the replication worker: a peer's register refused
  *	  for room that our rows hold back (its key at its HLC) is
@@ -65,9 +67,8 @@ held_cmp(const void *a, const void *b)
 	return (x->node > y->node) - (x->node < y->node);
 }
 
-/* A register of a row stays in mantis_stores, not in memory */
-void
-held_add(const MantisRecord *rec)
+static void
+held_append(uint64 hash, uint64 ts, uint64 node, bool dead)
 {
 	HeldRegister *r;
 
@@ -79,9 +80,28 @@ held_add(const MantisRecord *rec)
 			repalloc(held.regs, sizeof(HeldRegister) * held.max);
 	}
 	r = &held.regs[held.n++];
-	r->hash = mantis_hash(rec->key, rec->key_len);
-	r->ts = rec->hlc.ts;
-	r->node = rec->hlc.node;
+	r->hash = hash;
+	r->ts = ts;
+	r->node = node;
+	r->dead = dead;
+}
+
+/* A register of a row stays in mantis_stores, not in memory */
+void
+held_add(const MantisRecord *rec)
+{
+	held_append(mantis_hash(rec->key, rec->key_len), rec->hlc.ts, rec->hlc.node, false);
+}
+
+/*
+ * A record of a dead register of a row stays in mantis_stores, not in
+ * memory (no room under mantis.max_dead_records): published, it refuses
+ * what it would refuse loaded (store/held.c's mantis_held_dead())
+ */
+void
+held_add_dead(const MantisRecordView *rec)
+{
+	held_append(rec->hash, rec->ts, rec->node, true);
 }
 
 /*
@@ -111,6 +131,13 @@ held_sort(void)
 	held.nkeys = 0;
 	for (int i = 0; i < held.n; i++)
 	{
+		/*
+		 * Not a record's: it is dead itself, and a dead register of its key
+		 * waiting for it could wait for ever (a budget of 0 holds it back
+		 * until a restart)
+		 */
+		if (held.regs[i].dead)
+			continue;
 		if (held.nkeys == 0 || held.keys[held.nkeys - 1] != held.regs[i].hash)
 			held.keys[held.nkeys++] = held.regs[i].hash;
 	}

@@ -13,8 +13,10 @@
 
 #include "mantis.h"
 #include "common/hlc.h"
+#include "common/rules.h"
 
 extern MANTIS_PRIVATE void held_add(const MantisRecord *rec);
+extern MANTIS_PRIVATE void held_add_dead(const MantisRecordView *rec);
 extern MANTIS_PRIVATE void held_sort(void);
 extern MANTIS_PRIVATE int held_count(void);
 extern MANTIS_PRIVATE bool held_contains(int n, const MantisRecord *rec);

@@ -51,6 +51,7 @@
 #include "common/records.h"
 #include "common/snapshot.h"
 #include "store/dead.h"
+#include "store/held.h"
 #include "store/internal.h"
 
 /* how long without a collapse before the next one is logged again */
@@ -104,10 +105,29 @@ dead_rows_trusted_now(void)
 }
 
 /*
+ * Whether a record of the hash that our rows hold back for room (at load,
+ * over mantis.max_dead_records: persist/dead_rows.c) is newer than a
+ * peer's or a row's register of a key held nothing of: it refuses it as
+ * it would loaded (only an older one: at an equal HLC the record would
+ * compare fingerprints, which the held set does not keep; a copy of the
+ * dead register itself serves nothing).  Without it a returning member's
+ * old value of the deleted key was taken and served for as long as the
+ * record stayed held back (TAP 058, 060).  Any budget, 0 included.
+ */
+static bool
+dead_held_refuses(uint64 hash, const MantisHLC *hlc)
+{
+	MantisHLC	held;
+
+	return mantis_held_dead(hash, &held) && mantis_hlc_cmp(&held, hlc) > 0;
+}
+
+/*
  * Whether a register from a peer or a row (put->hlc set), for a key with
- * no register held, is refused by a record of its hash or by its leaf's
- * collapsed bound (mantis_rules_record_refuses()): an older copy, or the
- * same register, of something dead here.
+ * no register held, is refused by a record of its hash (held, or held back
+ * in our rows) or by its leaf's collapsed bound
+ * (mantis_rules_record_refuses()): an older copy, or the same register,
+ * of something dead here.
  */
 bool
 dead_refuses(uint64 hash, const StorePut *put)
@@ -117,7 +137,11 @@ dead_refuses(uint64 hash, const StorePut *put)
 	const MantisRecordView *rec;
 	uint64		fingerprint;
 
-	if (!dead_enabled() || put->hlc == NULL)
+	if (put->hlc == NULL)
+		return false;
+	if (dead_held_refuses(hash, put->hlc))
+		return true;
+	if (!dead_enabled())
 		return false;
 	rec = mantis_records_find(table_of(hash), hash);
 	fingerprint = register_fingerprint(hash, put->hlc, put->deleted, put->value, value_len,
@@ -566,7 +590,24 @@ mantis_store_tombstone(const MantisRecordView *t, uint64 refuse_upto_ts, uint64 
 		result = MANTIS_TOMB_STALE;
 	}
 	else if (!dead_insert(t, collapse_ts, hole_ts, NULL))
-		result = MANTIS_TOMB_NO_ROOM;	/* nothing changed: a record replaces in place */
+	{
+		MantisHLC	held;
+		MantisHLC	tomb = {t->ts, t->node};
+
+		/*
+		 * Nothing changed: a record replaces in place.  No room, unless our
+		 * rows hold back its record, or a newer one, and nothing older is
+		 * held here: that merges from them (store/held.c), as a register
+		 * refused for room that our rows hold back is no hole; else every
+		 * round would be tainted until room came, which the held-back
+		 * records themselves may stop (TAP 060).
+		 */
+		if (reg == NULL && !record && mantis_held_dead(t->hash, &held) &&
+			mantis_hlc_cmp(&held, &tomb) >= 0)
+			result = MANTIS_TOMB_STALE;
+		else
+			result = MANTIS_TOMB_NO_ROOM;
+	}
 	else
 	{
 		if (reg != NULL)

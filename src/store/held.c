@@ -3,7 +3,10 @@
  *	  The registers the rows of mantis_stores hold back, in shared memory:
  *	  the persistence worker publishes them (persist/heldset.c), the
  *	  replication worker reads them when the full store refuses a peer's
- *	  register (replication/live.c).
+ *	  register (replication/live.c); and the records of dead registers
+ *	  they hold back (R7, no room under mantis.max_dead_records), which a
+ *	  peer's register or tombstone of their hash is checked against
+ *	  (mantis_held_dead(): store/dead.c).
  *
  * A peer's register refused for room (no key slot, no memory) is a hole
  * (R5 of common/rules.h): something the peer holds and we do not.  Not
@@ -25,7 +28,7 @@
  *
  * One entry per key held back: its hash and the greatest HLC held back
  * for it, sorted by hash.  Bounded: mantis.max_keys entries, at least
- * HELD_MIN_ENTRIES and at most HELD_MAX_ENTRIES, 24 bytes each (2.4 MB at
+ * HELD_MIN_ENTRIES and at most HELD_MAX_ENTRIES, 32 bytes each (3.2 MB at
  * the default max_keys).  Past the bound the set published is a part of
  * what the rows hold back (the keys of the least hashes), and a refusal of
  * a key left out is a hole, as before: sound, but while such a hole stays
@@ -115,6 +118,7 @@ mantis_held_publish(const MantisHeldRegister *regs, int n)
 		h->keys[kept].hash = regs[i].hash;
 		h->keys[kept].ts = regs[i].ts;
 		h->keys[kept].node = regs[i].node;
+		h->keys[kept].dead = regs[i].dead;
 		kept++;
 	}
 	h->n = kept;
@@ -122,9 +126,12 @@ mantis_held_publish(const MantisHeldRegister *regs, int n)
 	return left_out;
 }
 
-/* One search; *hlc the greatest HLC held back for the key, if any */
+/*
+ * One search; *hlc the greatest HLC held back for the key, if any, and
+ * *dead whether that is a record's
+ */
 static bool
-held_find(uint64 hash, MantisHLC *hlc)
+held_find(uint64 hash, MantisHLC *hlc, bool *dead)
 {
 	volatile HeldShared *h = held_shared;
 	int			lo = 0;
@@ -139,6 +146,7 @@ held_find(uint64 hash, MantisHLC *hlc)
 		{
 			hlc->ts = h->keys[mid].ts;
 			hlc->node = h->keys[mid].node;
+			*dead = h->keys[mid].dead;
 			return true;
 		}
 		if (at < hash)
@@ -150,18 +158,15 @@ held_find(uint64 hash, MantisHLC *hlc)
 }
 
 /*
- * Whether our rows hold back rec itself (the greatest register held back
- * of its key has rec's HLC): it will merge from our rows.
+ * The greatest register held back of a key's hash, read under the seqlock;
+ * false if none (or no steady read).
  */
-bool
-mantis_held_covers(const MantisRecord *rec)
+static bool
+held_read(uint64 hash, MantisHLC *hlc, bool *dead)
 {
-	uint64		hash = mantis_hash(rec->key, rec->key_len);
-
 	for (int tries = 0; tries < HELD_READ_TRIES; tries++)
 	{
 		uint32		before = pg_atomic_read_u32(&held_shared->seq);
-		MantisHLC	held;
 		bool		found;
 
 		if (before & 1)
@@ -170,11 +175,41 @@ mantis_held_covers(const MantisRecord *rec)
 			continue;
 		}
 		pg_read_barrier();
-		found = held_find(hash, &held);
+		found = held_find(hash, hlc, dead);
 		pg_read_barrier();
 		if (pg_atomic_read_u32(&held_shared->seq) != before)
 			continue;
-		return found && mantis_hlc_cmp(&held, &rec->hlc) == 0;
+		return found;
 	}
 	return false;
+}
+
+/*
+ * Whether our rows hold back rec itself (the greatest register held back
+ * of its key has rec's HLC): it will merge from our rows.
+ */
+bool
+mantis_held_covers(const MantisRecord *rec)
+{
+	MantisHLC	held;
+	bool		dead;
+
+	return held_read(mantis_hash(rec->key, rec->key_len), &held, &dead) &&
+		mantis_hlc_cmp(&held, &rec->hlc) == 0;
+}
+
+/*
+ * Whether the greatest thing our rows hold back of a hash is a record of
+ * a dead register (held back at load for want of room under
+ * mantis.max_dead_records), and its HLC.  Such a record refuses what it
+ * would refuse were it loaded (store/write.c, store/dead.c): without this
+ * a peer's older copy of the deleted key was taken and served, with no
+ * end while the record stayed held back (TAP 058, 060).
+ */
+bool
+mantis_held_dead(uint64 hash, MantisHLC *hlc)
+{
+	bool		dead = false;
+
+	return held_read(hash, hlc, &dead) && dead;
 }

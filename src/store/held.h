@@ -13,12 +13,16 @@
 #include "mantis.h"
 #include "common/hlc.h"
 
-/* A register held back: its key's hash and its HLC */
+/*
+ * A register held back: its key's hash and its HLC; "dead" for a record
+ * of a dead register (R7) held back, which has no key
+ */
 typedef struct MantisHeldRegister
 {
 	uint64		hash;
 	uint64		ts;
 	uint64		node;
+	bool		dead;
 } MantisHeldRegister;
 
 extern Size mantis_held_shmem_size(void);
@@ -29,5 +33,6 @@ extern int	mantis_held_publish(const MantisHeldRegister *regs, int n);
 
 /* any process */
 extern bool mantis_held_covers(const MantisRecord *rec);
+extern bool mantis_held_dead(uint64 hash, MantisHLC *hlc);
 
 #endif							/* MANTIS_HELD_H */
