@@ -61,25 +61,6 @@
 StaticAssertDecl(MANTIS_SNAPSHOT_MAX_LEAVES == MANTIS_LEAVES,
 				 "a bound's leaf in a row is one of the store's leaves");
 
-/* Note a record or bound at ts in a hash's partition; under its lock */
-static inline void
-dead_least_lower(uint64 hash, uint64 ts)
-{
-	pg_atomic_uint64 *least = &store_mem.dead_least[hash & (MANTIS_PARTITIONS - 1)];
-
-	if (ts < pg_atomic_read_u64(least))
-		pg_atomic_write_u64(least, ts);
-}
-
-/* The table of a hash's partition; the caller holds its lock */
-static MantisRecordTable *
-table_of(uint64 hash)
-{
-	Assert(LWLockHeldByMe(partition_lock(hash)));
-	return (MantisRecordTable *) (store_mem.dead_tables +
-								  (hash & (MANTIS_PARTITIONS - 1)) * store_mem.dead_stride);
-}
-
 /*
  * While the persistence worker loads rows into a store that held nothing
  * (its first load, after a start or a crash restart): the rows are the
@@ -143,7 +124,7 @@ dead_refuses(uint64 hash, const StorePut *put)
 		return true;
 	if (!dead_enabled())
 		return false;
-	rec = mantis_records_find(table_of(hash), hash);
+	rec = mantis_records_find(dead_table_of(hash), hash);
 	fingerprint = register_fingerprint(hash, put->hlc, put->deleted, put->value, value_len,
 									   expires_ms);
 	return mantis_rules_record_refuses(false, rec,
@@ -166,7 +147,7 @@ dead_supersede(uint64 hash)
 	if (!dead_enabled())
 		return;
 	Assert(LWLockHeldByMeInMode(partition_lock(hash), LW_EXCLUSIVE));
-	if (!mantis_records_remove(table_of(hash), hash, &gone))
+	if (!mantis_records_remove(dead_table_of(hash), hash, &gone))
 		return;
 	digest_toggle(hash, gone.fingerprint);
 	pg_atomic_fetch_sub_u64(&store_mem.control->records, 1);
@@ -195,7 +176,7 @@ dead_insert(const MantisRecordView *rec, uint64 clock_ts, uint64 hole_ts, uint64
 	if (!dead_enabled())
 		return false;
 	Assert(LWLockHeldByMeInMode(partition_lock(rec->hash), LW_EXCLUSIVE));
-	t = table_of(rec->hash);
+	t = dead_table_of(rec->hash);
 	bound = &store_mem.leaf_bounds[leaf_of(rec->hash)];
 	if (bound->bound_ts != 0 && rec->ts <= bound->bound_ts &&
 		mantis_records_find(t, rec->hash) == NULL)
@@ -263,7 +244,7 @@ dead_find(uint64 hash, MantisRecordView *out)
 
 	if (!dead_enabled())
 		return false;
-	rec = mantis_records_find(table_of(hash), hash);
+	rec = mantis_records_find(dead_table_of(hash), hash);
 	if (rec != NULL)
 		*out = *rec;
 	return rec != NULL;

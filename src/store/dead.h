@@ -9,6 +9,7 @@
 #ifndef MANTIS_STORE_DEAD_H
 #define MANTIS_STORE_DEAD_H
 
+#include "common/records.h"
 #include "common/rules.h"
 #include "store/internal.h"
 
@@ -48,6 +49,25 @@ static inline void
 dead_bound_changed(int leaf)
 {
 	pg_atomic_fetch_or_u32(&store_mem.dead_changed[leaf / 32], (uint32) 1 << (leaf % 32));
+}
+
+/* Note a record or bound at ts in a hash's partition; under its lock */
+static inline void
+dead_least_lower(uint64 hash, uint64 ts)
+{
+	pg_atomic_uint64 *least = &store_mem.dead_least[hash & (MANTIS_PARTITIONS - 1)];
+
+	if (ts < pg_atomic_read_u64(least))
+		pg_atomic_write_u64(least, ts);
+}
+
+/* The table of a hash's partition; the caller holds its lock */
+static inline MantisRecordTable *
+dead_table_of(uint64 hash)
+{
+	Assert(LWLockHeldByMe(partition_lock(hash)));
+	return (MantisRecordTable *) (store_mem.dead_tables +
+								  (hash & (MANTIS_PARTITIONS - 1)) * store_mem.dead_stride);
 }
 
 #endif							/* MANTIS_STORE_DEAD_H */

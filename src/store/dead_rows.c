@@ -52,24 +52,6 @@ mantis_store_holds_nothing(void)
 	return true;
 }
 
-/* Note a record or bound at ts in a hash's partition; under its lock */
-static inline void
-dead_least_lower(uint64 hash, uint64 ts)
-{
-	pg_atomic_uint64 *least = &store_mem.dead_least[hash & (MANTIS_PARTITIONS - 1)];
-
-	if (ts < pg_atomic_read_u64(least))
-		pg_atomic_write_u64(least, ts);
-}
-
-/* The table of a hash's partition; the caller holds its lock */
-static MantisRecordTable *
-table_of(uint64 hash)
-{
-	return (MantisRecordTable *) (store_mem.dead_tables +
-								  (hash & (MANTIS_PARTITIONS - 1)) * store_mem.dead_stride);
-}
-
 /* ---- changed bounds ---- */
 
 /* Add the leaves whose bound changed to *taken, and clear their marks */
@@ -335,7 +317,7 @@ mantis_store_dead_fold(uint64 hash, uint64 ts, uint64 node)
 			folded = false;
 		else
 		{
-			(void) mantis_records_remove(table_of(hash), hash, NULL);
+			(void) mantis_records_remove(dead_table_of(hash), hash, NULL);
 			digest_toggle(hash, old.fingerprint);
 			pg_atomic_fetch_sub_u64(&store_mem.control->records, 1);
 		}
