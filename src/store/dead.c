@@ -314,27 +314,6 @@ dead_partition_least(int partition)
 	return pg_atomic_read_u64(&store_mem.dead_least[partition]);
 }
 
-/* Whether a hash is among the sorted keys held back in mantis_stores */
-static bool
-hash_held_back(const MantisSweepHorizon *h, uint64 hash)
-{
-	int			lo = 0;
-	int			hi = h->held_nkeys;
-
-	while (lo < hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (h->held_keys[mid] == hash)
-			return true;
-		if (h->held_keys[mid] < hash)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
 /* Note a collection for the refusal horizon's raise (store/collect.c) */
 static void
 note_collected(MantisSweepVerdict v, uint64 ts, MantisSweepStats *out)
@@ -384,7 +363,7 @@ dead_sweep_partition(int partition, const MantisSweepBounds *b, const MantisSwee
 			continue;
 		dead.hlc_ts = rec->ts;
 		dead.death_ms = rec->death_ms;
-		dead.owed = h->held_nkeys > 0 && hash_held_back(h, rec->hash);
+		dead.owed = h->held_nkeys > 0 && sweep_hash_held_back(h, rec->hash);
 		v = mantis_rules_sweep(&dead, b);
 		if (v == MANTIS_SWEEP_KEEP)
 		{

@@ -664,4 +664,29 @@ extern MANTIS_PRIVATE void copybuf_grow(CopyBuf *b);
 extern MANTIS_PRIVATE void copybuf_call(const CopyBuf *b, MantisRecordCallback callback,
 										void *arg);
 
+/*
+ * Whether a key's hash is among the keys held back in mantis_stores that a
+ * sweep reads (sorted): its dead register, or record, must outlive the
+ * held-back one (store/sweep.c, store/dead.c).
+ */
+static inline bool
+sweep_hash_held_back(const MantisSweepHorizon *h, uint64 hash)
+{
+	int			lo = 0;
+	int			hi = h->held_nkeys;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (h->held_keys[mid] == hash)
+			return true;
+		if (h->held_keys[mid] < hash)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
 #endif							/* MANTIS_STORE_INTERNAL_H */

@@ -102,25 +102,8 @@
 static bool
 key_held_back(const MantisSweepHorizon *h, const StoreRegister *reg)
 {
-	uint64		hash;
-	int			lo = 0;
-	int			hi = h->held_nkeys;
-
-	if (h->held_nkeys == 0)
-		return false;
-	hash = mantis_hash(reg->data, reg->key_len);
-	while (lo < hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (h->held_keys[mid] == hash)
-			return true;
-		if (h->held_keys[mid] < hash)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
+	return h->held_nkeys > 0 &&
+		sweep_hash_held_back(h, mantis_hash(reg->data, reg->key_len));
 }
 
 /*
