@@ -10,7 +10,7 @@
  * where nothing listens).  libzmq then reports a refused connection to the
  * socket's monitor at once, at the end of that delay, rather than from a
  * later turn of its poll loop; so the event comes well after the socket
- * was made, as when the I/O thread lags behind the worker (test 056).
+ * was made, as when the I/O thread lags behind the worker (test 065).
  * Every other connect() is left alone.
  *
  *	  gcc -shared -fPIC -o slow_connect.so slow_connect.c -ldl -lpthread
