@@ -322,11 +322,11 @@ mantis_gate_fds(int *fds)
 	return 2;
 }
 
+/* Close the listener (if any) and its monitor, then the handler. */
 void
-mantis_gate_stop(void)
+mantis_gate_stop(void *listener)
 {
-	if (monitor)
-		zmq_close(monitor);
+	mantis_zmq_close_monitored(listener, monitor);
 	monitor = NULL;
 	if (zap)
 		zmq_close(zap);

@@ -29,7 +29,11 @@
  * good on a connection whose handshake the peer refused (our key not
  * allowed there, its connection limit), and says so only to a monitor.
  * What it says goes to the caller's link callback (replication/links.c
- * decides when to connect again).
+ * decides when to connect again).  A connection is closed with its
+ * monitor stopped first (replication/zsock.c): libzmq's I/O thread sends
+ * the events, blocking, and one sent to a closed reader - a connect()
+ * still under way as we close a connection just made - would stop every
+ * connection and handshake of the worker for good.
  *
  * With CURVE (mantis.curve_secret_key_file), every connection is encrypted
  * and both ends authenticated: we know the server key of each peer we
@@ -176,11 +180,9 @@ mantis_transport_stop(void)
 	}
 	for (int i = 0; i < MANTIS_MAX_CONFIGURED_PEERS; i++)
 		mantis_transport_disconnect(i);
-	if (listener.zsock)
-		zmq_close(listener.zsock);
+	mantis_gate_stop(listener.zsock);
 	listener.zsock = NULL;
 	listener.fd = -1;
-	mantis_gate_stop();
 	curve_keys = NULL;
 	if (zctx)
 		zmq_ctx_term(zctx);
@@ -273,11 +275,10 @@ mantis_transport_disconnect(int slot)
 {
 	if (peers[slot].zsock == NULL)
 		return;
-	zmq_close(peers[slot].zsock);
+	/* the monitor stops first: else libzmq's I/O thread can hang (zsock.c) */
+	mantis_zmq_close_monitored(peers[slot].zsock, peers[slot].mon);
 	peers[slot].zsock = NULL;
 	peers[slot].fd = -1;
-	if (peers[slot].mon)
-		zmq_close(peers[slot].mon);
 	peers[slot].mon = NULL;
 	peers[slot].mon_fd = -1;
 }

@@ -23,6 +23,7 @@ extern bool mantis_zmq_recv_more(void *zsock);
 extern void mantis_zmq_drain_parts(void *zsock);
 extern bool mantis_zmq_read_event(void *zsock, uint16 *kind, uint32 *value,
 								  char *where, size_t where_size);
+extern void mantis_zmq_close_monitored(void *zsock, void *reader);
 
 /* replication/gate.c */
 extern void mantis_gate_start(void *zctx, bool curve, MantisAuthorizeFn authorize_fn,
@@ -32,6 +33,6 @@ extern void mantis_gate_serve(void);
 extern void mantis_gate_heard(int fd);
 extern void mantis_gate_drained(void);
 extern int	mantis_gate_fds(int *fds);
-extern void mantis_gate_stop(void);
+extern void mantis_gate_stop(void *listener);
 
 #endif							/* MANTIS_TRANSPORT_ZMQ_H */

@@ -140,3 +140,26 @@ mantis_zmq_read_event(void *zsock, uint16 *kind, uint32 *value, char *where, siz
 	zmq_msg_close(&address);
 	return true;
 }
+
+/*
+ * Close a socket and the PAIR socket that reads its monitor's events
+ * (either may be NULL), stopping the monitor first.  libzmq sends a
+ * monitor's events from its I/O thread with a blocking send: an event sent
+ * once the reader is closed waits for ever, and with it every connection
+ * of the context (libzmq issue 3575).  Closing a socket does not stop its
+ * monitor at once: its connections end later, in the I/O thread, and a
+ * connect() under way there still reports its failure or success.  Once
+ * stopped (ZMQ_EVENT_MONITOR_STOPPED is not asked for), the monitor sends
+ * nothing more.
+ */
+void
+mantis_zmq_close_monitored(void *zsock, void *reader)
+{
+	if (zsock)
+	{
+		(void) zmq_socket_monitor(zsock, NULL, 0);
+		zmq_close(zsock);
+	}
+	if (reader)
+		zmq_close(reader);
+}

@@ -19,7 +19,7 @@ use Time::HiRes qw(usleep);
 use Exporter 'import';
 our @EXPORT = qw(mantis_node registers_dump worker_pid wait_for_worker kill_and_start alive
   mantis_cluster cut_link heal_link isolate rejoin wait_converged
-  start_proxy stop_proxy peer_row build_probe keygen build_release set_install_path
+  start_proxy stop_proxy peer_row build_probe build_slow_connect keygen build_release set_install_path
   wait_loaded wait_peers_connected hold_answers hold_requests release_answers wait_proxy_log
   refuse_connections signal_proxy);
 
@@ -188,6 +188,19 @@ sub build_probe
 		'-lzmq') == 0
 	  or die 'could not build mantis_probe';
 	return $bin;
+}
+
+# build_slow_connect() — compile test/tools/slow_connect.c, an LD_PRELOAD
+# library that makes libzmq's I/O thread connect slowly to the ports in
+# MANTIS_SLOW_CONNECT_PORTS; returns its path.
+sub build_slow_connect
+{
+	my $lib = "$PostgreSQL::Test::Utils::tmp_check/slow_connect.so";
+	return $lib if -e $lib;
+	system('gcc', '-O1', '-shared', '-fPIC', '-o', $lib,
+		"$src_dir/test/tools/slow_connect.c", '-ldl', '-lpthread') == 0
+	  or die 'could not build slow_connect.so';
+	return $lib;
 }
 
 # build_release(commit) — mantis as it was at commit (a release), built by
