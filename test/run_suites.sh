@@ -10,7 +10,8 @@
 #	regress	 make check-regress-preloaded, then check-regress-not-preloaded
 #		 (temporary instances); one item per test of REGRESS and of
 #		 REGRESS_NOT_PRELOADED
-#	tap	 make prove_installcheck PROVE_TESTS=<file>, for each test/t file
+#	tap	 make prove_installcheck PROVE_TESTS=<file>, for each test/t file,
+#		 MANTIS_TAP_JOBS (default 2) files at a time
 #	clients	 bash test/clients/run.sh, one item per client library
 #	fuzz	 make fuzz, one item per line it prints
 # Each item prints "ok     <suite>/<name>" or "FAILED <suite>/<name>", and
@@ -89,13 +90,35 @@ fi
 
 if wants tap; then
 	echo "== TAP"
-	for t in test/t/${MANTIS_TAP:-}*.pl; do
+	# MANTIS_TAP_JOBS files at a time (default 2): a file spends most of its
+	# time waiting for its servers, so two share 2 cores well.  Each file has
+	# its own TESTDIR (the Makefile's prove_installcheck), and every port is
+	# reserved in one directory for all (PG_TEST_PORT_DIR: Cluster.pm's
+	# get_free_port()), so that files running together never take the same
+	# one.  The results are printed in the files' order once all are done.
+	export PG_TEST_PORT_DIR="$PWD/tmp_check/portlock"
+	mkdir -p "$PG_TEST_PORT_DIR"
+	tap_jobs=${MANTIS_TAP_JOBS:-2}
+	tap_files=(test/t/${MANTIS_TAP:-}*.pl)
+	run_tap() {	# run_tap <file>: its log, and its exit status in tap_<name>.rc
+		local name
+		name=$(basename "$1" .pl)
+		mk prove_installcheck PROVE_TESTS="$1" PROVE_FLAGS=-v >"tap_$name.log" 2>&1
+		echo $? >"tap_$name.rc"
+	}
+	for t in "${tap_files[@]}"; do
+		[ -e "$t" ] || continue
+		rm -f "tap_$(basename "$t" .pl).rc"
+		while [ "$(jobs -rp | wc -l)" -ge "$tap_jobs" ]; do wait -n; done
+		run_tap "$t" &
+	done
+	wait
+	for t in "${tap_files[@]}"; do
+		[ -e "$t" ] || continue
 		name=$(basename "$t" .pl)
-		# the Makefile gives each file TESTDIR = tmp_check/<name>
-		mk prove_installcheck PROVE_TESTS="$t" PROVE_FLAGS=-v >"tap_$name.log" 2>&1
-		rc=$?
-		record "tap/$name" $rc
-		if [ $rc != 0 ]; then
+		rc=$(cat "tap_$name.rc" 2>/dev/null || echo 1)
+		record "tap/$name" "$rc"
+		if [ "$rc" != 0 ]; then
 			tail -n 40 "tap_$name.log"
 			for f in "tmp_check/$name"/tmp_check/log/*; do
 				[ -f "$f" ] && { echo "--- $f"; tail -n 30 "$f"; }
