@@ -35,10 +35,11 @@
  * again, and takes no room (mantis_store_dead_fold(): what is held of its
  * hash and no newer goes, and its HLC is remembered for the rest of the
  * load, refusing the older copies of later rows).  A live register is
- * never taken as collapsed, and into a store that holds nothing (a start,
- * a crash restart) no bound refuses a register of the rows (they are the
- * store's history: a key live at or below a bound was held when it was
- * written); mantis_store_dead_trust_rows().  Any other record merges as its
+ * never taken as collapsed, and into a store that holds only what rows
+ * gave it (a start, a crash restart, a standby following its primary, a
+ * promoted server until it is writable) no bound refuses a register of the
+ * rows (they are the store's history: a key live at or below a bound was
+ * held when it was written); mantis_store_dead_trust_rows().  Any other record merges as its
  * register would, by LWW over what is held of its hash
  * (mantis_store_dead_load()); with no room it is held back in its row, a
  * hole (R5), the row kept whole and retried by each compaction.

@@ -33,8 +33,8 @@
 /*
  * Whether the store holds nothing: no register, no record, no bound (each
  * partition's least HLC of a record or bound is "none"; the sweep resets
- * it).  Such a store takes the rows it loads as its history
- * (mantis_store_dead_trust_rows()).
+ * it).  Such a store, as one not yet writable, takes the rows it loads as
+ * its history (mantis_store_dead_trust_rows(), persist/load.c).
  */
 bool
 mantis_store_holds_nothing(void)
