@@ -156,7 +156,7 @@
  *	  register in full, or an older record, which a crash restart loads
  *	  so, to be compacted or collapsed again).  A load merges the rows'
  *	  bounds first, and a dead register or record at or below its leaf's
- *	  bound, in a row older than the newest that carries the bound,
+ *	  bound, in a row older than the newest that changed the bound,
  *	  collapsed since: it is not held again (nor any older copy of its key
  *	  in the rows); no bound refuses a live register of the rows loaded
  *	  into a store that holds only what rows gave it (nothing, or not yet
