@@ -160,11 +160,11 @@
  *	  register in full, or an older record, which a crash restart loads
  *	  so, to be compacted or collapsed again).  A load merges the rows'
  *	  bounds first, and a dead register or record at or below its leaf's
- *	  bound, in a row older than the newest that carries the bound,
+ *	  bound, in a row older than the newest that changed the bound,
  *	  collapsed since: it is not held again (nor any older copy of its key
  *	  in the rows); no bound refuses a live register of the rows loaded
- *	  into a store that holds nothing (it was held when the bound was
- *	  written).  The promise: a dead register waiting for an absent member
+ *	  into a store that holds only what rows gave it (nothing, or not yet
+ *	  writable: a standby): it was held when the bound was written.  The promise: a dead register waiting for an absent member
  *	  costs a record (about 60 bytes) off max_keys, dead registers cost
  *	  no more than the budget and a bound per leaf, and nothing deleted or
  *	  expired comes back (a record refuses what its register refused, a

@@ -29,16 +29,20 @@
  * Load (persist/load.c).  The bounds of the rows merge first, oldest row
  * first (mantis_store_dead_load_bound(): a later bound replaces the one
  * held, fingerprint and all; an earlier one changes nothing), noting for
- * each leaf the newest row that carries its bound.  Then the rows merge in order.  A record, or a dead register
+ * each leaf the newest row that changed its bound (one that carries the
+ * bound the previous one did - a compaction writing every bound, a copy
+ * restored, a row held back beside later ones - changes nothing).  Then
+ * the rows merge in order.  A record, or a dead register
  * in full, at or below its leaf's bound and in an older row than that
  * one, collapsed into the bound after its row was written: it is not held
  * again, and takes no room (mantis_store_dead_fold(): what is held of its
  * hash and no newer goes, and its HLC is remembered for the rest of the
  * load, refusing the older copies of later rows).  A live register is
- * never taken as collapsed, and into a store that holds nothing (a start,
- * a crash restart) no bound refuses a register of the rows (they are the
- * store's history: a key live at or below a bound was held when it was
- * written); mantis_store_dead_trust_rows().  Any other record merges as its
+ * never taken as collapsed, and into a store that holds only what rows
+ * gave it (a start, a crash restart, a standby following its primary, a
+ * promoted server until it is writable) no bound refuses a register of the
+ * rows (they are the store's history: a key live at or below a bound was
+ * held when it was written); mantis_store_dead_trust_rows().  Any other record merges as its
  * register would, by LWW over what is held of its hash
  * (mantis_store_dead_load()); with no room it is held back in its row, a
  * hole (R5), the row kept whole and retried by each compaction.
@@ -309,20 +313,40 @@ leaf_of_hash(uint64 hash)
 	return (int) (hash & (MANTIS_LEAVES - 1));
 }
 
+/* A bound as a 64-bit value, never 0: two rows carry the same bound or not */
+static uint64
+bound_sig(const MantisLeafBound *b)
+{
+	uint64		sig = b->bound_ts * UINT64CONST(0x9E3779B97F4A7C15);
+
+	sig ^= b->fingerprint;
+	sig ^= (b->death_ms + 1) * UINT64CONST(0xC2B2AE3D27D4EB4F);
+	return sig != 0 ? sig : 1;
+}
+
 /*
  * The first pass of a load (persist/load.c): a row's bound merges now,
  * before any record or register of the rows, and the row is noted as the
- * newest carrying the leaf's bound (rows come oldest first).
+ * newest that changed the leaf's bound (rows come oldest first): one that
+ * carries it as the last row seen did (a compaction writing every bound,
+ * a row restored or held back beside a later one, a standby following its
+ * primary) tells nothing collapsed since that row, whose records of the
+ * leaf lie beside the bound, not in it.  (A sig shared by two bounds only
+ * keeps a collapsed record or dead register held: the bound refuses all
+ * it would.)
  */
 void
 gather_bound(void *arg, uint32_t leaf, const MantisLeafBound *b)
 {
 	LoadState  *st = (LoadState *) arg;
+	uint64		sig = bound_sig(b);
 
 	mantis_clock_witness(b->bound_ts);
 	if (!mantis_store_dead_load_bound((int) leaf, b))
 		return;
-	st->bound_row[leaf] = st->row_id;
+	if (sig != st->bound_sig[leaf])
+		st->bound_row[leaf] = st->row_id;
+	st->bound_sig[leaf] = sig;
 	st->bound_ts[leaf] = Max(st->bound_ts[leaf], b->bound_ts);
 }
 
@@ -335,6 +359,7 @@ dead_load_begin(LoadState *st)
 	st->bounds_first = true;
 	st->bound_row = palloc0(sizeof(int64) * MANTIS_LEAVES);
 	st->bound_ts = palloc0(sizeof(uint64) * MANTIS_LEAVES);
+	st->bound_sig = palloc0(sizeof(uint64) * MANTIS_LEAVES);
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(uint64);
 	ctl.entrysize = sizeof(FoldedEntry);
@@ -343,19 +368,34 @@ dead_load_begin(LoadState *st)
 							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
+/* Note a hash's HLC taken as collapsed: its older copies are not merged */
+static void
+note_folded(LoadState *st, uint64 hash, uint64 ts, uint64 node)
+{
+	FoldedEntry *e;
+	bool		found;
+
+	e = hash_search(st->folded, &hash, HASH_ENTER, &found);
+	if (!found || ts > e->ts || (ts == e->ts && node > e->node))
+	{
+		e->ts = ts;
+		e->node = node;
+	}
+	st->dead_folded++;
+}
+
 /*
  * Whether a register or record of the row being merged (its key's hash,
  * HLC, whether dead) collapsed into its leaf's bound after the row was
  * written, or is older than one that did: then it is not merged (see the
  * file header).  A dead one at or below the bound the rows carry, in a row
- * older than the newest carrying it, folds (mantis_store_dead_fold()).
+ * older than the newest that changed it, folds (mantis_store_dead_fold()).
  */
 bool
 dead_load_folds(LoadState *st, uint64 hash, uint64 ts, uint64 node, bool dead)
 {
 	int			leaf = leaf_of_hash(hash);
 	FoldedEntry *e;
-	bool		found;
 
 	if (!st->bounds_first)
 		return false;
@@ -366,13 +406,7 @@ dead_load_folds(LoadState *st, uint64 hash, uint64 ts, uint64 node, bool dead)
 		return false;
 	if (!mantis_store_dead_fold(hash, ts, node))
 		return true;			/* beaten by what is held */
-	e = hash_search(st->folded, &hash, HASH_ENTER, &found);
-	if (!found || ts > e->ts || (ts == e->ts && node > e->node))
-	{
-		e->ts = ts;
-		e->node = node;
-	}
-	st->dead_folded++;
+	note_folded(st, hash, ts, node);
 	return true;
 }
 
@@ -382,7 +416,10 @@ dead_load_folds(LoadState *st, uint64 hash, uint64 ts, uint64 node, bool dead)
  * or, with no room, held back in the row as a hole (R5: store/dead.c
  * collapses nothing at load); unless it collapsed since its row was
  * written (dead_load_folds()).  Again at each retry: a record held or
- * beaten merges as beaten.
+ * beaten merges as beaten.  One kept beside its leaf's bound that found
+ * no room joined the bound: its further copies (a row restored, a row of
+ * records held back beside a later compaction's) are taken as collapsed,
+ * or each would take its fingerprint out of the bound again.
  */
 void
 load_dead(void *arg, const MantisRecordView *rec)
@@ -404,6 +441,12 @@ load_dead(void *arg, const MantisRecordView *rec)
 			st->dead_no_room++;
 			st->hole_ts = mantis_rules_hole_after(st->hole_ts, rec->ts);
 			held_add_dead(rec);	/* it refuses still (store/held.c) */
+			break;
+		case MANTIS_DEAD_JOINED:
+			if (st->bounds_first)
+				note_folded(st, rec->hash, rec->ts, rec->node);
+			else
+				st->dead_folded++;
 			break;
 	}
 }

@@ -417,16 +417,23 @@ load_rows(KnownTable *kt, KnownRow **rows, int n, LoadState *st, bool bounds_onl
 
 /*
  * Merge rows the worker did not know: their bounds first, then each row
- * (persist/dead_rows.c).  Into a store that holds nothing (a start, a
- * crash restart), no bound refuses a register of the rows
- * (mantis_store_dead_trust_rows()); into one that holds something, what
- * it holds decides, as for a peer's register.
+ * (persist/dead_rows.c).  Into a store that holds only what rows gave it,
+ * no bound refuses a register of the rows (mantis_store_dead_trust_rows()):
+ * one that holds nothing (a start, a crash restart), and one not yet
+ * writable (a standby following its primary, a promoted server merging
+ * the rows replayed last), which nothing but loads and the lifetime's
+ * collection (which raises the refusal horizon) has changed: the rows are
+ * its history, and a register of theirs live below a bound gathered in
+ * the same follow was live when the bound was written.  Into a store that
+ * has been written (a worker restarted over it), what it holds decides,
+ * as for a peer's register: it may hold the collapse of a key the rows
+ * hold alive.
  */
 static void
 load_fresh(KnownTable *kt, KnownRow **fresh, int nfresh, LoadState *st)
 {
 	bool		records = mantis_store_dead_capacity() > 0;
-	bool		history = mantis_store_holds_nothing();
+	bool		history = mantis_store_holds_nothing() || !mantis_store_is_writable();
 
 	if (records)
 	{

@@ -51,8 +51,9 @@ typedef struct LoadState
 
 	/* the rows' bounds merged first (persist/dead_rows.c, dead_load_begin()) */
 	bool		bounds_first;
-	int64	   *bound_row;		/* per leaf: the newest row with its bound */
+	int64	   *bound_row;		/* per leaf: the newest row that changed its bound */
 	uint64	   *bound_ts;		/* per leaf: the greatest bound of the rows */
+	uint64	   *bound_sig;		/* per leaf: the last bound seen, hashed */
 	struct HTAB *folded;		/* hash: the newest HLC taken as collapsed */
 
 	/* a retry (retry_held_back()): */

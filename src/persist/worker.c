@@ -392,7 +392,13 @@ gather_changes(void)
  * durable_note()): with everyone up, the flush interval is most of the
  * wait between an expiry and its room.  So a store running out of room
  * flushes every PRESSED_FLUSH_MS, and so do its peers, whose stores hold
- * the same registers.  Cheap to ask: a few atomic reads.
+ * the same registers.  Only dead registers in full (deletion markers,
+ * expired registers) press: a flush is what they wait for (an
+ * acknowledgement, or their compaction into records, R7) and their room
+ * is what it frees.  Records and bounds, which keep collection busy for as
+ * long as they wait (a lifetime, a member's outage), lie off max_keys: a
+ * store kept three quarters full of live keys would otherwise flush ten
+ * times a second for all that time.  Cheap to ask: a few atomic reads.
  */
 static bool
 flush_is_pressed(void)
@@ -402,6 +408,8 @@ flush_is_pressed(void)
 	if (mantis_flush_interval_ms <= PRESSED_FLUSH_MS || !mantis_collect_busy())
 		return false;
 	mantis_store_stats(&stats);
+	if (stats.deleted + stats.expired_held == 0)
+		return false;
 	return stats.registers >= (uint64) mantis_max_keys / 4 * 3 ||
 		stats.bytes_used >= stats.bytes_total / 4 * 3;
 }

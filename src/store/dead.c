@@ -62,16 +62,18 @@ StaticAssertDecl(MANTIS_SNAPSHOT_MAX_LEAVES == MANTIS_LEAVES,
 				 "a bound's leaf in a row is one of the store's leaves");
 
 /*
- * While the persistence worker loads rows into a store that held nothing
- * (its first load, after a start or a crash restart): the rows are the
- * store's whole history, and a register of theirs at or below its leaf's
+ * While the persistence worker loads rows into a store that holds only
+ * what rows gave it (one that held nothing: a start, a crash restart; or
+ * one not yet writable: a standby following its primary, a promoted
+ * server merging the rows replayed last): the rows are the store's
+ * history, and a register of theirs at or below its leaf's
  * bound is refused by no bound (dead_refuses()): it was held when the bound was
  * written, or it collapsed since, which the load sees by the rows' order
  * (mantis_store_dead_fold()).
  */
 static bool dead_rows_trusted = false;
 
-/* Set while the persistence worker loads into a store that holds nothing */
+/* Set while the persistence worker loads rows it trusts (persist/load.c) */
 void
 mantis_store_dead_trust_rows(bool trusted)
 {

@@ -22,7 +22,7 @@ extern MANTIS_PRIVATE bool dead_find(uint64 hash, MantisRecordView *out);
 extern MANTIS_PRIVATE void dead_leaf_bound(int leaf, MantisLeafBound *out);
 extern MANTIS_PRIVATE StoreRegister *dead_register_of_hash(uint64 hash, StoreRef **link);
 
-/* whether the persistence worker loads into an empty store (mantis_store_dead_trust_rows()) */
+/* whether the persistence worker loads rows it trusts (mantis_store_dead_trust_rows()) */
 extern MANTIS_PRIVATE bool dead_rows_trusted_now(void);
 
 /* no lock: the sweep (store/sweep.c), each partition under its lock */

@@ -33,8 +33,8 @@
 /*
  * Whether the store holds nothing: no register, no record, no bound (each
  * partition's least HLC of a record or bound is "none"; the sweep resets
- * it).  Such a store takes the rows it loads as its history
- * (mantis_store_dead_trust_rows()).
+ * it).  Such a store, as one not yet writable, takes the rows it loads as
+ * its history (mantis_store_dead_trust_rows(), persist/load.c).
  */
 bool
 mantis_store_holds_nothing(void)
@@ -177,18 +177,46 @@ hlc_after(uint64 ts, uint64 node, uint64 than_ts, uint64 than_node)
 }
 
 /*
+ * Hold a record of a row, nothing of its hash held (the caller holds its
+ * partition's lock).  One at or below its leaf's bound was kept beside the
+ * bound when its row was written (one that collapsed since was taken as
+ * collapsed already, persist/dead_rows.c): it is held so again, a record
+ * refusing and sent as a tombstone as before, while its partition has
+ * room; else it joins the bound (dead_insert()), which refuses all it
+ * would, and the load must take its further copies as in the bound (a
+ * second join would take its fingerprint out of the bound again: JOINED).
+ */
+static MantisDeadLoad
+hold_loaded(const MantisRecordView *rec)
+{
+	MantisRecordTable *t = table_of(rec->hash);
+	uint64		joined = 0;
+
+	if (rec->ts <= store_mem.leaf_bounds[leaf_of(rec->hash)].bound_ts &&
+		mantis_records_count(t) < t->capacity)
+	{
+		if (!mantis_records_put(t, rec))
+			return MANTIS_DEAD_STALE;	/* ts 0, which no HLC is */
+		pg_atomic_fetch_add_u64(&store_mem.control->records, 1);
+		dead_least_lower(rec->hash, rec->ts);
+		return MANTIS_DEAD_HELD;
+	}
+	if (!dead_insert(rec, 0, MANTIS_RULES_NO_HOLE, &joined))
+		return MANTIS_DEAD_NO_ROOM;
+	return joined > 0 ? MANTIS_DEAD_JOINED : MANTIS_DEAD_HELD;
+}
+
+/*
  * Merge a record of a row (persist/dead_rows.c): what a register or record
  * of its hash would do, by LWW.  A register or record of the hash at or
  * after it beats it (STALE); an older one is replaced by it, its
  * fingerprint leaving the digest and the record's joining.  One at or
- * below its leaf's bound with nothing of its hash held: at a run's first
- * load, a record kept beside the bound when its row was written (one that
- * collapsed since was taken as collapsed already, persist/dead_rows.c),
- * which joins the bound now (dead_insert()), its fingerprint joining the
- * digest; later, one of a row restored or added by hand, taken as in the
- * bound already (STALE).  NO_ROOM when the budget is full (or records are off):
- * a load collapses nothing (it knows no member's clock yet, R3), and the
- * row holds the record back, as a register with no room.
+ * below its leaf's bound with nothing of its hash held: in rows the load
+ * trusts, a record kept beside the bound (hold_loaded()), its fingerprint
+ * joining the digest; else, one of a row restored or added by hand, taken
+ * as in the bound already (STALE).  NO_ROOM when the budget is full (or
+ * records are off): a load collapses nothing (it knows no member's clock
+ * yet, R3), and the row holds the record back, as a register with no room.
  */
 MantisDeadLoad
 mantis_store_dead_load(const MantisRecordView *rec)
@@ -209,9 +237,8 @@ mantis_store_dead_load(const MantisRecordView *rec)
 	{
 		if (hlc_at_or_after(reg->hlc.ts, reg->hlc.node, rec->ts, rec->node))
 			result = MANTIS_DEAD_STALE;
-		else if (!dead_insert(rec, 0, MANTIS_RULES_NO_HOLE, NULL))
-			result = MANTIS_DEAD_NO_ROOM;
-		else
+		else if ((result = hold_loaded(rec)) == MANTIS_DEAD_HELD ||
+				 result == MANTIS_DEAD_JOINED)
 		{
 			register_remove(link, reg, true);
 			digest_toggle(rec->hash, rec->fingerprint);
@@ -230,9 +257,8 @@ mantis_store_dead_load(const MantisRecordView *rec)
 	else if (!dead_rows_trusted_now() &&
 			 rec->ts <= store_mem.leaf_bounds[leaf_of(rec->hash)].bound_ts)
 		result = MANTIS_DEAD_STALE;
-	else if (!dead_insert(rec, 0, MANTIS_RULES_NO_HOLE, NULL))
-		result = MANTIS_DEAD_NO_ROOM;
-	else
+	else if ((result = hold_loaded(rec)) == MANTIS_DEAD_HELD ||
+			 result == MANTIS_DEAD_JOINED)
 		digest_toggle(rec->hash, rec->fingerprint);
 	LWLockRelease(lock);
 	return result;
@@ -282,8 +308,8 @@ mantis_store_dead_load_bound(int leaf, const MantisLeafBound *b)
 
 /*
  * At a load, a dead register or record of a row that lies at or below its
- * leaf's bound and in a row older than the newest that carries the bound
- * (persist/load.c) collapsed into it after that row was written: it is
+ * leaf's bound and in a row older than the newest that changed the bound
+ * (persist/dead_rows.c) collapsed into it after that row was written: it is
  * not held again (its fingerprint is in the bound's), and what is held of
  * its hash that is no newer (a register or record of an older row) goes,
  * as it went when it died.  False, nothing done, when what is held of the

@@ -207,7 +207,8 @@ typedef enum MantisDeadLoad
 {
 	MANTIS_DEAD_HELD = 0,		/* held as a record (or in its leaf's bound) */
 	MANTIS_DEAD_STALE,			/* beaten by a register, record or bound held */
-	MANTIS_DEAD_NO_ROOM			/* no room (or records off): held back */
+	MANTIS_DEAD_NO_ROOM,		/* no room (or records off): held back */
+	MANTIS_DEAD_JOINED			/* below its leaf's bound, no room: joined it */
 } MantisDeadLoad;
 
 extern uint32 mantis_store_dead_capacity(void);
