@@ -189,7 +189,7 @@ hlc_after(uint64 ts, uint64 node, uint64 than_ts, uint64 than_node)
 static MantisDeadLoad
 hold_loaded(const MantisRecordView *rec)
 {
-	MantisRecordTable *t = table_of(rec->hash);
+	MantisRecordTable *t = dead_table_of(rec->hash);
 	uint64		joined = 0;
 
 	if (rec->ts <= store_mem.leaf_bounds[leaf_of(rec->hash)].bound_ts &&
