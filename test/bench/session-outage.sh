@@ -318,14 +318,14 @@ awk -F, -v ts="$T_STOP" -v tr="$T_RET" -v mk="$MAX_KEYS" -v rate="$RATE" -v life
 			dmax["n1"], dmax["n2"], hmax["n1"], hmax["n2"], mk, life, rate, rate * life
 		flat = 1
 		for (j = 1; j <= 2; j++) {
-			n = "n" j; c = no[n]; if (c < 5 || npre[n] == 0) { flat = 0; continue }
+			n = "n" j; c = no[n]; if (npre[n] == 0) { flat = -1; continue } if (c < 5) { flat = 0; continue }
 			s = 0; m = 0; from = int(c * 0.8) + 1
 			for (i = from; i <= c; i++) { s += mo[n, i]; if (mo[n, i] > m) m = mo[n, i] }
 			r = (s / (c - from + 1)) / (pre[n] / npre[n]); if (r > 1.10) flat = 0
 			line = line sprintf("%s %.1f MB before the stop, %.1f MB in the last 20%% of the outage (x%.2f), at most %.1f MB; ",
 				n, pre[n] / npre[n] / 1048576, s / (c - from + 1) / 1048576, r, m / 1048576)
 		}
-		printf "memory_used: %s\nmemory: %s\n", line, flat ? "flat (the last 20% of the outage within 10% of the 10 s before it)" : "NOT flat (the last 20% of the outage more than 10% above the 10 s before it)"
+		printf "memory_used: %s\nmemory: %s\n", line, flat < 0 ? "unknown (no sample in the 10 s before the stop: a SAMPLE_OUTAGE longer than PRE_S)" : flat ? "flat (the last 20% of the outage within 10% of the 10 s before it)" : "NOT flat (the last 20% of the outage more than 10% above the 10 s before it)"
 		printf "resurrected on n1/n2 (mark:pre/mark:del keys live in any sample after the stop): n1 %d, n2 %d\n", res["n1"], res["n2"]
 		printf "records of dead registers during the outage (mantis.max_dead_records; 0 before 1.4): held at most n1 %d, n2 %d; collapsed by its end n1 %d, n2 %d; leaves with a bound at most n1 %d, n2 %d\n",
 			rmax["n1"], rmax["n2"], cmax["n1"], cmax["n2"], bmax["n1"], bmax["n2"]
