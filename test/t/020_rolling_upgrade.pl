@@ -6,8 +6,9 @@
 # step, with the load paused: every server collects its deletion markers,
 # the servers converge, each key holds its last acknowledged value (none
 # if that was a deletion), and the registers written under 1.2 are as they
-# were.  The new servers speak protocol 3 with the old ones and 4 with each
-# other (mantis_peers.protocol), and collect by lifetime only while a member
+# were.  The new servers speak protocol 3 with the old ones and 5 with each
+# other (mantis_peers.protocol; 5 with records of dead registers on, the
+# default), and collect by lifetime only while a member
 # is old (mantis_status.collection, naming it); the old ones get no
 # acknowledgement from the new ones, so their collection horizon stays where
 # it was.  Once all are new, collection is by acknowledgement (markers go
@@ -330,7 +331,7 @@ sub protocols_are
 sub expected_protocols
 {
 	my ($n, $max) = @_;
-	return join(',', map { $_->name . '=' . ($max // ($new{ $n->name } && $new{ $_->name } ? 4 : 3)) . '/connected' }
+	return join(',', map { $_->name . '=' . ($max // ($new{ $n->name } && $new{ $_->name } ? 5 : 3)) . '/connected' }
 		grep { $_ != $n } @nodes);
 }
 

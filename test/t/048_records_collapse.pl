@@ -27,7 +27,7 @@ my $n1 = mantis_node('n1', qq{
 mantis.listen = 'tcp://127.0.0.1:$listen'
 mantis.peers = 'tcp://127.0.0.1:$absent'
 mantis.sync_interval = '200ms'
-mantis.flush_interval = '100ms'
+mantis.flush_interval = '1h'
 mantis.compact_rows = 1
 mantis.tombstone_lifetime = '10s'
 mantis.max_dead_records = 128
@@ -66,6 +66,10 @@ my ($row_clock, $row_hex) = split /\|/, sql(q{SELECT s.clock, encode(s.registers
 	FROM mantis_stores s WHERE (SELECT count(*) FROM mantis_decode(s.registers) d WHERE d.key LIKE 'k%') = 300
 	ORDER BY s.id DESC LIMIT 1});
 ok(defined $row_hex && length $row_hex > 0, 'a row holds the 300 old values');
+# (no periodic flush until now, so that the 300 went in one row, by
+# mantis_flush(): a flush every 100 ms could split them; a shorter
+# interval applies at once)
+sql(q{ALTER SYSTEM SET mantis.flush_interval = '100ms'; SELECT pg_reload_conf()});
 
 # --- 300 deletions, 128 records: collapse -------------------------------------
 my $deleted_at = sql(q{SELECT clock_timestamp() - interval '5 ms'});
