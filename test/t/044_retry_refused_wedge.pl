@@ -80,8 +80,11 @@ for my $r (0 .. $#prefixes - 1)
 		last if status($n2, 'held_back') eq $held;
 		usleep(100_000);
 	}
-	$deadline = time() + 2;
-	usleep(100_000) while time() < $deadline;    # repair rounds (300 ms)
+	# two repair rounds of n1 with n2 while n1's persistence worker waits
+	my $rounds = sql($n1, q{SELECT coalesce(sum(repair_rounds), 0) FROM mantis_peers});
+	$n1->poll_query_until('postgres',
+		qq{SELECT coalesce(sum(repair_rounds), 0) >= $rounds + 2 FROM mantis_peers})
+	  or diag('n1 made no repair round while it waited');
 	note('while n1 waits, n1: ' . sql($n1, q{SELECT format('deleted %s, held_back %s', deleted_keys, held_back) FROM mantis_status})
 		  . '; n2: ' . sql($n2, q{SELECT format('deleted %s, held_back %s', deleted_keys, held_back) FROM mantis_status}));
 	$bg->query_safe('COMMIT');
