@@ -202,7 +202,7 @@ load_register(void *arg, const MantisRecord *rec)
 		hold_back(st, rec);
 		return;
 	}
-	result = mantis_store_merge(rec, 0, 0, &st->merged);
+	result = mantis_store_merge(rec, 0, false, &st->merged);
 	if (result == MANTIS_PUT_NO_KEYS || result == MANTIS_PUT_NO_MEMORY)
 	{
 		/* it comes back once there is room (persist/retry.c) */

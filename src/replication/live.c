@@ -304,7 +304,6 @@ mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 	MantisPeerCounters *c = mantis_peer_counters(peer);
 	const unsigned char *p = f->registers;
 	uint64		limit = mantis_clock_wall_ms() + (uint64) mantis_max_clock_offset_ms;
-	uint64		refuse_upto = mantis_collect_refuse_upto();
 	uint64		skewed = 0;
 	uint64		malformed = 0;
 	uint64		ahead_ms = 0;
@@ -334,7 +333,7 @@ mantis_live_merge(Peer *peer, const MantisFrame *f, int extra_flags)
 			continue;
 		}
 		switch (mantis_store_merge(&rec, MANTIS_REG_UNFLUSHED | extra_flags,
-								   refuse_upto, &merged))
+								   true, &merged))
 		{
 			case MANTIS_PUT_NO_KEYS:
 			case MANTIS_PUT_NO_MEMORY:

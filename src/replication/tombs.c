@@ -249,7 +249,6 @@ bool
 mantis_tombs_merge(Peer *peer, const MantisFrame *f, int seen_flag, MantisTombNote note)
 {
 	uint64		limit = mantis_clock_wall_ms() + (uint64) mantis_max_clock_offset_ms;
-	uint64		refuse_upto = mantis_collect_refuse_upto();
 	uint64		collapse_ts = mantis_collect_collapse_below();
 	uint64		hole_ts = mantis_collect_hole();
 	TombsTally	t = {0};
@@ -266,7 +265,7 @@ mantis_tombs_merge(Peer *peer, const MantisFrame *f, int seen_flag, MantisTombNo
 			t.skewed++;
 			continue;
 		}
-		tally_one(&t, mantis_store_tombstone(&r, refuse_upto, collapse_ts, hole_ts, seen_flag));
+		tally_one(&t, mantis_store_tombstone(&r, true, collapse_ts, hole_ts, seen_flag));
 	}
 	for (uint16 i = 0; note && i < f->nbounds; i++)
 	{

@@ -70,7 +70,6 @@ typedef struct CollectShared
 	pg_atomic_uint64 load_hole_ts;	/* the persistence worker's: held back rows */
 	pg_atomic_uint64 lost_hole_ts;	/* ditto: lost with rows, until the
 									 * replication worker takes it over */
-	pg_atomic_uint64 refusal_horizon;	/* greatest HLC collected or adopted */
 	pg_atomic_uint64 refused;	/* registers refused as collected */
 	pg_atomic_uint64 gathered;	/* persistence: passes that took dirty leaves */
 	pg_atomic_uint64 durable;	/* the last such pass whose changes are flushed */
@@ -117,7 +116,6 @@ mantis_collect_shmem_init(void *place, bool found)
 	pg_atomic_init_u64(&collect->hole_ts, MANTIS_RULES_NO_HOLE);
 	pg_atomic_init_u64(&collect->load_hole_ts, MANTIS_RULES_NO_HOLE);
 	pg_atomic_init_u64(&collect->lost_hole_ts, MANTIS_RULES_NO_HOLE);
-	pg_atomic_init_u64(&collect->refusal_horizon, 0);
 	pg_atomic_init_u64(&collect->refused, 0);
 	pg_atomic_init_u64(&collect->gathered, 0);
 	pg_atomic_init_u64(&collect->durable, 0);
@@ -350,14 +348,14 @@ mantis_collect_horizons(uint64 *stable_ts, uint64 *lifetime_ts)
 uint64
 mantis_collect_refusal_horizon(void)
 {
-	return pg_atomic_read_u64(&collect->refusal_horizon);
+	return mantis_store_refusal_horizon();
 }
 
 /* A sweep collected, a round adopted, or rows loaded carry a horizon */
 void
 mantis_collect_raise_refusal_horizon(uint64 ts)
 {
-	raise_to(&collect->refusal_horizon, ts);
+	mantis_store_raise_refusal_horizon(ts);
 }
 
 /*
@@ -387,10 +385,7 @@ mantis_collect_lower_refusal_horizon(uint64 below_ts)
 	while (old > below_ts &&
 		   !pg_atomic_compare_exchange_u64(&collect->lost_hole_ts, &old, below_ts))
 		;
-	old = pg_atomic_read_u64(&collect->refusal_horizon);
-	while (old >= below_ts &&
-		   !pg_atomic_compare_exchange_u64(&collect->refusal_horizon, &old, below_ts - 1))
-		;
+	mantis_store_lower_refusal_horizon(below_ts);
 }
 
 /*
@@ -459,7 +454,7 @@ mantis_collect_refused(void)
 uint64
 mantis_collect_refuse_upto(void)
 {
-	return pg_atomic_read_u64(&collect->refusal_horizon);
+	return mantis_store_refusal_horizon();
 }
 
 /*
@@ -548,6 +543,10 @@ sweep_horizon(MantisSweepHorizon *h)
 	h->compact_ms = 0;
 	h->compact_protocol = 0;
 	h->collapse_ts = 0;
+	h->raise_by_lifetime = mantis_rules_sweep_raises(MANTIS_SWEEP_BY_LIFETIME,
+													 mantis_replication_enabled());
+	h->raise_by_horizon = mantis_rules_sweep_raises(MANTIS_SWEEP_BY_HORIZON,
+													mantis_replication_enabled());
 	if (RecoveryInProgress())
 	{
 		/*
@@ -597,7 +596,6 @@ mantis_collect_sweep(void)
 {
 	MantisSweepHorizon h;
 	MantisSweepStats stats;
-	bool		replicated = mantis_replication_enabled();
 
 	last_sweep_at = GetCurrentTimestamp();
 	next_sweep_at = TimestampTzPlusMilliseconds(last_sweep_at, SWEEP_INTERVAL_MS);
@@ -619,11 +617,11 @@ mantis_collect_sweep(void)
 		stats.collected_deletions + stats.collected_expired +
 		stats.records_collected + stats.bounds_collected > 0)
 		pg_atomic_write_u64(&collect->busy_until_ms, h.now_ms + BUSY_MS);
-	/* a collapse needs no compaction: the next flush writes its bound */
-	if (mantis_rules_sweep_raises(MANTIS_SWEEP_BY_LIFETIME, replicated))
-		mantis_collect_raise_refusal_horizon(stats.lifetime_max_ts);
-	if (mantis_rules_sweep_raises(MANTIS_SWEEP_BY_HORIZON, replicated))
-		mantis_collect_raise_refusal_horizon(stats.stable_max_ts);
+	/*
+	 * The refusal horizon rose with each partition swept (sweep.c's
+	 * sweep_raise_refusal()); a collapse needs no compaction: the next
+	 * flush writes its bound.
+	 */
 }
 
 /*

@@ -335,8 +335,8 @@ note_collected(MantisSweepVerdict v, uint64 ts, MantisSweepStats *out)
  * one whose key is held back in mantis_stores: the row would bring the
  * older register back, rows refusing nothing), a leaf's bound as one
  * register at the bound that died last (mantis_rules_bound_sweep()).  Each
- * leaves its leaf's digest; the caller raises the refusal horizon to what
- * *out says was collected.  Sets the partition's least HLC again.  Under
+ * leaves its leaf's digest, and the refusal horizon is raised past it
+ * before the lock goes (sweep_raise_refusal()).  Sets the partition's least HLC again.  Under
  * the partition's lock, exclusive: a visit of its table's slots and its
  * leaves' bounds, plain stores only.
  */
@@ -349,6 +349,7 @@ dead_sweep_partition(int partition, const MantisSweepBounds *b, const MantisSwee
 	uint64		least = PG_UINT64_MAX;
 	uint64		records = 0;
 	uint64		bounds = 0;
+	MantisSweepStats here = {0};	/* what this partition collects */
 
 	if (!dead_enabled())
 		return;
@@ -375,7 +376,7 @@ dead_sweep_partition(int partition, const MantisSweepBounds *b, const MantisSwee
 		(void) mantis_records_remove(t, rec->hash, &gone);
 		digest_toggle(gone.hash, gone.fingerprint);
 		records++;
-		note_collected(v, gone.ts, out);
+		note_collected(v, gone.ts, &here);
 	}
 	for (int leaf = partition; leaf < MANTIS_LEAVES; leaf += MANTIS_PARTITIONS)
 	{
@@ -392,7 +393,7 @@ dead_sweep_partition(int partition, const MantisSweepBounds *b, const MantisSwee
 		}
 		digest_toggle((uint64) leaf, bound->fingerprint);
 		bounds++;
-		note_collected(v, bound->bound_ts, out);
+		note_collected(v, bound->bound_ts, &here);
 		memset(bound, 0, sizeof(*bound));
 	}
 	pg_atomic_write_u64(&store_mem.dead_least[partition], least);
@@ -400,7 +401,11 @@ dead_sweep_partition(int partition, const MantisSweepBounds *b, const MantisSwee
 	pg_atomic_fetch_sub_u64(&store_mem.control->records, records);
 	pg_atomic_fetch_add_u64(&store_mem.control->records_collected, records);
 	pg_atomic_fetch_sub_u64(&store_mem.control->bounds, bounds);
+	sweep_raise_refusal(h, &here);
 	LWLockRelease(lock);
+	out->lifetime_collected += here.lifetime_collected;
+	out->lifetime_max_ts = Max(out->lifetime_max_ts, here.lifetime_max_ts);
+	out->stable_max_ts = Max(out->stable_max_ts, here.stable_max_ts);
 	out->records_collected += records;
 	out->bounds_collected += bounds;
 }
@@ -504,7 +509,8 @@ mantis_store_group_tombs(int group, const bool *wanted, MantisRecordView *buf,
 
 /*
  * A hash tombstone from a peer (R7, mantis_rules_tombstone()), through the
- * refusal horizon refuse_upto_ts as a register is: kept as a record when
+ * refusal horizon as a register is (read under the lock, store/write.c's
+ * store_put(); refuse_collected false: nothing refused): kept as a record when
  * nothing of its hash is held, in place of an older register or record of
  * it, ignored when what is held is newer or the same HLC, or when its
  * leaf's bound covers it.  A register held that it does not replace gets
@@ -517,7 +523,7 @@ mantis_store_group_tombs(int group, const bool *wanted, MantisRecordView *buf,
  * header, beyond mantis.max_clock_offset, may have moved the clock not).
  */
 MantisTombResult
-mantis_store_tombstone(const MantisRecordView *t, uint64 refuse_upto_ts, uint64 collapse_ts,
+mantis_store_tombstone(const MantisRecordView *t, bool refuse_collected, uint64 collapse_ts,
 					   uint64 hole_ts, int seen_flag)
 {
 	LWLock	   *lock;
@@ -536,7 +542,8 @@ mantis_store_tombstone(const MantisRecordView *t, uint64 refuse_upto_ts, uint64 
 	reg = dead_register_of_hash(t->hash, &link);
 	if (reg == NULL)
 		record = dead_find(t->hash, &old);
-	if (mantis_rules_refuse(reg != NULL, t->ts, refuse_upto_ts))
+	if (refuse_collected &&
+		mantis_rules_refuse(reg != NULL, t->ts, mantis_store_refusal_horizon()))
 	{
 		/* its dead register was collected here: nothing to keep */
 		LWLockRelease(lock);

@@ -112,6 +112,13 @@ typedef struct StoreControl
 	/* registers flagged MANTIS_REG_ADOPTED (store/sweep.c) */
 	pg_atomic_uint64 adopting;
 
+	/*
+	 * The refusal horizon (R4 of common/rules.h): the greatest HLC collected
+	 * or adopted.  Raised before the partition lock of what was collected
+	 * is released, and read by merges under it (store_put()).
+	 */
+	pg_atomic_uint64 refusal_horizon;
+
 	/* records of dead registers (store/dead.c), for mantis_status */
 	pg_atomic_uint64 records;	/* held now */
 	pg_atomic_uint64 collapsed;	/* into leaves' bounds, since startup */
@@ -511,11 +518,13 @@ typedef struct StorePut
 	uint64		expires_ms;		/* 0: never (always 0 for a deletion) */
 
 	/*
-	 * For a register from a peer or a row (hlc != NULL): refuse it, as
+	 * For a register from a peer (hlc != NULL): refuse it, as
 	 * MANTIS_PUT_COLLECTED, when no register is held for its key and its
-	 * hlc.ts is at most this (0: refuse nothing).
+	 * hlc.ts is at most the refusal horizon, read under the partition lock
+	 * (sweep_raise_refusal() raises it before the lock of what it collected
+	 * goes).  Rows refuse nothing.
 	 */
-	uint64		refuse_upto_ts;
+	bool		refuse_collected;
 } StorePut;
 
 /*
@@ -663,6 +672,23 @@ extern MANTIS_PRIVATE void copybuf_free(CopyBuf *b);
 extern MANTIS_PRIVATE void copybuf_grow(CopyBuf *b);
 extern MANTIS_PRIVATE void copybuf_call(const CopyBuf *b, MantisRecordCallback callback,
 										void *arg);
+
+/*
+ * Raise the refusal horizon (R4) to what a partition's sweep collected,
+ * before its lock is released (store/sweep.c, store/dead.c): a merge reads
+ * the horizon under that lock (store_put()), and must not find the dead
+ * register gone with the horizon not yet past it, or a peer's older copy
+ * of its key would come back (TAP 050 caught a merge taking two in that
+ * window).
+ */
+static inline void
+sweep_raise_refusal(const MantisSweepHorizon *h, const MantisSweepStats *collected)
+{
+	if (h->raise_by_lifetime && collected->lifetime_max_ts != 0)
+		mantis_store_raise_refusal_horizon(collected->lifetime_max_ts);
+	if (h->raise_by_horizon && collected->stable_max_ts != 0)
+		mantis_store_raise_refusal_horizon(collected->stable_max_ts);
+}
 
 /*
  * Whether a key's hash is among the keys held back in mantis_stores that a

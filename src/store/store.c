@@ -269,6 +269,7 @@ mantis_store_shmem_init(void *place, bool found)
 
 	pg_atomic_init_u32(&ctl->loaded, 0);
 	pg_atomic_init_u32(&ctl->writable, 0);
+	pg_atomic_init_u64(&ctl->refusal_horizon, 0);
 	ctl->encoding = -1;
 	ConditionVariableInit(&ctl->loaded_cv);
 
@@ -422,6 +423,40 @@ bool
 mantis_store_is_writable(void)
 {
 	return pg_atomic_read_u32(&store_mem.control->writable) != 0;
+}
+
+/*
+ * The refusal horizon (R4 of common/rules.h): a register from a peer at or
+ * below it, for a key held nothing of, is a copy of something collected or
+ * adopted here.  store/collect.c says when it moves; it lives here because
+ * merges read it under the partition lock that a sweep raises it under.
+ */
+uint64
+mantis_store_refusal_horizon(void)
+{
+	return pg_atomic_read_u64(&store_mem.control->refusal_horizon);
+}
+
+void
+mantis_store_raise_refusal_horizon(uint64 ts)
+{
+	uint64		old = pg_atomic_read_u64(&store_mem.control->refusal_horizon);
+
+	while (old < ts &&
+		   !pg_atomic_compare_exchange_u64(&store_mem.control->refusal_horizon, &old, ts))
+		;
+}
+
+/* Lower it below below_ts (rows gone: store/collect.c) */
+void
+mantis_store_lower_refusal_horizon(uint64 below_ts)
+{
+	uint64		old = pg_atomic_read_u64(&store_mem.control->refusal_horizon);
+
+	while (old >= below_ts &&
+		   !pg_atomic_compare_exchange_u64(&store_mem.control->refusal_horizon, &old,
+										   below_ts - 1))
+		;
 }
 
 /* The encoding of the text in the store, or -1 while not known yet */

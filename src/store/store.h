@@ -106,9 +106,12 @@ typedef struct MantisMergeTally
 	uint64		collected;		/* refused: its key's death was collected */
 } MantisMergeTally;
 
+extern uint64 mantis_store_refusal_horizon(void);
+extern void mantis_store_raise_refusal_horizon(uint64 ts);
+extern void mantis_store_lower_refusal_horizon(uint64 below_ts);
 extern bool mantis_store_admits(const MantisRecord *rec);
 extern MantisPutResult mantis_store_merge(const MantisRecord *rec, int flags,
-										  uint64 refuse_upto_ts, MantisMergeTally *tally);
+										  bool refuse_collected, MantisMergeTally *tally);
 extern bool mantis_store_get(const char *key, uint32 key_len, Size header,
 							 char **chunk, uint32 *value_len);
 extern bool mantis_store_get_expiry(const char *key, uint32 key_len, uint64 *expires_ms);
@@ -173,6 +176,9 @@ typedef struct MantisSweepHorizon
 	int			compact_protocol;	/* for mantis_rules_compact() */
 	uint64		collapse_ts;	/* a full budget collapses records only
 								 * below this HLC (R7); 0: none */
+	bool		raise_by_lifetime;	/* what each collects raises the refusal
+									 * horizon (R4), before its partition's */
+	bool		raise_by_horizon;	/* lock is released */
 } MantisSweepHorizon;
 
 /* One sweep's findings */
@@ -245,7 +251,7 @@ typedef enum MantisTombResult
 extern int	mantis_store_group_tombs(int group, const bool *wanted, MantisRecordView *buf,
 									 const MantisTombSink *sink);
 extern MantisTombResult mantis_store_tombstone(const MantisRecordView *t,
-											   uint64 refuse_upto_ts, uint64 collapse_ts,
+											   bool refuse_collected, uint64 collapse_ts,
 											   uint64 hole_ts, int seen_flag);
 
 /* What a compaction's snapshot left out: registers adopted away (sweep.c) */

@@ -50,7 +50,7 @@
  *
  * Collecting a register unlinks it from its bucket, takes its fingerprint
  * out of its leaf's digest (so peers' repair sees the difference until they
- * collect it too, and refuses their copies: StorePut.refuse_upto_ts), and
+ * collect it too, and refuses their copies: StorePut.refuse_collected), and
  * gives back its slot under mantis.max_keys and its memory.  It is done
  * under the partition lock held exclusively, with plain stores, atomics
  * and dsa_free(), which store/store.c's locking rules allow under it.
@@ -174,6 +174,7 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, const MantisSweepBounds *bound
 	uint64		due = PG_UINT64_MAX;
 	uint64		dead_ts = PG_UINT64_MAX;
 	uint32		expired = 0;
+	MantisSweepStats here = {0};	/* what this leaf collects */
 
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	for (uint64 bucket = leaf; bucket <= store_mem.control->bucket_mask; bucket += MANTIS_LEAVES)
@@ -221,10 +222,10 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, const MantisSweepBounds *bound
 				if (verdict == MANTIS_SWEEP_BY_LIFETIME)
 				{
 					out->lifetime_collected++;
-					out->lifetime_max_ts = Max(out->lifetime_max_ts, reg->hlc.ts);
+					here.lifetime_max_ts = Max(here.lifetime_max_ts, reg->hlc.ts);
 				}
 				else
-					out->stable_max_ts = Max(out->stable_max_ts, reg->hlc.ts);
+					here.stable_max_ts = Max(here.stable_max_ts, reg->hlc.ts);
 				register_remove(link, reg, true);	/* *link is the next one now */
 				continue;
 			}
@@ -246,7 +247,10 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, const MantisSweepBounds *bound
 	}
 	pg_atomic_write_u64(&store_mem.leaf_due[leaf], due);
 	pg_atomic_write_u64(&store_mem.leaf_dead[leaf], dead_ts);
+	sweep_raise_refusal(h, &here);
 	LWLockRelease(lock);
+	out->lifetime_max_ts = Max(out->lifetime_max_ts, here.lifetime_max_ts);
+	out->stable_max_ts = Max(out->stable_max_ts, here.stable_max_ts);
 	expired = Min(expired, PG_UINT16_MAX);
 	expired_total += expired;
 	expired_total -= Min(expired_total, leaf_expired[leaf]);

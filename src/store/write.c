@@ -335,7 +335,8 @@ store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
 	LWLockAcquire(lock, LW_EXCLUSIVE);
 	reg = register_find(hash, put->key, put->key_len, &link);
 
-	if (put->hlc != NULL && mantis_rules_refuse(reg != NULL, put->hlc->ts, put->refuse_upto_ts))
+	if (put->hlc != NULL && put->refuse_collected &&
+		mantis_rules_refuse(reg != NULL, put->hlc->ts, mantis_store_refusal_horizon()))
 	{
 		/* its key's deletion or expiry was collected here: a stale copy */
 		LWLockRelease(lock);
@@ -410,7 +411,7 @@ mantis_store_set(const char *key, uint32 key_len, const char *value,
 				 MantisHLC *hlc, bool *replaced_live)
 {
 	StorePut	put = {key, key_len, value, value_len, deleted, NULL,
-		local_write_flags(), deleted ? 0 : expires_ms, 0};
+		local_write_flags(), deleted ? 0 : expires_ms, false};
 
 	return store_put(&put, hlc, replaced_live);
 }
@@ -455,7 +456,7 @@ mantis_store_expire(const char *key, uint32 key_len, uint64 expires_ms, MantisHL
 	put.hlc = NULL;
 	put.flags = local_write_flags();
 	put.expires_ms = expires_ms;
-	put.refuse_upto_ts = 0;
+	put.refuse_collected = false;
 	/* in place, or in a new chunk when the expiry needs room it had not */
 	result = put_prepare(&put, reg, &plan);
 	if (result != MANTIS_PUT_APPLIED)
@@ -519,7 +520,7 @@ mantis_store_batch_prepare(const MantisBatchWrite *writes, int n,
 	{
 		StorePut	put = {writes[i].key, writes[i].key_len, writes[i].value,
 			writes[i].value_len, writes[i].deleted, NULL, flags,
-		writes[i].deleted ? 0 : writes[i].expires_ms, 0};
+		writes[i].deleted ? 0 : writes[i].expires_ms, false};
 
 		b->puts[i] = put;
 		b->plans[i].hash = mantis_hash(put.key, put.key_len);
@@ -690,20 +691,21 @@ tally_outcome(MantisMergeTally *tally, MantisPutResult result)
  * both; "flags" says what the worker still owes it (UNFLUSHED for a peer's
  * register, nothing for one loaded from the table).  Sizes must have been
  * checked by the caller (mantis_store_admits).  When no register is held
- * for its key and its hlc.ts is at most refuse_upto_ts (0: none), it is
- * refused as MANTIS_PUT_COLLECTED: a stale copy of a key whose deletion or
+ * for its key and its hlc.ts is at most the refusal horizon, and
+ * refuse_collected (a peer's; a row's refuses nothing), it is refused as
+ * MANTIS_PUT_COLLECTED: a stale copy of a key whose deletion or
  * expiry this server has collected.  A register that is dead already (a
  * deletion, or expired) is stored like any other, to protect its key
  * against older copies.  The outcome is counted in *tally unless it is
  * NULL.
  */
 MantisPutResult
-mantis_store_merge(const MantisRecord *rec, int flags, uint64 refuse_upto_ts,
+mantis_store_merge(const MantisRecord *rec, int flags, bool refuse_collected,
 				   MantisMergeTally *tally)
 {
 	StorePut	put = {rec->key, rec->key_len, rec->value, rec->value_len,
 		rec->deleted, &rec->hlc, flags, rec->deleted ? 0 : rec->expires_ms,
-	refuse_upto_ts};
+	refuse_collected};
 	MantisPutResult result = store_put(&put, NULL, NULL);
 
 	if (tally != NULL)
