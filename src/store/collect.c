@@ -447,17 +447,6 @@ mantis_collect_refused(void)
 }
 
 /*
- * The refusal horizon as merges use it: a register from a peer at or below
- * it, for a key we hold nothing of, is a copy of something collected or
- * adopted here (the rule R4 of common/rules.h).
- */
-uint64
-mantis_collect_refuse_upto(void)
-{
-	return mantis_store_refusal_horizon();
-}
-
-/*
  * Below what a full budget of records may collapse one (R7; 0: nothing):
  * the least clock among ours and our members' as the replication worker
  * last estimated it (see compact_bound()), less the clocks' tolerated

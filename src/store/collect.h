@@ -48,7 +48,6 @@ extern void mantis_collect_lower_refusal_horizon(uint64 below_ts);
 extern uint64 mantis_collect_lost_hole(void);
 extern void mantis_collect_lost_hole_taken(uint64 hole_ts);
 extern uint64 mantis_collect_adopted_raise(uint64 covered_max_ts);
-extern uint64 mantis_collect_refuse_upto(void);
 extern void mantis_collect_count_refused(uint64 n);
 extern uint64 mantis_collect_refused(void);
 

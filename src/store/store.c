@@ -453,6 +453,10 @@ mantis_store_lower_refusal_horizon(uint64 below_ts)
 {
 	uint64		old = pg_atomic_read_u64(&store_mem.control->refusal_horizon);
 
+	Assert(below_ts > 0);
+	if (below_ts == 0)
+		return;
+
 	while (old >= below_ts &&
 		   !pg_atomic_compare_exchange_u64(&store_mem.control->refusal_horizon, &old,
 										   below_ts - 1))
