@@ -6,7 +6,8 @@ MODULE_big = mantis
 # too; the rest is the server's (src/README.md has the map).
 PURE_SRCS = $(sort $(wildcard $(srcdir)/src/common/*.c))
 SERVER_SRCS = $(sort $(wildcard $(srcdir)/src/*.c $(srcdir)/src/store/*.c \
-	$(srcdir)/src/persist/*.c $(srcdir)/src/replication/*.c $(srcdir)/src/api/*.c))
+	$(srcdir)/src/persist/*.c $(srcdir)/src/replication/*.c $(srcdir)/src/watch/*.c \
+	$(srcdir)/src/api/*.c))
 OBJS = $(patsubst $(srcdir)/%.c,%.o,$(PURE_SRCS) $(SERVER_SRCS))
 MANTIS_HEADERS = $(wildcard $(srcdir)/src/*.h $(srcdir)/src/*/*.h)
 

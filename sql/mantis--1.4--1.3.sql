@@ -12,6 +12,7 @@
 -- inbound_connections, refused_over_limit, node_id_clash, dead_records,
 -- dead_records_max, collapsed_records, leaves_with_bound and
 -- collected_records, and with lifetime_horizon for refusal_horizon).
+-- The change feed (mantis_changes, mantis_wait, mantis_cursor) goes.
 -- Nothing else differs.
 DROP VIEW mantis_peers;
 DROP FUNCTION mantis_peers();
@@ -83,3 +84,8 @@ REVOKE ALL ON mantis_status FROM PUBLIC;
 
 GRANT SELECT ON mantis_status TO mantis_monitor;
 GRANT EXECUTE ON FUNCTION mantis_status() TO mantis_monitor;
+
+-- the change feed came in 1.4
+DROP FUNCTION mantis_changes(pg_catalog.text, pg_catalog.text);
+DROP FUNCTION mantis_wait(pg_catalog.text, pg_catalog.text, pg_catalog.interval);
+DROP FUNCTION mantis_cursor();

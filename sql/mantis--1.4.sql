@@ -299,9 +299,48 @@ COMMENT ON VIEW mantis_peers IS
 REVOKE ALL ON FUNCTION mantis_peers() FROM PUBLIC;
 REVOKE ALL ON mantis_peers FROM PUBLIC;
 
+-- The change feed (1.4): what changed after a cursor, at once or as soon
+-- as something does.  src/watch/feed.c says what a cursor promises.
+CREATE FUNCTION mantis_changes(since pg_catalog.text DEFAULT NULL,
+	prefix pg_catalog.text DEFAULT '',
+	OUT key pg_catalog.text, OUT value pg_catalog.text,
+	OUT hlc pg_catalog.text, OUT node pg_catalog.text,
+	OUT deleted pg_catalog.bool, OUT expires_at pg_catalog.timestamptz,
+	OUT cursor pg_catalog.text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'mantis_changes'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+CREATE FUNCTION mantis_wait(since pg_catalog.text,
+	prefix pg_catalog.text DEFAULT '',
+	timeout pg_catalog.interval DEFAULT '30 seconds',
+	OUT key pg_catalog.text, OUT value pg_catalog.text,
+	OUT hlc pg_catalog.text, OUT node pg_catalog.text,
+	OUT deleted pg_catalog.bool, OUT expires_at pg_catalog.timestamptz,
+	OUT cursor pg_catalog.text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'mantis_wait'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+CREATE FUNCTION mantis_cursor()
+RETURNS pg_catalog.text
+AS 'MODULE_PATHNAME', 'mantis_cursor'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION mantis_changes(pg_catalog.text, pg_catalog.text) IS
+'the registers under a prefix that this server applied after a cursor (NULL: every live one), each with the cursor to pass next';
+COMMENT ON FUNCTION mantis_wait(pg_catalog.text, pg_catalog.text, pg_catalog.interval) IS
+'what mantis_changes returns, as soon as it returns a row; no rows at the timeout';
+COMMENT ON FUNCTION mantis_cursor() IS
+'the cursor of this server now: pass it to mantis_changes or mantis_wait to learn what changes after it';
+
+REVOKE ALL ON FUNCTION mantis_changes(pg_catalog.text, pg_catalog.text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mantis_wait(pg_catalog.text, pg_catalog.text, pg_catalog.interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION mantis_cursor() FROM PUBLIC;
+
 -- Group roles, so that setting up an application is one GRANT:
 --   mantis_reader   reads: mantis_get*, mantis_registers, mantis_ttl,
---                   mantis_ttl_ms
+--                   mantis_ttl_ms, mantis_changes, mantis_wait, mantis_cursor
 --   mantis_writer   mantis_reader, and writes: mantis_set, mantis_delete,
 --                   mantis_expire, mantis_flush
 --   mantis_monitor  the mantis_status and mantis_peers views
@@ -348,5 +387,10 @@ GRANT EXECUTE ON FUNCTION
 	mantis_expire(pg_catalog.text, pg_catalog.interval),
 	mantis_flush()
 	TO mantis_writer;
+GRANT EXECUTE ON FUNCTION
+	mantis_changes(pg_catalog.text, pg_catalog.text),
+	mantis_wait(pg_catalog.text, pg_catalog.text, pg_catalog.interval),
+	mantis_cursor()
+	TO mantis_reader;
 GRANT SELECT ON mantis_status, mantis_peers TO mantis_monitor;
 GRANT EXECUTE ON FUNCTION mantis_status(), mantis_peers() TO mantis_monitor;

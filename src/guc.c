@@ -24,6 +24,8 @@ char	   *mantis_node_name = NULL;
 int			mantis_max_keys = 100000;
 int			mantis_max_dead_records = 100000;
 int			mantis_store_memory_kb = 64 * 1024;
+int			mantis_watch_memory_kb = 8 * 1024;
+char	   *mantis_notify_channel = NULL;
 int			mantis_max_key_size = 1024;
 int			mantis_max_value_size = 1024 * 1024;
 char	   *mantis_database = NULL;
@@ -262,6 +264,17 @@ mantis_define_gucs(void)
 							&mantis_store_memory_kb,
 							64 * 1024,
 							1024, MANTIS_STORE_MEMORY_CEILING_KB,
+							PGC_POSTMASTER,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("mantis.watch_memory",
+							"Shared memory for the change log that mantis_changes() and mantis_wait() read.",
+							"Each change applied takes about 48 bytes and its key.  A cursor older than "
+							"the oldest change held is answered by a scan of the store.",
+							&mantis_watch_memory_kb,
+							8 * 1024,
+							64, 1024 * 1024,
 							PGC_POSTMASTER,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);

@@ -14,6 +14,8 @@ extern char *mantis_node_name;
 extern int	mantis_max_keys;
 extern int	mantis_max_dead_records;
 extern int	mantis_store_memory_kb;
+extern int	mantis_watch_memory_kb;
+extern char *mantis_notify_channel;
 extern int	mantis_max_key_size;
 extern int	mantis_max_value_size;
 extern char *mantis_database;

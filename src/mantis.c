@@ -53,6 +53,7 @@ _PG_init(void)
 	mantis_security_check_at_start();
 
 	register_worker("mantis_persist_worker_main", "mantis worker");
+	register_worker("mantis_watch_main", "mantis watch");
 	if (mantis_replication_enabled())
 		register_worker("mantis_replication_worker_main", "mantis replication");
 

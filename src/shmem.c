@@ -26,6 +26,7 @@
 #include "nodes.h"
 #include "shmem.h"
 #include "wakeup.h"
+#include "store/changes.h"
 #include "store/collect.h"
 #include "store/held.h"
 #include "store/store.h"
@@ -50,6 +51,7 @@ static const ShmemPart parts[] = {
 	{"persistence worker", mantis_persist_worker_shmem_size, NULL, mantis_persist_worker_shmem_init},
 	{"peer view", mantis_peer_view_shmem_size, mantis_peer_view_shmem_request, mantis_peer_view_shmem_init},
 	{"store", mantis_store_shmem_size, mantis_store_shmem_request, mantis_store_shmem_init},
+	{"change log", mantis_changes_shmem_size, NULL, mantis_changes_shmem_init},
 };
 
 /* set once this process is attached: mantis was preloaded */

@@ -12,11 +12,12 @@
 typedef enum MantisWorker
 {
 	MANTIS_PERSIST_WORKER = 0,	/* "mantis worker": persist/worker.c */
-	MANTIS_REPLICATION_WORKER = 1	/* "mantis replication":
+	MANTIS_REPLICATION_WORKER = 1,	/* "mantis replication":
 									 * replication/worker.c */
+	MANTIS_WATCH_WORKER = 2		/* "mantis watch": watch/worker.c */
 } MantisWorker;
 
-#define MANTIS_WORKERS 2
+#define MANTIS_WORKERS 3
 
 extern Size mantis_latches_shmem_size(void);
 extern void mantis_latches_shmem_init(void *place, bool found);

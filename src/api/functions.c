@@ -173,6 +173,19 @@ value_text(const char *value, uint32 len)
 	return cstring_to_text_with_len(value, (int) len);
 }
 
+/* For the other SQL functions (api/watch.c): the same checks and text */
+void
+mantis_api_begin_read(void)
+{
+	begin_read();
+}
+
+text *
+mantis_api_value_text(const char *value, uint32 len)
+{
+	return value_text(value, len);
+}
+
 /*
  * The live value of a key as this session sees it: its transaction's own
  * pending write first, else the store.  Returns a palloc'd text, or NULL.

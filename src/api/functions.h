@@ -15,5 +15,7 @@
 extern void mantis_api_arg_key(FunctionCallInfo fcinfo, const char **key,
 							   uint32 *key_len);
 extern text *mantis_api_arg_value(FunctionCallInfo fcinfo);
+extern void mantis_api_begin_read(void);
+extern text *mantis_api_value_text(const char *value, uint32 len);
 
 #endif							/* MANTIS_API_FUNCTIONS_H */

@@ -61,6 +61,7 @@
 #include "common/keyhash.h"
 #include "common/rules.h"
 #include "common/snapshot.h"
+#include "store/changes.h"
 #include "store/collect.h"
 #include "store/store.h"
 #include "persist/dead_rows.h"
@@ -293,7 +294,11 @@ load_row(KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 	 * (lost_held_back()); the rewrite keeps no more than ours.
 	 */
 	if (!st->retry)
+	{
 		mantis_collect_raise_refusal_horizon(horizon);
+		/* what was collected has no key left for a feed (store/changes.c) */
+		mantis_changes_keyless(horizon);
+	}
 	else
 		horizon = Min(horizon, mantis_collect_refusal_horizon());
 	if (horizon != 0)

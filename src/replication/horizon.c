@@ -81,6 +81,7 @@
 #include "nodes.h"
 #include "common/hlc.h"
 #include "common/rules.h"
+#include "store/changes.h"
 #include "store/collect.h"
 #include "store/store.h"
 #include "replication/horizon.h"
@@ -101,6 +102,32 @@ static inline bool
 seq_after(uint32 a, uint32 b)
 {
 	return (int32) (a - b) > 0;
+}
+
+/*
+ * Publish what we hold of each peer's writes for the change feed's cursor
+ * and mantis_wait_for() (store/changes.c).  A peer not identified yet
+ * counts as holding nothing; an alias of ourselves not at all.
+ */
+static void
+publish_held(void)
+{
+	MantisPeerHeld held[MANTIS_MAX_PEERS];
+	int			n = 0;
+
+	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
+	{
+		const Peer *peer = &mantis_peer_table[i];
+
+		if (!peer->used)
+			continue;
+		if (peer->identified && peer->node_id == mantis_self_node_id())
+			continue;
+		held[n].node = peer->identified ? peer->node_id : 0;
+		held[n].held_ts = peer->acks.in_held;
+		n++;
+	}
+	mantis_changes_publish_peers_held(held, n);
 }
 
 /* A break in a peer's live stream: wait for a repair round to mend it. */
@@ -151,8 +178,17 @@ run_note(PeerAcks *a, const MantisFrame *f)
  * A live frame from a peer was merged; "clean" when every register in it
  * was stored or superseded.
  */
+static void horizon_on_live(Peer *peer, const MantisFrame *f, bool clean);
+
 void
 mantis_horizon_on_live(Peer *peer, const MantisFrame *f, bool clean)
+{
+	horizon_on_live(peer, f, clean);
+	publish_held();
+}
+
+static void
+horizon_on_live(Peer *peer, const MantisFrame *f, bool clean)
 {
 	PeerAcks   *a;
 
@@ -330,8 +366,17 @@ mantis_horizon_round_taint(Peer *peer)
  * mends the peer's live stream: we hold its writes through its mark, and
  * the frames after the mark continue the chain.
  */
+static void horizon_round_end(Peer *peer, bool completed);
+
 void
 mantis_horizon_round_end(Peer *peer, bool completed)
+{
+	horizon_round_end(peer, completed);
+	publish_held();
+}
+
+static void
+horizon_round_end(Peer *peer, bool completed)
 {
 	PeerAcks   *a = &peer->acks;
 	const MantisLiveMark *m = &a->round_mark;
@@ -706,6 +751,7 @@ mantis_horizon_tick(void)
 		durable_note(&mantis_peer_table[i].acks, mantis_collect_durable_upto());
 		hole = Min(hole, mantis_peer_table[i].acks.hole_ts);
 	}
+	publish_held();
 	take_lost_hole();
 	hole = Min(hole, orphan_hole());
 	horizon = collection_horizon();

@@ -50,6 +50,7 @@
 #include "common/frame.h"
 #include "common/records.h"
 #include "common/snapshot.h"
+#include "store/changes.h"
 #include "store/dead.h"
 #include "store/held.h"
 #include "store/internal.h"
@@ -580,9 +581,20 @@ mantis_store_tombstone(const MantisRecordView *t, bool refuse_collected, uint64 
 	else
 	{
 		if (reg != NULL)
+		{
+			MantisHLC	tomb = {t->ts, t->node};
+
+			/* a feed reads it as the deletion it is (store/changes.c) */
+			mantis_changes_note(reg->data, reg->key_len, &tomb, 0, MANTIS_CHANGE_DELETE);
 			register_remove(link, reg, true);
-		else if (record)
-			digest_toggle(t->hash, old.fingerprint);
+		}
+		else
+		{
+			/* the deletion of a key we do not know: no entry can name it */
+			mantis_changes_keyless(t->ts);
+			if (record)
+				digest_toggle(t->hash, old.fingerprint);
+		}
 		digest_toggle(t->hash, t->fingerprint);
 		/* a write of its key here must be newer (dead_supersede()) */
 		mantis_clock_witness(t->ts);

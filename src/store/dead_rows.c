@@ -27,6 +27,7 @@
 
 #include "mantis.h"
 #include "common/records.h"
+#include "store/changes.h"
 #include "store/dead.h"
 #include "store/internal.h"
 
@@ -227,6 +228,9 @@ mantis_store_dead_load(const MantisRecordView *rec)
 	MantisRecordView old;
 	MantisDeadLoad result = MANTIS_DEAD_HELD;
 
+	/* a death that enters without its key (store/changes.c) */
+	mantis_changes_keyless(rec->ts);
+
 	if (!dead_enabled())
 		return MANTIS_DEAD_NO_ROOM;
 	store_attach();
@@ -285,6 +289,9 @@ mantis_store_dead_load_bound(int leaf, const MantisLeafBound *b)
 	LWLock	   *lock;
 	MantisLeafBound *held;
 
+	/* a death that enters without its key (store/changes.c) */
+	mantis_changes_keyless(b->bound_ts);
+
 	if (!dead_enabled())
 		return false;
 	store_attach();
@@ -323,6 +330,9 @@ mantis_store_dead_fold(uint64 hash, uint64 ts, uint64 node)
 	StoreRef   *link;
 	MantisRecordView old;
 	bool		folded = true;
+
+	/* a death that enters without its key (store/changes.c) */
+	mantis_changes_keyless(ts);
 
 	if (!dead_enabled())
 		return false;

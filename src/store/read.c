@@ -188,9 +188,31 @@ mantis_store_get_expiry(const char *key, uint32 key_len, uint64 *expires_ms)
  * found[i] tells whether keys[i] holds a live value; then values[i] is a
  * palloc'd record of it (key and value copied out).
  */
+static void get_many(const char *const *keys, const uint32 *key_lens, int n,
+					 bool include_dead, bool *found, MantisRecord *values);
+
 void
 mantis_store_get_many(const char *const *keys, const uint32 *key_lens, int n,
 					  bool *found, MantisRecord *values)
+{
+	get_many(keys, key_lens, n, false, found, values);
+}
+
+/*
+ * The same, dead registers too: found[i] tells whether any register is
+ * held for keys[i], a deletion marker or an expired value included (the
+ * change feed, watch/feed.c, reads what became of a key).
+ */
+void
+mantis_store_get_many_any(const char *const *keys, const uint32 *key_lens, int n,
+						  bool *found, MantisRecord *values)
+{
+	get_many(keys, key_lens, n, true, found, values);
+}
+
+static void
+get_many(const char *const *keys, const uint32 *key_lens, int n,
+		 bool include_dead, bool *found, MantisRecord *values)
 {
 	uint64	   *hashes = palloc(sizeof(uint64) * n);
 	int		   *slot = palloc(sizeof(int) * n);
@@ -214,9 +236,11 @@ mantis_store_get_many(const char *const *keys, const uint32 *key_lens, int n,
 			StoreRegister *reg = register_find(hashes[i], keys[i], key_lens[i], NULL);
 
 			slot[i] = -1;
-			if (reg == NULL || (reg->flags & MANTIS_REG_DELETED) != 0)
+			if (reg == NULL)
 				continue;
-			if (register_expires(reg) != 0)
+			if (!include_dead && (reg->flags & MANTIS_REG_DELETED) != 0)
+				continue;
+			if (!include_dead && register_expires(reg) != 0)
 			{
 				/* one instant for every key: read the clock once */
 				if (now_ms == 0)

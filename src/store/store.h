@@ -25,6 +25,7 @@
 #define MANTIS_REG_EXPIRING	0x0010	/* an expiry follows the value (store/internal.h) */
 #define MANTIS_REG_ADOPTED	0x0020	/* adopted away, not yet durably (store/sweep.c) */
 #define MANTIS_REG_COVERED	0x0040	/* ... and left out of the compaction under way */
+#define MANTIS_REG_EXPIRY_LOGGED 0x0080	/* its expiry is in the change log (store/changes.c) */
 
 typedef enum MantisPutResult
 {
@@ -96,6 +97,8 @@ extern void mantis_store_batch_apply(MantisBatch *batch, MantisHLC *hlc);
 extern void mantis_store_batch_cancel(MantisBatch *batch);
 extern void mantis_store_get_many(const char *const *keys, const uint32 *key_lens,
 								  int n, bool *found, MantisRecord *values);
+extern void mantis_store_get_many_any(const char *const *keys, const uint32 *key_lens,
+									  int n, bool *found, MantisRecord *values);
 
 /* What merging a stream of registers (a frame, a row) came to */
 typedef struct MantisMergeTally

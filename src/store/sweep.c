@@ -87,6 +87,7 @@
 #include "mantis.h"
 #include "common/keyhash.h"
 #include "common/rules.h"
+#include "store/changes.h"
 #include "store/dead.h"
 #include "store/internal.h"
 #include "store/store.h"
@@ -212,6 +213,13 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, const MantisSweepBounds *bound
 			if (!deleted)
 				dead.death_ms = Max(dead.death_ms, register_expires(reg));
 			dead.owed = (reg->flags & OWED_FLAGS) != 0 || key_held_back(h, reg);
+			if (!deleted && (reg->flags & MANTIS_REG_EXPIRY_LOGGED) == 0)
+			{
+				/* a feed reads the expiry as a deletion (store/changes.c) */
+				mantis_changes_note(reg->data, reg->key_len, &reg->hlc,
+									register_expires(reg), MANTIS_CHANGE_EXPIRED);
+				reg->flags |= MANTIS_REG_EXPIRY_LOGGED;
+			}
 			verdict = mantis_rules_sweep(&dead, bounds);
 			if (verdict != MANTIS_SWEEP_KEEP)
 			{
@@ -578,6 +586,8 @@ mantis_store_drop_covered(const MantisLeafSet *leaves, uint64 upto_ts)
 						link = &reg->next;
 						continue;
 					}
+					mantis_changes_note(reg->data, reg->key_len, &reg->hlc, 0,
+										MANTIS_CHANGE_GONE);
 					register_remove(link, reg, true);	/* *link is the next one now */
 					dropped++;
 				}

@@ -63,6 +63,7 @@
 #include "wakeup.h"
 #include "common/keyhash.h"
 #include "common/rules.h"
+#include "store/changes.h"
 #include "store/dead.h"
 #include "store/internal.h"
 #include "store/store.h"
@@ -202,6 +203,24 @@ put_unprepare(PutPlan *plan)
 }
 
 /*
+ * Tell the change log (store/changes.c) once the store is loaded: the
+ * registers the load merges are where a feed starts.  A dead one among
+ * them enters the log with no entry: the scan that answers a cursor from
+ * before the load must not rely on its key (the keyless bound).
+ */
+static void
+log_change(const StorePut *put, const MantisHLC *hlc, uint64 expires_ms)
+{
+	if (likely(pg_atomic_read_u32(&store_mem.control->loaded) != 0))
+		mantis_changes_note(put->key, put->key_len, hlc, expires_ms,
+							put->deleted ? MANTIS_CHANGE_DELETE : MANTIS_CHANGE_WRITE);
+	else if (put->deleted)
+		mantis_changes_keyless(hlc->ts);
+	else if (expires_ms != 0 && expires_ms <= mantis_clock_wall_ms())
+		mantis_changes_keyless(Max(hlc->ts, mantis_hlc_pack(expires_ms, 0)));
+}
+
+/*
  * Make the write visible: plain stores only, nothing can fail.  "reg" and
  * "link" are what register_find() returns for the key now.
  */
@@ -263,7 +282,8 @@ put_apply(const StorePut *put, StoreRegister *reg, StoreRef *link,
 		memcpy(target->data + put->key_len, put->value, value_len);
 	if (expires_ms != 0)
 		memcpy(target->data + put->key_len + value_len, &expires_ms, sizeof(expires_ms));
-	target->flags = (target->flags & ~(MANTIS_REG_DELETED | MANTIS_REG_EXPIRING)) | put->flags |
+	target->flags = (target->flags & ~(MANTIS_REG_DELETED | MANTIS_REG_EXPIRING |
+									   MANTIS_REG_EXPIRY_LOGGED)) | put->flags |
 		(put->deleted ? MANTIS_REG_DELETED : 0) | (expires_ms != 0 ? MANTIS_REG_EXPIRING : 0);
 	if (put->deleted)
 		pg_atomic_fetch_add_u64(&store_mem.control->deleted, 1);
@@ -275,6 +295,7 @@ put_apply(const StorePut *put, StoreRegister *reg, StoreRef *link,
 		leaf_due_lower(leaf_of(hash), expires_ms);
 	if (target != reg)
 		*link = ref_of(plan->new_dp);
+	log_change(put, hlc, expires_ms);
 
 	/*
 	 * Tell the workers before the lock goes: the replication worker's

@@ -1,0 +1,465 @@
+/*-------------------------------------------------------------------------
+ * store/changes.c
+ *	  The change log: every register this server applies, in the order it
+ *	  applies them, with its key, in a ring of mantis.watch_memory bytes.
+ *
+ * Why a log and not the store alone: the store keeps the newest register
+ * of each key, and of a dead one in time only a record without its key
+ * (R7 of common/rules.h).  A change feed must say "this key was deleted"
+ * after that, and must find what changed since a cursor without visiting
+ * every key.  The log gives both: its entries are numbered in the order
+ * of application (a "seq", from 1 in each run of the server), so the
+ * changes after a seq are a contiguous run of entries, and each entry
+ * keeps its key.  watch/feed.c reads the current register of each key it
+ * names, so an entry holds no value.
+ *
+ * Who appends: store/write.c's put_apply() (every local write, committed
+ * transaction, peer's register and row merged once the store is loaded),
+ * the sweep (an expiry found, store/sweep.c) and what drops a register
+ * otherwise (an adoption made durable, a hash tombstone that replaces a
+ * register).  Always under the key's partition lock, so that an entry
+ * follows its register's change and comes before anything a reader of the
+ * register could see after it (mantis_store_write_barrier()).
+ *
+ * Locking: one spinlock, taken under a partition lock (locks.h allows it:
+ * a spinlock is innermost), guards the ring's positions; an append copies
+ * its entry (a header and a key of at most mantis.max_key_size bytes)
+ * under it, evicting the oldest entries for room.  Readers never block
+ * writers: they read the positions under the spinlock, copy entries
+ * without it, and then check that the oldest entry still held is not past
+ * what they copied; if it is, the copy may be torn and they give up (the
+ * caller falls back to a scan of the store, watch/feed.c).
+ *
+ * The keyless bound.  A reader that cannot use the log (another run's
+ * cursor, or one older than the log's oldest entry) scans the store for
+ * registers newer than the cursor's HLC; it cannot see a deletion whose
+ * register lost its key (compacted into a record, collected, adopted away)
+ * unless an entry keeps it.  keyless_ts is the greatest HLC of such a
+ * change no entry keeps: raised when an entry of a deletion, expiry or
+ * drop is evicted, when a hash tombstone comes for a key held nothing of,
+ * and by the load, to the newest dead register, record or bound the rows
+ * held (they entered with no entry).  A scan answers a cursor at or above
+ * it exactly.
+ *
+ * Waiters: a session in mantis_wait() publishes its prefix and seq in the
+ * slot of its PGPROC; the watch worker reads each new entry once and sets
+ * the latches of the waiters it concerns (mantis_changes_wake_waiters()),
+ * so that a write costs its writer one atomic read while nobody waits and
+ * at most one SetLatch of the watch worker while someone does.
+ *
+ * IDENTIFICATION	src/store/changes.c
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+
+#include "mantis.h"
+#include "guc.h"
+#include "wakeup.h"
+#include "store/changes.h"
+
+/* An entry in the ring: this header, then its key, MAXALIGN'd */
+typedef struct ChangeHeader
+{
+	uint64		seq;
+	uint64		change_ts;
+	MantisHLC	hlc;
+	uint32		key_len;
+	uint8		kind;
+} ChangeHeader;
+
+#define ENTRY_SIZE(key_len)	MAXALIGN(sizeof(ChangeHeader) + (key_len))
+#define ENTRY_MIN			ENTRY_SIZE(1)
+
+/* One session's wait (mantis_wait()), in the slot of its PGPROC */
+typedef struct WaiterSlot
+{
+	pg_atomic_uint32 used;
+	uint32		prefix_len;
+	uint64		after_seq;
+	char		prefix[MANTIS_WAIT_PREFIX_MAX];
+} WaiterSlot;
+
+typedef struct ChangeLog
+{
+	slock_t		mutex;			/* guards the positions below */
+	uint64		head_pos;		/* where the next entry goes (bytes, ever
+								 * increasing; modulo size in data[]) */
+	uint64		tail_pos;		/* where the oldest entry held is */
+	uint64		newest;			/* seq of the last entry (0: none) */
+	uint64		oldest;			/* seq of the oldest entry held */
+	pg_atomic_uint64 keyless_ts;
+	pg_atomic_uint64 peers_held;	/* replication worker: we hold every
+									 * peer's writes through this HLC ts */
+	slock_t		peers_mutex;	/* guards peers[] */
+	int			npeers;
+	MantisPeerHeld peers[MANTIS_MAX_PEERS];
+	pg_atomic_uint32 waiters;
+	uint64		run;
+	uint64		size;			/* bytes of data[] */
+	uint64		nslots;			/* positions kept, by seq modulo */
+	uint32		nwaiters;		/* slots: one per backend */
+	/* then uint64 pos[nslots], WaiterSlot waiters[nwaiters], char data[size] */
+} ChangeLog;
+
+static ChangeLog *log_ctl = NULL;
+static uint64 *log_pos = NULL;
+static WaiterSlot *log_waiters = NULL;
+static char *log_data = NULL;
+
+static uint64
+log_size(void)
+{
+	return (uint64) mantis_watch_memory_kb * 1024;
+}
+
+static uint64
+slot_count(void)
+{
+	return log_size() / ENTRY_MIN + 1;
+}
+
+Size
+mantis_changes_shmem_size(void)
+{
+	Size		size = MAXALIGN(sizeof(ChangeLog));
+
+	size = add_size(size, MAXALIGN(mul_size(slot_count(), sizeof(uint64))));
+	size = add_size(size, MAXALIGN(mul_size(MaxBackends, sizeof(WaiterSlot))));
+	return add_size(size, log_size());
+}
+
+void
+mantis_changes_shmem_init(void *place, bool found)
+{
+	char	   *p = place;
+
+	log_ctl = (ChangeLog *) p;
+	p += MAXALIGN(sizeof(ChangeLog));
+	log_pos = (uint64 *) p;
+	p += MAXALIGN(mul_size(slot_count(), sizeof(uint64)));
+	log_waiters = (WaiterSlot *) p;
+	p += MAXALIGN(mul_size(MaxBackends, sizeof(WaiterSlot)));
+	log_data = p;
+	if (found)
+		return;
+	SpinLockInit(&log_ctl->mutex);
+	log_ctl->head_pos = 0;
+	log_ctl->tail_pos = 0;
+	log_ctl->newest = 0;
+	log_ctl->oldest = 1;
+	pg_atomic_init_u64(&log_ctl->keyless_ts, 0);
+	pg_atomic_init_u64(&log_ctl->peers_held, 0);
+	SpinLockInit(&log_ctl->peers_mutex);
+	log_ctl->npeers = 0;
+	pg_atomic_init_u32(&log_ctl->waiters, 0);
+	if (!pg_strong_random(&log_ctl->run, sizeof(log_ctl->run)))
+		log_ctl->run = (uint64) MyProcPid ^ (uint64) GetCurrentTimestamp();
+	log_ctl->size = log_size();
+	log_ctl->nslots = slot_count();
+	log_ctl->nwaiters = (uint32) MaxBackends;
+	for (uint32 i = 0; i < log_ctl->nwaiters; i++)
+		pg_atomic_init_u32(&log_waiters[i].used, 0);
+}
+
+static void
+raise_to(pg_atomic_uint64 *a, uint64 v)
+{
+	uint64		old = pg_atomic_read_u64(a);
+
+	while (old < v && !pg_atomic_compare_exchange_u64(a, &old, v))
+		;
+}
+
+/* The ring's header at a position (modulo its size) */
+static inline ChangeHeader *
+header_at(uint64 pos)
+{
+	return (ChangeHeader *) (log_data + pos % log_ctl->size);
+}
+
+/*
+ * Drop the oldest entry: under the mutex.  An entry that said a key died
+ * leaves no trace of the key once gone: a scan can no longer answer for
+ * it (keyless_ts).
+ */
+static void
+evict_oldest(void)
+{
+	ChangeHeader *h = header_at(log_ctl->tail_pos);
+
+	if (h->kind != MANTIS_CHANGE_WRITE)
+		raise_to(&log_ctl->keyless_ts, h->change_ts);
+	log_ctl->oldest++;
+	log_ctl->tail_pos = log_ctl->oldest <= log_ctl->newest ?
+		log_pos[log_ctl->oldest % log_ctl->nslots] : log_ctl->head_pos;
+}
+
+/*
+ * Append an entry: the caller holds the key's partition lock.  Nothing
+ * here can fail: the ring makes room by evicting.
+ */
+void
+mantis_changes_note(const char *key, uint32 key_len, const MantisHLC *hlc,
+					uint64 expires_ms, MantisChangeKind kind)
+{
+	uint64		need = ENTRY_SIZE(key_len);
+	uint64		change_ts = hlc->ts;
+	ChangeHeader *h;
+	uint64		pos;
+
+	if (log_ctl == NULL || need > log_ctl->size / 4)
+		return;					/* not attached, or a key past any limit */
+	if (kind == MANTIS_CHANGE_EXPIRED)
+		change_ts = Max(change_ts, mantis_hlc_pack(expires_ms, 0));
+	SpinLockAcquire(&log_ctl->mutex);
+	pos = log_ctl->head_pos;
+	/* an entry never wraps: skip the end of the ring if it does not fit */
+	if (pos % log_ctl->size + need > log_ctl->size)
+		pos += log_ctl->size - pos % log_ctl->size;
+	while (log_ctl->oldest <= log_ctl->newest &&
+		   pos + need - log_ctl->tail_pos > log_ctl->size)
+		evict_oldest();
+	if (log_ctl->oldest > log_ctl->newest)
+		log_ctl->tail_pos = pos;
+	h = header_at(pos);
+	h->seq = log_ctl->newest + 1;
+	h->change_ts = change_ts;
+	h->hlc = *hlc;
+	h->key_len = key_len;
+	h->kind = (uint8) kind;
+	memcpy((char *) h + sizeof(ChangeHeader), key, key_len);
+	log_pos[h->seq % log_ctl->nslots] = pos;
+	log_ctl->head_pos = pos + need;
+	log_ctl->newest = h->seq;
+	SpinLockRelease(&log_ctl->mutex);
+
+	if (pg_atomic_read_u32(&log_ctl->waiters) > 0)
+		mantis_wake_worker(MANTIS_WATCH_WORKER);
+}
+
+/* A change of a key we no longer know (a hash tombstone, the load) */
+void
+mantis_changes_keyless(uint64 ts)
+{
+	if (log_ctl != NULL)
+		raise_to(&log_ctl->keyless_ts, ts);
+}
+
+void
+mantis_changes_bounds(MantisChangeBounds *b)
+{
+	SpinLockAcquire(&log_ctl->mutex);
+	b->oldest = log_ctl->oldest;
+	b->newest = log_ctl->newest;
+	SpinLockRelease(&log_ctl->mutex);
+	b->run = log_ctl->run;
+	b->keyless_ts = pg_atomic_read_u64(&log_ctl->keyless_ts);
+}
+
+/*
+ * Copy the entries after after_seq through upto_seq into *out (palloc'd).
+ * False if the log no longer holds them all (then *out holds nothing):
+ * the oldest was evicted before, or while, they were copied.
+ */
+bool
+mantis_changes_copy(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
+{
+	uint64		oldest;
+	uint64		newest;
+	Size		key_bytes = 0;
+	Size		used = 0;
+	int			n;
+
+	out->n = 0;
+	out->entries = NULL;
+	out->keys = NULL;
+	SpinLockAcquire(&log_ctl->mutex);
+	oldest = log_ctl->oldest;
+	newest = log_ctl->newest;
+	SpinLockRelease(&log_ctl->mutex);
+	upto_seq = Min(upto_seq, newest);
+	if (after_seq + 1 < oldest)
+		return false;
+	if (upto_seq <= after_seq)
+		return true;
+	n = (int) (upto_seq - after_seq);
+	out->entries = palloc(sizeof(MantisChange) * n);
+	/* the keys of n entries fit in what the ring held of them */
+	key_bytes = Min((Size) n * (Size) (mantis_max_key_size + 1), (Size) log_ctl->size);
+	out->keys = palloc(key_bytes);
+	for (uint64 seq = after_seq + 1; seq <= upto_seq; seq++)
+	{
+		ChangeHeader h;
+		uint64		pos = log_pos[seq % log_ctl->nslots];
+		MantisChange *c = &out->entries[out->n];
+
+		memcpy(&h, header_at(pos), sizeof(h));
+		pg_read_barrier();
+		if (h.seq != seq || h.key_len > (uint32) mantis_max_key_size ||
+			used + h.key_len > key_bytes)
+			break;				/* overwritten: the check below says so */
+		memcpy(out->keys + used, (char *) header_at(pos) + sizeof(ChangeHeader), h.key_len);
+		c->seq = h.seq;
+		c->change_ts = h.change_ts;
+		c->hlc = h.hlc;
+		c->kind = h.kind;
+		c->key_len = h.key_len;
+		c->key = out->keys + used;
+		used += h.key_len;
+		out->n++;
+	}
+	pg_read_barrier();
+	SpinLockAcquire(&log_ctl->mutex);
+	oldest = log_ctl->oldest;
+	SpinLockRelease(&log_ctl->mutex);
+	if (oldest > after_seq + 1 || out->n != n)
+	{
+		out->n = 0;
+		return false;
+	}
+	return true;
+}
+
+/* ---- what we hold of our peers' writes ---- */
+
+/*
+ * The replication worker: what it holds of each peer's writes (the
+ * "in_held" of replication/horizon.c: every write of that peer through
+ * held_ts, no hole below it).  The least of them is what a cursor may
+ * say this server holds of all its peers; one not identified yet holds
+ * nothing.  With no peer, every write is ours.
+ */
+void
+mantis_changes_publish_peers_held(const MantisPeerHeld *peers, int n)
+{
+	uint64		least = PG_UINT64_MAX;
+
+	Assert(n <= MANTIS_MAX_PEERS);
+	for (int i = 0; i < n; i++)
+		least = Min(least, peers[i].node == 0 ? 0 : peers[i].held_ts);
+	SpinLockAcquire(&log_ctl->peers_mutex);
+	memcpy(log_ctl->peers, peers, sizeof(MantisPeerHeld) * n);
+	log_ctl->npeers = n;
+	SpinLockRelease(&log_ctl->peers_mutex);
+	pg_atomic_write_u64(&log_ctl->peers_held, least);
+}
+
+/* What we hold of one peer's writes; false if it is not among our peers */
+bool
+mantis_changes_peer_held(uint64 node, uint64 *held_ts)
+{
+	bool		found = false;
+
+	SpinLockAcquire(&log_ctl->peers_mutex);
+	for (int i = 0; i < log_ctl->npeers && !found; i++)
+	{
+		if (log_ctl->peers[i].node == node)
+		{
+			*held_ts = log_ctl->peers[i].held_ts;
+			found = true;
+		}
+	}
+	SpinLockRelease(&log_ctl->peers_mutex);
+	return found;
+}
+
+uint64
+mantis_changes_peers_held(void)
+{
+	return pg_atomic_read_u64(&log_ctl->peers_held);
+}
+
+/* ---- waiters ---- */
+
+/*
+ * Publish this session's wait in the slot of its PGPROC: the watch worker
+ * sets its latch once an entry after after_seq names a key under the
+ * prefix (its first MANTIS_WAIT_PREFIX_MAX bytes: a longer one wakes it
+ * for a few keys it then finds it does not want).  Returns the slot.
+ */
+int
+mantis_changes_waiter_add(const char *prefix, uint32 prefix_len, uint64 after_seq)
+{
+	int			slot = MyProc->pgprocno;
+	WaiterSlot *w;
+
+	if (slot < 0 || slot >= (int) log_ctl->nwaiters)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("mantis_wait() cannot wait in this process")));
+	w = &log_waiters[slot];
+	w->prefix_len = Min(prefix_len, MANTIS_WAIT_PREFIX_MAX);
+	memcpy(w->prefix, prefix, w->prefix_len);
+	w->after_seq = after_seq;
+	pg_write_barrier();
+	pg_atomic_write_u32(&w->used, 1);
+	pg_atomic_fetch_add_u32(&log_ctl->waiters, 1);
+	return slot;
+}
+
+void
+mantis_changes_waiter_remove(int slot)
+{
+	if (slot < 0 || pg_atomic_read_u32(&log_waiters[slot].used) == 0)
+		return;
+	pg_atomic_write_u32(&log_waiters[slot].used, 0);
+	pg_atomic_fetch_sub_u32(&log_ctl->waiters, 1);
+}
+
+uint64
+mantis_changes_waiters(void)
+{
+	return pg_atomic_read_u32(&log_ctl->waiters);
+}
+
+static bool
+waiter_wants(const WaiterSlot *w, const MantisChange *c)
+{
+	return c->seq > w->after_seq && c->key_len >= w->prefix_len &&
+		memcmp(c->key, w->prefix, w->prefix_len) == 0;
+}
+
+/*
+ * The watch worker: set the latch of every waiter that one of these
+ * entries concerns.  A waiter woken goes back to the log itself.
+ */
+void
+mantis_changes_wake_waiters(const MantisChangeCopy *changes)
+{
+	if (pg_atomic_read_u32(&log_ctl->waiters) == 0)
+		return;
+	for (uint32 slot = 0; slot < log_ctl->nwaiters; slot++)
+	{
+		WaiterSlot *w = &log_waiters[slot];
+
+		if (pg_atomic_read_u32(&w->used) == 0)
+			continue;
+		pg_read_barrier();
+		for (int i = 0; i < changes->n; i++)
+		{
+			if (waiter_wants(w, &changes->entries[i]))
+			{
+				SetLatch(&ProcGlobal->allProcs[slot].procLatch);
+				break;
+			}
+		}
+	}
+}
+
+/* Set every waiter's latch: each looks at the log again itself */
+void
+mantis_changes_wake_all_waiters(void)
+{
+	for (uint32 slot = 0; slot < log_ctl->nwaiters; slot++)
+	{
+		if (pg_atomic_read_u32(&log_waiters[slot].used) != 0)
+			SetLatch(&ProcGlobal->allProcs[slot].procLatch);
+	}
+}
