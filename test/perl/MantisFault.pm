@@ -18,7 +18,8 @@ use POSIX ();
 use Time::HiRes qw(time usleep);
 
 use Exporter 'import';
-our @EXPORT = qw(build_writer start_writers stop_writers
+our @EXPORT = qw(build_writer build_follower start_writers start_followers stop_writers
+  follower_missing
   registers_dump_expiry converged_dumps server_log_problems
   postmaster_pid server_pids);
 
@@ -37,17 +38,31 @@ END
 sub build_writer
 {
 	my ($dir) = @_;
-	my $src = dirname(__FILE__) . '/../fault/writer.c';
+	return build_tool($dir, 'writer');
+}
+
+# build_follower(dir) — compile test/fault/follower.c, a reader of the change
+# feed; returns the path of the binary.
+sub build_follower
+{
+	my ($dir) = @_;
+	return build_tool($dir, 'follower');
+}
+
+sub build_tool
+{
+	my ($dir, $name) = @_;
+	my $src = dirname(__FILE__) . "/../fault/$name.c";
 	my $pg_config = $ENV{PG_CONFIG} // 'pg_config';
 	my ($inc, $lib) = map {
 		my $v = `$pg_config --$_`;
 		chomp $v;
 		$v
 	} qw(includedir libdir);
-	my $bin = "$dir/writer";
+	my $bin = "$dir/$name";
 	my @cmd = ('gcc', '-O2', '-Wall', '-o', $bin, $src, "-I$inc",
 		"-L$lib", '-lpq');
-	system(@cmd) == 0 or die "cannot build the writer: @cmd";
+	system(@cmd) == 0 or die "cannot build the $name: @cmd";
 	return $bin;
 }
 
@@ -79,6 +94,54 @@ sub start_writers
 		$w{$i} = [ $pid, $log ];
 	}
 	return \%w;
+}
+
+# start_followers(bin, cluster, logdir) — a follower of the change feed on
+# every node (test/fault/follower.c), until stop_writers ends it; returns
+# { node index => [pid, logfile] }, as start_writers does.
+sub start_followers
+{
+	my ($bin, $c, $logdir) = @_;
+	my %f;
+	for my $i (1 .. $#{ $c->{nodes} })
+	{
+		my $node = $c->{nodes}[$i];
+		my $log = "$logdir/follower_" . $node->name . '.log';
+		unlink $log;
+		my $pid = fork();
+		die "fork: $!" unless defined $pid;
+		if ($pid == 0)
+		{
+			exec($bin, $node->connstr('postgres'), $log) or POSIX::_exit(127);
+		}
+		$writer_pids{$pid} = 1;
+		$f{$i} = [ $pid, $log ];
+	}
+	return \%f;
+}
+
+# follower_missing(node, log) — the live registers the node holds, "key hlc",
+# that its follower's log has no row of; waits for them (the follower is
+# behind by a wait or two) until the timeout, and returns those still
+# missing then.
+sub follower_missing
+{
+	my ($node, $log) = @_;
+	my %want = map { $_ => 1 } split /\n/,
+	  $node->safe_psql('postgres', q{SELECT key || ' ' || hlc FROM mantis_registers()});
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+	while (1)
+	{
+		open(my $fh, '<', $log) or die "$log: $!";
+		while (my $l = <$fh>)
+		{
+			delete $want{"$1 $2"} if $l =~ /^row (\S+) (\S+) [tf]$/;
+		}
+		close $fh;
+		return () if !%want;
+		return sort keys %want if time() > $deadline;
+		usleep(100_000);
+	}
 }
 
 # stop_writers(writers) — ask every writer to stop (SIGTERM: it finishes the

@@ -30,6 +30,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use List::Util qw(min);
 use Time::HiRes qw(time sleep);
 use MantisTest;
 use MantisFault;
@@ -100,6 +101,9 @@ my $writers = start_writers($writer, $c, $PostgreSQL::Test::Utils::log_path, $se
 	ttl_max_ms => $ttl_max_ms,
 	delete_pct => 5,
 	read_pct => 50);
+# a follower of the change feed on every node (test/fault/follower.c)
+my $followers = start_followers(build_follower(PostgreSQL::Test::Utils::tempdir()), $c,
+	$PostgreSQL::Test::Utils::log_path);
 for my $i (1 .. 3)
 {
 	my $log = $writers->{$i}[1];
@@ -273,6 +277,25 @@ is($r->{n_read_deleted}, 0,
 is($r->{n_read_expired}, 0,
 	'no read returned a value after its expiry, or after an expiring write with a greater HLC that happened before it and ran out')
   or diag(join("\n", @{ $r->{read_expired} }));
+
+# (6b) the change feed: every register a node holds at the end was given to
+# the follower of that node at least once, through every fault (a lost
+# connection resumes from its cursor; a cursor the server cannot answer
+# loads everything again)
+for my $i (1 .. 3)
+{
+	my @missing = follower_missing($nodes[ $i - 1 ], $followers->{$i}[1]);
+	is(scalar(@missing), 0, "n$i: its follower was given every register n$i holds at the end")
+	  or diag(join("\n", 'never given (key hlc):', @missing[ 0 .. min(19, $#missing) ]));
+}
+my $loads = 0;
+for my $f (values %$followers)
+{
+	$loads += () = slurp_file($f->[1]) =~ /^load$/mg;
+}
+note(sprintf('followers: %d loads of every register (one each at the start; more after a cursor the server could not answer)',
+	$loads));
+ok(stop_writers($followers), 'every follower stopped by itself');
 
 # (7) collection: with every peer there, every deletion marker and expired
 # register goes within seconds, and only those
