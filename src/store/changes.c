@@ -113,10 +113,15 @@ static uint64 *log_pos = NULL;
 static WaiterSlot *log_waiters = NULL;
 static char *log_data = NULL;
 
+/*
+ * The ring's bytes: mantis.watch_memory, but room for four entries of the
+ * longest key at least, so that every change makes its entry.
+ */
 static uint64
 log_size(void)
 {
-	return (uint64) mantis_watch_memory_kb * 1024;
+	return Max((uint64) mantis_watch_memory_kb * 1024,
+			   4 * (uint64) ENTRY_SIZE(mantis_max_key_size));
 }
 
 static uint64
@@ -214,8 +219,9 @@ mantis_changes_note(const char *key, uint32 key_len, const MantisHLC *hlc,
 	ChangeHeader *h;
 	uint64		pos;
 
-	if (log_ctl == NULL || need > log_ctl->size / 4)
-		return;					/* not attached, or a key past any limit */
+	if (log_ctl == NULL)
+		return;					/* not attached: the store is not either */
+	Assert(need <= log_ctl->size / 4);
 	if (kind == MANTIS_CHANGE_EXPIRED)
 		change_ts = Max(change_ts, mantis_hlc_pack(expires_ms, 0));
 	SpinLockAcquire(&log_ctl->mutex);
