@@ -81,8 +81,12 @@ typedef struct ChangeHeader
 typedef struct WaiterSlot
 {
 	pg_atomic_uint32 used;
+	slock_t		mutex;			/* guards the fields below */
+	uint32		gen;			/* a new wait in the slot */
 	uint32		prefix_len;
-	uint64		after_seq;
+	uint64		through;		/* no entry through this seq is under the
+								 * prefix: the waiter's, then raised by the
+								 * watch worker past entries it read */
 	char		prefix[MANTIS_WAIT_PREFIX_MAX];
 } WaiterSlot;
 
@@ -170,7 +174,11 @@ mantis_changes_shmem_init(void *place, bool found)
 	log_ctl->nslots = slot_count();
 	log_ctl->nwaiters = (uint32) MaxBackends;
 	for (uint32 i = 0; i < log_ctl->nwaiters; i++)
+	{
 		pg_atomic_init_u32(&log_waiters[i].used, 0);
+		SpinLockInit(&log_waiters[i].mutex);
+		log_waiters[i].gen = 0;
+	}
 }
 
 static void
@@ -388,7 +396,10 @@ mantis_changes_peers_held(void)
  * Publish this session's wait in the slot of its PGPROC: the watch worker
  * sets its latch once an entry after after_seq names a key under the
  * prefix (its first MANTIS_WAIT_PREFIX_MAX bytes: a longer one wakes it
- * for a few keys it then finds it does not want).  Returns the slot.
+ * for a few keys it then finds it does not want), and meanwhile raises
+ * the slot's "through" past the entries it read that do not (so that a
+ * waiter woken for another reason looks again only after them, not from a
+ * cursor the log may have moved past).  Returns the slot.
  */
 int
 mantis_changes_waiter_add(const char *prefix, uint32 prefix_len, uint64 after_seq)
@@ -401,22 +412,37 @@ mantis_changes_waiter_add(const char *prefix, uint32 prefix_len, uint64 after_se
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("mantis_wait() cannot wait in this process")));
 	w = &log_waiters[slot];
+	SpinLockAcquire(&w->mutex);
+	w->gen++;
 	w->prefix_len = Min(prefix_len, MANTIS_WAIT_PREFIX_MAX);
 	memcpy(w->prefix, prefix, w->prefix_len);
-	w->after_seq = after_seq;
-	pg_write_barrier();
+	w->through = after_seq;
+	SpinLockRelease(&w->mutex);
 	pg_atomic_write_u32(&w->used, 1);
 	pg_atomic_fetch_add_u32(&log_ctl->waiters, 1);
 	return slot;
 }
 
-void
+/*
+ * Take the wait back; returns the seq through which no entry is under its
+ * prefix (at least the after_seq it was published with).
+ */
+uint64
 mantis_changes_waiter_remove(int slot)
 {
-	if (slot < 0 || pg_atomic_read_u32(&log_waiters[slot].used) == 0)
-		return;
-	pg_atomic_write_u32(&log_waiters[slot].used, 0);
+	WaiterSlot *w = &log_waiters[slot];
+
+	uint64		through;
+
+	if (pg_atomic_read_u32(&w->used) == 0)
+		return 0;
+	pg_atomic_write_u32(&w->used, 0);
 	pg_atomic_fetch_sub_u32(&log_ctl->waiters, 1);
+	SpinLockAcquire(&w->mutex);
+	w->gen++;
+	through = w->through;
+	SpinLockRelease(&w->mutex);
+	return through;
 }
 
 uint64
@@ -425,38 +451,104 @@ mantis_changes_waiters(void)
 	return pg_atomic_read_u32(&log_ctl->waiters);
 }
 
-static bool
-waiter_wants(const WaiterSlot *w, const MantisChange *c)
+/* A waiter, as the watch worker reads it for a pass */
+typedef struct WaiterRef
 {
-	return c->seq > w->after_seq && c->key_len >= w->prefix_len &&
-		memcmp(c->key, w->prefix, w->prefix_len) == 0;
+	uint32		slot;
+	uint32		gen;
+	uint32		prefix_len;
+	uint64		through;
+	char		prefix[MANTIS_WAIT_PREFIX_MAX];
+} WaiterRef;
+
+static int
+waiter_ref_cmp(const void *a, const void *b)
+{
+	const WaiterRef *x = a;
+	const WaiterRef *y = b;
+	int			c = memcmp(x->prefix, y->prefix, Min(x->prefix_len, y->prefix_len));
+
+	if (c != 0)
+		return c;
+	return (int) x->prefix_len - (int) y->prefix_len;
+}
+
+/* The last entry under the prefix, after "after"; 0 if none */
+static uint64
+last_match(const MantisChangeCopy *changes, const char *prefix, uint32 prefix_len,
+		   uint64 after)
+{
+	for (int i = changes->n - 1; i >= 0; i--)
+	{
+		const MantisChange *c = &changes->entries[i];
+
+		if (c->seq <= after)
+			break;
+		if (c->key_len >= prefix_len && memcmp(c->key, prefix, prefix_len) == 0)
+			return c->seq;
+	}
+	return 0;
 }
 
 /*
  * The watch worker: set the latch of every waiter that one of these
- * entries concerns.  A waiter woken goes back to the log itself.
+ * entries (after "after", through upto) concerns, and raise the others'
+ * "through" to upto - only those that had looked through "after"
+ * already: of one that waits from before it, this pass saw too little to
+ * vouch for.  Waiters of one prefix share one look at the entries: a pass
+ * costs the entries times the distinct prefixes, not times the waiters.
  */
 void
-mantis_changes_wake_waiters(const MantisChangeCopy *changes)
+mantis_changes_wake_waiters(const MantisChangeCopy *changes, uint64 after, uint64 upto)
 {
+	WaiterRef  *refs;
+	int			n = 0;
+
 	if (pg_atomic_read_u32(&log_ctl->waiters) == 0)
 		return;
+	refs = palloc(sizeof(WaiterRef) * log_ctl->nwaiters);
 	for (uint32 slot = 0; slot < log_ctl->nwaiters; slot++)
 	{
 		WaiterSlot *w = &log_waiters[slot];
 
 		if (pg_atomic_read_u32(&w->used) == 0)
 			continue;
-		pg_read_barrier();
-		for (int i = 0; i < changes->n; i++)
+		SpinLockAcquire(&w->mutex);
+		refs[n].slot = slot;
+		refs[n].gen = w->gen;
+		refs[n].prefix_len = w->prefix_len;
+		refs[n].through = w->through;
+		memcpy(refs[n].prefix, w->prefix, w->prefix_len);
+		SpinLockRelease(&w->mutex);
+		n++;
+	}
+	qsort(refs, n, sizeof(WaiterRef), waiter_ref_cmp);
+	for (int i = 0; i < n;)
+	{
+		int			end = i + 1;
+		uint64		least = refs[i].through;
+		uint64		last;
+
+		while (end < n && waiter_ref_cmp(&refs[i], &refs[end]) == 0)
+			least = Min(least, refs[end++].through);
+		last = last_match(changes, refs[i].prefix, refs[i].prefix_len, least);
+		for (; i < end; i++)
 		{
-			if (waiter_wants(w, &changes->entries[i]))
+			WaiterSlot *w = &log_waiters[refs[i].slot];
+
+			if (last > refs[i].through)
+				SetLatch(&ProcGlobal->allProcs[refs[i].slot].procLatch);
+			else
 			{
-				SetLatch(&ProcGlobal->allProcs[slot].procLatch);
-				break;
+				/* nothing for it through upto, unless it waits anew since */
+				SpinLockAcquire(&w->mutex);
+				if (w->gen == refs[i].gen && w->through >= after && w->through < upto)
+					w->through = upto;
+				SpinLockRelease(&w->mutex);
 			}
 		}
 	}
+	pfree(refs);
 }
 
 /* Set every waiter's latch: each looks at the log again itself */

@@ -50,6 +50,7 @@ dispatch(uint64 *seen, MemoryContext cxt)
 	MantisChangeBounds b;
 	MantisChangeCopy changes;
 	MemoryContext old;
+	uint64		after;
 	uint64		upto;
 
 	mantis_changes_bounds(&b);
@@ -60,10 +61,11 @@ dispatch(uint64 *seen, MemoryContext cxt)
 		*seen = b.newest;		/* nobody waits for these */
 		return false;
 	}
-	upto = Min(b.newest, Max(*seen, b.oldest - 1) + WATCH_BATCH);
+	after = Max(*seen, b.oldest - 1);
+	upto = Min(b.newest, after + WATCH_BATCH);
 	old = MemoryContextSwitchTo(cxt);
-	if (mantis_changes_copy(Max(*seen, b.oldest - 1), upto, &changes))
-		mantis_changes_wake_waiters(&changes);
+	if (mantis_changes_copy(after, upto, &changes))
+		mantis_changes_wake_waiters(&changes, after, upto);
 	else
 		mantis_changes_wake_all_waiters();
 	MemoryContextSwitchTo(old);

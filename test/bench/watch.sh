@@ -47,13 +47,13 @@ port = $(port "$n")
 listen_addresses = ''
 unix_socket_directories = '$WORK'
 shared_buffers = 64MB
-max_connections = 600
+max_connections = 700
 shared_preload_libraries = 'mantis'
 mantis.node_name = 'n$n'
 mantis.listen = 'tcp://127.0.0.1:$(zmq "$n")'
 mantis.peers = 'tcp://127.0.0.1:$(zmq "$peer")'
-mantis.max_keys = 1100000
-mantis.store_memory = 256MB
+mantis.max_keys = 1500000
+mantis.store_memory = 512MB
 CONF
 	as_pg "$BIN/pg_ctl" -D "$WORK/n$n" -l "$WORK/n$n.log" -w start >/dev/null
 	psql_n "$n" -c "CREATE EXTENSION mantis"
@@ -120,6 +120,7 @@ for round in 1 2; do
 		until grep -q holding "$WORK/hold.out" 2>/dev/null; do sleep 0.2; done
 		bench_set "$n" "$WORK/wait.$n.$round"
 		kill $HOLD; wait $HOLD 2>/dev/null || true
+		until [ "$(psql_n 2 -c "SELECT count(*) < 10 FROM pg_stat_activity WHERE backend_type = 'client backend'")" = t ]; do sleep 0.2; done
 		printf 'round %d, mantis_set on n%d: %s sets/s without waiters, %s with 500 (ratio %s)\n' \
 			"$round" "$n" "$(tps "$WORK/none.$n.$round")" "$(tps "$WORK/wait.$n.$round")" \
 			"$(ratio "$(tps "$WORK/wait.$n.$round")" "$(tps "$WORK/none.$n.$round")")" | tee -a "$OUT"
