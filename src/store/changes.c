@@ -277,37 +277,34 @@ mantis_changes_bounds(MantisChangeBounds *b)
 	b->keyless_ts = pg_atomic_read_u64(&log_ctl->keyless_ts);
 }
 
-/*
- * Copy the entries after after_seq through upto_seq into *out (palloc'd).
- * False if the log no longer holds them all (then *out holds nothing):
- * the oldest was evicted before, or while, they were copied.
- */
-bool
-mantis_changes_copy(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
+/* The log's oldest and newest seqs */
+static void
+log_bounds(uint64 *oldest, uint64 *newest)
 {
-	uint64		oldest;
-	uint64		newest;
-	Size		key_bytes = 0;
+	SpinLockAcquire(&log_ctl->mutex);
+	*oldest = log_ctl->oldest;
+	*newest = log_ctl->newest;
+	SpinLockRelease(&log_ctl->mutex);
+}
+
+/*
+ * Copy entries after after_seq through upto_seq (both held when called)
+ * into *out, without the lock: one overwritten meanwhile reads with a seq
+ * not its own, or is torn - the caller checks the log's oldest seq after.
+ * An entry that does not read as its own is skipped.
+ */
+static void
+copy_range(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
+{
+	int			n = (int) (upto_seq - after_seq);
+	Size		key_bytes;
 	Size		used = 0;
-	int			n;
 
 	out->n = 0;
-	out->entries = NULL;
-	out->keys = NULL;
-	SpinLockAcquire(&log_ctl->mutex);
-	oldest = log_ctl->oldest;
-	newest = log_ctl->newest;
-	SpinLockRelease(&log_ctl->mutex);
-	upto_seq = Min(upto_seq, newest);
-	if (after_seq + 1 < oldest)
-		return false;
-	if (upto_seq <= after_seq)
-		return true;
-	n = (int) (upto_seq - after_seq);
-	out->entries = palloc(sizeof(MantisChange) * n);
+	out->entries = palloc(sizeof(MantisChange) * Max(n, 1));
 	/* the keys of n entries fit in what the ring held of them */
 	key_bytes = Min((Size) n * (Size) (mantis_max_key_size + 1), (Size) log_ctl->size);
-	out->keys = palloc(key_bytes);
+	out->keys = palloc(Max(key_bytes, 1));
 	for (uint64 seq = after_seq + 1; seq <= upto_seq; seq++)
 	{
 		ChangeHeader h;
@@ -318,7 +315,7 @@ mantis_changes_copy(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
 		pg_read_barrier();
 		if (h.seq != seq || h.key_len > (uint32) mantis_max_key_size ||
 			used + h.key_len > key_bytes)
-			break;				/* overwritten: the check below says so */
+			continue;			/* overwritten: the caller's check says so */
 		memcpy(out->keys + used, (char *) header_at(pos) + sizeof(ChangeHeader), h.key_len);
 		c->seq = h.seq;
 		c->change_ts = h.change_ts;
@@ -330,15 +327,59 @@ mantis_changes_copy(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
 		out->n++;
 	}
 	pg_read_barrier();
-	SpinLockAcquire(&log_ctl->mutex);
-	oldest = log_ctl->oldest;
-	SpinLockRelease(&log_ctl->mutex);
-	if (oldest > after_seq + 1 || out->n != n)
+}
+
+/*
+ * Copy the entries after after_seq through upto_seq into *out (palloc'd).
+ * False if the log no longer holds them all (then *out holds nothing):
+ * the oldest was evicted before, or while, they were copied.
+ */
+bool
+mantis_changes_copy(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
+{
+	uint64		oldest;
+	uint64		newest;
+
+	out->n = 0;
+	out->entries = NULL;
+	out->keys = NULL;
+	log_bounds(&oldest, &newest);
+	upto_seq = Min(upto_seq, newest);
+	if (after_seq + 1 < oldest)
+		return false;
+	if (upto_seq <= after_seq)
+		return true;
+	copy_range(after_seq, upto_seq, out);
+	log_bounds(&oldest, &newest);
+	if (oldest > after_seq + 1 || out->n != (int) (upto_seq - after_seq))
 	{
 		out->n = 0;
 		return false;
 	}
 	return true;
+}
+
+/*
+ * Copy every entry the log holds into *out: as many as are still held
+ * once copied (those evicted meanwhile are dropped, their deaths raised
+ * the keyless bound, which the caller reads after this).
+ */
+void
+mantis_changes_copy_held(MantisChangeCopy *out)
+{
+	uint64		oldest;
+	uint64		newest;
+	int			kept = 0;
+
+	log_bounds(&oldest, &newest);
+	copy_range(oldest - 1, newest, out);
+	log_bounds(&oldest, &newest);
+	for (int i = 0; i < out->n; i++)
+	{
+		if (out->entries[i].seq >= oldest)
+			out->entries[kept++] = out->entries[i];
+	}
+	out->n = kept;
 }
 
 /* ---- what we hold of our peers' writes ---- */
@@ -529,8 +570,8 @@ mantis_changes_wake_waiters(const MantisChangeCopy *changes, uint64 after, uint6
 		uint64		least = refs[i].through;
 		uint64		last;
 
-		while (end < n && waiter_ref_cmp(&refs[i], &refs[end]) == 0)
-			least = Min(least, refs[end++].through);
+		for (; end < n && waiter_ref_cmp(&refs[i], &refs[end]) == 0; end++)
+			least = Min(least, refs[end].through);
 		last = last_match(changes, refs[i].prefix, refs[i].prefix_len, least);
 		for (; i < end; i++)
 		{

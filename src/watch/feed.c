@@ -43,9 +43,6 @@
 /* Keys looked up at once: bounds how many partition locks one hold spans */
 #define LOOKUP_BATCH	1024
 
-/* Tries of a scan whose copy of the log lost entries to eviction */
-#define SCAN_TRIES		3
-
 /* A key an answer names, and the last entry that named it */
 typedef struct Named
 {
@@ -262,35 +259,33 @@ cursor_lost(const char *why)
 			 errhint("Load every register again with mantis_changes(NULL) and follow the cursor it returns.")));
 }
 
+/*
+ * The registers above after_ts, and the deaths above it of keys the store
+ * no longer holds, from the log's entries still held once copied: a death
+ * evicted meanwhile raised the keyless bound, read after the copy and
+ * after the scan (a register compacted or collected during the scan had
+ * its entry, or raised the bound when that went).
+ */
 static void
 answer_from_scan(uint64 after_ts, const char *prefix, uint32 prefix_len, Rows *out)
 {
-	for (int attempt = 0;; attempt++)
-	{
-		MantisChangeBounds b;
-		MantisChangeCopy log;
-		ScanState	st;
-		Named	   *named;
-		int			n;
+	MantisChangeBounds b;
+	MantisChangeCopy log;
+	ScanState	st;
+	Named	   *named;
+	int			n;
 
-		mantis_changes_bounds(&b);
-		if (b.keyless_ts > after_ts)
-			cursor_lost("keys deleted after it are known here only by their hash (compacted, collected, or loaded so at start)");
-		if (!mantis_changes_copy(b.oldest - 1, b.newest, &log))
-		{
-			if (attempt + 1 < SCAN_TRIES)
-				continue;
-			cursor_lost("the change log moved on while it was read");
-		}
-		st.after_ts = after_ts;
-		st.after_ms = mantis_hlc_ms(after_ts);
-		st.now_ms = mantis_clock_wall_ms();
-		st.out = out;
-		mantis_store_scan_prefix(prefix, prefix_len, true, scan_one, &st);
-		named = distinct_keys(&log, prefix, prefix_len, true, after_ts, &n);
-		rows_for_keys(named, n, true, out);
-		return;
-	}
+	mantis_changes_copy_held(&log);
+	st.after_ts = after_ts;
+	st.after_ms = mantis_hlc_ms(after_ts);
+	st.now_ms = mantis_clock_wall_ms();
+	st.out = out;
+	mantis_store_scan_prefix(prefix, prefix_len, true, scan_one, &st);
+	mantis_changes_bounds(&b);
+	if (b.keyless_ts > after_ts)
+		cursor_lost("keys deleted after it are known here only by their hash (compacted, collected, or loaded so at start)");
+	named = distinct_keys(&log, prefix, prefix_len, true, after_ts, &n);
+	rows_for_keys(named, n, true, out);
 }
 
 /* ---- the snapshot ---- */

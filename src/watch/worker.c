@@ -27,6 +27,7 @@
 #include "storage/latch.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "mantis.h"
 #include "guc.h"
@@ -39,6 +40,14 @@
 
 /* Entries copied per pass, at most: the rest waits for the next pass */
 #define WATCH_BATCH		4096
+
+/*
+ * Passes begin at most this often: a pass sooner after the last one waits
+ * for the rest of it with the latch still set, so that the writes of a
+ * busy server do not each wake this worker (their SetLatch finds it set,
+ * and costs them a read).  An idle server's first change goes at once.
+ */
+#define WATCH_PACE_US	1000
 
 /*
  * One pass: wake the waiters the entries after *seen concern.  Returns
@@ -80,6 +89,7 @@ mantis_watch_main(Datum arg)
 	MemoryContext cxt;
 	uint64		seen = 0;
 	bool		more = false;
+	TimestampTz last_pass = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -93,10 +103,16 @@ mantis_watch_main(Datum arg)
 	{
 		if (!more)
 		{
+			long		since_us;
+
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 WATCH_NAP_MS, PG_WAIT_EXTENSION);
+			since_us = (long) (GetCurrentTimestamp() - last_pass);
+			if (since_us >= 0 && since_us < WATCH_PACE_US)
+				pg_usleep(WATCH_PACE_US - since_us);
 			ResetLatch(MyLatch);
 		}
+		last_pass = GetCurrentTimestamp();
 		CHECK_FOR_INTERRUPTS();
 		if (ShutdownRequestPending)
 			break;
