@@ -22,7 +22,8 @@ makes it load everything again.  Delivery is at least once: a change may
 be applied twice, never missed, never one rolled back.
 
 connect() must return a new psycopg connection in autocommit mode (through
-PgBouncer in transaction mode, pass prepare_threshold=None).  on_change(key,
+PgBouncer in transaction mode, pass prepare_threshold=None; keepalives_idle=30
+in the conninfo notices a server that vanished).  on_change(key,
 value) is called for every change applied (value None for a removal) and
 on_load(flags) after every full load: from the background thread, the map
 already holding the change, before wait_until() sees it; keep them short.
