@@ -102,9 +102,14 @@ async function main() {
     if (gate) { gate.reach(); await gate.opened; }
     return connected({ ...config, application_name: APP_NAME });
   };
+  // the flag client's sessions asleep in mantis_wait
+  const waiting = async () => Number(await one(`SELECT count(*) FROM pg_stat_activity
+    WHERE application_name = $1 AND wait_event_type = 'Extension'`, [APP_NAME]));
   const disconnect = async () => {
+    await until(async () => (await waiting()) === 1, "the client's mantis_wait sleeping");
     closeGate();
-    const pid = await one('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [APP_NAME]);
+    const pid = await one(`SELECT pid FROM pg_stat_activity
+      WHERE application_name = $1 AND wait_event_type = 'Extension'`, [APP_NAME]);
     assert.equal(await one('SELECT pg_terminate_backend($1)', [pid]), true, 'pg_terminate_backend');
     await within(gate.reached, DEADLINE_MS, 'the client trying to reconnect');
   };
@@ -209,9 +214,7 @@ async function main() {
   });
 
   await check('close() ends the follower at once, in the middle of a wait', async () => {
-    await until(async () => Number(await one(`SELECT count(*) FROM pg_stat_activity
-      WHERE application_name = $1 AND wait_event_type = 'Extension'`, [APP_NAME])) === 1,
-    "the client's mantis_wait sleeping");
+    await until(async () => (await waiting()) === 1, "the client's mantis_wait sleeping");
     const t0 = Date.now();
     await within(flags.close(), 5000, 'close()');
     assert.ok(Date.now() - t0 < 5000, `close() took ${Date.now() - t0} ms`);

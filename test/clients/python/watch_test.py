@@ -94,11 +94,19 @@ def sees(pred, what):
          f" (it has {flags.snapshot()!r})")
 
 
+def waiting():
+    """the flag client's sessions asleep in mantis_wait"""
+    return one("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+               " AND wait_event_type = 'Extension'", (APP_NAME,))
+
+
 def disconnect():
     """End the client's connection; return once it waits at the gate."""
+    until(lambda: waiting() == 1, "the client's mantis_wait sleeping")
     gate.clear()
     at_gate.clear()
-    pid = one("SELECT pid FROM pg_stat_activity WHERE application_name = %s", (APP_NAME,))
+    pid = one("SELECT pid FROM pg_stat_activity WHERE application_name = %s"
+              " AND wait_event_type = 'Extension'", (APP_NAME,))
     eq(one("SELECT pg_terminate_backend(%s)", (pid,)), True, "pg_terminate_backend")
     true(at_gate.wait(DEADLINE), "the client did not try to reconnect")
 
@@ -189,9 +197,7 @@ with ck("a cursor the server cannot answer (SQLSTATE MT001): it loads everything
     sees(lambda f: P + "after_reload" in f, "a write after the reload")
 
 with ck("close() ends the background thread at once, in the middle of a wait"):
-    until(lambda: one("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
-                      " AND wait_event_type = 'Extension'", (APP_NAME,)) == 1,
-          "the client's mantis_wait sleeping")
+    until(lambda: waiting() == 1, "the client's mantis_wait sleeping")
     t0 = time.monotonic()
     flags.close()
     true(time.monotonic() - t0 < 5, f"close() took {time.monotonic() - t0:.1f} s")
