@@ -26,6 +26,11 @@
 #			mode from Debian's Go sources, direct then PgBouncer
 #	perl		test/clients/perl/test.pl (DBI with DBD::Pg), direct then
 #			PgBouncer
+#	watch-psycopg	test/clients/python/watch_test.py: the feature-flag
+#			client mantis_flags.py (the change feed), and
+#			mantis_wait() through PgBouncer
+#	watch-node	test/clients/node/watch_test.js: the same with
+#			mantis_flags.js
 # Each client's checks go to tmp_check/clients/<name>.log, with the
 # server's and PgBouncer's logs beside them; the tail of a failed
 # client's log goes to standard error.  The exit status is 1 when any
@@ -44,7 +49,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-ALL_CLIENTS="psycopg sqlalchemy node pgbouncer ruby java go perl"
+ALL_CLIENTS="psycopg sqlalchemy node pgbouncer ruby java go perl watch-psycopg watch-node"
 CLIENTS=${MANTIS_CLIENTS:-$ALL_CLIENTS}
 for c in $CLIENTS; do
 	case " $ALL_CLIENTS " in
@@ -215,7 +220,7 @@ done
 # --- node-postgres --------------------------------------------------------
 # npm ci installs exactly the locked versions into test/clients/node
 NODE_READY=
-if ! wants node; then
+if ! wants node && ! wants watch-node; then
 	:
 elif command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
 	if (cd test/clients/node &&
@@ -293,18 +298,21 @@ failed=0
 PY=$ROOT/test/clients/python
 wants psycopg && run_client psycopg "$PYTHON" "$PY/psycopg_test.py" direct
 wants sqlalchemy && run_client sqlalchemy "$PYTHON" "$PY/sqlalchemy_test.py"
-if ! wants node; then
-	:
-elif [ -n "$NODE_READY" ]; then
-	run_client node node "$ROOT/test/clients/node/test.js"
-else
-	# no node-postgres: the client fails, with npm's log as its own
-	run_client node bash -c 'cat "$1"; exit 1' npm-ci "$WORK/npm.log"
-fi
+node_client() {	# node_client <name> <script>
+	if [ -n "$NODE_READY" ]; then
+		run_client "$1" node "$ROOT/test/clients/node/$2"
+	else
+		# no node-postgres: the client fails, with npm's log as its own
+		run_client "$1" bash -c 'cat "$1"; exit 1' npm-ci "$WORK/npm.log"
+	fi
+}
+wants node && node_client node test.js
 wants pgbouncer && run_client pgbouncer "$PYTHON" "$PY/psycopg_test.py" pgbouncer
 wants ruby && run_client ruby ruby "$ROOT/test/clients/ruby/test.rb"
 wants java && run_client java bash -c java_client
 wants go && run_client go bash -c go_client
 wants perl && run_client perl perl "$ROOT/test/clients/perl/test.pl"
+wants watch-psycopg && run_client watch-psycopg "$PYTHON" "$PY/watch_test.py"
+wants watch-node && node_client watch-node watch_test.js
 
 exit $failed
