@@ -297,14 +297,13 @@ static void
 copy_range(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
 {
 	int			n = (int) (upto_seq - after_seq);
-	Size		key_bytes;
+	Size		key_bytes = (Size) Max(n, 1) * 32;	/* grows as keys need */
 	Size		used = 0;
+	Size	   *key_at = palloc(sizeof(Size) * Max(n, 1));
 
 	out->n = 0;
 	out->entries = palloc(sizeof(MantisChange) * Max(n, 1));
-	/* the keys of n entries fit in what the ring held of them */
-	key_bytes = Min((Size) n * (Size) (mantis_max_key_size + 1), (Size) log_ctl->size);
-	out->keys = palloc(Max(key_bytes, 1));
+	out->keys = palloc(key_bytes);
 	for (uint64 seq = after_seq + 1; seq <= upto_seq; seq++)
 	{
 		ChangeHeader h;
@@ -313,20 +312,28 @@ copy_range(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
 
 		memcpy(&h, header_at(pos), sizeof(h));
 		pg_read_barrier();
-		if (h.seq != seq || h.key_len > (uint32) mantis_max_key_size ||
-			used + h.key_len > key_bytes)
+		if (h.seq != seq || h.key_len > (uint32) mantis_max_key_size)
 			continue;			/* overwritten: the caller's check says so */
+		if (used + h.key_len > key_bytes)
+		{
+			key_bytes = Max(key_bytes * 2, used + h.key_len);
+			out->keys = repalloc_huge(out->keys, key_bytes);
+		}
 		memcpy(out->keys + used, (char *) header_at(pos) + sizeof(ChangeHeader), h.key_len);
 		c->seq = h.seq;
 		c->change_ts = h.change_ts;
 		c->hlc = h.hlc;
 		c->kind = h.kind;
 		c->key_len = h.key_len;
-		c->key = out->keys + used;
+		key_at[out->n] = used;
 		used += h.key_len;
 		out->n++;
 	}
 	pg_read_barrier();
+	/* the keys stay where the buffer ended */
+	for (int i = 0; i < out->n; i++)
+		out->entries[i].key = out->keys + key_at[i];
+	pfree(key_at);
 }
 
 /*

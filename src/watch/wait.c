@@ -115,5 +115,11 @@ mantis_wait_changes(const MantisCursor *since, const char *prefix, uint32 prefix
 		from = out->next;
 		cursor = &from;
 		from.seq = sleep_for_change(prefix, prefix_len, from.seq, left_ms);
+		/* at the deadline, no rows: the caller's cursor still holds */
+		if (TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline) <= 0)
+		{
+			out->n = 0;
+			return;
+		}
 	}
 }

@@ -47,7 +47,7 @@
  * busy server do not each wake this worker (their SetLatch finds it set,
  * and costs them a read).  An idle server's first change goes at once.
  */
-#define WATCH_PACE_US	1000
+#define WATCH_PACE_US	250
 
 /*
  * One pass: wake the waiters the entries after *seen concern.  Returns
