@@ -24,11 +24,22 @@
  *
  *	the node directory's (nodes.c), the persistence worker's status
  *	(persist/status.c), the latch table's (wakeup.c) and how collection
- *	goes (store/collect.c: a mode, a count and one bounded strlcpy).
+ *	goes (store/collect.c: a mode, a count and one bounded strlcpy); the
+ *	change log's (store/changes.c), taken under a partition lock by every
+ *	change applied, held for one entry's copy (a header and a key of at
+ *	most mantis.max_key_size bytes) and the eviction of older entries,
+ *	and its readers' for two reads; each waiter slot's (a prefix copy);
+ *	what replication holds of each peer (a struct copy).
  *
  * A seqlock: the registers held back (store/held.c), written by the
  * persistence worker alone, read by any process without a lock (a read
- * that overlaps a write starts over, and gives up as "not held").
+ * that overlaps a write starts over, and gives up as "not held").  The
+ * change log's entries are read without a lock too: a reader checks
+ * after its copy that the oldest entry held is not past it (an evicted
+ * entry may be torn), and drops or retries what was.
+ *
+ * Latches: mantis_wait() sleeps on its own; the watch worker sets it
+ * (store/changes.c), as do cancel and statement_timeout.
  *
  * Condition variables: the store's loaded_cv (the registers became
  * readable or writable), the persistence worker's flush_cv (a mantis_flush()
