@@ -89,6 +89,15 @@ sub arrives
 	return listen_until($l, sub { !grep { got($l, $channel, $_) == 0 } @keys });
 }
 
+# the channel is a name LISTEN takes unquoted
+for my $bad ('Upper', '9lives', 'a-b', 'x' x 64)
+{
+	my ($rc, $out, $err) = $n1->psql('postgres', "ALTER SYSTEM SET mantis.notify_channel = '$bad'");
+	like($err, qr/invalid value for parameter "mantis.notify_channel"/, "channel '$bad' refused");
+}
+sql($n1, "ALTER SYSTEM SET mantis.notify_channel = '" . ('x' x 63) . "'");
+sql($n1, 'ALTER SYSTEM RESET mantis.notify_channel');
+
 my $l1 = listener($n1, 'mantis_changes', 'renamed');
 
 # a local write, a replicated one, each key of a burst
