@@ -42,6 +42,7 @@ int			mantis_tombstone_lifetime_s = 3600;
 int			mantis_protocol_max = MANTIS_FRAME_VERSION_MAX;
 int			mantis_debug_clock_offset_ms = 0;
 bool		mantis_debug_fail_flush = false;
+bool		mantis_debug_fail_notify = false;
 char	   *mantis_curve_secret_key_file = NULL;
 char	   *mantis_curve_peers_file = NULL;
 bool		mantis_insecure_network = false;
@@ -206,6 +207,41 @@ check_listen(char **newval, void **extra, GucSource source)
 	return true;
 }
 
+/*
+ * A NOTIFY channel: 1 to NAMEDATALEN - 1 lower-case letters, digits and
+ * '_', not starting with a digit, so that "LISTEN channel" names it
+ * unquoted (an unquoted name is folded to lower case).
+ */
+static bool
+notify_channel_is_valid(const char *s)
+{
+	size_t		len = strlen(s);
+
+	if (len == 0 || len >= NAMEDATALEN)
+		return false;
+	for (size_t i = 0; i < len; i++)
+	{
+		if (!((s[i] >= 'a' && s[i] <= 'z') || s[i] == '_' ||
+			  (i > 0 && s[i] >= '0' && s[i] <= '9')))
+			return false;
+	}
+	return true;
+}
+
+static bool
+check_notify_channel(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;			/* off */
+	if (!notify_channel_is_valid(*newval))
+	{
+		GUC_check_errdetail("A channel has 1 to %d characters, each a lower-case letter, a digit or \"_\", and does not start with a digit.",
+							NAMEDATALEN - 1);
+		return false;
+	}
+	return true;
+}
+
 static bool
 check_peers(char **newval, void **extra, GucSource source)
 {
@@ -278,6 +314,16 @@ mantis_define_gucs(void)
 							PGC_POSTMASTER,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("mantis.notify_channel",
+							   "Channel on which the watch worker raises NOTIFY for each key changed.",
+							   "Empty turns it off.  The payload is the key, or an empty string "
+							   "meaning \"reload\" (changes were lost, or a key cannot be a payload).",
+							   &mantis_notify_channel,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   check_notify_channel, NULL, NULL);
 
 	DefineCustomIntVariable("mantis.max_key_size",
 							"Longest key, in bytes.",
@@ -468,6 +514,15 @@ mantis_define_gucs(void)
 							 "For tests: every flush fails as if out of memory while building its rows.",
 							 "Shows that a failed flush loses nothing and leaves no lock behind; leave it off.",
 							 &mantis_debug_fail_flush,
+							 false,
+							 PGC_SIGHUP,
+							 GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("mantis.debug_fail_notify",
+							 "For tests: every NOTIFY transaction of the watch worker fails before it commits.",
+							 "Shows that the keys of a failed transaction are notified once it succeeds again; leave it off.",
+							 &mantis_debug_fail_notify,
 							 false,
 							 PGC_SIGHUP,
 							 GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE,

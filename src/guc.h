@@ -32,6 +32,7 @@ extern int	mantis_tombstone_lifetime_s;
 extern int	mantis_protocol_max;
 extern int	mantis_debug_clock_offset_ms;
 extern bool mantis_debug_fail_flush;
+extern bool mantis_debug_fail_notify;
 extern char *mantis_curve_secret_key_file;
 extern char *mantis_curve_peers_file;
 extern bool mantis_insecure_network;

@@ -47,6 +47,13 @@
  * so that a write costs its writer one atomic read while nobody waits and
  * at most one SetLatch of the watch worker while someone does.
  *
+ * NOTIFY (watch/notify.c): while mantis.notify_channel is set the watch
+ * worker reads every entry, waiters or not.  It says so by a bit of the
+ * same word that counts the waiters ("wake"), so that a writer still
+ * reads one word to learn whether to wake it, and publishes the seq
+ * through which it notified ("notified"): a watch worker that restarts,
+ * after an ERROR or a SIGTERM, goes on from there.
+ *
  * IDENTIFICATION	src/store/changes.c
  *-------------------------------------------------------------------------
  */
@@ -104,13 +111,19 @@ typedef struct ChangeLog
 	slock_t		peers_mutex;	/* guards peers[] */
 	int			npeers;
 	MantisPeerHeld peers[MANTIS_MAX_PEERS];
-	pg_atomic_uint32 waiters;
+	pg_atomic_uint32 wake;		/* the waiters (WAKE_WAITERS bits), and
+								 * WAKE_NOTIFY: the watch worker follows
+								 * the log for NOTIFY */
+	pg_atomic_uint64 notified;	/* ... through this seq */
 	uint64		run;
 	uint64		size;			/* bytes of data[] */
 	uint64		nslots;			/* positions kept, by seq modulo */
 	uint32		nwaiters;		/* slots: one per backend */
 	/* then uint64 pos[nslots], WaiterSlot waiters[nwaiters], char data[size] */
 } ChangeLog;
+
+#define WAKE_NOTIFY		((uint32) 1 << 31)
+#define WAKE_WAITERS	(WAKE_NOTIFY - 1)
 
 static ChangeLog *log_ctl = NULL;
 static uint64 *log_pos = NULL;
@@ -167,7 +180,12 @@ mantis_changes_shmem_init(void *place, bool found)
 	pg_atomic_init_u64(&log_ctl->peers_held, 0);
 	SpinLockInit(&log_ctl->peers_mutex);
 	log_ctl->npeers = 0;
-	pg_atomic_init_u32(&log_ctl->waiters, 0);
+	/*
+	 * As if a watch worker had followed the log from the start: the first
+	 * resumes at seq 0 if its channel is set, and clears the bit if not.
+	 */
+	pg_atomic_init_u32(&log_ctl->wake, WAKE_NOTIFY);
+	pg_atomic_init_u64(&log_ctl->notified, 0);
 	if (!pg_strong_random(&log_ctl->run, sizeof(log_ctl->run)))
 		log_ctl->run = (uint64) MyProcPid ^ (uint64) GetCurrentTimestamp();
 	log_ctl->size = log_size();
@@ -254,7 +272,7 @@ mantis_changes_note(const char *key, uint32 key_len, const MantisHLC *hlc,
 	log_ctl->newest = h->seq;
 	SpinLockRelease(&log_ctl->mutex);
 
-	if (pg_atomic_read_u32(&log_ctl->waiters) > 0)
+	if (pg_atomic_read_u32(&log_ctl->wake) != 0)
 		mantis_wake_worker(MANTIS_WATCH_WORKER);
 }
 
@@ -467,7 +485,7 @@ mantis_changes_waiter_add(const char *prefix, uint32 prefix_len, uint64 after_se
 	w->through = after_seq;
 	SpinLockRelease(&w->mutex);
 	pg_atomic_write_u32(&w->used, 1);
-	pg_atomic_fetch_add_u32(&log_ctl->waiters, 1);
+	pg_atomic_fetch_add_u32(&log_ctl->wake, 1);
 	return slot;
 }
 
@@ -479,13 +497,12 @@ uint64
 mantis_changes_waiter_remove(int slot)
 {
 	WaiterSlot *w = &log_waiters[slot];
-
 	uint64		through;
 
 	if (pg_atomic_read_u32(&w->used) == 0)
 		return 0;
 	pg_atomic_write_u32(&w->used, 0);
-	pg_atomic_fetch_sub_u32(&log_ctl->waiters, 1);
+	pg_atomic_fetch_sub_u32(&log_ctl->wake, 1);
 	SpinLockAcquire(&w->mutex);
 	w->gen++;
 	through = w->through;
@@ -496,7 +513,7 @@ mantis_changes_waiter_remove(int slot)
 uint64
 mantis_changes_waiters(void)
 {
-	return pg_atomic_read_u32(&log_ctl->waiters);
+	return pg_atomic_read_u32(&log_ctl->wake) & WAKE_WAITERS;
 }
 
 /* A waiter, as the watch worker reads it for a pass */
@@ -552,7 +569,7 @@ mantis_changes_wake_waiters(const MantisChangeCopy *changes, uint64 after, uint6
 	WaiterRef  *refs;
 	int			n = 0;
 
-	if (pg_atomic_read_u32(&log_ctl->waiters) == 0)
+	if (mantis_changes_waiters() == 0)
 		return;
 	refs = palloc(sizeof(WaiterRef) * log_ctl->nwaiters);
 	for (uint32 slot = 0; slot < log_ctl->nwaiters; slot++)
@@ -608,4 +625,40 @@ mantis_changes_wake_all_waiters(void)
 		if (pg_atomic_read_u32(&log_waiters[slot].used) != 0)
 			SetLatch(&ProcGlobal->allProcs[slot].procLatch);
 	}
+}
+
+/* ---- the watch worker's NOTIFY ---- */
+
+/*
+ * Whether a watch worker followed the log for NOTIFY, and if so through
+ * which seq it notified (*seq).
+ */
+bool
+mantis_changes_notify_following(uint64 *seq)
+{
+	*seq = pg_atomic_read_u64(&log_ctl->notified);
+	return (pg_atomic_read_u32(&log_ctl->wake) & WAKE_NOTIFY) != 0;
+}
+
+/*
+ * The watch worker follows the log for NOTIFY from seq (every write wakes
+ * it), or no longer does (seq is ignored).
+ */
+void
+mantis_changes_notify_follow(bool on, uint64 seq)
+{
+	if (on)
+	{
+		pg_atomic_write_u64(&log_ctl->notified, seq);
+		pg_atomic_fetch_or_u32(&log_ctl->wake, WAKE_NOTIFY);
+	}
+	else
+		pg_atomic_fetch_and_u32(&log_ctl->wake, ~WAKE_NOTIFY);
+}
+
+/* The watch worker notified every entry through seq */
+void
+mantis_changes_notified(uint64 seq)
+{
+	pg_atomic_write_u64(&log_ctl->notified, seq);
 }

@@ -85,4 +85,9 @@ extern void mantis_changes_wake_waiters(const MantisChangeCopy *changes, uint64 
 extern void mantis_changes_wake_all_waiters(void);
 extern uint64 mantis_changes_waiters(void);
 
+/* the watch worker's NOTIFY (watch/notify.c) */
+extern bool mantis_changes_notify_following(uint64 *seq);
+extern void mantis_changes_notify_follow(bool on, uint64 seq);
+extern void mantis_changes_notified(uint64 seq);
+
 #endif							/* MANTIS_CHANGES_H */

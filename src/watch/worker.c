@@ -1,18 +1,25 @@
 /*-------------------------------------------------------------------------
  * watch/worker.c
  *	  The watch worker ("mantis watch"): wakes the sessions in
- *	  mantis_wait() that a change concerns.
+ *	  mantis_wait() that a change concerns, and raises the NOTIFY of
+ *	  mantis.notify_channel.
  *
- * A write sets this worker's latch only while someone waits
- * (store/changes.c).  Each pass reads the change log's entries since the
+ * A write sets this worker's latch only while someone waits, or while
+ * mantis.notify_channel is set (store/changes.c).  Each pass reads the change log's entries since the
  * last pass, once, and sets the latch of each waiter whose prefix one of
  * them matches (mantis_changes_wake_waiters()): a write on a busy server
  * wakes only the sessions it concerns, and costs its writer one SetLatch
  * at most.  If the log evicted entries before this worker read them, it
  * wakes every waiter: each looks again for itself.
  *
- * Connected to mantis.database for its encoding only.  Exits at SIGTERM;
- * the postmaster restarts it 5 seconds after an ERROR.
+ * While mantis.notify_channel is set, each pass also hands the entries
+ * after the last it notified to watch/notify.c, which raises NOTIFY for
+ * their keys in a transaction of its own in mantis.database: the two
+ * follow the log each from its own seq.
+ *
+ * Connected to mantis.database for its encoding and for NOTIFY.  Exits
+ * at SIGTERM; the postmaster restarts it 5 seconds after an ERROR that
+ * escapes (watch/notify.c catches those of its transaction).
  *
  * IDENTIFICATION	src/watch/worker.c
  *-------------------------------------------------------------------------
@@ -33,6 +40,7 @@
 #include "guc.h"
 #include "wakeup.h"
 #include "store/changes.h"
+#include "watch/notify.h"
 #include "watch/wait.h"
 
 /* the longest sleep: a pass each second wakes waiters a lost latch missed */
@@ -87,9 +95,11 @@ void
 mantis_watch_main(Datum arg)
 {
 	MemoryContext cxt;
+	MantisNotify notify;
 	uint64		seen = 0;
 	bool		more = false;
 	TimestampTz last_pass = 0;
+	long		nap = WATCH_NAP_MS;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -98,6 +108,7 @@ mantis_watch_main(Datum arg)
 	pgstat_report_appname("mantis watch");
 	mantis_publish_latch(MANTIS_WATCH_WORKER);
 	cxt = AllocSetContextCreate(TopMemoryContext, "mantis watch", ALLOCSET_DEFAULT_SIZES);
+	mantis_notify_init(&notify);
 
 	for (;;)
 	{
@@ -106,7 +117,7 @@ mantis_watch_main(Datum arg)
 			long		since_us;
 
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 WATCH_NAP_MS, PG_WAIT_EXTENSION);
+							 nap, PG_WAIT_EXTENSION);
 			since_us = (long) (GetCurrentTimestamp() - last_pass);
 			if (since_us >= 0 && since_us < WATCH_PACE_US)
 				pg_usleep(WATCH_PACE_US - since_us);
@@ -120,8 +131,14 @@ mantis_watch_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			mantis_notify_configure(&notify);
 		}
 		more = dispatch(&seen, cxt);
+		nap = mantis_notify_pass(&notify, cxt);
+		if (nap == 0)
+			more = true;
+		if (nap <= 0 || nap > WATCH_NAP_MS)
+			nap = WATCH_NAP_MS;
 	}
 	proc_exit(1);
 }
