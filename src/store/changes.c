@@ -47,6 +47,15 @@
  * so that a write costs its writer one atomic read while nobody waits and
  * at most one SetLatch of the watch worker while someone does.
  *
+ * Held waiters: a session in mantis_wait_for() (api/tokens.c) sleeps on
+ * held_cv until what we hold of a peer's writes passes its token.  The
+ * replication worker broadcasts it after publishing what it holds, and
+ * only while someone waits (held_waiters): otherwise a publication costs
+ * it one more atomic read.  A waiter counts itself (a full barrier) before
+ * it reads what is held, and the worker reads the count after a barrier
+ * that follows its publication, so one of the two sees the other: no
+ * wake-up is lost.
+ *
  * IDENTIFICATION	src/store/changes.c
  *-------------------------------------------------------------------------
  */
@@ -57,7 +66,9 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "storage/condition_variable.h"
 #include "storage/spin.h"
+#include "utils/wait_event.h"
 
 #include "mantis.h"
 #include "guc.h"
@@ -100,6 +111,9 @@ typedef struct ChangeLog
 	slock_t		peers_mutex;	/* guards peers[] */
 	int			npeers;
 	MantisPeerHeld peers[MANTIS_MAX_PEERS];
+	bool		peers_known;	/* published once, every peer identified */
+	pg_atomic_uint32 held_waiters;	/* sessions in mantis_wait_for() */
+	ConditionVariable held_cv;	/* broadcast when peers[] is published */
 	pg_atomic_uint32 waiters;
 	uint64		run;
 	uint64		size;			/* bytes of data[] */
@@ -158,6 +172,9 @@ mantis_changes_shmem_init(void *place, bool found)
 	pg_atomic_init_u64(&log_ctl->peers_held, 0);
 	SpinLockInit(&log_ctl->peers_mutex);
 	log_ctl->npeers = 0;
+	log_ctl->peers_known = false;
+	pg_atomic_init_u32(&log_ctl->held_waiters, 0);
+	ConditionVariableInit(&log_ctl->held_cv);
 	pg_atomic_init_u32(&log_ctl->waiters, 0);
 	if (!pg_strong_random(&log_ctl->run, sizeof(log_ctl->run)))
 		log_ctl->run = (uint64) MyProcPid ^ (uint64) GetCurrentTimestamp();
@@ -340,34 +357,83 @@ void
 mantis_changes_publish_peers_held(const MantisPeerHeld *peers, int n)
 {
 	uint64		least = PG_UINT64_MAX;
+	bool		known = true;
 
 	Assert(n <= MANTIS_MAX_PEERS);
 	for (int i = 0; i < n; i++)
+	{
 		least = Min(least, peers[i].node == 0 ? 0 : peers[i].held_ts);
+		known &= peers[i].node != 0;
+	}
 	SpinLockAcquire(&log_ctl->peers_mutex);
 	memcpy(log_ctl->peers, peers, sizeof(MantisPeerHeld) * n);
 	log_ctl->npeers = n;
+	log_ctl->peers_known = known;
 	SpinLockRelease(&log_ctl->peers_mutex);
 	pg_atomic_write_u64(&log_ctl->peers_held, least);
+
+	/* a mantis_wait_for() that counted itself after this reads the above */
+	pg_memory_barrier();
+	if (pg_atomic_read_u32(&log_ctl->held_waiters) > 0)
+		ConditionVariableBroadcast(&log_ctl->held_cv);
 }
 
 /* What we hold of one peer's writes; false if it is not among our peers */
 bool
 mantis_changes_peer_held(uint64 node, uint64 *held_ts)
 {
-	bool		found = false;
+	return mantis_changes_peer_held_of(node, held_ts) == MANTIS_HELD_PEER;
+}
+
+/*
+ * The same, telling apart a node that is not among our peers (yet) while
+ * a peer has not said its name, or before the worker first published.
+ */
+MantisHeldOf
+mantis_changes_peer_held_of(uint64 node, uint64 *held_ts)
+{
+	MantisHeldOf answer;
 
 	SpinLockAcquire(&log_ctl->peers_mutex);
-	for (int i = 0; i < log_ctl->npeers && !found; i++)
+	answer = log_ctl->peers_known ? MANTIS_HELD_NOT_PEER : MANTIS_HELD_UNKNOWN;
+	for (int i = 0; i < log_ctl->npeers; i++)
 	{
 		if (log_ctl->peers[i].node == node)
 		{
 			*held_ts = log_ctl->peers[i].held_ts;
-			found = true;
+			answer = MANTIS_HELD_PEER;
+			break;
 		}
 	}
 	SpinLockRelease(&log_ctl->peers_mutex);
-	return found;
+	return answer;
+}
+
+/*
+ * mantis_wait_for()'s sleep (api/tokens.c).  Begin counts the session as
+ * a waiter and readies it for held_cv; each sleep returns once the worker
+ * published what it holds again, or timeout_ms passed (true then), or on
+ * a latch set for an interrupt (CHECK_FOR_INTERRUPTS() runs inside);
+ * end, in a PG_FINALLY, undoes begin.  The caller looks again between.
+ */
+void
+mantis_changes_held_wait_begin(void)
+{
+	ConditionVariablePrepareToSleep(&log_ctl->held_cv);
+	pg_atomic_fetch_add_u32(&log_ctl->held_waiters, 1);	/* a full barrier */
+}
+
+bool
+mantis_changes_held_sleep(long timeout_ms)
+{
+	return ConditionVariableTimedSleep(&log_ctl->held_cv, timeout_ms, PG_WAIT_EXTENSION);
+}
+
+void
+mantis_changes_held_wait_end(void)
+{
+	ConditionVariableCancelSleep();
+	pg_atomic_fetch_sub_u32(&log_ctl->held_waiters, 1);
 }
 
 uint64
