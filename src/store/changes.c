@@ -63,10 +63,10 @@
 
 #include "miscadmin.h"
 #include "port/atomics.h"
+#include "storage/condition_variable.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
-#include "storage/condition_variable.h"
 #include "storage/spin.h"
 #include "utils/wait_event.h"
 
