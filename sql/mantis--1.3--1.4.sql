@@ -145,3 +145,30 @@ GRANT EXECUTE ON FUNCTION
 	mantis_wait(pg_catalog.text, pg_catalog.text, pg_catalog.interval),
 	mantis_cursor()
 	TO mantis_reader;
+
+-- Read your own writes on another server (1.4): a session's token, and a
+-- wait on any server until it holds the writes through one.
+-- src/api/tokens.c says what a token promises.
+CREATE FUNCTION mantis_last_commit()
+RETURNS pg_catalog.text
+AS 'MODULE_PATHNAME', 'mantis_last_commit'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+CREATE FUNCTION mantis_wait_for(token pg_catalog.text,
+	timeout pg_catalog.interval DEFAULT '30 seconds')
+RETURNS pg_catalog.bool
+AS 'MODULE_PATHNAME', 'mantis_wait_for'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION mantis_last_commit() IS
+'the token of this session''s last COMMIT that wrote to mantis (its HLC), or NULL; pass it to mantis_wait_for on any server';
+COMMENT ON FUNCTION mantis_wait_for(pg_catalog.text, pg_catalog.interval) IS
+'true as soon as this server holds every write through a token from mantis_last_commit; false at the timeout';
+
+REVOKE ALL ON FUNCTION mantis_last_commit() FROM PUBLIC;
+REVOKE ALL ON FUNCTION mantis_wait_for(pg_catalog.text, pg_catalog.interval) FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION
+	mantis_last_commit(),
+	mantis_wait_for(pg_catalog.text, pg_catalog.interval)
+	TO mantis_reader;

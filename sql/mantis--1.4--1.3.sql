@@ -12,7 +12,8 @@
 -- inbound_connections, refused_over_limit, node_id_clash, dead_records,
 -- dead_records_max, collapsed_records, leaves_with_bound and
 -- collected_records, and with lifetime_horizon for refusal_horizon).
--- The change feed (mantis_changes, mantis_wait, mantis_cursor) goes.
+-- The change feed (mantis_changes, mantis_wait, mantis_cursor) goes, and
+-- so do the tokens (mantis_last_commit, mantis_wait_for).
 -- Nothing else differs.
 DROP VIEW mantis_peers;
 DROP FUNCTION mantis_peers();
@@ -89,3 +90,7 @@ GRANT EXECUTE ON FUNCTION mantis_status() TO mantis_monitor;
 DROP FUNCTION mantis_changes(pg_catalog.text, pg_catalog.text);
 DROP FUNCTION mantis_wait(pg_catalog.text, pg_catalog.text, pg_catalog.interval);
 DROP FUNCTION mantis_cursor();
+
+-- and so did the tokens of read-your-writes
+DROP FUNCTION mantis_last_commit();
+DROP FUNCTION mantis_wait_for(pg_catalog.text, pg_catalog.interval);

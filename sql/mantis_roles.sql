@@ -82,7 +82,9 @@ SELECT call,
                (23, $$SELECT * FROM mantis_decode('\x')$$),
                (24, $$SELECT * FROM mantis_stores$$),
                (25, $$INSERT INTO mantis_stores (clock, node, registers) VALUES ('x', 'x', '\x')$$),
-               (26, $$GRANT mantis_writer TO regress_mantis_none$$)) AS calls(n, call)
+               (26, $$GRANT mantis_writer TO regress_mantis_none$$),
+               (27, $$SELECT mantis_last_commit()$$),
+               (28, $$SELECT mantis_wait_for(mantis_last_commit(), '0')$$)) AS calls(n, call)
  ORDER BY n;
 
 -- what a reader reads, and what it is told when it writes

@@ -43,7 +43,9 @@
  *
  * Condition variables: the store's loaded_cv (the registers became
  * readable or writable), the persistence worker's flush_cv (a mantis_flush()
- * request was served).  Nobody sleeps on one holding a lock.
+ * request was served), the change log's held_cv (the replication worker
+ * published what it holds of its peers' writes, store/changes.c; only
+ * while a mantis_wait_for() waits).  Nobody sleeps on one holding a lock.
  *
  * Rules:
  *	- Partition locks are taken in ascending partition order; under them a

@@ -244,6 +244,7 @@ write_value(text *key, const char *value, uint32 value_len, uint64 expires_ms,
 							  value == NULL, value ? expires_ms : 0, &hlc, replaced_live);
 	mantis_store_raise_put_failure(result);
 	mantis_txn_require_postmaster(true);
+	mantis_txn_note_applied(&hlc);
 	return mantis_clock_hlc_text(&hlc);
 }
 
@@ -360,9 +361,12 @@ mantis_expire(PG_FUNCTION_ARGS)
 	key_bytes(key_arg, &key, &key_len);
 	if (!mantis_txn_buffers_writes())
 	{
-		bool		expired = mantis_store_expire(key, key_len, expires_ms, NULL);
+		MantisHLC	hlc;
+		bool		expired = mantis_store_expire(key, key_len, expires_ms, &hlc);
 
 		mantis_txn_require_postmaster(true);
+		if (expired)
+			mantis_txn_note_applied(&hlc);
 		PG_RETURN_BOOL(expired);
 	}
 	value = read_value(key, key_len);

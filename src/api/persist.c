@@ -21,6 +21,7 @@
 #include "common/hlc.h"
 #include "common/snapshot.h"
 #include "persist/worker.h"
+#include "api/txn.h"
 #include "api/values.h"
 
 /*
@@ -28,8 +29,27 @@
  *
  * Asks the worker to flush the registers changed since its last flush and
  * waits until the rows have committed; returns how many registers it wrote.
+ *
+ * The writes this transaction buffers for its COMMIT (mantis.transactional)
+ * are not in the store yet, so the flush leaves them out.  That is said by
+ * a NOTICE, not an ERROR: an ERROR would roll back the very writes the
+ * caller wants durable, with whatever else the transaction did, and a
+ * script that calls mantis_flush() after its writes in one transaction
+ * loses nothing by going on (the writes apply at COMMIT, and the next
+ * flush, within "mantis.flush_interval", writes them).
  */
 PG_FUNCTION_INFO_V1(mantis_flush);
+
+static void
+note_pending_left_out(void)
+{
+	if (!mantis_txn_has_pending())
+		return;
+	ereport(NOTICE,
+			(errmsg("mantis_flush() leaves out this transaction's pending mantis writes"),
+			 errdetail("With \"mantis.transactional\" on, writes apply at COMMIT; the flush writes only what was applied before it."),
+			 errhint("Call mantis_flush() after COMMIT, in a transaction of its own.")));
+}
 
 Datum
 mantis_flush(PG_FUNCTION_ARGS)
@@ -40,6 +60,7 @@ mantis_flush(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cannot execute mantis_flush() on a standby server"),
 				 errdetail("A standby writes nothing to mantis_stores: it reads what its primary flushes.")));
+	note_pending_left_out();
 	PG_RETURN_INT64((int64) mantis_request_flush());
 }
 

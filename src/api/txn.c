@@ -30,6 +30,11 @@
  * Everything lives in a memory context under TopTransactionContext, so
  * nothing outlives the transaction, whatever way it ends.
  *
+ * The session's token (mantis_last_commit(), api/tokens.c): the HLC of its
+ * last COMMIT that applied writes, or of its last write applied at once
+ * (mantis_txn_note_applied()), in a static that outlives transactions.  A
+ * rollback leaves it as it was.
+ *
  * IDENTIFICATION	src/api/txn.c
  *-------------------------------------------------------------------------
  */
@@ -88,6 +93,10 @@ static Size pending_bytes = 0;	/* key and value bytes held */
 static HTAB *pending_index = NULL;
 static MantisBatch *prepared_batch = NULL;	/* reserved at PRE_COMMIT */
 static bool callbacks_registered = false;
+
+/* the session's last write applied, by COMMIT or at once: its token */
+static MantisHLC last_applied;
+static bool last_applied_valid = false;
 
 static uint32
 pending_key_hash(const void *key, Size keysize)
@@ -288,7 +297,10 @@ xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 			if (prepared_batch != NULL)
 			{
-				mantis_store_batch_apply(prepared_batch, NULL);
+				MantisHLC	hlc;
+
+				mantis_store_batch_apply(prepared_batch, &hlc);
+				mantis_txn_note_applied(&hlc);
 				if (unlikely(!PostmasterIsAlive()))
 					dying_after_commit();
 			}
@@ -534,4 +546,32 @@ mantis_txn_foreach(MantisTxnWriteFn callback, void *arg)
 					 pending[i].value, pending[i].value_len,
 					 pending[i].expires_ms, arg);
 	}
+}
+
+/*
+ * Whether this transaction holds writes that wait for its COMMIT
+ * (mantis_flush() says it leaves them out).
+ */
+bool
+mantis_txn_has_pending(void)
+{
+	return npending > 0;
+}
+
+/* A write of this session was applied with this HLC (at COMMIT or at once) */
+void
+mantis_txn_note_applied(const MantisHLC *hlc)
+{
+	last_applied = *hlc;
+	last_applied_valid = true;
+}
+
+/* The session's token: false if it has applied no write yet */
+bool
+mantis_txn_last_applied(MantisHLC *hlc)
+{
+	if (!last_applied_valid)
+		return false;
+	*hlc = last_applied;
+	return true;
 }

@@ -9,6 +9,7 @@
 #define MANTIS_TXN_H
 
 #include "mantis.h"
+#include "common/hlc.h"
 
 typedef enum MantisTxnLookup
 {
@@ -31,5 +32,8 @@ extern MantisTxnLookup mantis_txn_lookup(const char *key, uint32 key_len,
 										 const char **value, uint32 *value_len,
 										 uint64 *expires_ms);
 extern void mantis_txn_foreach(MantisTxnWriteFn callback, void *arg);
+extern bool mantis_txn_has_pending(void);
+extern void mantis_txn_note_applied(const MantisHLC *hlc);
+extern bool mantis_txn_last_applied(MantisHLC *hlc);
 
 #endif							/* MANTIS_TXN_H */

@@ -16,7 +16,11 @@
  * A batch taken while no peer is connected still uses a sequence number, so
  * that every peer sees the gap.  A server that writes nothing sends an empty
  * batch each HEARTBEAT_MS, so that its watermark, and with it the
- * acknowledgements, keep up with the clock.  When a connected peer's ZeroMQ
+ * acknowledgements, keep up with the clock; and one WATERMARK_MS after the
+ * barrier of a batch that carried registers under a watermark taken before
+ * them (reused within WATERMARK_MS), so that what a peer holds of ours
+ * passes a write within milliseconds, not at the next heartbeat: a
+ * mantis_wait_for() on the peer waits for just that (api/tokens.c).  When a connected peer's ZeroMQ
  * queue is full (it is slower than we are for a moment), frames wait in a
  * queue of ours of at most PEER_QUEUE_BYTES; past that, or for a peer that is
  * not connected, they are dropped and counted, and a repair round brings the
@@ -68,6 +72,9 @@ static MantisLiveMark sent = {0, 0};
 /* a peer's registers were merged since the last batch (see mantis_live_wake_at()) */
 static bool witnessed = false;
 static TimestampTz last_barrier = 0;
+
+/* the last batch carried registers its (reused) watermark may not cover */
+static bool watermark_behind = false;
 
 void
 mantis_live_start(void)
@@ -185,11 +192,12 @@ broadcast_full(MantisUpdates *b)
  * WATERMARK_MS, else the last (still true, if lower than it could be).
  */
 static uint64
-batch_watermark(TimestampTz now)
+batch_watermark(TimestampTz now, bool *reused)
 {
 	uint64		watermark;
 
-	if (!TimestampDifferenceExceeds(last_barrier, now, WATERMARK_MS))
+	*reused = !TimestampDifferenceExceeds(last_barrier, now, WATERMARK_MS);
+	if (*reused)
 		return sent.watermark;
 	last_barrier = now;
 
@@ -217,7 +225,13 @@ batch_watermark(TimestampTz now)
 TimestampTz
 mantis_live_wake_at(void)
 {
-	return TimestampTzPlusMilliseconds(last_live_send, witnessed ? WITNESS_MS : HEARTBEAT_MS);
+	TimestampTz at = TimestampTzPlusMilliseconds(last_live_send,
+												 witnessed ? WITNESS_MS : HEARTBEAT_MS);
+
+	/* registers sent under a watermark from before them: a fresh one soon */
+	if (watermark_behind)
+		at = Min(at, TimestampTzPlusMilliseconds(last_barrier, WATERMARK_MS));
+	return at;
 }
 
 /* Where our live stream stands: the last frame and watermark sent */
@@ -260,16 +274,18 @@ mantis_live_send_changes(void)
 	MantisUpdates b = {0};
 	uint64		watermark;
 	TimestampTz now = GetCurrentTimestamp();
+	bool		reused;
 
 	bool		heartbeat = now >= mantis_live_wake_at();
 
 	if (!heartbeat && !mantis_store_has_dirty(MANTIS_CONSUMER_REPLICATION))
 		return;
 	/* the watermark is read before the dirty bits it vouches for */
-	watermark = batch_watermark(now);
+	watermark = batch_watermark(now, &reused);
 	mantis_store_take_dirty(MANTIS_CONSUMER_REPLICATION, &send_pending);
 	if (!heartbeat && mantis_leafset_is_empty(&send_pending))
 		return;
+	watermark_behind = reused && !mantis_leafset_is_empty(&send_pending);
 
 	last_live_send = now;
 	witnessed = false;

@@ -54,6 +54,15 @@
  * through which it notified ("notified"): a watch worker that restarts,
  * after an ERROR or a SIGTERM, goes on from there.
  *
+ * Held waiters: a session in mantis_wait_for() (api/tokens.c) sleeps on
+ * held_cv until what we hold of a peer's writes passes its token.  The
+ * replication worker broadcasts it after publishing what it holds, and
+ * only while someone waits (held_waiters): otherwise a publication costs
+ * it one more atomic read.  A waiter counts itself (a full barrier) before
+ * it reads what is held, and the worker reads the count after a barrier
+ * that follows its publication, so one of the two sees the other: no
+ * wake-up is lost.
+ *
  * IDENTIFICATION	src/store/changes.c
  *-------------------------------------------------------------------------
  */
@@ -61,10 +70,12 @@
 
 #include "miscadmin.h"
 #include "port/atomics.h"
+#include "storage/condition_variable.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "utils/wait_event.h"
 
 #include "mantis.h"
 #include "guc.h"
@@ -115,6 +126,9 @@ typedef struct ChangeLog
 								 * WAKE_NOTIFY: the watch worker follows
 								 * the log for NOTIFY */
 	pg_atomic_uint64 notified;	/* ... through this seq */
+	bool		peers_known;	/* published once, every peer identified */
+	pg_atomic_uint32 held_waiters;	/* sessions in mantis_wait_for() */
+	ConditionVariable held_cv;	/* broadcast when peers[] is published */
 	uint64		run;
 	uint64		size;			/* bytes of data[] */
 	uint64		nslots;			/* positions kept, by seq modulo */
@@ -186,6 +200,9 @@ mantis_changes_shmem_init(void *place, bool found)
 	 */
 	pg_atomic_init_u32(&log_ctl->wake, WAKE_NOTIFY);
 	pg_atomic_init_u64(&log_ctl->notified, 0);
+	log_ctl->peers_known = false;
+	pg_atomic_init_u32(&log_ctl->held_waiters, 0);
+	ConditionVariableInit(&log_ctl->held_cv);
 	if (!pg_strong_random(&log_ctl->run, sizeof(log_ctl->run)))
 		log_ctl->run = (uint64) MyProcPid ^ (uint64) GetCurrentTimestamp();
 	log_ctl->size = log_size();
@@ -420,34 +437,83 @@ void
 mantis_changes_publish_peers_held(const MantisPeerHeld *peers, int n)
 {
 	uint64		least = PG_UINT64_MAX;
+	bool		known = true;
 
 	Assert(n <= MANTIS_MAX_PEERS);
 	for (int i = 0; i < n; i++)
+	{
 		least = Min(least, peers[i].node == 0 ? 0 : peers[i].held_ts);
+		known &= peers[i].node != 0;
+	}
 	SpinLockAcquire(&log_ctl->peers_mutex);
 	memcpy(log_ctl->peers, peers, sizeof(MantisPeerHeld) * n);
 	log_ctl->npeers = n;
+	log_ctl->peers_known = known;
 	SpinLockRelease(&log_ctl->peers_mutex);
 	pg_atomic_write_u64(&log_ctl->peers_held, least);
+
+	/* a mantis_wait_for() that counted itself after this reads the above */
+	pg_memory_barrier();
+	if (pg_atomic_read_u32(&log_ctl->held_waiters) > 0)
+		ConditionVariableBroadcast(&log_ctl->held_cv);
 }
 
 /* What we hold of one peer's writes; false if it is not among our peers */
 bool
 mantis_changes_peer_held(uint64 node, uint64 *held_ts)
 {
-	bool		found = false;
+	return mantis_changes_peer_held_of(node, held_ts) == MANTIS_HELD_PEER;
+}
+
+/*
+ * The same, telling apart a node that is not among our peers (yet) while
+ * a peer has not said its name, or before the worker first published.
+ */
+MantisHeldOf
+mantis_changes_peer_held_of(uint64 node, uint64 *held_ts)
+{
+	MantisHeldOf answer;
 
 	SpinLockAcquire(&log_ctl->peers_mutex);
-	for (int i = 0; i < log_ctl->npeers && !found; i++)
+	answer = log_ctl->peers_known ? MANTIS_HELD_NOT_PEER : MANTIS_HELD_UNKNOWN;
+	for (int i = 0; i < log_ctl->npeers; i++)
 	{
 		if (log_ctl->peers[i].node == node)
 		{
 			*held_ts = log_ctl->peers[i].held_ts;
-			found = true;
+			answer = MANTIS_HELD_PEER;
+			break;
 		}
 	}
 	SpinLockRelease(&log_ctl->peers_mutex);
-	return found;
+	return answer;
+}
+
+/*
+ * mantis_wait_for()'s sleep (api/tokens.c).  Begin counts the session as
+ * a waiter and readies it for held_cv; each sleep returns once the worker
+ * published what it holds again, or timeout_ms passed (true then), or on
+ * a latch set for an interrupt (CHECK_FOR_INTERRUPTS() runs inside);
+ * end, in a PG_FINALLY, undoes begin.  The caller looks again between.
+ */
+void
+mantis_changes_held_wait_begin(void)
+{
+	ConditionVariablePrepareToSleep(&log_ctl->held_cv);
+	pg_atomic_fetch_add_u32(&log_ctl->held_waiters, 1);	/* a full barrier */
+}
+
+bool
+mantis_changes_held_sleep(long timeout_ms)
+{
+	return ConditionVariableTimedSleep(&log_ctl->held_cv, timeout_ms, PG_WAIT_EXTENSION);
+}
+
+void
+mantis_changes_held_wait_end(void)
+{
+	ConditionVariableCancelSleep();
+	pg_atomic_fetch_sub_u32(&log_ctl->held_waiters, 1);
 }
 
 uint64

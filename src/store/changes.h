@@ -76,6 +76,21 @@ extern void mantis_changes_publish_peers_held(const MantisPeerHeld *peers, int n
 extern uint64 mantis_changes_peers_held(void);
 extern bool mantis_changes_peer_held(uint64 node, uint64 *held_ts);
 
+/* what mantis_changes_peer_held_of() knows of a node */
+typedef enum MantisHeldOf
+{
+	MANTIS_HELD_PEER,			/* a peer: *held_ts set */
+	MANTIS_HELD_UNKNOWN,		/* not a peer we know, but one may not have
+								 * said its name yet */
+	MANTIS_HELD_NOT_PEER		/* every peer is known, and none is it */
+} MantisHeldOf;
+extern MantisHeldOf mantis_changes_peer_held_of(uint64 node, uint64 *held_ts);
+
+/* sessions waiting for what we hold to rise (api/tokens.c) */
+extern void mantis_changes_held_wait_begin(void);
+extern bool mantis_changes_held_sleep(long timeout_ms);
+extern void mantis_changes_held_wait_end(void);
+
 /* sessions waiting for changes (watch/wait.c, watch/worker.c) */
 #define MANTIS_WAIT_PREFIX_MAX	64
 extern int	mantis_changes_waiter_add(const char *prefix, uint32 prefix_len, uint64 after_seq);
