@@ -102,10 +102,13 @@ if wants tap; then
 	tap_files=(test/t/${MANTIS_TAP:-}*.pl)
 	run_tap() {	# run_tap <file>: its log, and its exit status in tap_<name>.rc
 		local name
+		local start=$SECONDS
 		name=$(basename "$1" .pl)
 		mk prove_installcheck PROVE_TESTS="$1" PROVE_FLAGS=-v >"tap_$name.log" 2>&1
 		echo $? >"tap_$name.rc"
+		echo "$((SECONDS - start)) $name" >"tap_$name.time"
 	}
+	tap_start=$SECONDS
 	for t in "${tap_files[@]}"; do
 		[ -e "$t" ] || continue
 		rm -f "tap_$(basename "$t" .pl).rc"
@@ -113,6 +116,9 @@ if wants tap; then
 		run_tap "$t" &
 	done
 	wait
+	# what the TAP files cost, for the CI budget: the slowest, and in all
+	echo "TAP took $((SECONDS - tap_start)) s with $tap_jobs at a time; the slowest files (s):" \
+		$(cat tap_*.time 2>/dev/null | sort -rn | head -n 8 | tr ' ' ':')
 	for t in "${tap_files[@]}"; do
 		[ -e "$t" ] || continue
 		name=$(basename "$t" .pl)
