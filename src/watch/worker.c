@@ -62,7 +62,9 @@ dispatch(uint64 *seen, MemoryContext cxt)
 	}
 	upto = Min(b.newest, Max(*seen, b.oldest - 1) + WATCH_BATCH);
 	old = MemoryContextSwitchTo(cxt);
-	if (mantis_changes_copy(Max(*seen, b.oldest - 1), upto, &changes))
+	if (*seen + 1 < b.oldest)
+		mantis_changes_wake_all_waiters();	/* evicted before we read them */
+	else if (mantis_changes_copy(*seen, upto, &changes))
 		mantis_changes_wake_waiters(&changes);
 	else
 		mantis_changes_wake_all_waiters();
