@@ -104,7 +104,7 @@ sub feed_until
 sub start_wait
 {
 	my ($node, $sql) = @_;
-	my $bg = $node->background_psql('postgres');
+	my $bg = $node->background_psql('postgres', on_error_stop => 0);
 	my $pid = $bg->query_safe('SELECT pg_backend_pid()');
 	$bg->{stdout} = '';
 	$bg->{stderr} = '';
