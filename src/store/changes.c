@@ -28,7 +28,9 @@
  * writers: they read the positions under the spinlock, copy entries
  * without it, and then check that the oldest entry still held is not past
  * what they copied; if it is, the copy may be torn and they give up (the
- * caller falls back to a scan of the store, watch/feed.c).
+ * caller falls back to a scan of the store, watch/feed.c), or, reading
+ * the whole log for a scan, keep the entries still held
+ * (mantis_changes_copy_held()).
  *
  * The keyless bound.  A reader that cannot use the log (another run's
  * cursor, or one older than the log's oldest entry) scans the store for
@@ -264,31 +266,24 @@ mantis_changes_bounds(MantisChangeBounds *b)
 }
 
 /*
- * Copy the entries after after_seq through upto_seq into *out (palloc'd).
- * False if the log no longer holds them all (then *out holds nothing):
- * the oldest was evicted before, or while, they were copied.
+ * Copy the entries after after_seq through upto_seq into *out (palloc'd),
+ * all but those that do not read whole (overwritten: evicted before, or
+ * while, they were copied, as no lock is held).  Returns the greatest seq
+ * of those, 0 if none.
  */
-bool
-mantis_changes_copy(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
+static uint64
+copy_entries(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
 {
-	uint64		oldest;
-	uint64		newest;
-	Size		key_bytes = 0;
+	Size		key_bytes;
 	Size		used = 0;
+	uint64		bad = 0;
 	int			n;
 
 	out->n = 0;
 	out->entries = NULL;
 	out->keys = NULL;
-	SpinLockAcquire(&log_ctl->mutex);
-	oldest = log_ctl->oldest;
-	newest = log_ctl->newest;
-	SpinLockRelease(&log_ctl->mutex);
-	upto_seq = Min(upto_seq, newest);
-	if (after_seq + 1 < oldest)
-		return false;
 	if (upto_seq <= after_seq)
-		return true;
+		return 0;
 	n = (int) (upto_seq - after_seq);
 	out->entries = palloc(sizeof(MantisChange) * n);
 	/* the keys of n entries fit in what the ring held of them */
@@ -304,7 +299,10 @@ mantis_changes_copy(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
 		pg_read_barrier();
 		if (h.seq != seq || h.key_len > (uint32) mantis_max_key_size ||
 			used + h.key_len > key_bytes)
-			break;				/* overwritten: the check below says so */
+		{
+			bad = seq;			/* overwritten: the caller's check says so */
+			continue;
+		}
 		memcpy(out->keys + used, (char *) header_at(pos) + sizeof(ChangeHeader), h.key_len);
 		c->seq = h.seq;
 		c->change_ts = h.change_ts;
@@ -316,14 +314,81 @@ mantis_changes_copy(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
 		out->n++;
 	}
 	pg_read_barrier();
+	return bad;
+}
+
+static uint64
+oldest_now(void)
+{
+	uint64		oldest;
+
 	SpinLockAcquire(&log_ctl->mutex);
 	oldest = log_ctl->oldest;
 	SpinLockRelease(&log_ctl->mutex);
-	if (oldest > after_seq + 1 || out->n != n)
+	return oldest;
+}
+
+/*
+ * Copy the entries after after_seq through upto_seq into *out (palloc'd).
+ * False if the log no longer holds them all (then *out holds nothing):
+ * the oldest was evicted before, or while, they were copied.
+ */
+bool
+mantis_changes_copy(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
+{
+	uint64		newest;
+
+	out->n = 0;
+	SpinLockAcquire(&log_ctl->mutex);
+	newest = log_ctl->newest;
+	SpinLockRelease(&log_ctl->mutex);
+	if (after_seq + 1 < oldest_now())
+		return false;
+	if (copy_entries(after_seq, Min(upto_seq, newest), out) != 0 ||
+		oldest_now() > after_seq + 1)
 	{
 		out->n = 0;
 		return false;
 	}
+	return true;
+}
+
+/*
+ * Copy every entry the log holds into *out (palloc'd), and set *keyless_ts
+ * to the keyless bound as of the copy's end: what a scan needs (watch/
+ * feed.c).  Entries evicted while they were copied are left out (they may
+ * be torn); an evicted entry of a death is in the bound.  Once the log is
+ * full, each append evicts the oldest entry: a copy of the whole range
+ * would almost never hold on a server being written.  False, *out holding
+ * nothing, if an entry still held did not copy whole.
+ */
+bool
+mantis_changes_copy_held(MantisChangeCopy *out, uint64 *keyless_ts)
+{
+	uint64		oldest;
+	uint64		newest;
+	uint64		bad;
+	int			kept = 0;
+
+	SpinLockAcquire(&log_ctl->mutex);
+	oldest = log_ctl->oldest;
+	newest = log_ctl->newest;
+	SpinLockRelease(&log_ctl->mutex);
+	bad = copy_entries(oldest - 1, newest, out);
+	/* evict_oldest() raises the bound before it moves the oldest on */
+	oldest = oldest_now();
+	*keyless_ts = pg_atomic_read_u64(&log_ctl->keyless_ts);
+	if (bad >= oldest)
+	{
+		out->n = 0;
+		return false;
+	}
+	for (int i = 0; i < out->n; i++)
+	{
+		if (out->entries[i].seq >= oldest)
+			out->entries[kept++] = out->entries[i];
+	}
+	out->n = kept;
 	return true;
 }
 

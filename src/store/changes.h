@@ -64,6 +64,7 @@ extern void mantis_changes_keyless(uint64 ts);
 /* readers (any process) */
 extern void mantis_changes_bounds(MantisChangeBounds *b);
 extern bool mantis_changes_copy(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out);
+extern bool mantis_changes_copy_held(MantisChangeCopy *out, uint64 *keyless_ts);
 
 /* what this server holds of its peers' writes (the replication worker) */
 typedef struct MantisPeerHeld

@@ -267,21 +267,20 @@ answer_from_scan(uint64 after_ts, const char *prefix, uint32 prefix_len, Rows *o
 {
 	for (int attempt = 0;; attempt++)
 	{
-		MantisChangeBounds b;
 		MantisChangeCopy log;
+		uint64		keyless_ts;
 		ScanState	st;
 		Named	   *named;
 		int			n;
 
-		mantis_changes_bounds(&b);
-		if (b.keyless_ts > after_ts)
-			cursor_lost("keys deleted after it are known here only by their hash (compacted, collected, or loaded so at start)");
-		if (!mantis_changes_copy(b.oldest - 1, b.newest, &log))
+		if (!mantis_changes_copy_held(&log, &keyless_ts))
 		{
 			if (attempt + 1 < SCAN_TRIES)
 				continue;
 			cursor_lost("the change log moved on while it was read");
 		}
+		if (keyless_ts > after_ts)
+			cursor_lost("keys deleted after it are known here only by their hash (compacted, collected, or loaded so at start)");
 		st.after_ts = after_ts;
 		st.after_ms = mantis_hlc_ms(after_ts);
 		st.now_ms = mantis_clock_wall_ms();
