@@ -10,7 +10,7 @@ use strict;
 use warnings;
 
 use Test::More;
-use Time::HiRes qw(usleep);
+use Time::HiRes qw(usleep time);
 
 use Exporter 'import';
 our @EXPORT = qw(feed feed_sqlstate follow feed_until start_wait wait_sleeping wait_finished
