@@ -1,7 +1,7 @@
 # The change feed's fail-over (issue 21, "Tests"): a client follows n1,
-# n1 dies, and the client resumes on n2 with n1's cursor.  n2 and n3 were
-# cut apart, so n2 gets n3's writes late, after writes of its own with
-# newer HLCs: the client still gets every change made after its cursor,
+# n1 dies, and the client resumes on n2 with n1's cursor.  n2 and n3 are
+# cut apart, so n2 gets n3's write made after n1 died late, after a write
+# of its own with a newer HLC: the client still gets every change made after its cursor,
 # from n1's cursor on n2 and from n2's own cursors after the heal.
 use strict;
 use warnings;
@@ -58,12 +58,12 @@ my ($rows, $next) = follow($n1, $cursor, 'f.');
 is_deeply($rows, { 'f.a' => 'n1', 'f.b' => 'n2', 'f.c' => 'n3' }, 'following n1: the writes of all three');
 my $on_n1 = $next;
 
-# more writes the client does not read on n1: n3's first, then n2's (newer)
+# n1 dies; then n3 writes, and n2 after it (a newer HLC).  n2 cannot get
+# n3's write now (n1, which would relay it by a repair round, is gone)
+$n1->stop('immediate');
 sql($n3, q{SELECT mantis_set('f.d', 'n3 late for n2')});
 sql($n2, q{SELECT pg_sleep(0.01), mantis_set('f.e', 'n2 after f.d')});
-holds($n1, 'f.d', 'f.e');
 is(sql($n2, q{SELECT count(*) FROM mantis_registers('f.d')}), '0', 'n2 does not hold f.d');
-$n1->stop('immediate');
 
 # --- the client fails over to n2 with n1's cursor -----------------------------------
 is(feed_sqlstate($n2, $on_n1, 'f.'), '', 'n2 answers n1\'s cursor');

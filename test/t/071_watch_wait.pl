@@ -40,7 +40,7 @@ sub ended_within
 {
 	my ($w, $seconds, $name) = @_;
 	my ($out, $err) = finish_wait($w, $w->{keep});
-	my $took = time() - $w->{started};
+	my $took = time() - $w->{started};    # since the write, or the expiry
 	ok($took < $seconds, "$name (in " . sprintf('%.2f', $took) . " s)");
 	return ($out, $err);
 }
@@ -49,13 +49,15 @@ wait_peers_connected(1, $n1, $n2);
 
 # --- woken by a local write, and by a replicated one ------------------------------
 my $w = wait_for($n1, 'w.local.');
+$w->{started} = time();    # the write's time, not the wait's
 sql($n1, q{SELECT mantis_set('w.local.x', 'here')});
-my ($out, $err) = ended_within($w, 30, 'a wait on n1 ends at a write on n1');
+my ($out, $err) = ended_within($w, 5, 'a wait on n1 ends at a write on n1');
 is($out, 'w.local.x|here|f|n1', '... returning its row');
 
 $w = wait_for($n2, 'w.repl.');
+$w->{started} = time();
 sql($n1, q{SELECT mantis_set('w.repl.x', 'from n1')});
-($out, $err) = ended_within($w, 30, 'a wait on n2 ends at a write on n1');
+($out, $err) = ended_within($w, 5, 'a wait on n2 ends at a write on n1');
 is($out, 'w.repl.x|from n1|f|n1', '... returning the replicated row');
 
 # --- not by another prefix; no rows at the timeout ---------------------------------
@@ -82,8 +84,9 @@ $bg->{stdin} .= qq{SELECT key FROM mantis_wait('$since', 'w.after.cancel', '60 s
 $bg->{run}->pump_nb;
 $w->{started} = time();
 wait_sleeping($w) or die 'the second wait never slept';
+$w->{started} = time();
 sql($n1, q{SELECT mantis_set('w.after.cancel', 'v')});
-($out, $err) = ended_within($w, 30, 'a wait in the same session after the cancel wakes at a write');
+($out, $err) = ended_within($w, 5, 'a wait in the same session after the cancel wakes at a write');
 is($out, 'w.after.cancel', '... with its row');
 
 # --- statement_timeout ---------------------------------------------------------------
@@ -111,8 +114,9 @@ ok($n1->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity 
 # --- inside a transaction ---------------------------------------------------------------
 $w = wait_for($n1, 'w.txn.', before => 'BEGIN;');
 $w->{keep} = 1;
+$w->{started} = time();
 sql($n2, q{SELECT mantis_set('w.txn.x', 'in a transaction')});
-($out, $err) = ended_within($w, 30, 'a wait inside a transaction wakes at a replicated write');
+($out, $err) = ended_within($w, 5, 'a wait inside a transaction wakes at a replicated write');
 is($out, 'w.txn.x|in a transaction|f|n2', '... with its row');
 is($w->{bg}->query_safe('COMMIT'), '', 'and the transaction commits');
 $w->{bg}->quit;
@@ -121,21 +125,24 @@ $w->{bg}->quit;
 sql($n1, q{SELECT mantis_set('w.del.k', 'doomed')});
 $n2->poll_query_until('postgres', q{SELECT mantis_get('w.del.k') IS NOT NULL}) or die 'n2 never got w.del.k';
 my @waits = (wait_for($n1, 'w.del.'), wait_for($n2, 'w.del.'));
+$_->{started} = time() for @waits;
 sql($n1, q{SELECT mantis_delete('w.del.k')});
 for my $x (@waits)
 {
-	($out, $err) = ended_within($x, 30, 'a wait on ' . $x->{node}->name . ' ends at a deletion on n1');
+	($out, $err) = ended_within($x, 5, 'a wait on ' . $x->{node}->name . ' ends at a deletion on n1');
 	is($out, 'w.del.k|<deleted>|t|n1', '... returning the key deleted');
 }
 # the expiry: each server's sweep notes it (the waits' cursors are taken
 # while the value lives: 4 s leaves room for a slow machine)
 sql($n1, q{SELECT mantis_set('w.exp.k', 'brief', interval '4 seconds')});
+my $expires = time() + 4;
 $n2->poll_query_until('postgres', q{SELECT mantis_get('w.exp.k') IS NOT NULL}) or die 'n2 never got w.exp.k';
 @waits = map { wait_for($_, 'w.exp.') } $n1, $n2;
 ok(sql($n1, q{SELECT mantis_get('w.exp.k') IS NOT NULL}) eq 't', 'both waits sleep before the expiry');
 for my $x (@waits)
 {
-	($out, $err) = ended_within($x, 30, 'a wait on ' . $x->{node}->name . ' ends at the expiry');
+	$x->{started} = $expires;
+	($out, $err) = ended_within($x, 4, 'a wait on ' . $x->{node}->name . ' ends at the expiry');
 	is($out, 'w.exp.k|<deleted>|t|n1', '... returning the key deleted');
 }
 is(feed($n2, undef, 'w.exp.')->{n}, 0, 'an expired key is in no snapshot');
