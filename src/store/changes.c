@@ -41,7 +41,9 @@
  * drop is evicted, when a hash tombstone comes for a key held nothing of,
  * and by the load, to the newest dead register, record or bound the rows
  * held (they entered with no entry).  A scan answers a cursor at or above
- * it exactly.
+ * it exactly.  A register dropped (adopted away) dies when it is dropped,
+ * however old its HLC: its entry's change_ts is the clock then, so that a
+ * scan from a cursor taken after its write, and before the drop, names it.
  *
  * Waiters: a session in mantis_wait() publishes its prefix and seq in the
  * slot of its PGPROC; the watch worker reads each new entry once and sets
@@ -62,6 +64,7 @@
 #include "storage/spin.h"
 
 #include "mantis.h"
+#include "clock.h"
 #include "guc.h"
 #include "wakeup.h"
 #include "store/changes.h"
@@ -220,6 +223,8 @@ mantis_changes_note(const char *key, uint32 key_len, const MantisHLC *hlc,
 		return;					/* not attached, or a key past any limit */
 	if (kind == MANTIS_CHANGE_EXPIRED)
 		change_ts = Max(change_ts, mantis_hlc_pack(expires_ms, 0));
+	else if (kind == MANTIS_CHANGE_GONE)
+		change_ts = Max(change_ts, mantis_clock_peek());	/* now, not its write */
 	SpinLockAcquire(&log_ctl->mutex);
 	pos = log_ctl->head_pos;
 	/* an entry never wraps: skip the end of the ring if it does not fit */
