@@ -14,7 +14,7 @@ use Time::HiRes qw(usleep time);
 
 use Exporter 'import';
 our @EXPORT = qw(feed feed_sqlstate follow feed_until start_wait wait_sleeping wait_finished
-  finish_wait);
+  finish_wait cursor_past_now);
 
 sub quoted { my ($s) = @_; return defined $s ? "'$s'" : 'NULL' }
 
@@ -78,6 +78,19 @@ sub follow
 		return (\%seen, $cursor, $answers) if !defined $since;    # a snapshot, once
 	}
 	return (\%seen, $cursor, $answers);
+}
+
+# cursor_past_now(node) — a cursor of the node whose held_ts has passed
+# the time of the call (what the node holds of its peers may trail its
+# clock): every write made before the call lies at or below it.
+sub cursor_past_now
+{
+	my ($n) = @_;
+	my $now_ms = $n->safe_psql('postgres', q{SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint + 1});
+	$n->poll_query_until('postgres',
+		qq{SELECT (('x' || substr(mantis_cursor(), 56, 16))::bit(64)::bigint >> 16) > $now_ms})
+	  or die $n->name . "'s cursor never passed $now_ms";
+	return $n->safe_psql('postgres', 'SELECT mantis_cursor()');
 }
 
 # feed_until(node, since, prefix, key, value) — poll mantis_changes(since,

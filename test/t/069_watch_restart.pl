@@ -29,18 +29,6 @@ my ($n1, $n2) = @{ $c->{nodes} }[ 1, 2 ];
 
 sub sql { my ($n, $q) = @_; return $n->safe_psql('postgres', $q) }
 
-# a cursor of the node whose held_ts has passed everything done so far
-# (what it holds of its peer may trail its clock)
-sub cursor_past_now
-{
-	my ($n) = @_;
-	my $now_ms = sql($n, q{SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint + 1});
-	$n->poll_query_until('postgres',
-		qq{SELECT (('x' || substr(mantis_cursor(), 56, 16))::bit(64)::bigint >> 16) > $now_ms})
-	  or die $n->name . "'s cursor never passed $now_ms";
-	return sql($n, 'SELECT mantis_cursor()');
-}
-
 sub run_of { my ($cursor) = @_; return substr($cursor, 21, 16) }
 
 sub has_all
