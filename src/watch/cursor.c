@@ -18,8 +18,9 @@
  * Taking one: the clock first (one below what it reads: a write of the
  * same millisecond may take the value read, R2 of common/rules.h), then
  * mantis_store_write_barrier(), so that every write that took an HLC at
- * or below it has made its entry, then the log's newest seq.  What we hold of peers is published by the
- * replication worker after their registers were merged, entries made.
+ * or below it has made its entry, then the log's newest seq.  What we
+ * hold of peers is published by the replication worker after their
+ * registers were merged, entries made.
  *
  * Text: "mc1-" and four 16-digit hex numbers: node, run, seq, held_ts.
  *
