@@ -25,7 +25,7 @@ PGFILEDESC = "mantis - replicated key-value store in shared memory"
 # running server, which must be set up like test/regress.conf (test/README.md);
 # "make check-regress" runs them in temporary instances instead, with
 # REGRESS_NOT_PRELOADED in one that does not preload mantis.
-REGRESS = mantis_basic mantis_types mantis_txn mantis_hlc mantis_persist mantis_roles mantis_ttl mantis_readers mantis_tokens mantis_limits
+REGRESS = mantis_basic mantis_types mantis_txn mantis_hlc mantis_persist mantis_roles mantis_ttl mantis_readers mantis_tokens mantis_watch mantis_limits
 REGRESS_NOT_PRELOADED = mantis_not_preloaded
 REGRESS_PREP = installcheck-prep
 

@@ -28,7 +28,9 @@
  * writers: they read the positions under the spinlock, copy entries
  * without it, and then check that the oldest entry still held is not past
  * what they copied; if it is, the copy may be torn and they give up (the
- * caller falls back to a scan of the store, watch/feed.c).
+ * caller falls back to a scan of the store, watch/feed.c), or, reading
+ * the whole log for a scan, keep the entries still held
+ * (mantis_changes_copy_held()).
  *
  * The keyless bound.  A reader that cannot use the log (another run's
  * cursor, or one older than the log's oldest entry) scans the store for
@@ -39,7 +41,9 @@
  * drop is evicted, when a hash tombstone comes for a key held nothing of,
  * and by the load, to the newest dead register, record or bound the rows
  * held (they entered with no entry).  A scan answers a cursor at or above
- * it exactly.
+ * it exactly.  A register dropped (adopted away) dies when it is dropped,
+ * however old its HLC: its entry's change_ts is the clock then, so that a
+ * scan from a cursor taken after its write, and before the drop, names it.
  *
  * Waiters: a session in mantis_wait() publishes its prefix and seq in the
  * slot of its PGPROC; the watch worker reads each new entry once and sets
@@ -78,6 +82,7 @@
 #include "utils/wait_event.h"
 
 #include "mantis.h"
+#include "clock.h"
 #include "guc.h"
 #include "wakeup.h"
 #include "store/changes.h"
@@ -267,6 +272,8 @@ mantis_changes_note(const char *key, uint32 key_len, const MantisHLC *hlc,
 	Assert(need <= log_ctl->size / 4);
 	if (kind == MANTIS_CHANGE_EXPIRED)
 		change_ts = Max(change_ts, mantis_hlc_pack(expires_ms, 0));
+	else if (kind == MANTIS_CHANGE_GONE)
+		change_ts = Max(change_ts, mantis_clock_peek());	/* now, not its write */
 	SpinLockAcquire(&log_ctl->mutex);
 	pos = log_ctl->head_pos;
 	/* an entry never wraps: skip the end of the ring if it does not fit */
@@ -347,7 +354,8 @@ copy_range(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
 
 		memcpy(&h, header_at(pos), sizeof(h));
 		pg_read_barrier();
-		if (h.seq != seq || h.key_len > (uint32) mantis_max_key_size)
+		if (h.seq != seq || h.key_len > (uint32) mantis_max_key_size ||
+			pos % log_ctl->size + sizeof(ChangeHeader) + h.key_len > log_ctl->size)
 			continue;			/* overwritten: the caller's check says so */
 		if (used + h.key_len > key_bytes)
 		{
@@ -369,36 +377,6 @@ copy_range(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
 	for (int i = 0; i < out->n; i++)
 		out->entries[i].key = out->keys + key_at[i];
 	pfree(key_at);
-}
-
-/*
- * Copy the entries after after_seq through upto_seq into *out (palloc'd).
- * False if the log no longer holds them all (then *out holds nothing):
- * the oldest was evicted before, or while, they were copied.
- */
-bool
-mantis_changes_copy(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
-{
-	uint64		oldest;
-	uint64		newest;
-
-	out->n = 0;
-	out->entries = NULL;
-	out->keys = NULL;
-	log_bounds(&oldest, &newest);
-	upto_seq = Min(upto_seq, newest);
-	if (after_seq + 1 < oldest)
-		return false;
-	if (upto_seq <= after_seq)
-		return true;
-	copy_range(after_seq, upto_seq, out);
-	log_bounds(&oldest, &newest);
-	if (oldest > after_seq + 1 || out->n != (int) (upto_seq - after_seq))
-	{
-		out->n = 0;
-		return false;
-	}
-	return true;
 }
 
 /*

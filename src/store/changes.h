@@ -28,7 +28,8 @@ typedef struct MantisChange
 	uint64		seq;			/* this run's order of application, from 1 */
 	uint64		change_ts;		/* the HLC ts a cursor compares: the
 								 * register's, or for an expiry its expiry's
-								 * ms packed (whichever is greater) */
+								 * ms packed, for a drop (GONE) the clock at
+								 * the drop (whichever is greater) */
 	MantisHLC	hlc;			/* the register's */
 	uint8		kind;			/* MantisChangeKind */
 	uint32		key_len;

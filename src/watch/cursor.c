@@ -15,10 +15,12 @@
  * whichever server answers: none is missed.  Not "the greatest HLC seen",
  * which a late write falls under.
  *
- * Taking one: the clock first, then mantis_store_write_barrier(), so that
- * every write that took an HLC at or below it has made its entry, then
- * the log's newest seq.  What we hold of peers is published by the
- * replication worker after their registers were merged, entries made.
+ * Taking one: the clock first (one below what it reads: a write of the
+ * same millisecond may take the value read, R2 of common/rules.h), then
+ * mantis_store_write_barrier(), so that every write that took an HLC at
+ * or below it has made its entry, then the log's newest seq.  What we
+ * hold of peers is published by the replication worker after their
+ * registers were merged, entries made.
  *
  * Text: "mc1-" and four 16-digit hex numbers: node, run, seq, held_ts.
  *
@@ -41,7 +43,12 @@
 void
 mantis_cursor_now(MantisCursor *c)
 {
-	uint64		held = mantis_clock_peek();
+	/*
+	 * One below the clock as read: the next local write may take the very
+	 * value read (a new millisecond's first HLC), and a scan returns only
+	 * registers above held_ts.  A write that took it earlier comes again.
+	 */
+	uint64		held = mantis_clock_peek() - 1;
 	MantisChangeBounds b;
 
 	if (mantis_replication_enabled())

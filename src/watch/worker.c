@@ -81,7 +81,9 @@ dispatch(uint64 *seen, MemoryContext cxt)
 	after = Max(*seen, b.oldest - 1);
 	upto = Min(b.newest, after + WATCH_BATCH);
 	old = MemoryContextSwitchTo(cxt);
-	if (mantis_changes_copy(after, upto, &changes))
+	if (*seen + 1 < b.oldest)
+		mantis_changes_wake_all_waiters();	/* evicted before we read them */
+	else if (mantis_changes_copy(after, upto, &changes))
 		mantis_changes_wake_waiters(&changes, after, upto);
 	else
 		mantis_changes_wake_all_waiters();

@@ -22,6 +22,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
 use MantisTest;
+use MantisWatch;
 
 my $c = mantis_cluster(3, q{
 mantis.sync_interval = '200ms'
@@ -60,6 +61,7 @@ is(protocols($n3), 'n1:4 n2:4', 'n3 speaks 4 with both');
 
 sql($n1, q{SELECT count(mantis_set('d' || i, 'old ' || i)) FROM generate_series(1, 40) i});
 ok(wait_converged($n1, $n2, $n3), 'n3 holds the 40 values');
+my $n3_cursor = cursor_past_now($n3);    # a client following n3 has seen them
 $n3->stop;
 $n1->poll_query_until('postgres', q{SELECT state <> 'connected' FROM mantis_peers WHERE node_name = 'n3'})
   or die 'n1 never saw n3 go';
@@ -93,6 +95,14 @@ while (time() < $deadline)
 }
 is($worst, 0, 'n1 and n2 never served a deleted key while n3 came back with old values');
 is(served($n3), 0, 'n3 gave up its old values once the records were collected (adoption, R6)');
+# the change feed: n3 answers the cursor of its previous run by a scan,
+# which must name the 40 keys adopted away (dropped long after their
+# writes, below the cursor), or fail: never an answer without them
+my $state = feed_sqlstate($n3, $n3_cursor, 'd');
+note('n3 answering its cursor from before the stop: ' . ($state || 'answered'));
+my $rows = $state eq '' ? feed($n3, $n3_cursor, 'd')->{rows} : {};
+ok($state eq 'MT001' || (grep { ($rows->{"d$_"} // '') eq '<deleted>' } 1 .. 40) == 40,
+	'a client following n3 learns that the 40 keys adopted away are gone (or MT001)');
 ok(wait_converged($n1, $n2, $n3), 'the three hold the same registers');
 is(served($n1) + served($n2) + served($n3), 0, 'and no deleted key is served anywhere');
 
