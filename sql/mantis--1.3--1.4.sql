@@ -140,10 +140,21 @@ REVOKE ALL ON FUNCTION mantis_changes(pg_catalog.text, pg_catalog.text) FROM PUB
 REVOKE ALL ON FUNCTION mantis_wait(pg_catalog.text, pg_catalog.text, pg_catalog.interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION mantis_cursor() FROM PUBLIC;
 
+CREATE FUNCTION mantis_cursor(since pg_catalog.text, prefix pg_catalog.text DEFAULT '')
+RETURNS pg_catalog.text
+AS 'MODULE_PATHNAME', 'mantis_cursor_after'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION mantis_cursor(pg_catalog.text, pg_catalog.text) IS
+'a cursor past since for the prefix when nothing under it changed after since (since itself otherwise): keeps a quiet prefix''s cursor recent after an empty answer';
+
+REVOKE ALL ON FUNCTION mantis_cursor(pg_catalog.text, pg_catalog.text) FROM PUBLIC;
+
 GRANT EXECUTE ON FUNCTION
 	mantis_changes(pg_catalog.text, pg_catalog.text),
 	mantis_wait(pg_catalog.text, pg_catalog.text, pg_catalog.interval),
-	mantis_cursor()
+	mantis_cursor(),
+	mantis_cursor(pg_catalog.text, pg_catalog.text)
 	TO mantis_reader;
 
 -- Read your own writes on another server (1.4): a session's token, and a

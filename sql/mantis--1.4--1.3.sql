@@ -90,6 +90,7 @@ GRANT EXECUTE ON FUNCTION mantis_status() TO mantis_monitor;
 DROP FUNCTION mantis_changes(pg_catalog.text, pg_catalog.text);
 DROP FUNCTION mantis_wait(pg_catalog.text, pg_catalog.text, pg_catalog.interval);
 DROP FUNCTION mantis_cursor();
+DROP FUNCTION mantis_cursor(pg_catalog.text, pg_catalog.text);
 
 -- and so did the tokens of read-your-writes
 DROP FUNCTION mantis_last_commit();

@@ -30,6 +30,7 @@
 PG_FUNCTION_INFO_V1(mantis_changes);
 PG_FUNCTION_INFO_V1(mantis_wait);
 PG_FUNCTION_INFO_V1(mantis_cursor);
+PG_FUNCTION_INFO_V1(mantis_cursor_after);
 
 #define FEED_COLUMNS	7
 
@@ -163,4 +164,34 @@ mantis_cursor(PG_FUNCTION_ARGS)
 	mantis_api_begin_read();
 	mantis_cursor_now(&c);
 	PG_RETURN_TEXT_P(cstring_to_text(mantis_cursor_to_text(&c)));
+}
+
+/*
+ * mantis_cursor(since text, prefix text DEFAULT '') returns text: a cursor
+ * past "since" for the prefix, when nothing under it changed after it (the
+ * cursor mantis_changes() would have put on its rows, had it had any);
+ * "since" itself when something did.  For a follower of a quiet prefix on
+ * a busy server, after an empty answer: its cursor stays recent, so that
+ * the change log still holds it next time (else the answer is a scan, or
+ * MT001 once keys under other prefixes died meanwhile).
+ */
+Datum
+mantis_cursor_after(PG_FUNCTION_ARGS)
+{
+	MantisCursor c;
+	const MantisCursor *since;
+	const char *prefix;
+	uint32		prefix_len;
+	MantisFeedAnswer a;
+
+	mantis_api_begin_read();
+	since = arg_since(fcinfo, 0, &c);
+	if (since == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("mantis cursor must not be null"),
+				 errhint("Call mantis_cursor() without arguments for the cursor of this server now.")));
+	arg_prefix(fcinfo, 1, &prefix, &prefix_len);
+	mantis_feed_changes(since, prefix, prefix_len, &a);
+	PG_RETURN_TEXT_P(cstring_to_text(mantis_cursor_to_text(a.n == 0 ? &a.next : since)));
 }

@@ -380,6 +380,36 @@ copy_range(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
 }
 
 /*
+ * Copy the entries after after_seq through upto_seq into *out (palloc'd).
+ * False if the log no longer holds them all (then *out holds nothing):
+ * the oldest was evicted before, or while, they were copied.
+ */
+bool
+mantis_changes_copy(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
+{
+	uint64		oldest;
+	uint64		newest;
+
+	out->n = 0;
+	out->entries = NULL;
+	out->keys = NULL;
+	log_bounds(&oldest, &newest);
+	upto_seq = Min(upto_seq, newest);
+	if (after_seq + 1 < oldest)
+		return false;
+	if (upto_seq <= after_seq)
+		return true;
+	copy_range(after_seq, upto_seq, out);
+	log_bounds(&oldest, &newest);
+	if (oldest > after_seq + 1 || out->n != (int) (upto_seq - after_seq))
+	{
+		out->n = 0;
+		return false;
+	}
+	return true;
+}
+
+/*
  * Copy every entry the log holds into *out: as many as are still held
  * once copied (those evicted meanwhile are dropped, their deaths raised
  * the keyless bound, which the caller reads after this).

@@ -256,7 +256,7 @@ sub compare_members
 }
 
 my $fresh = compare_members('postgres', 'upgraded');
-is(scalar(grep { /^function / } keys %$fresh), 29, 'the fresh install has 29 functions');
+is(scalar(grep { /^function / } keys %$fresh), 30, 'the fresh install has 30 functions');
 is(join(', ', sort grep { /^(view|table) / } keys %$fresh), 'table mantis_stores, view mantis_peers, view mantis_status',
 	'two views and the table');
 compare_members('hostile', 'upgraded under a hostile schema');

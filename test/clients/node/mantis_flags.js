@@ -110,6 +110,12 @@ class MantisFlags extends EventEmitter {
       try {
         answer = await client.query('SELECT key, value, deleted, cursor FROM mantis_wait($1, $2, $3)',
           [this.cursor, this.prefix, this.wait]);
+        if (answer.rows.length === 0) {
+          // nothing changed under the prefix: move the cursor past the
+          // server's other changes, so that it stays recent
+          this.cursor = (await client.query('SELECT mantis_cursor($1, $2) AS cursor',
+            [this.cursor, this.prefix])).rows[0].cursor;
+        }
       } catch (e) {
         if (e.code !== CURSOR_LOST) throw e;
         this._emit('reload', e);

@@ -112,6 +112,11 @@ class MantisFlags:
                 rows = conn.execute(
                     "SELECT key, value, deleted, cursor FROM mantis_wait(%s, %s, %s)",
                     (self.cursor, self.prefix, self.wait)).fetchall()
+                if not rows:
+                    # nothing changed under the prefix: move the cursor past
+                    # the server's other changes, so that it stays recent
+                    self.cursor = conn.execute("SELECT mantis_cursor(%s, %s)",
+                                               (self.cursor, self.prefix)).fetchone()[0]
             except psycopg.Error as e:
                 if e.sqlstate != CURSOR_LOST:
                     raise
