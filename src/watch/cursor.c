@@ -15,9 +15,11 @@
  * whichever server answers: none is missed.  Not "the greatest HLC seen",
  * which a late write falls under.
  *
- * Taking one: the clock first, then mantis_store_write_barrier(), so that
- * every write that took an HLC at or below it has made its entry, then
- * the log's newest seq.  What we hold of peers is published by the
+ * Taking one: the clock first, moved to what it reads (a peek issues
+ * nothing: a write later in the same millisecond would take the very
+ * ts read, and a scan from the cursor skip it), then
+ * mantis_store_write_barrier(), so that every write that took an HLC at
+ * or below it has made its entry, then the log's newest seq.  What we hold of peers is published by the
  * replication worker after their registers were merged, entries made.
  *
  * Text: "mc1-" and four 16-digit hex numbers: node, run, seq, held_ts.
@@ -44,6 +46,8 @@ mantis_cursor_now(MantisCursor *c)
 	uint64		held = mantis_clock_peek();
 	MantisChangeBounds b;
 
+	/* every write from now on takes an HLC above held */
+	mantis_clock_witness(held);
 	if (mantis_replication_enabled())
 		held = Min(held, mantis_changes_peers_held());
 	mantis_store_write_barrier();
