@@ -73,7 +73,16 @@ dispatch(uint64 *seen, MemoryContext cxt)
 	after = Max(*seen, b.oldest - 1);
 	upto = Min(b.newest, after + WATCH_BATCH);
 	old = MemoryContextSwitchTo(cxt);
-	if (mantis_changes_copy(after, upto, &changes))
+	if (after > *seen)
+	{
+		/*
+		 * Entries after *seen went before this worker read them: a waiter
+		 * from before them would not be looked at below (its "through" is
+		 * under "after"), so each looks again for itself.
+		 */
+		mantis_changes_wake_all_waiters();
+	}
+	else if (mantis_changes_copy(after, upto, &changes))
 		mantis_changes_wake_waiters(&changes, after, upto);
 	else
 		mantis_changes_wake_all_waiters();
