@@ -312,7 +312,8 @@ copy_range(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
 
 		memcpy(&h, header_at(pos), sizeof(h));
 		pg_read_barrier();
-		if (h.seq != seq || h.key_len > (uint32) mantis_max_key_size)
+		if (h.seq != seq || h.key_len > (uint32) mantis_max_key_size ||
+			pos % log_ctl->size + ENTRY_SIZE(h.key_len) > log_ctl->size)
 			continue;			/* overwritten: the caller's check says so */
 		if (used + h.key_len > key_bytes)
 		{
