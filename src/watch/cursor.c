@@ -19,7 +19,11 @@
  * nothing: a write later in the same millisecond would take the very
  * ts read, and a scan from the cursor skip it), then
  * mantis_store_write_barrier(), so that every write that took an HLC at
- * or below it has made its entry, then the log's newest seq.  What we hold of peers is published by the
+ * or below it has made its entry, then the log's newest seq.  An expiry
+ * is a change at its expiry's millisecond, in the log once the sweep
+ * finds it: held_ts stays below what the sweep has not looked at yet
+ * (an answer from the log would not return an expiry it has not logged,
+ * and a scan from the cursor would take it for returned).  What we hold of peers is published by the
  * replication worker after their registers were merged, entries made.
  *
  * Text: "mc1-" and four 16-digit hex numbers: node, run, seq, held_ts.
@@ -50,6 +54,7 @@ mantis_cursor_now(MantisCursor *c)
 	mantis_clock_witness(held);
 	if (mantis_replication_enabled())
 		held = Min(held, mantis_changes_peers_held());
+	held = Min(held, mantis_changes_expiries_held());
 	mantis_store_write_barrier();
 	mantis_changes_bounds(&b);
 	c->node = mantis_self_node_id();

@@ -9,6 +9,11 @@
 #    read them, must wake every waiter: it skipped to the oldest entry
 #    held, and a waiter whose change was among the evicted slept to its
 #    timeout.  The worker is stopped (SIGSTOP) while the log wraps.
+# 3. A cursor's held_ts vouches for the expiries through its millisecond,
+#    but an answer from the log returns an expiry only once the sweep has
+#    logged it: a cursor taken between the expiry and the sweep made a
+#    scan from it skip the expiry.  The sweep (the persistence worker) is
+#    held back with SIGSTOP.
 use strict;
 use warnings;
 
@@ -79,6 +84,32 @@ is($node->safe_psql('postgres', 'SELECT n FROM waited'),
 	'1', 'the waiter returned the change the log evicted');
 cmp_ok($took, '<', 5, 'the waiter was woken at once, not by chance or its timeout');
 $bg->quit;
+
+# ---- 3: an expiry the sweep has not logged yet ----
+my $persist = $node->safe_psql('postgres',
+	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'mantis worker'});
+kill 'STOP', $persist;
+my $c1 = $node->safe_psql(
+	'postgres', q{
+SET mantis.transactional = off;
+SELECT mantis_set('e/1', 'v', '1 second');
+SELECT mantis_cursor();});
+$c1 = (split /\n/, $c1)[-1];
+$node->poll_query_until('postgres', q{SELECT mantis_get('e/1') IS NULL})
+  or die 'e/1 did not expire';
+# from the log: the sweep has not said the expiry yet
+my $c2 = $node->safe_psql('postgres',
+	"SELECT coalesce(max(cursor), mantis_cursor()) FROM mantis_changes('$c1', 'e/')");
+kill 'CONT', $persist;
+# the sweep logs it: the log's answer from c2 names it now
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 1 FROM mantis_changes('$c2', 'e/')")
+  or die 'the sweep did not log the expiry';
+my $other_run = $c2;
+substr($other_run, 21, 16) = '0000000000000000';
+is($node->safe_psql('postgres',
+		"SELECT count(*) FROM mantis_changes('$other_run', 'e/') WHERE deleted"),
+	'1', 'a scan from a cursor taken before the sweep returns the expiry');
 
 $node->stop;
 done_testing();
