@@ -23,7 +23,12 @@
  * is a change at its expiry's millisecond, in the log once the sweep
  * finds it: held_ts stays below what the sweep has not looked at yet
  * (an answer from the log would not return an expiry it has not logged,
- * and a scan from the cursor would take it for returned).  What we hold of peers is published by the
+ * and a scan from the cursor would take it for returned).  A standby,
+ * or a promoted server until it has merged the table once more
+ * (persist/), vouches for no HLC: it merges its primary's writes as their
+ * rows come, not in the order of their HLCs, so one below its clock may
+ * still come; its own log answers its cursors exactly, any other server a
+ * scan of every register.  What we hold of peers is published by the
  * replication worker after their registers were merged, entries made.
  *
  * Text: "mc1-" and four 16-digit hex numbers: node, run, seq, held_ts.
@@ -32,6 +37,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include "access/xlog.h"
 
 #include "mantis.h"
 #include "clock.h"
@@ -55,6 +62,8 @@ mantis_cursor_now(MantisCursor *c)
 	if (mantis_replication_enabled())
 		held = Min(held, mantis_changes_peers_held());
 	held = Min(held, mantis_changes_expiries_held());
+	if (RecoveryInProgress() || !mantis_store_is_writable())
+		held = 0;
 	mantis_store_write_barrier();
 	mantis_changes_bounds(&b);
 	c->node = mantis_self_node_id();
