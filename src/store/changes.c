@@ -122,6 +122,8 @@ typedef struct ChangeLog
 	uint64		newest;			/* seq of the last entry (0: none) */
 	uint64		oldest;			/* seq of the oldest entry held */
 	pg_atomic_uint64 keyless_ts;
+	pg_atomic_uint64 expiries_ms;	/* the sweep logged every expiry through
+									 * this wall ms (mantis_store_sweep()) */
 	pg_atomic_uint64 peers_held;	/* replication worker: we hold every
 									 * peer's writes through this HLC ts */
 	slock_t		peers_mutex;	/* guards peers[] */
@@ -196,6 +198,7 @@ mantis_changes_shmem_init(void *place, bool found)
 	log_ctl->newest = 0;
 	log_ctl->oldest = 1;
 	pg_atomic_init_u64(&log_ctl->keyless_ts, 0);
+	pg_atomic_init_u64(&log_ctl->expiries_ms, 0);
 	pg_atomic_init_u64(&log_ctl->peers_held, 0);
 	SpinLockInit(&log_ctl->peers_mutex);
 	log_ctl->npeers = 0;
@@ -308,6 +311,25 @@ mantis_changes_keyless(uint64 ts)
 		raise_to(&log_ctl->keyless_ts, ts);
 }
 
+/*
+ * The sweep: every register whose expiry is at or before now_ms has its
+ * EXPIRED entry.  An expiry comes into the log only then, so a cursor may
+ * vouch for no expiry after this (watch/cursor.c).
+ */
+void
+mantis_changes_expiries_logged(uint64 now_ms)
+{
+	if (log_ctl != NULL)
+		raise_to(&log_ctl->expiries_ms, now_ms);
+}
+
+/* The greatest HLC ts a cursor may vouch for expiries through */
+uint64
+mantis_changes_expiries_held(void)
+{
+	return mantis_hlc_pack(pg_atomic_read_u64(&log_ctl->expiries_ms) + 1, 0) - 1;
+}
+
 void
 mantis_changes_bounds(MantisChangeBounds *b)
 {
@@ -355,7 +377,7 @@ copy_range(uint64 after_seq, uint64 upto_seq, MantisChangeCopy *out)
 		memcpy(&h, header_at(pos), sizeof(h));
 		pg_read_barrier();
 		if (h.seq != seq || h.key_len > (uint32) mantis_max_key_size ||
-			pos % log_ctl->size + sizeof(ChangeHeader) + h.key_len > log_ctl->size)
+			pos % log_ctl->size + ENTRY_SIZE(h.key_len) > log_ctl->size)
 			continue;			/* overwritten: the caller's check says so */
 		if (used + h.key_len > key_bytes)
 		{

@@ -15,12 +15,21 @@
  * whichever server answers: none is missed.  Not "the greatest HLC seen",
  * which a late write falls under.
  *
- * Taking one: the clock first (one below what it reads: a write of the
- * same millisecond may take the value read, R2 of common/rules.h), then
+ * Taking one: the clock first, moved to what it reads (a peek issues
+ * nothing: a write later in the same millisecond would take the very
+ * ts read, and a scan from the cursor skip it), then
  * mantis_store_write_barrier(), so that every write that took an HLC at
- * or below it has made its entry, then the log's newest seq.  What we
- * hold of peers is published by the replication worker after their
- * registers were merged, entries made.
+ * or below it has made its entry, then the log's newest seq.  An expiry
+ * is a change at its expiry's millisecond, in the log once the sweep
+ * finds it: held_ts stays below what the sweep has not looked at yet
+ * (an answer from the log would not return an expiry it has not logged,
+ * and a scan from the cursor would take it for returned).  A standby,
+ * or a promoted server until it has merged the table once more
+ * (persist/), vouches for no HLC: it merges its primary's writes as their
+ * rows come, not in the order of their HLCs, so one below its clock may
+ * still come; its own log answers its cursors exactly, any other server a
+ * scan of every register.  What we hold of peers is published by the
+ * replication worker after their registers were merged, entries made.
  *
  * Text: "mc1-" and four 16-digit hex numbers: node, run, seq, held_ts.
  *
@@ -28,6 +37,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include "access/xlog.h"
 
 #include "mantis.h"
 #include "clock.h"
@@ -51,8 +62,13 @@ mantis_cursor_now(MantisCursor *c)
 	uint64		held = mantis_clock_peek() - 1;
 	MantisChangeBounds b;
 
+	/* every write from now on takes an HLC above held */
+	mantis_clock_witness(held);
 	if (mantis_replication_enabled())
 		held = Min(held, mantis_changes_peers_held());
+	held = Min(held, mantis_changes_expiries_held());
+	if (RecoveryInProgress() || !mantis_store_is_writable())
+		held = 0;
 	mantis_store_write_barrier();
 	mantis_changes_bounds(&b);
 	c->node = mantis_self_node_id();

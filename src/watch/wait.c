@@ -23,6 +23,7 @@
 #include "pgstat.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "mantis.h"
@@ -101,11 +102,24 @@ mantis_wait_changes(const MantisCursor *since, const char *prefix, uint32 prefix
 	MantisCursor from;
 	const MantisCursor *cursor = since;
 
+	/*
+	 * Each look in a context of its own, emptied before the next: a waiter
+	 * woken often for nothing (a long prefix, entries evicted) would keep
+	 * every copy of the log it made until the statement ends.  The last
+	 * answer stays in it, a child of the caller's context.
+	 */
+	MemoryContext look_cxt = AllocSetContextCreate(CurrentMemoryContext, "mantis_wait",
+												   ALLOCSET_DEFAULT_SIZES);
+
 	for (;;)
 	{
 		long		left_ms;
+		MemoryContext old;
 
+		MemoryContextReset(look_cxt);
+		old = MemoryContextSwitchTo(look_cxt);
 		mantis_feed_changes(cursor, prefix, prefix_len, out);
+		MemoryContextSwitchTo(old);
 		if (out->n > 0)
 			return;
 		left_ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
