@@ -99,6 +99,8 @@ typedef struct ChangeLog
 	uint64		newest;			/* seq of the last entry (0: none) */
 	uint64		oldest;			/* seq of the oldest entry held */
 	pg_atomic_uint64 keyless_ts;
+	pg_atomic_uint64 expiries_noted;	/* the sweep: every expiry through
+										 * this wall ms has its entry */
 	pg_atomic_uint64 peers_held;	/* replication worker: we hold every
 									 * peer's writes through this HLC ts */
 	slock_t		peers_mutex;	/* guards peers[] */
@@ -164,6 +166,7 @@ mantis_changes_shmem_init(void *place, bool found)
 	log_ctl->newest = 0;
 	log_ctl->oldest = 1;
 	pg_atomic_init_u64(&log_ctl->keyless_ts, 0);
+	pg_atomic_init_u64(&log_ctl->expiries_noted, 0);
 	pg_atomic_init_u64(&log_ctl->peers_held, 0);
 	SpinLockInit(&log_ctl->peers_mutex);
 	log_ctl->npeers = 0;
@@ -264,6 +267,25 @@ mantis_changes_keyless(uint64 ts)
 {
 	if (log_ctl != NULL)
 		raise_to(&log_ctl->keyless_ts, ts);
+}
+
+/*
+ * The sweep (store/sweep.c) has made an entry for every expiry through
+ * now_ms: a cursor says no more than that of expiries (watch/cursor.c),
+ * or one taken between an expiry and the sweep that finds it would be
+ * past an expiry no answer gave.
+ */
+void
+mantis_changes_expiries_noted(uint64 now_ms)
+{
+	if (log_ctl != NULL)
+		raise_to(&log_ctl->expiries_noted, now_ms);
+}
+
+uint64
+mantis_changes_expiries_noted_ms(void)
+{
+	return pg_atomic_read_u64(&log_ctl->expiries_noted);
 }
 
 void

@@ -60,6 +60,8 @@ extern void mantis_changes_shmem_init(void *place, bool found);
 extern void mantis_changes_note(const char *key, uint32 key_len, const MantisHLC *hlc,
 								uint64 expires_ms, MantisChangeKind kind);
 extern void mantis_changes_keyless(uint64 ts);
+extern void mantis_changes_expiries_noted(uint64 now_ms);
+extern uint64 mantis_changes_expiries_noted_ms(void);
 
 /* readers (any process) */
 extern void mantis_changes_bounds(MantisChangeBounds *b);

@@ -395,6 +395,8 @@ mantis_store_sweep(const MantisSweepHorizon *h, MantisSweepStats *out)
 	sweep_dead(h, &bounds, out);
 	dead_check_collapses(h->now_ms);
 	counted_all = true;
+	/* every leaf due through now_ms was visited: each expiry has its entry */
+	mantis_changes_expiries_noted(h->now_ms);
 	out->expired_held = expired_total;
 	pg_atomic_write_u64(&store_mem.control->expired_held, expired_total);
 	pg_atomic_fetch_add_u64(&store_mem.control->collected_deletions, out->collected_deletions);

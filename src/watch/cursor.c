@@ -46,6 +46,8 @@ mantis_cursor_now(MantisCursor *c)
 
 	if (mantis_replication_enabled())
 		held = Min(held, mantis_changes_peers_held());
+	/* an expiry the sweep has not found yet no answer has given */
+	held = Min(held, mantis_hlc_pack(mantis_changes_expiries_noted_ms(), 0));
 	mantis_store_write_barrier();
 	mantis_changes_bounds(&b);
 	c->node = mantis_self_node_id();
