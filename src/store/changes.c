@@ -454,6 +454,30 @@ mantis_changes_peer_held(uint64 node, uint64 *held_ts)
 	return found;
 }
 
+/*
+ * Whether a peer reports the member set we count (R1, R2 of
+ * common/rules.h).  Only then does its cursor's HLC speak for every
+ * writer whose registers we hold: a leaf of a hub counts the hub alone,
+ * and the hub's registers of the other leaves may lie under it.
+ */
+bool
+mantis_changes_peer_same_members(uint64 node)
+{
+	bool		same = false;
+
+	SpinLockAcquire(&log_ctl->peers_mutex);
+	for (int i = 0; i < log_ctl->npeers; i++)
+	{
+		if (log_ctl->peers[i].node == node)
+		{
+			same = log_ctl->peers[i].same_members;
+			break;
+		}
+	}
+	SpinLockRelease(&log_ctl->peers_mutex);
+	return same;
+}
+
 uint64
 mantis_changes_peers_held(void)
 {
