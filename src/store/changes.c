@@ -103,6 +103,7 @@ typedef struct ChangeLog
 										 * this wall ms has its entry */
 	pg_atomic_uint64 peers_held;	/* replication worker: we hold every
 									 * peer's writes through this HLC ts */
+	pg_atomic_uint32 members_agree; /* every peer reports our member set */
 	slock_t		peers_mutex;	/* guards peers[] */
 	int			npeers;
 	MantisPeerHeld peers[MANTIS_MAX_PEERS];
@@ -168,6 +169,7 @@ mantis_changes_shmem_init(void *place, bool found)
 	pg_atomic_init_u64(&log_ctl->keyless_ts, 0);
 	pg_atomic_init_u64(&log_ctl->expiries_noted, 0);
 	pg_atomic_init_u64(&log_ctl->peers_held, 0);
+	pg_atomic_init_u32(&log_ctl->members_agree, 0);
 	SpinLockInit(&log_ctl->peers_mutex);
 	log_ctl->npeers = 0;
 	pg_atomic_init_u32(&log_ctl->waiters, 0);
@@ -424,15 +426,32 @@ void
 mantis_changes_publish_peers_held(const MantisPeerHeld *peers, int n)
 {
 	uint64		least = PG_UINT64_MAX;
+	bool		agree = true;
 
 	Assert(n <= MANTIS_MAX_PEERS);
 	for (int i = 0; i < n; i++)
+	{
 		least = Min(least, peers[i].node == 0 ? 0 : peers[i].held_ts);
+		agree = agree && peers[i].node != 0 && peers[i].same_members;
+	}
 	SpinLockAcquire(&log_ctl->peers_mutex);
 	memcpy(log_ctl->peers, peers, sizeof(MantisPeerHeld) * n);
 	log_ctl->npeers = n;
 	SpinLockRelease(&log_ctl->peers_mutex);
 	pg_atomic_write_u64(&log_ctl->peers_held, least);
+	pg_atomic_write_u32(&log_ctl->members_agree, agree ? 1 : 0);
+}
+
+/*
+ * Whether every peer reported our member set when last published: else
+ * (a hub, a leaf of one, a peer listed on one side only) registers of
+ * servers we do not count may reach us under what we hold of our peers,
+ * and a cursor's HLC vouches for nothing (watch/cursor.c).
+ */
+bool
+mantis_changes_members_agree(void)
+{
+	return pg_atomic_read_u32(&log_ctl->members_agree) != 0;
 }
 
 /* What we hold of one peer's writes; false if it is not among our peers */

@@ -79,6 +79,7 @@ extern void mantis_changes_publish_peers_held(const MantisPeerHeld *peers, int n
 extern uint64 mantis_changes_peers_held(void);
 extern bool mantis_changes_peer_held(uint64 node, uint64 *held_ts);
 extern bool mantis_changes_peer_same_members(uint64 node);
+extern bool mantis_changes_members_agree(void);
 
 /* sessions waiting for changes (watch/wait.c, watch/worker.c) */
 #define MANTIS_WAIT_PREFIX_MAX	64

@@ -45,7 +45,8 @@ mantis_cursor_now(MantisCursor *c)
 	MantisChangeBounds b;
 
 	if (mantis_replication_enabled())
-		held = Min(held, mantis_changes_peers_held());
+		held = mantis_changes_members_agree() ?
+			Min(held, mantis_changes_peers_held()) : 0;
 	/* an expiry the sweep has not found yet no answer has given */
 	held = Min(held, mantis_hlc_pack(mantis_changes_expiries_noted_ms(), 0));
 	mantis_store_write_barrier();

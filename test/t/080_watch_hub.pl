@@ -2,7 +2,10 @@
 # n1 does not relay what it merges: n3's write reaches n2 only by a repair
 # round with n1.  Meanwhile n2's cursor says it holds every write through
 # what it holds of n1's - past n3's write, which n2 lacks.  A follower of
-# n2 that fails over to n1 must get n3's write (or MT001).
+# n2 that fails over to n1 must get n3's write (or MT001), and so must one
+# that stays on n2 across its restart (the round on reconnecting brings
+# the write, below that HLC).  (A leaf's cursor now says 0: past it means
+# past 0.)
 use strict;
 use warnings;
 use FindBin;
@@ -25,6 +28,8 @@ for my $n ($n1, $n2, $n3)
 # a full mesh first: each answers the others' cursors by a scan
 sql($n2, q{SELECT mantis_set('mesh.n2', 'm')});
 $n1->poll_query_until('postgres', q{SELECT mantis_get('mesh.n2') = 'm'}) or die;
+ok($n2->poll_query_until('postgres', q{SELECT right(mantis_cursor(), 16) <> '0000000000000000'}),
+	'full mesh: a cursor of n2 vouches for an HLC');
 my $mesh_cursor = sql($n2, q{SELECT mantis_cursor()});
 ok($n1->poll_query_until('postgres', qq{SELECT count(*) >= 0 FROM mantis_changes('$mesh_cursor')}),
 	'full mesh: the cursor of n2 is answered on n1');
@@ -65,7 +70,7 @@ for (1 .. 100)
 	for (split /\n/, $out) { my ($k, $v, $cur) = split /\|/; $map{$k} = $v; $cursor = $cur }
 	$cursor = sql($n2, q{SELECT mantis_cursor()}) if $out eq '';
 	my ($held) = $cursor =~ /-([0-9a-f]{16})$/;
-	$past = 1, last if (hex($held) >> 16) > $after_ms;
+	$past = 1, last if hex($held) == 0 || (hex($held) >> 16) > $after_ms;
 	select(undef, undef, undef, 0.1);
 }
 note "n2 holds from.n3: '" . sql($n2, q{SELECT mantis_get('from.n3')}) . "'";
@@ -75,5 +80,14 @@ my ($ret, $out, $err) = $n1->psql('postgres', "SELECT key, coalesce(value, '<dea
 for (split /\n/, $out) { my ($k, $v, $cur) = split /\|/; $map{$k} = $v }
 note "hub's answer: '$out' err '$err'";
 ok($err =~ /cannot answer/ || ($map{'from.n3'} // '') eq 'x', 'the follower that failed over to the hub has n3\'s write (or MT001)');
+
+# the same cursor on n2 itself after a restart: the round with n1 on
+# reconnecting brings n3's write, below the cursor's HLC
+$n2->restart;
+wait_loaded($n2);
+$n2->poll_query_until('postgres', q{SELECT mantis_get('from.n3') = 'x'}) or die 'n2 never got from.n3';
+($ret, $out, $err) = $n2->psql('postgres', "SELECT key, coalesce(value, '<dead>'), cursor FROM mantis_changes('$cursor')");
+note "n2's answer after its restart: '$out' err '$err'";
+ok($err =~ /cannot answer/ || $out =~ /^from\.n3\|x\|/m, 'the follower of n2 gets n3\'s write after n2 restarts (or MT001)');
 $_->stop for ($n1, $n2, $n3);
 done_testing();
