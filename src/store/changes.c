@@ -60,6 +60,7 @@
 #include "storage/spin.h"
 
 #include "mantis.h"
+#include "clock.h"
 #include "guc.h"
 #include "wakeup.h"
 #include "store/changes.h"
@@ -237,6 +238,13 @@ mantis_changes_note(const char *key, uint32 key_len, const MantisHLC *hlc,
 	Assert(need <= log_ctl->size / 4);
 	if (kind == MANTIS_CHANGE_EXPIRED)
 		change_ts = Max(change_ts, mantis_hlc_pack(expires_ms, 0));
+	/*
+	 * A register adopted away changes now, whatever its HLC: a cursor taken
+	 * while it was held may be far past that HLC, and a scan from it must
+	 * find this death (or MT001 once the entry is evicted).
+	 */
+	if (kind == MANTIS_CHANGE_GONE)
+		change_ts = Max(change_ts, mantis_clock_peek());
 	SpinLockAcquire(&log_ctl->mutex);
 	pos = log_ctl->head_pos;
 	/* an entry never wraps: skip the end of the ring if it does not fit */
