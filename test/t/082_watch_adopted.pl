@@ -92,5 +92,18 @@ sql($n3, q{SET mantis.transactional = off; SELECT count(mantis_set('fill' || (i 
 my ($ret, $out, $err) = $n3->psql('postgres', "SELECT key, deleted FROM mantis_changes('$cursor') WHERE key = 'k'");
 note "answer: '$out' err '$err'";
 ok($err =~ /cannot answer/ || $out eq 'k|t', 'the follower learns that k is gone (or MT001)');
+
+# the same across a clean restart of n3 after its adoption
+delete_while_away('k2');
+$cursor = sql($n3, q{SELECT mantis_cursor()});
+is(sql($n3, q{SELECT mantis_get('k2')}), 'old', 'the follower of n3 has k2');
+bring_back();
+ok($n3->poll_query_until('postgres', q{SELECT mantis_get('k2') IS NULL}), 'n3 adopts k2 away');
+$n3->poll_query_until('postgres', q{SELECT collection NOT LIKE '%adopted away wait for a compaction%' FROM mantis_status}) or die;
+$n3->restart;
+wait_loaded($n3);
+($ret, $out, $err) = $n3->psql('postgres', "SELECT key, deleted FROM mantis_changes('$cursor') WHERE key = 'k2'");
+note "answer after the restart: '$out' err '$err'";
+ok($err =~ /cannot answer/ || $out eq 'k2|t', 'after a restart the follower learns that k2 is gone (or MT001)');
 $_->stop for @all;
 done_testing();
