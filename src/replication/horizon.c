@@ -104,17 +104,32 @@ seq_after(uint32 a, uint32 b)
 	return (int32) (a - b) > 0;
 }
 
+/* Our member set as the rules see it (R1 of common/rules.h) */
+typedef struct Members
+{
+	int			n;				/* peers that count */
+	MantisMemberView views[MANTIS_MAX_PEERS];
+	const Peer *peers[MANTIS_MAX_PEERS];
+	uint64		digest;			/* of the set with us in it, 0: not known */
+} Members;
+
+static void gather_members(Members *m);
+
 /*
  * Publish what we hold of each peer's writes for the change feed's cursor
  * and mantis_wait_for() (store/changes.c).  A peer not identified yet
- * counts as holding nothing; an alias of ourselves not at all.
+ * counts as holding nothing; an alias of ourselves not at all.  And
+ * whether each reports our member set: only then may a cursor of its be
+ * answered here by a scan (watch/feed.c).
  */
 static void
 publish_held(void)
 {
 	MantisPeerHeld held[MANTIS_MAX_PEERS];
 	int			n = 0;
+	Members		m;
 
+	gather_members(&m);
 	for (int i = 0; i < MANTIS_MAX_PEERS; i++)
 	{
 		const Peer *peer = &mantis_peer_table[i];
@@ -125,6 +140,7 @@ publish_held(void)
 			continue;
 		held[n].node = peer->identified ? peer->node_id : 0;
 		held[n].held_ts = peer->acks.in_held;
+		held[n].same_members = m.digest != 0 && peer->acks.members == m.digest;
 		n++;
 	}
 	mantis_changes_publish_peers_held(held, n);
@@ -515,15 +531,6 @@ acked_by(const Peer *peer)
 		return 0;
 	return peer->acks.acked;
 }
-
-/* Our member set as the rules see it (R1 of common/rules.h) */
-typedef struct Members
-{
-	int			n;				/* peers that count */
-	MantisMemberView views[MANTIS_MAX_PEERS];
-	const Peer *peers[MANTIS_MAX_PEERS];
-	uint64		digest;			/* of the set with us in it, 0: not known */
-} Members;
 
 /*
  * Gather our members: ourselves, every peer we list (whose name is known

@@ -126,6 +126,7 @@ typedef struct ChangeLog
 									 * this wall ms (mantis_store_sweep()) */
 	pg_atomic_uint64 peers_held;	/* replication worker: we hold every
 									 * peer's writes through this HLC ts */
+	pg_atomic_uint32 members_agree; /* every peer reports our member set */
 	slock_t		peers_mutex;	/* guards peers[] */
 	int			npeers;
 	MantisPeerHeld peers[MANTIS_MAX_PEERS];
@@ -200,6 +201,7 @@ mantis_changes_shmem_init(void *place, bool found)
 	pg_atomic_init_u64(&log_ctl->keyless_ts, 0);
 	pg_atomic_init_u64(&log_ctl->expiries_ms, 0);
 	pg_atomic_init_u64(&log_ctl->peers_held, 0);
+	pg_atomic_init_u32(&log_ctl->members_agree, 0);
 	SpinLockInit(&log_ctl->peers_mutex);
 	log_ctl->npeers = 0;
 	/*
@@ -468,12 +470,14 @@ mantis_changes_publish_peers_held(const MantisPeerHeld *peers, int n)
 {
 	uint64		least = PG_UINT64_MAX;
 	bool		known = true;
+	bool		agree = true;
 
 	Assert(n <= MANTIS_MAX_PEERS);
 	for (int i = 0; i < n; i++)
 	{
 		least = Min(least, peers[i].node == 0 ? 0 : peers[i].held_ts);
 		known &= peers[i].node != 0;
+		agree = agree && peers[i].node != 0 && peers[i].same_members;
 	}
 	SpinLockAcquire(&log_ctl->peers_mutex);
 	memcpy(log_ctl->peers, peers, sizeof(MantisPeerHeld) * n);
@@ -481,11 +485,24 @@ mantis_changes_publish_peers_held(const MantisPeerHeld *peers, int n)
 	log_ctl->peers_known = known;
 	SpinLockRelease(&log_ctl->peers_mutex);
 	pg_atomic_write_u64(&log_ctl->peers_held, least);
+	pg_atomic_write_u32(&log_ctl->members_agree, agree ? 1 : 0);
 
 	/* a mantis_wait_for() that counted itself after this reads the above */
 	pg_memory_barrier();
 	if (pg_atomic_read_u32(&log_ctl->held_waiters) > 0)
 		ConditionVariableBroadcast(&log_ctl->held_cv);
+}
+
+/*
+ * Whether every peer reported our member set when last published: else
+ * (a hub, a leaf of one, a peer listed on one side only) registers of
+ * servers we do not count may reach us under what we hold of our peers,
+ * and a cursor's HLC vouches for nothing (watch/cursor.c).
+ */
+bool
+mantis_changes_members_agree(void)
+{
+	return pg_atomic_read_u32(&log_ctl->members_agree) != 0;
 }
 
 /* What we hold of one peer's writes; false if it is not among our peers */
@@ -544,6 +561,30 @@ mantis_changes_held_wait_end(void)
 {
 	ConditionVariableCancelSleep();
 	pg_atomic_fetch_sub_u32(&log_ctl->held_waiters, 1);
+}
+
+/*
+ * Whether a peer reports the member set we count (R1, R2 of
+ * common/rules.h).  Only then does its cursor's HLC speak for every
+ * writer whose registers we hold: a leaf of a hub counts the hub alone,
+ * and the hub's registers of the other leaves may lie under it.
+ */
+bool
+mantis_changes_peer_same_members(uint64 node)
+{
+	bool		same = false;
+
+	SpinLockAcquire(&log_ctl->peers_mutex);
+	for (int i = 0; i < log_ctl->npeers; i++)
+	{
+		if (log_ctl->peers[i].node == node)
+		{
+			same = log_ctl->peers[i].same_members;
+			break;
+		}
+	}
+	SpinLockRelease(&log_ctl->peers_mutex);
+	return same;
 }
 
 uint64

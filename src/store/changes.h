@@ -74,10 +74,13 @@ typedef struct MantisPeerHeld
 {
 	uint64		node;			/* 0: not identified yet */
 	uint64		held_ts;		/* we hold its writes through this HLC ts */
+	bool		same_members;	/* it reports our member set (R1, R2) */
 } MantisPeerHeld;
 extern void mantis_changes_publish_peers_held(const MantisPeerHeld *peers, int n);
 extern uint64 mantis_changes_peers_held(void);
 extern bool mantis_changes_peer_held(uint64 node, uint64 *held_ts);
+extern bool mantis_changes_peer_same_members(uint64 node);
+extern bool mantis_changes_members_agree(void);
 
 /* what mantis_changes_peer_held_of() knows of a node */
 typedef enum MantisHeldOf

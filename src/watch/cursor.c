@@ -65,7 +65,8 @@ mantis_cursor_now(MantisCursor *c)
 	/* every write from now on takes an HLC above held */
 	mantis_clock_witness(held);
 	if (mantis_replication_enabled())
-		held = Min(held, mantis_changes_peers_held());
+		held = mantis_changes_members_agree() ?
+			Min(held, mantis_changes_peers_held()) : 0;
 	held = Min(held, mantis_changes_expiries_held());
 	if (RecoveryInProgress() || !mantis_store_is_writable())
 		held = 0;

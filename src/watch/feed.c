@@ -16,8 +16,10 @@
  *	  and of the log for deaths of keys the store no longer holds.  Exact
  *	  only if no key died above held_ts without an entry to name it (the
  *	  log's keyless bound, store/changes.c); else, and for a cursor of a
- *	  server this one does not know, an ERROR of SQLSTATE MT001 with a hint
- *	  to start again from NULL.  Never a silently incomplete answer.
+ *	  server this one does not know, or that does not report this one's
+ *	  member set (a hub and its leaves: a leaf's cursor speaks only for
+ *	  the writers it counts), an ERROR of SQLSTATE MT001 with a hint to
+ *	  start again from NULL.  Never a silently incomplete answer.
  *
  * The answer's cursor is taken before anything is read, so a change made
  * meanwhile may come in this answer and again in the next (at least once).
@@ -328,6 +330,8 @@ mantis_feed_changes(const MantisCursor *since, const char *prefix, uint32 prefix
 		;						/* exact, from the log */
 	else if (since->node != out->next.node && !mantis_changes_peer_held(since->node, &held))
 		cursor_lost("it comes from a server that is not a peer of this one");
+	else if (since->node != out->next.node && !mantis_changes_peer_same_members(since->node))
+		cursor_lost("it comes from a server that does not count the same members as this one (not a full mesh)");
 	else
 		answer_from_scan(since->held_ts, prefix, prefix_len, &rows);
 	out->n = rows.n;
