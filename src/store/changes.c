@@ -79,6 +79,7 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "utils/memutils.h"
 #include "utils/wait_event.h"
 
 #include "mantis.h"
@@ -130,6 +131,7 @@ typedef struct ChangeLog
 	slock_t		peers_mutex;	/* guards peers[] */
 	int			npeers;
 	MantisPeerHeld peers[MANTIS_MAX_PEERS];
+	pg_atomic_uint64 waits_gen;	/* a wait added or taken back */
 	pg_atomic_uint32 wake;		/* the waiters (WAKE_WAITERS bits), and
 								 * WAKE_NOTIFY: the watch worker follows
 								 * the log for NOTIFY */
@@ -209,6 +211,7 @@ mantis_changes_shmem_init(void *place, bool found)
 	 * resumes at seq 0 if its channel is set, and clears the bit if not.
 	 */
 	pg_atomic_init_u32(&log_ctl->wake, WAKE_NOTIFY);
+	pg_atomic_init_u64(&log_ctl->waits_gen, 0);
 	pg_atomic_init_u64(&log_ctl->notified, 0);
 	log_ctl->peers_known = false;
 	pg_atomic_init_u32(&log_ctl->held_waiters, 0);
@@ -599,10 +602,7 @@ mantis_changes_peers_held(void)
  * Publish this session's wait in the slot of its PGPROC: the watch worker
  * sets its latch once an entry after after_seq names a key under the
  * prefix (its first MANTIS_WAIT_PREFIX_MAX bytes: a longer one wakes it
- * for a few keys it then finds it does not want), and meanwhile raises
- * the slot's "through" past the entries it read that do not (so that a
- * waiter woken for another reason looks again only after them, not from a
- * cursor the log may have moved past).  Returns the slot.
+ * for a few keys it then finds it does not want).  Returns the slot.
  */
 int
 mantis_changes_waiter_add(const char *prefix, uint32 prefix_len, uint64 after_seq)
@@ -616,35 +616,27 @@ mantis_changes_waiter_add(const char *prefix, uint32 prefix_len, uint64 after_se
 				 errmsg("mantis_wait() cannot wait in this process")));
 	w = &log_waiters[slot];
 	SpinLockAcquire(&w->mutex);
-	w->gen++;
 	w->prefix_len = Min(prefix_len, MANTIS_WAIT_PREFIX_MAX);
 	memcpy(w->prefix, prefix, w->prefix_len);
 	w->through = after_seq;
 	SpinLockRelease(&w->mutex);
 	pg_atomic_write_u32(&w->used, 1);
+	pg_atomic_fetch_add_u64(&log_ctl->waits_gen, 1);
 	pg_atomic_fetch_add_u32(&log_ctl->wake, 1);
 	return slot;
 }
 
-/*
- * Take the wait back; returns the seq through which no entry is under its
- * prefix (at least the after_seq it was published with).
- */
-uint64
+/* Take the wait back */
+void
 mantis_changes_waiter_remove(int slot)
 {
 	WaiterSlot *w = &log_waiters[slot];
-	uint64		through;
 
 	if (pg_atomic_read_u32(&w->used) == 0)
-		return 0;
+		return;
 	pg_atomic_write_u32(&w->used, 0);
+	pg_atomic_fetch_add_u64(&log_ctl->waits_gen, 1);
 	pg_atomic_fetch_sub_u32(&log_ctl->wake, 1);
-	SpinLockAcquire(&w->mutex);
-	w->gen++;
-	through = w->through;
-	SpinLockRelease(&w->mutex);
-	return through;
 }
 
 uint64
@@ -653,13 +645,12 @@ mantis_changes_waiters(void)
 	return pg_atomic_read_u32(&log_ctl->wake) & WAKE_WAITERS;
 }
 
-/* A waiter, as the watch worker reads it for a pass */
+/* A wait, as the watch worker keeps it between passes */
 typedef struct WaiterRef
 {
 	uint32		slot;
-	uint32		gen;
 	uint32		prefix_len;
-	uint64		through;
+	uint64		after;
 	char		prefix[MANTIS_WAIT_PREFIX_MAX];
 } WaiterRef;
 
@@ -673,6 +664,47 @@ waiter_ref_cmp(const void *a, const void *b)
 	if (c != 0)
 		return c;
 	return (int) x->prefix_len - (int) y->prefix_len;
+}
+
+/*
+ * The watch worker's copy of the waits, sorted by prefix so that the
+ * waits of one prefix lie together: made again only when a wait was added
+ * or taken back since (waits_gen), so that a pass costs the entries times
+ * the distinct prefixes, not the waiters (500 idle ones cost a pass each
+ * as much as one).  In the worker's own memory.
+ */
+static WaiterRef *waits = NULL;
+static int	nwaits = 0;
+static uint64 waits_seen_gen = PG_UINT64_MAX;
+
+static void
+waits_refresh(void)
+{
+	uint64		gen = pg_atomic_read_u64(&log_ctl->waits_gen);
+
+	if (gen == waits_seen_gen)
+		return;
+	if (waits == NULL)
+		waits = MemoryContextAlloc(TopMemoryContext, sizeof(WaiterRef) * log_ctl->nwaiters);
+	/* a wait that comes while this copies is seen, or makes the next pass copy again */
+	waits_seen_gen = gen;
+	nwaits = 0;
+	for (uint32 slot = 0; slot < log_ctl->nwaiters; slot++)
+	{
+		WaiterSlot *w = &log_waiters[slot];
+		WaiterRef  *r = &waits[nwaits];
+
+		if (pg_atomic_read_u32(&w->used) == 0)
+			continue;
+		SpinLockAcquire(&w->mutex);
+		r->slot = slot;
+		r->prefix_len = w->prefix_len;
+		r->after = w->through;
+		memcpy(r->prefix, w->prefix, w->prefix_len);
+		SpinLockRelease(&w->mutex);
+		nwaits++;
+	}
+	qsort(waits, nwaits, sizeof(WaiterRef), waiter_ref_cmp);
 }
 
 /* The last entry under the prefix, after "after"; 0 if none */
@@ -694,63 +726,31 @@ last_match(const MantisChangeCopy *changes, const char *prefix, uint32 prefix_le
 
 /*
  * The watch worker: set the latch of every waiter that one of these
- * entries (after "after", through upto) concerns, and raise the others'
- * "through" to upto - only those that had looked through "after"
- * already: of one that waits from before it, this pass saw too little to
- * vouch for.  Waiters of one prefix share one look at the entries: a pass
- * costs the entries times the distinct prefixes, not times the waiters.
+ * entries concerns.  A waiter woken looks again for itself; one woken for
+ * an entry it had seen (its wait began after it) finds nothing, and waits
+ * again.
  */
 void
-mantis_changes_wake_waiters(const MantisChangeCopy *changes, uint64 after, uint64 upto)
+mantis_changes_wake_waiters(const MantisChangeCopy *changes)
 {
-	WaiterRef  *refs;
-	int			n = 0;
-
 	if (mantis_changes_waiters() == 0)
 		return;
-	refs = palloc(sizeof(WaiterRef) * log_ctl->nwaiters);
-	for (uint32 slot = 0; slot < log_ctl->nwaiters; slot++)
-	{
-		WaiterSlot *w = &log_waiters[slot];
-
-		if (pg_atomic_read_u32(&w->used) == 0)
-			continue;
-		SpinLockAcquire(&w->mutex);
-		refs[n].slot = slot;
-		refs[n].gen = w->gen;
-		refs[n].prefix_len = w->prefix_len;
-		refs[n].through = w->through;
-		memcpy(refs[n].prefix, w->prefix, w->prefix_len);
-		SpinLockRelease(&w->mutex);
-		n++;
-	}
-	qsort(refs, n, sizeof(WaiterRef), waiter_ref_cmp);
-	for (int i = 0; i < n;)
+	waits_refresh();
+	for (int i = 0; i < nwaits;)
 	{
 		int			end = i + 1;
-		uint64		least = refs[i].through;
+		uint64		least = waits[i].after;
 		uint64		last;
 
-		for (; end < n && waiter_ref_cmp(&refs[i], &refs[end]) == 0; end++)
-			least = Min(least, refs[end].through);
-		last = last_match(changes, refs[i].prefix, refs[i].prefix_len, least);
+		for (; end < nwaits && waiter_ref_cmp(&waits[i], &waits[end]) == 0; end++)
+			least = Min(least, waits[end].after);
+		last = last_match(changes, waits[i].prefix, waits[i].prefix_len, least);
 		for (; i < end; i++)
 		{
-			WaiterSlot *w = &log_waiters[refs[i].slot];
-
-			if (last > refs[i].through)
-				SetLatch(&ProcGlobal->allProcs[refs[i].slot].procLatch);
-			else
-			{
-				/* nothing for it through upto, unless it waits anew since */
-				SpinLockAcquire(&w->mutex);
-				if (w->gen == refs[i].gen && w->through >= after && w->through < upto)
-					w->through = upto;
-				SpinLockRelease(&w->mutex);
-			}
+			if (last > waits[i].after)
+				SetLatch(&ProcGlobal->allProcs[waits[i].slot].procLatch);
 		}
 	}
-	pfree(refs);
 }
 
 /* Set every waiter's latch: each looks at the log again itself */

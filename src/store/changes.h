@@ -100,9 +100,8 @@ extern void mantis_changes_held_wait_end(void);
 /* sessions waiting for changes (watch/wait.c, watch/worker.c) */
 #define MANTIS_WAIT_PREFIX_MAX	64
 extern int	mantis_changes_waiter_add(const char *prefix, uint32 prefix_len, uint64 after_seq);
-extern uint64 mantis_changes_waiter_remove(int slot);
-extern void mantis_changes_wake_waiters(const MantisChangeCopy *changes, uint64 after,
-										uint64 upto);
+extern void mantis_changes_waiter_remove(int slot);
+extern void mantis_changes_wake_waiters(const MantisChangeCopy *changes);
 extern void mantis_changes_wake_all_waiters(void);
 extern uint64 mantis_changes_waiters(void);
 

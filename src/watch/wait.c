@@ -34,36 +34,29 @@
 static int	my_slot = -1;
 static bool exit_hook_set = false;
 
-/* Take the wait back: returns the seq the watch worker found nothing through */
-static uint64
+static void
 clear_slot(void)
 {
-	uint64		through = 0;
-
 	if (my_slot >= 0)
-		through = mantis_changes_waiter_remove(my_slot);
+		mantis_changes_waiter_remove(my_slot);
 	my_slot = -1;
-	return through;
 }
 
 static void
 clear_slot_at_exit(int code, Datum arg)
 {
-	(void) clear_slot();
+	clear_slot();
 }
 
 /*
  * Sleep until the watch worker says an entry after after_seq concerns the
  * prefix, or timeout_ms pass, unless the log has moved past after_seq
- * since (then at once: the caller looks again).  Returns the seq through
- * which the worker found nothing for us (after_seq at least): where the
- * caller looks again from.
+ * since (then at once: the caller looks again).
  */
-static uint64
+static void
 sleep_for_change(const char *prefix, uint32 prefix_len, uint64 after_seq, long timeout_ms)
 {
 	MantisChangeBounds b;
-	volatile uint64 through = after_seq;
 
 	if (!exit_hook_set)
 	{
@@ -83,11 +76,10 @@ sleep_for_change(const char *prefix, uint32 prefix_len, uint64 after_seq, long t
 	}
 	PG_FINALLY();
 	{
-		through = Max(through, clear_slot());
+		clear_slot();
 	}
 	PG_END_TRY();
 	CHECK_FOR_INTERRUPTS();
-	return through;
 }
 
 /*
@@ -128,7 +120,7 @@ mantis_wait_changes(const MantisCursor *since, const char *prefix, uint32 prefix
 		/* nothing under the prefix through out->next: wait from there */
 		from = out->next;
 		cursor = &from;
-		from.seq = sleep_for_change(prefix, prefix_len, from.seq, left_ms);
+		sleep_for_change(prefix, prefix_len, from.seq, left_ms);
 		/* at the deadline, no rows: the caller's cursor still holds */
 		if (TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline) <= 0)
 		{

@@ -34,7 +34,6 @@
 #include "storage/latch.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
-#include "utils/timestamp.h"
 
 #include "mantis.h"
 #include "guc.h"
@@ -48,14 +47,6 @@
 
 /* Entries copied per pass, at most: the rest waits for the next pass */
 #define WATCH_BATCH		4096
-
-/*
- * Passes begin at most this often: a pass sooner after the last one waits
- * for the rest of it with the latch still set, so that the writes of a
- * busy server do not each wake this worker (their SetLatch finds it set,
- * and costs them a read).  An idle server's first change goes at once.
- */
-#define WATCH_PACE_US	250
 
 /*
  * One pass: wake the waiters the entries after *seen concern.  Returns
@@ -84,7 +75,7 @@ dispatch(uint64 *seen, MemoryContext cxt)
 	if (*seen + 1 < b.oldest)
 		mantis_changes_wake_all_waiters();	/* evicted before we read them */
 	else if (mantis_changes_copy(after, upto, &changes))
-		mantis_changes_wake_waiters(&changes, after, upto);
+		mantis_changes_wake_waiters(&changes);
 	else
 		mantis_changes_wake_all_waiters();
 	MemoryContextSwitchTo(old);
@@ -100,7 +91,6 @@ mantis_watch_main(Datum arg)
 	MantisNotify notify;
 	uint64		seen = 0;
 	bool		more = false;
-	TimestampTz last_pass = 0;
 	long		nap = WATCH_NAP_MS;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -116,16 +106,10 @@ mantis_watch_main(Datum arg)
 	{
 		if (!more)
 		{
-			long		since_us;
-
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 							 nap, PG_WAIT_EXTENSION);
-			since_us = (long) (GetCurrentTimestamp() - last_pass);
-			if (since_us >= 0 && since_us < WATCH_PACE_US)
-				pg_usleep(WATCH_PACE_US - since_us);
 			ResetLatch(MyLatch);
 		}
-		last_pass = GetCurrentTimestamp();
 		CHECK_FOR_INTERRUPTS();
 		if (ShutdownRequestPending)
 			break;
