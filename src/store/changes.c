@@ -48,8 +48,9 @@
  * Waiters: a session in mantis_wait() publishes its prefix and seq in the
  * slot of its PGPROC; the watch worker reads each new entry once and sets
  * the latches of the waiters it concerns (mantis_changes_wake_waiters()),
- * so that a write costs its writer one atomic read while nobody waits and
- * at most one SetLatch of the watch worker while someone does.
+ * so that a write costs its writer one atomic read while nobody waits, and
+ * while someone does, a look at the waits' prefix heads (HEAD_BYTES) and
+ * one SetLatch of the watch worker only if its key may concern one.
  *
  * NOTIFY (watch/notify.c): while mantis.notify_channel is set the watch
  * worker reads every entry, waiters or not.  It says so by a bit of the
@@ -114,6 +115,16 @@ typedef struct WaiterSlot
 	char		prefix[MANTIS_WAIT_PREFIX_MAX];
 } WaiterSlot;
 
+/*
+ * A writer wakes the watch worker for waiters only if its key may concern
+ * one: a wait counts in heads[] under the hash of its prefix's first
+ * HEAD_BYTES bytes (or in short_waits, shorter), a key looks there under
+ * the hash of its own first bytes.  So that a busy server's writes to keys
+ * nobody waits for cost one or two atomic reads, not a wake-up each.
+ */
+#define HEAD_BYTES		4
+#define HEAD_SLOTS		1024
+
 typedef struct ChangeLog
 {
 	slock_t		mutex;			/* guards the positions below */
@@ -132,6 +143,9 @@ typedef struct ChangeLog
 	int			npeers;
 	MantisPeerHeld peers[MANTIS_MAX_PEERS];
 	pg_atomic_uint64 waits_gen;	/* a wait added or taken back */
+	pg_atomic_uint32 short_waits;	/* waits whose prefix is under
+									 * HEAD_BYTES long: any key may concern them */
+	pg_atomic_uint32 heads[HEAD_SLOTS];	/* waits by their prefix's head */
 	pg_atomic_uint32 wake;		/* the waiters (WAKE_WAITERS bits), and
 								 * WAKE_NOTIFY: the watch worker follows
 								 * the log for NOTIFY */
@@ -212,6 +226,9 @@ mantis_changes_shmem_init(void *place, bool found)
 	 */
 	pg_atomic_init_u32(&log_ctl->wake, WAKE_NOTIFY);
 	pg_atomic_init_u64(&log_ctl->waits_gen, 0);
+	pg_atomic_init_u32(&log_ctl->short_waits, 0);
+	for (int i = 0; i < HEAD_SLOTS; i++)
+		pg_atomic_init_u32(&log_ctl->heads[i], 0);
 	pg_atomic_init_u64(&log_ctl->notified, 0);
 	log_ctl->peers_known = false;
 	pg_atomic_init_u32(&log_ctl->held_waiters, 0);
@@ -245,6 +262,27 @@ header_at(uint64 pos)
 	return (ChangeHeader *) (log_data + pos % log_ctl->size);
 }
 
+/* The heads[] slot of a key's or prefix's first HEAD_BYTES bytes */
+static inline int
+head_slot(const char *bytes)
+{
+	uint32		h = 0;
+
+	for (int i = 0; i < HEAD_BYTES; i++)
+		h = h * 31 + (unsigned char) bytes[i];
+	return (int) (h % HEAD_SLOTS);
+}
+
+/* Whether a change of this key may concern a waiter (heads[] above) */
+static inline bool
+key_may_concern_waiters(const char *key, uint32 key_len)
+{
+	if (pg_atomic_read_u32(&log_ctl->short_waits) > 0)
+		return true;
+	return key_len >= HEAD_BYTES &&
+		pg_atomic_read_u32(&log_ctl->heads[head_slot(key)]) > 0;
+}
+
 /*
  * Drop the oldest entry: under the mutex.  An entry that said a key died
  * leaves no trace of the key once gone: a scan can no longer answer for
@@ -270,6 +308,7 @@ void
 mantis_changes_note(const char *key, uint32 key_len, const MantisHLC *hlc,
 					uint64 expires_ms, MantisChangeKind kind)
 {
+	uint32		wake;
 	uint64		need = ENTRY_SIZE(key_len);
 	uint64		change_ts = hlc->ts;
 	ChangeHeader *h;
@@ -304,7 +343,9 @@ mantis_changes_note(const char *key, uint32 key_len, const MantisHLC *hlc,
 	log_ctl->newest = h->seq;
 	SpinLockRelease(&log_ctl->mutex);
 
-	if (pg_atomic_read_u32(&log_ctl->wake) != 0)
+	wake = pg_atomic_read_u32(&log_ctl->wake);
+	if ((wake & WAKE_NOTIFY) != 0 ||
+		((wake & WAKE_WAITERS) != 0 && key_may_concern_waiters(key, key_len)))
 		mantis_wake_worker(MANTIS_WATCH_WORKER);
 }
 
@@ -620,6 +661,11 @@ mantis_changes_waiter_add(const char *prefix, uint32 prefix_len, uint64 after_se
 	memcpy(w->prefix, prefix, w->prefix_len);
 	w->through = after_seq;
 	SpinLockRelease(&w->mutex);
+	/* before the caller looks at the log once more: a writer sees one or the other */
+	if (w->prefix_len < HEAD_BYTES)
+		pg_atomic_fetch_add_u32(&log_ctl->short_waits, 1);
+	else
+		pg_atomic_fetch_add_u32(&log_ctl->heads[head_slot(w->prefix)], 1);
 	pg_atomic_write_u32(&w->used, 1);
 	pg_atomic_fetch_add_u64(&log_ctl->waits_gen, 1);
 	pg_atomic_fetch_add_u32(&log_ctl->wake, 1);
@@ -635,6 +681,10 @@ mantis_changes_waiter_remove(int slot)
 	if (pg_atomic_read_u32(&w->used) == 0)
 		return;
 	pg_atomic_write_u32(&w->used, 0);
+	if (w->prefix_len < HEAD_BYTES)
+		pg_atomic_fetch_sub_u32(&log_ctl->short_waits, 1);
+	else
+		pg_atomic_fetch_sub_u32(&log_ctl->heads[head_slot(w->prefix)], 1);
 	pg_atomic_fetch_add_u64(&log_ctl->waits_gen, 1);
 	pg_atomic_fetch_sub_u32(&log_ctl->wake, 1);
 }

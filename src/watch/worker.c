@@ -45,6 +45,14 @@
 /* the longest sleep: a pass each second wakes waiters a lost latch missed */
 #define WATCH_NAP_MS	1000
 
+/*
+ * While someone waits, a pass at least this often: writers wake this
+ * worker only for keys a wait may concern (store/changes.c), and the log
+ * must not evict the others before it has read past them (it would then
+ * wake every waiter, each to look again for itself).
+ */
+#define WATCH_FOLLOW_MS	100
+
 /* Entries copied per pass, at most: the rest waits for the next pass */
 #define WATCH_BATCH		4096
 
@@ -125,6 +133,9 @@ mantis_watch_main(Datum arg)
 			more = true;
 		if (nap <= 0 || nap > WATCH_NAP_MS)
 			nap = WATCH_NAP_MS;
+		/* writes nobody waits for wake nobody: follow the log all the same */
+		if (mantis_changes_waiters() > 0)
+			nap = Min(nap, WATCH_FOLLOW_MS);
 	}
 	proc_exit(1);
 }

@@ -8,8 +8,9 @@
 #     latency of the same run, a set on n1 until a tight mantis_get loop on
 #     n2 sees it (test/bench/latency.c): nothing can learn sooner;
 #   * 500 idle waiters on n2: mantis_set throughput on n1 and on n2 with
-#     them beside it over without (alternating rounds), and the wake latency
-#     of one waiter among them;
+#     them beside it over the same with 500 sessions in pg_sleep() (what any
+#     500 sessions cost PostgreSQL: its snapshots visit every backend), and
+#     with none, alternating; and the wake latency of one waiter among them;
 #   * mantis_changes from a cursor 100 changes old at 10k and at 1M keys
 #     (the change log: its cost should not grow with the keys), beside the
 #     scan a foreign cursor costs.
@@ -112,18 +113,29 @@ bench_set() {	# bench_set <node> <out>
 	as_pg "$BIN/pgbench" -n -M prepared -c 4 -j 4 -T "$SECS" -h "$WORK" -p "$(port "$1")" \
 		-f "$WORK/thr.sql" postgres >"$2" 2>&1
 }
+hold_500() {	# hold_500 <file> [sleep]: 500 sessions on n2 until killed
+	"$WORK/watch_latency" hold "$(conninfo 2)" 500 $((SECS + 30)) ${2:-} >"$1" &
+	HOLD=$!
+	until grep -q holding "$1" 2>/dev/null; do sleep 0.2; done
+}
+release_500() {
+	kill $HOLD; wait $HOLD 2>/dev/null || true
+	until [ "$(psql_n 2 -c "SELECT count(*) < 10 FROM pg_stat_activity WHERE backend_type = 'client backend'")" = t ]; do sleep 0.2; done
+}
+echo "(the floor: 500 sessions in pg_sleep(), which cost a server what any 500 sessions do)" | tee -a "$OUT"
 for round in 1 2; do
 	for n in 1 2; do
-		bench_set "$n" "$WORK/none.$n.$round"
-		"$WORK/watch_latency" hold "$(conninfo 2)" 500 $((SECS + 30)) >"$WORK/hold.out" &
-		HOLD=$!
-		until grep -q holding "$WORK/hold.out" 2>/dev/null; do sleep 0.2; done
+		hold_500 "$WORK/hold.out" sleep
+		bench_set "$n" "$WORK/sleep.$n.$round"
+		release_500
+		hold_500 "$WORK/hold.out"
 		bench_set "$n" "$WORK/wait.$n.$round"
-		kill $HOLD; wait $HOLD 2>/dev/null || true
-		until [ "$(psql_n 2 -c "SELECT count(*) < 10 FROM pg_stat_activity WHERE backend_type = 'client backend'")" = t ]; do sleep 0.2; done
-		printf 'round %d, mantis_set on n%d: %s sets/s without waiters, %s with 500 (ratio %s)\n' \
-			"$round" "$n" "$(tps "$WORK/none.$n.$round")" "$(tps "$WORK/wait.$n.$round")" \
-			"$(ratio "$(tps "$WORK/wait.$n.$round")" "$(tps "$WORK/none.$n.$round")")" | tee -a "$OUT"
+		release_500
+		bench_set "$n" "$WORK/none.$n.$round"
+		printf 'round %d, mantis_set on n%d: %s sets/s with 500 in mantis_wait, %s with 500 in pg_sleep (ratio %s), %s with none\n' \
+			"$round" "$n" "$(tps "$WORK/wait.$n.$round")" "$(tps "$WORK/sleep.$n.$round")" \
+			"$(ratio "$(tps "$WORK/wait.$n.$round")" "$(tps "$WORK/sleep.$n.$round")")" \
+			"$(tps "$WORK/none.$n.$round")" | tee -a "$OUT"
 	done
 done
 printf 'one waiter among 500 idle ones, set on n1 until mantis_wait on n2 returns it: %s\n' \

@@ -3,7 +3,7 @@
  * from a mantis_wait on another (or the same) server.
  *
  * usage: watch_latency WRITER_CONNINFO READER_CONNINFO SAMPLES [IDLE_WAITERS]
- *        watch_latency hold READER_CONNINFO WAITERS SECONDS
+ *        watch_latency hold READER_CONNINFO WAITERS SECONDS [sleep]
  *
  * For each sample the reader sends mantis_wait(cursor, 'lat.', '10 s'),
  * lets it settle 2 ms (so that it sleeps: the wake is what is measured),
@@ -13,8 +13,10 @@
  * 'idle.', which nothing writes, throughout.  Prints p50, p99 and max in
  * milliseconds.
  *
- * "hold" keeps WAITERS sessions waiting on 'idle.' for SECONDS (each wait
- * is sent again when it times out), for a throughput run beside them.
+ * "hold" keeps WAITERS sessions waiting on 'idle.' for SECONDS (each 30-s wait
+ * is sent again when it times out), for a throughput run beside them;
+ * with "sleep", sessions in pg_sleep() instead: as many sessions doing
+ * nothing, the floor of what waiting sessions cost a server.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,10 +137,33 @@ idle_waiters(const char *conninfo, int n, const char *timeout)
 	return w;
 }
 
+/* n sessions in pg_sleep(seconds): as many sessions, none in mantis */
+static int
+hold_sleeping(const char *conninfo, int n, int seconds)
+{
+	char		sql[64];
+
+	snprintf(sql, sizeof(sql), "SELECT pg_sleep(%d)", seconds);
+	for (int i = 0; i < n; i++)
+	{
+		PGconn	   *c = connect_or_die(conninfo);
+
+		if (!PQsendQuery(c, sql))
+		{
+			fprintf(stderr, "send failed: %s", PQerrorMessage(c));
+			exit(1);
+		}
+	}
+	printf("holding %d sleepers\n", n);
+	fflush(stdout);
+	sleep(seconds);
+	return 0;
+}
+
 static int
 hold(const char *conninfo, int n, int seconds)
 {
-	PGconn	  **w = idle_waiters(conninfo, n, "5 s");
+	PGconn	  **w = idle_waiters(conninfo, n, "30 s");
 	double		end = now_ms() + seconds * 1000.0;
 
 	printf("holding %d waiters\n", n);
@@ -156,7 +181,7 @@ hold(const char *conninfo, int n, int seconds)
 				while ((res = PQgetResult(w[i])) != NULL)
 					PQclear(res);
 				cursor = query_one(w[i], "SELECT mantis_cursor()");
-				send_wait(w[i], cursor, "idle.", "5 s");
+				send_wait(w[i], cursor, "idle.", "30 s");
 				free(cursor);
 			}
 		}
@@ -176,12 +201,14 @@ main(int argc, char **argv)
 	char	   *cursor;
 	struct timespec settle = {0, 2000000};
 
+	if (argc == 6 && strcmp(argv[1], "hold") == 0 && strcmp(argv[5], "sleep") == 0)
+		return hold_sleeping(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc == 5 && strcmp(argv[1], "hold") == 0)
 		return hold(argv[2], atoi(argv[3]), atoi(argv[4]));
 	if (argc != 4 && argc != 5)
 	{
 		fprintf(stderr, "usage: %s WRITER_CONNINFO READER_CONNINFO SAMPLES [IDLE_WAITERS]\n"
-				"       %s hold READER_CONNINFO WAITERS SECONDS\n", argv[0], argv[0]);
+				"       %s hold READER_CONNINFO WAITERS SECONDS [sleep]\n", argv[0], argv[0]);
 		return 2;
 	}
 	writer = connect_or_die(argv[1]);
