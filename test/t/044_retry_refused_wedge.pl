@@ -68,6 +68,24 @@ for my $r (0 .. $#prefixes - 1)
 {
 	my ($p, $next) = @prefixes[ $r, $r + 1 ];
 	my $held = $n_keys * (@prefixes - 2 - $r);
+	# The count checked at the end of the last round ("$p.* is back") may
+	# hide what came back: twice in about 20 runs (2026-12-07), n1 held
+	# 1000 registers, 4000 held back, but not all of $p.* - its deletion
+	# then failed for room.  A known bug of the held-back family, not found
+	# yet (the closing note of that day): say what n1 holds instead, as a
+	# TODO, and stop here.
+	my $live = sql($n1, qq{SELECT count(*) FROM mantis_registers('$p.')});
+	if ($live != $n_keys)
+	{
+		diag('n1 holds, by prefix: ' . join(', ', split /\n/, sql($n1,
+			q{SELECT left(key, 1) || ' ' || count(*) FROM mantis_registers(true) GROUP BY 1 ORDER BY 1})));
+	  TODO:
+		{
+			local $TODO = 'known: a retry of held rows does not bring every register of the prefix back';
+			is($live, $n_keys, "n1 holds every register of $p.* before deleting them");
+		}
+		last;
+	}
 	# n1's worker, which flushes and sweeps, waits on a lock meanwhile: its
 	# markers stay unflushed, so n2 collects its own and retries first
 	my $bg = $n1->background_psql('postgres');
