@@ -11,7 +11,7 @@
 #		 (temporary instances); one item per test of REGRESS and of
 #		 REGRESS_NOT_PRELOADED
 #	tap	 make prove_installcheck PROVE_TESTS=<file>, for each test/t file,
-#		 MANTIS_TAP_JOBS (default 2) files at a time
+#		 MANTIS_TAP_JOBS (default 3) files at a time
 #	clients	 bash test/clients/run.sh, one item per client library
 #	fuzz	 make fuzz, one item per line it prints
 # Each item prints "ok     <suite>/<name>" or "FAILED <suite>/<name>", and
@@ -90,15 +90,16 @@ fi
 
 if wants tap; then
 	echo "== TAP"
-	# MANTIS_TAP_JOBS files at a time (default 2): a file spends most of its
-	# time waiting for its servers, so two share 2 cores well.  Each file has
+	# MANTIS_TAP_JOBS files at a time (default 3): a file spends most of its
+	# time waiting for its servers, so three share 2 cores well (with two,
+	# 80 files took about 12 minutes, over the CI budget).  Each file has
 	# its own TESTDIR (the Makefile's prove_installcheck), and every port is
 	# reserved in one directory for all (PG_TEST_PORT_DIR: Cluster.pm's
 	# get_free_port()), so that files running together never take the same
 	# one.  The results are printed in the files' order once all are done.
 	export PG_TEST_PORT_DIR="$PWD/tmp_check/portlock"
 	mkdir -p "$PG_TEST_PORT_DIR"
-	tap_jobs=${MANTIS_TAP_JOBS:-2}
+	tap_jobs=${MANTIS_TAP_JOBS:-3}
 	tap_files=(test/t/${MANTIS_TAP:-}*.pl)
 	run_tap() {	# run_tap <file>: its log, and its exit status in tap_<name>.rc
 		local name
