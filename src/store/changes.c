@@ -107,11 +107,8 @@ typedef struct WaiterSlot
 {
 	pg_atomic_uint32 used;
 	slock_t		mutex;			/* guards the fields below */
-	uint32		gen;			/* a new wait in the slot */
 	uint32		prefix_len;
-	uint64		through;		/* no entry through this seq is under the
-								 * prefix: the waiter's, then raised by the
-								 * watch worker past entries it read */
+	uint64		after_seq;		/* the waiter has read the log through this */
 	char		prefix[MANTIS_WAIT_PREFIX_MAX];
 } WaiterSlot;
 
@@ -242,7 +239,6 @@ mantis_changes_shmem_init(void *place, bool found)
 	{
 		pg_atomic_init_u32(&log_waiters[i].used, 0);
 		SpinLockInit(&log_waiters[i].mutex);
-		log_waiters[i].gen = 0;
 	}
 }
 
@@ -659,7 +655,7 @@ mantis_changes_waiter_add(const char *prefix, uint32 prefix_len, uint64 after_se
 	SpinLockAcquire(&w->mutex);
 	w->prefix_len = Min(prefix_len, MANTIS_WAIT_PREFIX_MAX);
 	memcpy(w->prefix, prefix, w->prefix_len);
-	w->through = after_seq;
+	w->after_seq = after_seq;
 	SpinLockRelease(&w->mutex);
 	/* before the caller looks at the log once more: a writer sees one or the other */
 	if (w->prefix_len < HEAD_BYTES)
@@ -749,7 +745,7 @@ waits_refresh(void)
 		SpinLockAcquire(&w->mutex);
 		r->slot = slot;
 		r->prefix_len = w->prefix_len;
-		r->after = w->through;
+		r->after = w->after_seq;
 		memcpy(r->prefix, w->prefix, w->prefix_len);
 		SpinLockRelease(&w->mutex);
 		nwaits++;

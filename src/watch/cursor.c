@@ -15,9 +15,9 @@
  * whichever server answers: none is missed.  Not "the greatest HLC seen",
  * which a late write falls under.
  *
- * Taking one: the clock first, moved to what it reads (a peek issues
- * nothing: a write later in the same millisecond would take the very
- * ts read, and a scan from the cursor skip it), then
+ * Taking one: the clock first, one below what it reads (a peek issues
+ * nothing: a write later in the same millisecond may take the very ts
+ * read, and a scan from the cursor would skip it), then
  * mantis_store_write_barrier(), so that every write that took an HLC at
  * or below it has made its entry, then the log's newest seq.  An expiry
  * is a change at its expiry's millisecond, in the log once the sweep
@@ -62,8 +62,6 @@ mantis_cursor_now(MantisCursor *c)
 	uint64		held = mantis_clock_peek() - 1;
 	MantisChangeBounds b;
 
-	/* every write from now on takes an HLC above held */
-	mantis_clock_witness(held);
 	if (mantis_replication_enabled())
 		held = mantis_changes_members_agree() ?
 			Min(held, mantis_changes_peers_held()) : 0;
