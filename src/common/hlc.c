@@ -110,6 +110,38 @@ put_hex(char *out, uint64_t value, int width)
 }
 
 /*
+ * The date and time of day to the second ("2026-11-26T02:11:33") of the
+ * last HLC formatted, and the last node id in hex: every write returns its
+ * HLC's text, and successive writes share both.
+ */
+static uint64_t format_secs = UINT64_MAX;
+static char format_secs_text[19];
+static uint64_t format_node = 0;
+static char format_node_text[16] = "0000000000000000";
+
+static void
+format_date_time(uint64_t secs, char *out)
+{
+	int			year;
+	unsigned	month,
+				day,
+				sod = (unsigned) (secs % 86400);
+
+	civil_from_days((int64_t) (secs / 86400), &year, &month, &day);
+	put_decimal(out, (unsigned) year, 4);
+	out[4] = '-';
+	put_decimal(out + 5, month, 2);
+	out[7] = '-';
+	put_decimal(out + 8, day, 2);
+	out[10] = 'T';
+	put_decimal(out + 11, sod / 3600, 2);
+	out[13] = ':';
+	put_decimal(out + 14, sod / 60 % 60, 2);
+	out[16] = ':';
+	put_decimal(out + 17, sod % 60, 2);
+}
+
+/*
  * Write the fixed-width text form of an HLC into buf (at least
  * MANTIS_HLC_TEXT_SIZE bytes) and return its length:
  *
@@ -124,36 +156,27 @@ size_t
 mantis_hlc_format(const MantisHLC *hlc, char *buf)
 {
 	uint64_t	ms = mantis_hlc_ms(hlc->ts);
-	uint64_t	secs;
-	int			year;
-	unsigned	month,
-				day,
-				sod;
 
 	if (ms > MANTIS_HLC_MAX_MS)
 		ms = MANTIS_HLC_MAX_MS;
-	secs = ms / 1000;
-	civil_from_days((int64_t) (secs / 86400), &year, &month, &day);
-	sod = (unsigned) (secs % 86400);
-
-	put_decimal(buf, (unsigned) year, 4);
-	buf[4] = '-';
-	put_decimal(buf + 5, month, 2);
-	buf[7] = '-';
-	put_decimal(buf + 8, day, 2);
-	buf[10] = 'T';
-	put_decimal(buf + 11, sod / 3600, 2);
-	buf[13] = ':';
-	put_decimal(buf + 14, sod / 60 % 60, 2);
-	buf[16] = ':';
-	put_decimal(buf + 17, sod % 60, 2);
+	if (ms / 1000 != format_secs)
+	{
+		format_date_time(ms / 1000, format_secs_text);
+		format_secs = ms / 1000;
+	}
+	if (hlc->node != format_node)
+	{
+		put_hex(format_node_text, hlc->node, 16);
+		format_node = hlc->node;
+	}
+	memcpy(buf, format_secs_text, sizeof(format_secs_text));
 	buf[19] = '.';
 	put_decimal(buf + 20, (unsigned) (ms % 1000), 3);
 	buf[23] = 'Z';
 	buf[24] = '-';
 	put_hex(buf + 25, hlc->ts & MANTIS_HLC_LOGICAL_MASK, 4);
 	buf[29] = '-';
-	put_hex(buf + 30, hlc->node, 16);
+	memcpy(buf + 30, format_node_text, sizeof(format_node_text));
 	buf[MANTIS_HLC_TEXT_LEN] = '\0';
 	return MANTIS_HLC_TEXT_LEN;
 }

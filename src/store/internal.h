@@ -130,6 +130,39 @@ typedef struct StoreControl
 } StoreControl;
 
 /*
+ * What the store keeps of each leaf, in one cache line, so that a write
+ * touches one line for all of it (and a writer's line is never another
+ * leaf's).  Every word is written under the leaf's partition lock held
+ * exclusively, except the dirty-bucket masks, which a consumer exchanges
+ * with 0 (store/read.c); all are read atomically by anyone.
+ *
+ * digest: the leaf's repair digest (digest_toggle()).
+ * due: when the leaf is next due for the sweep (store/sweep.c;
+ *	 leaf_due_lower(), and the sweep sets it).
+ * dead: the least HLC time of a dead register the leaf holds (a deletion
+ *	 marker, or an expired register the sweep has seen and kept),
+ *	 PG_UINT64_MAX for none: the sweep visits a leaf for them only once a
+ *	 horizon has reached it (leaf_dead_lower()).
+ * dirty_buckets: per consumer (MantisConsumer), a 64-bit mask of the
+ *	 leaf's buckets holding registers flagged for it (store/read.c).
+ */
+typedef struct StoreLeaf
+{
+	pg_atomic_uint64 digest;
+	pg_atomic_uint64 due;
+	pg_atomic_uint64 dead;
+	pg_atomic_uint64 dirty_buckets[MANTIS_CONSUMERS];
+} StoreLeaf;
+
+typedef union StoreLeafLine
+{
+	StoreLeaf	leaf;
+	char		pad[PG_CACHE_LINE_SIZE];
+} StoreLeafLine;
+
+StaticAssertDecl(sizeof(StoreLeaf) <= PG_CACHE_LINE_SIZE, "a leaf's words fit one cache line");
+
+/*
  * Where the store's shared memory lies in this process: the one piece of
  * state the store's files share, reached as store_mem.<field>.  The struct
  * lives in each process's own memory; the fields point into shared memory,
@@ -170,27 +203,9 @@ typedef struct StoreMemory
 	StoreRef   *buckets;
 
 	/*
-	 * MANTIS_LEAVES repair digests; written under the leaf's partition lock
-	 * held exclusively (digest_toggle()), read atomically by anyone.
+	 * MANTIS_LEAVES leaves' own words (StoreLeaf), one cache line each.
 	 */
-	pg_atomic_uint64 *digests;
-
-	/*
-	 * MANTIS_LEAVES times each leaf is next due for the sweep
-	 * (store/sweep.c); lowered under the leaf's partition lock held
-	 * exclusively (leaf_due_lower()), set by the sweep under it too, read
-	 * atomically by anyone.
-	 */
-	pg_atomic_uint64 *leaf_due;
-
-	/*
-	 * MANTIS_LEAVES least HLC times of a dead register each leaf holds (a
-	 * deletion marker, or an expired register the sweep has seen and kept),
-	 * PG_UINT64_MAX for none: the sweep visits a leaf for them only once a
-	 * horizon has reached it (store/sweep.c).  Kept like leaf_due
-	 * (leaf_dead_lower()).
-	 */
-	pg_atomic_uint64 *leaf_dead;
+	StoreLeafLine *leaves;
 
 	/*
 	 * MANTIS_LEAVES / MANTIS_SWEEP_GROUP summaries of both: at most the
@@ -202,13 +217,11 @@ typedef struct StoreMemory
 
 	/*
 	 * Per consumer (MantisConsumer): a bitmap of dirty leaves
-	 * (MANTIS_LEAVES / 32 words) and, per leaf, a 64-bit mask of its dirty
-	 * buckets (MANTIS_LEAVES words).  Atomics: set by writers under the
-	 * partition lock (and by a consumer giving a leaf back), taken
-	 * (exchanged with 0) by the consumer.
+	 * (MANTIS_LEAVES / 32 words), whose bit a writer sets after the leaf's
+	 * dirty-bucket mask (StoreLeaf); taken (exchanged with 0) by the
+	 * consumer.
 	 */
 	pg_atomic_uint32 *dirty[MANTIS_CONSUMERS];
-	pg_atomic_uint64 *dirty_buckets[MANTIS_CONSUMERS];
 
 	/*
 	 * Records of dead registers (store/dead.c, R7): MANTIS_PARTITIONS
@@ -224,7 +237,7 @@ typedef struct StoreMemory
 	/*
 	 * MANTIS_PARTITIONS least HLCs of a record or bound each partition
 	 * holds (PG_UINT64_MAX: none), for the sweep (store/dead.c); kept like
-	 * leaf_dead, under the partition's lock held exclusively.
+	 * a leaf's dead, under the partition's lock held exclusively.
 	 */
 	pg_atomic_uint64 *dead_least;
 
@@ -284,6 +297,28 @@ static inline int
 leaf_of(uint64 hash)
 {
 	return (int) (hash & (MANTIS_LEAVES - 1));
+}
+
+/* A leaf's own words (StoreLeaf) */
+static inline StoreLeaf *
+store_leaf(int leaf)
+{
+	return &store_mem.leaves[leaf].leaf;
+}
+
+/*
+ * Start loading a key's bucket, and for a write its leaf's line, before its
+ * partition lock is taken: their cache misses then overlap each other and
+ * the lock's acquisition instead of following it one after the other.
+ */
+static inline void
+key_prefetch(uint64 hash, bool for_write)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	__builtin_prefetch(&store_mem.buckets[hash & store_mem.control->bucket_mask]);
+	if (for_write)
+		__builtin_prefetch(store_leaf(leaf_of(hash)), 1);
+#endif
 }
 
 /* The partition lock of a leaf: a leaf lies inside one partition. */
@@ -410,10 +445,12 @@ atomic_lower(pg_atomic_uint64 *a, uint64 v)
 static inline void
 leaf_due_lower(int leaf, uint64 due)
 {
+	StoreLeaf  *l = store_leaf(leaf);
+
 	Assert(LWLockHeldByMeInMode(leaf_lock(leaf), LW_EXCLUSIVE));
-	if (due < pg_atomic_read_u64(&store_mem.leaf_due[leaf]))
+	if (due < pg_atomic_read_u64(&l->due))
 	{
-		pg_atomic_write_u64(&store_mem.leaf_due[leaf], due);
+		pg_atomic_write_u64(&l->due, due);
 		pg_memory_barrier();	/* the leaf's store before the group's read */
 		atomic_lower(&store_mem.group_due[leaf / MANTIS_SWEEP_GROUP], due);
 	}
@@ -423,10 +460,12 @@ leaf_due_lower(int leaf, uint64 due)
 static inline void
 leaf_dead_lower(int leaf, uint64 ts)
 {
+	StoreLeaf  *l = store_leaf(leaf);
+
 	Assert(LWLockHeldByMeInMode(leaf_lock(leaf), LW_EXCLUSIVE));
-	if (ts < pg_atomic_read_u64(&store_mem.leaf_dead[leaf]))
+	if (ts < pg_atomic_read_u64(&l->dead))
 	{
-		pg_atomic_write_u64(&store_mem.leaf_dead[leaf], ts);
+		pg_atomic_write_u64(&l->dead, ts);
 		pg_memory_barrier();	/* as in leaf_due_lower() */
 		atomic_lower(&store_mem.group_dead[leaf / MANTIS_SWEEP_GROUP], ts);
 	}
@@ -468,7 +507,7 @@ held_fingerprint(uint64 hash, const StoreRegister *reg)
 static inline void
 digest_toggle(uint64 hash, uint64 fingerprint)
 {
-	pg_atomic_uint64 *digest = &store_mem.digests[leaf_of(hash)];
+	pg_atomic_uint64 *digest = &store_leaf(leaf_of(hash))->digest;
 
 	Assert(LWLockHeldByMeInMode(partition_lock(hash), LW_EXCLUSIVE));
 	pg_atomic_write_u64(digest, pg_atomic_read_u64(digest) ^ fingerprint);

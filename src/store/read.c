@@ -122,8 +122,10 @@ mantis_store_get(const char *key, uint32 key_len, Size header,
 	uint64		hash = mantis_hash(key, key_len);
 	LWLock	   *lock = partition_lock(hash);
 	uint32		room = 256 - header;
-	char	   *buf = palloc(header + room);
+	char	   *buf;
 
+	key_prefetch(hash, false);
+	buf = palloc(header + room);
 	store_attach();
 	for (;;)
 	{
@@ -503,7 +505,7 @@ void
 mantis_store_leaf_digests(uint64 *out)
 {
 	for (int i = 0; i < MANTIS_LEAVES; i++)
-		out[i] = pg_atomic_read_u64(&store_mem.digests[i]);
+		out[i] = pg_atomic_read_u64(&store_leaf(i)->digest);
 }
 
 static inline int
@@ -564,7 +566,7 @@ mantis_store_take_changes(MantisConsumer consumer, int leaf,
 						  MantisRecordCallback callback, void *arg)
 {
 	LWLock	   *lock = leaf_lock(leaf);
-	pg_atomic_uint64 *mask_word = &store_mem.dirty_buckets[consumer][leaf];
+	pg_atomic_uint64 *mask_word = &store_leaf(leaf)->dirty_buckets[consumer];
 	int			flag = consumer_flag(consumer);
 	CopyBuf		b;
 	int			n;
@@ -631,7 +633,7 @@ mantis_store_give_back_leaf(MantisConsumer consumer, int leaf)
 		}
 	}
 	LWLockRelease(lock);
-	pg_atomic_write_u64(&store_mem.dirty_buckets[consumer][leaf], ~UINT64CONST(0));
+	pg_atomic_write_u64(&store_leaf(leaf)->dirty_buckets[consumer], ~UINT64CONST(0));
 	pg_atomic_fetch_or_u32(&store_mem.dirty[consumer][leaf / 32], (uint32) 1 << (leaf % 32));
 }
 

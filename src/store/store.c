@@ -43,8 +43,8 @@
  * from then on every read treats it as absent, like a deletion marker,
  * and it stays, protecting its key against older copies, until the sweep
  * (store/sweep.c) collects it.  Every write lowers its leaf's due time
- * (store_mem.leaf_due) to the register's expiry, and a deletion marker
- * its least dead HLC (store_mem.leaf_dead) to the marker's, so the sweep
+ * (its StoreLeaf's due) to the register's expiry, and a deletion marker
+ * its least dead HLC (its dead) to the marker's, so the sweep
  * visits only the leaves that have something to do.
  *
  * State.  A new store (at start, and after every crash restart) is not
@@ -199,14 +199,11 @@ mantis_store_shmem_size(void)
 	Size		size = MAXALIGN(sizeof(StoreControl));
 
 	size = add_size(size, MAXALIGN(mul_size(bucket_count(), sizeof(StoreRef))));
-	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64))));
-	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64))));
-	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64))));
+	/* the leaves' lines, and room to align them to a line */
+	size = add_size(size, PG_CACHE_LINE_SIZE + mul_size(MANTIS_LEAVES, sizeof(StoreLeafLine)));
 	size = add_size(size, MAXALIGN(mul_size(2 * MANTIS_SWEEP_GROUPS, sizeof(pg_atomic_uint64))));
 	size = add_size(size, mul_size(MANTIS_CONSUMERS,
 								   MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32)))));
-	size = add_size(size, mul_size(MANTIS_CONSUMERS,
-								   MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)))));
 	size = add_size(size, dead_shmem_size());
 	size = add_size(size, store_dsa_size());
 	return size;
@@ -226,12 +223,9 @@ store_locate(char *base)
 	base += MAXALIGN(sizeof(StoreControl));
 	store_mem.buckets = (StoreRef *) base;
 	base += MAXALIGN(mul_size(bucket_count(), sizeof(StoreRef)));
-	store_mem.digests = (pg_atomic_uint64 *) base;
-	base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
-	store_mem.leaf_due = (pg_atomic_uint64 *) base;
-	base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
-	store_mem.leaf_dead = (pg_atomic_uint64 *) base;
-	base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
+	base = (char *) CACHELINEALIGN(base);
+	store_mem.leaves = (StoreLeafLine *) base;
+	base += mul_size(MANTIS_LEAVES, sizeof(StoreLeafLine));
 	store_mem.group_due = (pg_atomic_uint64 *) base;
 	store_mem.group_dead = store_mem.group_due + MANTIS_SWEEP_GROUPS;
 	base += MAXALIGN(mul_size(2 * MANTIS_SWEEP_GROUPS, sizeof(pg_atomic_uint64)));
@@ -239,8 +233,6 @@ store_locate(char *base)
 	{
 		store_mem.dirty[c] = (pg_atomic_uint32 *) base;
 		base += MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32)));
-		store_mem.dirty_buckets[c] = (pg_atomic_uint64 *) base;
-		base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
 	}
 	base = dead_locate(base);
 	store_mem.dsa_place = base;
@@ -288,9 +280,13 @@ mantis_store_shmem_init(void *place, bool found)
 		store_mem.buckets[i] = InvalidStoreRef;
 	for (int i = 0; i < MANTIS_LEAVES; i++)
 	{
-		pg_atomic_init_u64(&store_mem.digests[i], 0);
-		pg_atomic_init_u64(&store_mem.leaf_due[i], PG_UINT64_MAX);	/* nothing due */
-		pg_atomic_init_u64(&store_mem.leaf_dead[i], PG_UINT64_MAX);	/* nothing dead */
+		StoreLeaf  *l = store_leaf(i);
+
+		pg_atomic_init_u64(&l->digest, 0);
+		pg_atomic_init_u64(&l->due, PG_UINT64_MAX);	/* nothing due */
+		pg_atomic_init_u64(&l->dead, PG_UINT64_MAX);	/* nothing dead */
+		for (int c = 0; c < MANTIS_CONSUMERS; c++)
+			pg_atomic_init_u64(&l->dirty_buckets[c], 0);
 	}
 	for (int i = 0; i < MANTIS_SWEEP_GROUPS; i++)
 	{
@@ -301,8 +297,6 @@ mantis_store_shmem_init(void *place, bool found)
 	{
 		for (int i = 0; i < MANTIS_LEAVES / 32; i++)
 			pg_atomic_init_u32(&store_mem.dirty[c][i], 0);
-		for (int i = 0; i < MANTIS_LEAVES; i++)
-			pg_atomic_init_u64(&store_mem.dirty_buckets[c][i], 0);
 	}
 
 	ctl->dsa_tranche = LWLockNewTrancheId();

@@ -22,9 +22,9 @@
  * dump, may hold older values of those keys.)
  *
  * Finding the work without scanning the store: each digest leaf keeps the
- * time it is next due (store_mem.leaf_due, store/internal.h), the earliest
+ * time it is next due (StoreLeaf's due, store/internal.h), the earliest
  * expiry of its live registers that have one, and the least HLC of the
- * dead registers it holds (store_mem.leaf_dead): deletion markers, and the
+ * dead registers it holds (its dead): deletion markers, and the
  * expired registers a visit kept.  PG_UINT64_MAX for none.  Every write
  * lowers them in O(1) under the partition lock (leaf_due_lower(),
  * leaf_dead_lower(), store/internal.h); the sweep visits only the leaves
@@ -253,8 +253,8 @@ sweep_leaf(int leaf, const MantisSweepHorizon *h, const MantisSweepBounds *bound
 			link = &reg->next;
 		}
 	}
-	pg_atomic_write_u64(&store_mem.leaf_due[leaf], due);
-	pg_atomic_write_u64(&store_mem.leaf_dead[leaf], dead_ts);
+	pg_atomic_write_u64(&store_leaf(leaf)->due, due);
+	pg_atomic_write_u64(&store_leaf(leaf)->dead, dead_ts);
 	sweep_raise_refusal(h, &here);
 	LWLockRelease(lock);
 	out->lifetime_max_ts = Max(out->lifetime_max_ts, here.lifetime_max_ts);
@@ -318,14 +318,15 @@ sweep_group(int group, const MantisSweepHorizon *h, const MantisSweepBounds *b,
 	(void) pg_atomic_exchange_u64(&store_mem.group_dead[group], PG_UINT64_MAX);
 	for (int leaf = group * MANTIS_SWEEP_GROUP; leaf < (group + 1) * MANTIS_SWEEP_GROUP; leaf++)
 	{
-		if (is_due(pg_atomic_read_u64(&store_mem.leaf_due[leaf]),
-				   pg_atomic_read_u64(&store_mem.leaf_dead[leaf]), h, b, leaf))
+		StoreLeaf  *l = store_leaf(leaf);
+
+		if (is_due(pg_atomic_read_u64(&l->due), pg_atomic_read_u64(&l->dead), h, b, leaf))
 		{
 			sweep_leaf(leaf, h, b, out);
 			out->leaves_visited++;
 		}
-		due = Min(due, pg_atomic_read_u64(&store_mem.leaf_due[leaf]));
-		dead = Min(dead, pg_atomic_read_u64(&store_mem.leaf_dead[leaf]));
+		due = Min(due, pg_atomic_read_u64(&l->due));
+		dead = Min(dead, pg_atomic_read_u64(&l->dead));
 	}
 	atomic_lower(&store_mem.group_due[group], due);
 	atomic_lower(&store_mem.group_dead[group], dead);

@@ -105,7 +105,7 @@ leaf_mark_dirty(MantisConsumer consumer, uint64 hash)
 
 	/* before the lock goes: the replication worker's watermark relies on it */
 	Assert(LWLockHeldByMeInMode(partition_lock(hash), LW_EXCLUSIVE));
-	pg_atomic_fetch_or_u64(&store_mem.dirty_buckets[consumer][leaf],
+	pg_atomic_fetch_or_u64(&store_leaf(leaf)->dirty_buckets[consumer],
 						   UINT64CONST(1) << bucket_bit(hash & store_mem.control->bucket_mask));
 	old = pg_atomic_fetch_or_u32(&store_mem.dirty[consumer][leaf / 32], bit);
 
@@ -349,6 +349,7 @@ store_put(const StorePut *put, MantisHLC *hlc_out, bool *replaced_live)
 	PutPlan		plan;
 	MantisPutResult result;
 
+	key_prefetch(hash, true);
 	store_attach();
 	plan.hash = hash;
 	plan.spare = InvalidDsaPointer;
