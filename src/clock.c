@@ -135,8 +135,9 @@ mantis_clock_peek(void)
 text *
 mantis_clock_hlc_text(const MantisHLC *hlc)
 {
+	static MantisHLCTextCache cache;	/* every write returns its HLC */
 	char		buf[MANTIS_HLC_TEXT_SIZE];
-	size_t		len = mantis_hlc_format(hlc, buf);
+	size_t		len = mantis_hlc_format_cached(hlc, buf, &cache);
 
 	return cstring_to_text_with_len(buf, (int) len);
 }

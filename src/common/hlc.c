@@ -109,16 +109,6 @@ put_hex(char *out, uint64_t value, int width)
 	}
 }
 
-/*
- * The date and time of day to the second ("2026-11-26T02:11:33") of the
- * last HLC formatted, and the last node id in hex: every write returns its
- * HLC's text, and successive writes share both.
- */
-static uint64_t format_secs = UINT64_MAX;
-static char format_secs_text[19];
-static uint64_t format_node = 0;
-static char format_node_text[16] = "0000000000000000";
-
 static void
 format_date_time(uint64_t secs, char *out)
 {
@@ -155,28 +145,39 @@ format_date_time(uint64_t secs, char *out)
 size_t
 mantis_hlc_format(const MantisHLC *hlc, char *buf)
 {
+	MantisHLCTextCache cache = {0};
+
+	return mantis_hlc_format_cached(hlc, buf, &cache);
+}
+
+/*
+ * The same, for a caller that formats many HLCs (every write returns its
+ * own): the second and the node, shared by successive HLCs, are formatted
+ * only when they change.
+ */
+size_t
+mantis_hlc_format_cached(const MantisHLC *hlc, char *buf, MantisHLCTextCache *cache)
+{
 	uint64_t	ms = mantis_hlc_ms(hlc->ts);
 
 	if (ms > MANTIS_HLC_MAX_MS)
 		ms = MANTIS_HLC_MAX_MS;
-	if (ms / 1000 != format_secs)
-	{
-		format_date_time(ms / 1000, format_secs_text);
-		format_secs = ms / 1000;
-	}
-	if (hlc->node != format_node)
-	{
-		put_hex(format_node_text, hlc->node, 16);
-		format_node = hlc->node;
-	}
-	memcpy(buf, format_secs_text, sizeof(format_secs_text));
+	if (!cache->valid || ms / 1000 != cache->secs)
+		format_date_time(ms / 1000, cache->secs_text);
+	if (!cache->valid || hlc->node != cache->node)
+		put_hex(cache->node_text, hlc->node, 16);
+	cache->secs = ms / 1000;
+	cache->node = hlc->node;
+	cache->valid = true;
+
+	memcpy(buf, cache->secs_text, sizeof(cache->secs_text));
 	buf[19] = '.';
 	put_decimal(buf + 20, (unsigned) (ms % 1000), 3);
 	buf[23] = 'Z';
 	buf[24] = '-';
 	put_hex(buf + 25, hlc->ts & MANTIS_HLC_LOGICAL_MASK, 4);
 	buf[29] = '-';
-	memcpy(buf + 30, format_node_text, sizeof(format_node_text));
+	memcpy(buf + 30, cache->node_text, sizeof(cache->node_text));
 	buf[MANTIS_HLC_TEXT_LEN] = '\0';
 	return MANTIS_HLC_TEXT_LEN;
 }

@@ -52,7 +52,23 @@ mantis_hlc_pack(uint64_t ms, uint64_t logical)
 
 extern int	mantis_hlc_cmp(const MantisHLC *a, const MantisHLC *b);
 extern uint64_t mantis_hlc_next(uint64_t last, uint64_t now_ms);
+/*
+ * What mantis_hlc_format_cached() keeps from one call to the next, owned by
+ * its caller: the date and time to the second, and the node id in hex, of
+ * the last HLC it formatted.  Zeroed: empty.
+ */
+typedef struct MantisHLCTextCache
+{
+	bool		valid;
+	uint64_t	secs;
+	uint64_t	node;
+	char		secs_text[19];	/* "2026-11-26T02:11:33", no terminator */
+	char		node_text[16];	/* no terminator */
+} MantisHLCTextCache;
+
 extern size_t mantis_hlc_format(const MantisHLC *hlc, char *buf);
+extern size_t mantis_hlc_format_cached(const MantisHLC *hlc, char *buf,
+									   MantisHLCTextCache *cache);
 extern bool mantis_hlc_parse(const char *text, size_t len, MantisHLC *hlc);
 
 /*

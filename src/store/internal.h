@@ -130,13 +130,14 @@ typedef struct StoreControl
 } StoreControl;
 
 /*
- * What the store keeps of each leaf, in one cache line, so that a write
- * touches one line for all of it (and a writer's line is never another
- * leaf's).  Every word is written under the leaf's partition lock held
- * exclusively, except the dirty-bucket masks, which a consumer exchanges
- * with 0 (store/read.c); all are read atomically by anyone.
+ * What the store keeps of each leaf for its workers, in 32 bytes aligned to
+ * 32, so that a write finds all of it in one cache line (and its repair
+ * digest in another: store_mem.digests stays a dense array, which repair
+ * reads whole).  Every word is written under the leaf's partition lock
+ * held exclusively, but for the consumer giving a leaf back, which sets
+ * its dirty-bucket mask after releasing it (store/read.c); all are read
+ * atomically by anyone.
  *
- * digest: the leaf's repair digest (digest_toggle()).
  * due: when the leaf is next due for the sweep (store/sweep.c;
  *	 leaf_due_lower(), and the sweep sets it).
  * dead: the least HLC time of a dead register the leaf holds (a deletion
@@ -144,23 +145,19 @@ typedef struct StoreControl
  *	 PG_UINT64_MAX for none: the sweep visits a leaf for them only once a
  *	 horizon has reached it (leaf_dead_lower()).
  * dirty_buckets: per consumer (MantisConsumer), a 64-bit mask of the
- *	 leaf's buckets holding registers flagged for it (store/read.c).
+ *	 leaf's buckets holding registers flagged for it: set by writers,
+ *	 taken (exchanged with 0) by the consumer (store/read.c).
  */
 typedef struct StoreLeaf
 {
-	pg_atomic_uint64 digest;
 	pg_atomic_uint64 due;
 	pg_atomic_uint64 dead;
 	pg_atomic_uint64 dirty_buckets[MANTIS_CONSUMERS];
 } StoreLeaf;
 
-typedef union StoreLeafLine
-{
-	StoreLeaf	leaf;
-	char		pad[PG_CACHE_LINE_SIZE];
-} StoreLeafLine;
-
-StaticAssertDecl(sizeof(StoreLeaf) <= PG_CACHE_LINE_SIZE, "a leaf's words fit one cache line");
+#define STORE_LEAF_SIZE		32
+StaticAssertDecl(sizeof(StoreLeaf) == STORE_LEAF_SIZE,
+				 "a leaf's words fill the 32 bytes that keep them in one cache line");
 
 /*
  * Where the store's shared memory lies in this process: the one piece of
@@ -203,14 +200,22 @@ typedef struct StoreMemory
 	StoreRef   *buckets;
 
 	/*
-	 * MANTIS_LEAVES leaves' own words (StoreLeaf), one cache line each.
+	 * MANTIS_LEAVES repair digests; written under the leaf's partition lock
+	 * held exclusively (digest_toggle()), read atomically by anyone.
 	 */
-	StoreLeafLine *leaves;
+	pg_atomic_uint64 *digests;
 
 	/*
-	 * MANTIS_LEAVES / MANTIS_SWEEP_GROUP summaries of both: at most the
-	 * least of the group's leaves (store/sweep.c), so that the sweep reads
-	 * a leaf's only when its group may have something due.
+	 * MANTIS_LEAVES leaves' words for the sweep and the consumers
+	 * (StoreLeaf), from a cache line's start.
+	 */
+	StoreLeaf  *leaves;
+
+	/*
+	 * MANTIS_LEAVES / MANTIS_SWEEP_GROUP summaries of the leaves' due and
+	 * dead (StoreLeaf): at most the least of the group's leaves
+	 * (store/sweep.c), so that the sweep reads a leaf's only when its group
+	 * may have something due.
 	 */
 	pg_atomic_uint64 *group_due;
 	pg_atomic_uint64 *group_dead;
@@ -218,8 +223,8 @@ typedef struct StoreMemory
 	/*
 	 * Per consumer (MantisConsumer): a bitmap of dirty leaves
 	 * (MANTIS_LEAVES / 32 words), whose bit a writer sets after the leaf's
-	 * dirty-bucket mask (StoreLeaf); taken (exchanged with 0) by the
-	 * consumer.
+	 * dirty-bucket mask (StoreLeaf), as a consumer giving a leaf back does;
+	 * taken (exchanged with 0) by the consumer.
 	 */
 	pg_atomic_uint32 *dirty[MANTIS_CONSUMERS];
 
@@ -303,13 +308,14 @@ leaf_of(uint64 hash)
 static inline StoreLeaf *
 store_leaf(int leaf)
 {
-	return &store_mem.leaves[leaf].leaf;
+	return &store_mem.leaves[leaf];
 }
 
 /*
- * Start loading a key's bucket, and for a write its leaf's line, before its
- * partition lock is taken: their cache misses then overlap each other and
- * the lock's acquisition instead of following it one after the other.
+ * Start loading a key's bucket, and for a write its leaf's words and
+ * digest, before its partition lock is taken: their cache misses then
+ * overlap each other and the lock's acquisition instead of following it
+ * one after the other.
  */
 static inline void
 key_prefetch(uint64 hash, bool for_write)
@@ -317,7 +323,10 @@ key_prefetch(uint64 hash, bool for_write)
 #if defined(__GNUC__) || defined(__clang__)
 	__builtin_prefetch(&store_mem.buckets[hash & store_mem.control->bucket_mask]);
 	if (for_write)
+	{
 		__builtin_prefetch(store_leaf(leaf_of(hash)), 1);
+		__builtin_prefetch(&store_mem.digests[leaf_of(hash)], 1);
+	}
 #endif
 }
 
@@ -507,7 +516,7 @@ held_fingerprint(uint64 hash, const StoreRegister *reg)
 static inline void
 digest_toggle(uint64 hash, uint64 fingerprint)
 {
-	pg_atomic_uint64 *digest = &store_leaf(leaf_of(hash))->digest;
+	pg_atomic_uint64 *digest = &store_mem.digests[leaf_of(hash)];
 
 	Assert(LWLockHeldByMeInMode(partition_lock(hash), LW_EXCLUSIVE));
 	pg_atomic_write_u64(digest, pg_atomic_read_u64(digest) ^ fingerprint);

@@ -505,7 +505,7 @@ void
 mantis_store_leaf_digests(uint64 *out)
 {
 	for (int i = 0; i < MANTIS_LEAVES; i++)
-		out[i] = pg_atomic_read_u64(&store_leaf(i)->digest);
+		out[i] = pg_atomic_read_u64(&store_mem.digests[i]);
 }
 
 static inline int

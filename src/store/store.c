@@ -199,8 +199,9 @@ mantis_store_shmem_size(void)
 	Size		size = MAXALIGN(sizeof(StoreControl));
 
 	size = add_size(size, MAXALIGN(mul_size(bucket_count(), sizeof(StoreRef))));
-	/* the leaves' lines, and room to align them to a line */
-	size = add_size(size, PG_CACHE_LINE_SIZE + mul_size(MANTIS_LEAVES, sizeof(StoreLeafLine)));
+	size = add_size(size, MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64))));
+	/* the leaves' words, and room to start them on a cache line */
+	size = add_size(size, add_size(PG_CACHE_LINE_SIZE, mul_size(MANTIS_LEAVES, sizeof(StoreLeaf))));
 	size = add_size(size, MAXALIGN(mul_size(2 * MANTIS_SWEEP_GROUPS, sizeof(pg_atomic_uint64))));
 	size = add_size(size, mul_size(MANTIS_CONSUMERS,
 								   MAXALIGN(mul_size(MANTIS_LEAVES / 32, sizeof(pg_atomic_uint32)))));
@@ -223,9 +224,11 @@ store_locate(char *base)
 	base += MAXALIGN(sizeof(StoreControl));
 	store_mem.buckets = (StoreRef *) base;
 	base += MAXALIGN(mul_size(bucket_count(), sizeof(StoreRef)));
+	store_mem.digests = (pg_atomic_uint64 *) base;
+	base += MAXALIGN(mul_size(MANTIS_LEAVES, sizeof(pg_atomic_uint64)));
 	base = (char *) CACHELINEALIGN(base);
-	store_mem.leaves = (StoreLeafLine *) base;
-	base += mul_size(MANTIS_LEAVES, sizeof(StoreLeafLine));
+	store_mem.leaves = (StoreLeaf *) base;
+	base += mul_size(MANTIS_LEAVES, sizeof(StoreLeaf));
 	store_mem.group_due = (pg_atomic_uint64 *) base;
 	store_mem.group_dead = store_mem.group_due + MANTIS_SWEEP_GROUPS;
 	base += MAXALIGN(mul_size(2 * MANTIS_SWEEP_GROUPS, sizeof(pg_atomic_uint64)));
@@ -282,7 +285,7 @@ mantis_store_shmem_init(void *place, bool found)
 	{
 		StoreLeaf  *l = store_leaf(i);
 
-		pg_atomic_init_u64(&l->digest, 0);
+		pg_atomic_init_u64(&store_mem.digests[i], 0);
 		pg_atomic_init_u64(&l->due, PG_UINT64_MAX);	/* nothing due */
 		pg_atomic_init_u64(&l->dead, PG_UINT64_MAX);	/* nothing dead */
 		for (int c = 0; c < MANTIS_CONSUMERS; c++)
