@@ -160,7 +160,7 @@ mantis_replication_worker_main(Datum main_arg)
 		 * Within the pacing interval, writes (which set our latch) must not
 		 * wake us: sleep through it with the latch disabled.
 		 */
-		timeout = more ? 0 : paced ? 1 : mantis_protocol_sleep_ms();
+		timeout = more ? 0 : paced ? mantis_live_pace_left_ms() : mantis_protocol_sleep_ms();
 		ModifyWaitEvent(set, 0, WL_LATCH_SET, paced ? NULL : MyLatch);
 		(void) WaitEventSetWait(set, timeout, &event, 1, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

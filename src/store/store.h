@@ -113,6 +113,7 @@ extern uint64 mantis_store_refusal_horizon(void);
 extern void mantis_store_raise_refusal_horizon(uint64 ts);
 extern void mantis_store_lower_refusal_horizon(uint64 below_ts);
 extern bool mantis_store_admits(const MantisRecord *rec);
+extern void mantis_store_prefetch(const char *key, uint32 key_len);
 extern MantisPutResult mantis_store_merge(const MantisRecord *rec, int flags,
 										  bool refuse_collected, MantisMergeTally *tally);
 extern bool mantis_store_get(const char *key, uint32 key_len, Size header,

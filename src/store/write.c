@@ -736,6 +736,17 @@ mantis_store_merge(const MantisRecord *rec, int flags, bool refuse_collected,
 }
 
 /*
+ * Start loading what a merge of this key touches first (key_prefetch()),
+ * for a caller that merges many registers in a row: the next one's cache
+ * misses then overlap the work of this one.
+ */
+void
+mantis_store_prefetch(const char *key, uint32 key_len)
+{
+	key_prefetch(mantis_hash(key, key_len), true);
+}
+
+/*
  * Whether a register from a peer or from mantis_stores may enter the
  * store: its key and value within this server's limits and valid text in
  * the database encoding.  (Its clock is the caller's to judge.)
