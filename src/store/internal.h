@@ -30,6 +30,7 @@
 #define MANTIS_STORE_INTERNAL_H
 
 #include "port/atomics.h"
+#include "port/pg_bitutils.h"
 #include "storage/condition_variable.h"
 #include "storage/lwlock.h"
 #include "utils/dsa.h"
@@ -637,18 +638,28 @@ static inline void
 partitions_lock(const PartitionSet *set, LWLockMode mode)
 {
 	Assert(!partition_lock_held_any());
-	for (int p = 0; p < MANTIS_PARTITIONS; p++)
-		if (set->words[p / 64] & (UINT64CONST(1) << (p % 64)))
-			LWLockAcquire(&store_mem.control->locks[p].lock, mode);
+	for (int w = 0; w < MANTIS_PARTITIONS / 64; w++)
+	{
+		for (uint64 bits = set->words[w]; bits != 0; bits &= bits - 1)
+			LWLockAcquire(&store_mem.control->locks[w * 64 + pg_rightmost_one_pos64(bits)].lock,
+						  mode);
+	}
 }
 
-/* Release what partitions_lock() took. */
+/* Release what partitions_lock() took, the last taken first. */
 static inline void
 partitions_unlock(const PartitionSet *set)
 {
-	for (int p = MANTIS_PARTITIONS - 1; p >= 0; p--)
-		if (set->words[p / 64] & (UINT64CONST(1) << (p % 64)))
-			LWLockRelease(&store_mem.control->locks[p].lock);
+	for (int w = MANTIS_PARTITIONS / 64 - 1; w >= 0; w--)
+	{
+		for (uint64 bits = set->words[w]; bits != 0;)
+		{
+			int			bit = pg_leftmost_one_pos64(bits);
+
+			LWLockRelease(&store_mem.control->locks[w * 64 + bit].lock);
+			bits &= ~(UINT64CONST(1) << bit);
+		}
+	}
 }
 
 /* ---- copying registers out (store/read.c) ---- */
