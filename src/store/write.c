@@ -519,12 +519,16 @@ struct MantisBatch
 /*
  * Reserve room for every write: a slot under mantis.max_keys for each new
  * key and a chunk for each write that cannot overwrite its register in
- * place.  Chunks are allocated before the partition locks are taken (so
- * they are held briefly); the ones of writes that turn out to fit in place
- * are given back under the locks before any write allocates, or a
- * transaction rewriting many large values could find the store full only
- * because of the chunks it holds itself.  Returns NULL, with *result
- * saying why, when the writes do not fit; nothing is reserved then.
+ * place.  In a batch of several writes, chunks are allocated before the
+ * partition locks are taken (so they are held briefly); the ones of writes
+ * that turn out to fit in place are given back under the locks before any
+ * write allocates, or a transaction rewriting many large values could find
+ * the store full only because of the chunks it holds itself.  A batch of
+ * one write (most transactions) holds one lock, as store_put() does, and
+ * allocates under it only if it must: a chunk allocated and freed for
+ * every overwrite costs two passes through the DSA area's lock, which every
+ * backend shares.  Returns NULL, with *result saying why, when the writes
+ * do not fit; nothing is reserved then.
  */
 MantisBatch *
 mantis_store_batch_prepare(const MantisBatchWrite *writes, int n,
@@ -546,9 +550,10 @@ mantis_store_batch_prepare(const MantisBatchWrite *writes, int n,
 
 		b->puts[i] = put;
 		b->plans[i].hash = mantis_hash(put.key, put.key_len);
-		b->plans[i].spare = dsa_allocate_extended(store_mem.area,
-												  REGISTER_HEADER_SIZE + capacity_for(put_need(&put)),
-												  DSA_ALLOC_NO_OOM);
+		b->plans[i].spare = n == 1 ? InvalidDsaPointer :
+			dsa_allocate_extended(store_mem.area,
+								  REGISTER_HEADER_SIZE + capacity_for(put_need(&put)),
+								  DSA_ALLOC_NO_OOM);
 		partitions_add(&b->set, b->plans[i].hash);
 	}
 
