@@ -550,6 +550,7 @@ mantis_store_batch_prepare(const MantisBatchWrite *writes, int n,
 
 		b->puts[i] = put;
 		b->plans[i].hash = mantis_hash(put.key, put.key_len);
+		key_prefetch(b->plans[i].hash, true);
 		b->plans[i].spare = n == 1 ? InvalidDsaPointer :
 			dsa_allocate_extended(store_mem.area,
 								  REGISTER_HEADER_SIZE + capacity_for(put_need(&put)),
