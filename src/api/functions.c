@@ -57,6 +57,13 @@ PG_FUNCTION_INFO_V1(mantis_registers_prefix);
 PG_FUNCTION_INFO_V1(mantis_expire);
 
 /*
+ * The store's encoding, once known, is this database's: set once by the
+ * persistence worker from mantis.database, it never changes, so each
+ * backend compares it once.
+ */
+static bool encoding_matches = false;
+
+/*
  * The store holds text in the encoding of mantis.database, which peers and
  * mantis_stores share: a database of another encoding would hand back, or
  * write, bytes invalid in one of them.  Until the worker has connected the
@@ -65,9 +72,17 @@ PG_FUNCTION_INFO_V1(mantis_expire);
 static void
 check_encoding(void)
 {
-	int			store_encoding = mantis_store_encoding();
+	int			store_encoding;
 
-	if (likely(store_encoding == GetDatabaseEncoding()) || store_encoding < 0)
+	if (likely(encoding_matches))
+		return;
+	store_encoding = mantis_store_encoding();
+	if (store_encoding == GetDatabaseEncoding())
+	{
+		encoding_matches = true;
+		return;
+	}
+	if (store_encoding < 0)
 		return;
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -168,7 +183,7 @@ key_bytes(text *key, const char **data, uint32 *len)
 static text *
 value_text(const char *value, uint32 len)
 {
-	if (unlikely(mantis_store_encoding() < 0))
+	if (unlikely(!encoding_matches && mantis_store_encoding() < 0))
 		pg_verifymbstr(value, (int) len, false);
 	return cstring_to_text_with_len(value, (int) len);
 }
@@ -208,7 +223,7 @@ read_value(const char *key, uint32 key_len)
 	}
 	if (!mantis_store_get(key, key_len, VARHDRSZ, &chunk, &value_len))
 		return NULL;
-	if (unlikely(mantis_store_encoding() < 0))
+	if (unlikely(!encoding_matches && mantis_store_encoding() < 0))
 		pg_verifymbstr(chunk + VARHDRSZ, (int) value_len, false);
 	SET_VARSIZE(chunk, VARHDRSZ + value_len);
 	return (text *) chunk;
