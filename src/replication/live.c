@@ -275,19 +275,38 @@ live_pace_ms(void)
 	return paced_in_a_row >= STREAM_BATCHES ? STREAM_PACE_MS : LIVE_PACE_MS;
 }
 
-/* Whether a live batch may go out now. */
+/*
+ * Whether a live batch may go out now; also when the wall clock has
+ * stepped back past the last batch, which must not stop the batches (and
+ * the heartbeats) for as long as the step.
+ */
 bool
 mantis_live_send_due(void)
 {
-	return TimestampDifferenceExceeds(last_live_send, GetCurrentTimestamp(), live_pace_ms());
+	TimestampTz now = GetCurrentTimestamp();
+
+	return now < last_live_send ||
+		TimestampDifferenceExceeds(last_live_send, now, live_pace_ms());
 }
 
-/* Milliseconds until a live batch may go out (at least 1), for the worker's sleep */
+/*
+ * Milliseconds until a live batch may go out, for the worker's paced sleep
+ * (with its latch off, so never longer than a pace): at least 1.
+ */
 long
 mantis_live_pace_left_ms(void)
 {
-	return Max(1, mantis_clock_ms_until(TimestampTzPlusMilliseconds(last_live_send,
-																	 live_pace_ms())));
+	long		left = mantis_clock_ms_until(TimestampTzPlusMilliseconds(last_live_send,
+																		  live_pace_ms()));
+
+	return Max(1, Min(left, live_pace_ms()));
+}
+
+/* Whether the last batch followed a stream of writes (see live_pace_ms()) */
+bool
+mantis_live_streaming(void)
+{
+	return paced_in_a_row > 0;
 }
 
 /*
@@ -312,10 +331,10 @@ mantis_live_send_changes(void)
 		return;
 	watermark_behind = reused && !mantis_leafset_is_empty(&send_pending);
 
-	/* a batch that left within a pace of being due follows a stream of writes */
+	/* a batch that left within a millisecond of being due follows a stream */
 	if (!mantis_leafset_is_empty(&send_pending) &&
-		!TimestampDifferenceExceeds(last_live_send, now, 2 * live_pace_ms()))
-		paced_in_a_row++;
+		!TimestampDifferenceExceeds(last_live_send, now, live_pace_ms() + LIVE_PACE_MS))
+		paced_in_a_row = Min(paced_in_a_row + 1, STREAM_BATCHES);
 	else
 		paced_in_a_row = 0;
 	last_live_send = now;

@@ -14,6 +14,7 @@
 extern void mantis_live_start(void);
 extern bool mantis_live_send_due(void);
 extern long mantis_live_pace_left_ms(void);
+extern bool mantis_live_streaming(void);
 extern void mantis_live_send_changes(void);
 extern void mantis_live_drain(Peer *peer);
 extern bool mantis_live_merge(Peer *from, const MantisFrame *f, int extra_flags);

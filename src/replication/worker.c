@@ -152,7 +152,11 @@ mantis_replication_worker_main(Datum main_arg)
 
 		paced = !mantis_live_send_due();
 		if (!paced)
+		{
 			mantis_live_send_changes();
+			/* within a stream, sleep out the next pace now: a write would only wake us to start it */
+			paced = mantis_live_streaming() && !mantis_live_send_due();
+		}
 		mantis_protocol_tick();
 		more = mantis_protocol_receive(RECEIVE_BUDGET);
 
