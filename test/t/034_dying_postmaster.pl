@@ -19,6 +19,13 @@
 # that instant (+ $margin) may have been acknowledged: for a write applied
 # at once, its row returned; for a transaction, its COMMIT (the row that
 # follows it returned).
+#
+# A streaming session's backend may still be waiting to send it rows when
+# the postmaster dies, and notice the death there (FATAL) rather than in
+# mantis: the faster the writes, the more often.  So one more session
+# writes in a single statement that returns nothing until it ends, long
+# after the kill: its backend never waits, and must be refused by mantis
+# (57P01) at its first write after the death.
 use strict;
 use warnings;
 
@@ -83,8 +90,20 @@ for my $s (1 .. $nsessions)
 		'>', "$file.out", '2>', "$file.err");
 }
 
+# the session that never waits for its client (see above): transactional
+# off, its writes go on until the death
+my $busy_file = "$dir/busy.sql";
+open(my $bfh, '>', $busy_file) or die "$busy_file: $!";
+print $bfh "SELECT pg_advisory_lock_shared(4242) \\; "
+  . "SELECT count(mantis_set('dying.busy.' || (g % 1000), g::text)) FROM (SELECT generate_series(1, 1000000000000) g) s;\n";
+close $bfh;
+my $busy = IPC::Run::start(
+	[ 'psql', '-X', '-At', '-v', 'VERBOSITY=verbose', '-f', $busy_file,
+	  '-d', $node->connstr('postgres') . " options='-c mantis.transactional=off'" ],
+	'>', "$busy_file.out", '2>', "$busy_file.err");
+
 $node->poll_query_until('postgres',
-	q{SELECT count(*) = } . $nsessions . q{ FROM pg_locks WHERE locktype = 'advisory' AND NOT granted})
+	q{SELECT count(*) = } . ($nsessions + 1) . q{ FROM pg_locks WHERE locktype = 'advisory' AND NOT granted})
   or die 'the sessions did not start';
 $gate->query_safe('SELECT pg_advisory_unlock(4242)');
 $gate->quit;
@@ -95,7 +114,8 @@ $gate->quit;
 # (on a loaded machine both transactional sessions once finished their
 # 10,000 writes before poll_query_until had seen the last one reach 100)
 my $written = $node->background_psql('postgres');
-my $begun = 'SELECT ' . join(' AND ', map { "mantis_get('dying.$_.200') IS NOT NULL" } 1 .. $nsessions);
+my $begun = 'SELECT ' . join(' AND ', map { "mantis_get('dying.$_.200') IS NOT NULL" } 1 .. $nsessions)
+  . q{ AND mantis_get('dying.busy.999') IS NOT NULL};
 my $write_by = time() + $PostgreSQL::Test::Utils::timeout_default;
 until ($written->query_safe($begun) =~ /t/)
 {
@@ -173,6 +193,12 @@ is($after, 0,
 	sprintf('no write begun more than %.0f ms after the postmaster was seen dead was acknowledged', 1000 * $margin))
   or diag(join("\n", @late));
 is($stopped, $nsessions, 'no session saw its whole stream acknowledged');
+$busy->finish;
+my $busy_err = slurp_file("$busy_file.err");
+note("busy session: $_") for grep { /ERROR|WARNING|FATAL|server closed/ } split /\n/, $busy_err;
+like($busy_err, qr/57P01: the postmaster died: this write may be lost/,
+	'the session that never waits for its client was refused with 57P01 at its first write after the death');
+$refused++ if $busy_err =~ /57P01: the postmaster died: this write may be lost/;
 cmp_ok($refused, '>=', 1, 'a session was refused with 57P01 "the postmaster died: this write may be lost"');
 
 # the server comes back
