@@ -287,15 +287,50 @@ table_replaced(KnownTable *kt)
 }
 
 /*
+ * The INSERT of insert_row(), prepared once for the table's name and kept:
+ * planned once, and generic, so that a row's bytes are passed to the
+ * executor as they are.  A statement run with its parameters
+ * (SPI_execute_with_args()) is planned for their values, which copies the
+ * row, up to ROW_TARGET_BYTES, into the plan as a constant before the
+ * tuple copies it again.  The plan cache revalidates the kept plan when
+ * the table changes; a table under another name (the extension moved to
+ * another schema, or created again elsewhere) gets a plan of its own.
+ */
+static SPIPlanPtr
+insert_plan(KnownTable *kt)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, BYTEAOID};
+	char	   *sql;
+	SPIPlanPtr	plan;
+
+	if (kt->insert_plan != NULL && strcmp(kt->insert_name, kt->name) == 0)
+		return kt->insert_plan;
+	if (kt->insert_plan != NULL)
+	{
+		SPI_freeplan(kt->insert_plan);
+		kt->insert_plan = NULL;
+		pfree(kt->insert_name);
+	}
+	sql = psprintf("INSERT INTO %s (clock, node, registers) VALUES ($1, $2, $3) RETURNING id, xmin",
+				   kt->name);
+	plan = SPI_prepare_cursor(sql, 3, types, CURSOR_OPT_GENERIC_PLAN);
+	if (plan == NULL || SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not prepare an insert into %s: %s", kt->name,
+			 SPI_result_code_string(SPI_result));
+	pfree(sql);
+	kt->insert_plan = plan;
+	kt->insert_name = MemoryContextStrdup(TopMemoryContext, kt->name);
+	return plan;
+}
+
+/*
  * Insert one row under this server's node name; fills in its id, xmin and
  * bytes, and moves what the id sequence is known to be past.
  */
 void
 insert_row(KnownTable *kt, const char *clock, bytea *registers, NewRow *row)
 {
-	char	   *sql = psprintf("INSERT INTO %s (clock, node, registers) VALUES ($1, $2, $3) RETURNING id, xmin",
-							   kt->name);
-	Oid			types[3] = {TEXTOID, TEXTOID, BYTEAOID};
+	SPIPlanPtr	plan = insert_plan(kt);
 	Datum		values[3];
 	bool		isnull;
 
@@ -303,7 +338,7 @@ insert_row(KnownTable *kt, const char *clock, bytea *registers, NewRow *row)
 	values[1] = CStringGetTextDatum(mantis_self_node_name());
 	values[2] = PointerGetDatum(registers);
 	statement_begin();
-	if (SPI_execute_with_args(sql, 3, types, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
+	if (SPI_execute_plan(plan, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
 		elog(ERROR, "could not insert into %s", kt->name);
 	statement_end();
@@ -311,7 +346,6 @@ insert_row(KnownTable *kt, const char *clock, bytea *registers, NewRow *row)
 	row->xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	row->bytes = VARSIZE(registers);
 	SPI_freetuptable(SPI_tuptable);
-	pfree(sql);
 	kt->sequence_floor = Max(kt->sequence_floor, row->id);
 }
 

@@ -18,6 +18,7 @@
 #ifndef MANTIS_PERSIST_TABLE_H
 #define MANTIS_PERSIST_TABLE_H
 
+#include "executor/spi.h"
 #include "storage/proc.h"
 #include "utils/timeout.h"
 
@@ -70,6 +71,8 @@ struct KnownTable
 	bool		replaced;		/* find_table() found another table: the
 								 * rows known are the old one's */
 	int64		sequence_floor; /* the id sequence is known to be past this */
+	SPIPlanPtr	insert_plan;	/* insert_row()'s statement, kept; NULL: none */
+	char	   *insert_name;	/* the name it was prepared for */
 };
 
 extern MANTIS_PRIVATE void begin_work(const char *activity);

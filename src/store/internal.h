@@ -312,6 +312,15 @@ store_leaf(int leaf)
 	return &store_mem.leaves[leaf];
 }
 
+/* Start loading a cache line: a hint, which never faults, whatever "p" */
+static inline void
+store_prefetch(const void *p)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	__builtin_prefetch(p);
+#endif
+}
+
 /*
  * Start loading a key's bucket, and for a write its leaf's words and
  * digest, before its partition lock is taken: their cache misses then
@@ -321,14 +330,12 @@ store_leaf(int leaf)
 static inline void
 key_prefetch(uint64 hash, bool for_write)
 {
-#if defined(__GNUC__) || defined(__clang__)
-	__builtin_prefetch(&store_mem.buckets[hash & store_mem.control->bucket_mask]);
+	store_prefetch(&store_mem.buckets[hash & store_mem.control->bucket_mask]);
 	if (for_write)
 	{
-		__builtin_prefetch(store_leaf(leaf_of(hash)), 1);
-		__builtin_prefetch(&store_mem.digests[leaf_of(hash)], 1);
+		store_prefetch(store_leaf(leaf_of(hash)));
+		store_prefetch(&store_mem.digests[leaf_of(hash)]);
 	}
-#endif
 }
 
 /* The partition lock of a leaf: a leaf lies inside one partition. */

@@ -52,19 +52,30 @@
 #define COPYBUF_INITIAL_BYTES	8192
 #define COPYBUF_INITIAL_RECS	64
 
-/* An empty buffer with room for a few registers; no lock held. */
-void
-copybuf_init(CopyBuf *b)
+/* the copies a take of many leaves passes at once (grown for a larger leaf) */
+#define TAKE_BATCH_BYTES		(256 * 1024)
+#define TAKE_BATCH_RECS			4096
+
+/* An empty buffer with room for "bytes" and "recs" registers; no lock held. */
+static void
+copybuf_init_sized(CopyBuf *b, Size bytes, int recs)
 {
 	Assert(!partition_lock_held_any());
-	b->size = COPYBUF_INITIAL_BYTES;
+	b->size = bytes;
 	b->data = palloc(b->size);
-	b->maxrecs = COPYBUF_INITIAL_RECS;
+	b->maxrecs = recs;
 	b->recs = palloc(sizeof(MantisRecord) * b->maxrecs);
 	b->used = 0;
 	b->nrecs = 0;
 	b->need_bytes = 0;
 	b->need_recs = 0;
+}
+
+/* An empty buffer with room for a few registers; no lock held. */
+void
+copybuf_init(CopyBuf *b)
+{
+	copybuf_init_sized(b, COPYBUF_INITIAL_BYTES, COPYBUF_INITIAL_RECS);
 }
 
 /* Free what copybuf_init() and copybuf_grow() allocated. */
@@ -472,32 +483,6 @@ mantis_store_take_dirty(MantisConsumer consumer, MantisLeafSet *pending)
 }
 
 /*
- * Take a consumer's changes in every leaf of *pending (see
- * mantis_store_take_changes()), passing a copy of each register to "copy"
- * (may be NULL), and empty *pending.  Each leaf is added to *taken (if not
- * NULL) before its changes are taken, so that a consumer that fails part
- * way knows every leaf it must give back.
- */
-void
-mantis_store_take_leaves(MantisConsumer consumer, MantisLeafSet *pending,
-						 MantisLeafSet *taken, MantisRecordCallback copy, void *arg)
-{
-	for (int w = 0; w < MANTIS_LEAVES / 32; w++)
-	{
-		while (pending->words[w] != 0)
-		{
-			int			bit = pg_rightmost_one_pos32(pending->words[w]);
-			uint32		mask = (uint32) 1 << bit;
-
-			if (taken)
-				taken->words[w] |= mask;
-			mantis_store_take_changes(consumer, w * 32 + bit, copy, arg);
-			pending->words[w] &= ~mask;
-		}
-	}
-}
-
-/*
  * Copy every leaf's repair digest (MANTIS_LEAVES of them).  Each is read
  * atomically; together they are a fuzzy snapshot, which repair tolerates.
  */
@@ -554,12 +539,69 @@ leaf_flagged(int leaf, uint64 mask, int flag, CopyBuf *b, bool clear)
 }
 
 /*
- * Take a consumer's changes in one dirty leaf: the registers flagged for it
- * in the buckets marked dirty for it lose their flag, and "callback" (may
- * be NULL) is called with a copy of each after the lock is released.
- * Flags are cleared only once every register taken has been copied, so a
- * failure (an ERROR growing the copy) takes nothing.  Returns how many
- * registers were taken.
+ * Take a consumer's changes in one dirty leaf into b, after what b holds:
+ * the registers flagged for it in the buckets marked dirty for it lose
+ * their flag once every one of them has been copied, so a failure (an
+ * ERROR growing the copy) takes nothing.  When the leaf does not fit
+ * after what b holds, that is passed to "callback" first and b emptied
+ * (grown, if the leaf alone does not fit).  Returns how many registers
+ * were taken.
+ */
+static int
+take_leaf(MantisConsumer consumer, int leaf, CopyBuf *b,
+		  MantisRecordCallback callback, void *arg)
+{
+	LWLock	   *lock = leaf_lock(leaf);
+	pg_atomic_uint64 *mask_word = &store_leaf(leaf)->dirty_buckets[consumer];
+	int			flag = consumer_flag(consumer);
+
+	if (pg_atomic_read_u64(mask_word) == 0)
+		return 0;
+	for (;;)
+	{
+		Size		used = b->used;
+		int			nrecs = b->nrecs;
+		uint64		mask;
+		int			n;
+
+		LWLockAcquire(lock, LW_EXCLUSIVE);
+		mask = pg_atomic_exchange_u64(mask_word, 0);
+		(void) leaf_flagged(leaf, mask, flag, b, false);
+		if (copybuf_fits(b))
+		{
+			n = leaf_flagged(leaf, mask, flag, NULL, true);
+			LWLockRelease(lock);
+			return n;
+		}
+		/* give the mask back for the next pass */
+		pg_atomic_fetch_or_u64(mask_word, mask);
+		LWLockRelease(lock);
+
+		/* the leaf's part that fitted counts with what did not */
+		b->need_bytes += b->used - used;
+		b->need_recs += b->nrecs - nrecs;
+		b->used = used;
+		b->nrecs = nrecs;
+		if (nrecs > 0)
+		{
+			Size		need_bytes = b->need_bytes;
+			int			need_recs = b->need_recs;
+
+			copybuf_call(b, callback, arg);
+			copybuf_reset(b);
+			if (need_bytes <= b->size && need_recs <= b->maxrecs)
+				continue;
+			b->need_bytes = need_bytes;
+			b->need_recs = need_recs;
+		}
+		copybuf_grow(b);
+	}
+}
+
+/*
+ * Take a consumer's changes in one dirty leaf (see take_leaf()), and call
+ * "callback" (may be NULL) with a copy of each after the lock is released.
+ * Returns how many registers were taken.
  */
 int
 mantis_store_take_changes(MantisConsumer consumer, int leaf,
@@ -567,44 +609,162 @@ mantis_store_take_changes(MantisConsumer consumer, int leaf,
 {
 	LWLock	   *lock = leaf_lock(leaf);
 	pg_atomic_uint64 *mask_word = &store_leaf(leaf)->dirty_buckets[consumer];
-	int			flag = consumer_flag(consumer);
 	CopyBuf		b;
 	int			n;
 
 	Assert(leaf >= 0 && leaf < MANTIS_LEAVES);
-	if (pg_atomic_read_u64(mask_word) == 0)
-		return 0;
 	store_attach();
 	if (callback == NULL)
 	{
+		if (pg_atomic_read_u64(mask_word) == 0)
+			return 0;
 		LWLockAcquire(lock, LW_EXCLUSIVE);
-		n = leaf_flagged(leaf, pg_atomic_exchange_u64(mask_word, 0), flag, NULL, true);
+		n = leaf_flagged(leaf, pg_atomic_exchange_u64(mask_word, 0),
+						 consumer_flag(consumer), NULL, true);
 		LWLockRelease(lock);
 		return n;
 	}
-
 	copybuf_init(&b);
-	for (;;)
-	{
-		uint64		mask;
-
-		LWLockAcquire(lock, LW_EXCLUSIVE);
-		mask = pg_atomic_exchange_u64(mask_word, 0);
-		(void) leaf_flagged(leaf, mask, flag, &b, false);
-		if (copybuf_fits(&b))
-		{
-			n = leaf_flagged(leaf, mask, flag, NULL, true);
-			LWLockRelease(lock);
-			break;
-		}
-		/* give the mask back for the next pass */
-		pg_atomic_fetch_or_u64(mask_word, mask);
-		LWLockRelease(lock);
-		copybuf_grow(&b);
-	}
+	n = take_leaf(consumer, leaf, &b, callback, arg);
 	copybuf_call(&b, callback, arg);
 	copybuf_free(&b);
 	return n;
+}
+
+/*
+ * Looking ahead of a take.  The registers a take visits lie at random in
+ * shared memory, so each costs a cache miss for its bucket and one for
+ * itself, and both would be paid under the partition lock that writers of
+ * the leaf wait for.  So, TAKE_AHEAD leaves ahead of the one it takes, a
+ * take starts loading the dirty buckets of a leaf, and half as far ahead
+ * the registers those link to.  Unlocked: a prefetch is a hint, never a
+ * read the take relies on, and a stale link only loads a line for nothing
+ * (a prefetch never faults).
+ */
+#define TAKE_AHEAD			32
+
+/* The same for a register's first 64 bytes: its header, and a small one whole */
+static inline void
+register_prefetch(StoreRef ref)
+{
+	const char *p = (const char *) register_at(ref);
+
+	store_prefetch(p);
+	store_prefetch(p + 63);
+}
+
+/* The first leaf of a set at or after "from"; -1 if none. */
+static int
+leafset_next(const MantisLeafSet *set, int from)
+{
+	int			w = from / 32;
+	uint32		bits;
+
+	if (from >= MANTIS_LEAVES)
+		return -1;
+	bits = set->words[w] & (~(uint32) 0 << (from % 32));
+	while (bits == 0)
+	{
+		if (++w == MANTIS_LEAVES / 32)
+			return -1;
+		bits = set->words[w];
+	}
+	return w * 32 + pg_rightmost_one_pos32(bits);
+}
+
+/*
+ * Start loading, unlocked, what take_leaf() will visit of a leaf: its
+ * dirty buckets, or, with "registers", the first register of each.
+ */
+static void
+leaf_prefetch(MantisConsumer consumer, int leaf, bool registers)
+{
+	uint64		mask = pg_atomic_read_u64(&store_leaf(leaf)->dirty_buckets[consumer]);
+
+	for (; mask != 0; mask &= mask - 1)
+	{
+		int			bit = pg_rightmost_one_pos64(mask);
+
+		for (uint64 bucket = leaf + (uint64) bit * MANTIS_LEAVES;
+			 bucket <= store_mem.control->bucket_mask; bucket += MASK_BUCKETS_STEP)
+		{
+			StoreRef	ref;
+
+			if (!registers)
+			{
+				store_prefetch(&store_mem.buckets[bucket]);
+				continue;
+			}
+			ref = ((volatile StoreRef *) store_mem.buckets)[bucket];
+			if (ref != InvalidStoreRef)
+				register_prefetch(ref);
+		}
+	}
+}
+
+/* A cursor over a set of leaves, prefetching each as it passes */
+typedef struct LeafAhead
+{
+	int			leaf;			/* the next to prefetch; -1: none left */
+	bool		registers;		/* what leaf_prefetch() loads */
+} LeafAhead;
+
+static void
+ahead_step(LeafAhead *a, MantisConsumer consumer, const MantisLeafSet *set)
+{
+	if (a->leaf < 0)
+		return;
+	leaf_prefetch(consumer, a->leaf, a->registers);
+	a->leaf = leafset_next(set, a->leaf + 1);
+}
+
+/*
+ * Take a consumer's changes in every leaf of *pending (see take_leaf()),
+ * passing a copy of each register to "copy" (may be NULL), and empty
+ * *pending.  The copies are passed in batches of many leaves, once no lock
+ * is held.  Each leaf is added to *taken (if not NULL) before its changes
+ * are taken, so that a consumer that fails part way, in a take or in
+ * "copy", knows every leaf it must give back.
+ */
+void
+mantis_store_take_leaves(MantisConsumer consumer, MantisLeafSet *pending,
+						 MantisLeafSet *taken, MantisRecordCallback copy, void *arg)
+{
+	int			first = leafset_next(pending, 0);
+	LeafAhead	buckets = {first, false};
+	LeafAhead	registers = {first, true};
+	CopyBuf		b;
+
+	if (first < 0)
+		return;
+	store_attach();
+	if (copy)
+		copybuf_init_sized(&b, TAKE_BATCH_BYTES, TAKE_BATCH_RECS);
+	for (int i = 0; i < TAKE_AHEAD; i++)
+	{
+		ahead_step(&buckets, consumer, pending);
+		if (i >= TAKE_AHEAD / 2)
+			ahead_step(&registers, consumer, pending);
+	}
+	for (int leaf = first; leaf >= 0; leaf = leafset_next(pending, leaf + 1))
+	{
+		uint32		mask = (uint32) 1 << (leaf % 32);
+
+		ahead_step(&buckets, consumer, pending);
+		ahead_step(&registers, consumer, pending);
+		if (taken)
+			taken->words[leaf / 32] |= mask;
+		if (copy)
+			(void) take_leaf(consumer, leaf, &b, copy, arg);
+		else
+			(void) mantis_store_take_changes(consumer, leaf, NULL, NULL);
+		pending->words[leaf / 32] &= ~mask;
+	}
+	if (copy)
+	{
+		copybuf_call(&b, copy, arg);
+		copybuf_free(&b);
+	}
 }
 
 /*

@@ -67,6 +67,22 @@ note("immediate stop: $i writes acknowledged, $lost_recent lost from the last 1.
 is($lost_old, 0, 'no write older than the flush interval (+0.5 s) was lost');
 cmp_ok(scalar(keys %back), '>', $i / 2, 'most of the writes survived the immediate stop');
 
+# --- a flush copies many leaves into one batch (store/read.c): values
+# larger than a batch (256 kB) and more than a batch holds are all back ---
+$node->safe_psql('postgres', q{
+	SELECT count(mantis_set('wide.' || g, repeat(chr(65 + g % 26), 300000 + g)))
+	  FROM generate_series(1, 12) g;
+	SELECT count(mantis_set('mid.' || g, repeat('m', 20000 + g))) FROM generate_series(1, 600) g});
+$node->safe_psql('postgres', 'SELECT mantis_flush()');
+my $wide_sql = q{SELECT count(*) || ' ' || md5(string_agg(key || '|' || md5(value) || '|' || hlc, ',' ORDER BY key))
+	FROM mantis_registers() WHERE key LIKE 'wide.%' OR key LIKE 'mid.%'};
+my $wide = $node->safe_psql('postgres', $wide_sql);
+like($wide, qr/^612 /, 'the 612 large values are in the store');
+$node->stop('immediate');
+$node->start;
+is($node->safe_psql('postgres', $wide_sql), $wide,
+	'and back whole after an immediate stop, from the rows of one flush');
+
 # --- a crash restart reloads the store; gets wait, never answer "absent" ---
 $node->safe_psql('postgres',
 	q{SELECT count(mantis_set('crash.' || i, 'c' || i)) FROM generate_series(1, 5000) i});
