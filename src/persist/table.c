@@ -302,6 +302,7 @@ insert_plan(KnownTable *kt)
 	Oid			types[3] = {TEXTOID, TEXTOID, BYTEAOID};
 	char	   *sql;
 	SPIPlanPtr	plan;
+	int			rc;
 
 	if (kt->insert_plan != NULL && strcmp(kt->insert_name, kt->name) == 0)
 		return kt->insert_plan;
@@ -310,13 +311,18 @@ insert_plan(KnownTable *kt)
 		SPI_freeplan(kt->insert_plan);
 		kt->insert_plan = NULL;
 		pfree(kt->insert_name);
+		kt->insert_name = NULL;
 	}
 	sql = psprintf("INSERT INTO %s (clock, node, registers) VALUES ($1, $2, $3) RETURNING id, xmin",
 				   kt->name);
 	plan = SPI_prepare_cursor(sql, 3, types, CURSOR_OPT_GENERIC_PLAN);
-	if (plan == NULL || SPI_keepplan(plan) != 0)
+	if (plan == NULL)
 		elog(ERROR, "could not prepare an insert into %s: %s", kt->name,
 			 SPI_result_code_string(SPI_result));
+	rc = SPI_keepplan(plan);
+	if (rc != 0)
+		elog(ERROR, "could not keep the insert into %s: %s", kt->name,
+			 SPI_result_code_string(rc));
 	pfree(sql);
 	kt->insert_plan = plan;
 	kt->insert_name = MemoryContextStrdup(TopMemoryContext, kt->name);

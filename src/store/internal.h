@@ -321,6 +321,15 @@ store_prefetch(const void *p)
 #endif
 }
 
+/* The same for a line about to be written */
+static inline void
+store_prefetch_write(const void *p)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	__builtin_prefetch(p, 1);
+#endif
+}
+
 /*
  * Start loading a key's bucket, and for a write its leaf's words and
  * digest, before its partition lock is taken: their cache misses then
@@ -333,8 +342,8 @@ key_prefetch(uint64 hash, bool for_write)
 	store_prefetch(&store_mem.buckets[hash & store_mem.control->bucket_mask]);
 	if (for_write)
 	{
-		store_prefetch(store_leaf(leaf_of(hash)));
-		store_prefetch(&store_mem.digests[leaf_of(hash)]);
+		store_prefetch_write(store_leaf(leaf_of(hash)));
+		store_prefetch_write(&store_mem.digests[leaf_of(hash)]);
 	}
 }
 

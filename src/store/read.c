@@ -56,7 +56,7 @@
 #define TAKE_BATCH_BYTES		(256 * 1024)
 #define TAKE_BATCH_RECS			4096
 
-/* An empty buffer with room for "bytes" and "recs" registers; no lock held. */
+/* An empty buffer with room for "bytes" bytes and "recs" registers; no lock held. */
 static void
 copybuf_init_sized(CopyBuf *b, Size bytes, int recs)
 {
@@ -542,10 +542,12 @@ leaf_flagged(int leaf, uint64 mask, int flag, CopyBuf *b, bool clear)
  * Take a consumer's changes in one dirty leaf into b, after what b holds:
  * the registers flagged for it in the buckets marked dirty for it lose
  * their flag once every one of them has been copied, so a failure (an
- * ERROR growing the copy) takes nothing.  When the leaf does not fit
- * after what b holds, that is passed to "callback" first and b emptied
- * (grown, if the leaf alone does not fit).  Returns how many registers
- * were taken.
+ * ERROR growing the copy) takes nothing of this leaf.  When the leaf does
+ * not fit after what b holds, that is passed to "callback" first and b
+ * emptied (grown, if the leaf alone does not fit): a failure there leaves
+ * the earlier leaves taken and undelivered, which the caller's *taken
+ * names (a consumer without one, replication, loses them until repair).
+ * Returns how many registers were taken.
  */
 static int
 take_leaf(MantisConsumer consumer, int leaf, CopyBuf *b,
@@ -643,7 +645,7 @@ mantis_store_take_changes(MantisConsumer consumer, int leaf,
  */
 #define TAKE_AHEAD			32
 
-/* The same for a register's first 64 bytes: its header, and a small one whole */
+/* Start loading a register's first 64 bytes: its header, and a small one whole */
 static inline void
 register_prefetch(StoreRef ref)
 {
@@ -739,7 +741,15 @@ mantis_store_take_leaves(MantisConsumer consumer, MantisLeafSet *pending,
 		return;
 	store_attach();
 	if (copy)
-		copybuf_init_sized(&b, TAKE_BATCH_BYTES, TAKE_BATCH_RECS);
+	{
+		/* room for a register or two a leaf pending, up to a batch */
+		int			leaves = (int) pg_popcount((const char *) pending->words,
+											   sizeof(pending->words));
+
+		copybuf_init_sized(&b, Min((Size) TAKE_BATCH_BYTES,
+								   Max((Size) COPYBUF_INITIAL_BYTES, (Size) leaves * 128)),
+						   Min(TAKE_BATCH_RECS, Max(COPYBUF_INITIAL_RECS, 2 * leaves)));
+	}
 	for (int i = 0; i < TAKE_AHEAD; i++)
 	{
 		ahead_step(&buckets, consumer, pending);
