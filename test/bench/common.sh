@@ -30,21 +30,9 @@ TCK=$(getconf CLK_TCK)
 
 # start_local_server <postgresql.conf lines>: a new server in $WORK/data
 # (any earlier one stopped and removed) preloading mantis, listening on
-# the socket in $WORK only, with the extension created.
-start_local_server() {
-	as_pg "$BIN/pg_ctl" -D "$WORK/data" -m fast stop >/dev/null 2>&1 || true
-	rm -rf "$WORK/data"
-	as_pg "$BIN/initdb" -D "$WORK/data" -A trust >/dev/null
-	as_pg tee -a "$WORK/data/postgresql.conf" >/dev/null <<CONF
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$WORK'
-shared_preload_libraries = 'mantis'
-$1
-CONF
-	as_pg "$BIN/pg_ctl" -D "$WORK/data" -l "$WORK/log" -w start >/dev/null
-	as_pg "$BIN/psql" -X -q -h "$WORK" -p "$PORT" -d postgres -c "CREATE EXTENSION mantis"
-}
+# $PORT on the socket in $WORK only, with the extension created: the
+# server named "data" of node_start (below).
+start_local_server() { node_start data "$PORT" "$1"; }
 
 # stop_local_server: the EXIT trap of those benchmarks
 stop_local_server() {
