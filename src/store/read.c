@@ -601,35 +601,24 @@ take_leaf(MantisConsumer consumer, int leaf, CopyBuf *b,
 }
 
 /*
- * Take a consumer's changes in one dirty leaf (see take_leaf()), and call
- * "callback" (may be NULL) with a copy of each after the lock is released.
- * Returns how many registers were taken.
+ * Take a consumer's changes in one dirty leaf without copying them: the
+ * registers flagged for it in the buckets marked dirty for it lose their
+ * flag (a consumer with nothing to hand them to: replication without a
+ * connected peer).  Returns how many registers were taken.
  */
-int
-mantis_store_take_changes(MantisConsumer consumer, int leaf,
-						  MantisRecordCallback callback, void *arg)
+static int
+take_leaf_uncopied(MantisConsumer consumer, int leaf)
 {
-	LWLock	   *lock = leaf_lock(leaf);
 	pg_atomic_uint64 *mask_word = &store_leaf(leaf)->dirty_buckets[consumer];
-	CopyBuf		b;
+	LWLock	   *lock = leaf_lock(leaf);
 	int			n;
 
-	Assert(leaf >= 0 && leaf < MANTIS_LEAVES);
-	store_attach();
-	if (callback == NULL)
-	{
-		if (pg_atomic_read_u64(mask_word) == 0)
-			return 0;
-		LWLockAcquire(lock, LW_EXCLUSIVE);
-		n = leaf_flagged(leaf, pg_atomic_exchange_u64(mask_word, 0),
-						 consumer_flag(consumer), NULL, true);
-		LWLockRelease(lock);
-		return n;
-	}
-	copybuf_init(&b);
-	n = take_leaf(consumer, leaf, &b, callback, arg);
-	copybuf_call(&b, callback, arg);
-	copybuf_free(&b);
+	if (pg_atomic_read_u64(mask_word) == 0)
+		return 0;
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	n = leaf_flagged(leaf, pg_atomic_exchange_u64(mask_word, 0),
+					 consumer_flag(consumer), NULL, true);
+	LWLockRelease(lock);
 	return n;
 }
 
@@ -767,7 +756,7 @@ mantis_store_take_leaves(MantisConsumer consumer, MantisLeafSet *pending,
 		if (copy)
 			(void) take_leaf(consumer, leaf, &b, copy, arg);
 		else
-			(void) mantis_store_take_changes(consumer, leaf, NULL, NULL);
+			(void) take_leaf_uncopied(consumer, leaf);
 		pending->words[leaf / 32] &= ~mask;
 	}
 	if (copy)

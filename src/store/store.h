@@ -149,8 +149,6 @@ extern void mantis_store_take_leaves(MantisConsumer consumer, MantisLeafSet *pen
 									 MantisRecordCallback copy, void *arg);
 extern void mantis_store_leaf_digests(uint64 *out);
 extern int	mantis_store_collect_leaf(int leaf, MantisRecordCallback copy, void *arg);
-extern int	mantis_store_take_changes(MantisConsumer consumer, int leaf,
-									  MantisRecordCallback copy, void *arg);
 extern void mantis_store_give_back_leaf(MantisConsumer consumer, int leaf);
 extern void mantis_store_raise_put_failure(MantisPutResult result);
 
