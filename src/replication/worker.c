@@ -154,7 +154,10 @@ mantis_replication_worker_main(Datum main_arg)
 		if (!paced)
 		{
 			mantis_live_send_changes();
-			/* within a stream, sleep out the next pace now: a write would only wake us to start it */
+			/*
+			 * Within a stream, sleep out the next pace now: the next write
+			 * would only wake us to start it.
+			 */
 			paced = mantis_live_streaming() && !mantis_live_send_due();
 		}
 		mantis_protocol_tick();
