@@ -70,6 +70,9 @@ $node->append_conf('postgresql.conf', "mantis.max_value_size = '1kB'\n");
 		FAKETIME => '-10m', DONT_FAKE_MONOTONIC => '1');
 	$node->start;
 }
+# mantis_status does not wait for the load: wait for it (a loaded machine
+# once answered before the rows were read, and counted none)
+wait_loaded($node);
 is(sql($node, q{SELECT held_back FROM mantis_status}), '2', 'two values are held back (big and late.big)');
 sql($node, q{SELECT mantis_set('late.big', 'short')});
 sql($node, q{SELECT mantis_flush()});
