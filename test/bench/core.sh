@@ -105,13 +105,16 @@ load() {
 	node_psql "$M" -c "SET mantis.transactional = off" \
 		-c "SELECT count(mantis_set('key' || i, 'value' || i || '${2:-}')) FROM generate_series(1, $1) i" >/dev/null
 }
-replicated() {	# replicated <keys>: until every server holds them
-	local n _
+replicated() {	# replicated <keys>: until every server holds them (at most 120 s each)
+	local n _ held
 	for n in "${NODES[@]}"; do
 		for _ in $(seq 1200); do
-			[ "$(node_psql "$n" -c "SELECT keys FROM mantis_status")" -ge "$1" ] && break
+			held=$(node_psql "$n" -c "SELECT keys FROM mantis_status")
+			[ "$held" -ge "$1" ] && continue 2
 			sleep 0.1
 		done
+		echo "$n holds $held keys of $1 after 120 s: the figures would be of a cluster still replicating" >&2
+		exit 1
 	done
 }
 
