@@ -12,7 +12,8 @@
  *
  * Workers: the persistence worker ("mantis worker", persist/worker.c)
  * always, and the replication worker ("mantis replication",
- * replication/worker.c) when mantis.listen is set.
+ * replication/worker.c) when mantis.listen is set; none while pg_upgrade
+ * runs the server (binary-upgrade mode).
  *
  * IDENTIFICATION	src/mantis.c
  *-------------------------------------------------------------------------
@@ -50,6 +51,15 @@ _PG_init(void)
 		return;
 
 	mantis_define_gucs();
+
+	/*
+	 * pg_upgrade starts both servers in binary-upgrade mode to dump and
+	 * restore the catalogs: no worker may then read or write mantis_stores
+	 * nor talk to peers, and no shared memory is needed.
+	 */
+	if (IsBinaryUpgrade)
+		return;
+
 	mantis_security_check_at_start();
 
 	register_worker("mantis_persist_worker_main", "mantis worker");

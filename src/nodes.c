@@ -86,7 +86,7 @@ mantis_node_id_of(const char *name)
 char *
 mantis_node_id_text(uint64 id, char *buf)
 {
-	snprintf(buf, MANTIS_NODE_ID_TEXT_SIZE, "%016" INT64_MODIFIER "x", id);
+	snprintf(buf, MANTIS_NODE_ID_TEXT_SIZE, "%016llx", (unsigned long long) id);
 	return buf;
 }
 

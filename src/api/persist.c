@@ -16,6 +16,7 @@
 #include "utils/timestamp.h"
 
 #include "mantis.h"
+#include "compat.h"
 #include "clock.h"
 #include "nodes.h"
 #include "common/hlc.h"

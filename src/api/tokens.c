@@ -46,6 +46,7 @@
 #include "utils/timestamp.h"
 
 #include "mantis.h"
+#include "compat.h"
 #include "clock.h"
 #include "guc.h"
 #include "nodes.h"

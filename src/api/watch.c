@@ -20,6 +20,7 @@
 #include "utils/timestamp.h"
 
 #include "mantis.h"
+#include "compat.h"
 #include "clock.h"
 #include "nodes.h"
 #include "api/functions.h"

@@ -69,6 +69,7 @@
 #include "utils/memutils.h"
 
 #include "mantis.h"
+#include "compat.h"
 #include "clock.h"
 #include "common/rules.h"
 #include "common/snapshot.h"

@@ -55,6 +55,7 @@
 #include "utils/memutils.h"
 
 #include "mantis.h"
+#include "compat.h"
 #include "clock.h"
 #include "guc.h"
 #include "nodes.h"

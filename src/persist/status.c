@@ -26,6 +26,7 @@
 
 #include "mantis.h"
 #include "wakeup.h"
+#include "wait_events.h"
 #include "persist/status.h"
 #include "persist/worker.h"
 
@@ -240,7 +241,7 @@ mantis_request_flush(void)
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("mantis worker stopped before flushing")));
 		}
-		ConditionVariableTimedSleep(&pw->flush_cv, 1000, PG_WAIT_EXTENSION);
+		ConditionVariableTimedSleep(&pw->flush_cv, 1000, mantis_wait_event(MANTIS_WAIT_FLUSH));
 	}
 	ConditionVariableCancelSleep();
 

@@ -47,6 +47,7 @@
 #include "utils/snapmgr.h"
 
 #include "mantis.h"
+#include "compat.h"
 #include "nodes.h"
 #include "persist/heldset.h"
 #include "persist/persist.h"

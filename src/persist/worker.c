@@ -67,6 +67,7 @@
 #include "log_limit.h"
 #include "nodes.h"
 #include "wakeup.h"
+#include "wait_events.h"
 #include "store/collect.h"
 #include "store/store.h"
 #include "persist/persist.h"
@@ -624,7 +625,8 @@ mantis_persist_worker_main(Datum main_arg)
 		MemoryContextReset(loop_cxt);
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Min(sleep_ms(), mantis_collect_sleep_ms()), PG_WAIT_EXTENSION);
+						 Min(sleep_ms(), mantis_collect_sleep_ms()),
+						 mantis_wait_event(MANTIS_WAIT_PERSIST_MAIN));
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 

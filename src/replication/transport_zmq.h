@@ -10,10 +10,11 @@
 #ifndef MANTIS_TRANSPORT_ZMQ_H
 #define MANTIS_TRANSPORT_ZMQ_H
 
+#include "compat.h"
 #include "replication/transport.h"
 
 /* replication/zsock.c */
-extern void mantis_zmq_fail(const char *what, const char *detail) pg_attribute_noreturn();
+pg_noreturn extern void mantis_zmq_fail(const char *what, const char *detail);
 extern void mantis_zmq_set_int(void *zsock, int option, int value);
 extern void mantis_zmq_set_string(void *zsock, int option, const char *value);
 extern void mantis_zmq_ipv6_for(void *zsock, const char *endpoint);

@@ -38,9 +38,11 @@
 #include "utils/timestamp.h"
 
 #include "mantis.h"
+#include "compat.h"
 #include "guc.h"
 #include "nodes.h"
 #include "wakeup.h"
+#include "wait_events.h"
 #include "store/store.h"
 #include "replication/links.h"
 #include "replication/live.h"
@@ -72,7 +74,7 @@ wait_until_writable(void)
 	while (!mantis_store_is_writable())
 	{
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 100, PG_WAIT_EXTENSION);
+						 100, mantis_wait_event(MANTIS_WAIT_REPLICATION_WRITABLE));
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 		if (ShutdownRequestPending)
@@ -91,7 +93,7 @@ build_wait_set(MemoryContext cxt)
 {
 	int			fds[MANTIS_TRANSPORT_MAX_FDS];
 	int			n = mantis_transport_fds(fds);
-	WaitEventSet *set = CreateWaitEventSet(cxt, n + 2);
+	WaitEventSet *set = mantis_create_wait_event_set(cxt, n + 2);
 
 	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
@@ -169,7 +171,8 @@ mantis_replication_worker_main(Datum main_arg)
 		 */
 		timeout = more ? 0 : paced ? mantis_live_pace_left_ms() : mantis_protocol_sleep_ms();
 		ModifyWaitEvent(set, 0, WL_LATCH_SET, paced ? NULL : MyLatch);
-		(void) WaitEventSetWait(set, timeout, &event, 1, PG_WAIT_EXTENSION);
+		(void) WaitEventSetWait(set, timeout, &event, 1,
+							   mantis_wait_event(MANTIS_WAIT_REPLICATION_MAIN));
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 

@@ -84,9 +84,11 @@
 #include "utils/wait_event.h"
 
 #include "mantis.h"
+#include "compat.h"
 #include "clock.h"
 #include "guc.h"
 #include "wakeup.h"
+#include "wait_events.h"
 #include "store/changes.h"
 
 /* An entry in the ring: this header, then its key, MAXALIGN'd */
@@ -593,7 +595,8 @@ mantis_changes_held_wait_begin(void)
 bool
 mantis_changes_held_sleep(long timeout_ms)
 {
-	return ConditionVariableTimedSleep(&log_ctl->held_cv, timeout_ms, PG_WAIT_EXTENSION);
+	return ConditionVariableTimedSleep(&log_ctl->held_cv, timeout_ms,
+									   mantis_wait_event(MANTIS_WAIT_SENT));
 }
 
 void
@@ -644,7 +647,7 @@ mantis_changes_peers_held(void)
 int
 mantis_changes_waiter_add(const char *prefix, uint32 prefix_len, uint64 after_seq)
 {
-	int			slot = MyProc->pgprocno;
+	int			slot = mantis_my_proc_number();
 	WaiterSlot *w;
 
 	if (slot < 0 || slot >= (int) log_ctl->nwaiters)

@@ -94,6 +94,7 @@
 #include "mantis.h"
 #include "guc.h"
 #include "locks.h"
+#include "wait_events.h"
 #include "common/keyhash.h"
 #include "common/records.h"
 #include "store/dead.h"
@@ -374,7 +375,7 @@ wait_for_worker(pg_atomic_uint32 *flag, const char *what, const char *detail)
 		}
 		ConditionVariableTimedSleep(&store_mem.control->loaded_cv,
 									mantis_load_timeout_ms - waited,
-									PG_WAIT_EXTENSION);
+									mantis_wait_event(MANTIS_WAIT_LOAD));
 	}
 	ConditionVariableCancelSleep();
 }

@@ -27,6 +27,7 @@
 #include "utils/timestamp.h"
 
 #include "mantis.h"
+#include "wait_events.h"
 #include "store/changes.h"
 #include "watch/feed.h"
 #include "watch/wait.h"
@@ -70,7 +71,7 @@ sleep_for_change(const char *prefix, uint32 prefix_len, uint64 after_seq, long t
 		if (b.newest == after_seq)
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 timeout_ms, PG_WAIT_EXTENSION);
+							 timeout_ms, mantis_wait_event(MANTIS_WAIT_CHANGE));
 			ResetLatch(MyLatch);
 		}
 	}

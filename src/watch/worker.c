@@ -38,6 +38,7 @@
 #include "mantis.h"
 #include "guc.h"
 #include "wakeup.h"
+#include "wait_events.h"
 #include "store/changes.h"
 #include "watch/notify.h"
 #include "watch/wait.h"
@@ -115,7 +116,7 @@ mantis_watch_main(Datum arg)
 		if (!more)
 		{
 			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-							 nap, PG_WAIT_EXTENSION);
+							 nap, mantis_wait_event(MANTIS_WAIT_WATCH_MAIN));
 			ResetLatch(MyLatch);
 		}
 		CHECK_FOR_INTERRUPTS();

@@ -1,0 +1,63 @@
+/*-------------------------------------------------------------------------
+ * compat.h
+ *	  What differs between the PostgreSQL major versions mantis builds
+ *	  against, 15 to 18, in one place: every version check of the C code is
+ *	  here, so that the rest reads as written for the newest.
+ *
+ *	16	the varlena macros (VARDATA, VARSIZE, ...) moved from postgres.h to
+ *		varatt.h, which postgres.h no longer includes
+ *	17	CreateWaitEventSet() takes a resource owner, not a memory context:
+ *		the set lives in TopMemoryContext until FreeWaitEventSet(); and
+ *		extensions may name their wait events (WaitEventExtensionNew(),
+ *		used by wait_events.c); PGPROC lost pgprocno, MyProcNumber is this
+ *		process's index in ProcGlobal->allProcs
+ *	18	pg_attribute_noreturn() after a declaration became pg_noreturn
+ *		before it; INT64_MODIFIER is gone (print 64-bit integers with %lld
+ *		and a cast, as PostgreSQL itself does since 16)
+ *
+ * IDENTIFICATION	src/compat.h
+ *-------------------------------------------------------------------------
+ */
+#ifndef MANTIS_COMPAT_H
+#define MANTIS_COMPAT_H
+
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "utils/memutils.h"
+
+#if PG_VERSION_NUM < 150000
+#error "mantis needs PostgreSQL 15 or later"
+#endif
+
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
+/* a prefix, as in 18; before 18 GCC's attribute, which may stand first too */
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
+/* this process's index in ProcGlobal->allProcs */
+#if PG_VERSION_NUM >= 170000
+#define mantis_my_proc_number() ((int) MyProcNumber)
+#else
+#define mantis_my_proc_number() (MyProc->pgprocno)
+#endif
+
+/*
+ * A wait event set for nevents events.  Before 17 it is allocated in cxt;
+ * from 17 in TopMemoryContext, owned by no resource owner.  Either way
+ * FreeWaitEventSet() frees it.
+ */
+static inline WaitEventSet *
+mantis_create_wait_event_set(MemoryContext cxt, int nevents)
+{
+#if PG_VERSION_NUM >= 170000
+	return CreateWaitEventSet(NULL, nevents);
+#else
+	return CreateWaitEventSet(cxt, nevents);
+#endif
+}
+
+#endif							/* MANTIS_COMPAT_H */
