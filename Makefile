@@ -38,6 +38,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# The release, for "make dist": the extension's default version (1.4 is
+# release 1.4.0, as META.json says).
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(srcdir)/mantis.control).0
+
 # PGXS tracks no header dependencies: every object depends on every header.
 $(OBJS): $(MANTIS_HEADERS)
 
@@ -161,7 +165,9 @@ check-regress-not-preloaded:
 
 # TAP tests (test/t/*.pl, or those of PROVE_TESTS), each file in a prove of
 # its own with TESTDIR = tmp_check/<name>, so that its servers' logs stay
-# apart: tmp_check/<name>/tmp_check/log/.  PROVE_FLAGS (e.g. -v) go to
+# apart: tmp_check/<name>/tmp_check/log/ (PostgreSQL 15 and 16 derive
+# that from TESTDIR, 17 and later read TESTDATADIR and TESTLOGDIR).
+# PROVE_FLAGS (e.g. -v) go to
 # prove.  This replaces PGXS's prove_installcheck, which runs t/*.pl with one
 # TESTDIR.
 define prove_installcheck
@@ -171,7 +177,9 @@ for t in $(or $(PROVE_TESTS),$(sort $(wildcard $(srcdir)/test/t/*.pl))); do \
 	echo "+++ tap install-check: $$t +++"; \
 	rm -rf '$(CURDIR)/tmp_check/'"$$name" && \
 	$(MKDIR_P) '$(CURDIR)/tmp_check/'"$$name" && \
-	TESTDIR='$(CURDIR)/tmp_check/'"$$name" PATH="$(bindir):$$PATH" \
+	TESTDIR='$(CURDIR)/tmp_check/'"$$name" \
+	TESTDATADIR='$(CURDIR)/tmp_check/'"$$name/tmp_check" \
+	TESTLOGDIR='$(CURDIR)/tmp_check/'"$$name/tmp_check/log" PATH="$(bindir):$$PATH" \
 	PERL5LIB='$(abspath $(srcdir))/test/perl:$(abspath $(top_builddir))/src/test/perl'"$${PERL5LIB:+:$$PERL5LIB}" \
 	PG_REGRESS='$(top_builddir)/src/test/regress/pg_regress' PG_CONFIG='$(PG_CONFIG)' \
 	$(or $(PROVE),prove) $(PROVE_FLAGS) "$$t" || rc=1; \
@@ -187,6 +195,21 @@ prove_installcheck:
 fuzz:
 	@bash $(srcdir)/test/fuzz/run.sh
 
+# "make dist": the source tarball packagers build for each PostgreSQL
+# major version (PGXN's format: one directory mantis-<version>/ with
+# META.json at its top), made by git archive from the commit checked out,
+# so only what the repository tracks.  "make check-dist" makes it and
+# builds it, warning-free, against PG_CONFIG's PostgreSQL
+# (test/tools/check_dist.sh).
+dist:
+	$(MKDIR_P) dist
+	git archive --format=tar.gz --prefix=mantis-$(EXTVERSION)/ \
+		--output=dist/mantis-$(EXTVERSION).tar.gz HEAD
+	@echo dist/mantis-$(EXTVERSION).tar.gz
+
+check-dist:
+	@PG_CONFIG='$(PG_CONFIG)' bash $(srcdir)/test/tools/check_dist.sh
+
 # "make -s print-UNIT_TESTS" prints a variable (test/run_suites.sh reads
 # UNIT_TESTS, REGRESS and REGRESS_NOT_PRELOADED so)
 print-%:
@@ -195,7 +218,7 @@ print-%:
 clean: clean-unit
 clean-unit:
 	rm -f $(UNIT_TESTS) test/sim/sim
-	rm -rf tmp_check_regress tmp_check_not_preloaded tmp_check
+	rm -rf tmp_check_regress tmp_check_not_preloaded tmp_check dist
 
-.PHONY: unit sim sim-old sim-wrong check-layers clean-unit installcheck-prep check-regress check-regress-preloaded \
+.PHONY: unit sim sim-old sim-wrong check-layers clean-unit installcheck-prep check-regress check-regress-preloaded dist check-dist \
 	check-regress-not-preloaded prove_installcheck fuzz
