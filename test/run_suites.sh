@@ -6,7 +6,8 @@
 # a time so that each counts on its own:
 #	unit	 make unit UNIT_TESTS=<program>, for each program of UNIT_TESTS,
 #		 then make sim, sim-old and sim-wrong (the simulator of the collection
-#		 rules, test/sim), then make check-layers (the module graph)
+#		 rules, test/sim), then make check-dist (the release tarball builds),
+#		 then make check-layers (the module graph)
 #	regress	 make check-regress-preloaded, then check-regress-not-preloaded
 #		 (temporary instances); one item per test of REGRESS and of
 #		 REGRESS_NOT_PRELOADED
@@ -17,13 +18,20 @@
 # Each item prints "ok     <suite>/<name>" or "FAILED <suite>/<name>", and
 # the last line is "N passed, N failed".
 # Set MANTIS_SUITES to a space-separated subset of "unit regress tap clients
-# fuzz" to run only those, and MANTIS_TAP to a prefix of test/t file names
-# (e.g. 005) to run only those TAP files.
+# fuzz" to run only those, and MANTIS_TAP to prefixes of test/t file names
+# (e.g. "005" or "002 003") to run only those TAP files.  A TAP file that
+# does not apply to this server version says so (skip_all): it is printed
+# as "skip   <suite>/<name>: <why>" and not counted.
+# MANTIS_RUN_NAME (test/run_all.sh: pg<version>) prefixes every item's name
+# and the last line; MANTIS_TOTALS names a file that gets "<passed>
+# <failed> <failed items>".
 #
 set -u
 cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-pg_config}
 SUITES=${MANTIS_SUITES:-"unit regress tap clients fuzz"}
+
+RUN=${MANTIS_RUN_NAME:+$MANTIS_RUN_NAME/}
 
 passed=0
 failed=0
@@ -31,9 +39,9 @@ failures=""
 
 record() {	# record <name> <exit status>
 	if [ "$2" = 0 ]; then
-		passed=$((passed + 1)); echo "ok     $1"
+		passed=$((passed + 1)); echo "ok     $RUN$1"
 	else
-		failed=$((failed + 1)); failures="$failures $1"; echo "FAILED $1"
+		failed=$((failed + 1)); failures="$failures $RUN$1"; echo "FAILED $RUN$1"
 	fi
 }
 
@@ -61,6 +69,11 @@ if wants unit; then
 		record "unit/$target" $rc
 		if [ $rc = 0 ]; then grep -h '^sim: [0-9]* seeds' "unit_$target.log"; else tail -n 40 "unit_$target.log"; fi
 	done
+	# the release tarball (make dist) builds against this PostgreSQL
+	mk check-dist >unit_dist.log 2>&1
+	rc=$?
+	record unit/dist $rc
+	if [ $rc = 0 ]; then tail -n 1 unit_dist.log; else cat unit_dist.log; fi
 	# the module graph of the built objects (src/README.md's rules)
 	mk check-layers >unit_layers.log 2>&1
 	rc=$?
@@ -100,7 +113,10 @@ if wants tap; then
 	export PG_TEST_PORT_DIR="$PWD/tmp_check/portlock"
 	mkdir -p "$PG_TEST_PORT_DIR"
 	tap_jobs=${MANTIS_TAP_JOBS:-3}
-	tap_files=(test/t/${MANTIS_TAP:-}*.pl)
+	tap_files=()
+	for prefix in ${MANTIS_TAP:-""}; do
+		tap_files+=(test/t/"$prefix"*.pl)
+	done
 	run_tap() {	# run_tap <file>: its log, and its exit status in tap_<name>.rc
 		local name
 		local start=$SECONDS
@@ -124,6 +140,11 @@ if wants tap; then
 		[ -e "$t" ] || continue
 		name=$(basename "$t" .pl)
 		rc=$(cat "tap_$name.rc" 2>/dev/null || echo 1)
+		skipped=$(sed -n 's/^.*\.pl \.\. skipped: //p' "tap_$name.log")
+		if [ "$rc" = 0 ] && [ -n "$skipped" ]; then
+			echo "skip   ${RUN}tap/$name: $skipped"
+			continue
+		fi
 		record "tap/$name" "$rc"
 		if [ "$rc" != 0 ]; then
 			tail -n 40 "tap_$name.log"
@@ -160,5 +181,6 @@ if wants fuzz && [ -x test/fuzz/run.sh ]; then
 fi
 
 [ -n "$failures" ] && echo "failed:$failures"
-echo "$passed passed, $failed failed"
+[ -n "${MANTIS_TOTALS:-}" ] && echo "$passed $failed$failures" >"$MANTIS_TOTALS"
+echo "${MANTIS_RUN_NAME:+$MANTIS_RUN_NAME: }$passed passed, $failed failed"
 [ $failed = 0 ]

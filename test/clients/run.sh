@@ -228,6 +228,10 @@ elif command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
 		>"$WORK/npm.log" 2>&1; then
 		NODE_READY=1
 	fi
+elif command -v node >/dev/null 2>&1 && [ -f test/clients/node/node_modules/.package-lock.json ]; then
+	# a root with node but no npm (test/run_all.sh installed the modules
+	# from outside, by npm ci)
+	NODE_READY=1
 else
 	echo "node or npm is not installed" >"$WORK/npm.log"
 fi
