@@ -21,7 +21,7 @@ our @EXPORT = qw(mantis_node registers_dump worker_pid wait_for_worker kill_and_
   mantis_cluster cut_link heal_link isolate rejoin wait_converged
   start_proxy stop_proxy peer_row build_probe build_slow_connect keygen build_release set_install_path
   wait_loaded wait_peers_connected hold_answers hold_requests release_answers wait_proxy_log
-  refuse_connections signal_proxy);
+  refuse_connections signal_proxy server_major wait_event_name);
 
 my $proxy_script = dirname(__FILE__) . '/../tcp_proxy.pl';
 my %proxy_pids;    # port => pid of a running proxy
@@ -219,6 +219,25 @@ sub build_release
 	return $root;
 }
 
+# server_major() — the major version of the PostgreSQL the tests run
+# (PG_CONFIG's, where mantis is installed), e.g. 18.
+sub server_major
+{
+	my $config = $ENV{PG_CONFIG} // 'pg_config';
+	my ($major) = `$config --version` =~ /^PostgreSQL (\d+)/;
+	die "cannot tell the version of PostgreSQL from $config" unless $major;
+	return $major;
+}
+
+# wait_event_name(name) — what pg_stat_activity.wait_event shows for
+# mantis's wait of that name (src/wait_events.c): the name from
+# PostgreSQL 17, 'Extension' before.
+sub wait_event_name
+{
+	my ($name) = @_;
+	return server_major() >= 17 ? $name : 'Extension';
+}
+
 # set_install_path(node, dir) — the PostgreSQL installation the (stopped)
 # node runs from its next start, undef for that of PATH (the installed
 # mantis): an upgrade, or a downgrade, of its library.  PostgreSQL 15's
@@ -252,13 +271,16 @@ sub keygen
 # zmq => [undef, port, ...],
 # proxy => { "i>j" => [listen port, target port] }, and with CURVE
 # keys => [undef, public key, ...], key_files, peers_files.  With
-# node_conf => { i => text }, n_i gets that text after extra_conf.
+# node_conf => { i => text }, n_i gets that text after extra_conf; with
+# node_opts => { i => { ... } }, n_i gets those options of mantis_node
+# (e.g. an install_path of its own) over the others.
 sub mantis_cluster
 {
 	my ($n, $conf, %opts) = @_;
 	my %c = (nodes => [undef], zmq => [undef], proxy => {});
 	my $curve = delete $opts{curve};
 	my $node_conf = delete $opts{node_conf} // {};
+	my $node_opts = delete $opts{node_opts} // {};
 	my $p = delete $opts{prefix} // 'n';    # node names: n1, n2, ...
 
 	push @{ $c{zmq} }, PostgreSQL::Test::Cluster::get_free_port() for 1 .. $n;
@@ -302,7 +324,7 @@ mantis.curve_peers_file = '$c{peers_files}[$i]'
 		push @{ $c{nodes} }, mantis_node("$p$i", qq{
 mantis.listen = 'tcp://127.0.0.1:$c{zmq}[$i]'
 mantis.peers = '$peers'
-} . $curve_conf . ($conf // '') . ($node_conf->{$i} // ''), %opts);
+} . $curve_conf . ($conf // '') . ($node_conf->{$i} // ''), %opts, %{ $node_opts->{$i} // {} });
 	}
 	return \%c;
 }

@@ -36,6 +36,10 @@ use POSIX ();
 use MantisTest;
 
 my $release = 'b84750e';
+# the 1.2 and 1.3 releases build against PostgreSQL 15 only: on a later
+# server there is nothing to upgrade from
+plan skip_all => "the 1.2 release ($release) builds against PostgreSQL 15 only, this is " . server_major()
+  if server_major() != 15;
 my $t_start = time();
 my $old = eval { build_release($release) };
 ok(defined $old, "the $release library is built") or diag($@), BAIL_OUT("cannot build the $release library");

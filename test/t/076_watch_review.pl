@@ -55,15 +55,25 @@ is($node->safe_psql('postgres', 'SELECT misses(3000)'),
 my $watch = $node->safe_psql('postgres',
 	q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'mantis watch'});
 ok($watch ne '', 'the watch worker runs');
+# each worker waits under its own name (PostgreSQL 17 and later)
+for ([ 'mantis watch', 'MantisWatchMain' ], [ 'mantis worker', 'MantisPersistMain' ])
+{
+	my ($type, $name) = @$_;
+	my $shown = wait_event_name($name);
+	ok($node->poll_query_until('postgres',
+			"SELECT wait_event_type = 'Extension' AND wait_event = '$shown' FROM pg_stat_activity WHERE backend_type = '$type'"),
+		"$type waits as $shown");
+}
 
 my $bg = $node->background_psql('postgres');
 my $bg_pid = $bg->query_safe('SELECT pg_backend_pid()');
 my $start = time();
 $bg->{stdin} .= q{CREATE TABLE waited AS SELECT count(*) AS n FROM mantis_wait(mantis_cursor(), 'w/', '90 seconds');} . "\n";
 $bg->{run}->pump_nb;
+my $waits = wait_event_name('MantisWait');
 $node->poll_query_until('postgres',
-	"SELECT wait_event = 'Extension' FROM pg_stat_activity WHERE pid = $bg_pid")
-  or die 'the session did not wait';
+	"SELECT wait_event_type = 'Extension' AND wait_event = '$waits' FROM pg_stat_activity WHERE pid = $bg_pid")
+  or die "the session did not wait (wait_event $waits)";
 
 kill 'STOP', $watch;
 note sprintf('stopped at %.3f', time() - $start);
