@@ -9,8 +9,9 @@
  *	17	CreateWaitEventSet() takes a resource owner, not a memory context:
  *		the set lives in TopMemoryContext until FreeWaitEventSet(); and
  *		extensions may name their wait events (WaitEventExtensionNew(),
- *		used by wait_events.c); PGPROC lost pgprocno, MyProcNumber is this
- *		process's index in ProcGlobal->allProcs
+ *		through mantis_wait_event_new() for wait_events.c); PGPROC lost
+ *		pgprocno, MyProcNumber is this process's index in
+ *		ProcGlobal->allProcs
  *	18	pg_attribute_noreturn() after a declaration became pg_noreturn
  *		before it; INT64_MODIFIER is gone (print 64-bit integers with %lld
  *		and a cast, as PostgreSQL itself does since 16)
@@ -24,6 +25,7 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "utils/memutils.h"
+#include "utils/wait_event.h"
 
 #if PG_VERSION_NUM < 150000
 #error "mantis needs PostgreSQL 15 or later"
@@ -43,6 +45,17 @@
 #define mantis_my_proc_number() ((int) MyProcNumber)
 #else
 #define mantis_my_proc_number() (MyProc->pgprocno)
+#endif
+
+/*
+ * The wait event of a wait named "name": from 17 registered under that name
+ * (the same id in every process), before 17 PG_WAIT_EXTENSION, which every
+ * extension's waits share.  Never 0.
+ */
+#if PG_VERSION_NUM >= 170000
+#define mantis_wait_event_new(name) WaitEventExtensionNew(name)
+#else
+#define mantis_wait_event_new(name) ((void) (name), (uint32) PG_WAIT_EXTENSION)
 #endif
 
 /*

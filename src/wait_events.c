@@ -8,7 +8,8 @@
  * and 16 show for every wait of every extension.  Each name is registered
  * (WaitEventExtensionNew(), which gives every process the same id for the
  * same name) the first time this process waits under it, and its id kept
- * for the next waits.  Before 17 every wait is PG_WAIT_EXTENSION.
+ * for the next waits.  Before 17 every wait is PG_WAIT_EXTENSION
+ * (compat.h's mantis_wait_event_new()).
  *
  * IDENTIFICATION	src/wait_events.c
  *-------------------------------------------------------------------------
@@ -17,6 +18,7 @@
 
 #include "utils/wait_event.h"
 
+#include "compat.h"
 #include "wait_events.h"
 
 /* the names, in the order of MantisWaitEvent */
@@ -39,15 +41,10 @@ static const char *const wait_event_names[MANTIS_WAIT_EVENTS] = {
 uint32
 mantis_wait_event(MantisWaitEvent which)
 {
-#if PG_VERSION_NUM >= 170000
 	static uint32 ids[MANTIS_WAIT_EVENTS];
 
 	Assert(which >= 0 && which < MANTIS_WAIT_EVENTS);
 	if (ids[which] == 0)
-		ids[which] = WaitEventExtensionNew(wait_event_names[which]);
+		ids[which] = mantis_wait_event_new(wait_event_names[which]);
 	return ids[which];
-#else
-	(void) wait_event_names;
-	return PG_WAIT_EXTENSION;
-#endif
 }
