@@ -2,7 +2,8 @@
  * compat.h
  *	  What differs between the PostgreSQL major versions mantis builds
  *	  against, 15 to 18, in one place: every version check of the C code is
- *	  here, so that the rest reads as written for the newest.
+ *	  here, as a header included or a small wrapper (mantis_...) that the
+ *	  rest of the code calls on every version.
  *
  *	16	the varlena macros (VARDATA, VARSIZE, ...) moved from postgres.h to
  *		varatt.h, which postgres.h no longer includes
@@ -13,8 +14,9 @@
  *		pgprocno, MyProcNumber is this process's index in
  *		ProcGlobal->allProcs
  *	18	pg_attribute_noreturn() after a declaration became pg_noreturn
- *		before it; INT64_MODIFIER is gone (print 64-bit integers with %lld
- *		and a cast, as PostgreSQL itself does since 16)
+ *		before it; INT64_MODIFIER is gone (18 prints with PRId64; mantis
+ *		prints 64-bit integers with %lld and a cast, which every version
+ *		takes)
  *
  * IDENTIFICATION	src/compat.h
  *-------------------------------------------------------------------------

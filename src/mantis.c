@@ -144,6 +144,10 @@ mantis_check_loaded(void)
 {
 	static bool database_checked = false;
 
+	if (unlikely(!mantis_shmem_attached && IsBinaryUpgrade))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("mantis does not run while the server is in binary-upgrade mode (pg_upgrade)")));
 	if (unlikely(!mantis_shmem_attached))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

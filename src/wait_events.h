@@ -19,7 +19,8 @@ typedef enum MantisWaitEvent
 	MANTIS_WAIT_FLUSH,			/* a session in mantis_flush() */
 	MANTIS_WAIT_LOAD,			/* a session until mantis_stores is loaded */
 	MANTIS_WAIT_CHANGE,			/* a session in mantis_wait() */
-	MANTIS_WAIT_SENT,			/* a session in mantis_wait_for() */
+	MANTIS_WAIT_TOKEN,		/* a session in mantis_wait_for(), for the
+								 * writes up to its token */
 	MANTIS_WAIT_EVENTS
 } MantisWaitEvent;
 

@@ -26,8 +26,8 @@
 # the archive cannot be reached the script fails, saying so: a version that
 # cannot be tested fails the run, it is never skipped.
 #
-# test/pg_root.sh enter ROOT CMD...: runs CMD in ROOT with /proc, /dev and
-# /dev/shm mounted, and unmounts them after.
+# test/pg_root.sh enter ROOT CMD...: runs CMD in ROOT with /proc and /dev
+# (so /dev/shm) mounted, in a mount namespace of its own.
 #
 set -eu
 MIRROR=${MANTIS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -38,18 +38,29 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 
-# enter ROOT CMD...: CMD in the root, with the kernel's file systems
-# mounted for it (private to this call) and unmounted after
+# enter ROOT CMD...: CMD in the root, with /proc and /dev mounted for it
+# in a mount namespace of its own: the mounts end with the command, however
+# it ends (killed too), and never show in this machine's /dev
 enter() {
-	local root=$1 rc=0
+	local root=$1
 	shift
-	mount -t proc proc "$root/proc"
-	mount --rbind /dev "$root/dev"
-	mount --make-rslave "$root/dev"
-	chroot "$root" "$@" || rc=$?
-	umount -R "$root/dev" 2>/dev/null || umount -lR "$root/dev"
-	umount "$root/proc" 2>/dev/null || umount -l "$root/proc"
-	return $rc
+	unshare --mount --propagation private sh -c '
+		root=$1
+		shift
+		mount -t proc proc "$root/proc" && mount --rbind /dev "$root/dev" &&
+			exec chroot "$root" "$@"' enter "$root" "$@"
+}
+
+# remove_root DIR: delete a root, never crossing into a file system
+# mounted under it (a /dev left mounted by a version of this script that
+# mounted in this machine's namespace)
+remove_root() {
+	local m
+	[ -e "$1" ] || return 0
+	for m in $(findmnt -rn -o TARGET | grep "^$1/" | sort -r); do
+		umount -l "$m" || true
+	done
+	rm -rf --one-file-system "$1"
 }
 
 if [ "${1:-}" = enter ]; then
@@ -88,7 +99,7 @@ build_root() {
 	command -v debootstrap >/dev/null ||
 		apt-get install -y -q --no-install-recommends debootstrap >/dev/null ||
 		{ log "cannot install debootstrap"; return 1; }
-	rm -rf "$new"
+	remove_root "$new"
 	mkdir -p "$new"
 	log "making a $suite root for PostgreSQL $version in $root (debootstrap, a few minutes)"
 	if ! debootstrap --variant=minbase "$suite" "$new" "$MIRROR" >"$CACHE/pg$version.log" 2>&1; then
@@ -113,7 +124,7 @@ build_root() {
 	fi
 	enter "$new" apt-get clean >/dev/null 2>&1 || true
 	echo "$stamp" >"$new/.mantis-root"
-	rm -rf "$root"
+	remove_root "$root"
 	mv "$new" "$root"
 }
 
@@ -121,8 +132,13 @@ build_root() {
 # the root, and the shared libraries it needs that the root lacks (Debian
 # 12's ICU, LDAP, libxml2: sid has other sonames), until none is missing
 copy_pg15() {
-	local lib missing i
+	local lib missing i stamp
 	[ -x /usr/lib/postgresql/15/bin/postgres ] || { log "no PostgreSQL 15 on this machine to copy"; return 1; }
+	# again only when this machine's 15 or its mantis changed: a run may
+	# be using the copy
+	stamp=$(cat /usr/lib/postgresql/15/bin/postgres /usr/lib/postgresql/15/lib/mantis.so \
+		/usr/share/postgresql/15/extension/mantis* 2>/dev/null | md5sum)
+	[ "$(cat "$root/usr/lib/postgresql/15/.mantis-copy" 2>/dev/null)" = "$stamp" ] && return 0
 	rm -rf "$root/usr/lib/postgresql/15" "$root/usr/share/postgresql/15"
 	cp -a /usr/lib/postgresql/15 "$root/usr/lib/postgresql/15"
 	cp -a /usr/share/postgresql/15 "$root/usr/share/postgresql/15"
@@ -132,17 +148,19 @@ copy_pg15() {
 		chroot "$root" ldconfig
 		missing=$(chroot "$root" sh -c 'ldd /usr/lib/postgresql/15/bin/* /usr/lib/postgresql/15/lib/*.so 2>/dev/null' |
 			awk '/=> not found/ { print $1 }' | sort -u)
-		[ -n "$missing" ] || return 0
+		[ -n "$(echo "$missing" | grep -v '^libLLVM')" ] || break
 		for lib in $missing; do
 			# llvmjit.so's LLVM 14: JIT is off in the tests
 			case $lib in libLLVM*) continue ;; esac
 			[ -e "/usr/lib/x86_64-linux-gnu/$lib" ] || { log "PostgreSQL 15 needs $lib, which this machine lacks"; return 1; }
 			cp -L "/usr/lib/x86_64-linux-gnu/$lib" "$root/usr/local/lib/mantis-pg15/"
 		done
-		[ -z "$(echo "$missing" | grep -v '^libLLVM')" ] && return 0
 	done
-	log "PostgreSQL 15's libraries are still missing in the root: $missing"
-	return 1
+	if [ -n "$(echo "$missing" | grep -v '^libLLVM')" ]; then
+		log "PostgreSQL 15's libraries are still missing in the root: $missing"
+		return 1
+	fi
+	echo "$stamp" >"$root/usr/lib/postgresql/15/.mantis-copy"
 }
 
 # unpack_pg15_for_upgrade: Debian 12's main-suite PostgreSQL 15 in
@@ -163,11 +181,14 @@ unpack_pg15_for_upgrade() {
 		echo "$ver" >"$dir/.version"
 	fi
 	for f in /usr/lib/postgresql/15/lib/mantis.so /usr/share/postgresql/15/extension/mantis*; do
-		cp -a "$f" "$dir$f"
+		cmp -s "$f" "$dir$f" || cp -a "$f" "$dir$f"
 	done
 }
 
 mkdir -p "$CACHE"
+# one call at a time per version: a second waits for the root the first makes
+exec 9>"$CACHE/pg$version.lock"
+flock 9
 if [ ! -f "$root/.mantis-root" ] || [ "$(cat "$root/.mantis-root")" != "$stamp" ]; then
 	build_root
 fi

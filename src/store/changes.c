@@ -596,7 +596,7 @@ bool
 mantis_changes_held_sleep(long timeout_ms)
 {
 	return ConditionVariableTimedSleep(&log_ctl->held_cv, timeout_ms,
-									   mantis_wait_event(MANTIS_WAIT_SENT));
+									   mantis_wait_event(MANTIS_WAIT_TOKEN));
 }
 
 void
