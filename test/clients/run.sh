@@ -204,6 +204,15 @@ max_client_conn = 50
 ; refuses unless told to ignore it
 ignore_startup_parameters = extra_float_digits
 EOF
+# PgBouncer 1.21 and later can track named prepared statements in
+# transaction mode (max_prepared_statements, on by default from 1.24):
+# off here, so that every PgBouncer the suite meets (1.18 in Debian 12,
+# 1.26 in sid) behaves as the README's table says
+bouncer_version=$("$PGBOUNCER" --version 2>/dev/null | sed -n 's/^PgBouncer \([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
+read -r bmajor bminor <<<"${bouncer_version:-1 0}"
+if [ "$bmajor" -gt 1 ] || [ "$bminor" -ge 21 ]; then
+	echo "max_prepared_statements = 0" >>"$WORK/pgbouncer.ini"
+fi
 # in the foreground, logging to stderr, so that its pid is ours to stop
 "$PGBOUNCER" "$WORK/pgbouncer.ini" >"$WORK/pgbouncer.log" 2>&1 &
 BOUNCER_PID=$!
