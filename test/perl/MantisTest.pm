@@ -21,7 +21,7 @@ our @EXPORT = qw(mantis_node registers_dump worker_pid wait_for_worker kill_and_
   mantis_cluster cut_link heal_link isolate rejoin wait_converged
   start_proxy stop_proxy peer_row build_probe build_slow_connect keygen build_release set_install_path
   wait_loaded wait_peers_connected hold_answers hold_requests release_answers wait_proxy_log
-  refuse_connections signal_proxy server_major wait_event_name);
+  refuse_connections signal_proxy server_major wait_event_name mixed_cluster);
 
 my $proxy_script = dirname(__FILE__) . '/../tcp_proxy.pl';
 my %proxy_pids;    # port => pid of a running proxy
@@ -227,6 +227,29 @@ sub server_major
 	my ($major) = `$config --version` =~ /^PostgreSQL (\d+)/;
 	die "cannot tell the version of PostgreSQL from $config" unless $major;
 	return $major;
+}
+
+# mixed_cluster(n, var) — for the tests across major versions: a cluster
+# of n servers (mantis_cluster, fast repair and peer timeouts, JIT off)
+# whose n1 runs the PostgreSQL 15 installation that environment variable
+# var names, the others the installed later version.  Unless both are
+# there, the file skips (plan skip_all), saying why: test/run_all.sh sets
+# var in the 18 root (test/pg_root.sh).  Returns the cluster and 15's
+# installation.
+sub mixed_cluster
+{
+	my ($n, $var) = @_;
+	my $old = $ENV{$var};
+	Test::More::plan(skip_all =>
+		  "needs PostgreSQL 15 beside a later version ($var; test/run_all.sh runs it in the 18 root)")
+	  unless $old && -x "$old/bin/postgres";
+	Test::More::plan(skip_all => 'the installed PostgreSQL is 15 too') if server_major() == 15;
+	my $c = mantis_cluster($n, qq{
+mantis.sync_interval = '1s'
+mantis.peer_timeout = '2s'
+jit = off
+}, node_opts => { 1 => { install_path => $old } });
+	return ($c, $old);
 }
 
 # wait_event_name(name) — what pg_stat_activity.wait_event shows for

@@ -21,16 +21,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use MantisTest;
 
-my $old = $ENV{MANTIS_PG15_INSTALL};
-plan skip_all => 'needs PostgreSQL 15 beside a later version (MANTIS_PG15_INSTALL; test/run_all.sh runs it in the 18 root)'
-  unless $old && -x "$old/bin/postgres";
-plan skip_all => 'the installed PostgreSQL is 15 too' if server_major() == 15;
-
-my $c = mantis_cluster(3, qq{
-mantis.sync_interval = '1s'
-mantis.peer_timeout = '2s'
-jit = off
-}, node_opts => { 1 => { install_path => $old } });
+my ($c, $old) = mixed_cluster(3, 'MANTIS_PG15_INSTALL');
 my ($n1, $n2, $n3) = @{ $c->{nodes} }[ 1 .. 3 ];
 my @all = ($n1, $n2, $n3);
 my $new_major = server_major();

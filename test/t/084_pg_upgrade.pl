@@ -26,16 +26,7 @@ use Test::More;
 use Cwd qw(getcwd);
 use MantisTest;
 
-my $old = $ENV{MANTIS_PG15_UPGRADE_INSTALL};
-plan skip_all => 'needs PostgreSQL 15 beside a later version (MANTIS_PG15_UPGRADE_INSTALL; test/run_all.sh runs it in the 18 root)'
-  unless $old && -x "$old/bin/postgres";
-plan skip_all => 'the installed PostgreSQL is 15 too' if server_major() == 15;
-
-my $c = mantis_cluster(2, qq{
-mantis.sync_interval = '1s'
-mantis.peer_timeout = '2s'
-jit = off
-}, node_opts => { 1 => { install_path => $old } });
+my ($c, $old) = mixed_cluster(2, 'MANTIS_PG15_UPGRADE_INSTALL');
 my ($n1, $n2) = @{ $c->{nodes} }[ 1, 2 ];
 my $new_major = server_major();
 
