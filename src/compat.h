@@ -13,7 +13,9 @@
  *		through mantis_wait_event_new() for wait_events.c); PGPROC lost
  *		pgprocno, MyProcNumber is this process's index in
  *		ProcGlobal->allProcs
- *	18	pg_attribute_noreturn() after a declaration became pg_noreturn
+ *	18	the postmaster's list of registered background workers became a
+ *		dlist (mantis counts it: mantis_registered_bgworkers());
+ *		pg_attribute_noreturn() after a declaration became pg_noreturn
  *		before it; INT64_MODIFIER is gone (18 prints with PRId64; mantis
  *		prints 64-bit integers with %lld and a cast, which every version
  *		takes)
@@ -24,6 +26,8 @@
 #ifndef MANTIS_COMPAT_H
 #define MANTIS_COMPAT_H
 
+#include "lib/ilist.h"
+#include "postmaster/bgworker_internals.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "utils/memutils.h"
@@ -59,6 +63,29 @@
 #else
 #define mantis_wait_event_new(name) ((void) (name), (uint32) PG_WAIT_EXTENSION)
 #endif
+
+/*
+ * How many background workers the postmaster has registered so far (in
+ * the postmaster, while shared_preload_libraries load): one that found no
+ * slot left is not in the list.
+ */
+static inline int
+mantis_registered_bgworkers(void)
+{
+	int			n = 0;
+#if PG_VERSION_NUM >= 180000
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &BackgroundWorkerList)
+		n++;
+#else
+	slist_iter	iter;
+
+	slist_foreach(iter, &BackgroundWorkerList)
+		n++;
+#endif
+	return n;
+}
 
 /*
  * A wait event set for nevents events.  Before 17 it is allocated in cxt;

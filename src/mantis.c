@@ -28,6 +28,7 @@
 #include "storage/ipc.h"
 
 #include "mantis.h"
+#include "compat.h"
 #include "guc.h"
 #include "shmem.h"
 #include "persist/worker.h"
@@ -92,12 +93,14 @@ shmem_startup(void)
 /*
  * Register one of mantis's background workers: connected to a database,
  * started once the server is consistent (also on a hot standby), and
- * restarted 5 seconds after an error.
+ * restarted 5 seconds after an error.  The server does not start when no
+ * background worker slot is left for it.
  */
 static void
 register_worker(const char *function, const char *name)
 {
 	BackgroundWorker worker;
+	int			registered = mantis_registered_bgworkers();
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -108,6 +111,21 @@ register_worker(const char *function, const char *name)
 	strlcpy(worker.bgw_name, name, BGW_MAXLEN);
 	strlcpy(worker.bgw_type, name, BGW_MAXLEN);
 	RegisterBackgroundWorker(&worker);
+
+	/*
+	 * With no slot left the postmaster only logs "too many background
+	 * workers": mantis would run without replication or without waking
+	 * mantis_wait(), and say nothing.  Refuse to start instead.
+	 */
+	if (mantis_registered_bgworkers() == registered)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("mantis could not register its background worker \"%s\": no slot is left", name),
+				 errdetail("mantis needs %d background worker slots (mantis worker, mantis watch%s), besides PostgreSQL's own (the logical replication launcher) and those of the libraries preloaded before it.",
+						   mantis_replication_enabled() ? 3 : 2,
+						   mantis_replication_enabled() ? ", mantis replication" : ""),
+				 errhint("Raise \"max_worker_processes\" (now %d) and start the server again.",
+						 max_worker_processes)));
 }
 
 /*

@@ -253,6 +253,45 @@ rewrite_row(KnownTable *kt, LoadState *st, const KnownRow *row, uint64 horizon)
  * malformed; fills in row->held and row->unreadable.  In a retry, merges
  * only what the row held back, and rewrites it (rewrite_row()).
  */
+/*
+ * A server left on the default name (node-<system identifier>) changes
+ * identity when its system identifier changes: pg_upgrade and a new
+ * initdb make a new one.  Its rows still bear the old name: remember the
+ * first such name, for a warning (warn_other_default_name()).  Rows of
+ * another name written by this server's primary bear its name, the same
+ * system identifier's.
+ */
+static void
+note_other_default_name(LoadState *st, const char *node)
+{
+	const char *self = mantis_self_node_name();
+
+	if (st->other_default[0] != '\0' ||
+		(mantis_node_name != NULL && mantis_node_name[0] != '\0') ||
+		strncmp(node, "node-", 5) != 0 || strspn(node + 5, "0123456789") != strlen(node + 5) ||
+		node[5] == '\0' || strcmp(node, self) == 0)
+		return;
+	strlcpy(st->other_default, node, sizeof(st->other_default));
+}
+
+/* Once per process: see note_other_default_name() */
+static void
+warn_other_default_name(const KnownTable *kt, const LoadState *st)
+{
+	static bool warned = false;
+
+	if (st->other_default[0] == '\0' || warned)
+		return;
+	warned = true;
+	ereport(WARNING,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("mantis runs as node \"%s\", the default name, but %s holds rows written as node \"%s\"",
+					mantis_self_node_name(), kt->name, st->other_default),
+			 errdetail("A server without \"mantis.node_name\" is named after its system identifier, which pg_upgrade and a new initdb change; its peers, CURVE keys, read-your-writes tokens and change-feed cursors know it by its former name."),
+			 errhint("If this server was node \"%s\", set \"mantis.node_name\" = '%s' and restart the server.",
+					 st->other_default, st->other_default)));
+}
+
 static void
 load_row(KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 		 bytea *registers)
@@ -273,6 +312,7 @@ load_row(KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 		row->unreadable = true;
 		return;
 	}
+	note_other_default_name(st, node);
 	before = st->refused + st->merged.no_room + st->dead_no_room;
 	dead_before = st->dead_no_room;
 	st->row_id = row->id;
@@ -542,6 +582,7 @@ log_load(const KnownTable *kt, const LoadState *st, int rows)
 {
 	if (rows == 0)
 		return;
+	warn_other_default_name(kt, st);
 	ereport(LOG,
 			(errmsg("mantis loaded %llu registers from %d rows of %s",
 					(unsigned long long) st->merged.applied, rows, kt->name),

@@ -67,6 +67,9 @@ typedef struct LoadState
 	uint64		row_dead_kept;	/* records or bounds of the row held back */
 	uint16		row_nodes;
 	int			rewritten;		/* rows */
+
+	/* a row written under another server's default name (node-<sysid>) */
+	char		other_default[NAMEDATALEN];
 } LoadState;
 
 extern MANTIS_PRIVATE bool follow_table(KnownTable *kt);

@@ -11,6 +11,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
+use Cwd ();
 use File::Basename qw(dirname);
 use POSIX ();
 use IO::Socket::INET;
@@ -21,7 +22,7 @@ our @EXPORT = qw(mantis_node registers_dump worker_pid wait_for_worker kill_and_
   mantis_cluster cut_link heal_link isolate rejoin wait_converged
   start_proxy stop_proxy peer_row build_probe build_slow_connect keygen build_release set_install_path
   wait_loaded wait_peers_connected hold_answers hold_requests release_answers wait_proxy_log
-  refuse_connections signal_proxy server_major wait_event_name mixed_cluster);
+  refuse_connections signal_proxy server_major wait_event_name mixed_cluster upgrade_node);
 
 my $proxy_script = dirname(__FILE__) . '/../tcp_proxy.pl';
 my %proxy_pids;    # port => pid of a running proxy
@@ -238,7 +239,7 @@ sub server_major
 # installation.
 sub mixed_cluster
 {
-	my ($n, $var) = @_;
+	my ($n, $var, %opts) = @_;
 	my $old = $ENV{$var};
 	Test::More::plan(skip_all =>
 		  "needs PostgreSQL 15 beside a later version ($var; test/run_all.sh runs it in the 18 root)")
@@ -248,8 +249,51 @@ sub mixed_cluster
 mantis.sync_interval = '1s'
 mantis.peer_timeout = '2s'
 jit = off
-}, node_opts => { 1 => { install_path => $old } });
+}, %opts, node_opts => { 1 => { install_path => $old } });
 	return ($c, $old);
+}
+
+# upgrade_node(node, old_install) — pg_upgrade of the stopped node (of
+# the PostgreSQL installation old_install) to the installed version, as
+# README's "Upgrading PostgreSQL" says: a new cluster made by the new
+# initdb (no data checksums: 15's initdb does not enable them) with the
+# node's settings (shared_preload_libraries, every mantis.*), upgraded with
+# --retain (its logs kept in pg_upgrade_output.d).  Returns the new,
+# stopped node; bails out, with pg_upgrade's logs, if pg_upgrade fails.
+sub upgrade_node
+{
+	my ($node, $old) = @_;
+	my $new = PostgreSQL::Test::Cluster->new($node->name . '_upgraded');
+	$new->init(server_major() >= 18 ? (no_data_checksums => 1) : ());
+	open my $conf, '<', $node->data_dir . '/postgresql.conf' or die;
+	my $settings = join '', grep { /^(mantis\.|shared_preload_libraries|shared_buffers|max_connections|jit)/ } <$conf>;
+	close $conf;
+	$new->append_conf('postgresql.conf', $settings);
+	$new->{mantis_settings} = $settings;
+
+	my $work = PostgreSQL::Test::Utils::tempdir();
+	my $cwd = Cwd::getcwd();
+	chdir $work or die;    # pg_upgrade writes its scripts into the working directory
+	my $upgraded = PostgreSQL::Test::Utils::run_log(
+		[
+			$new->config_data('--bindir') . '/pg_upgrade', '--no-sync', '--retain',
+			'-b', "$old/bin", '-B', $new->config_data('--bindir'),
+			'-d', $node->data_dir, '-D', $new->data_dir,
+			'-p', $node->port, '-P', $new->port, '-s', $work,
+			'-U', scalar getpwuid($<),
+		]);
+	chdir $cwd or die;
+	Test::More::ok($upgraded, 'pg_upgrade from ' . $node->name . "'s 15 to " . server_major());
+	if (!$upgraded)
+	{
+		for my $log (glob($new->data_dir . '/pg_upgrade_output.d/*/log/*'))
+		{
+			open my $f, '<', $log or next;
+			Test::More::diag("--- $log\n" . join('', <$f>));
+		}
+		Test::More::BAIL_OUT('pg_upgrade failed');
+	}
+	return $new;
 }
 
 # wait_event_name(name) — what pg_stat_activity.wait_event shows for

@@ -23,7 +23,6 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Cwd qw(getcwd);
 use MantisTest;
 
 my ($c, $old) = mixed_cluster(2, 'MANTIS_PG15_UPGRADE_INSTALL');
@@ -78,37 +77,8 @@ $n1->stop;
 sql($n2, q{SELECT mantis_set('up.1', 'overwritten on n2 while n1 was down')});
 sql($n2, q{SELECT mantis_set('up.while_down', 'new while n1 was down')});
 
-# the new cluster: initdb of the later version, as the old one was made
-# (no data checksums: 15's initdb does not enable them), with n1's settings
-my $new = PostgreSQL::Test::Cluster->new('n1_upgraded');
-$new->init($new_major >= 18 ? (no_data_checksums => 1) : ());
-open my $conf, '<', $n1->data_dir . '/postgresql.conf' or die;
-my $settings = join '', grep { /^(mantis\.|shared_preload_libraries|shared_buffers|max_connections|jit)/ } <$conf>;
-close $conf;
-$new->append_conf('postgresql.conf', $settings);
-
-my $work = PostgreSQL::Test::Utils::tempdir();
-my $cwd = getcwd();
-chdir $work or die;    # pg_upgrade writes its scripts into the working directory
-my $upgraded = run_log(
-	[
-		$new->config_data('--bindir') . '/pg_upgrade', '--no-sync', '--retain',
-		'-b', "$old/bin", '-B', $new->config_data('--bindir'),
-		'-d', $n1->data_dir, '-D', $new->data_dir,
-		'-p', $n1->port, '-P', $new->port, '-s', $work,
-		'-U', scalar getpwuid($<),
-	]);
-chdir $cwd or die;
-ok($upgraded, "pg_upgrade from 15 to $new_major");
-if (!$upgraded)
-{
-	for my $log (glob($new->data_dir . '/pg_upgrade_output.d/*/log/*'))
-	{
-		open my $f, '<', $log or next;
-		diag("--- $log\n" . join('', <$f>));
-	}
-	BAIL_OUT('pg_upgrade failed');
-}
+my $new = upgrade_node($n1, $old);
+my $settings = $new->{mantis_settings};
 
 # pg_upgrade's servers (its log, kept by --retain) loaded no store and
 # listened for no peer
