@@ -42,7 +42,7 @@ command -v javac >/dev/null 2>&1 || PACKAGES="$PACKAGES default-jdk-headless"
 
 # the TAP files run on 17: replication, persistence, standby, transactions,
 # expiry, collection's records and the change feed across a failover
-MANTIS_TAP_17=${MANTIS_TAP_17:-"002 003 009 011 012 017 021 046 058 066 070 076 077"}
+MANTIS_TAP_17=${MANTIS_TAP_17:-"002 003 009 011 012 017 021 046 058 066 070 076 077 086"}
 
 passed=0
 failed=0
