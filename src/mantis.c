@@ -93,8 +93,8 @@ shmem_startup(void)
 /*
  * Register one of mantis's background workers: connected to a database,
  * started once the server is consistent (also on a hot standby), and
- * restarted 5 seconds after an error.  The server does not start when no
- * background worker slot is left for it.
+ * restarted 5 seconds after an error.  The postmaster does not start when
+ * no background worker slot is left for it.
  */
 static void
 register_worker(const char *function, const char *name)
@@ -115,12 +115,15 @@ register_worker(const char *function, const char *name)
 	/*
 	 * With no slot left the postmaster only logs "too many background
 	 * workers": mantis would run without replication or without waking
-	 * mantis_wait(), and say nothing.  Refuse to start instead.
+	 * mantis_wait(), and say nothing.  Refuse to start instead.  Only in
+	 * the postmaster: single-user mode (and, from 17, an EXEC_BACKEND
+	 * child) loads the library too, and registers nothing on purpose.
 	 */
-	if (mantis_registered_bgworkers() == registered)
-		ereport(ERROR,
+	if (IsPostmasterEnvironment && !IsUnderPostmaster &&
+		mantis_registered_bgworkers() == registered)
+		ereport(FATAL,
 				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("mantis could not register its background worker \"%s\": no slot is left", name),
+				 errmsg("mantis could not register its background worker \"%s\": no slot is left (see the message before)", name),
 				 errdetail("mantis needs %d background worker slots (mantis worker, mantis watch%s), besides PostgreSQL's own (the logical replication launcher) and those of the libraries preloaded before it.",
 						   mantis_replication_enabled() ? 3 : 2,
 						   mantis_replication_enabled() ? ", mantis replication" : ""),

@@ -249,11 +249,6 @@ rewrite_row(KnownTable *kt, LoadState *st, const KnownRow *row, uint64 horizon)
 }
 
 /*
- * Merge one row's registers into memory, unless any part of the row is
- * malformed; fills in row->held and row->unreadable.  In a retry, merges
- * only what the row held back, and rewrites it (rewrite_row()).
- */
-/*
  * A server left on the default name (node-<system identifier>) changes
  * identity when its system identifier changes: pg_upgrade and a new
  * initdb make a new one.  Its rows still bear the old name: remember the
@@ -265,11 +260,16 @@ static void
 note_other_default_name(LoadState *st, const char *node)
 {
 	const char *self = mantis_self_node_name();
+	size_t		len = strlen(node);
 
+	/* a standby's rows are its primary's: the primary warns */
 	if (st->other_default[0] != '\0' ||
 		(mantis_node_name != NULL && mantis_node_name[0] != '\0') ||
-		strncmp(node, "node-", 5) != 0 || strspn(node + 5, "0123456789") != strlen(node + 5) ||
-		node[5] == '\0' || strcmp(node, self) == 0)
+		RecoveryInProgress())
+		return;
+	/* "node-" and the 1 to 20 digits of a uint64 */
+	if (len <= 5 || len > 25 || strncmp(node, "node-", 5) != 0 ||
+		strspn(node + 5, "0123456789") != len - 5 || strcmp(node, self) == 0)
 		return;
 	strlcpy(st->other_default, node, sizeof(st->other_default));
 }
@@ -288,10 +288,15 @@ warn_other_default_name(const KnownTable *kt, const LoadState *st)
 			 errmsg("mantis runs as node \"%s\", the default name, but %s holds rows written as node \"%s\"",
 					mantis_self_node_name(), kt->name, st->other_default),
 			 errdetail("A server without \"mantis.node_name\" is named after its system identifier, which pg_upgrade and a new initdb change; its peers, CURVE keys, read-your-writes tokens and change-feed cursors know it by its former name."),
-			 errhint("If this server was node \"%s\", set \"mantis.node_name\" = '%s' and restart the server.",
+			 errhint("If this server was node \"%s\", set \"mantis.node_name\" = '%s' and restart the server; if those rows were restored or replicated from another server that still runs under that name, keep this one's name.",
 					 st->other_default, st->other_default)));
 }
 
+/*
+ * Merge one row's registers into memory, unless any part of the row is
+ * malformed; fills in row->held and row->unreadable.  In a retry, merges
+ * only what the row held back, and rewrites it (rewrite_row()).
+ */
 static void
 load_row(KnownTable *kt, LoadState *st, KnownRow *row, const char *node,
 		 bytea *registers)

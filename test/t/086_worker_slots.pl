@@ -8,13 +8,15 @@
 # empty, no write is replicated, and without the watch worker mantis_wait
 # sleeps to its timeout past a write.  What a server must do, one or the
 # other: refuse to start, or log a mantis WARNING naming
-# max_worker_processes.  It refuses to start (src/mantis.c), saying so.
+# max_worker_processes.  It refuses to start (src/mantis.c), saying so;
+# single-user mode, which registers no worker, still runs.
 use strict;
 use warnings;
 
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run ();
 use MantisTest;
 
 my $zmq = PostgreSQL::Test::Cluster::get_free_port();
@@ -47,4 +49,13 @@ ok(!$started || $log =~ /WARNING:.*mantis.*max_worker_processes/,
 like($log, qr/mantis could not register its background worker "mantis replication"[^\n]*\n[^\n]*DETAIL:[^\n]*\n[^\n]*HINT:  Raise "max_worker_processes"/,
 	'the log says which worker found no slot and what to raise') unless $started;
 $node->stop if $started;
+
+# single-user mode (the tool for a wraparound emergency) loads the library
+# but starts no worker: it is never refused, whatever the slots
+my ($out, $err) = ('', '');
+my $single = IPC::Run::run(
+	[ $node->config_data('--bindir') . '/postgres', '--single', '-D', $node->data_dir, 'postgres' ],
+	'<', \"SELECT 40 + 2 AS answer;\n", '>', \$out, '2>', \$err);
+ok($single && $out =~ /answer = "42"/, 'postgres --single runs with mantis preloaded and too few worker slots')
+  or diag("stdout: $out\nstderr: $err");
 done_testing();
