@@ -88,17 +88,16 @@ mantis_registered_bgworkers(void)
 }
 
 /*
- * A wait event set for nevents events.  Before 17 it is allocated in cxt;
- * from 17 in TopMemoryContext, owned by no resource owner.  Either way
- * FreeWaitEventSet() frees it.
+ * A wait event set for nevents events, in TopMemoryContext (from 17 always
+ * there, owned here by no resource owner), until FreeWaitEventSet().
  */
 static inline WaitEventSet *
-mantis_create_wait_event_set(MemoryContext cxt, int nevents)
+mantis_create_wait_event_set(int nevents)
 {
 #if PG_VERSION_NUM >= 170000
 	return CreateWaitEventSet(NULL, nevents);
 #else
-	return CreateWaitEventSet(cxt, nevents);
+	return CreateWaitEventSet(TopMemoryContext, nevents);
 #endif
 }
 

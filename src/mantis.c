@@ -165,15 +165,17 @@ mantis_check_loaded(void)
 {
 	static bool database_checked = false;
 
-	if (unlikely(!mantis_shmem_attached && IsBinaryUpgrade))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("mantis does not run while the server is in binary-upgrade mode (pg_upgrade)")));
 	if (unlikely(!mantis_shmem_attached))
+	{
+		if (IsBinaryUpgrade)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("mantis does not run while the server is in binary-upgrade mode (pg_upgrade)")));
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("mantis must be loaded via shared_preload_libraries"),
 				 errhint("Add mantis to \"shared_preload_libraries\" in postgresql.conf and restart the server.")));
+	}
 	if (unlikely(!database_checked))
 	{
 		database_checked = true;

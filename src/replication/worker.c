@@ -34,7 +34,6 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "utils/guc.h"
-#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "mantis.h"
@@ -89,11 +88,11 @@ wait_until_writable(void)
 }
 
 static WaitEventSet *
-build_wait_set(MemoryContext cxt)
+build_wait_set(void)
 {
 	int			fds[MANTIS_TRANSPORT_MAX_FDS];
 	int			n = mantis_transport_fds(fds);
-	WaitEventSet *set = mantis_create_wait_event_set(cxt, n + 2);
+	WaitEventSet *set = mantis_create_wait_event_set(n + 2);
 
 	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
@@ -103,17 +102,15 @@ build_wait_set(MemoryContext cxt)
 }
 
 static WaitEventSet *
-rebuild_wait_set(WaitEventSet *set, MemoryContext cxt)
+rebuild_wait_set(WaitEventSet *set)
 {
 	FreeWaitEventSet(set);
-	MemoryContextReset(cxt);
-	return build_wait_set(cxt);
+	return build_wait_set();
 }
 
 void
 mantis_replication_worker_main(Datum main_arg)
 {
-	MemoryContext set_cxt;
 	WaitEventSet *set;
 	bool		more = false;
 
@@ -142,9 +139,7 @@ mantis_replication_worker_main(Datum main_arg)
 						mantis_listen),
 				 errhint("\"mantis.insecure_network\" is on: anyone who can reach it can read and write the store.")));
 
-	set_cxt = AllocSetContextCreate(TopMemoryContext, "mantis wait set",
-									ALLOCSET_SMALL_SIZES);
-	set = build_wait_set(set_cxt);
+	set = build_wait_set();
 
 	for (;;)
 	{
@@ -188,10 +183,10 @@ mantis_replication_worker_main(Datum main_arg)
 			mantis_links_reload(GetCurrentTimestamp());
 			changed = mantis_peers_configure();
 			if (mantis_links_sockets_changed() || changed)
-				set = rebuild_wait_set(set, set_cxt);
+				set = rebuild_wait_set(set);
 		}
 		else if (mantis_links_sockets_changed())
-			set = rebuild_wait_set(set, set_cxt);
+			set = rebuild_wait_set(set);
 	}
 
 	/* hand what is left to the peers, then close without lingering */
